@@ -1,0 +1,102 @@
+/**
+ * The one error-code table shared by server and SDK. A client never parses an
+ * error string: it switches on `code` (or `name`), and `retryable` says whether
+ * repeating the same request later can succeed.
+ */
+
+export const ErrorCode = {
+  BAD_FRAME: 1,
+  UNSUPPORTED_VERSION: 2,
+  UNAUTHENTICATED: 3,
+  TOKEN_EXPIRED: 4,
+  FORBIDDEN: 5,
+  NOT_FOUND: 6,
+  INVALID_ARGUMENT: 7,
+  TOO_LARGE: 8,
+  RATE_LIMITED: 9,
+  INTERNAL: 10,
+  UNAVAILABLE: 11,
+  CONFLICT: 12,
+  TIMEOUT: 13,
+  LIMIT_EXCEEDED: 14,
+  SLOW_CONSUMER: 15,
+  AUTH_TIMEOUT: 16,
+  CLOSED: 17,
+} as const;
+
+export type ErrorName = keyof typeof ErrorCode;
+export type ErrorCodeNumber = (typeof ErrorCode)[ErrorName];
+
+export interface ErrorInfo {
+  code: ErrorCodeNumber;
+  name: ErrorName;
+  /** True when the same request may succeed if repeated later. */
+  retryable: boolean;
+  /** HTTP status used by the REST API for this error. */
+  httpStatus: number;
+  description: string;
+}
+
+const table: Record<ErrorName, Omit<ErrorInfo, 'code' | 'name'>> = {
+  BAD_FRAME: { retryable: false, httpStatus: 400, description: 'The frame could not be decoded or is not allowed in this state.' },
+  UNSUPPORTED_VERSION: { retryable: false, httpStatus: 400, description: 'The client speaks a protocol version the server does not.' },
+  UNAUTHENTICATED: { retryable: false, httpStatus: 401, description: 'Missing, forged or revoked credentials.' },
+  TOKEN_EXPIRED: { retryable: true, httpStatus: 401, description: 'The token has expired; fetch a new one and reconnect.' },
+  FORBIDDEN: { retryable: false, httpStatus: 403, description: 'The user may not do this (not a member, insufficient role).' },
+  NOT_FOUND: { retryable: false, httpStatus: 404, description: 'The user, conversation or group does not exist.' },
+  INVALID_ARGUMENT: { retryable: false, httpStatus: 400, description: 'A field is missing, malformed or out of range.' },
+  TOO_LARGE: { retryable: false, httpStatus: 413, description: 'A frame, body or list exceeds its size limit.' },
+  RATE_LIMITED: { retryable: true, httpStatus: 429, description: 'Too many requests; wait retryAfterMs.' },
+  INTERNAL: { retryable: true, httpStatus: 500, description: 'Unexpected server failure; nothing acknowledged was lost.' },
+  UNAVAILABLE: { retryable: true, httpStatus: 503, description: 'The server is shutting down or overloaded; reconnect later.' },
+  CONFLICT: { retryable: false, httpStatus: 409, description: 'The resource already exists or changed concurrently.' },
+  TIMEOUT: { retryable: true, httpStatus: 504, description: 'The request did not complete in time.' },
+  LIMIT_EXCEEDED: { retryable: false, httpStatus: 422, description: 'A count limit (for example group size) would be exceeded.' },
+  SLOW_CONSUMER: { retryable: true, httpStatus: 503, description: 'The connection fell too far behind and was closed; resume by sync.' },
+  AUTH_TIMEOUT: { retryable: true, httpStatus: 408, description: 'The connection did not authenticate in time.' },
+  CLOSED: { retryable: true, httpStatus: 503, description: 'The connection closed before the request completed.' },
+};
+
+const byCode = new Map<number, ErrorInfo>();
+for (const name of Object.keys(ErrorCode) as ErrorName[]) {
+  byCode.set(ErrorCode[name], { code: ErrorCode[name], name, ...table[name] });
+}
+
+/** Looks up an error by numeric code; unknown codes map to INTERNAL. */
+export function errorInfo(code: number): ErrorInfo {
+  return byCode.get(code) ?? (byCode.get(ErrorCode.INTERNAL) as ErrorInfo);
+}
+
+export function errorInfoByName(name: ErrorName): ErrorInfo {
+  return errorInfo(ErrorCode[name]);
+}
+
+/** All error codes, for documentation and tests. */
+export function allErrors(): ErrorInfo[] {
+  return [...byCode.values()];
+}
+
+/** An error carrying a stable protocol code; thrown by server and SDK alike. */
+export class ParleyError extends Error {
+  readonly code: ErrorCodeNumber;
+  readonly retryable: boolean;
+  readonly retryAfterMs: number;
+
+  constructor(name: ErrorName, message?: string, options?: { cause?: unknown; retryAfterMs?: number }) {
+    const info = errorInfoByName(name);
+    super(message ?? info.description, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = name;
+    this.code = info.code;
+    this.retryable = info.retryable;
+    this.retryAfterMs = options?.retryAfterMs ?? 0;
+  }
+
+  /** The symbolic name of the code ("FORBIDDEN", ...). */
+  get codeName(): ErrorName {
+    return this.name as ErrorName;
+  }
+
+  static fromCode(code: number, message: string, retryAfterMs = 0): ParleyError {
+    return new ParleyError(errorInfo(code).name, message, { retryAfterMs });
+  }
+}
