@@ -1,0 +1,114 @@
+/**
+ * Server options, their defaults, and how environment variables fill them in.
+ * Explicit options win over PARLEY_* variables, which win over defaults.
+ */
+import { DEFAULT_LIMITS } from '@parley/protocol';
+import type { Bus } from './bus/bus.js';
+import type { Store } from './store/store.js';
+
+export interface ServerLimits {
+  /** Largest packet accepted on any transport, in bytes. Default 256 KiB. */
+  maxFrameBytes: number;
+  /** Longest message text, in UTF-16 code units. Default 8000. */
+  maxTextChars: number;
+  /** Largest binary `data` payload of a message, in bytes. Default 64 KiB. */
+  maxDataBytes: number;
+  /** Most messages one pull returns. Default 500. */
+  maxPullLimit: number;
+  /** Most members in one group. Default 10,000. */
+  maxGroupMembers: number;
+  /** Longest group name or direct-conversation subject. Default 128. */
+  maxNameChars: number;
+  /** Sustained requests per second per connection. Default 500. */
+  requestsPerSecond: number;
+  /** Requests one connection may make in a burst. Default 1000. */
+  requestBurst: number;
+  /** Bytes queued for one connection before it is closed as a slow consumer. Default 8 MiB. */
+  maxQueuedBytes: number;
+  /** Largest REST request body, in bytes. Default 1 MiB (a 10,000-member list fits). */
+  maxHttpBodyBytes: number;
+}
+
+export interface ServerOptions {
+  /** HTTP + WebSocket port. Default 8080 (env PARLEY_PORT); 0 picks a free port. */
+  port?: number;
+  /** Raw TCP port. Default 8081 (env PARLEY_TCP_PORT); 0 picks a free port; false disables TCP. */
+  tcpPort?: number | false;
+  /** Interface to listen on. Default 127.0.0.1 (env PARLEY_HOST). */
+  host?: string;
+  /** Where the embedded store and generated secrets live. Default ./data (env PARLEY_DATA_DIR). */
+  dataDir?: string;
+  /** Bearer key for the admin REST API. Default: env PARLEY_ADMIN_KEY, else generated and kept in dataDir/admin-key. */
+  adminKey?: string;
+  /** HMAC secret for access tokens. Default: generated and kept in dataDir/token-secret. */
+  tokenSecret?: string;
+  /** Default lifetime of minted tokens, in seconds. Default 86400. */
+  tokenTtlSeconds?: number;
+  /** 'full' (default) survives power loss; 'normal' survives process crashes only (env PARLEY_DURABILITY). */
+  durability?: 'full' | 'normal';
+  /** Interval at which clients ping; silent connections are closed after twice this. Default 25000 ms. */
+  heartbeatIntervalMs?: number;
+  /** Time a new connection has to send its hello. Default 10000 ms. */
+  authTimeoutMs?: number;
+  /** Size and rate bounds; see ServerLimits for defaults. */
+  limits?: Partial<ServerLimits>;
+  /** Log level: fatal, error, warn, info, debug, silent. Default info (env PARLEY_LOG_LEVEL). */
+  logLevel?: string;
+  /** A Store adapter to use instead of the embedded SQLite store. */
+  store?: Store;
+  /** A Bus adapter to use instead of the in-process bus. */
+  bus?: Bus;
+}
+
+export interface ResolvedOptions {
+  port: number;
+  tcpPort: number | false;
+  host: string;
+  dataDir: string;
+  adminKey: string | undefined;
+  tokenSecret: string | undefined;
+  tokenTtlSeconds: number;
+  durability: 'full' | 'normal';
+  heartbeatIntervalMs: number;
+  authTimeoutMs: number;
+  limits: ServerLimits;
+  logLevel: string;
+}
+
+export const DEFAULT_SERVER_LIMITS: ServerLimits = {
+  maxFrameBytes: DEFAULT_LIMITS.maxFrameBytes,
+  maxTextChars: DEFAULT_LIMITS.maxTextChars,
+  maxDataBytes: DEFAULT_LIMITS.maxDataBytes,
+  maxPullLimit: DEFAULT_LIMITS.maxPullLimit,
+  maxGroupMembers: DEFAULT_LIMITS.maxGroupMembers,
+  maxNameChars: DEFAULT_LIMITS.maxNameChars,
+  requestsPerSecond: 500,
+  requestBurst: 1000,
+  maxQueuedBytes: 8 * 1024 * 1024,
+  maxHttpBodyBytes: 1024 * 1024,
+};
+
+function envPort(value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid port: ${value}`);
+  return port;
+}
+
+export function resolveOptions(options: ServerOptions, env: NodeJS.ProcessEnv = process.env): ResolvedOptions {
+  const durability = options.durability ?? (env.PARLEY_DURABILITY === 'normal' ? 'normal' : 'full');
+  return {
+    port: options.port ?? envPort(env.PARLEY_PORT) ?? 8080,
+    tcpPort: options.tcpPort ?? envPort(env.PARLEY_TCP_PORT) ?? 8081,
+    host: options.host ?? env.PARLEY_HOST ?? '127.0.0.1',
+    dataDir: options.dataDir ?? env.PARLEY_DATA_DIR ?? './data',
+    adminKey: options.adminKey ?? (env.PARLEY_ADMIN_KEY || undefined),
+    tokenSecret: options.tokenSecret,
+    tokenTtlSeconds: options.tokenTtlSeconds ?? 86400,
+    durability,
+    heartbeatIntervalMs: options.heartbeatIntervalMs ?? 25_000,
+    authTimeoutMs: options.authTimeoutMs ?? 10_000,
+    limits: { ...DEFAULT_SERVER_LIMITS, ...options.limits },
+    logLevel: options.logLevel ?? env.PARLEY_LOG_LEVEL ?? 'info',
+  };
+}

@@ -1,0 +1,380 @@
+/**
+ * One client connection's protocol state, independent of its transport:
+ * hello/auth, request dispatch to the services, rate limiting, and the
+ * outgoing queue that coalesces frames into packets and bounds what a slow
+ * reader can make the server hold.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  type ErrorName,
+  type Frame,
+  type FrameBody,
+  PROTOCOL_VERSION,
+  ParleyError,
+  decodePacket,
+  encodeFrameEntry,
+  joinEntries,
+} from '@parley/protocol';
+import type { Logger } from 'pino';
+import type { ServerLimits } from '../config.js';
+import type { AuthService } from '../services/auth.js';
+import type { ConversationService } from '../services/conversations.js';
+import type { MessagingService } from '../services/messaging.js';
+import { TokenBucket } from '../util/token-bucket.js';
+import { roleFromWire, roleToWire, toWireMessage, toWireSummary } from './wire.js';
+
+/** What a transport (WebSocket, TCP) offers a session. */
+export interface WireConnection {
+  readonly transport: 'ws' | 'tcp';
+  readonly remoteAddress: string;
+  /** Writes one packet. */
+  write(packet: Uint8Array): void;
+  /** Bytes accepted by write() but not yet handed to the network. */
+  bufferedBytes(): number;
+  /** Flushes what was written, then closes. */
+  close(): void;
+  /** Closes at once, dropping anything unsent. */
+  destroy(): void;
+}
+
+export interface GatewayContext {
+  auth: AuthService;
+  messaging: MessagingService;
+  conversations: ConversationService;
+  limits: ServerLimits;
+  heartbeatIntervalMs: number;
+  serverVersion: string;
+  log: Logger;
+  /** Called once a session authenticated. */
+  onAuthenticated(session: Session): void;
+  onClosed(session: Session): void;
+  scheduleFlush(session: Session): void;
+}
+
+type SessionState = 'awaiting_hello' | 'authenticating' | 'open' | 'closed';
+
+/** Packets are cut at this size when coalescing, so one huge write never forms. */
+const COALESCE_BYTES = 64 * 1024;
+/** Frames a client may pipeline behind its hello before the welcome. */
+const MAX_EARLY_FRAMES = 256;
+
+export class Session {
+  readonly id = randomUUID();
+  readonly connectedAt = Date.now();
+  userId: string | undefined;
+  lastInboundAt = Date.now();
+  private state: SessionState = 'awaiting_hello';
+  private outgoing: Uint8Array[] = [];
+  private outgoingBytes = 0;
+  private readonly earlyFrames: Frame[] = [];
+  private readonly bucket: TokenBucket;
+  /** Cumulative delivery positions this device reported, per conversation. */
+  readonly delivered = new Map<string, number>();
+
+  constructor(
+    private readonly connection: WireConnection,
+    private readonly context: GatewayContext,
+  ) {
+    this.bucket = new TokenBucket(context.limits.requestsPerSecond, context.limits.requestBurst);
+  }
+
+  get isOpen(): boolean {
+    return this.state === 'open';
+  }
+
+  get isClosed(): boolean {
+    return this.state === 'closed';
+  }
+
+  get transport(): 'ws' | 'tcp' {
+    return this.connection.transport;
+  }
+
+  // ---- inbound ----
+
+  onPacket(bytes: Uint8Array): void {
+    if (this.state === 'closed') return;
+    this.lastInboundAt = Date.now();
+    let frames: Frame[];
+    try {
+      frames = decodePacket(bytes);
+    } catch (error) {
+      this.fail(error instanceof ParleyError ? error : new ParleyError('BAD_FRAME', 'malformed packet'));
+      return;
+    }
+    for (const frame of frames) {
+      if (this.isClosed) return;
+      this.onFrame(frame);
+    }
+  }
+
+  private onFrame(frame: Frame): void {
+    const body = frame.body;
+    if (this.state === 'awaiting_hello') {
+      if (body?.$case !== 'hello') {
+        this.fail(new ParleyError('BAD_FRAME', 'the first frame must be hello'));
+        return;
+      }
+      this.state = 'authenticating';
+      void this.authenticate(frame.requestId, body.value.protocolVersion, body.value.token);
+      return;
+    }
+    if (this.state === 'authenticating') {
+      if (this.earlyFrames.length >= MAX_EARLY_FRAMES) {
+        this.fail(new ParleyError('TOO_LARGE', 'too many frames before welcome'));
+        return;
+      }
+      this.earlyFrames.push(frame);
+      return;
+    }
+    if (body === undefined) {
+      this.replyError(frame.requestId, new ParleyError('BAD_FRAME', 'unknown frame type'));
+      return;
+    }
+    if (body.$case === 'ping') {
+      this.reply(frame.requestId, { $case: 'pong', value: { nonce: body.value.nonce } });
+      return;
+    }
+    if (body.$case === 'delivered') {
+      this.recordDelivered(body.value.conversationId, body.value.seq);
+      return;
+    }
+    const waitMs = this.bucket.take();
+    if (waitMs > 0) {
+      this.replyError(frame.requestId, new ParleyError('RATE_LIMITED', 'too many requests', { retryAfterMs: waitMs }));
+      return;
+    }
+    let pending: Promise<FrameBody>;
+    try {
+      pending = this.dispatch(body, this.userId as string);
+    } catch (error) {
+      this.replyError(frame.requestId, error);
+      return;
+    }
+    pending.then(
+      (reply) => this.reply(frame.requestId, reply),
+      (error: unknown) => this.replyError(frame.requestId, error),
+    );
+  }
+
+  private async authenticate(requestId: number, protocolVersion: number, token: string): Promise<void> {
+    if (protocolVersion !== PROTOCOL_VERSION) {
+      this.fail(new ParleyError('UNSUPPORTED_VERSION', `server speaks protocol ${PROTOCOL_VERSION}, client ${protocolVersion}`), requestId);
+      return;
+    }
+    let userId: string;
+    try {
+      userId = await this.context.auth.verifyToken(token);
+    } catch (error) {
+      this.fail(error instanceof ParleyError ? error : new ParleyError('UNAUTHENTICATED', 'invalid token'), requestId);
+      return;
+    }
+    if (this.state !== 'authenticating') return;
+    this.userId = userId;
+    this.state = 'open';
+    this.context.onAuthenticated(this);
+    const limits = this.context.limits;
+    this.reply(requestId, {
+      $case: 'welcome',
+      value: {
+        protocolVersion: PROTOCOL_VERSION,
+        userId,
+        sessionId: this.id,
+        heartbeatIntervalMs: this.context.heartbeatIntervalMs,
+        serverVersion: this.context.serverVersion,
+        limits: {
+          maxFrameBytes: limits.maxFrameBytes,
+          maxTextChars: limits.maxTextChars,
+          maxDataBytes: limits.maxDataBytes,
+          maxPullLimit: limits.maxPullLimit,
+          maxGroupMembers: limits.maxGroupMembers,
+        },
+      },
+    });
+    const early = this.earlyFrames.splice(0);
+    for (const frame of early) {
+      if (this.state !== 'open') return;
+      this.onFrame(frame);
+    }
+  }
+
+  /** Runs one request. Synchronous validation errors may throw; the rest reject. */
+  private dispatch(body: FrameBody, userId: string): Promise<FrameBody> {
+    const { messaging, conversations } = this.context;
+    switch (body.$case) {
+      case 'send': {
+        const request = body.value;
+        return messaging.send(userId, request, this.id).then((result) => ({
+          $case: 'sendAck' as const,
+          value: { message: toWireMessage(result.message), duplicate: result.duplicate },
+        }));
+      }
+      case 'sync':
+        return messaging.sync(userId, body.value.sinceVersion).then((result) => ({
+          $case: 'syncResult' as const,
+          value: { version: result.version, conversations: result.conversations.map(toWireSummary), totalUnread: result.totalUnread },
+        }));
+      case 'pull': {
+        const request = body.value;
+        return messaging
+          .pull(userId, request.conversationId, request.fromSeq, request.toSeq, request.limit, request.descending)
+          .then((result) => ({
+            $case: 'pullResult' as const,
+            value: {
+              messages: result.messages.map(toWireMessage),
+              coveredFrom: result.coveredFrom,
+              coveredTo: result.coveredTo,
+              lastSeq: result.lastSeq,
+            },
+          }));
+      }
+      case 'markRead':
+        return messaging.markRead(userId, body.value.conversationId, body.value.seq, this.id).then((result) => ({
+          $case: 'readResult' as const,
+          value: {
+            conversationId: result.view.id,
+            readSeq: result.view.readSeq,
+            unread: result.view.unread,
+            totalUnread: result.totalUnread,
+          },
+        }));
+      case 'openDirect':
+        return conversations.openDirect(userId, body.value.peerId, body.value.subject).then((view) => ({
+          $case: 'conversationResult' as const,
+          value: { summary: toWireSummary(view) },
+        }));
+      case 'createGroup':
+        return conversations.createGroup(userId, body.value).then((view) => ({
+          $case: 'conversationResult' as const,
+          value: { summary: toWireSummary(view) },
+        }));
+      case 'updateMembers':
+        return conversations
+          .updateMembers(userId, body.value.conversationId, body.value.add, body.value.remove)
+          .then(() => ({ $case: 'ok' as const, value: {} }));
+      case 'rename':
+        return conversations.rename(userId, body.value.conversationId, body.value.name).then(() => ({ $case: 'ok' as const, value: {} }));
+      case 'setRole':
+        return conversations
+          .setRole(userId, body.value.conversationId, body.value.userId, roleFromWire(body.value.role))
+          .then(() => ({ $case: 'ok' as const, value: {} }));
+      case 'members':
+        return conversations.members(userId, body.value.conversationId).then((members) => ({
+          $case: 'membersResult' as const,
+          value: { members: members.map((member) => ({ userId: member.userId, role: roleToWire(member.role), joinedAt: member.joinedAt })) },
+        }));
+      case 'hello':
+        throw new ParleyError('BAD_FRAME', 'already authenticated');
+      default:
+        throw new ParleyError('BAD_FRAME', `${body.$case} is not a client request`);
+    }
+  }
+
+  private recordDelivered(conversationId: string, seq: number): void {
+    if (typeof conversationId !== 'string' || conversationId.length > 80) return;
+    if (!this.delivered.has(conversationId) && this.delivered.size >= 10_000) return;
+    if ((this.delivered.get(conversationId) ?? 0) < seq) this.delivered.set(conversationId, seq);
+  }
+
+  // ---- outbound ----
+
+  private reply(requestId: number, body: FrameBody): void {
+    this.enqueue(encodeFrameEntry({ requestId, body }));
+  }
+
+  private replyError(requestId: number, error: unknown): void {
+    const parleyError = toParleyError(error);
+    if (parleyError.codeName === 'INTERNAL') this.context.log.error({ err: error, session: this.id }, 'request failed');
+    this.reply(requestId, { $case: 'error', value: errorFrame(parleyError, false) });
+  }
+
+  /** Queues an encoded packet entry; the same bytes may go to many sessions. */
+  enqueue(entry: Uint8Array): void {
+    if (this.state === 'closed') return;
+    this.outgoing.push(entry);
+    this.outgoingBytes += entry.length;
+    if (this.outgoingBytes + this.connection.bufferedBytes() > this.context.limits.maxQueuedBytes) {
+      this.outgoing = [];
+      this.outgoingBytes = 0;
+      this.fail(new ParleyError('SLOW_CONSUMER', 'the connection fell too far behind; resume by sync'));
+      return;
+    }
+    if (this.outgoing.length === 1) this.context.scheduleFlush(this);
+  }
+
+  /** Writes queued entries, several per packet. Called by the flush scheduler. */
+  flush(): void {
+    if (this.outgoing.length === 0 || this.state === 'closed') return;
+    const entries = this.outgoing;
+    this.outgoing = [];
+    this.outgoingBytes = 0;
+    let start = 0;
+    let bytes = 0;
+    for (let index = 0; index < entries.length; index++) {
+      bytes += (entries[index] as Uint8Array).length;
+      if (bytes >= COALESCE_BYTES || index === entries.length - 1) {
+        this.connection.write(joinEntries(entries.slice(start, index + 1)));
+        start = index + 1;
+        bytes = 0;
+      }
+    }
+  }
+
+  /** Sends a fatal error and closes the connection. */
+  fail(error: ParleyError, requestId = 0): void {
+    if (this.state === 'closed') return;
+    if (error.codeName !== 'SLOW_CONSUMER') {
+      this.outgoing.push(encodeFrameEntry({ requestId, body: { $case: 'error', value: errorFrame(error, true) } }));
+      this.flush();
+    }
+    this.context.log.debug({ session: this.id, code: error.codeName, reason: error.message }, 'closing connection');
+    this.markClosed();
+    if (error.codeName === 'SLOW_CONSUMER') this.connection.destroy();
+    else this.connection.close();
+  }
+
+  /** Closes without an error frame (server shutdown). */
+  shutdown(): void {
+    if (this.state === 'closed') return;
+    this.outgoing.push(encodeFrameEntry({ requestId: 0, body: { $case: 'error', value: errorFrame(new ParleyError('UNAVAILABLE', 'server shutting down'), true) } }));
+    this.flush();
+    this.markClosed();
+    this.connection.close();
+  }
+
+  /** The transport closed (either side). */
+  onTransportClosed(): void {
+    this.markClosed();
+  }
+
+  private markClosed(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.outgoing = [];
+    this.outgoingBytes = 0;
+    this.context.onClosed(this);
+  }
+
+  /** Checks deadlines; returns false when the session was closed. */
+  checkDeadlines(now: number, authTimeoutMs: number): boolean {
+    if (this.state === 'closed') return false;
+    if (this.state !== 'open' && now - this.connectedAt > authTimeoutMs) {
+      this.fail(new ParleyError('AUTH_TIMEOUT', 'no hello within the deadline'));
+      return false;
+    }
+    if (this.state === 'open' && now - this.lastInboundAt > 2 * this.context.heartbeatIntervalMs) {
+      this.fail(new ParleyError('TIMEOUT', 'no heartbeat'));
+      return false;
+    }
+    return true;
+  }
+}
+
+function toParleyError(error: unknown): ParleyError {
+  if (error instanceof ParleyError) return error;
+  return new ParleyError('INTERNAL', 'internal error', { cause: error });
+}
+
+function errorFrame(error: ParleyError, fatal: boolean) {
+  return { code: error.code, name: error.codeName as ErrorName, message: error.message, retryAfterMs: error.retryAfterMs, fatal };
+}

@@ -1,0 +1,73 @@
+/**
+ * Raw TCP transport for native and IoT clients: each Packet is preceded by a
+ * 4-byte big-endian length. An oversized length prefix is rejected before any
+ * buffer is allocated for it.
+ */
+import { type AddressInfo, type Server, type Socket, createServer } from 'node:net';
+import { LengthPrefixedReader, ParleyError } from '@parley/protocol';
+import type { Gateway } from './gateway.js';
+import type { WireConnection } from './session.js';
+
+export class TcpListener {
+  private readonly server: Server;
+  private readonly sockets = new Set<Socket>();
+
+  constructor(
+    private readonly gateway: Gateway,
+    private readonly maxPacketBytes: number,
+  ) {
+    this.server = createServer({ noDelay: true }, (socket) => this.onConnection(socket));
+  }
+
+  listen(port: number, host: string): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve(this.server.address() as AddressInfo);
+      });
+    });
+  }
+
+  private onConnection(socket: Socket): void {
+    this.sockets.add(socket);
+    const connection: WireConnection = {
+      transport: 'tcp',
+      remoteAddress: socket.remoteAddress ?? '',
+      write: (packet) => {
+        const prefix = Buffer.allocUnsafe(4);
+        prefix.writeUInt32BE(packet.length, 0);
+        socket.cork();
+        socket.write(prefix);
+        socket.write(packet);
+        socket.uncork();
+      },
+      bufferedBytes: () => socket.writableLength,
+      close: () => socket.end(),
+      destroy: () => socket.destroy(),
+    };
+    const session = this.gateway.accept(connection);
+    const reader = new LengthPrefixedReader(this.maxPacketBytes);
+    socket.on('data', (chunk) => {
+      let packets: Uint8Array[];
+      try {
+        packets = reader.push(chunk);
+      } catch (error) {
+        socket.pause();
+        session.fail(error instanceof ParleyError ? error : new ParleyError('BAD_FRAME', 'malformed stream'));
+        return;
+      }
+      for (const packet of packets) session.onPacket(packet);
+    });
+    socket.on('close', () => {
+      this.sockets.delete(socket);
+      session.onTransportClosed();
+    });
+    socket.on('error', () => socket.destroy());
+  }
+
+  async close(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}

@@ -1,0 +1,69 @@
+/** Conversions between store records and wire (protobuf) types. */
+import { ConversationKind, MessageType, Role, type ConversationSummary, type Message } from '@parley/protocol';
+import type { ConversationView, StoredMessage } from '../store/store.js';
+import type { MemberRole } from '../store/rules.js';
+
+export function toWireMessage(message: StoredMessage): Message {
+  if (message.hidden) return hiddenWireMessage(message);
+  const wire: Message = {
+    id: message.id,
+    conversationId: message.conversationId,
+    seq: message.seq,
+    senderId: message.senderId,
+    clientMsgId: message.clientMsgId,
+    type: message.type === 'system' ? MessageType.MESSAGE_TYPE_SYSTEM : MessageType.MESSAGE_TYPE_USER,
+    createdAt: message.createdAt,
+    visibleTo: message.visibleTo ?? '',
+    hidden: false,
+  };
+  if (message.text !== undefined) wire.text = message.text;
+  if (message.data !== undefined) wire.data = message.data;
+  return wire;
+}
+
+/** The placeholder other members get for a message addressed to someone else. */
+export function hiddenWireMessage(message: Pick<StoredMessage, 'conversationId' | 'seq'>): Message {
+  return {
+    id: '',
+    conversationId: message.conversationId,
+    seq: message.seq,
+    senderId: '',
+    clientMsgId: '',
+    type: MessageType.MESSAGE_TYPE_UNSPECIFIED,
+    createdAt: 0,
+    visibleTo: '',
+    hidden: true,
+  };
+}
+
+export function roleToWire(role: MemberRole): Role {
+  return role === 'owner' ? Role.ROLE_OWNER : role === 'admin' ? Role.ROLE_ADMIN : Role.ROLE_MEMBER;
+}
+
+export function roleFromWire(role: Role): MemberRole | undefined {
+  if (role === Role.ROLE_OWNER) return 'owner';
+  if (role === Role.ROLE_ADMIN) return 'admin';
+  if (role === Role.ROLE_MEMBER) return 'member';
+  return undefined;
+}
+
+export function toWireSummary(view: ConversationView): ConversationSummary {
+  const summary: ConversationSummary = {
+    id: view.id,
+    kind: view.kind === 'direct' ? ConversationKind.CONVERSATION_KIND_DIRECT : ConversationKind.CONVERSATION_KIND_GROUP,
+    name: view.name,
+    subject: view.subject,
+    peerId: view.peerId,
+    lastSeq: view.lastSeq,
+    readSeq: view.readSeq,
+    unread: view.unread,
+    role: roleToWire(view.role),
+    firstSeq: view.firstSeq,
+    leftSeq: view.leftSeq,
+    active: view.active,
+    updatedAt: view.updatedAt,
+    memberCount: view.memberCount,
+  };
+  if (view.lastMessage !== undefined) summary.lastMessage = toWireMessage(view.lastMessage);
+  return summary;
+}

@@ -1,0 +1,68 @@
+/**
+ * WebSocket transport: binary messages on `/ws` of the HTTP server, one Packet
+ * per message. permessage-deflate stays off (it costs ~300 KB per connection)
+ * and maxPayload bounds what a client can make the server buffer.
+ */
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { ParleyError } from '@parley/protocol';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Gateway } from './gateway.js';
+import type { WireConnection } from './session.js';
+
+export const WEBSOCKET_PATH = '/ws';
+
+export class WebSocketListener {
+  private readonly wss: WebSocketServer;
+
+  constructor(
+    private readonly httpServer: Server,
+    private readonly gateway: Gateway,
+    maxPayload: number,
+  ) {
+    this.wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload, clientTracking: false });
+    httpServer.on('upgrade', this.onUpgrade);
+  }
+
+  private readonly onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const path = (request.url ?? '').split('?')[0];
+    if (path !== WEBSOCKET_PATH) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    this.wss.handleUpgrade(request, socket, head, (ws) => this.onConnection(ws, request));
+  };
+
+  private onConnection(ws: WebSocket, request: IncomingMessage): void {
+    const connection: WireConnection = {
+      transport: 'ws',
+      remoteAddress: request.socket.remoteAddress ?? '',
+      write: (packet) => ws.send(packet, { binary: true }),
+      bufferedBytes: () => ws.bufferedAmount,
+      close: () => ws.close(1000),
+      destroy: () => ws.terminate(),
+    };
+    const session = this.gateway.accept(connection);
+    ws.on('message', (data, isBinary) => {
+      if (!isBinary) {
+        session.fail(new ParleyError('BAD_FRAME', 'text messages are not part of the protocol'));
+        return;
+      }
+      session.onPacket(toBytes(data));
+    });
+    ws.on('close', () => session.onTransportClosed());
+    // Oversized or malformed WebSocket frames: ws closes the socket (1009/1002).
+    ws.on('error', () => session.onTransportClosed());
+  }
+
+  close(): void {
+    this.httpServer.off('upgrade', this.onUpgrade);
+    this.wss.close();
+  }
+}
+
+function toBytes(data: Buffer | ArrayBuffer | Buffer[]): Uint8Array {
+  if (Array.isArray(data)) return Buffer.concat(data);
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  return data;
+}

@@ -1,0 +1,142 @@
+/**
+ * startServer: wires store, bus, services, gateway, listeners and the HTTP API
+ * into one running server, and closes them in the reverse order.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import Fastify, { type FastifyBaseLogger } from 'fastify';
+import { pino } from 'pino';
+import type { Bus } from './bus/bus.js';
+import { LocalBus } from './bus/local-bus.js';
+import { type ServerOptions, resolveOptions } from './config.js';
+import { Delivery } from './gateway/delivery.js';
+import { Gateway } from './gateway/gateway.js';
+import { TcpListener } from './gateway/tcp-listener.js';
+import { WEBSOCKET_PATH, WebSocketListener } from './gateway/ws-listener.js';
+import { registerAdminApi } from './http/admin-api.js';
+import { AuthService } from './services/auth.js';
+import { ConversationService } from './services/conversations.js';
+import { MessagingService } from './services/messaging.js';
+import { SqliteStore } from './store/sqlite/sqlite-store.js';
+import type { Store } from './store/store.js';
+import { SERVER_VERSION } from './version.js';
+
+export interface ParleyServer {
+  /** e.g. http://127.0.0.1:8080 */
+  httpUrl: string;
+  /** e.g. ws://127.0.0.1:8080/ws */
+  wsUrl: string;
+  /** e.g. tcp://127.0.0.1:8081, or undefined when TCP is disabled */
+  tcpUrl: string | undefined;
+  port: number;
+  tcpPort: number | undefined;
+  /** The admin key in force (given, from the environment, or generated). */
+  adminKey: string;
+  /** True when the admin key was generated (and stored in dataDir/admin-key) by this or an earlier start. */
+  adminKeyGenerated: boolean;
+  dataDir: string;
+  /** The store in use, for embedding programs and tests. */
+  store: Store;
+  /** Number of open connections. */
+  connectionCount(): number;
+  /** Stops listening, closes every connection and the store. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Reads a secret from dataDir, creating it on first use. */
+function persistentSecret(dataDir: string, file: string): string {
+  const path = join(dataDir, file);
+  if (existsSync(path)) return readFileSync(path, 'utf8').trim();
+  const secret = randomBytes(24).toString('base64url');
+  writeFileSync(path, `${secret}\n`, { mode: 0o600 });
+  return secret;
+}
+
+export async function startServer(options: ServerOptions = {}): Promise<ParleyServer> {
+  const config = resolveOptions(options);
+  const dataDir = resolve(config.dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  const log = pino({ level: config.logLevel, base: { service: 'parley' } });
+
+  const adminKeyGenerated = config.adminKey === undefined;
+  const adminKey = config.adminKey ?? persistentSecret(dataDir, 'admin-key');
+  const tokenSecret = config.tokenSecret ?? persistentSecret(dataDir, 'token-secret');
+
+  const store: Store = options.store ?? new SqliteStore({ path: join(dataDir, 'parley.db'), durability: config.durability });
+  const bus: Bus = options.bus ?? new LocalBus();
+  const auth = new AuthService(tokenSecret, adminKey, store, config.tokenTtlSeconds);
+  const messaging = new MessagingService(store, bus, config.limits);
+  const conversations = new ConversationService(store, bus, config.limits);
+
+  const gateway = new Gateway(
+    { auth, messaging, conversations, limits: config.limits, heartbeatIntervalMs: config.heartbeatIntervalMs, serverVersion: SERVER_VERSION, log },
+    config.authTimeoutMs,
+    log,
+  );
+  const delivery = new Delivery(bus, store, gateway.registry, log);
+
+  const app = Fastify({
+    // Per-request lines only at debug level: an IM server's REST traffic is integration chatter.
+    loggerInstance: log.child({ component: 'http' }, { level: config.logLevel === 'debug' ? 'debug' : 'warn' }) as unknown as FastifyBaseLogger,
+    bodyLimit: config.limits.maxHttpBodyBytes,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+  });
+  registerAdminApi(app, {
+    auth,
+    store,
+    bus,
+    messaging,
+    conversations,
+    limits: config.limits,
+    health: () => ({ version: SERVER_VERSION, connections: gateway.registry.size, users: gateway.registry.userCount }),
+  });
+  const wsListener = new WebSocketListener(app.server, gateway, config.limits.maxFrameBytes);
+  const tcpListener = config.tcpPort === false ? undefined : new TcpListener(gateway, config.limits.maxFrameBytes);
+
+  try {
+    await app.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  const port = (app.server.address() as AddressInfo).port;
+  let tcpPort: number | undefined;
+  if (tcpListener !== undefined && config.tcpPort !== false) {
+    try {
+      tcpPort = (await tcpListener.listen(config.tcpPort, config.host)).port;
+    } catch (error) {
+      await app.close();
+      await store.close();
+      throw error;
+    }
+  }
+  const displayHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host.includes(':') ? `[${config.host}]` : config.host;
+
+  let closing: Promise<void> | undefined;
+  return {
+    httpUrl: `http://${displayHost}:${port}`,
+    wsUrl: `ws://${displayHost}:${port}${WEBSOCKET_PATH}`,
+    tcpUrl: tcpPort === undefined ? undefined : `tcp://${displayHost}:${tcpPort}`,
+    port,
+    tcpPort,
+    adminKey,
+    adminKeyGenerated,
+    dataDir,
+    store,
+    connectionCount: () => gateway.registry.size,
+    close() {
+      closing ??= (async () => {
+        gateway.close();
+        delivery.close();
+        wsListener.close();
+        await tcpListener?.close();
+        await app.close();
+        await bus.close();
+        await store.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,78 @@
+/**
+ * Access tokens and the admin key. Tokens are HS256 JWTs signed with a
+ * server secret; a token names its user (`sub`) and is rejected after it
+ * expires or once the user's tokens were revoked (issued-at before the
+ * revocation instant).
+ */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { SignJWT, errors as joseErrors, jwtVerify } from 'jose';
+import { ParleyError } from '@parley/protocol';
+import type { Store } from '../store/store.js';
+
+const ISSUER = 'parley';
+
+export class AuthService {
+  private readonly secret: Uint8Array;
+
+  constructor(
+    secret: string,
+    private readonly adminKey: string,
+    private readonly store: Store,
+    private readonly defaultTtlSeconds: number,
+  ) {
+    this.secret = new TextEncoder().encode(secret);
+  }
+
+  static generateSecret(): string {
+    return randomBytes(32).toString('base64url');
+  }
+
+  async mintToken(userId: string, ttlSeconds = this.defaultTtlSeconds): Promise<{ token: string; expiresAt: number }> {
+    const user = await this.store.getUser(userId);
+    if (user === undefined) throw new ParleyError('NOT_FOUND', `unknown user ${userId}`);
+    const now = Date.now();
+    const expiresAt = Math.floor(now / 1000) + ttlSeconds;
+    const token = await new SignJWT({ iat_ms: now })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setSubject(userId)
+      .setIssuer(ISSUER)
+      .setIssuedAt(Math.floor(now / 1000))
+      .setJti(randomBytes(9).toString('base64url'))
+      .setExpirationTime(expiresAt)
+      .sign(this.secret);
+    return { token, expiresAt: expiresAt * 1000 };
+  }
+
+  /** Returns the user id a token stands for, or throws UNAUTHENTICATED / TOKEN_EXPIRED. */
+  async verifyToken(token: string): Promise<string> {
+    if (typeof token !== 'string' || token.length === 0 || token.length > 4096) {
+      throw new ParleyError('UNAUTHENTICATED', 'missing or malformed token');
+    }
+    let subject: string | undefined;
+    let issuedAt = 0;
+    try {
+      const { payload } = await jwtVerify(token, this.secret, { issuer: ISSUER, algorithms: ['HS256'] });
+      subject = payload.sub;
+      issuedAt = typeof payload.iat_ms === 'number' ? payload.iat_ms : (payload.iat ?? 0) * 1000;
+    } catch (error) {
+      if (error instanceof joseErrors.JWTExpired) throw new ParleyError('TOKEN_EXPIRED', 'token expired');
+      throw new ParleyError('UNAUTHENTICATED', 'invalid token');
+    }
+    if (subject === undefined) throw new ParleyError('UNAUTHENTICATED', 'token names no user');
+    const user = await this.store.getUser(subject);
+    if (user === undefined) throw new ParleyError('UNAUTHENTICATED', 'token names an unknown user');
+    // iat_ms: millisecond issue time, so a token minted right after a
+    // revocation is valid while one minted just before it is not.
+    if (issuedAt < user.tokensValidAfter) {
+      throw new ParleyError('UNAUTHENTICATED', 'token revoked');
+    }
+    return subject;
+  }
+
+  isAdminKey(candidate: string | undefined): boolean {
+    if (candidate === undefined) return false;
+    const expected = Buffer.from(this.adminKey);
+    const given = Buffer.from(candidate);
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  }
+}
