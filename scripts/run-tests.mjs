@@ -1,0 +1,33 @@
+#!/usr/bin/env node
+// Runs every package's tests with node's test runner (TypeScript through tsx).
+// Test files: packages/*/test/**/*.test.ts and test/**/*.test.ts (cross-package). Extra arguments are passed to node --test
+// (for example --test-name-pattern).
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+function testFiles(dir) {
+  let found = [];
+  let entries;
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return found;
+  }
+  for (const entry of entries) {
+    const path = join(dir, entry);
+    if (statSync(path).isDirectory()) found = found.concat(testFiles(path));
+    else if (entry.endsWith('.test.ts')) found.push(path);
+  }
+  return found;
+}
+
+const files = [...readdirSync('packages').flatMap((pkg) => testFiles(join('packages', pkg, 'test'))), ...testFiles('test')].sort();
+if (files.length === 0) {
+  console.error('no test files found');
+  process.exit(1);
+}
+const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...process.argv.slice(2), ...files], {
+  stdio: 'inherit',
+});
+process.exit(result.status ?? 1);
