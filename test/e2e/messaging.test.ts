@@ -1,0 +1,318 @@
+/**
+ * The SDK against a real server, over WebSocket and TCP: delivery, ordering,
+ * idempotent retries, resume after disconnects, multi-device, conversation
+ * list and unread counts, groups and their access rules, history paging.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { type Message, ParleyClient } from '@parley/client';
+import { FaultProxy } from '../support/fault-proxy.js';
+import { type TestServer, eventually, startTestServer } from '../support/fixtures.js';
+
+type Transport = 'ws' | 'tcp';
+
+interface Device {
+  client: ParleyClient;
+  messages: Message[];
+}
+
+function urlOf(fixture: TestServer, transport: Transport): string {
+  return transport === 'ws' ? fixture.server.wsUrl : (fixture.server.tcpUrl as string);
+}
+
+async function device(fixture: TestServer, userId: string, url: string, t: { after: (fn: () => unknown) => void }): Promise<Device> {
+  const messages: Message[] = [];
+  const client = new ParleyClient({
+    url,
+    token: () => fixture.api.token(userId),
+    reconnect: { minDelayMs: 20, maxDelayMs: 200 },
+    requestTimeoutMs: 5000,
+  });
+  client.on('message', (message) => messages.push(message));
+  t.after(() => client.close());
+  await client.connect();
+  return { client, messages };
+}
+
+async function users(fixture: TestServer, ...ids: string[]): Promise<void> {
+  for (const id of ids) await fixture.api.createUser(id, id.toUpperCase());
+}
+
+function texts(device: Device, conversationId: string): string[] {
+  return device.messages.filter((m) => m.conversationId === conversationId && m.type === 'user').map((m) => m.text ?? '');
+}
+
+/** Every message of the conversation exactly once, seqs strictly increasing by one. */
+function assertDenseOnce(device: Device, conversationId: string, fromSeq = 1): void {
+  const seqs = device.messages.filter((m) => m.conversationId === conversationId).map((m) => m.seq);
+  seqs.forEach((seq, index) => assert.equal(seq, fromSeq + index, `seq ${fromSeq + index} expected at position ${index}, got ${seq}`));
+}
+
+for (const transport of ['ws', 'tcp'] as const) {
+  describe(`SDK over ${transport}`, () => {
+    test('a direct message reaches the peer once, in order, and echoes to the sender', async (t) => {
+      const fixture = await startTestServer(t);
+      await users(fixture, 'alice', 'bob');
+      const alice = await device(fixture, 'alice', urlOf(fixture, transport), t);
+      const bob = await device(fixture, 'bob', urlOf(fixture, transport), t);
+      const conversationId = await alice.client.direct('bob');
+      const sent: Message[] = [];
+      for (let n = 0; n < 20; n++) sent.push(await alice.client.send(conversationId, { text: `hello ${n}` }));
+      assert.deepEqual(sent.map((m) => m.seq), Array.from({ length: 20 }, (_, n) => n + 1));
+      await eventually(() => texts(bob, conversationId).length === 20, 5000, 'bob receives 20 messages');
+      assert.deepEqual(texts(bob, conversationId), sent.map((m) => m.text));
+      assertDenseOnce(bob, conversationId);
+      await eventually(() => texts(alice, conversationId).length === 20, 5000, 'alice sees her own messages');
+      assertDenseOnce(alice, conversationId);
+      const message = bob.messages[0] as Message;
+      assert.equal(message.senderId, 'alice');
+      assert.equal(typeof message.id, 'string');
+      assert.equal(typeof message.createdAt, 'number');
+      assert.equal(message.clientMsgId, sent[0]?.clientMsgId);
+    });
+
+    test('pipelined sends keep their order and binary data survives', async (t) => {
+      const fixture = await startTestServer(t);
+      await users(fixture, 'alice', 'bob');
+      const alice = await device(fixture, 'alice', urlOf(fixture, transport), t);
+      const bob = await device(fixture, 'bob', urlOf(fixture, transport), t);
+      const conversationId = await alice.client.direct('bob');
+      const data = new Uint8Array([0, 1, 2, 254, 255]);
+      const sent = await Promise.all(Array.from({ length: 100 }, (_, n) => alice.client.send(conversationId, { text: `${n}`, data })));
+      assert.deepEqual(sent.map((m) => m.text), Array.from({ length: 100 }, (_, n) => `${n}`));
+      assert.deepEqual(sent.map((m) => m.seq), Array.from({ length: 100 }, (_, n) => n + 1));
+      await eventually(() => texts(bob, conversationId).length === 100);
+      assert.deepEqual(Array.from(bob.messages[0]?.data ?? []), Array.from(data));
+    });
+
+    test('a subject makes a distinct conversation between the same two users', async (t) => {
+      const fixture = await startTestServer(t);
+      await users(fixture, 'buyer', 'seller');
+      const buyer = await device(fixture, 'buyer', urlOf(fixture, transport), t);
+      const seller = await device(fixture, 'seller', urlOf(fixture, transport), t);
+      const plain = await buyer.client.direct('seller');
+      const aboutItem = await buyer.client.direct('seller', { subject: 'item-42' });
+      const aboutOther = await buyer.client.direct('seller', { subject: 'item-43' });
+      assert.equal(new Set([plain, aboutItem, aboutOther]).size, 3);
+      assert.equal(await seller.client.direct('buyer', { subject: 'item-42' }), aboutItem, 'both sides derive the same id');
+      await buyer.client.send(aboutItem, { text: 'is it still available?' });
+      await eventually(() => seller.client.conversation(aboutItem)?.unread === 1);
+      assert.equal(seller.client.conversation(aboutItem)?.subject, 'item-42');
+      assert.equal(seller.client.conversation(plain)?.unread ?? 0, 0);
+    });
+
+    test('every device of a user receives messages, including those sent from another device', async (t) => {
+      const fixture = await startTestServer(t);
+      await users(fixture, 'alice', 'bob');
+      const phone = await device(fixture, 'alice', urlOf(fixture, transport), t);
+      const laptop = await device(fixture, 'alice', urlOf(fixture, transport), t);
+      const bob = await device(fixture, 'bob', urlOf(fixture, transport), t);
+      const conversationId = await phone.client.direct('bob');
+      await phone.client.send(conversationId, { text: 'from phone' });
+      await bob.client.send(conversationId, { text: 'from bob' });
+      await laptop.client.send(conversationId, { text: 'from laptop' });
+      for (const each of [phone, laptop, bob]) {
+        await eventually(() => texts(each, conversationId).length === 3);
+        assert.deepEqual(texts(each, conversationId), ['from phone', 'from bob', 'from laptop']);
+        assertDenseOnce(each, conversationId);
+      }
+    });
+
+    test('a send whose ack was lost is retried and returns the original message', async (t) => {
+      const fixture = await startTestServer(t);
+      await users(fixture, 'alice', 'bob');
+      const proxy = await FaultProxy.start('127.0.0.1', Number(new URL(urlOf(fixture, transport)).port));
+      t.after(() => proxy.close());
+      const alice = await device(fixture, 'alice', proxy.urlFor(urlOf(fixture, transport)), t);
+      const bob = await device(fixture, 'bob', urlOf(fixture, transport), t);
+      const conversationId = await alice.client.direct('bob');
+      proxy.set({ dropDownstream: true });
+      const pending = alice.client.send(conversationId, { text: 'exactly once' });
+      await eventually(() => texts(bob, conversationId).length === 1, 5000, 'the server stored and pushed it');
+      proxy.resetAll();
+      proxy.clear();
+      const acked = await pending;
+      assert.equal(acked.seq, 1);
+      await alice.client.send(conversationId, { text: 'next' });
+      await eventually(() => texts(bob, conversationId).length === 2);
+      assert.deepEqual(texts(bob, conversationId), ['exactly once', 'next']);
+      const history = await bob.client.history(conversationId);
+      assert.deepEqual(history.map((m) => m.text), ['exactly once', 'next']);
+    });
+
+    test('forced disconnects mid-stream: the receiver resumes and gets every message once, in order', async (t) => {
+      const fixture = await startTestServer(t);
+      await users(fixture, 'alice', 'bob');
+      const target = new URL(urlOf(fixture, transport));
+      const proxy = await FaultProxy.start('127.0.0.1', Number(target.port));
+      t.after(() => proxy.close());
+      const alice = await device(fixture, 'alice', urlOf(fixture, transport), t);
+      const bob = await device(fixture, 'bob', proxy.urlFor(urlOf(fixture, transport)), t);
+      const conversationId = await alice.client.direct('bob');
+      const total = 300;
+      const sending = (async () => {
+        for (let n = 0; n < total; n++) {
+          await alice.client.send(conversationId, { text: `m${n}` });
+          if (n % 60 === 30) proxy.resetAll();
+        }
+      })();
+      await sending;
+      await eventually(() => texts(bob, conversationId).length >= total, 10_000, 'bob catches up');
+      assert.deepEqual(texts(bob, conversationId), Array.from({ length: total }, (_, n) => `m${n}`));
+      assertDenseOnce(bob, conversationId);
+    });
+
+    test('a sender cut off mid-stream retries its queue in order with no duplicates', async (t) => {
+      const fixture = await startTestServer(t);
+      await users(fixture, 'alice', 'bob');
+      const target = new URL(urlOf(fixture, transport));
+      const proxy = await FaultProxy.start('127.0.0.1', Number(target.port));
+      t.after(() => proxy.close());
+      const alice = await device(fixture, 'alice', proxy.urlFor(urlOf(fixture, transport)), t);
+      const bob = await device(fixture, 'bob', urlOf(fixture, transport), t);
+      const conversationId = await alice.client.direct('bob');
+      const sends: Array<Promise<Message>> = [];
+      for (let n = 0; n < 200; n++) {
+        sends.push(alice.client.send(conversationId, { text: `s${n}` }));
+        if (n % 50 === 25) {
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          proxy.resetAll();
+        }
+      }
+      const acked = await Promise.all(sends);
+      assert.deepEqual(acked.map((m) => m.text), Array.from({ length: 200 }, (_, n) => `s${n}`));
+      assert.deepEqual(acked.map((m) => m.seq), Array.from({ length: 200 }, (_, n) => n + 1), 'send order is seq order');
+      await eventually(() => texts(bob, conversationId).length >= 200, 10_000);
+      assert.deepEqual(texts(bob, conversationId), Array.from({ length: 200 }, (_, n) => `s${n}`));
+    });
+
+    test('sends made while offline are delivered after the connection returns', async (t) => {
+      const fixture = await startTestServer(t);
+      await users(fixture, 'alice', 'bob');
+      const target = new URL(urlOf(fixture, transport));
+      const proxy = await FaultProxy.start('127.0.0.1', Number(target.port));
+      t.after(() => proxy.close());
+      const alice = await device(fixture, 'alice', proxy.urlFor(urlOf(fixture, transport)), t);
+      const bob = await device(fixture, 'bob', urlOf(fixture, transport), t);
+      const conversationId = await alice.client.direct('bob');
+      proxy.set({ stalled: true });
+      proxy.resetAll();
+      const queued = [alice.client.send(conversationId, { text: 'typed offline 1' }), alice.client.send(conversationId, { text: 'typed offline 2' })];
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(texts(bob, conversationId).length, 0);
+      proxy.clear();
+      const acked = await Promise.all(queued);
+      assert.deepEqual(acked.map((m) => m.seq), [1, 2]);
+      await eventually(() => texts(bob, conversationId).length === 2);
+    });
+
+    test('unread counts: per conversation and total agree, own messages never count, reads sync across devices', async (t) => {
+      const fixture = await startTestServer(t);
+      await users(fixture, 'alice', 'bob', 'carol');
+      const phone = await device(fixture, 'alice', urlOf(fixture, transport), t);
+      const laptop = await device(fixture, 'alice', urlOf(fixture, transport), t);
+      const bob = await device(fixture, 'bob', urlOf(fixture, transport), t);
+      const carol = await device(fixture, 'carol', urlOf(fixture, transport), t);
+      const withBob = await bob.client.direct('alice');
+      const group = await carol.client.createGroup({ name: 'Trip', memberIds: ['alice', 'bob'] });
+      for (let n = 0; n < 3; n++) await bob.client.send(withBob, { text: `b${n}` });
+      for (let n = 0; n < 2; n++) await carol.client.send(group.id, { text: `c${n}` });
+      await phone.client.send(withBob, { text: 'own message' });
+      await bob.client.send(withBob, { text: 'after reply' });
+      const check = (each: Device, direct: number, grouped: number) => {
+        const list = each.client.conversations();
+        const sum = list.reduce((total, summary) => total + summary.unread, 0);
+        return each.client.conversation(withBob)?.unread === direct && each.client.conversation(group.id)?.unread === grouped && each.client.totalUnread === sum && sum === direct + grouped;
+      };
+      // Replying marked the direct conversation read up to the reply; one message came after it.
+      await eventually(() => check(phone, 1, 2) && check(laptop, 1, 2), 5000, 'unread 1 + 2 on both devices');
+      const serverView = await fixture.api.call('GET', '/v1/users/alice/conversations');
+      assert.equal(serverView.body.totalUnread, 3);
+      await laptop.client.markRead(group.id);
+      await eventually(() => check(phone, 1, 0) && check(laptop, 1, 0), 5000, 'a read on the laptop clears the phone');
+      await phone.client.markRead(withBob);
+      await eventually(() => check(phone, 0, 0) && check(laptop, 0, 0), 5000, 'all read');
+      assert.equal(bob.client.conversation(withBob)?.unread, 1, "alice's reply is unread for bob");
+      const list = phone.client.conversations();
+      assert.equal(list[0]?.id, withBob, 'newest activity first');
+      assert.equal(list[0]?.lastMessage?.text, 'after reply');
+    });
+
+    test('groups: members, renames, roles; a removed member can no longer read new messages or send', async (t) => {
+      const fixture = await startTestServer(t);
+      await users(fixture, 'owner', 'ann', 'ben', 'cid');
+      const owner = await device(fixture, 'owner', urlOf(fixture, transport), t);
+      const ann = await device(fixture, 'ann', urlOf(fixture, transport), t);
+      const ben = await device(fixture, 'ben', urlOf(fixture, transport), t);
+      const group = await owner.client.createGroup({ id: 'crew', name: 'Crew', memberIds: ['ann'] });
+      assert.equal(group.id, 'crew');
+      assert.equal(group.role, 'owner');
+      await owner.client.addMembers('crew', ['ben', 'cid']);
+      await assert.rejects(ann.client.addMembers('crew', ['owner']), { name: 'FORBIDDEN' });
+      await owner.client.setRole('crew', 'ann', 'admin');
+      await ann.client.renameGroup('crew', 'The Crew');
+      await eventually(() => ben.client.conversation('crew')?.name === 'The Crew', 5000, 'rename reaches members');
+      const members = await ben.client.members('crew');
+      assert.deepEqual(members.map((m) => `${m.userId}:${m.role}`).sort(), ['ann:admin', 'ben:member', 'cid:member', 'owner:owner']);
+      await owner.client.send('crew', { text: 'before removal' });
+      await eventually(() => texts(ben, 'crew').length === 1);
+      await ann.client.removeMember('crew', 'ben');
+      await owner.client.send('crew', { text: 'after removal' });
+      await eventually(() => texts(ann, 'crew').length === 2);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.deepEqual(texts(ben, 'crew'), ['before removal'], 'no push after removal');
+      const history = await ben.client.history('crew');
+      assert.ok(!history.some((m) => m.text === 'after removal'), 'no pull after removal');
+      await assert.rejects(ben.client.send('crew', { text: 'let me in' }), { name: 'FORBIDDEN' });
+      await eventually(() => ben.client.conversation('crew')?.active === false, 5000, 'the list shows ben left');
+      await ann.client.leave('crew');
+      await assert.rejects(ann.client.send('crew', { text: 'bye' }), { name: 'FORBIDDEN' });
+      const system = owner.messages.filter((m) => m.conversationId === 'crew' && m.type === 'system').map((m) => m.system?.event);
+      assert.deepEqual(system, ['group_created', 'members_added', 'role_changed', 'renamed', 'member_removed', 'member_left']);
+    });
+
+    test('history pages backwards by seq', async (t) => {
+      const fixture = await startTestServer(t);
+      await users(fixture, 'alice', 'bob');
+      const alice = await device(fixture, 'alice', urlOf(fixture, transport), t);
+      const conversationId = await alice.client.direct('bob');
+      await Promise.all(Array.from({ length: 120 }, (_, n) => alice.client.send(conversationId, { text: `h${n}` })));
+      const newest = await alice.client.history(conversationId, { limit: 50 });
+      assert.deepEqual(newest.map((m) => m.seq), Array.from({ length: 50 }, (_, n) => 71 + n));
+      const older = await alice.client.history(conversationId, { beforeSeq: 71, limit: 50 });
+      assert.deepEqual(older.map((m) => m.seq), Array.from({ length: 50 }, (_, n) => 21 + n));
+      const oldest = await alice.client.history(conversationId, { beforeSeq: 21, limit: 50 });
+      assert.deepEqual(oldest.map((m) => m.seq), Array.from({ length: 20 }, (_, n) => 1 + n));
+    });
+  });
+}
+
+test('a message addressed to one member is shown to that member only, and never stalls the others', async (t) => {
+  const fixture = await startTestServer(t);
+  await users(fixture, 'bot', 'ann', 'ben');
+  await fixture.api.createGroup({ id: 'lobby', name: 'Lobby', ownerId: 'bot', memberIds: ['ann', 'ben'] });
+  const ann = await device(fixture, 'ann', fixture.server.wsUrl, t);
+  const ben = await device(fixture, 'ben', fixture.server.wsUrl, t);
+  await fixture.api.call('POST', '/v1/conversations/lobby/messages', { senderId: 'bot', text: 'welcome, Ann', visibleTo: 'ann' });
+  await fixture.api.call('POST', '/v1/conversations/lobby/messages', { senderId: 'bot', text: 'hello everyone' });
+  await eventually(() => texts(ann, 'lobby').length === 2 && texts(ben, 'lobby').length === 1);
+  assert.deepEqual(texts(ann, 'lobby'), ['welcome, Ann', 'hello everyone']);
+  assert.deepEqual(texts(ben, 'lobby'), ['hello everyone']);
+  assert.equal(ben.client.conversation('lobby')?.unread, 1);
+  assert.equal(ann.client.conversation('lobby')?.unread, 2);
+  const benHistory = await ben.client.history('lobby');
+  assert.ok(!benHistory.some((m) => m.text === 'welcome, Ann'));
+});
+
+test('a client that starts after messages arrived gets its unread messages and the list', async (t) => {
+  const fixture = await startTestServer(t);
+  await users(fixture, 'alice', 'bob');
+  const alice = await device(fixture, 'alice', fixture.server.wsUrl, t);
+  const conversationId = await alice.client.direct('bob');
+  for (let n = 0; n < 5; n++) await alice.client.send(conversationId, { text: `offline ${n}` });
+  const bob = await device(fixture, 'bob', fixture.server.tcpUrl as string, t);
+  assert.equal(bob.client.conversation(conversationId)?.unread, 5);
+  assert.equal(bob.client.totalUnread, 5);
+  await eventually(() => texts(bob, conversationId).length === 5, 5000, 'offline messages are delivered on login');
+  assertDenseOnce(bob, conversationId);
+});
