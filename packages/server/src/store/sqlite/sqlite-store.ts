@@ -384,9 +384,9 @@ export class SqliteStore implements Store {
       const now = Date.now();
       const version = this.pendingVersion;
 
+      if (input.add.length > 0) checkCanAdd(actor);
       const toAdd = [...new Set(input.add)].filter((id) => !this.membership(this.uidOf(id), cid)?.active);
       if (toAdd.length > 0) {
-        checkCanAdd(actor);
         const count = this.statements.activeMemberCount.get(cid)?.n ?? 0;
         if (count + toAdd.length > input.maxMembers) {
           throw new ParleyError('LIMIT_EXCEEDED', `a group holds at most ${input.maxMembers} members`);
