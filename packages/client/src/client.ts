@@ -1,0 +1,712 @@
+/**
+ * ParleyClient, the runtime-independent core of the SDK. It owns the
+ * connection lifecycle (connect, welcome, first sync, heartbeat via
+ * Connection, reconnect with backoff, fatal errors), and wires the pure parts
+ * together: the sync engine decides what to apply and pull, the conversation
+ * list keeps summaries and unread counts, the outbox keeps sends until the
+ * server acknowledges them. It imports nothing runtime-specific: the Node and
+ * browser entries subclass it and inject how transports are opened.
+ */
+import {
+  DEFAULT_LIMITS,
+  ParleyError,
+  type ConversationSummary as WireSummary,
+  type FrameBody,
+  type Limits,
+  type Message as WireMessage,
+  type PullResult,
+  type SyncResult,
+  type Welcome,
+} from '@parley/protocol';
+import { Connection, type BodyValue } from './connection.js';
+import { ConversationList } from './conversations.js';
+import { toMember, toMessage, toSummary, toWireRole } from './convert.js';
+import { Emitter } from './emitter.js';
+import { Outbox, validateContent, type Transmission } from './outbox.js';
+import { SyncEngine, initialSyncedSeq, type SyncStep } from './sync-engine.js';
+import type { OpenTransport } from './transport.js';
+import type {
+  ClientEventName,
+  ClientEvents,
+  ClientState,
+  ConversationMember,
+  ConversationSummary,
+  CreateGroupOptions,
+  DirectOptions,
+  HistoryOptions,
+  Message,
+  MessageContent,
+  ParleyClientOptions,
+  Role,
+} from './types.js';
+
+const DEFAULT_MIN_RECONNECT_DELAY_MS = 250;
+const DEFAULT_MAX_RECONNECT_DELAY_MS = 10_000;
+const DEFAULT_REQUEST_TIMEOUT_MS = 15_000;
+const DEFAULT_INITIAL_BACKLOG = 100;
+const DEFAULT_CLIENT_NAME = 'parley-js/0.1';
+const DEFAULT_HISTORY_LIMIT = 50;
+/** Catch-up pulls run a few at a time: enough to hide latency, few enough not to flood the server after a reconnect. */
+const PARALLEL_PULLS = 4;
+/** Delivered positions are coalesced: at most one report per conversation per this interval. */
+const DELIVERED_COALESCE_MS = 50;
+/** A burst of system messages (a group of 100 being built) triggers one sync, not 100. */
+const SYSTEM_SYNC_DEBOUNCE_MS = 100;
+/** Retry delay for a sync or pull that failed with a retryable error on a live connection. */
+const BACKGROUND_RETRY_MS = 1_000;
+const ROLES: readonly Role[] = ['member', 'admin', 'owner'];
+
+interface ConnectWaiter {
+  resolve(): void;
+  reject(error: ParleyError): void;
+}
+
+export class ParleyClient {
+  private readonly emitter = new Emitter<ClientEvents>();
+  private readonly engine = new SyncEngine<WireMessage>();
+  private readonly list = new ConversationList();
+  private readonly outbox = new Outbox<Message>();
+  private readonly reconnectPolicy: { minDelayMs: number; maxDelayMs: number } | false;
+  private readonly requestTimeoutMs: number;
+  private readonly initialBacklog: number;
+  private readonly clientName: string;
+
+  private currentState: ClientState = 'idle';
+  private currentUserId: string | undefined;
+  private limits: Limits | undefined;
+  private syncVersion = 0;
+  private hasBeenOpen = false;
+  private reconnectAttempt = 0;
+  private connectWaiters: ConnectWaiter[] = [];
+
+  // The current connection and what only lives as long as it does.
+  private connection: Connection | undefined;
+  /** The first sync on the current connection completed. */
+  private sessionOpen = false;
+  private syncInFlight = false;
+  private syncAgain = false;
+  private pullQueue: string[] = [];
+  private readonly pullQueued = new Set<string>();
+  private pullsRunning = 0;
+
+  private readonly deliveredPending = new Set<string>();
+  private readonly timers = new Set<ReturnType<typeof setTimeout>>();
+  private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  private deliveredTimer: ReturnType<typeof setTimeout> | undefined;
+  private systemSyncTimer: ReturnType<typeof setTimeout> | undefined;
+  private outboxTimer: ReturnType<typeof setTimeout> | undefined;
+  private outboxTimerAt = 0;
+
+  constructor(
+    private readonly options: ParleyClientOptions,
+    private readonly openTransport: OpenTransport,
+  ) {
+    if (typeof options !== 'object' || options === null) throw new ParleyError('INVALID_ARGUMENT', 'options are required');
+    if (typeof options.url !== 'string' || options.url === '') throw new ParleyError('INVALID_ARGUMENT', 'url is required');
+    if (typeof options.token !== 'string' && typeof options.token !== 'function') {
+      throw new ParleyError('INVALID_ARGUMENT', 'token must be a string or a function');
+    }
+    this.reconnectPolicy =
+      options.reconnect === false
+        ? false
+        : {
+            minDelayMs: positive(options.reconnect?.minDelayMs, DEFAULT_MIN_RECONNECT_DELAY_MS),
+            maxDelayMs: positive(options.reconnect?.maxDelayMs, DEFAULT_MAX_RECONNECT_DELAY_MS),
+          };
+    this.requestTimeoutMs = positive(options.requestTimeoutMs, DEFAULT_REQUEST_TIMEOUT_MS);
+    this.initialBacklog = options.initialBacklog !== undefined && options.initialBacklog >= 0 ? options.initialBacklog : DEFAULT_INITIAL_BACKLOG;
+    this.clientName = options.clientName ?? DEFAULT_CLIENT_NAME;
+  }
+
+  // ---- connection ----
+
+  get state(): ClientState {
+    return this.currentState;
+  }
+
+  /** The authenticated user, known from the first welcome on. */
+  get userId(): string | undefined {
+    return this.currentUserId;
+  }
+
+  /**
+   * Connects, and resolves once the server welcomed this client and the
+   * conversation list is loaded. Network failures are retried (see
+   * `reconnect`); rejects on a fatal authentication error or close().
+   */
+  connect(): Promise<void> {
+    if (this.currentState === 'closed') return Promise.reject(new ParleyError('CLOSED', 'client is closed'));
+    if (this.currentState === 'open') return Promise.resolve();
+    const ready = new Promise<void>((resolve, reject) => this.connectWaiters.push({ resolve, reject }));
+    if (this.currentState === 'idle') {
+      this.setState('connecting');
+      void this.openConnection();
+    }
+    return ready;
+  }
+
+  /** Closes for good: no more reconnects; pending sends and requests reject with CLOSED. */
+  async close(): Promise<void> {
+    if (this.currentState === 'closed') return;
+    this.shutDown(undefined);
+  }
+
+  on<K extends ClientEventName>(event: K, listener: (payload: ClientEvents[K]) => void): () => void {
+    return this.emitter.on(event, listener);
+  }
+
+  off<K extends ClientEventName>(event: K, listener: (payload: ClientEvents[K]) => void): void {
+    this.emitter.off(event, listener);
+  }
+
+  // ---- conversations ----
+
+  /** The local conversation list, newest activity first. */
+  conversations(): ConversationSummary[] {
+    return this.list.list();
+  }
+
+  conversation(conversationId: string): ConversationSummary | undefined {
+    return this.list.get(conversationId);
+  }
+
+  /** Sum of unread over the local list. */
+  get totalUnread(): number {
+    return this.list.totalUnread;
+  }
+
+  /** Opens (creating if needed) the direct conversation with `userId`; resolves with its id. */
+  async direct(userId: string, options: DirectOptions = {}): Promise<string> {
+    const result = await this.request(
+      { $case: 'openDirect', value: { peerId: userId, subject: options.subject ?? '' } },
+      'conversationResult',
+    );
+    return this.applyConversationResult(result.summary).id;
+  }
+
+  /** Creates a group owned by this user. */
+  async createGroup(options: CreateGroupOptions): Promise<ConversationSummary> {
+    const result = await this.request(
+      { $case: 'createGroup', value: { id: options.id ?? '', name: options.name, memberIds: [...options.memberIds] } },
+      'conversationResult',
+    );
+    return this.applyConversationResult(result.summary);
+  }
+
+  async addMembers(conversationId: string, userIds: string[]): Promise<void> {
+    await this.request({ $case: 'updateMembers', value: { conversationId, add: [...userIds], remove: [] } }, 'ok');
+  }
+
+  async removeMember(conversationId: string, userId: string): Promise<void> {
+    await this.request({ $case: 'updateMembers', value: { conversationId, add: [], remove: [userId] } }, 'ok');
+  }
+
+  /** Removes this user from the group. */
+  async leave(conversationId: string): Promise<void> {
+    const userId = this.currentUserId;
+    if (userId === undefined) throw new ParleyError('CLOSED', 'not connected yet');
+    await this.removeMember(conversationId, userId);
+  }
+
+  async renameGroup(conversationId: string, name: string): Promise<void> {
+    await this.request({ $case: 'rename', value: { conversationId, name } }, 'ok');
+  }
+
+  async setRole(conversationId: string, userId: string, role: Role): Promise<void> {
+    if (!ROLES.includes(role)) throw new ParleyError('INVALID_ARGUMENT', `unknown role ${String(role)}`);
+    await this.request({ $case: 'setRole', value: { conversationId, userId, role: toWireRole(role) } }, 'ok');
+  }
+
+  async members(conversationId: string): Promise<ConversationMember[]> {
+    const result = await this.request({ $case: 'members', value: { conversationId } }, 'membersResult');
+    return result.members.map(toMember);
+  }
+
+  /**
+   * Moves the read position forward to `seq` (default: the newest local
+   * message), locally at once, then on the server, whose answer gives the
+   * exact unread count. Other devices of the user hear it from the server.
+   */
+  async markRead(conversationId: string, seq?: number): Promise<void> {
+    if (seq !== undefined && (!Number.isInteger(seq) || seq < 0)) {
+      throw new ParleyError('INVALID_ARGUMENT', 'seq must be a non-negative integer');
+    }
+    const connection = this.readyConnection();
+    const target = seq ?? this.list.get(conversationId)?.lastSeq ?? 0;
+    if (target > 0) this.emitConversation(this.list.markReadLocally(conversationId, target));
+    const result = await connection.request({ $case: 'markRead', value: { conversationId, seq: target } }, 'readResult');
+    this.emitConversation(this.list.applyReadResult(conversationId, result.readSeq, result.unread));
+  }
+
+  // ---- messages ----
+
+  /**
+   * Sends a message reliably: it is queued, sent when connected, and resent
+   * with the same clientMsgId after a disconnect until the server acknowledges
+   * it, so it is stored exactly once. Resolves with the stored message; rejects
+   * when the server refuses it (FORBIDDEN, NOT_FOUND, INVALID_ARGUMENT,
+   * TOO_LARGE) or the client is closed.
+   */
+  send(conversationId: string, content: MessageContent): Promise<Message> {
+    if (this.currentState === 'closed') return Promise.reject(new ParleyError('CLOSED', 'client is closed'));
+    if (typeof conversationId !== 'string' || conversationId === '') {
+      return Promise.reject(new ParleyError('INVALID_ARGUMENT', 'conversationId is required'));
+    }
+    const invalid = validateContent(content, this.limits);
+    if (invalid !== undefined) return Promise.reject(invalid);
+    const acknowledged = this.outbox.add(conversationId, content);
+    this.flushOutbox();
+    return acknowledged;
+  }
+
+  /**
+   * Older messages for scrolling back: the newest `limit` readable messages
+   * with seq below `beforeSeq`, in ascending order. History is not emitted as
+   * 'message' events.
+   */
+  async history(conversationId: string, options: HistoryOptions = {}): Promise<Message[]> {
+    const { beforeSeq } = options;
+    if (beforeSeq !== undefined && (!Number.isInteger(beforeSeq) || beforeSeq < 0)) {
+      throw new ParleyError('INVALID_ARGUMENT', 'beforeSeq must be a non-negative integer');
+    }
+    if (beforeSeq !== undefined && beforeSeq <= 1) return [];
+    const limit = Math.min(Math.max(1, Math.floor(options.limit ?? DEFAULT_HISTORY_LIMIT)), this.maxPullLimit);
+    const result = await this.request(
+      {
+        $case: 'pull',
+        value: { conversationId, fromSeq: 1, toSeq: beforeSeq === undefined ? 0 : beforeSeq - 1, limit, descending: true },
+      },
+      'pullResult',
+    );
+    return result.messages
+      .filter((message) => !message.hidden)
+      .map(toMessage)
+      .sort((a, b) => a.seq - b.seq);
+  }
+
+  // ---- connection lifecycle (internal) ----
+
+  private async openConnection(): Promise<void> {
+    this.reconnectTimer = undefined;
+    let token: string;
+    try {
+      token = typeof this.options.token === 'function' ? await this.options.token() : this.options.token;
+      if (typeof token !== 'string') throw new ParleyError('UNAUTHENTICATED', 'the token provider returned no string');
+    } catch (cause) {
+      if (this.currentState === 'closed') return;
+      this.connectionFailed(cause instanceof ParleyError ? cause : new ParleyError('UNAVAILABLE', 'the token provider failed', { cause }));
+      return;
+    }
+    if (this.currentState === 'closed') return;
+    let connection: Connection;
+    try {
+      connection = new Connection(
+        this.openTransport,
+        { token, clientName: this.clientName, requestTimeoutMs: this.requestTimeoutMs },
+        {
+          onWelcome: (welcome) => this.onWelcome(connection, welcome),
+          onServerFrame: (body) => this.onServerFrame(connection, body),
+          onLost: (error) => this.onConnectionLost(connection, error),
+        },
+      );
+    } catch (cause) {
+      // Opening a transport only throws for a URL the entry should have refused.
+      this.shutDown(cause instanceof ParleyError ? cause : new ParleyError('INVALID_ARGUMENT', 'cannot open a transport', { cause }));
+      return;
+    }
+    this.connection = connection;
+  }
+
+  private onWelcome(connection: Connection, welcome: Welcome): void {
+    if (connection !== this.connection) return;
+    this.currentUserId = welcome.userId;
+    this.limits = welcome.limits;
+    this.reconnectAttempt = 0;
+    this.requestSync();
+  }
+
+  /** The first sync on a connection completed: the client is usable. */
+  private openSession(): void {
+    this.sessionOpen = true;
+    this.flushOutbox();
+    this.flushDelivered();
+    this.hasBeenOpen = true;
+    this.setState('open');
+    const waiters = this.connectWaiters;
+    this.connectWaiters = [];
+    for (const waiter of waiters) waiter.resolve();
+  }
+
+  private onConnectionLost(connection: Connection, error: ParleyError): void {
+    if (connection !== this.connection) return;
+    this.connection = undefined;
+    this.sessionOpen = false;
+    this.syncInFlight = false;
+    this.syncAgain = false;
+    this.pullQueue = [];
+    this.pullQueued.clear();
+    this.pullsRunning = 0;
+    this.engine.abortPulls();
+    this.outbox.requeueInFlight();
+    if (this.currentState === 'closed') return;
+    this.connectionFailed(error);
+  }
+
+  /** A connection attempt failed or a connection was lost: reconnect, or stop for good. */
+  private connectionFailed(error: ParleyError): void {
+    if (this.isFatal(error) || this.reconnectPolicy === false) {
+      this.shutDown(error);
+      return;
+    }
+    this.setState(this.hasBeenOpen ? 'reconnecting' : 'connecting', error);
+    // Full jitter: a random delay up to an exponentially growing ceiling, so
+    // that clients dropped together do not come back together.
+    const ceiling = Math.min(this.reconnectPolicy.maxDelayMs, this.reconnectPolicy.minDelayMs * 2 ** Math.min(this.reconnectAttempt, 30));
+    this.reconnectAttempt += 1;
+    this.reconnectTimer = setTimeout(() => void this.openConnection(), Math.random() * ceiling);
+  }
+
+  private isFatal(error: ParleyError): boolean {
+    switch (error.codeName) {
+      case 'UNAUTHENTICATED':
+      case 'UNSUPPORTED_VERSION':
+        return true;
+      case 'TOKEN_EXPIRED':
+        // A token function is asked again on reconnect; a static token would just expire again.
+        return typeof this.options.token !== 'function';
+      default:
+        return false;
+    }
+  }
+
+  /** Enters 'closed': every timer stops, every pending promise settles. */
+  private shutDown(error: ParleyError | undefined): void {
+    if (this.currentState === 'closed') return;
+    this.setState('closed', error);
+    clearTimeout(this.reconnectTimer);
+    clearTimeout(this.deliveredTimer);
+    clearTimeout(this.systemSyncTimer);
+    clearTimeout(this.outboxTimer);
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    const rejection = error ?? new ParleyError('CLOSED', 'client closed');
+    this.outbox.rejectAll(rejection);
+    const waiters = this.connectWaiters;
+    this.connectWaiters = [];
+    for (const waiter of waiters) waiter.reject(rejection);
+    const connection = this.connection;
+    this.connection = undefined;
+    connection?.close();
+  }
+
+  private setState(state: ClientState, error?: ParleyError): void {
+    if (state === this.currentState && error === undefined) return;
+    this.currentState = state;
+    this.emitter.emit('state', error === undefined ? { state } : { state, error });
+  }
+
+  private readyConnection(): Connection {
+    if (this.currentState === 'closed') throw new ParleyError('CLOSED', 'client is closed');
+    const connection = this.connection;
+    if (connection === undefined || !connection.ready) throw new ParleyError('CLOSED', 'not connected');
+    return connection;
+  }
+
+  private async request<C extends FrameBody['$case']>(body: FrameBody, expect: C): Promise<BodyValue<C>> {
+    return this.readyConnection().request(body, expect);
+  }
+
+  private get maxPullLimit(): number {
+    const limit = this.limits?.maxPullLimit ?? 0;
+    return limit > 0 ? limit : DEFAULT_LIMITS.maxPullLimit;
+  }
+
+  /** A timer that close() cancels. */
+  private later(delayMs: number, run: () => void): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      run();
+    }, delayMs);
+    this.timers.add(timer);
+  }
+
+  // ---- server frames ----
+
+  private onServerFrame(connection: Connection, body: FrameBody): void {
+    if (connection !== this.connection) return;
+    switch (body.$case) {
+      case 'push':
+        this.receiveMessage(body.value);
+        return;
+      case 'conversationChanged':
+        if (body.value.summary !== undefined) this.applyServerSummary(toSummary(body.value.summary), false);
+        return;
+      case 'error':
+        this.emitter.emit('error', ParleyError.fromCode(body.value.code, body.value.message, body.value.retryAfterMs));
+        return;
+      default:
+        return;
+    }
+  }
+
+  // ---- sync ----
+
+  /** Runs a sync now, or right after the one in flight. */
+  private requestSync(): void {
+    const connection = this.connection;
+    if (connection === undefined || !connection.ready) return; // the next connection syncs first anyway
+    if (this.syncInFlight) {
+      this.syncAgain = true;
+      return;
+    }
+    this.syncInFlight = true;
+    connection.request({ $case: 'sync', value: { sinceVersion: this.syncVersion } }, 'syncResult').then(
+      (result) => {
+        if (connection !== this.connection) return;
+        this.syncInFlight = false;
+        this.applySyncResult(result);
+        if (!this.sessionOpen) this.openSession();
+        if (this.syncAgain) {
+          this.syncAgain = false;
+          this.requestSync();
+        }
+      },
+      (error: ParleyError) => {
+        if (connection !== this.connection) return;
+        this.syncInFlight = false;
+        if (!this.sessionOpen) {
+          // Without its first sync a connection is not usable: start over. A
+          // refused version (a server that lost its state) is dropped first.
+          if (!error.retryable) this.syncVersion = 0;
+          connection.close(error);
+          return;
+        }
+        if (!error.retryable) this.emitter.emit('error', error);
+        this.later(BACKGROUND_RETRY_MS, () => this.requestSync());
+      },
+    );
+  }
+
+  private applySyncResult(result: SyncResult): void {
+    for (const wire of result.conversations) this.applyServerSummary(toSummary(wire), true, false);
+    this.syncVersion = result.version;
+    // Catch up the most recently active conversations first.
+    const wanting = this.engine
+      .conversationsWantingPull()
+      .sort((a, b) => (this.list.get(b)?.updatedAt ?? 0) - (this.list.get(a)?.updatedAt ?? 0));
+    for (const conversationId of wanting) this.schedulePull(conversationId, false);
+  }
+
+  private applyConversationResult(wire: WireSummary | undefined): ConversationSummary {
+    if (wire === undefined) throw new ParleyError('INTERNAL', 'conversation_result without a summary');
+    const summary = toSummary(wire);
+    this.applyServerSummary(summary, true);
+    return this.list.get(summary.id) ?? summary;
+  }
+
+  /**
+   * Merges a server summary and starts tracking the conversation on first
+   * sight. `catchUp` says the summary's lastSeq should be pulled up to (sync,
+   * conversation_result); conversation_changed carries read and role changes
+   * whose messages arrive as pushes anyway.
+   */
+  private applyServerSummary(summary: ConversationSummary, catchUp: boolean, schedule = true): void {
+    this.emitConversation(this.list.applyServerSummary(summary));
+    const merged = this.list.get(summary.id) ?? summary;
+    if (!this.engine.isTracked(summary.id)) {
+      this.applyStep(summary.id, this.engine.track(summary.id, initialSyncedSeq(summary, this.initialBacklog), readableLastSeq(merged)));
+    } else if (catchUp) {
+      this.engine.catchUp(summary.id, readableLastSeq(merged));
+    }
+    if (schedule && this.engine.wantsPull(summary.id)) this.schedulePull(summary.id, true);
+  }
+
+  // ---- receiving ----
+
+  /** A pushed message or this device's acknowledged send. */
+  private receiveMessage(wire: WireMessage): void {
+    const result = this.engine.receive(wire.conversationId, wire);
+    if (result.untracked) {
+      // First sight of the conversation: its summary decides where tracking starts.
+      this.requestSync();
+      return;
+    }
+    this.applyStep(wire.conversationId, result);
+    if (this.engine.wantsPull(wire.conversationId)) this.schedulePull(wire.conversationId, true);
+  }
+
+  /** Emits what the sync engine released and updates the conversation's summary. */
+  private applyStep(conversationId: string, step: SyncStep<WireMessage>): void {
+    let changed: ConversationSummary | undefined;
+    for (const wire of step.messages) {
+      const message = toMessage(wire);
+      changed = this.list.applyMessage(message, this.currentUserId) ?? changed;
+      this.emitter.emit('message', message);
+      if (message.type === 'system') this.scheduleSystemSync();
+    }
+    if (step.lastAppliedSeq > 0) changed = this.list.advanceLastSeq(conversationId, step.lastAppliedSeq) ?? changed;
+    if (changed !== undefined) this.emitConversation(this.list.get(conversationId));
+    if (step.advanced) this.reportDelivered(conversationId);
+  }
+
+  private emitConversation(summary: ConversationSummary | undefined): void {
+    if (summary !== undefined) this.emitter.emit('conversation', summary);
+  }
+
+  /** System messages change names, members and roles: refresh summaries soon. */
+  private scheduleSystemSync(): void {
+    if (this.systemSyncTimer !== undefined) return;
+    this.systemSyncTimer = setTimeout(() => {
+      this.systemSyncTimer = undefined;
+      this.requestSync();
+    }, SYSTEM_SYNC_DEBOUNCE_MS);
+  }
+
+  // ---- pulls ----
+
+  /** Queues a catch-up or gap pull; `urgent` ones (gaps behind live pushes) go first. */
+  private schedulePull(conversationId: string, urgent: boolean): void {
+    if (!this.pullQueued.has(conversationId)) {
+      this.pullQueued.add(conversationId);
+      if (urgent) this.pullQueue.unshift(conversationId);
+      else this.pullQueue.push(conversationId);
+    }
+    this.runPulls();
+  }
+
+  private runPulls(): void {
+    const connection = this.connection;
+    if (connection === undefined || !connection.ready) return;
+    while (this.pullsRunning < PARALLEL_PULLS && this.pullQueue.length > 0) {
+      const conversationId = this.pullQueue.shift() as string;
+      this.pullQueued.delete(conversationId);
+      const range = this.engine.startPull(conversationId);
+      if (range === undefined) continue;
+      this.pullsRunning += 1;
+      connection
+        .request(
+          {
+            $case: 'pull',
+            value: { conversationId, fromSeq: range.fromSeq, toSeq: range.toSeq, limit: this.maxPullLimit, descending: false },
+          },
+          'pullResult',
+        )
+        .then(
+          (result) => {
+            if (connection !== this.connection) return;
+            this.pullsRunning -= 1;
+            this.applyPullResult(conversationId, result);
+            this.runPulls();
+          },
+          (error: ParleyError) => {
+            if (connection !== this.connection) return;
+            this.pullsRunning -= 1;
+            this.engine.pullFailed(conversationId);
+            if (error.retryable) {
+              this.later(BACKGROUND_RETRY_MS, () => {
+                this.engine.resume(conversationId);
+                if (this.engine.wantsPull(conversationId)) this.schedulePull(conversationId, false);
+              });
+            } else if (error.codeName === 'FORBIDDEN' || error.codeName === 'NOT_FOUND') {
+              // Removed from the conversation meanwhile: the summary will say so.
+              this.requestSync();
+            } else {
+              this.emitter.emit('error', error);
+            }
+            this.runPulls();
+          },
+        );
+    }
+  }
+
+  private applyPullResult(conversationId: string, result: PullResult): void {
+    const summary = this.list.get(conversationId);
+    const lastSeq = summary?.leftSeq !== undefined ? Math.min(result.lastSeq, summary.leftSeq) : result.lastSeq;
+    const step = this.engine.applyPull(conversationId, {
+      messages: result.messages.filter((message) => message.conversationId === conversationId || message.conversationId === ''),
+      coveredFrom: result.coveredFrom,
+      coveredTo: result.coveredTo,
+      lastSeq,
+    });
+    this.applyStep(conversationId, step);
+    // Pulls are capped by the server's limit: continue while behind.
+    if (this.engine.wantsPull(conversationId)) this.schedulePull(conversationId, true);
+  }
+
+  // ---- delivered ----
+
+  private reportDelivered(conversationId: string): void {
+    this.deliveredPending.add(conversationId);
+    if (this.deliveredTimer === undefined) {
+      this.deliveredTimer = setTimeout(() => this.flushDelivered(), DELIVERED_COALESCE_MS);
+    }
+  }
+
+  private flushDelivered(): void {
+    clearTimeout(this.deliveredTimer);
+    this.deliveredTimer = undefined;
+    const connection = this.connection;
+    if (connection === undefined || !connection.ready) return; // kept for the next connection
+    for (const conversationId of this.deliveredPending) {
+      const seq = this.engine.syncedSeq(conversationId);
+      if (seq !== undefined && seq > 0) connection.notify({ $case: 'delivered', value: { conversationId, seq } });
+    }
+    this.deliveredPending.clear();
+  }
+
+  // ---- outbox ----
+
+  /** Sends what the outbox allows now; only once the connection finished its first sync. */
+  private flushOutbox(): void {
+    const connection = this.connection;
+    if (connection === undefined || !connection.ready || !this.sessionOpen) return;
+    for (let transmission = this.outbox.nextToSend(Date.now()); transmission !== undefined; transmission = this.outbox.nextToSend(Date.now())) {
+      const { entry } = transmission;
+      const sent = transmission;
+      const value = { conversationId: entry.conversationId, clientMsgId: entry.clientMsgId, text: entry.content.text, data: entry.content.data };
+      connection.request({ $case: 'send', value }, 'sendAck').then(
+        (ack) => this.onSendAcknowledged(connection, sent, ack.message),
+        (error: ParleyError) => this.onSendFailed(sent, error),
+      );
+    }
+    this.scheduleOutboxRetry();
+  }
+
+  private onSendAcknowledged(connection: Connection, transmission: Transmission<Message>, wire: WireMessage | undefined): void {
+    if (wire === undefined) {
+      this.onSendFailed(transmission, new ParleyError('INTERNAL', 'send_ack without a message'));
+      return;
+    }
+    this.outbox.acknowledge(transmission, toMessage(wire));
+    // The sending connection gets its own message only in the ack: feed it to
+    // the sync engine like a push, so it is emitted once, in seq order.
+    if (connection === this.connection) this.receiveMessage(wire);
+    this.flushOutbox();
+  }
+
+  private onSendFailed(transmission: Transmission<Message>, error: ParleyError): void {
+    if (this.outbox.fail(transmission, error, Date.now()) === 'stale') return;
+    this.flushOutbox();
+  }
+
+  private scheduleOutboxRetry(): void {
+    const retryAt = this.outbox.nextRetryAt();
+    if (retryAt === undefined) return;
+    if (this.outboxTimer !== undefined && this.outboxTimerAt <= retryAt) return;
+    clearTimeout(this.outboxTimer);
+    this.outboxTimerAt = retryAt;
+    this.outboxTimer = setTimeout(() => {
+      this.outboxTimer = undefined;
+      this.flushOutbox();
+    }, Math.max(0, retryAt - Date.now()));
+  }
+}
+
+/** The highest seq this user may read: a member who left reads up to leftSeq. */
+function readableLastSeq(summary: ConversationSummary): number {
+  return summary.leftSeq !== undefined ? Math.min(summary.lastSeq, summary.leftSeq) : summary.lastSeq;
+}
+
+function positive(value: number | undefined, fallback: number): number {
+  return value !== undefined && Number.isFinite(value) && value > 0 ? value : fallback;
+}

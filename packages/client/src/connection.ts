@@ -1,0 +1,227 @@
+/**
+ * One authenticated connection: opens a transport, says hello, waits for
+ * welcome, correlates requests with replies (ids, timeouts), sends heartbeats
+ * and declares the connection dead when the server goes silent. It knows
+ * nothing about messages or conversations: pushes go to the owner, and when the
+ * connection ends for any reason the owner hears it exactly once through onLost.
+ */
+import {
+  PROTOCOL_VERSION,
+  ParleyError,
+  decodePacket,
+  encodeFrameEntry,
+  type Frame,
+  type FrameBody,
+  type FrameCase,
+  type Welcome,
+} from '@parley/protocol';
+import type { OpenTransport, Transport } from './transport.js';
+
+/** The value carried by a frame body of the given case. */
+export type BodyValue<C extends FrameCase> = Extract<FrameBody, { $case: C }>['value'];
+
+const DEFAULT_HEARTBEAT_INTERVAL_MS = 25_000;
+const MAX_REQUEST_ID = 0xffff_ffff;
+
+export interface ConnectionOptions {
+  token: string;
+  clientName: string;
+  /** Bounds every request, and the time from opening to welcome. */
+  requestTimeoutMs: number;
+}
+
+export interface ConnectionEvents {
+  /** The server accepted hello; requests may be made from now on. */
+  onWelcome(welcome: Welcome): void;
+  /** A frame the server sent on its own (request id 0): push, conversation_changed, non-fatal error. */
+  onServerFrame(body: FrameBody): void;
+  /** The connection is over (closed, dead, refused, fatal error); pending requests are already rejected. */
+  onLost(error: ParleyError): void;
+}
+
+interface PendingRequest {
+  expect: FrameCase;
+  resolve(value: unknown): void;
+  reject(error: ParleyError): void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+export class Connection {
+  private readonly transport: Transport;
+  private readonly pending = new Map<number, PendingRequest>();
+  private nextRequestId = 1;
+  private welcome: Welcome | undefined;
+  private ended = false;
+  private handshakeTimer: ReturnType<typeof setTimeout> | undefined;
+  private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  private lastReceivedAt = 0;
+  private lastPingAt = 0;
+  private pingNonce = 0;
+
+  constructor(
+    openTransport: OpenTransport,
+    private readonly options: ConnectionOptions,
+    private readonly events: ConnectionEvents,
+  ) {
+    this.handshakeTimer = setTimeout(
+      () => this.end(new ParleyError('TIMEOUT', `no welcome within ${options.requestTimeoutMs} ms`)),
+      options.requestTimeoutMs,
+    );
+    this.transport = openTransport({
+      onOpen: () => this.sayHello(),
+      onPacket: (packet) => this.receive(packet),
+      onClose: (reason) => this.end(new ParleyError('CLOSED', reason)),
+    });
+  }
+
+  /** True once welcome arrived and until the connection ends. */
+  get ready(): boolean {
+    return this.welcome !== undefined && !this.ended;
+  }
+
+  /** Sends a request and resolves with the value of the expected reply; rejects with the server's error, TIMEOUT or CLOSED. */
+  request<C extends FrameCase>(body: FrameBody, expect: C): Promise<BodyValue<C>> {
+    if (!this.ready) return Promise.reject(new ParleyError('CLOSED', 'not connected'));
+    return this.send(body, expect);
+  }
+
+  /** Sends a request that has no reply (delivered). */
+  notify(body: FrameBody): void {
+    if (this.ready) this.write({ requestId: this.allocateRequestId(), body });
+  }
+
+  /** Ends the connection; onLost reports `reason`. */
+  close(reason: ParleyError = new ParleyError('CLOSED', 'closed by client')): void {
+    this.end(reason);
+  }
+
+  private sayHello(): void {
+    if (this.ended) return;
+    this.lastReceivedAt = Date.now();
+    const hello: FrameBody = {
+      $case: 'hello',
+      value: { protocolVersion: PROTOCOL_VERSION, token: this.options.token, client: this.options.clientName },
+    };
+    this.send(hello, 'welcome').then(
+      (welcome) => {
+        if (this.ended) return;
+        clearTimeout(this.handshakeTimer);
+        this.welcome = welcome;
+        this.startHeartbeat(welcome.heartbeatIntervalMs > 0 ? welcome.heartbeatIntervalMs : DEFAULT_HEARTBEAT_INTERVAL_MS);
+        this.events.onWelcome(welcome);
+      },
+      (error: ParleyError) => this.end(error),
+    );
+  }
+
+  private send<C extends FrameCase>(body: FrameBody, expect: C): Promise<BodyValue<C>> {
+    const requestId = this.allocateRequestId();
+    return new Promise<BodyValue<C>>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(requestId);
+        reject(new ParleyError('TIMEOUT', `no reply to ${body.$case} within ${this.options.requestTimeoutMs} ms`));
+      }, this.options.requestTimeoutMs);
+      this.pending.set(requestId, { expect, resolve: resolve as (value: unknown) => void, reject, timer });
+      this.write({ requestId, body });
+    });
+  }
+
+  private write(frame: Frame): void {
+    this.transport.send(encodeFrameEntry(frame));
+  }
+
+  /** Request ids are non-zero uint32s, never one still waiting for its reply. */
+  private allocateRequestId(): number {
+    let requestId: number;
+    do {
+      requestId = this.nextRequestId;
+      this.nextRequestId = requestId >= MAX_REQUEST_ID ? 1 : requestId + 1;
+    } while (this.pending.has(requestId));
+    return requestId;
+  }
+
+  private receive(packet: Uint8Array): void {
+    if (this.ended) return;
+    this.lastReceivedAt = Date.now();
+    let frames: Frame[];
+    try {
+      frames = decodePacket(packet);
+    } catch (error) {
+      this.end(error instanceof ParleyError ? error : new ParleyError('BAD_FRAME', 'undecodable packet'));
+      return;
+    }
+    for (const frame of frames) {
+      if (this.ended) return;
+      this.dispatch(frame);
+    }
+  }
+
+  private dispatch(frame: Frame): void {
+    const body = frame.body;
+    if (body === undefined) return;
+    if (body.$case === 'error') {
+      const error = ParleyError.fromCode(body.value.code, body.value.message, body.value.retryAfterMs);
+      if (frame.requestId !== 0) this.settle(frame.requestId, undefined, error);
+      if (body.value.fatal) this.end(error);
+      else if (frame.requestId === 0) this.events.onServerFrame(body);
+      return;
+    }
+    if (frame.requestId !== 0) {
+      const pending = this.pending.get(frame.requestId);
+      if (pending === undefined) return; // a pong, or a reply that came after its timeout
+      if (pending.expect !== body.$case) {
+        this.settle(frame.requestId, undefined, new ParleyError('BAD_FRAME', `expected ${pending.expect}, got ${body.$case}`));
+        return;
+      }
+      this.settle(frame.requestId, body.value, undefined);
+      return;
+    }
+    if (this.welcome !== undefined) this.events.onServerFrame(body);
+  }
+
+  private settle(requestId: number, value: unknown, error: ParleyError | undefined): void {
+    const pending = this.pending.get(requestId);
+    if (pending === undefined) return;
+    this.pending.delete(requestId);
+    clearTimeout(pending.timer);
+    if (error !== undefined) pending.reject(error);
+    else pending.resolve(value);
+  }
+
+  /**
+   * Pings every interval and, as the protocol asks, declares the connection dead
+   * when nothing at all arrived for twice the interval. Checked four times per
+   * interval rather than re-arming a timer on every packet.
+   */
+  private startHeartbeat(intervalMs: number): void {
+    this.lastPingAt = Date.now();
+    this.heartbeatTimer = setInterval(() => {
+      const now = Date.now();
+      if (now - this.lastReceivedAt >= 2 * intervalMs) {
+        this.end(new ParleyError('TIMEOUT', `nothing received for ${now - this.lastReceivedAt} ms`));
+        return;
+      }
+      if (now - this.lastPingAt >= intervalMs) {
+        this.lastPingAt = now;
+        this.pingNonce += 1;
+        this.write({ requestId: this.allocateRequestId(), body: { $case: 'ping', value: { nonce: this.pingNonce } } });
+      }
+    }, Math.max(10, Math.floor(intervalMs / 4)));
+  }
+
+  private end(error: ParleyError): void {
+    if (this.ended) return;
+    this.ended = true;
+    clearTimeout(this.handshakeTimer);
+    clearInterval(this.heartbeatTimer);
+    this.transport?.close();
+    const pending = [...this.pending.values()];
+    this.pending.clear();
+    const closed = new ParleyError('CLOSED', `connection lost: ${error.message}`, { cause: error });
+    for (const request of pending) {
+      clearTimeout(request.timer);
+      request.reject(closed);
+    }
+    this.events.onLost(error);
+  }
+}

@@ -1,0 +1,196 @@
+/**
+ * The local conversation list and its unread bookkeeping. Pure: no I/O.
+ *
+ * A server summary accounts for every message up to its lastSeq. Messages the
+ * client applies beyond that are counted locally with the server's rules
+ * (docs/protocol.md, "Conversation list and unread counts"). Summaries are
+ * immutable: every change replaces the object, so a changed summary can be
+ * handed to listeners and compared by reference.
+ */
+import type { ConversationSummary, Message } from './types.js';
+
+/**
+ * Seqs of locally counted unread messages kept per conversation, to rebuild the
+ * count when an older server summary arrives. Past this many, the local count
+ * is kept as it is instead.
+ */
+const MAX_LOCALLY_COUNTED = 10_000;
+
+interface Entry {
+  summary: ConversationSummary;
+  /**
+   * Seqs of messages applied locally above the last server summary's lastSeq
+   * that counted as unread. A server summary that is older than the local state
+   * (stale) cannot know them; these let its unread be completed exactly.
+   */
+  countedSinceServer: number[];
+  /** countedSinceServer overflowed and is incomplete. */
+  countOverflowed: boolean;
+}
+
+export class ConversationList {
+  private readonly entries = new Map<string, Entry>();
+  private sortedCache: ConversationSummary[] | undefined;
+
+  get(conversationId: string): ConversationSummary | undefined {
+    return this.entries.get(conversationId)?.summary;
+  }
+
+  /** Newest activity first (updatedAt descending, then id). A fresh array each call. */
+  list(): ConversationSummary[] {
+    if (this.sortedCache === undefined) {
+      this.sortedCache = [...this.entries.values()]
+        .map((entry) => entry.summary)
+        .sort((a, b) => b.updatedAt - a.updatedAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    }
+    return [...this.sortedCache];
+  }
+
+  /** Derived from the summaries every time, so it cannot disagree with them. */
+  get totalUnread(): number {
+    let total = 0;
+    for (const entry of this.entries.values()) total += entry.summary.unread;
+    return total;
+  }
+
+  /**
+   * Merges a summary from the server (sync, conversation_changed,
+   * conversation_result). It replaces the local one, unless it is older than
+   * what was applied locally (lower lastSeq): then the local lastSeq,
+   * lastMessage and updatedAt stay, and unread is the server's count plus the
+   * messages counted locally since. Read positions never move back.
+   * Returns the new summary, or undefined when nothing changed.
+   */
+  applyServerSummary(server: ConversationSummary): ConversationSummary | undefined {
+    const entry = this.entries.get(server.id);
+    if (entry === undefined) {
+      this.entries.set(server.id, { summary: server, countedSinceServer: [], countOverflowed: false });
+      this.sortedCache = undefined;
+      return server;
+    }
+    const local = entry.summary;
+    const readSeq = Math.max(local.readSeq, server.readSeq);
+    // The server's unread is stale when a later local read covers its whole range.
+    const serverUnread = readSeq > server.readSeq && readSeq >= server.lastSeq ? 0 : server.unread;
+
+    let next: ConversationSummary;
+    if (server.lastSeq >= local.lastSeq) {
+      next = { ...server, readSeq, unread: serverUnread };
+      entry.countedSinceServer = [];
+      entry.countOverflowed = false;
+    } else {
+      next = { ...server, lastSeq: local.lastSeq, updatedAt: Math.max(local.updatedAt, server.updatedAt), readSeq };
+      setOptional(next, 'lastMessage', local.lastMessage);
+      entry.countedSinceServer = entry.countedSinceServer.filter((seq) => seq > server.lastSeq && seq > readSeq);
+      next.unread = entry.countOverflowed ? local.unread : serverUnread + entry.countedSinceServer.length;
+    }
+    return this.replace(entry, next);
+  }
+
+  /**
+   * Applies a visible message the sync engine released in seq order. Only a
+   * message beyond the summary's lastSeq changes it; anything at or below is
+   * already accounted for by the summary.
+   */
+  applyMessage(message: Message, selfId: string | undefined): ConversationSummary | undefined {
+    const entry = this.entries.get(message.conversationId);
+    if (entry === undefined) return undefined;
+    const local = entry.summary;
+    if (message.seq <= local.lastSeq) return undefined;
+    const next: ConversationSummary = {
+      ...local,
+      lastSeq: message.seq,
+      lastMessage: message,
+      updatedAt: Math.max(local.updatedAt, message.createdAt),
+    };
+    if (message.senderId === selfId) {
+      // The server marks the sender read up to its own message.
+      next.readSeq = Math.max(local.readSeq, message.seq);
+      next.unread = 0;
+      entry.countedSinceServer = [];
+      entry.countOverflowed = false;
+    } else if (message.type === 'user' && message.seq > local.readSeq) {
+      next.unread = local.unread + 1;
+      if (entry.countedSinceServer.length < MAX_LOCALLY_COUNTED) entry.countedSinceServer.push(message.seq);
+      else entry.countOverflowed = true;
+    }
+    return this.replace(entry, next);
+  }
+
+  /** A hidden placeholder was applied: the sequence moved, nothing to show or count. */
+  advanceLastSeq(conversationId: string, seq: number): ConversationSummary | undefined {
+    const entry = this.entries.get(conversationId);
+    if (entry === undefined || seq <= entry.summary.lastSeq) return undefined;
+    return this.replace(entry, { ...entry.summary, lastSeq: seq });
+  }
+
+  /**
+   * Optimistic local read before the server answers: readSeq moves forward;
+   * reading up to lastSeq clears unread, a partial read removes the locally
+   * counted messages it covers (read_result then gives the exact count).
+   */
+  markReadLocally(conversationId: string, seq: number): ConversationSummary | undefined {
+    const entry = this.entries.get(conversationId);
+    if (entry === undefined || seq <= entry.summary.readSeq) return undefined;
+    const local = entry.summary;
+    let unread: number;
+    if (seq >= local.lastSeq) {
+      unread = 0;
+      entry.countedSinceServer = [];
+      entry.countOverflowed = false;
+    } else {
+      const covered = entry.countedSinceServer.filter((counted) => counted <= seq).length;
+      entry.countedSinceServer = entry.countedSinceServer.filter((counted) => counted > seq);
+      unread = Math.max(0, local.unread - covered);
+    }
+    return this.replace(entry, { ...local, readSeq: seq, unread });
+  }
+
+  /** The server's answer to mark_read: authoritative read position and unread count. */
+  applyReadResult(conversationId: string, readSeq: number, unread: number): ConversationSummary | undefined {
+    const entry = this.entries.get(conversationId);
+    if (entry === undefined) return undefined;
+    const local = entry.summary;
+    const nextReadSeq = Math.max(local.readSeq, readSeq);
+    entry.countedSinceServer = entry.countedSinceServer.filter((counted) => counted > nextReadSeq);
+    const nextUnread = nextReadSeq >= local.lastSeq ? 0 : nextReadSeq > readSeq ? Math.min(unread, local.unread) : unread;
+    return this.replace(entry, { ...local, readSeq: nextReadSeq, unread: nextUnread });
+  }
+
+  private replace(entry: Entry, next: ConversationSummary): ConversationSummary | undefined {
+    if (sameSummary(entry.summary, next)) return undefined;
+    entry.summary = next;
+    this.sortedCache = undefined;
+    return next;
+  }
+}
+
+function setOptional<K extends keyof ConversationSummary>(target: ConversationSummary, key: K, value: ConversationSummary[K]): void {
+  if (value === undefined) delete target[key];
+  else target[key] = value;
+}
+
+function sameSummary(a: ConversationSummary, b: ConversationSummary): boolean {
+  return (
+    a.id === b.id &&
+    a.kind === b.kind &&
+    a.name === b.name &&
+    a.subject === b.subject &&
+    a.peerId === b.peerId &&
+    a.lastSeq === b.lastSeq &&
+    sameMessage(a.lastMessage, b.lastMessage) &&
+    a.readSeq === b.readSeq &&
+    a.unread === b.unread &&
+    a.role === b.role &&
+    a.firstSeq === b.firstSeq &&
+    a.leftSeq === b.leftSeq &&
+    a.active === b.active &&
+    a.updatedAt === b.updatedAt &&
+    a.memberCount === b.memberCount
+  );
+}
+
+function sameMessage(a: Message | undefined, b: Message | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.id === b.id && a.seq === b.seq;
+}

@@ -1,0 +1,67 @@
+/**
+ * The browser entry: same client, no Node imports anywhere in its module
+ * graph, and it works with any injected standard WebSocket constructor.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { WebSocket } from 'ws';
+import { ParleyClient, type ParleyError } from '../src/browser.js';
+import { FakeServer } from './support/fake-server.js';
+
+const sourceDir = resolve(dirname(fileURLToPath(import.meta.url)), '../src');
+
+/** Every import specifier reachable from a source file, following relative imports. */
+function importGraph(entry: string): Set<string> {
+  const specifiers = new Set<string>();
+  const seen = new Set<string>();
+  const visit = (file: string): void => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const source = readFileSync(file, 'utf8');
+    for (const match of source.matchAll(/(?:import|export)\s[^'"]*?from\s+'([^']+)'|import\s*\(\s*'([^']+)'\s*\)/g)) {
+      const specifier = match[1] ?? match[2];
+      if (specifier === undefined) continue;
+      specifiers.add(specifier);
+      if (specifier.startsWith('.')) visit(resolve(dirname(file), specifier.replace(/\.js$/, '.ts')));
+    }
+  };
+  visit(resolve(sourceDir, entry));
+  return specifiers;
+}
+
+describe('browser entry', () => {
+  it('imports nothing from Node or the ws package', () => {
+    const external = [...importGraph('browser.ts')].filter((specifier) => !specifier.startsWith('.'));
+    assert.deepEqual(external.sort(), ['@parley/protocol']);
+  });
+
+  it('the client core imports nothing runtime-specific either', () => {
+    const external = [...importGraph('client.ts')].filter((specifier) => !specifier.startsWith('.'));
+    assert.deepEqual(external.sort(), ['@parley/protocol']);
+  });
+
+  it('connects with an injected WebSocket constructor', async () => {
+    const server = new FakeServer();
+    const url = await server.listenWebSocket();
+    server.createGroup('g', 'alice', ['bob']);
+    const client = new ParleyClient({ url, token: 'alice', WebSocket });
+    try {
+      await client.connect();
+      const message = await client.send('g', { text: 'from a browser' });
+      assert.equal(message.seq, 1);
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  });
+
+  it('refuses TCP URLs', () => {
+    assert.throws(
+      () => new ParleyClient({ url: 'tcp://localhost:8081', token: 't', WebSocket }),
+      (error: ParleyError) => error.codeName === 'INVALID_ARGUMENT',
+    );
+  });
+});

@@ -1,0 +1,221 @@
+/**
+ * Conversation bookkeeping: what a user sees in the list (order, last message,
+ * unread badge) stays right whatever order summaries and messages arrive in.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ConversationList } from '../src/conversations.js';
+import type { ConversationSummary, Message } from '../src/types.js';
+
+const ME = 'me';
+
+function summary(overrides: Partial<ConversationSummary> & { id: string }): ConversationSummary {
+  return {
+    kind: 'group',
+    name: overrides.id,
+    lastSeq: 0,
+    readSeq: 0,
+    unread: 0,
+    role: 'member',
+    firstSeq: 1,
+    active: true,
+    updatedAt: 0,
+    memberCount: 2,
+    ...overrides,
+  };
+}
+
+function message(conversationId: string, seq: number, overrides: Partial<Message> = {}): Message {
+  return {
+    id: `${conversationId}-${seq}`,
+    conversationId,
+    seq,
+    senderId: 'alice',
+    clientMsgId: `c${seq}`,
+    type: 'user',
+    text: `hello ${seq}`,
+    createdAt: 1000 + seq,
+    ...overrides,
+  };
+}
+
+describe('ConversationList: applying messages', () => {
+  it('a new message from someone else becomes lastMessage and counts as unread', () => {
+    const list = new ConversationList();
+    list.applyServerSummary(summary({ id: 'c', lastSeq: 3, readSeq: 3 }));
+    const changed = list.applyMessage(message('c', 4), ME);
+    assert.ok(changed !== undefined);
+    assert.equal(changed.lastSeq, 4);
+    assert.equal(changed.lastMessage?.seq, 4);
+    assert.equal(changed.updatedAt, 1004);
+    assert.equal(changed.unread, 1);
+    assert.equal(list.totalUnread, 1);
+  });
+
+  it('messages the summary already accounts for change nothing', () => {
+    const list = new ConversationList();
+    list.applyServerSummary(summary({ id: 'c', lastSeq: 5, readSeq: 2, unread: 3 }));
+    assert.equal(list.applyMessage(message('c', 4), ME), undefined);
+    assert.equal(list.applyMessage(message('c', 5), ME), undefined);
+    assert.equal(list.get('c')?.unread, 3);
+  });
+
+  it('system messages and own messages never count as unread', () => {
+    const list = new ConversationList();
+    list.applyServerSummary(summary({ id: 'c' }));
+    list.applyMessage(message('c', 1, { type: 'system', senderId: 'alice' }), ME);
+    assert.equal(list.get('c')?.unread, 0);
+    assert.equal(list.get('c')?.lastMessage?.seq, 1);
+  });
+
+  it('an own message marks the conversation read up to it', () => {
+    const list = new ConversationList();
+    list.applyServerSummary(summary({ id: 'c', lastSeq: 2, readSeq: 0, unread: 2 }));
+    list.applyMessage(message('c', 3), ME);
+    const changed = list.applyMessage(message('c', 4, { senderId: ME }), ME);
+    assert.equal(changed?.readSeq, 4);
+    assert.equal(changed?.unread, 0);
+  });
+
+  it('a message at or below readSeq does not count (read on another device first)', () => {
+    const list = new ConversationList();
+    list.applyServerSummary(summary({ id: 'c', lastSeq: 2, readSeq: 5 }));
+    list.applyMessage(message('c', 3), ME);
+    list.applyMessage(message('c', 6), ME);
+    assert.equal(list.get('c')?.unread, 1);
+  });
+
+  it('a hidden placeholder advances lastSeq but neither lastMessage, updatedAt nor unread', () => {
+    const list = new ConversationList();
+    list.applyServerSummary(summary({ id: 'c', lastSeq: 1, lastMessage: message('c', 1), updatedAt: 1001 }));
+    const changed = list.advanceLastSeq('c', 2);
+    assert.equal(changed?.lastSeq, 2);
+    assert.equal(changed?.lastMessage?.seq, 1);
+    assert.equal(changed?.updatedAt, 1001);
+    assert.equal(changed?.unread, 0);
+    assert.equal(list.advanceLastSeq('c', 2), undefined);
+  });
+
+  it('messages for unknown conversations are ignored', () => {
+    const list = new ConversationList();
+    assert.equal(list.applyMessage(message('nowhere', 1), ME), undefined);
+    assert.deepEqual(list.list(), []);
+  });
+});
+
+describe('ConversationList: server summaries', () => {
+  it('a newer summary replaces the local one', () => {
+    const list = new ConversationList();
+    list.applyServerSummary(summary({ id: 'c', lastSeq: 1, unread: 1 }));
+    list.applyMessage(message('c', 2), ME);
+    const changed = list.applyServerSummary(summary({ id: 'c', name: 'Renamed', lastSeq: 2, unread: 2, readSeq: 0, updatedAt: 5000 }));
+    assert.equal(changed?.name, 'Renamed');
+    assert.equal(changed?.unread, 2);
+    assert.equal(changed?.updatedAt, 5000);
+  });
+
+  it('a stale summary keeps the local lastSeq, lastMessage, updatedAt and counts the newer messages', () => {
+    const list = new ConversationList();
+    list.applyServerSummary(summary({ id: 'c', lastSeq: 3, readSeq: 0, unread: 3 }));
+    list.applyMessage(message('c', 4), ME);
+    list.applyMessage(message('c', 5), ME);
+    assert.equal(list.get('c')?.unread, 5);
+    // Another device read up to 3; the change was computed before messages 4 and 5.
+    const changed = list.applyServerSummary(summary({ id: 'c', name: 'New name', lastSeq: 3, readSeq: 3, unread: 0, updatedAt: 900 }));
+    assert.equal(changed?.name, 'New name');
+    assert.equal(changed?.lastSeq, 5);
+    assert.equal(changed?.lastMessage?.seq, 5);
+    assert.equal(changed?.updatedAt, 1005);
+    assert.equal(changed?.readSeq, 3);
+    assert.equal(changed?.unread, 2);
+  });
+
+  it('a stale summary read past the local messages leaves only the unread above its read position', () => {
+    const list = new ConversationList();
+    list.applyServerSummary(summary({ id: 'c', lastSeq: 1 }));
+    list.applyMessage(message('c', 2), ME);
+    list.applyMessage(message('c', 3), ME);
+    list.applyMessage(message('c', 4), ME);
+    const changed = list.applyServerSummary(summary({ id: 'c', lastSeq: 3, readSeq: 3, unread: 0 }));
+    assert.equal(changed?.unread, 1);
+    assert.equal(changed?.lastSeq, 4);
+  });
+
+  it('read positions never move back', () => {
+    const list = new ConversationList();
+    list.applyServerSummary(summary({ id: 'c', lastSeq: 10, readSeq: 10 }));
+    const changed = list.applyServerSummary(summary({ id: 'c', lastSeq: 10, readSeq: 8, unread: 2 }));
+    assert.equal(changed, undefined);
+    assert.equal(list.get('c')?.readSeq, 10);
+    assert.equal(list.get('c')?.unread, 0);
+  });
+
+  it('an identical summary is not reported as a change', () => {
+    const list = new ConversationList();
+    const first = summary({ id: 'c', lastSeq: 2, lastMessage: message('c', 2) });
+    assert.equal(list.applyServerSummary(first), first);
+    assert.equal(list.applyServerSummary({ ...first, lastMessage: message('c', 2) }), undefined);
+  });
+});
+
+describe('ConversationList: reading', () => {
+  it('markReadLocally up to lastSeq clears unread at once', () => {
+    const list = new ConversationList();
+    list.applyServerSummary(summary({ id: 'c', lastSeq: 4, unread: 4 }));
+    const changed = list.markReadLocally('c', 4);
+    assert.equal(changed?.readSeq, 4);
+    assert.equal(changed?.unread, 0);
+    assert.equal(list.markReadLocally('c', 3), undefined);
+  });
+
+  it('a partial local read removes the locally counted messages it covers; read_result is authoritative', () => {
+    const list = new ConversationList();
+    list.applyServerSummary(summary({ id: 'c', lastSeq: 0 }));
+    for (const seq of [1, 2, 3, 4]) list.applyMessage(message('c', seq), ME);
+    assert.equal(list.markReadLocally('c', 2)?.unread, 2);
+    assert.equal(list.applyReadResult('c', 2, 2), undefined);
+    assert.equal(list.applyReadResult('c', 3, 1)?.unread, 1);
+    assert.equal(list.get('c')?.readSeq, 3);
+  });
+
+  it('a read result older than a newer local read does not move it back', () => {
+    const list = new ConversationList();
+    list.applyServerSummary(summary({ id: 'c', lastSeq: 5, unread: 5 }));
+    list.markReadLocally('c', 5);
+    list.applyReadResult('c', 3, 2);
+    assert.equal(list.get('c')?.readSeq, 5);
+    assert.equal(list.get('c')?.unread, 0);
+  });
+});
+
+describe('ConversationList: list order and totals', () => {
+  it('lists newest activity first, then by id', () => {
+    const list = new ConversationList();
+    list.applyServerSummary(summary({ id: 'b', updatedAt: 10 }));
+    list.applyServerSummary(summary({ id: 'a', updatedAt: 10 }));
+    list.applyServerSummary(summary({ id: 'old', updatedAt: 1 }));
+    list.applyServerSummary(summary({ id: 'new', updatedAt: 20 }));
+    assert.deepEqual(list.list().map((s) => s.id), ['new', 'a', 'b', 'old']);
+    list.applyMessage(message('old', 1, { createdAt: 30 }), ME);
+    assert.deepEqual(list.list().map((s) => s.id), ['old', 'new', 'a', 'b']);
+  });
+
+  it('the total is the sum of the per-conversation counts', () => {
+    const list = new ConversationList();
+    list.applyServerSummary(summary({ id: 'a', lastSeq: 2, unread: 2 }));
+    list.applyServerSummary(summary({ id: 'b', lastSeq: 3, unread: 3 }));
+    list.applyMessage(message('a', 3), ME);
+    assert.equal(list.totalUnread, 6);
+    list.markReadLocally('b', 3);
+    assert.equal(list.totalUnread, 3);
+    const sum = list.list().reduce((total, s) => total + s.unread, 0);
+    assert.equal(list.totalUnread, sum);
+  });
+
+  it('hands out copies of the list', () => {
+    const list = new ConversationList();
+    list.applyServerSummary(summary({ id: 'a' }));
+    list.list().pop();
+    assert.equal(list.list().length, 1);
+  });
+});

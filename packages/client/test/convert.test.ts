@@ -1,0 +1,72 @@
+/**
+ * Wire-to-public conversion: absence on the wire ('' and 0) becomes absent
+ * fields, enums become strings, system events are parsed, bytes are copied.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ConversationKind, MessageType, Role, type Message as WireMessage } from '@parley/protocol';
+import { parseSystemEvent, toMessage, toSummary } from '../src/convert.js';
+
+const wireMessage = (overrides: Partial<WireMessage> = {}): WireMessage => ({
+  id: 'm1',
+  conversationId: 'g',
+  seq: 1,
+  senderId: 'alice',
+  clientMsgId: 'c1',
+  type: MessageType.MESSAGE_TYPE_USER,
+  createdAt: 1000,
+  visibleTo: '',
+  hidden: false,
+  ...overrides,
+});
+
+describe('convert', () => {
+  it('maps a user message, leaving out absent fields', () => {
+    const message = toMessage(wireMessage({ text: 'hi' }));
+    assert.deepEqual(message, { id: 'm1', conversationId: 'g', seq: 1, senderId: 'alice', clientMsgId: 'c1', type: 'user', text: 'hi', createdAt: 1000 });
+  });
+
+  it('copies data out of the received packet into a plain Uint8Array', () => {
+    const packet = Buffer.from([9, 1, 2, 3, 9]);
+    const data = packet.subarray(1, 4);
+    const message = toMessage(wireMessage({ data }));
+    packet[1] = 42;
+    assert.equal(Object.getPrototypeOf(message.data), Uint8Array.prototype);
+    assert.deepEqual([...(message.data ?? [])], [1, 2, 3]);
+  });
+
+  it('parses system events from JSON data', () => {
+    const data = new TextEncoder().encode(JSON.stringify({ event: 'members_added', actorId: 'alice', userIds: ['bob'], extra: 1 }));
+    const message = toMessage(wireMessage({ type: MessageType.MESSAGE_TYPE_SYSTEM, data }));
+    assert.equal(message.type, 'system');
+    assert.deepEqual(message.system, { event: 'members_added', actorId: 'alice', userIds: ['bob'] });
+    assert.equal(parseSystemEvent(new TextEncoder().encode('not json')), undefined);
+    assert.equal(parseSystemEvent(new TextEncoder().encode('{"event":1}')), undefined);
+  });
+
+  it('maps a summary', () => {
+    const summary = toSummary({
+      id: 'dm:x',
+      kind: ConversationKind.CONVERSATION_KIND_DIRECT,
+      name: '',
+      subject: '',
+      peerId: 'bob',
+      lastSeq: 3,
+      lastMessage: wireMessage({ seq: 3, text: 'yo' }),
+      readSeq: 2,
+      unread: 1,
+      role: Role.ROLE_OWNER,
+      firstSeq: 1,
+      leftSeq: 0,
+      active: true,
+      updatedAt: 5,
+      memberCount: 2,
+    });
+    assert.equal(summary.kind, 'direct');
+    assert.equal(summary.role, 'owner');
+    assert.equal(summary.peerId, 'bob');
+    assert.equal('subject' in summary, false);
+    assert.equal('leftSeq' in summary, false);
+    assert.equal(summary.lastMessage?.text, 'yo');
+  });
+});
