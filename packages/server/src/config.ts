@@ -5,6 +5,7 @@
 import { DEFAULT_LIMITS } from '@parley/protocol';
 import type { Bus } from './bus/bus.js';
 import type { Store } from './store/store.js';
+import { type TlsOptions, tlsFromEnvironment } from './tls.js';
 
 export interface ServerLimits {
   /** Largest packet accepted on any transport, in bytes. Default 256 KiB. */
@@ -23,6 +24,12 @@ export interface ServerLimits {
   requestsPerSecond: number;
   /** Requests one connection may make in a burst. Default 1000. */
   requestBurst: number;
+  /** Messages one user may send per second, across all their connections. Default 200. */
+  sendsPerSecondPerUser: number;
+  /** Messages one user may send in a burst. Default 400. */
+  sendBurstPerUser: number;
+  /** Simultaneous connections of one user; more are refused with LIMIT_EXCEEDED. Default 20. */
+  maxConnectionsPerUser: number;
   /** Bytes queued for one connection before it is closed as a slow consumer. Default 8 MiB. */
   maxQueuedBytes: number;
   /** Largest REST request body, in bytes. Default 1 MiB (a 10,000-member list fits). */
@@ -54,6 +61,14 @@ export interface ServerOptions {
   limits?: Partial<ServerLimits>;
   /** Log level: fatal, error, warn, info, debug, silent. Default info (env PARLEY_LOG_LEVEL). */
   logLevel?: string;
+  /** TLS for every listener (https + wss, tls://). Default: env PARLEY_TLS_CERT + PARLEY_TLS_KEY (file paths), else plain. */
+  tls?: TlsOptions;
+  /**
+   * Origins allowed to open browser WebSocket connections (exact `scheme://host[:port]`,
+   * or '*'). Connections without an Origin header (native clients) are always
+   * allowed. Default: same origin only (env PARLEY_ALLOWED_ORIGINS, comma-separated).
+   */
+  allowedOrigins?: string[];
   /** A Store adapter to use instead of the embedded SQLite store. */
   store?: Store;
   /** A Bus adapter to use instead of the in-process bus. */
@@ -73,6 +88,8 @@ export interface ResolvedOptions {
   authTimeoutMs: number;
   limits: ServerLimits;
   logLevel: string;
+  tls: TlsOptions | undefined;
+  allowedOrigins: string[];
 }
 
 export const DEFAULT_SERVER_LIMITS: ServerLimits = {
@@ -84,6 +101,9 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = {
   maxNameChars: DEFAULT_LIMITS.maxNameChars,
   requestsPerSecond: 500,
   requestBurst: 1000,
+  sendsPerSecondPerUser: 200,
+  sendBurstPerUser: 400,
+  maxConnectionsPerUser: 20,
   maxQueuedBytes: 8 * 1024 * 1024,
   maxHttpBodyBytes: 1024 * 1024,
 };
@@ -110,5 +130,7 @@ export function resolveOptions(options: ServerOptions, env: NodeJS.ProcessEnv = 
     authTimeoutMs: options.authTimeoutMs ?? 10_000,
     limits: { ...DEFAULT_SERVER_LIMITS, ...options.limits },
     logLevel: options.logLevel ?? env.PARLEY_LOG_LEVEL ?? 'info',
+    tls: options.tls ?? tlsFromEnvironment(env),
+    allowedOrigins: options.allowedOrigins ?? (env.PARLEY_ALLOWED_ORIGINS ? env.PARLEY_ALLOWED_ORIGINS.split(',').map((origin) => origin.trim()).filter(Boolean) : []),
   };
 }

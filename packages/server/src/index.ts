@@ -19,3 +19,4 @@ export type { Bus, BusEvent, BusHandler } from './bus/bus.js';
 export { LocalBus } from './bus/local-bus.js';
 export { SqliteStore, type SqliteStoreOptions } from './store/sqlite/sqlite-store.js';
 export { SERVER_VERSION } from './version.js';
+export { type TlsOptions, type DevCertificate, createDevCertificate } from './tls.js';

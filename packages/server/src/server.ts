@@ -24,11 +24,11 @@ import type { Store } from './store/store.js';
 import { SERVER_VERSION } from './version.js';
 
 export interface ParleyServer {
-  /** e.g. http://127.0.0.1:8080 */
+  /** e.g. http://127.0.0.1:8080 (https with TLS) */
   httpUrl: string;
-  /** e.g. ws://127.0.0.1:8080/ws */
+  /** e.g. ws://127.0.0.1:8080/ws (wss with TLS) */
   wsUrl: string;
-  /** e.g. tcp://127.0.0.1:8081, or undefined when TCP is disabled */
+  /** e.g. tcp://127.0.0.1:8081 (tls:// with TLS), or undefined when TCP is disabled */
   tcpUrl: string | undefined;
   port: number;
   tcpPort: number | undefined;
@@ -77,7 +77,11 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
   );
   const delivery = new Delivery(bus, store, gateway.registry, log);
 
+  const tls = config.tls === undefined ? undefined : { cert: config.tls.cert, key: config.tls.key, minVersion: config.tls.minVersion ?? ('TLSv1.3' as const) };
   const app = Fastify({
+    ...(tls === undefined ? {} : { https: tls }),
+    // Bounds slow HTTP clients (slowloris); WebSocket upgrades leave this timer behind.
+    requestTimeout: 30_000,
     // Per-request lines only at debug level: an IM server's REST traffic is integration chatter.
     loggerInstance: log.child({ component: 'http' }, { level: config.logLevel === 'debug' ? 'debug' : 'warn' }) as unknown as FastifyBaseLogger,
     bodyLimit: config.limits.maxHttpBodyBytes,
@@ -92,8 +96,9 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
     limits: config.limits,
     health: () => ({ version: SERVER_VERSION, connections: gateway.registry.size, users: gateway.registry.userCount }),
   });
-  const wsListener = new WebSocketListener(app.server, gateway, config.limits.maxFrameBytes);
-  const tcpListener = config.tcpPort === false ? undefined : new TcpListener(gateway, config.limits.maxFrameBytes);
+  const wsListener = new WebSocketListener(app.server, gateway, config.limits.maxFrameBytes, config.allowedOrigins, tls !== undefined);
+  const tcpListener =
+    config.tcpPort === false ? undefined : new TcpListener(gateway, config.limits.maxFrameBytes, tls === undefined ? undefined : { ...tls, handshakeTimeout: config.authTimeoutMs });
 
   try {
     await app.listen({ port: config.port, host: config.host });
@@ -115,10 +120,11 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
   const displayHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host.includes(':') ? `[${config.host}]` : config.host;
 
   let closing: Promise<void> | undefined;
+  const secure = tls !== undefined;
   return {
-    httpUrl: `http://${displayHost}:${port}`,
-    wsUrl: `ws://${displayHost}:${port}${WEBSOCKET_PATH}`,
-    tcpUrl: tcpPort === undefined ? undefined : `tcp://${displayHost}:${tcpPort}`,
+    httpUrl: `${secure ? 'https' : 'http'}://${displayHost}:${port}`,
+    wsUrl: `${secure ? 'wss' : 'ws'}://${displayHost}:${port}${WEBSOCKET_PATH}`,
+    tcpUrl: tcpPort === undefined ? undefined : `${secure ? 'tls' : 'tcp'}://${displayHost}:${tcpPort}`,
     port,
     tcpPort,
     adminKey,

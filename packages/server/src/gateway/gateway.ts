@@ -8,10 +8,10 @@ import type { GatewayContext, WireConnection } from './session.js';
 import { Session } from './session.js';
 import { SessionRegistry } from './registry.js';
 
-export type GatewayServices = Omit<GatewayContext, 'onAuthenticated' | 'onClosed' | 'scheduleFlush'>;
+export type GatewayServices = Omit<GatewayContext, 'onAuthenticated' | 'onClosed' | 'scheduleFlush' | 'sendBucketOf'>;
 
 export class Gateway {
-  readonly registry = new SessionRegistry();
+  readonly registry: SessionRegistry;
   private readonly context: GatewayContext;
   private dirty: Session[] = [];
   private flushScheduled = false;
@@ -22,9 +22,11 @@ export class Gateway {
     private readonly authTimeoutMs: number,
     private readonly log: Logger,
   ) {
+    this.registry = new SessionRegistry(services.limits);
     this.context = {
       ...services,
       onAuthenticated: (session) => this.registry.bindUser(session),
+      sendBucketOf: (userId) => this.registry.sendBucketOf(userId),
       onClosed: (session) => this.registry.remove(session),
       scheduleFlush: (session) => this.scheduleFlush(session),
     };

@@ -3,16 +3,25 @@
  * authenticated ones by user (for routing pushes to every device of a user).
  */
 import { ParleyError } from '@parley/protocol';
+import type { ServerLimits } from '../config.js';
+import { TokenBucket } from '../util/token-bucket.js';
 import type { Session } from './session.js';
+
+/** Per-user send buckets outlive connections (reconnecting must not refill them); this many are kept. */
+const MAX_TRACKED_USERS = 100_000;
 
 export class SessionRegistry {
   private readonly all = new Set<Session>();
   private readonly byUser = new Map<string, Set<Session>>();
+  private readonly sendBuckets = new Map<string, TokenBucket>();
+
+  constructor(private readonly limits: Pick<ServerLimits, 'sendsPerSecondPerUser' | 'sendBurstPerUser' | 'maxConnectionsPerUser'>) {}
 
   add(session: Session): void {
     this.all.add(session);
   }
 
+  /** Registers an authenticated session under its user; refuses one connection too many. */
   bindUser(session: Session): void {
     const userId = session.userId as string;
     let sessions = this.byUser.get(userId);
@@ -20,7 +29,24 @@ export class SessionRegistry {
       sessions = new Set();
       this.byUser.set(userId, sessions);
     }
+    if (sessions.size >= this.limits.maxConnectionsPerUser) {
+      throw new ParleyError('LIMIT_EXCEEDED', `at most ${this.limits.maxConnectionsPerUser} connections per user`);
+    }
     sessions.add(session);
+  }
+
+  /** The send-rate bucket shared by all connections of a user. */
+  sendBucketOf(userId: string): TokenBucket {
+    let bucket = this.sendBuckets.get(userId);
+    if (bucket === undefined) {
+      if (this.sendBuckets.size >= MAX_TRACKED_USERS) {
+        const oldest = this.sendBuckets.keys().next().value;
+        if (oldest !== undefined) this.sendBuckets.delete(oldest);
+      }
+      bucket = new TokenBucket(this.limits.sendsPerSecondPerUser, this.limits.sendBurstPerUser);
+      this.sendBuckets.set(userId, bucket);
+    }
+    return bucket;
   }
 
   remove(session: Session): void {

@@ -45,8 +45,10 @@ export interface GatewayContext {
   heartbeatIntervalMs: number;
   serverVersion: string;
   log: Logger;
-  /** Called once a session authenticated. */
+  /** Called once a session authenticated; throws to refuse it (too many connections). */
   onAuthenticated(session: Session): void;
+  /** The send-rate bucket of a user, shared by their connections. */
+  sendBucketOf(userId: string): TokenBucket;
   onClosed(session: Session): void;
   scheduleFlush(session: Session): void;
 }
@@ -57,6 +59,9 @@ type SessionState = 'awaiting_hello' | 'authenticating' | 'open' | 'closed';
 const COALESCE_BYTES = 64 * 1024;
 /** Frames a client may pipeline behind its hello before the welcome. */
 const MAX_EARLY_FRAMES = 256;
+/** How long a rate-limited send holds back later sends of its conversation (see holdBack). */
+const SEND_HOLD_MS = 30_000;
+const MAX_HELD_CONVERSATIONS = 1000;
 
 export class Session {
   readonly id = randomUUID();
@@ -70,6 +75,15 @@ export class Session {
   private readonly bucket: TokenBucket;
   /** Cumulative delivery positions this device reported, per conversation. */
   readonly delivered = new Map<string, number>();
+  /**
+   * Per conversation, the rate-limited send that later sends must wait for.
+   * Refusing a send while accepting the next one would break the sender's
+   * order, so after a refusal every other send of that conversation on this
+   * connection is refused too until the refused one is retried (or the hold
+   * expires). A client that retries its unacknowledged sends in order keeps
+   * its order.
+   */
+  private readonly heldSends = new Map<string, { clientMsgId: string; expiresAt: number }>();
 
   constructor(
     private readonly connection: WireConnection,
@@ -139,7 +153,8 @@ export class Session {
       this.recordDelivered(body.value.conversationId, body.value.seq);
       return;
     }
-    const waitMs = this.bucket.take();
+    // Sends have their own per-user bucket that keeps send order (checkSendRate).
+    const waitMs = body.$case === 'send' ? 0 : this.bucket.take();
     if (waitMs > 0) {
       this.replyError(frame.requestId, new ParleyError('RATE_LIMITED', 'too many requests', { retryAfterMs: waitMs }));
       return;
@@ -172,7 +187,12 @@ export class Session {
     if (this.state !== 'authenticating') return;
     this.userId = userId;
     this.state = 'open';
-    this.context.onAuthenticated(this);
+    try {
+      this.context.onAuthenticated(this);
+    } catch (error) {
+      this.fail(error instanceof ParleyError ? error : new ParleyError('INTERNAL', 'session refused'), requestId);
+      return;
+    }
     const limits = this.context.limits;
     this.reply(requestId, {
       $case: 'welcome',
@@ -204,6 +224,7 @@ export class Session {
     switch (body.$case) {
       case 'send': {
         const request = body.value;
+        this.checkSendRate(userId, request.conversationId, request.clientMsgId);
         return messaging.send(userId, request, this.id).then((result) => ({
           $case: 'sendAck' as const,
           value: { message: toWireMessage(result.message), duplicate: result.duplicate },
@@ -268,6 +289,22 @@ export class Session {
       default:
         throw new ParleyError('BAD_FRAME', `${body.$case} is not a client request`);
     }
+  }
+
+  /** Applies the per-user send rate, keeping per-conversation send order (see heldSends). */
+  private checkSendRate(userId: string, conversationId: string, clientMsgId: string): void {
+    const now = Date.now();
+    const held = this.heldSends.get(conversationId);
+    if (held !== undefined) {
+      if (held.clientMsgId !== clientMsgId && now < held.expiresAt) {
+        throw new ParleyError('RATE_LIMITED', 'an earlier send of this conversation is waiting for its retry', { retryAfterMs: 100 });
+      }
+      this.heldSends.delete(conversationId);
+    }
+    const waitMs = this.context.sendBucketOf(userId).take(now);
+    if (waitMs === 0) return;
+    if (this.heldSends.size < MAX_HELD_CONVERSATIONS) this.heldSends.set(conversationId, { clientMsgId, expiresAt: now + SEND_HOLD_MS });
+    throw new ParleyError('RATE_LIMITED', 'sending too fast', { retryAfterMs: waitMs });
   }
 
   private recordDelivered(conversationId: string, seq: number): void {

@@ -4,6 +4,7 @@
  * buffer is allocated for it.
  */
 import { type AddressInfo, type Server, type Socket, createServer } from 'node:net';
+import { type TlsOptions as NodeTlsOptions, createServer as createTlsServer } from 'node:tls';
 import { LengthPrefixedReader, ParleyError } from '@parley/protocol';
 import type { Gateway } from './gateway.js';
 import type { WireConnection } from './session.js';
@@ -12,11 +13,21 @@ export class TcpListener {
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
 
+  /** With `tls`, the listener speaks TLS (tls:// URLs); handshakes are bounded by handshakeTimeout. */
   constructor(
     private readonly gateway: Gateway,
     private readonly maxPacketBytes: number,
+    tls?: NodeTlsOptions & { handshakeTimeout: number },
   ) {
-    this.server = createServer({ noDelay: true }, (socket) => this.onConnection(socket));
+    this.server =
+      tls === undefined
+        ? createServer({ noDelay: true }, (socket) => this.onConnection(socket))
+        : createTlsServer(tls, (socket) => {
+            socket.setNoDelay(true);
+            this.onConnection(socket);
+          });
+    // A failed TLS handshake is the client's problem; keep serving the others.
+    this.server.on('tlsClientError', (_error: Error, socket: Socket) => socket.destroy());
   }
 
   listen(port: number, host: string): Promise<AddressInfo> {

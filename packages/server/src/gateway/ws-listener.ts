@@ -15,10 +15,16 @@ export const WEBSOCKET_PATH = '/ws';
 export class WebSocketListener {
   private readonly wss: WebSocketServer;
 
+  /**
+   * `allowedOrigins`: browser origins allowed besides the server's own ('*' for any).
+   * Requests without an Origin header come from native clients and are allowed.
+   */
   constructor(
     private readonly httpServer: Server,
     private readonly gateway: Gateway,
     maxPayload: number,
+    private readonly allowedOrigins: readonly string[],
+    private readonly secure: boolean,
   ) {
     this.wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload, clientTracking: false });
     httpServer.on('upgrade', this.onUpgrade);
@@ -30,8 +36,22 @@ export class WebSocketListener {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
       return;
     }
+    if (!this.originAllowed(request)) {
+      // Cross-site WebSocket hijacking: a page on another site must not open
+      // connections in the name of whoever visits it.
+      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n');
+      return;
+    }
     this.wss.handleUpgrade(request, socket, head, (ws) => this.onConnection(ws, request));
   };
+
+  private originAllowed(request: IncomingMessage): boolean {
+    const origin = request.headers.origin;
+    if (origin === undefined) return true;
+    if (this.allowedOrigins.includes('*') || this.allowedOrigins.includes(origin)) return true;
+    const host = request.headers.host;
+    return host !== undefined && origin === `${this.secure ? 'https' : 'http'}://${host}`;
+  }
 
   private onConnection(ws: WebSocket, request: IncomingMessage): void {
     const connection: WireConnection = {
