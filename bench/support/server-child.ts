@@ -1,0 +1,92 @@
+/**
+ * ServerChild: the parent's handle on bench/server-process.ts. Forks it, waits
+ * for its URLs, keeps the peak RSS from its periodic usage reports, and stops
+ * it (or kills it when it does not stop in time).
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { ReadyReport, ServerCommand, ServerReport, UsageReport } from '../server-process.js';
+
+const SERVER_SCRIPT = fileURLToPath(new URL('../server-process.ts', import.meta.url));
+const START_TIMEOUT_MS = 20_000;
+const STOP_TIMEOUT_MS = 15_000;
+
+export interface ServerChildOptions {
+  durability: 'full' | 'normal';
+  /** Write a V8 CPU profile of the server process into this directory. Default: no profile. */
+  cpuProfileDir?: string;
+}
+
+export class ServerChild {
+  /** Highest RSS reported since the last resetPeak(). */
+  peakRssBytes = 0;
+  private readonly usageWaiters: Array<(usage: UsageReport) => void> = [];
+
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly urls: ReadyReport,
+  ) {
+    child.on('message', (report: ServerReport) => {
+      if (report.type !== 'usage') return;
+      this.peakRssBytes = Math.max(this.peakRssBytes, report.rssBytes);
+      for (const waiter of this.usageWaiters.splice(0)) waiter(report);
+    });
+  }
+
+  static start(options: ServerChildOptions): Promise<ServerChild> {
+    const execArgv = ['--import', 'tsx'];
+    if (options.cpuProfileDir !== undefined) execArgv.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`);
+    const child = fork(SERVER_SCRIPT, [], {
+      execArgv,
+      env: { ...process.env, BENCH_DURABILITY: options.durability },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error('the bench server did not start in time'));
+      }, START_TIMEOUT_MS);
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`the bench server exited during startup (code ${code})`));
+      });
+      child.on('message', function onReady(report: ServerReport) {
+        if (report.type !== 'ready') return;
+        clearTimeout(timer);
+        child.off('message', onReady);
+        child.removeAllListeners('exit');
+        resolve(new ServerChild(child, report));
+      });
+    });
+  }
+
+  resetPeak(): void {
+    this.peakRssBytes = 0;
+  }
+
+  /** Current usage, asked for now rather than taken from the last periodic report. */
+  usage(): Promise<UsageReport> {
+    return new Promise((resolve) => {
+      this.usageWaiters.push(resolve);
+      this.send({ type: 'usage' });
+    });
+  }
+
+  /** Closes the server cleanly; kills it if it takes longer than STOP_TIMEOUT_MS. */
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+    this.send({ type: 'stop' });
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  kill(): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+  }
+
+  private send(command: ServerCommand): void {
+    if (this.child.connected) this.child.send(command);
+  }
+}

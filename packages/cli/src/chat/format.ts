@@ -1,0 +1,70 @@
+/**
+ * How the chat shows conversations and messages as terminal lines:
+ * `[@bob] alice: hi`, `[#Team] * alice added bob`. Text from the network is
+ * stripped of control characters so that a message cannot move the cursor or
+ * recolour the terminal.
+ */
+import type { ConversationSummary, Message } from '@parley/client';
+
+/** `@peer` or `@peer/subject` for a direct conversation, `#name` for a group. */
+export function conversationLabel(summary: ConversationSummary | undefined, conversationId: string): string {
+  if (summary === undefined) return conversationId;
+  if (summary.kind === 'direct') {
+    const peer = `@${summary.peerId ?? summary.name}`;
+    return clean(summary.subject === undefined || summary.subject === '' ? peer : `${peer}/${summary.subject}`);
+  }
+  return clean(`#${summary.name}`);
+}
+
+/** One message as `[label] sender: text`; system messages as `[label] * what happened`. */
+export function formatMessage(message: Message, label: string, { withTime = false } = {}): string {
+  const time = withTime ? `${clock(message.createdAt)} ` : '';
+  if (message.type === 'system') return `${time}[${label}] * ${describeSystemMessage(message)}`;
+  return `${time}[${label}] ${message.senderId}: ${indentContinuation(describeContent(message))}`;
+}
+
+function describeContent(message: Message): string {
+  const bytes = message.data === undefined ? '' : `<${message.data.byteLength} bytes of data>`;
+  if (message.text === undefined) return bytes;
+  const text = clean(message.text);
+  return bytes === '' ? text : `${text} ${bytes}`;
+}
+
+function describeSystemMessage(message: Message): string {
+  const event = message.system;
+  if (event === undefined) return 'conversation changed';
+  const users = (event.userIds ?? []).join(', ');
+  switch (event.event) {
+    case 'group_created':
+      return `${event.actorId} created the group${event.name === undefined ? '' : ` "${clean(event.name)}"`}`;
+    case 'members_added':
+      return `${event.actorId} added ${users}`;
+    case 'member_removed':
+      return `${event.actorId} removed ${users}`;
+    case 'member_left':
+      return `${event.actorId} left`;
+    case 'renamed':
+      return `${event.actorId} renamed the group to "${clean(event.name ?? '')}"`;
+    case 'role_changed':
+      return `${event.actorId} made ${users} ${event.role ?? 'member'}`;
+    default:
+      return `${event.actorId}: ${clean(event.event)}`;
+  }
+}
+
+/** HH:MM in local time. */
+function clock(epochMs: number): string {
+  const date = new Date(epochMs);
+  return `${String(date.getHours()).padStart(2, '0')}:${String(date.getMinutes()).padStart(2, '0')}`;
+}
+
+/** Keeps newlines and tabs, replaces every other control character (ESC included) with U+FFFD. */
+export function clean(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '\ufffd');
+}
+
+/** Continuation lines of a multi-line message are indented under its first line. */
+function indentContinuation(text: string): string {
+  return text.replace(/\r?\n/g, '\n    ');
+}

@@ -1,0 +1,217 @@
+/**
+ * The built `parley` executable, end to end: a real `parley start` on free
+ * ports, admin commands against it, and two `parley chat` processes talking
+ * over real pipes. Needs `npm run build` (or `npx tsc -b packages/cli`) first.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcessWithoutNullStreams, execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, test } from 'node:test';
+
+const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '../dist/src/main.js');
+const WAIT_MS = 10_000;
+
+/** A spawned CLI process whose output is collected as it arrives. */
+class CliProcess {
+  readonly child: ChildProcessWithoutNullStreams;
+  stdout = '';
+  stderr = '';
+  private readonly exited: Promise<number | null>;
+
+  constructor(args: string[], env: NodeJS.ProcessEnv = {}) {
+    this.child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: 'pipe' });
+    this.child.stdout.setEncoding('utf8').on('data', (chunk: string) => (this.stdout += chunk));
+    this.child.stderr.setEncoding('utf8').on('data', (chunk: string) => (this.stderr += chunk));
+    this.exited = new Promise((resolveExit) => this.child.once('exit', (code) => resolveExit(code)));
+  }
+
+  /** Resolves with the first match of pattern in stdout, waiting for it to appear. */
+  async waitFor(pattern: RegExp, timeoutMs = WAIT_MS): Promise<RegExpMatchArray> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const match = this.stdout.match(pattern);
+      if (match !== null) return match;
+      if (this.child.exitCode !== null || Date.now() > deadline) {
+        assert.fail(`no ${pattern} in stdout (exit ${this.child.exitCode}):\n${this.stdout}\nstderr:\n${this.stderr}`);
+      }
+      await new Promise((resolveTick) => setTimeout(resolveTick, 20));
+    }
+  }
+
+  write(text: string): void {
+    this.child.stdin.write(text);
+  }
+
+  /** The exit code, or a failure if the process is still running after timeoutMs. */
+  async exitCode(timeoutMs = WAIT_MS): Promise<number | null> {
+    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`still running:\n${this.stdout}\n${this.stderr}`)), timeoutMs).unref());
+    return Promise.race([this.exited, timeout]);
+  }
+
+  kill(): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+  }
+}
+
+interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
+  return new Promise((resolveRun) => {
+    execFile(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, timeout: WAIT_MS }, (error, stdout, stderr) => {
+      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
+      resolveRun({ code, stdout, stderr });
+    });
+  });
+}
+
+describe('parley CLI', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'parley-cli-test-'));
+  const spawned: CliProcess[] = [];
+  let server: CliProcess;
+  let httpUrl = '';
+  /** Where the admin commands find the server and its generated key, as a user would set them. */
+  let adminEnv: NodeJS.ProcessEnv = {};
+
+  function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): CliProcess {
+    const cli = new CliProcess(args, env);
+    spawned.push(cli);
+    return cli;
+  }
+
+  before(async () => {
+    server = spawnCli(['start', '--port', '0', '--tcp-port', '0', '--data-dir', dataDir, '--log-level', 'warn'], { PARLEY_ADMIN_KEY: '' });
+    httpUrl = (await server.waitFor(/HTTP\s+(http:\/\/\S+)/))[1] ?? '';
+    await server.waitFor(/Try it/);
+    adminEnv = { PARLEY_SERVER: httpUrl, PARLEY_DATA_DIR: dataDir, PARLEY_ADMIN_KEY: '' };
+  });
+
+  after(() => {
+    for (const cli of spawned) cli.kill();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test('start on port 0 prints the bound URLs and the generated admin key with its location', async () => {
+    const port = new URL(httpUrl).port;
+    assert.notEqual(port, '0');
+    assert.match(server.stdout, new RegExp(`WebSocket\\s+ws://127\\.0\\.0\\.1:${port}/ws`));
+    assert.match(server.stdout, /TCP\s+tcp:\/\/127\.0\.0\.1:[1-9]\d*/);
+    const storedKey = readFileSync(join(dataDir, 'admin-key'), 'utf8').trim();
+    assert.ok(server.stdout.includes(`Admin key  ${storedKey}`), server.stdout);
+    assert.ok(server.stdout.includes(join(dataDir, 'admin-key')));
+    const health = await fetch(`${httpUrl}/healthz`);
+    assert.equal(health.status, 200);
+  });
+
+  test('user add creates a user, and renames it when run again', async () => {
+    const created = await runCli(['user', 'add', 'alice', '--name', 'Alice'], adminEnv);
+    assert.equal(created.code, 0, created.stderr);
+    assert.equal(created.stdout, 'created user alice (Alice)\n');
+    const renamed = await runCli(['user', 'add', 'alice', '--name', 'Alice A.'], adminEnv);
+    assert.equal(renamed.stdout, 'updated user alice (Alice A.)\n');
+    for (const id of ['bob', 'carol']) assert.equal((await runCli(['user', 'add', id], adminEnv)).code, 0);
+  });
+
+  test('admin commands take the server and key from flags as well as the environment', async () => {
+    const result = await runCli(['user', 'add', 'dave', '--server', httpUrl, '--data-dir', dataDir], { PARLEY_SERVER: '', PARLEY_DATA_DIR: '', PARLEY_ADMIN_KEY: '' });
+    assert.equal(result.code, 0, result.stderr);
+    const key = readFileSync(join(dataDir, 'admin-key'), 'utf8').trim();
+    const withKey = await runCli(['user', 'add', 'erin', '--server', httpUrl, '--admin-key', key], { PARLEY_DATA_DIR: join(dataDir, 'nowhere') });
+    assert.equal(withKey.code, 0, withKey.stderr);
+  });
+
+  test('token prints only the token, so $(parley token alice) works', async () => {
+    const result = await runCli(['token', 'alice', '--ttl', '600'], adminEnv);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^[\w-]+\.[\w-]+\.[\w-]+\n$/);
+  });
+
+  test('a failing command prints the server error name and message and exits non-zero', async () => {
+    const unknownUser = await runCli(['token', 'nobody'], adminEnv);
+    assert.equal(unknownUser.code, 1);
+    assert.equal(unknownUser.stdout, '');
+    assert.match(unknownUser.stderr, /NOT_FOUND: .*nobody/);
+
+    const wrongKey = await runCli(['user', 'add', 'mallory', '--admin-key', 'wrong'], adminEnv);
+    assert.equal(wrongKey.code, 1);
+    assert.match(wrongKey.stderr, /UNAUTHENTICATED/);
+
+    const noKey = await runCli(['token', 'alice'], { PARLEY_SERVER: httpUrl, PARLEY_DATA_DIR: join(dataDir, 'nowhere'), PARLEY_ADMIN_KEY: '' });
+    assert.equal(noKey.code, 2);
+    assert.match(noKey.stderr, /no admin key/);
+
+    const badOption = await runCli(['user', 'add', 'x', '--colour', 'red'], adminEnv);
+    assert.equal(badOption.code, 2);
+    assert.match(badOption.stderr, /--colour/);
+  });
+
+  test('group create, add and remove', async () => {
+    const created = await runCli(['group', 'create', '--name', 'Team', '--owner', 'alice', '--id', 'team', '--members', 'bob'], adminEnv);
+    assert.equal(created.code, 0, created.stderr);
+    assert.equal(created.stdout, 'created group team ("Team", owner alice, 2 members)\n');
+
+    const again = await runCli(['group', 'create', '--name', 'Team', '--owner', 'alice', '--id', 'team'], adminEnv);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /CONFLICT/);
+
+    const generated = await runCli(['group', 'create', '--name', 'Ad hoc', '--owner', 'bob'], adminEnv);
+    assert.match(generated.stdout, /^created group \S+ \("Ad hoc", owner bob, 1 member\)\n$/);
+
+    const added = await runCli(['group', 'add', 'team', 'carol', 'bob'], adminEnv);
+    assert.equal(added.stdout, 'added carol to team\n');
+    const removed = await runCli(['group', 'remove', 'team', 'carol'], adminEnv);
+    assert.equal(removed.stdout, 'removed carol from team\n');
+    const owner = await runCli(['group', 'remove', 'team', 'alice'], adminEnv);
+    assert.equal(owner.code, 1);
+    assert.match(owner.stderr, /FORBIDDEN/);
+  });
+
+  test('two chat processes exchange messages over pipes', async () => {
+    const bobToken = (await runCli(['token', 'bob'], adminEnv)).stdout.trim();
+    const bob = spawnCli(['chat', '--token', bobToken, '--url', new URL('/ws', httpUrl.replace(/^http/, 'ws')).href]);
+    await bob.waitFor(/connected as bob/);
+    const alice = spawnCli(['chat', '--user', 'alice'], adminEnv);
+    await alice.waitFor(/connected as alice/);
+
+    alice.write('/dm bob\nhello bob, this is alice\n');
+    await bob.waitFor(/\[@alice\] alice: hello bob, this is alice/);
+
+    bob.write('/dm alice\nhi alice\n');
+    await alice.waitFor(/\[@bob\] bob: hi alice/);
+
+    // Bob read alice's message by switching to the conversation; alice is looking at it too.
+    bob.write('/list\n');
+    await bob.waitFor(/> @alice\s+read/);
+
+    alice.write('/quit\n');
+    bob.write('/quit\n');
+    assert.equal(await alice.exitCode(), 0);
+    assert.equal(await bob.exitCode(), 0);
+  });
+
+  test('chat as an unknown user fails with a hint', async () => {
+    const result = await runCli(['chat', '--user', 'nobody'], adminEnv);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /NOT_FOUND.*parley user add nobody/);
+  });
+
+  test('--help describes the commands', async () => {
+    const overview = await runCli(['--help']);
+    assert.equal(overview.code, 0);
+    for (const name of ['start', 'user', 'token', 'group', 'chat']) assert.match(overview.stdout, new RegExp(`^  ${name} `, 'm'));
+    const chatHelp = await runCli(['chat', '--help']);
+    assert.match(chatHelp.stdout, /\/dm <userId>/);
+  });
+
+  test('start closes cleanly on SIGTERM', async () => {
+    server.child.kill('SIGTERM');
+    assert.equal(await server.exitCode(), 0);
+    assert.match(server.stdout, /stopped/);
+  });
+});
