@@ -69,6 +69,10 @@ export interface ServerOptions {
    * allowed. Default: same origin only (env PARLEY_ALLOWED_ORIGINS, comma-separated).
    */
   allowedOrigins?: string[];
+  /** Directory of the built web app (static files) served at `/`. Default: none, no web app is served. */
+  webRoot?: string;
+  /** Development-only sign-up / sign-in under `/dev/` (passwords kept in dataDir/dev-auth.db). Default true; env PARLEY_DEV_AUTH=0 turns it off. */
+  devAuth?: boolean;
   /** A Store adapter to use instead of the embedded SQLite store. */
   store?: Store;
   /** A Bus adapter to use instead of the in-process bus. */
@@ -90,6 +94,8 @@ export interface ResolvedOptions {
   logLevel: string;
   tls: TlsOptions | undefined;
   allowedOrigins: string[];
+  webRoot: string | undefined;
+  devAuth: boolean;
 }
 
 export const DEFAULT_SERVER_LIMITS: ServerLimits = {
@@ -132,5 +138,7 @@ export function resolveOptions(options: ServerOptions, env: NodeJS.ProcessEnv = 
     logLevel: options.logLevel ?? env.PARLEY_LOG_LEVEL ?? 'info',
     tls: options.tls ?? tlsFromEnvironment(env),
     allowedOrigins: options.allowedOrigins ?? (env.PARLEY_ALLOWED_ORIGINS ? env.PARLEY_ALLOWED_ORIGINS.split(',').map((origin) => origin.trim()).filter(Boolean) : []),
+    webRoot: options.webRoot,
+    devAuth: options.devAuth ?? !['0', 'false', 'off', 'no'].includes((env.PARLEY_DEV_AUTH ?? '').trim().toLowerCase()),
   };
 }

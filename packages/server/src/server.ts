@@ -16,6 +16,8 @@ import { Gateway } from './gateway/gateway.js';
 import { TcpListener } from './gateway/tcp-listener.js';
 import { WEBSOCKET_PATH, WebSocketListener } from './gateway/ws-listener.js';
 import { registerAdminApi } from './http/admin-api.js';
+import { type DevAuth, registerDevAuth } from './http/dev-auth.js';
+import { registerWebApp } from './http/web-app.js';
 import { AuthService } from './services/auth.js';
 import { ConversationService } from './services/conversations.js';
 import { MessagingService } from './services/messaging.js';
@@ -100,9 +102,13 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
   const tcpListener =
     config.tcpPort === false ? undefined : new TcpListener(gateway, config.limits.maxFrameBytes, tls === undefined ? undefined : { ...tls, handshakeTimeout: config.authTimeoutMs });
 
+  let devAuth: DevAuth | undefined;
   try {
+    if (config.devAuth) devAuth = await registerDevAuth(app, { auth, store, dataDir, limits: config.limits });
+    if (config.webRoot !== undefined) await registerWebApp(app, { root: config.webRoot });
     await app.listen({ port: config.port, host: config.host });
   } catch (error) {
+    devAuth?.close();
     await store.close();
     throw error;
   }
@@ -113,6 +119,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
       tcpPort = (await tcpListener.listen(config.tcpPort, config.host)).port;
     } catch (error) {
       await app.close();
+      devAuth?.close();
       await store.close();
       throw error;
     }
@@ -139,6 +146,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
         wsListener.close();
         await tcpListener?.close();
         await app.close();
+        devAuth?.close();
         await bus.close();
         await store.close();
       })();

@@ -62,6 +62,8 @@ const MAX_EARLY_FRAMES = 256;
 /** How long a rate-limited send holds back later sends of its conversation (see holdBack). */
 const SEND_HOLD_MS = 30_000;
 const MAX_HELD_CONVERSATIONS = 1000;
+/** Returned by a handler that queued its reply itself (sends: see MessagingService.send). */
+const ALREADY_REPLIED = Symbol('already replied');
 
 export class Session {
   readonly id = randomUUID();
@@ -159,15 +161,17 @@ export class Session {
       this.replyError(frame.requestId, new ParleyError('RATE_LIMITED', 'too many requests', { retryAfterMs: waitMs }));
       return;
     }
-    let pending: Promise<FrameBody>;
+    let pending: Promise<FrameBody | typeof ALREADY_REPLIED>;
     try {
-      pending = this.dispatch(body, this.userId as string);
+      pending = this.dispatch(body, this.userId as string, frame.requestId);
     } catch (error) {
       this.replyError(frame.requestId, error);
       return;
     }
     pending.then(
-      (reply) => this.reply(frame.requestId, reply),
+      (reply) => {
+        if (reply !== ALREADY_REPLIED) this.reply(frame.requestId, reply);
+      },
       (error: unknown) => this.replyError(frame.requestId, error),
     );
   }
@@ -219,16 +223,19 @@ export class Session {
   }
 
   /** Runs one request. Synchronous validation errors may throw; the rest reject. */
-  private dispatch(body: FrameBody, userId: string): Promise<FrameBody> {
+  private dispatch(body: FrameBody, userId: string, requestId: number): Promise<FrameBody | typeof ALREADY_REPLIED> {
     const { messaging, conversations } = this.context;
     switch (body.$case) {
       case 'send': {
         const request = body.value;
         this.checkSendRate(userId, request.conversationId, request.clientMsgId);
-        return messaging.send(userId, request, this.id).then((result) => ({
-          $case: 'sendAck' as const,
-          value: { message: toWireMessage(result.message), duplicate: result.duplicate },
-        }));
+        return messaging
+          .send(userId, request, {
+            sessionId: this.id,
+            onCommitted: (result) =>
+              this.reply(requestId, { $case: 'sendAck', value: { message: toWireMessage(result.message), duplicate: result.duplicate } }),
+          })
+          .then(() => ALREADY_REPLIED);
       }
       case 'sync':
         return messaging.sync(userId, body.value.sinceVersion).then((result) => ({

@@ -24,16 +24,19 @@ export class MessagingService {
   ) {}
 
   /**
-   * Stores a message and routes it. Resolves after the commit. `originSessionId`
-   * is the connection that sent it; it gets the message in its ack instead of a push.
+   * Stores a message and routes it. Resolves after the commit. `origin` is the
+   * connection that sent it: it gets the message in its ack instead of a push,
+   * and `onCommitted` queues that ack before the message is published, so that
+   * on the sending connection an ack never trails pushes of later messages.
    */
-  async send(senderId: string, input: SendInput, originSessionId?: string): Promise<AppendResult> {
+  async send(senderId: string, input: SendInput, origin?: { sessionId: string; onCommitted(result: AppendResult): void }): Promise<AppendResult> {
     const conversationId = requireConversationId(input.conversationId);
     const clientMsgId = requireClientMsgId(input.clientMsgId);
     checkContent(input.text, input.data, this.limits);
     const visibleTo = input.visibleTo === undefined || input.visibleTo === '' ? undefined : requireId(input.visibleTo, 'visibleTo');
     const result = await this.store.append({ conversationId, senderId, clientMsgId, text: input.text, data: input.data, visibleTo });
-    if (!result.duplicate) this.bus.publish({ type: 'message', message: result.message, originSessionId });
+    origin?.onCommitted(result);
+    if (!result.duplicate) this.bus.publish({ type: 'message', message: result.message, originSessionId: origin?.sessionId });
     return result;
   }
 

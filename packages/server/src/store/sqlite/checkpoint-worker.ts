@@ -26,7 +26,7 @@ parentPort.on('message', (message) => {
 export class CheckpointWorker {
   private readonly worker: Worker;
 
-  constructor(path: string, intervalMs = 500) {
+  constructor(path: string, intervalMs = 2000) {
     const driver = import.meta.resolve('better-sqlite3').replace(/^file:\/\//, '');
     this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { path, intervalMs, driver: decodeURIComponent(driver) } });
     this.worker.unref();

@@ -43,6 +43,7 @@ import {
 import { directConversationId } from '../ids.js';
 import { SCHEMA } from './schema.js';
 import { CheckpointWorker } from './checkpoint-worker.js';
+import { WalSync } from './wal-sync.js';
 
 export interface SqliteStoreOptions {
   /** Database file path. */
@@ -120,15 +121,22 @@ export class SqliteStore implements Store {
   private flushScheduled = false;
   private closed = false;
   private readonly checkpointer: CheckpointWorker | undefined;
+  /** Set with durability 'full': flushes each committed batch before it is acknowledged. */
+  private readonly walSync: WalSync | undefined;
   private readonly commitBatch: (tasks: WriteTask[]) => unknown[];
 
   constructor(options: SqliteStoreOptions) {
     mkdirSync(dirname(options.path), { recursive: true });
     this.db = new Database(options.path);
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma(`synchronous = ${options.durability === 'normal' ? 'NORMAL' : 'FULL'}`);
+    // NORMAL in both modes: for 'full', WalSync flushes the WAL off the event
+    // loop before any commit is acknowledged (see wal-sync.ts).
+    this.db.pragma('synchronous = NORMAL');
+    this.walSync = options.durability === 'normal' ? undefined : new WalSync(`${options.path}-wal`);
     this.db.pragma('foreign_keys = OFF');
     this.db.pragma('cache_size = -65536');
+    // Keeps the WAL file from staying at its high-water mark after checkpoints.
+    this.db.pragma('journal_size_limit = 67108864');
     this.db.exec(SCHEMA);
     const db = this.db;
     this.statements = {
@@ -227,11 +235,19 @@ export class SqliteStore implements Store {
       for (const task of tasks) task.reject(failure);
       return;
     }
-    tasks.forEach((task, index) => {
-      const outcome = outcomes[index];
-      if (outcome instanceof TaskFailure) task.reject(outcome.error);
-      else task.resolve(outcome);
-    });
+    if (this.walSync === undefined) {
+      settle(tasks, outcomes);
+      return;
+    }
+    this.walSync.sync().then(
+      () => settle(tasks, outcomes),
+      (error: unknown) => {
+        // Committed but not known to be on disk: refuse to acknowledge. A
+        // retry with the same clientMsgId returns the stored message.
+        const failure = new ParleyError('INTERNAL', 'storage flush failed', { cause: error });
+        for (const task of tasks) task.reject(failure);
+      },
+    );
   }
 
   private runTasks(tasks: WriteTask[]): unknown[] {
@@ -655,6 +671,8 @@ export class SqliteStore implements Store {
     if (this.closed) return;
     this.closed = true;
     if (this.queue.length > 0) this.flush();
+    if (this.walSync !== undefined) await this.walSync.sync().catch(() => undefined);
+    this.walSync?.close();
     await this.checkpointer?.close();
     try {
       this.db.pragma('wal_checkpoint(TRUNCATE)');
@@ -663,6 +681,15 @@ export class SqliteStore implements Store {
     }
     this.db.close();
   }
+}
+
+/** Resolves each task with its outcome, in request order. */
+function settle(tasks: WriteTask[], outcomes: unknown[]): void {
+  tasks.forEach((task, index) => {
+    const outcome = outcomes[index];
+    if (outcome instanceof TaskFailure) task.reject(outcome.error);
+    else task.resolve(outcome);
+  });
 }
 
 class TaskFailure {
