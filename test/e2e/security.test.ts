@@ -189,3 +189,27 @@ test('a reader that stops reading is cut off at its queue bound while others kee
   assert.equal(error, undefined, 'a slow consumer is dropped without an error frame (it could not read one)');
   assert.ok(slow.frames.filter((frame) => frame.body?.$case === 'push').length < 300, 'it did not get the whole stream queued');
 });
+
+test('a connection ends when its token expires; a token function lets the client resume', async (t) => {
+  const fixture = await startTestServer(t, { authTimeoutMs: 400 });
+  await fixture.api.createUser('alice');
+  await fixture.api.createUser('bob');
+  let minted = 0;
+  const alice = new ParleyClient({
+    url: fixture.server.wsUrl,
+    token: () => {
+      minted++;
+      return fixture.api.token('alice', 1);
+    },
+    reconnect: { minDelayMs: 10, maxDelayMs: 50 },
+  });
+  const bob = new ParleyClient({ url: fixture.server.tcpUrl as string, token: await fixture.api.token('bob') });
+  t.after(() => Promise.all([alice.close(), bob.close()]));
+  const received: Message[] = [];
+  alice.on('message', (message) => received.push(message));
+  await Promise.all([alice.connect(), bob.connect()]);
+  const conversationId = await bob.direct('alice');
+  await eventually(() => minted >= 2, 5000, 'the expired session ends and the client fetches a new token');
+  await bob.send(conversationId, { text: 'after expiry' });
+  await eventually(() => received.some((m) => m.text === 'after expiry'), 5000);
+});

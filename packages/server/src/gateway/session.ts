@@ -70,6 +70,8 @@ export class Session {
   readonly connectedAt = Date.now();
   userId: string | undefined;
   lastInboundAt = Date.now();
+  /** When the token this session authenticated with expires; the session ends then. */
+  private tokenExpiresAt = Number.MAX_SAFE_INTEGER;
   private state: SessionState = 'awaiting_hello';
   private outgoing: Uint8Array[] = [];
   private outgoingBytes = 0;
@@ -183,7 +185,7 @@ export class Session {
     }
     let userId: string;
     try {
-      userId = await this.context.auth.verifyToken(token);
+      ({ userId, expiresAt: this.tokenExpiresAt } = await this.context.auth.verifyToken(token));
     } catch (error) {
       this.fail(error instanceof ParleyError ? error : new ParleyError('UNAUTHENTICATED', 'invalid token'), requestId);
       return;
@@ -404,6 +406,12 @@ export class Session {
     if (this.state === 'closed') return false;
     if (this.state !== 'open' && now - this.connectedAt > authTimeoutMs) {
       this.fail(new ParleyError('AUTH_TIMEOUT', 'no hello within the deadline'));
+      return false;
+    }
+    if (this.state === 'open' && now >= this.tokenExpiresAt) {
+      // Short-lived tokens mean something only if long-lived connections end
+      // with them: the client reconnects with a fresh token and resumes.
+      this.fail(new ParleyError('TOKEN_EXPIRED', 'token expired'));
       return false;
     }
     if (this.state === 'open' && now - this.lastInboundAt > 2 * this.context.heartbeatIntervalMs) {

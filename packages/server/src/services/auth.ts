@@ -43,17 +43,19 @@ export class AuthService {
     return { token, expiresAt: expiresAt * 1000 };
   }
 
-  /** Returns the user id a token stands for, or throws UNAUTHENTICATED / TOKEN_EXPIRED. */
-  async verifyToken(token: string): Promise<string> {
+  /** Returns the user a token stands for and when it expires (ms), or throws UNAUTHENTICATED / TOKEN_EXPIRED. */
+  async verifyToken(token: string): Promise<{ userId: string; expiresAt: number }> {
     if (typeof token !== 'string' || token.length === 0 || token.length > 4096) {
       throw new ParleyError('UNAUTHENTICATED', 'missing or malformed token');
     }
     let subject: string | undefined;
     let issuedAt = 0;
+    let expiresAt = 0;
     try {
       const { payload } = await jwtVerify(token, this.secret, { issuer: ISSUER, algorithms: ['HS256'] });
       subject = payload.sub;
       issuedAt = typeof payload.iat_ms === 'number' ? payload.iat_ms : (payload.iat ?? 0) * 1000;
+      expiresAt = payload.exp === undefined ? Number.MAX_SAFE_INTEGER : payload.exp * 1000;
     } catch (error) {
       if (error instanceof joseErrors.JWTExpired) throw new ParleyError('TOKEN_EXPIRED', 'token expired');
       throw new ParleyError('UNAUTHENTICATED', 'invalid token');
@@ -66,7 +68,7 @@ export class AuthService {
     if (issuedAt < user.tokensValidAfter) {
       throw new ParleyError('UNAUTHENTICATED', 'token revoked');
     }
-    return subject;
+    return { userId: subject, expiresAt };
   }
 
   isAdminKey(candidate: string | undefined): boolean {
