@@ -90,6 +90,14 @@ export class ParleyClient {
   private pullsRunning = 0;
 
   private readonly deliveredPending = new Set<string>();
+  /**
+   * Read positions applied locally whose mark_read the server may not have
+   * received (the request failed with its connection, or timed out). They are
+   * sent again on the next session, so that the server, and through it the
+   * user's other devices, catch up with what this device shows. mark_read is
+   * cumulative and never moves back, so a repeat is harmless.
+   */
+  private readonly unconfirmedReads = new Map<string, number>();
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private deliveredTimer: ReturnType<typeof setTimeout> | undefined;
@@ -226,6 +234,9 @@ export class ParleyClient {
    * Moves the read position forward to `seq` (default: the newest local
    * message), locally at once, then on the server, whose answer gives the
    * exact unread count. Other devices of the user hear it from the server.
+   * When the request fails with a retryable error (the connection dropped),
+   * the promise rejects but the local read stands and is sent again once
+   * connected, so the server and the other devices still catch up.
    */
   async markRead(conversationId: string, seq?: number): Promise<void> {
     if (seq !== undefined && (!Number.isInteger(seq) || seq < 0)) {
@@ -234,8 +245,14 @@ export class ParleyClient {
     const connection = this.readyConnection();
     const target = seq ?? this.list.get(conversationId)?.lastSeq ?? 0;
     if (target > 0) this.emitConversation(this.list.markReadLocally(conversationId, target));
-    const result = await connection.request({ $case: 'markRead', value: { conversationId, seq: target } }, 'readResult');
-    this.emitConversation(this.list.applyReadResult(conversationId, result.readSeq, result.unread));
+    let result: BodyValue<'readResult'>;
+    try {
+      result = await connection.request({ $case: 'markRead', value: { conversationId, seq: target } }, 'readResult');
+    } catch (error) {
+      if (target > 0 && error instanceof ParleyError && error.retryable) this.rememberRead(conversationId, target);
+      throw error;
+    }
+    this.applyReadResult(conversationId, result);
   }
 
   // ---- messages ----
@@ -329,6 +346,7 @@ export class ParleyClient {
   private openSession(): void {
     this.sessionOpen = true;
     this.flushOutbox();
+    this.flushReads();
     this.flushDelivered();
     this.hasBeenOpen = true;
     this.setState('open');
@@ -631,6 +649,35 @@ export class ParleyClient {
     this.applyStep(conversationId, step);
     // Pulls are capped by the server's limit: continue while behind.
     if (this.engine.wantsPull(conversationId)) this.schedulePull(conversationId, true);
+  }
+
+  // ---- reads the server has not confirmed ----
+
+  private applyReadResult(conversationId: string, result: BodyValue<'readResult'>): void {
+    const unconfirmed = this.unconfirmedReads.get(conversationId);
+    if (unconfirmed !== undefined && unconfirmed <= result.readSeq) this.unconfirmedReads.delete(conversationId);
+    this.emitConversation(this.list.applyReadResult(conversationId, result.readSeq, result.unread));
+  }
+
+  private rememberRead(conversationId: string, seq: number): void {
+    this.unconfirmedReads.set(conversationId, Math.max(seq, this.unconfirmedReads.get(conversationId) ?? 0));
+    // Still connected (a timeout, a rate limit): try again soon; otherwise the next session sends it.
+    if (this.sessionOpen) this.later(BACKGROUND_RETRY_MS, () => this.flushReads());
+  }
+
+  private flushReads(): void {
+    const connection = this.connection;
+    if (connection === undefined || !connection.ready || !this.sessionOpen) return;
+    for (const [conversationId, seq] of [...this.unconfirmedReads]) {
+      this.unconfirmedReads.delete(conversationId);
+      connection.request({ $case: 'markRead', value: { conversationId, seq } }, 'readResult').then(
+        (result) => this.applyReadResult(conversationId, result),
+        (error: ParleyError) => {
+          // Not retryable: no longer a member, or the conversation is gone; nothing left to read.
+          if (error.retryable) this.rememberRead(conversationId, seq);
+        },
+      );
+    }
   }
 
   // ---- delivered ----

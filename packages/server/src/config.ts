@@ -49,7 +49,7 @@ export interface ServerOptions {
   adminKey?: string;
   /** HMAC secret for access tokens. Default: generated and kept in dataDir/token-secret. */
   tokenSecret?: string;
-  /** Default lifetime of minted tokens, in seconds. Default 86400. */
+  /** Default lifetime of minted tokens, in seconds; connections end when their token expires. Default 3600. */
   tokenTtlSeconds?: number;
   /** 'full' (default) survives power loss; 'normal' survives process crashes only (env PARLEY_DURABILITY). */
   durability?: 'full' | 'normal';
@@ -130,7 +130,7 @@ export function resolveOptions(options: ServerOptions, env: NodeJS.ProcessEnv = 
     dataDir: options.dataDir ?? env.PARLEY_DATA_DIR ?? './data',
     adminKey: options.adminKey ?? (env.PARLEY_ADMIN_KEY || undefined),
     tokenSecret: options.tokenSecret,
-    tokenTtlSeconds: options.tokenTtlSeconds ?? 86400,
+    tokenTtlSeconds: options.tokenTtlSeconds ?? 3600,
     durability,
     heartbeatIntervalMs: options.heartbeatIntervalMs ?? 25_000,
     authTimeoutMs: options.authTimeoutMs ?? 10_000,

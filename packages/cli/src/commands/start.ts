@@ -3,12 +3,12 @@
  * SIGTERM, then closes it cleanly (connections, listeners, store). Prints
  * where it listens and, for a generated admin key, the key and where it is kept.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { ServerOptions } from '@parley/server';
-import { type Command, parseChoice, parseInteger } from '../command.js';
+import { type Command, UsageError, parseChoice, parseInteger } from '../command.js';
 import { DEFAULT_DATA_DIR, DEFAULT_SERVER_URL } from '../server-settings.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -28,7 +28,11 @@ Options (environment variable in brackets):
   --admin-key K       admin REST key [PARLEY_ADMIN_KEY] (default: generated, kept in DIR/admin-key)
   --durability full|normal
                       full survives power loss, normal only process crashes [PARLEY_DURABILITY] (default full)
-  --log-level L       ${LOG_LEVELS.join(', ')} [PARLEY_LOG_LEVEL] (default info)`,
+  --log-level L       ${LOG_LEVELS.join(', ')} [PARLEY_LOG_LEVEL] (default info)
+  --tls-cert FILE     PEM certificate: serve https/wss and tls:// [PARLEY_TLS_CERT]
+  --tls-key FILE      PEM private key for --tls-cert [PARLEY_TLS_KEY]
+  --tls-self-signed   TLS with a development certificate for localhost, created
+                      in DIR/tls on first use (clients must trust DIR/tls/dev-cert.pem)`,
   async run(args) {
     const { values } = parseArgs({
       args,
@@ -40,6 +44,9 @@ Options (environment variable in brackets):
         'admin-key': { type: 'string' },
         durability: { type: 'string' },
         'log-level': { type: 'string' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
+        'tls-self-signed': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -58,7 +65,15 @@ Options (environment variable in brackets):
 
     // Loaded here, not at the top: the server pulls in fastify, SQLite and pino,
     // which every other command would otherwise pay for at startup.
-    const { startServer } = await import('@parley/server');
+    const { startServer, createDevCertificate } = await import('@parley/server');
+    if (values['tls-cert'] !== undefined || values['tls-key'] !== undefined) {
+      if (values['tls-cert'] === undefined || values['tls-key'] === undefined) throw new UsageError('--tls-cert and --tls-key go together');
+      options.tls = { cert: readFileSync(values['tls-cert'], 'utf8'), key: readFileSync(values['tls-key'], 'utf8') };
+    } else if (values['tls-self-signed']) {
+      const certificate = await createDevCertificate(join(resolve(options.dataDir ?? process.env.PARLEY_DATA_DIR ?? DEFAULT_DATA_DIR), 'tls'));
+      options.tls = { cert: certificate.cert, key: certificate.key };
+      process.stdout.write(`TLS with the development certificate ${certificate.certPath}\n`);
+    }
     options.webRoot = webAppRoot();
     const server = await startServer(options);
     process.stdout.write(banner(server, values['admin-key'] !== undefined));

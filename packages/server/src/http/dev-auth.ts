@@ -5,8 +5,8 @@
  * (`devAuth: false`, env PARLEY_DEV_AUTH=0).
  *
  * It owns the password hashes (argon2id via @node-rs/argon2), kept apart from
- * the Store port in a small SQLite file `dataDir/dev-auth.db` that exists only
- * when dev auth is on. Users are created through the Store like any other, and
+ * the Store port in a small SQLite file `dataDir/dev-auth.db`, created on the
+ * first sign-up when dev auth is on. Users are created through the Store like any other, and
  * tokens are minted by the same AuthService as the admin API's, so a dev token
  * is an ordinary token. Errors use the admin API's `{ error: {...} }` shape
  * through the error handler it registers on the app.
@@ -84,17 +84,50 @@ class AttemptLimiter {
   }
 }
 
+/** The password table, opened on first use: a server whose /dev routes are never called creates no file. */
+class CredentialStore {
+  private db: Database.Database | undefined;
+  private statements:
+    | { get: Database.Statement<[string], { password_hash: string }>; insert: Database.Statement<[string, string, number]> }
+    | undefined;
+
+  constructor(private readonly path: string) {}
+
+  passwordHash(userId: string): string | undefined {
+    return this.open().get.get(userId)?.password_hash;
+  }
+
+  add(userId: string, passwordHash: string): void {
+    this.open().insert.run(userId, passwordHash, Date.now());
+  }
+
+  close(): void {
+    this.db?.close();
+    this.db = undefined;
+    this.statements = undefined;
+  }
+
+  private open() {
+    if (this.statements === undefined) {
+      const db = new Database(this.path);
+      db.pragma('journal_mode = WAL');
+      db.exec('CREATE TABLE IF NOT EXISTS credentials (user_id TEXT PRIMARY KEY, password_hash TEXT NOT NULL, created_at INTEGER NOT NULL)');
+      this.db = db;
+      this.statements = {
+        get: db.prepare<[string], { password_hash: string }>('SELECT password_hash FROM credentials WHERE user_id = ?'),
+        insert: db.prepare<[string, string, number]>('INSERT INTO credentials(user_id, password_hash, created_at) VALUES (?, ?, ?)'),
+      };
+    }
+    return this.statements;
+  }
+}
+
 export async function registerDevAuth(app: FastifyInstance, deps: DevAuthDeps): Promise<DevAuth> {
   const { auth, store, limits } = deps;
-  const db = new Database(join(deps.dataDir, 'dev-auth.db'));
-  db.pragma('journal_mode = WAL');
-  db.exec('CREATE TABLE IF NOT EXISTS credentials (user_id TEXT PRIMARY KEY, password_hash TEXT NOT NULL, created_at INTEGER NOT NULL)');
-  const statements = {
-    get: db.prepare<[string], { password_hash: string }>('SELECT password_hash FROM credentials WHERE user_id = ?'),
-    insert: db.prepare<[string, string, number]>('INSERT INTO credentials(user_id, password_hash, created_at) VALUES (?, ?, ?)'),
-  };
+  const credentials = new CredentialStore(join(deps.dataDir, 'dev-auth.db'));
   // Verified when a user id has no password, so that an unknown id takes as long as a wrong password.
-  const decoyHash = await hash('decoy password, never valid');
+  let decoyHash: Promise<string> | undefined;
+  const decoy = () => (decoyHash ??= hash('decoy password, never valid'));
   const signinLimiter = new AttemptLimiter(SIGNIN_ATTEMPTS_PER_MINUTE);
   const signupLimiter = new AttemptLimiter(SIGNUPS_PER_MINUTE);
   /** Sign-ups in progress, so that two racing for one id cannot both pass the free-id check. */
@@ -139,7 +172,7 @@ export async function registerDevAuth(app: FastifyInstance, deps: DevAuthDeps): 
             // and putUser would rename that user instead of failing.
             if ((await store.getUser(userId)) !== undefined) throw new ParleyError('CONFLICT', `the user id ${userId} is taken`);
             await store.putUser({ id: userId, name });
-            statements.insert.run(userId, passwordHash, Date.now());
+            credentials.add(userId, passwordHash);
           } finally {
             signingUp.delete(userId);
           }
@@ -158,8 +191,8 @@ export async function registerDevAuth(app: FastifyInstance, deps: DevAuthDeps): 
         async (request) => {
           const userId = requireId(request.body.userId, 'userId');
           signinLimiter.take(userId);
-          const stored = statements.get.get(userId)?.password_hash;
-          const matches = await verify(stored ?? decoyHash, request.body.password);
+          const stored = credentials.passwordHash(userId);
+          const matches = await verify(stored ?? (await decoy()), request.body.password);
           const user = matches && stored !== undefined ? await store.getUser(userId) : undefined;
           if (user === undefined) throw new ParleyError('UNAUTHENTICATED', 'wrong user id or password');
           return session(user.id, user.name);
@@ -169,7 +202,7 @@ export async function registerDevAuth(app: FastifyInstance, deps: DevAuthDeps): 
       dev.post('/token', async (request) => {
         const header = request.headers.authorization;
         const token = header?.startsWith('Bearer ') ? header.slice(7) : '';
-        const userId = await auth.verifyToken(token);
+        const { userId } = await auth.verifyToken(token);
         const user = await store.getUser(userId);
         if (user === undefined) throw new ParleyError('UNAUTHENTICATED', 'token names an unknown user');
         return session(user.id, user.name);
@@ -178,7 +211,7 @@ export async function registerDevAuth(app: FastifyInstance, deps: DevAuthDeps): 
     { prefix: DEV_AUTH_PREFIX },
   );
 
-  return { close: () => db.close() };
+  return { close: () => credentials.close() };
 }
 
 function clientAddress(request: FastifyRequest): string {

@@ -1,0 +1,459 @@
+/**
+ * ChatStore: the app's state, kept from one ParleyClient. It owns what the SDK
+ * leaves to applications — the messages held per conversation (live ones from
+ * 'message' events plus older pages from history()), this tab's outgoing
+ * messages and their send state, members lists, known display names — and
+ * exposes one immutable snapshot that components read through hooks
+ * (use-chat.ts). Changes are batched: listeners hear once per microtask.
+ *
+ * The SDK does the hard parts (ordering, exactly-once, resume, unread counts);
+ * nothing here second-guesses it.
+ */
+import {
+  ParleyClient,
+  ParleyError,
+  type ClientState,
+  type ConversationMember,
+  type ConversationSummary,
+  type Message,
+} from '@parley/client';
+
+/** How many older messages one scroll-back loads. */
+export const HISTORY_PAGE = 40;
+/** Members lists are reloaded this long after the last membership event of a burst. */
+const MEMBERS_RELOAD_DEBOUNCE_MS = 150;
+
+/** A message this tab sent that the server has not stored (yet). */
+export interface PendingMessage {
+  localId: string;
+  conversationId: string;
+  text: string;
+  state: 'sending' | 'failed';
+  /** Why the server refused it (failed only). */
+  error?: string;
+  /** Local clock, ms since epoch. */
+  createdAt: number;
+}
+
+export type HistoryState = 'idle' | 'loading' | 'complete' | 'error';
+
+export interface Timeline {
+  /** Stored messages in seq order, each once. */
+  readonly messages: readonly Message[];
+  /** This tab's unacknowledged or refused sends, in the order they were made. */
+  readonly pending: readonly PendingMessage[];
+  /** Whether older messages can still be loaded. */
+  readonly history: HistoryState;
+}
+
+export interface MembersState {
+  readonly status: 'loading' | 'ready' | 'error';
+  readonly members: readonly ConversationMember[];
+  readonly error?: string;
+}
+
+export interface ConnectionInfo {
+  readonly state: ClientState;
+  /** The last connection failure, while not open. */
+  readonly error?: string;
+  /** The browser reports no network. */
+  readonly browserOffline: boolean;
+}
+
+export interface ChatState {
+  readonly self: { readonly userId: string; readonly name: string };
+  readonly connection: ConnectionInfo;
+  /** Newest activity first. */
+  readonly conversations: readonly ConversationSummary[];
+  readonly totalUnread: number;
+  readonly timelines: ReadonlyMap<string, Timeline>;
+  readonly members: ReadonlyMap<string, MembersState>;
+  /** Display names by user id, as far as this client knows them (itself, direct peers). */
+  readonly names: ReadonlyMap<string, string>;
+  /** Set when the session ended for good (token refused): the app returns to sign-in. */
+  readonly ended?: string;
+}
+
+export interface ChatStoreOptions {
+  url: string;
+  self: { userId: string; name: string };
+  token: () => Promise<string>;
+  /** Reconnect backoff ceiling. Default 5000 ms: a chat UI should come back quickly. */
+  maxReconnectDelayMs?: number;
+}
+
+const EMPTY_TIMELINE: Timeline = { messages: [], pending: [], history: 'idle' };
+
+export class ChatStore {
+  readonly client: ParleyClient;
+  private current: ChatState;
+  private readonly listeners = new Set<() => void>();
+  private notifyScheduled = false;
+  private listChanged = false;
+  private closed = false;
+  private localCounter = 0;
+  /** Highest read position requested per conversation, so a scroll does not send a request per pixel. */
+  private readonly readRequested = new Map<string, number>();
+  /**
+   * Read positions the server did not confirm (the connection dropped). The
+   * SDK already moved them locally, so they are sent again on reconnect, for
+   * the user's other devices to hear of them.
+   */
+  private readonly unconfirmedReads = new Map<string, number>();
+  private readonly membersReloads = new Map<string, ReturnType<typeof setTimeout>>();
+  private readonly cleanups: Array<() => void> = [];
+
+  constructor(options: ChatStoreOptions) {
+    this.client = new ParleyClient({
+      url: options.url,
+      token: options.token,
+      reconnect: { minDelayMs: 250, maxDelayMs: options.maxReconnectDelayMs ?? 5000 },
+      clientName: 'parley-web/0.1',
+    });
+    const names = new Map([[options.self.userId, options.self.name]]);
+    this.current = {
+      self: options.self,
+      connection: { state: 'idle', browserOffline: typeof navigator !== 'undefined' && navigator.onLine === false },
+      conversations: [],
+      totalUnread: 0,
+      timelines: new Map(),
+      members: new Map(),
+      names,
+    };
+    this.cleanups.push(
+      this.client.on('message', (message) => this.onMessage(message)),
+      this.client.on('conversation', () => this.markListChanged()),
+      this.client.on('state', ({ state, error }) => this.onState(state, error)),
+      // Background failures (a pull refused, ...) have no promise to reject; the SDK recovers by itself.
+      this.client.on('error', (error) => console.warn('parley:', error.codeName, error.message)),
+    );
+    const onNetwork = () => this.setConnection({ browserOffline: navigator.onLine === false });
+    window.addEventListener('online', onNetwork);
+    window.addEventListener('offline', onNetwork);
+    this.cleanups.push(() => {
+      window.removeEventListener('online', onNetwork);
+      window.removeEventListener('offline', onNetwork);
+    });
+  }
+
+  // ---- subscription ----
+
+  get state(): ChatState {
+    return this.current;
+  }
+
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Connects; failures show in state.connection, and a refused session in state.ended. */
+  start(): void {
+    this.client.connect().catch(() => undefined);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const cleanup of this.cleanups) cleanup();
+    for (const timer of this.membersReloads.values()) clearTimeout(timer);
+    void this.client.close();
+    this.listeners.clear();
+  }
+
+  // ---- conversations ----
+
+  conversation(conversationId: string): ConversationSummary | undefined {
+    return this.client.conversation(conversationId);
+  }
+
+  /** Opens (creating if needed) the direct conversation with `userId`; resolves with its id. */
+  openDirect(userId: string): Promise<string> {
+    return this.client.direct(userId);
+  }
+
+  async createGroup(name: string, memberIds: string[]): Promise<string> {
+    const summary = await this.client.createGroup({ name, memberIds });
+    return summary.id;
+  }
+
+  async addMembers(conversationId: string, userIds: string[]): Promise<void> {
+    await this.client.addMembers(conversationId, userIds);
+    this.reloadMembersSoon(conversationId, 0);
+  }
+
+  async removeMember(conversationId: string, userId: string): Promise<void> {
+    await this.client.removeMember(conversationId, userId);
+    this.reloadMembersSoon(conversationId, 0);
+  }
+
+  async leave(conversationId: string): Promise<void> {
+    await this.client.leave(conversationId);
+  }
+
+  /** Loads (or reloads) the members of a conversation into state.members. */
+  loadMembers(conversationId: string): void {
+    const previous = this.current.members.get(conversationId);
+    this.setMembers(conversationId, { status: previous?.status === 'ready' ? 'ready' : 'loading', members: previous?.members ?? [] });
+    this.client.members(conversationId).then(
+      (members) => this.setMembers(conversationId, { status: 'ready', members: sortMembers(members) }),
+      (error: unknown) => this.setMembers(conversationId, { status: 'error', members: previous?.members ?? [], error: describeError(error) }),
+    );
+  }
+
+  /**
+   * Marks read up to `seq` (default: everything) when that moves the read
+   * position. Offline, nothing happens: the view asks again once connected.
+   */
+  markRead(conversationId: string, seq?: number): void {
+    const summary = this.client.conversation(conversationId);
+    if (summary === undefined || this.client.state !== 'open') return;
+    const target = Math.min(seq ?? summary.lastSeq, summary.lastSeq);
+    if (target <= summary.readSeq || target <= (this.readRequested.get(conversationId) ?? 0)) return;
+    this.sendRead(conversationId, target);
+  }
+
+  private sendRead(conversationId: string, seq: number): void {
+    this.readRequested.set(conversationId, seq);
+    this.client.markRead(conversationId, seq).then(
+      () => {
+        this.readRequested.delete(conversationId);
+        if ((this.unconfirmedReads.get(conversationId) ?? 0) <= seq) this.unconfirmedReads.delete(conversationId);
+      },
+      () => {
+        this.readRequested.delete(conversationId);
+        this.unconfirmedReads.set(conversationId, Math.max(seq, this.unconfirmedReads.get(conversationId) ?? 0));
+      },
+    );
+  }
+
+  // ---- messages ----
+
+  timeline(conversationId: string): Timeline {
+    return this.current.timelines.get(conversationId) ?? EMPTY_TIMELINE;
+  }
+
+  /** Sends text; the message shows at once as 'sending', and as stored once the server has it. */
+  send(conversationId: string, text: string): void {
+    const pending: PendingMessage = { localId: `local-${++this.localCounter}`, conversationId, text, state: 'sending', createdAt: Date.now() };
+    this.updateTimeline(conversationId, (timeline) => ({ ...timeline, pending: [...timeline.pending, pending] }));
+    this.transmit(pending);
+  }
+
+  /** Sends a refused message again. */
+  retry(conversationId: string, localId: string): void {
+    const pending = this.timeline(conversationId).pending.find((entry) => entry.localId === localId);
+    if (pending === undefined || pending.state !== 'failed') return;
+    const again: PendingMessage = { localId: pending.localId, conversationId, text: pending.text, state: 'sending', createdAt: Date.now() };
+    this.replacePending(conversationId, localId, again);
+    this.transmit(again);
+  }
+
+  /** Drops a refused message. */
+  discard(conversationId: string, localId: string): void {
+    this.replacePending(conversationId, localId, undefined);
+  }
+
+  /** Loads the page of messages before the oldest one held. */
+  loadOlder(conversationId: string): void {
+    const timeline = this.timeline(conversationId);
+    if (timeline.history === 'loading' || timeline.history === 'complete') return;
+    const summary = this.client.conversation(conversationId);
+    const oldest = timeline.messages[0]?.seq;
+    const floor = Math.max(1, summary?.firstSeq ?? 1);
+    if (summary !== undefined && (summary.lastSeq === 0 || (oldest !== undefined && oldest <= floor))) {
+      this.updateTimeline(conversationId, (current) => ({ ...current, history: 'complete' }));
+      return;
+    }
+    if (this.client.state !== 'open') return; // asked again once connected
+    this.updateTimeline(conversationId, (current) => ({ ...current, history: 'loading' }));
+    this.client.history(conversationId, oldest === undefined ? { limit: HISTORY_PAGE } : { beforeSeq: oldest, limit: HISTORY_PAGE }).then(
+      (older) => {
+        const lowest = older[0]?.seq;
+        const complete = older.length < HISTORY_PAGE || (lowest !== undefined && lowest <= floor);
+        this.updateTimeline(conversationId, (current) => ({
+          ...current,
+          messages: mergeMessages(current.messages, older),
+          history: complete ? 'complete' : 'idle',
+        }));
+      },
+      (error: unknown) => {
+        // Lost connection: try again later. Anything else would fail again.
+        const retryable = error instanceof ParleyError && error.retryable;
+        this.updateTimeline(conversationId, (current) => ({ ...current, history: retryable ? 'idle' : 'error' }));
+      },
+    );
+  }
+
+  /** Messages waiting for the server across all conversations (shown while offline). */
+  get waitingCount(): number {
+    let count = 0;
+    for (const timeline of this.current.timelines.values()) count += timeline.pending.filter((entry) => entry.state === 'sending').length;
+    return count;
+  }
+
+  // ---- internals ----
+
+  private transmit(pending: PendingMessage): void {
+    this.client.send(pending.conversationId, { text: pending.text }).then(
+      (message) => {
+        // The 'message' event usually came first; merging is idempotent.
+        this.updateTimeline(pending.conversationId, (timeline) => ({
+          ...timeline,
+          messages: mergeMessages(timeline.messages, [message]),
+          pending: timeline.pending.filter((entry) => entry.localId !== pending.localId),
+        }));
+      },
+      (error: unknown) => {
+        if (this.closed) return;
+        this.replacePending(pending.conversationId, pending.localId, { ...pending, state: 'failed', error: describeError(error) });
+      },
+    );
+  }
+
+  private replacePending(conversationId: string, localId: string, next: PendingMessage | undefined): void {
+    this.updateTimeline(conversationId, (timeline) => ({
+      ...timeline,
+      pending: next === undefined ? timeline.pending.filter((entry) => entry.localId !== localId) : timeline.pending.map((entry) => (entry.localId === localId ? next : entry)),
+    }));
+  }
+
+  private onMessage(message: Message): void {
+    this.updateTimeline(message.conversationId, (timeline) => ({ ...timeline, messages: mergeMessages(timeline.messages, [message]) }));
+    // Membership events change who is in the conversation: refresh a list on screen.
+    if (message.type === 'system' && this.current.members.has(message.conversationId)) this.reloadMembersSoon(message.conversationId, MEMBERS_RELOAD_DEBOUNCE_MS);
+  }
+
+  private onState(state: ClientState, error: ParleyError | undefined): void {
+    if (state === 'open') {
+      this.readRequested.clear();
+      for (const [conversationId, seq] of this.unconfirmedReads) this.sendRead(conversationId, seq);
+    }
+    const next: { state: ClientState; error?: string } = { state };
+    if (error !== undefined && state !== 'open') next.error = describeError(error);
+    this.setConnection(next, true);
+    if (state === 'closed' && error !== undefined && (error.codeName === 'UNAUTHENTICATED' || error.codeName === 'TOKEN_EXPIRED')) {
+      this.set({ ...this.current, ended: 'Your session has ended. Sign in again.' });
+    }
+    // Pages that could not load while offline are asked for again by the views.
+    if (state === 'open') {
+      for (const [conversationId, timeline] of this.current.timelines) {
+        if (timeline.history === 'error') this.updateTimeline(conversationId, (current) => ({ ...current, history: 'idle' }));
+      }
+    }
+  }
+
+  private setConnection(change: Partial<ConnectionInfo>, replaceError = false): void {
+    const connection: ConnectionInfo = { ...this.current.connection, ...change };
+    if (replaceError && change.error === undefined) delete (connection as { error?: string }).error;
+    this.set({ ...this.current, connection });
+  }
+
+  private reloadMembersSoon(conversationId: string, delayMs: number): void {
+    clearTimeout(this.membersReloads.get(conversationId));
+    this.membersReloads.set(
+      conversationId,
+      setTimeout(() => {
+        this.membersReloads.delete(conversationId);
+        if (!this.closed) this.loadMembers(conversationId);
+      }, delayMs),
+    );
+  }
+
+  private setMembers(conversationId: string, members: MembersState): void {
+    const map = new Map(this.current.members);
+    map.set(conversationId, members);
+    this.set({ ...this.current, members: map });
+  }
+
+  private updateTimeline(conversationId: string, change: (timeline: Timeline) => Timeline): void {
+    const before = this.timeline(conversationId);
+    const after = change(before);
+    if (after === before) return;
+    const timelines = new Map(this.current.timelines);
+    timelines.set(conversationId, after);
+    this.set({ ...this.current, timelines });
+  }
+
+  private markListChanged(): void {
+    this.listChanged = true;
+    this.scheduleNotify();
+  }
+
+  private set(next: ChatState): void {
+    this.current = next;
+    this.scheduleNotify();
+  }
+
+  private scheduleNotify(): void {
+    if (this.notifyScheduled || this.closed) return;
+    this.notifyScheduled = true;
+    queueMicrotask(() => {
+      this.notifyScheduled = false;
+      if (this.closed) return;
+      if (this.listChanged) {
+        // A burst of summaries (the first sync) becomes one list update.
+        this.listChanged = false;
+        const conversations = this.client.conversations();
+        this.current = { ...this.current, conversations, totalUnread: this.client.totalUnread, names: namesFrom(this.current, conversations) };
+      }
+      for (const listener of [...this.listeners]) listener();
+    });
+  }
+}
+
+/** Merges messages into a seq-ordered list, each seq once. Returns `existing` when nothing is new. */
+export function mergeMessages(existing: readonly Message[], incoming: readonly Message[]): readonly Message[] {
+  const last = existing[existing.length - 1];
+  const only = incoming.length === 1 ? incoming[0] : undefined;
+  // The common case: one live message after everything held.
+  if (only !== undefined && (last === undefined || only.seq > last.seq)) return [...existing, only];
+  const held = new Set(existing.map((message) => message.seq));
+  const fresh = incoming.filter((message) => !held.has(message.seq));
+  if (fresh.length === 0) return existing;
+  return [...existing, ...fresh].sort((a, b) => a.seq - b.seq);
+}
+
+function namesFrom(state: ChatState, conversations: readonly ConversationSummary[]): ReadonlyMap<string, string> {
+  let changed = false;
+  const names = new Map(state.names);
+  for (const summary of conversations) {
+    if (summary.kind === 'direct' && summary.peerId !== undefined && summary.name !== '' && names.get(summary.peerId) !== summary.name) {
+      names.set(summary.peerId, summary.name);
+      changed = true;
+    }
+  }
+  return changed ? names : state.names;
+}
+
+const ROLE_ORDER = { owner: 0, admin: 1, member: 2 } as const;
+
+function sortMembers(members: ConversationMember[]): ConversationMember[] {
+  return [...members].sort((a, b) => ROLE_ORDER[a.role] - ROLE_ORDER[b.role] || a.userId.localeCompare(b.userId));
+}
+
+/** Human text for an SDK error; never a raw stack or code dump. */
+export function describeError(error: unknown): string {
+  if (error instanceof ParleyError) {
+    switch (error.codeName) {
+      case 'NOT_FOUND':
+        return 'Not found. Check the id.';
+      case 'FORBIDDEN':
+        return 'You are not allowed to do that here.';
+      case 'CLOSED':
+        return 'You are offline. Try again once connected.';
+      case 'TOO_LARGE':
+        return 'That is too long.';
+      case 'LIMIT_EXCEEDED':
+        return 'That would exceed a limit (group size).';
+      case 'RATE_LIMITED':
+        return 'Slow down a little and try again.';
+      case 'TIMEOUT':
+      case 'UNAVAILABLE':
+        return 'The server did not answer in time.';
+      default:
+        return error.message;
+    }
+  }
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,78 @@
+/**
+ * The signed-in app: sidebar (who am I, connection state, conversation list),
+ * the open conversation, and the new-conversation dialog. On a phone-sized
+ * screen the list and the conversation take turns (data-view).
+ */
+import { useEffect, useState } from 'preact/hooks';
+import { useChat } from '../chat/use-chat.js';
+import { useOpenConversation } from '../route.js';
+import { Avatar } from './avatar.js';
+import { ChatView } from './chat-view.js';
+import { ConnectionBanner, ConnectionStatus } from './connection-banner.js';
+import { ConversationList } from './conversation-list.js';
+import { NewConversation } from './new-conversation.js';
+
+interface ChatAppProps {
+  onSignOut(): void;
+}
+
+export function ChatApp({ onSignOut }: ChatAppProps) {
+  const [openId, open] = useOpenConversation();
+  const [dialogOpen, setDialogOpen] = useState(false);
+  const [panelId, setPanelId] = useState<string | undefined>();
+  const self = useChat((state) => state.self);
+  const totalUnread = useChat((state) => state.totalUnread);
+
+  useEffect(() => {
+    document.title = totalUnread > 0 ? `(${totalUnread}) Parley` : 'Parley';
+  }, [totalUnread]);
+
+  return (
+    <div class="app" data-view={openId === undefined ? 'list' : 'chat'}>
+      <ConnectionBanner />
+      <div class="workspace">
+        <aside class="sidebar" aria-label="Conversations">
+          <header class="sidebar-header">
+            <Avatar id={self.userId} name={self.name} />
+            <div class="me">
+              <span class="me-name" data-testid="me-name">
+                {self.name}
+              </span>
+              <ConnectionStatus />
+            </div>
+            <button type="button" class="icon-button" onClick={onSignOut} aria-label="Sign out" title="Sign out" data-testid="sign-out">
+              <svg viewBox="0 0 20 20" aria-hidden="true">
+                <path d="M8 4H5a1 1 0 0 0-1 1v10a1 1 0 0 0 1 1h3M12 6.5L15.5 10 12 13.5M15.5 10H8" fill="none" stroke="currentColor" stroke-width="1.7" stroke-linecap="round" stroke-linejoin="round" />
+              </svg>
+            </button>
+          </header>
+          <div class="sidebar-actions">
+            <h2>Chats</h2>
+            <button type="button" class="button primary small" data-testid="new-chat" onClick={() => setDialogOpen(true)}>
+              <svg viewBox="0 0 20 20" aria-hidden="true">
+                <path d="M10 4v12M4 10h12" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" />
+              </svg>
+              New chat
+            </button>
+          </div>
+          <ConversationList activeId={openId} onOpen={open} />
+        </aside>
+        <main class="main">
+          {openId === undefined ? (
+            <div class="chat-placeholder welcome">
+              <img src="/favicon.svg" alt="" width={56} height={56} />
+              <h2>Welcome, {self.name}</h2>
+              <p class="muted">Pick a conversation, or start a new one.</p>
+              <button type="button" class="button primary" onClick={() => setDialogOpen(true)}>
+                New chat
+              </button>
+            </div>
+          ) : (
+            <ChatView key={openId} conversationId={openId} panelId={panelId} onPanel={setPanelId} onBack={() => open(undefined)} />
+          )}
+        </main>
+      </div>
+      {dialogOpen && <NewConversation onClose={() => setDialogOpen(false)} onOpened={open} />}
+    </div>
+  );
+}

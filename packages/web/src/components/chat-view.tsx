@@ -1,0 +1,185 @@
+/**
+ * One open conversation: header (with buttons for the side panels that apply),
+ * message list, composer, and the open side panel. It decides when messages
+ * count as read: when they are on screen in a visible page.
+ */
+import type { ConversationSummary } from '@parley/client';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { useChat, useChatStore } from '../chat/use-chat.js';
+import type { Timeline } from '../chat/chat-store.js';
+import type { MessageContext } from '../messages/registry.js';
+import { PANELS, type PanelDefinition } from '../panels/registry.js';
+import { Avatar } from './avatar.js';
+import { Composer } from './composer.js';
+import { conversationTitle } from './conversation-list.js';
+import { MessageList } from './message-list.js';
+
+const EMPTY_TIMELINE: Timeline = { messages: [], pending: [], history: 'idle' };
+/** The server's default maxTextChars. */
+const MAX_TEXT_CHARS = 8000;
+
+interface ChatViewProps {
+  conversationId: string;
+  panelId: string | undefined;
+  onPanel(panelId: string | undefined): void;
+  onBack(): void;
+}
+
+export function ChatView({ conversationId, panelId, onPanel, onBack }: ChatViewProps) {
+  const store = useChatStore();
+  const conversation = useChat((state) => state.conversations.find((summary) => summary.id === conversationId));
+  const connection = useChat((state) => state.connection.state);
+
+  if (conversation === undefined) {
+    return (
+      <section class="chat chat-missing">
+        <header class="chat-header">
+          <button type="button" class="icon-button back-button" onClick={onBack} aria-label="Back to conversations">
+            <BackIcon />
+          </button>
+        </header>
+        <div class="chat-placeholder">
+          {connection === 'open' ? (
+            <>
+              <p>This conversation is not in your list.</p>
+              <button type="button" class="button" onClick={onBack}>
+                Back to conversations
+              </button>
+            </>
+          ) : (
+            <p class="muted">Loading…</p>
+          )}
+        </div>
+      </section>
+    );
+  }
+  return <OpenChat conversation={conversation} store={store} panelId={panelId} onPanel={onPanel} onBack={onBack} />;
+}
+
+function BackIcon() {
+  return (
+    <svg viewBox="0 0 20 20" aria-hidden="true">
+      <path d="M12.5 4L6.5 10l6 6" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" />
+    </svg>
+  );
+}
+
+interface OpenChatProps {
+  conversation: ConversationSummary;
+  store: ReturnType<typeof useChatStore>;
+  panelId: string | undefined;
+  onPanel(panelId: string | undefined): void;
+  onBack(): void;
+}
+
+function OpenChat({ conversation, store, panelId, onPanel, onBack }: OpenChatProps) {
+  const conversationId = conversation.id;
+  const timeline = useChat((state) => state.timelines.get(conversationId)) ?? EMPTY_TIMELINE;
+  const names = useChat((state) => state.names);
+  const selfId = useChat((state) => state.self.userId);
+  const connection = useChat((state) => state.connection.state);
+  const context = useMemo<MessageContext>(() => ({ selfId, names, conversationKind: conversation.kind }), [selfId, names, conversation.kind]);
+
+  // The divider marks where unread began when the conversation was opened (or
+  // when the page became visible again with unread messages); it stays put.
+  const [dividerAfterSeq, setDividerAfterSeq] = useState<number | undefined>(() => (conversation.unread > 0 ? conversation.readSeq : undefined));
+  const [sentSignal, setSentSignal] = useState(0);
+  const current = useRef(conversation);
+  current.current = conversation;
+
+  useEffect(() => {
+    const onVisible = () => {
+      const latest = current.current;
+      if (document.visibilityState === 'visible' && latest.unread > 0) setDividerAfterSeq((divider) => divider ?? latest.readSeq);
+    };
+    document.addEventListener('visibilitychange', onVisible);
+    return () => document.removeEventListener('visibilitychange', onVisible);
+  }, []);
+
+  // First page of history, and again after a reconnect if it could not load.
+  useEffect(() => {
+    if (connection === 'open' && timeline.history === 'idle' && timeline.messages.length === 0) store.loadOlder(conversationId);
+  }, [connection, timeline.history, timeline.messages.length, conversationId, store]);
+
+  const panels = PANELS.filter((panel) => panel.available(conversation));
+  const openPanel: PanelDefinition | undefined = panels.find((panel) => panel.id === panelId);
+  const title = conversationTitle(conversation);
+  const subtitle =
+    conversation.kind === 'direct'
+      ? `@${conversation.peerId ?? ''}`
+      : `${conversation.memberCount} member${conversation.memberCount === 1 ? '' : 's'}${conversation.active ? '' : ' · you are no longer a member'}`;
+
+  return (
+    <section class={`chat${openPanel === undefined ? '' : ' with-panel'}`} data-testid="chat-view" data-conversation-id={conversationId}>
+      <div class="chat-column">
+        <header class="chat-header">
+          <button type="button" class="icon-button back-button" onClick={onBack} aria-label="Back to conversations">
+            <BackIcon />
+          </button>
+          <Avatar id={conversation.kind === 'direct' ? (conversation.peerId ?? conversationId) : conversationId} name={title} group={conversation.kind === 'group'} />
+          <div class="chat-title">
+            <h2 data-testid="chat-title">{title}</h2>
+            <span class="chat-subtitle">{subtitle}</span>
+          </div>
+          <div class="chat-actions">
+            {panels.map((panel) => (
+              <button
+                key={panel.id}
+                type="button"
+                class={`icon-button${panel.id === openPanel?.id ? ' pressed' : ''}`}
+                aria-pressed={panel.id === openPanel?.id}
+                aria-label={panel.title}
+                title={panel.title}
+                data-testid={`panel-button-${panel.id}`}
+                onClick={() => onPanel(panel.id === openPanel?.id ? undefined : panel.id)}
+              >
+                <panel.Icon />
+              </button>
+            ))}
+          </div>
+        </header>
+        <MessageList
+          key={conversationId}
+          conversation={conversation}
+          timeline={timeline}
+          context={context}
+          dividerAfterSeq={dividerAfterSeq}
+          sentSignal={sentSignal}
+          onLoadOlder={() => store.loadOlder(conversationId)}
+          onViewed={(seq) => store.markRead(conversationId, seq)}
+          onRetry={(localId) => store.retry(conversationId, localId)}
+          onDiscard={(localId) => store.discard(conversationId, localId)}
+        />
+        {conversation.active ? (
+          <Composer
+            key={conversationId}
+            conversationId={conversationId}
+            maxLength={MAX_TEXT_CHARS}
+            onSend={(text) => {
+              store.send(conversationId, text);
+              setDividerAfterSeq(undefined);
+              setSentSignal((signal) => signal + 1);
+            }}
+          />
+        ) : (
+          <div class="composer-closed">You are no longer a member of this group. You can read what was said until you left.</div>
+        )}
+      </div>
+      {openPanel !== undefined && (
+        <aside class="side-panel" aria-label={openPanel.title} data-testid={`panel-${openPanel.id}`}>
+          <header class="side-panel-header">
+            <h3>{openPanel.title}</h3>
+            <button type="button" class="icon-button" aria-label={`Close ${openPanel.title.toLowerCase()}`} onClick={() => onPanel(undefined)}>
+              <svg viewBox="0 0 20 20" aria-hidden="true">
+                <path d="M5 5l10 10M15 5L5 15" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" />
+              </svg>
+            </button>
+          </header>
+          <div class="side-panel-body">
+            <openPanel.Panel conversation={conversation} />
+          </div>
+        </aside>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,89 @@
+/**
+ * The message composer: a growing text area; Enter sends, Shift+Enter adds a
+ * line (and Enter while an input method is composing does not send). Drafts
+ * are kept per conversation while the page lives. Works while offline: the
+ * message waits in the SDK's outbox and goes out when the connection returns.
+ */
+import { useEffect, useRef, useState } from 'preact/hooks';
+
+const drafts = new Map<string, string>();
+const MAX_HEIGHT_PX = 160;
+
+interface ComposerProps {
+  conversationId: string;
+  maxLength: number;
+  onSend(text: string): void;
+}
+
+export function Composer({ conversationId, maxLength, onSend }: ComposerProps) {
+  const [text, setText] = useState(() => drafts.get(conversationId) ?? '');
+  const input = useRef<HTMLTextAreaElement>(null);
+
+  const resize = () => {
+    const element = input.current;
+    if (element === null) return;
+    element.style.height = 'auto';
+    element.style.height = `${Math.min(element.scrollHeight, MAX_HEIGHT_PX)}px`;
+  };
+
+  useEffect(() => {
+    resize();
+    // A physical keyboard: ready to type. On touch screens focusing would pop the keyboard up uninvited.
+    if (window.matchMedia('(pointer: fine)').matches) input.current?.focus();
+  }, []);
+
+  const update = (value: string) => {
+    setText(value);
+    if (value === '') drafts.delete(conversationId);
+    else drafts.set(conversationId, value);
+  };
+
+  const submit = () => {
+    const message = text.trim();
+    if (message === '') return;
+    onSend(message);
+    update('');
+    requestAnimationFrame(resize);
+    input.current?.focus();
+  };
+
+  const onKeyDown = (event: KeyboardEvent) => {
+    if (event.key === 'Enter' && !event.shiftKey && !event.altKey && !event.ctrlKey && !event.metaKey && !event.isComposing) {
+      event.preventDefault();
+      submit();
+    }
+  };
+
+  const remaining = maxLength - text.length;
+  return (
+    <form
+      class="composer"
+      onSubmit={(event) => {
+        event.preventDefault();
+        submit();
+      }}
+    >
+      <textarea
+        ref={input}
+        class="composer-input"
+        data-testid="composer-input"
+        rows={1}
+        placeholder="Write a message…"
+        aria-label="Message"
+        maxLength={maxLength}
+        value={text}
+        onInput={(event) => {
+          update(event.currentTarget.value);
+          resize();
+        }}
+        onKeyDown={onKeyDown}
+      />
+      {remaining < 200 && <span class="composer-count">{remaining}</span>}
+      <button type="submit" class="send-button" data-testid="send-button" disabled={text.trim() === ''} aria-label="Send">
+        <svg viewBox="0 0 20 20" aria-hidden="true">
+          <path d="M3 10l14-7-5 15-2.5-6L3 10z" fill="currentColor" />
+        </svg>
+      </button>
+    </form>
+  );
+}

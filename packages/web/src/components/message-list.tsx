@@ -1,0 +1,237 @@
+/**
+ * The scrolling list of a conversation's messages: day separators, the
+ * new-message divider, runs of messages from one sender, this tab's pending
+ * sends after the stored messages. It owns scrolling: it opens at the first
+ * unread (or the bottom), keeps the view steady while older pages load above,
+ * follows new messages while at the bottom, and reports the newest message on
+ * screen so the conversation can be marked read as it is viewed.
+ */
+import type { ConversationSummary, Message } from '@parley/client';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
+import type { Timeline } from '../chat/chat-store.js';
+import { dayLabel, sameDay } from '../format.js';
+import { type MessageContext, messageKind } from '../messages/registry.js';
+import { MessageItem, type SendState } from './message-item.js';
+
+/** Within this many pixels of the bottom counts as "at the bottom". */
+const BOTTOM_SLACK_PX = 64;
+/** Older messages load when the top is this close. */
+const LOAD_OLDER_THRESHOLD_PX = 400;
+/** Consecutive messages from one sender within this time form one run. */
+const RUN_GAP_MS = 5 * 60_000;
+
+interface MessageListProps {
+  conversation: ConversationSummary;
+  timeline: Timeline;
+  context: MessageContext;
+  /** The divider goes before the first message from someone else above this seq. */
+  dividerAfterSeq: number | undefined;
+  /** Changes when this user sent something: jump to the bottom. */
+  sentSignal: number;
+  onLoadOlder(): void;
+  /** The newest stored message visible on screen. */
+  onViewed(seq: number): void;
+  onRetry(localId: string): void;
+  onDiscard(localId: string): void;
+}
+
+type Entry =
+  | { type: 'day'; key: string; label: string }
+  | { type: 'divider'; key: string }
+  | { type: 'message'; key: string; message: Message; firstInRun: boolean; sendState?: SendState; error?: string; localId?: string };
+
+function buildEntries(timeline: Timeline, context: MessageContext, dividerAfterSeq: number | undefined): Entry[] {
+  const entries: Entry[] = [];
+  let previous: Message | undefined;
+  let dividerPlaced = dividerAfterSeq === undefined;
+  const add = (message: Message, extra: { sendState?: SendState; error?: string; localId?: string }, key: string) => {
+    if (previous === undefined || !sameDay(previous.createdAt, message.createdAt)) {
+      entries.push({ type: 'day', key: `day-${message.createdAt}-${key}`, label: dayLabel(message.createdAt) });
+      previous = undefined;
+    }
+    if (!dividerPlaced && message.seq > (dividerAfterSeq ?? 0) && message.type === 'user' && message.senderId !== context.selfId) {
+      entries.push({ type: 'divider', key: 'divider' });
+      dividerPlaced = true;
+      previous = undefined;
+    }
+    const bubble = messageKind(message).layout === 'bubble';
+    const firstInRun =
+      !bubble ||
+      previous === undefined ||
+      messageKind(previous).layout !== 'bubble' ||
+      previous.senderId !== message.senderId ||
+      message.createdAt - previous.createdAt > RUN_GAP_MS;
+    entries.push({ type: 'message', key, message, firstInRun, ...extra });
+    previous = message;
+  };
+  for (const message of timeline.messages) {
+    add(message, message.senderId === context.selfId && message.type === 'user' ? { sendState: 'sent' } : {}, `m-${message.seq}`);
+  }
+  for (const pending of timeline.pending) {
+    const message: Message = {
+      id: pending.localId,
+      conversationId: pending.conversationId,
+      seq: 0,
+      senderId: context.selfId,
+      clientMsgId: '',
+      type: 'user',
+      text: pending.text,
+      createdAt: pending.createdAt,
+    };
+    const extra: { sendState: SendState; localId: string; error?: string } = { sendState: pending.state, localId: pending.localId };
+    if (pending.error !== undefined) extra.error = pending.error;
+    add(message, extra, pending.localId);
+  }
+  return entries;
+}
+
+function distanceFromBottom(element: HTMLElement): number {
+  return element.scrollHeight - element.scrollTop - element.clientHeight;
+}
+
+export function MessageList(props: MessageListProps) {
+  const { conversation, timeline, context, dividerAfterSeq, sentSignal, onLoadOlder, onViewed, onRetry, onDiscard } = props;
+  const scroller = useRef<HTMLDivElement>(null);
+  const stickToBottom = useRef(true);
+  const initialScrollDone = useRef(false);
+  const previousHeight = useRef(0);
+  const previousFirstSeq = useRef<number | undefined>(undefined);
+  const previousSentSignal = useRef(sentSignal);
+  const latest = useRef(props);
+  latest.current = props;
+  const [atBottom, setAtBottom] = useState(true);
+
+  const reportViewed = () => {
+    const element = scroller.current;
+    if (element === null || document.visibilityState !== 'visible') return;
+    const bottom = element.getBoundingClientRect().bottom;
+    const items = element.querySelectorAll<HTMLElement>('[data-seq]');
+    for (let index = items.length - 1; index >= 0; index--) {
+      const item = items[index] as HTMLElement;
+      if (item.getBoundingClientRect().top < bottom - 8) {
+        latest.current.onViewed(Number(item.dataset.seq));
+        return;
+      }
+    }
+  };
+
+  const messages = timeline.messages;
+  const firstSeq = messages[0]?.seq;
+  const hasContent = messages.length > 0 || timeline.pending.length > 0;
+
+  useLayoutEffect(() => {
+    const element = scroller.current;
+    if (element === null) return;
+    if (!initialScrollDone.current) {
+      if (hasContent || timeline.history === 'complete') {
+        const divider = element.querySelector<HTMLElement>('[data-divider]');
+        if (divider !== null) element.scrollTop = Math.max(0, divider.offsetTop - element.clientHeight / 4);
+        else element.scrollTop = element.scrollHeight;
+        stickToBottom.current = distanceFromBottom(element) < BOTTOM_SLACK_PX;
+        setAtBottom(stickToBottom.current);
+        initialScrollDone.current = true;
+      }
+    } else if (sentSignal !== previousSentSignal.current) {
+      element.scrollTop = element.scrollHeight;
+      stickToBottom.current = true;
+      setAtBottom(true);
+    } else if (firstSeq !== undefined && previousFirstSeq.current !== undefined && firstSeq < previousFirstSeq.current) {
+      // An older page arrived above: keep what the user looks at in place.
+      element.scrollTop += element.scrollHeight - previousHeight.current;
+    } else if (stickToBottom.current) {
+      element.scrollTop = element.scrollHeight;
+    }
+    previousSentSignal.current = sentSignal;
+    previousHeight.current = element.scrollHeight;
+    previousFirstSeq.current = firstSeq;
+    reportViewed();
+    // Not enough to fill the screen: there is no scrolling up to ask for more.
+    if (element.scrollHeight <= element.clientHeight + LOAD_OLDER_THRESHOLD_PX && timeline.history === 'idle') onLoadOlder();
+  });
+
+  useEffect(() => {
+    const onVisible = () => reportViewed();
+    document.addEventListener('visibilitychange', onVisible);
+    window.addEventListener('focus', onVisible);
+    return () => {
+      document.removeEventListener('visibilitychange', onVisible);
+      window.removeEventListener('focus', onVisible);
+    };
+  }, []);
+
+  const frame = useRef(0);
+  const onScroll = () => {
+    const element = scroller.current;
+    if (element === null) return;
+    stickToBottom.current = distanceFromBottom(element) < BOTTOM_SLACK_PX;
+    if (stickToBottom.current !== atBottom) setAtBottom(stickToBottom.current);
+    if (element.scrollTop < LOAD_OLDER_THRESHOLD_PX && latest.current.timeline.history === 'idle') latest.current.onLoadOlder();
+    cancelAnimationFrame(frame.current);
+    frame.current = requestAnimationFrame(reportViewed);
+  };
+
+  const jumpToBottom = () => {
+    const element = scroller.current;
+    if (element !== null) element.scrollTo({ top: element.scrollHeight, behavior: 'smooth' });
+  };
+
+  const entries = buildEntries(timeline, context, dividerAfterSeq);
+  return (
+    <div class="message-pane">
+      <div class="message-scroller" ref={scroller} onScroll={onScroll} data-testid="message-scroller">
+        <div class="history-edge" data-testid="history-state" data-state={timeline.history}>
+          {timeline.history === 'loading' && <span class="spinner" aria-label="Loading older messages" />}
+          {timeline.history === 'complete' && hasContent && (
+            <span class="muted">{conversation.kind === 'group' ? 'The beginning of this group' : 'The beginning of your conversation'}</span>
+          )}
+          {timeline.history === 'error' && <span class="muted">Older messages could not be loaded.</span>}
+        </div>
+        {!hasContent && timeline.history === 'complete' && (
+          <div class="conversation-empty">
+            <p>No messages yet.</p>
+            <p class="muted">Say hello!</p>
+          </div>
+        )}
+        <ol class="messages" aria-label="Messages" aria-live="polite" aria-relevant="additions">
+          {entries.map((entry) => {
+            if (entry.type === 'day') {
+              return (
+                <li key={entry.key} class="day-separator">
+                  <span>{entry.label}</span>
+                </li>
+              );
+            }
+            if (entry.type === 'divider') {
+              return (
+                <li key={entry.key} class="unread-divider" data-divider data-testid="unread-divider">
+                  <span>New messages</span>
+                </li>
+              );
+            }
+            const localId = entry.localId;
+            return (
+              <MessageItem
+                key={entry.key}
+                message={entry.message}
+                context={context}
+                sendState={entry.sendState}
+                error={entry.error}
+                firstInRun={entry.firstInRun}
+                onRetry={localId === undefined ? undefined : () => onRetry(localId)}
+                onDiscard={localId === undefined ? undefined : () => onDiscard(localId)}
+              />
+            );
+          })}
+        </ol>
+      </div>
+      {!atBottom && (
+        <button type="button" class="jump-button" onClick={jumpToBottom} aria-label="Jump to the newest message">
+          <svg viewBox="0 0 16 16" aria-hidden="true">
+            <path d="M8 3v10M3.5 8.5L8 13l4.5-4.5" fill="none" stroke="currentColor" stroke-width="1.8" stroke-linecap="round" stroke-linejoin="round" />
+          </svg>
+          {conversation.unread > 0 && <span class="jump-count">{conversation.unread}</span>}
+        </button>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,64 @@
+/** Display helpers: initials and colours for avatars, times and days, names. */
+
+/** Up to two initials from a display name ("Ada Lovelace" → "AL", "bob" → "B"). */
+export function initials(name: string): string {
+  const words = name.trim().split(/[\s._@-]+/u).filter(Boolean);
+  const letters = words.length >= 2 ? [words[0], words[words.length - 1]] : [words[0] ?? '?'];
+  return letters.map((word) => Array.from(word ?? '?')[0]?.toUpperCase() ?? '?').join('');
+}
+
+const AVATAR_HUES = [12, 38, 145, 170, 200, 226, 258, 285, 320, 350];
+
+/** A stable hue per id, so that a person keeps their colour everywhere. */
+export function avatarHue(id: string): number {
+  let hash = 0;
+  for (let index = 0; index < id.length; index++) hash = (hash * 31 + id.charCodeAt(index)) | 0;
+  return AVATAR_HUES[Math.abs(hash) % AVATAR_HUES.length] as number;
+}
+
+const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+const weekdayFormat = new Intl.DateTimeFormat(undefined, { weekday: 'short' });
+const shortDateFormat = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short' });
+const longDateFormat = new Intl.DateTimeFormat(undefined, { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' });
+
+function startOfDay(time: number): number {
+  const date = new Date(time);
+  date.setHours(0, 0, 0, 0);
+  return date.getTime();
+}
+
+/** Time of a message: "14:05". */
+export function messageTime(time: number): string {
+  return timeFormat.format(time);
+}
+
+/** Time in the conversation list: today "14:05", this week "Tue", else "3 Mar". */
+export function listTime(time: number, now = Date.now()): string {
+  if (time <= 0) return '';
+  const days = Math.round((startOfDay(now) - startOfDay(time)) / 86_400_000);
+  if (days <= 0) return timeFormat.format(time);
+  if (days < 7) return weekdayFormat.format(time);
+  return shortDateFormat.format(time);
+}
+
+/** Day separator in a conversation: "Today", "Yesterday", or the full date. */
+export function dayLabel(time: number, now = Date.now()): string {
+  const days = Math.round((startOfDay(now) - startOfDay(time)) / 86_400_000);
+  if (days === 0) return 'Today';
+  if (days === 1) return 'Yesterday';
+  return longDateFormat.format(time);
+}
+
+export function sameDay(a: number, b: number): boolean {
+  return startOfDay(a) === startOfDay(b);
+}
+
+/** A display name for a user id: known name, else the id itself. */
+export function nameOf(names: ReadonlyMap<string, string>, userId: string): string {
+  return names.get(userId) ?? userId;
+}
+
+/** Splits "a, b c" into ids. */
+export function parseIdList(input: string): string[] {
+  return [...new Set(input.split(/[\s,;]+/u).map((id) => id.trim().replace(/^@/u, '')).filter(Boolean))];
+}

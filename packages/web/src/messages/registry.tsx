@@ -1,0 +1,49 @@
+/**
+ * Message kinds: how each kind of message looks in a conversation and in the
+ * conversation list. A new kind (image, file, poll, ...) is one new module
+ * exporting a MessageKind, listed in KINDS below; nothing else changes.
+ * The first kind whose `matches` accepts a message renders it.
+ */
+import type { Message } from '@parley/client';
+import type { ComponentType } from 'preact';
+import { binaryKind } from './binary-message.js';
+import { systemKind } from './system-message.js';
+import { textKind } from './text-message.js';
+
+export interface MessageContext {
+  selfId: string;
+  /** Known display names by user id. */
+  names: ReadonlyMap<string, string>;
+  conversationKind: 'direct' | 'group';
+}
+
+export interface MessageBodyProps {
+  message: Message;
+  context: MessageContext;
+}
+
+export interface MessageKind {
+  /** Stable name; rendered as `data-kind` on the message. */
+  name: string;
+  matches(message: Message): boolean;
+  /** 'bubble': a chat bubble with sender, time and send state. 'event': a centred line in the timeline. */
+  layout: 'bubble' | 'event';
+  /** Renders the content. Text goes through JSX only, never innerHTML. */
+  Body: ComponentType<MessageBodyProps>;
+  /** One plain-text line for the conversation list. */
+  preview(message: Message, context: MessageContext): string;
+}
+
+const KINDS: readonly MessageKind[] = [systemKind, textKind, binaryKind];
+
+const unsupportedKind: MessageKind = {
+  name: 'unsupported',
+  matches: () => true,
+  layout: 'bubble',
+  Body: () => <span class="message-unsupported">This message cannot be shown in this version of the app.</span>,
+  preview: () => 'Unsupported message',
+};
+
+export function messageKind(message: Message): MessageKind {
+  return KINDS.find((kind) => kind.matches(message)) ?? unsupportedKind;
+}

@@ -1,0 +1,119 @@
+/**
+ * The web app when things go wrong: the server stops and comes back (the app
+ * says it is reconnecting and then sends what was typed meanwhile), and a
+ * message the server refuses (failed, with retry and delete).
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { Browser } from 'playwright-core';
+import type { TestServer } from '../support/fixtures.js';
+import {
+  type BrowserUser,
+  conversationItem,
+  expectAttribute,
+  expectCount,
+  expectGone,
+  expectText,
+  expectTexts,
+  expectVisible,
+  launchBrowser,
+  messageTexts,
+  messages,
+  newUser,
+  openConversation,
+  send,
+  signUp,
+  startDirectChat,
+  startWebServer,
+} from './support.js';
+
+describe('web app when the connection or a send fails', { timeout: 120_000 }, () => {
+  let browser: Browser;
+  const users: BrowserUser[] = [];
+
+  before(async () => {
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    for (const user of users) await user.context.close();
+    await browser?.close();
+  });
+
+  async function person(baseUrl: string, userId: string, name: string): Promise<BrowserUser> {
+    const user = await newUser(browser);
+    users.push(user);
+    await signUp(user.page, baseUrl, userId, name);
+    return user;
+  }
+
+  test('the server stops: the app shows it is reconnecting, then delivers what was typed meanwhile', async (t) => {
+    // The same data directory and port across the restart, as for a real server restart.
+    const dataDir = mkdtempSync(join(tmpdir(), 'parley-web-offline-'));
+    t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+    let fixture: TestServer = await startWebServer(undefined, { dataDir });
+    t.after(() => fixture.close());
+    const { port, httpUrl } = fixture.server;
+
+    const alice = await person(httpUrl, 'alice', 'Alice');
+    const bob = await person(httpUrl, 'bob', 'Bob');
+    await startDirectChat(alice.page, 'bob');
+    await send(alice.page, 'before the outage');
+    await openConversation(bob.page, 'Alice');
+    await expectTexts(messageTexts(bob.page), ['before the outage']);
+
+    await fixture.close();
+    for (const user of [alice, bob]) {
+      await expectAttribute(user.page.getByTestId('connection-state'), 'data-state', 'reconnecting');
+      await expectVisible(user.page.getByTestId('connection-banner'));
+    }
+
+    // Typed while offline: shown at once as sending, and the banner counts it.
+    await send(alice.page, 'typed while offline');
+    const waiting = messages(alice.page).last();
+    await expectText(waiting.getByTestId('message-text'), 'typed while offline');
+    await expectAttribute(waiting, 'data-state', 'sending');
+    await expectVisible(alice.page.getByTestId('connection-banner').getByText('1 message will be sent when the connection returns.'));
+
+    fixture = await startWebServer(undefined, { dataDir, port });
+    for (const user of [alice, bob]) {
+      await expectAttribute(user.page.getByTestId('connection-state'), 'data-state', 'online', 20_000);
+      await expectGone(user.page.getByTestId('connection-banner'));
+    }
+    await expectAttribute(messages(alice.page).last(), 'data-state', 'sent');
+    await expectTexts(messageTexts(bob.page), ['before the outage', 'typed while offline']);
+    await expectTexts(messageTexts(alice.page), ['before the outage', 'typed while offline']);
+
+    // And it keeps working both ways.
+    await send(bob.page, 'welcome back');
+    await expectTexts(messageTexts(alice.page), ['before the outage', 'typed while offline', 'welcome back']);
+    assert.deepEqual(alice.errors, []);
+    assert.deepEqual(bob.errors, []);
+  });
+
+  test('a message the server refuses is marked failed, and can be retried or deleted', async (t) => {
+    // A tiny text limit makes refusals easy to cause.
+    const fixture = await startWebServer(t, { limits: { maxTextChars: 20 } });
+    const alice = await person(fixture.server.httpUrl, 'carol', 'Carol');
+    await fixture.api.createUser('dave', 'Dave');
+    await startDirectChat(alice.page, 'dave');
+
+    await send(alice.page, 'short one');
+    await send(alice.page, 'this message is far too long for this server');
+    const failed = messages(alice.page).last();
+    await expectAttribute(failed, 'data-state', 'failed');
+    await expectVisible(failed.getByText('That is too long.'));
+
+    // Retrying fails the same way (the limit stands), and the message stays failed.
+    await failed.getByTestId('retry-button').click();
+    await expectAttribute(failed, 'data-state', 'failed');
+    await failed.getByRole('button', { name: 'Delete' }).click();
+    await expectCount(messages(alice.page), 1);
+    await expectAttribute(messages(alice.page).last(), 'data-state', 'sent');
+    await expectText(conversationItem(alice.page, 'Dave').getByTestId('conversation-preview'), 'You: short one');
+    assert.deepEqual(alice.errors, []);
+  });
+});

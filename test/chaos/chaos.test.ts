@@ -1,0 +1,41 @@
+/**
+ * The chaos scenarios of docs/reliability.md, shortened for `npm test`: the
+ * same population shape, faults and checks as `npm run chaos`, with fewer
+ * clients and a few seconds of faults each. Every scenario must meet the
+ * target: every send acked, every acked message delivered to every member
+ * device exactly once, no gaps, no order violations, unread counts that agree
+ * with the server and the messages. A failure prints the seed and the first
+ * problems found; `npm run chaos -- --scenario NAME --seed N` replays the same
+ * random choices (timing differs).
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { chaosTable, failureDetails } from './report.js';
+import { runScenario, scenarioNames } from './scenarios.js';
+
+const baseSeed = Number(process.env.PARLEY_CHAOS_SEED) || Date.now() % 1_000_000;
+
+for (const [index, name] of scenarioNames().entries()) {
+  test(`chaos: ${name} converges with every message delivered once, in order`, { timeout: 60_000 }, async (t) => {
+    const result = await runScenario(name, {
+      users: 6,
+      durationMs: 6_000,
+      readTailMs: 1_500,
+      convergeDeadlineMs: 20_000,
+      seed: baseSeed + index,
+    });
+    t.diagnostic(chaosTable([result]).split('\n').slice(2).join(''));
+    const { checks } = result;
+    const details = failureDetails(result);
+    assert.ok(result.convergence.converged, details);
+    assert.ok(checks.sent > 100, `a meaningful load (${checks.sent} sends)`);
+    assert.equal(checks.acked, checks.sent, details);
+    assert.equal(checks.delivered, checks.expectedDeliveries, details);
+    assert.equal(checks.duplicates, 0, details);
+    assert.equal(checks.gaps, 0, details);
+    assert.equal(checks.orderViolations, 0, details);
+    assert.equal(checks.unreadMismatches, 0, details);
+    assert.equal(checks.misdelivered, 0, details);
+    assert.ok(result.passed, details);
+  });
+}
