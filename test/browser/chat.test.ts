@@ -295,8 +295,11 @@ describe('web app', { timeout: 120_000 }, () => {
     assert.equal(await alice.page.getByTestId('conversation-list').isVisible(), false);
     await send(alice.page, 'sent from a phone');
     await expectText(messageTexts(alice.page), 'sent from a phone');
-    const bubble = await alice.page.getByTestId('message').last().boundingBox();
-    assert.ok(bubble !== null && bubble.x + bubble.width <= phone.width, 'the message fits the screen');
+    // Measured once stored: the pending message's element is replaced by the stored one's.
+    const sent = alice.page.locator('[data-testid="message"][data-state="sent"]');
+    await expectCount(sent, 1);
+    const bubble = await sent.locator('.bubble').boundingBox();
+    assert.ok(bubble !== null && bubble.x >= 0 && bubble.x + bubble.width <= phone.width, `the message fits the screen (${JSON.stringify(bubble)})`);
     // Back returns to the list.
     await alice.page.getByRole('button', { name: 'Back to conversations' }).click();
     await expectVisible(conversationItem(alice.page, 'Bob'));
