@@ -125,8 +125,8 @@ describe('web app', { timeout: 120_000 }, () => {
     await send(bob.page, 'I do');
     await send(carol.page, 'I bring food');
     await expectTexts(messageTexts(alice.page), ['Who brings the tent?', 'I do', 'I bring food']);
-    // In groups, others' messages carry their sender: the name where this user knows it (from a direct chat), else the id.
-    await expectTexts(alice.page.getByTestId('message-sender'), ['Bob', 'grp-carol']);
+    // In groups, others' messages carry their sender's display name (from the members list).
+    await expectTexts(alice.page.getByTestId('message-sender'), ['Bob', 'Carol']);
 
     // New activity in the direct chat moves it to the top of Alice's list.
     await openConversation(bob.page, 'Alice');

@@ -571,7 +571,7 @@ export class ParleyClient {
     if (summary !== undefined) this.emitter.emit('conversation', summary);
   }
 
-  /** System messages change names, members and roles: refresh summaries soon. */
+  /** System messages change names, members and roles, read results leave counts to confirm: refresh summaries soon. */
   private scheduleSystemSync(): void {
     if (this.systemSyncTimer !== undefined) return;
     this.systemSyncTimer = setTimeout(() => {
@@ -657,6 +657,12 @@ export class ParleyClient {
     const unconfirmed = this.unconfirmedReads.get(conversationId);
     if (unconfirmed !== undefined && unconfirmed <= result.readSeq) this.unconfirmedReads.delete(conversationId);
     this.emitConversation(this.list.applyReadResult(conversationId, result.readSeq, result.unread));
+    // The count covers the conversation as it stood when the read committed,
+    // and says not up to which seq: a message committed just after (in the same
+    // batch) can be pushed, and counted here, before this answer overwrites the
+    // count; one committed just before can be pushed after it and counted twice.
+    // A summary says which seq it covers, and the list merges it exactly.
+    this.scheduleSystemSync();
   }
 
   private rememberRead(conversationId: string, seq: number): void {

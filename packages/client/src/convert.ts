@@ -102,5 +102,5 @@ export function toSummary(wire: WireSummary): ConversationSummary {
 }
 
 export function toMember(wire: WireMember): ConversationMember {
-  return { userId: wire.userId, role: toRole(wire.role), joinedAt: wire.joinedAt };
+  return { userId: wire.userId, name: wire.name || wire.userId, role: toRole(wire.role), joinedAt: wire.joinedAt };
 }

@@ -74,6 +74,8 @@ export interface ConversationSummary {
 
 export interface ConversationMember {
   userId: string;
+  /** Display name. */
+  name: string;
   role: Role;
   /** Milliseconds since the Unix epoch. */
   joinedAt: number;

@@ -293,6 +293,8 @@ export interface Member {
   userId: string;
   role: Role;
   joinedAt: number;
+  /** The member's display name, so clients can label senders in groups. */
+  name: string;
 }
 
 export interface MembersResult {
@@ -2615,7 +2617,7 @@ export const MembersRequest: MessageFns<MembersRequest> = {
 };
 
 function createBaseMember(): Member {
-  return { userId: "", role: 0, joinedAt: 0 };
+  return { userId: "", role: 0, joinedAt: 0, name: "" };
 }
 
 export const Member: MessageFns<Member> = {
@@ -2628,6 +2630,9 @@ export const Member: MessageFns<Member> = {
     }
     if (message.joinedAt !== 0) {
       writer.uint32(24).uint64(message.joinedAt);
+    }
+    if (message.name !== "") {
+      writer.uint32(34).string(message.name);
     }
     return writer;
   },
@@ -2667,6 +2672,14 @@ export const Member: MessageFns<Member> = {
             }
 
             message.joinedAt = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.name = reader.string();
             continue;
           }
         }

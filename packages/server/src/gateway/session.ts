@@ -291,7 +291,7 @@ export class Session {
       case 'members':
         return conversations.members(userId, body.value.conversationId).then((members) => ({
           $case: 'membersResult' as const,
-          value: { members: members.map((member) => ({ userId: member.userId, role: roleToWire(member.role), joinedAt: member.joinedAt })) },
+          value: { members: members.map((member) => ({ userId: member.userId, name: member.name, role: roleToWire(member.role), joinedAt: member.joinedAt })) },
         }));
       case 'hello':
         throw new ParleyError('BAD_FRAME', 'already authenticated');

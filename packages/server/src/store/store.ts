@@ -63,6 +63,8 @@ export interface ConversationView {
 
 export interface MemberInfo {
   userId: string;
+  /** Display name. */
+  name: string;
   role: MemberRole;
   joinedAt: number;
 }

@@ -363,7 +363,15 @@ export class ChatStore {
   private setMembers(conversationId: string, members: MembersState): void {
     const map = new Map(this.current.members);
     map.set(conversationId, members);
-    this.set({ ...this.current, members: map });
+    // Members lists carry display names: the way senders in groups get named.
+    let names = this.current.names;
+    for (const member of members.members) {
+      if (member.name !== '' && names.get(member.userId) !== member.name) {
+        if (names === this.current.names) names = new Map(names);
+        (names as Map<string, string>).set(member.userId, member.name);
+      }
+    }
+    this.set({ ...this.current, members: map, names });
   }
 
   private updateTimeline(conversationId: string, change: (timeline: Timeline) => Timeline): void {

@@ -101,6 +101,12 @@ function OpenChat({ conversation, store, panelId, onPanel, onBack }: OpenChatPro
     if (connection === 'open' && timeline.history === 'idle' && timeline.messages.length === 0) store.loadOlder(conversationId);
   }, [connection, timeline.history, timeline.messages.length, conversationId, store]);
 
+  // Group senders are labelled with names from the members list.
+  const isGroup = conversation.kind === 'group';
+  useEffect(() => {
+    if (connection === 'open' && isGroup && conversation.active) store.loadMembers(conversationId);
+  }, [connection, isGroup, conversation.active, conversationId, store]);
+
   const panels = PANELS.filter((panel) => panel.available(conversation));
   const openPanel: PanelDefinition | undefined = panels.find((panel) => panel.id === panelId);
   const title = conversationTitle(conversation);

@@ -171,6 +171,9 @@ export class SqliteStore implements Store {
       activeMembers: db.prepare<[number], { uid: number; role: number; joined_at: number }>(
         'SELECT uid, role, joined_at FROM members WHERE cid = ? AND left_seq IS NULL',
       ),
+      activeMembersWithNames: db.prepare<[number], { uid: number; id: string; name: string; role: number; joined_at: number }>(
+        'SELECT m.uid, u.id, u.name, m.role, m.joined_at FROM members m JOIN users u ON u.uid = m.uid WHERE m.cid = ? AND m.left_seq IS NULL',
+      ),
       activeMemberCount: db.prepare<[number], { n: number }>('SELECT count(*) AS n FROM members WHERE cid = ? AND left_seq IS NULL'),
       messageByClientId: db.prepare<[number, string], MessageRow>('SELECT * FROM messages WHERE sender = ? AND client_msg_id = ?'),
       messageInsert: db.prepare(
@@ -470,8 +473,9 @@ export class SqliteStore implements Store {
       const requester = this.membership(this.uidOf(requesterId), cid);
       if (requester === undefined || !requester.active) throw new ParleyError('FORBIDDEN', 'not a member of this conversation');
     }
-    return this.statements.activeMembers.all(cid).map((row) => ({
-      userId: this.userOf(row.uid),
+    return this.statements.activeMembersWithNames.all(cid).map((row) => ({
+      userId: row.id,
+      name: row.name,
       role: roleFromInt(row.role),
       joinedAt: row.joined_at,
     }));
