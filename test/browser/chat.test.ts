@@ -146,9 +146,9 @@ describe('web app', { timeout: 120_000 }, () => {
     await alice.page.locator('[data-testid="member"][data-user-id="grp-carol"]').getByTestId('remove-member').click();
     await expectCount(members, 2);
     await expectCount(bob.page.getByTestId('member'), 2);
-    await expectVisible(messages(bob.page).filter({ hasText: 'Alice removed grp-carol' }));
+    await expectVisible(messages(bob.page).filter({ hasText: 'Alice removed Carol' }));
     await expectVisible(carol.page.getByText('You are no longer a member of this group.').first());
-    await expectVisible(messages(carol.page).filter({ hasText: 'grp-alice removed you' }));
+    await expectVisible(messages(carol.page).filter({ hasText: 'Alice removed you' }));
 
     // Added back, Carol can write again.
     await alice.page.getByTestId('add-members-input').fill('grp-carol');
