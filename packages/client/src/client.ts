@@ -656,13 +656,10 @@ export class ParleyClient {
   private applyReadResult(conversationId: string, result: BodyValue<'readResult'>): void {
     const unconfirmed = this.unconfirmedReads.get(conversationId);
     if (unconfirmed !== undefined && unconfirmed <= result.readSeq) this.unconfirmedReads.delete(conversationId);
-    this.emitConversation(this.list.applyReadResult(conversationId, result.readSeq, result.unread));
-    // The count covers the conversation as it stood when the read committed,
-    // and says not up to which seq: a message committed just after (in the same
-    // batch) can be pushed, and counted here, before this answer overwrites the
-    // count; one committed just before can be pushed after it and counted twice.
-    // A summary says which seq it covers, and the list merges it exactly.
-    this.scheduleSystemSync();
+    // The summary says which seq its count covers, so messages pushed around
+    // the read (committed just before or just after it) merge exactly.
+    if (result.summary !== undefined) this.applyServerSummary(toSummary(result.summary), false);
+    else this.emitConversation(this.list.applyReadResult(conversationId, result.readSeq, result.unread));
   }
 
   private rememberRead(conversationId: string, seq: number): void {

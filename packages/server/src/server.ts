@@ -3,7 +3,7 @@
  * into one running server, and closes them in the reverse order.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
@@ -52,7 +52,15 @@ function persistentSecret(dataDir: string, file: string): string {
   const path = join(dataDir, file);
   if (existsSync(path)) return readFileSync(path, 'utf8').trim();
   const secret = randomBytes(24).toString('base64url');
-  writeFileSync(path, `${secret}\n`, { mode: 0o600 });
+  // Flushed before use: tokens signed with a secret lost to a power cut would
+  // all turn invalid at the next start.
+  const fd = openSync(path, 'wx', 0o600);
+  try {
+    writeSync(fd, `${secret}\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
   return secret;
 }
 

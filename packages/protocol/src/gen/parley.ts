@@ -242,6 +242,12 @@ export interface ReadResult {
   readSeq: number;
   unread: number;
   totalUnread: number;
+  /**
+   * The conversation as the read left it. Its last_seq says which messages
+   * `unread` covers, so a client can merge messages pushed around the read
+   * without counting one twice or missing one.
+   */
+  summary?: ConversationSummary | undefined;
 }
 
 /**
@@ -2071,7 +2077,7 @@ export const MarkReadRequest: MessageFns<MarkReadRequest> = {
 };
 
 function createBaseReadResult(): ReadResult {
-  return { conversationId: "", readSeq: 0, unread: 0, totalUnread: 0 };
+  return { conversationId: "", readSeq: 0, unread: 0, totalUnread: 0, summary: undefined };
 }
 
 export const ReadResult: MessageFns<ReadResult> = {
@@ -2087,6 +2093,9 @@ export const ReadResult: MessageFns<ReadResult> = {
     }
     if (message.totalUnread !== 0) {
       writer.uint32(32).uint64(message.totalUnread);
+    }
+    if (message.summary !== undefined) {
+      ConversationSummary.encode(message.summary, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -2134,6 +2143,14 @@ export const ReadResult: MessageFns<ReadResult> = {
             }
 
             message.totalUnread = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.summary = ConversationSummary.decode(reader, reader.uint32());
             continue;
           }
         }

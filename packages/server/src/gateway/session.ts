@@ -266,6 +266,7 @@ export class Session {
             readSeq: result.view.readSeq,
             unread: result.view.unread,
             totalUnread: result.totalUnread,
+            summary: toWireSummary(result.view),
           },
         }));
       case 'openDirect':
@@ -369,13 +370,17 @@ export class Session {
   /** Sends a fatal error and closes the connection. */
   fail(error: ParleyError, requestId = 0): void {
     if (this.state === 'closed') return;
-    if (error.codeName !== 'SLOW_CONSUMER') {
+    // A peer that stopped reading (slow consumer) or went silent (heartbeat
+    // timeout) would never read a farewell frame nor answer a close handshake:
+    // drop those at once instead of holding the socket until a close times out.
+    const peerGone = error.codeName === 'SLOW_CONSUMER' || error.codeName === 'TIMEOUT';
+    if (!peerGone) {
       this.outgoing.push(encodeFrameEntry({ requestId, body: { $case: 'error', value: errorFrame(error, true) } }));
       this.flush();
     }
     this.context.log.debug({ session: this.id, code: error.codeName, reason: error.message }, 'closing connection');
     this.markClosed();
-    if (error.codeName === 'SLOW_CONSUMER') this.connection.destroy();
+    if (peerGone) this.connection.destroy();
     else this.connection.close();
   }
 

@@ -14,6 +14,7 @@ export const WEBSOCKET_PATH = '/ws';
 
 export class WebSocketListener {
   private readonly wss: WebSocketServer;
+  private readonly sockets = new Set<WebSocket>();
 
   /**
    * `allowedOrigins`: browser origins allowed besides the server's own ('*' for any).
@@ -63,6 +64,7 @@ export class WebSocketListener {
       destroy: () => ws.terminate(),
     };
     const session = this.gateway.accept(connection);
+    this.sockets.add(ws);
     ws.on('message', (data, isBinary) => {
       if (!isBinary) {
         session.fail(new ParleyError('BAD_FRAME', 'text messages are not part of the protocol'));
@@ -70,13 +72,19 @@ export class WebSocketListener {
       }
       session.onPacket(toBytes(data));
     });
-    ws.on('close', () => session.onTransportClosed());
+    ws.on('close', () => {
+      this.sockets.delete(ws);
+      session.onTransportClosed();
+    });
     // Oversized or malformed WebSocket frames: ws closes the socket (1009/1002).
     ws.on('error', () => session.onTransportClosed());
   }
 
+  /** Stops accepting upgrades and drops the sockets still open (sessions already said goodbye). */
   close(): void {
     this.httpServer.off('upgrade', this.onUpgrade);
+    for (const ws of this.sockets) ws.terminate();
+    this.sockets.clear();
     this.wss.close();
   }
 }
