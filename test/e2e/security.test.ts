@@ -213,3 +213,33 @@ test('a connection ends when its token expires; a token function lets the client
   await bob.send(conversationId, { text: 'after expiry' });
   await eventually(() => received.some((m) => m.text === 'after expiry'), 5000);
 });
+
+test('configured limits: request rate per connection, pull size, data size', async (t) => {
+  const fixture = await startTestServer(t, { limits: { requestsPerSecond: 10, requestBurst: 10, maxPullLimit: 7, maxDataBytes: 100 } });
+  await fixture.api.createUser('alice');
+  await fixture.api.createUser('bob');
+  const alice = await RawConnection.open(fixture.server.tcpUrl as string);
+  await alice.hello(await fixture.api.token('alice'));
+  const direct = await alice.request({ $case: 'openDirect', value: { peerId: 'bob', subject: '' } });
+  if (direct.body?.$case !== 'conversationResult') return assert.fail('expected conversationResult');
+  const conversationId = direct.body.value.summary?.id as string;
+  for (let n = 0; n < 12; n++) await alice.request({ $case: 'send', value: { conversationId, clientMsgId: `l${n}`, text: `${n}` } });
+  const tooBig = await alice.request({ $case: 'send', value: { conversationId, clientMsgId: 'big', data: new Uint8Array(101) } });
+  assert.equal((tooBig.body?.value as { name: string }).name, 'TOO_LARGE');
+  // Sends are not counted against the per-connection request budget; the other requests are.
+  const replies = await Promise.all(Array.from({ length: 15 }, () => alice.request({ $case: 'pull', value: { conversationId, fromSeq: 1, toSeq: 0, limit: 1000, descending: false } })));
+  const results = replies.filter((reply) => reply.body?.$case === 'pullResult');
+  const limited = replies.filter((reply) => reply.body?.$case === 'error');
+  assert.ok(limited.length >= 4, `expected refusals beyond the burst, got ${limited.length}`);
+  for (const reply of limited) {
+    const error = reply.body?.value as { name: string; retryAfterMs: number; fatal: boolean };
+    assert.equal(error.name, 'RATE_LIMITED');
+    assert.ok(error.retryAfterMs > 0);
+    assert.equal(error.fatal, false);
+  }
+  for (const reply of results) {
+    if (reply.body?.$case !== 'pullResult') continue;
+    assert.equal(reply.body.value.messages.length, 7, 'a pull returns at most maxPullLimit messages');
+    assert.equal(reply.body.value.coveredTo, 7);
+  }
+});
