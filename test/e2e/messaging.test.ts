@@ -34,6 +34,13 @@ async function device(fixture: TestServer, userId: string, url: string, t: { aft
   return { client, messages };
 }
 
+/** A fault proxy in front of the server's listener for `transport`, closed after the test. */
+async function proxyInFront(fixture: TestServer, transport: Transport, t: { after: (fn: () => unknown) => void }): Promise<FaultProxy> {
+  const proxy = await FaultProxy.start('127.0.0.1', Number(new URL(urlOf(fixture, transport)).port));
+  t.after(() => proxy.close());
+  return proxy;
+}
+
 async function users(fixture: TestServer, ...ids: string[]): Promise<void> {
   for (const id of ids) await fixture.api.createUser(id, id.toUpperCase());
 }
@@ -121,8 +128,7 @@ for (const transport of ['ws', 'tcp'] as const) {
     test('a send whose ack was lost is retried and returns the original message', async (t) => {
       const fixture = await startTestServer(t);
       await users(fixture, 'alice', 'bob');
-      const proxy = await FaultProxy.start('127.0.0.1', Number(new URL(urlOf(fixture, transport)).port));
-      t.after(() => proxy.close());
+      const proxy = await proxyInFront(fixture, transport, t);
       const alice = await device(fixture, 'alice', proxy.urlFor(urlOf(fixture, transport)), t);
       const bob = await device(fixture, 'bob', urlOf(fixture, transport), t);
       const conversationId = await alice.client.direct('bob');
@@ -143,9 +149,7 @@ for (const transport of ['ws', 'tcp'] as const) {
     test('forced disconnects mid-stream: the receiver resumes and gets every message once, in order', async (t) => {
       const fixture = await startTestServer(t);
       await users(fixture, 'alice', 'bob');
-      const target = new URL(urlOf(fixture, transport));
-      const proxy = await FaultProxy.start('127.0.0.1', Number(target.port));
-      t.after(() => proxy.close());
+      const proxy = await proxyInFront(fixture, transport, t);
       const alice = await device(fixture, 'alice', urlOf(fixture, transport), t);
       const bob = await device(fixture, 'bob', proxy.urlFor(urlOf(fixture, transport)), t);
       const conversationId = await alice.client.direct('bob');
@@ -165,9 +169,7 @@ for (const transport of ['ws', 'tcp'] as const) {
     test('a sender cut off mid-stream retries its queue in order with no duplicates', async (t) => {
       const fixture = await startTestServer(t);
       await users(fixture, 'alice', 'bob');
-      const target = new URL(urlOf(fixture, transport));
-      const proxy = await FaultProxy.start('127.0.0.1', Number(target.port));
-      t.after(() => proxy.close());
+      const proxy = await proxyInFront(fixture, transport, t);
       const alice = await device(fixture, 'alice', proxy.urlFor(urlOf(fixture, transport)), t);
       const bob = await device(fixture, 'bob', urlOf(fixture, transport), t);
       const conversationId = await alice.client.direct('bob');
@@ -189,9 +191,7 @@ for (const transport of ['ws', 'tcp'] as const) {
     test('sends made while offline are delivered after the connection returns', async (t) => {
       const fixture = await startTestServer(t);
       await users(fixture, 'alice', 'bob');
-      const target = new URL(urlOf(fixture, transport));
-      const proxy = await FaultProxy.start('127.0.0.1', Number(target.port));
-      t.after(() => proxy.close());
+      const proxy = await proxyInFront(fixture, transport, t);
       const alice = await device(fixture, 'alice', proxy.urlFor(urlOf(fixture, transport)), t);
       const bob = await device(fixture, 'bob', urlOf(fixture, transport), t);
       const conversationId = await alice.client.direct('bob');
