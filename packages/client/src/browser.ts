@@ -27,24 +27,5 @@ function browserTransport(options: ParleyClientOptions): OpenTransport {
   return (handlers) => openWebSocketTransport((url) => new WebSocketConstructor(url), options.url, handlers);
 }
 
-export { ParleyError, ErrorCode, type ErrorName } from '@parley/protocol';
-export type {
-  ClientEventName,
-  ClientEvents,
-  ClientState,
-  ConversationMember,
-  ConversationSummary,
-  CreateGroupOptions,
-  DirectOptions,
-  HistoryOptions,
-  Message,
-  MessageContent,
-  ParleyClientOptions,
-  ReconnectOptions,
-  Role,
-  StateChange,
-  SystemEvent,
-  WebSocketConstructorLike,
-  WebSocketEventHandler,
-  WebSocketLike,
-} from './types.js';
+// The public names besides ParleyClient, the same for every runtime.
+export * from './public.js';

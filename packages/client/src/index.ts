@@ -45,24 +45,5 @@ function nodeTransport(options: ParleyClientOptions): OpenTransport {
   }
 }
 
-export { ParleyError, ErrorCode, type ErrorName } from '@parley/protocol';
-export type {
-  ClientEventName,
-  ClientEvents,
-  ClientState,
-  ConversationMember,
-  ConversationSummary,
-  CreateGroupOptions,
-  DirectOptions,
-  HistoryOptions,
-  Message,
-  MessageContent,
-  ParleyClientOptions,
-  ReconnectOptions,
-  Role,
-  StateChange,
-  SystemEvent,
-  WebSocketConstructorLike,
-  WebSocketEventHandler,
-  WebSocketLike,
-} from './types.js';
+// The public names besides ParleyClient, the same for every runtime.
+export * from './public.js';

@@ -1,0 +1,26 @@
+/**
+ * The public surface shared by the Node and browser entries, apart from the
+ * runtime-specific ParleyClient class each of them defines: errors and types.
+ * Imports nothing runtime-specific.
+ */
+export { ParleyError, ErrorCode, type ErrorName } from '@parley/protocol';
+export type {
+  ClientEventName,
+  ClientEvents,
+  ClientState,
+  ConversationMember,
+  ConversationSummary,
+  CreateGroupOptions,
+  DirectOptions,
+  HistoryOptions,
+  Message,
+  MessageContent,
+  ParleyClientOptions,
+  ReconnectOptions,
+  Role,
+  StateChange,
+  SystemEvent,
+  WebSocketConstructorLike,
+  WebSocketEventHandler,
+  WebSocketLike,
+} from './types.js';
