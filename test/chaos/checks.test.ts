@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Message } from '@parley/client';
-import { type DeviceRecord, type SendRecord, type ServerUserView, chaosText, check, meetsTarget } from './checks.js';
+import { type DeviceRecord, type MembershipHistory, type SendRecord, type ServerUserView, chaosText, check, meetsTarget } from './checks.js';
 
 const CONVERSATION = 'dm:ab';
 
@@ -23,8 +23,8 @@ function message(seq: number, senderDevice: string, index: number, id = `m${seq}
   };
 }
 
-function serverView(readSeq: number, unread: number, lastSeq = 3, firstSeq = 1): ServerUserView {
-  return { totalUnread: unread, conversations: new Map([[CONVERSATION, { lastSeq, readSeq, unread, firstSeq, leftSeq: 0 }]]) };
+function serverView(readSeq: number, unread: number, lastSeq = 3, firstSeq = 1, leftSeq = 0): ServerUserView {
+  return { totalUnread: unread, conversations: new Map([[CONVERSATION, { lastSeq, readSeq, unread, firstSeq, leftSeq }]]) };
 }
 
 /**
@@ -58,6 +58,37 @@ function cleanRun() {
 
 function withEvents(devices: DeviceRecord[], key: string, events: Message[]): DeviceRecord[] {
   return devices.map((device) => (device.key === key ? { ...device, events } : device));
+}
+
+function withDevice(devices: DeviceRecord[], key: string, change: Partial<DeviceRecord>): DeviceRecord[] {
+  return devices.map((device) => (device.key === key ? { ...device, ...change } : device));
+}
+
+/**
+ * Alice (a/0, a/1) sends seq 1, 2 and 3 to a group with bob (b/0); bob only
+ * reads. Bob's membership is given as windows, his device shows `bobSees`.
+ */
+function groupRun(bobWindows: Array<{ from: number; through?: number }>, bobSees: number[]) {
+  const timeline = [message(1, 'a/0', 0), message(2, 'a/0', 1), message(3, 'a/0', 2)];
+  const last = bobWindows[bobWindows.length - 1] as { from: number; through?: number };
+  const bobReadable = timeline.filter((m) => bobWindows.some((w) => m.seq >= w.from && m.seq <= (w.through ?? 3)));
+  const bobUnread = timeline.filter((m) => m.seq >= last.from && m.seq <= (last.through ?? 3)).length;
+  const device = (key: string, events: Message[], unread: number): DeviceRecord => ({
+    key,
+    userId: key.split('/')[0] as string,
+    events,
+    startSeq: new Map([[CONVERSATION, 0]]),
+    summaries: new Map([[CONVERSATION, { lastSeq: 3, readSeq: 3 - unread, unread }]]),
+    totalUnread: unread,
+  });
+  const devices = [device('a/0', timeline, 0), device('a/1', timeline, 0), device('b/0', timeline.filter((m) => bobSees.includes(m.seq)), bobUnread)];
+  const sends: SendRecord[] = timeline.map((m, index) => ({ deviceKey: 'a/0', conversationId: CONVERSATION, index, status: 'acked', message: m }));
+  const server = new Map([
+    ['a', serverView(3, 0)],
+    ['b', serverView(last.from - 1, bobUnread, 3, last.from, last.through ?? 0)],
+  ]);
+  const memberships: MembershipHistory = new Map([[CONVERSATION, new Map([['a', [{ from: 1 }]], ['b', bobWindows]])]]);
+  return { devices, sends, server, memberships, bobReadable };
 }
 
 describe('chaos checks', () => {
@@ -155,6 +186,83 @@ describe('chaos checks', () => {
     views.set('b', serverView(2, 1, 3, 2));
     const result = check(devices, sends, views);
     assert.equal(result.misdelivered, 1, 'bob joined at seq 2 and was shown seq 1');
+    assert.ok(!meetsTarget(result));
+  });
+  test('a client that started mid-run owes only the seqs after its start', () => {
+    const { devices, sends, server } = cleanRun();
+    const late = withDevice(devices, 'a/1', { events: [message(3, 'a/0', 1)], startSeq: new Map([[CONVERSATION, 2]]) });
+    const result = check(late, sends, server);
+    assert.deepEqual(result.problems, []);
+    assert.equal(result.expectedDeliveries, 7, 'a/1 owes seq 3 only');
+    assert.ok(meetsTarget(result));
+  });
+
+  test('a conversation first seen mid-run is owed from its first seq: a skipped seq is a gap', () => {
+    const { devices, sends, server } = cleanRun();
+    // No start point: a/1 met the conversation after it started, and skipped seq 2 (the first-sight bug).
+    const skipped = withDevice(devices, 'a/1', { events: [message(1, 'a/0', 0), message(3, 'a/0', 1)], startSeq: new Map() });
+    const result = check(skipped, sends, server);
+    assert.equal(result.gaps, 1);
+    assert.equal(result.delivered, result.expectedDeliveries - 1);
+    assert.ok(!meetsTarget(result));
+    // Showing only the newest message is no better: seqs 1 and 2 are owed too.
+    const late = check(withDevice(devices, 'a/1', { events: [message(3, 'a/0', 1)], startSeq: new Map() }), sends, server);
+    assert.equal(late.gaps, 2);
+    assert.ok(!meetsTarget(late));
+  });
+
+  test('a client closed mid-run owes nothing after the point it reached, and its badges are not compared', () => {
+    const { devices, sends, server } = cleanRun();
+    const closed = withDevice(devices, 'a/1', {
+      events: [message(1, 'a/0', 0)],
+      closedThrough: new Map([[CONVERSATION, 1]]),
+      summaries: new Map([[CONVERSATION, { lastSeq: 1, readSeq: 0, unread: 1 }]]),
+      totalUnread: 1,
+    });
+    const result = check(closed, sends, server);
+    assert.deepEqual(result.problems, []);
+    assert.equal(result.expectedDeliveries, 7);
+    assert.ok(meetsTarget(result));
+    // ...but below that point it owes every seq.
+    const holed = withDevice(closed, 'a/1', { events: [message(2, 'b/0', 0)], closedThrough: new Map([[CONVERSATION, 2]]) });
+    assert.equal(check(holed, sends, server).gaps, 1);
+  });
+
+  test('a removed member gets exactly the messages of its window', () => {
+    const exact = groupRun([{ from: 1, through: 2 }], [1, 2]);
+    const result = check(exact.devices, exact.sends, exact.server, exact.memberships);
+    assert.deepEqual(result.problems, []);
+    assert.equal(result.expectedDeliveries, 8, 'alice 2 × 3, bob 2');
+    assert.ok(meetsTarget(result));
+
+    const tooMuch = groupRun([{ from: 1, through: 2 }], [1, 2, 3]);
+    assert.equal(check(tooMuch.devices, tooMuch.sends, tooMuch.server, tooMuch.memberships).misdelivered, 1);
+    const tooLittle = groupRun([{ from: 1, through: 2 }], [1]);
+    const missed = check(tooLittle.devices, tooLittle.sends, tooLittle.server, tooLittle.memberships);
+    assert.equal(missed.gaps, 1);
+    assert.ok(!meetsTarget(missed));
+  });
+
+  test('a re-added member continues from its new first seq: both windows, nothing between', () => {
+    const exact = groupRun([{ from: 1, through: 1 }, { from: 3 }], [1, 3]);
+    const result = check(exact.devices, exact.sends, exact.server, exact.memberships);
+    assert.deepEqual(result.problems, []);
+    assert.ok(meetsTarget(result));
+
+    // The server keeps only the latest window: without the history the first one would look misdelivered.
+    assert.equal(check(exact.devices, exact.sends, exact.server).misdelivered, 1);
+
+    const between = groupRun([{ from: 1, through: 1 }, { from: 3 }], [1, 2, 3]);
+    assert.equal(check(between.devices, between.sends, between.server, between.memberships).misdelivered, 1);
+    const stopped = groupRun([{ from: 1, through: 1 }, { from: 3 }], [1]);
+    assert.equal(check(stopped.devices, stopped.sends, stopped.server, stopped.memberships).gaps, 1);
+  });
+
+  test('a membership history that disagrees with the server misses the target', () => {
+    const run = groupRun([{ from: 1, through: 2 }], [1, 2]);
+    const wrong: MembershipHistory = new Map([[CONVERSATION, new Map([['a', [{ from: 1 }]], ['b', [{ from: 1 }]]])]]);
+    const result = check(run.devices, run.sends, run.server, wrong);
+    assert.equal(result.membershipMismatches, 1, 'bob left at 2 on the server');
     assert.ok(!meetsTarget(result));
   });
 });

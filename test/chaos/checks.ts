@@ -33,11 +33,38 @@ export interface DeviceRecord {
   userId: string;
   /** Every 'message' event, in emission order. */
   events: readonly Message[];
-  /** Per conversation, the lastSeq the client showed when traffic started: every later seq must be emitted. */
+  /**
+   * Per conversation, the lastSeq the client showed when it started (when
+   * traffic started, or right after a client that joined mid-run connected):
+   * every later readable seq must be emitted. A conversation missing here was
+   * first seen after the client started: every readable seq from the user's
+   * first seq on must be emitted.
+   */
   startSeq: ReadonlyMap<string, number>;
+  /**
+   * Set for a client closed before the end of the run (an app restart): per
+   * conversation, the highest seq it emitted. It owes nothing above that, and
+   * its unread counts are not compared (it no longer runs).
+   */
+  closedThrough?: ReadonlyMap<string, number>;
   summaries: ReadonlyMap<string, LocalSummary>;
   totalUnread: number;
 }
+
+/** A stretch of a conversation a user may read: from the seq at which it joined through the seq at which it left. */
+export interface SeqWindow {
+  from: number;
+  /** Undefined while the user is still a member: through the last seq. */
+  through?: number;
+}
+
+/**
+ * For conversations whose membership changed during the run: per user, every
+ * window in which it was a member, oldest first. The server only keeps the
+ * latest window (a re-added member's firstSeq moves up), so the harness
+ * records each one as the change happens.
+ */
+export type MembershipHistory = ReadonlyMap<string, ReadonlyMap<string, readonly SeqWindow[]>>;
 
 /** One conversation as the server sees it for one user. */
 export interface ServerConversation {
@@ -78,6 +105,8 @@ export interface CheckResult {
   unreadMismatches: number;
   /** Messages emitted on a device whose user may not read them. */
   misdelivered: number;
+  /** Users whose final membership on the server disagrees with the recorded history (first or left seq). */
+  membershipMismatches: number;
   /** The first problems found, for humans. */
   problems: string[];
 }
@@ -100,7 +129,37 @@ function readableThrough(view: ServerConversation): number {
   return view.leftSeq > 0 ? Math.min(view.lastSeq, view.leftSeq) : view.lastSeq;
 }
 
-export function check(devices: readonly DeviceRecord[], sends: readonly SendRecord[], server: ReadonlyMap<string, ServerUserView>): CheckResult {
+interface ClosedWindow {
+  from: number;
+  through: number;
+}
+
+/** Every window of a conversation a user may read: from the recorded history, else the server's one window. */
+function windowsOf(server: ReadonlyMap<string, ServerUserView>, memberships: MembershipHistory, userId: string, conversationId: string): ClosedWindow[] {
+  const view = server.get(userId)?.conversations.get(conversationId);
+  const history = memberships.get(conversationId);
+  if (history !== undefined) {
+    const end = view === undefined ? 0 : readableThrough(view);
+    return (history.get(userId) ?? []).map((window) => ({ from: Math.max(1, window.from), through: window.through ?? end }));
+  }
+  return view === undefined ? [] : [{ from: Math.max(1, view.firstSeq), through: readableThrough(view) }];
+}
+
+function inWindows(windows: readonly ClosedWindow[], seq: number): boolean {
+  return windows.some((window) => seq >= window.from && seq <= window.through);
+}
+
+/** What a device owes for a conversation: the seqs in (lowest - 1, highest], within the user's windows. */
+function owedRange(device: DeviceRecord, conversationId: string): { after: number; through: number } {
+  return { after: device.startSeq.get(conversationId) ?? 0, through: device.closedThrough === undefined ? Number.POSITIVE_INFINITY : (device.closedThrough.get(conversationId) ?? 0) };
+}
+
+export function check(
+  devices: readonly DeviceRecord[],
+  sends: readonly SendRecord[],
+  server: ReadonlyMap<string, ServerUserView>,
+  memberships: MembershipHistory = new Map(),
+): CheckResult {
   const result: CheckResult = {
     sent: sends.length,
     acked: 0,
@@ -113,8 +172,10 @@ export function check(devices: readonly DeviceRecord[], sends: readonly SendReco
     orderViolations: 0,
     unreadMismatches: 0,
     misdelivered: 0,
+    membershipMismatches: 0,
     problems: [],
   };
+  const windows = (userId: string, conversationId: string) => windowsOf(server, memberships, userId, conversationId);
   const problem = (text: string) => {
     if (result.problems.length < MAX_PROBLEMS) result.problems.push(text);
   };
@@ -130,7 +191,6 @@ export function check(devices: readonly DeviceRecord[], sends: readonly SendReco
     /** Sends shown (sender and send index): a send stored twice shows twice under different seqs. */
     const tags = new Set<string>();
     const highest = new Map<string, number>();
-    const view = server.get(device.userId);
     for (const message of device.events) {
       let seqs = byConversation.get(message.conversationId);
       if (seqs === undefined) {
@@ -166,8 +226,7 @@ export function check(devices: readonly DeviceRecord[], sends: readonly SendReco
         result.orderViolations += 1;
         problem(`${device.key}: ${key} is message ${message.id}, another device has ${agreed}`);
       }
-      const membership = view?.conversations.get(message.conversationId);
-      if (membership === undefined || message.seq < membership.firstSeq || message.seq > readableThrough(membership)) {
+      if (!inWindows(windows(device.userId, message.conversationId), message.seq)) {
         result.misdelivered += 1;
         problem(`${device.key}: ${key} emitted to ${device.userId}, who may not read it`);
       }
@@ -199,10 +258,12 @@ export function check(devices: readonly DeviceRecord[], sends: readonly SendReco
     }
     const senderKey = `${send.deviceKey} ${message.conversationId}`;
     ackedBySender.set(senderKey, [...(ackedBySender.get(senderKey) ?? []), send]);
-    for (const [userId, view] of server) {
-      const membership = view.conversations.get(message.conversationId);
-      if (membership === undefined || message.seq < membership.firstSeq || message.seq > readableThrough(membership)) continue;
+    for (const userId of server.keys()) {
+      if (!inWindows(windows(userId, message.conversationId), message.seq)) continue;
       for (const device of devicesOf.get(userId) ?? []) {
+        // A client that started after this message, or was closed before it, does not owe it.
+        const owed = owedRange(device, message.conversationId);
+        if (message.seq <= owed.after || message.seq > owed.through) continue;
         result.expectedDeliveries += 1;
         const shown = emitted.get(device.key)?.get(message.conversationId)?.get(message.seq);
         if (shown !== undefined && shown.id === message.id) result.delivered += 1;
@@ -242,28 +303,47 @@ export function check(devices: readonly DeviceRecord[], sends: readonly SendReco
     }
   }
 
-  // Gaps: from where the device started (or its first emission) to the last readable seq, every seq once.
+  // Gaps: from where the device started (or its first emission) to the last readable seq, every seq in the user's windows once.
   for (const device of devices) {
     const view = server.get(device.userId);
     if (view === undefined) continue;
-    for (const [conversationId, membership] of view.conversations) {
+    const conversationIds = new Set(view.conversations.keys());
+    for (const [conversationId, history] of memberships) if (history.has(device.userId)) conversationIds.add(conversationId);
+    for (const conversationId of conversationIds) {
       const seqs = emitted.get(device.key)?.get(conversationId) ?? new Map<number, Message>();
       const firstEmitted = Math.min(...seqs.keys());
-      const from = Math.max(membership.firstSeq, 1, Math.min((device.startSeq.get(conversationId) ?? 0) + 1, firstEmitted));
-      const through = readableThrough(membership);
-      let missing = 0;
-      for (let seq = from; seq <= through; seq++) if (!seqs.has(seq)) missing += 1;
-      if (missing > 0) {
-        result.gaps += missing;
-        problem(`${device.key}: ${missing} seq(s) missing in ${conversationId} between ${from} and ${through}`);
+      const owed = owedRange(device, conversationId);
+      const lowest = Math.min(owed.after + 1, firstEmitted);
+      for (const window of windows(device.userId, conversationId)) {
+        const from = Math.max(window.from, lowest);
+        const through = Math.min(window.through, owed.through);
+        let missing = 0;
+        for (let seq = from; seq <= through; seq++) if (!seqs.has(seq)) missing += 1;
+        if (missing > 0) {
+          result.gaps += missing;
+          problem(`${device.key}: ${missing} seq(s) missing in ${conversationId} between ${from} and ${through}`);
+        }
       }
     }
   }
 
-  // Unread: every device agrees with the server, its total with its list, and the server with the messages.
+  // The recorded membership history ends where the server says each user stands.
+  for (const [conversationId, history] of memberships) {
+    for (const [userId, userWindows] of history) {
+      const last = userWindows[userWindows.length - 1];
+      const view = server.get(userId)?.conversations.get(conversationId);
+      if (last === undefined) continue;
+      if (view === undefined || view.firstSeq !== last.from || view.leftSeq !== (last.through ?? 0)) {
+        result.membershipMismatches += 1;
+        problem(`${userId}: ${conversationId} recorded as ${last.from}..${last.through ?? 'now'}, server ${view === undefined ? 'has no membership' : `${view.firstSeq}..${view.leftSeq || 'now'}`}`);
+      }
+    }
+  }
+
+  // Unread: every running device agrees with the server, its total with its list, and the server with the messages.
   for (const device of devices) {
     const view = server.get(device.userId);
-    if (view === undefined) continue;
+    if (view === undefined || device.closedThrough !== undefined) continue;
     let sum = 0;
     for (const summary of device.summaries.values()) sum += summary.unread;
     if (device.totalUnread !== sum) {
@@ -311,6 +391,7 @@ export function meetsTarget(result: CheckResult): boolean {
     result.gaps === 0 &&
     result.orderViolations === 0 &&
     result.unreadMismatches === 0 &&
-    result.misdelivered === 0
+    result.misdelivered === 0 &&
+    result.membershipMismatches === 0
   );
 }

@@ -8,7 +8,7 @@
  */
 import { type Message, ParleyClient } from '@parley/client';
 import type { AdminApi } from '../support/fixtures.js';
-import { type CheckResult, type DeviceRecord, type LocalSummary, type SendRecord, type ServerUserView, chaosText, check } from './checks.js';
+import { type CheckResult, type DeviceRecord, type LocalSummary, type MembershipHistory, type SendRecord, type ServerUserView, chaosText, check } from './checks.js';
 
 export type Transport = 'ws' | 'tcp';
 
@@ -111,6 +111,13 @@ export interface DeviceOptions {
   token: () => Promise<string>;
 }
 
+/**
+ * Far more than any run sends, so that a client meeting a conversation owes
+ * every message from the user's first seq (and a fresh client every unread
+ * one), not just the newest 100.
+ */
+const INITIAL_BACKLOG = 1_000_000;
+
 /** One device: a client and everything the application saw from it. */
 export class Device {
   readonly client: ParleyClient;
@@ -121,21 +128,40 @@ export class Device {
   /** Errors emitted on the 'error' event (background failures). */
   readonly backgroundErrors: string[] = [];
   startSeq = new Map<string, number>();
+  /** Set once the device was closed mid-run (an app restart): per conversation, the highest seq it emitted. */
+  closedThrough: Map<string, number> | undefined;
+  /** The conversations this device sends to and reads; changes as conversations are created and members come and go. */
+  readonly conversationIds: string[];
   private sendCount = 0;
   /** Highest seq emitted per conversation. */
   private readonly highest = new Map<string, number>();
 
+  /**
+   * `startAtOpen`: a client that joins mid-run; its start point is what it
+   * shows when it first opens (right after connect() resolves), for every
+   * conversation it lists then.
+   */
   constructor(
     readonly spec: DeviceSpec,
-    readonly conversationIds: readonly string[],
+    conversationIds: readonly string[],
     options: DeviceOptions,
+    startAtOpen = false,
   ) {
+    this.conversationIds = [...conversationIds];
     this.client = new ParleyClient({
       url: options.url,
       token: options.token,
       // Faster than the defaults (250 ms → 10 s) so that a run converges in seconds; same algorithm.
       reconnect: { minDelayMs: 100, maxDelayMs: 2000 },
+      initialBacklog: INITIAL_BACKLOG,
     });
+    if (startAtOpen) {
+      const stop = this.client.on('state', ({ state }) => {
+        if (state !== 'open') return;
+        stop();
+        this.startSeq = new Map(this.client.conversations().map((summary) => [summary.id, summary.lastSeq]));
+      });
+    }
     this.client.on('message', (message) => {
       this.events.push(message);
       if (message.seq > (this.highest.get(message.conversationId) ?? 0)) this.highest.set(message.conversationId, message.seq);
@@ -189,12 +215,24 @@ export class Device {
     this.startSeq = new Map(this.conversationIds.map((id) => [id, this.client.conversation(id)?.lastSeq ?? 0]));
   }
 
+  get retired(): boolean {
+    return this.closedThrough !== undefined;
+  }
+
+  /** Closes the client for good mid-run, as an app that quits: from now on it owes nothing beyond what it emitted. */
+  async retire(): Promise<void> {
+    this.closedThrough = new Map(this.highest);
+    await this.client.close();
+  }
+
   record(): DeviceRecord {
     const summaries = new Map<string, LocalSummary>();
     for (const summary of this.client.conversations()) {
       summaries.set(summary.id, { lastSeq: summary.lastSeq, readSeq: summary.readSeq, unread: summary.unread });
     }
-    return { key: this.key, userId: this.userId, events: this.events, startSeq: this.startSeq, summaries, totalUnread: this.client.totalUnread };
+    const record: DeviceRecord = { key: this.key, userId: this.userId, events: this.events, startSeq: this.startSeq, summaries, totalUnread: this.client.totalUnread };
+    if (this.closedThrough !== undefined) record.closedThrough = this.closedThrough;
+    return record;
   }
 }
 
@@ -223,6 +261,10 @@ export interface TrafficOptions {
 }
 
 export interface Traffic {
+  /** A device that joined mid-run takes part from now on. */
+  add(device: Device): void;
+  /** A device leaves the traffic (before an app restart closes it). */
+  remove(device: Device): void;
   /** No more sends; reads go on (a last stretch in which only reads happen, still under faults). */
   stopSending(): void;
   stop(): void;
@@ -237,39 +279,50 @@ export interface Traffic {
 export function startTraffic(devices: readonly Device[], options: TrafficOptions): Traffic {
   let running = true;
   let sending = true;
-  const timers = new Set<ReturnType<typeof setTimeout>>();
-  const every = (meanMs: number, task: () => void) => {
+  const timers = new Map<Device, Set<ReturnType<typeof setTimeout>>>();
+  const every = (device: Device, meanMs: number, task: () => void) => {
+    const own = timers.get(device) as Set<ReturnType<typeof setTimeout>>;
     const schedule = () => {
-      if (!running) return;
+      if (!running || !timers.has(device)) return;
       const timer = setTimeout(() => {
-        timers.delete(timer);
-        if (!running) return;
+        own.delete(timer);
+        if (!running || !timers.has(device)) return;
         task();
         schedule();
       }, meanMs * (0.5 + options.random()));
-      timers.add(timer);
+      own.add(timer);
     };
     schedule();
   };
-  const pick = <T>(items: readonly T[]): T => items[Math.floor(options.random() * items.length)] as T;
-  for (const device of devices) {
-    every(options.sendIntervalMs, () => {
+  const pick = <T>(items: readonly T[]): T | undefined => (items.length === 0 ? undefined : (items[Math.floor(options.random() * items.length)] as T));
+  const add = (device: Device) => {
+    if (timers.has(device) || !running) return;
+    timers.set(device, new Set());
+    every(device, options.sendIntervalMs, () => {
       if (!sending || device.pendingSends >= options.maxPendingPerDevice) return;
-      device.send(pick(device.conversationIds));
+      const conversationId = pick(device.conversationIds);
+      if (conversationId !== undefined) device.send(conversationId);
     });
-    every(options.readIntervalMs, () => {
-      if (device.client.state !== 'open') return;
-      device.client.markRead(pick(device.conversationIds)).catch(() => {});
+    every(device, options.readIntervalMs, () => {
+      const conversationId = pick(device.conversationIds);
+      if (device.client.state !== 'open' || conversationId === undefined) return;
+      device.client.markRead(conversationId).catch(() => {});
     });
-  }
+  };
+  const remove = (device: Device) => {
+    for (const timer of timers.get(device) ?? []) clearTimeout(timer);
+    timers.delete(device);
+  };
+  for (const device of devices) add(device);
   return {
+    add,
+    remove,
     stopSending() {
       sending = false;
     },
     stop() {
       running = false;
-      for (const timer of timers) clearTimeout(timer);
-      timers.clear();
+      for (const device of [...timers.keys()]) remove(device);
     },
   };
 }
@@ -314,6 +367,7 @@ function notConverged(devices: readonly Device[], views: ReadonlyMap<string, Ser
     if (pending > 0) return `${device.key} has ${pending} unacknowledged sends (state ${device.client.state})`;
   }
   for (const device of devices) {
+    if (device.retired) continue;
     const view = views.get(device.userId);
     if (view === undefined) return `no server view of ${device.userId}`;
     for (const [conversationId, server] of view.conversations) {
@@ -375,14 +429,15 @@ export async function awaitConvergence(
 /** How long to keep listening after convergence, so that late duplicates would still be seen. */
 const DUPLICATE_GRACE_MS = 300;
 
-/** Runs the checks on what the devices saw, against the server's final view. */
-export async function collect(devices: readonly Device[], api: AdminApi, users: readonly string[]): Promise<CheckResult> {
+/** Runs the checks on what the devices saw, against the server's final view (and the membership history, when members changed). */
+export async function collect(devices: readonly Device[], api: AdminApi, users: readonly string[], memberships: MembershipHistory = new Map()): Promise<CheckResult> {
   await sleep(DUPLICATE_GRACE_MS);
   const views = await serverViews(api, users);
   return check(
     devices.map((device) => device.record()),
     devices.flatMap((device) => device.sends),
     views,
+    memberships,
   );
 }
 

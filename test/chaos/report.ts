@@ -22,7 +22,7 @@ export function markdownTable(header: string[], rows: string[][]): string {
 }
 
 export function chaosTable(results: readonly ScenarioResult[]): string {
-  const header = ['scenario', 'clients', 'sent', 'acked', 'delivered', 'duplicates', 'gaps', 'order violations', 'unread mismatches', 'converged in', 'faults injected', 'result'];
+  const header = ['scenario', 'clients', 'sent', 'acked', 'delivered', 'duplicates', 'gaps', 'order violations', 'unread mismatches', 'converged in', 'faults injected (and population changes)', 'result'];
   const rows = results.map((result) => {
     const { checks, convergence } = result;
     return [
@@ -36,7 +36,7 @@ export function chaosTable(results: readonly ScenarioResult[]): string {
       String(checks.orderViolations),
       String(checks.unreadMismatches),
       convergence.converged ? `${(convergence.ms / 1000).toFixed(1)} s` : `no (${(convergence.ms / 1000).toFixed(0)} s)`,
-      `${faultSummary(result.faults)}; ${result.reconnects} reconnects`,
+      [faultSummary(result.faults), faultSummary(result.changes ?? {}), `${result.reconnects} reconnects`].filter((part) => part !== '').join('; '),
       result.passed ? 'pass' : 'FAIL',
     ];
   });
@@ -48,6 +48,7 @@ export function failureDetails(result: ScenarioResult): string {
   const lines = [`${result.name}: FAILED (seed ${result.seed})`];
   if (!result.convergence.converged) lines.push(`  did not converge: ${result.convergence.reason ?? '?'}`);
   if (result.checks.misdelivered > 0) lines.push(`  ${result.checks.misdelivered} messages shown to non-members`);
+  if ((result.checks.membershipMismatches ?? 0) > 0) lines.push(`  ${result.checks.membershipMismatches} memberships differ from the recorded history`);
   if (result.checks.pending > 0) lines.push(`  ${result.checks.pending} sends never settled`);
   if (result.checks.rejected > 0) lines.push(`  ${result.checks.rejected} sends rejected`);
   for (const problem of result.checks.problems) lines.push(`  - ${problem}`);

@@ -1,7 +1,9 @@
 /**
  * `npm run chaos`: runs the chaos scenarios of docs/reliability.md one after
  * the other, prints one table row per scenario and a summary, writes the
- * results as JSON to bench/results/chaos-<timestamp>.json, and exits non-zero
+ * results as JSON to test/chaos/results/chaos-<timestamp>.json (committed:
+ * `npm run chaos:docs` renders the table of docs/reliability.md from them),
+ * and exits non-zero
  * when any scenario misses the target (100% acked and delivered, 0
  * duplicates, 0 gaps, 0 order violations, unread counts that agree).
  *
@@ -13,7 +15,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { chaosTable, failureDetails } from './report.js';
-import { DEFAULT_OPTIONS, type ScenarioResult, runScenario, scenarioNames } from './scenarios.js';
+import { DEFAULT_OPTIONS, type ScenarioResult, chaosSeed, runScenario, scenarioNames } from './scenarios.js';
 
 const USAGE = `Usage: npm run chaos -- [options]
 
@@ -21,8 +23,8 @@ const USAGE = `Usage: npm run chaos -- [options]
   --users N        users; each has 1-3 devices, about 2N clients in all (default ${DEFAULT_OPTIONS.users})
   --interval MS    mean time between two sends of one client (default ${DEFAULT_OPTIONS.sendIntervalMs})
   --scenario LIST  comma-separated, from: ${scenarioNames().join(', ')} (default all)
-  --seed N         seed for every random choice (default: time-based, printed)
-  --json PATH      where to write the results (default bench/results/chaos-<timestamp>.json)
+  --seed N         seed for every random choice (default: PARLEY_CHAOS_SEED, else time-based; printed)
+  --json PATH      where to write the results (default test/chaos/results/chaos-<timestamp>.json)
   --help`;
 
 function positiveNumber(value: string | undefined, name: string): number {
@@ -50,14 +52,15 @@ async function main(): Promise<number> {
   }
   const names = values.scenario === undefined ? scenarioNames() : values.scenario.split(',').map((name) => name.trim());
   for (const name of names) if (!scenarioNames().includes(name)) throw new Error(`unknown scenario ${name}; known: ${scenarioNames().join(', ')}`);
-  const seed = values.seed === undefined ? Date.now() % 1_000_000 : Math.floor(positiveNumber(values.seed, 'seed'));
+  const seed = chaosSeed(values.seed, () => Date.now() % 1_000_000);
+  process.stdout.write(`chaos: seed ${seed}\n`);
   const options = {
     durationMs: positiveNumber(values.duration, 'duration') * 1000,
     users: Math.floor(positiveNumber(values.users, 'users')),
     sendIntervalMs: positiveNumber(values.interval, 'interval'),
     log: (line: string) => process.stderr.write(`  ${line}\n`),
   };
-  process.stdout.write(`chaos: ${names.length} scenario(s), ${options.durationMs / 1000} s of faults each, ${options.users} users, seed ${seed}\n`);
+  process.stdout.write(`chaos: ${names.length} scenario(s), ${options.durationMs / 1000} s of faults each, ${options.users} users\n`);
 
   const started = Date.now();
   const results: ScenarioResult[] = [];
@@ -85,10 +88,11 @@ async function main(): Promise<number> {
 
   const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
   const timestamp = new Date().toISOString().replace(/[:.]/g, '-');
-  const jsonPath = values.json === undefined ? resolve(repoRoot, 'bench', 'results', `chaos-${timestamp}.json`) : resolve(values.json);
+  const jsonPath = values.json === undefined ? resolve(repoRoot, 'test', 'chaos', 'results', `chaos-${timestamp}.json`) : resolve(values.json);
   mkdirSync(dirname(jsonPath), { recursive: true });
   const machine = { node: process.version, platform: `${platform()} ${release()}`, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '' };
-  writeFileSync(jsonPath, `${JSON.stringify({ startedAt: new Date(started).toISOString(), seed, options: { ...options, log: undefined }, machine, results }, null, 2)}\n`);
+  const seconds = Math.round((Date.now() - started) / 1000);
+  writeFileSync(jsonPath, `${JSON.stringify({ startedAt: new Date(started).toISOString(), seconds, seed, options: { ...options, log: undefined }, machine, results }, null, 2)}\n`);
   process.stdout.write(`results written to ${jsonPath}\n`);
   return failed.length === 0 ? 0 : 1;
 }

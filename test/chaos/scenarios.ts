@@ -18,6 +18,7 @@ import { FaultProxy, type FaultSettings, type FaultStats } from '../support/faul
 import { ADMIN_KEY, type AdminApi, adminApi, startTestServer } from '../support/fixtures.js';
 import type { CheckResult } from './checks.js';
 import { meetsTarget } from './checks.js';
+import { type PopulationChanges, type PopulationEvent, startPopulationChanges } from './population-events.js';
 import {
   type Convergence,
   type Device,
@@ -72,6 +73,8 @@ export interface ScenarioResult {
   durationMs: number;
   /** Faults injected, by kind. */
   faults: Record<string, number>;
+  /** Changes made to the population during the run, by kind (new conversations, members removed and added, new devices, restarts). */
+  changes: Record<string, number>;
   /** Connections the clients lost and re-established, over all devices. */
   reconnects: number;
   convergence: Convergence;
@@ -111,7 +114,7 @@ async function inProcessServer(): Promise<ChaosServer> {
  * proxy dialling the server) may be given it as its local port — or even
  * connect to itself on it — and the restart then fails with EADDRINUSE.
  */
-async function freePorts(count: number): Promise<number[]> {
+async function freePorts(count: number, random: () => number): Promise<number[]> {
   let ephemeralLow = 32768;
   try {
     ephemeralLow = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || ephemeralLow;
@@ -121,7 +124,7 @@ async function freePorts(count: number): Promise<number[]> {
   const low = Math.max(1024, Math.min(20_000, ephemeralLow - 4000));
   const ports: number[] = [];
   while (ports.length < count) {
-    const port = low + Math.floor(Math.random() * (ephemeralLow - low));
+    const port = low + Math.floor(random() * (ephemeralLow - low));
     if (ports.includes(port)) continue;
     const server = createServer();
     const free = await new Promise<boolean>((resolve) => {
@@ -155,9 +158,9 @@ class KillableServer implements ChaosServer {
     readonly api: AdminApi,
   ) {}
 
-  static async start(): Promise<KillableServer> {
+  static async start(random: () => number): Promise<KillableServer> {
     const dataDir = mkdtempSync(join(tmpdir(), 'parley-chaos-'));
-    const [ws, tcp] = (await freePorts(2)) as [number, number];
+    const [ws, tcp] = (await freePorts(2, random)) as [number, number];
     const ports = { ws, tcp };
     const env = { PARLEY_DATA_DIR: dataDir, PARLEY_ADMIN_KEY: ADMIN_KEY, PARLEY_PORT: String(ports.ws), PARLEY_TCP_PORT: String(ports.tcp) };
     const server = new KillableServer(env, dataDir, ports, adminApi(`http://127.0.0.1:${ports.ws}`));
@@ -313,6 +316,8 @@ interface Scenario {
   name: string;
   title: string;
   setup(random: () => number): Promise<Faults>;
+  /** Changes to the population while traffic flows (population-events.ts); none by default. */
+  changes?: readonly PopulationEvent[];
 }
 
 function proxyCounts(fleet: ProxyFleet, ...extra: FaultProxy[]): Record<string, number> {
@@ -321,55 +326,62 @@ function proxyCounts(fleet: ProxyFleet, ...extra: FaultProxy[]): Record<string, 
   return { resets: stats.resets, requestCuts: stats.requestCuts, deadNats: stats.stalls, ackCuts: stats.ackCuts, refused: stats.refused };
 }
 
+/**
+ * Scenario 1's faults: random resets, dead NATs, whole paths stalled, lost
+ * requests, and every connection reset at the end. The scenarios that change
+ * the population run under the same faults.
+ */
+async function resetsAndStalls(random: () => number): Promise<Faults> {
+  const server = await inProcessServer();
+  const fleet = await ProxyFleet.start(server, random);
+  let holds = 0;
+  return {
+    server,
+    route: (spec) => fleet.route(server, spec),
+    start() {
+      // Some resets land exactly on a request on its way to the server (a send, a read, a pull...).
+      fleet.set({ lostRequestRate: 0.01 });
+      const stops = [
+        // Resets: one connection somewhere every ~150 ms.
+        repeat(random, 50, 250, () => void fleet.pick(random).resetRandom()),
+        // Dead NATs: one connection goes silent for good every ~0.8 s; both ends find out by heartbeat.
+        repeat(random, 400, 1200, () => void fleet.pick(random).stallRandom()),
+        // Stalls: a whole path holds its traffic for 0.3–3 s, then lets it through.
+        repeat(random, 1500, 4000, async () => {
+          const proxy = fleet.pick(random);
+          holds += 1;
+          proxy.set({ stalled: true });
+          await sleep(300 + random() * 2700);
+          proxy.set({ stalled: false });
+        }),
+      ];
+      return async () => {
+        await Promise.all(stops.map((stop) => stop()));
+        fleet.set({ lostRequestRate: 0 });
+      };
+    },
+    async finale() {
+      for (const proxy of fleet.all()) proxy.resetAll();
+    },
+    counts: () => ({ ...proxyCounts(fleet), stalls: holds }),
+    async close() {
+      await fleet.close();
+      await server.close();
+    },
+  };
+}
+
 export const SCENARIOS: readonly Scenario[] = [
   {
     name: 'resets-stalls',
     title: 'random resets and stalls for the whole run',
-    async setup(random) {
-      const server = await inProcessServer();
-      const fleet = await ProxyFleet.start(server, random);
-      let holds = 0;
-      return {
-        server,
-        route: (spec) => fleet.route(server, spec),
-        start() {
-          // Some resets land exactly on a request on its way to the server (a send, a read, a pull...).
-          fleet.set({ lostRequestRate: 0.01 });
-          const stops = [
-            // Resets: one connection somewhere every ~150 ms.
-            repeat(random, 50, 250, () => void fleet.pick(random).resetRandom()),
-            // Dead NATs: one connection goes silent for good every ~0.8 s; both ends find out by heartbeat.
-            repeat(random, 400, 1200, () => void fleet.pick(random).stallRandom()),
-            // Stalls: a whole path holds its traffic for 0.3–3 s, then lets it through.
-            repeat(random, 1500, 4000, async () => {
-              const proxy = fleet.pick(random);
-              holds += 1;
-              proxy.set({ stalled: true });
-              await sleep(300 + random() * 2700);
-              proxy.set({ stalled: false });
-            }),
-          ];
-          return async () => {
-            await Promise.all(stops.map((stop) => stop()));
-            fleet.set({ lostRequestRate: 0 });
-          };
-        },
-        async finale() {
-          for (const proxy of fleet.all()) proxy.resetAll();
-        },
-        counts: () => ({ ...proxyCounts(fleet), stalls: holds }),
-        async close() {
-          await fleet.close();
-          await server.close();
-        },
-      };
-    },
+    setup: resetsAndStalls,
   },
   {
     name: 'kill9',
     title: 'kill -9 of the server every few seconds, restarted on the same data',
     async setup(random) {
-      const server = await KillableServer.start();
+      const server = await KillableServer.start(random);
       const fleet = await ProxyFleet.start(server, random);
       return {
         server,
@@ -440,6 +452,31 @@ export const SCENARIOS: readonly Scenario[] = [
       };
     },
   },
+  {
+    name: 'new-conversations',
+    title: 'direct chats and groups created during the faults, while traffic flows',
+    setup: resetsAndStalls,
+    changes: ['conversations'],
+  },
+  {
+    name: 'membership-churn',
+    title: 'group members removed and added back during the faults',
+    setup: resetsAndStalls,
+    changes: ['members'],
+  },
+  {
+    name: 'new-devices',
+    title: 'devices connecting for the first time while the others post (and create conversations), during the faults',
+    setup: resetsAndStalls,
+    // New conversations too: a client that started mid-run must also follow conversations born after it started.
+    changes: ['devices', 'conversations'],
+  },
+  {
+    name: 'app-restart',
+    title: 'clients closed and started again with no saved state while the others post (and create conversations), during the faults',
+    setup: resetsAndStalls,
+    changes: ['restarts', 'conversations'],
+  },
 ];
 
 /**
@@ -448,6 +485,20 @@ export const SCENARIOS: readonly Scenario[] = [
  */
 function isOfflineDevice(spec: DeviceSpec): boolean {
   return spec.key === 'u00/1' || spec.key === 'u02/0';
+}
+
+/**
+ * The seed of a run: `--seed` when given, else PARLEY_CHAOS_SEED, else the
+ * fallback (a fixed one for `npm test`, a time-based one for `npm run chaos`).
+ * Every random choice of the harness comes from a generator seeded with it
+ * (the SDK's own reconnect jitter and the timing of the machine do not).
+ */
+export function chaosSeed(flag: string | undefined, fallback: () => number): number {
+  const given = flag ?? process.env.PARLEY_CHAOS_SEED;
+  if (given === undefined || given === '') return fallback();
+  const seed = Number(given);
+  if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`the chaos seed must be a non-negative integer, got "${given}"`);
+  return seed;
 }
 
 export function scenarioNames(): string[] {
@@ -475,7 +526,23 @@ export async function runScenario(name: string, overrides: Partial<ScenarioOptio
       maxPendingPerDevice: 40,
       random,
     });
+    const changes: PopulationChanges | undefined =
+      scenario.changes === undefined
+        ? undefined
+        : startPopulationChanges(
+            {
+              plan,
+              devices,
+              api: faults.server.api,
+              traffic,
+              random,
+              deviceOptions: (spec) => ({ url: faults.route(spec), token: () => faults.server.api.token(spec.userId) }),
+              log: (line) => options.log(`${name}: ${line}`),
+            },
+            scenario.changes,
+          );
     await sleep(Math.max(0, options.durationMs - options.readTailMs));
+    await changes?.stop();
     traffic.stopSending();
     await sleep(Math.min(options.durationMs, options.readTailMs));
     traffic.stop();
@@ -486,7 +553,7 @@ export async function runScenario(name: string, overrides: Partial<ScenarioOptio
     options.log(`${name}: faults lifted, waiting for convergence`);
 
     const convergence = await awaitConvergence(devices, faults.server.api, plan.users, options.convergeDeadlineMs, (line) => options.log(`${name}: ${line}`));
-    const checks = await collect(devices, faults.server.api, plan.users);
+    const checks = await collect(devices, faults.server.api, plan.users, changes?.memberships);
     const result: ScenarioResult = {
       name,
       title: scenario.title,
@@ -496,6 +563,7 @@ export async function runScenario(name: string, overrides: Partial<ScenarioOptio
       conversations: plan.conversations.length,
       durationMs: options.durationMs,
       faults: faults.counts(),
+      changes: changes?.counts() ?? {},
       reconnects: devices.reduce((sum, device) => sum + device.reconnects, 0),
       convergence,
       checks,
