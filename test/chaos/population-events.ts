@@ -5,7 +5,7 @@
  * that connect for the first time, and app restarts (a client closed and a
  * fresh instance, with no saved state, started for the same user). Each
  * change is one step of a loop driven by the run's seeded random source; the
- * steps run one at a time. It records each member's windows of each changed
+ * steps run one at a time, except new conversations, which may overlap. It records each member's windows of each changed
  * group for checks.ts, and keeps every device's list of conversations to send
  * to and read in step with what its user may do.
  */
@@ -27,7 +27,7 @@ export interface LiveRunOptions {
 }
 
 /** Mean time between two changes of each kind, ms. */
-const INTERVAL_MS: Record<PopulationEvent, number> = { conversations: 700, members: 600, devices: 1500, restarts: 1500 };
+const INTERVAL_MS: Record<PopulationEvent, number> = { conversations: 400, members: 300, devices: 800, restarts: 800 };
 /** How long a step waits for sends to settle (before a removal or an app restart) or for a request to get through. */
 const STEP_PATIENCE_MS = 15_000;
 
@@ -45,6 +45,7 @@ export function startPopulationChanges(run: LiveRunOptions, kinds: readonly Popu
   const counts = { newConversations: 0, membersRemoved: 0, membersAdded: 0, newDevices: 0, restarts: 0 };
   let running = true;
   let wake: (() => void) | undefined;
+  const inFlight = new Set<Promise<void>>();
   let created = 0;
   let joined = 0;
   const pick = <T>(items: readonly T[]): T => items[Math.floor(run.random() * items.length)] as T;
@@ -89,7 +90,8 @@ export function startPopulationChanges(run: LiveRunOptions, kinds: readonly Popu
       const opener = pick(run.devices.filter((device) => !device.retired));
       const peer = pick(run.plan.users.filter((userId) => userId !== opener.userId));
       const subject = `live-${n}`;
-      const id = await persist(`open a direct chat from ${opener.key}`, () => opener.client.direct(peer, { subject }));
+      // Any running device of the user will do: the opener may be restarted meanwhile.
+      const id = await persist(`open a direct chat from ${opener.key}`, () => (liveDevicesOf(opener.userId)[0] ?? opener).client.direct(peer, { subject }));
       announce({ kind: 'direct', id, members: [opener.userId, peer], subject });
     } else {
       const others = run.plan.users.filter(() => run.random() < 0.4);
@@ -187,10 +189,13 @@ export function startPopulationChanges(run: LiveRunOptions, kinds: readonly Popu
         };
       });
       if (!running) break;
-      try {
-        await steps[kind]();
-      } catch (error) {
-        run.log(`population change (${kind}) failed: ${(error as Error).message}`);
+      const step = steps[kind]().catch((error: unknown) => run.log(`population change (${kind}) failed: ${(error as Error).message}`));
+      // New conversations are independent of each other: several may be on their way at once. Other changes go one at a time.
+      if (kind === 'conversations') {
+        inFlight.add(step);
+        void step.finally(() => inFlight.delete(step));
+      } else {
+        await step;
       }
     }
   })();
@@ -202,6 +207,7 @@ export function startPopulationChanges(run: LiveRunOptions, kinds: readonly Popu
       running = false;
       wake?.();
       await loop;
+      await Promise.all(inFlight);
     },
   };
 }
