@@ -18,6 +18,7 @@ import {
   type SyncResult,
   type Welcome,
 } from '@parley/protocol';
+import { type Clock, type TimerHandle, systemClock } from './clock.js';
 import { Connection, type BodyValue } from './connection.js';
 import { ConversationList } from './conversations.js';
 import { toMember, toMessage, toSummary, toWireRole } from './convert.js';
@@ -67,7 +68,7 @@ interface ConnectWaiter {
 interface OpenWaiter {
   resolve(connection: Connection): void;
   reject(error: ParleyError): void;
-  timer: ReturnType<typeof setTimeout>;
+  timer: TimerHandle;
 }
 
 /**
@@ -89,6 +90,7 @@ export class ParleyClient {
   private readonly connectionWaitMs: number;
   private readonly initialBacklog: number;
   private readonly clientName: string;
+  private readonly clock: Clock;
 
   private currentState: ClientState = 'idle';
   private currentUserId: string | undefined;
@@ -118,11 +120,11 @@ export class ParleyClient {
    * cumulative and never moves back, so a repeat is harmless.
    */
   private readonly unconfirmedReads = new Map<string, number>();
-  private readonly timers = new Set<ReturnType<typeof setTimeout>>();
-  private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
-  private deliveredTimer: ReturnType<typeof setTimeout> | undefined;
-  private systemSyncTimer: ReturnType<typeof setTimeout> | undefined;
-  private outboxTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly timers = new Set<TimerHandle>();
+  private reconnectTimer: TimerHandle | undefined;
+  private deliveredTimer: TimerHandle | undefined;
+  private systemSyncTimer: TimerHandle | undefined;
+  private outboxTimer: TimerHandle | undefined;
   private outboxTimerAt = 0;
 
   constructor(
@@ -145,6 +147,7 @@ export class ParleyClient {
     this.connectionWaitMs = positive(options.connectionWaitMs, DEFAULT_CONNECTION_WAIT_MS);
     this.initialBacklog = options.initialBacklog !== undefined && options.initialBacklog >= 0 ? options.initialBacklog : DEFAULT_INITIAL_BACKLOG;
     this.clientName = options.clientName ?? DEFAULT_CLIENT_NAME;
+    this.clock = options.clock ?? systemClock;
   }
 
   // ---- connection ----
@@ -234,7 +237,7 @@ export class ParleyClient {
   /** Removes this user from the group. */
   async leave(conversationId: string): Promise<void> {
     // The user id is known from the first welcome on.
-    if (this.currentUserId === undefined) await this.whenOpen(Date.now() + this.connectionWaitMs);
+    if (this.currentUserId === undefined) await this.whenOpen(this.clock.now() + this.connectionWaitMs);
     const userId = this.currentUserId;
     if (userId === undefined) throw new ParleyError('INTERNAL', 'welcomed without a user id');
     await this.removeMember(conversationId, userId);
@@ -350,7 +353,7 @@ export class ParleyClient {
     try {
       connection = new Connection(
         this.openTransport,
-        { token, clientName: this.clientName, requestTimeoutMs: this.requestTimeoutMs },
+        { token, clientName: this.clientName, requestTimeoutMs: this.requestTimeoutMs, clock: this.clock },
         {
           onWelcome: (welcome) => this.onWelcome(connection, welcome),
           onServerFrame: (body) => this.onServerFrame(connection, body),
@@ -388,7 +391,7 @@ export class ParleyClient {
     if (connection === undefined || !this.sessionOpen) return; // a listener closed it meanwhile
     for (const waiter of [...this.openWaiters]) {
       this.openWaiters.delete(waiter);
-      clearTimeout(waiter.timer);
+      this.clock.clearTimeout(waiter.timer);
       waiter.resolve(connection);
     }
   }
@@ -419,7 +422,7 @@ export class ParleyClient {
     // that clients dropped together do not come back together.
     const ceiling = Math.min(this.reconnectPolicy.maxDelayMs, this.reconnectPolicy.minDelayMs * 2 ** Math.min(this.reconnectAttempt, 30));
     this.reconnectAttempt += 1;
-    this.reconnectTimer = setTimeout(() => void this.openConnection(), Math.random() * ceiling);
+    this.reconnectTimer = this.clock.setTimeout(() => void this.openConnection(), Math.random() * ceiling);
   }
 
   private isFatal(error: ParleyError): boolean {
@@ -439,11 +442,11 @@ export class ParleyClient {
   private shutDown(error: ParleyError | undefined): void {
     if (this.currentState === 'closed') return;
     this.setState('closed', error);
-    clearTimeout(this.reconnectTimer);
-    clearTimeout(this.deliveredTimer);
-    clearTimeout(this.systemSyncTimer);
-    clearTimeout(this.outboxTimer);
-    for (const timer of this.timers) clearTimeout(timer);
+    this.clock.clearTimeout(this.reconnectTimer);
+    this.clock.clearTimeout(this.deliveredTimer);
+    this.clock.clearTimeout(this.systemSyncTimer);
+    this.clock.clearTimeout(this.outboxTimer);
+    for (const timer of this.timers) this.clock.clearTimeout(timer);
     this.timers.clear();
     const rejection = error ?? new ParleyError('CLOSED', 'client closed');
     this.outbox.rejectAll(rejection);
@@ -451,7 +454,7 @@ export class ParleyClient {
     this.connectWaiters = [];
     for (const waiter of waiters) waiter.reject(rejection);
     for (const waiter of this.openWaiters) {
-      clearTimeout(waiter.timer);
+      this.clock.clearTimeout(waiter.timer);
       waiter.reject(rejection);
     }
     this.openWaiters.clear();
@@ -479,10 +482,10 @@ export class ParleyClient {
       const waiter: OpenWaiter = {
         resolve,
         reject,
-        timer: setTimeout(() => {
+        timer: this.clock.setTimeout(() => {
           this.openWaiters.delete(waiter);
           reject(new ParleyError('TIMEOUT', `not connected within ${this.connectionWaitMs} ms`));
-        }, Math.max(0, deadline - Date.now())),
+        }, Math.max(0, deadline - this.clock.now())),
       };
       this.openWaiters.add(waiter);
     });
@@ -495,7 +498,7 @@ export class ParleyClient {
    * next connection, within the same bound.
    */
   private async request<C extends FrameBody['$case']>(body: FrameBody, expect: C, repeat: Repeat = 'once'): Promise<BodyValue<C>> {
-    const deadline = Date.now() + this.connectionWaitMs;
+    const deadline = this.clock.now() + this.connectionWaitMs;
     for (;;) {
       const connection = await this.whenOpen(deadline);
       try {
@@ -503,7 +506,7 @@ export class ParleyClient {
         return (await connection.request(body, expect)) as BodyValue<C>;
       } catch (error) {
         const lostWithConnection = error instanceof ParleyError && error.codeName === 'CLOSED' && connection !== this.connection;
-        if (repeat === 'idempotent' && lostWithConnection && this.currentState !== 'closed' && Date.now() < deadline) continue;
+        if (repeat === 'idempotent' && lostWithConnection && this.currentState !== 'closed' && this.clock.now() < deadline) continue;
         throw error;
       }
     }
@@ -516,7 +519,7 @@ export class ParleyClient {
 
   /** A timer that close() cancels. */
   private later(delayMs: number, run: () => void): void {
-    const timer = setTimeout(() => {
+    const timer = this.clock.setTimeout(() => {
       this.timers.delete(timer);
       run();
     }, delayMs);
@@ -653,7 +656,7 @@ export class ParleyClient {
   /** System messages change names, members and roles, read results leave counts to confirm: refresh summaries soon. */
   private scheduleSystemSync(): void {
     if (this.systemSyncTimer !== undefined) return;
-    this.systemSyncTimer = setTimeout(() => {
+    this.systemSyncTimer = this.clock.setTimeout(() => {
       this.systemSyncTimer = undefined;
       this.requestSync();
     }, SYSTEM_SYNC_DEBOUNCE_MS);
@@ -767,12 +770,12 @@ export class ParleyClient {
   private reportDelivered(conversationId: string): void {
     this.deliveredPending.add(conversationId);
     if (this.deliveredTimer === undefined) {
-      this.deliveredTimer = setTimeout(() => this.flushDelivered(), DELIVERED_COALESCE_MS);
+      this.deliveredTimer = this.clock.setTimeout(() => this.flushDelivered(), DELIVERED_COALESCE_MS);
     }
   }
 
   private flushDelivered(): void {
-    clearTimeout(this.deliveredTimer);
+    this.clock.clearTimeout(this.deliveredTimer);
     this.deliveredTimer = undefined;
     const connection = this.connection;
     if (connection === undefined || !connection.ready) return; // kept for the next connection
@@ -789,7 +792,7 @@ export class ParleyClient {
   private flushOutbox(): void {
     const connection = this.connection;
     if (connection === undefined || !connection.ready || !this.sessionOpen) return;
-    for (let transmission = this.outbox.nextToSend(Date.now()); transmission !== undefined; transmission = this.outbox.nextToSend(Date.now())) {
+    for (let transmission = this.outbox.nextToSend(this.clock.now()); transmission !== undefined; transmission = this.outbox.nextToSend(this.clock.now())) {
       const { entry } = transmission;
       const sent = transmission;
       const value = { conversationId: entry.conversationId, clientMsgId: entry.clientMsgId, text: entry.content.text, data: entry.content.data };
@@ -814,7 +817,7 @@ export class ParleyClient {
   }
 
   private onSendFailed(transmission: Transmission<Message>, error: ParleyError): void {
-    if (this.outbox.fail(transmission, error, Date.now()) === 'stale') return;
+    if (this.outbox.fail(transmission, error, this.clock.now()) === 'stale') return;
     this.flushOutbox();
   }
 
@@ -822,12 +825,12 @@ export class ParleyClient {
     const retryAt = this.outbox.nextRetryAt();
     if (retryAt === undefined) return;
     if (this.outboxTimer !== undefined && this.outboxTimerAt <= retryAt) return;
-    clearTimeout(this.outboxTimer);
+    this.clock.clearTimeout(this.outboxTimer);
     this.outboxTimerAt = retryAt;
-    this.outboxTimer = setTimeout(() => {
+    this.outboxTimer = this.clock.setTimeout(() => {
       this.outboxTimer = undefined;
       this.flushOutbox();
-    }, Math.max(0, retryAt - Date.now()));
+    }, Math.max(0, retryAt - this.clock.now()));
   }
 }
 

@@ -5,6 +5,7 @@
  */
 export { ParleyError, ErrorCode, type ErrorName } from '@parley/protocol';
 export { newClientMsgId } from './outbox.js';
+export { ManualClock, systemClock, type Clock, type TimerHandle } from './clock.js';
 export type {
   ClientEventName,
   ClientEvents,

@@ -4,6 +4,7 @@
  * Longs. Conversions from the wire types live in convert.ts.
  */
 import type { ParleyError } from '@parley/protocol';
+import type { Clock } from './clock.js';
 
 /** A member's role in a conversation. */
 export type Role = 'member' | 'admin' | 'owner';
@@ -164,6 +165,8 @@ export interface ParleyClientOptions {
   initialBacklog?: number;
   /** Client label sent in hello, for server logs. Default "parley-js/0.1". */
   clientName?: string;
+  /** Time and timers. Default: the system clock. Tests pass a ManualClock to move time without sleeping. */
+  clock?: Clock;
   /** TLS settings for `wss://` (with the default `ws` constructor) and `tls://`; Node only. Default: system CAs. */
   tls?: { ca?: string | Uint8Array };
 }
