@@ -61,7 +61,7 @@ describe('SDK on a manual clock', () => {
     proxy.resetAll();
     await eventually(() => client.state === 'reconnecting', 2000, 'the client notices');
 
-    let outcome: unknown;
+    let outcome = undefined as unknown;
     client.direct('bob').then(
       () => (outcome = 'resolved'),
       (error: unknown) => (outcome = error),
