@@ -31,8 +31,12 @@ export interface WireConnection {
   write(packet: Uint8Array): void;
   /** Bytes accepted by write() but not yet handed to the network. */
   bufferedBytes(): number;
-  /** Flushes what was written, then closes. */
-  close(): void;
+  /**
+   * Flushes what was written, then closes: WebSocket with `closeCode` (see
+   * docs/protocol.md, "Closing"), TCP with a FIN. A peer that does not finish
+   * the close in a few seconds is dropped.
+   */
+  close(closeCode: number): void;
   /** Closes at once, dropping anything unsent. */
   destroy(): void;
 }
@@ -133,6 +137,10 @@ export class Session {
         this.fail(new ParleyError('BAD_FRAME', 'the first frame must be hello'));
         return;
       }
+      if (frame.requestId === 0) {
+        this.fail(new ParleyError('BAD_FRAME', 'hello needs a non-zero request_id'));
+        return;
+      }
       this.state = 'authenticating';
       void this.authenticate(frame.requestId, body.value.protocolVersion, body.value.token);
       return;
@@ -147,6 +155,12 @@ export class Session {
     }
     if (body === undefined) {
       this.replyError(frame.requestId, new ParleyError('BAD_FRAME', 'unknown frame type'));
+      return;
+    }
+    // A reply with request_id 0 could not be told from a push, so requests
+    // must carry an id; only `delivered`, which has no reply, may omit it.
+    if (frame.requestId === 0 && body.$case !== 'delivered') {
+      this.replyError(0, new ParleyError('BAD_FRAME', `${body.$case} needs a non-zero request_id`));
       return;
     }
     if (body.$case === 'ping') {
@@ -367,30 +381,31 @@ export class Session {
     }
   }
 
-  /** Sends a fatal error and closes the connection. */
+  /**
+   * Sends a fatal error frame and closes the connection. Every fatal error is
+   * announced, also a heartbeat timeout: a peer that is merely slow or forgot
+   * to ping learns why it was closed. The close itself is bounded by the
+   * transport, so a peer that is really gone costs nothing. Only a slow
+   * consumer is dropped without a frame, since the frame would queue behind
+   * the megabytes it is not reading.
+   */
   fail(error: ParleyError, requestId = 0): void {
     if (this.state === 'closed') return;
-    // A peer that stopped reading (slow consumer) or went silent (heartbeat
-    // timeout) would never read a farewell frame nor answer a close handshake:
-    // drop those at once instead of holding the socket until a close times out.
-    const peerGone = error.codeName === 'SLOW_CONSUMER' || error.codeName === 'TIMEOUT';
-    if (!peerGone) {
-      this.outgoing.push(encodeFrameEntry({ requestId, body: { $case: 'error', value: errorFrame(error, true) } }));
-      this.flush();
-    }
     this.context.log.debug({ session: this.id, code: error.codeName, reason: error.message }, 'closing connection');
-    this.markClosed();
-    if (peerGone) this.connection.destroy();
-    else this.connection.close();
-  }
-
-  /** Closes without an error frame (server shutdown). */
-  shutdown(): void {
-    if (this.state === 'closed') return;
-    this.outgoing.push(encodeFrameEntry({ requestId: 0, body: { $case: 'error', value: errorFrame(new ParleyError('UNAVAILABLE', 'server shutting down'), true) } }));
+    if (error.codeName === 'SLOW_CONSUMER') {
+      this.markClosed();
+      this.connection.destroy();
+      return;
+    }
+    this.outgoing.push(encodeFrameEntry({ requestId, body: { $case: 'error', value: errorFrame(error, true) } }));
     this.flush();
     this.markClosed();
-    this.connection.close();
+    this.connection.close(closeCodeOf(error));
+  }
+
+  /** Closes because the server shuts down: a fatal UNAVAILABLE, then the close. */
+  shutdown(): void {
+    this.fail(new ParleyError('UNAVAILABLE', 'server shutting down'));
   }
 
   /** The transport closed (either side). */
@@ -425,6 +440,14 @@ export class Session {
     }
     return true;
   }
+}
+
+/**
+ * The WebSocket close code after a fatal error: 4000 + the error code, so that
+ * a client that only sees the close (a browser's CloseEvent) still knows why.
+ */
+export function closeCodeOf(error: ParleyError): number {
+  return 4000 + error.code;
 }
 
 function toParleyError(error: unknown): ParleyError {
