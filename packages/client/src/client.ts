@@ -11,8 +11,11 @@ import {
   DEFAULT_LIMITS,
   ParleyError,
   type ConversationSummary as WireSummary,
+  type AnsweredRequestCase,
+  type BodyOf,
   type FrameBody,
   type Limits,
+  type ReplyValue,
   type Message as WireMessage,
   type PullResult,
   type SyncResult,
@@ -187,7 +190,6 @@ export class ParleyClient {
   async direct(userId: string, options: DirectOptions = {}): Promise<string> {
     const result = await this.request(
       { $case: 'openDirect', value: { peerId: userId, subject: options.subject ?? '' } },
-      'conversationResult',
     );
     return this.applyConversationResult(result.summary).id;
   }
@@ -196,17 +198,16 @@ export class ParleyClient {
   async createGroup(options: CreateGroupOptions): Promise<ConversationSummary> {
     const result = await this.request(
       { $case: 'createGroup', value: { id: options.id ?? '', name: options.name, memberIds: [...options.memberIds] } },
-      'conversationResult',
     );
     return this.applyConversationResult(result.summary);
   }
 
   async addMembers(conversationId: string, userIds: string[]): Promise<void> {
-    await this.request({ $case: 'updateMembers', value: { conversationId, add: [...userIds], remove: [] } }, 'ok');
+    await this.request({ $case: 'updateMembers', value: { conversationId, add: [...userIds], remove: [] } });
   }
 
   async removeMember(conversationId: string, userId: string): Promise<void> {
-    await this.request({ $case: 'updateMembers', value: { conversationId, add: [], remove: [userId] } }, 'ok');
+    await this.request({ $case: 'updateMembers', value: { conversationId, add: [], remove: [userId] } });
   }
 
   /** Removes this user from the group. */
@@ -217,16 +218,16 @@ export class ParleyClient {
   }
 
   async renameGroup(conversationId: string, name: string): Promise<void> {
-    await this.request({ $case: 'rename', value: { conversationId, name } }, 'ok');
+    await this.request({ $case: 'rename', value: { conversationId, name } });
   }
 
   async setRole(conversationId: string, userId: string, role: Role): Promise<void> {
     if (!ROLES.includes(role)) throw new ParleyError('INVALID_ARGUMENT', `unknown role ${String(role)}`);
-    await this.request({ $case: 'setRole', value: { conversationId, userId, role: toWireRole(role) } }, 'ok');
+    await this.request({ $case: 'setRole', value: { conversationId, userId, role: toWireRole(role) } });
   }
 
   async members(conversationId: string): Promise<ConversationMember[]> {
-    const result = await this.request({ $case: 'members', value: { conversationId } }, 'membersResult');
+    const result = await this.request({ $case: 'members', value: { conversationId } });
     return result.members.map(toMember);
   }
 
@@ -247,7 +248,7 @@ export class ParleyClient {
     if (target > 0) this.emitConversation(this.list.markReadLocally(conversationId, target));
     let result: BodyValue<'readResult'>;
     try {
-      result = await connection.request({ $case: 'markRead', value: { conversationId, seq: target } }, 'readResult');
+      result = await connection.request({ $case: 'markRead', value: { conversationId, seq: target } });
     } catch (error) {
       if (target > 0 && error instanceof ParleyError && error.retryable) this.rememberRead(conversationId, target);
       throw error;
@@ -293,7 +294,6 @@ export class ParleyClient {
         $case: 'pull',
         value: { conversationId, fromSeq: 1, toSeq: beforeSeq === undefined ? 0 : beforeSeq - 1, limit, descending: true },
       },
-      'pullResult',
     );
     return result.messages
       .filter((message) => !message.hidden)
@@ -430,8 +430,8 @@ export class ParleyClient {
     return connection;
   }
 
-  private async request<C extends FrameBody['$case']>(body: FrameBody, expect: C): Promise<BodyValue<C>> {
-    return this.readyConnection().request(body, expect);
+  private async request<C extends AnsweredRequestCase>(body: BodyOf<C>): Promise<ReplyValue<C>> {
+    return this.readyConnection().request(body);
   }
 
   private get maxPullLimit(): number {
@@ -478,7 +478,7 @@ export class ParleyClient {
       return;
     }
     this.syncInFlight = true;
-    connection.request({ $case: 'sync', value: { sinceVersion: this.syncVersion } }, 'syncResult').then(
+    connection.request({ $case: 'sync', value: { sinceVersion: this.syncVersion } }).then(
       (result) => {
         if (connection !== this.connection) return;
         this.syncInFlight = false;
@@ -607,7 +607,6 @@ export class ParleyClient {
             $case: 'pull',
             value: { conversationId, fromSeq: range.fromSeq, toSeq: range.toSeq, limit: this.maxPullLimit, descending: false },
           },
-          'pullResult',
         )
         .then(
           (result) => {
@@ -673,7 +672,7 @@ export class ParleyClient {
     if (connection === undefined || !connection.ready || !this.sessionOpen) return;
     for (const [conversationId, seq] of [...this.unconfirmedReads]) {
       this.unconfirmedReads.delete(conversationId);
-      connection.request({ $case: 'markRead', value: { conversationId, seq } }, 'readResult').then(
+      connection.request({ $case: 'markRead', value: { conversationId, seq } }).then(
         (result) => this.applyReadResult(conversationId, result),
         (error: ParleyError) => {
           // Not retryable: no longer a member, or the conversation is gone; nothing left to read.
@@ -714,7 +713,7 @@ export class ParleyClient {
       const { entry } = transmission;
       const sent = transmission;
       const value = { conversationId: entry.conversationId, clientMsgId: entry.clientMsgId, text: entry.content.text, data: entry.content.data };
-      connection.request({ $case: 'send', value }, 'sendAck').then(
+      connection.request({ $case: 'send', value }).then(
         (ack) => this.onSendAcknowledged(connection, sent, ack.message),
         (error: ParleyError) => this.onSendFailed(sent, error),
       );

@@ -17,10 +17,67 @@ import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
  * Packet by concatenating Frames that were each encoded once.
  */
 
+/**
+ * Why a request failed or the connection is closed. A client switches on the
+ * code, never on the message text. The generated table in docs/protocol.md
+ * adds whether each code is retryable and its REST status.
+ */
+export enum ErrorCode {
+  ERROR_CODE_UNSPECIFIED = 0,
+  /**
+   * ERROR_CODE_BAD_FRAME - The packet could not be decoded (fatal), the first frame was not a hello
+   * (fatal), or a frame is not a request the server accepts here: no body, a
+   * second hello, a server-only frame, request_id 0 (not fatal).
+   */
+  ERROR_CODE_BAD_FRAME = 1,
+  /** ERROR_CODE_UNSUPPORTED_VERSION - The hello asked for a protocol version the server does not speak (fatal). */
+  ERROR_CODE_UNSUPPORTED_VERSION = 2,
+  /** ERROR_CODE_UNAUTHENTICATED - Missing, forged or revoked credentials (fatal on the wire). */
+  ERROR_CODE_UNAUTHENTICATED = 3,
+  /** ERROR_CODE_TOKEN_EXPIRED - The token expired: get a new one and reconnect (fatal). */
+  ERROR_CODE_TOKEN_EXPIRED = 4,
+  /** ERROR_CODE_FORBIDDEN - Not a member, or the role does not allow it. */
+  ERROR_CODE_FORBIDDEN = 5,
+  /** ERROR_CODE_NOT_FOUND - The user, conversation or group does not exist. */
+  ERROR_CODE_NOT_FOUND = 6,
+  /** ERROR_CODE_INVALID_ARGUMENT - A field is missing, malformed or out of range. */
+  ERROR_CODE_INVALID_ARGUMENT = 7,
+  /**
+   * ERROR_CODE_TOO_LARGE - A packet (fatal), body or list exceeds its limit; also too many frames
+   * before welcome (fatal).
+   */
+  ERROR_CODE_TOO_LARGE = 8,
+  /** ERROR_CODE_RATE_LIMITED - Too many requests: wait retry_after_ms, then repeat. */
+  ERROR_CODE_RATE_LIMITED = 9,
+  /** ERROR_CODE_INTERNAL - Unexpected server failure; nothing acknowledged was lost. */
+  ERROR_CODE_INTERNAL = 10,
+  /** ERROR_CODE_UNAVAILABLE - The server is shutting down or overloaded; reconnect later (fatal). */
+  ERROR_CODE_UNAVAILABLE = 11,
+  /** ERROR_CODE_CONFLICT - The resource already exists (a group id, a client_msg_id used in another conversation). */
+  ERROR_CODE_CONFLICT = 12,
+  /**
+   * ERROR_CODE_TIMEOUT - Nothing arrived for twice the heartbeat interval (fatal). In the SDK: a
+   * request got no reply in time.
+   */
+  ERROR_CODE_TIMEOUT = 13,
+  /** ERROR_CODE_LIMIT_EXCEEDED - A count limit would be exceeded: group size, or connections per user (fatal on hello). */
+  ERROR_CODE_LIMIT_EXCEEDED = 14,
+  /**
+   * ERROR_CODE_SLOW_CONSUMER - The connection fell too far behind and was dropped; resume by sync. Never
+   * sent: the connection is closed without a frame.
+   */
+  ERROR_CODE_SLOW_CONSUMER = 15,
+  /** ERROR_CODE_AUTH_TIMEOUT - No hello within the deadline (fatal). */
+  ERROR_CODE_AUTH_TIMEOUT = 16,
+  /** ERROR_CODE_CLOSED - Never sent: the SDK's code for a request cut off because the connection closed. */
+  ERROR_CODE_CLOSED = 17,
+  UNRECOGNIZED = -1,
+}
+
 export enum MessageType {
   MESSAGE_TYPE_UNSPECIFIED = 0,
   MESSAGE_TYPE_USER = 1,
-  /** MESSAGE_TYPE_SYSTEM - Membership and naming events; the event is JSON in `data`. */
+  /** MESSAGE_TYPE_SYSTEM - Membership and naming events; see SystemEvent. */
   MESSAGE_TYPE_SYSTEM = 2,
   UNRECOGNIZED = -1,
 }
@@ -52,20 +109,47 @@ export interface Frame {
   requestId: number;
   body?:
     | //
-    /** client -> server */
+    /**
+     * client -> server
+     * Must be the first frame, with a non-zero request_id; answered by welcome or a fatal error.
+     */
     { $case: "hello"; value: Hello }
-    | { $case: "send"; value: SendRequest }
-    | { $case: "sync"; value: SyncRequest }
-    | { $case: "pull"; value: PullRequest }
-    | { $case: "markRead"; value: MarkReadRequest }
-    | { $case: "openDirect"; value: OpenDirectRequest }
-    | { $case: "createGroup"; value: CreateGroupRequest }
-    | { $case: "updateMembers"; value: UpdateMembersRequest }
-    | { $case: "rename"; value: RenameRequest }
-    | { $case: "setRole"; value: SetRoleRequest }
-    | { $case: "members"; value: MembersRequest }
-    | { $case: "delivered"; value: DeliveredAck }
-    | { $case: "ping"; value: Ping }
+    | //
+    /** Answered only after the message is durably committed. */
+    { $case: "send"; value: SendRequest }
+    | //
+    /** Conversations changed since a version, with unread counts. */
+    { $case: "sync"; value: SyncRequest }
+    | //
+    /** A seq range of one conversation. */
+    { $case: "pull"; value: PullRequest }
+    | //
+    /** Moves the read position forward. */
+    { $case: "markRead"; value: MarkReadRequest }
+    | //
+    /** Returns the direct conversation with a user, creating it when needed. */
+    { $case: "openDirect"; value: OpenDirectRequest }
+    | //
+    /** Creates a group owned by the caller. */
+    { $case: "createGroup"; value: CreateGroupRequest }
+    | //
+    /** Adds and removes members (admin or owner; anyone may remove themselves). */
+    { $case: "updateMembers"; value: UpdateMembersRequest }
+    | //
+    /** Renames a group (admin or owner). */
+    { $case: "rename"; value: RenameRequest }
+    | //
+    /** Changes a member's role (owner only). */
+    { $case: "setRole"; value: SetRoleRequest }
+    | //
+    /** Lists the members (members only). */
+    { $case: "members"; value: MembersRequest }
+    | //
+    /** Reserved: a cumulative delivery position; accepted, never answered, has no effect yet. */
+    { $case: "delivered"; value: DeliveredAck }
+    | //
+    /** Heartbeat. */
+    { $case: "ping"; value: Ping }
     | //
     /** server -> client */
     { $case: "welcome"; value: Welcome }
@@ -75,10 +159,22 @@ export interface Frame {
     | { $case: "conversationResult"; value: ConversationResult }
     | { $case: "membersResult"; value: MembersResult }
     | { $case: "readResult"; value: ReadResult }
-    | { $case: "push"; value: Message }
-    | { $case: "conversationChanged"; value: ConversationChanged }
+    | //
+    /** Push: a message was committed in one of the user's conversations. */
+    { $case: "push"; value: Message }
+    | //
+    /**
+     * Push: the user's own view of a conversation changed outside the message
+     * stream (read on another device; added, removed, left; role changed).
+     */
+    { $case: "conversationChanged"; value: ConversationChanged }
     | { $case: "pong"; value: Pong }
-    | { $case: "error"; value: Error }
+    | //
+    /**
+     * Answers a request instead of its reply; with request_id 0 and fatal set,
+     * says why the server closes the connection.
+     */
+    { $case: "error"; value: Error }
     | { $case: "ok"; value: Ok }
     | undefined;
 }
@@ -119,8 +215,7 @@ export interface Ok {
 }
 
 export interface Error {
-  /** Numeric code from the error table (see errors.ts / docs/protocol.md). */
-  code: number;
+  code: ErrorCode;
   name: string;
   message: string;
   retryAfterMs: number;
@@ -1076,7 +1171,7 @@ function createBaseError(): Error {
 export const Error: MessageFns<Error> = {
   encode(message: Error, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.code !== 0) {
-      writer.uint32(8).uint32(message.code);
+      writer.uint32(8).int32(message.code);
     }
     if (message.name !== "") {
       writer.uint32(18).string(message.name);
@@ -1111,7 +1206,7 @@ export const Error: MessageFns<Error> = {
               break;
             }
 
-            message.code = reader.uint32();
+            message.code = reader.int32() as any;
             continue;
           }
           case 2: {

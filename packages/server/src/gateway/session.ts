@@ -6,10 +6,17 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
+  type AnsweredRequestCase,
+  type BodyOf,
+  type BodyValue,
   type ErrorName,
   type Frame,
   type FrameBody,
+  type ReplyCase,
+  type ReplyValue,
   PROTOCOL_VERSION,
+  REQUESTS,
+  isRequestCase,
   ParleyError,
   decodePacket,
   encodeFrameEntry,
@@ -68,6 +75,14 @@ const SEND_HOLD_MS = 30_000;
 const MAX_HELD_CONVERSATIONS = 1000;
 /** Returned by a handler that queued its reply itself (sends: see MessagingService.send). */
 const ALREADY_REPLIED = Symbol('already replied');
+
+/** Requests answered by a handler: all answered requests except hello, which opens the session. */
+type HandledCase = Exclude<AnsweredRequestCase, 'hello'>;
+type Handler<C extends HandledCase> = (
+  request: BodyValue<C>,
+  userId: string,
+  requestId: number,
+) => ReplyValue<C> | Promise<ReplyValue<C> | typeof ALREADY_REPLIED>;
 
 export class Session {
   readonly id = randomUUID();
@@ -163,33 +178,42 @@ export class Session {
       this.replyError(0, new ParleyError('BAD_FRAME', `${body.$case} needs a non-zero request_id`));
       return;
     }
-    if (body.$case === 'ping') {
-      this.reply(frame.requestId, { $case: 'pong', value: { nonce: body.value.nonce } });
+    if (!isRequestCase(body.$case) || body.$case === 'hello') {
+      const reason = body.$case === 'hello' ? 'already authenticated' : `${body.$case} is not a client request`;
+      this.replyError(frame.requestId, new ParleyError('BAD_FRAME', reason));
       return;
     }
     if (body.$case === 'delivered') {
       this.recordDelivered(body.value.conversationId, body.value.seq);
       return;
     }
-    // Sends have their own per-user bucket that keeps send order (checkSendRate).
-    const waitMs = body.$case === 'send' ? 0 : this.bucket.take();
-    if (waitMs > 0) {
-      this.replyError(frame.requestId, new ParleyError('RATE_LIMITED', 'too many requests', { retryAfterMs: waitMs }));
-      return;
+    // Sends are limited by their own per-user bucket, which keeps send order (checkSendRate).
+    if (REQUESTS[body.$case].rate === 'request') {
+      const waitMs = this.bucket.take();
+      if (waitMs > 0) {
+        this.replyError(frame.requestId, new ParleyError('RATE_LIMITED', 'too many requests', { retryAfterMs: waitMs }));
+        return;
+      }
     }
-    let pending: Promise<FrameBody | typeof ALREADY_REPLIED>;
+    this.run(body as BodyOf<HandledCase>, frame.requestId);
+  }
+
+  /** Runs one request and queues its reply, of the case the request table pairs with it. */
+  private run(body: BodyOf<HandledCase>, requestId: number): void {
+    const handler = this.handlers[body.$case] as Handler<HandledCase>;
+    const replyCase = REQUESTS[body.$case].reply;
+    const answer = (value: BodyValue<ReplyCase<HandledCase>> | typeof ALREADY_REPLIED): void => {
+      if (value !== ALREADY_REPLIED) this.reply(requestId, { $case: replyCase, value } as FrameBody);
+    };
+    let result: ReturnType<Handler<HandledCase>>;
     try {
-      pending = this.dispatch(body, this.userId as string, frame.requestId);
+      result = handler(body.value as never, this.userId as string, requestId);
     } catch (error) {
-      this.replyError(frame.requestId, error);
+      this.replyError(requestId, error);
       return;
     }
-    pending.then(
-      (reply) => {
-        if (reply !== ALREADY_REPLIED) this.reply(frame.requestId, reply);
-      },
-      (error: unknown) => this.replyError(frame.requestId, error),
-    );
+    if (result instanceof Promise) result.then(answer, (error: unknown) => this.replyError(requestId, error));
+    else answer(result);
   }
 
   private async authenticate(requestId: number, protocolVersion: number, token: string): Promise<void> {
@@ -238,82 +262,59 @@ export class Session {
     }
   }
 
-  /** Runs one request. Synchronous validation errors may throw; the rest reject. */
-  private dispatch(body: FrameBody, userId: string, requestId: number): Promise<FrameBody | typeof ALREADY_REPLIED> {
-    const { messaging, conversations } = this.context;
-    switch (body.$case) {
-      case 'send': {
-        const request = body.value;
-        this.checkSendRate(userId, request.conversationId, request.clientMsgId);
-        return messaging
-          .send(userId, request, {
-            sessionId: this.id,
-            onCommitted: (result) =>
-              this.reply(requestId, { $case: 'sendAck', value: { message: toWireMessage(result.message), duplicate: result.duplicate } }),
-          })
-          .then(() => ALREADY_REPLIED);
-      }
-      case 'sync':
-        return messaging.sync(userId, body.value.sinceVersion).then((result) => ({
-          $case: 'syncResult' as const,
-          value: { version: result.version, conversations: result.conversations.map(toWireSummary), totalUnread: result.totalUnread },
-        }));
-      case 'pull': {
-        const request = body.value;
-        return messaging
-          .pull(userId, request.conversationId, request.fromSeq, request.toSeq, request.limit, request.descending)
-          .then((result) => ({
-            $case: 'pullResult' as const,
-            value: {
-              messages: result.messages.map(toWireMessage),
-              coveredFrom: result.coveredFrom,
-              coveredTo: result.coveredTo,
-              lastSeq: result.lastSeq,
-            },
-          }));
-      }
-      case 'markRead':
-        return messaging.markRead(userId, body.value.conversationId, body.value.seq, this.id).then((result) => ({
-          $case: 'readResult' as const,
-          value: {
-            conversationId: result.view.id,
-            readSeq: result.view.readSeq,
-            unread: result.view.unread,
-            totalUnread: result.totalUnread,
-            summary: toWireSummary(result.view),
-          },
-        }));
-      case 'openDirect':
-        return conversations.openDirect(userId, body.value.peerId, body.value.subject).then((view) => ({
-          $case: 'conversationResult' as const,
-          value: { summary: toWireSummary(view) },
-        }));
-      case 'createGroup':
-        return conversations.createGroup(userId, body.value).then((view) => ({
-          $case: 'conversationResult' as const,
-          value: { summary: toWireSummary(view) },
-        }));
-      case 'updateMembers':
-        return conversations
-          .updateMembers(userId, body.value.conversationId, body.value.add, body.value.remove)
-          .then(() => ({ $case: 'ok' as const, value: {} }));
-      case 'rename':
-        return conversations.rename(userId, body.value.conversationId, body.value.name).then(() => ({ $case: 'ok' as const, value: {} }));
-      case 'setRole':
-        return conversations
-          .setRole(userId, body.value.conversationId, body.value.userId, roleFromWire(body.value.role))
-          .then(() => ({ $case: 'ok' as const, value: {} }));
-      case 'members':
-        return conversations.members(userId, body.value.conversationId).then((members) => ({
-          $case: 'membersResult' as const,
-          value: { members: members.map((member) => ({ userId: member.userId, name: member.name, role: roleToWire(member.role), joinedAt: member.joinedAt })) },
-        }));
-      case 'hello':
-        throw new ParleyError('BAD_FRAME', 'already authenticated');
-      default:
-        throw new ParleyError('BAD_FRAME', `${body.$case} is not a client request`);
-    }
-  }
+  /**
+   * One handler per request the session answers after welcome. Each returns
+   * the value of the reply REQUESTS pairs with its request (or ALREADY_REPLIED
+   * when it queued the reply itself); synchronous validation errors may throw.
+   */
+  private readonly handlers: { [C in HandledCase]: Handler<C> } = {
+    ping: (request) => ({ nonce: request.nonce }),
+    send: (request, userId, requestId) => {
+      this.checkSendRate(userId, request.conversationId, request.clientMsgId);
+      return this.context.messaging
+        .send(userId, request, {
+          sessionId: this.id,
+          onCommitted: (result) =>
+            this.reply(requestId, { $case: 'sendAck', value: { message: toWireMessage(result.message), duplicate: result.duplicate } }),
+        })
+        .then(() => ALREADY_REPLIED);
+    },
+    sync: (request, userId) =>
+      this.context.messaging.sync(userId, request.sinceVersion).then((result) => ({
+        version: result.version,
+        conversations: result.conversations.map(toWireSummary),
+        totalUnread: result.totalUnread,
+      })),
+    pull: (request, userId) =>
+      this.context.messaging
+        .pull(userId, request.conversationId, request.fromSeq, request.toSeq, request.limit, request.descending)
+        .then((result) => ({
+          messages: result.messages.map(toWireMessage),
+          coveredFrom: result.coveredFrom,
+          coveredTo: result.coveredTo,
+          lastSeq: result.lastSeq,
+        })),
+    markRead: (request, userId) =>
+      this.context.messaging.markRead(userId, request.conversationId, request.seq, this.id).then((result) => ({
+        conversationId: result.view.id,
+        readSeq: result.view.readSeq,
+        unread: result.view.unread,
+        totalUnread: result.totalUnread,
+        summary: toWireSummary(result.view),
+      })),
+    openDirect: (request, userId) =>
+      this.context.conversations.openDirect(userId, request.peerId, request.subject).then((view) => ({ summary: toWireSummary(view) })),
+    createGroup: (request, userId) => this.context.conversations.createGroup(userId, request).then((view) => ({ summary: toWireSummary(view) })),
+    updateMembers: (request, userId) =>
+      this.context.conversations.updateMembers(userId, request.conversationId, request.add, request.remove).then(() => ({})),
+    rename: (request, userId) => this.context.conversations.rename(userId, request.conversationId, request.name).then(() => ({})),
+    setRole: (request, userId) =>
+      this.context.conversations.setRole(userId, request.conversationId, request.userId, roleFromWire(request.role)).then(() => ({})),
+    members: (request, userId) =>
+      this.context.conversations.members(userId, request.conversationId).then((members) => ({
+        members: members.map((member) => ({ userId: member.userId, name: member.name, role: roleToWire(member.role), joinedAt: member.joinedAt })),
+      })),
+  };
 
   /** Applies the per-user send rate, keeping per-conversation send order (see heldSends). */
   private checkSendRate(userId: string, conversationId: string, clientMsgId: string): void {
