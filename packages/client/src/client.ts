@@ -15,9 +15,9 @@ import {
   type BodyOf,
   type FrameBody,
   type Limits,
-  type ReplyValue,
   type Message as WireMessage,
   type PullResult,
+  type ReplyValue,
   type SyncResult,
   type Welcome,
 } from '@parley/protocol';
@@ -41,11 +41,13 @@ import type {
   MessageContent,
   ParleyClientOptions,
   Role,
+  SendOptions,
 } from './types.js';
 
 const DEFAULT_MIN_RECONNECT_DELAY_MS = 250;
 const DEFAULT_MAX_RECONNECT_DELAY_MS = 10_000;
 const DEFAULT_REQUEST_TIMEOUT_MS = 15_000;
+const DEFAULT_CONNECTION_WAIT_MS = 30_000;
 const DEFAULT_INITIAL_BACKLOG = 100;
 const DEFAULT_CLIENT_NAME = 'parley-js/0.1';
 const DEFAULT_HISTORY_LIMIT = 50;
@@ -64,6 +66,22 @@ interface ConnectWaiter {
   reject(error: ParleyError): void;
 }
 
+/** A request waiting for the connection to open. */
+interface OpenWaiter {
+  resolve(connection: Connection): void;
+  reject(error: ParleyError): void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+/**
+ * Whether a request may be transmitted again when its connection is lost
+ * before the answer arrives. Only requests whose repeat has the same effect
+ * as one (opening a direct chat, reading, marking read, adding members) are;
+ * a repeated rename or role change would add a second system message, and a
+ * repeated group creation a second group.
+ */
+type Repeat = 'idempotent' | 'once';
+
 export class ParleyClient {
   private readonly emitter = new Emitter<ClientEvents>();
   private readonly engine = new SyncEngine<WireMessage>();
@@ -71,6 +89,7 @@ export class ParleyClient {
   private readonly outbox = new Outbox<Message>();
   private readonly reconnectPolicy: { minDelayMs: number; maxDelayMs: number } | false;
   private readonly requestTimeoutMs: number;
+  private readonly connectionWaitMs: number;
   private readonly initialBacklog: number;
   private readonly clientName: string;
 
@@ -81,6 +100,7 @@ export class ParleyClient {
   private hasBeenOpen = false;
   private reconnectAttempt = 0;
   private connectWaiters: ConnectWaiter[] = [];
+  private readonly openWaiters = new Set<OpenWaiter>();
 
   // The current connection and what only lives as long as it does.
   private connection: Connection | undefined;
@@ -125,6 +145,7 @@ export class ParleyClient {
             maxDelayMs: positive(options.reconnect?.maxDelayMs, DEFAULT_MAX_RECONNECT_DELAY_MS),
           };
     this.requestTimeoutMs = positive(options.requestTimeoutMs, DEFAULT_REQUEST_TIMEOUT_MS);
+    this.connectionWaitMs = positive(options.connectionWaitMs, DEFAULT_CONNECTION_WAIT_MS);
     this.initialBacklog = options.initialBacklog !== undefined && options.initialBacklog >= 0 ? options.initialBacklog : DEFAULT_INITIAL_BACKLOG;
     this.clientName = options.clientName ?? DEFAULT_CLIENT_NAME;
   }
@@ -190,6 +211,7 @@ export class ParleyClient {
   async direct(userId: string, options: DirectOptions = {}): Promise<string> {
     const result = await this.request(
       { $case: 'openDirect', value: { peerId: userId, subject: options.subject ?? '' } },
+      'idempotent',
     );
     return this.applyConversationResult(result.summary).id;
   }
@@ -203,7 +225,7 @@ export class ParleyClient {
   }
 
   async addMembers(conversationId: string, userIds: string[]): Promise<void> {
-    await this.request({ $case: 'updateMembers', value: { conversationId, add: [...userIds], remove: [] } });
+    await this.request({ $case: 'updateMembers', value: { conversationId, add: [...userIds], remove: [] } }, 'idempotent');
   }
 
   async removeMember(conversationId: string, userId: string): Promise<void> {
@@ -212,8 +234,10 @@ export class ParleyClient {
 
   /** Removes this user from the group. */
   async leave(conversationId: string): Promise<void> {
+    // The user id is known from the first welcome on.
+    if (this.currentUserId === undefined) await this.whenOpen(Date.now() + this.connectionWaitMs);
     const userId = this.currentUserId;
-    if (userId === undefined) throw new ParleyError('CLOSED', 'not connected yet');
+    if (userId === undefined) throw new ParleyError('INTERNAL', 'welcomed without a user id');
     await this.removeMember(conversationId, userId);
   }
 
@@ -227,7 +251,7 @@ export class ParleyClient {
   }
 
   async members(conversationId: string): Promise<ConversationMember[]> {
-    const result = await this.request({ $case: 'members', value: { conversationId } });
+    const result = await this.request({ $case: 'members', value: { conversationId } }, 'idempotent');
     return result.members.map(toMember);
   }
 
@@ -243,12 +267,13 @@ export class ParleyClient {
     if (seq !== undefined && (!Number.isInteger(seq) || seq < 0)) {
       throw new ParleyError('INVALID_ARGUMENT', 'seq must be a non-negative integer');
     }
-    const connection = this.readyConnection();
+    if (this.currentState === 'closed') throw new ParleyError('CLOSED', 'client is closed');
     const target = seq ?? this.list.get(conversationId)?.lastSeq ?? 0;
     if (target > 0) this.emitConversation(this.list.markReadLocally(conversationId, target));
     let result: BodyValue<'readResult'>;
     try {
-      result = await connection.request({ $case: 'markRead', value: { conversationId, seq: target } });
+      // mark_read is cumulative and never moves back: a repeat is harmless.
+      result = await this.request({ $case: 'markRead', value: { conversationId, seq: target } }, 'idempotent');
     } catch (error) {
       if (target > 0 && error instanceof ParleyError && error.retryable) this.rememberRead(conversationId, target);
       throw error;
@@ -264,15 +289,20 @@ export class ParleyClient {
    * it, so it is stored exactly once. Resolves with the stored message; rejects
    * when the server refuses it (FORBIDDEN, NOT_FOUND, INVALID_ARGUMENT,
    * TOO_LARGE) or the client is closed.
+   *
+   * `options.clientMsgId` lets the application choose the idempotency key, so
+   * that a send it kept across an app restart (an outbox in IndexedDB, a file)
+   * can be sent again by a new client and still be stored once. A send with
+   * the key of one still queued in this client returns that send's promise.
    */
-  send(conversationId: string, content: MessageContent): Promise<Message> {
+  send(conversationId: string, content: MessageContent, options: SendOptions = {}): Promise<Message> {
     if (this.currentState === 'closed') return Promise.reject(new ParleyError('CLOSED', 'client is closed'));
     if (typeof conversationId !== 'string' || conversationId === '') {
       return Promise.reject(new ParleyError('INVALID_ARGUMENT', 'conversationId is required'));
     }
     const invalid = validateContent(content, this.limits);
     if (invalid !== undefined) return Promise.reject(invalid);
-    const acknowledged = this.outbox.add(conversationId, content);
+    const acknowledged = this.outbox.add(conversationId, content, options.clientMsgId);
     this.flushOutbox();
     return acknowledged;
   }
@@ -294,6 +324,7 @@ export class ParleyClient {
         $case: 'pull',
         value: { conversationId, fromSeq: 1, toSeq: beforeSeq === undefined ? 0 : beforeSeq - 1, limit, descending: true },
       },
+      'idempotent',
     );
     return result.messages
       .filter((message) => !message.hidden)
@@ -353,6 +384,13 @@ export class ParleyClient {
     const waiters = this.connectWaiters;
     this.connectWaiters = [];
     for (const waiter of waiters) waiter.resolve();
+    const connection = this.connection;
+    if (connection === undefined || !this.sessionOpen) return; // a listener closed it meanwhile
+    for (const waiter of [...this.openWaiters]) {
+      this.openWaiters.delete(waiter);
+      clearTimeout(waiter.timer);
+      waiter.resolve(connection);
+    }
   }
 
   private onConnectionLost(connection: Connection, error: ParleyError): void {
@@ -412,6 +450,11 @@ export class ParleyClient {
     const waiters = this.connectWaiters;
     this.connectWaiters = [];
     for (const waiter of waiters) waiter.reject(rejection);
+    for (const waiter of this.openWaiters) {
+      clearTimeout(waiter.timer);
+      waiter.reject(rejection);
+    }
+    this.openWaiters.clear();
     const connection = this.connection;
     this.connection = undefined;
     connection?.close();
@@ -423,15 +466,47 @@ export class ParleyClient {
     this.emitter.emit('state', error === undefined ? { state } : { state, error });
   }
 
-  private readyConnection(): Connection {
-    if (this.currentState === 'closed') throw new ParleyError('CLOSED', 'client is closed');
+  /**
+   * The open connection (welcomed and synced): at once when there is one,
+   * otherwise when the next one opens. Rejects with TIMEOUT at `deadline`
+   * (ms since epoch), and with the closing error when the client closes.
+   */
+  private whenOpen(deadline: number): Promise<Connection> {
+    if (this.currentState === 'closed') return Promise.reject(new ParleyError('CLOSED', 'client is closed'));
     const connection = this.connection;
-    if (connection === undefined || !connection.ready) throw new ParleyError('CLOSED', 'not connected');
-    return connection;
+    if (connection !== undefined && connection.ready && this.sessionOpen) return Promise.resolve(connection);
+    return new Promise<Connection>((resolve, reject) => {
+      const waiter: OpenWaiter = {
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.openWaiters.delete(waiter);
+          reject(new ParleyError('TIMEOUT', `not connected within ${this.connectionWaitMs} ms`));
+        }, Math.max(0, deadline - Date.now())),
+      };
+      this.openWaiters.add(waiter);
+    });
   }
 
-  private async request<C extends AnsweredRequestCase>(body: BodyOf<C>): Promise<ReplyValue<C>> {
-    return this.readyConnection().request(body);
+  /**
+   * An application request. Made while disconnected, it waits for the
+   * connection (up to connectionWaitMs) instead of failing; an idempotent one
+   * whose connection is lost before the answer is transmitted again on the
+   * next connection, within the same bound.
+   */
+  private async request<C extends AnsweredRequestCase>(body: BodyOf<C>, repeat: Repeat = 'once'): Promise<ReplyValue<C>> {
+    const deadline = Date.now() + this.connectionWaitMs;
+    for (;;) {
+      const connection = await this.whenOpen(deadline);
+      try {
+        // Awaited<ReplyValue<C>> is ReplyValue<C>: reply values are never promises.
+        return (await connection.request(body)) as ReplyValue<C>;
+      } catch (error) {
+        const lostWithConnection = error instanceof ParleyError && error.codeName === 'CLOSED' && connection !== this.connection;
+        if (repeat === 'idempotent' && lostWithConnection && this.currentState !== 'closed' && Date.now() < deadline) continue;
+        throw error;
+      }
+    }
   }
 
   private get maxPullLimit(): number {
@@ -532,7 +607,11 @@ export class ParleyClient {
     this.emitConversation(this.list.applyServerSummary(summary));
     const merged = this.list.get(summary.id) ?? summary;
     if (!this.engine.isTracked(summary.id)) {
-      this.applyStep(summary.id, this.engine.track(summary.id, initialSyncedSeq(summary, this.initialBacklog), readableLastSeq(merged)));
+      // Before the first sync completes, the list is what the user had at
+      // login; afterwards every newly seen conversation is news to this device.
+      const mode = this.hasBeenOpen ? 'live' : 'login';
+      const start = initialSyncedSeq(merged, this.initialBacklog, mode);
+      this.applyStep(summary.id, this.engine.track(summary.id, start, readableLastSeq(merged)));
     } else if (catchUp) {
       this.engine.catchUp(summary.id, readableLastSeq(merged));
     }

@@ -4,6 +4,7 @@
  * Imports nothing runtime-specific.
  */
 export { ParleyError, ErrorCode, type ErrorName } from '@parley/protocol';
+export { newClientMsgId } from './outbox.js';
 export type {
   ClientEventName,
   ClientEvents,
@@ -18,6 +19,7 @@ export type {
   ParleyClientOptions,
   ReconnectOptions,
   Role,
+  SendOptions,
   StateChange,
   SystemEvent,
   WebSocketConstructorLike,

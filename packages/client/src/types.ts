@@ -87,6 +87,15 @@ export interface MessageContent {
   data?: Uint8Array;
 }
 
+export interface SendOptions {
+  /**
+   * The idempotency key: 1-64 printable ASCII characters without spaces, never
+   * reused by the same user for another message.
+   * Default: generated. See newClientMsgId() to make one up front.
+   */
+  clientMsgId?: string;
+}
+
 export interface HistoryOptions {
   /** Return messages with seq below this. Default: everything up to the latest. */
   beforeSeq?: number;
@@ -142,8 +151,15 @@ export interface ParleyClientOptions {
   WebSocket?: WebSocketConstructorLike;
   /** Reconnect backoff (full jitter, exponential), or false to never reconnect. Default { minDelayMs: 250, maxDelayMs: 10000 }. */
   reconnect?: ReconnectOptions | false;
-  /** How long a request may wait for its reply. Default 15000 ms. */
+  /** How long a request may wait for its reply once transmitted. Default 15000 ms. */
   requestTimeoutMs?: number;
+  /**
+   * How long a request made while disconnected (direct, history, markRead,
+   * createGroup, ...) waits for the connection before it rejects with TIMEOUT;
+   * idempotent requests lost with their connection are sent again within the
+   * same bound. Sends are not bounded by it: they wait in the outbox. Default 30000 ms.
+   */
+  connectionWaitMs?: number;
   /** On first sight of a conversation, how many of its newest unread messages are emitted as 'message' events. Default 100. */
   initialBacklog?: number;
   /** Client label sent in hello, for server logs. Default "parley-js/0.1". */
