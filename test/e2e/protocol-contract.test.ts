@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ErrorCode, Role, encodeFrameEntry, encodePacket, type Frame } from '@parley/protocol';
+import { ErrorCode, MessageType, Role, encodeFrameEntry, encodePacket, type Frame } from '@parley/protocol';
 import { RawConnection, type TestServer, startTestServer } from '../support/fixtures.js';
 
 type ServerOptions = NonNullable<Parameters<typeof startTestServer>[1]>;
@@ -179,6 +179,28 @@ for (const transport of ['ws', 'tcp'] as const) {
       assert.equal(team?.readSeq, seq);
       assert.equal(team?.unread, 0);
       assert.equal(after.totalUnread, 0);
+    });
+
+    test('system messages carry a typed event and no data, on the wire and in REST JSON', async (t) => {
+      const fixture = await setup(t);
+      const alice = await signedIn(urlOf(fixture), await fixture.api.token('alice'));
+      valueOf(await alice.request({ $case: 'updateMembers', value: { conversationId: 'team', add: ['carol'], remove: [] } }), 'ok');
+      valueOf(await alice.request({ $case: 'setRole', value: { conversationId: 'team', userId: 'bob', role: Role.ROLE_ADMIN } }), 'ok');
+      valueOf(await alice.request({ $case: 'rename', value: { conversationId: 'team', name: 'Crew' } }), 'ok');
+      const pulled = valueOf(await alice.request({ $case: 'pull', value: { conversationId: 'team', fromSeq: 1, toSeq: 0, limit: 0, descending: false } }), 'pullResult');
+      assert.deepEqual(
+        pulled.messages.map((message) => [message.type, message.data, message.system]),
+        [
+          [MessageType.MESSAGE_TYPE_SYSTEM, undefined, { actorId: 'alice', event: { $case: 'groupCreated', value: { name: 'Team', memberIds: ['alice', 'bob'] } } }],
+          [MessageType.MESSAGE_TYPE_SYSTEM, undefined, { actorId: 'alice', event: { $case: 'membersAdded', value: { userIds: ['carol'] } } }],
+          [MessageType.MESSAGE_TYPE_SYSTEM, undefined, { actorId: 'alice', event: { $case: 'roleChanged', value: { userId: 'bob', role: Role.ROLE_ADMIN } } }],
+          [MessageType.MESSAGE_TYPE_SYSTEM, undefined, { actorId: 'alice', event: { $case: 'renamed', value: { name: 'Crew' } } }],
+        ],
+      );
+      const rest = await fixture.api.call('GET', '/v1/users/alice/conversations');
+      const team = (rest.body.conversations as Array<{ id: string; lastMessage?: Record<string, unknown> }>).find((c) => c.id === 'team');
+      assert.deepEqual(team?.lastMessage?.system, { type: 'renamed', actorId: 'alice', name: 'Crew' });
+      assert.equal(team?.lastMessage?.data, undefined);
     });
 
     test('pull edge cases: limit 0, from_seq 0, empty ranges; mark_read beyond last_seq', async (t) => {

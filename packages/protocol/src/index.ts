@@ -49,6 +49,13 @@ export {
   type Member,
   type MembersResult,
   type DeliveredAck,
+  type SystemEvent,
+  type GroupCreated,
+  type MembersAdded,
+  type MemberRemoved,
+  type MemberLeft,
+  type Renamed,
+  type RoleChanged,
   type Error as ErrorFrame,
   ErrorCode as WireErrorCode,
 } from './gen/parley.js';
