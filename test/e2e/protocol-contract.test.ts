@@ -230,6 +230,20 @@ for (const transport of ['ws', 'tcp'] as const) {
   });
 }
 
+test("a direct conversation is named after the other participant and cannot be renamed", async (t) => {
+  const fixture = await setup(t);
+  await fixture.api.createUser('dave', 'Dave Smith');
+  const alice = await signedIn(fixture.server.wsUrl, await fixture.api.token('alice'));
+  const opened = valueOf(await alice.request({ $case: 'openDirect', value: { peerId: 'dave', subject: '' } }), 'conversationResult');
+  assert.deepEqual([opened.summary?.name, opened.summary?.peerId], ['Dave Smith', 'dave']);
+  const dave = await signedIn(fixture.server.wsUrl, await fixture.api.token('dave'));
+  const seen = valueOf(await dave.request({ $case: 'openDirect', value: { peerId: 'alice', subject: '' } }), 'conversationResult');
+  assert.equal(seen.summary?.id, opened.summary?.id);
+  assert.equal(seen.summary?.name, 'alice');
+  const rename = errorOf(await alice.request({ $case: 'rename', value: { conversationId: opened.summary?.id as string, name: 'x' } }));
+  assert.equal(rename.name, 'INVALID_ARGUMENT');
+});
+
 test('WebSocket pings are not activity: only protocol frames keep a connection open', async (t) => {
   const fixture = await setup(t, { heartbeatIntervalMs: 200 });
   const pinging = await signedIn(fixture.server.wsUrl, await fixture.api.token('alice'));
