@@ -96,8 +96,6 @@ export class Session {
   private outgoingBytes = 0;
   private readonly earlyFrames: Frame[] = [];
   private readonly bucket: TokenBucket;
-  /** Cumulative delivery positions this device reported, per conversation. */
-  readonly delivered = new Map<string, number>();
   /**
    * Per conversation, the rate-limited send that later sends must wait for.
    * Refusing a send while accepting the next one would break the sender's
@@ -183,10 +181,8 @@ export class Session {
       this.replyError(frame.requestId, new ParleyError('BAD_FRAME', reason));
       return;
     }
-    if (body.$case === 'delivered') {
-      this.recordDelivered(body.value.conversationId, body.value.seq);
-      return;
-    }
+    // Reserved (docs/protocol.md): accepted, never answered, not used yet.
+    if (body.$case === 'delivered') return;
     // Sends are limited by their own per-user bucket, which keeps send order (checkSendRate).
     if (REQUESTS[body.$case].rate === 'request') {
       const waitMs = this.bucket.take();
@@ -330,12 +326,6 @@ export class Session {
     if (waitMs === 0) return;
     if (this.heldSends.size < MAX_HELD_CONVERSATIONS) this.heldSends.set(conversationId, { clientMsgId, expiresAt: now + SEND_HOLD_MS });
     throw new ParleyError('RATE_LIMITED', 'sending too fast', { retryAfterMs: waitMs });
-  }
-
-  private recordDelivered(conversationId: string, seq: number): void {
-    if (typeof conversationId !== 'string' || conversationId.length > 80) return;
-    if (!this.delivered.has(conversationId) && this.delivered.size >= 10_000) return;
-    if ((this.delivered.get(conversationId) ?? 0) < seq) this.delivered.set(conversationId, seq);
   }
 
   // ---- outbound ----
