@@ -79,7 +79,7 @@ for (const transport of ['ws', 'tcp'] as const) {
       const error = errorOf(await refused.hello('not-a-token'));
       assert.deepEqual([error.name, error.fatal], ['UNAUTHENTICATED', true]);
       await refused.waitClosed();
-      if (transport === 'ws') assert.equal(refused.closeCode, 4000 + ErrorCode.UNAUTHENTICATED);
+      if (transport === 'ws') assert.deepEqual([refused.closeCode, refused.closeReason], [4000 + ErrorCode.UNAUTHENTICATED, 'UNAUTHENTICATED']);
     });
 
     test('BAD_FRAME is fatal for an undecodable or empty packet and for a first frame other than hello, not for a bad frame later', async (t) => {

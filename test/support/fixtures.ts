@@ -74,6 +74,8 @@ export class RawConnection {
   closed = false;
   /** The WebSocket close code the server sent (undefined on TCP, or when no close frame came). */
   closeCode: number | undefined;
+  /** The reason of that close frame. */
+  closeReason = '';
   /** The underlying WebSocket, for tests of WebSocket-level behaviour (pings). */
   rawWebSocket: WebSocket | undefined;
   private waiters: Array<() => void> = [];
@@ -89,8 +91,9 @@ export class RawConnection {
     const connection = new RawConnection((bytes) => ws.send(bytes), () => ws.terminate());
     ws.on('message', (data) => connection.onPacket(data as Buffer));
     connection.rawWebSocket = ws;
-    ws.on('close', (code) => {
+    ws.on('close', (code, reason) => {
       if (code !== 1005 && code !== 1006) connection.closeCode = code;
+      connection.closeReason = reason.toString();
       connection.onClose();
     });
     ws.on('error', () => connection.onClose());

@@ -43,7 +43,7 @@ export interface WireConnection {
    * docs/protocol.md, "Closing"), TCP with a FIN. A peer that does not finish
    * the close in a few seconds is dropped.
    */
-  close(closeCode: number): void;
+  close(closeCode: number, reason: string): void;
   /** Closes at once, dropping anything unsent. */
   destroy(): void;
 }
@@ -391,7 +391,7 @@ export class Session {
     this.outgoing.push(encodeFrameEntry({ requestId, body: { $case: 'error', value: errorFrame(error, true) } }));
     this.flush();
     this.markClosed();
-    this.connection.close(closeCodeOf(error));
+    this.connection.close(closeCodeOf(error), error.codeName);
   }
 
   /** Closes because the server shuts down: a fatal UNAVAILABLE, then the close. */

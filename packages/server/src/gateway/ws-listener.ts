@@ -62,8 +62,8 @@ export class WebSocketListener {
       remoteAddress: request.socket.remoteAddress ?? '',
       write: (packet) => ws.send(packet, { binary: true }),
       bufferedBytes: () => ws.bufferedAmount,
-      close: (closeCode) => {
-        ws.close(closeCode);
+      close: (closeCode, reason) => {
+        ws.close(closeCode, reason);
         setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
       },
       destroy: () => ws.terminate(),
