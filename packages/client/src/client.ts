@@ -11,10 +11,13 @@ import {
   DEFAULT_LIMITS,
   ParleyError,
   type ConversationSummary as WireSummary,
+  type AnsweredRequestCase,
+  type BodyOf,
   type FrameBody,
   type Limits,
   type Message as WireMessage,
   type PullResult,
+  type ReplyValue,
   type SyncResult,
   type Welcome,
 } from '@parley/protocol';
@@ -211,7 +214,6 @@ export class ParleyClient {
   async direct(userId: string, options: DirectOptions = {}): Promise<string> {
     const result = await this.request(
       { $case: 'openDirect', value: { peerId: userId, subject: options.subject ?? '' } },
-      'conversationResult',
       'idempotent',
     );
     return this.applyConversationResult(result.summary).id;
@@ -221,17 +223,16 @@ export class ParleyClient {
   async createGroup(options: CreateGroupOptions): Promise<ConversationSummary> {
     const result = await this.request(
       { $case: 'createGroup', value: { id: options.id ?? '', name: options.name, memberIds: [...options.memberIds] } },
-      'conversationResult',
     );
     return this.applyConversationResult(result.summary);
   }
 
   async addMembers(conversationId: string, userIds: string[]): Promise<void> {
-    await this.request({ $case: 'updateMembers', value: { conversationId, add: [...userIds], remove: [] } }, 'ok', 'idempotent');
+    await this.request({ $case: 'updateMembers', value: { conversationId, add: [...userIds], remove: [] } }, 'idempotent');
   }
 
   async removeMember(conversationId: string, userId: string): Promise<void> {
-    await this.request({ $case: 'updateMembers', value: { conversationId, add: [], remove: [userId] } }, 'ok');
+    await this.request({ $case: 'updateMembers', value: { conversationId, add: [], remove: [userId] } });
   }
 
   /** Removes this user from the group. */
@@ -244,16 +245,16 @@ export class ParleyClient {
   }
 
   async renameGroup(conversationId: string, name: string): Promise<void> {
-    await this.request({ $case: 'rename', value: { conversationId, name } }, 'ok');
+    await this.request({ $case: 'rename', value: { conversationId, name } });
   }
 
   async setRole(conversationId: string, userId: string, role: Role): Promise<void> {
     if (!ROLES.includes(role)) throw new ParleyError('INVALID_ARGUMENT', `unknown role ${String(role)}`);
-    await this.request({ $case: 'setRole', value: { conversationId, userId, role: toWireRole(role) } }, 'ok');
+    await this.request({ $case: 'setRole', value: { conversationId, userId, role: toWireRole(role) } });
   }
 
   async members(conversationId: string): Promise<ConversationMember[]> {
-    const result = await this.request({ $case: 'members', value: { conversationId } }, 'membersResult', 'idempotent');
+    const result = await this.request({ $case: 'members', value: { conversationId } }, 'idempotent');
     return result.members.map(toMember);
   }
 
@@ -275,7 +276,7 @@ export class ParleyClient {
     let result: BodyValue<'readResult'>;
     try {
       // mark_read is cumulative and never moves back: a repeat is harmless.
-      result = await this.request({ $case: 'markRead', value: { conversationId, seq: target } }, 'readResult', 'idempotent');
+      result = await this.request({ $case: 'markRead', value: { conversationId, seq: target } }, 'idempotent');
     } catch (error) {
       if (target > 0 && error instanceof ParleyError && error.retryable) this.rememberRead(conversationId, target);
       throw error;
@@ -326,7 +327,6 @@ export class ParleyClient {
         $case: 'pull',
         value: { conversationId, fromSeq: 1, toSeq: beforeSeq === undefined ? 0 : beforeSeq - 1, limit, descending: true },
       },
-      'pullResult',
       'idempotent',
     );
     return result.messages
@@ -497,13 +497,13 @@ export class ParleyClient {
    * whose connection is lost before the answer is transmitted again on the
    * next connection, within the same bound.
    */
-  private async request<C extends FrameBody['$case']>(body: FrameBody, expect: C, repeat: Repeat = 'once'): Promise<BodyValue<C>> {
+  private async request<C extends AnsweredRequestCase>(body: BodyOf<C>, repeat: Repeat = 'once'): Promise<ReplyValue<C>> {
     const deadline = this.clock.now() + this.connectionWaitMs;
     for (;;) {
       const connection = await this.whenOpen(deadline);
       try {
-        // Awaited<BodyValue<C>> is BodyValue<C>: reply values are never promises.
-        return (await connection.request(body, expect)) as BodyValue<C>;
+        // Awaited<ReplyValue<C>> is ReplyValue<C>: reply values are never promises.
+        return (await connection.request(body)) as ReplyValue<C>;
       } catch (error) {
         const lostWithConnection = error instanceof ParleyError && error.codeName === 'CLOSED' && connection !== this.connection;
         if (repeat === 'idempotent' && lostWithConnection && this.currentState !== 'closed' && this.clock.now() < deadline) continue;
@@ -556,7 +556,7 @@ export class ParleyClient {
       return;
     }
     this.syncInFlight = true;
-    connection.request({ $case: 'sync', value: { sinceVersion: this.syncVersion } }, 'syncResult').then(
+    connection.request({ $case: 'sync', value: { sinceVersion: this.syncVersion } }).then(
       (result) => {
         if (connection !== this.connection) return;
         this.syncInFlight = false;
@@ -689,7 +689,6 @@ export class ParleyClient {
             $case: 'pull',
             value: { conversationId, fromSeq: range.fromSeq, toSeq: range.toSeq, limit: this.maxPullLimit, descending: false },
           },
-          'pullResult',
         )
         .then(
           (result) => {
@@ -755,7 +754,7 @@ export class ParleyClient {
     if (connection === undefined || !connection.ready || !this.sessionOpen) return;
     for (const [conversationId, seq] of [...this.unconfirmedReads]) {
       this.unconfirmedReads.delete(conversationId);
-      connection.request({ $case: 'markRead', value: { conversationId, seq } }, 'readResult').then(
+      connection.request({ $case: 'markRead', value: { conversationId, seq } }).then(
         (result) => this.applyReadResult(conversationId, result),
         (error: ParleyError) => {
           // Not retryable: no longer a member, or the conversation is gone; nothing left to read.
@@ -796,7 +795,7 @@ export class ParleyClient {
       const { entry } = transmission;
       const sent = transmission;
       const value = { conversationId: entry.conversationId, clientMsgId: entry.clientMsgId, text: entry.content.text, data: entry.content.data };
-      connection.request({ $case: 'send', value }, 'sendAck').then(
+      connection.request({ $case: 'send', value }).then(
         (ack) => this.onSendAcknowledged(connection, sent, ack.message),
         (error: ParleyError) => this.onSendFailed(sent, error),
       );

@@ -8,18 +8,22 @@
 import {
   PROTOCOL_VERSION,
   ParleyError,
+  REQUESTS,
   decodePacket,
   encodeFrameEntry,
+  type AnsweredRequestCase,
+  type BodyOf,
   type Frame,
   type FrameBody,
   type FrameCase,
+  type ReplyValue,
+  type RequestCase,
   type Welcome,
 } from '@parley/protocol';
 import type { Clock, TimerHandle } from './clock.js';
 import type { OpenTransport, Transport } from './transport.js';
 
-/** The value carried by a frame body of the given case. */
-export type BodyValue<C extends FrameCase> = Extract<FrameBody, { $case: C }>['value'];
+export type { BodyValue } from '@parley/protocol';
 
 const DEFAULT_HEARTBEAT_INTERVAL_MS = 25_000;
 const MAX_REQUEST_ID = 0xffff_ffff;
@@ -81,15 +85,19 @@ export class Connection {
     return this.welcome !== undefined && !this.ended;
   }
 
-  /** Sends a request and resolves with the value of the expected reply; rejects with the server's error, TIMEOUT or CLOSED. */
-  request<C extends FrameCase>(body: FrameBody, expect: C): Promise<BodyValue<C>> {
+  /**
+   * Sends a request and resolves with the value of its reply (the request
+   * table in @parley/protocol says which); rejects with the server's error,
+   * TIMEOUT or CLOSED.
+   */
+  request<C extends AnsweredRequestCase>(body: BodyOf<C>): Promise<ReplyValue<C>> {
     if (!this.ready) return Promise.reject(new ParleyError('CLOSED', 'not connected'));
-    return this.send(body, expect);
+    return this.send(body);
   }
 
   /** Sends a request that has no reply (delivered). */
-  notify(body: FrameBody): void {
-    if (this.ready) this.write({ requestId: this.allocateRequestId(), body });
+  notify(body: BodyOf<Exclude<RequestCase, AnsweredRequestCase>>): void {
+    if (this.ready) this.write({ requestId: this.allocateRequestId(), body: body as FrameBody });
   }
 
   /** Ends the connection; onLost reports `reason`. */
@@ -100,11 +108,11 @@ export class Connection {
   private sayHello(): void {
     if (this.ended) return;
     this.lastReceivedAt = this.options.clock.now();
-    const hello: FrameBody = {
+    const hello: BodyOf<'hello'> = {
       $case: 'hello',
       value: { protocolVersion: PROTOCOL_VERSION, token: this.options.token, client: this.options.clientName },
     };
-    this.send(hello, 'welcome').then(
+    this.send(hello).then(
       (welcome) => {
         if (this.ended) return;
         this.options.clock.clearTimeout(this.handshakeTimer);
@@ -116,15 +124,16 @@ export class Connection {
     );
   }
 
-  private send<C extends FrameCase>(body: FrameBody, expect: C): Promise<BodyValue<C>> {
+  private send<C extends AnsweredRequestCase>(body: BodyOf<C>): Promise<ReplyValue<C>> {
     const requestId = this.allocateRequestId();
-    return new Promise<BodyValue<C>>((resolve, reject) => {
+    const expect = REQUESTS[body.$case as AnsweredRequestCase].reply;
+    return new Promise<ReplyValue<C>>((resolve, reject) => {
       const timer = this.options.clock.setTimeout(() => {
         this.pending.delete(requestId);
         reject(new ParleyError('TIMEOUT', `no reply to ${body.$case} within ${this.options.requestTimeoutMs} ms`));
       }, this.options.requestTimeoutMs);
       this.pending.set(requestId, { expect, resolve: resolve as (value: unknown) => void, reject, timer });
-      this.write({ requestId, body });
+      this.write({ requestId, body: body as FrameBody });
     });
   }
 

@@ -16,15 +16,18 @@ export type Role = 'member' | 'admin' | 'owner';
  */
 export type ClientState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
 
-/** A membership or naming event, parsed from a system message's JSON data. */
-export interface SystemEvent {
-  /** "group_created", "members_added", "member_removed", "member_left", "renamed", "role_changed". */
-  event: string;
-  actorId: string;
-  userIds?: string[];
-  name?: string;
-  role?: string;
-}
+/**
+ * A membership or naming event, carried by a system message; keyed on `type`.
+ * `actorId` is the member who made the change ('' when the integrator's
+ * backend made it through the REST API).
+ */
+export type SystemEvent =
+  | { type: 'group_created'; actorId: string; name: string; /** Every initial member, the owner included. */ memberIds: string[] }
+  | { type: 'members_added'; actorId: string; userIds: string[] }
+  | { type: 'member_removed'; actorId: string; userId: string }
+  | { type: 'member_left'; actorId: string; userId: string }
+  | { type: 'renamed'; actorId: string; name: string }
+  | { type: 'role_changed'; actorId: string; userId: string; role: Role };
 
 /** One message of a conversation, as this user may see it. */
 export interface Message {
@@ -43,7 +46,7 @@ export interface Message {
   createdAt: number;
   /** Set when the message is addressed to one member only. */
   visibleTo?: string;
-  /** Set on system messages whose data is a well-formed event. */
+  /** Set on system messages: what happened. */
   system?: SystemEvent;
 }
 
