@@ -90,7 +90,14 @@ export const PASSWORD = 'correct horse battery';
 
 /** Launches Chromium with a fresh temporary profile; closed after the test when `t` is given, else by the caller. */
 export async function launchBrowser(t?: TestContext): Promise<Browser> {
-  const browser = await chromium.launch({ executablePath: await chromiumExecutable(), args: CHROMIUM_ARGS, headless: true });
+  const executablePath = await chromiumExecutable();
+  let browser: Browser;
+  try {
+    browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS, headless: true });
+  } catch (error) {
+    // The bundled build needs a few system libraries (libnss3, libnspr4, libexpat) that desktop-ready images have.
+    throw new Error(`Chromium at ${executablePath} did not start; if it names a missing library such as libnss3.so: sudo apt-get install libnss3`, { cause: error });
+  }
   t?.after(() => browser.close());
   return browser;
 }
