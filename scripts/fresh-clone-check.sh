@@ -56,6 +56,7 @@ grep -q '^Usage: parley <command>' <<<"$help" || fail "npx parley --help printed
 
 step "npm start (free ports)"
 # The README's `npm start` with ports the machine has free; everything else default.
+: >"$work/server.log"
 setsid npm start -- --port 0 --tcp-port 0 --log-level warn >"$work/server.log" 2>&1 &
 server_pid=$!
 deadline=$((SECONDS + 180))

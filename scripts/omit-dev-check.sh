@@ -76,6 +76,7 @@ if (typeof client.ParleyClient !== 'function') throw new Error('no ParleyClient 
 " || fail "importing the browser entry failed"
 
 echo "== omit-dev: parley start on free ports"
+: >"$work/server.log"
 node_modules/.bin/parley start --port 0 --tcp-port 0 --data-dir ./data --log-level warn >"$work/server.log" 2>&1 &
 server_pid=$!
 deadline=$((SECONDS + 60))
