@@ -21,7 +21,7 @@
  * gets a bounded time to show the conversation from the user's first seq to
  * its last; then, per device, the messages not emitted, emitted twice, and
  * emitted out of seq order are counted. Prints a table, writes JSON to
- * bench/results/first-sight-<label>.json; exits 1 when any message is
+ * bench/results/first-sight/first-sight-<label>.json; exits 1 when any message is
  * missing, duplicated or reordered.
  *
  *   node --import tsx bench/first-sight.ts [--runs 30] [--label before] [--variant direct,group] [--seed N]
@@ -40,7 +40,7 @@ const USAGE = `Usage: node --import tsx bench/first-sight.ts [options]
 
   --runs N         runs per variant (default 30)
   --variant LIST   comma-separated, from: direct, direct-resets, group (default all)
-  --label L        results go to bench/results/first-sight-<L>.json (default: a timestamp)
+  --label L        results go to bench/results/first-sight/first-sight-<L>.json (default: a timestamp)
   --seed N         seed of the random choices (transports, fault timing); default time-based, printed
   --help`;
 
@@ -420,7 +420,7 @@ async function main(): Promise<number> {
   const summaries = variants.map((variant) => summarize(variant, outcomes.filter((outcome) => outcome.variant === variant)));
   process.stdout.write(`\n${table(summaries)}\n\n`);
   const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-  const jsonPath = resolve(repoRoot, 'bench', 'results', `first-sight-${label}.json`);
+  const jsonPath = resolve(repoRoot, 'bench', 'results', 'first-sight', `first-sight-${label}.json`);
   mkdirSync(dirname(jsonPath), { recursive: true });
   const machine = { node: process.version, platform: `${platform()} ${release()}`, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '' };
   writeFileSync(jsonPath, `${JSON.stringify({ benchmark: 'first-sight', label, startedAt: new Date(started).toISOString(), seconds: Math.round((Date.now() - started) / 1000), seed, runs, machine, summaries, outcomes }, null, 2)}\n`);

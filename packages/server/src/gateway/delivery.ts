@@ -48,6 +48,9 @@ export class Delivery {
       case 'members':
         this.invalidate(event.conversationId);
         break;
+      case 'membership':
+        void this.pushMembership(event.conversationId, event.userIds);
+        break;
       case 'summary': {
         const sessions = this.registry.sessionsOf(event.userId);
         if (sessions === undefined) return;
@@ -61,6 +64,28 @@ export class Delivery {
       case 'revoked':
         this.registry.closeUser(event.userId);
         break;
+    }
+  }
+
+  /**
+   * Pushes `conversation_changed` to the connected devices of users whose own
+   * membership changed. Views are loaded only for users connected to this
+   * node, so a change to a large group costs what its online members cost.
+   */
+  private async pushMembership(conversationId: string, userIds: readonly string[]): Promise<void> {
+    for (const userId of new Set(userIds)) {
+      if (this.registry.sessionsOf(userId) === undefined) continue;
+      let entry: Uint8Array;
+      try {
+        const [summary, totalUnread] = await Promise.all([this.store.conversationView(userId, conversationId), this.store.totalUnread(userId)]);
+        if (summary === undefined) continue;
+        entry = encodeFrameEntry({ requestId: 0, body: { $case: 'conversationChanged', value: { summary: toWireSummary(summary), totalUnread } } });
+      } catch (error) {
+        // The system message already told the user's devices to sync.
+        this.log.error({ err: error, conversationId, userId }, 'membership view failed; push skipped');
+        continue;
+      }
+      for (const session of this.registry.sessionsOf(userId) ?? []) session.enqueue(entry);
     }
   }
 

@@ -14,6 +14,7 @@ import type { ConversationService } from '../services/conversations.js';
 import type { MessagingService } from '../services/messaging.js';
 import { requireId, requireName } from '../services/validate.js';
 import type { Store, StoredMessage } from '../store/store.js';
+import { readSystemEvent } from '../system-events.js';
 
 export interface AdminApiDeps {
   auth: AuthService;
@@ -215,6 +216,10 @@ function sendError(reply: FastifyReply, error: ParleyError): void {
 }
 
 function messageJson(message: StoredMessage) {
+  if (message.type === 'system') {
+    const { id, conversationId, seq, senderId, clientMsgId, type, createdAt } = message;
+    return { id, conversationId, seq, senderId, clientMsgId, type, createdAt, system: readSystemEvent(message.data) };
+  }
   return {
     id: message.id,
     conversationId: message.conversationId,

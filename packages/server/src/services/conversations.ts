@@ -64,6 +64,9 @@ export class ConversationService {
     if (role === undefined) throw new ParleyError('INVALID_ARGUMENT', 'role must be member, admin or owner');
     const change = await this.store.setRole({ conversationId: requireConversationId(conversationId), actorId, userId: requireId(userId, 'userId'), role });
     this.publish(change);
+    // Handing over ownership also makes the old owner an admin.
+    const changedRoles = role === 'owner' && userId !== actorId ? [userId, actorId] : [userId];
+    this.bus.publish({ type: 'membership', conversationId: change.conversationId, userIds: changedRoles });
   }
 
   members(requesterId: string | undefined, conversationId: string): Promise<MemberInfo[]> {
@@ -75,5 +78,7 @@ export class ConversationService {
     for (const message of change.messages) {
       this.bus.publish({ type: 'message', message, alsoNotify: change.removed });
     }
+    const changed = [...change.added, ...change.removed];
+    if (changed.length > 0) this.bus.publish({ type: 'membership', conversationId: change.conversationId, userIds: changed });
   }
 }

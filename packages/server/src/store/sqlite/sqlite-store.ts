@@ -40,6 +40,7 @@ import {
   roleFromInt,
   roleToInt,
 } from '../rules.js';
+import { type StoredSystemEvent, encodeStoredSystemEvent } from '../../system-events.js';
 import { directConversationId } from '../ids.js';
 import { SCHEMA } from './schema.js';
 import { CheckpointWorker } from './checkpoint-worker.js';
@@ -513,9 +514,9 @@ export class SqliteStore implements Store {
     }, false);
   }
 
-  private appendSystem(cid: number, actorUid: number, event: Record<string, unknown>): StoredMessage {
+  private appendSystem(cid: number, actorUid: number, event: StoredSystemEvent): StoredMessage {
     const clientMsgId = `sys-${randomBytes(9).toString('base64url')}`;
-    const data = Buffer.from(JSON.stringify(event), 'utf8');
+    const data = encodeStoredSystemEvent(event);
     return this.insertMessage(cid, actorUid, clientMsgId, TYPE_SYSTEM, null, data, null);
   }
 
