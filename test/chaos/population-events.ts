@@ -83,6 +83,21 @@ export function startPopulationChanges(run: LiveRunOptions, kinds: readonly Popu
     for (const userId of conversation.members) for (const device of liveDevicesOf(userId)) device.conversationIds.push(conversation.id);
   }
 
+  /**
+   * The way a chat starts: whoever started it writes several messages at
+   * once, and in a group another member answers at once too — while the
+   * other devices are still meeting the conversation.
+   */
+  function burst(writers: readonly Device[]): (conversationId: string) => void {
+    return (conversationId) => {
+      for (const writer of writers) {
+        if (writer.retired) continue;
+        const count = 3 + Math.floor(run.random() * 3);
+        for (let n = 0; n < count; n++) writer.send(conversationId);
+      }
+    };
+  }
+
   /** A new conversation: a direct chat opened by one of the user's devices, or a group created by the backend. */
   async function newConversation(): Promise<void> {
     const n = created++;
@@ -93,6 +108,7 @@ export function startPopulationChanges(run: LiveRunOptions, kinds: readonly Popu
       // Any running device of the user will do: the opener may be restarted meanwhile.
       const id = await persist(`open a direct chat from ${opener.key}`, () => (liveDevicesOf(opener.userId)[0] ?? opener).client.direct(peer, { subject }));
       announce({ kind: 'direct', id, members: [opener.userId, peer], subject });
+      burst([opener])(id);
     } else {
       const others = run.plan.users.filter(() => run.random() < 0.4);
       const ownerId = pick(run.plan.users);
@@ -101,6 +117,8 @@ export function startPopulationChanges(run: LiveRunOptions, kinds: readonly Popu
       const id = `live-g${n}`;
       await run.api.createGroup({ id, name: id, ownerId, memberIds });
       announce({ kind: 'group', id, members: [ownerId, ...memberIds], subject: '' });
+      const writers = [liveDevicesOf(ownerId), liveDevicesOf(pick(memberIds))].filter((devices) => devices.length > 0).map((devices) => pick(devices));
+      burst(writers)(id);
     }
     counts.newConversations += 1;
   }
