@@ -4,8 +4,8 @@
  * integrator's backend), members removed from groups and added back, devices
  * that connect for the first time, and app restarts (a client closed and a
  * fresh instance, with no saved state, started for the same user). Each
- * change is one step of a loop driven by the run's seeded random source; the
- * steps run one at a time, except new conversations, which may overlap. It records each member's windows of each changed
+ * kind of change has its own loop driven by the run's seeded random source;
+ * its steps run one at a time, except new conversations, which may overlap. It records each member's windows of each changed
  * group for checks.ts, and keeps every device's list of conversations to send
  * to and read in step with what its user may do.
  */
@@ -26,8 +26,8 @@ export interface LiveRunOptions {
   log(line: string): void;
 }
 
-/** Mean time between two changes of each kind, ms. */
-const INTERVAL_MS: Record<PopulationEvent, number> = { conversations: 400, members: 300, devices: 800, restarts: 800 };
+/** Mean time between two changes of each kind, ms (plus the time a change takes, except for new conversations). */
+const INTERVAL_MS: Record<PopulationEvent, number> = { conversations: 500, members: 300, devices: 1500, restarts: 1500 };
 /** How long a step waits for sends to settle (before a removal or an app restart) or for a request to get through. */
 const STEP_PATIENCE_MS = 15_000;
 
@@ -39,12 +39,11 @@ export interface PopulationChanges {
   stop(): Promise<void>;
 }
 
-/** Starts changing the population with the given kinds of change; each kind in turn, at random times. */
+/** Starts changing the population with the given kinds of change, each at random times. */
 export function startPopulationChanges(run: LiveRunOptions, kinds: readonly PopulationEvent[]): PopulationChanges {
   const memberships = new Map<string, Map<string, SeqWindow[]>>();
   const counts = { newConversations: 0, membersRemoved: 0, membersAdded: 0, newDevices: 0, restarts: 0 };
   let running = true;
-  let wake: (() => void) | undefined;
   const inFlight = new Set<Promise<void>>();
   let created = 0;
   let joined = 0;
@@ -195,16 +194,20 @@ export function startPopulationChanges(run: LiveRunOptions, kinds: readonly Popu
   }
 
   const steps: Record<PopulationEvent, () => Promise<void>> = { conversations: newConversation, members: changeMembers, devices: newDevice, restarts: restart };
-  const loop = (async () => {
-    let turn = 0;
-    while (running && kinds.length > 0) {
-      const kind = kinds[turn++ % kinds.length] as PopulationEvent;
+  const wakers = new Set<() => void>();
+  /** One loop per kind of change, each at its own pace. */
+  const loops = kinds.map(async (kind) => {
+    while (running) {
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, (INTERVAL_MS[kind] / kinds.length) * (0.5 + run.random()));
-        wake = () => {
+        const timer = setTimeout(() => {
+          wakers.delete(wake);
+          resolve();
+        }, INTERVAL_MS[kind] * (0.5 + run.random()));
+        const wake = () => {
           clearTimeout(timer);
           resolve();
         };
+        wakers.add(wake);
       });
       if (!running) break;
       const step = steps[kind]().catch((error: unknown) => run.log(`population change (${kind}) failed: ${(error as Error).message}`));
@@ -216,15 +219,15 @@ export function startPopulationChanges(run: LiveRunOptions, kinds: readonly Popu
         await step;
       }
     }
-  })();
+  });
 
   return {
     memberships,
     counts: () => ({ ...counts }),
     async stop() {
       running = false;
-      wake?.();
-      await loop;
+      for (const wake of wakers) wake();
+      await Promise.all(loops);
       await Promise.all(inFlight);
     },
   };
