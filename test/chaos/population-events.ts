@@ -185,7 +185,7 @@ export function startPopulationChanges(run: LiveRunOptions, kinds: readonly Popu
     if (candidates.length === 0) return;
     const device = pick(candidates);
     run.traffic.remove(device);
-    await waitUntil(() => device.pendingSends === 0, STEP_PATIENCE_MS, `${device.key}'s sends to settle`).catch(() =>
+    await waitUntil(() => device.pendingSends === 0, 2 * STEP_PATIENCE_MS, `${device.key}'s sends to settle`).catch(() =>
       run.log(`${device.key} still has ${device.pendingSends} sends pending; closing anyway`),
     );
     await device.retire();
