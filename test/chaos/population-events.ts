@@ -27,7 +27,7 @@ export interface LiveRunOptions {
 }
 
 /** Mean time between two changes of each kind, ms (plus the time a change takes, except for new conversations). */
-const INTERVAL_MS: Record<PopulationEvent, number> = { conversations: 500, members: 300, devices: 1500, restarts: 1500 };
+const INTERVAL_MS: Record<PopulationEvent, number> = { conversations: 250, members: 300, devices: 1500, restarts: 1500 };
 /** How long a step waits for sends to settle (before a removal or an app restart) or for a request to get through. */
 const STEP_PATIENCE_MS = 15_000;
 
@@ -84,14 +84,14 @@ export function startPopulationChanges(run: LiveRunOptions, kinds: readonly Popu
 
   /**
    * The way a chat starts: whoever started it writes several messages at
-   * once, and in a group another member answers at once too — while the
-   * other devices are still meeting the conversation.
+   * once, and others answer at once too — while their own and the other
+   * devices are still meeting the conversation.
    */
   function burst(writers: readonly Device[]): (conversationId: string) => void {
     return (conversationId) => {
       for (const writer of writers) {
         if (writer.retired) continue;
-        const count = 3 + Math.floor(run.random() * 3);
+        const count = 4 + Math.floor(run.random() * 5);
         for (let n = 0; n < count; n++) writer.send(conversationId);
       }
     };
@@ -107,7 +107,8 @@ export function startPopulationChanges(run: LiveRunOptions, kinds: readonly Popu
       // Any running device of the user will do: the opener may be restarted meanwhile.
       const id = await persist(`open a direct chat from ${opener.key}`, () => (liveDevicesOf(opener.userId)[0] ?? opener).client.direct(peer, { subject }));
       announce({ kind: 'direct', id, members: [opener.userId, peer], subject });
-      burst([opener])(id);
+      const answering = liveDevicesOf(peer);
+      burst(answering.length === 0 ? [opener] : [opener, pick(answering)])(id);
     } else {
       const others = run.plan.users.filter(() => run.random() < 0.4);
       const ownerId = pick(run.plan.users);
@@ -116,7 +117,7 @@ export function startPopulationChanges(run: LiveRunOptions, kinds: readonly Popu
       const id = `live-g${n}`;
       await run.api.createGroup({ id, name: id, ownerId, memberIds });
       announce({ kind: 'group', id, members: [ownerId, ...memberIds], subject: '' });
-      const writers = [liveDevicesOf(ownerId), liveDevicesOf(pick(memberIds))].filter((devices) => devices.length > 0).map((devices) => pick(devices));
+      const writers = [liveDevicesOf(ownerId), liveDevicesOf(pick(memberIds)), liveDevicesOf(pick(memberIds))].filter((devices) => devices.length > 0).map((devices) => pick(devices));
       burst(writers)(id);
     }
     counts.newConversations += 1;
