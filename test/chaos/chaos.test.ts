@@ -25,7 +25,7 @@ for (const [index, name] of scenarioNames().entries()) {
       users: 6,
       durationMs: 4_000,
       readTailMs: 1_000,
-      convergeDeadlineMs: 20_000,
+      convergeDeadlineMs: 10_000,
       seed: baseSeed + index,
     });
     t.diagnostic(`seed ${result.seed}`);

@@ -30,6 +30,8 @@ export interface LiveRunOptions {
 const INTERVAL_MS: Record<PopulationEvent, number> = { conversations: 250, members: 300, devices: 1500, restarts: 1500 };
 /** How long a step waits for sends to settle (before a removal or an app restart) or for a request to get through. */
 const STEP_PATIENCE_MS = 15_000;
+/** How long one attempt of a retried request may take. */
+const ATTEMPT_MS = 2_000;
 
 export interface PopulationChanges {
   /** Per group whose members changed: per user, every window it was a member in. */
@@ -56,15 +58,26 @@ export function startPopulationChanges(run: LiveRunOptions, kinds: readonly Popu
     for (const group of churned) memberships.set(group.id, new Map(group.members.map((userId) => [userId, [{ from: 1 }]])));
   }
 
-  /** A request through a faulty path: retried until it gets through (bounded). */
+  /**
+   * An idempotent request through a faulty path: each attempt gets a few
+   * seconds (a request may wait for a connection that is down), then it is
+   * made again, until it gets through, the step runs out of patience, or the
+   * changes stop (then the step is dropped: nothing was announced yet).
+   */
   async function persist<T>(what: string, attempt: () => Promise<T>): Promise<T> {
     const deadline = Date.now() + STEP_PATIENCE_MS;
     for (;;) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
       try {
-        return await attempt();
+        const timeout = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no answer within ${ATTEMPT_MS} ms`)), ATTEMPT_MS);
+        });
+        return await Promise.race([attempt(), timeout]);
       } catch (error) {
-        if (Date.now() > deadline) throw new Error(`${what}: ${(error as Error).message}`);
+        if (!running || Date.now() > deadline) throw new Error(`${what}: ${(error as Error).message}`);
         await sleep(100 + run.random() * 200);
+      } finally {
+        clearTimeout(timer);
       }
     }
   }
