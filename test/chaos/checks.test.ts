@@ -265,4 +265,11 @@ describe('chaos checks', () => {
     assert.equal(result.membershipMismatches, 1, 'bob left at 2 on the server');
     assert.ok(!meetsTarget(result));
   });
+  test('an empty conversation a device has not heard of is no mismatch; one with messages is', () => {
+    const { devices, sends, server } = cleanRun();
+    const views = new Map([...server].map(([userId, view]) => [userId, { ...view, conversations: new Map([...view.conversations, ['dm:new', { lastSeq: 0, readSeq: 0, unread: 0, firstSeq: 1, leftSeq: 0 }]]) }]));
+    assert.deepEqual(check(devices, sends, views).problems, []);
+    const withMessage = new Map([...server].map(([userId, view]) => [userId, { ...view, conversations: new Map([...view.conversations, ['dm:new', { lastSeq: 1, readSeq: 1, unread: 0, firstSeq: 1, leftSeq: 0 }]]) }]));
+    assert.ok(check(devices, sends, withMessage).unreadMismatches > 0);
+  });
 });
