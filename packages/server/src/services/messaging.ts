@@ -40,7 +40,6 @@ export class MessagingService {
     checkContent(input.text, input.data, this.limits);
     const visibleTo = input.visibleTo === undefined || input.visibleTo === '' ? undefined : requireId(input.visibleTo, 'visibleTo');
     const result = await this.store.write(async (tx): Promise<AppendResult> => {
-      await requireUsers(tx, [senderId]);
       // Locked before the dedupe check: a retry racing its original on another
       // node waits here and then finds it.
       const conversation = await lockConversation(tx, conversationId);
@@ -49,6 +48,7 @@ export class MessagingService {
         if (existing.conversationId !== conversationId) throw new ParleyError('CONFLICT', 'clientMsgId was already used in another conversation');
         return { message: existing, duplicate: true };
       }
+      // An unknown sender has no membership: NOT_FOUND from here.
       await requireActiveMembership(tx, conversationId, senderId);
       if (visibleTo !== undefined) {
         const target = await tx.getMember(conversationId, visibleTo);

@@ -154,8 +154,8 @@ export interface StoreTx extends StoreReader {
   updateConversation(id: string, patch: Partial<Pick<ConversationRow, 'name' | 'lastSeq' | 'updatedAt' | 'memberCount'>>): Promise<void>;
   /** Inserts a membership, or replaces a past one (a rejoin starts a new access window). */
   putMember(row: MemberRow): Promise<void>;
-  /** `leftSeq: null` is not a thing: a membership ends once; rejoining is `putMember`. */
-  updateMember(conversationId: string, userId: string, patch: Partial<Pick<MemberRow, 'role' | 'leftSeq' | 'readSeq'>>): Promise<void>;
+  /** Read positions move only through raiseReadSeq; a membership ends once (rejoining is `putMember`). */
+  updateMember(conversationId: string, userId: string, patch: Partial<Pick<MemberRow, 'role' | 'leftSeq'>>): Promise<void>;
   /**
    * Sets readSeq to `seq` if it is lower, as one atomic step: two devices
    * reading at once on different nodes must not move it back.

@@ -176,8 +176,7 @@ export class SqliteStore implements Store {
            read_seq = excluded.read_seq, joined_at = excluded.joined_at, version = excluded.version`,
       ),
       memberUpdate: db.prepare(
-        `UPDATE members SET role = coalesce(?, role), left_seq = coalesce(?, left_seq), read_seq = coalesce(?, read_seq), version = ?
-         WHERE uid = ? AND cid = ?`,
+        'UPDATE members SET role = coalesce(?, role), left_seq = coalesce(?, left_seq), version = ? WHERE uid = ? AND cid = ?',
       ),
       memberRaiseRead: db.prepare('UPDATE members SET read_seq = ?, version = ? WHERE uid = ? AND cid = ? AND read_seq < ?'),
       activeMembers: db.prepare<[number], MemberDbRow>('SELECT * FROM members WHERE cid = ? AND left_seq IS NULL'),
@@ -641,11 +640,10 @@ export class SqliteStore implements Store {
   }
 
   /** @internal */
-  doUpdateMember(conversationId: string, userId: string, patch: Partial<Pick<MemberRow, 'role' | 'leftSeq' | 'readSeq'>>): void {
+  doUpdateMember(conversationId: string, userId: string, patch: Partial<Pick<MemberRow, 'role' | 'leftSeq'>>): void {
     this.statements.memberUpdate.run(
       patch.role === undefined ? null : ROLE_TO_INT[patch.role],
       patch.leftSeq ?? null,
-      patch.readSeq ?? null,
       this.batchVersion,
       this.uidOf(userId),
       this.cidOf(conversationId),
@@ -761,7 +759,7 @@ class SqliteTx implements StoreTx {
     this.s.doUpdateConversation(id, patch);
   }
   async putMember(row: MemberRow) { this.s.doPutMember(row); }
-  async updateMember(conversationId: string, userId: string, patch: Partial<Pick<MemberRow, 'role' | 'leftSeq' | 'readSeq'>>) {
+  async updateMember(conversationId: string, userId: string, patch: Partial<Pick<MemberRow, 'role' | 'leftSeq'>>) {
     this.s.doUpdateMember(conversationId, userId, patch);
   }
   async raiseReadSeq(conversationId: string, userId: string, seq: number) { this.s.doRaiseReadSeq(conversationId, userId, seq); }
