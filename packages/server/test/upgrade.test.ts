@@ -86,3 +86,13 @@ test('a data folder from release 0.1 upgrades with nothing lost, and takes new w
   const retry = await post('/v1/conversations/team/messages', { senderId: 'bob', clientMsgId: 'g-2', text: 'retry from before' }, 'fixture-admin');
   assert.deepEqual([retry.status, retry.body.duplicate, retry.body.message.text], [200, true, 'hi all']);
 });
+
+test('a database written by a newer release is refused, not misread', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'parley-upgrade-'));
+  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+  const path = join(dataDir, 'parley.db');
+  const newer = new Database(path);
+  newer.pragma('user_version = 999');
+  newer.close();
+  assert.throws(() => new SqliteStore({ path, backgroundCheckpoints: false }), { name: 'UNAVAILABLE' });
+});

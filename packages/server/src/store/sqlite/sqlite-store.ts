@@ -150,7 +150,12 @@ export class SqliteStore implements Store {
     this.db.pragma('cache_size = -65536');
     // Keeps the WAL file from staying at its high-water mark after checkpoints.
     this.db.pragma('journal_size_limit = 67108864');
-    migrate(this.db);
+    try {
+      migrate(this.db);
+    } catch (error) {
+      this.db.close();
+      throw error;
+    }
     const db = this.db;
     this.statements = {
       metaGet: db.prepare<[string], { value: number }>('SELECT value FROM meta WHERE key = ?'),
@@ -678,7 +683,20 @@ export class SqliteStore implements Store {
       const what = String((error as Error).message).includes('client_msg_id') ? 'clientMsgId was already used' : `seq ${message.seq} is taken`;
       throw new ParleyError('CONFLICT', what, { cause: error });
     }
-    return { ...message, id: String(info.lastInsertRowid) };
+    const stored: StoredMessage = {
+      id: String(info.lastInsertRowid),
+      conversationId: message.conversationId,
+      seq: message.seq,
+      senderId: message.senderId,
+      clientMsgId: message.clientMsgId,
+      type: message.type,
+      createdAt: message.createdAt,
+    };
+    // Absent fields stay absent, exactly as a later read returns them.
+    if (message.text !== undefined) stored.text = message.text;
+    if (message.data !== undefined) stored.data = message.data;
+    if (message.visibleTo !== undefined) stored.visibleTo = message.visibleTo;
+    return stored;
   }
 
   /** @internal */
