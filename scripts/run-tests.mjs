@@ -30,4 +30,14 @@ if (files.length === 0) {
 const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...process.argv.slice(2), ...files], {
   stdio: 'inherit',
 });
+
+// Skipped browser tests are easy to miss in the middle of the run: say it again last.
+const { register } = await import('tsx/esm/api');
+register();
+const { INSTALL_HINT, findChromium } = await import('../test/browser/chromium.ts');
+const chromium = findChromium();
+if (chromium.kind === 'missing' && process.env.CI !== 'true') {
+  const rule = '!'.repeat(78);
+  console.error(`\n${rule}\n!! The browser tests (test/browser/) were SKIPPED: ${chromium.reason}.\n!! To run them: ${INSTALL_HINT}\n${rule}`);
+}
 process.exit(result.status ?? 1);

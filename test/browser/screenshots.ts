@@ -1,7 +1,8 @@
 /**
  * Takes the README's screenshots of the web app into docs/screenshots/: a
- * real server, a few people and conversations made through the SDK, and
- * Debian's Chromium. Not a test; run it after changing how the app looks:
+ * real server, a few people and conversations made through the SDK, and the
+ * browser tests' headless Chromium (test/browser/chromium.ts). Not a test;
+ * run it after changing how the app looks:
  *
  *   npm run build && node --import tsx test/browser/screenshots.ts
  *

@@ -1,6 +1,6 @@
 /**
- * Browser test support: Debian's Chromium driven by playwright-core (never a
- * downloaded browser), a real Parley server serving the built web app, and
+ * Browser test support: a headless Chromium (see chromium.ts: the one shipped
+ * in an npm package, or PARLEY_CHROMIUM) driven by playwright-core, a real Parley server serving the built web app, and
  * helpers that act like a user (sign up, open a chat, type and send). Every
  * wait is on visible UI state, never a fixed sleep.
  */
@@ -11,8 +11,10 @@ import { fileURLToPath } from 'node:url';
 import type { ServerOptions } from '@parley/server';
 import { type Browser, type BrowserContext, type Locator, type Page, chromium } from 'playwright-core';
 import { type TestServer, startTestServer } from '../support/fixtures.js';
+import { chromiumExecutable } from './chromium.js';
 
-export const CHROMIUM_PATH = process.env.PARLEY_CHROMIUM ?? '/usr/bin/chromium';
+export { browserSkipReason } from './chromium.js';
+
 export const CHROMIUM_ARGS = [
   '--no-sandbox',
   '--disable-gpu',
@@ -88,8 +90,14 @@ export const PASSWORD = 'correct horse battery';
 
 /** Launches Chromium with a fresh temporary profile; closed after the test when `t` is given, else by the caller. */
 export async function launchBrowser(t?: TestContext): Promise<Browser> {
-  if (!existsSync(CHROMIUM_PATH)) throw new Error(`${CHROMIUM_PATH} is missing: install Debian's chromium package (.ci/run does)`);
-  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true });
+  const executablePath = await chromiumExecutable();
+  let browser: Browser;
+  try {
+    browser = await chromium.launch({ executablePath, args: CHROMIUM_ARGS, headless: true });
+  } catch (error) {
+    // The bundled build needs a few system libraries (libnss3, libnspr4, libexpat) that desktop-ready images have.
+    throw new Error(`Chromium at ${executablePath} did not start; if it names a missing library such as libnss3.so: sudo apt-get install libnss3`, { cause: error });
+  }
   t?.after(() => browser.close());
   return browser;
 }

@@ -267,7 +267,7 @@ for (const transport of ['ws', 'tcp'] as const) {
       await eventually(() => ben.client.conversation('crew')?.active === false, 5000, 'the list shows ben left');
       await ann.client.leave('crew');
       await assert.rejects(ann.client.send('crew', { text: 'bye' }), { name: 'FORBIDDEN' });
-      const system = owner.messages.filter((m) => m.conversationId === 'crew' && m.type === 'system').map((m) => m.system?.event);
+      const system = owner.messages.filter((m) => m.conversationId === 'crew' && m.type === 'system').map((m) => m.system?.type);
       assert.deepEqual(system, ['group_created', 'members_added', 'role_changed', 'renamed', 'member_removed', 'member_left']);
     });
 

@@ -72,6 +72,12 @@ export async function startTestServer(t: TestContext | undefined, options: Serve
 export class RawConnection {
   readonly frames: Frame[] = [];
   closed = false;
+  /** The WebSocket close code the server sent (undefined on TCP, or when no close frame came). */
+  closeCode: number | undefined;
+  /** The reason of that close frame. */
+  closeReason = '';
+  /** The underlying WebSocket, for tests of WebSocket-level behaviour (pings). */
+  rawWebSocket: WebSocket | undefined;
   private waiters: Array<() => void> = [];
   private nextRequestId = 1;
 
@@ -84,7 +90,12 @@ export class RawConnection {
     const ws = new WebSocket(url);
     const connection = new RawConnection((bytes) => ws.send(bytes), () => ws.terminate());
     ws.on('message', (data) => connection.onPacket(data as Buffer));
-    ws.on('close', () => connection.onClose());
+    connection.rawWebSocket = ws;
+    ws.on('close', (code, reason) => {
+      if (code !== 1005 && code !== 1006) connection.closeCode = code;
+      connection.closeReason = reason.toString();
+      connection.onClose();
+    });
     ws.on('error', () => connection.onClose());
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());

@@ -11,13 +11,17 @@ import {
   DEFAULT_LIMITS,
   ParleyError,
   type ConversationSummary as WireSummary,
+  type AnsweredRequestCase,
+  type BodyOf,
   type FrameBody,
   type Limits,
   type Message as WireMessage,
   type PullResult,
+  type ReplyValue,
   type SyncResult,
   type Welcome,
 } from '@parley/protocol';
+import { type Clock, type TimerHandle, systemClock } from './clock.js';
 import { Connection, type BodyValue } from './connection.js';
 import { ConversationList } from './conversations.js';
 import { toMember, toMessage, toSummary, toWireRole } from './convert.js';
@@ -38,11 +42,13 @@ import type {
   MessageContent,
   ParleyClientOptions,
   Role,
+  SendOptions,
 } from './types.js';
 
 const DEFAULT_MIN_RECONNECT_DELAY_MS = 250;
 const DEFAULT_MAX_RECONNECT_DELAY_MS = 10_000;
 const DEFAULT_REQUEST_TIMEOUT_MS = 15_000;
+const DEFAULT_CONNECTION_WAIT_MS = 30_000;
 const DEFAULT_INITIAL_BACKLOG = 100;
 const DEFAULT_CLIENT_NAME = 'parley-js/0.1';
 const DEFAULT_HISTORY_LIMIT = 50;
@@ -61,6 +67,22 @@ interface ConnectWaiter {
   reject(error: ParleyError): void;
 }
 
+/** A request waiting for the connection to open. */
+interface OpenWaiter {
+  resolve(connection: Connection): void;
+  reject(error: ParleyError): void;
+  timer: TimerHandle;
+}
+
+/**
+ * Whether a request may be transmitted again when its connection is lost
+ * before the answer arrives. Only requests whose repeat has the same effect
+ * as one (opening a direct chat, reading, marking read, adding members) are;
+ * a repeated rename or role change would add a second system message, and a
+ * repeated group creation a second group.
+ */
+type Repeat = 'idempotent' | 'once';
+
 export class ParleyClient {
   private readonly emitter = new Emitter<ClientEvents>();
   private readonly engine = new SyncEngine<WireMessage>();
@@ -68,8 +90,10 @@ export class ParleyClient {
   private readonly outbox = new Outbox<Message>();
   private readonly reconnectPolicy: { minDelayMs: number; maxDelayMs: number } | false;
   private readonly requestTimeoutMs: number;
+  private readonly connectionWaitMs: number;
   private readonly initialBacklog: number;
   private readonly clientName: string;
+  private readonly clock: Clock;
 
   private currentState: ClientState = 'idle';
   private currentUserId: string | undefined;
@@ -78,6 +102,7 @@ export class ParleyClient {
   private hasBeenOpen = false;
   private reconnectAttempt = 0;
   private connectWaiters: ConnectWaiter[] = [];
+  private readonly openWaiters = new Set<OpenWaiter>();
 
   // The current connection and what only lives as long as it does.
   private connection: Connection | undefined;
@@ -98,11 +123,11 @@ export class ParleyClient {
    * cumulative and never moves back, so a repeat is harmless.
    */
   private readonly unconfirmedReads = new Map<string, number>();
-  private readonly timers = new Set<ReturnType<typeof setTimeout>>();
-  private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
-  private deliveredTimer: ReturnType<typeof setTimeout> | undefined;
-  private systemSyncTimer: ReturnType<typeof setTimeout> | undefined;
-  private outboxTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly timers = new Set<TimerHandle>();
+  private reconnectTimer: TimerHandle | undefined;
+  private deliveredTimer: TimerHandle | undefined;
+  private systemSyncTimer: TimerHandle | undefined;
+  private outboxTimer: TimerHandle | undefined;
   private outboxTimerAt = 0;
 
   constructor(
@@ -122,8 +147,10 @@ export class ParleyClient {
             maxDelayMs: positive(options.reconnect?.maxDelayMs, DEFAULT_MAX_RECONNECT_DELAY_MS),
           };
     this.requestTimeoutMs = positive(options.requestTimeoutMs, DEFAULT_REQUEST_TIMEOUT_MS);
+    this.connectionWaitMs = positive(options.connectionWaitMs, DEFAULT_CONNECTION_WAIT_MS);
     this.initialBacklog = options.initialBacklog !== undefined && options.initialBacklog >= 0 ? options.initialBacklog : DEFAULT_INITIAL_BACKLOG;
     this.clientName = options.clientName ?? DEFAULT_CLIENT_NAME;
+    this.clock = options.clock ?? systemClock;
   }
 
   // ---- connection ----
@@ -187,7 +214,7 @@ export class ParleyClient {
   async direct(userId: string, options: DirectOptions = {}): Promise<string> {
     const result = await this.request(
       { $case: 'openDirect', value: { peerId: userId, subject: options.subject ?? '' } },
-      'conversationResult',
+      'idempotent',
     );
     return this.applyConversationResult(result.summary).id;
   }
@@ -196,37 +223,38 @@ export class ParleyClient {
   async createGroup(options: CreateGroupOptions): Promise<ConversationSummary> {
     const result = await this.request(
       { $case: 'createGroup', value: { id: options.id ?? '', name: options.name, memberIds: [...options.memberIds] } },
-      'conversationResult',
     );
     return this.applyConversationResult(result.summary);
   }
 
   async addMembers(conversationId: string, userIds: string[]): Promise<void> {
-    await this.request({ $case: 'updateMembers', value: { conversationId, add: [...userIds], remove: [] } }, 'ok');
+    await this.request({ $case: 'updateMembers', value: { conversationId, add: [...userIds], remove: [] } }, 'idempotent');
   }
 
   async removeMember(conversationId: string, userId: string): Promise<void> {
-    await this.request({ $case: 'updateMembers', value: { conversationId, add: [], remove: [userId] } }, 'ok');
+    await this.request({ $case: 'updateMembers', value: { conversationId, add: [], remove: [userId] } });
   }
 
   /** Removes this user from the group. */
   async leave(conversationId: string): Promise<void> {
+    // The user id is known from the first welcome on.
+    if (this.currentUserId === undefined) await this.whenOpen(this.clock.now() + this.connectionWaitMs);
     const userId = this.currentUserId;
-    if (userId === undefined) throw new ParleyError('CLOSED', 'not connected yet');
+    if (userId === undefined) throw new ParleyError('INTERNAL', 'welcomed without a user id');
     await this.removeMember(conversationId, userId);
   }
 
   async renameGroup(conversationId: string, name: string): Promise<void> {
-    await this.request({ $case: 'rename', value: { conversationId, name } }, 'ok');
+    await this.request({ $case: 'rename', value: { conversationId, name } });
   }
 
   async setRole(conversationId: string, userId: string, role: Role): Promise<void> {
     if (!ROLES.includes(role)) throw new ParleyError('INVALID_ARGUMENT', `unknown role ${String(role)}`);
-    await this.request({ $case: 'setRole', value: { conversationId, userId, role: toWireRole(role) } }, 'ok');
+    await this.request({ $case: 'setRole', value: { conversationId, userId, role: toWireRole(role) } });
   }
 
   async members(conversationId: string): Promise<ConversationMember[]> {
-    const result = await this.request({ $case: 'members', value: { conversationId } }, 'membersResult');
+    const result = await this.request({ $case: 'members', value: { conversationId } }, 'idempotent');
     return result.members.map(toMember);
   }
 
@@ -242,12 +270,13 @@ export class ParleyClient {
     if (seq !== undefined && (!Number.isInteger(seq) || seq < 0)) {
       throw new ParleyError('INVALID_ARGUMENT', 'seq must be a non-negative integer');
     }
-    const connection = this.readyConnection();
+    if (this.currentState === 'closed') throw new ParleyError('CLOSED', 'client is closed');
     const target = seq ?? this.list.get(conversationId)?.lastSeq ?? 0;
     if (target > 0) this.emitConversation(this.list.markReadLocally(conversationId, target));
     let result: BodyValue<'readResult'>;
     try {
-      result = await connection.request({ $case: 'markRead', value: { conversationId, seq: target } }, 'readResult');
+      // mark_read is cumulative and never moves back: a repeat is harmless.
+      result = await this.request({ $case: 'markRead', value: { conversationId, seq: target } }, 'idempotent');
     } catch (error) {
       if (target > 0 && error instanceof ParleyError && error.retryable) this.rememberRead(conversationId, target);
       throw error;
@@ -263,15 +292,20 @@ export class ParleyClient {
    * it, so it is stored exactly once. Resolves with the stored message; rejects
    * when the server refuses it (FORBIDDEN, NOT_FOUND, INVALID_ARGUMENT,
    * TOO_LARGE) or the client is closed.
+   *
+   * `options.clientMsgId` lets the application choose the idempotency key, so
+   * that a send it kept across an app restart (an outbox in IndexedDB, a file)
+   * can be sent again by a new client and still be stored once. A send with
+   * the key of one still queued in this client returns that send's promise.
    */
-  send(conversationId: string, content: MessageContent): Promise<Message> {
+  send(conversationId: string, content: MessageContent, options: SendOptions = {}): Promise<Message> {
     if (this.currentState === 'closed') return Promise.reject(new ParleyError('CLOSED', 'client is closed'));
     if (typeof conversationId !== 'string' || conversationId === '') {
       return Promise.reject(new ParleyError('INVALID_ARGUMENT', 'conversationId is required'));
     }
     const invalid = validateContent(content, this.limits);
     if (invalid !== undefined) return Promise.reject(invalid);
-    const acknowledged = this.outbox.add(conversationId, content);
+    const acknowledged = this.outbox.add(conversationId, content, options.clientMsgId);
     this.flushOutbox();
     return acknowledged;
   }
@@ -293,7 +327,7 @@ export class ParleyClient {
         $case: 'pull',
         value: { conversationId, fromSeq: 1, toSeq: beforeSeq === undefined ? 0 : beforeSeq - 1, limit, descending: true },
       },
-      'pullResult',
+      'idempotent',
     );
     return result.messages
       .filter((message) => !message.hidden)
@@ -319,7 +353,7 @@ export class ParleyClient {
     try {
       connection = new Connection(
         this.openTransport,
-        { token, clientName: this.clientName, requestTimeoutMs: this.requestTimeoutMs },
+        { token, clientName: this.clientName, requestTimeoutMs: this.requestTimeoutMs, clock: this.clock },
         {
           onWelcome: (welcome) => this.onWelcome(connection, welcome),
           onServerFrame: (body) => this.onServerFrame(connection, body),
@@ -353,6 +387,13 @@ export class ParleyClient {
     const waiters = this.connectWaiters;
     this.connectWaiters = [];
     for (const waiter of waiters) waiter.resolve();
+    const connection = this.connection;
+    if (connection === undefined || !this.sessionOpen) return; // a listener closed it meanwhile
+    for (const waiter of [...this.openWaiters]) {
+      this.openWaiters.delete(waiter);
+      this.clock.clearTimeout(waiter.timer);
+      waiter.resolve(connection);
+    }
   }
 
   private onConnectionLost(connection: Connection, error: ParleyError): void {
@@ -381,7 +422,7 @@ export class ParleyClient {
     // that clients dropped together do not come back together.
     const ceiling = Math.min(this.reconnectPolicy.maxDelayMs, this.reconnectPolicy.minDelayMs * 2 ** Math.min(this.reconnectAttempt, 30));
     this.reconnectAttempt += 1;
-    this.reconnectTimer = setTimeout(() => void this.openConnection(), Math.random() * ceiling);
+    this.reconnectTimer = this.clock.setTimeout(() => void this.openConnection(), Math.random() * ceiling);
   }
 
   private isFatal(error: ParleyError): boolean {
@@ -401,17 +442,22 @@ export class ParleyClient {
   private shutDown(error: ParleyError | undefined): void {
     if (this.currentState === 'closed') return;
     this.setState('closed', error);
-    clearTimeout(this.reconnectTimer);
-    clearTimeout(this.deliveredTimer);
-    clearTimeout(this.systemSyncTimer);
-    clearTimeout(this.outboxTimer);
-    for (const timer of this.timers) clearTimeout(timer);
+    this.clock.clearTimeout(this.reconnectTimer);
+    this.clock.clearTimeout(this.deliveredTimer);
+    this.clock.clearTimeout(this.systemSyncTimer);
+    this.clock.clearTimeout(this.outboxTimer);
+    for (const timer of this.timers) this.clock.clearTimeout(timer);
     this.timers.clear();
     const rejection = error ?? new ParleyError('CLOSED', 'client closed');
     this.outbox.rejectAll(rejection);
     const waiters = this.connectWaiters;
     this.connectWaiters = [];
     for (const waiter of waiters) waiter.reject(rejection);
+    for (const waiter of this.openWaiters) {
+      this.clock.clearTimeout(waiter.timer);
+      waiter.reject(rejection);
+    }
+    this.openWaiters.clear();
     const connection = this.connection;
     this.connection = undefined;
     connection?.close();
@@ -423,15 +469,47 @@ export class ParleyClient {
     this.emitter.emit('state', error === undefined ? { state } : { state, error });
   }
 
-  private readyConnection(): Connection {
-    if (this.currentState === 'closed') throw new ParleyError('CLOSED', 'client is closed');
+  /**
+   * The open connection (welcomed and synced): at once when there is one,
+   * otherwise when the next one opens. Rejects with TIMEOUT at `deadline`
+   * (ms since epoch), and with the closing error when the client closes.
+   */
+  private whenOpen(deadline: number): Promise<Connection> {
+    if (this.currentState === 'closed') return Promise.reject(new ParleyError('CLOSED', 'client is closed'));
     const connection = this.connection;
-    if (connection === undefined || !connection.ready) throw new ParleyError('CLOSED', 'not connected');
-    return connection;
+    if (connection !== undefined && connection.ready && this.sessionOpen) return Promise.resolve(connection);
+    return new Promise<Connection>((resolve, reject) => {
+      const waiter: OpenWaiter = {
+        resolve,
+        reject,
+        timer: this.clock.setTimeout(() => {
+          this.openWaiters.delete(waiter);
+          reject(new ParleyError('TIMEOUT', `not connected within ${this.connectionWaitMs} ms`));
+        }, Math.max(0, deadline - this.clock.now())),
+      };
+      this.openWaiters.add(waiter);
+    });
   }
 
-  private async request<C extends FrameBody['$case']>(body: FrameBody, expect: C): Promise<BodyValue<C>> {
-    return this.readyConnection().request(body, expect);
+  /**
+   * An application request. Made while disconnected, it waits for the
+   * connection (up to connectionWaitMs) instead of failing; an idempotent one
+   * whose connection is lost before the answer is transmitted again on the
+   * next connection, within the same bound.
+   */
+  private async request<C extends AnsweredRequestCase>(body: BodyOf<C>, repeat: Repeat = 'once'): Promise<ReplyValue<C>> {
+    const deadline = this.clock.now() + this.connectionWaitMs;
+    for (;;) {
+      const connection = await this.whenOpen(deadline);
+      try {
+        // Awaited<ReplyValue<C>> is ReplyValue<C>: reply values are never promises.
+        return (await connection.request(body)) as ReplyValue<C>;
+      } catch (error) {
+        const lostWithConnection = error instanceof ParleyError && error.codeName === 'CLOSED' && connection !== this.connection;
+        if (repeat === 'idempotent' && lostWithConnection && this.currentState !== 'closed' && this.clock.now() < deadline) continue;
+        throw error;
+      }
+    }
   }
 
   private get maxPullLimit(): number {
@@ -441,7 +519,7 @@ export class ParleyClient {
 
   /** A timer that close() cancels. */
   private later(delayMs: number, run: () => void): void {
-    const timer = setTimeout(() => {
+    const timer = this.clock.setTimeout(() => {
       this.timers.delete(timer);
       run();
     }, delayMs);
@@ -478,7 +556,7 @@ export class ParleyClient {
       return;
     }
     this.syncInFlight = true;
-    connection.request({ $case: 'sync', value: { sinceVersion: this.syncVersion } }, 'syncResult').then(
+    connection.request({ $case: 'sync', value: { sinceVersion: this.syncVersion } }).then(
       (result) => {
         if (connection !== this.connection) return;
         this.syncInFlight = false;
@@ -532,7 +610,11 @@ export class ParleyClient {
     this.emitConversation(this.list.applyServerSummary(summary));
     const merged = this.list.get(summary.id) ?? summary;
     if (!this.engine.isTracked(summary.id)) {
-      this.applyStep(summary.id, this.engine.track(summary.id, initialSyncedSeq(summary, this.initialBacklog), readableLastSeq(merged)));
+      // Before the first sync completes, the list is what the user had at
+      // login; afterwards every newly seen conversation is news to this device.
+      const mode = this.hasBeenOpen ? 'live' : 'login';
+      const start = initialSyncedSeq(merged, this.initialBacklog, mode);
+      this.applyStep(summary.id, this.engine.track(summary.id, start, readableLastSeq(merged)));
     } else if (catchUp) {
       this.engine.catchUp(summary.id, readableLastSeq(merged));
     }
@@ -574,7 +656,7 @@ export class ParleyClient {
   /** System messages change names, members and roles, read results leave counts to confirm: refresh summaries soon. */
   private scheduleSystemSync(): void {
     if (this.systemSyncTimer !== undefined) return;
-    this.systemSyncTimer = setTimeout(() => {
+    this.systemSyncTimer = this.clock.setTimeout(() => {
       this.systemSyncTimer = undefined;
       this.requestSync();
     }, SYSTEM_SYNC_DEBOUNCE_MS);
@@ -607,7 +689,6 @@ export class ParleyClient {
             $case: 'pull',
             value: { conversationId, fromSeq: range.fromSeq, toSeq: range.toSeq, limit: this.maxPullLimit, descending: false },
           },
-          'pullResult',
         )
         .then(
           (result) => {
@@ -673,7 +754,7 @@ export class ParleyClient {
     if (connection === undefined || !connection.ready || !this.sessionOpen) return;
     for (const [conversationId, seq] of [...this.unconfirmedReads]) {
       this.unconfirmedReads.delete(conversationId);
-      connection.request({ $case: 'markRead', value: { conversationId, seq } }, 'readResult').then(
+      connection.request({ $case: 'markRead', value: { conversationId, seq } }).then(
         (result) => this.applyReadResult(conversationId, result),
         (error: ParleyError) => {
           // Not retryable: no longer a member, or the conversation is gone; nothing left to read.
@@ -688,12 +769,12 @@ export class ParleyClient {
   private reportDelivered(conversationId: string): void {
     this.deliveredPending.add(conversationId);
     if (this.deliveredTimer === undefined) {
-      this.deliveredTimer = setTimeout(() => this.flushDelivered(), DELIVERED_COALESCE_MS);
+      this.deliveredTimer = this.clock.setTimeout(() => this.flushDelivered(), DELIVERED_COALESCE_MS);
     }
   }
 
   private flushDelivered(): void {
-    clearTimeout(this.deliveredTimer);
+    this.clock.clearTimeout(this.deliveredTimer);
     this.deliveredTimer = undefined;
     const connection = this.connection;
     if (connection === undefined || !connection.ready) return; // kept for the next connection
@@ -710,11 +791,11 @@ export class ParleyClient {
   private flushOutbox(): void {
     const connection = this.connection;
     if (connection === undefined || !connection.ready || !this.sessionOpen) return;
-    for (let transmission = this.outbox.nextToSend(Date.now()); transmission !== undefined; transmission = this.outbox.nextToSend(Date.now())) {
+    for (let transmission = this.outbox.nextToSend(this.clock.now()); transmission !== undefined; transmission = this.outbox.nextToSend(this.clock.now())) {
       const { entry } = transmission;
       const sent = transmission;
       const value = { conversationId: entry.conversationId, clientMsgId: entry.clientMsgId, text: entry.content.text, data: entry.content.data };
-      connection.request({ $case: 'send', value }, 'sendAck').then(
+      connection.request({ $case: 'send', value }).then(
         (ack) => this.onSendAcknowledged(connection, sent, ack.message),
         (error: ParleyError) => this.onSendFailed(sent, error),
       );
@@ -735,7 +816,7 @@ export class ParleyClient {
   }
 
   private onSendFailed(transmission: Transmission<Message>, error: ParleyError): void {
-    if (this.outbox.fail(transmission, error, Date.now()) === 'stale') return;
+    if (this.outbox.fail(transmission, error, this.clock.now()) === 'stale') return;
     this.flushOutbox();
   }
 
@@ -743,12 +824,12 @@ export class ParleyClient {
     const retryAt = this.outbox.nextRetryAt();
     if (retryAt === undefined) return;
     if (this.outboxTimer !== undefined && this.outboxTimerAt <= retryAt) return;
-    clearTimeout(this.outboxTimer);
+    this.clock.clearTimeout(this.outboxTimer);
     this.outboxTimerAt = retryAt;
-    this.outboxTimer = setTimeout(() => {
+    this.outboxTimer = this.clock.setTimeout(() => {
       this.outboxTimer = undefined;
       this.flushOutbox();
-    }, Math.max(0, retryAt - Date.now()));
+    }, Math.max(0, retryAt - this.clock.now()));
   }
 }
 

@@ -8,17 +8,22 @@
 import {
   PROTOCOL_VERSION,
   ParleyError,
+  REQUESTS,
   decodePacket,
   encodeFrameEntry,
+  type AnsweredRequestCase,
+  type BodyOf,
   type Frame,
   type FrameBody,
   type FrameCase,
+  type ReplyValue,
+  type RequestCase,
   type Welcome,
 } from '@parley/protocol';
+import type { Clock, TimerHandle } from './clock.js';
 import type { OpenTransport, Transport } from './transport.js';
 
-/** The value carried by a frame body of the given case. */
-export type BodyValue<C extends FrameCase> = Extract<FrameBody, { $case: C }>['value'];
+export type { BodyValue } from '@parley/protocol';
 
 const DEFAULT_HEARTBEAT_INTERVAL_MS = 25_000;
 const MAX_REQUEST_ID = 0xffff_ffff;
@@ -28,6 +33,7 @@ export interface ConnectionOptions {
   clientName: string;
   /** Bounds every request, and the time from opening to welcome. */
   requestTimeoutMs: number;
+  clock: Clock;
 }
 
 export interface ConnectionEvents {
@@ -43,7 +49,7 @@ interface PendingRequest {
   expect: FrameCase;
   resolve(value: unknown): void;
   reject(error: ParleyError): void;
-  timer: ReturnType<typeof setTimeout>;
+  timer: TimerHandle;
 }
 
 export class Connection {
@@ -52,8 +58,8 @@ export class Connection {
   private nextRequestId = 1;
   private welcome: Welcome | undefined;
   private ended = false;
-  private handshakeTimer: ReturnType<typeof setTimeout> | undefined;
-  private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  private handshakeTimer: TimerHandle | undefined;
+  private heartbeatTimer: TimerHandle | undefined;
   private lastReceivedAt = 0;
   private lastPingAt = 0;
   private pingNonce = 0;
@@ -63,7 +69,7 @@ export class Connection {
     private readonly options: ConnectionOptions,
     private readonly events: ConnectionEvents,
   ) {
-    this.handshakeTimer = setTimeout(
+    this.handshakeTimer = this.options.clock.setTimeout(
       () => this.end(new ParleyError('TIMEOUT', `no welcome within ${options.requestTimeoutMs} ms`)),
       options.requestTimeoutMs,
     );
@@ -79,15 +85,19 @@ export class Connection {
     return this.welcome !== undefined && !this.ended;
   }
 
-  /** Sends a request and resolves with the value of the expected reply; rejects with the server's error, TIMEOUT or CLOSED. */
-  request<C extends FrameCase>(body: FrameBody, expect: C): Promise<BodyValue<C>> {
+  /**
+   * Sends a request and resolves with the value of its reply (the request
+   * table in @parley/protocol says which); rejects with the server's error,
+   * TIMEOUT or CLOSED.
+   */
+  request<C extends AnsweredRequestCase>(body: BodyOf<C>): Promise<ReplyValue<C>> {
     if (!this.ready) return Promise.reject(new ParleyError('CLOSED', 'not connected'));
-    return this.send(body, expect);
+    return this.send(body);
   }
 
   /** Sends a request that has no reply (delivered). */
-  notify(body: FrameBody): void {
-    if (this.ready) this.write({ requestId: this.allocateRequestId(), body });
+  notify(body: BodyOf<Exclude<RequestCase, AnsweredRequestCase>>): void {
+    if (this.ready) this.write({ requestId: this.allocateRequestId(), body: body as FrameBody });
   }
 
   /** Ends the connection; onLost reports `reason`. */
@@ -97,15 +107,15 @@ export class Connection {
 
   private sayHello(): void {
     if (this.ended) return;
-    this.lastReceivedAt = Date.now();
-    const hello: FrameBody = {
+    this.lastReceivedAt = this.options.clock.now();
+    const hello: BodyOf<'hello'> = {
       $case: 'hello',
       value: { protocolVersion: PROTOCOL_VERSION, token: this.options.token, client: this.options.clientName },
     };
-    this.send(hello, 'welcome').then(
+    this.send(hello).then(
       (welcome) => {
         if (this.ended) return;
-        clearTimeout(this.handshakeTimer);
+        this.options.clock.clearTimeout(this.handshakeTimer);
         this.welcome = welcome;
         this.startHeartbeat(welcome.heartbeatIntervalMs > 0 ? welcome.heartbeatIntervalMs : DEFAULT_HEARTBEAT_INTERVAL_MS);
         this.events.onWelcome(welcome);
@@ -114,15 +124,16 @@ export class Connection {
     );
   }
 
-  private send<C extends FrameCase>(body: FrameBody, expect: C): Promise<BodyValue<C>> {
+  private send<C extends AnsweredRequestCase>(body: BodyOf<C>): Promise<ReplyValue<C>> {
     const requestId = this.allocateRequestId();
-    return new Promise<BodyValue<C>>((resolve, reject) => {
-      const timer = setTimeout(() => {
+    const expect = REQUESTS[body.$case as AnsweredRequestCase].reply;
+    return new Promise<ReplyValue<C>>((resolve, reject) => {
+      const timer = this.options.clock.setTimeout(() => {
         this.pending.delete(requestId);
         reject(new ParleyError('TIMEOUT', `no reply to ${body.$case} within ${this.options.requestTimeoutMs} ms`));
       }, this.options.requestTimeoutMs);
       this.pending.set(requestId, { expect, resolve: resolve as (value: unknown) => void, reject, timer });
-      this.write({ requestId, body });
+      this.write({ requestId, body: body as FrameBody });
     });
   }
 
@@ -142,7 +153,7 @@ export class Connection {
 
   private receive(packet: Uint8Array): void {
     if (this.ended) return;
-    this.lastReceivedAt = Date.now();
+    this.lastReceivedAt = this.options.clock.now();
     let frames: Frame[];
     try {
       frames = decodePacket(packet);
@@ -183,7 +194,7 @@ export class Connection {
     const pending = this.pending.get(requestId);
     if (pending === undefined) return;
     this.pending.delete(requestId);
-    clearTimeout(pending.timer);
+    this.options.clock.clearTimeout(pending.timer);
     if (error !== undefined) pending.reject(error);
     else pending.resolve(value);
   }
@@ -194,9 +205,10 @@ export class Connection {
    * interval rather than re-arming a timer on every packet.
    */
   private startHeartbeat(intervalMs: number): void {
-    this.lastPingAt = Date.now();
-    this.heartbeatTimer = setInterval(() => {
-      const now = Date.now();
+    this.lastPingAt = this.options.clock.now();
+    const checkEveryMs = Math.max(10, Math.floor(intervalMs / 4));
+    const check = (): void => {
+      const now = this.options.clock.now();
       if (now - this.lastReceivedAt >= 2 * intervalMs) {
         this.end(new ParleyError('TIMEOUT', `nothing received for ${now - this.lastReceivedAt} ms`));
         return;
@@ -206,20 +218,22 @@ export class Connection {
         this.pingNonce += 1;
         this.write({ requestId: this.allocateRequestId(), body: { $case: 'ping', value: { nonce: this.pingNonce } } });
       }
-    }, Math.max(10, Math.floor(intervalMs / 4)));
+      this.heartbeatTimer = this.options.clock.setTimeout(check, checkEveryMs);
+    };
+    this.heartbeatTimer = this.options.clock.setTimeout(check, checkEveryMs);
   }
 
   private end(error: ParleyError): void {
     if (this.ended) return;
     this.ended = true;
-    clearTimeout(this.handshakeTimer);
-    clearInterval(this.heartbeatTimer);
+    this.options.clock.clearTimeout(this.handshakeTimer);
+    this.options.clock.clearTimeout(this.heartbeatTimer);
     this.transport?.close();
     const pending = [...this.pending.values()];
     this.pending.clear();
     const closed = new ParleyError('CLOSED', `connection lost: ${error.message}`, { cause: error });
     for (const request of pending) {
-      clearTimeout(request.timer);
+      this.options.clock.clearTimeout(request.timer);
       request.reject(closed);
     }
     this.events.onLost(error);

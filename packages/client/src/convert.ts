@@ -10,6 +10,7 @@ import {
   type ConversationSummary as WireSummary,
   type Member as WireMember,
   type Message as WireMessage,
+  type SystemEvent as WireSystemEvent,
 } from '@parley/protocol';
 import type { ConversationMember, ConversationSummary, Message, Role, SystemEvent } from './types.js';
 
@@ -31,15 +32,41 @@ export function toMessage(wire: WireMessage): Message {
   // keeps the message. Buffer#slice would not copy.
   if (wire.data !== undefined) message.data = new Uint8Array(wire.data);
   if (wire.visibleTo !== '') message.visibleTo = wire.visibleTo;
-  if (message.type === 'system' && wire.data !== undefined) {
-    const system = parseSystemEvent(wire.data);
+  if (message.type === 'system') {
+    const system = wire.system !== undefined ? toSystemEvent(wire.system) : wire.data !== undefined ? parseLegacySystemEvent(wire.data) : undefined;
     if (system !== undefined) message.system = system;
   }
   return message;
 }
 
-/** Parses a system message's JSON; undefined when it is not a well-formed event. */
-export function parseSystemEvent(data: Uint8Array): SystemEvent | undefined {
+/** The typed event of a system message; undefined for an event kind this SDK does not know. */
+export function toSystemEvent(wire: WireSystemEvent): SystemEvent | undefined {
+  const actorId = wire.actorId;
+  const event = wire.event;
+  switch (event?.$case) {
+    case 'groupCreated':
+      return { type: 'group_created', actorId, name: event.value.name, memberIds: [...event.value.memberIds] };
+    case 'membersAdded':
+      return { type: 'members_added', actorId, userIds: [...event.value.userIds] };
+    case 'memberRemoved':
+      return { type: 'member_removed', actorId, userId: event.value.userId };
+    case 'memberLeft':
+      return { type: 'member_left', actorId, userId: event.value.userId };
+    case 'renamed':
+      return { type: 'renamed', actorId, name: event.value.name };
+    case 'roleChanged':
+      return { type: 'role_changed', actorId, userId: event.value.userId, role: toRole(event.value.role) };
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Servers before typed system events sent the event as JSON in `data`
+ * (`{"event", "actorId", "userIds"?, "name"?, "role"?}`); read it into the same
+ * union. Undefined when it is not a well-formed event.
+ */
+export function parseLegacySystemEvent(data: Uint8Array): SystemEvent | undefined {
   let parsed: unknown;
   try {
     parsed = JSON.parse(utf8.decode(data));
@@ -49,13 +76,25 @@ export function parseSystemEvent(data: Uint8Array): SystemEvent | undefined {
   if (typeof parsed !== 'object' || parsed === null) return undefined;
   const fields = parsed as Record<string, unknown>;
   if (typeof fields.event !== 'string' || typeof fields.actorId !== 'string') return undefined;
-  const event: SystemEvent = { event: fields.event, actorId: fields.actorId };
-  if (Array.isArray(fields.userIds) && fields.userIds.every((id) => typeof id === 'string')) {
-    event.userIds = fields.userIds as string[];
+  const actorId = fields.actorId;
+  const userIds = Array.isArray(fields.userIds) ? fields.userIds.filter((id): id is string => typeof id === 'string') : [];
+  const name = typeof fields.name === 'string' ? fields.name : '';
+  switch (fields.event) {
+    case 'group_created':
+      return { type: 'group_created', actorId, name, memberIds: userIds };
+    case 'members_added':
+      return { type: 'members_added', actorId, userIds };
+    case 'member_removed':
+    case 'member_left':
+      return { type: fields.event, actorId, userId: userIds[0] ?? '' };
+    case 'renamed':
+      return { type: 'renamed', actorId, name };
+    case 'role_changed':
+      if (fields.role !== 'member' && fields.role !== 'admin' && fields.role !== 'owner') return undefined;
+      return { type: 'role_changed', actorId, userId: userIds[0] ?? '', role: fields.role };
+    default:
+      return undefined;
   }
-  if (typeof fields.name === 'string') event.name = fields.name;
-  if (typeof fields.role === 'string') event.role = fields.role;
-  return event;
 }
 
 export function toRole(role: WireRole): Role {

@@ -27,6 +27,8 @@ export interface OutboxEntry<T> {
   failures: number;
   readonly resolve: (result: T) => void;
   readonly reject: (error: ParleyError) => void;
+  /** What add() returned for this entry, for a repeated add() of the same clientMsgId. */
+  promise?: Promise<T>;
 }
 
 /** One transmission of an entry; pass it back to acknowledge() or fail(). */
@@ -83,13 +85,25 @@ export class Outbox<T> {
     return this.entries.length;
   }
 
-  /** Queues content (already validated); the promise settles when the server answers for good. */
+  /**
+   * Queues content (already validated); the promise settles when the server
+   * answers for good. Adding a clientMsgId that is still queued returns the
+   * queued send's promise: one key, one message.
+   */
   add(conversationId: string, content: MessageContent, clientMsgId = newClientMsgId()): Promise<T> {
     if (!isValidClientMsgId(clientMsgId)) {
-      return Promise.reject(new ParleyError('INVALID_ARGUMENT', 'invalid clientMsgId'));
+      return Promise.reject(new ParleyError('INVALID_ARGUMENT', 'clientMsgId must be 1-64 printable ASCII characters without spaces'));
     }
-    return new Promise<T>((resolve, reject) => {
-      this.entries.push({
+    const queued = this.entries.find((entry) => entry.clientMsgId === clientMsgId);
+    if (queued?.promise !== undefined) {
+      if (queued.conversationId !== conversationId) {
+        return Promise.reject(new ParleyError('CONFLICT', 'clientMsgId is already queued for another conversation'));
+      }
+      return queued.promise;
+    }
+    let added: OutboxEntry<T> | undefined;
+    const promise = new Promise<T>((resolve, reject) => {
+      added = {
         clientMsgId,
         conversationId,
         content: { ...content },
@@ -99,8 +113,11 @@ export class Outbox<T> {
         failures: 0,
         resolve,
         reject,
-      });
+      };
+      this.entries.push(added);
     });
+    if (added !== undefined) added.promise = promise;
+    return promise;
   }
 
   /**

@@ -4,6 +4,8 @@
  * Imports nothing runtime-specific.
  */
 export { ParleyError, ErrorCode, type ErrorName } from '@parley/protocol';
+export { newClientMsgId } from './outbox.js';
+export { ManualClock, systemClock, type Clock, type TimerHandle } from './clock.js';
 export type {
   ClientEventName,
   ClientEvents,
@@ -18,6 +20,7 @@ export type {
   ParleyClientOptions,
   ReconnectOptions,
   Role,
+  SendOptions,
   StateChange,
   SystemEvent,
   WebSocketConstructorLike,

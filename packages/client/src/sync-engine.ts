@@ -66,13 +66,28 @@ export interface FirstSight {
 }
 
 /**
- * The initial `synced` for a conversation this client never tracked: nothing
- * before the user joined, nothing already read, and at most `initialBacklog`
- * messages, so that unread messages arrive as events on login while older ones
- * stay available through history.
+ * How a conversation came into view. 'login': it was already in the user's
+ * list when this client synced for the first time; what the user already read
+ * there is history. 'live': the client had synced before, so the conversation
+ * was born or joined since (while connected, or while away); everything in it
+ * is news to this device.
  */
-export function initialSyncedSeq(summary: FirstSight, initialBacklog: number): number {
-  return Math.max(0, summary.firstSeq - 1, summary.readSeq, summary.lastSeq - Math.max(0, initialBacklog));
+export type FirstSightMode = 'login' | 'live';
+
+/**
+ * The initial `synced` for a conversation this client never tracked, before
+ * messages already held for it are taken into account (track() lowers it to
+ * emit those). Never before the user joined (firstSeq), and at most
+ * `initialBacklog` messages. On 'login' also nothing already read, so that
+ * unread messages arrive as events while older ones stay available through
+ * history. On 'live' the read position does not count: the user's own sends
+ * from another device move it, and skipping them would leave holes in what
+ * this device shows of a conversation it met mid-stream.
+ */
+export function initialSyncedSeq(summary: FirstSight, initialBacklog: number, mode: FirstSightMode = 'login'): number {
+  const backlogStart = summary.lastSeq - Math.max(0, initialBacklog);
+  const readStart = mode === 'login' ? summary.readSeq : 0;
+  return Math.max(0, summary.firstSeq - 1, readStart, backlogStart);
 }
 
 interface ConversationPosition<M> {
@@ -112,38 +127,34 @@ export class SyncEngine<M extends SequencedMessage> {
   }
 
   /**
-   * Starts tracking at `initialSynced` (see initialSyncedSeq). Messages this
-   * client already received for the conversation are applied: those at or below
-   * `initialSynced` too, since this client has not shown them yet. Tracking an
-   * already tracked conversation only raises its known last seq.
+   * Starts tracking at `initialSynced` (see initialSyncedSeq), lowered to just
+   * below the first message this client already received for the
+   * conversation: every message that reached this client is emitted, and the
+   * ones between are pulled, so what this device shows of the conversation is
+   * one contiguous run from the start. Tracking an already tracked
+   * conversation only raises its known last seq.
    */
   track(conversationId: string, initialSynced: number, knownLastSeq: number): SyncStep<M> {
     if (this.positions.has(conversationId)) {
       this.catchUp(conversationId, knownLastSeq);
       return emptyStep();
     }
+    const held = this.untracked.get(conversationId);
+    this.untracked.delete(conversationId);
+    const heldSeqs = held === undefined ? [] : [...held.keys()].sort(ascending);
+    const firstHeld = heldSeqs[0];
+    const start = firstHeld === undefined ? initialSynced : Math.min(initialSynced, firstHeld - 1);
     const position: ConversationPosition<M> = {
-      synced: Math.max(0, initialSynced),
-      knownLastSeq: Math.max(0, knownLastSeq),
+      synced: Math.max(0, start),
+      knownLastSeq: Math.max(0, knownLastSeq, heldSeqs[heldSeqs.length - 1] ?? 0),
       buffered: new Map(),
       pulling: undefined,
       stalled: false,
     };
     this.positions.set(conversationId, position);
-
-    const held = this.untracked.get(conversationId);
-    this.untracked.delete(conversationId);
-    const applied: M[] = [];
-    if (held !== undefined) {
-      for (const seq of [...held.keys()].sort(ascending)) {
-        const message = held.get(seq) as M;
-        if (seq <= position.synced) applied.push(message);
-        else position.buffered.set(seq, message);
-        position.knownLastSeq = Math.max(position.knownLastSeq, seq);
-      }
-    }
+    for (const seq of heldSeqs) position.buffered.set(seq, held?.get(seq) as M);
     const before = position.synced;
-    applied.push(...this.drain(position, 0));
+    const applied = this.drain(position, 0);
     return toStep(applied, position.synced > before);
   }
 

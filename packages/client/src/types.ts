@@ -4,6 +4,7 @@
  * Longs. Conversions from the wire types live in convert.ts.
  */
 import type { ParleyError } from '@parley/protocol';
+import type { Clock } from './clock.js';
 
 /** A member's role in a conversation. */
 export type Role = 'member' | 'admin' | 'owner';
@@ -15,15 +16,18 @@ export type Role = 'member' | 'admin' | 'owner';
  */
 export type ClientState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'closed';
 
-/** A membership or naming event, parsed from a system message's JSON data. */
-export interface SystemEvent {
-  /** "group_created", "members_added", "member_removed", "member_left", "renamed", "role_changed". */
-  event: string;
-  actorId: string;
-  userIds?: string[];
-  name?: string;
-  role?: string;
-}
+/**
+ * A membership or naming event, carried by a system message; keyed on `type`.
+ * `actorId` is the member who made the change ('' when the integrator's
+ * backend made it through the REST API).
+ */
+export type SystemEvent =
+  | { type: 'group_created'; actorId: string; name: string; /** Every initial member, the owner included. */ memberIds: string[] }
+  | { type: 'members_added'; actorId: string; userIds: string[] }
+  | { type: 'member_removed'; actorId: string; userId: string }
+  | { type: 'member_left'; actorId: string; userId: string }
+  | { type: 'renamed'; actorId: string; name: string }
+  | { type: 'role_changed'; actorId: string; userId: string; role: Role };
 
 /** One message of a conversation, as this user may see it. */
 export interface Message {
@@ -42,7 +46,7 @@ export interface Message {
   createdAt: number;
   /** Set when the message is addressed to one member only. */
   visibleTo?: string;
-  /** Set on system messages whose data is a well-formed event. */
+  /** Set on system messages: what happened. */
   system?: SystemEvent;
 }
 
@@ -85,6 +89,15 @@ export interface ConversationMember {
 export interface MessageContent {
   text?: string;
   data?: Uint8Array;
+}
+
+export interface SendOptions {
+  /**
+   * The idempotency key: 1-64 printable ASCII characters without spaces, never
+   * reused by the same user for another message.
+   * Default: generated. See newClientMsgId() to make one up front.
+   */
+  clientMsgId?: string;
 }
 
 export interface HistoryOptions {
@@ -142,12 +155,21 @@ export interface ParleyClientOptions {
   WebSocket?: WebSocketConstructorLike;
   /** Reconnect backoff (full jitter, exponential), or false to never reconnect. Default { minDelayMs: 250, maxDelayMs: 10000 }. */
   reconnect?: ReconnectOptions | false;
-  /** How long a request may wait for its reply. Default 15000 ms. */
+  /** How long a request may wait for its reply once transmitted. Default 15000 ms. */
   requestTimeoutMs?: number;
+  /**
+   * How long a request made while disconnected (direct, history, markRead,
+   * createGroup, ...) waits for the connection before it rejects with TIMEOUT;
+   * idempotent requests lost with their connection are sent again within the
+   * same bound. Sends are not bounded by it: they wait in the outbox. Default 30000 ms.
+   */
+  connectionWaitMs?: number;
   /** On first sight of a conversation, how many of its newest unread messages are emitted as 'message' events. Default 100. */
   initialBacklog?: number;
   /** Client label sent in hello, for server logs. Default "parley-js/0.1". */
   clientName?: string;
+  /** Time and timers. Default: the system clock. Tests pass a ManualClock to move time without sleeping. */
+  clock?: Clock;
   /** TLS settings for `wss://` (with the default `ws` constructor) and `tls://`; Node only. Default: system CAs. */
   tls?: { ca?: string | Uint8Array };
 }

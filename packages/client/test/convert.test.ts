@@ -1,11 +1,11 @@
 /**
  * Wire-to-public conversion: absence on the wire ('' and 0) becomes absent
- * fields, enums become strings, system events are parsed, bytes are copied.
+ * fields, enums become strings, system events are typed, bytes are copied.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConversationKind, MessageType, Role, type Message as WireMessage } from '@parley/protocol';
-import { parseSystemEvent, toMessage, toSummary } from '../src/convert.js';
+import { parseLegacySystemEvent, toMessage, toSummary } from '../src/convert.js';
 
 const wireMessage = (overrides: Partial<WireMessage> = {}): WireMessage => ({
   id: 'm1',
@@ -35,13 +35,29 @@ describe('convert', () => {
     assert.deepEqual([...(message.data ?? [])], [1, 2, 3]);
   });
 
-  it('parses system events from JSON data', () => {
+  it('maps typed system events', () => {
+    const message = toMessage(
+      wireMessage({
+        type: MessageType.MESSAGE_TYPE_SYSTEM,
+        system: { actorId: 'alice', event: { $case: 'roleChanged', value: { userId: 'bob', role: Role.ROLE_ADMIN } } },
+      }),
+    );
+    assert.equal(message.type, 'system');
+    assert.deepEqual(message.system, { type: 'role_changed', actorId: 'alice', userId: 'bob', role: 'admin' });
+    const created = toMessage(
+      wireMessage({ type: MessageType.MESSAGE_TYPE_SYSTEM, system: { actorId: 'alice', event: { $case: 'groupCreated', value: { name: 'T', memberIds: ['alice', 'bob'] } } } }),
+    );
+    assert.deepEqual(created.system, { type: 'group_created', actorId: 'alice', name: 'T', memberIds: ['alice', 'bob'] });
+  });
+
+  it('still reads system events sent as JSON data by older servers', () => {
     const data = new TextEncoder().encode(JSON.stringify({ event: 'members_added', actorId: 'alice', userIds: ['bob'], extra: 1 }));
     const message = toMessage(wireMessage({ type: MessageType.MESSAGE_TYPE_SYSTEM, data }));
-    assert.equal(message.type, 'system');
-    assert.deepEqual(message.system, { event: 'members_added', actorId: 'alice', userIds: ['bob'] });
-    assert.equal(parseSystemEvent(new TextEncoder().encode('not json')), undefined);
-    assert.equal(parseSystemEvent(new TextEncoder().encode('{"event":1}')), undefined);
+    assert.deepEqual(message.system, { type: 'members_added', actorId: 'alice', userIds: ['bob'] });
+    const left = parseLegacySystemEvent(new TextEncoder().encode(JSON.stringify({ event: 'member_left', actorId: 'bob', userIds: ['bob'] })));
+    assert.deepEqual(left, { type: 'member_left', actorId: 'bob', userId: 'bob' });
+    assert.equal(parseLegacySystemEvent(new TextEncoder().encode('not json')), undefined);
+    assert.equal(parseLegacySystemEvent(new TextEncoder().encode('{"event":1}')), undefined);
   });
 
   it('maps a summary', () => {

@@ -247,6 +247,18 @@ describe('SyncEngine: first sight of a conversation', () => {
     assert.deepEqual(seqs(engine.receive('dm', message(1))), []);
   });
 
+  it('held messages below the starting point lower it: what reached the client is emitted, without a hole', () => {
+    // Pushes 1 and 3 arrived before the summary, which (read up to 2 by this
+    // user's other device) would start at 2; 2 is pulled, not skipped.
+    const engine = new SyncEngine<TestMessage>();
+    engine.receive('c', message(1));
+    engine.receive('c', message(3));
+    assert.deepEqual(seqs(engine.track('c', 2, 3)), [1]);
+    assert.deepEqual(engine.startPull('c'), { fromSeq: 2, toSeq: 2 });
+    assert.deepEqual(seqs(engine.applyPull('c', { messages: [message(2)], coveredFrom: 2, coveredTo: 2 })), [2, 3]);
+    assert.deepEqual(seqs(engine.receive('c', message(2))), []);
+  });
+
   it('tracking twice only raises the target', () => {
     const engine = trackedEngine(5, 5);
     assert.deepEqual(seqs(engine.track('c', 0, 8)), []);
@@ -261,5 +273,11 @@ describe('SyncEngine: first sight of a conversation', () => {
     assert.equal(initialSyncedSeq({ firstSeq: 1, readSeq: 0, lastSeq: 1000 }, 100), 900);
     assert.equal(initialSyncedSeq({ firstSeq: 1, readSeq: 0, lastSeq: 1000 }, 0), 1000);
     assert.equal(initialSyncedSeq({ firstSeq: 0, readSeq: 0, lastSeq: 0 }, 100), 0);
+  });
+
+  it('initialSyncedSeq, live: a conversation met after login starts at the join, whatever was read', () => {
+    assert.equal(initialSyncedSeq({ firstSeq: 1, readSeq: 7, lastSeq: 10 }, 100, 'live'), 0);
+    assert.equal(initialSyncedSeq({ firstSeq: 40, readSeq: 45, lastSeq: 45 }, 100, 'live'), 39);
+    assert.equal(initialSyncedSeq({ firstSeq: 1, readSeq: 1000, lastSeq: 1000 }, 100, 'live'), 900);
   });
 });

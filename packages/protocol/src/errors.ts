@@ -1,30 +1,26 @@
 /**
  * The one error-code table shared by server and SDK. A client never parses an
  * error string: it switches on `code` (or `name`), and `retryable` says whether
- * repeating the same request later can succeed.
+ * repeating the same request later can succeed. The codes and their meaning
+ * are defined in parley.proto (`enum ErrorCode`); this table adds what the
+ * schema cannot say: retryability, the REST status and a default message.
+ * A code added to the schema does not compile until it has a row here.
  */
+import { ErrorCode as WireErrorCode } from './gen/parley.js';
 
-export const ErrorCode = {
-  BAD_FRAME: 1,
-  UNSUPPORTED_VERSION: 2,
-  UNAUTHENTICATED: 3,
-  TOKEN_EXPIRED: 4,
-  FORBIDDEN: 5,
-  NOT_FOUND: 6,
-  INVALID_ARGUMENT: 7,
-  TOO_LARGE: 8,
-  RATE_LIMITED: 9,
-  INTERNAL: 10,
-  UNAVAILABLE: 11,
-  CONFLICT: 12,
-  TIMEOUT: 13,
-  LIMIT_EXCEEDED: 14,
-  SLOW_CONSUMER: 15,
-  AUTH_TIMEOUT: 16,
-  CLOSED: 17,
-} as const;
+const PREFIX = 'ERROR_CODE_';
+type WireName = Exclude<keyof typeof WireErrorCode, 'ERROR_CODE_UNSPECIFIED' | 'UNRECOGNIZED'>;
 
-export type ErrorName = keyof typeof ErrorCode;
+/** Symbolic error names ("FORBIDDEN", ...): the `ErrorCode` enum of parley.proto without its prefix. */
+export type ErrorName = WireName extends `${typeof PREFIX}${infer Name}` ? Name : never;
+
+/** The numeric code of every error name, as defined by the `ErrorCode` enum in parley.proto. */
+export const ErrorCode = Object.fromEntries(
+  Object.entries(WireErrorCode)
+    .filter((entry): entry is [string, number] => typeof entry[1] === 'number' && entry[1] > 0 && entry[0].startsWith(PREFIX))
+    .map(([wireName, code]) => [wireName.slice(PREFIX.length), code]),
+) as { readonly [Name in ErrorName]: (typeof WireErrorCode)[`${typeof PREFIX}${Name}`] };
+
 export type ErrorCodeNumber = (typeof ErrorCode)[ErrorName];
 
 export interface ErrorInfo {
@@ -34,6 +30,7 @@ export interface ErrorInfo {
   retryable: boolean;
   /** HTTP status used by the REST API for this error. */
   httpStatus: number;
+  /** Default message of a ParleyError with this code. */
   description: string;
 }
 

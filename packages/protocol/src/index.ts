@@ -49,10 +49,30 @@ export {
   type Member,
   type MembersResult,
   type DeliveredAck,
+  type SystemEvent,
+  type GroupCreated,
+  type MembersAdded,
+  type MemberRemoved,
+  type MemberLeft,
+  type Renamed,
+  type RoleChanged,
   type Error as ErrorFrame,
+  ErrorCode as WireErrorCode,
 } from './gen/parley.js';
 
-/** The `body` union of a Frame. */
-export type FrameBody = NonNullable<import('./gen/parley.js').Frame['body']>;
-/** Names of frame bodies ("send", "push", ...). */
-export type FrameCase = FrameBody['$case'];
+export {
+  REQUESTS,
+  PUSHES,
+  isRequestCase,
+  type RequestSpec,
+  type RateClass,
+  type FrameBody,
+  type FrameCase,
+  type BodyOf,
+  type BodyValue,
+  type RequestCase,
+  type AnsweredRequestCase,
+  type ReplyCase,
+  type ReplyValue,
+  type PushCase,
+} from './requests.js';

@@ -101,13 +101,16 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
     config.authTimeoutMs,
     log,
   );
-  const delivery = new Delivery(bus, conversations, gateway.registry, log);
+  const delivery = new Delivery(bus, { conversations, messaging }, gateway.registry, log);
 
   const tls = config.tls === undefined ? undefined : { cert: config.tls.cert, key: config.tls.key, minVersion: config.tls.minVersion ?? ('TLSv1.3' as const) };
   const app = Fastify({
     ...(tls === undefined ? {} : { https: tls }),
     // Bounds slow HTTP clients (slowloris); WebSocket upgrades leave this timer behind.
     requestTimeout: 30_000,
+    // close() ends every connection, including one that opened TCP and never
+    // sent a request: Node would otherwise wait out its 60 s header timeout.
+    forceCloseConnections: true,
     // Per-request lines only at debug level: an IM server's REST traffic is integration chatter.
     loggerInstance: log.child({ component: 'http' }, { level: config.logLevel === 'debug' ? 'debug' : 'warn' }) as unknown as FastifyBaseLogger,
     bodyLimit: config.limits.maxHttpBodyBytes,

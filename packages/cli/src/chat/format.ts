@@ -33,22 +33,20 @@ function describeContent(message: Message): string {
 function describeSystemMessage(message: Message): string {
   const event = message.system;
   if (event === undefined) return 'conversation changed';
-  const users = (event.userIds ?? []).join(', ');
-  switch (event.event) {
+  const actor = event.actorId === '' ? 'an administrator' : event.actorId;
+  switch (event.type) {
     case 'group_created':
-      return `${event.actorId} created the group${event.name === undefined ? '' : ` "${clean(event.name)}"`}`;
+      return `${actor} created the group${event.name === '' ? '' : ` "${clean(event.name)}"`}`;
     case 'members_added':
-      return `${event.actorId} added ${users}`;
+      return `${actor} added ${event.userIds.join(', ')}`;
     case 'member_removed':
-      return `${event.actorId} removed ${users}`;
+      return `${actor} removed ${event.userId}`;
     case 'member_left':
-      return `${event.actorId} left`;
+      return `${event.userId} left`;
     case 'renamed':
-      return `${event.actorId} renamed the group to "${clean(event.name ?? '')}"`;
+      return `${actor} renamed the group to "${clean(event.name)}"`;
     case 'role_changed':
-      return `${event.actorId} made ${users} ${event.role ?? 'member'}`;
-    default:
-      return `${event.actorId}: ${clean(event.event)}`;
+      return `${actor} made ${event.userId} ${event.role}`;
   }
 }
 

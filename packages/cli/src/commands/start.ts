@@ -120,11 +120,14 @@ function banner(server: StartedServer, adminKeyFromFlag: boolean): string {
   if (server.httpUrl !== DEFAULT_SERVER_URL) environment.push(`PARLEY_SERVER=${server.httpUrl}`);
   if (server.adminKeyGenerated && resolve(server.dataDir) !== resolve(DEFAULT_DATA_DIR)) environment.push(`PARLEY_DATA_DIR=${server.dataDir}`);
   if (adminKeyFromFlag) environment.push('PARLEY_ADMIN_KEY=<your key>');
+  // Started through npm (`npm start`, `npx parley start`): the command is not
+  // on the PATH, so the hint says `npx parley`, which finds the project's bin.
+  const parley = process.env.npm_command === undefined ? 'parley' : 'npx parley';
   lines.push('', 'Try it, in another terminal:');
   if (environment.length === 0) {
-    lines.push('  parley user add alice && parley user add bob', '  parley chat --user alice      (and parley chat --user bob in a third terminal, then /dm alice)');
+    lines.push(`  ${parley} user add alice && ${parley} user add bob`, `  ${parley} chat --user alice      (and ${parley} chat --user bob in a third terminal, then /dm alice)`);
   } else {
-    lines.push(`  export ${environment.join(' ')}`, '  parley user add alice && parley user add bob && parley chat --user alice');
+    lines.push(`  export ${environment.join(' ')}`, `  ${parley} user add alice && ${parley} user add bob && ${parley} chat --user alice`);
   }
   lines.push('');
   return `${lines.join('\n')}\n`;

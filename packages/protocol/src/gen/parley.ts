@@ -17,10 +17,67 @@ import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
  * Packet by concatenating Frames that were each encoded once.
  */
 
+/**
+ * Why a request failed or the connection is closed. A client switches on the
+ * code, never on the message text. The generated table in docs/protocol.md
+ * adds whether each code is retryable and its REST status.
+ */
+export enum ErrorCode {
+  ERROR_CODE_UNSPECIFIED = 0,
+  /**
+   * ERROR_CODE_BAD_FRAME - The packet could not be decoded (fatal), the first frame was not a hello
+   * (fatal), or a frame is not a request the server accepts here: no body, a
+   * second hello, a server-only frame, request_id 0 (not fatal).
+   */
+  ERROR_CODE_BAD_FRAME = 1,
+  /** ERROR_CODE_UNSUPPORTED_VERSION - The hello asked for a protocol version the server does not speak (fatal). */
+  ERROR_CODE_UNSUPPORTED_VERSION = 2,
+  /** ERROR_CODE_UNAUTHENTICATED - Missing, forged or revoked credentials (fatal on the wire). */
+  ERROR_CODE_UNAUTHENTICATED = 3,
+  /** ERROR_CODE_TOKEN_EXPIRED - The token expired: get a new one and reconnect (fatal). */
+  ERROR_CODE_TOKEN_EXPIRED = 4,
+  /** ERROR_CODE_FORBIDDEN - Not a member, or the role does not allow it. */
+  ERROR_CODE_FORBIDDEN = 5,
+  /** ERROR_CODE_NOT_FOUND - The user, conversation or group does not exist. */
+  ERROR_CODE_NOT_FOUND = 6,
+  /** ERROR_CODE_INVALID_ARGUMENT - A field is missing, malformed or out of range. */
+  ERROR_CODE_INVALID_ARGUMENT = 7,
+  /**
+   * ERROR_CODE_TOO_LARGE - A packet (fatal), body or list exceeds its limit; also too many frames
+   * before welcome (fatal).
+   */
+  ERROR_CODE_TOO_LARGE = 8,
+  /** ERROR_CODE_RATE_LIMITED - Too many requests: wait retry_after_ms, then repeat. */
+  ERROR_CODE_RATE_LIMITED = 9,
+  /** ERROR_CODE_INTERNAL - Unexpected server failure; nothing acknowledged was lost. */
+  ERROR_CODE_INTERNAL = 10,
+  /** ERROR_CODE_UNAVAILABLE - The server is shutting down or overloaded; reconnect later (fatal). */
+  ERROR_CODE_UNAVAILABLE = 11,
+  /** ERROR_CODE_CONFLICT - The resource already exists (a group id, a client_msg_id used in another conversation). */
+  ERROR_CODE_CONFLICT = 12,
+  /**
+   * ERROR_CODE_TIMEOUT - Nothing arrived for twice the heartbeat interval (fatal). In the SDK: a
+   * request got no reply in time.
+   */
+  ERROR_CODE_TIMEOUT = 13,
+  /** ERROR_CODE_LIMIT_EXCEEDED - A count limit would be exceeded: group size, or connections per user (fatal on hello). */
+  ERROR_CODE_LIMIT_EXCEEDED = 14,
+  /**
+   * ERROR_CODE_SLOW_CONSUMER - The connection fell too far behind and was dropped; resume by sync. Never
+   * sent: the connection is closed without a frame.
+   */
+  ERROR_CODE_SLOW_CONSUMER = 15,
+  /** ERROR_CODE_AUTH_TIMEOUT - No hello within the deadline (fatal). */
+  ERROR_CODE_AUTH_TIMEOUT = 16,
+  /** ERROR_CODE_CLOSED - Never sent: the SDK's code for a request cut off because the connection closed. */
+  ERROR_CODE_CLOSED = 17,
+  UNRECOGNIZED = -1,
+}
+
 export enum MessageType {
   MESSAGE_TYPE_UNSPECIFIED = 0,
   MESSAGE_TYPE_USER = 1,
-  /** MESSAGE_TYPE_SYSTEM - Membership and naming events; the event is JSON in `data`. */
+  /** MESSAGE_TYPE_SYSTEM - Membership and naming events; see SystemEvent. */
   MESSAGE_TYPE_SYSTEM = 2,
   UNRECOGNIZED = -1,
 }
@@ -52,20 +109,47 @@ export interface Frame {
   requestId: number;
   body?:
     | //
-    /** client -> server */
+    /**
+     * client -> server
+     * Must be the first frame, with a non-zero request_id; answered by welcome or a fatal error.
+     */
     { $case: "hello"; value: Hello }
-    | { $case: "send"; value: SendRequest }
-    | { $case: "sync"; value: SyncRequest }
-    | { $case: "pull"; value: PullRequest }
-    | { $case: "markRead"; value: MarkReadRequest }
-    | { $case: "openDirect"; value: OpenDirectRequest }
-    | { $case: "createGroup"; value: CreateGroupRequest }
-    | { $case: "updateMembers"; value: UpdateMembersRequest }
-    | { $case: "rename"; value: RenameRequest }
-    | { $case: "setRole"; value: SetRoleRequest }
-    | { $case: "members"; value: MembersRequest }
-    | { $case: "delivered"; value: DeliveredAck }
-    | { $case: "ping"; value: Ping }
+    | //
+    /** Answered only after the message is durably committed. */
+    { $case: "send"; value: SendRequest }
+    | //
+    /** Conversations changed since a version, with unread counts. */
+    { $case: "sync"; value: SyncRequest }
+    | //
+    /** A seq range of one conversation. */
+    { $case: "pull"; value: PullRequest }
+    | //
+    /** Moves the read position forward. */
+    { $case: "markRead"; value: MarkReadRequest }
+    | //
+    /** Returns the direct conversation with a user, creating it when needed. */
+    { $case: "openDirect"; value: OpenDirectRequest }
+    | //
+    /** Creates a group owned by the caller. */
+    { $case: "createGroup"; value: CreateGroupRequest }
+    | //
+    /** Adds and removes members (admin or owner; anyone may remove themselves). */
+    { $case: "updateMembers"; value: UpdateMembersRequest }
+    | //
+    /** Renames a group (admin or owner). */
+    { $case: "rename"; value: RenameRequest }
+    | //
+    /** Changes a member's role (owner only). */
+    { $case: "setRole"; value: SetRoleRequest }
+    | //
+    /** Lists the members (members only). */
+    { $case: "members"; value: MembersRequest }
+    | //
+    /** Reserved: a cumulative delivery position; accepted, never answered, has no effect yet. */
+    { $case: "delivered"; value: DeliveredAck }
+    | //
+    /** Heartbeat. */
+    { $case: "ping"; value: Ping }
     | //
     /** server -> client */
     { $case: "welcome"; value: Welcome }
@@ -75,10 +159,22 @@ export interface Frame {
     | { $case: "conversationResult"; value: ConversationResult }
     | { $case: "membersResult"; value: MembersResult }
     | { $case: "readResult"; value: ReadResult }
-    | { $case: "push"; value: Message }
-    | { $case: "conversationChanged"; value: ConversationChanged }
+    | //
+    /** Push: a message was committed in one of the user's conversations. */
+    { $case: "push"; value: Message }
+    | //
+    /**
+     * Push: the user's own view of a conversation changed outside the message
+     * stream (read on another device; added, removed, left; role changed).
+     */
+    { $case: "conversationChanged"; value: ConversationChanged }
     | { $case: "pong"; value: Pong }
-    | { $case: "error"; value: Error }
+    | //
+    /**
+     * Answers a request instead of its reply; with request_id 0 and fatal set,
+     * says why the server closes the connection.
+     */
+    { $case: "error"; value: Error }
     | { $case: "ok"; value: Ok }
     | undefined;
 }
@@ -119,8 +215,7 @@ export interface Ok {
 }
 
 export interface Error {
-  /** Numeric code from the error table (see errors.ts / docs/protocol.md). */
-  code: number;
+  code: ErrorCode;
   name: string;
   message: string;
   retryAfterMs: number;
@@ -149,6 +244,54 @@ export interface Message {
    * and is never shown.
    */
   hidden: boolean;
+  /** Set on SYSTEM messages: what happened. System messages carry no text or data. */
+  system?: SystemEvent | undefined;
+}
+
+/**
+ * A membership or naming event, recorded as a SYSTEM message in the
+ * conversation's sequence.
+ */
+export interface SystemEvent {
+  /** The member who made the change; empty when it was made through the REST API. */
+  actorId: string;
+  event?:
+    | { $case: "groupCreated"; value: GroupCreated }
+    | { $case: "membersAdded"; value: MembersAdded }
+    | { $case: "memberRemoved"; value: MemberRemoved }
+    | { $case: "memberLeft"; value: MemberLeft }
+    | { $case: "renamed"; value: Renamed }
+    | { $case: "roleChanged"; value: RoleChanged }
+    | undefined;
+}
+
+export interface GroupCreated {
+  name: string;
+  /** Every initial member, the owner (the actor) included. */
+  memberIds: string[];
+}
+
+export interface MembersAdded {
+  userIds: string[];
+}
+
+/** Removed by the actor (an admin or the owner). */
+export interface MemberRemoved {
+  userId: string;
+}
+
+/** Left on their own; user_id equals actor_id (except through the REST API). */
+export interface MemberLeft {
+  userId: string;
+}
+
+export interface Renamed {
+  name: string;
+}
+
+export interface RoleChanged {
+  userId: string;
+  role: Role;
 }
 
 export interface SendRequest {
@@ -1076,7 +1219,7 @@ function createBaseError(): Error {
 export const Error: MessageFns<Error> = {
   encode(message: Error, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.code !== 0) {
-      writer.uint32(8).uint32(message.code);
+      writer.uint32(8).int32(message.code);
     }
     if (message.name !== "") {
       writer.uint32(18).string(message.name);
@@ -1111,7 +1254,7 @@ export const Error: MessageFns<Error> = {
               break;
             }
 
-            message.code = reader.uint32();
+            message.code = reader.int32() as any;
             continue;
           }
           case 2: {
@@ -1172,6 +1315,7 @@ function createBaseMessage(): Message {
     createdAt: 0,
     visibleTo: "",
     hidden: false,
+    system: undefined,
   };
 }
 
@@ -1209,6 +1353,9 @@ export const Message: MessageFns<Message> = {
     }
     if (message.hidden !== false) {
       writer.uint32(88).bool(message.hidden);
+    }
+    if (message.system !== undefined) {
+      SystemEvent.encode(message.system, writer.uint32(98).fork()).join();
     }
     return writer;
   },
@@ -1312,6 +1459,426 @@ export const Message: MessageFns<Message> = {
             }
 
             message.hidden = reader.bool();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.system = SystemEvent.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseSystemEvent(): SystemEvent {
+  return { actorId: "", event: undefined };
+}
+
+export const SystemEvent: MessageFns<SystemEvent> = {
+  encode(message: SystemEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.actorId !== "") {
+      writer.uint32(10).string(message.actorId);
+    }
+    switch (message.event?.$case) {
+      case "groupCreated":
+        GroupCreated.encode(message.event.value, writer.uint32(82).fork()).join();
+        break;
+      case "membersAdded":
+        MembersAdded.encode(message.event.value, writer.uint32(90).fork()).join();
+        break;
+      case "memberRemoved":
+        MemberRemoved.encode(message.event.value, writer.uint32(98).fork()).join();
+        break;
+      case "memberLeft":
+        MemberLeft.encode(message.event.value, writer.uint32(106).fork()).join();
+        break;
+      case "renamed":
+        Renamed.encode(message.event.value, writer.uint32(114).fork()).join();
+        break;
+      case "roleChanged":
+        RoleChanged.encode(message.event.value, writer.uint32(122).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SystemEvent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSystemEvent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.actorId = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.event = { $case: "groupCreated", value: GroupCreated.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.event = { $case: "membersAdded", value: MembersAdded.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.event = { $case: "memberRemoved", value: MemberRemoved.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.event = { $case: "memberLeft", value: MemberLeft.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.event = { $case: "renamed", value: Renamed.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.event = { $case: "roleChanged", value: RoleChanged.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseGroupCreated(): GroupCreated {
+  return { name: "", memberIds: [] };
+}
+
+export const GroupCreated: MessageFns<GroupCreated> = {
+  encode(message: GroupCreated, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    for (const v of message.memberIds) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GroupCreated {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGroupCreated();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.memberIds.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseMembersAdded(): MembersAdded {
+  return { userIds: [] };
+}
+
+export const MembersAdded: MessageFns<MembersAdded> = {
+  encode(message: MembersAdded, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.userIds) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MembersAdded {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMembersAdded();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userIds.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseMemberRemoved(): MemberRemoved {
+  return { userId: "" };
+}
+
+export const MemberRemoved: MessageFns<MemberRemoved> = {
+  encode(message: MemberRemoved, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== "") {
+      writer.uint32(10).string(message.userId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MemberRemoved {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMemberRemoved();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseMemberLeft(): MemberLeft {
+  return { userId: "" };
+}
+
+export const MemberLeft: MessageFns<MemberLeft> = {
+  encode(message: MemberLeft, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== "") {
+      writer.uint32(10).string(message.userId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MemberLeft {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMemberLeft();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseRenamed(): Renamed {
+  return { name: "" };
+}
+
+export const Renamed: MessageFns<Renamed> = {
+  encode(message: Renamed, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Renamed {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRenamed();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseRoleChanged(): RoleChanged {
+  return { userId: "", role: 0 };
+}
+
+export const RoleChanged: MessageFns<RoleChanged> = {
+  encode(message: RoleChanged, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== "") {
+      writer.uint32(10).string(message.userId);
+    }
+    if (message.role !== 0) {
+      writer.uint32(16).int32(message.role);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RoleChanged {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRoleChanged();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.role = reader.int32() as any;
             continue;
           }
         }

@@ -11,7 +11,12 @@ export type BusEvent =
   | { type: 'message'; message: StoredMessage; originSessionId?: string; alsoNotify?: string[] }
   /** A conversation's member list changed: drop cached member lists. */
   | { type: 'members'; conversationId: string }
-  /** A user's own view of a conversation changed (read on another device, role). */
+  /**
+   * These users' own membership of a conversation changed (added, removed,
+   * left, role): each of their devices gets the conversation as they now see it.
+   */
+  | { type: 'membership'; conversationId: string; userIds: string[] }
+  /** A user's own view of a conversation changed (read on another device). */
   | { type: 'summary'; userId: string; summary: ConversationView; totalUnread: number; originSessionId?: string }
   /** A user's tokens were revoked: close their connections. */
   | { type: 'revoked'; userId: string };

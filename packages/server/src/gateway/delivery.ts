@@ -11,6 +11,7 @@ import { encodeFrameEntry } from '@parley/protocol';
 import type { Logger } from 'pino';
 import type { Bus, BusEvent } from '../bus/bus.js';
 import type { ConversationService } from '../services/conversations.js';
+import type { MessagingService } from '../services/messaging.js';
 import type { StoredMessage } from '../services/model.js';
 import type { SessionRegistry } from './registry.js';
 import { hiddenWireMessage, toWireMessage, toWireSummary } from './wire.js';
@@ -30,7 +31,10 @@ export class Delivery {
 
   constructor(
     bus: Bus,
-    private readonly conversations: Pick<ConversationService, 'activeMemberIds'>,
+    private readonly services: {
+      conversations: Pick<ConversationService, 'activeMemberIds'>;
+      messaging: Pick<MessagingService, 'conversationView' | 'totalUnread'>;
+    },
     private readonly registry: SessionRegistry,
     private readonly log: Logger,
   ) {
@@ -49,6 +53,9 @@ export class Delivery {
       case 'members':
         this.invalidate(event.conversationId);
         break;
+      case 'membership':
+        void this.pushMembership(event.conversationId, event.userIds);
+        break;
       case 'summary': {
         const sessions = this.registry.sessionsOf(event.userId);
         if (sessions === undefined) return;
@@ -62,6 +69,31 @@ export class Delivery {
       case 'revoked':
         this.registry.closeUser(event.userId);
         break;
+    }
+  }
+
+  /**
+   * Pushes `conversation_changed` to the connected devices of users whose own
+   * membership changed. Views are loaded only for users connected to this
+   * node, so a change to a large group costs what its online members cost.
+   */
+  private async pushMembership(conversationId: string, userIds: readonly string[]): Promise<void> {
+    for (const userId of new Set(userIds)) {
+      if (this.registry.sessionsOf(userId) === undefined) continue;
+      let entry: Uint8Array;
+      try {
+        const [summary, totalUnread] = await Promise.all([
+          this.services.messaging.conversationView(userId, conversationId),
+          this.services.messaging.totalUnread(userId),
+        ]);
+        if (summary === undefined) continue;
+        entry = encodeFrameEntry({ requestId: 0, body: { $case: 'conversationChanged', value: { summary: toWireSummary(summary), totalUnread } } });
+      } catch (error) {
+        // The system message already told the user's devices to sync.
+        this.log.error({ err: error, conversationId, userId }, 'membership view failed; push skipped');
+        continue;
+      }
+      for (const session of this.registry.sessionsOf(userId) ?? []) session.enqueue(entry);
     }
   }
 
@@ -91,7 +123,7 @@ export class Delivery {
     while (entry.waiting.length > 0) {
       if (entry.members === undefined) {
         try {
-          entry.members = await this.conversations.activeMemberIds(conversationId);
+          entry.members = await this.services.conversations.activeMemberIds(conversationId);
         } catch (error) {
           // Recipients resume by sync; dropping a push loses nothing stored.
           this.log.error({ err: error, conversationId }, 'member lookup failed; pushes skipped');

@@ -6,10 +6,17 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
+  type AnsweredRequestCase,
+  type BodyOf,
+  type BodyValue,
   type ErrorName,
   type Frame,
   type FrameBody,
+  type ReplyCase,
+  type ReplyValue,
   PROTOCOL_VERSION,
+  REQUESTS,
+  isRequestCase,
   ParleyError,
   decodePacket,
   encodeFrameEntry,
@@ -31,8 +38,12 @@ export interface WireConnection {
   write(packet: Uint8Array): void;
   /** Bytes accepted by write() but not yet handed to the network. */
   bufferedBytes(): number;
-  /** Flushes what was written, then closes. */
-  close(): void;
+  /**
+   * Flushes what was written, then closes: WebSocket with `closeCode` (see
+   * docs/protocol.md, "Closing"), TCP with a FIN. A peer that does not finish
+   * the close in a few seconds is dropped.
+   */
+  close(closeCode: number, reason: string): void;
   /** Closes at once, dropping anything unsent. */
   destroy(): void;
 }
@@ -65,6 +76,14 @@ const MAX_HELD_CONVERSATIONS = 1000;
 /** Returned by a handler that queued its reply itself (sends: see MessagingService.send). */
 const ALREADY_REPLIED = Symbol('already replied');
 
+/** Requests answered by a handler: all answered requests except hello, which opens the session. */
+type HandledCase = Exclude<AnsweredRequestCase, 'hello'>;
+type Handler<C extends HandledCase> = (
+  request: BodyValue<C>,
+  userId: string,
+  requestId: number,
+) => ReplyValue<C> | Promise<ReplyValue<C> | typeof ALREADY_REPLIED>;
+
 export class Session {
   readonly id = randomUUID();
   readonly connectedAt = Date.now();
@@ -77,8 +96,6 @@ export class Session {
   private outgoingBytes = 0;
   private readonly earlyFrames: Frame[] = [];
   private readonly bucket: TokenBucket;
-  /** Cumulative delivery positions this device reported, per conversation. */
-  readonly delivered = new Map<string, number>();
   /**
    * Per conversation, the rate-limited send that later sends must wait for.
    * Refusing a send while accepting the next one would break the sender's
@@ -133,6 +150,10 @@ export class Session {
         this.fail(new ParleyError('BAD_FRAME', 'the first frame must be hello'));
         return;
       }
+      if (frame.requestId === 0) {
+        this.fail(new ParleyError('BAD_FRAME', 'hello needs a non-zero request_id'));
+        return;
+      }
       this.state = 'authenticating';
       void this.authenticate(frame.requestId, body.value.protocolVersion, body.value.token);
       return;
@@ -149,33 +170,46 @@ export class Session {
       this.replyError(frame.requestId, new ParleyError('BAD_FRAME', 'unknown frame type'));
       return;
     }
-    if (body.$case === 'ping') {
-      this.reply(frame.requestId, { $case: 'pong', value: { nonce: body.value.nonce } });
+    // A reply with request_id 0 could not be told from a push, so requests
+    // must carry an id; only `delivered`, which has no reply, may omit it.
+    if (frame.requestId === 0 && body.$case !== 'delivered') {
+      this.replyError(0, new ParleyError('BAD_FRAME', `${body.$case} needs a non-zero request_id`));
       return;
     }
-    if (body.$case === 'delivered') {
-      this.recordDelivered(body.value.conversationId, body.value.seq);
+    if (!isRequestCase(body.$case) || body.$case === 'hello') {
+      const reason = body.$case === 'hello' ? 'already authenticated' : `${body.$case} is not a client request`;
+      this.replyError(frame.requestId, new ParleyError('BAD_FRAME', reason));
       return;
     }
-    // Sends have their own per-user bucket that keeps send order (checkSendRate).
-    const waitMs = body.$case === 'send' ? 0 : this.bucket.take();
-    if (waitMs > 0) {
-      this.replyError(frame.requestId, new ParleyError('RATE_LIMITED', 'too many requests', { retryAfterMs: waitMs }));
-      return;
+    // Reserved (docs/protocol.md): accepted, never answered, not used yet.
+    if (body.$case === 'delivered') return;
+    // Sends are limited by their own per-user bucket, which keeps send order (checkSendRate).
+    if (REQUESTS[body.$case].rate === 'request') {
+      const waitMs = this.bucket.take();
+      if (waitMs > 0) {
+        this.replyError(frame.requestId, new ParleyError('RATE_LIMITED', 'too many requests', { retryAfterMs: waitMs }));
+        return;
+      }
     }
-    let pending: Promise<FrameBody | typeof ALREADY_REPLIED>;
+    this.run(body as BodyOf<HandledCase>, frame.requestId);
+  }
+
+  /** Runs one request and queues its reply, of the case the request table pairs with it. */
+  private run(body: BodyOf<HandledCase>, requestId: number): void {
+    const handler = this.handlers[body.$case] as Handler<HandledCase>;
+    const replyCase = REQUESTS[body.$case].reply;
+    const answer = (value: BodyValue<ReplyCase<HandledCase>> | typeof ALREADY_REPLIED): void => {
+      if (value !== ALREADY_REPLIED) this.reply(requestId, { $case: replyCase, value } as FrameBody);
+    };
+    let result: ReturnType<Handler<HandledCase>>;
     try {
-      pending = this.dispatch(body, this.userId as string, frame.requestId);
+      result = handler(body.value as never, this.userId as string, requestId);
     } catch (error) {
-      this.replyError(frame.requestId, error);
+      this.replyError(requestId, error);
       return;
     }
-    pending.then(
-      (reply) => {
-        if (reply !== ALREADY_REPLIED) this.reply(frame.requestId, reply);
-      },
-      (error: unknown) => this.replyError(frame.requestId, error),
-    );
+    if (result instanceof Promise) result.then(answer, (error: unknown) => this.replyError(requestId, error));
+    else answer(result);
   }
 
   private async authenticate(requestId: number, protocolVersion: number, token: string): Promise<void> {
@@ -224,82 +258,59 @@ export class Session {
     }
   }
 
-  /** Runs one request. Synchronous validation errors may throw; the rest reject. */
-  private dispatch(body: FrameBody, userId: string, requestId: number): Promise<FrameBody | typeof ALREADY_REPLIED> {
-    const { messaging, conversations } = this.context;
-    switch (body.$case) {
-      case 'send': {
-        const request = body.value;
-        this.checkSendRate(userId, request.conversationId, request.clientMsgId);
-        return messaging
-          .send(userId, request, {
-            sessionId: this.id,
-            onCommitted: (result) =>
-              this.reply(requestId, { $case: 'sendAck', value: { message: toWireMessage(result.message), duplicate: result.duplicate } }),
-          })
-          .then(() => ALREADY_REPLIED);
-      }
-      case 'sync':
-        return messaging.sync(userId, body.value.sinceVersion).then((result) => ({
-          $case: 'syncResult' as const,
-          value: { version: result.version, conversations: result.conversations.map(toWireSummary), totalUnread: result.totalUnread },
-        }));
-      case 'pull': {
-        const request = body.value;
-        return messaging
-          .pull(userId, request.conversationId, request.fromSeq, request.toSeq, request.limit, request.descending)
-          .then((result) => ({
-            $case: 'pullResult' as const,
-            value: {
-              messages: result.messages.map(toWireMessage),
-              coveredFrom: result.coveredFrom,
-              coveredTo: result.coveredTo,
-              lastSeq: result.lastSeq,
-            },
-          }));
-      }
-      case 'markRead':
-        return messaging.markRead(userId, body.value.conversationId, body.value.seq, this.id).then((result) => ({
-          $case: 'readResult' as const,
-          value: {
-            conversationId: result.view.id,
-            readSeq: result.view.readSeq,
-            unread: result.view.unread,
-            totalUnread: result.totalUnread,
-            summary: toWireSummary(result.view),
-          },
-        }));
-      case 'openDirect':
-        return conversations.openDirect(userId, body.value.peerId, body.value.subject).then((view) => ({
-          $case: 'conversationResult' as const,
-          value: { summary: toWireSummary(view) },
-        }));
-      case 'createGroup':
-        return conversations.createGroup(userId, body.value).then((view) => ({
-          $case: 'conversationResult' as const,
-          value: { summary: toWireSummary(view) },
-        }));
-      case 'updateMembers':
-        return conversations
-          .updateMembers(userId, body.value.conversationId, body.value.add, body.value.remove)
-          .then(() => ({ $case: 'ok' as const, value: {} }));
-      case 'rename':
-        return conversations.rename(userId, body.value.conversationId, body.value.name).then(() => ({ $case: 'ok' as const, value: {} }));
-      case 'setRole':
-        return conversations
-          .setRole(userId, body.value.conversationId, body.value.userId, roleFromWire(body.value.role))
-          .then(() => ({ $case: 'ok' as const, value: {} }));
-      case 'members':
-        return conversations.members(userId, body.value.conversationId).then((members) => ({
-          $case: 'membersResult' as const,
-          value: { members: members.map((member) => ({ userId: member.userId, name: member.name, role: roleToWire(member.role), joinedAt: member.joinedAt })) },
-        }));
-      case 'hello':
-        throw new ParleyError('BAD_FRAME', 'already authenticated');
-      default:
-        throw new ParleyError('BAD_FRAME', `${body.$case} is not a client request`);
-    }
-  }
+  /**
+   * One handler per request the session answers after welcome. Each returns
+   * the value of the reply REQUESTS pairs with its request (or ALREADY_REPLIED
+   * when it queued the reply itself); synchronous validation errors may throw.
+   */
+  private readonly handlers: { [C in HandledCase]: Handler<C> } = {
+    ping: (request) => ({ nonce: request.nonce }),
+    send: (request, userId, requestId) => {
+      this.checkSendRate(userId, request.conversationId, request.clientMsgId);
+      return this.context.messaging
+        .send(userId, request, {
+          sessionId: this.id,
+          onCommitted: (result) =>
+            this.reply(requestId, { $case: 'sendAck', value: { message: toWireMessage(result.message), duplicate: result.duplicate } }),
+        })
+        .then(() => ALREADY_REPLIED);
+    },
+    sync: (request, userId) =>
+      this.context.messaging.sync(userId, request.sinceVersion).then((result) => ({
+        version: result.version,
+        conversations: result.conversations.map(toWireSummary),
+        totalUnread: result.totalUnread,
+      })),
+    pull: (request, userId) =>
+      this.context.messaging
+        .pull(userId, request.conversationId, request.fromSeq, request.toSeq, request.limit, request.descending)
+        .then((result) => ({
+          messages: result.messages.map(toWireMessage),
+          coveredFrom: result.coveredFrom,
+          coveredTo: result.coveredTo,
+          lastSeq: result.lastSeq,
+        })),
+    markRead: (request, userId) =>
+      this.context.messaging.markRead(userId, request.conversationId, request.seq, this.id).then((result) => ({
+        conversationId: result.view.id,
+        readSeq: result.view.readSeq,
+        unread: result.view.unread,
+        totalUnread: result.totalUnread,
+        summary: toWireSummary(result.view),
+      })),
+    openDirect: (request, userId) =>
+      this.context.conversations.openDirect(userId, request.peerId, request.subject).then((view) => ({ summary: toWireSummary(view) })),
+    createGroup: (request, userId) => this.context.conversations.createGroup(userId, request).then((view) => ({ summary: toWireSummary(view) })),
+    updateMembers: (request, userId) =>
+      this.context.conversations.updateMembers(userId, request.conversationId, request.add, request.remove).then(() => ({})),
+    rename: (request, userId) => this.context.conversations.rename(userId, request.conversationId, request.name).then(() => ({})),
+    setRole: (request, userId) =>
+      this.context.conversations.setRole(userId, request.conversationId, request.userId, roleFromWire(request.role)).then(() => ({})),
+    members: (request, userId) =>
+      this.context.conversations.members(userId, request.conversationId).then((members) => ({
+        members: members.map((member) => ({ userId: member.userId, name: member.name, role: roleToWire(member.role), joinedAt: member.joinedAt })),
+      })),
+  };
 
   /** Applies the per-user send rate, keeping per-conversation send order (see heldSends). */
   private checkSendRate(userId: string, conversationId: string, clientMsgId: string): void {
@@ -315,12 +326,6 @@ export class Session {
     if (waitMs === 0) return;
     if (this.heldSends.size < MAX_HELD_CONVERSATIONS) this.heldSends.set(conversationId, { clientMsgId, expiresAt: now + SEND_HOLD_MS });
     throw new ParleyError('RATE_LIMITED', 'sending too fast', { retryAfterMs: waitMs });
-  }
-
-  private recordDelivered(conversationId: string, seq: number): void {
-    if (typeof conversationId !== 'string' || conversationId.length > 80) return;
-    if (!this.delivered.has(conversationId) && this.delivered.size >= 10_000) return;
-    if ((this.delivered.get(conversationId) ?? 0) < seq) this.delivered.set(conversationId, seq);
   }
 
   // ---- outbound ----
@@ -367,30 +372,31 @@ export class Session {
     }
   }
 
-  /** Sends a fatal error and closes the connection. */
+  /**
+   * Sends a fatal error frame and closes the connection. Every fatal error is
+   * announced, also a heartbeat timeout: a peer that is merely slow or forgot
+   * to ping learns why it was closed. The close itself is bounded by the
+   * transport, so a peer that is really gone costs nothing. Only a slow
+   * consumer is dropped without a frame, since the frame would queue behind
+   * the megabytes it is not reading.
+   */
   fail(error: ParleyError, requestId = 0): void {
     if (this.state === 'closed') return;
-    // A peer that stopped reading (slow consumer) or went silent (heartbeat
-    // timeout) would never read a farewell frame nor answer a close handshake:
-    // drop those at once instead of holding the socket until a close times out.
-    const peerGone = error.codeName === 'SLOW_CONSUMER' || error.codeName === 'TIMEOUT';
-    if (!peerGone) {
-      this.outgoing.push(encodeFrameEntry({ requestId, body: { $case: 'error', value: errorFrame(error, true) } }));
-      this.flush();
-    }
     this.context.log.debug({ session: this.id, code: error.codeName, reason: error.message }, 'closing connection');
-    this.markClosed();
-    if (peerGone) this.connection.destroy();
-    else this.connection.close();
-  }
-
-  /** Closes without an error frame (server shutdown). */
-  shutdown(): void {
-    if (this.state === 'closed') return;
-    this.outgoing.push(encodeFrameEntry({ requestId: 0, body: { $case: 'error', value: errorFrame(new ParleyError('UNAVAILABLE', 'server shutting down'), true) } }));
+    if (error.codeName === 'SLOW_CONSUMER') {
+      this.markClosed();
+      this.connection.destroy();
+      return;
+    }
+    this.outgoing.push(encodeFrameEntry({ requestId, body: { $case: 'error', value: errorFrame(error, true) } }));
     this.flush();
     this.markClosed();
-    this.connection.close();
+    this.connection.close(closeCodeOf(error), error.codeName);
+  }
+
+  /** Closes because the server shuts down: a fatal UNAVAILABLE, then the close. */
+  shutdown(): void {
+    this.fail(new ParleyError('UNAVAILABLE', 'server shutting down'));
   }
 
   /** The transport closed (either side). */
@@ -425,6 +431,14 @@ export class Session {
     }
     return true;
   }
+}
+
+/**
+ * The WebSocket close code after a fatal error: 4000 + the error code, so that
+ * a client that only sees the close (a browser's CloseEvent) still knows why.
+ */
+export function closeCodeOf(error: ParleyError): number {
+  return 4000 + error.code;
 }
 
 function toParleyError(error: unknown): ParleyError {

@@ -9,6 +9,9 @@ import { LengthPrefixedReader, ParleyError } from '@parley/protocol';
 import type { Gateway } from './gateway.js';
 import type { WireConnection } from './session.js';
 
+/** How long a peer has to close its side after the server's FIN before it is dropped. */
+const CLOSE_GRACE_MS = 2000;
+
 export class TcpListener {
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
@@ -54,7 +57,10 @@ export class TcpListener {
         socket.uncork();
       },
       bufferedBytes: () => socket.writableLength,
-      close: () => socket.end(),
+      close: () => {
+        socket.end();
+        setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
+      },
       destroy: () => socket.destroy(),
     };
     const session = this.gateway.accept(connection);

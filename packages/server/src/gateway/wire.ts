@@ -1,7 +1,7 @@
 /** Conversions between store records and wire (protobuf) types. */
 import { ConversationKind, MessageType, Role, type ConversationSummary, type Message } from '@parley/protocol';
-import type { ConversationView, StoredMessage } from '../services/model.js';
-import type { MemberRole } from '../services/model.js';
+import type { ConversationView, MemberRole, StoredMessage } from '../services/model.js';
+import { readSystemEvent, toWireSystemEvent } from '../services/system-events.js';
 
 export function toWireMessage(message: StoredMessage): Message {
   if (message.hidden) return hiddenWireMessage(message);
@@ -16,6 +16,12 @@ export function toWireMessage(message: StoredMessage): Message {
     visibleTo: message.visibleTo ?? '',
     hidden: false,
   };
+  if (message.type === 'system') {
+    // Stored as JSON, sent typed: clients never parse free-form event data.
+    const event = readSystemEvent(message.data);
+    if (event !== undefined) wire.system = toWireSystemEvent(event);
+    return wire;
+  }
   if (message.text !== undefined) wire.text = message.text;
   if (message.data !== undefined) wire.data = message.data;
   return wire;

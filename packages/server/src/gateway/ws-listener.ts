@@ -11,6 +11,8 @@ import type { Gateway } from './gateway.js';
 import type { WireConnection } from './session.js';
 
 export const WEBSOCKET_PATH = '/ws';
+/** How long a closing peer has to answer the close handshake before it is dropped. */
+const CLOSE_GRACE_MS = 2000;
 
 export class WebSocketListener {
   private readonly wss: WebSocketServer;
@@ -60,7 +62,10 @@ export class WebSocketListener {
       remoteAddress: request.socket.remoteAddress ?? '',
       write: (packet) => ws.send(packet, { binary: true }),
       bufferedBytes: () => ws.bufferedAmount,
-      close: () => ws.close(1000),
+      close: (closeCode, reason) => {
+        ws.close(closeCode, reason);
+        setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
+      },
       destroy: () => ws.terminate(),
     };
     const session = this.gateway.accept(connection);

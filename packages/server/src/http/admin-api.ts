@@ -14,6 +14,7 @@ import type { MessagingService } from '../services/messaging.js';
 import type { ConversationView, StoredMessage } from '../services/model.js';
 import type { UserService } from '../services/users.js';
 import { requireId, requireName } from '../services/validate.js';
+import { readSystemEvent } from '../services/system-events.js';
 
 export interface AdminApiDeps {
   auth: AuthService;
@@ -213,6 +214,10 @@ function sendError(reply: FastifyReply, error: ParleyError): void {
 }
 
 function messageJson(message: StoredMessage) {
+  if (message.type === 'system') {
+    const { id, conversationId, seq, senderId, clientMsgId, type, createdAt } = message;
+    return { id, conversationId, seq, senderId, clientMsgId, type, createdAt, system: readSystemEvent(message.data) };
+  }
   return {
     id: message.id,
     conversationId: message.conversationId,

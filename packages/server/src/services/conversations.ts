@@ -165,6 +165,9 @@ export class ConversationService {
       return { conversationId: id, messages: [message], added: [], removed: [] };
     });
     this.publish(change);
+    // Handing over ownership also makes the old owner an admin.
+    const changedRoles = role === 'owner' && userId !== actorId ? [userId, actorId] : [userId];
+    this.bus.publish({ type: 'membership', conversationId: change.conversationId, userIds: changedRoles });
   }
 
   /** Active members with their names; the requester must be an active member (undefined = admin). */
@@ -201,6 +204,8 @@ export class ConversationService {
     for (const message of change.messages) {
       this.bus.publish({ type: 'message', message, alsoNotify: change.removed });
     }
+    const changed = [...change.added, ...change.removed];
+    if (changed.length > 0) this.bus.publish({ type: 'membership', conversationId: change.conversationId, userIds: changed });
   }
 }
 

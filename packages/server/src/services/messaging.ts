@@ -125,6 +125,13 @@ export class MessagingService {
     return result;
   }
 
+  /** One conversation as the user sees it now; undefined if they never were a member. */
+  async conversationView(userId: string, conversationId: string): Promise<ConversationView | undefined> {
+    const member = await this.store.getMember(conversationId, userId);
+    const conversation = member === undefined ? undefined : await this.store.getConversation(conversationId);
+    return member === undefined || conversation === undefined ? undefined : buildView(this.store, member, conversation);
+  }
+
   async totalUnread(userId: string): Promise<number> {
     return totalUnread(this.store, userId);
   }

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { ConversationRow, StoreTx, StoredMessage } from '../store/store.js';
-import { type SystemEvent, systemEvent } from './system-events.js';
+import { type StoredSystemEvent, encodeStoredSystemEvent } from './system-events.js';
 
 export interface TimelineEntry {
   senderId: string;
@@ -32,11 +32,11 @@ export async function appendToTimeline(tx: StoreTx, conversation: ConversationRo
 }
 
 /** Records a membership or naming change in the timeline. `actorId` is '' for the admin API. */
-export function appendSystemEvent(tx: StoreTx, conversation: ConversationRow, actorId: string, event: SystemEvent): Promise<StoredMessage> {
+export function appendSystemEvent(tx: StoreTx, conversation: ConversationRow, actorId: string, event: StoredSystemEvent): Promise<StoredMessage> {
   return appendToTimeline(tx, conversation, {
     senderId: actorId,
     clientMsgId: `sys-${randomBytes(9).toString('base64url')}`,
     type: 'system',
-    data: systemEvent(event),
+    data: encodeStoredSystemEvent(event),
   });
 }

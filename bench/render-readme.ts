@@ -1,0 +1,216 @@
+/**
+ * Renders the figures in bench/README.md from the committed result files in
+ * bench/results/, so that no figure in a table is typed by hand. The README
+ * marks each generated block with a comment naming its source:
+ *
+ *   <!-- bench-table results=DIR columns=scenario,transport,p99,... -->
+ *   ...generated...
+ *   <!-- /bench-table -->
+ *
+ *   <!-- bench-profile summary=DIR/cpu-profile.json thread=main top=12 -->
+ *   ...generated...
+ *   <!-- /bench-profile -->
+ *
+ * A bench-table has one row per direct.ts result file (`benchmark: "direct"`)
+ * in bench/results/DIR/; a bench-profile shows a profile-summary.ts summary.
+ *
+ *   node --import tsx bench/render-readme.ts          rewrite the blocks (npm run bench:docs)
+ *   node --import tsx bench/render-readme.ts --check  exit 1 if the README differs from its results
+ */
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { formatCount } from './support/stats.js';
+
+const benchDir = dirname(fileURLToPath(import.meta.url));
+export const README_PATH = join(benchDir, 'README.md');
+export const RESULTS_DIR = join(benchDir, 'results');
+
+/** The subset of a direct.ts result that tables show; transcribed results may lack some fields. */
+interface DirectResult {
+  benchmark: 'direct';
+  scenario: 'fixed-rate' | 'max-throughput';
+  transport: 'ws' | 'tcp';
+  pairs: number;
+  offeredRate: number;
+  window?: number;
+  durationS: number;
+  measured: {
+    sent?: number;
+    acked?: number;
+    delivered?: number;
+    throughputPerS?: number;
+    latencyMs: { p50?: number; p90?: number; p99?: number; max?: number };
+    ackLatencyMs?: { p50?: number; p99?: number };
+    server: { rssMaxMb?: number; cpuUsPerDelivered?: number; systemCpuUsPerDelivered?: number; cpuCores?: number };
+    generator?: { cpuCores?: number };
+    otherProcessesCpuCores?: number;
+  };
+  check?: { missing: number; duplicates: number; misrouted: number; outOfOrder: number; unexpected: number };
+  /** Set on results recovered from an older hand-typed table rather than written by direct.ts. */
+  transcribed?: string;
+}
+
+interface ProfileSummary {
+  benchmark: 'cpu-profile';
+  run: string;
+  note: string;
+  threads: Array<{
+    thread: string;
+    profiledMs: number;
+    busyMs: number;
+    functions: Array<{ function: string; location: string; area: string; selfMs: number; selfPercentOfBusy: number }>;
+    areas: Array<{ area: string; selfMs: number; selfPercentOfBusy: number }>;
+  }>;
+}
+
+const DASH = '—';
+
+/** Latency: one decimal below 100 ms, whole milliseconds above. */
+function ms(value: number | undefined): string {
+  if (value === undefined) return DASH;
+  return value < 100 ? value.toFixed(1) : formatCount(value);
+}
+
+function count(value: number | undefined): string {
+  return value === undefined ? DASH : formatCount(value);
+}
+
+function fixed(value: number | undefined, digits: number): string {
+  return value === undefined ? DASH : value.toFixed(digits);
+}
+
+const COLUMNS: Record<string, { title: string; cell: (result: DirectResult) => string }> = {
+  scenario: { title: 'scenario', cell: (r) => r.scenario },
+  transport: { title: 'transport', cell: (r) => r.transport },
+  pairs: { title: 'pairs', cell: (r) => count(r.pairs) },
+  offered: { title: 'offered msg/s', cell: (r) => (r.offeredRate > 0 ? formatCount(r.offeredRate) : `max (window ${r.window ?? DASH})`) },
+  duration: { title: 'duration s', cell: (r) => String(r.durationS) },
+  sent: { title: 'sent', cell: (r) => count(r.measured.sent) },
+  acked: { title: 'acked', cell: (r) => count(r.measured.acked) },
+  delivered: { title: 'delivered', cell: (r) => count(r.measured.delivered) },
+  throughput: {
+    title: 'throughput msg/s',
+    // The figure a max-throughput run exists for stands out.
+    cell: (r) => (r.scenario === 'max-throughput' && r.measured.throughputPerS !== undefined ? `**${count(r.measured.throughputPerS)}**` : count(r.measured.throughputPerS)),
+  },
+  p50: { title: 'p50 ms', cell: (r) => ms(r.measured.latencyMs.p50) },
+  p90: { title: 'p90 ms', cell: (r) => ms(r.measured.latencyMs.p90) },
+  p99: { title: 'p99 ms', cell: (r) => ms(r.measured.latencyMs.p99) },
+  max: { title: 'max ms', cell: (r) => ms(r.measured.latencyMs.max) },
+  ackP99: { title: "sender's ack p99 ms", cell: (r) => ms(r.measured.ackLatencyMs?.p99) },
+  rss: { title: 'server RSS MB', cell: (r) => fixed(r.measured.server.rssMaxMb, 0) },
+  cpu: { title: 'server CPU µs/msg', cell: (r) => fixed(r.measured.server.cpuUsPerDelivered, 0) },
+  kernelCpu: { title: 'of which kernel µs/msg', cell: (r) => fixed(r.measured.server.systemCpuUsPerDelivered, 0) },
+  cores: {
+    title: 'server / generator / other cores',
+    cell: (r) => {
+      const { server, generator, otherProcessesCpuCores } = r.measured;
+      if (server.cpuCores === undefined || generator?.cpuCores === undefined || otherProcessesCpuCores === undefined) return DASH;
+      return `${server.cpuCores.toFixed(2)} / ${generator.cpuCores.toFixed(2)} / ${otherProcessesCpuCores.toFixed(2)}`;
+    },
+  },
+};
+
+const TRANSPORT_ORDER = ['ws', 'tcp'];
+const SCENARIO_ORDER = ['fixed-rate', 'max-throughput'];
+
+function table(header: string[], rows: string[][]): string {
+  return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n');
+}
+
+function readJson<T>(path: string): T {
+  return JSON.parse(readFileSync(path, 'utf8')) as T;
+}
+
+function renderTable(attributes: Record<string, string>, resultsDir: string): string {
+  const dir = required(attributes, 'results', 'bench-table');
+  const columns = required(attributes, 'columns', 'bench-table').split(',');
+  for (const column of columns) if (COLUMNS[column] === undefined) throw new Error(`bench-table: unknown column "${column}" (known: ${Object.keys(COLUMNS).join(', ')})`);
+  const results = readdirSync(join(resultsDir, dir))
+    .filter((file) => file.endsWith('.json'))
+    .sort()
+    .map((file) => readJson<DirectResult | ProfileSummary>(join(resultsDir, dir, file)))
+    .filter((result): result is DirectResult => result.benchmark === 'direct')
+    .sort(
+      (a, b) =>
+        TRANSPORT_ORDER.indexOf(a.transport) - TRANSPORT_ORDER.indexOf(b.transport) ||
+        SCENARIO_ORDER.indexOf(a.scenario) - SCENARIO_ORDER.indexOf(b.scenario) ||
+        a.offeredRate - b.offeredRate,
+    );
+  if (results.length === 0) throw new Error(`bench-table: no direct.ts results in bench/results/${dir}/`);
+  const rows = results.map((result) => columns.map((column) => (COLUMNS[column] as (typeof COLUMNS)[string]).cell(result)));
+  const transcribed = results.some((result) => result.transcribed !== undefined);
+  const source = `Rendered from [results/${dir}/](results/${dir}/)${transcribed ? ' (figures transcribed from an earlier hand-typed table; those runs\u2019 own JSON was not kept)' : ''}.`;
+  return `${table(
+    columns.map((column) => (COLUMNS[column] as (typeof COLUMNS)[string]).title),
+    rows,
+  )}\n\n<sub>${source}</sub>`;
+}
+
+function renderProfile(attributes: Record<string, string>, resultsDir: string): string {
+  const file = required(attributes, 'summary', 'bench-profile');
+  const threadName = attributes.thread ?? 'main';
+  const top = Number(attributes.top ?? '12');
+  const summary = readJson<ProfileSummary>(join(resultsDir, file));
+  const thread = summary.threads.find((candidate) => candidate.thread === threadName);
+  if (thread === undefined) throw new Error(`bench-profile: no thread "${threadName}" in ${file}`);
+  const seconds = (value: number) => (value / 1000).toFixed(1);
+  const lines = [
+    `The ${threadName} thread was busy ${seconds(thread.busyMs)} s of the ${seconds(thread.profiledMs)} s profiled. Self time by where the code lives:`,
+    '',
+    table(
+      ['area', 'self ms', '% of busy'],
+      thread.areas.slice(0, 8).map((area) => [area.area, formatCount(area.selfMs), area.selfPercentOfBusy.toFixed(1)]),
+    ),
+    '',
+    `The ${top} functions with the most self time:`,
+    '',
+    table(
+      ['#', 'function', 'where', 'self ms', '% of busy'],
+      thread.functions.slice(0, top).map((fn, index) => [String(index + 1), `\`${fn.function}\``, fn.location === '' ? `native` : `\`${fn.location}\``, formatCount(fn.selfMs), fn.selfPercentOfBusy.toFixed(1)]),
+    ),
+    '',
+    `<sub>Rendered from [results/${file}](results/${file})${summary.note === '' ? '' : ` (${summary.note.replace(/\.$/u, '')})`}.</sub>`,
+  ];
+  return lines.join('\n');
+}
+
+function required(attributes: Record<string, string>, name: string, block: string): string {
+  const value = attributes[name];
+  if (value === undefined) throw new Error(`${block}: missing ${name}=`);
+  return value;
+}
+
+// The body between the markers may be empty (a new marker pair, not yet rendered).
+const BLOCK = /(<!-- (bench-table|bench-profile)((?: [a-z]+=\S+)*) -->)\n(?:[\s\S]*?\n)??(<!-- \/\2 -->)/gu;
+
+/** The README with every generated block rendered afresh from the result files. */
+export function renderReadme(readme: string, resultsDir = RESULTS_DIR): string {
+  return readme.replace(BLOCK, (_whole, open: string, kind: string, attributeText: string, close: string) => {
+    const attributes = Object.fromEntries(
+      attributeText
+        .trim()
+        .split(' ')
+        .filter((pair) => pair !== '')
+        .map((pair) => pair.split('=', 2) as [string, string]),
+    );
+    const body = kind === 'bench-table' ? renderTable(attributes, resultsDir) : renderProfile(attributes, resultsDir);
+    return `${open}\n${body}\n${close}`;
+  });
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const check = process.argv.includes('--check');
+  const current = readFileSync(README_PATH, 'utf8');
+  const rendered = renderReadme(current);
+  if (rendered === current) {
+    process.stdout.write('bench/README.md matches bench/results/\n');
+  } else if (check) {
+    process.stderr.write('bench/README.md differs from bench/results/: run npm run bench:docs\n');
+    process.exit(1);
+  } else {
+    writeFileSync(README_PATH, rendered);
+    process.stdout.write('bench/README.md rewritten from bench/results/\n');
+  }
+}

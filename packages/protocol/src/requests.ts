@@ -1,0 +1,73 @@
+/**
+ * The request table: which frame answers each client request, and how the
+ * request is rate limited. The server's dispatch is typed by it (a handler
+ * must return the paired reply) and the SDK's `request()` derives its result
+ * type from it, so a request and a reply that do not belong together do not
+ * compile. docs/protocol.md's frame table is generated from it.
+ */
+import type { Frame } from './gen/parley.js';
+
+/** The `body` union of a Frame. */
+export type FrameBody = NonNullable<Frame['body']>;
+/** Names of frame bodies ("send", "push", ...). */
+export type FrameCase = FrameBody['$case'];
+/** The value carried by a frame body of the given case. */
+export type BodyValue<C extends FrameCase> = Extract<FrameBody, { $case: C }>['value'];
+/** The frame body of one case (written so that `C` is inferred from a literal `$case`). */
+export interface BodyOf<C extends FrameCase> {
+  $case: C;
+  value: BodyValue<C>;
+}
+
+/**
+ * How a request is rate limited:
+ * - `send`: the per-user send bucket, which keeps per-conversation send order;
+ * - `request`: the per-connection request bucket;
+ * - `none`: not limited (hello, heartbeats, delivery positions).
+ */
+export type RateClass = 'send' | 'request' | 'none';
+
+export interface RequestSpec {
+  /** The frame case answering the request; null when it gets no reply. */
+  readonly reply: FrameCase | null;
+  readonly rate: RateClass;
+}
+
+export const REQUESTS = {
+  hello: { reply: 'welcome', rate: 'none' },
+  send: { reply: 'sendAck', rate: 'send' },
+  sync: { reply: 'syncResult', rate: 'request' },
+  pull: { reply: 'pullResult', rate: 'request' },
+  markRead: { reply: 'readResult', rate: 'request' },
+  openDirect: { reply: 'conversationResult', rate: 'request' },
+  createGroup: { reply: 'conversationResult', rate: 'request' },
+  updateMembers: { reply: 'ok', rate: 'request' },
+  rename: { reply: 'ok', rate: 'request' },
+  setRole: { reply: 'ok', rate: 'request' },
+  members: { reply: 'membersResult', rate: 'request' },
+  delivered: { reply: null, rate: 'none' },
+  ping: { reply: 'pong', rate: 'none' },
+} as const satisfies Record<string, RequestSpec>;
+
+/** Frames the server sends on its own, with request_id 0. */
+export const PUSHES = ['push', 'conversationChanged', 'error'] as const satisfies readonly FrameCase[];
+
+/** Client requests (frame cases a client may send). */
+export type RequestCase = keyof typeof REQUESTS;
+/** Requests that are answered. */
+export type AnsweredRequestCase = { [C in RequestCase]: (typeof REQUESTS)[C]['reply'] extends null ? never : C }[RequestCase];
+/** The frame case answering request `C`. */
+export type ReplyCase<C extends AnsweredRequestCase> = NonNullable<(typeof REQUESTS)[C]['reply']>;
+/** The value of the reply to request `C`. */
+export type ReplyValue<C extends AnsweredRequestCase> = BodyValue<ReplyCase<C>>;
+export type PushCase = (typeof PUSHES)[number];
+
+// Every frame case is a request, a reply or a push: a frame added to the schema
+// does not compile until it has a place in this table.
+type Unplaced = Exclude<FrameCase, RequestCase | ReplyCase<AnsweredRequestCase> | PushCase>;
+const everyFramePlaced: [Unplaced] extends [never] ? true : Unplaced = true;
+void everyFramePlaced;
+
+export function isRequestCase(frameCase: string): frameCase is RequestCase {
+  return Object.hasOwn(REQUESTS, frameCase);
+}

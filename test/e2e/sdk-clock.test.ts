@@ -1,0 +1,75 @@
+/**
+ * The SDK on an injected clock against a real server: waits that take tens of
+ * seconds of protocol time (a silent connection detected by heartbeat after
+ * twice the server's 25 s interval, a request giving up after
+ * connectionWaitMs) happen by moving a ManualClock, not by sleeping.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { ManualClock, ParleyClient, ParleyError } from '@parley/client';
+import { FaultProxy } from '../support/fault-proxy.js';
+import { eventually, startTestServer } from '../support/fixtures.js';
+
+/** Moves the clock in steps, letting real I/O run between them. */
+async function advance(clock: ManualClock, totalMs: number, stepMs = 1_000): Promise<void> {
+  for (let moved = 0; moved < totalMs; moved += stepMs) {
+    clock.advance(Math.min(stepMs, totalMs - moved));
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+describe('SDK on a manual clock', () => {
+  test('a silent connection is declared dead after twice the heartbeat interval, and replaced', async (t) => {
+    const fixture = await startTestServer(t);
+    const proxy = await FaultProxy.start('127.0.0.1', Number(new URL(fixture.server.wsUrl).port));
+    t.after(() => proxy.close());
+    await fixture.api.createUser('alice');
+    const clock = new ManualClock();
+    const client = new ParleyClient({ url: proxy.urlFor(fixture.server.wsUrl), token: () => fixture.api.token('alice'), clock });
+    t.after(() => client.close());
+    await client.connect();
+
+    proxy.set({ stalled: true });
+    await advance(clock, 45_000);
+    assert.equal(client.state, 'open', 'less than twice the 25 s interval: still open');
+    await advance(clock, 10_000);
+    await eventually(() => client.state === 'reconnecting', 2000, 'the dead connection to be noticed');
+
+    proxy.set({ stalled: false });
+    proxy.resetAll();
+    // The reconnect backoff runs on the same clock.
+    for (let step = 0; step < 40 && client.state !== 'open'; step++) await advance(clock, 500, 500);
+    await eventually(() => client.state === 'open', 2000, 'the reconnect');
+  });
+
+  test('a request made while disconnected gives up after connectionWaitMs of clock time', async (t) => {
+    const fixture = await startTestServer(t);
+    const proxy = await FaultProxy.start('127.0.0.1', Number(new URL(fixture.server.wsUrl).port));
+    t.after(() => proxy.close());
+    await fixture.api.createUser('alice');
+    await fixture.api.createUser('bob');
+    const clock = new ManualClock();
+    const client = new ParleyClient({
+      url: proxy.urlFor(fixture.server.wsUrl),
+      token: () => fixture.api.token('alice'),
+      clock,
+      connectionWaitMs: 60_000,
+    });
+    t.after(() => client.close());
+    await client.connect();
+    proxy.set({ refuseConnections: true });
+    proxy.resetAll();
+    await eventually(() => client.state === 'reconnecting', 2000, 'the client notices');
+
+    let outcome = undefined as unknown;
+    client.direct('bob').then(
+      () => (outcome = 'resolved'),
+      (error: unknown) => (outcome = error),
+    );
+    await advance(clock, 59_000);
+    assert.equal(outcome, undefined, 'still waiting before the bound');
+    await advance(clock, 2_000);
+    await eventually(() => outcome !== undefined, 2000, 'the request to give up');
+    assert.ok(outcome instanceof ParleyError && outcome.codeName === 'TIMEOUT');
+  });
+});
