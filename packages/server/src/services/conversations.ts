@@ -37,11 +37,14 @@ export class ConversationService {
       let conversation = await tx.lockConversation(id);
       if (conversation === undefined) {
         const now = Date.now();
-        conversation = { id, kind: 'direct', name: '', subject: topic, peerIds: [userId, peer].sort() as [string, string], lastSeq: 0, memberCount: 2, createdAt: now, updatedAt: now };
-        await tx.insertConversation(conversation);
-        for (const member of [userId, peer]) {
-          await tx.putMember({ conversationId: id, userId: member, role: 'member', firstSeq: 1, readSeq: 0, joinedAt: now });
+        const created: ConversationRow = { id, kind: 'direct', name: '', subject: topic, peerIds: [userId, peer].sort() as [string, string], lastSeq: 0, memberCount: 2, createdAt: now, updatedAt: now };
+        if (await tx.insertConversation(created)) {
+          for (const member of [userId, peer]) {
+            await tx.putMember({ conversationId: id, userId: member, role: 'member', firstSeq: 1, readSeq: 0, joinedAt: now });
+          }
         }
+        // Another node may have created it in the meantime: use whichever row won.
+        conversation = await lockConversation(tx, id);
       }
       return this.viewIn(tx, userId, conversation);
     });
@@ -59,10 +62,9 @@ export class ConversationService {
         throw new ParleyError('LIMIT_EXCEEDED', `a group holds at most ${this.limits.maxGroupMembers} members`);
       }
       await requireUsers(tx, memberIds);
-      if ((await tx.getConversation(id)) !== undefined) throw new ParleyError('CONFLICT', `conversation ${id} already exists`);
       const now = Date.now();
       const conversation: ConversationRow = { id, kind: 'group', name, subject: '', lastSeq: 0, memberCount: memberIds.length, createdAt: now, updatedAt: now };
-      await tx.insertConversation(conversation);
+      if (!(await tx.insertConversation(conversation))) throw new ParleyError('CONFLICT', `conversation ${id} already exists`);
       for (const userId of memberIds) {
         await tx.putMember({ conversationId: id, userId, role: userId === owner ? 'owner' : 'member', firstSeq: 1, readSeq: 0, joinedAt: now });
       }

@@ -149,8 +149,12 @@ export interface StoreTx extends StoreReader {
   lockConversation(id: string): Promise<ConversationRow | undefined>;
   insertUser(row: UserRow): Promise<void>;
   updateUser(id: string, patch: Partial<Pick<UserRow, 'name' | 'tokensValidAfter'>>): Promise<void>;
-  /** Throws CONFLICT when the id exists. */
-  insertConversation(row: ConversationRow): Promise<void>;
+  /**
+   * Inserts the conversation unless its id exists; returns whether it did
+   * (`INSERT … ON CONFLICT DO NOTHING`), so two nodes opening the same direct
+   * conversation at once both succeed without aborting a transaction.
+   */
+  insertConversation(row: ConversationRow): Promise<boolean>;
   updateConversation(id: string, patch: Partial<Pick<ConversationRow, 'name' | 'lastSeq' | 'updatedAt' | 'memberCount'>>): Promise<void>;
   /** Inserts a membership, or replaces a past one (a rejoin starts a new access window). */
   putMember(row: MemberRow): Promise<void>;

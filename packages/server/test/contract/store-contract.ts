@@ -89,6 +89,14 @@ export function storeContract(name: string, createDatabase: () => Promise<StoreD
       }
     });
 
+    test('opening one direct conversation many times at once gives one conversation with two members', async (t) => {
+      const { store, conversations } = await setup(t, ['a', 'b']);
+      const views = await Promise.all(Array.from({ length: 20 }, (_, n) => (n % 2 ? conversations.openDirect('a', 'b', 'x') : conversations.openDirect('b', 'a', 'x'))));
+      assert.equal(new Set(views.map((view) => view.id)).size, 1);
+      assert.deepEqual((await store.activeMembers(views[0]!.id)).map((member) => member.userId).sort(), ['a', 'b']);
+      assert.equal(await store.countActiveMembers(views[0]!.id), 2);
+    });
+
     test('a repeated clientMsgId returns the original message; in another conversation it is a CONFLICT', async (t) => {
       const { messaging, conversations } = await setup(t, ['a', 'b', 'c']);
       const ab = await conversations.openDirect('a', 'b', '');

@@ -599,8 +599,8 @@ export class SqliteStore implements Store {
   }
 
   /** @internal */
-  doInsertConversation(row: ConversationRow): void {
-    if (this.findCid(row.id) !== undefined) throw new ParleyError('CONFLICT', `conversation ${row.id} already exists`);
+  doInsertConversation(row: ConversationRow): boolean {
+    if (this.findCid(row.id) !== undefined) return false;
     const peers = row.peerIds?.map((id) => this.uidOf(id)) ?? [null, null];
     const info = this.statements.conversationInsert.run(
       row.id,
@@ -616,6 +616,7 @@ export class SqliteStore implements Store {
       this.batchVersion,
     );
     this.remember(undefined, undefined, row.id, Number(info.lastInsertRowid));
+    return true;
   }
 
   /** @internal */
@@ -772,7 +773,7 @@ class SqliteTx implements StoreTx {
   async getPasswordHash(userId: string) { return this.s.readPasswordHash(userId); }
   async insertUser(row: UserRow) { this.s.doInsertUser(row); }
   async updateUser(id: string, patch: Partial<Pick<UserRow, 'name' | 'tokensValidAfter'>>) { this.s.doUpdateUser(id, patch); }
-  async insertConversation(row: ConversationRow) { this.s.doInsertConversation(row); }
+  async insertConversation(row: ConversationRow) { return this.s.doInsertConversation(row); }
   async updateConversation(id: string, patch: Partial<Pick<ConversationRow, 'name' | 'lastSeq' | 'updatedAt' | 'memberCount'>>) {
     this.s.doUpdateConversation(id, patch);
   }
