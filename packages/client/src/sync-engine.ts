@@ -226,9 +226,12 @@ export class SyncEngine<M extends SequencedMessage> {
         position.buffered.set(message.seq, message);
       }
     }
-    const coversSomething = pulled.coveredTo > 0 && pulled.coveredTo >= pulled.coveredFrom;
+    // Everything up to coveredTo is accounted for, also when the range came
+    // back empty (coveredFrom > coveredTo): seqs below the user's first_seq are
+    // unreadable, so a member added back to a group pulls across the time it
+    // was out and lands on its new first seq. Only ever forward (drain).
     const before = position.synced;
-    const applied = this.drain(position, coversSomething ? pulled.coveredTo : 0);
+    const applied = this.drain(position, pulled.coveredTo);
     if (pulled.lastSeq !== undefined) position.knownLastSeq = Math.max(position.knownLastSeq, pulled.lastSeq);
     if (position.synced === before) position.stalled = true;
     return toStep(applied, position.synced > before);

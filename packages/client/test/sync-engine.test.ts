@@ -259,6 +259,17 @@ describe('SyncEngine: first sight of a conversation', () => {
     assert.deepEqual(seqs(engine.receive('c', message(2))), []);
   });
 
+  it('an empty pull answer still accounts for its range: a member added back pulls across the time it was out', () => {
+    // Removed at 10, added back at 20: the push of 20 leaves 11..19, which the
+    // server answers empty (below the new first seq): covered_from 20 > covered_to 19.
+    const engine = trackedEngine(10, 10);
+    assert.deepEqual(seqs(engine.receive('c', message(20))), []);
+    assert.deepEqual(engine.startPull('c'), { fromSeq: 11, toSeq: 19 });
+    assert.deepEqual(seqs(engine.applyPull('c', { messages: [], coveredFrom: 20, coveredTo: 19 })), [20]);
+    assert.equal(engine.syncedSeq('c'), 20);
+    assert.deepEqual(seqs(engine.receive('c', message(21))), [21]);
+  });
+
   it('tracking twice only raises the target', () => {
     const engine = trackedEngine(5, 5);
     assert.deepEqual(seqs(engine.track('c', 0, 8)), []);

@@ -71,7 +71,7 @@ export interface ServerOptions {
   allowedOrigins?: string[];
   /** Directory of the built web app (static files) served at `/`. Default: none, no web app is served. */
   webRoot?: string;
-  /** Development-only sign-up / sign-in under `/dev/` (passwords kept in dataDir/dev-auth.db). Default true; env PARLEY_DEV_AUTH=0 turns it off. */
+  /** Development-only sign-up / sign-in under `/dev/` (argon2id password hashes kept in the store). Default true; env PARLEY_DEV_AUTH=0 turns it off. */
   devAuth?: boolean;
   /** A Store adapter to use instead of the embedded SQLite store. */
   store?: Store;

@@ -3,18 +3,28 @@ export { startServer, type ParleyServer } from './server.js';
 export { type ServerOptions, type ServerLimits, DEFAULT_SERVER_LIMITS } from './config.js';
 export type {
   Store,
+  StoreReader,
+  StoreTx,
   StoredMessage,
+  NewMessage,
+  UserRow,
+  ConversationRow,
+  MemberRow,
+  Membership,
+  MembershipQuery,
+  MessageFilter,
+  MessageQuery,
+} from './store/store.js';
+export type {
   ConversationView,
   MemberInfo,
+  MemberRole,
   UserRecord,
-  AppendInput,
   AppendResult,
-  ReadRangeInput,
   ReadRangeResult,
   ChangesResult,
   MembershipChange,
-} from './store/store.js';
-export type { MemberRole } from './store/rules.js';
+} from './services/model.js';
 export type { Bus, BusEvent, BusHandler } from './bus/bus.js';
 export { LocalBus } from './bus/local-bus.js';
 export { SqliteStore, type SqliteStoreOptions } from './store/sqlite/sqlite-store.js';

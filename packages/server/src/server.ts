@@ -16,11 +16,14 @@ import { Gateway } from './gateway/gateway.js';
 import { TcpListener } from './gateway/tcp-listener.js';
 import { WEBSOCKET_PATH, WebSocketListener } from './gateway/ws-listener.js';
 import { registerAdminApi } from './http/admin-api.js';
-import { type DevAuth, registerDevAuth } from './http/dev-auth.js';
+import { registerDevAuth } from './http/dev-auth.js';
 import { registerWebApp } from './http/web-app.js';
 import { AuthService } from './services/auth.js';
 import { ConversationService } from './services/conversations.js';
+import { DevAccountService } from './services/dev-accounts.js';
 import { MessagingService } from './services/messaging.js';
+import { UserService } from './services/users.js';
+import { readLegacyDevAuth } from './store/sqlite/legacy-dev-auth.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
 import type { Store } from './store/store.js';
 import { SERVER_VERSION } from './version.js';
@@ -79,13 +82,26 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
   const auth = new AuthService(tokenSecret, adminKey, store, config.tokenTtlSeconds);
   const messaging = new MessagingService(store, bus, config.limits);
   const conversations = new ConversationService(store, bus, config.limits);
+  const users = new UserService(store, bus);
+  const devAccounts = new DevAccountService(store);
+  try {
+    // Data folders from before development accounts moved into the main store.
+    const legacy = readLegacyDevAuth(dataDir);
+    if (legacy !== undefined) {
+      await devAccounts.importCredentials(legacy.credentials);
+      legacy.retire();
+    }
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
 
   const gateway = new Gateway(
     { auth, messaging, conversations, limits: config.limits, heartbeatIntervalMs: config.heartbeatIntervalMs, serverVersion: SERVER_VERSION, log },
     config.authTimeoutMs,
     log,
   );
-  const delivery = new Delivery(bus, store, gateway.registry, log);
+  const delivery = new Delivery(bus, { conversations, messaging }, gateway.registry, log);
 
   const tls = config.tls === undefined ? undefined : { cert: config.tls.cert, key: config.tls.key, minVersion: config.tls.minVersion ?? ('TLSv1.3' as const) };
   const app = Fastify({
@@ -102,8 +118,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
   });
   registerAdminApi(app, {
     auth,
-    store,
-    bus,
+    users,
     messaging,
     conversations,
     limits: config.limits,
@@ -113,13 +128,11 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
   const tcpListener =
     config.tcpPort === false ? undefined : new TcpListener(gateway, config.limits.maxFrameBytes, tls === undefined ? undefined : { ...tls, handshakeTimeout: config.authTimeoutMs });
 
-  let devAuth: DevAuth | undefined;
   try {
-    if (config.devAuth) devAuth = await registerDevAuth(app, { auth, store, dataDir, limits: config.limits });
+    if (config.devAuth) await registerDevAuth(app, { auth, users, accounts: devAccounts, limits: config.limits });
     if (config.webRoot !== undefined) await registerWebApp(app, { root: config.webRoot });
     await app.listen({ port: config.port, host: config.host });
   } catch (error) {
-    devAuth?.close();
     await store.close();
     throw error;
   }
@@ -130,7 +143,6 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
       tcpPort = (await tcpListener.listen(config.tcpPort, config.host)).port;
     } catch (error) {
       await app.close();
-      devAuth?.close();
       await store.close();
       throw error;
     }
@@ -157,7 +169,6 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
         wsListener.close();
         await tcpListener?.close();
         await app.close();
-        devAuth?.close();
         await bus.close();
         await store.close();
       })();

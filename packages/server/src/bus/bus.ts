@@ -4,7 +4,7 @@
  * implements the same interface for clusters. Events are published only after
  * the store committed what they describe.
  */
-import type { ConversationView, StoredMessage } from '../store/store.js';
+import type { ConversationView, StoredMessage } from '../services/model.js';
 
 export type BusEvent =
   /** A message was committed. `alsoNotify`: users who are no longer members but must see it (the removed member). */

@@ -3,14 +3,16 @@
  * connections. Each message is encoded once; the same bytes are queued on
  * every recipient connection (and coalesced with other frames per write).
  *
- * Member lists come from the store and are cached per conversation. While a
+ * Member lists come from the conversation service and are cached per conversation. While a
  * conversation's list loads, its messages wait in arrival order, so pushes of
  * one conversation never overtake each other.
  */
 import { encodeFrameEntry } from '@parley/protocol';
 import type { Logger } from 'pino';
 import type { Bus, BusEvent } from '../bus/bus.js';
-import type { Store, StoredMessage } from '../store/store.js';
+import type { ConversationService } from '../services/conversations.js';
+import type { MessagingService } from '../services/messaging.js';
+import type { StoredMessage } from '../services/model.js';
 import type { SessionRegistry } from './registry.js';
 import { hiddenWireMessage, toWireMessage, toWireSummary } from './wire.js';
 
@@ -29,7 +31,10 @@ export class Delivery {
 
   constructor(
     bus: Bus,
-    private readonly store: Store,
+    private readonly services: {
+      conversations: Pick<ConversationService, 'activeMemberIds'>;
+      messaging: Pick<MessagingService, 'conversationView' | 'totalUnread'>;
+    },
     private readonly registry: SessionRegistry,
     private readonly log: Logger,
   ) {
@@ -77,7 +82,10 @@ export class Delivery {
       if (this.registry.sessionsOf(userId) === undefined) continue;
       let entry: Uint8Array;
       try {
-        const [summary, totalUnread] = await Promise.all([this.store.conversationView(userId, conversationId), this.store.totalUnread(userId)]);
+        const [summary, totalUnread] = await Promise.all([
+          this.services.messaging.conversationView(userId, conversationId),
+          this.services.messaging.totalUnread(userId),
+        ]);
         if (summary === undefined) continue;
         entry = encodeFrameEntry({ requestId: 0, body: { $case: 'conversationChanged', value: { summary: toWireSummary(summary), totalUnread } } });
       } catch (error) {
@@ -115,7 +123,7 @@ export class Delivery {
     while (entry.waiting.length > 0) {
       if (entry.members === undefined) {
         try {
-          entry.members = await this.store.activeMemberIds(conversationId);
+          entry.members = await this.services.conversations.activeMemberIds(conversationId);
         } catch (error) {
           // Recipients resume by sync; dropping a push loses nothing stored.
           this.log.error({ err: error, conversationId }, 'member lookup failed; pushes skipped');

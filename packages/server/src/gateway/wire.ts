@@ -1,8 +1,7 @@
 /** Conversions between store records and wire (protobuf) types. */
 import { ConversationKind, MessageType, Role, type ConversationSummary, type Message } from '@parley/protocol';
-import type { ConversationView, StoredMessage } from '../store/store.js';
-import type { MemberRole } from '../store/rules.js';
-import { readSystemEvent, toWireSystemEvent } from '../system-events.js';
+import type { ConversationView, MemberRole, StoredMessage } from '../services/model.js';
+import { readSystemEvent, toWireSystemEvent } from '../services/system-events.js';
 
 export function toWireMessage(message: StoredMessage): Message {
   if (message.hidden) return hiddenWireMessage(message);

@@ -7,19 +7,18 @@
  */
 import { ParleyError, errorInfo } from '@parley/protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Bus } from '../bus/bus.js';
 import type { ServerLimits } from '../config.js';
 import type { AuthService } from '../services/auth.js';
 import type { ConversationService } from '../services/conversations.js';
 import type { MessagingService } from '../services/messaging.js';
+import type { ConversationView, StoredMessage } from '../services/model.js';
+import type { UserService } from '../services/users.js';
 import { requireId, requireName } from '../services/validate.js';
-import type { Store, StoredMessage } from '../store/store.js';
-import { readSystemEvent } from '../system-events.js';
+import { readSystemEvent } from '../services/system-events.js';
 
 export interface AdminApiDeps {
   auth: AuthService;
-  store: Store;
-  bus: Bus;
+  users: UserService;
   messaging: MessagingService;
   conversations: ConversationService;
   limits: ServerLimits;
@@ -34,7 +33,7 @@ function idList(max: number) {
 }
 
 export function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps): void {
-  const { auth, store, bus, messaging, conversations, limits } = deps;
+  const { auth, users, messaging, conversations, limits } = deps;
 
   app.setErrorHandler((error: unknown, _request, reply) => {
     sendError(reply, toParleyError(error));
@@ -74,14 +73,14 @@ export function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps): void
       async (request, reply) => {
         const id = requireId(request.body.id, 'id');
         const name = request.body.name === undefined ? id : requireName(request.body.name, 'name', limits);
-        const { user, created } = await store.putUser({ id, name });
+        const { user, created } = await users.putUser(id, name);
         reply.code(created ? 201 : 200);
         return { id: user.id, name: user.name, createdAt: user.createdAt };
       },
     );
 
     v1.get<{ Params: { id: string } }>('/users/:id', async (request) => {
-      const user = await store.getUser(request.params.id);
+      const user = await users.getUser(request.params.id);
       if (user === undefined) throw new ParleyError('NOT_FOUND', `unknown user ${request.params.id}`);
       return { id: user.id, name: user.name, createdAt: user.createdAt };
     });
@@ -102,8 +101,7 @@ export function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps): void
 
     v1.post<{ Params: { id: string } }>('/users/:id/revoke', async (request) => {
       const userId = requireId(request.params.id, 'id');
-      await store.revokeTokens(userId, Date.now());
-      bus.publish({ type: 'revoked', userId });
+      await users.revokeTokens(userId);
       return { revoked: true };
     });
 
@@ -234,6 +232,6 @@ function messageJson(message: StoredMessage) {
   };
 }
 
-function viewJson(view: import('../store/store.js').ConversationView) {
+function viewJson(view: ConversationView) {
   return { ...view, lastMessage: view.lastMessage === undefined ? undefined : messageJson(view.lastMessage) };
 }

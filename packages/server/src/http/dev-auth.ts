@@ -4,11 +4,10 @@
  * from their own backend through the admin API and turn this off
  * (`devAuth: false`, env PARLEY_DEV_AUTH=0).
  *
- * It owns the password hashes (argon2id via @node-rs/argon2), kept apart from
- * the Store port in a small SQLite file `dataDir/dev-auth.db`, created on the
- * first sign-up when dev auth is on. Users are created through the Store like any other, and
- * tokens are minted by the same AuthService as the admin API's, so a dev token
- * is an ordinary token. Errors use the admin API's `{ error: {...} }` shape
+ Accounts (argon2id password hashes, kept in the main store) are the
+ * DevAccountService's; this module adds the routes and the per-address and
+ * per-id attempt limits. Tokens are minted by the same AuthService as the
+ * admin API's, so a dev token is an ordinary token. Errors use the admin API's `{ error: {...} }` shape
  * through the error handler it registers on the app.
  *
  * Routes:
@@ -16,15 +15,13 @@
  * - `POST /dev/signin {userId, password}` → the same (401 UNAUTHENTICATED; 429 RATE_LIMITED past 10 attempts a minute per user id)
  * - `POST /dev/token` with `Authorization: Bearer <token>` → a fresh token for the same user
  */
-import { join } from 'node:path';
-import { hash, verify } from '@node-rs/argon2';
 import { ParleyError } from '@parley/protocol';
-import Database from 'better-sqlite3';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ServerLimits } from '../config.js';
 import type { AuthService } from '../services/auth.js';
+import type { DevAccountService } from '../services/dev-accounts.js';
+import type { UserService } from '../services/users.js';
 import { requireId, requireName } from '../services/validate.js';
-import type { Store } from '../store/store.js';
 import { TokenBucket } from '../util/token-bucket.js';
 
 export const DEV_AUTH_PREFIX = '/dev';
@@ -41,14 +38,9 @@ const PASSWORD = { type: 'string', minLength: 8, maxLength: 200 } as const;
 
 export interface DevAuthDeps {
   auth: AuthService;
-  store: Store;
-  dataDir: string;
+  users: UserService;
+  accounts: DevAccountService;
   limits: ServerLimits;
-}
-
-export interface DevAuth {
-  /** Closes the password database. */
-  close(): void;
 }
 
 interface SessionResult {
@@ -84,54 +76,10 @@ class AttemptLimiter {
   }
 }
 
-/** The password table, opened on first use: a server whose /dev routes are never called creates no file. */
-class CredentialStore {
-  private db: Database.Database | undefined;
-  private statements:
-    | { get: Database.Statement<[string], { password_hash: string }>; insert: Database.Statement<[string, string, number]> }
-    | undefined;
-
-  constructor(private readonly path: string) {}
-
-  passwordHash(userId: string): string | undefined {
-    return this.open().get.get(userId)?.password_hash;
-  }
-
-  add(userId: string, passwordHash: string): void {
-    this.open().insert.run(userId, passwordHash, Date.now());
-  }
-
-  close(): void {
-    this.db?.close();
-    this.db = undefined;
-    this.statements = undefined;
-  }
-
-  private open() {
-    if (this.statements === undefined) {
-      const db = new Database(this.path);
-      db.pragma('journal_mode = WAL');
-      db.exec('CREATE TABLE IF NOT EXISTS credentials (user_id TEXT PRIMARY KEY, password_hash TEXT NOT NULL, created_at INTEGER NOT NULL)');
-      this.db = db;
-      this.statements = {
-        get: db.prepare<[string], { password_hash: string }>('SELECT password_hash FROM credentials WHERE user_id = ?'),
-        insert: db.prepare<[string, string, number]>('INSERT INTO credentials(user_id, password_hash, created_at) VALUES (?, ?, ?)'),
-      };
-    }
-    return this.statements;
-  }
-}
-
-export async function registerDevAuth(app: FastifyInstance, deps: DevAuthDeps): Promise<DevAuth> {
-  const { auth, store, limits } = deps;
-  const credentials = new CredentialStore(join(deps.dataDir, 'dev-auth.db'));
-  // Verified when a user id has no password, so that an unknown id takes as long as a wrong password.
-  let decoyHash: Promise<string> | undefined;
-  const decoy = () => (decoyHash ??= hash('decoy password, never valid'));
+export async function registerDevAuth(app: FastifyInstance, deps: DevAuthDeps): Promise<void> {
+  const { auth, users, accounts, limits } = deps;
   const signinLimiter = new AttemptLimiter(SIGNIN_ATTEMPTS_PER_MINUTE);
   const signupLimiter = new AttemptLimiter(SIGNUPS_PER_MINUTE);
-  /** Sign-ups in progress, so that two racing for one id cannot both pass the free-id check. */
-  const signingUp = new Set<string>();
 
   const session = async (userId: string, name: string): Promise<SessionResult> => {
     const { token, expiresAt } = await auth.mintToken(userId);
@@ -162,20 +110,7 @@ export async function registerDevAuth(app: FastifyInstance, deps: DevAuthDeps): 
           signupLimiter.take(clientAddress(request));
           const userId = requireId(request.body.userId, 'userId');
           const name = requireName(request.body.name, 'name', limits);
-          if (signingUp.has(userId) || (await store.getUser(userId)) !== undefined) {
-            throw new ParleyError('CONFLICT', `the user id ${userId} is taken`);
-          }
-          signingUp.add(userId);
-          try {
-            const passwordHash = await hash(request.body.password);
-            // Checked again: the admin API may have created the user meanwhile,
-            // and putUser would rename that user instead of failing.
-            if ((await store.getUser(userId)) !== undefined) throw new ParleyError('CONFLICT', `the user id ${userId} is taken`);
-            await store.putUser({ id: userId, name });
-            credentials.add(userId, passwordHash);
-          } finally {
-            signingUp.delete(userId);
-          }
+          await accounts.signUp(userId, name, request.body.password);
           reply.code(201);
           return session(userId, name);
         },
@@ -191,10 +126,7 @@ export async function registerDevAuth(app: FastifyInstance, deps: DevAuthDeps): 
         async (request) => {
           const userId = requireId(request.body.userId, 'userId');
           signinLimiter.take(userId);
-          const stored = credentials.passwordHash(userId);
-          const matches = await verify(stored ?? (await decoy()), request.body.password);
-          const user = matches && stored !== undefined ? await store.getUser(userId) : undefined;
-          if (user === undefined) throw new ParleyError('UNAUTHENTICATED', 'wrong user id or password');
+          const user = await accounts.signIn(userId, request.body.password);
           return session(user.id, user.name);
         },
       );
@@ -203,15 +135,13 @@ export async function registerDevAuth(app: FastifyInstance, deps: DevAuthDeps): 
         const header = request.headers.authorization;
         const token = header?.startsWith('Bearer ') ? header.slice(7) : '';
         const { userId } = await auth.verifyToken(token);
-        const user = await store.getUser(userId);
+        const user = await users.getUser(userId);
         if (user === undefined) throw new ParleyError('UNAUTHENTICATED', 'token names an unknown user');
         return session(user.id, user.name);
       });
     },
     { prefix: DEV_AUTH_PREFIX },
   );
-
-  return { close: () => credentials.close() };
 }
 
 function clientAddress(request: FastifyRequest): string {

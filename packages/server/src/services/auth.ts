@@ -7,7 +7,12 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { SignJWT, errors as joseErrors, jwtVerify } from 'jose';
 import { ParleyError } from '@parley/protocol';
-import type { Store } from '../store/store.js';
+import type { UserRow } from '../store/store.js';
+
+/** How the auth service looks users up (the store, read-only). */
+export interface UserLookup {
+  getUser(id: string): Promise<UserRow | undefined>;
+}
 
 const ISSUER = 'parley';
 
@@ -17,7 +22,7 @@ export class AuthService {
   constructor(
     secret: string,
     private readonly adminKey: string,
-    private readonly store: Store,
+    private readonly store: UserLookup,
     private readonly defaultTtlSeconds: number,
   ) {
     this.secret = new TextEncoder().encode(secret);

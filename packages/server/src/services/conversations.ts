@@ -1,16 +1,23 @@
 /**
  * Conversations and groups: direct conversations between two users (with an
  * optional business subject), groups with roles, membership and names. Every
- * change is recorded as a system message in the conversation, so members see
- * it in their timeline and their clients refresh.
+ * group change is recorded as a system message in the conversation, so
+ * members see it in their timeline and their clients refresh.
  */
 import { ParleyError } from '@parley/protocol';
 import type { ServerLimits } from '../config.js';
 import type { Bus } from '../bus/bus.js';
-import type { ConversationView, MemberInfo, MembershipChange, Store } from '../store/store.js';
-import type { MemberRole } from '../store/rules.js';
-import { newGroupId } from '../store/ids.js';
+import type { ConversationRow, Store, StoreTx } from '../store/store.js';
+import { lockConversation, requireConversation, requireUsers } from './access.js';
+import { directConversationId, newGroupId } from './ids.js';
+import type { ConversationView, MemberInfo, MembershipChange } from './model.js';
+import { type ActorMembership, type MemberRole, checkCanAdd, checkCanRemove, checkCanRename, checkCanSetRole, requireActiveMember } from './rules.js';
+import { appendSystemEvent } from './timeline.js';
+import { buildView } from './views.js';
 import { requireConversationId, requireId, requireIdList, requireName } from './validate.js';
+
+/** Full rights for admin API calls. */
+const ADMIN: ActorMembership = { role: 'owner', active: true };
 
 export class ConversationService {
   constructor(
@@ -19,58 +26,179 @@ export class ConversationService {
     private readonly limits: ServerLimits,
   ) {}
 
-  openDirect(userId: string, peerId: string, subject: string): Promise<ConversationView> {
-    return this.store.openDirect(userId, requireId(peerId, 'peerId'), requireName(subject ?? '', 'subject', this.limits, true));
+  /** Returns (creating if needed) the direct conversation, as `userId` sees it. */
+  async openDirect(userId: string, peerId: string, subject: string): Promise<ConversationView> {
+    const peer = requireId(peerId, 'peerId');
+    const topic = requireName(subject ?? '', 'subject', this.limits, true);
+    return this.store.write(async (tx) => {
+      if (userId === peer) throw new ParleyError('INVALID_ARGUMENT', 'a direct conversation needs two different users');
+      await requireUsers(tx, [userId, peer]);
+      const id = directConversationId(userId, peer, topic);
+      let conversation = await tx.lockConversation(id);
+      if (conversation === undefined) {
+        const now = Date.now();
+        const created: ConversationRow = { id, kind: 'direct', name: '', subject: topic, peerIds: [userId, peer].sort() as [string, string], lastSeq: 0, memberCount: 2, createdAt: now, updatedAt: now };
+        if (await tx.insertConversation(created)) {
+          for (const member of [userId, peer]) {
+            await tx.putMember({ conversationId: id, userId: member, role: 'member', firstSeq: 1, readSeq: 0, joinedAt: now });
+          }
+        }
+        // Another node may have created it in the meantime: use whichever row won.
+        conversation = await lockConversation(tx, id);
+      }
+      return this.viewIn(tx, userId, conversation);
+    });
   }
 
   async createGroup(ownerId: string, input: { id?: string; name: string; memberIds: string[] }): Promise<ConversationView> {
     const id = input.id === undefined || input.id === '' ? newGroupId() : requireId(input.id, 'id');
-    const memberIds = requireIdList(input.memberIds, 'memberIds', this.limits.maxGroupMembers);
-    const { view, change } = await this.store.createGroup({
-      id,
-      name: requireName(input.name, 'name', this.limits),
-      ownerId: requireId(ownerId, 'ownerId'),
-      memberIds,
-      maxMembers: this.limits.maxGroupMembers,
+    const name = requireName(input.name, 'name', this.limits);
+    const owner = requireId(ownerId, 'ownerId');
+    const requested = requireIdList(input.memberIds, 'memberIds', this.limits.maxGroupMembers);
+    const { view, change } = await this.store.write(async (tx) => {
+      await requireUsers(tx, [owner]);
+      const memberIds = [...new Set([owner, ...requested])];
+      if (memberIds.length > this.limits.maxGroupMembers) {
+        throw new ParleyError('LIMIT_EXCEEDED', `a group holds at most ${this.limits.maxGroupMembers} members`);
+      }
+      await requireUsers(tx, memberIds);
+      const now = Date.now();
+      const conversation: ConversationRow = { id, kind: 'group', name, subject: '', lastSeq: 0, memberCount: memberIds.length, createdAt: now, updatedAt: now };
+      if (!(await tx.insertConversation(conversation))) throw new ParleyError('CONFLICT', `conversation ${id} already exists`);
+      for (const userId of memberIds) {
+        await tx.putMember({ conversationId: id, userId, role: userId === owner ? 'owner' : 'member', firstSeq: 1, readSeq: 0, joinedAt: now });
+      }
+      const message = await appendSystemEvent(tx, conversation, owner, { event: 'group_created', actorId: owner, name, userIds: memberIds });
+      const change: MembershipChange = { conversationId: id, messages: [message], added: memberIds, removed: [] };
+      return { view: await this.viewIn(tx, owner, conversation), change };
     });
     this.publish(change);
     return view;
   }
 
+  /**
+   * Adds and removes members. New members read from the seq of the event
+   * that added them; removed members keep read access up to the event that
+   * removed them (their access window).
+   */
   async updateMembers(actorId: string, conversationId: string, add: string[], remove: string[], asAdmin = false): Promise<MembershipChange> {
-    const change = await this.store.updateMembers({
-      conversationId: requireConversationId(conversationId),
-      actorId,
-      add: requireIdList(add, 'add', this.limits.maxGroupMembers),
-      remove: requireIdList(remove, 'remove', this.limits.maxGroupMembers),
-      maxMembers: this.limits.maxGroupMembers,
-      asAdmin,
+    const id = requireConversationId(conversationId);
+    const toAddRequested = requireIdList(add, 'add', this.limits.maxGroupMembers);
+    const toRemove = requireIdList(remove, 'remove', this.limits.maxGroupMembers);
+    const change = await this.store.write(async (tx) => {
+      const conversation = await lockConversation(tx, id);
+      if (conversation.kind !== 'group') throw new ParleyError('INVALID_ARGUMENT', 'members can only change in groups');
+      const actor = asAdmin ? ADMIN : await this.actorIn(tx, id, actorId);
+      const change: MembershipChange = { conversationId: id, messages: [], added: [], removed: [] };
+      const now = Date.now();
+
+      if (toAddRequested.length > 0) checkCanAdd(actor);
+      const toAdd: string[] = [];
+      for (const userId of new Set(toAddRequested)) {
+        await requireUsers(tx, [userId]);
+        const existing = await tx.getMember(id, userId);
+        if (existing === undefined || existing.leftSeq !== undefined) toAdd.push(userId);
+      }
+      if (toAdd.length > 0) {
+        const count = await tx.countActiveMembers(id);
+        if (count + toAdd.length > this.limits.maxGroupMembers) {
+          throw new ParleyError('LIMIT_EXCEEDED', `a group holds at most ${this.limits.maxGroupMembers} members`);
+        }
+        const message = await appendSystemEvent(tx, conversation, actorId, { event: 'members_added', actorId, userIds: toAdd });
+        for (const userId of toAdd) {
+          // A rejoin starts a new access window: what happened while away stays unreadable.
+          await tx.putMember({ conversationId: id, userId, role: 'member', firstSeq: message.seq, readSeq: message.seq - 1, joinedAt: now });
+        }
+        change.added = toAdd;
+        change.messages.push(message);
+      }
+      for (const userId of new Set(toRemove)) {
+        await requireUsers(tx, [userId]);
+        checkCanRemove(actorId, actor, userId, toActor(await tx.getMember(id, userId)));
+        const event = userId === actorId ? 'member_left' : 'member_removed';
+        const message = await appendSystemEvent(tx, conversation, actorId, { event, actorId, userIds: [userId] });
+        await tx.updateMember(id, userId, { leftSeq: message.seq });
+        change.removed.push(userId);
+        change.messages.push(message);
+      }
+      if (change.added.length + change.removed.length > 0) {
+        await tx.updateConversation(id, { memberCount: await tx.countActiveMembers(id) });
+      }
+      return change;
     });
     this.publish(change);
     return change;
   }
 
   async rename(actorId: string, conversationId: string, name: string, asAdmin = false): Promise<void> {
-    const change = await this.store.rename({
-      conversationId: requireConversationId(conversationId),
-      actorId,
-      name: requireName(name, 'name', this.limits),
-      asAdmin,
+    const id = requireConversationId(conversationId);
+    const newName = requireName(name, 'name', this.limits);
+    const change = await this.store.write(async (tx) => {
+      const conversation = await lockConversation(tx, id);
+      if (conversation.kind !== 'group') throw new ParleyError('INVALID_ARGUMENT', 'only groups have names');
+      if (!asAdmin) checkCanRename(await this.actorIn(tx, id, actorId));
+      await tx.updateConversation(id, { name: newName });
+      const message = await appendSystemEvent(tx, conversation, actorId, { event: 'renamed', actorId, name: newName });
+      return { conversationId: id, messages: [message], added: [], removed: [] };
     });
     this.publish(change);
   }
 
+  /** Only the owner assigns roles; making another member owner hands ownership over (the old owner becomes admin). */
   async setRole(actorId: string, conversationId: string, userId: string, role: MemberRole | undefined): Promise<void> {
     if (role === undefined) throw new ParleyError('INVALID_ARGUMENT', 'role must be member, admin or owner');
-    const change = await this.store.setRole({ conversationId: requireConversationId(conversationId), actorId, userId: requireId(userId, 'userId'), role });
+    const id = requireConversationId(conversationId);
+    const targetId = requireId(userId, 'userId');
+    const change = await this.store.write(async (tx) => {
+      const conversation = await lockConversation(tx, id);
+      if (conversation.kind !== 'group') throw new ParleyError('INVALID_ARGUMENT', 'roles exist only in groups');
+      const actor = await this.actorIn(tx, id, actorId);
+      await requireUsers(tx, [targetId]);
+      checkCanSetRole(actor, toActor(await tx.getMember(id, targetId)), targetId);
+      if (role === 'owner' && targetId !== actorId) {
+        // One owner per group.
+        await tx.updateMember(id, actorId, { role: 'admin' });
+      }
+      if (targetId === actorId && role !== 'owner') {
+        throw new ParleyError('INVALID_ARGUMENT', 'the owner hands over ownership by making another member owner');
+      }
+      await tx.updateMember(id, targetId, { role });
+      const message = await appendSystemEvent(tx, conversation, actorId, { event: 'role_changed', actorId, userIds: [targetId], role });
+      return { conversationId: id, messages: [message], added: [], removed: [] };
+    });
     this.publish(change);
     // Handing over ownership also makes the old owner an admin.
     const changedRoles = role === 'owner' && userId !== actorId ? [userId, actorId] : [userId];
     this.bus.publish({ type: 'membership', conversationId: change.conversationId, userIds: changedRoles });
   }
 
-  members(requesterId: string | undefined, conversationId: string): Promise<MemberInfo[]> {
-    return this.store.listMembers(requireConversationId(conversationId), requesterId);
+  /** Active members with their names; the requester must be an active member (undefined = admin). */
+  async members(requesterId: string | undefined, conversationId: string): Promise<MemberInfo[]> {
+    const id = requireConversationId(conversationId);
+    await requireConversation(this.store, id);
+    if (requesterId !== undefined) {
+      await requireUsers(this.store, [requesterId]);
+      requireActiveMember(toActor(await this.store.getMember(id, requesterId)));
+    }
+    const members = await this.store.activeMembers(id);
+    const names = new Map((await this.store.getUsers(members.map((member) => member.userId))).map((user) => [user.id, user.name]));
+    return members.map((member) => ({ userId: member.userId, name: names.get(member.userId) ?? member.userId, role: member.role, joinedAt: member.joinedAt }));
+  }
+
+  /** Who gets a conversation's pushes. */
+  async activeMemberIds(conversationId: string): Promise<string[]> {
+    return (await this.store.activeMembers(conversationId)).map((member) => member.userId);
+  }
+
+  private async actorIn(tx: StoreTx, conversationId: string, actorId: string): Promise<ActorMembership | undefined> {
+    await requireUsers(tx, [actorId]);
+    return toActor(await tx.getMember(conversationId, actorId));
+  }
+
+  private async viewIn(tx: StoreTx, userId: string, conversation: ConversationRow): Promise<ConversationView> {
+    const member = await tx.getMember(conversation.id, userId);
+    if (member === undefined) throw new ParleyError('INTERNAL', 'member row missing after insert');
+    return buildView(tx, member, conversation);
   }
 
   private publish(change: MembershipChange): void {
@@ -81,4 +209,8 @@ export class ConversationService {
     const changed = [...change.added, ...change.removed];
     if (changed.length > 0) this.bus.publish({ type: 'membership', conversationId: change.conversationId, userIds: changed });
   }
+}
+
+function toActor(member: { role: MemberRole; leftSeq?: number } | undefined): ActorMembership | undefined {
+  return member === undefined ? undefined : { role: member.role, active: member.leftSeq === undefined };
 }

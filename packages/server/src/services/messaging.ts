@@ -1,11 +1,16 @@
 /**
- * Messaging: send, pull, sync and read positions. Validates input, lets the
- * store commit (the store enforces membership inside the committing
- * transaction), then publishes what was committed on the bus.
+ * Messaging: send, pull, sync and read positions. Validates input, applies
+ * the rules (membership, dedupe, seq, access windows, unread) inside one
+ * store unit, then publishes what was committed on the bus.
  */
+import { ParleyError } from '@parley/protocol';
 import type { ServerLimits } from '../config.js';
 import type { Bus } from '../bus/bus.js';
-import type { AppendResult, ChangesResult, ConversationView, ReadRangeResult, Store } from '../store/store.js';
+import type { Store } from '../store/store.js';
+import { lockConversation, requireActiveMembership, requireConversation, requireMembership, requireUsers } from './access.js';
+import type { AppendResult, ChangesResult, ConversationView, ReadRangeResult } from './model.js';
+import { appendToTimeline } from './timeline.js';
+import { buildView, isVisibleTo, placeholder, readableEnd, totalUnread } from './views.js';
 import { checkContent, requireClientMsgId, requireConversationId, requireId } from './validate.js';
 
 export interface SendInput {
@@ -34,31 +39,100 @@ export class MessagingService {
     const clientMsgId = requireClientMsgId(input.clientMsgId);
     checkContent(input.text, input.data, this.limits);
     const visibleTo = input.visibleTo === undefined || input.visibleTo === '' ? undefined : requireId(input.visibleTo, 'visibleTo');
-    const result = await this.store.append({ conversationId, senderId, clientMsgId, text: input.text, data: input.data, visibleTo });
+    const result = await this.store.write(async (tx): Promise<AppendResult> => {
+      // Locked before the dedupe check: a retry racing its original on another
+      // node waits here and then finds it.
+      const conversation = await lockConversation(tx, conversationId);
+      const existing = await tx.messageByClientId(senderId, clientMsgId);
+      if (existing !== undefined) {
+        if (existing.conversationId !== conversationId) throw new ParleyError('CONFLICT', 'clientMsgId was already used in another conversation');
+        return { message: existing, duplicate: true };
+      }
+      // An unknown sender has no membership: NOT_FOUND from here.
+      await requireActiveMembership(tx, conversationId, senderId);
+      if (visibleTo !== undefined) {
+        const target = await tx.getMember(conversationId, visibleTo);
+        if (target === undefined) await requireUsers(tx, [visibleTo]);
+        if (target === undefined || target.leftSeq !== undefined) throw new ParleyError('INVALID_ARGUMENT', 'visibleTo must be an active member');
+      }
+      const message = await appendToTimeline(tx, conversation, { senderId, clientMsgId, type: 'user', text: input.text, data: input.data, visibleTo });
+      // Your own messages are never unread: sending reads up to them.
+      await tx.raiseReadSeq(conversationId, senderId, message.seq);
+      return { message, duplicate: false };
+    });
     origin?.onCommitted(result);
     if (!result.duplicate) this.bus.publish({ type: 'message', message: result.message, originSessionId: origin?.sessionId });
     return result;
   }
 
-  pull(userId: string, conversationId: string, fromSeq: number, toSeq: number, limit: number, descending: boolean): Promise<ReadRangeResult> {
+  /**
+   * A range of the conversation inside the member's access window. Ascending
+   * pulls return every seq (placeholders for messages addressed to others) so
+   * the client can prove it has no gap; descending pulls (history pages)
+   * return visible messages only.
+   */
+  async pull(userId: string, conversationId: string, fromSeq: number, toSeq: number, limit: number, descending: boolean): Promise<ReadRangeResult> {
+    const id = requireConversationId(conversationId);
     const cappedLimit = Math.max(1, Math.min(limit || this.limits.maxPullLimit, this.limits.maxPullLimit));
-    return this.store.readRange({
-      conversationId: requireConversationId(conversationId),
-      userId,
-      fromSeq: Math.max(0, fromSeq),
-      toSeq: Math.max(0, toSeq),
-      limit: cappedLimit,
-      descending,
-    });
+    const conversation = await requireConversation(this.store, id);
+    const member = await requireMembership(this.store, id, userId);
+    const end = readableEnd(member, conversation);
+    const low = Math.max(fromSeq, member.firstSeq, 1);
+    const high = toSeq <= 0 ? end : Math.min(toSeq, end);
+    if (low > high) return { messages: [], coveredFrom: low, coveredTo: high, lastSeq: end };
+    if (!descending) {
+      const rows = await this.store.listMessages({ conversationId: id, fromSeq: low, toSeq: high, limit: cappedLimit });
+      const messages = rows.map((message) => (isVisibleTo(message, userId) ? message : placeholder(id, message.seq)));
+      const coveredTo = rows.length === cappedLimit ? (rows[rows.length - 1]?.seq ?? high) : high;
+      return { messages, coveredFrom: low, coveredTo, lastSeq: end };
+    }
+    const rows = await this.store.listMessages({ conversationId: id, fromSeq: low, toSeq: high, visibleTo: userId, limit: cappedLimit, order: 'desc' });
+    rows.reverse();
+    const coveredFrom = rows.length === cappedLimit ? (rows[0]?.seq ?? low) : low;
+    return { messages: rows, coveredFrom, coveredTo: high, lastSeq: end };
   }
 
-  sync(userId: string, sinceVersion: number): Promise<ChangesResult> {
-    return this.store.changedConversations(userId, Math.max(0, sinceVersion));
+  /** The user's conversations changed after `sinceVersion`, with unread counts. */
+  async sync(userId: string, sinceVersion: number): Promise<ChangesResult> {
+    // Read before the rows: a commit landing in between is sent again next
+    // time (harmless), never skipped.
+    const version = await this.store.syncVersion();
+    const conversations: ConversationView[] = [];
+    for (const { member, conversation } of await this.store.membershipsOf(userId, { changedSince: Math.max(0, sinceVersion) })) {
+      conversations.push(await buildView(this.store, member, conversation));
+    }
+    conversations.sort((a, b) => b.updatedAt - a.updatedAt || a.id.localeCompare(b.id));
+    return { version, conversations, totalUnread: await totalUnread(this.store, userId) };
   }
 
+  /** Moves the read position forward (never back), up to what the member may read; 0 = everything. */
   async markRead(userId: string, conversationId: string, seq: number, originSessionId?: string): Promise<{ view: ConversationView; totalUnread: number }> {
-    const result = await this.store.markRead(userId, requireConversationId(conversationId), Math.max(0, seq));
+    const id = requireConversationId(conversationId);
+    const target = Math.max(0, seq);
+    const result = await this.store.write(async (tx) => {
+      const conversation = await requireConversation(tx, id);
+      const member = await requireMembership(tx, id, userId);
+      const end = readableEnd(member, conversation);
+      const readSeq = target === 0 ? end : Math.min(target, end);
+      let current = member;
+      if (readSeq > member.readSeq) {
+        await tx.raiseReadSeq(id, userId, readSeq);
+        current = (await tx.getMember(id, userId)) ?? member;
+      }
+      return { view: await buildView(tx, current, conversation), totalUnread: await totalUnread(tx, userId) };
+    });
     this.bus.publish({ type: 'summary', userId, summary: result.view, totalUnread: result.totalUnread, originSessionId });
     return result;
+  }
+
+  /** One conversation as the user sees it now; undefined if they never were a member. */
+  async conversationView(userId: string, conversationId: string): Promise<ConversationView | undefined> {
+    const member = await this.store.getMember(conversationId, userId);
+    const conversation = member === undefined ? undefined : await this.store.getConversation(conversationId);
+    return member === undefined || conversation === undefined ? undefined : buildView(this.store, member, conversation);
+  }
+
+  async totalUnread(userId: string): Promise<number> {
+    return totalUnread(this.store, userId);
   }
 }

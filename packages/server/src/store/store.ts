@@ -1,20 +1,32 @@
 /**
- * The Store port: everything the services need from durable storage. Adapters
- * (SQLite by default, PostgreSQL for clusters) implement it; services never see
- * SQL. Every method is async so that a networked database fits behind it.
+ * The Store port: persistence and a transaction boundary, nothing else.
  *
- * Invariants every adapter keeps (the store contract tests check them):
- * - a message is stored once per conversation, whatever the member count;
- * - seq is dense per conversation and assigned at commit;
- * - (sender, clientMsgId) is unique: a repeat returns the original message;
- * - writes that assign seqs (messages, membership and naming events) are applied
- *   in the order they were requested, and a promise resolves only after commit;
- * - access windows: a member reads seqs firstSeq..(leftSeq ?? lastSeq); sending
- *   requires an active membership, checked inside the committing transaction.
+ * It holds rows (users, conversations, members, messages, development
+ * passwords) and hands out a sync version per commit. It knows no rule: who
+ * may do what, which seq comes next, what a system event says, what counts as
+ * unread, what a member may read and how a conversation is named are decided
+ * by the services (the domain layer), which read and write rows through a
+ * `StoreTx` inside `write`. A new adapter (PostgreSQL) implements these
+ * primitives and passes the store contract suite
+ * (test/contract/store-contract.ts) without re-implementing any rule.
+ *
+ * What every adapter guarantees:
+ * - `write(unit)` runs `unit` atomically and isolated from other units: either
+ *   everything it wrote commits or nothing does (a unit that throws leaves no
+ *   trace), and its promise resolves only once the commit is durable;
+ * - `lockConversation` serialises units that touch the same conversation
+ *   (SQLite: one writer at a time; PostgreSQL: `SELECT … FOR UPDATE`), so a
+ *   seq read from the locked row and written back stays dense under
+ *   concurrent writers, also on different nodes;
+ * - (senderId, clientMsgId) is unique across all messages: `insertMessage`
+ *   throws CONFLICT for a second row with the same pair;
+ * - every conversation and member row a commit writes is stamped with that
+ *   commit's sync version; versions grow with commit order, survive restarts
+ *   and are shared by every node using the same database.
  */
-import type { MemberRole } from './rules.js';
+import type { MemberRole } from '../services/rules.js';
 
-export interface UserRecord {
+export interface UserRow {
   id: string;
   name: string;
   createdAt: number;
@@ -25,6 +37,7 @@ export interface UserRecord {
 export type MessageKind = 'user' | 'system';
 
 export interface StoredMessage {
+  /** Assigned by the store on insert. */
   id: string;
   conversationId: string;
   seq: number;
@@ -36,127 +49,134 @@ export interface StoredMessage {
   createdAt: number;
   /** When set, only this user may read the message. */
   visibleTo?: string;
-  /** A placeholder for a seq the reader may not see: only conversationId and seq are set. */
+  /** A placeholder for a seq the reader may not see: only conversationId and seq are set. Never stored. */
   hidden?: boolean;
 }
 
+export type NewMessage = Omit<StoredMessage, 'id' | 'hidden'>;
+
 export type ConversationKindName = 'direct' | 'group';
 
-/** One conversation as one user sees it. */
-export interface ConversationView {
+export interface ConversationRow {
   id: string;
   kind: ConversationKindName;
+  /** Group name; empty for direct conversations (their name is the peer's). */
   name: string;
   subject: string;
-  peerId: string;
+  /** The two users of a direct conversation. */
+  peerIds?: [string, string];
   lastSeq: number;
-  lastMessage?: StoredMessage;
-  readSeq: number;
-  unread: number;
-  role: MemberRole;
-  firstSeq: number;
-  leftSeq: number;
-  active: boolean;
-  updatedAt: number;
   memberCount: number;
+  createdAt: number;
+  updatedAt: number;
 }
 
-export interface MemberInfo {
+export interface MemberRow {
+  conversationId: string;
   userId: string;
-  /** Display name. */
-  name: string;
   role: MemberRole;
+  /** First seq this member may read. */
+  firstSeq: number;
+  /** Seq of the event that ended the membership; undefined while active. */
+  leftSeq?: number;
+  readSeq: number;
   joinedAt: number;
 }
 
-export interface AppendInput {
+export interface Membership {
+  member: MemberRow;
+  conversation: ConversationRow;
+}
+
+/**
+ * Which messages of one conversation a read or count covers. The domain
+ * builds these (the unread rule, what a member may see); the store only
+ * evaluates them.
+ */
+export interface MessageFilter {
   conversationId: string;
-  senderId: string;
-  clientMsgId: string;
-  text?: string;
-  data?: Uint8Array;
+  /** Inclusive bounds. */
+  fromSeq: number;
+  toSeq: number;
+  /** Only messages of this kind. */
+  type?: MessageKind;
+  /** Leave out messages sent by this user. */
+  excludeSender?: string;
+  /** Only messages every member may see or addressed to this user. */
   visibleTo?: string;
 }
 
-export interface AppendResult {
-  message: StoredMessage;
-  duplicate: boolean;
-}
-
-export interface ReadRangeInput {
-  conversationId: string;
-  userId: string;
-  fromSeq: number;
-  /** 0 = latest. */
-  toSeq: number;
+export interface MessageQuery extends MessageFilter {
   limit: number;
-  descending: boolean;
+  /** 'asc' (default): from fromSeq upward; 'desc': from toSeq downward (results still come highest first). */
+  order?: 'asc' | 'desc';
 }
 
-export interface ReadRangeResult {
-  messages: StoredMessage[];
-  coveredFrom: number;
-  coveredTo: number;
-  lastSeq: number;
+export interface MembershipQuery {
+  /** Only memberships whose member or conversation row changed in a commit after this version. */
+  changedSince?: number;
+  /** Only memberships with a read position below their readable end (leftSeq, else the conversation's lastSeq). */
+  behindOnly?: boolean;
 }
 
-export interface ChangesResult {
-  version: number;
-  conversations: ConversationView[];
-  totalUnread: number;
+/** Reads, inside a transaction or outside one (then they see committed data). */
+export interface StoreReader {
+  getUser(id: string): Promise<UserRow | undefined>;
+  /** The users among `ids` that exist, in no particular order. */
+  getUsers(ids: readonly string[]): Promise<UserRow[]>;
+  getConversation(id: string): Promise<ConversationRow | undefined>;
+  getMember(conversationId: string, userId: string): Promise<MemberRow | undefined>;
+  /** Members whose membership is active (no leftSeq). */
+  activeMembers(conversationId: string): Promise<MemberRow[]>;
+  countActiveMembers(conversationId: string): Promise<number>;
+  /** A user's memberships (active and past) with their conversations. */
+  membershipsOf(userId: string, query?: MembershipQuery): Promise<Membership[]>;
+  messageByClientId(senderId: string, clientMsgId: string): Promise<StoredMessage | undefined>;
+  listMessages(query: MessageQuery): Promise<StoredMessage[]>;
+  countMessages(filter: MessageFilter): Promise<number>;
+  /** The version of the latest commit; rows stamped up to it are visible to this read. */
+  syncVersion(): Promise<number>;
+  /** A development account's argon2id hash. */
+  getPasswordHash(userId: string): Promise<string | undefined>;
 }
 
-export interface CreateGroupInput {
-  id: string;
-  name: string;
-  ownerId: string;
-  memberIds: string[];
-  maxMembers: number;
+/** Reads and writes inside one `write` unit. */
+export interface StoreTx extends StoreReader {
+  /**
+   * Reads a conversation and holds it against other writers until commit.
+   * Every unit that assigns seqs or changes members locks first.
+   */
+  lockConversation(id: string): Promise<ConversationRow | undefined>;
+  insertUser(row: UserRow): Promise<void>;
+  updateUser(id: string, patch: Partial<Pick<UserRow, 'name' | 'tokensValidAfter'>>): Promise<void>;
+  /**
+   * Inserts the conversation unless its id exists; returns whether it did
+   * (`INSERT … ON CONFLICT DO NOTHING`), so two nodes opening the same direct
+   * conversation at once both succeed without aborting a transaction.
+   */
+  insertConversation(row: ConversationRow): Promise<boolean>;
+  updateConversation(id: string, patch: Partial<Pick<ConversationRow, 'name' | 'lastSeq' | 'updatedAt' | 'memberCount'>>): Promise<void>;
+  /** Inserts a membership, or replaces a past one (a rejoin starts a new access window). */
+  putMember(row: MemberRow): Promise<void>;
+  /** Read positions move only through raiseReadSeq; a membership ends once (rejoining is `putMember`). */
+  updateMember(conversationId: string, userId: string, patch: Partial<Pick<MemberRow, 'role' | 'leftSeq'>>): Promise<void>;
+  /**
+   * Sets readSeq to `seq` if it is lower, as one atomic step: two devices
+   * reading at once on different nodes must not move it back.
+   */
+  raiseReadSeq(conversationId: string, userId: string, seq: number): Promise<void>;
+  /** Stores a message with the seq the domain assigned; throws CONFLICT on a repeated (senderId, clientMsgId). */
+  insertMessage(message: NewMessage): Promise<StoredMessage>;
+  insertPasswordHash(userId: string, passwordHash: string, createdAt: number): Promise<void>;
 }
 
-export interface UpdateMembersInput {
-  conversationId: string;
-  actorId: string;
-  add: string[];
-  remove: string[];
-  maxMembers: number;
-  /** Admin API calls act with full rights. */
-  asAdmin?: boolean;
-}
-
-/** What a membership-changing write did, for routing and cache invalidation. */
-export interface MembershipChange {
-  conversationId: string;
-  messages: StoredMessage[];
-  added: string[];
-  removed: string[];
-}
-
-export interface Store {
-  /** Creates a user, or updates the name of an existing one. */
-  putUser(input: { id: string; name: string }): Promise<{ user: UserRecord; created: boolean }>;
-  getUser(id: string): Promise<UserRecord | undefined>;
-  /** Rejects every token issued before `at` (ms). */
-  revokeTokens(userId: string, at: number): Promise<void>;
-
-  /** Returns (creating if needed) the direct conversation, as `userId` sees it. */
-  openDirect(userId: string, peerId: string, subject: string): Promise<ConversationView>;
-  createGroup(input: CreateGroupInput): Promise<{ view: ConversationView; change: MembershipChange }>;
-  updateMembers(input: UpdateMembersInput): Promise<MembershipChange>;
-  rename(input: { conversationId: string; actorId: string; name: string; asAdmin?: boolean }): Promise<MembershipChange>;
-  setRole(input: { conversationId: string; actorId: string; userId: string; role: MemberRole }): Promise<MembershipChange>;
-  /** Members of a conversation; the requester must be an active member (unless undefined = admin). */
-  listMembers(conversationId: string, requesterId: string | undefined): Promise<MemberInfo[]>;
-  /** Active member ids, for routing. */
-  activeMemberIds(conversationId: string): Promise<string[]>;
-
-  append(input: AppendInput): Promise<AppendResult>;
-  readRange(input: ReadRangeInput): Promise<ReadRangeResult>;
-
-  changedConversations(userId: string, sinceVersion: number): Promise<ChangesResult>;
-  conversationView(userId: string, conversationId: string): Promise<ConversationView | undefined>;
-  markRead(userId: string, conversationId: string, seq: number): Promise<{ view: ConversationView; totalUnread: number }>;
-  totalUnread(userId: string): Promise<number>;
-
+export interface Store extends StoreReader {
+  /**
+   * Runs `unit` in a transaction and resolves with its result once the commit
+   * is durable; rejects with the unit's error (nothing of it is kept) or with
+   * INTERNAL / UNAVAILABLE when the commit itself fails. A unit must only await
+   * the `tx` it is given: it holds the transaction while it runs.
+   */
+  write<T>(unit: (tx: StoreTx) => Promise<T>): Promise<T>;
   close(): Promise<void>;
 }

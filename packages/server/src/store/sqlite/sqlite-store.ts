@@ -1,48 +1,41 @@
 /**
  * The embedded Store adapter: SQLite through better-sqlite3, in WAL mode.
+ * Persistence only; the rules are the services'.
  *
- * All writes go through one queue and are committed together, one transaction
- * per event-loop turn (group commit), in the order they were requested. A
- * promise resolves only after its transaction committed, which is what lets the
- * server acknowledge a send only once it is durable.
+ * Group commit: every `write` unit requested in one event-loop turn runs in
+ * one transaction, one after another in request order, each inside its own
+ * savepoint so that a unit that throws is undone alone. The batch commits
+ * once, then (durability 'full') the WAL is flushed off the event loop, and
+ * only then do the units' promises resolve, so an acknowledged send is on
+ * disk. better-sqlite3 is synchronous: a unit awaiting its `tx` completes
+ * within microtasks, so a batch holds the connection only for the CPU time of
+ * its statements. Reads that arrive while a batch is open wait for it to end,
+ * so nobody sees a unit that may still be undone.
  *
  * Keys are small integers (users.uid, conversations.cid) so that the message
  * indexes stay compact and append-friendly; string ids live once, in the users
- * and conversations tables, and are cached in memory.
+ * and conversations tables, and are cached in memory (a cache only: an entry
+ * added by a unit that is undone is dropped again).
  */
-import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { ParleyError } from '@parley/protocol';
 import type {
-  AppendInput,
-  AppendResult,
-  ChangesResult,
-  ConversationView,
-  CreateGroupInput,
-  MemberInfo,
-  MembershipChange,
-  ReadRangeInput,
-  ReadRangeResult,
+  ConversationRow,
+  MemberRow,
+  MembershipQuery,
+  Membership,
+  MessageFilter,
+  MessageQuery,
+  NewMessage,
   Store,
+  StoreTx,
   StoredMessage,
-  UpdateMembersInput,
-  UserRecord,
+  UserRow,
 } from '../store.js';
-import {
-  type ActorMembership,
-  type MemberRole,
-  checkCanAdd,
-  checkCanRemove,
-  checkCanRename,
-  checkCanSetRole,
-  roleFromInt,
-  roleToInt,
-} from '../rules.js';
-import { type StoredSystemEvent, encodeStoredSystemEvent } from '../../system-events.js';
-import { directConversationId } from '../ids.js';
-import { SCHEMA } from './schema.js';
+import type { MemberRole } from '../../services/rules.js';
+import { migrate } from './migrations.js';
 import { CheckpointWorker } from './checkpoint-worker.js';
 import { WalSync } from './wal-sync.js';
 
@@ -59,7 +52,7 @@ export interface SqliteStoreOptions {
   backgroundCheckpoints?: boolean;
 }
 
-interface MessageRow {
+interface MessageDbRow {
   mid: number;
   cid: number;
   seq: number;
@@ -72,7 +65,7 @@ interface MessageRow {
   created_at: number;
 }
 
-interface ConversationRow {
+interface ConversationDbRow {
   cid: number;
   id: string;
   kind: number;
@@ -82,11 +75,11 @@ interface ConversationRow {
   peer_b: number | null;
   last_seq: number;
   member_count: number;
+  created_at: number;
   updated_at: number;
-  version: number;
 }
 
-interface MemberRow {
+interface MemberDbRow {
   cid: number;
   uid: number;
   role: number;
@@ -94,37 +87,56 @@ interface MemberRow {
   left_seq: number | null;
   read_seq: number;
   joined_at: number;
-  version: number;
 }
 
-interface WriteTask {
-  run: () => unknown;
+interface UserDbRow {
+  uid: number;
+  id: string;
+  name: string;
+  created_at: number;
+  tokens_valid_after: number;
+}
+
+interface WriteUnit {
+  run: (tx: StoreTx) => Promise<unknown>;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
-  /** Runs inside a savepoint so that a failure undoes only this task. */
-  isolated: boolean;
 }
+
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 const KIND_DIRECT = 1;
 const KIND_GROUP = 2;
 const TYPE_USER = 1;
 const TYPE_SYSTEM = 2;
+/** Matches no row: stands in for an unknown user id in filters. */
+const NO_ROW = -1;
+
+const ROLE_TO_INT: Record<MemberRole, number> = { member: 1, admin: 2, owner: 3 };
+const roleFromInt = (value: number): MemberRole => (value === 3 ? 'owner' : value === 2 ? 'admin' : 'member');
+
+const MEMBERSHIP_COLUMNS = `m.cid, m.uid, m.role, m.first_seq, m.left_seq, m.read_seq, m.joined_at,
+  c.id, c.kind, c.name, c.subject, c.peer_a, c.peer_b, c.last_seq, c.member_count, c.created_at, c.updated_at`;
 
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly statements;
   private readonly userUid = new Map<string, number>();
   private readonly uidUser = new Map<number, string>();
-  private readonly conversationCid = new Map<string, { cid: number; kind: number }>();
+  private readonly conversationCid = new Map<string, number>();
   private readonly cidConversation = new Map<number, string>();
-  private version: number;
-  private queue: WriteTask[] = [];
+  private queue: WriteUnit[] = [];
   private flushScheduled = false;
   private closed = false;
+  /** Set while a batch transaction is open; reads outside it wait for this. */
+  private batch: Promise<void> | undefined;
+  /** The sync version the open batch stamps on rows. */
+  private batchVersion = 0;
+  /** Cache entries added by the running unit, dropped again if it is undone. */
+  private unitCacheLog: Array<() => void> | undefined;
   private readonly checkpointer: CheckpointWorker | undefined;
   /** Set with durability 'full': flushes each committed batch before it is acknowledged. */
   private readonly walSync: WalSync | undefined;
-  private readonly commitBatch: (tasks: WriteTask[]) => unknown[];
 
   constructor(options: SqliteStoreOptions) {
     mkdirSync(dirname(options.path), { recursive: true });
@@ -138,417 +150,266 @@ export class SqliteStore implements Store {
     this.db.pragma('cache_size = -65536');
     // Keeps the WAL file from staying at its high-water mark after checkpoints.
     this.db.pragma('journal_size_limit = 67108864');
-    this.db.exec(SCHEMA);
+    try {
+      migrate(this.db);
+    } catch (error) {
+      this.db.close();
+      throw error;
+    }
     const db = this.db;
     this.statements = {
       metaGet: db.prepare<[string], { value: number }>('SELECT value FROM meta WHERE key = ?'),
       metaSet: db.prepare('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
-      userById: db.prepare<[string], { uid: number; id: string; name: string; created_at: number; tokens_valid_after: number }>(
-        'SELECT uid, id, name, created_at, tokens_valid_after FROM users WHERE id = ?',
-      ),
-      userByUid: db.prepare<[number], { id: string; name: string }>('SELECT id, name FROM users WHERE uid = ?'),
-      userInsert: db.prepare('INSERT INTO users(id, name, created_at, tokens_valid_after) VALUES (?, ?, ?, 0)'),
-      userRename: db.prepare('UPDATE users SET name = ? WHERE uid = ?'),
-      userRevoke: db.prepare('UPDATE users SET tokens_valid_after = ? WHERE uid = ?'),
-      conversationById: db.prepare<[string], ConversationRow>('SELECT * FROM conversations WHERE id = ?'),
-      conversationByCid: db.prepare<[number], ConversationRow>('SELECT * FROM conversations WHERE cid = ?'),
+      userById: db.prepare<[string], UserDbRow>('SELECT uid, id, name, created_at, tokens_valid_after FROM users WHERE id = ?'),
+      userByUid: db.prepare<[number], { id: string }>('SELECT id FROM users WHERE uid = ?'),
+      userInsert: db.prepare('INSERT INTO users(id, name, created_at, tokens_valid_after) VALUES (?, ?, ?, ?)'),
+      userUpdate: db.prepare('UPDATE users SET name = coalesce(?, name), tokens_valid_after = coalesce(?, tokens_valid_after) WHERE uid = ?'),
+      conversationById: db.prepare<[string], ConversationDbRow>('SELECT * FROM conversations WHERE id = ?'),
+      conversationByCid: db.prepare<[number], { id: string }>('SELECT id FROM conversations WHERE cid = ?'),
       conversationInsert: db.prepare(
         `INSERT INTO conversations(id, kind, name, subject, peer_a, peer_b, last_seq, member_count, created_at, updated_at, version)
-         VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)`,
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
-      conversationLastSeq: db.prepare<[number], { last_seq: number }>('SELECT last_seq FROM conversations WHERE cid = ?'),
-      conversationTouch: db.prepare('UPDATE conversations SET last_seq = ?, updated_at = ?, version = ? WHERE cid = ?'),
-      conversationRename: db.prepare('UPDATE conversations SET name = ?, version = ? WHERE cid = ?'),
-      conversationCount: db.prepare('UPDATE conversations SET member_count = ?, version = ? WHERE cid = ?'),
-      member: db.prepare<[number, number], MemberRow>('SELECT * FROM members WHERE uid = ? AND cid = ?'),
-      memberInsert: db.prepare(
-        `INSERT INTO members(uid, cid, role, first_seq, left_seq, read_seq, joined_at, version) VALUES (?, ?, ?, ?, NULL, ?, ?, ?)
-         ON CONFLICT(uid, cid) DO UPDATE SET role = excluded.role, first_seq = excluded.first_seq, left_seq = NULL,
+      conversationUpdate: db.prepare(
+        `UPDATE conversations SET name = coalesce(?, name), last_seq = coalesce(?, last_seq), updated_at = coalesce(?, updated_at),
+         member_count = coalesce(?, member_count), version = ? WHERE cid = ?`,
+      ),
+      member: db.prepare<[number, number], MemberDbRow>('SELECT * FROM members WHERE uid = ? AND cid = ?'),
+      memberPut: db.prepare(
+        `INSERT INTO members(uid, cid, role, first_seq, left_seq, read_seq, joined_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT(uid, cid) DO UPDATE SET role = excluded.role, first_seq = excluded.first_seq, left_seq = excluded.left_seq,
            read_seq = excluded.read_seq, joined_at = excluded.joined_at, version = excluded.version`,
       ),
-      memberLeave: db.prepare('UPDATE members SET left_seq = ?, version = ? WHERE uid = ? AND cid = ?'),
-      memberRole: db.prepare('UPDATE members SET role = ?, version = ? WHERE uid = ? AND cid = ?'),
-      memberRead: db.prepare('UPDATE members SET read_seq = ?, version = ? WHERE uid = ? AND cid = ? AND read_seq < ?'),
-      activeMembers: db.prepare<[number], { uid: number; role: number; joined_at: number }>(
-        'SELECT uid, role, joined_at FROM members WHERE cid = ? AND left_seq IS NULL',
+      memberUpdate: db.prepare(
+        'UPDATE members SET role = coalesce(?, role), left_seq = coalesce(?, left_seq), version = ? WHERE uid = ? AND cid = ?',
       ),
-      activeMembersWithNames: db.prepare<[number], { uid: number; id: string; name: string; role: number; joined_at: number }>(
-        'SELECT m.uid, u.id, u.name, m.role, m.joined_at FROM members m JOIN users u ON u.uid = m.uid WHERE m.cid = ? AND m.left_seq IS NULL',
-      ),
+      memberRaiseRead: db.prepare('UPDATE members SET read_seq = ?, version = ? WHERE uid = ? AND cid = ? AND read_seq < ?'),
+      activeMembers: db.prepare<[number], MemberDbRow>('SELECT * FROM members WHERE cid = ? AND left_seq IS NULL'),
       activeMemberCount: db.prepare<[number], { n: number }>('SELECT count(*) AS n FROM members WHERE cid = ? AND left_seq IS NULL'),
-      messageByClientId: db.prepare<[number, string], MessageRow>('SELECT * FROM messages WHERE sender = ? AND client_msg_id = ?'),
+      memberships: db.prepare<{ uid: number; since: number | null; behind: number }, MemberDbRow & ConversationDbRow>(
+        `SELECT ${MEMBERSHIP_COLUMNS} FROM members m JOIN conversations c ON c.cid = m.cid
+         WHERE m.uid = @uid AND (@since IS NULL OR c.version > @since OR m.version > @since)
+           AND (@behind = 0 OR coalesce(m.left_seq, c.last_seq) > m.read_seq)`,
+      ),
+      messageByClientId: db.prepare<[number, string], MessageDbRow>('SELECT * FROM messages WHERE sender = ? AND client_msg_id = ?'),
       messageInsert: db.prepare(
         `INSERT INTO messages(cid, seq, sender, client_msg_id, type, text, data, visible_to, created_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
-      rangeAscending: db.prepare<[number, number, number, number], MessageRow>(
-        'SELECT * FROM messages WHERE cid = ? AND seq >= ? AND seq <= ? ORDER BY seq LIMIT ?',
+      messagesAscending: db.prepare<MessageParameters & { limit: number }, MessageDbRow>(
+        `SELECT * FROM messages WHERE ${MESSAGE_FILTER} ORDER BY seq LIMIT @limit`,
       ),
-      rangeDescendingVisible: db.prepare<[number, number, number, number, number], MessageRow>(
-        `SELECT * FROM messages WHERE cid = ? AND seq >= ? AND seq <= ? AND (visible_to IS NULL OR visible_to = ?)
-         ORDER BY seq DESC LIMIT ?`,
+      messagesDescending: db.prepare<MessageParameters & { limit: number }, MessageDbRow>(
+        `SELECT * FROM messages WHERE ${MESSAGE_FILTER} ORDER BY seq DESC LIMIT @limit`,
       ),
-      lastVisible: db.prepare<[number, number, number, number], MessageRow>(
-        `SELECT * FROM messages WHERE cid = ? AND seq >= ? AND seq <= ? AND (visible_to IS NULL OR visible_to = ?)
-         ORDER BY seq DESC LIMIT 1`,
-      ),
-      unreadCount: db.prepare<[number, number, number, number, number], { n: number }>(
-        `SELECT count(*) AS n FROM messages WHERE cid = ? AND seq > ? AND seq <= ? AND type = ${TYPE_USER}
-         AND sender <> ? AND (visible_to IS NULL OR visible_to = ?)`,
-      ),
-      membershipsChanged: db.prepare<[number, number, number], MemberRow & { c_version: number }>(
-        `SELECT m.*, c.version AS c_version FROM members m JOIN conversations c ON c.cid = m.cid
-         WHERE m.uid = ? AND (c.version > ? OR m.version > ?)`,
-      ),
-      membershipsWithUnread: db.prepare<[number], MemberRow & { last_seq: number }>(
-        `SELECT m.*, c.last_seq FROM members m JOIN conversations c ON c.cid = m.cid
-         WHERE m.uid = ? AND coalesce(m.left_seq, c.last_seq) > m.read_seq`,
-      ),
+      messageCount: db.prepare<MessageParameters, { n: number }>(`SELECT count(*) AS n FROM messages WHERE ${MESSAGE_FILTER}`),
+      passwordHash: db.prepare<[number], { password_hash: string }>('SELECT password_hash FROM dev_credentials WHERE uid = ?'),
+      passwordInsert: db.prepare('INSERT INTO dev_credentials(uid, password_hash, created_at) VALUES (?, ?, ?)'),
     };
-    this.version = this.statements.metaGet.get('version')?.value ?? 0;
-    this.commitBatch = this.db.transaction((tasks: WriteTask[]) => this.runTasks(tasks));
     if (options.backgroundCheckpoints !== false) {
       this.db.pragma('wal_autocheckpoint = 0');
       this.checkpointer = new CheckpointWorker(options.path);
     }
   }
 
-  // ---- write queue ----
+  // ---- transactions ----
 
-  private enqueue<T>(run: () => T, isolated = true): Promise<T> {
+  write<T>(unit: (tx: StoreTx) => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new ParleyError('UNAVAILABLE', 'store is closed'));
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ run, resolve: resolve as (value: unknown) => void, reject, isolated });
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        setImmediate(() => this.flush());
-      }
+      this.queue.push({ run: unit, resolve: resolve as (value: unknown) => void, reject });
+      this.scheduleFlush();
     });
   }
 
-  private flush(): void {
-    this.flushScheduled = false;
-    const tasks = this.queue;
+  private scheduleFlush(): void {
+    if (this.flushScheduled || this.batch !== undefined) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      void this.runBatch();
+    });
+  }
+
+  /** Commits every queued unit in one transaction; resolves once committed (not yet flushed). */
+  private runBatch(): Promise<void> {
+    const units = this.queue;
     this.queue = [];
-    if (tasks.length === 0) return;
-    let outcomes: unknown[];
+    if (units.length === 0 || this.batch !== undefined) return this.batch ?? Promise.resolve();
+    const batch = this.commit(units).finally(() => {
+      this.batch = undefined;
+      if (this.queue.length > 0) this.scheduleFlush();
+    });
+    this.batch = batch;
+    return batch;
+  }
+
+  private async commit(units: WriteUnit[]): Promise<void> {
+    const outcomes: Outcome[] = [];
     try {
-      outcomes = this.commitBatch(tasks);
+      this.db.exec('BEGIN IMMEDIATE');
+      this.batchVersion = (this.statements.metaGet.get('version')?.value ?? 0) + 1;
+      for (const unit of units) outcomes.push(await this.runUnit(unit));
+      // One version per commit: every row the batch changed carries it.
+      this.statements.metaSet.run('version', this.batchVersion);
+      this.db.exec('COMMIT');
     } catch (error) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      this.forgetCaches();
       const failure = new ParleyError('INTERNAL', 'storage commit failed', { cause: error });
-      for (const task of tasks) task.reject(failure);
+      for (const unit of units) unit.reject(failure);
       return;
     }
     if (this.walSync === undefined) {
-      settle(tasks, outcomes);
+      settle(units, outcomes);
       return;
     }
     this.walSync.sync().then(
-      () => settle(tasks, outcomes),
+      () => settle(units, outcomes),
       (error: unknown) => {
         // Committed but not known to be on disk: refuse to acknowledge. A
         // retry with the same clientMsgId returns the stored message.
         const failure = new ParleyError('INTERNAL', 'storage flush failed', { cause: error });
-        for (const task of tasks) task.reject(failure);
+        for (const unit of units) unit.reject(failure);
       },
     );
   }
 
-  private runTasks(tasks: WriteTask[]): unknown[] {
-    const outcomes: unknown[] = [];
-    // One version per batch: every row the batch changes is stamped with it.
-    this.pendingVersion = this.version + 1;
-    for (const task of tasks) {
-      try {
-        outcomes.push(task.isolated ? this.db.transaction(task.run)() : task.run());
-      } catch (error) {
-        if (!(error instanceof ParleyError)) throw error;
-        outcomes.push(new TaskFailure(error));
-      }
+  private async runUnit(unit: WriteUnit): Promise<Outcome> {
+    this.db.exec('SAVEPOINT unit');
+    this.unitCacheLog = [];
+    const tx = new SqliteTx(this);
+    try {
+      const value = await unit.run(tx);
+      this.db.exec('RELEASE unit');
+      return { ok: true, value };
+    } catch (error) {
+      // A failed statement may have ended the whole transaction (disk full):
+      // then ROLLBACK TO throws and the batch fails as a whole.
+      this.db.exec('ROLLBACK TO unit');
+      this.db.exec('RELEASE unit');
+      for (const undo of this.unitCacheLog) undo();
+      return { ok: false, error: error instanceof ParleyError ? error : new ParleyError('INTERNAL', 'storage write failed', { cause: error }) };
+    } finally {
+      tx.end();
+      this.unitCacheLog = undefined;
     }
-    this.statements.metaSet.run('version', this.pendingVersion);
-    this.version = this.pendingVersion;
-    return outcomes;
   }
 
-  /** The version stamped on rows changed by the batch being committed. */
-  private pendingVersion = 0;
+  /** Reads outside a unit wait for the open batch, so they never see a unit that may be undone. */
+  private async settled(): Promise<void> {
+    while (this.batch !== undefined) await this.batch;
+    if (!this.db.open) throw new ParleyError('UNAVAILABLE', 'store is closed');
+  }
 
   // ---- id caches ----
 
-  private uidOf(userId: string): number {
+  private remember(userId: string | undefined, uid: number | undefined, conversationId: string | undefined, cid: number | undefined): void {
+    if (userId !== undefined && uid !== undefined) {
+      this.userUid.set(userId, uid);
+      this.uidUser.set(uid, userId);
+      this.unitCacheLog?.push(() => {
+        this.userUid.delete(userId);
+        this.uidUser.delete(uid);
+      });
+    }
+    if (conversationId !== undefined && cid !== undefined) {
+      this.conversationCid.set(conversationId, cid);
+      this.cidConversation.set(cid, conversationId);
+      this.unitCacheLog?.push(() => {
+        this.conversationCid.delete(conversationId);
+        this.cidConversation.delete(cid);
+      });
+    }
+  }
+
+  private forgetCaches(): void {
+    this.userUid.clear();
+    this.uidUser.clear();
+    this.conversationCid.clear();
+    this.cidConversation.clear();
+  }
+
+  private findUid(userId: string): number | undefined {
     const cached = this.userUid.get(userId);
     if (cached !== undefined) return cached;
     const row = this.statements.userById.get(userId);
-    if (row === undefined) throw new ParleyError('NOT_FOUND', `unknown user ${userId}`);
-    this.userUid.set(userId, row.uid);
-    this.uidUser.set(row.uid, userId);
-    return row.uid;
+    if (row !== undefined) this.remember(userId, row.uid, undefined, undefined);
+    return row?.uid;
+  }
+
+  private uidOf(userId: string): number {
+    const uid = this.findUid(userId);
+    if (uid === undefined) throw new ParleyError('NOT_FOUND', `unknown user ${userId}`);
+    return uid;
   }
 
   private userOf(uid: number): string {
     const cached = this.uidUser.get(uid);
     if (cached !== undefined) return cached;
-    const row = this.statements.userByUid.get(uid);
-    const id = row?.id ?? '';
-    this.uidUser.set(uid, id);
+    const id = this.statements.userByUid.get(uid)?.id;
+    if (id === undefined) return '';
+    this.remember(id, uid, undefined, undefined);
     return id;
   }
 
-  private conversationOf(conversationId: string): { cid: number; kind: number } {
+  private findCid(conversationId: string): number | undefined {
     const cached = this.conversationCid.get(conversationId);
     if (cached !== undefined) return cached;
     const row = this.statements.conversationById.get(conversationId);
-    if (row === undefined) throw new ParleyError('NOT_FOUND', `unknown conversation ${conversationId}`);
-    const entry = { cid: row.cid, kind: row.kind };
-    this.conversationCid.set(conversationId, entry);
-    this.cidConversation.set(row.cid, conversationId);
-    return entry;
+    if (row !== undefined) this.remember(undefined, undefined, conversationId, row.cid);
+    return row?.cid;
+  }
+
+  private cidOf(conversationId: string): number {
+    const cid = this.findCid(conversationId);
+    if (cid === undefined) throw new ParleyError('NOT_FOUND', `unknown conversation ${conversationId}`);
+    return cid;
   }
 
   private conversationIdOf(cid: number): string {
     const cached = this.cidConversation.get(cid);
     if (cached !== undefined) return cached;
     const id = this.statements.conversationByCid.get(cid)?.id ?? '';
-    this.cidConversation.set(cid, id);
+    if (id !== '') this.remember(undefined, undefined, id, cid);
     return id;
   }
 
-  private membership(uid: number, cid: number): ActorMembership | undefined {
-    const row = this.statements.member.get(uid, cid);
-    if (row === undefined) return undefined;
-    return { role: roleFromInt(row.role), active: row.left_seq === null };
-  }
+  // ---- row mapping ----
 
-  // ---- users ----
-
-  putUser(input: { id: string; name: string }): Promise<{ user: UserRecord; created: boolean }> {
-    return this.enqueue(() => {
-      const existing = this.statements.userById.get(input.id);
-      if (existing !== undefined) {
-        if (existing.name !== input.name) this.statements.userRename.run(input.name, existing.uid);
-        return { user: { id: existing.id, name: input.name, createdAt: existing.created_at, tokensValidAfter: existing.tokens_valid_after }, created: false };
-      }
-      const now = Date.now();
-      this.statements.userInsert.run(input.id, input.name, now);
-      return { user: { id: input.id, name: input.name, createdAt: now, tokensValidAfter: 0 }, created: true };
-    });
-  }
-
-  async getUser(id: string): Promise<UserRecord | undefined> {
-    const row = this.statements.userById.get(id);
-    if (row === undefined) return undefined;
+  private toUser(row: UserDbRow): UserRow {
     return { id: row.id, name: row.name, createdAt: row.created_at, tokensValidAfter: row.tokens_valid_after };
   }
 
-  revokeTokens(userId: string, at: number): Promise<void> {
-    return this.enqueue(() => {
-      this.statements.userRevoke.run(at, this.uidOf(userId));
-    });
-  }
-
-  // ---- conversations ----
-
-  openDirect(userId: string, peerId: string, subject: string): Promise<ConversationView> {
-    return this.enqueue(() => {
-      if (userId === peerId) throw new ParleyError('INVALID_ARGUMENT', 'a direct conversation needs two different users');
-      const uid = this.uidOf(userId);
-      const peer = this.uidOf(peerId);
-      const id = directConversationId(userId, peerId, subject);
-      let row = this.statements.conversationById.get(id);
-      if (row === undefined) {
-        const now = Date.now();
-        const [a, b] = uid < peer ? [uid, peer] : [peer, uid];
-        const version = this.pendingVersion;
-        this.statements.conversationInsert.run(id, KIND_DIRECT, '', subject, a, b, 2, now, now, version);
-        row = this.statements.conversationById.get(id) as ConversationRow;
-        for (const member of [a, b]) this.statements.memberInsert.run(member, row.cid, roleToInt('member'), 1, 0, now, version);
-      }
-      return this.view(uid, row.cid) as ConversationView;
-    });
-  }
-
-  createGroup(input: CreateGroupInput): Promise<{ view: ConversationView; change: MembershipChange }> {
-    return this.enqueue(() => {
-      const owner = this.uidOf(input.ownerId);
-      const memberIds = [...new Set([input.ownerId, ...input.memberIds])];
-      if (memberIds.length > input.maxMembers) {
-        throw new ParleyError('LIMIT_EXCEEDED', `a group holds at most ${input.maxMembers} members`);
-      }
-      const memberUids = memberIds.map((id) => this.uidOf(id));
-      if (this.statements.conversationById.get(input.id) !== undefined) {
-        throw new ParleyError('CONFLICT', `conversation ${input.id} already exists`);
-      }
-      const now = Date.now();
-      const version = this.pendingVersion;
-      this.statements.conversationInsert.run(input.id, KIND_GROUP, input.name, '', null, null, memberUids.length, now, now, version);
-      const cid = (this.statements.conversationById.get(input.id) as ConversationRow).cid;
-      for (const uid of memberUids) {
-        this.statements.memberInsert.run(uid, cid, roleToInt(uid === owner ? 'owner' : 'member'), 1, 0, now, version);
-      }
-      const message = this.appendSystem(cid, owner, { event: 'group_created', actorId: input.ownerId, name: input.name, userIds: memberIds });
-      return {
-        view: this.view(owner, cid) as ConversationView,
-        change: { conversationId: input.id, messages: [message], added: memberIds, removed: [] },
-      };
-    });
-  }
-
-  updateMembers(input: UpdateMembersInput): Promise<MembershipChange> {
-    return this.enqueue(() => {
-      const { cid, kind } = this.conversationOf(input.conversationId);
-      if (kind !== KIND_GROUP) throw new ParleyError('INVALID_ARGUMENT', 'members can only change in groups');
-      const actorUid = input.asAdmin ? 0 : this.uidOf(input.actorId);
-      const actor: ActorMembership | undefined = input.asAdmin ? { role: 'owner', active: true } : this.membership(actorUid, cid);
-      const change: MembershipChange = { conversationId: input.conversationId, messages: [], added: [], removed: [] };
-      const now = Date.now();
-      const version = this.pendingVersion;
-
-      if (input.add.length > 0) checkCanAdd(actor);
-      const toAdd = [...new Set(input.add)].filter((id) => !this.membership(this.uidOf(id), cid)?.active);
-      if (toAdd.length > 0) {
-        const count = this.statements.activeMemberCount.get(cid)?.n ?? 0;
-        if (count + toAdd.length > input.maxMembers) {
-          throw new ParleyError('LIMIT_EXCEEDED', `a group holds at most ${input.maxMembers} members`);
-        }
-        const message = this.appendSystem(cid, actorUid, { event: 'members_added', actorId: input.actorId, userIds: toAdd });
-        for (const id of toAdd) {
-          this.statements.memberInsert.run(this.uidOf(id), cid, roleToInt('member'), message.seq, message.seq - 1, now, version);
-        }
-        change.added = toAdd;
-        change.messages.push(message);
-      }
-      for (const id of new Set(input.remove)) {
-        const targetUid = this.uidOf(id);
-        checkCanRemove(input.actorId, actor, id, this.membership(targetUid, cid));
-        const event = id === input.actorId ? 'member_left' : 'member_removed';
-        const message = this.appendSystem(cid, actorUid, { event, actorId: input.actorId, userIds: [id] });
-        this.statements.memberLeave.run(message.seq, version, targetUid, cid);
-        change.removed.push(id);
-        change.messages.push(message);
-      }
-      if (change.added.length + change.removed.length > 0) {
-        const count = this.statements.activeMemberCount.get(cid)?.n ?? 0;
-        this.statements.conversationCount.run(count, version, cid);
-      }
-      return change;
-    });
-  }
-
-  rename(input: { conversationId: string; actorId: string; name: string; asAdmin?: boolean }): Promise<MembershipChange> {
-    return this.enqueue(() => {
-      const { cid, kind } = this.conversationOf(input.conversationId);
-      if (kind !== KIND_GROUP) throw new ParleyError('INVALID_ARGUMENT', 'only groups have names');
-      const actorUid = input.asAdmin ? 0 : this.uidOf(input.actorId);
-      if (!input.asAdmin) checkCanRename(this.membership(actorUid, cid));
-      this.statements.conversationRename.run(input.name, this.pendingVersion, cid);
-      const message = this.appendSystem(cid, actorUid, { event: 'renamed', actorId: input.actorId, name: input.name });
-      return { conversationId: input.conversationId, messages: [message], added: [], removed: [] };
-    });
-  }
-
-  setRole(input: { conversationId: string; actorId: string; userId: string; role: MemberRole }): Promise<MembershipChange> {
-    return this.enqueue(() => {
-      const { cid, kind } = this.conversationOf(input.conversationId);
-      if (kind !== KIND_GROUP) throw new ParleyError('INVALID_ARGUMENT', 'roles exist only in groups');
-      const actorUid = this.uidOf(input.actorId);
-      const targetUid = this.uidOf(input.userId);
-      checkCanSetRole(this.membership(actorUid, cid), this.membership(targetUid, cid), input.userId);
-      const version = this.pendingVersion;
-      if (input.role === 'owner' && targetUid !== actorUid) {
-        // One owner per group: handing ownership over makes the old owner an admin.
-        this.statements.memberRole.run(roleToInt('admin'), version, actorUid, cid);
-      }
-      if (targetUid === actorUid && input.role !== 'owner') {
-        throw new ParleyError('INVALID_ARGUMENT', 'the owner hands over ownership by making another member owner');
-      }
-      this.statements.memberRole.run(roleToInt(input.role), version, targetUid, cid);
-      const message = this.appendSystem(cid, actorUid, { event: 'role_changed', actorId: input.actorId, userIds: [input.userId], role: input.role });
-      return { conversationId: input.conversationId, messages: [message], added: [], removed: [] };
-    });
-  }
-
-  async listMembers(conversationId: string, requesterId: string | undefined): Promise<MemberInfo[]> {
-    const { cid } = this.conversationOf(conversationId);
-    if (requesterId !== undefined) {
-      const requester = this.membership(this.uidOf(requesterId), cid);
-      if (requester === undefined || !requester.active) throw new ParleyError('FORBIDDEN', 'not a member of this conversation');
-    }
-    return this.statements.activeMembersWithNames.all(cid).map((row) => ({
-      userId: row.id,
+  private toConversation(row: ConversationDbRow): ConversationRow {
+    const conversation: ConversationRow = {
+      id: row.id,
+      kind: row.kind === KIND_DIRECT ? 'direct' : 'group',
       name: row.name,
-      role: roleFromInt(row.role),
-      joinedAt: row.joined_at,
-    }));
-  }
-
-  async activeMemberIds(conversationId: string): Promise<string[]> {
-    const { cid } = this.conversationOf(conversationId);
-    return this.statements.activeMembers.all(cid).map((row) => this.userOf(row.uid));
-  }
-
-  // ---- messages ----
-
-  append(input: AppendInput): Promise<AppendResult> {
-    // Not isolated: every check happens before the first write, so a failing
-    // send leaves nothing behind and needs no savepoint.
-    return this.enqueue(() => {
-      const sender = this.uidOf(input.senderId);
-      const { cid } = this.conversationOf(input.conversationId);
-      const existing = this.statements.messageByClientId.get(sender, input.clientMsgId);
-      if (existing !== undefined) {
-        if (existing.cid !== cid) throw new ParleyError('CONFLICT', 'clientMsgId was already used in another conversation');
-        return { message: this.toMessage(existing), duplicate: true };
-      }
-      const member = this.statements.member.get(sender, cid);
-      if (member === undefined || member.left_seq !== null) throw new ParleyError('FORBIDDEN', 'not a member of this conversation');
-      let visibleTo: number | null = null;
-      if (input.visibleTo !== undefined && input.visibleTo !== '') {
-        visibleTo = this.uidOf(input.visibleTo);
-        const target = this.statements.member.get(visibleTo, cid);
-        if (target === undefined || target.left_seq !== null) throw new ParleyError('INVALID_ARGUMENT', 'visibleTo must be an active member');
-      }
-      const message = this.insertMessage(cid, sender, input.clientMsgId, TYPE_USER, input.text ?? null, input.data ?? null, visibleTo);
-      this.statements.memberRead.run(message.seq, this.pendingVersion, sender, cid, message.seq);
-      return { message, duplicate: false };
-    }, false);
-  }
-
-  private appendSystem(cid: number, actorUid: number, event: StoredSystemEvent): StoredMessage {
-    const clientMsgId = `sys-${randomBytes(9).toString('base64url')}`;
-    const data = encodeStoredSystemEvent(event);
-    return this.insertMessage(cid, actorUid, clientMsgId, TYPE_SYSTEM, null, data, null);
-  }
-
-  private insertMessage(
-    cid: number,
-    sender: number,
-    clientMsgId: string,
-    type: number,
-    text: string | null,
-    data: Uint8Array | null,
-    visibleTo: number | null,
-  ): StoredMessage {
-    const seq = (this.statements.conversationLastSeq.get(cid)?.last_seq ?? 0) + 1;
-    const now = Date.now();
-    const info = this.statements.messageInsert.run(cid, seq, sender, clientMsgId, type, text, data, visibleTo, now);
-    this.statements.conversationTouch.run(seq, now, this.pendingVersion, cid);
-    const message: StoredMessage = {
-      id: String(info.lastInsertRowid),
-      conversationId: this.conversationIdOf(cid),
-      seq,
-      senderId: this.userOf(sender),
-      clientMsgId,
-      type: type === TYPE_SYSTEM ? 'system' : 'user',
-      createdAt: now,
+      subject: row.subject,
+      lastSeq: row.last_seq,
+      memberCount: row.member_count,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
     };
-    if (text !== null) message.text = text;
-    if (data !== null) message.data = data;
-    if (visibleTo !== null) message.visibleTo = this.userOf(visibleTo);
-    return message;
+    if (row.peer_a !== null && row.peer_b !== null) conversation.peerIds = [this.userOf(row.peer_a), this.userOf(row.peer_b)];
+    return conversation;
   }
 
-  private toMessage(row: MessageRow): StoredMessage {
+  private toMember(row: MemberDbRow): MemberRow {
+    const member: MemberRow = {
+      conversationId: this.conversationIdOf(row.cid),
+      userId: this.userOf(row.uid),
+      role: roleFromInt(row.role),
+      firstSeq: row.first_seq,
+      readSeq: row.read_seq,
+      joinedAt: row.joined_at,
+    };
+    if (row.left_seq !== null) member.leftSeq = row.left_seq;
+    return member;
+  }
+
+  private toMessage(row: MessageDbRow): StoredMessage {
     const message: StoredMessage = {
       id: String(row.mid),
       conversationId: this.conversationIdOf(row.cid),
@@ -564,118 +425,293 @@ export class SqliteStore implements Store {
     return message;
   }
 
-  async readRange(input: ReadRangeInput): Promise<ReadRangeResult> {
-    const { cid } = this.conversationOf(input.conversationId);
-    const uid = this.uidOf(input.userId);
-    const member = this.statements.member.get(uid, cid);
-    if (member === undefined) throw new ParleyError('FORBIDDEN', 'not a member of this conversation');
-    const lastSeq = this.statements.conversationLastSeq.get(cid)?.last_seq ?? 0;
-    const cap = member.left_seq ?? lastSeq;
-    const low = Math.max(input.fromSeq, member.first_seq, 1);
-    const high = input.toSeq === 0 ? cap : Math.min(input.toSeq, cap);
-    if (low > high) return { messages: [], coveredFrom: low, coveredTo: high, lastSeq: cap };
-    if (!input.descending) {
-      const rows = this.statements.rangeAscending.all(cid, low, high, input.limit);
-      const messages = rows.map((row) => (row.visible_to !== null && row.visible_to !== uid ? placeholder(input.conversationId, row.seq) : this.toMessage(row)));
-      const coveredTo = rows.length === input.limit ? (rows[rows.length - 1] as MessageRow).seq : high;
-      return { messages, coveredFrom: low, coveredTo, lastSeq: cap };
-    }
-    const rows = this.statements.rangeDescendingVisible.all(cid, low, high, uid, input.limit);
-    rows.reverse();
-    const coveredFrom = rows.length === input.limit ? (rows[0] as MessageRow).seq : low;
-    return { messages: rows.map((row) => this.toMessage(row)), coveredFrom, coveredTo: high, lastSeq: cap };
-  }
-
-  // ---- per-user state ----
-
-  private view(uid: number, cid: number): ConversationView | undefined {
-    const member = this.statements.member.get(uid, cid);
-    const conversation = this.statements.conversationByCid.get(cid);
-    if (member === undefined || conversation === undefined) return undefined;
-    return this.buildView(member, conversation);
-  }
-
-  private buildView(member: MemberRow, conversation: ConversationRow): ConversationView {
-    const uid = member.uid;
-    const cap = member.left_seq ?? conversation.last_seq;
-    const last = this.statements.lastVisible.get(conversation.cid, member.first_seq, cap, uid);
-    const unread = cap > member.read_seq ? this.unreadOf(member, cap) : 0;
-    let name = conversation.name;
-    let peerId = '';
-    if (conversation.kind === KIND_DIRECT) {
-      const peerUid = conversation.peer_a === uid ? conversation.peer_b : conversation.peer_a;
-      peerId = peerUid === null ? '' : this.userOf(peerUid);
-      name = peerUid === null ? '' : (this.statements.userByUid.get(peerUid)?.name ?? peerId);
-    }
-    const view: ConversationView = {
-      id: conversation.id,
-      kind: conversation.kind === KIND_DIRECT ? 'direct' : 'group',
-      name,
-      subject: conversation.subject,
-      peerId,
-      lastSeq: cap,
-      readSeq: member.read_seq,
-      unread,
-      role: roleFromInt(member.role),
-      firstSeq: member.first_seq,
-      leftSeq: member.left_seq ?? 0,
-      active: member.left_seq === null,
-      updatedAt: last?.created_at ?? conversation.updated_at,
-      memberCount: conversation.member_count,
+  private messageParameters(filter: MessageFilter, cid: number): MessageParameters {
+    return {
+      cid,
+      from: filter.fromSeq,
+      to: filter.toSeq,
+      type: filter.type === undefined ? null : filter.type === 'system' ? TYPE_SYSTEM : TYPE_USER,
+      exclude: filter.excludeSender === undefined ? null : (this.findUid(filter.excludeSender) ?? NO_ROW),
+      visible: filter.visibleTo === undefined ? null : (this.findUid(filter.visibleTo) ?? NO_ROW),
     };
-    if (last !== undefined) view.lastMessage = this.toMessage(last);
-    return view;
   }
 
-  private unreadOf(member: MemberRow, cap: number): number {
-    return this.statements.unreadCount.get(member.cid, member.read_seq, cap, member.uid, member.uid)?.n ?? 0;
+  // ---- reads (shared by Store and SqliteTx; synchronous underneath) ----
+
+  /** @internal */
+  readUser(id: string): UserRow | undefined {
+    const row = this.statements.userById.get(id);
+    return row === undefined ? undefined : this.toUser(row);
   }
 
-  private totalUnreadOf(uid: number): number {
-    let total = 0;
-    for (const row of this.statements.membershipsWithUnread.all(uid)) {
-      total += this.unreadOf(row, row.left_seq ?? row.last_seq);
+  /** @internal */
+  readUsers(ids: readonly string[]): UserRow[] {
+    const users: UserRow[] = [];
+    for (const id of new Set(ids)) {
+      const user = this.readUser(id);
+      if (user !== undefined) users.push(user);
     }
-    return total;
+    return users;
   }
 
-  async changedConversations(userId: string, sinceVersion: number): Promise<ChangesResult> {
+  /** @internal */
+  readConversation(id: string): ConversationRow | undefined {
+    const row = this.statements.conversationById.get(id);
+    return row === undefined ? undefined : this.toConversation(row);
+  }
+
+  /** @internal */
+  readMember(conversationId: string, userId: string): MemberRow | undefined {
+    const cid = this.findCid(conversationId);
+    const uid = this.findUid(userId);
+    if (cid === undefined || uid === undefined) return undefined;
+    const row = this.statements.member.get(uid, cid);
+    return row === undefined ? undefined : this.toMember(row);
+  }
+
+  /** @internal */
+  readActiveMembers(conversationId: string): MemberRow[] {
+    const cid = this.findCid(conversationId);
+    return cid === undefined ? [] : this.statements.activeMembers.all(cid).map((row) => this.toMember(row));
+  }
+
+  /** @internal */
+  readActiveMemberCount(conversationId: string): number {
+    const cid = this.findCid(conversationId);
+    return cid === undefined ? 0 : (this.statements.activeMemberCount.get(cid)?.n ?? 0);
+  }
+
+  /** @internal */
+  readMemberships(userId: string, query: MembershipQuery = {}): Membership[] {
+    const uid = this.findUid(userId);
+    if (uid === undefined) return [];
+    const rows = this.statements.memberships.all({ uid, since: query.changedSince ?? null, behind: query.behindOnly ? 1 : 0 });
+    return rows.map((row) => ({ member: this.toMember(row), conversation: this.toConversation(row) }));
+  }
+
+  /** @internal */
+  readMessageByClientId(senderId: string, clientMsgId: string): StoredMessage | undefined {
+    const uid = this.findUid(senderId);
+    if (uid === undefined) return undefined;
+    const row = this.statements.messageByClientId.get(uid, clientMsgId);
+    return row === undefined ? undefined : this.toMessage(row);
+  }
+
+  /** @internal */
+  readMessages(query: MessageQuery): StoredMessage[] {
+    const cid = this.findCid(query.conversationId);
+    if (cid === undefined || query.limit <= 0) return [];
+    const parameters = { ...this.messageParameters(query, cid), limit: query.limit };
+    const statement = query.order === 'desc' ? this.statements.messagesDescending : this.statements.messagesAscending;
+    return statement.all(parameters).map((row) => this.toMessage(row));
+  }
+
+  /** @internal */
+  readMessageCount(filter: MessageFilter): number {
+    const cid = this.findCid(filter.conversationId);
+    if (cid === undefined) return 0;
+    return this.statements.messageCount.get(this.messageParameters(filter, cid))?.n ?? 0;
+  }
+
+  /** @internal */
+  readSyncVersion(): number {
+    return this.statements.metaGet.get('version')?.value ?? 0;
+  }
+
+  /** @internal */
+  readPasswordHash(userId: string): string | undefined {
+    const uid = this.findUid(userId);
+    return uid === undefined ? undefined : this.statements.passwordHash.get(uid)?.password_hash;
+  }
+
+  async getUser(id: string): Promise<UserRow | undefined> {
+    await this.settled();
+    return this.readUser(id);
+  }
+
+  async getUsers(ids: readonly string[]): Promise<UserRow[]> {
+    await this.settled();
+    return this.readUsers(ids);
+  }
+
+  async getConversation(id: string): Promise<ConversationRow | undefined> {
+    await this.settled();
+    return this.readConversation(id);
+  }
+
+  async getMember(conversationId: string, userId: string): Promise<MemberRow | undefined> {
+    await this.settled();
+    return this.readMember(conversationId, userId);
+  }
+
+  async activeMembers(conversationId: string): Promise<MemberRow[]> {
+    await this.settled();
+    return this.readActiveMembers(conversationId);
+  }
+
+  async countActiveMembers(conversationId: string): Promise<number> {
+    await this.settled();
+    return this.readActiveMemberCount(conversationId);
+  }
+
+  async membershipsOf(userId: string, query?: MembershipQuery): Promise<Membership[]> {
+    await this.settled();
+    return this.readMemberships(userId, query);
+  }
+
+  async messageByClientId(senderId: string, clientMsgId: string): Promise<StoredMessage | undefined> {
+    await this.settled();
+    return this.readMessageByClientId(senderId, clientMsgId);
+  }
+
+  async listMessages(query: MessageQuery): Promise<StoredMessage[]> {
+    await this.settled();
+    return this.readMessages(query);
+  }
+
+  async countMessages(filter: MessageFilter): Promise<number> {
+    await this.settled();
+    return this.readMessageCount(filter);
+  }
+
+  async syncVersion(): Promise<number> {
+    await this.settled();
+    return this.readSyncVersion();
+  }
+
+  async getPasswordHash(userId: string): Promise<string | undefined> {
+    await this.settled();
+    return this.readPasswordHash(userId);
+  }
+
+  // ---- writes (only inside a unit, through SqliteTx) ----
+
+  /** @internal */
+  doInsertUser(row: UserRow): void {
+    if (this.findUid(row.id) !== undefined) throw new ParleyError('CONFLICT', `user ${row.id} exists`);
+    const info = this.statements.userInsert.run(row.id, row.name, row.createdAt, row.tokensValidAfter);
+    this.remember(row.id, Number(info.lastInsertRowid), undefined, undefined);
+  }
+
+  /** @internal */
+  doUpdateUser(id: string, patch: Partial<Pick<UserRow, 'name' | 'tokensValidAfter'>>): void {
+    this.statements.userUpdate.run(patch.name ?? null, patch.tokensValidAfter ?? null, this.uidOf(id));
+  }
+
+  /** @internal */
+  doInsertConversation(row: ConversationRow): boolean {
+    if (this.findCid(row.id) !== undefined) return false;
+    const peers = row.peerIds?.map((id) => this.uidOf(id)) ?? [null, null];
+    const info = this.statements.conversationInsert.run(
+      row.id,
+      row.kind === 'direct' ? KIND_DIRECT : KIND_GROUP,
+      row.name,
+      row.subject,
+      peers[0] ?? null,
+      peers[1] ?? null,
+      row.lastSeq,
+      row.memberCount,
+      row.createdAt,
+      row.updatedAt,
+      this.batchVersion,
+    );
+    this.remember(undefined, undefined, row.id, Number(info.lastInsertRowid));
+    return true;
+  }
+
+  /** @internal */
+  doUpdateConversation(id: string, patch: Partial<Pick<ConversationRow, 'name' | 'lastSeq' | 'updatedAt' | 'memberCount'>>): void {
+    this.statements.conversationUpdate.run(
+      patch.name ?? null,
+      patch.lastSeq ?? null,
+      patch.updatedAt ?? null,
+      patch.memberCount ?? null,
+      this.batchVersion,
+      this.cidOf(id),
+    );
+  }
+
+  /** @internal */
+  doPutMember(row: MemberRow): void {
+    this.statements.memberPut.run(
+      this.uidOf(row.userId),
+      this.cidOf(row.conversationId),
+      ROLE_TO_INT[row.role],
+      row.firstSeq,
+      row.leftSeq ?? null,
+      row.readSeq,
+      row.joinedAt,
+      this.batchVersion,
+    );
+  }
+
+  /** @internal */
+  doUpdateMember(conversationId: string, userId: string, patch: Partial<Pick<MemberRow, 'role' | 'leftSeq'>>): void {
+    this.statements.memberUpdate.run(
+      patch.role === undefined ? null : ROLE_TO_INT[patch.role],
+      patch.leftSeq ?? null,
+      this.batchVersion,
+      this.uidOf(userId),
+      this.cidOf(conversationId),
+    );
+  }
+
+  /** @internal */
+  doRaiseReadSeq(conversationId: string, userId: string, seq: number): void {
+    this.statements.memberRaiseRead.run(seq, this.batchVersion, this.uidOf(userId), this.cidOf(conversationId), seq);
+  }
+
+  /** @internal */
+  doInsertMessage(message: NewMessage): StoredMessage {
+    const cid = this.cidOf(message.conversationId);
+    const sender = message.senderId === '' ? 0 : this.uidOf(message.senderId);
+    const visibleTo = message.visibleTo === undefined ? null : this.uidOf(message.visibleTo);
+    let info: Database.RunResult;
+    try {
+      info = this.statements.messageInsert.run(
+        cid,
+        message.seq,
+        sender,
+        message.clientMsgId,
+        message.type === 'system' ? TYPE_SYSTEM : TYPE_USER,
+        message.text ?? null,
+        message.data ?? null,
+        visibleTo,
+        message.createdAt,
+      );
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'SQLITE_CONSTRAINT_UNIQUE') throw error;
+      const what = String((error as Error).message).includes('client_msg_id') ? 'clientMsgId was already used' : `seq ${message.seq} is taken`;
+      throw new ParleyError('CONFLICT', what, { cause: error });
+    }
+    const stored: StoredMessage = {
+      id: String(info.lastInsertRowid),
+      conversationId: message.conversationId,
+      seq: message.seq,
+      senderId: message.senderId,
+      clientMsgId: message.clientMsgId,
+      type: message.type,
+      createdAt: message.createdAt,
+    };
+    // Absent fields stay absent, exactly as a later read returns them.
+    if (message.text !== undefined) stored.text = message.text;
+    if (message.data !== undefined) stored.data = message.data;
+    if (message.visibleTo !== undefined) stored.visibleTo = message.visibleTo;
+    return stored;
+  }
+
+  /** @internal */
+  doInsertPasswordHash(userId: string, passwordHash: string, createdAt: number): void {
     const uid = this.uidOf(userId);
-    const version = this.version;
-    const conversations: ConversationView[] = [];
-    for (const member of this.statements.membershipsChanged.all(uid, sinceVersion, sinceVersion)) {
-      const conversation = this.statements.conversationByCid.get(member.cid);
-      if (conversation !== undefined) conversations.push(this.buildView(member, conversation));
-    }
-    conversations.sort((a, b) => b.updatedAt - a.updatedAt || a.id.localeCompare(b.id));
-    return { version, conversations, totalUnread: this.totalUnreadOf(uid) };
-  }
-
-  async conversationView(userId: string, conversationId: string): Promise<ConversationView | undefined> {
-    return this.view(this.uidOf(userId), this.conversationOf(conversationId).cid);
-  }
-
-  markRead(userId: string, conversationId: string, seq: number): Promise<{ view: ConversationView; totalUnread: number }> {
-    return this.enqueue(() => {
-      const uid = this.uidOf(userId);
-      const { cid } = this.conversationOf(conversationId);
-      const member = this.statements.member.get(uid, cid);
-      if (member === undefined) throw new ParleyError('FORBIDDEN', 'not a member of this conversation');
-      const cap = member.left_seq ?? this.statements.conversationLastSeq.get(cid)?.last_seq ?? 0;
-      const target = seq === 0 ? cap : Math.min(seq, cap);
-      if (target > member.read_seq) this.statements.memberRead.run(target, this.pendingVersion, uid, cid, target);
-      return { view: this.view(uid, cid) as ConversationView, totalUnread: this.totalUnreadOf(uid) };
-    });
-  }
-
-  async totalUnread(userId: string): Promise<number> {
-    return this.totalUnreadOf(this.uidOf(userId));
+    if (this.statements.passwordHash.get(uid) !== undefined) throw new ParleyError('CONFLICT', `${userId} already has a password`);
+    this.statements.passwordInsert.run(uid, passwordHash, createdAt);
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.queue.length > 0) this.flush();
+    // Units already queued still commit: their callers are waiting for an answer.
+    while (this.batch !== undefined || this.queue.length > 0) await (this.batch ?? this.runBatch());
     if (this.walSync !== undefined) await this.walSync.sync().catch(() => undefined);
     this.walSync?.close();
     await this.checkpointer?.close();
@@ -688,19 +724,73 @@ export class SqliteStore implements Store {
   }
 }
 
-/** Resolves each task with its outcome, in request order. */
-function settle(tasks: WriteTask[], outcomes: unknown[]): void {
-  tasks.forEach((task, index) => {
-    const outcome = outcomes[index];
-    if (outcome instanceof TaskFailure) task.reject(outcome.error);
-    else task.resolve(outcome);
+/** SQL of a MessageFilter; null parameters switch a condition off. */
+const MESSAGE_FILTER = `cid = @cid AND seq >= @from AND seq <= @to
+  AND (@type IS NULL OR type = @type)
+  AND (@exclude IS NULL OR sender <> @exclude)
+  AND (@visible IS NULL OR visible_to IS NULL OR visible_to = @visible)`;
+
+interface MessageParameters {
+  cid: number;
+  from: number;
+  to: number;
+  type: number | null;
+  exclude: number | null;
+  visible: number | null;
+}
+
+/**
+ * The `tx` a unit gets. It stops working when its unit ends, so a unit that
+ * leaks it cannot write into a later transaction.
+ */
+class SqliteTx implements StoreTx {
+  private live = true;
+
+  constructor(private readonly store: SqliteStore) {}
+
+  end(): void {
+    this.live = false;
+  }
+
+  private get s(): SqliteStore {
+    if (!this.live) throw new ParleyError('INTERNAL', 'transaction already ended');
+    return this.store;
+  }
+
+  async getUser(id: string) { return this.s.readUser(id); }
+  async getUsers(ids: readonly string[]) { return this.s.readUsers(ids); }
+  async getConversation(id: string) { return this.s.readConversation(id); }
+  /** One writer at a time already: the row needs no extra lock in SQLite. */
+  async lockConversation(id: string) { return this.s.readConversation(id); }
+  async getMember(conversationId: string, userId: string) { return this.s.readMember(conversationId, userId); }
+  async activeMembers(conversationId: string) { return this.s.readActiveMembers(conversationId); }
+  async countActiveMembers(conversationId: string) { return this.s.readActiveMemberCount(conversationId); }
+  async membershipsOf(userId: string, query?: MembershipQuery) { return this.s.readMemberships(userId, query); }
+  async messageByClientId(senderId: string, clientMsgId: string) { return this.s.readMessageByClientId(senderId, clientMsgId); }
+  async listMessages(query: MessageQuery) { return this.s.readMessages(query); }
+  async countMessages(filter: MessageFilter) { return this.s.readMessageCount(filter); }
+  async syncVersion() { return this.s.readSyncVersion(); }
+  async getPasswordHash(userId: string) { return this.s.readPasswordHash(userId); }
+  async insertUser(row: UserRow) { this.s.doInsertUser(row); }
+  async updateUser(id: string, patch: Partial<Pick<UserRow, 'name' | 'tokensValidAfter'>>) { this.s.doUpdateUser(id, patch); }
+  async insertConversation(row: ConversationRow) { return this.s.doInsertConversation(row); }
+  async updateConversation(id: string, patch: Partial<Pick<ConversationRow, 'name' | 'lastSeq' | 'updatedAt' | 'memberCount'>>) {
+    this.s.doUpdateConversation(id, patch);
+  }
+  async putMember(row: MemberRow) { this.s.doPutMember(row); }
+  async updateMember(conversationId: string, userId: string, patch: Partial<Pick<MemberRow, 'role' | 'leftSeq'>>) {
+    this.s.doUpdateMember(conversationId, userId, patch);
+  }
+  async raiseReadSeq(conversationId: string, userId: string, seq: number) { this.s.doRaiseReadSeq(conversationId, userId, seq); }
+  async insertMessage(message: NewMessage) { return this.s.doInsertMessage(message); }
+  async insertPasswordHash(userId: string, passwordHash: string, createdAt: number) { this.s.doInsertPasswordHash(userId, passwordHash, createdAt); }
+}
+
+/** Resolves each unit with its outcome, in request order. */
+function settle(units: WriteUnit[], outcomes: Outcome[]): void {
+  units.forEach((unit, index) => {
+    const outcome = outcomes[index] as Outcome;
+    if (outcome.ok) unit.resolve(outcome.value);
+    else unit.reject(outcome.error);
   });
-}
-
-class TaskFailure {
-  constructor(readonly error: ParleyError) {}
-}
-
-function placeholder(conversationId: string, seq: number): StoredMessage {
-  return { id: '', conversationId, seq, senderId: '', clientMsgId: '', type: 'user', createdAt: 0, hidden: true };
 }

@@ -1,9 +1,9 @@
-/** Identifier schemes shared by every Store adapter. */
+/** Identifier schemes: how conversation ids are made. */
 import { createHash, randomBytes } from 'node:crypto';
 
 /**
  * A direct conversation's id is derived from its two users and its business
- * subject, so both sides (and every adapter) compute the same id, and
+ * subject, so both sides (and every node) compute the same id, and
  * "buyer + seller + item" is its own conversation.
  */
 export function directConversationId(userA: string, userB: string, subject: string): string {

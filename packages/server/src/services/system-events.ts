@@ -6,7 +6,7 @@
  * converted when read, so old databases need no migration.
  */
 import { Role, type SystemEvent as WireSystemEvent } from '@parley/protocol';
-import type { MemberRole } from './store/rules.js';
+import type { MemberRole } from './rules.js';
 
 /** A system event as the store writes it (JSON in the data column). */
 export type StoredSystemEvent =

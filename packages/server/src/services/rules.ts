@@ -1,6 +1,6 @@
 /**
- * Membership rules shared by every Store adapter, so that PostgreSQL and SQLite
- * enforce exactly the same permissions inside their transactions.
+ * Membership rules: who may add, remove, rename and assign roles. Applied by
+ * the services inside the transaction that makes the change.
  */
 import { ParleyError } from '@parley/protocol';
 

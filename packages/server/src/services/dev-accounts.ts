@@ -1,0 +1,74 @@
+/**
+ * Development accounts: users with an argon2id password, for demos and the
+ * web app without a backend of their own (see http/dev-auth.ts). The hash is
+ * kept by the store next to the user, and a sign-up writes both in one commit.
+ */
+import { hash, verify } from '@node-rs/argon2';
+import { ParleyError } from '@parley/protocol';
+import type { Store, UserRow } from '../store/store.js';
+
+export interface LegacyCredential {
+  userId: string;
+  passwordHash: string;
+  createdAt: number;
+}
+
+export class DevAccountService {
+  /** Verified when a user id has no password, so that an unknown id takes as long as a wrong password. */
+  private decoyHash: Promise<string> | undefined;
+  /** Sign-ups being hashed, so that two racing for one id do not both pay for hashing. */
+  private readonly signingUp = new Set<string>();
+
+  constructor(private readonly store: Store) {}
+
+  /** Creates a user with a password; CONFLICT when the id is taken. */
+  async signUp(userId: string, name: string, password: string): Promise<UserRow> {
+    if (this.signingUp.has(userId) || (await this.store.getUser(userId)) !== undefined) {
+      throw new ParleyError('CONFLICT', `the user id ${userId} is taken`);
+    }
+    this.signingUp.add(userId);
+    try {
+      // Hashed outside the unit: a unit holds the transaction while it runs.
+      const passwordHash = await hash(password);
+      return await this.store.write(async (tx) => {
+        // Checked again inside the unit: the admin API may have created the user meanwhile.
+        if ((await tx.getUser(userId)) !== undefined) throw new ParleyError('CONFLICT', `the user id ${userId} is taken`);
+        const now = Date.now();
+        const user: UserRow = { id: userId, name, createdAt: now, tokensValidAfter: 0 };
+        await tx.insertUser(user);
+        await tx.insertPasswordHash(userId, passwordHash, now);
+        return user;
+      });
+    } finally {
+      this.signingUp.delete(userId);
+    }
+  }
+
+  /** The user, if the password matches; UNAUTHENTICATED otherwise (same answer for unknown ids). */
+  async signIn(userId: string, password: string): Promise<UserRow> {
+    const stored = await this.store.getPasswordHash(userId);
+    const matches = await verify(stored ?? (await this.decoy()), password);
+    const user = matches && stored !== undefined ? await this.store.getUser(userId) : undefined;
+    if (user === undefined) throw new ParleyError('UNAUTHENTICATED', 'wrong user id or password');
+    return user;
+  }
+
+  /** Takes over hashes from an older data folder; returns how many were added. Existing passwords win. */
+  async importCredentials(credentials: readonly LegacyCredential[]): Promise<number> {
+    if (credentials.length === 0) return 0;
+    return this.store.write(async (tx) => {
+      let added = 0;
+      for (const credential of credentials) {
+        if ((await tx.getUser(credential.userId)) === undefined) continue;
+        if ((await tx.getPasswordHash(credential.userId)) !== undefined) continue;
+        await tx.insertPasswordHash(credential.userId, credential.passwordHash, credential.createdAt);
+        added++;
+      }
+      return added;
+    });
+  }
+
+  private decoy(): Promise<string> {
+    return (this.decoyHash ??= hash('decoy password, never valid'));
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * The conversation timeline: seq assignment and system events. Every message
+ * (user or system) enters a conversation through `appendToTimeline`, inside a
+ * unit that locked the conversation, so seqs stay dense under any number of
+ * writers.
+ */
+import { randomBytes } from 'node:crypto';
+import type { ConversationRow, StoreTx, StoredMessage } from '../store/store.js';
+import { type StoredSystemEvent, encodeStoredSystemEvent } from './system-events.js';
+
+export interface TimelineEntry {
+  senderId: string;
+  clientMsgId: string;
+  type: 'user' | 'system';
+  text?: string;
+  data?: Uint8Array;
+  visibleTo?: string;
+}
+
+/**
+ * Stores `entry` as the conversation's next seq. `conversation` must come from
+ * `tx.lockConversation`; it is updated in place so a unit can append several.
+ */
+export async function appendToTimeline(tx: StoreTx, conversation: ConversationRow, entry: TimelineEntry): Promise<StoredMessage> {
+  const seq = conversation.lastSeq + 1;
+  const now = Date.now();
+  const message = await tx.insertMessage({ ...entry, conversationId: conversation.id, seq, createdAt: now });
+  conversation.lastSeq = seq;
+  conversation.updatedAt = now;
+  await tx.updateConversation(conversation.id, { lastSeq: seq, updatedAt: now });
+  return message;
+}
+
+/** Records a membership or naming change in the timeline. `actorId` is '' for the admin API. */
+export function appendSystemEvent(tx: StoreTx, conversation: ConversationRow, actorId: string, event: StoredSystemEvent): Promise<StoredMessage> {
+  return appendToTimeline(tx, conversation, {
+    senderId: actorId,
+    clientMsgId: `sys-${randomBytes(9).toString('base64url')}`,
+    type: 'system',
+    data: encodeStoredSystemEvent(event),
+  });
+}

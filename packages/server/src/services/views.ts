@@ -1,0 +1,94 @@
+/**
+ * What one member sees of a conversation: the access window, the unread rule,
+ * the last visible message, the name, and placeholders for messages addressed
+ * to someone else. Works over any StoreReader (inside or outside a unit).
+ */
+import type { ConversationRow, MemberRow, MessageFilter, StoreReader, StoredMessage } from '../store/store.js';
+import type { ConversationView } from './model.js';
+
+/** The last seq a member may read: up to the event that ended a past membership, else everything. */
+export function readableEnd(member: MemberRow, conversation: ConversationRow): number {
+  return member.leftSeq ?? conversation.lastSeq;
+}
+
+/**
+ * The unread rule: user messages after the read position and inside the
+ * member's access window, not the member's own, and visible to them (a
+ * message addressed to someone else never counts). System messages never count.
+ */
+export function unreadFilter(member: MemberRow, end: number): MessageFilter {
+  return {
+    conversationId: member.conversationId,
+    fromSeq: Math.max(member.readSeq + 1, member.firstSeq),
+    toSeq: end,
+    type: 'user',
+    excludeSender: member.userId,
+    visibleTo: member.userId,
+  };
+}
+
+export async function unreadCount(reader: StoreReader, member: MemberRow, conversation: ConversationRow): Promise<number> {
+  const end = readableEnd(member, conversation);
+  return end > member.readSeq ? reader.countMessages(unreadFilter(member, end)) : 0;
+}
+
+/** The total is the sum of the same per-conversation counts, so the two never disagree. */
+export async function totalUnread(reader: StoreReader, userId: string): Promise<number> {
+  let total = 0;
+  for (const { member, conversation } of await reader.membershipsOf(userId, { behindOnly: true })) {
+    total += await unreadCount(reader, member, conversation);
+  }
+  return total;
+}
+
+/** A direct conversation is named after the peer, as each side sees it. */
+export function peerOf(conversation: ConversationRow, userId: string): string {
+  if (conversation.peerIds === undefined) return '';
+  const [first, second] = conversation.peerIds;
+  return first === userId ? second : first;
+}
+
+export async function buildView(reader: StoreReader, member: MemberRow, conversation: ConversationRow): Promise<ConversationView> {
+  const end = readableEnd(member, conversation);
+  const [last] = await reader.listMessages({
+    conversationId: conversation.id,
+    fromSeq: member.firstSeq,
+    toSeq: end,
+    visibleTo: member.userId,
+    limit: 1,
+    order: 'desc',
+  });
+  let name = conversation.name;
+  let peerId = '';
+  if (conversation.kind === 'direct') {
+    peerId = peerOf(conversation, member.userId);
+    name = peerId === '' ? '' : ((await reader.getUser(peerId))?.name ?? peerId);
+  }
+  const view: ConversationView = {
+    id: conversation.id,
+    kind: conversation.kind,
+    name,
+    subject: conversation.subject,
+    peerId,
+    lastSeq: end,
+    readSeq: member.readSeq,
+    unread: await unreadCount(reader, member, conversation),
+    role: member.role,
+    firstSeq: member.firstSeq,
+    leftSeq: member.leftSeq ?? 0,
+    active: member.leftSeq === undefined,
+    updatedAt: last?.createdAt ?? conversation.updatedAt,
+    memberCount: conversation.memberCount,
+  };
+  if (last !== undefined) view.lastMessage = last;
+  return view;
+}
+
+/** What a member gets in place of a message addressed to someone else: the seq stays dense. */
+export function placeholder(conversationId: string, seq: number): StoredMessage {
+  return { id: '', conversationId, seq, senderId: '', clientMsgId: '', type: 'user', createdAt: 0, hidden: true };
+}
+
+export function isVisibleTo(message: StoredMessage, userId: string): boolean {
+  return message.visibleTo === undefined || message.visibleTo === userId;
+}

@@ -1,0 +1,118 @@
+/**
+ * The SQLite schema as numbered, ordered migration steps. `PRAGMA
+ * user_version` records the last step applied; at open every later step runs,
+ * all of them in one transaction, so a database is either fully upgraded or
+ * untouched. Steps are never edited once released: a change is a new step.
+ *
+ * Integer surrogate keys keep the message indexes small; the messages table is
+ * an ordinary rowid table (appends go to the end of the B-tree) with one index
+ * for seq ranges and one for idempotent sends.
+ */
+import type Database from 'better-sqlite3';
+import { ParleyError } from '@parley/protocol';
+
+interface Migration {
+  version: number;
+  description: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    // IF NOT EXISTS: databases from before versioned migrations (user_version 0)
+    // already hold exactly these tables and pass through unchanged.
+    description: 'users, conversations, members, messages and the sync version',
+    sql: `
+CREATE TABLE IF NOT EXISTS meta (
+  key TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS users (
+  uid INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  name TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  tokens_valid_after INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE IF NOT EXISTS conversations (
+  cid INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  kind INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  peer_a INTEGER,
+  peer_b INTEGER,
+  last_seq INTEGER NOT NULL DEFAULT 0,
+  member_count INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  version INTEGER NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS members (
+  uid INTEGER NOT NULL,
+  cid INTEGER NOT NULL,
+  role INTEGER NOT NULL,
+  first_seq INTEGER NOT NULL,
+  left_seq INTEGER,
+  read_seq INTEGER NOT NULL DEFAULT 0,
+  joined_at INTEGER NOT NULL,
+  version INTEGER NOT NULL,
+  PRIMARY KEY (uid, cid)
+) WITHOUT ROWID;
+
+CREATE INDEX IF NOT EXISTS members_of_conversation ON members (cid) WHERE left_seq IS NULL;
+
+CREATE TABLE IF NOT EXISTS messages (
+  mid INTEGER PRIMARY KEY,
+  cid INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  sender INTEGER NOT NULL,
+  client_msg_id TEXT NOT NULL,
+  type INTEGER NOT NULL,
+  text TEXT,
+  data BLOB,
+  visible_to INTEGER,
+  created_at INTEGER NOT NULL
+);
+
+CREATE UNIQUE INDEX IF NOT EXISTS messages_by_seq ON messages (cid, seq);
+CREATE UNIQUE INDEX IF NOT EXISTS messages_by_client_id ON messages (sender, client_msg_id);
+`,
+  },
+  {
+    version: 2,
+    // Development accounts used to live in a second file (dev-auth.db); in the
+    // main database a sign-up writes the user and the password in one commit.
+    description: 'development account passwords',
+    sql: `
+CREATE TABLE dev_credentials (
+  uid INTEGER PRIMARY KEY,
+  password_hash TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+`,
+  },
+];
+
+/** Brings the database to the latest schema; returns the versions applied. */
+export function migrate(db: Database.Database): number[] {
+  const latest = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
+  const applied: number[] = [];
+  db.transaction(() => {
+    const current = db.pragma('user_version', { simple: true }) as number;
+    if (current > latest) {
+      throw new ParleyError('UNAVAILABLE', `the database has schema version ${current}; this server knows up to ${latest} (a newer release wrote it)`);
+    }
+    for (const migration of MIGRATIONS) {
+      if (migration.version <= current) continue;
+      db.exec(migration.sql);
+      applied.push(migration.version);
+    }
+    if (applied.length > 0) db.pragma(`user_version = ${latest}`);
+  }).immediate();
+  return applied;
+}

@@ -1,0 +1,111 @@
+/**
+ * The Bus contract: what delivery relies on, run against any adapter. A
+ * factory gives one or more nodes joined to the same bus (LocalBus: one
+ * process; NATS: several connections); every subscriber on every node must
+ * get every event, in publish order per conversation, with its payload intact.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { Bus, BusEvent } from '../../src/bus/bus.js';
+import type { StoredMessage } from '../../src/services/model.js';
+
+export interface BusCluster {
+  /** Buses of different nodes sharing one broker (or one process for LocalBus). */
+  nodes: Bus[];
+  close(): Promise<void>;
+}
+
+async function eventually(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+function message(conversationId: string, seq: number, extra: Partial<StoredMessage> = {}): StoredMessage {
+  return { id: `${conversationId}-${seq}`, conversationId, seq, senderId: 'a', clientMsgId: `c${seq}`, type: 'user', text: `#${seq}`, createdAt: 1_700_000_000_000 + seq, ...extra };
+}
+
+export function busContract(name: string, createCluster: () => Promise<BusCluster>): void {
+  describe(`Bus contract: ${name}`, () => {
+    async function setup(t: { after(fn: () => unknown): void }): Promise<BusCluster> {
+      const cluster = await createCluster();
+      t.after(() => cluster.close());
+      return cluster;
+    }
+
+    test('every subscriber on every node gets every message, in publish order per conversation', async (t) => {
+      const { nodes } = await setup(t);
+      const received = nodes.map(() => [] as BusEvent[]);
+      nodes.forEach((node, index) => node.subscribe((event) => received[index]!.push(event)));
+      const publisher = nodes[nodes.length - 1]!;
+      for (let seq = 1; seq <= 100; seq++) {
+        publisher.publish({ type: 'message', message: message('one', seq) });
+        publisher.publish({ type: 'message', message: message('two', seq) });
+      }
+      await eventually(() => received.every((events) => events.length >= 200), 'all events on all nodes');
+      for (const events of received) {
+        for (const conversationId of ['one', 'two']) {
+          const seqs = events.flatMap((event) => (event.type === 'message' && event.message.conversationId === conversationId ? [event.message.seq] : []));
+          assert.deepEqual(seqs, Array.from({ length: 100 }, (_, n) => n + 1));
+        }
+      }
+    });
+
+    test('payloads arrive intact: binary data, addressing, origin and every event type', async (t) => {
+      const { nodes } = await setup(t);
+      const received: BusEvent[] = [];
+      nodes[0]!.subscribe((event) => received.push(event));
+      const publisher = nodes[nodes.length - 1]!;
+      const sent: BusEvent[] = [
+        {
+          type: 'message',
+          message: message('g', 7, { type: 'system', text: undefined, data: new Uint8Array([0, 1, 2, 255]), visibleTo: 'b' }),
+          originSessionId: 'session-1',
+          alsoNotify: ['removed-user'],
+        },
+        { type: 'members', conversationId: 'g' },
+        {
+          type: 'summary',
+          userId: 'b',
+          totalUnread: 3,
+          originSessionId: 'session-2',
+          summary: {
+            id: 'g', kind: 'group', name: 'G', subject: '', peerId: '', lastSeq: 7, readSeq: 4, unread: 3, role: 'member',
+            firstSeq: 1, leftSeq: 0, active: true, updatedAt: 1_700_000_000_007, memberCount: 3,
+          },
+        },
+        { type: 'revoked', userId: 'c' },
+      ];
+      for (const event of sent) publisher.publish(event);
+      await eventually(() => received.length >= sent.length, 'four events');
+      const first = received[0];
+      assert.equal(first?.type, 'message');
+      if (first?.type === 'message') {
+        assert.deepEqual(Array.from(first.message.data ?? []), [0, 1, 2, 255]);
+        assert.equal(first.message.visibleTo, 'b');
+        assert.equal(first.message.text, undefined);
+        assert.equal(first.originSessionId, 'session-1');
+        assert.deepEqual(first.alsoNotify, ['removed-user']);
+      }
+      assert.deepEqual(received.slice(1), sent.slice(1));
+    });
+
+    test('an unsubscribed handler gets nothing more; the others still do', async (t) => {
+      const { nodes } = await setup(t);
+      const kept: BusEvent[] = [];
+      const dropped: BusEvent[] = [];
+      nodes[0]!.subscribe((event) => kept.push(event));
+      const unsubscribe = nodes[0]!.subscribe((event) => dropped.push(event));
+      const publisher = nodes[nodes.length - 1]!;
+      publisher.publish({ type: 'members', conversationId: 'before' });
+      await eventually(() => kept.length === 1 && dropped.length === 1, 'first event');
+      unsubscribe();
+      publisher.publish({ type: 'members', conversationId: 'after' });
+      publisher.publish({ type: 'revoked', userId: 'marker' });
+      await eventually(() => kept.length === 3, 'later events');
+      assert.equal(dropped.length, 1);
+    });
+  });
+}

@@ -1,0 +1,308 @@
+/**
+ * The Store contract: every behaviour the services rely on, run against any
+ * adapter. Most checks go through the real services over the adapter (that is
+ * how the server uses it); a few pin port primitives directly. Adapter-neutral:
+ * an adapter passes by giving a factory of fresh databases.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { ParleyError } from '@parley/protocol';
+import { LocalBus } from '../../src/bus/local-bus.js';
+import { DEFAULT_SERVER_LIMITS } from '../../src/config.js';
+import { ConversationService } from '../../src/services/conversations.js';
+import { DevAccountService } from '../../src/services/dev-accounts.js';
+import { MessagingService } from '../../src/services/messaging.js';
+import { UserService } from '../../src/services/users.js';
+import type { Store } from '../../src/store/store.js';
+
+/** A fresh, empty database. `open` may be called again after the store it gave was closed: same data. */
+export interface StoreDatabase {
+  open(): Promise<Store>;
+  destroy(): Promise<void>;
+}
+
+interface Domain {
+  store: Store;
+  users: UserService;
+  messaging: MessagingService;
+  conversations: ConversationService;
+  accounts: DevAccountService;
+}
+
+function domainOver(store: Store): Domain {
+  const bus = new LocalBus();
+  const limits = { ...DEFAULT_SERVER_LIMITS, maxGroupMembers: 5000 };
+  return {
+    store,
+    users: new UserService(store, bus),
+    messaging: new MessagingService(store, bus, limits),
+    conversations: new ConversationService(store, bus, limits),
+    accounts: new DevAccountService(store),
+  };
+}
+
+export function storeContract(name: string, createDatabase: () => Promise<StoreDatabase>): void {
+  describe(`Store contract: ${name}`, () => {
+    async function setup(
+      t: { after(fn: () => unknown): void },
+      userIds: string[] = [],
+    ): Promise<Domain & { database: StoreDatabase; reopen(): Promise<Domain> }> {
+      const database = await createDatabase();
+      const opened: Store[] = [await database.open()];
+      t.after(async () => {
+        for (const store of opened) await store.close();
+        await database.destroy();
+      });
+      const domain = domainOver(opened[0]!);
+      await Promise.all(userIds.map((id) => domain.users.putUser(id, id.toUpperCase())));
+      const reopen = async () => {
+        for (const store of opened) await store.close();
+        const store = await database.open();
+        opened.push(store);
+        return domainOver(store);
+      };
+      return { ...domain, database, reopen };
+    }
+
+    test('concurrent sends get dense seqs per conversation, each sender keeping its order', async (t) => {
+      const { messaging, conversations } = await setup(t, ['a', 'b', 'c']);
+      const ab = await conversations.openDirect('a', 'b', '');
+      const bc = await conversations.openDirect('b', 'c', 'item');
+      await conversations.createGroup('a', { id: 'g', name: 'G', memberIds: ['b', 'c'] });
+      const targets = [
+        { id: ab.id, senders: ['a', 'b'] },
+        { id: bc.id, senders: ['b', 'c'] },
+        { id: 'g', senders: ['a', 'b', 'c'] },
+      ];
+      const sends = Array.from({ length: 450 }, (_, n) => {
+        const target = targets[n % 3]!;
+        const senderId = target.senders[n % target.senders.length]!;
+        return { conversationId: target.id, senderId, clientMsgId: `m${n}`, n };
+      });
+      const results = await Promise.all(sends.map((send) => messaging.send(send.senderId, { conversationId: send.conversationId, clientMsgId: send.clientMsgId, text: String(send.n) })));
+      for (const target of targets) {
+        const seqs = results.filter((result) => result.message.conversationId === target.id).map((result) => result.message.seq);
+        const offset = target.id === 'g' ? 1 : 0; // seq 1 of a group is its group_created event
+        assert.deepEqual(seqs, Array.from({ length: 150 }, (_, n) => n + 1 + offset), `dense and in request order in ${target.id}`);
+        const pulled = await messaging.pull(target.senders[0]!, target.id, 1, 0, 500, false);
+        assert.deepEqual(pulled.messages.map((message) => message.seq), Array.from({ length: 150 + offset }, (_, n) => n + 1));
+      }
+    });
+
+    test('opening one direct conversation many times at once gives one conversation with two members', async (t) => {
+      const { store, conversations } = await setup(t, ['a', 'b']);
+      const views = await Promise.all(Array.from({ length: 20 }, (_, n) => (n % 2 ? conversations.openDirect('a', 'b', 'x') : conversations.openDirect('b', 'a', 'x'))));
+      assert.equal(new Set(views.map((view) => view.id)).size, 1);
+      assert.deepEqual((await store.activeMembers(views[0]!.id)).map((member) => member.userId).sort(), ['a', 'b']);
+      assert.equal(await store.countActiveMembers(views[0]!.id), 2);
+    });
+
+    test('a repeated clientMsgId returns the original message; in another conversation it is a CONFLICT', async (t) => {
+      const { messaging, conversations } = await setup(t, ['a', 'b', 'c']);
+      const ab = await conversations.openDirect('a', 'b', '');
+      const ac = await conversations.openDirect('a', 'c', '');
+      const [first, racing] = await Promise.all([
+        messaging.send('a', { conversationId: ab.id, clientMsgId: 'once', text: 'original' }),
+        messaging.send('a', { conversationId: ab.id, clientMsgId: 'once', text: 'retry in flight' }),
+      ]);
+      assert.equal(first.duplicate, false);
+      assert.equal(racing.duplicate, true);
+      const retry = await messaging.send('a', { conversationId: ab.id, clientMsgId: 'once', text: 'changed' });
+      assert.deepEqual([retry.duplicate, retry.message.id, retry.message.seq, retry.message.text], [true, first.message.id, first.message.seq, 'original']);
+      await assert.rejects(messaging.send('a', { conversationId: ac.id, clientMsgId: 'once', text: 'x' }), { name: 'CONFLICT' });
+      // Another sender may use the same id.
+      const other = await messaging.send('b', { conversationId: ab.id, clientMsgId: 'once', text: 'b' });
+      assert.equal(other.duplicate, false);
+      assert.equal((await messaging.pull('a', ab.id, 1, 0, 10, false)).messages.length, 2);
+    });
+
+    test('the store refuses a second row for one (sender, clientMsgId) by itself', async (t) => {
+      const { store, conversations } = await setup(t, ['a', 'b']);
+      const ab = await conversations.openDirect('a', 'b', '');
+      const message = { conversationId: ab.id, senderId: 'a', clientMsgId: 'dup', type: 'user' as const, text: 'x', createdAt: Date.now() };
+      await store.write(async (tx) => {
+        await tx.insertMessage({ ...message, seq: 1 });
+        await tx.updateConversation(ab.id, { lastSeq: 1 });
+      });
+      await assert.rejects(store.write((tx) => tx.insertMessage({ ...message, seq: 2 })), { name: 'CONFLICT' });
+    });
+
+    test('a unit that throws leaves nothing behind, and units beside it still commit', async (t) => {
+      const { store, users, conversations } = await setup(t, ['a', 'b']);
+      const ab = await conversations.openDirect('a', 'b', '');
+      const versionBefore = await store.syncVersion();
+      const failing = store.write(async (tx) => {
+        await tx.insertUser({ id: 'ghost', name: 'Ghost', createdAt: 1, tokensValidAfter: 0 });
+        await tx.insertMessage({ conversationId: ab.id, seq: 1, senderId: 'a', clientMsgId: 'ghost', type: 'user', text: 'x', createdAt: 1 });
+        await tx.updateConversation(ab.id, { lastSeq: 1 });
+        await tx.raiseReadSeq(ab.id, 'a', 1);
+        throw new ParleyError('INVALID_ARGUMENT', 'changed my mind');
+      });
+      const beside = users.putUser('c', 'C');
+      await assert.rejects(failing, { name: 'INVALID_ARGUMENT' });
+      await beside;
+      assert.equal(await store.getUser('ghost'), undefined);
+      assert.equal((await store.getConversation(ab.id))?.lastSeq, 0);
+      assert.equal((await store.getMember(ab.id, 'a'))?.readSeq, 0);
+      assert.equal(await store.messageByClientId('a', 'ghost'), undefined);
+      assert.equal((await store.getUser('c'))?.name, 'C');
+      // The ghost user id is free again.
+      await users.putUser('ghost', 'Real');
+      assert.equal((await store.getUser('ghost'))?.name, 'Real');
+      assert.ok((await store.syncVersion()) > versionBefore);
+    });
+
+    test('a write resolves only once committed: another connection to the database sees it', async (t) => {
+      const { messaging, conversations, database } = await setup(t, ['a', 'b']);
+      const ab = await conversations.openDirect('a', 'b', '');
+      const sent = await messaging.send('a', { conversationId: ab.id, clientMsgId: 'durable', text: 'kept' });
+      const second = await database.open();
+      const found = await second.messageByClientId('a', 'durable');
+      await second.close();
+      assert.equal(found?.seq, sent.message.seq);
+      assert.equal(found?.text, 'kept');
+    });
+
+    test('access windows: a removed member reads up to its removal, cannot send, and a rejoin starts a new window', async (t) => {
+      const { messaging, conversations } = await setup(t, ['o', 'm']);
+      await conversations.createGroup('o', { id: 'g', name: 'G', memberIds: ['m'] });
+      await messaging.send('o', { conversationId: 'g', clientMsgId: 'before', text: 'before' });
+      const removal = await conversations.updateMembers('o', 'g', [], ['m']);
+      const leftSeq = removal.messages[0]!.seq;
+      await messaging.send('o', { conversationId: 'g', clientMsgId: 'after', text: 'after' });
+      const range = await messaging.pull('m', 'g', 1, 0, 100, false);
+      assert.deepEqual(range.messages.map((message) => message.text ?? message.type), ['system', 'before', 'system']);
+      assert.equal(range.coveredTo, leftSeq);
+      assert.equal(range.lastSeq, leftSeq);
+      await assert.rejects(messaging.send('m', { conversationId: 'g', clientMsgId: 'nope', text: 'x' }), { name: 'FORBIDDEN' });
+      const pastView = (await messaging.sync('m', 0)).conversations.find((view) => view.id === 'g');
+      assert.deepEqual([pastView?.active, pastView?.leftSeq, pastView?.lastMessage?.type], [false, leftSeq, 'system']);
+
+      const rejoin = await conversations.updateMembers('o', 'g', ['m'], []);
+      const firstSeq = rejoin.messages[0]!.seq;
+      await messaging.send('o', { conversationId: 'g', clientMsgId: 'back', text: 'welcome back' });
+      const again = await messaging.pull('m', 'g', 1, 0, 100, false);
+      assert.equal(again.coveredFrom, firstSeq);
+      assert.deepEqual(again.messages.map((message) => message.text ?? message.type), ['system', 'welcome back']);
+      const view = (await messaging.sync('m', 0)).conversations.find((candidate) => candidate.id === 'g');
+      assert.deepEqual([view?.active, view?.firstSeq, view?.unread, view?.memberCount], [true, firstSeq, 1, 2]);
+    });
+
+    test('unread: own, system and messages addressed to others never count; the total is the sum; reads never move back', async (t) => {
+      const { messaging, conversations } = await setup(t, ['a', 'b', 'c']);
+      await conversations.createGroup('a', { id: 'g', name: 'G', memberIds: ['b', 'c'] });
+      const direct = await conversations.openDirect('a', 'b', 'item-1');
+      await messaging.send('a', { conversationId: 'g', clientMsgId: '1', text: 'to all' });
+      await messaging.send('a', { conversationId: 'g', clientMsgId: '2', text: 'only c', visibleTo: 'c' });
+      await messaging.send('b', { conversationId: 'g', clientMsgId: '3', text: 'mine' });
+      await messaging.send('a', { conversationId: direct.id, clientMsgId: '4', text: 'dm' });
+      await messaging.send('a', { conversationId: direct.id, clientMsgId: '5', text: 'dm2' });
+      const b = await messaging.sync('b', 0);
+      const c = await messaging.sync('c', 0);
+      // Sending reads up to your own message: b has read the group.
+      assert.deepEqual(Object.fromEntries(b.conversations.map((view) => [view.id, view.unread])), { g: 0, [direct.id]: 2 });
+      assert.equal(b.totalUnread, 2);
+      assert.deepEqual(c.conversations.map((view) => view.unread), [3]);
+      assert.equal(c.totalUnread, 3);
+      assert.equal(await messaging.totalUnread('c'), 3);
+      // b sees a placeholder for the message addressed to c, in its place.
+      const forB = await messaging.pull('b', 'g', 1, 0, 10, false);
+      assert.deepEqual(forB.messages.map((message) => (message.hidden ? 'hidden' : (message.text ?? message.type))), ['system', 'to all', 'hidden', 'mine']);
+      const history = await messaging.pull('b', 'g', 0, 0, 10, true);
+      assert.deepEqual(history.messages.map((message) => message.text ?? message.type), ['system', 'to all', 'mine']);
+      // seq 1 group_created, 2 "to all", 3 "only c", 4 "mine".
+      const read = await messaging.markRead('c', 'g', 2);
+      assert.deepEqual([read.view.unread, read.totalUnread], [2, 2]);
+      const back = await messaging.markRead('c', 'g', 1);
+      assert.equal(back.view.readSeq, 2, 'read positions never move back');
+      const all = await messaging.markRead('c', 'g', 0);
+      assert.deepEqual([all.view.readSeq, all.view.unread, all.totalUnread], [4, 0, 0]);
+    });
+
+    test('a group message is stored once: no member row of the other members changes', async (t) => {
+      const memberIds = Array.from({ length: 300 }, (_, n) => `u${n}`);
+      const { store, messaging, conversations } = await setup(t, ['owner', ...memberIds]);
+      await conversations.createGroup('owner', { id: 'big', name: 'Big', memberIds });
+      const before = await store.activeMembers('big');
+      for (let n = 0; n < 20; n++) await messaging.send('owner', { conversationId: 'big', clientMsgId: `g${n}`, text: 'hello all' });
+      const after = await store.activeMembers('big');
+      const others = (rows: typeof before) => rows.filter((row) => row.userId !== 'owner').sort((x, y) => x.userId.localeCompare(y.userId));
+      assert.deepEqual(others(after), others(before));
+      assert.equal((await store.getConversation('big'))?.lastSeq, 21);
+      const view = (await messaging.sync('u7', 0)).conversations[0];
+      assert.equal(view?.unread, 20);
+    });
+
+    test('direct conversations are named after the peer; groups by their name; ownership hands over', async (t) => {
+      const { messaging, conversations, users } = await setup(t, ['a', 'b', 'c']);
+      const forA = await conversations.openDirect('a', 'b', '');
+      const forB = await conversations.openDirect('b', 'a', '');
+      assert.equal(forA.id, forB.id);
+      assert.deepEqual([forA.name, forA.peerId, forB.name, forB.peerId], ['B', 'b', 'A', 'a']);
+      await users.putUser('b', 'Bea');
+      assert.equal((await messaging.sync('a', 0)).conversations[0]?.name, 'Bea');
+      await conversations.createGroup('a', { id: 'g', name: 'G', memberIds: ['b', 'c'] });
+      await conversations.rename('a', 'g', 'Renamed');
+      await conversations.setRole('a', 'g', 'b', 'owner');
+      const members = Object.fromEntries((await conversations.members('c', 'g')).map((member) => [member.userId, member.role]));
+      assert.deepEqual(members, { a: 'admin', b: 'owner', c: 'member' });
+      await assert.rejects(conversations.rename('c', 'g', 'nope'), { name: 'FORBIDDEN' });
+      const view = (await messaging.sync('c', 0)).conversations.find((candidate) => candidate.id === 'g');
+      assert.equal(view?.name, 'Renamed');
+    });
+
+    test('the sync version grows with every commit, selects what changed, and survives a reopen', async (t) => {
+      const { store, reopen, messaging, conversations } = await setup(t, ['a', 'b', 'c']);
+      const ab = await conversations.openDirect('a', 'b', '');
+      const ac = await conversations.openDirect('a', 'c', '');
+      const first = await messaging.sync('b', 0);
+      assert.deepEqual(first.conversations.map((view) => view.id), [ab.id]);
+      await messaging.send('a', { conversationId: ac.id, clientMsgId: 'x', text: 'to c' });
+      const unchanged = await messaging.sync('b', first.version);
+      assert.deepEqual(unchanged.conversations, [], 'a conversation b is not in did not change b');
+      assert.ok(unchanged.version > first.version);
+      await messaging.send('a', { conversationId: ab.id, clientMsgId: 'y', text: 'to b' });
+      const changed = await messaging.sync('b', unchanged.version);
+      assert.deepEqual(changed.conversations.map((view) => [view.id, view.unread]), [[ab.id, 1]]);
+      const versions: number[] = [];
+      for (let n = 0; n < 5; n++) {
+        await messaging.send('a', { conversationId: ab.id, clientMsgId: `v${n}`, text: 'v' });
+        versions.push(await store.syncVersion());
+      }
+      assert.deepEqual([...versions].sort((x, y) => x - y), versions);
+      assert.equal(new Set(versions).size, versions.length);
+
+      const domain = await reopen();
+      assert.equal(await domain.store.syncVersion(), versions[versions.length - 1]);
+      await domain.messaging.markRead('b', ab.id, 0);
+      const afterReopen = await domain.messaging.sync('b', versions[versions.length - 1]!);
+      assert.deepEqual(afterReopen.conversations.map((view) => [view.id, view.unread]), [[ab.id, 0]]);
+      assert.ok(afterReopen.version > versions[versions.length - 1]!);
+    });
+
+    test('development accounts: sign-up stores the user and the password together; sign-in checks it', async (t) => {
+      const { store, accounts, users, reopen } = await setup(t, ['taken']);
+      await accounts.signUp('dev', 'Dev', 'correct horse');
+      await assert.rejects(accounts.signUp('taken', 'X', 'whatever password'), { name: 'CONFLICT' });
+      assert.equal((await accounts.signIn('dev', 'correct horse')).name, 'Dev');
+      await assert.rejects(accounts.signIn('dev', 'wrong password'), { name: 'UNAUTHENTICATED' });
+      await assert.rejects(accounts.signIn('taken', 'whatever password'), { name: 'UNAUTHENTICATED' });
+      await users.revokeTokens('dev');
+      assert.ok(((await store.getUser('dev'))?.tokensValidAfter ?? 0) > 0);
+      assert.equal((await (await reopen()).accounts.signIn('dev', 'correct horse')).id, 'dev');
+    });
+
+    test('errors: unknown conversation NOT_FOUND, stranger FORBIDDEN, unknown user NOT_FOUND', async (t) => {
+      const { messaging, conversations } = await setup(t, ['a', 'b', 'c']);
+      const ab = await conversations.openDirect('a', 'b', '');
+      await assert.rejects(messaging.send('a', { conversationId: 'nope', clientMsgId: '1', text: 'x' }), { name: 'NOT_FOUND' });
+      await assert.rejects(messaging.send('c', { conversationId: ab.id, clientMsgId: '1', text: 'x' }), { name: 'FORBIDDEN' });
+      await assert.rejects(messaging.pull('c', ab.id, 1, 0, 10, false), { name: 'FORBIDDEN' });
+      await assert.rejects(messaging.markRead('c', ab.id, 0), { name: 'FORBIDDEN' });
+      await assert.rejects(conversations.openDirect('a', 'ghost', ''), { name: 'NOT_FOUND' });
+      await assert.rejects(conversations.createGroup('a', { id: 'g', name: 'G', memberIds: ['ghost'] }), { name: 'NOT_FOUND' });
+      await conversations.createGroup('a', { id: 'g', name: 'G', memberIds: [] });
+      await assert.rejects(conversations.createGroup('a', { id: 'g', name: 'G', memberIds: [] }), { name: 'CONFLICT' });
+    });
+  });
+}
