@@ -1,19 +1,24 @@
-/** A token bucket: `ratePerSecond` sustained, `burst` at once. */
+/**
+ * A token bucket: `ratePerSecond` sustained, `burst` at once. It starts full
+ * and reads no clock: callers pass the time (their Clock's), so refills follow
+ * whatever time the server runs on.
+ */
 export class TokenBucket {
   private tokens: number;
-  private updatedAt: number;
+  private updatedAt: number | undefined;
 
   constructor(
     private readonly ratePerSecond: number,
     private readonly burst: number,
   ) {
     this.tokens = burst;
-    this.updatedAt = Date.now();
   }
 
-  /** Takes one token; returns 0 on success, otherwise the ms to wait. */
-  take(now = Date.now()): number {
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.updatedAt) / 1000) * this.ratePerSecond);
+  /** Takes one token at time `now` (ms); returns 0 on success, otherwise the ms to wait. */
+  take(now: number): number {
+    if (this.updatedAt !== undefined) {
+      this.tokens = Math.min(this.burst, this.tokens + ((now - this.updatedAt) / 1000) * this.ratePerSecond);
+    }
     this.updatedAt = now;
     if (this.tokens >= 1) {
       this.tokens -= 1;
