@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { connect as connectTls } from 'node:tls';
 import { type Message, ParleyClient, type StateChange } from '@parley/client';
+import { ManualClock } from '@parley/protocol';
 import { createDevCertificate } from '@parley/server';
 import WebSocket from 'ws';
 import { RawConnection, type TestServer, eventually, startTestServer } from '../support/fixtures.js';
@@ -191,7 +192,10 @@ test('a reader that stops reading is cut off at its queue bound while others kee
 });
 
 test('a connection ends when its token expires; a token function lets the client resume', async (t) => {
-  const fixture = await startTestServer(t, { authTimeoutMs: 400 });
+  // The server runs on a ManualClock (the clients on real time, so their
+  // heartbeats stay out of the way): 30 s tokens, deadlines swept every 5 s.
+  const clock = new ManualClock();
+  const fixture = await startTestServer(t, { clock });
   await fixture.api.createUser('alice');
   await fixture.api.createUser('bob');
   let minted = 0;
@@ -199,17 +203,24 @@ test('a connection ends when its token expires; a token function lets the client
     url: fixture.server.wsUrl,
     token: () => {
       minted++;
-      return fixture.api.token('alice', 1);
+      return fixture.api.token('alice', 30);
     },
     reconnect: { minDelayMs: 10, maxDelayMs: 50 },
   });
   const bob = new ParleyClient({ url: fixture.server.tcpUrl as string, token: await fixture.api.token('bob') });
   t.after(() => Promise.all([alice.close(), bob.close()]));
   const received: Message[] = [];
+  const states: StateChange[] = [];
   alice.on('message', (message) => received.push(message));
+  alice.on('state', (change) => states.push(change));
   await Promise.all([alice.connect(), bob.connect()]);
   const conversationId = await bob.direct('alice');
-  await eventually(() => minted >= 2, 5000, 'the expired session ends and the client fetches a new token');
+  clock.advance(29_999);
+  assert.deepEqual([fixture.server.connectionCount(), alice.state, minted], [2, 'open', 1], 'the token has not expired yet');
+  clock.advance(5_000);
+  assert.equal(fixture.server.connectionCount(), 1, "alice's connection ended");
+  await eventually(() => minted >= 2 && alice.state === 'open', 5000, 'the client to fetch a new token and reconnect');
+  assert.ok(states.some((change) => change.error?.name === 'TOKEN_EXPIRED'));
   await bob.send(conversationId, { text: 'after expiry' });
   await eventually(() => received.some((m) => m.text === 'after expiry'), 5000);
 });
