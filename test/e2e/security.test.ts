@@ -254,3 +254,41 @@ test('configured limits: request rate per connection, pull size, data size', asy
     assert.equal(reply.body.value.coveredTo, 7);
   }
 });
+
+test('a rate-limited connection is served again once retryAfterMs of clock time has passed, not before', async (t) => {
+  const clock = new ManualClock();
+  const fixture = await startTestServer(t, { clock, limits: { requestsPerSecond: 10, requestBurst: 3 } });
+  await fixture.api.createUser('alice');
+  const alice = await RawConnection.open(fixture.server.tcpUrl as string);
+  await alice.hello(await fixture.api.token('alice'));
+  const sync = () => alice.request({ $case: 'sync', value: { sinceVersion: 0 } });
+  const errorName = (reply: Awaited<ReturnType<typeof sync>>) => (reply.body?.$case === 'error' ? reply.body.value.name : reply.body?.$case);
+  for (let n = 0; n < 3; n++) assert.equal(errorName(await sync()), 'syncResult');
+  const refused = await sync();
+  assert.deepEqual([errorName(refused), (refused.body?.value as { retryAfterMs: number }).retryAfterMs], ['RATE_LIMITED', 100], 'past the burst: one request per 100 ms');
+  clock.advance(99);
+  assert.equal(errorName(await sync()), 'RATE_LIMITED', '99 ms later: still refused');
+  clock.advance(1);
+  assert.equal(errorName(await sync()), 'syncResult', '100 ms after the refusal: served');
+  // An idle bucket refills up to its burst and no further.
+  clock.advance(10_000);
+  const burst = await Promise.all(Array.from({ length: 4 }, () => sync()));
+  assert.deepEqual(burst.map(errorName), ['syncResult', 'syncResult', 'syncResult', 'RATE_LIMITED']);
+});
+
+test('/dev sign-in attempts are limited per user id and come back in clock time', async (t) => {
+  const clock = new ManualClock();
+  const fixture = await startTestServer(t, { clock });
+  const post = async (path: string, body: unknown) => (await fixture.api.call('POST', path, body, null)).status;
+  const signIn = (password: string) => post('/dev/signin', { userId: 'dana', password });
+  assert.equal(await post('/dev/signup', { userId: 'dana', name: 'Dana', password: 'dana-password-1' }), 201);
+  // Ten attempts a minute per user id, right or wrong; once spent, one more every 6 s.
+  for (let n = 0; n < 10; n++) assert.equal(await signIn('a wrong password'), 401);
+  assert.equal(await signIn('dana-password-1'), 429);
+  assert.equal(await post('/dev/signin', { userId: 'erin', password: 'a wrong password' }), 401, 'other user ids are not affected');
+  clock.advance(5_999);
+  assert.equal(await signIn('dana-password-1'), 429, 'not before 6 s');
+  clock.advance(1);
+  assert.equal(await signIn('dana-password-1'), 200, 'one attempt back after 6 s');
+  assert.equal(await signIn('dana-password-1'), 429, 'and only one');
+});

@@ -20,8 +20,11 @@ export class TokenBucket {
       this.tokens = Math.min(this.burst, this.tokens + ((now - this.updatedAt) / 1000) * this.ratePerSecond);
     }
     this.updatedAt = now;
-    if (this.tokens >= 1) {
-      this.tokens -= 1;
+    // Refills summed over several takes can fall a rounding error short of a
+    // whole token (0.9999999999999999) when the time for one has passed:
+    // count that as a whole token, or a retry made on time would be refused.
+    if (this.tokens >= 1 - 1e-9) {
+      this.tokens = Math.max(0, this.tokens - 1);
       return 0;
     }
     return Math.ceil(((1 - this.tokens) / this.ratePerSecond) * 1000);
