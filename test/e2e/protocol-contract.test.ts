@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ErrorCode, MessageType, Role, encodeFrameEntry, encodePacket, type Frame } from '@parley/protocol';
+import { ErrorCode, ManualClock, MessageType, Role, encodeFrameEntry, encodePacket, type Frame } from '@parley/protocol';
 import { RawConnection, type TestServer, startTestServer } from '../support/fixtures.js';
 
 type ServerOptions = NonNullable<Parameters<typeof startTestServer>[1]>;
@@ -45,16 +45,27 @@ function valueOf<C extends NonNullable<Frame['body']>['$case']>(frame: Frame, ex
 const isChangeOf = (conversationId: string) => (frame: Frame) =>
   frame.requestId === 0 && frame.body?.$case === 'conversationChanged' && frame.body.value.summary?.id === conversationId;
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * Deadline tests run the server on a ManualClock with the default 25 s
+ * heartbeat interval: a connection silent for more than 50 s of clock time is
+ * closed by the server's deadline sweep, which runs every 5 s.
+ */
+const SILENCE_LIMIT_MS = 50_000;
+const SWEEP_MS = 5_000;
 
 for (const transport of ['ws', 'tcp'] as const) {
   describe(`protocol contract over ${transport}`, () => {
     const urlOf = (fixture: TestServer) => (transport === 'ws' ? fixture.server.wsUrl : (fixture.server.tcpUrl as string));
 
     test('a silent connection is closed with a fatal TIMEOUT after twice the heartbeat interval', async (t) => {
-      const fixture = await setup(t, { heartbeatIntervalMs: 200 });
+      const clock = new ManualClock();
+      const fixture = await setup(t, { clock });
       const silent = await signedIn(urlOf(fixture), await fixture.api.token('alice'));
-      const timeout = await silent.waitFor((frame) => frame.body?.$case === 'error', 3000);
+      clock.advance(SILENCE_LIMIT_MS);
+      assert.equal(fixture.server.connectionCount(), 1, 'silent for exactly twice the interval: still open');
+      clock.advance(SWEEP_MS);
+      assert.equal(fixture.server.connectionCount(), 0, 'closed by the next sweep');
+      const timeout = await silent.waitFor((frame) => frame.body?.$case === 'error', 2000);
       assert.equal(errorOf(timeout).name, 'TIMEOUT');
       assert.equal(errorOf(timeout).fatal, true);
       assert.equal(timeout.requestId, 0);
@@ -63,12 +74,15 @@ for (const transport of ['ws', 'tcp'] as const) {
     });
 
     test('any request counts as activity, not only ping', async (t) => {
-      const fixture = await setup(t, { heartbeatIntervalMs: 200 });
+      const clock = new ManualClock();
+      const fixture = await setup(t, { clock });
       const busy = await signedIn(urlOf(fixture), await fixture.api.token('alice'));
+      // Ten times 45 s: far beyond the silence limit in all, never silent for that long.
       for (let round = 0; round < 10; round++) {
-        await sleep(100);
+        clock.advance(SILENCE_LIMIT_MS - SWEEP_MS);
         valueOf(await busy.request({ $case: 'sync', value: { sinceVersion: 0 } }), 'syncResult');
       }
+      assert.equal(fixture.server.connectionCount(), 1);
       assert.equal(busy.closed, false);
       assert.equal(busy.frames.filter((frame) => frame.body?.$case === 'error').length, 0);
     });
@@ -245,11 +259,23 @@ test("a direct conversation is named after the other participant and cannot be r
 });
 
 test('WebSocket pings are not activity: only protocol frames keep a connection open', async (t) => {
-  const fixture = await setup(t, { heartbeatIntervalMs: 200 });
+  const clock = new ManualClock();
+  const fixture = await setup(t, { clock });
   const pinging = await signedIn(fixture.server.wsUrl, await fixture.api.token('alice'));
-  const timer = setInterval(() => pinging.rawWebSocket?.ping(), 50);
-  t.after(() => clearInterval(timer));
-  const timeout = await pinging.waitFor((frame) => frame.body?.$case === 'error', 3000);
+  const socket = pinging.rawWebSocket as NonNullable<typeof pinging.rawWebSocket>;
+  // A WebSocket ping every 5 s of clock time, each answered (so received) before the clock moves on.
+  const pingedThenAdvance = async () => {
+    await new Promise((resolve) => {
+      socket.once('pong', resolve);
+      socket.ping();
+    });
+    clock.advance(SWEEP_MS);
+  };
+  for (let moved = 0; moved < SILENCE_LIMIT_MS; moved += SWEEP_MS) await pingedThenAdvance();
+  assert.equal(fixture.server.connectionCount(), 1, 'no frame for exactly twice the interval: still open');
+  await pingedThenAdvance();
+  assert.equal(fixture.server.connectionCount(), 0, 'pings did not keep it open');
+  const timeout = await pinging.waitFor((frame) => frame.body?.$case === 'error', 2000);
   assert.equal(errorOf(timeout).name, 'TIMEOUT');
   await pinging.waitClosed();
 });
