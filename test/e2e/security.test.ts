@@ -9,7 +9,7 @@ import { connect as connectTcp } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { connect as connectTls } from 'node:tls';
+import { type ConnectionOptions, connect as connectTls } from 'node:tls';
 import { type Message, ParleyClient, type StateChange } from '@parley/client';
 import { ManualClock } from '@parley/protocol';
 import { createDevCertificate } from '@parley/server';
@@ -58,7 +58,7 @@ test('TLS refuses untrusted certificates and versions below 1.3', async (t) => {
   const certificate = await devCertificate(t);
   const fixture = await startTestServer(t, { tls: { cert: certificate.cert, key: certificate.key } });
   const port = Number(new URL(fixture.server.tcpUrl as string).port);
-  const handshake = (options: Parameters<typeof connectTls>[0]) =>
+  const handshake = (options: ConnectionOptions) =>
     new Promise<string>((resolve) => {
       const socket = connectTls({ host: '127.0.0.1', port, servername: 'localhost', ...options });
       socket.once('secureConnect', () => {

@@ -72,6 +72,7 @@ export class DevAccountService {
   }
 
   private decoy(): Promise<string> {
-    return (this.decoyHash ??= hash('decoy password, never valid'));
+    this.decoyHash ??= hash('decoy password, never valid');
+    return this.decoyHash;
   }
 }
