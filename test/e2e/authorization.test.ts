@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { SignJWT } from 'jose';
-import type { Frame } from '@parley/protocol';
+import { type Frame, ManualClock } from '@parley/protocol';
 import { RawConnection, type TestServer, startTestServer } from '../support/fixtures.js';
 
 type Body = NonNullable<Frame['body']>;
@@ -19,8 +19,8 @@ interface World {
   secretSeq: number;
 }
 
-async function buildWorld(t: Parameters<typeof startTestServer>[0]): Promise<World> {
-  const fixture = await startTestServer(t);
+async function buildWorld(t: Parameters<typeof startTestServer>[0], clock?: ManualClock): Promise<World> {
+  const fixture = await startTestServer(t, { clock });
   for (const id of ['owner', 'member', 'removed', 'outsider', 'peer']) await fixture.api.createUser(id);
   await fixture.api.createGroup({ id: 'secret', name: 'Secret', ownerId: 'owner', memberIds: ['member', 'removed'] });
   const owner = await RawConnection.open(fixture.server.wsUrl);
@@ -105,14 +105,18 @@ for (const transport of ['ws', 'tcp'] as const) {
     });
 
     test('expired, forged, revoked and foreign tokens never get a session', async (t) => {
-      const world = await buildWorld(t);
+      const clock = new ManualClock();
+      const world = await buildWorld(t, clock);
       const { fixture } = world;
       const expired = await fixture.api.token('member', 1);
       const forged = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('member').setIssuer('parley').setExpirationTime('1h').sign(new TextEncoder().encode('guess'));
       const unsigned = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from('{"sub":"member","iss":"parley"}').toString('base64url')}.`;
       const toRevoke = await fixture.api.token('removed');
+      // Revocation refuses tokens issued before it in clock time: let a millisecond pass.
+      clock.advance(1);
       await fixture.api.call('POST', '/v1/users/removed/revoke');
-      await new Promise((resolve) => setTimeout(resolve, 1100));
+      // The 1 s token, minted on a whole second of the clock, is past its expiry.
+      clock.advance(1_000);
       for (const [token, name] of [
         [expired, 'TOKEN_EXPIRED'],
         [forged, 'UNAUTHENTICATED'],

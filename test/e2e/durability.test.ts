@@ -60,7 +60,7 @@ test('kill -9 loses no acknowledged message', async (t) => {
   }
   const lost = [...acked].filter((id) => !stored.has(id));
   assert.deepEqual(lost, [], 'every acknowledged message survives');
-  seqs.forEach((seq, index) => assert.equal(seq, index + 1, 'seqs stay dense after recovery'));
+  for (const [index, seq] of seqs.entries()) assert.equal(seq, index + 1, 'seqs stay dense after recovery');
   // The restarted server accepts new messages after the recovered ones.
   const after = await reader.request({ $case: 'send', value: { conversationId: 'g', clientMsgId: 'after-restart', text: 'back' } });
   if (after.body?.$case !== 'sendAck') return assert.fail('expected sendAck');

@@ -52,7 +52,7 @@ function texts(device: Device, conversationId: string): string[] {
 /** Every message of the conversation exactly once, seqs strictly increasing by one. */
 function assertDenseOnce(device: Device, conversationId: string, fromSeq = 1): void {
   const seqs = device.messages.filter((m) => m.conversationId === conversationId).map((m) => m.seq);
-  seqs.forEach((seq, index) => assert.equal(seq, fromSeq + index, `seq ${fromSeq + index} expected at position ${index}, got ${seq}`));
+  for (const [index, seq] of seqs.entries()) assert.equal(seq, fromSeq + index, `seq ${fromSeq + index} expected at position ${index}, got ${seq}`);
 }
 
 for (const transport of ['ws', 'tcp'] as const) {

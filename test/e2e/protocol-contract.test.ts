@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ErrorCode, MessageType, Role, encodeFrameEntry, encodePacket, type Frame } from '@parley/protocol';
+import { ErrorCode, ManualClock, MessageType, Role, encodeFrameEntry, encodePacket, type Frame } from '@parley/protocol';
 import { RawConnection, type TestServer, startTestServer } from '../support/fixtures.js';
 
 type ServerOptions = NonNullable<Parameters<typeof startTestServer>[1]>;
@@ -37,24 +37,37 @@ function errorOf(frame: Frame): ErrorValue {
   return frame.body?.value as ErrorValue;
 }
 
-function valueOf<C extends NonNullable<Frame['body']>['$case']>(frame: Frame, expected: C): Extract<NonNullable<Frame['body']>, { $case: C }>['value'] {
+type BodyValues = { [K in NonNullable<Frame['body']>['$case']]: Extract<NonNullable<Frame['body']>, { $case: K }>['value'] };
+
+function bodyValue<C extends keyof BodyValues>(frame: Frame, expected: C): BodyValues[C] {
   assert.equal(frame.body?.$case, expected, `expected ${expected}, got ${frame.body?.$case}: ${JSON.stringify(frame.body?.value)?.slice(0, 120)}`);
-  return (frame.body as Extract<NonNullable<Frame['body']>, { $case: C }>).value;
+  return (frame.body as { value: unknown }).value as BodyValues[C];
 }
 
 const isChangeOf = (conversationId: string) => (frame: Frame) =>
   frame.requestId === 0 && frame.body?.$case === 'conversationChanged' && frame.body.value.summary?.id === conversationId;
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * Deadline tests run the server on a ManualClock with the default 25 s
+ * heartbeat interval: a connection silent for more than 50 s of clock time is
+ * closed by the server's deadline sweep, which runs every 5 s.
+ */
+const SILENCE_LIMIT_MS = 50_000;
+const SWEEP_MS = 5_000;
 
 for (const transport of ['ws', 'tcp'] as const) {
   describe(`protocol contract over ${transport}`, () => {
     const urlOf = (fixture: TestServer) => (transport === 'ws' ? fixture.server.wsUrl : (fixture.server.tcpUrl as string));
 
     test('a silent connection is closed with a fatal TIMEOUT after twice the heartbeat interval', async (t) => {
-      const fixture = await setup(t, { heartbeatIntervalMs: 200 });
+      const clock = new ManualClock();
+      const fixture = await setup(t, { clock });
       const silent = await signedIn(urlOf(fixture), await fixture.api.token('alice'));
-      const timeout = await silent.waitFor((frame) => frame.body?.$case === 'error', 3000);
+      clock.advance(SILENCE_LIMIT_MS);
+      assert.equal(fixture.server.connectionCount(), 1, 'silent for exactly twice the interval: still open');
+      clock.advance(SWEEP_MS);
+      assert.equal(fixture.server.connectionCount(), 0, 'closed by the next sweep');
+      const timeout = await silent.waitFor((frame) => frame.body?.$case === 'error', 2000);
       assert.equal(errorOf(timeout).name, 'TIMEOUT');
       assert.equal(errorOf(timeout).fatal, true);
       assert.equal(timeout.requestId, 0);
@@ -63,12 +76,15 @@ for (const transport of ['ws', 'tcp'] as const) {
     });
 
     test('any request counts as activity, not only ping', async (t) => {
-      const fixture = await setup(t, { heartbeatIntervalMs: 200 });
+      const clock = new ManualClock();
+      const fixture = await setup(t, { clock });
       const busy = await signedIn(urlOf(fixture), await fixture.api.token('alice'));
+      // Ten times 45 s: far beyond the silence limit in all, never silent for that long.
       for (let round = 0; round < 10; round++) {
-        await sleep(100);
-        valueOf(await busy.request({ $case: 'sync', value: { sinceVersion: 0 } }), 'syncResult');
+        clock.advance(SILENCE_LIMIT_MS - SWEEP_MS);
+        bodyValue(await busy.request({ $case: 'sync', value: { sinceVersion: 0 } }), 'syncResult');
       }
+      assert.equal(fixture.server.connectionCount(), 1);
       assert.equal(busy.closed, false);
       assert.equal(busy.frames.filter((frame) => frame.body?.$case === 'error').length, 0);
     });
@@ -93,7 +109,7 @@ for (const transport of ['ws', 'tcp'] as const) {
       assert.deepEqual([again.name, again.fatal], ['BAD_FRAME', false]);
       const serverFrame = errorOf(await alice.request({ $case: 'pong', value: { nonce: 1 } }));
       assert.deepEqual([serverFrame.name, serverFrame.fatal], ['BAD_FRAME', false]);
-      valueOf(await alice.request({ $case: 'ping', value: { nonce: 1 } }), 'pong');
+      bodyValue(await alice.request({ $case: 'ping', value: { nonce: 1 } }), 'pong');
 
       // A packet without frames is fatal.
       alice.sendRaw(new Uint8Array(0));
@@ -111,7 +127,7 @@ for (const transport of ['ws', 'tcp'] as const) {
       const refused = await alice.waitFor((frame) => frame.body?.$case === 'error');
       assert.equal(refused.requestId, 0);
       assert.deepEqual([errorOf(refused).name, errorOf(refused).fatal], ['BAD_FRAME', false]);
-      valueOf(await alice.request({ $case: 'ping', value: { nonce: 5 } }), 'pong');
+      bodyValue(await alice.request({ $case: 'ping', value: { nonce: 5 } }), 'pong');
       assert.equal(alice.frames.filter((frame) => frame.body?.$case === 'syncResult').length, 0, 'the request was not run');
       assert.equal(alice.frames.filter((frame) => frame.body?.$case === 'error').length, 1, 'delivered got no answer');
 
@@ -135,7 +151,7 @@ for (const transport of ['ws', 'tcp'] as const) {
       await alice.waitFor((frame) => frame.requestId === 3);
       await alice.waitFor((frame) => frame.requestId === 2);
       assert.deepEqual([alice.frames[0]?.requestId, alice.frames[0]?.body?.$case], [1, 'welcome'], 'welcome comes first');
-      valueOf(alice.frames.find((frame) => frame.requestId === 2) as Frame, 'syncResult');
+      bodyValue(alice.frames.find((frame) => frame.requestId === 2) as Frame, 'syncResult');
     });
 
     test('adding, removing and role changes push conversation_changed to the member concerned', async (t) => {
@@ -144,18 +160,18 @@ for (const transport of ['ws', 'tcp'] as const) {
       const bob = await signedIn(urlOf(fixture), await fixture.api.token('bob'));
       const carol = await signedIn(urlOf(fixture), await fixture.api.token('carol'));
 
-      valueOf(await alice.request({ $case: 'updateMembers', value: { conversationId: 'team', add: ['carol'], remove: [] } }), 'ok');
-      const added = valueOf(await carol.waitFor(isChangeOf('team')), 'conversationChanged');
+      bodyValue(await alice.request({ $case: 'updateMembers', value: { conversationId: 'team', add: ['carol'], remove: [] } }), 'ok');
+      const added = bodyValue(await carol.waitFor(isChangeOf('team')), 'conversationChanged');
       assert.equal(added.summary?.active, true);
       assert.equal(added.summary?.role, Role.ROLE_MEMBER);
 
-      valueOf(await alice.request({ $case: 'setRole', value: { conversationId: 'team', userId: 'bob', role: Role.ROLE_ADMIN } }), 'ok');
-      const promoted = valueOf(await bob.waitFor(isChangeOf('team')), 'conversationChanged');
+      bodyValue(await alice.request({ $case: 'setRole', value: { conversationId: 'team', userId: 'bob', role: Role.ROLE_ADMIN } }), 'ok');
+      const promoted = bodyValue(await bob.waitFor(isChangeOf('team')), 'conversationChanged');
       assert.equal(promoted.summary?.role, Role.ROLE_ADMIN);
 
-      valueOf(await alice.request({ $case: 'updateMembers', value: { conversationId: 'team', add: [], remove: ['carol'] } }), 'ok');
+      bodyValue(await alice.request({ $case: 'updateMembers', value: { conversationId: 'team', add: [], remove: ['carol'] } }), 'ok');
       const removed = await carol.waitFor((frame) => isChangeOf('team')(frame) && frame.body?.$case === 'conversationChanged' && frame.body.value.summary?.active === false);
-      const summary = valueOf(removed, 'conversationChanged').summary;
+      const summary = bodyValue(removed, 'conversationChanged').summary;
       assert.ok((summary?.leftSeq ?? 0) > 0, 'the removed member learns where its window ends');
       assert.equal(summary?.lastSeq, summary?.leftSeq);
     });
@@ -165,16 +181,16 @@ for (const transport of ['ws', 'tcp'] as const) {
       const phone = await signedIn(urlOf(fixture), await fixture.api.token('alice'));
       const laptop = await signedIn(urlOf(fixture), await fixture.api.token('alice'));
       const bob = await signedIn(urlOf(fixture), await fixture.api.token('bob'));
-      valueOf(await bob.request({ $case: 'send', value: { conversationId: 'team', clientMsgId: 'b1', text: 'hi' } }), 'sendAck');
-      const before = valueOf(await laptop.request({ $case: 'sync', value: { sinceVersion: 0 } }), 'syncResult');
+      bodyValue(await bob.request({ $case: 'send', value: { conversationId: 'team', clientMsgId: 'b1', text: 'hi' } }), 'sendAck');
+      const before = bodyValue(await laptop.request({ $case: 'sync', value: { sinceVersion: 0 } }), 'syncResult');
       assert.equal(before.conversations.find((c) => c.id === 'team')?.unread, 1);
 
-      const ack = valueOf(await phone.request({ $case: 'send', value: { conversationId: 'team', clientMsgId: 'a1', text: 'hello' } }), 'sendAck');
+      const ack = bodyValue(await phone.request({ $case: 'send', value: { conversationId: 'team', clientMsgId: 'a1', text: 'hello' } }), 'sendAck');
       const seq = ack.message?.seq as number;
       const pushed = await laptop.waitFor((frame) => frame.body?.$case === 'push' && frame.body.value.seq === seq);
-      assert.equal(valueOf(pushed, 'push').senderId, 'alice', 'the push names the user as sender: read_seq is now this seq');
+      assert.equal(bodyValue(pushed, 'push').senderId, 'alice', 'the push names the user as sender: read_seq is now this seq');
       assert.equal(laptop.frames.filter(isChangeOf('team')).length, 0, 'no conversation_changed for a send');
-      const after = valueOf(await laptop.request({ $case: 'sync', value: { sinceVersion: before.version } }), 'syncResult');
+      const after = bodyValue(await laptop.request({ $case: 'sync', value: { sinceVersion: before.version } }), 'syncResult');
       const team = after.conversations.find((c) => c.id === 'team');
       assert.equal(team?.readSeq, seq);
       assert.equal(team?.unread, 0);
@@ -184,10 +200,10 @@ for (const transport of ['ws', 'tcp'] as const) {
     test('system messages carry a typed event and no data, on the wire and in REST JSON', async (t) => {
       const fixture = await setup(t);
       const alice = await signedIn(urlOf(fixture), await fixture.api.token('alice'));
-      valueOf(await alice.request({ $case: 'updateMembers', value: { conversationId: 'team', add: ['carol'], remove: [] } }), 'ok');
-      valueOf(await alice.request({ $case: 'setRole', value: { conversationId: 'team', userId: 'bob', role: Role.ROLE_ADMIN } }), 'ok');
-      valueOf(await alice.request({ $case: 'rename', value: { conversationId: 'team', name: 'Crew' } }), 'ok');
-      const pulled = valueOf(await alice.request({ $case: 'pull', value: { conversationId: 'team', fromSeq: 1, toSeq: 0, limit: 0, descending: false } }), 'pullResult');
+      bodyValue(await alice.request({ $case: 'updateMembers', value: { conversationId: 'team', add: ['carol'], remove: [] } }), 'ok');
+      bodyValue(await alice.request({ $case: 'setRole', value: { conversationId: 'team', userId: 'bob', role: Role.ROLE_ADMIN } }), 'ok');
+      bodyValue(await alice.request({ $case: 'rename', value: { conversationId: 'team', name: 'Crew' } }), 'ok');
+      const pulled = bodyValue(await alice.request({ $case: 'pull', value: { conversationId: 'team', fromSeq: 1, toSeq: 0, limit: 0, descending: false } }), 'pullResult');
       assert.deepEqual(
         pulled.messages.map((message) => [message.type, message.data, message.system]),
         [
@@ -207,24 +223,24 @@ for (const transport of ['ws', 'tcp'] as const) {
       const fixture = await setup(t, { limits: { maxPullLimit: 3 } });
       const alice = await signedIn(urlOf(fixture), await fixture.api.token('alice'));
       for (let index = 0; index < 4; index++) {
-        valueOf(await alice.request({ $case: 'send', value: { conversationId: 'team', clientMsgId: `m${index}`, text: `${index}` } }), 'sendAck');
+        bodyValue(await alice.request({ $case: 'send', value: { conversationId: 'team', clientMsgId: `m${index}`, text: `${index}` } }), 'sendAck');
       }
       // seq 1 is the group_created notice, 2..5 the texts.
-      const capped = valueOf(await alice.request({ $case: 'pull', value: { conversationId: 'team', fromSeq: 0, toSeq: 0, limit: 0, descending: false } }), 'pullResult');
+      const capped = bodyValue(await alice.request({ $case: 'pull', value: { conversationId: 'team', fromSeq: 0, toSeq: 0, limit: 0, descending: false } }), 'pullResult');
       assert.deepEqual(capped.messages.map((m) => m.seq), [1, 2, 3], 'limit 0 means max_pull_limit; from_seq 0 means the first readable seq');
       assert.deepEqual([capped.coveredFrom, capped.coveredTo, capped.lastSeq], [1, 3, 5]);
-      const rest = valueOf(await alice.request({ $case: 'pull', value: { conversationId: 'team', fromSeq: 4, toSeq: 0, limit: 0, descending: false } }), 'pullResult');
+      const rest = bodyValue(await alice.request({ $case: 'pull', value: { conversationId: 'team', fromSeq: 4, toSeq: 0, limit: 0, descending: false } }), 'pullResult');
       assert.deepEqual([rest.coveredFrom, rest.coveredTo], [4, 5]);
-      const nothing = valueOf(await alice.request({ $case: 'pull', value: { conversationId: 'team', fromSeq: 6, toSeq: 0, limit: 10, descending: false } }), 'pullResult');
+      const nothing = bodyValue(await alice.request({ $case: 'pull', value: { conversationId: 'team', fromSeq: 6, toSeq: 0, limit: 10, descending: false } }), 'pullResult');
       assert.equal(nothing.messages.length, 0);
       assert.ok(nothing.coveredFrom > nothing.coveredTo, 'an empty range is reported as covered_from > covered_to');
       assert.equal(nothing.coveredTo, 5);
-      const history = valueOf(await alice.request({ $case: 'pull', value: { conversationId: 'team', fromSeq: 1, toSeq: 4, limit: 2, descending: true } }), 'pullResult');
+      const history = bodyValue(await alice.request({ $case: 'pull', value: { conversationId: 'team', fromSeq: 1, toSeq: 4, limit: 2, descending: true } }), 'pullResult');
       assert.deepEqual(history.messages.map((m) => m.seq), [3, 4]);
       assert.deepEqual([history.coveredFrom, history.coveredTo], [3, 4]);
 
       const bob = await signedIn(urlOf(fixture), await fixture.api.token('bob'));
-      const read = valueOf(await bob.request({ $case: 'markRead', value: { conversationId: 'team', seq: 99 } }), 'readResult');
+      const read = bodyValue(await bob.request({ $case: 'markRead', value: { conversationId: 'team', seq: 99 } }), 'readResult');
       assert.deepEqual([read.readSeq, read.unread, read.summary?.lastSeq], [5, 0, 5], 'mark_read above last_seq is clamped to last_seq');
     });
   });
@@ -234,10 +250,10 @@ test("a direct conversation is named after the other participant and cannot be r
   const fixture = await setup(t);
   await fixture.api.createUser('dave', 'Dave Smith');
   const alice = await signedIn(fixture.server.wsUrl, await fixture.api.token('alice'));
-  const opened = valueOf(await alice.request({ $case: 'openDirect', value: { peerId: 'dave', subject: '' } }), 'conversationResult');
+  const opened = bodyValue(await alice.request({ $case: 'openDirect', value: { peerId: 'dave', subject: '' } }), 'conversationResult');
   assert.deepEqual([opened.summary?.name, opened.summary?.peerId], ['Dave Smith', 'dave']);
   const dave = await signedIn(fixture.server.wsUrl, await fixture.api.token('dave'));
-  const seen = valueOf(await dave.request({ $case: 'openDirect', value: { peerId: 'alice', subject: '' } }), 'conversationResult');
+  const seen = bodyValue(await dave.request({ $case: 'openDirect', value: { peerId: 'alice', subject: '' } }), 'conversationResult');
   assert.equal(seen.summary?.id, opened.summary?.id);
   assert.equal(seen.summary?.name, 'alice');
   const rename = errorOf(await alice.request({ $case: 'rename', value: { conversationId: opened.summary?.id as string, name: 'x' } }));
@@ -245,11 +261,23 @@ test("a direct conversation is named after the other participant and cannot be r
 });
 
 test('WebSocket pings are not activity: only protocol frames keep a connection open', async (t) => {
-  const fixture = await setup(t, { heartbeatIntervalMs: 200 });
+  const clock = new ManualClock();
+  const fixture = await setup(t, { clock });
   const pinging = await signedIn(fixture.server.wsUrl, await fixture.api.token('alice'));
-  const timer = setInterval(() => pinging.rawWebSocket?.ping(), 50);
-  t.after(() => clearInterval(timer));
-  const timeout = await pinging.waitFor((frame) => frame.body?.$case === 'error', 3000);
+  const socket = pinging.rawWebSocket as NonNullable<typeof pinging.rawWebSocket>;
+  // A WebSocket ping every 5 s of clock time, each answered (so received) before the clock moves on.
+  const pingedThenAdvance = async () => {
+    await new Promise((resolve) => {
+      socket.once('pong', resolve);
+      socket.ping();
+    });
+    clock.advance(SWEEP_MS);
+  };
+  for (let moved = 0; moved < SILENCE_LIMIT_MS; moved += SWEEP_MS) await pingedThenAdvance();
+  assert.equal(fixture.server.connectionCount(), 1, 'no frame for exactly twice the interval: still open');
+  await pingedThenAdvance();
+  assert.equal(fixture.server.connectionCount(), 0, 'pings did not keep it open');
+  const timeout = await pinging.waitFor((frame) => frame.body?.$case === 'error', 2000);
   assert.equal(errorOf(timeout).name, 'TIMEOUT');
   await pinging.waitClosed();
 });

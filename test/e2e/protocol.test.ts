@@ -6,11 +6,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { SignJWT } from 'jose';
-import { ErrorCode, encodeFrameEntry } from '@parley/protocol';
-import { RawConnection, type TestServer, startTestServer } from '../support/fixtures.js';
+import { ErrorCode, ManualClock, encodeFrameEntry } from '@parley/protocol';
+import { RawConnection, type TestServer, eventually, startTestServer } from '../support/fixtures.js';
 
-async function setup(t: Parameters<typeof startTestServer>[0]): Promise<TestServer> {
-  const fixture = await startTestServer(t, { authTimeoutMs: 500 });
+async function setup(t: Parameters<typeof startTestServer>[0], clock?: ManualClock): Promise<TestServer> {
+  const fixture = await startTestServer(t, { authTimeoutMs: 500, clock });
   for (const id of ['alice', 'bob', 'eve']) await fixture.api.createUser(id);
   await fixture.api.createGroup({ id: 'team', name: 'Team', ownerId: 'alice', memberIds: ['bob'] });
   return fixture;
@@ -45,10 +45,16 @@ for (const transport of ['ws', 'tcp'] as const) {
     });
 
     test('forged, expired, malformed and unknown-user tokens are refused and the connection closed', async (t) => {
-      const fixture = await setup(t);
+      // The server's clock starts on a whole second, so a 1 s token lives exactly 1000 ms of it.
+      const clock = new ManualClock();
+      const fixture = await setup(t, clock);
       const forged = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('alice').setIssuer('parley').setExpirationTime('1h').sign(new TextEncoder().encode('not-the-server-secret'));
       const expired = await fixture.api.token('alice', 1);
-      await new Promise((resolve) => setTimeout(resolve, 2100));
+      clock.advance(999);
+      const stillValid = await RawConnection.open(urlOf(fixture));
+      assert.equal((await stillValid.hello(expired)).body?.$case, 'welcome', 'valid until its expiry');
+      stillValid.close();
+      clock.advance(1);
       const cases: Array<[string, string]> = [
         [forged, 'UNAUTHENTICATED'],
         [expired, 'TOKEN_EXPIRED'],
@@ -65,13 +71,20 @@ for (const transport of ['ws', 'tcp'] as const) {
     });
 
     test('the first frame must be hello; silence is closed after the auth deadline', async (t) => {
-      const fixture = await setup(t);
+      // authTimeoutMs 500: the deadline sweep runs every 250 ms of clock time.
+      const clock = new ManualClock();
+      const fixture = await setup(t, clock);
       const eager = await RawConnection.open(urlOf(fixture));
       const error = errorOf(await eager.request({ $case: 'sync', value: { sinceVersion: 0 } }).catch(() => eager.frames[0] as never));
       assert.equal(error.name, 'BAD_FRAME');
       await eager.waitClosed();
       const silent = await RawConnection.open(urlOf(fixture));
-      const timeout = await silent.waitFor((frame) => frame.body?.$case === 'error', 3000);
+      await eventually(() => fixture.server.connectionCount() === 1, 2000, 'the server to accept the connection');
+      clock.advance(500);
+      assert.equal(fixture.server.connectionCount(), 1, 'no hello for exactly the deadline: still open');
+      clock.advance(250);
+      assert.equal(fixture.server.connectionCount(), 0, 'closed by the next sweep');
+      const timeout = await silent.waitFor((frame) => frame.body?.$case === 'error', 2000);
       assert.equal(errorOf(timeout).name, 'AUTH_TIMEOUT');
       await silent.waitClosed();
     });

@@ -61,15 +61,16 @@ describe('SDK on a manual clock', () => {
     proxy.resetAll();
     await eventually(() => client.state === 'reconnecting', 2000, 'the client notices');
 
-    let outcome = undefined as unknown;
+    const settled: { outcome?: unknown } = {};
     client.direct('bob').then(
-      () => (outcome = 'resolved'),
-      (error: unknown) => (outcome = error),
+      () => (settled.outcome = 'resolved'),
+      (error: unknown) => (settled.outcome = error),
     );
     await advance(clock, 59_000);
-    assert.equal(outcome, undefined, 'still waiting before the bound');
+    assert.equal(settled.outcome, undefined, 'still waiting before the bound');
     await advance(clock, 2_000);
-    await eventually(() => outcome !== undefined, 2000, 'the request to give up');
+    await eventually(() => settled.outcome !== undefined, 2000, 'the request to give up');
+    const outcome = settled.outcome as unknown;
     assert.ok(outcome instanceof ParleyError && outcome.codeName === 'TIMEOUT');
   });
 });

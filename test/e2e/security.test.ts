@@ -9,8 +9,9 @@ import { connect as connectTcp } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { connect as connectTls } from 'node:tls';
+import { type ConnectionOptions, connect as connectTls } from 'node:tls';
 import { type Message, ParleyClient, type StateChange } from '@parley/client';
+import { ManualClock } from '@parley/protocol';
 import { createDevCertificate } from '@parley/server';
 import WebSocket from 'ws';
 import { RawConnection, type TestServer, eventually, startTestServer } from '../support/fixtures.js';
@@ -57,7 +58,7 @@ test('TLS refuses untrusted certificates and versions below 1.3', async (t) => {
   const certificate = await devCertificate(t);
   const fixture = await startTestServer(t, { tls: { cert: certificate.cert, key: certificate.key } });
   const port = Number(new URL(fixture.server.tcpUrl as string).port);
-  const handshake = (options: Parameters<typeof connectTls>[0]) =>
+  const handshake = (options: ConnectionOptions) =>
     new Promise<string>((resolve) => {
       const socket = connectTls({ host: '127.0.0.1', port, servername: 'localhost', ...options });
       socket.once('secureConnect', () => {
@@ -191,7 +192,10 @@ test('a reader that stops reading is cut off at its queue bound while others kee
 });
 
 test('a connection ends when its token expires; a token function lets the client resume', async (t) => {
-  const fixture = await startTestServer(t, { authTimeoutMs: 400 });
+  // The server runs on a ManualClock (the clients on real time, so their
+  // heartbeats stay out of the way): 30 s tokens, deadlines swept every 5 s.
+  const clock = new ManualClock();
+  const fixture = await startTestServer(t, { clock });
   await fixture.api.createUser('alice');
   await fixture.api.createUser('bob');
   let minted = 0;
@@ -199,17 +203,24 @@ test('a connection ends when its token expires; a token function lets the client
     url: fixture.server.wsUrl,
     token: () => {
       minted++;
-      return fixture.api.token('alice', 1);
+      return fixture.api.token('alice', 30);
     },
     reconnect: { minDelayMs: 10, maxDelayMs: 50 },
   });
   const bob = new ParleyClient({ url: fixture.server.tcpUrl as string, token: await fixture.api.token('bob') });
   t.after(() => Promise.all([alice.close(), bob.close()]));
   const received: Message[] = [];
+  const states: StateChange[] = [];
   alice.on('message', (message) => received.push(message));
+  alice.on('state', (change) => states.push(change));
   await Promise.all([alice.connect(), bob.connect()]);
   const conversationId = await bob.direct('alice');
-  await eventually(() => minted >= 2, 5000, 'the expired session ends and the client fetches a new token');
+  clock.advance(29_999);
+  assert.deepEqual([fixture.server.connectionCount(), alice.state, minted], [2, 'open', 1], 'the token has not expired yet');
+  clock.advance(5_000);
+  assert.equal(fixture.server.connectionCount(), 1, "alice's connection ended");
+  await eventually(() => minted >= 2 && alice.state === 'open', 5000, 'the client to fetch a new token and reconnect');
+  assert.ok(states.some((change) => change.error?.name === 'TOKEN_EXPIRED'));
   await bob.send(conversationId, { text: 'after expiry' });
   await eventually(() => received.some((m) => m.text === 'after expiry'), 5000);
 });
@@ -242,4 +253,42 @@ test('configured limits: request rate per connection, pull size, data size', asy
     assert.equal(reply.body.value.messages.length, 7, 'a pull returns at most maxPullLimit messages');
     assert.equal(reply.body.value.coveredTo, 7);
   }
+});
+
+test('a rate-limited connection is served again once retryAfterMs of clock time has passed, not before', async (t) => {
+  const clock = new ManualClock();
+  const fixture = await startTestServer(t, { clock, limits: { requestsPerSecond: 10, requestBurst: 3 } });
+  await fixture.api.createUser('alice');
+  const alice = await RawConnection.open(fixture.server.tcpUrl as string);
+  await alice.hello(await fixture.api.token('alice'));
+  const sync = () => alice.request({ $case: 'sync', value: { sinceVersion: 0 } });
+  const errorName = (reply: Awaited<ReturnType<typeof sync>>) => (reply.body?.$case === 'error' ? reply.body.value.name : reply.body?.$case);
+  for (let n = 0; n < 3; n++) assert.equal(errorName(await sync()), 'syncResult');
+  const refused = await sync();
+  assert.deepEqual([errorName(refused), (refused.body?.value as { retryAfterMs: number }).retryAfterMs], ['RATE_LIMITED', 100], 'past the burst: one request per 100 ms');
+  clock.advance(99);
+  assert.equal(errorName(await sync()), 'RATE_LIMITED', '99 ms later: still refused');
+  clock.advance(1);
+  assert.equal(errorName(await sync()), 'syncResult', '100 ms after the refusal: served');
+  // An idle bucket refills up to its burst and no further.
+  clock.advance(10_000);
+  const burst = await Promise.all(Array.from({ length: 4 }, () => sync()));
+  assert.deepEqual(burst.map(errorName), ['syncResult', 'syncResult', 'syncResult', 'RATE_LIMITED']);
+});
+
+test('/dev sign-in attempts are limited per user id and come back in clock time', async (t) => {
+  const clock = new ManualClock();
+  const fixture = await startTestServer(t, { clock });
+  const post = async (path: string, body: unknown) => (await fixture.api.call('POST', path, body, null)).status;
+  const signIn = (password: string) => post('/dev/signin', { userId: 'dana', password });
+  assert.equal(await post('/dev/signup', { userId: 'dana', name: 'Dana', password: 'dana-password-1' }), 201);
+  // Ten attempts a minute per user id, right or wrong; once spent, one more every 6 s.
+  for (let n = 0; n < 10; n++) assert.equal(await signIn('a wrong password'), 401);
+  assert.equal(await signIn('dana-password-1'), 429);
+  assert.equal(await post('/dev/signin', { userId: 'erin', password: 'a wrong password' }), 401, 'other user ids are not affected');
+  clock.advance(5_999);
+  assert.equal(await signIn('dana-password-1'), 429, 'not before 6 s');
+  clock.advance(1);
+  assert.equal(await signIn('dana-password-1'), 200, 'one attempt back after 6 s');
+  assert.equal(await signIn('dana-password-1'), 429, 'and only one');
 });

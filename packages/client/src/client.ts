@@ -477,7 +477,7 @@ export class ParleyClient {
   private whenOpen(deadline: number): Promise<Connection> {
     if (this.currentState === 'closed') return Promise.reject(new ParleyError('CLOSED', 'client is closed'));
     const connection = this.connection;
-    if (connection !== undefined && connection.ready && this.sessionOpen) return Promise.resolve(connection);
+    if (connection?.ready && this.sessionOpen) return Promise.resolve(connection);
     return new Promise<Connection>((resolve, reject) => {
       const waiter: OpenWaiter = {
         resolve,

@@ -132,7 +132,8 @@ export class Outbox<T> {
       if (entry.inFlight) continue;
       if (heldBack?.has(entry.conversationId)) continue;
       if (entry.retryAt > now) {
-        (heldBack ??= new Set()).add(entry.conversationId);
+        heldBack ??= new Set();
+        heldBack.add(entry.conversationId);
         continue;
       }
       entry.inFlight = true;

@@ -73,7 +73,7 @@ describe('ParleyClient over WebSocket', () => {
   });
 
   it('accepts a URL without the /ws path', async () => {
-    const alice = connectAs('alice', { url: url + '/' });
+    const alice = connectAs('alice', { url: `${url}/` });
     await alice.client.connect();
     assert.equal(alice.client.state, 'open');
   });

@@ -134,8 +134,8 @@ class ClientModel {
     switch (frame.kind) {
       case 'push': {
         const { message } = frame;
-        let seen = this.received.get(message.conversationId);
-        if (seen === undefined) this.received.set(message.conversationId, (seen = new Set()));
+        const seen = this.received.get(message.conversationId) ?? new Set<number>();
+        this.received.set(message.conversationId, seen);
         seen.add(message.seq);
         const result = this.engine.receive(message.conversationId, message);
         if (result.untracked) {
@@ -194,8 +194,8 @@ class ClientModel {
   private applyStep(conversationId: string, step: SyncStep<ModelMessage>): void {
     for (const message of step.messages) {
       this.list.applyMessage(toPublic(message), SELF);
-      let seqs = this.emitted.get(conversationId);
-      if (seqs === undefined) this.emitted.set(conversationId, (seqs = []));
+      const seqs = this.emitted.get(conversationId) ?? [];
+      this.emitted.set(conversationId, seqs);
       seqs.push(message.seq);
     }
     if (step.lastAppliedSeq > 0) this.list.advanceLastSeq(conversationId, step.lastAppliedSeq);

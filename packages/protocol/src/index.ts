@@ -1,5 +1,6 @@
 /** @parley/protocol: the wire contract shared by server and SDK. No Node-only imports. */
 export { PROTOCOL_VERSION } from './version.js';
+export { ManualClock, systemClock, type Clock, type TimerHandle } from './clock.js';
 export {
   ErrorCode,
   ParleyError,

@@ -2,7 +2,7 @@
  * Server options, their defaults, and how environment variables fill them in.
  * Explicit options win over PARLEY_* variables, which win over defaults.
  */
-import { DEFAULT_LIMITS } from '@parley/protocol';
+import { type Clock, DEFAULT_LIMITS, systemClock } from '@parley/protocol';
 import type { Bus } from './bus/bus.js';
 import type { Store } from './store/store.js';
 import { type TlsOptions, tlsFromEnvironment } from './tls.js';
@@ -77,6 +77,13 @@ export interface ServerOptions {
   store?: Store;
   /** A Bus adapter to use instead of the in-process bus. */
   bus?: Bus;
+  /**
+   * The time source and timers for everything the protocol times: auth and
+   * heartbeat deadlines, token lifetimes, rate limits, message and conversation
+   * timestamps. Tests pass a ManualClock (from @parley/protocol) to move time
+   * instead of sleeping. Default: the system clock.
+   */
+  clock?: Clock;
 }
 
 export interface ResolvedOptions {
@@ -96,6 +103,7 @@ export interface ResolvedOptions {
   allowedOrigins: string[];
   webRoot: string | undefined;
   devAuth: boolean;
+  clock: Clock;
 }
 
 export const DEFAULT_SERVER_LIMITS: ServerLimits = {
@@ -139,6 +147,7 @@ export function resolveOptions(options: ServerOptions, env: NodeJS.ProcessEnv = 
     tls: options.tls ?? tlsFromEnvironment(env),
     allowedOrigins: options.allowedOrigins ?? (env.PARLEY_ALLOWED_ORIGINS ? env.PARLEY_ALLOWED_ORIGINS.split(',').map((origin) => origin.trim()).filter(Boolean) : []),
     webRoot: options.webRoot,
+    clock: options.clock ?? systemClock,
     devAuth: options.devAuth ?? !['0', 'false', 'off', 'no'].includes((env.PARLEY_DEV_AUTH ?? '').trim().toLowerCase()),
   };
 }

@@ -67,6 +67,10 @@ function persistentSecret(dataDir: string, file: string): string {
   return secret;
 }
 
+/**
+ * Starts a server. Everything the protocol times (deadlines, token lifetimes,
+ * rate limits, timestamps) runs on `options.clock`, by default the system clock.
+ */
 export async function startServer(options: ServerOptions = {}): Promise<ParleyServer> {
   const config = resolveOptions(options);
   const dataDir = resolve(config.dataDir);
@@ -79,11 +83,12 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
 
   const store: Store = options.store ?? new SqliteStore({ path: join(dataDir, 'parley.db'), durability: config.durability });
   const bus: Bus = options.bus ?? new LocalBus();
-  const auth = new AuthService(tokenSecret, adminKey, store, config.tokenTtlSeconds);
-  const messaging = new MessagingService(store, bus, config.limits);
-  const conversations = new ConversationService(store, bus, config.limits);
-  const users = new UserService(store, bus);
-  const devAccounts = new DevAccountService(store);
+  const clock = config.clock;
+  const auth = new AuthService(tokenSecret, adminKey, store, config.tokenTtlSeconds, clock);
+  const messaging = new MessagingService(store, bus, config.limits, clock);
+  const conversations = new ConversationService(store, bus, config.limits, clock);
+  const users = new UserService(store, bus, clock);
+  const devAccounts = new DevAccountService(store, clock);
   try {
     // Data folders from before development accounts moved into the main store.
     const legacy = readLegacyDevAuth(dataDir);
@@ -97,7 +102,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
   }
 
   const gateway = new Gateway(
-    { auth, messaging, conversations, limits: config.limits, heartbeatIntervalMs: config.heartbeatIntervalMs, serverVersion: SERVER_VERSION, log },
+    { auth, messaging, conversations, limits: config.limits, heartbeatIntervalMs: config.heartbeatIntervalMs, serverVersion: SERVER_VERSION, log, clock },
     config.authTimeoutMs,
     log,
   );
@@ -107,6 +112,8 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
   const app = Fastify({
     ...(tls === undefined ? {} : { https: tls }),
     // Bounds slow HTTP clients (slowloris); WebSocket upgrades leave this timer behind.
+    // Socket-level timeouts like this one and the TLS handshake bound real I/O,
+    // so they stay on Node's timers rather than the injected clock.
     requestTimeout: 30_000,
     // close() ends every connection, including one that opened TCP and never
     // sent a request: Node would otherwise wait out its 60 s header timeout.
@@ -129,7 +136,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
     config.tcpPort === false ? undefined : new TcpListener(gateway, config.limits.maxFrameBytes, tls === undefined ? undefined : { ...tls, handshakeTimeout: config.authTimeoutMs });
 
   try {
-    if (config.devAuth) await registerDevAuth(app, { auth, users, accounts: devAccounts, limits: config.limits });
+    if (config.devAuth) await registerDevAuth(app, { auth, users, accounts: devAccounts, limits: config.limits, clock });
     if (config.webRoot !== undefined) await registerWebApp(app, { root: config.webRoot });
     await app.listen({ port: config.port, host: config.host });
   } catch (error) {

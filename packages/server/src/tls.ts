@@ -35,6 +35,7 @@ export async function createDevCertificate(directory: string, hostnames: string[
   if (existsSync(certPath) && existsSync(keyPath)) {
     return { cert: readFileSync(certPath, 'utf8'), key: readFileSync(keyPath, 'utf8'), certPath, keyPath };
   }
+  // Real time, not the server's Clock: TLS peers check validity against their own wall clock.
   const notBeforeDate = new Date(Date.now() - 60_000);
   const notAfterDate = new Date(Date.now() + 365 * 24 * 3600 * 1000);
   const pems = await generate([{ name: 'commonName', value: hostnames[0] ?? 'localhost' }], {

@@ -58,7 +58,7 @@ function clock(epochMs: number): string {
 
 /** Keeps newlines and tabs, replaces every other control character (ESC included) with U+FFFD. */
 export function clean(text: string): string {
-  // eslint-disable-next-line no-control-regex
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
   return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '\ufffd');
 }
 

@@ -1,9 +1,12 @@
 /**
  * The gateway: accepts connections from the WebSocket and TCP listeners,
  * gives each a Session, flushes queued output once per event-loop turn, and
- * sweeps for connections that missed their auth or heartbeat deadline.
+ * sweeps for connections that missed their auth, heartbeat or token deadline.
+ * The sweep is a timeout on the server's Clock that re-arms itself.
  */
 import type { Logger } from 'pino';
+import type { Clock, TimerHandle } from '@parley/protocol';
+import { unrefTimer } from '../util/timers.js';
 import type { GatewayContext, WireConnection } from './session.js';
 import { Session } from './session.js';
 import { SessionRegistry } from './registry.js';
@@ -15,7 +18,9 @@ export class Gateway {
   private readonly context: GatewayContext;
   private dirty: Session[] = [];
   private flushScheduled = false;
-  private readonly sweepTimer: NodeJS.Timeout;
+  private readonly sweepEveryMs: number;
+  private sweepTimer: TimerHandle | undefined;
+  private closed = false;
 
   constructor(
     services: GatewayServices,
@@ -30,9 +35,14 @@ export class Gateway {
       onClosed: (session) => this.registry.remove(session),
       scheduleFlush: (session) => this.scheduleFlush(session),
     };
-    const sweepEvery = Math.max(200, Math.min(5000, Math.floor(Math.min(services.heartbeatIntervalMs, authTimeoutMs) / 2)));
-    this.sweepTimer = setInterval(() => this.sweep(), sweepEvery);
-    this.sweepTimer.unref();
+    // A deadline is noticed at most this long after it passed (5 s at the defaults).
+    this.sweepEveryMs = Math.max(200, Math.min(5000, Math.floor(Math.min(services.heartbeatIntervalMs, authTimeoutMs) / 2)));
+    this.armSweep();
+  }
+
+  /** The server's clock, for the listeners' close grace timers. */
+  get clock(): Clock {
+    return this.context.clock;
   }
 
   /** Wraps a new transport connection; the listener feeds packets to the returned session. */
@@ -54,14 +64,23 @@ export class Gateway {
     });
   }
 
+  private armSweep(): void {
+    this.sweepTimer = this.context.clock.setTimeout(() => this.sweep(), this.sweepEveryMs);
+    // The sweep alone must not keep a process alive (listening sockets do that).
+    unrefTimer(this.sweepTimer);
+  }
+
   private sweep(): void {
-    const now = Date.now();
+    if (this.closed) return;
+    const now = this.context.clock.now();
     for (const session of [...this.registry.sessions()]) session.checkDeadlines(now, this.authTimeoutMs);
+    this.armSweep();
   }
 
   /** Tells every client the server is going away and closes the connections. */
   close(): void {
-    clearInterval(this.sweepTimer);
+    this.closed = true;
+    this.context.clock.clearTimeout(this.sweepTimer);
     for (const session of [...this.registry.sessions()]) session.shutdown();
     this.log.debug('gateway closed');
   }

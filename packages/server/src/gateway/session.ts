@@ -14,6 +14,7 @@ import {
   type FrameBody,
   type ReplyCase,
   type ReplyValue,
+  type Clock,
   PROTOCOL_VERSION,
   REQUESTS,
   isRequestCase,
@@ -56,6 +57,8 @@ export interface GatewayContext {
   heartbeatIntervalMs: number;
   serverVersion: string;
   log: Logger;
+  /** The server's time: deadlines, rate limits. */
+  clock: Clock;
   /** Called once a session authenticated; throws to refuse it (too many connections). */
   onAuthenticated(session: Session): void;
   /** The send-rate bucket of a user, shared by their connections. */
@@ -86,9 +89,10 @@ type Handler<C extends HandledCase> = (
 
 export class Session {
   readonly id = randomUUID();
-  readonly connectedAt = Date.now();
+  readonly connectedAt: number;
   userId: string | undefined;
-  lastInboundAt = Date.now();
+  /** Clock time of the last packet from the client (any frame counts as activity). */
+  lastInboundAt: number;
   /** When the token this session authenticated with expires; the session ends then. */
   private tokenExpiresAt = Number.MAX_SAFE_INTEGER;
   private state: SessionState = 'awaiting_hello';
@@ -110,6 +114,8 @@ export class Session {
     private readonly connection: WireConnection,
     private readonly context: GatewayContext,
   ) {
+    this.connectedAt = context.clock.now();
+    this.lastInboundAt = this.connectedAt;
     this.bucket = new TokenBucket(context.limits.requestsPerSecond, context.limits.requestBurst);
   }
 
@@ -129,7 +135,7 @@ export class Session {
 
   onPacket(bytes: Uint8Array): void {
     if (this.state === 'closed') return;
-    this.lastInboundAt = Date.now();
+    this.lastInboundAt = this.context.clock.now();
     let frames: Frame[];
     try {
       frames = decodePacket(bytes);
@@ -185,7 +191,7 @@ export class Session {
     if (body.$case === 'delivered') return;
     // Sends are limited by their own per-user bucket, which keeps send order (checkSendRate).
     if (REQUESTS[body.$case].rate === 'request') {
-      const waitMs = this.bucket.take();
+      const waitMs = this.bucket.take(this.context.clock.now());
       if (waitMs > 0) {
         this.replyError(frame.requestId, new ParleyError('RATE_LIMITED', 'too many requests', { retryAfterMs: waitMs }));
         return;
@@ -314,7 +320,7 @@ export class Session {
 
   /** Applies the per-user send rate, keeping per-conversation send order (see heldSends). */
   private checkSendRate(userId: string, conversationId: string, clientMsgId: string): void {
-    const now = Date.now();
+    const now = this.context.clock.now();
     const held = this.heldSends.get(conversationId);
     if (held !== undefined) {
       if (held.clientMsgId !== clientMsgId && now < held.expiresAt) {

@@ -5,7 +5,8 @@
  */
 import { type AddressInfo, type Server, type Socket, createServer } from 'node:net';
 import { type TlsOptions as NodeTlsOptions, createServer as createTlsServer } from 'node:tls';
-import { LengthPrefixedReader, ParleyError } from '@parley/protocol';
+import { LengthPrefixedReader, ParleyError, type TimerHandle } from '@parley/protocol';
+import { unrefTimer } from '../util/timers.js';
 import type { Gateway } from './gateway.js';
 import type { WireConnection } from './session.js';
 
@@ -45,6 +46,8 @@ export class TcpListener {
 
   private onConnection(socket: Socket): void {
     this.sockets.add(socket);
+    const clock = this.gateway.clock;
+    let graceTimer: TimerHandle | undefined;
     const connection: WireConnection = {
       transport: 'tcp',
       remoteAddress: socket.remoteAddress ?? '',
@@ -59,7 +62,8 @@ export class TcpListener {
       bufferedBytes: () => socket.writableLength,
       close: () => {
         socket.end();
-        setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
+        graceTimer = clock.setTimeout(() => socket.destroy(), CLOSE_GRACE_MS);
+        unrefTimer(graceTimer);
       },
       destroy: () => socket.destroy(),
     };
@@ -77,6 +81,7 @@ export class TcpListener {
       for (const packet of packets) session.onPacket(packet);
     });
     socket.on('close', () => {
+      clock.clearTimeout(graceTimer);
       this.sockets.delete(socket);
       session.onTransportClosed();
     });

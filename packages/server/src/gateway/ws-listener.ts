@@ -5,8 +5,9 @@
  */
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { ParleyError } from '@parley/protocol';
+import { ParleyError, type TimerHandle } from '@parley/protocol';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { unrefTimer } from '../util/timers.js';
 import type { Gateway } from './gateway.js';
 import type { WireConnection } from './session.js';
 
@@ -57,6 +58,8 @@ export class WebSocketListener {
   }
 
   private onConnection(ws: WebSocket, request: IncomingMessage): void {
+    const clock = this.gateway.clock;
+    let graceTimer: TimerHandle | undefined;
     const connection: WireConnection = {
       transport: 'ws',
       remoteAddress: request.socket.remoteAddress ?? '',
@@ -64,7 +67,8 @@ export class WebSocketListener {
       bufferedBytes: () => ws.bufferedAmount,
       close: (closeCode, reason) => {
         ws.close(closeCode, reason);
-        setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
+        graceTimer = clock.setTimeout(() => ws.terminate(), CLOSE_GRACE_MS);
+        unrefTimer(graceTimer);
       },
       destroy: () => ws.terminate(),
     };
@@ -78,6 +82,7 @@ export class WebSocketListener {
       session.onPacket(toBytes(data));
     });
     ws.on('close', () => {
+      clock.clearTimeout(graceTimer);
       this.sockets.delete(ws);
       session.onTransportClosed();
     });

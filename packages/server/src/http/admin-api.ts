@@ -183,6 +183,7 @@ export function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps): void
         const body = request.body;
         const result = await messaging.send(body.senderId, {
           conversationId: request.params.id,
+          // Wall-clock time only helps make the id unique; nothing depends on its value.
           clientMsgId: body.clientMsgId ?? `api-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`,
           text: body.text,
           data: body.data === undefined ? undefined : Buffer.from(body.data, 'base64'),

@@ -15,7 +15,7 @@
  * - `POST /dev/signin {userId, password}` → the same (401 UNAUTHENTICATED; 429 RATE_LIMITED past 10 attempts a minute per user id)
  * - `POST /dev/token` with `Authorization: Bearer <token>` → a fresh token for the same user
  */
-import { ParleyError } from '@parley/protocol';
+import { type Clock, ParleyError } from '@parley/protocol';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ServerLimits } from '../config.js';
 import type { AuthService } from '../services/auth.js';
@@ -41,6 +41,8 @@ export interface DevAuthDeps {
   users: UserService;
   accounts: DevAccountService;
   limits: ServerLimits;
+  /** Attempt limits refill in this clock's time. */
+  clock: Clock;
 }
 
 interface SessionResult {
@@ -54,11 +56,14 @@ interface SessionResult {
 class AttemptLimiter {
   private readonly buckets = new Map<string, { bucket: TokenBucket; lastUsed: number }>();
 
-  constructor(private readonly perMinute: number) {}
+  constructor(
+    private readonly perMinute: number,
+    private readonly clock: Clock,
+  ) {}
 
   /** Throws RATE_LIMITED when `key` used up its attempts. */
   take(key: string): void {
-    const now = Date.now();
+    const now = this.clock.now();
     let entry = this.buckets.get(key);
     if (entry === undefined) {
       if (this.buckets.size >= MAX_TRACKED_KEYS) this.prune(now);
@@ -77,9 +82,9 @@ class AttemptLimiter {
 }
 
 export async function registerDevAuth(app: FastifyInstance, deps: DevAuthDeps): Promise<void> {
-  const { auth, users, accounts, limits } = deps;
-  const signinLimiter = new AttemptLimiter(SIGNIN_ATTEMPTS_PER_MINUTE);
-  const signupLimiter = new AttemptLimiter(SIGNUPS_PER_MINUTE);
+  const { auth, users, accounts, limits, clock } = deps;
+  const signinLimiter = new AttemptLimiter(SIGNIN_ATTEMPTS_PER_MINUTE, clock);
+  const signupLimiter = new AttemptLimiter(SIGNUPS_PER_MINUTE, clock);
 
   const session = async (userId: string, name: string): Promise<SessionResult> => {
     const { token, expiresAt } = await auth.mintToken(userId);

@@ -60,7 +60,7 @@ export async function registerWebApp(app: FastifyInstance, options: WebAppOption
       const file = await existingFile(root, path);
       reply.header('x-content-type-options', 'nosniff');
       reply.header('referrer-policy', 'no-referrer');
-      if (file !== undefined && file.startsWith('assets/')) {
+      if (file?.startsWith('assets/')) {
         reply.header('cache-control', IMMUTABLE);
         return reply.sendFile(file);
       }

@@ -2,11 +2,12 @@
  * Access tokens and the admin key. Tokens are HS256 JWTs signed with a
  * server secret; a token names its user (`sub`) and is rejected after it
  * expires or once the user's tokens were revoked (issued-at before the
- * revocation instant).
+ * revocation instant). Both minting and verification read the server's Clock,
+ * so a token expires in clock time.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { SignJWT, errors as joseErrors, jwtVerify } from 'jose';
-import { ParleyError } from '@parley/protocol';
+import { type Clock, ParleyError, systemClock } from '@parley/protocol';
 import type { UserRow } from '../store/store.js';
 
 /** How the auth service looks users up (the store, read-only). */
@@ -24,6 +25,7 @@ export class AuthService {
     private readonly adminKey: string,
     private readonly store: UserLookup,
     private readonly defaultTtlSeconds: number,
+    private readonly clock: Clock = systemClock,
   ) {
     this.secret = new TextEncoder().encode(secret);
   }
@@ -35,7 +37,7 @@ export class AuthService {
   async mintToken(userId: string, ttlSeconds = this.defaultTtlSeconds): Promise<{ token: string; expiresAt: number }> {
     const user = await this.store.getUser(userId);
     if (user === undefined) throw new ParleyError('NOT_FOUND', `unknown user ${userId}`);
-    const now = Date.now();
+    const now = this.clock.now();
     const expiresAt = Math.floor(now / 1000) + ttlSeconds;
     const token = await new SignJWT({ iat_ms: now })
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
@@ -57,7 +59,7 @@ export class AuthService {
     let issuedAt = 0;
     let expiresAt = 0;
     try {
-      const { payload } = await jwtVerify(token, this.secret, { issuer: ISSUER, algorithms: ['HS256'] });
+      const { payload } = await jwtVerify(token, this.secret, { issuer: ISSUER, algorithms: ['HS256'], currentDate: new Date(this.clock.now()) });
       subject = payload.sub;
       issuedAt = typeof payload.iat_ms === 'number' ? payload.iat_ms : (payload.iat ?? 0) * 1000;
       expiresAt = payload.exp === undefined ? Number.MAX_SAFE_INTEGER : payload.exp * 1000;

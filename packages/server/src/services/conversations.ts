@@ -4,7 +4,7 @@
  * group change is recorded as a system message in the conversation, so
  * members see it in their timeline and their clients refresh.
  */
-import { ParleyError } from '@parley/protocol';
+import { type Clock, ParleyError, systemClock } from '@parley/protocol';
 import type { ServerLimits } from '../config.js';
 import type { Bus } from '../bus/bus.js';
 import type { ConversationRow, Store, StoreTx } from '../store/store.js';
@@ -24,6 +24,7 @@ export class ConversationService {
     private readonly store: Store,
     private readonly bus: Bus,
     private readonly limits: ServerLimits,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   /** Returns (creating if needed) the direct conversation, as `userId` sees it. */
@@ -36,7 +37,7 @@ export class ConversationService {
       const id = directConversationId(userId, peer, topic);
       let conversation = await tx.lockConversation(id);
       if (conversation === undefined) {
-        const now = Date.now();
+        const now = this.clock.now();
         const created: ConversationRow = { id, kind: 'direct', name: '', subject: topic, peerIds: [userId, peer].sort() as [string, string], lastSeq: 0, memberCount: 2, createdAt: now, updatedAt: now };
         if (await tx.insertConversation(created)) {
           for (const member of [userId, peer]) {
@@ -62,13 +63,13 @@ export class ConversationService {
         throw new ParleyError('LIMIT_EXCEEDED', `a group holds at most ${this.limits.maxGroupMembers} members`);
       }
       await requireUsers(tx, memberIds);
-      const now = Date.now();
+      const now = this.clock.now();
       const conversation: ConversationRow = { id, kind: 'group', name, subject: '', lastSeq: 0, memberCount: memberIds.length, createdAt: now, updatedAt: now };
       if (!(await tx.insertConversation(conversation))) throw new ParleyError('CONFLICT', `conversation ${id} already exists`);
       for (const userId of memberIds) {
         await tx.putMember({ conversationId: id, userId, role: userId === owner ? 'owner' : 'member', firstSeq: 1, readSeq: 0, joinedAt: now });
       }
-      const message = await appendSystemEvent(tx, conversation, owner, { event: 'group_created', actorId: owner, name, userIds: memberIds });
+      const message = await appendSystemEvent(tx, conversation, owner, { event: 'group_created', actorId: owner, name, userIds: memberIds }, now);
       const change: MembershipChange = { conversationId: id, messages: [message], added: memberIds, removed: [] };
       return { view: await this.viewIn(tx, owner, conversation), change };
     });
@@ -90,7 +91,7 @@ export class ConversationService {
       if (conversation.kind !== 'group') throw new ParleyError('INVALID_ARGUMENT', 'members can only change in groups');
       const actor = asAdmin ? ADMIN : await this.actorIn(tx, id, actorId);
       const change: MembershipChange = { conversationId: id, messages: [], added: [], removed: [] };
-      const now = Date.now();
+      const now = this.clock.now();
 
       if (toAddRequested.length > 0) checkCanAdd(actor);
       const toAdd: string[] = [];
@@ -104,7 +105,7 @@ export class ConversationService {
         if (count + toAdd.length > this.limits.maxGroupMembers) {
           throw new ParleyError('LIMIT_EXCEEDED', `a group holds at most ${this.limits.maxGroupMembers} members`);
         }
-        const message = await appendSystemEvent(tx, conversation, actorId, { event: 'members_added', actorId, userIds: toAdd });
+        const message = await appendSystemEvent(tx, conversation, actorId, { event: 'members_added', actorId, userIds: toAdd }, now);
         for (const userId of toAdd) {
           // A rejoin starts a new access window: what happened while away stays unreadable.
           await tx.putMember({ conversationId: id, userId, role: 'member', firstSeq: message.seq, readSeq: message.seq - 1, joinedAt: now });
@@ -116,7 +117,7 @@ export class ConversationService {
         await requireUsers(tx, [userId]);
         checkCanRemove(actorId, actor, userId, toActor(await tx.getMember(id, userId)));
         const event = userId === actorId ? 'member_left' : 'member_removed';
-        const message = await appendSystemEvent(tx, conversation, actorId, { event, actorId, userIds: [userId] });
+        const message = await appendSystemEvent(tx, conversation, actorId, { event, actorId, userIds: [userId] }, now);
         await tx.updateMember(id, userId, { leftSeq: message.seq });
         change.removed.push(userId);
         change.messages.push(message);
@@ -138,7 +139,7 @@ export class ConversationService {
       if (conversation.kind !== 'group') throw new ParleyError('INVALID_ARGUMENT', 'only groups have names');
       if (!asAdmin) checkCanRename(await this.actorIn(tx, id, actorId));
       await tx.updateConversation(id, { name: newName });
-      const message = await appendSystemEvent(tx, conversation, actorId, { event: 'renamed', actorId, name: newName });
+      const message = await appendSystemEvent(tx, conversation, actorId, { event: 'renamed', actorId, name: newName }, this.clock.now());
       return { conversationId: id, messages: [message], added: [], removed: [] };
     });
     this.publish(change);
@@ -163,7 +164,7 @@ export class ConversationService {
         throw new ParleyError('INVALID_ARGUMENT', 'the owner hands over ownership by making another member owner');
       }
       await tx.updateMember(id, targetId, { role });
-      const message = await appendSystemEvent(tx, conversation, actorId, { event: 'role_changed', actorId, userIds: [targetId], role });
+      const message = await appendSystemEvent(tx, conversation, actorId, { event: 'role_changed', actorId, userIds: [targetId], role }, this.clock.now());
       return { conversationId: id, messages: [message], added: [], removed: [] };
     });
     this.publish(change);

@@ -4,7 +4,7 @@
  * kept by the store next to the user, and a sign-up writes both in one commit.
  */
 import { hash, verify } from '@node-rs/argon2';
-import { ParleyError } from '@parley/protocol';
+import { type Clock, ParleyError, systemClock } from '@parley/protocol';
 import type { Store, UserRow } from '../store/store.js';
 
 export interface LegacyCredential {
@@ -19,7 +19,10 @@ export class DevAccountService {
   /** Sign-ups being hashed, so that two racing for one id do not both pay for hashing. */
   private readonly signingUp = new Set<string>();
 
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock = systemClock,
+  ) {}
 
   /** Creates a user with a password; CONFLICT when the id is taken. */
   async signUp(userId: string, name: string, password: string): Promise<UserRow> {
@@ -33,7 +36,7 @@ export class DevAccountService {
       return await this.store.write(async (tx) => {
         // Checked again inside the unit: the admin API may have created the user meanwhile.
         if ((await tx.getUser(userId)) !== undefined) throw new ParleyError('CONFLICT', `the user id ${userId} is taken`);
-        const now = Date.now();
+        const now = this.clock.now();
         const user: UserRow = { id: userId, name, createdAt: now, tokensValidAfter: 0 };
         await tx.insertUser(user);
         await tx.insertPasswordHash(userId, passwordHash, now);
@@ -69,6 +72,7 @@ export class DevAccountService {
   }
 
   private decoy(): Promise<string> {
-    return (this.decoyHash ??= hash('decoy password, never valid'));
+    this.decoyHash ??= hash('decoy password, never valid');
+    return this.decoyHash;
   }
 }

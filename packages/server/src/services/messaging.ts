@@ -3,7 +3,7 @@
  * the rules (membership, dedupe, seq, access windows, unread) inside one
  * store unit, then publishes what was committed on the bus.
  */
-import { ParleyError } from '@parley/protocol';
+import { type Clock, ParleyError, systemClock } from '@parley/protocol';
 import type { ServerLimits } from '../config.js';
 import type { Bus } from '../bus/bus.js';
 import type { Store } from '../store/store.js';
@@ -26,6 +26,7 @@ export class MessagingService {
     private readonly store: Store,
     private readonly bus: Bus,
     private readonly limits: ServerLimits,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   /**
@@ -55,7 +56,7 @@ export class MessagingService {
         if (target === undefined) await requireUsers(tx, [visibleTo]);
         if (target === undefined || target.leftSeq !== undefined) throw new ParleyError('INVALID_ARGUMENT', 'visibleTo must be an active member');
       }
-      const message = await appendToTimeline(tx, conversation, { senderId, clientMsgId, type: 'user', text: input.text, data: input.data, visibleTo });
+      const message = await appendToTimeline(tx, conversation, { senderId, clientMsgId, type: 'user', text: input.text, data: input.data, visibleTo }, this.clock.now());
       // Your own messages are never unread: sending reads up to them.
       await tx.raiseReadSeq(conversationId, senderId, message.seq);
       return { message, duplicate: false };

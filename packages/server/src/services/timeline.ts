@@ -18,12 +18,12 @@ export interface TimelineEntry {
 }
 
 /**
- * Stores `entry` as the conversation's next seq. `conversation` must come from
- * `tx.lockConversation`; it is updated in place so a unit can append several.
+ * Stores `entry` as the conversation's next seq, stamped `now` (the server
+ * clock's time). `conversation` must come from `tx.lockConversation`; it is
+ * updated in place so a unit can append several.
  */
-export async function appendToTimeline(tx: StoreTx, conversation: ConversationRow, entry: TimelineEntry): Promise<StoredMessage> {
+export async function appendToTimeline(tx: StoreTx, conversation: ConversationRow, entry: TimelineEntry, now: number): Promise<StoredMessage> {
   const seq = conversation.lastSeq + 1;
-  const now = Date.now();
   const message = await tx.insertMessage({ ...entry, conversationId: conversation.id, seq, createdAt: now });
   conversation.lastSeq = seq;
   conversation.updatedAt = now;
@@ -32,11 +32,16 @@ export async function appendToTimeline(tx: StoreTx, conversation: ConversationRo
 }
 
 /** Records a membership or naming change in the timeline. `actorId` is '' for the admin API. */
-export function appendSystemEvent(tx: StoreTx, conversation: ConversationRow, actorId: string, event: StoredSystemEvent): Promise<StoredMessage> {
-  return appendToTimeline(tx, conversation, {
-    senderId: actorId,
-    clientMsgId: `sys-${randomBytes(9).toString('base64url')}`,
-    type: 'system',
-    data: encodeStoredSystemEvent(event),
-  });
+export function appendSystemEvent(tx: StoreTx, conversation: ConversationRow, actorId: string, event: StoredSystemEvent, now: number): Promise<StoredMessage> {
+  return appendToTimeline(
+    tx,
+    conversation,
+    {
+      senderId: actorId,
+      clientMsgId: `sys-${randomBytes(9).toString('base64url')}`,
+      type: 'system',
+      data: encodeStoredSystemEvent(event),
+    },
+    now,
+  );
 }

@@ -1,5 +1,5 @@
 /** Users: creation, display names and token revocation. */
-import { ParleyError } from '@parley/protocol';
+import { type Clock, ParleyError, systemClock } from '@parley/protocol';
 import type { Bus } from '../bus/bus.js';
 import type { Store, UserRow } from '../store/store.js';
 
@@ -7,6 +7,7 @@ export class UserService {
   constructor(
     private readonly store: Store,
     private readonly bus: Bus,
+    private readonly clock: Clock = systemClock,
   ) {}
 
   /** Creates a user, or renames an existing one. */
@@ -17,7 +18,7 @@ export class UserService {
         if (existing.name !== name) await tx.updateUser(id, { name });
         return { user: { ...existing, name }, created: false };
       }
-      const user: UserRow = { id, name, createdAt: Date.now(), tokensValidAfter: 0 };
+      const user: UserRow = { id, name, createdAt: this.clock.now(), tokensValidAfter: 0 };
       await tx.insertUser(user);
       return { user, created: true };
     });
@@ -29,7 +30,7 @@ export class UserService {
 
   /** Rejects every token issued before now, and closes the user's connections on every node. */
   async revokeTokens(userId: string): Promise<void> {
-    const at = Date.now();
+    const at = this.clock.now();
     await this.store.write(async (tx) => {
       if ((await tx.getUser(userId)) === undefined) throw new ParleyError('NOT_FOUND', `unknown user ${userId}`);
       await tx.updateUser(userId, { tokensValidAfter: at });

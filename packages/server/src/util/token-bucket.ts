@@ -1,22 +1,30 @@
-/** A token bucket: `ratePerSecond` sustained, `burst` at once. */
+/**
+ * A token bucket: `ratePerSecond` sustained, `burst` at once. It starts full
+ * and reads no clock: callers pass the time (their Clock's), so refills follow
+ * whatever time the server runs on.
+ */
 export class TokenBucket {
   private tokens: number;
-  private updatedAt: number;
+  private updatedAt: number | undefined;
 
   constructor(
     private readonly ratePerSecond: number,
     private readonly burst: number,
   ) {
     this.tokens = burst;
-    this.updatedAt = Date.now();
   }
 
-  /** Takes one token; returns 0 on success, otherwise the ms to wait. */
-  take(now = Date.now()): number {
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.updatedAt) / 1000) * this.ratePerSecond);
+  /** Takes one token at time `now` (ms); returns 0 on success, otherwise the ms to wait. */
+  take(now: number): number {
+    if (this.updatedAt !== undefined) {
+      this.tokens = Math.min(this.burst, this.tokens + ((now - this.updatedAt) / 1000) * this.ratePerSecond);
+    }
     this.updatedAt = now;
-    if (this.tokens >= 1) {
-      this.tokens -= 1;
+    // Refills summed over several takes can fall a rounding error short of a
+    // whole token (0.9999999999999999) when the time for one has passed:
+    // count that as a whole token, or a retry made on time would be refused.
+    if (this.tokens >= 1 - 1e-9) {
+      this.tokens = Math.max(0, this.tokens - 1);
       return 0;
     }
     return Math.ceil(((1 - this.tokens) / this.ratePerSecond) * 1000);

@@ -38,7 +38,11 @@ export function busContract(name: string, createCluster: () => Promise<BusCluste
     test('every subscriber on every node gets every message, in publish order per conversation', async (t) => {
       const { nodes } = await setup(t);
       const received = nodes.map(() => [] as BusEvent[]);
-      nodes.forEach((node, index) => node.subscribe((event) => received[index]!.push(event)));
+      nodes.forEach((node, index) => {
+        node.subscribe((event) => {
+          received[index]!.push(event);
+        });
+      });
       const publisher = nodes[nodes.length - 1]!;
       for (let seq = 1; seq <= 100; seq++) {
         publisher.publish({ type: 'message', message: message('one', seq) });

@@ -90,7 +90,7 @@ function distanceFromBottom(element: HTMLElement): number {
 }
 
 export function MessageList(props: MessageListProps) {
-  const { conversation, timeline, context, dividerAfterSeq, sentSignal, onLoadOlder, onViewed, onRetry, onDiscard } = props;
+  const { conversation, timeline, context, dividerAfterSeq, sentSignal, onLoadOlder, onRetry, onDiscard } = props;
   const scroller = useRef<HTMLDivElement>(null);
   const stickToBottom = useRef(true);
   const initialScrollDone = useRef(false);

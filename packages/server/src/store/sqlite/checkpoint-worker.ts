@@ -3,6 +3,8 @@
  * checkpoint inside a write call stalls that call (and, with a synchronous
  * driver, the whole event loop) for 10-15 ms; on a worker it overlaps with the
  * main thread's work instead. PASSIVE checkpoints never block writers.
+ * Its timers run on real time, not the server's Clock: when a checkpoint runs
+ * changes nothing anyone can observe, only how large the WAL file grows.
  */
 import { Worker } from 'node:worker_threads';
 
