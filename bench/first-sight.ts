@@ -198,7 +198,7 @@ async function settleSends(sends: ReadonlyArray<Promise<Message>>): Promise<numb
 }
 
 /** Waits (bounded) until every device shows every seq of the conversation its user may read. */
-async function awaitDevices(context: RunContext, variant: Variant, conversationId: string, devices: readonly Device[], lastSeq: number): Promise<boolean> {
+async function awaitDevices(variant: Variant, conversationId: string, devices: readonly Device[], lastSeq: number): Promise<boolean> {
   const deadline = Date.now() + SETTLE_MS[variant];
   while (Date.now() < deadline) {
     if (devices.every((device) => device.seqsOf(conversationId).size >= lastSeq)) {
@@ -242,7 +242,7 @@ async function runDirect(context: RunContext, variant: Variant, messages: number
     const acked = await settleSends(sends);
     lift?.();
     const lastSeq = (await outcomeOf(context.server, conversationId, devices)).reduce((most, outcome) => Math.max(most, outcome.expected), 0);
-    const settled = await awaitDevices(context, variant, conversationId, devices, lastSeq);
+    const settled = await awaitDevices(variant, conversationId, devices, lastSeq);
     return { variant, run: context.run, conversationId, sent: messages, acked, settled, devices: await outcomeOf(context.server, conversationId, devices) };
   } finally {
     lift?.();
@@ -271,7 +271,7 @@ async function runGroup(context: RunContext): Promise<RunOutcome> {
     }
     const acked = await settleSends(sends);
     const lastSeq = 1 + sends.length;
-    const settled = await awaitDevices(context, variant, conversationId, devices, lastSeq);
+    const settled = await awaitDevices(variant, conversationId, devices, lastSeq);
     return { variant, run: context.run, conversationId, sent: sends.length, acked, settled, devices: await outcomeOf(context.server, conversationId, devices) };
   } finally {
     await Promise.all(devices.map((device) => device.client.close()));
