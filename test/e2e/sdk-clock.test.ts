@@ -42,6 +42,30 @@ describe('SDK on a manual clock', () => {
     await eventually(() => client.state === 'open', 2000, 'the reconnect');
   });
 
+  test('a connection that goes silent before the welcome is given up after handshakeTimeoutMs, and retried', async (t) => {
+    const fixture = await startTestServer(t);
+    const proxy = await FaultProxy.start('127.0.0.1', Number(new URL(fixture.server.wsUrl).port));
+    t.after(() => proxy.close());
+    await fixture.api.createUser('alice');
+    const clock = new ManualClock();
+    const client = new ParleyClient({ url: proxy.urlFor(fixture.server.wsUrl), token: () => fixture.api.token('alice'), clock });
+    t.after(() => client.close());
+    const failures: string[] = [];
+    client.on('state', ({ error }) => {
+      if (error !== undefined) failures.push(error.message);
+    });
+    proxy.set({ stalled: true });
+    const connected = client.connect();
+    await eventually(() => proxy.connectionCount > 0, 2000, 'the transport opens');
+    await advance(clock, 9_000);
+    assert.deepEqual(failures, [], 'still within the handshake bound');
+    await advance(clock, 2_000);
+    await eventually(() => failures.some((message) => message.includes('no welcome')), 2000, 'the handshake to be given up');
+    proxy.set({ stalled: false });
+    for (let step = 0; step < 40 && client.state !== 'open'; step++) await advance(clock, 500, 500);
+    await connected;
+  });
+
   test('a request made while disconnected gives up after connectionWaitMs of clock time', async (t) => {
     const fixture = await startTestServer(t);
     const proxy = await FaultProxy.start('127.0.0.1', Number(new URL(fixture.server.wsUrl).port));

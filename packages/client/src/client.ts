@@ -49,6 +49,7 @@ const DEFAULT_MIN_RECONNECT_DELAY_MS = 250;
 const DEFAULT_MAX_RECONNECT_DELAY_MS = 10_000;
 const DEFAULT_REQUEST_TIMEOUT_MS = 15_000;
 const DEFAULT_CONNECTION_WAIT_MS = 30_000;
+const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 const DEFAULT_INITIAL_BACKLOG = 100;
 const DEFAULT_CLIENT_NAME = 'parley-js/0.1';
 const DEFAULT_HISTORY_LIMIT = 50;
@@ -90,6 +91,7 @@ export class ParleyClient {
   private readonly outbox = new Outbox<Message>();
   private readonly reconnectPolicy: { minDelayMs: number; maxDelayMs: number } | false;
   private readonly requestTimeoutMs: number;
+  private readonly handshakeTimeoutMs: number;
   private readonly connectionWaitMs: number;
   private readonly initialBacklog: number;
   private readonly clientName: string;
@@ -147,6 +149,7 @@ export class ParleyClient {
             maxDelayMs: positive(options.reconnect?.maxDelayMs, DEFAULT_MAX_RECONNECT_DELAY_MS),
           };
     this.requestTimeoutMs = positive(options.requestTimeoutMs, DEFAULT_REQUEST_TIMEOUT_MS);
+    this.handshakeTimeoutMs = positive(options.handshakeTimeoutMs, DEFAULT_HANDSHAKE_TIMEOUT_MS);
     this.connectionWaitMs = positive(options.connectionWaitMs, DEFAULT_CONNECTION_WAIT_MS);
     this.initialBacklog = options.initialBacklog !== undefined && options.initialBacklog >= 0 ? options.initialBacklog : DEFAULT_INITIAL_BACKLOG;
     this.clientName = options.clientName ?? DEFAULT_CLIENT_NAME;
@@ -353,7 +356,7 @@ export class ParleyClient {
     try {
       connection = new Connection(
         this.openTransport,
-        { token, clientName: this.clientName, requestTimeoutMs: this.requestTimeoutMs, clock: this.clock },
+        { token, clientName: this.clientName, requestTimeoutMs: this.requestTimeoutMs, handshakeTimeoutMs: this.handshakeTimeoutMs, clock: this.clock },
         {
           onWelcome: (welcome) => this.onWelcome(connection, welcome),
           onServerFrame: (body) => this.onServerFrame(connection, body),

@@ -33,6 +33,8 @@ export interface ConnectionOptions {
   clientName: string;
   /** Bounds every request, and the time from opening to welcome. */
   requestTimeoutMs: number;
+  /** Bounds the time from opening the transport to welcome: nothing else watches a connection before it. */
+  handshakeTimeoutMs: number;
   clock: Clock;
 }
 
@@ -70,8 +72,8 @@ export class Connection {
     private readonly events: ConnectionEvents,
   ) {
     this.handshakeTimer = this.options.clock.setTimeout(
-      () => this.end(new ParleyError('TIMEOUT', `no welcome within ${options.requestTimeoutMs} ms`)),
-      options.requestTimeoutMs,
+      () => this.end(new ParleyError('TIMEOUT', `no welcome within ${options.handshakeTimeoutMs} ms`)),
+      options.handshakeTimeoutMs,
     );
     this.transport = openTransport({
       onOpen: () => this.sayHello(),

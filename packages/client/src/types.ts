@@ -158,6 +158,13 @@ export interface ParleyClientOptions {
   /** How long a request may wait for its reply once transmitted. Default 15000 ms. */
   requestTimeoutMs?: number;
   /**
+   * How long a new connection may take from opening to the server's welcome
+   * before it is given up and another attempt is made. Heartbeats only start
+   * after welcome, so this is what catches a connection that dies silently
+   * during the handshake. Default 10000 ms.
+   */
+  handshakeTimeoutMs?: number;
+  /**
    * How long a request made while disconnected (direct, history, markRead,
    * createGroup, ...) waits for the connection before it rejects with TIMEOUT;
    * idempotent requests lost with their connection are sent again within the
