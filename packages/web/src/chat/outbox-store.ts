@@ -119,8 +119,8 @@ export class MemoryOutboxStore implements OutboxStore {
 }
 
 /** The IndexedDB outbox, or an in-memory one when IndexedDB is unavailable. */
-export async function openOutboxStore(factory: IDBFactory | undefined = globalThis.indexedDB): Promise<OutboxStore> {
-  if (factory === undefined) return new MemoryOutboxStore();
+export async function openOutboxStore(): Promise<OutboxStore> {
+  if (typeof indexedDB === 'undefined') return new MemoryOutboxStore();
   try {
     const db = await openDB<OutboxSchema>(DB_NAME, DB_VERSION, {
       upgrade(database) {
