@@ -110,8 +110,10 @@ export class ChatStore {
   private listChanged = false;
   private closed = false;
   private readonly outbox: Promise<OutboxStore>;
-  /** Outbox writes and the sends after them, one at a time, so sends go out in the order they were written. */
+  /** Outbox reads and writes, one at a time, so that a message's removal never overtakes its write. */
   private outboxQueue: Promise<void> = Promise.resolve();
+  /** The kept messages were shown and handed to the SDK: new sends may go straight out after them. */
+  private restored = false;
   /** How conversations looked when messages to them were written, for the stand-ins. */
   private readonly labels = new Map<string, ConversationLabel>();
   /** Highest read position requested per conversation, so a scroll does not send a request per pixel. */
@@ -336,7 +338,15 @@ export class ChatStore {
       .catch((error: unknown) => console.warn('parley: outbox:', error));
   }
 
-  /** Writes the message to the outbox, then hands it to the SDK. */
+  /**
+   * Writes the message to the outbox, then hands it to the SDK. The SDK gets
+   * it in the same task as the write is issued, not after the write commits:
+   * a page closed or reloaded in between would otherwise lose a message that
+   * neither reached the server nor the disk. Whichever of the two completes
+   * first keeps it; both completing is harmless (the resend is deduplicated).
+   * Until the kept messages are restored, new ones wait behind them, so the
+   * SDK sends everything in the order it was written.
+   */
   private keepAndTransmit(pending: PendingMessage): void {
     const record: Omit<OutboxRecord, 'order'> = {
       userId: this.current.self.userId,
@@ -351,16 +361,22 @@ export class ChatStore {
       try {
         await outbox.add(record);
       } catch (error) {
-        // Storage full or broken: still send, it just would not survive a reload.
+        // Storage full or broken: still sent, it just would not survive a reload.
         console.warn('parley: could not keep a message in the outbox:', error);
       }
-      if (!this.closed) this.transmit(pending);
     });
+    if (this.restored) this.transmit(pending);
+    else this.enqueue(async () => (this.closed ? undefined : this.transmit(pending)));
   }
 
   /** Shows the user's kept messages as waiting, in order, and sends them again with their keys. */
   private async restoreOutbox(outbox: OutboxStore): Promise<void> {
-    const records = await outbox.list(this.current.self.userId);
+    let records: OutboxRecord[];
+    try {
+      records = await outbox.list(this.current.self.userId);
+    } finally {
+      this.restored = true;
+    }
     if (this.closed) return;
     for (const record of records) {
       if (record.conversation !== undefined && !this.labels.has(record.conversationId)) this.labels.set(record.conversationId, record.conversation);
