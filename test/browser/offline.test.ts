@@ -54,9 +54,12 @@ describe('web app when the connection or a send fails', { timeout: 120_000 }, ()
   test('the server stops: the app shows it is reconnecting, then delivers what was typed meanwhile', async (t) => {
     // The same data directory and port across the restart, as for a real server restart.
     const dataDir = mkdtempSync(join(tmpdir(), 'parley-web-offline-'));
-    t.after(() => rmSync(dataDir, { recursive: true, force: true }));
     let fixture: TestServer = await startWebServer(undefined, { dataDir });
-    t.after(() => fixture.close());
+    // Closed before its data directory goes: a closing server may still write there.
+    t.after(async () => {
+      await fixture.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    });
     const { port, httpUrl } = fixture.server;
 
     const alice = await person(httpUrl, 'alice', 'Alice');
@@ -97,9 +100,12 @@ describe('web app when the connection or a send fails', { timeout: 120_000 }, ()
 
   test('opening a chat while the server is down says it is connecting, and goes ahead when the server returns', async (t) => {
     const dataDir = mkdtempSync(join(tmpdir(), 'parley-web-waiting-'));
-    t.after(() => rmSync(dataDir, { recursive: true, force: true }));
     let fixture: TestServer = await startWebServer(undefined, { dataDir });
-    t.after(() => fixture.close());
+    // Closed before its data directory goes: a closing server may still write there.
+    t.after(async () => {
+      await fixture.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    });
     const { port, httpUrl } = fixture.server;
     const erin = await person(httpUrl, 'erin', 'Erin');
     await fixture.api.createUser('frank', 'Frank');

@@ -98,9 +98,12 @@ describe('web app outbox across a reload', { timeout: 120_000 }, () => {
 
   test('messages typed with the server down survive a reload and are stored once each, in order', async (t) => {
     const dataDir = mkdtempSync(join(tmpdir(), 'parley-web-outbox-'));
-    t.after(() => rmSync(dataDir, { recursive: true, force: true }));
     let fixture: TestServer = await startWebServer(undefined, { dataDir });
-    t.after(() => fixture.close());
+    // Closed before its data directory goes: a closing server may still write there.
+    t.after(async () => {
+      await fixture.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    });
     const { port, httpUrl } = fixture.server;
 
     const alice = await newUser(browser);
