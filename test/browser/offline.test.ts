@@ -1,7 +1,8 @@
 /**
  * The web app when things go wrong: the server stops and comes back (the app
- * says it is reconnecting and then sends what was typed meanwhile), and a
- * message the server refuses (failed, with retry and delete).
+ * says it is reconnecting and then sends what was typed meanwhile; a request
+ * made meanwhile waits and says so), and a message the server refuses
+ * (failed, with retry and delete).
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -58,9 +59,12 @@ describe('web app when the connection or a send fails', { timeout: 120_000 }, ()
   test('the server stops: the app shows it is reconnecting, then delivers what was typed meanwhile', { skip }, async (t) => {
     // The same data directory and port across the restart, as for a real server restart.
     const dataDir = mkdtempSync(join(tmpdir(), 'parley-web-offline-'));
-    t.after(() => rmSync(dataDir, { recursive: true, force: true }));
     let fixture: TestServer = await startWebServer(undefined, { dataDir });
-    t.after(() => fixture.close());
+    // Closed before its data directory goes: a closing server may still write there.
+    t.after(async () => {
+      await fixture.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    });
     const { port, httpUrl } = fixture.server;
 
     const alice = await person(httpUrl, 'alice', 'Alice');
@@ -97,6 +101,33 @@ describe('web app when the connection or a send fails', { timeout: 120_000 }, ()
     await expectTexts(messageTexts(alice.page), ['before the outage', 'typed while offline', 'welcome back']);
     assert.deepEqual(alice.errors, []);
     assert.deepEqual(bob.errors, []);
+  });
+
+  test('opening a chat while the server is down says it is connecting, and goes ahead when the server returns', { skip }, async (t) => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'parley-web-waiting-'));
+    let fixture: TestServer = await startWebServer(undefined, { dataDir });
+    // Closed before its data directory goes: a closing server may still write there.
+    t.after(async () => {
+      await fixture.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    });
+    const { port, httpUrl } = fixture.server;
+    const erin = await person(httpUrl, 'erin', 'Erin');
+    await fixture.api.createUser('frank', 'Frank');
+
+    await fixture.close();
+    await expectAttribute(erin.page.getByTestId('connection-state'), 'data-state', 'reconnecting');
+    await erin.page.getByTestId('new-chat').click();
+    await erin.page.getByTestId('direct-user-id').fill('frank');
+    await erin.page.getByTestId('new-conversation-submit').click();
+    // No error at once: the request waits for the connection, and the dialog says so.
+    await expectVisible(erin.page.getByTestId('new-conversation-waiting'));
+    assert.equal(await erin.page.getByTestId('new-conversation-error').count(), 0);
+
+    fixture = await startWebServer(undefined, { dataDir, port });
+    await expectGone(erin.page.getByTestId('new-conversation'), 20_000);
+    await expectText(erin.page.getByTestId('chat-title'), 'Frank');
+    assert.deepEqual(erin.errors, []);
   });
 
   test('a message the server refuses is marked failed, and can be retried or deleted', { skip }, async (t) => {

@@ -6,6 +6,7 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { type Session, clearSession, currentToken, loadSession, onSessionChangedElsewhere, saveSession } from './auth/dev-auth.js';
 import { ChatStore } from './chat/chat-store.js';
+import { openOutboxStore } from './chat/outbox-store.js';
 import { ChatContext } from './chat/use-chat.js';
 import { ChatApp } from './components/chat-app.js';
 import { SignIn } from './components/sign-in.js';
@@ -57,7 +58,10 @@ export function App() {
 }
 
 function SignedIn({ session, onSignOut }: { session: Session; onSignOut(reason?: string): void }) {
-  const store = useMemo(() => new ChatStore({ url: webSocketUrl(), self: { userId: session.userId, name: session.name }, token: currentToken }), [session.userId]);
+  const store = useMemo(
+    () => new ChatStore({ url: webSocketUrl(), self: { userId: session.userId, name: session.name }, token: currentToken, outbox: openOutboxStore() }),
+    [session.userId],
+  );
 
   useEffect(() => {
     store.start();

@@ -6,26 +6,35 @@
  * exposes one immutable snapshot that components read through hooks
  * (use-chat.ts). Changes are batched: listeners hear once per microtask.
  *
+ * Outgoing messages are written to the outbox (outbox-store.ts, IndexedDB)
+ * before they are handed to the SDK, each with its clientMsgId, and forgotten
+ * once the server stored or refused them; on start the user's entries are
+ * shown again and resent with the same keys, so a reload loses nothing and
+ * the server stores each once, also when two tabs resend the same entry.
+ *
  * The SDK does the hard parts (ordering, exactly-once, resume, unread counts);
  * nothing here second-guesses it.
  */
 import {
   ParleyClient,
   ParleyError,
+  newClientMsgId,
   type ClientState,
   type ConversationMember,
   type ConversationSummary,
   type Message,
 } from '@parley/client';
+import { type ConversationLabel, MemoryOutboxStore, type OutboxRecord, type OutboxStore } from './outbox-store.js';
 
 /** How many older messages one scroll-back loads. */
 export const HISTORY_PAGE = 40;
 /** Members lists are reloaded this long after the last membership event of a burst. */
 const MEMBERS_RELOAD_DEBOUNCE_MS = 150;
 
-/** A message this tab sent that the server has not stored (yet). */
+/** A message the user sent that the server has not stored (yet), from this tab or restored from the outbox. */
 export interface PendingMessage {
-  localId: string;
+  /** The idempotency key it is sent with; also its identity in the UI. */
+  clientMsgId: string;
   conversationId: string;
   text: string;
   state: 'sending' | 'failed';
@@ -40,7 +49,7 @@ export type HistoryState = 'idle' | 'loading' | 'complete' | 'error';
 export interface Timeline {
   /** Stored messages in seq order, each once. */
   readonly messages: readonly Message[];
-  /** This tab's unacknowledged or refused sends, in the order they were made. */
+  /** Unacknowledged or refused sends, in the order they were made. */
   readonly pending: readonly PendingMessage[];
   /** Whether older messages can still be loaded. */
   readonly history: HistoryState;
@@ -63,8 +72,15 @@ export interface ConnectionInfo {
 export interface ChatState {
   readonly self: { readonly userId: string; readonly name: string };
   readonly connection: ConnectionInfo;
-  /** Newest activity first. */
+  /**
+   * Newest activity first; a message waiting to be sent counts as activity.
+   * Includes, until the server's summary arrives, a stand-in for each
+   * conversation that only restored outbox entries are known of (after a
+   * reload while offline).
+   */
   readonly conversations: readonly ConversationSummary[];
+  /** Whether the conversation list came from the server at least once in this session. */
+  readonly listLoaded: boolean;
   readonly totalUnread: number;
   readonly timelines: ReadonlyMap<string, Timeline>;
   readonly members: ReadonlyMap<string, MembersState>;
@@ -80,6 +96,8 @@ export interface ChatStoreOptions {
   token: () => Promise<string>;
   /** Reconnect backoff ceiling. Default 5000 ms: a chat UI should come back quickly. */
   maxReconnectDelayMs?: number;
+  /** Where unsent messages are kept across reloads. Default: in memory (lost on reload). */
+  outbox?: OutboxStore | Promise<OutboxStore>;
 }
 
 const EMPTY_TIMELINE: Timeline = { messages: [], pending: [], history: 'idle' };
@@ -91,7 +109,13 @@ export class ChatStore {
   private notifyScheduled = false;
   private listChanged = false;
   private closed = false;
-  private localCounter = 0;
+  private readonly outbox: Promise<OutboxStore>;
+  /** Outbox reads and writes, one at a time, so that a message's removal never overtakes its write. */
+  private outboxQueue: Promise<void> = Promise.resolve();
+  /** The kept messages were shown and handed to the SDK: new sends may go straight out after them. */
+  private restored = false;
+  /** How conversations looked when messages to them were written, for the stand-ins. */
+  private readonly labels = new Map<string, ConversationLabel>();
   /** Highest read position requested per conversation, so a scroll does not send a request per pixel. */
   private readonly readRequested = new Map<string, number>();
   /**
@@ -110,11 +134,13 @@ export class ChatStore {
       reconnect: { minDelayMs: 250, maxDelayMs: options.maxReconnectDelayMs ?? 5000 },
       clientName: 'parley-web/0.1',
     });
+    this.outbox = Promise.resolve(options.outbox ?? new MemoryOutboxStore());
     const names = new Map([[options.self.userId, options.self.name]]);
     this.current = {
       self: options.self,
       connection: { state: 'idle', browserOffline: typeof navigator !== 'undefined' && navigator.onLine === false },
       conversations: [],
+      listLoaded: false,
       totalUnread: 0,
       timelines: new Map(),
       members: new Map(),
@@ -147,9 +173,13 @@ export class ChatStore {
     return () => this.listeners.delete(listener);
   }
 
-  /** Connects; failures show in state.connection, and a refused session in state.ended. */
+  /**
+   * Connects, and shows and resends what the outbox kept for this user;
+   * failures show in state.connection, and a refused session in state.ended.
+   */
   start(): void {
     this.client.connect().catch(() => undefined);
+    this.enqueue((outbox) => this.restoreOutbox(outbox));
   }
 
   close(): void {
@@ -157,7 +187,9 @@ export class ChatStore {
     this.closed = true;
     for (const cleanup of this.cleanups) cleanup();
     for (const timer of this.membersReloads.values()) clearTimeout(timer);
+    // Sends rejected by the close keep their outbox entries: the next start sends them.
     void this.client.close();
+    void this.outboxQueue.then(() => this.outbox).then((outbox) => outbox.close());
     this.listeners.clear();
   }
 
@@ -233,25 +265,31 @@ export class ChatStore {
     return this.current.timelines.get(conversationId) ?? EMPTY_TIMELINE;
   }
 
-  /** Sends text; the message shows at once as 'sending', and as stored once the server has it. */
+  /**
+   * Sends text; the message shows at once as 'sending', is written to the
+   * outbox, then handed to the SDK, and shows as stored once the server has it.
+   */
   send(conversationId: string, text: string): void {
-    const pending: PendingMessage = { localId: `local-${++this.localCounter}`, conversationId, text, state: 'sending', createdAt: Date.now() };
+    const pending: PendingMessage = { clientMsgId: newClientMsgId(), conversationId, text, state: 'sending', createdAt: Date.now() };
+    const summary = this.client.conversation(conversationId);
+    if (summary !== undefined) this.labels.set(conversationId, labelOf(summary));
     this.updateTimeline(conversationId, (timeline) => ({ ...timeline, pending: [...timeline.pending, pending] }));
-    this.transmit(pending);
+    this.keepAndTransmit(pending);
   }
 
-  /** Sends a refused message again. */
-  retry(conversationId: string, localId: string): void {
-    const pending = this.timeline(conversationId).pending.find((entry) => entry.localId === localId);
+  /** Sends a refused message again, with the same clientMsgId. */
+  retry(conversationId: string, clientMsgId: string): void {
+    const pending = this.timeline(conversationId).pending.find((entry) => entry.clientMsgId === clientMsgId);
     if (pending === undefined || pending.state !== 'failed') return;
-    const again: PendingMessage = { localId: pending.localId, conversationId, text: pending.text, state: 'sending', createdAt: Date.now() };
-    this.replacePending(conversationId, localId, again);
-    this.transmit(again);
+    const again: PendingMessage = { clientMsgId, conversationId, text: pending.text, state: 'sending', createdAt: Date.now() };
+    this.replacePending(conversationId, clientMsgId, again);
+    this.keepAndTransmit(again);
   }
 
   /** Drops a refused message. */
-  discard(conversationId: string, localId: string): void {
-    this.replacePending(conversationId, localId, undefined);
+  discard(conversationId: string, clientMsgId: string): void {
+    this.replacePending(conversationId, clientMsgId, undefined);
+    this.forget(clientMsgId);
   }
 
   /** Loads the page of messages before the oldest one held. */
@@ -271,11 +309,9 @@ export class ChatStore {
       (older) => {
         const lowest = older[0]?.seq;
         const complete = older.length < HISTORY_PAGE || (lowest !== undefined && lowest <= floor);
-        this.updateTimeline(conversationId, (current) => ({
-          ...current,
-          messages: mergeMessages(current.messages, older),
-          history: complete ? 'complete' : 'idle',
-        }));
+        this.updateTimeline(conversationId, (current) =>
+          this.settle({ ...current, messages: mergeMessages(current.messages, older), history: complete ? 'complete' : 'idle' }, older),
+        );
       },
       (error: unknown) => {
         // Lost connection: try again later. Anything else would fail again.
@@ -294,32 +330,124 @@ export class ChatStore {
 
   // ---- internals ----
 
+  /** Runs outbox work after what was queued before it; a failure does not stop the queue. */
+  private enqueue(work: (outbox: OutboxStore) => Promise<void>): void {
+    this.outboxQueue = this.outboxQueue
+      .then(() => this.outbox)
+      .then(work)
+      .catch((error: unknown) => console.warn('parley: outbox:', error));
+  }
+
+  /**
+   * Writes the message to the outbox, then hands it to the SDK. The SDK gets
+   * it in the same task as the write is issued, not after the write commits:
+   * a page closed or reloaded in between would otherwise lose a message that
+   * neither reached the server nor the disk. Whichever of the two completes
+   * first keeps it; both completing is harmless (the resend is deduplicated).
+   * Until the kept messages are restored, new ones wait behind them, so the
+   * SDK sends everything in the order it was written.
+   */
+  private keepAndTransmit(pending: PendingMessage): void {
+    const record: Omit<OutboxRecord, 'order'> = {
+      userId: this.current.self.userId,
+      conversationId: pending.conversationId,
+      clientMsgId: pending.clientMsgId,
+      text: pending.text,
+      createdAt: pending.createdAt,
+    };
+    const label = this.labels.get(pending.conversationId);
+    if (label !== undefined) record.conversation = label;
+    this.enqueue(async (outbox) => {
+      try {
+        await outbox.add(record);
+      } catch (error) {
+        // Storage full or broken: still sent, it just would not survive a reload.
+        console.warn('parley: could not keep a message in the outbox:', error);
+      }
+    });
+    if (this.restored) this.transmit(pending);
+    else this.enqueue(async () => (this.closed ? undefined : this.transmit(pending)));
+  }
+
+  /** Shows the user's kept messages as waiting, in order, and sends them again with their keys. */
+  private async restoreOutbox(outbox: OutboxStore): Promise<void> {
+    let records: OutboxRecord[];
+    try {
+      records = await outbox.list(this.current.self.userId);
+    } finally {
+      this.restored = true;
+    }
+    if (this.closed) return;
+    for (const record of records) {
+      if (record.conversation !== undefined && !this.labels.has(record.conversationId)) this.labels.set(record.conversationId, record.conversation);
+      const timeline = this.timeline(record.conversationId);
+      // Already stored (it arrived meanwhile) or already shown: only forget or skip it.
+      if (timeline.messages.some((message) => message.clientMsgId === record.clientMsgId && message.senderId === this.current.self.userId)) {
+        void outbox.remove(record.userId, record.clientMsgId);
+        continue;
+      }
+      if (timeline.pending.some((entry) => entry.clientMsgId === record.clientMsgId)) continue;
+      const pending: PendingMessage = {
+        clientMsgId: record.clientMsgId,
+        conversationId: record.conversationId,
+        text: record.text,
+        state: 'sending',
+        createdAt: record.createdAt,
+      };
+      this.updateTimeline(record.conversationId, (current) => ({ ...current, pending: [...current.pending, pending] }));
+      this.transmit(pending);
+    }
+  }
+
+  /** Forgets an outbox entry (stored by the server, refused, or dropped by the user). */
+  private forget(clientMsgId: string): void {
+    const userId = this.current.self.userId;
+    this.enqueue((outbox) => outbox.remove(userId, clientMsgId));
+  }
+
   private transmit(pending: PendingMessage): void {
-    this.client.send(pending.conversationId, { text: pending.text }).then(
+    this.client.send(pending.conversationId, { text: pending.text }, { clientMsgId: pending.clientMsgId }).then(
       (message) => {
         // The 'message' event usually came first; merging is idempotent.
-        this.updateTimeline(pending.conversationId, (timeline) => ({
-          ...timeline,
-          messages: mergeMessages(timeline.messages, [message]),
-          pending: timeline.pending.filter((entry) => entry.localId !== pending.localId),
-        }));
+        this.updateTimeline(pending.conversationId, (timeline) => this.settle({ ...timeline, messages: mergeMessages(timeline.messages, [message]) }, [message]));
+        this.forget(pending.clientMsgId);
       },
       (error: unknown) => {
-        if (this.closed) return;
-        this.replacePending(pending.conversationId, pending.localId, { ...pending, state: 'failed', error: describeError(error) });
+        // Closed (signed out, the page going away) or the session refused: not
+        // this message's fault. Its entry stays and the next start sends it.
+        if (this.closed || this.client.state === 'closed') return;
+        this.forget(pending.clientMsgId);
+        this.replacePending(pending.conversationId, pending.clientMsgId, { ...pending, state: 'failed', error: describeError(error) });
       },
     );
   }
 
-  private replacePending(conversationId: string, localId: string, next: PendingMessage | undefined): void {
+  /**
+   * Drops waiting bubbles whose message is among `stored`: the server has it,
+   * whichever tab or client instance sent it. One message, one bubble.
+   */
+  private settle(timeline: Timeline, stored: readonly Message[]): Timeline {
+    if (timeline.pending.length === 0) return timeline;
+    const selfId = this.current.self.userId;
+    const storedKeys = new Set(stored.filter((message) => message.senderId === selfId).map((message) => message.clientMsgId));
+    const pending = timeline.pending.filter((entry) => !storedKeys.has(entry.clientMsgId));
+    if (pending.length === timeline.pending.length) return timeline;
+    for (const entry of timeline.pending) if (storedKeys.has(entry.clientMsgId)) this.forget(entry.clientMsgId);
+    return { ...timeline, pending };
+  }
+
+  private replacePending(conversationId: string, clientMsgId: string, next: PendingMessage | undefined): void {
     this.updateTimeline(conversationId, (timeline) => ({
       ...timeline,
-      pending: next === undefined ? timeline.pending.filter((entry) => entry.localId !== localId) : timeline.pending.map((entry) => (entry.localId === localId ? next : entry)),
+      pending:
+        next === undefined
+          ? timeline.pending.filter((entry) => entry.clientMsgId !== clientMsgId)
+          : timeline.pending.map((entry) => (entry.clientMsgId === clientMsgId ? next : entry)),
     }));
   }
 
   private onMessage(message: Message): void {
-    this.updateTimeline(message.conversationId, (timeline) => ({ ...timeline, messages: mergeMessages(timeline.messages, [message]) }));
+    this.updateTimeline(message.conversationId, (timeline) => this.settle({ ...timeline, messages: mergeMessages(timeline.messages, [message]) }, [message]));
     // Membership events change who is in the conversation: refresh a list on screen.
     if (message.type === 'system' && this.current.members.has(message.conversationId)) this.reloadMembersSoon(message.conversationId, MEMBERS_RELOAD_DEBOUNCE_MS);
   }
@@ -329,6 +457,7 @@ export class ChatStore {
       this.readRequested.clear();
       for (const [conversationId, seq] of this.unconfirmedReads) this.sendRead(conversationId, seq);
     }
+    if (state === 'open' && !this.current.listLoaded) this.markListChanged();
     const next: { state: ClientState; error?: string } = { state };
     if (error !== undefined && state !== 'open') next.error = describeError(error);
     this.setConnection(next, true);
@@ -381,6 +510,8 @@ export class ChatStore {
     const timelines = new Map(this.current.timelines);
     timelines.set(conversationId, after);
     this.set({ ...this.current, timelines });
+    // Waiting messages move their conversation up the list, or make up a stand-in for it.
+    if (after.pending !== before.pending) this.markListChanged();
   }
 
   private markListChanged(): void {
@@ -402,8 +533,15 @@ export class ChatStore {
       if (this.listChanged) {
         // A burst of summaries (the first sync) becomes one list update.
         this.listChanged = false;
-        const conversations = this.client.conversations();
-        this.current = { ...this.current, conversations, totalUnread: this.client.totalUnread, names: namesFrom(this.current, conversations) };
+        const known = this.client.conversations();
+        const conversations = withWaiting(known, this.current.timelines, this.labels);
+        this.current = {
+          ...this.current,
+          conversations,
+          listLoaded: this.current.listLoaded || this.client.state === 'open',
+          totalUnread: this.client.totalUnread,
+          names: namesFrom(this.current, known),
+        };
       }
       for (const listener of [...this.listeners]) listener();
     });
@@ -420,6 +558,57 @@ export function mergeMessages(existing: readonly Message[], incoming: readonly M
   const fresh = incoming.filter((message) => !held.has(message.seq));
   if (fresh.length === 0) return existing;
   return [...existing, ...fresh].sort((a, b) => a.seq - b.seq);
+}
+
+function labelOf(summary: ConversationSummary): ConversationLabel {
+  const label: ConversationLabel = { kind: summary.kind, name: summary.name, memberCount: summary.memberCount };
+  if (summary.peerId !== undefined) label.peerId = summary.peerId;
+  return label;
+}
+
+/** The newest waiting message of a conversation, if any. */
+export function newestPending(timeline: Timeline | undefined): PendingMessage | undefined {
+  return timeline?.pending[timeline.pending.length - 1];
+}
+
+/**
+ * The list as shown: the server's summaries plus stand-ins for conversations
+ * known only from waiting messages, ordered by their newest activity, a
+ * waiting message included.
+ */
+function withWaiting(
+  known: readonly ConversationSummary[],
+  timelines: ReadonlyMap<string, Timeline>,
+  labels: ReadonlyMap<string, ConversationLabel>,
+): readonly ConversationSummary[] {
+  let changed = false;
+  const ids = new Set(known.map((summary) => summary.id));
+  const list = [...known];
+  for (const [conversationId, timeline] of timelines) {
+    const waiting = newestPending(timeline);
+    if (waiting === undefined) continue;
+    changed = true;
+    if (ids.has(conversationId)) continue;
+    const label = labels.get(conversationId) ?? { kind: 'direct', name: '', memberCount: 2 };
+    const standIn: ConversationSummary = {
+      id: conversationId,
+      kind: label.kind,
+      name: label.name,
+      lastSeq: 0,
+      readSeq: 0,
+      unread: 0,
+      role: 'member',
+      firstSeq: 1,
+      active: true,
+      updatedAt: waiting.createdAt,
+      memberCount: label.memberCount,
+    };
+    if (label.peerId !== undefined) standIn.peerId = label.peerId;
+    list.push(standIn);
+  }
+  if (!changed) return known;
+  const activity = (summary: ConversationSummary) => Math.max(summary.updatedAt, newestPending(timelines.get(summary.id))?.createdAt ?? 0);
+  return list.sort((a, b) => activity(b) - activity(a));
 }
 
 function namesFrom(state: ChatState, conversations: readonly ConversationSummary[]): ReadonlyMap<string, string> {
@@ -449,7 +638,8 @@ export function describeError(error: unknown): string {
       case 'FORBIDDEN':
         return 'You are not allowed to do that here.';
       case 'CLOSED':
-        return 'You are offline. Try again once connected.';
+        // Requests wait for the connection; this one was under way when it dropped.
+        return 'The connection dropped before the server answered. Check whether it happened, then try again.';
       case 'TOO_LARGE':
         return 'That is too long.';
       case 'LIMIT_EXCEEDED':
@@ -458,7 +648,7 @@ export function describeError(error: unknown): string {
         return 'Slow down a little and try again.';
       case 'TIMEOUT':
       case 'UNAVAILABLE':
-        return 'The server did not answer in time.';
+        return 'The server could not be reached in time. Try again.';
       default:
         return error.message;
     }

@@ -153,8 +153,8 @@ function OpenChat({ conversation, store, panelId, onPanel, onBack }: OpenChatPro
           sentSignal={sentSignal}
           onLoadOlder={() => store.loadOlder(conversationId)}
           onViewed={(seq) => store.markRead(conversationId, seq)}
-          onRetry={(localId) => store.retry(conversationId, localId)}
-          onDiscard={(localId) => store.discard(conversationId, localId)}
+          onRetry={(clientMsgId) => store.retry(conversationId, clientMsgId)}
+          onDiscard={(clientMsgId) => store.discard(conversationId, clientMsgId)}
         />
         {conversation.active ? (
           <Composer

@@ -2,7 +2,8 @@
  * The message composer: a growing text area; Enter sends, Shift+Enter adds a
  * line (and Enter while an input method is composing does not send). Drafts
  * are kept per conversation while the page lives. Works while offline: the
- * message waits in the SDK's outbox and goes out when the connection returns.
+ * message waits in the app's outbox (kept across reloads) and goes out when
+ * the connection returns.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
 

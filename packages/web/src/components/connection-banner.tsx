@@ -50,7 +50,7 @@ export function ConnectionBanner() {
       <span class="spinner" aria-hidden="true" />
       <span>
         {text}
-        {shown !== 'connecting' && (
+        {(shown !== 'connecting' || waiting > 0) && (
           <span class="banner-detail">
             {waiting > 0
               ? ` ${waiting} message${waiting === 1 ? '' : 's'} will be sent when the connection returns.`

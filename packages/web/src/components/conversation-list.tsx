@@ -1,10 +1,12 @@
 /**
  * The conversation list: newest activity first, each with avatar, name, last
  * message preview and time, and its unread badge. Updates live from the SDK's
- * summaries.
+ * summaries; a message still waiting to be sent is the preview, with its send
+ * state, since the chat shows it last.
  */
 import type { ConversationSummary } from '@parley/client';
 import { memo } from 'preact/compat';
+import { type PendingMessage, type Timeline, newestPending } from '../chat/chat-store.js';
 import { useChat } from '../chat/use-chat.js';
 import { listTime, nameOf } from '../format.js';
 import { type MessageContext, messageKind } from '../messages/registry.js';
@@ -20,8 +22,21 @@ export function ConversationList({ activeId, onOpen }: ConversationListProps) {
   const names = useChat((state) => state.names);
   const selfId = useChat((state) => state.self.userId);
   const connection = useChat((state) => state.connection.state);
+  const listLoaded = useChat((state) => state.listLoaded);
+  const timelines = useChat((state) => state.timelines);
 
-  if (conversations.length === 0) {
+  if (conversations.length === 0 || !listLoaded) {
+    if (conversations.length > 0) {
+      // After a reload while offline: only conversations with waiting messages are known yet.
+      return (
+        <>
+          <ConversationItems conversations={conversations} activeId={activeId} names={names} selfId={selfId} timelines={timelines} onOpen={onOpen} />
+          <p class="muted list-note" data-testid="list-loading-note">
+            Your other conversations appear once connected.
+          </p>
+        </>
+      );
+    }
     return (
       <div class="list-empty">
         {connection === 'open' || connection === 'reconnecting' ? (
@@ -35,6 +50,19 @@ export function ConversationList({ activeId, onOpen }: ConversationListProps) {
       </div>
     );
   }
+  return <ConversationItems conversations={conversations} activeId={activeId} names={names} selfId={selfId} timelines={timelines} onOpen={onOpen} />;
+}
+
+interface ItemsProps {
+  conversations: readonly ConversationSummary[];
+  activeId: string | undefined;
+  names: ReadonlyMap<string, string>;
+  selfId: string;
+  timelines: ReadonlyMap<string, Timeline>;
+  onOpen(conversationId: string): void;
+}
+
+function ConversationItems({ conversations, activeId, names, selfId, timelines, onOpen }: ItemsProps) {
   return (
     <ul class="conversation-list" aria-label="Conversations" data-testid="conversation-list">
       {conversations.map((conversation) => (
@@ -44,6 +72,7 @@ export function ConversationList({ activeId, onOpen }: ConversationListProps) {
           active={conversation.id === activeId}
           names={names}
           selfId={selfId}
+          waiting={newestPending(timelines.get(conversation.id))}
           onOpen={onOpen}
         />
       ))}
@@ -56,6 +85,8 @@ interface ItemProps {
   active: boolean;
   names: ReadonlyMap<string, string>;
   selfId: string;
+  /** The newest message waiting to be sent, shown as the last message. */
+  waiting: PendingMessage | undefined;
   onOpen(conversationId: string): void;
 }
 
@@ -75,7 +106,28 @@ function preview(conversation: ConversationSummary, names: ReadonlyMap<string, s
   return conversation.kind === 'group' ? `${nameOf(names, message.senderId)}: ${line}` : line;
 }
 
-const ConversationItem = memo(function ConversationItem({ conversation, active, names, selfId, onOpen }: ItemProps) {
+function WaitingIcon({ state }: { state: PendingMessage['state'] }) {
+  return (
+    <span class={`preview-state send-${state}`} data-testid="preview-send-state" data-state={state} title={state === 'sending' ? 'Sending' : 'Not sent'}>
+      <svg class="send-icon" viewBox="0 0 16 16" aria-hidden="true">
+        {state === 'sending' ? (
+          <>
+            <circle cx="8" cy="8" r="6" fill="none" stroke="currentColor" stroke-width="1.6" />
+            <path d="M8 4.5V8l2.5 1.5" fill="none" stroke="currentColor" stroke-width="1.6" stroke-linecap="round" />
+          </>
+        ) : (
+          <>
+            <circle cx="8" cy="8" r="7" fill="currentColor" />
+            <path d="M8 4.5v4.5M8 11.2v.3" stroke="#fff" stroke-width="1.8" stroke-linecap="round" />
+          </>
+        )}
+      </svg>
+      <span class="visually-hidden">{state === 'sending' ? 'Sending: ' : 'Not sent: '}</span>
+    </span>
+  );
+}
+
+const ConversationItem = memo(function ConversationItem({ conversation, active, names, selfId, waiting, onOpen }: ItemProps) {
   const title = conversationTitle(conversation);
   const unread = conversation.unread;
   return (
@@ -94,11 +146,14 @@ const ConversationItem = memo(function ConversationItem({ conversation, active, 
             <span class="conversation-name" data-testid="conversation-name">
               {title}
             </span>
-            <span class="conversation-time">{listTime(conversation.lastMessage?.createdAt ?? conversation.updatedAt)}</span>
+            <span class="conversation-time">{listTime(waiting?.createdAt ?? conversation.lastMessage?.createdAt ?? conversation.updatedAt)}</span>
           </span>
           <span class="conversation-bottom">
-            <span class="conversation-preview" data-testid="conversation-preview">
-              {preview(conversation, names, selfId)}
+            <span class="conversation-preview-line">
+              {waiting !== undefined && <WaitingIcon state={waiting.state} />}
+              <span class="conversation-preview" data-testid="conversation-preview">
+                {waiting !== undefined ? `You: ${waiting.text}` : preview(conversation, names, selfId)}
+              </span>
             </span>
             {unread > 0 && (
               <span class="unread-badge" data-testid="unread-badge" aria-label={`${unread} unread`}>

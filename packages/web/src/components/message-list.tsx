@@ -31,20 +31,20 @@ interface MessageListProps {
   onLoadOlder(): void;
   /** The newest stored message visible on screen. */
   onViewed(seq: number): void;
-  onRetry(localId: string): void;
-  onDiscard(localId: string): void;
+  onRetry(clientMsgId: string): void;
+  onDiscard(clientMsgId: string): void;
 }
 
 type Entry =
   | { type: 'day'; key: string; label: string }
   | { type: 'divider'; key: string }
-  | { type: 'message'; key: string; message: Message; firstInRun: boolean; sendState?: SendState; error?: string; localId?: string };
+  | { type: 'message'; key: string; message: Message; firstInRun: boolean; sendState?: SendState; error?: string; clientMsgId?: string };
 
 function buildEntries(timeline: Timeline, context: MessageContext, dividerAfterSeq: number | undefined): Entry[] {
   const entries: Entry[] = [];
   let previous: Message | undefined;
   let dividerPlaced = dividerAfterSeq === undefined;
-  const add = (message: Message, extra: { sendState?: SendState; error?: string; localId?: string }, key: string) => {
+  const add = (message: Message, extra: { sendState?: SendState; error?: string; clientMsgId?: string }, key: string) => {
     if (previous === undefined || !sameDay(previous.createdAt, message.createdAt)) {
       entries.push({ type: 'day', key: `day-${message.createdAt}-${key}`, label: dayLabel(message.createdAt) });
       previous = undefined;
@@ -69,18 +69,18 @@ function buildEntries(timeline: Timeline, context: MessageContext, dividerAfterS
   }
   for (const pending of timeline.pending) {
     const message: Message = {
-      id: pending.localId,
+      id: pending.clientMsgId,
       conversationId: pending.conversationId,
       seq: 0,
       senderId: context.selfId,
-      clientMsgId: '',
+      clientMsgId: pending.clientMsgId,
       type: 'user',
       text: pending.text,
       createdAt: pending.createdAt,
     };
-    const extra: { sendState: SendState; localId: string; error?: string } = { sendState: pending.state, localId: pending.localId };
+    const extra: { sendState: SendState; clientMsgId: string; error?: string } = { sendState: pending.state, clientMsgId: pending.clientMsgId };
     if (pending.error !== undefined) extra.error = pending.error;
-    add(message, extra, pending.localId);
+    add(message, extra, `p-${pending.clientMsgId}`);
   }
   return entries;
 }
@@ -208,7 +208,7 @@ export function MessageList(props: MessageListProps) {
                 </li>
               );
             }
-            const localId = entry.localId;
+            const clientMsgId = entry.clientMsgId;
             return (
               <MessageItem
                 key={entry.key}
@@ -217,8 +217,8 @@ export function MessageList(props: MessageListProps) {
                 sendState={entry.sendState}
                 error={entry.error}
                 firstInRun={entry.firstInRun}
-                onRetry={localId === undefined ? undefined : () => onRetry(localId)}
-                onDiscard={localId === undefined ? undefined : () => onDiscard(localId)}
+                onRetry={clientMsgId === undefined ? undefined : () => onRetry(clientMsgId)}
+                onDiscard={clientMsgId === undefined ? undefined : () => onDiscard(clientMsgId)}
               />
             );
           })}

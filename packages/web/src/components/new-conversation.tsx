@@ -5,7 +5,7 @@
 import { ParleyError } from '@parley/client';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { describeError } from '../chat/chat-store.js';
-import { useChatStore } from '../chat/use-chat.js';
+import { useChat, useChatStore } from '../chat/use-chat.js';
 import { parseIdList } from '../format.js';
 
 interface NewConversationProps {
@@ -32,6 +32,15 @@ export function NewConversation({ onClose, onOpened }: NewConversationProps) {
   const [memberIds, setMemberIds] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | undefined>();
+  const connected = useChat((state) => state.connection.state === 'open');
+  // The request waits for the connection (bounded by the SDK); an answer after the dialog closed is dropped.
+  const open = useRef(true);
+  useEffect(
+    () => () => {
+      open.current = false;
+    },
+    [],
+  );
 
   useEffect(() => {
     const element = dialog.current;
@@ -45,9 +54,11 @@ export function NewConversation({ onClose, onOpened }: NewConversationProps) {
     try {
       const conversationId =
         mode === 'direct' ? await store.openDirect(userId.trim().replace(/^@/u, '')) : await store.createGroup(groupName.trim(), parseIdList(memberIds));
+      if (!open.current) return;
       onOpened(conversationId);
       onClose();
     } catch (caught) {
+      if (!open.current) return;
       setError(explain(caught, mode));
       setBusy(false);
     }
@@ -125,6 +136,12 @@ export function NewConversation({ onClose, onOpened }: NewConversationProps) {
         {error !== undefined && (
           <p class="form-error" role="alert" data-testid="new-conversation-error">
             {error}
+          </p>
+        )}
+        {busy && !connected && (
+          <p class="waiting-note" role="status" data-testid="new-conversation-waiting">
+            <span class="spinner" aria-hidden="true" />
+            Connecting… this goes ahead once the server is reachable.
           </p>
         )}
         <div class="dialog-actions">

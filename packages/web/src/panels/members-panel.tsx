@@ -81,6 +81,12 @@ function MembersPanel({ conversation }: PanelProps) {
           </div>
         </form>
       )}
+      {busy && connection !== 'open' && (
+        <p class="waiting-note" role="status" data-testid="members-waiting">
+          <span class="spinner" aria-hidden="true" />
+          Connecting… this goes ahead once the server is reachable.
+        </p>
+      )}
       {error !== undefined && (
         <p class="form-error" role="alert">
           {error}
