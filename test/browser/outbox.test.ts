@@ -28,7 +28,6 @@ import {
   expectVisible,
   launchBrowser,
   messageTexts,
-  messages,
   newUser,
   openConversation,
   send,

@@ -58,7 +58,7 @@ describe('SDK on a manual clock', () => {
     const connected = client.connect();
     await eventually(() => proxy.connectionCount > 0, 2000, 'the transport opens');
     await advance(clock, 9_000);
-    assert.deepEqual(failures, [], 'still within the handshake bound');
+    assert.equal(failures.length, 0, 'still within the handshake bound');
     await advance(clock, 2_000);
     await eventually(() => failures.some((message) => message.includes('no welcome')), 2000, 'the handshake to be given up');
     proxy.set({ stalled: false });

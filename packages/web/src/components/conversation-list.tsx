@@ -156,7 +156,7 @@ const ConversationItem = memo(function ConversationItem({ conversation, active, 
               </span>
             </span>
             {unread > 0 && (
-              <span class="unread-badge" data-testid="unread-badge" aria-label={`${unread} unread`}>
+              <span class="unread-badge" data-testid="unread-badge" role="img" aria-label={`${unread} unread`}>
                 {unread > 99 ? '99+' : unread}
               </span>
             )}

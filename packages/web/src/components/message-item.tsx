@@ -94,6 +94,7 @@ export const MessageItem = memo(function MessageItem({ message, context, sendSta
         </div>
       </div>
       {sendState === 'failed' && (
+        // biome-ignore lint/a11y/useSemanticElements: a fieldset is for form controls; this groups a reason and two buttons
         <div class="failed-actions" role="group" aria-label="Message not sent">
           <span class="failed-reason">{error ?? 'Not sent'}</span>
           <button type="button" class="link-button" data-testid="retry-button" onClick={onRetry}>

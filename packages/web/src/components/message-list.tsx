@@ -180,7 +180,7 @@ export function MessageList(props: MessageListProps) {
     <div class="message-pane">
       <div class="message-scroller" ref={scroller} onScroll={onScroll} data-testid="message-scroller">
         <div class="history-edge" data-testid="history-state" data-state={timeline.history}>
-          {timeline.history === 'loading' && <span class="spinner" aria-label="Loading older messages" />}
+          {timeline.history === 'loading' && <span class="spinner" role="status" aria-label="Loading older messages" />}
           {timeline.history === 'complete' && hasContent && (
             <span class="muted">{conversation.kind === 'group' ? 'The beginning of this group' : 'The beginning of your conversation'}</span>
           )}

@@ -70,6 +70,7 @@ export function NewConversation({ onClose, onOpened }: NewConversationProps) {
   };
 
   return (
+    // biome-ignore lint/a11y/useKeyWithClickEvents: the click is on the backdrop; the keyboard closes a dialog with Escape natively
     <dialog
       ref={dialog}
       class="dialog"
