@@ -117,6 +117,28 @@ describe('first sight of a conversation', () => {
   });
 });
 
+describe('a new direct chat before its first message', () => {
+  test("is listed at once on the opener's other devices and the peer's", async (t) => {
+    const fixture = await startTestServer(t);
+    await fixture.api.createUser('alice');
+    await fixture.api.createUser('bob');
+    const phone = await device(fixture, 'alice', fixture.server.wsUrl, t);
+    const laptop = await device(fixture, 'alice', fixture.server.tcpUrl as string, t);
+    const bob = await device(fixture, 'bob', fixture.server.wsUrl, t);
+    const conversationId = await phone.client.direct('bob', { subject: 'listing-42' });
+    await eventually(() => laptop.client.conversation(conversationId) !== undefined, 5000, "the opener's other device lists it");
+    await eventually(() => bob.client.conversation(conversationId) !== undefined, 5000, 'the peer lists it');
+    assert.equal(bob.client.conversation(conversationId)?.peerId, 'alice');
+    assert.equal(bob.client.conversation(conversationId)?.subject, 'listing-42');
+    // And the messages that follow arrive whole.
+    await Promise.all(range(1, 3).map((n) => phone.client.send(conversationId, { text: `m${n}` })));
+    for (const watcher of [laptop, bob]) {
+      await eventually(() => seqsOf(watcher, conversationId).length >= 3, 5000, 'three messages');
+      assert.deepEqual(seqsOf(watcher, conversationId), range(1, 3));
+    }
+  });
+});
+
 describe('requests while disconnected', () => {
   test('wait for the connection instead of failing, and resolve once it is back', async (t) => {
     const fixture = await startTestServer(t);

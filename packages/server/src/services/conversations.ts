@@ -31,15 +31,18 @@ export class ConversationService {
   async openDirect(userId: string, peerId: string, subject: string): Promise<ConversationView> {
     const peer = requireId(peerId, 'peerId');
     const topic = requireName(subject ?? '', 'subject', this.limits, true);
-    return this.store.write(async (tx) => {
+    let created = false;
+    const view = await this.store.write(async (tx) => {
+      created = false;
       if (userId === peer) throw new ParleyError('INVALID_ARGUMENT', 'a direct conversation needs two different users');
       await requireUsers(tx, [userId, peer]);
       const id = directConversationId(userId, peer, topic);
       let conversation = await tx.lockConversation(id);
       if (conversation === undefined) {
         const now = this.clock.now();
-        const created: ConversationRow = { id, kind: 'direct', name: '', subject: topic, peerIds: [userId, peer].sort() as [string, string], lastSeq: 0, memberCount: 2, createdAt: now, updatedAt: now };
-        if (await tx.insertConversation(created)) {
+        const row: ConversationRow = { id, kind: 'direct', name: '', subject: topic, peerIds: [userId, peer].sort() as [string, string], lastSeq: 0, memberCount: 2, createdAt: now, updatedAt: now };
+        if (await tx.insertConversation(row)) {
+          created = true;
           for (const member of [userId, peer]) {
             await tx.putMember({ conversationId: id, userId: member, role: 'member', firstSeq: 1, readSeq: 0, joinedAt: now });
           }
@@ -49,6 +52,10 @@ export class ConversationService {
       }
       return this.viewIn(tx, userId, conversation);
     });
+    // The opener's other devices and the peer's list the new chat at once,
+    // not only when its first message arrives.
+    if (created) this.bus.publish({ type: 'membership', conversationId: view.id, userIds: [userId, peer] });
+    return view;
   }
 
   async createGroup(ownerId: string, input: { id?: string; name: string; memberIds: string[] }): Promise<ConversationView> {
