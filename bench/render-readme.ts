@@ -11,6 +11,10 @@
  *   ...generated...
  *   <!-- /bench-profile -->
  *
+ *   <!-- bench-first-sight results=DIR -->
+ *   ...generated...
+ *   <!-- /bench-first-sight -->
+ *
  * A bench-table has one row per direct.ts result file (`benchmark: "direct"`)
  * in bench/results/DIR/; a bench-profile shows a profile-summary.ts summary.
  *
@@ -176,6 +180,43 @@ function renderProfile(attributes: Record<string, string>, resultsDir: string): 
   return lines.join('\n');
 }
 
+/** The part of a first-sight.ts result that the README shows. */
+interface FirstSightResult {
+  benchmark: 'first-sight';
+  label: string;
+  startedAt: string;
+  seed: number;
+  summaries: Array<{ variant: string; runs: number; devices: number; expected: number; missing: number; duplicates: number; outOfOrder: number; runsWithLoss: number; worstDevice: number }>;
+}
+
+/** One row per variant and result file (labelled runs: before, after, ...). */
+function renderFirstSight(attributes: Record<string, string>, resultsDir: string): string {
+  const dir = required(attributes, 'results', 'bench-first-sight');
+  const files = readdirSync(join(resultsDir, dir))
+    .filter((file) => file.endsWith('.json'))
+    .sort();
+  const results = files
+    .map((file) => readJson<FirstSightResult>(join(resultsDir, dir, file)))
+    .filter((result) => result.benchmark === 'first-sight')
+    .sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+  if (results.length === 0) throw new Error(`bench-first-sight: no first-sight.ts results in bench/results/${dir}/`);
+  const rows = results.flatMap((result) =>
+    result.summaries.map((summary) => [
+      result.label,
+      summary.variant,
+      String(result.seed),
+      String(summary.runs),
+      formatCount(summary.expected),
+      formatCount(summary.missing),
+      String(summary.duplicates),
+      String(summary.outOfOrder),
+      `${summary.runsWithLoss} of ${summary.runs}`,
+      String(summary.worstDevice),
+    ]),
+  );
+  return `${table(['label', 'variant', 'seed', 'runs', 'owed deliveries', 'missing', 'duplicates', 'out of order', 'runs with a loss', 'most missed by one device'], rows)}\n\n<sub>Rendered from [results/${dir}/](results/${dir}/).</sub>`;
+}
+
 function required(attributes: Record<string, string>, name: string, block: string): string {
   const value = attributes[name];
   if (value === undefined) throw new Error(`${block}: missing ${name}=`);
@@ -183,7 +224,7 @@ function required(attributes: Record<string, string>, name: string, block: strin
 }
 
 // The body between the markers may be empty (a new marker pair, not yet rendered).
-const BLOCK = /(<!-- (bench-table|bench-profile)((?: [a-z]+=\S+)*) -->)\n(?:[\s\S]*?\n)??(<!-- \/\2 -->)/gu;
+const BLOCK = /(<!-- (bench-table|bench-profile|bench-first-sight)((?: [a-z]+=\S+)*) -->)\n(?:[\s\S]*?\n)??(<!-- \/\2 -->)/gu;
 
 /** The README with every generated block rendered afresh from the result files. */
 export function renderReadme(readme: string, resultsDir = RESULTS_DIR): string {
@@ -195,7 +236,12 @@ export function renderReadme(readme: string, resultsDir = RESULTS_DIR): string {
         .filter((pair) => pair !== '')
         .map((pair) => pair.split('=', 2) as [string, string]),
     );
-    const body = kind === 'bench-table' ? renderTable(attributes, resultsDir) : renderProfile(attributes, resultsDir);
+    const body =
+      kind === 'bench-table'
+        ? renderTable(attributes, resultsDir)
+        : kind === 'bench-first-sight'
+          ? renderFirstSight(attributes, resultsDir)
+          : renderProfile(attributes, resultsDir);
     return `${open}\n${body}\n${close}`;
   });
 }
