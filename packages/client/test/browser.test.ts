@@ -1,6 +1,7 @@
 /**
  * The browser entry: same client, no Node imports anywhere in its module
- * graph, and it works with any injected standard WebSocket constructor.
+ * graph. That it connects with an injected standard WebSocket constructor is
+ * tested against a real server in test/e2e/sdk.test.ts.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -9,7 +10,6 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
 import { ParleyClient, type ParleyError } from '../src/browser.js';
-import { FakeServer } from './support/fake-server.js';
 
 const sourceDir = resolve(dirname(fileURLToPath(import.meta.url)), '../src');
 
@@ -41,21 +41,6 @@ describe('browser entry', () => {
   it('the client core imports nothing runtime-specific either', () => {
     const external = [...importGraph('client.ts')].filter((specifier) => !specifier.startsWith('.'));
     assert.deepEqual(external.sort(), ['@parley/protocol']);
-  });
-
-  it('connects with an injected WebSocket constructor', async () => {
-    const server = new FakeServer();
-    const url = await server.listenWebSocket();
-    server.createGroup('g', 'alice', ['bob']);
-    const client = new ParleyClient({ url, token: 'alice', WebSocket });
-    try {
-      await client.connect();
-      const message = await client.send('g', { text: 'from a browser' });
-      assert.equal(message.seq, 1);
-    } finally {
-      await client.close();
-      await server.close();
-    }
   });
 
   it('refuses TCP URLs', () => {
