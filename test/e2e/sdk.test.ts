@@ -20,9 +20,9 @@ import {
 } from '@parley/client';
 import { type Bus, type BusEvent, type BusHandler, LocalBus, type ServerOptions } from '@parley/server';
 import { WebSocket } from 'ws';
-// The browser entry is picked by the package's `browser` export condition, not
-// by a subpath, so a Node test can only reach it through its source file.
-import { ParleyClient as BrowserParleyClient } from '../../packages/client/src/browser.js';
+// The browser entry (bundlers pick it by the `browser` condition; the
+// `./browser` subpath names it for everyone else, Node tests included).
+import { ParleyClient as BrowserParleyClient } from '@parley/client/browser';
 import { FaultProxy } from '../support/fault-proxy.js';
 import { type TestServer, eventually, startTestServer } from '../support/fixtures.js';
 
