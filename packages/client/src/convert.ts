@@ -11,10 +11,10 @@ import {
   type Member as WireMember,
   type Message as WireMessage,
   type SystemEvent as WireSystemEvent,
+  parseSystemEventJson,
 } from '@parley/protocol';
 import type { ConversationMember, ConversationSummary, Message, Role, SystemEvent } from './types.js';
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export function toMessage(wire: WireMessage): Message {
   const message: Message = {
@@ -67,34 +67,7 @@ export function toSystemEvent(wire: WireSystemEvent): SystemEvent | undefined {
  * union. Undefined when it is not a well-formed event.
  */
 export function parseLegacySystemEvent(data: Uint8Array): SystemEvent | undefined {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(utf8.decode(data));
-  } catch {
-    return undefined;
-  }
-  if (typeof parsed !== 'object' || parsed === null) return undefined;
-  const fields = parsed as Record<string, unknown>;
-  if (typeof fields.event !== 'string' || typeof fields.actorId !== 'string') return undefined;
-  const actorId = fields.actorId;
-  const userIds = Array.isArray(fields.userIds) ? fields.userIds.filter((id): id is string => typeof id === 'string') : [];
-  const name = typeof fields.name === 'string' ? fields.name : '';
-  switch (fields.event) {
-    case 'group_created':
-      return { type: 'group_created', actorId, name, memberIds: userIds };
-    case 'members_added':
-      return { type: 'members_added', actorId, userIds };
-    case 'member_removed':
-    case 'member_left':
-      return { type: fields.event, actorId, userId: userIds[0] ?? '' };
-    case 'renamed':
-      return { type: 'renamed', actorId, name };
-    case 'role_changed':
-      if (fields.role !== 'member' && fields.role !== 'admin' && fields.role !== 'owner') return undefined;
-      return { type: 'role_changed', actorId, userId: userIds[0] ?? '', role: fields.role };
-    default:
-      return undefined;
-  }
+  return parseSystemEventJson(data);
 }
 
 export function toRole(role: WireRole): Role {

@@ -20,6 +20,7 @@ export {
   LengthPrefixedReader,
 } from './codec.js';
 export { ID_PATTERN, CLIENT_MSG_ID_PATTERN, isValidId, isValidClientMsgId, DEFAULT_LIMITS } from './limits.js';
+export { parseSystemEventJson, type SystemEventRecord, type SystemEventRole } from './system-event-json.js';
 export {
   Frame,
   Packet,

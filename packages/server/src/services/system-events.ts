@@ -5,7 +5,7 @@
  * the format every existing database already holds. Stored events are
  * converted when read, so old databases need no migration.
  */
-import { Role, type SystemEvent as WireSystemEvent } from '@parley/protocol';
+import { Role, type SystemEventRecord, type SystemEvent as WireSystemEvent, parseSystemEventJson } from '@parley/protocol';
 import type { MemberRole } from './rules.js';
 
 /** A system event as the store writes it (JSON in the data column). */
@@ -17,51 +17,15 @@ export type StoredSystemEvent =
   | { event: 'role_changed'; actorId: string; userIds: [string]; role: MemberRole };
 
 /** A system event as clients see it (REST JSON; the wire form is its protobuf twin). */
-export type SystemEventRecord =
-  | { type: 'group_created'; actorId: string; name: string; memberIds: string[] }
-  | { type: 'members_added'; actorId: string; userIds: string[] }
-  | { type: 'member_removed'; actorId: string; userId: string }
-  | { type: 'member_left'; actorId: string; userId: string }
-  | { type: 'renamed'; actorId: string; name: string }
-  | { type: 'role_changed'; actorId: string; userId: string; role: MemberRole };
+export type { SystemEventRecord };
 
 export function encodeStoredSystemEvent(event: StoredSystemEvent): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(event));
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-const ROLES: readonly string[] = ['member', 'admin', 'owner'];
-
 /** Reads a stored event; undefined for data that is not a well-formed one. */
 export function readSystemEvent(data: Uint8Array | undefined): SystemEventRecord | undefined {
-  if (data === undefined) return undefined;
-  let fields: Record<string, unknown>;
-  try {
-    const parsed: unknown = JSON.parse(utf8.decode(data));
-    if (typeof parsed !== 'object' || parsed === null) return undefined;
-    fields = parsed as Record<string, unknown>;
-  } catch {
-    return undefined;
-  }
-  const actorId = typeof fields.actorId === 'string' ? fields.actorId : '';
-  const userIds = Array.isArray(fields.userIds) ? fields.userIds.filter((id): id is string => typeof id === 'string') : [];
-  const name = typeof fields.name === 'string' ? fields.name : '';
-  switch (fields.event) {
-    case 'group_created':
-      return { type: 'group_created', actorId, name, memberIds: userIds };
-    case 'members_added':
-      return { type: 'members_added', actorId, userIds };
-    case 'member_removed':
-    case 'member_left':
-      return { type: fields.event, actorId, userId: userIds[0] ?? '' };
-    case 'renamed':
-      return { type: 'renamed', actorId, name };
-    case 'role_changed':
-      if (typeof fields.role !== 'string' || !ROLES.includes(fields.role)) return undefined;
-      return { type: 'role_changed', actorId, userId: userIds[0] ?? '', role: fields.role as MemberRole };
-    default:
-      return undefined;
-  }
+  return parseSystemEventJson(data);
 }
 
 const WIRE_ROLES: Record<MemberRole, Role> = { member: Role.ROLE_MEMBER, admin: Role.ROLE_ADMIN, owner: Role.ROLE_OWNER };

@@ -1,0 +1,53 @@
+/**
+ * The JSON form of system events: how the server stores them in a system
+ * message's data (`{"event", "actorId", "userIds"?, "name"?, "role"?}`), and
+ * what servers before typed system events sent on the wire. The server reads
+ * its stored events with it, and the SDK reads what an older server sends, so
+ * both agree on one parser.
+ */
+
+export type SystemEventRole = 'member' | 'admin' | 'owner';
+
+/** A system event keyed on `type`, as the REST API and the SDK expose it. */
+export type SystemEventRecord =
+  | { type: 'group_created'; actorId: string; name: string; memberIds: string[] }
+  | { type: 'members_added'; actorId: string; userIds: string[] }
+  | { type: 'member_removed'; actorId: string; userId: string }
+  | { type: 'member_left'; actorId: string; userId: string }
+  | { type: 'renamed'; actorId: string; name: string }
+  | { type: 'role_changed'; actorId: string; userId: string; role: SystemEventRole };
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Reads a JSON system event; undefined for data that is not a well-formed one. */
+export function parseSystemEventJson(data: Uint8Array | undefined): SystemEventRecord | undefined {
+  if (data === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(utf8.decode(data));
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null) return undefined;
+  const fields = parsed as Record<string, unknown>;
+  // The admin API acts with no member: its events carry an empty actor.
+  const actorId = typeof fields.actorId === 'string' ? fields.actorId : '';
+  const userIds = Array.isArray(fields.userIds) ? fields.userIds.filter((id): id is string => typeof id === 'string') : [];
+  const name = typeof fields.name === 'string' ? fields.name : '';
+  switch (fields.event) {
+    case 'group_created':
+      return { type: 'group_created', actorId, name, memberIds: userIds };
+    case 'members_added':
+      return { type: 'members_added', actorId, userIds };
+    case 'member_removed':
+    case 'member_left':
+      return { type: fields.event, actorId, userId: userIds[0] ?? '' };
+    case 'renamed':
+      return { type: 'renamed', actorId, name };
+    case 'role_changed':
+      if (fields.role !== 'member' && fields.role !== 'admin' && fields.role !== 'owner') return undefined;
+      return { type: 'role_changed', actorId, userId: userIds[0] ?? '', role: fields.role };
+    default:
+      return undefined;
+  }
+}
