@@ -6,35 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { type TestContext, describe, test } from 'node:test';
-import { type Message, ParleyClient, type StateChange } from '@parley/client';
+import { type Device, connectDevice as device, urlOf } from '../support/devices.js';
 import { FaultProxy } from '../support/fault-proxy.js';
-import { type TestServer, eventually, startTestServer } from '../support/fixtures.js';
+import { eventually, startTestServer } from '../support/fixtures.js';
 
 type Transport = 'ws' | 'tcp';
 
 /** Heartbeats every 500 ms: a dead connection is noticed after a second. */
 const HEARTBEAT_MS = 500;
-
-interface Device {
-  client: ParleyClient;
-  messages: Message[];
-  states: StateChange[];
-}
-
-function urlOf(fixture: TestServer, transport: Transport): string {
-  return transport === 'ws' ? fixture.server.wsUrl : (fixture.server.tcpUrl as string);
-}
-
-async function device(fixture: TestServer, userId: string, url: string, t: TestContext): Promise<Device> {
-  const messages: Message[] = [];
-  const states: StateChange[] = [];
-  const client = new ParleyClient({ url, token: () => fixture.api.token(userId), reconnect: { minDelayMs: 20, maxDelayMs: 200 } });
-  client.on('message', (message) => messages.push(message));
-  client.on('state', (change) => states.push(change));
-  t.after(() => client.close());
-  await client.connect();
-  return { client, messages, states };
-}
 
 async function setup(t: TestContext, transport: Transport) {
   const fixture = await startTestServer(t, { heartbeatIntervalMs: HEARTBEAT_MS });

@@ -8,35 +8,10 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { type Message, ParleyClient, ParleyError } from '@parley/client';
+import { ParleyError } from '@parley/client';
 import { FaultProxy } from '../support/fault-proxy.js';
-import { type TestServer, eventually, startTestServer } from '../support/fixtures.js';
-
-interface Device {
-  client: ParleyClient;
-  messages: Message[];
-}
-
-type After = { after: (fn: () => unknown) => void };
-
-async function device(fixture: TestServer, userId: string, url: string, t: After, extra: { connectionWaitMs?: number } = {}): Promise<Device> {
-  const messages: Message[] = [];
-  const client = new ParleyClient({
-    url,
-    token: () => fixture.api.token(userId),
-    reconnect: { minDelayMs: 20, maxDelayMs: 200 },
-    requestTimeoutMs: 5000,
-    ...extra,
-  });
-  client.on('message', (message) => messages.push(message));
-  t.after(() => client.close());
-  await client.connect();
-  return { client, messages };
-}
-
-function seqsOf(device: Device, conversationId: string): number[] {
-  return device.messages.filter((message) => message.conversationId === conversationId).map((message) => message.seq);
-}
+import { type Device, connectDevice as device, seqsOf } from '../support/devices.js';
+import { eventually, startTestServer } from '../support/fixtures.js';
 
 function range(from: number, to: number): number[] {
   return Array.from({ length: to - from + 1 }, (_, index) => from + index);

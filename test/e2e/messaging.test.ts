@@ -5,34 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { type Message, ParleyClient } from '@parley/client';
+import type { Message } from '@parley/client';
+import { type Device, connectDevice as device, urlOf } from '../support/devices.js';
 import { FaultProxy } from '../support/fault-proxy.js';
 import { type TestServer, eventually, startTestServer } from '../support/fixtures.js';
 
 type Transport = 'ws' | 'tcp';
-
-interface Device {
-  client: ParleyClient;
-  messages: Message[];
-}
-
-function urlOf(fixture: TestServer, transport: Transport): string {
-  return transport === 'ws' ? fixture.server.wsUrl : (fixture.server.tcpUrl as string);
-}
-
-async function device(fixture: TestServer, userId: string, url: string, t: { after: (fn: () => unknown) => void }): Promise<Device> {
-  const messages: Message[] = [];
-  const client = new ParleyClient({
-    url,
-    token: () => fixture.api.token(userId),
-    reconnect: { minDelayMs: 20, maxDelayMs: 200 },
-    requestTimeoutMs: 5000,
-  });
-  client.on('message', (message) => messages.push(message));
-  t.after(() => client.close());
-  await client.connect();
-  return { client, messages };
-}
 
 /** A fault proxy in front of the server's listener for `transport`, closed after the test. */
 async function proxyInFront(fixture: TestServer, transport: Transport, t: { after: (fn: () => unknown) => void }): Promise<FaultProxy> {

@@ -1,0 +1,48 @@
+/**
+ * SDK clients as the end-to-end tests use them: one "device" of a user,
+ * connected to a real server (or a fault proxy in front of it), recording
+ * every message and state change it emits, and closed after the test.
+ */
+import { type Message, ParleyClient, type ParleyClientOptions, type StateChange } from '@parley/client';
+import type { TestServer } from './fixtures.js';
+
+export interface Device {
+  client: ParleyClient;
+  /** Every 'message' event, in emission order. */
+  messages: Message[];
+  /** Every 'state' event. */
+  states: StateChange[];
+}
+
+/** What a device needs of the test: somewhere to register its cleanup. */
+export interface Cleanup {
+  after(fn: () => unknown): void;
+}
+
+/** Connects a device of `userId` at `url` with fast reconnects and a fresh token per connection. */
+export async function connectDevice(fixture: TestServer, userId: string, url: string, t: Cleanup, options: Partial<ParleyClientOptions> = {}): Promise<Device> {
+  const messages: Message[] = [];
+  const states: StateChange[] = [];
+  const client = new ParleyClient({
+    url,
+    token: () => fixture.api.token(userId),
+    reconnect: { minDelayMs: 20, maxDelayMs: 200 },
+    requestTimeoutMs: 5000,
+    ...options,
+  });
+  client.on('message', (message) => messages.push(message));
+  client.on('state', (change) => states.push(change));
+  t.after(() => client.close());
+  await client.connect();
+  return { client, messages, states };
+}
+
+/** The seqs a device emitted for one conversation, in emission order. */
+export function seqsOf(device: Device, conversationId: string): number[] {
+  return device.messages.filter((message) => message.conversationId === conversationId).map((message) => message.seq);
+}
+
+/** The server's URL for a transport. */
+export function urlOf(fixture: TestServer, transport: 'ws' | 'tcp'): string {
+  return transport === 'ws' ? fixture.server.wsUrl : (fixture.server.tcpUrl as string);
+}
