@@ -166,8 +166,9 @@ export function startPopulationChanges(run: LiveRunOptions, kinds: readonly Popu
       const { status, body } = await run.api.call('POST', `/v1/groups/${group.id}/members`, { userIds: [userId] });
       if (status !== 200) throw new Error(`add ${userId} to ${group.id}: ${status} ${JSON.stringify(body)}`);
       group.members.push(userId);
-      const { firstSeq } = await serverMembership(userId, group.id);
-      history.set(userId, [...windows, { from: firstSeq }]);
+      // The new window starts at the members_added event (the server keeps the
+      // earlier windows readable and the time away as an absence).
+      history.set(userId, [...windows, { from: body.seq as number }]);
       for (const device of liveDevicesOf(userId)) device.conversationIds.push(group.id);
       counts.membersAdded += 1;
     }

@@ -143,13 +143,15 @@ export function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps): void
       },
       async (request) => {
         const change = await conversations.updateMembers('', request.params.id, request.body.userIds, [], true);
-        return { added: change.added };
+        // seq: the members_added event's, where the added members' new window starts (0 when nobody was new).
+        return { added: change.added, seq: change.messages[0]?.seq ?? 0 };
       },
     );
 
     v1.delete<{ Params: { id: string; userId: string } }>('/groups/:id/members/:userId', async (request) => {
       const change = await conversations.updateMembers('', request.params.id, [], [request.params.userId], true);
-      return { removed: change.removed };
+      // seq: the member_removed event's, the last the removed member may read.
+      return { removed: change.removed, seq: change.messages[0]?.seq ?? 0 };
     });
 
     v1.patch<{ Params: { id: string }; Body: { name: string } }>(

@@ -7,7 +7,7 @@
 import { type Clock, ParleyError, systemClock } from '@parley/protocol';
 import type { ServerLimits } from '../config.js';
 import type { Bus } from '../bus/bus.js';
-import type { ConversationRow, Store, StoreTx } from '../store/store.js';
+import type { ConversationRow, MemberRow, Store, StoreTx } from '../store/store.js';
 import { lockConversation, requireConversation, requireUsers } from './access.js';
 import { directConversationId, newGroupId } from './ids.js';
 import type { ConversationView, MemberInfo, MembershipChange } from './model.js';
@@ -102,10 +102,12 @@ export class ConversationService {
 
       if (toAddRequested.length > 0) checkCanAdd(actor);
       const toAdd: string[] = [];
+      const former = new Map<string, MemberRow>();
       for (const userId of new Set(toAddRequested)) {
         await requireUsers(tx, [userId]);
         const existing = await tx.getMember(id, userId);
         if (existing === undefined || existing.leftSeq !== undefined) toAdd.push(userId);
+        if (existing?.leftSeq !== undefined) former.set(userId, existing);
       }
       if (toAdd.length > 0) {
         const count = await tx.countActiveMembers(id);
@@ -114,8 +116,17 @@ export class ConversationService {
         }
         const message = await appendSystemEvent(tx, conversation, actorId, { event: 'members_added', actorId, userIds: toAdd }, now);
         for (const userId of toAdd) {
-          // A rejoin starts a new access window: what happened while away stays unreadable.
-          await tx.putMember({ conversationId: id, userId, role: 'member', firstSeq: message.seq, readSeq: message.seq - 1, joinedAt: now });
+          const before = former.get(userId);
+          if (before === undefined) {
+            await tx.putMember({ conversationId: id, userId, role: 'member', firstSeq: message.seq, readSeq: message.seq - 1, joinedAt: now });
+            continue;
+          }
+          // Added back: what happened while away stays unreadable (an
+          // absence), and the earlier membership stays readable, so a device
+          // that had not fetched all of it yet still can.
+          const away = { from: (before.leftSeq as number) + 1, through: message.seq - 1 };
+          const absences = away.from <= away.through ? [...(before.absences ?? []), away] : [...(before.absences ?? [])];
+          await tx.putMember({ conversationId: id, userId, role: 'member', firstSeq: before.firstSeq, absences, readSeq: Math.max(before.readSeq, message.seq - 1), joinedAt: now });
         }
         change.added = toAdd;
         change.messages.push(message);

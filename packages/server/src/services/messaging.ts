@@ -6,11 +6,11 @@
 import { type Clock, ParleyError, systemClock } from '@parley/protocol';
 import type { ServerLimits } from '../config.js';
 import type { Bus } from '../bus/bus.js';
-import type { Store } from '../store/store.js';
+import type { Store, StoredMessage } from '../store/store.js';
 import { lockConversation, requireActiveMembership, requireConversation, requireMembership, requireUsers } from './access.js';
 import type { AppendResult, ChangesResult, ConversationView, ReadRangeResult } from './model.js';
 import { appendToTimeline } from './timeline.js';
-import { buildView, isVisibleTo, placeholder, readableEnd, totalUnread } from './views.js';
+import { buildView, inAbsence, isVisibleTo, placeholder, readableEnd, readableRanges, totalUnread } from './views.js';
 import { checkContent, requireClientMsgId, requireConversationId, requireId } from './validate.js';
 
 export interface SendInput {
@@ -83,11 +83,19 @@ export class MessagingService {
     if (low > high) return { messages: [], coveredFrom: low, coveredTo: high, lastSeq: end };
     if (!descending) {
       const rows = await this.store.listMessages({ conversationId: id, fromSeq: low, toSeq: high, limit: cappedLimit });
-      const messages = rows.map((message) => (isVisibleTo(message, userId) ? message : placeholder(id, message.seq)));
+      // Messages addressed to someone else, and those from a time the member
+      // was out of the group, keep their seq as placeholders.
+      const messages = rows.map((message) => (isVisibleTo(message, userId) && !inAbsence(member, message.seq) ? message : placeholder(id, message.seq)));
       const coveredTo = rows.length === cappedLimit ? (rows[rows.length - 1]?.seq ?? high) : high;
       return { messages, coveredFrom: low, coveredTo, lastSeq: end };
     }
-    const rows = await this.store.listMessages({ conversationId: id, fromSeq: low, toSeq: high, visibleTo: userId, limit: cappedLimit, order: 'desc' });
+    // Newest first over the readable parts of the range (absences skipped).
+    const rows: StoredMessage[] = [];
+    for (const range of readableRanges(member, low, high).reverse()) {
+      const page = await this.store.listMessages({ conversationId: id, fromSeq: range.from, toSeq: range.through, visibleTo: userId, limit: cappedLimit - rows.length, order: 'desc' });
+      rows.push(...page);
+      if (rows.length >= cappedLimit) break;
+    }
     rows.reverse();
     const coveredFrom = rows.length === cappedLimit ? (rows[0]?.seq ?? low) : low;
     return { messages: rows, coveredFrom, coveredTo: high, lastSeq: end };

@@ -3,12 +3,31 @@
  * the last visible message, the name, and placeholders for messages addressed
  * to someone else. Works over any StoreReader (inside or outside a unit).
  */
-import type { ConversationRow, MemberRow, MessageFilter, StoreReader, StoredMessage } from '../store/store.js';
+import type { ConversationRow, MemberRow, MessageFilter, SeqRange, StoreReader, StoredMessage } from '../store/store.js';
 import type { ConversationView } from './model.js';
 
 /** The last seq a member may read: up to the event that ended a past membership, else everything. */
 export function readableEnd(member: MemberRow, conversation: ConversationRow): number {
   return member.leftSeq ?? conversation.lastSeq;
+}
+
+/** True when `seq` falls in a time the member was out of the group (before being added back). */
+export function inAbsence(member: MemberRow, seq: number): boolean {
+  return member.absences?.some((range) => seq >= range.from && seq <= range.through) ?? false;
+}
+
+/** The parts of `low..high` the member may read: the range minus its absences, ascending. */
+export function readableRanges(member: MemberRow, low: number, high: number): SeqRange[] {
+  const ranges: SeqRange[] = [];
+  let from = low;
+  for (const absence of member.absences ?? []) {
+    if (absence.through < from) continue;
+    if (absence.from > high) break;
+    if (absence.from > from) ranges.push({ from, through: Math.min(high, absence.from - 1) });
+    from = absence.through + 1;
+  }
+  if (from <= high) ranges.push({ from, through: high });
+  return ranges;
 }
 
 /**

@@ -79,8 +79,20 @@ export interface MemberRow {
   firstSeq: number;
   /** Seq of the event that ended the membership; undefined while active. */
   leftSeq?: number;
+  /**
+   * Seq ranges inside the window this member may not read: the times it was
+   * out of the group before being added back. Ascending, disjoint; absent
+   * when there are none.
+   */
+  absences?: readonly SeqRange[];
   readSeq: number;
   joinedAt: number;
+}
+
+/** An inclusive range of seqs. */
+export interface SeqRange {
+  from: number;
+  through: number;
 }
 
 export interface Membership {

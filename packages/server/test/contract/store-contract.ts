@@ -163,7 +163,7 @@ export function storeContract(name: string, createDatabase: () => Promise<StoreD
       assert.equal(found?.text, 'kept');
     });
 
-    test('access windows: a removed member reads up to its removal, cannot send, and a rejoin starts a new window', async (t) => {
+    test('access windows: a removed member reads up to its removal, cannot send; added back, it reads both windows and nothing from while it was out', async (t) => {
       const { messaging, conversations } = await setup(t, ['o', 'm']);
       await conversations.createGroup('o', { id: 'g', name: 'G', memberIds: ['m'] });
       await messaging.send('o', { conversationId: 'g', clientMsgId: 'before', text: 'before' });
@@ -179,13 +179,26 @@ export function storeContract(name: string, createDatabase: () => Promise<StoreD
       assert.deepEqual([pastView?.active, pastView?.leftSeq, pastView?.lastMessage?.type], [false, leftSeq, 'system']);
 
       const rejoin = await conversations.updateMembers('o', 'g', ['m'], []);
-      const firstSeq = rejoin.messages[0]!.seq;
+      const addedSeq = rejoin.messages[0]!.seq;
       await messaging.send('o', { conversationId: 'g', clientMsgId: 'back', text: 'welcome back' });
+      // Ascending: every seq, the one from while it was out as a placeholder.
       const again = await messaging.pull('m', 'g', 1, 0, 100, false);
-      assert.equal(again.coveredFrom, firstSeq);
-      assert.deepEqual(again.messages.map((message) => message.text ?? message.type), ['system', 'welcome back']);
+      assert.equal(again.coveredFrom, 1);
+      assert.deepEqual(
+        again.messages.map((message) => (message.hidden ? 'hidden' : (message.text ?? message.type))),
+        ['system', 'before', 'system', 'hidden', 'system', 'welcome back'],
+      );
+      // A device that was behind when the member left and came back can still fetch its earlier window.
+      const earlier = await messaging.pull('m', 'g', 2, addedSeq - 1, 100, false);
+      assert.deepEqual(earlier.messages.map((message) => (message.hidden ? 'hidden' : (message.text ?? message.type))), ['before', 'system', 'hidden']);
+      // History (descending) skips the absence altogether, also across pages.
+      const history = await messaging.pull('m', 'g', 1, 0, 100, true);
+      assert.deepEqual(history.messages.map((message) => message.text ?? message.type), ['system', 'before', 'system', 'system', 'welcome back']);
+      const page = await messaging.pull('m', 'g', 1, addedSeq, 2, true);
+      assert.deepEqual(page.messages.map((message) => message.text ?? message.type), ['system', 'system']);
+      assert.equal(page.coveredFrom, leftSeq);
       const view = (await messaging.sync('m', 0)).conversations.find((candidate) => candidate.id === 'g');
-      assert.deepEqual([view?.active, view?.firstSeq, view?.unread, view?.memberCount], [true, firstSeq, 1, 2]);
+      assert.deepEqual([view?.active, view?.firstSeq, view?.readSeq, view?.unread, view?.memberCount], [true, 1, addedSeq - 1, 1, 2]);
     });
 
     test('unread: own, system and messages addressed to others never count; the total is the sum; reads never move back', async (t) => {

@@ -96,6 +96,15 @@ CREATE TABLE dev_credentials (
 );
 `,
   },
+  {
+    version: 3,
+    // A member added back keeps its earlier windows readable; the times it was
+    // out are kept as JSON [[from, through], ...] (rare, short, read with the row).
+    description: 'member absences',
+    sql: `
+ALTER TABLE members ADD COLUMN absences TEXT;
+`,
+  },
 ];
 
 /** Brings the database to the latest schema; returns the versions applied. */

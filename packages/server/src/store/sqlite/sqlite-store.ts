@@ -87,6 +87,7 @@ interface MemberDbRow {
   left_seq: number | null;
   read_seq: number;
   joined_at: number;
+  absences: string | null;
 }
 
 interface UserDbRow {
@@ -115,7 +116,7 @@ const NO_ROW = -1;
 const ROLE_TO_INT: Record<MemberRole, number> = { member: 1, admin: 2, owner: 3 };
 const roleFromInt = (value: number): MemberRole => (value === 3 ? 'owner' : value === 2 ? 'admin' : 'member');
 
-const MEMBERSHIP_COLUMNS = `m.cid, m.uid, m.role, m.first_seq, m.left_seq, m.read_seq, m.joined_at,
+const MEMBERSHIP_COLUMNS = `m.cid, m.uid, m.role, m.first_seq, m.left_seq, m.read_seq, m.joined_at, m.absences,
   c.id, c.kind, c.name, c.subject, c.peer_a, c.peer_b, c.last_seq, c.member_count, c.created_at, c.updated_at`;
 
 export class SqliteStore implements Store {
@@ -176,9 +177,9 @@ export class SqliteStore implements Store {
       ),
       member: db.prepare<[number, number], MemberDbRow>('SELECT * FROM members WHERE uid = ? AND cid = ?'),
       memberPut: db.prepare(
-        `INSERT INTO members(uid, cid, role, first_seq, left_seq, read_seq, joined_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+        `INSERT INTO members(uid, cid, role, first_seq, left_seq, read_seq, joined_at, absences, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT(uid, cid) DO UPDATE SET role = excluded.role, first_seq = excluded.first_seq, left_seq = excluded.left_seq,
-           read_seq = excluded.read_seq, joined_at = excluded.joined_at, version = excluded.version`,
+           read_seq = excluded.read_seq, joined_at = excluded.joined_at, absences = excluded.absences, version = excluded.version`,
       ),
       memberUpdate: db.prepare(
         'UPDATE members SET role = coalesce(?, role), left_seq = coalesce(?, left_seq), version = ? WHERE uid = ? AND cid = ?',
@@ -406,6 +407,7 @@ export class SqliteStore implements Store {
       joinedAt: row.joined_at,
     };
     if (row.left_seq !== null) member.leftSeq = row.left_seq;
+    if (row.absences !== null) member.absences = (JSON.parse(row.absences) as Array<[number, number]>).map(([from, through]) => ({ from, through }));
     return member;
   }
 
@@ -641,6 +643,7 @@ export class SqliteStore implements Store {
       row.leftSeq ?? null,
       row.readSeq,
       row.joinedAt,
+      row.absences === undefined || row.absences.length === 0 ? null : JSON.stringify(row.absences.map((range) => [range.from, range.through])),
       this.batchVersion,
     );
   }
