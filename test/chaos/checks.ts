@@ -60,9 +60,9 @@ export interface SeqWindow {
 
 /**
  * For conversations whose membership changed during the run: per user, every
- * window in which it was a member, oldest first. The server only keeps the
- * latest window (a re-added member's firstSeq moves up), so the harness
- * records each one as the change happens.
+ * window in which it was a member, oldest first. The server keeps a member's
+ * first seq and left seq, not the times in between when it was out, so the
+ * harness records each window as the change happens.
  */
 export type MembershipHistory = ReadonlyMap<string, ReadonlyMap<string, readonly SeqWindow[]>>;
 
@@ -327,15 +327,18 @@ export function check(
     }
   }
 
-  // The recorded membership history ends where the server says each user stands.
+  // The recorded membership history spans what the server says of each user:
+  // its first window starts at the server's first seq (a member added back
+  // keeps it; the time away is an absence), its last ends at the server's left seq.
   for (const [conversationId, history] of memberships) {
     for (const [userId, userWindows] of history) {
+      const first = userWindows[0];
       const last = userWindows[userWindows.length - 1];
       const view = server.get(userId)?.conversations.get(conversationId);
-      if (last === undefined) continue;
-      if (view === undefined || view.firstSeq !== last.from || view.leftSeq !== (last.through ?? 0)) {
+      if (first === undefined || last === undefined) continue;
+      if (view === undefined || view.firstSeq !== Math.max(1, first.from) || view.leftSeq !== (last.through ?? 0)) {
         result.membershipMismatches += 1;
-        problem(`${userId}: ${conversationId} recorded as ${last.from}..${last.through ?? 'now'}, server ${view === undefined ? 'has no membership' : `${view.firstSeq}..${view.leftSeq || 'now'}`}`);
+        problem(`${userId}: ${conversationId} recorded as ${first.from}..${last.through ?? 'now'}, server ${view === undefined ? 'has no membership' : `${view.firstSeq}..${view.leftSeq || 'now'}`}`);
       }
     }
   }
