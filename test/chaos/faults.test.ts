@@ -6,8 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { type TestContext, describe, test } from 'node:test';
-import { type Device, connectDevice as device, urlOf } from '../support/devices.js';
-import { FaultProxy } from '../support/fault-proxy.js';
+import { type Device, connectDevice as device, proxyInFront, urlOf } from '../support/devices.js';
 import { eventually, startTestServer } from '../support/fixtures.js';
 
 type Transport = 'ws' | 'tcp';
@@ -19,8 +18,7 @@ async function setup(t: TestContext, transport: Transport) {
   const fixture = await startTestServer(t, { heartbeatIntervalMs: HEARTBEAT_MS });
   await fixture.api.createUser('alice');
   await fixture.api.createUser('bob');
-  const proxy = await FaultProxy.start('127.0.0.1', Number(new URL(urlOf(fixture, transport)).port));
-  t.after(() => proxy.close());
+  const proxy = await proxyInFront(fixture, t, transport);
   const alice = await device(fixture, 'alice', proxy.urlFor(urlOf(fixture, transport)), t);
   const bob = await device(fixture, 'bob', urlOf(fixture, transport), t);
   const conversationId = await alice.client.direct('bob');

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type Message, ParleyClient } from '@parley/client';
-import { FaultProxy } from '../support/fault-proxy.js';
+import { proxyInFront } from '../support/devices.js';
 import { eventually, startTestServer } from '../support/fixtures.js';
 
 test('a member added back to a group receives what is sent after it, and nothing from while it was out', async (t) => {
@@ -53,8 +53,7 @@ test('a device offline while its user was removed and added back still gets the 
   const fixture = await startTestServer(t);
   for (const userId of ['owner', 'bob']) await fixture.api.createUser(userId);
   await fixture.api.createGroup({ id: 'team', name: 'team', ownerId: 'owner', memberIds: ['bob'] });
-  const proxy = await FaultProxy.start('127.0.0.1', Number(new URL(fixture.server.wsUrl).port));
-  t.after(() => proxy.close());
+  const proxy = await proxyInFront(fixture, t);
   const owner = new ParleyClient({ url: fixture.server.wsUrl, token: () => fixture.api.token('owner') });
   const bob = new ParleyClient({ url: proxy.urlFor(fixture.server.wsUrl), token: () => fixture.api.token('bob'), reconnect: { minDelayMs: 20, maxDelayMs: 100 } });
   t.after(() => owner.close());

@@ -9,8 +9,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ParleyError } from '@parley/client';
-import { FaultProxy } from '../support/fault-proxy.js';
-import { type Device, connectDevice as device, seqsOf } from '../support/devices.js';
+import { type Device, connectDevice as device, proxyInFront, seqsOf } from '../support/devices.js';
 import { eventually, startTestServer } from '../support/fixtures.js';
 
 function range(from: number, to: number): number[] {
@@ -47,8 +46,7 @@ describe('first sight of a conversation', () => {
 
   test('through connections reset every few hundred ms, new chats arrive whole on every device', async (t) => {
     const fixture = await startTestServer(t);
-    const proxy = await FaultProxy.start('127.0.0.1', Number(new URL(fixture.server.wsUrl).port));
-    t.after(() => proxy.close());
+    const proxy = await proxyInFront(fixture, t);
     const url = proxy.urlFor(fixture.server.wsUrl);
     await fixture.api.createUser('alice');
     const alice = [await device(fixture, 'alice', url, t), await device(fixture, 'alice', url, t), await device(fixture, 'alice', url, t)];
@@ -117,8 +115,7 @@ describe('a new direct chat before its first message', () => {
 describe('requests while disconnected', () => {
   test('wait for the connection instead of failing, and resolve once it is back', async (t) => {
     const fixture = await startTestServer(t);
-    const proxy = await FaultProxy.start('127.0.0.1', Number(new URL(fixture.server.wsUrl).port));
-    t.after(() => proxy.close());
+    const proxy = await proxyInFront(fixture, t);
     await fixture.api.createUser('alice');
     await fixture.api.createUser('bob');
     const alice = await device(fixture, 'alice', proxy.urlFor(fixture.server.wsUrl), t);
@@ -143,8 +140,7 @@ describe('requests while disconnected', () => {
 
   test('give up with TIMEOUT after connectionWaitMs', async (t) => {
     const fixture = await startTestServer(t);
-    const proxy = await FaultProxy.start('127.0.0.1', Number(new URL(fixture.server.wsUrl).port));
-    t.after(() => proxy.close());
+    const proxy = await proxyInFront(fixture, t);
     await fixture.api.createUser('alice');
     await fixture.api.createUser('bob');
     const alice = await device(fixture, 'alice', proxy.urlFor(fixture.server.wsUrl), t, { connectionWaitMs: 300 });
@@ -158,8 +154,7 @@ describe('requests while disconnected', () => {
 
   test('an idempotent request lost with its connection is sent again on the next one', async (t) => {
     const fixture = await startTestServer(t);
-    const proxy = await FaultProxy.start('127.0.0.1', Number(new URL(fixture.server.wsUrl).port));
-    t.after(() => proxy.close());
+    const proxy = await proxyInFront(fixture, t);
     await fixture.api.createUser('alice');
     await fixture.api.createUser('bob');
     const alice = await device(fixture, 'alice', proxy.urlFor(fixture.server.wsUrl), t);

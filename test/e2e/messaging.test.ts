@@ -6,18 +6,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Message } from '@parley/client';
-import { type Device, connectDevice as device, urlOf } from '../support/devices.js';
-import { FaultProxy } from '../support/fault-proxy.js';
+import { type Device, connectDevice as device, proxyInFront, urlOf } from '../support/devices.js';
 import { type TestServer, eventually, startTestServer } from '../support/fixtures.js';
-
-type Transport = 'ws' | 'tcp';
-
-/** A fault proxy in front of the server's listener for `transport`, closed after the test. */
-async function proxyInFront(fixture: TestServer, transport: Transport, t: { after: (fn: () => unknown) => void }): Promise<FaultProxy> {
-  const proxy = await FaultProxy.start('127.0.0.1', Number(new URL(urlOf(fixture, transport)).port));
-  t.after(() => proxy.close());
-  return proxy;
-}
 
 async function users(fixture: TestServer, ...ids: string[]): Promise<void> {
   for (const id of ids) await fixture.api.createUser(id, id.toUpperCase());
@@ -106,7 +96,7 @@ for (const transport of ['ws', 'tcp'] as const) {
     test('a send whose ack was lost is retried and returns the original message', async (t) => {
       const fixture = await startTestServer(t);
       await users(fixture, 'alice', 'bob');
-      const proxy = await proxyInFront(fixture, transport, t);
+      const proxy = await proxyInFront(fixture, t, transport);
       const alice = await device(fixture, 'alice', proxy.urlFor(urlOf(fixture, transport)), t);
       const bob = await device(fixture, 'bob', urlOf(fixture, transport), t);
       const conversationId = await alice.client.direct('bob');
@@ -127,7 +117,7 @@ for (const transport of ['ws', 'tcp'] as const) {
     test('forced disconnects mid-stream: the receiver resumes and gets every message once, in order', async (t) => {
       const fixture = await startTestServer(t);
       await users(fixture, 'alice', 'bob');
-      const proxy = await proxyInFront(fixture, transport, t);
+      const proxy = await proxyInFront(fixture, t, transport);
       const alice = await device(fixture, 'alice', urlOf(fixture, transport), t);
       const bob = await device(fixture, 'bob', proxy.urlFor(urlOf(fixture, transport)), t);
       const conversationId = await alice.client.direct('bob');
@@ -147,7 +137,7 @@ for (const transport of ['ws', 'tcp'] as const) {
     test('a sender cut off mid-stream retries its queue in order with no duplicates', async (t) => {
       const fixture = await startTestServer(t);
       await users(fixture, 'alice', 'bob');
-      const proxy = await proxyInFront(fixture, transport, t);
+      const proxy = await proxyInFront(fixture, t, transport);
       const alice = await device(fixture, 'alice', proxy.urlFor(urlOf(fixture, transport)), t);
       const bob = await device(fixture, 'bob', urlOf(fixture, transport), t);
       const conversationId = await alice.client.direct('bob');
@@ -169,7 +159,7 @@ for (const transport of ['ws', 'tcp'] as const) {
     test('sends made while offline are delivered after the connection returns', async (t) => {
       const fixture = await startTestServer(t);
       await users(fixture, 'alice', 'bob');
-      const proxy = await proxyInFront(fixture, transport, t);
+      const proxy = await proxyInFront(fixture, t, transport);
       const alice = await device(fixture, 'alice', proxy.urlFor(urlOf(fixture, transport)), t);
       const bob = await device(fixture, 'bob', urlOf(fixture, transport), t);
       const conversationId = await alice.client.direct('bob');

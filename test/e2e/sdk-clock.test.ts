@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ManualClock, ParleyClient, ParleyError } from '@parley/client';
-import { FaultProxy } from '../support/fault-proxy.js';
+import { proxyInFront } from '../support/devices.js';
 import { eventually, startTestServer } from '../support/fixtures.js';
 
 /** Moves the clock in steps, letting real I/O run between them. */
@@ -21,8 +21,7 @@ async function advance(clock: ManualClock, totalMs: number, stepMs = 1_000): Pro
 describe('SDK on a manual clock', () => {
   test('a silent connection is declared dead after twice the heartbeat interval, and replaced', async (t) => {
     const fixture = await startTestServer(t);
-    const proxy = await FaultProxy.start('127.0.0.1', Number(new URL(fixture.server.wsUrl).port));
-    t.after(() => proxy.close());
+    const proxy = await proxyInFront(fixture, t);
     await fixture.api.createUser('alice');
     const clock = new ManualClock();
     const client = new ParleyClient({ url: proxy.urlFor(fixture.server.wsUrl), token: () => fixture.api.token('alice'), clock });
@@ -44,8 +43,7 @@ describe('SDK on a manual clock', () => {
 
   test('a connection that goes silent before the welcome is given up after handshakeTimeoutMs, and retried', async (t) => {
     const fixture = await startTestServer(t);
-    const proxy = await FaultProxy.start('127.0.0.1', Number(new URL(fixture.server.wsUrl).port));
-    t.after(() => proxy.close());
+    const proxy = await proxyInFront(fixture, t);
     await fixture.api.createUser('alice');
     const clock = new ManualClock();
     const client = new ParleyClient({ url: proxy.urlFor(fixture.server.wsUrl), token: () => fixture.api.token('alice'), clock });
@@ -68,8 +66,7 @@ describe('SDK on a manual clock', () => {
 
   test('a request made while disconnected gives up after connectionWaitMs of clock time', async (t) => {
     const fixture = await startTestServer(t);
-    const proxy = await FaultProxy.start('127.0.0.1', Number(new URL(fixture.server.wsUrl).port));
-    t.after(() => proxy.close());
+    const proxy = await proxyInFront(fixture, t);
     await fixture.api.createUser('alice');
     await fixture.api.createUser('bob');
     const clock = new ManualClock();

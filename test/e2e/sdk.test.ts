@@ -23,7 +23,7 @@ import { WebSocket } from 'ws';
 // The browser entry (bundlers pick it by the `browser` condition; the
 // `./browser` subpath names it for everyone else, Node tests included).
 import { ParleyClient as BrowserParleyClient } from '@parley/client/browser';
-import { FaultProxy } from '../support/fault-proxy.js';
+import { proxyInFront } from '../support/devices.js';
 import { type TestServer, eventually, startTestServer } from '../support/fixtures.js';
 
 const FAST_RECONNECT = { minDelayMs: 10, maxDelayMs: 50 };
@@ -56,13 +56,6 @@ async function serverWith(t: TestContext, userIds: string[], options: ServerOpti
   const fixture = await startTestServer(t, options);
   for (const id of userIds) await fixture.api.createUser(id);
   return fixture;
-}
-
-/** A fault proxy in front of the server's WebSocket listener; closed after the test. */
-async function proxyInFront(t: TestContext, fixture: TestServer): Promise<{ proxy: FaultProxy; url: string }> {
-  const proxy = await FaultProxy.start('127.0.0.1', Number(new URL(fixture.server.wsUrl).port));
-  t.after(() => proxy.close());
-  return { proxy, url: proxy.urlFor(fixture.server.wsUrl) };
 }
 
 /** Posts a message as `senderId` through the admin API, as the integrator's backend (or another client) would. */
@@ -286,7 +279,8 @@ describe('SDK against a real server: sending', () => {
   test('retries a send whose ack was lost with the same clientMsgId, storing it once', async (t) => {
     const fixture = await serverWith(t, ['alice', 'bob']);
     const groupId = await fixture.api.createGroup({ name: 'g', ownerId: 'alice', memberIds: ['bob'] });
-    const { proxy, url } = await proxyInFront(t, fixture);
+    const proxy = await proxyInFront(fixture, t);
+    const url = proxy.urlFor(fixture.server.wsUrl);
     const alice = device(t, url, tokenOf(fixture, 'alice'));
     await alice.client.connect();
     // The server stores the message and acks it; the connection is cut inside the ack.
@@ -310,7 +304,8 @@ describe('SDK against a real server: sending', () => {
   test('keeps sends made while disconnected and delivers them in order after reconnecting', async (t) => {
     const fixture = await serverWith(t, ['alice', 'bob']);
     const groupId = await fixture.api.createGroup({ name: 'g', ownerId: 'alice', memberIds: ['bob'] });
-    const { proxy, url } = await proxyInFront(t, fixture);
+    const proxy = await proxyInFront(fixture, t);
+    const url = proxy.urlFor(fixture.server.wsUrl);
     const alice = device(t, url, tokenOf(fixture, 'alice'));
     await alice.client.connect();
     proxy.set({ refuseConnections: true });
@@ -330,7 +325,8 @@ describe('SDK against a real server: sending', () => {
   test('resumes after a reconnect with exactly what it missed', async (t) => {
     const fixture = await serverWith(t, ['alice', 'bob']);
     const groupId = await fixture.api.createGroup({ name: 'g', ownerId: 'alice', memberIds: ['bob'] });
-    const { proxy, url } = await proxyInFront(t, fixture);
+    const proxy = await proxyInFront(fixture, t);
+    const url = proxy.urlFor(fixture.server.wsUrl);
     const bob = device(t, url, tokenOf(fixture, 'bob'));
     await bob.client.connect();
     await post(fixture, groupId, 'alice', 'before');
@@ -407,7 +403,8 @@ describe('SDK against a real server: sending', () => {
 describe('SDK against a real server: connection faults and fatal errors', () => {
   test('detects a silent server by heartbeat and reconnects', async (t) => {
     const fixture = await serverWith(t, ['alice']);
-    const { proxy, url } = await proxyInFront(t, fixture);
+    const proxy = await proxyInFront(fixture, t);
+    const url = proxy.urlFor(fixture.server.wsUrl);
     const clock = new ManualClock();
     const alice = device(t, url, tokenOf(fixture, 'alice'), { clock });
     await alice.client.connect();
@@ -464,7 +461,8 @@ describe('SDK against a real server: connection faults and fatal errors', () => 
 
   test('keeps retrying while the server is unreachable and connects once it is back', async (t) => {
     const fixture = await serverWith(t, ['alice']);
-    const { proxy, url } = await proxyInFront(t, fixture);
+    const proxy = await proxyInFront(fixture, t);
+    const url = proxy.urlFor(fixture.server.wsUrl);
     proxy.set({ refuseConnections: true });
     const alice = device(t, url, tokenOf(fixture, 'alice'));
     const connected = alice.client.connect();
@@ -477,7 +475,8 @@ describe('SDK against a real server: connection faults and fatal errors', () => 
 
   test('close() while the server is unreachable rejects connect() with CLOSED', async (t) => {
     const fixture = await serverWith(t, ['alice']);
-    const { proxy, url } = await proxyInFront(t, fixture);
+    const proxy = await proxyInFront(fixture, t);
+    const url = proxy.urlFor(fixture.server.wsUrl);
     proxy.set({ refuseConnections: true });
     const alice = device(t, url, tokenOf(fixture, 'alice'));
     const connected = alice.client.connect();

@@ -4,6 +4,7 @@
  * every message and state change it emits, and closed after the test.
  */
 import { type Message, ParleyClient, type ParleyClientOptions, type StateChange } from '@parley/client';
+import { FaultProxy } from './fault-proxy.js';
 import type { TestServer } from './fixtures.js';
 
 export interface Device {
@@ -45,4 +46,11 @@ export function seqsOf(device: Device, conversationId: string): number[] {
 /** The server's URL for a transport. */
 export function urlOf(fixture: TestServer, transport: 'ws' | 'tcp'): string {
   return transport === 'ws' ? fixture.server.wsUrl : (fixture.server.tcpUrl as string);
+}
+
+/** A fault proxy in front of the server's listener for `transport`, closed after the test. */
+export async function proxyInFront(fixture: TestServer, t: Cleanup, transport: 'ws' | 'tcp' = 'ws'): Promise<FaultProxy> {
+  const proxy = await FaultProxy.start('127.0.0.1', Number(new URL(urlOf(fixture, transport)).port));
+  t.after(() => proxy.close());
+  return proxy;
 }
