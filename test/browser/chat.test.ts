@@ -7,7 +7,6 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { Browser } from 'playwright-core';
 import type { TestServer } from '../support/fixtures.js';
 import {
   type BrowserUser,
@@ -20,15 +19,14 @@ import {
   expectTexts,
   expectVisible,
   browserSkipReason,
-  launchBrowser,
   messageTexts,
   messages,
-  newUser,
   openConversation,
   send,
   signUp,
   startDirectChat,
   startWebServer,
+  suiteBrowser,
   until,
   watchErrors,
 } from './support.js';
@@ -38,27 +36,22 @@ const skip = browserSkipReason('chat.test.ts');
 
 describe('web app', { timeout: 120_000 }, () => {
   let fixture: TestServer;
-  let browser: Browser;
   let baseUrl: string;
-  const users: BrowserUser[] = [];
+  // One server and one browser for this file; each test uses its own user ids.
+  const browser = suiteBrowser(skip);
 
   before(async () => {
     if (skip !== undefined) return;
-    // One server and one browser for this file; each test uses its own user ids.
     fixture = await startWebServer(undefined);
     baseUrl = fixture.server.httpUrl;
-    browser = await launchBrowser();
   });
 
   after(async () => {
-    for (const user of users) await user.context.close();
-    await browser?.close();
     await fixture?.close();
   });
 
   async function person(userId: string, name: string, viewport?: { width: number; height: number }): Promise<BrowserUser> {
-    const user = await newUser(browser, viewport);
-    users.push(user);
+    const user = await browser.newUser(viewport);
     await signUp(user.page, baseUrl, userId, name);
     return user;
   }

@@ -8,8 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import type { Browser } from 'playwright-core';
+import { describe, test } from 'node:test';
 import type { TestServer } from '../support/fixtures.js';
 import {
   type BrowserUser,
@@ -21,37 +20,24 @@ import {
   expectTexts,
   expectVisible,
   browserSkipReason,
-  launchBrowser,
   messageTexts,
   messages,
-  newUser,
   openConversation,
   send,
   signUp,
   startDirectChat,
   startWebServer,
+  suiteBrowser,
 } from './support.js';
 
 // Without a browser: every test below is counted as skipped, with a banner (a failure in CI).
 const skip = browserSkipReason('offline.test.ts');
 
 describe('web app when the connection or a send fails', { timeout: 120_000 }, () => {
-  let browser: Browser;
-  const users: BrowserUser[] = [];
-
-  before(async () => {
-    if (skip !== undefined) return;
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    for (const user of users) await user.context.close();
-    await browser?.close();
-  });
+  const browser = suiteBrowser(skip);
 
   async function person(baseUrl: string, userId: string, name: string): Promise<BrowserUser> {
-    const user = await newUser(browser);
-    users.push(user);
+    const user = await browser.newUser();
     await signUp(user.page, baseUrl, userId, name);
     return user;
   }

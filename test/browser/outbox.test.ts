@@ -13,12 +13,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { ParleyClient } from '@parley/client';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import type { TestServer } from '../support/fixtures.js';
 import {
-  type BrowserUser,
   WEB_ROOT,
   browserSkipReason,
   conversationItem,
@@ -26,14 +25,13 @@ import {
   expectText,
   expectTexts,
   expectVisible,
-  launchBrowser,
   messageTexts,
-  newUser,
   openConversation,
   send,
   signUp,
   startDirectChat,
   startWebServer,
+  suiteBrowser,
   until,
   watchErrors,
 } from './support.js';
@@ -87,18 +85,7 @@ async function shownMessages(page: Page): Promise<Array<[string, string | null]>
 const skip = browserSkipReason('outbox.test.ts');
 
 describe('web app outbox across a reload', { timeout: 120_000 }, () => {
-  let browser: Browser;
-  const users: BrowserUser[] = [];
-
-  before(async () => {
-    if (skip !== undefined) return;
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    for (const user of users) await user.context.close();
-    await browser?.close();
-  });
+  const browser = suiteBrowser(skip);
 
   test('messages typed with the server down survive a reload and are stored once each, in order', { skip }, async (t) => {
     const dataDir = mkdtempSync(join(tmpdir(), 'parley-web-outbox-'));
@@ -110,9 +97,8 @@ describe('web app outbox across a reload', { timeout: 120_000 }, () => {
     });
     const { port, httpUrl } = fixture.server;
 
-    const alice = await newUser(browser);
-    const bob = await newUser(browser);
-    users.push(alice, bob);
+    const alice = await browser.newUser();
+    const bob = await browser.newUser();
     await signUp(alice.page, httpUrl, 'alice', 'Alice');
     await signUp(bob.page, httpUrl, 'bob', 'Bob');
     await startDirectChat(alice.page, 'bob');

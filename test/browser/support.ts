@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import type { TestContext } from 'node:test';
+import { type TestContext, after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { ServerOptions } from '@parley/server';
 import { type Browser, type BrowserContext, type Locator, type Page, chromium } from 'playwright-core';
@@ -120,6 +120,31 @@ export async function newUser(browser: Browser, viewport = { width: 1280, height
   const context = await browser.newContext({ viewport });
   const page = await context.newPage();
   return { context, page, errors: watchErrors(page) };
+}
+
+/**
+ * One browser for a describe block: launched before its tests unless they are
+ * skipped (`skip`, from browserSkipReason), closed after them together with
+ * every user made through it. Call inside describe().
+ */
+export function suiteBrowser(skip: string | undefined): { newUser(viewport?: { width: number; height: number }): Promise<BrowserUser> } {
+  let browser: Browser | undefined;
+  const users: BrowserUser[] = [];
+  before(async () => {
+    if (skip === undefined) browser = await launchBrowser();
+  });
+  after(async () => {
+    for (const user of users) await user.context.close();
+    await browser?.close();
+  });
+  return {
+    async newUser(viewport) {
+      if (browser === undefined) throw new Error('the suite browser is not running (tests skipped, or used outside a test)');
+      const user = await newUser(browser, viewport);
+      users.push(user);
+      return user;
+    },
+  };
 }
 
 /** Records uncaught exceptions and console errors of a page (CSP violations among them). */
