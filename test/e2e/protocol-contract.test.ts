@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ErrorCode, ManualClock, MessageType, Role, encodeFrameEntry, encodePacket, type Frame } from '@parley/protocol';
-import { RawConnection, type TestServer, startTestServer } from '../support/fixtures.js';
+import { type ErrorFrameValue, RawConnection, type TestServer, errorOf, signedIn, startTestServer } from '../support/fixtures.js';
 
 type ServerOptions = NonNullable<Parameters<typeof startTestServer>[1]>;
 
@@ -17,24 +17,6 @@ async function setup(t: Parameters<typeof startTestServer>[0], options: ServerOp
   for (const id of ['alice', 'bob', 'carol']) await fixture.api.createUser(id);
   await fixture.api.createGroup({ id: 'team', name: 'Team', ownerId: 'alice', memberIds: ['bob'] });
   return fixture;
-}
-
-async function signedIn(url: string, token: string): Promise<RawConnection> {
-  const connection = await RawConnection.open(url);
-  const welcome = await connection.hello(token);
-  assert.equal(welcome.body?.$case, 'welcome');
-  return connection;
-}
-
-interface ErrorValue {
-  code: number;
-  name: string;
-  fatal: boolean;
-}
-
-function errorOf(frame: Frame): ErrorValue {
-  assert.equal(frame.body?.$case, 'error', `expected an error, got ${frame.body?.$case}`);
-  return frame.body?.value as ErrorValue;
 }
 
 type BodyValues = { [K in NonNullable<Frame['body']>['$case']]: Extract<NonNullable<Frame['body']>, { $case: K }>['value'] };
@@ -113,7 +95,7 @@ for (const transport of ['ws', 'tcp'] as const) {
 
       // A packet without frames is fatal.
       alice.sendRaw(new Uint8Array(0));
-      const fatal = errorOf(await alice.waitFor((frame) => frame.body?.$case === 'error' && (frame.body.value as ErrorValue).fatal));
+      const fatal = errorOf(await alice.waitFor((frame) => frame.body?.$case === 'error' && (frame.body.value as ErrorFrameValue).fatal));
       assert.equal(fatal.name, 'BAD_FRAME');
       await alice.waitClosed();
       if (transport === 'ws') assert.equal(alice.closeCode, 4000 + ErrorCode.BAD_FRAME);

@@ -7,25 +7,13 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { SignJWT } from 'jose';
 import { ErrorCode, ManualClock, encodeFrameEntry } from '@parley/protocol';
-import { RawConnection, type TestServer, eventually, startTestServer } from '../support/fixtures.js';
+import { RawConnection, type TestServer, errorOf, eventually, signedIn, startTestServer } from '../support/fixtures.js';
 
 async function setup(t: Parameters<typeof startTestServer>[0], clock?: ManualClock): Promise<TestServer> {
   const fixture = await startTestServer(t, { authTimeoutMs: 500, clock });
   for (const id of ['alice', 'bob', 'eve']) await fixture.api.createUser(id);
   await fixture.api.createGroup({ id: 'team', name: 'Team', ownerId: 'alice', memberIds: ['bob'] });
   return fixture;
-}
-
-async function signedIn(url: string, token: string): Promise<RawConnection> {
-  const connection = await RawConnection.open(url);
-  const welcome = await connection.hello(token);
-  assert.equal(welcome.body?.$case, 'welcome');
-  return connection;
-}
-
-function errorOf(frame: { body?: { $case: string; value: unknown } }): { code: number; name: string; fatal: boolean; retryAfterMs: number } {
-  assert.equal(frame.body?.$case, 'error', `expected an error, got ${frame.body?.$case}`);
-  return frame.body?.value as { code: number; name: string; fatal: boolean; retryAfterMs: number };
 }
 
 for (const transport of ['ws', 'tcp'] as const) {

@@ -3,6 +3,7 @@
  * admin REST helper, and raw protocol connections for tests that must speak
  * the wire format directly (bad input, authorisation).
  */
+import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect as connectTcp, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -197,6 +198,28 @@ export class RawConnection {
 }
 
 /** Polls until a condition holds (for effects that arrive asynchronously). */
+/** A raw connection at `url` that said hello with `token` and was welcomed. */
+export async function signedIn(url: string, token: string): Promise<RawConnection> {
+  const connection = await RawConnection.open(url);
+  const welcome = await connection.hello(token);
+  assert.equal(welcome.body?.$case, 'welcome');
+  return connection;
+}
+
+/** What an error frame carries. */
+export interface ErrorFrameValue {
+  code: number;
+  name: string;
+  fatal: boolean;
+  retryAfterMs: number;
+}
+
+/** The error a frame carries; fails the test when the frame is not an error. */
+export function errorOf(frame: Frame): ErrorFrameValue {
+  assert.equal(frame.body?.$case, 'error', `expected an error, got ${frame.body?.$case}`);
+  return frame.body?.value as ErrorFrameValue;
+}
+
 export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
