@@ -33,6 +33,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type Message, ParleyClient } from '@parley/client';
 import { FaultProxy } from '../test/support/fault-proxy.js';
+import { seededRandom } from '../test/support/random.js';
 import { ServerChild } from './support/server-child.js';
 import { markdownTable } from './support/stats.js';
 
@@ -64,18 +65,6 @@ interface ServerUrls {
   httpUrl: string;
   adminKey: string;
   url(transport: Transport): string;
-}
-
-/** A small, seedable random source (mulberry32), so that a run's choices can be replayed. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const sleep = (ms: number) => new Promise<void>((done) => setTimeout(done, ms));

@@ -12,18 +12,6 @@ import { type CheckResult, type DeviceRecord, type LocalSummary, type Membership
 
 export type Transport = 'ws' | 'tcp';
 
-/** A small, seedable random source (mulberry32), so that a run's choices can be replayed. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 // ---- population ----

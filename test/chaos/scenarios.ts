@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { type ChildServer, startChildServer } from '../support/child-server.js';
 import { FaultProxy, type FaultSettings, type FaultStats } from '../support/fault-proxy.js';
 import { ADMIN_KEY, type AdminApi, adminApi, startTestServer } from '../support/fixtures.js';
+import { seededRandom } from '../support/random.js';
 import type { CheckResult } from './checks.js';
 import { meetsTarget } from './checks.js';
 import { type PopulationChanges, type PopulationEvent, startPopulationChanges } from './population-events.js';
@@ -30,7 +31,6 @@ import {
   createPopulation,
   planPopulation,
   readEverything,
-  seededRandom,
   sleep,
   startTraffic,
 } from './harness.js';
