@@ -54,7 +54,9 @@ export interface ParleyServer {
 function persistentSecret(dataDir: string, file: string): string {
   const path = join(dataDir, file);
   if (existsSync(path)) return readFileSync(path, 'utf8').trim();
-  const secret = randomBytes(24).toString('base64url');
+  // Hex, not base64url: a key that starts with '-' would be read as an option
+  // by `parley ... --admin-key KEY` (one generated key in 64 did).
+  const secret = randomBytes(24).toString('hex');
   // Flushed before use: tokens signed with a secret lost to a power cut would
   // all turn invalid at the next start.
   const fd = openSync(path, 'wx', 0o600);
