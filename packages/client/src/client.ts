@@ -42,7 +42,9 @@ import type {
   MessageContent,
   ParleyClientOptions,
   Role,
+  SearchUsersOptions,
   SendOptions,
+  UserProfile,
 } from './types.js';
 
 const DEFAULT_MIN_RECONNECT_DELAY_MS = 250;
@@ -53,6 +55,8 @@ const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 const DEFAULT_INITIAL_BACKLOG = 100;
 const DEFAULT_CLIENT_NAME = 'parley-js/0.1';
 const DEFAULT_HISTORY_LIMIT = 50;
+/** Ids per getUsers request: the server's bound. */
+const USER_LOOKUP_BATCH = 100;
 /** Catch-up pulls run a few at a time: enough to hide latency, few enough not to flood the server after a reconnect. */
 const PARALLEL_PULLS = 4;
 /** Delivered positions are coalesced: at most one report per conversation per this interval. */
@@ -259,6 +263,32 @@ export class ParleyClient {
   async members(conversationId: string): Promise<ConversationMember[]> {
     const result = await this.request({ $case: 'members', value: { conversationId } }, 'idempotent');
     return result.members.map(toMember);
+  }
+
+  /**
+   * Display names for user ids (senders, members, a peer), in the order asked;
+   * ids that name no user are left out. Any number of ids: they are asked for
+   * in batches of 100.
+   */
+  async getUsers(userIds: readonly string[]): Promise<UserProfile[]> {
+    const unique = [...new Set(userIds)];
+    const batches: string[][] = [];
+    for (let start = 0; start < unique.length; start += USER_LOOKUP_BATCH) batches.push(unique.slice(start, start + USER_LOOKUP_BATCH));
+    const answers = await Promise.all(batches.map((batch) => this.request({ $case: 'getUsers', value: { userIds: batch } }, 'idempotent')));
+    const found = new Map(answers.flatMap((answer) => answer.users.map((user) => [user.id, { id: user.id, name: user.name }] as const)));
+    return unique.flatMap((id) => found.get(id) ?? []);
+  }
+
+  /**
+   * Finds users by part of their id or name (ignoring case), the user whose
+   * id equals the query first. How much can be found is the server's choice:
+   * everyone, only the user whose id is typed in full (then at most one
+   * result), or nobody — then it rejects with a ParleyError whose codeName is
+   * 'FORBIDDEN'.
+   */
+  async searchUsers(query: string, options: SearchUsersOptions = {}): Promise<UserProfile[]> {
+    const result = await this.request({ $case: 'searchUsers', value: { query, limit: options.limit ?? 0 } }, 'idempotent');
+    return result.users.map((user) => ({ id: user.id, name: user.name }));
   }
 
   /**

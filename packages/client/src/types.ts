@@ -85,6 +85,18 @@ export interface ConversationMember {
   joinedAt: number;
 }
 
+/** A user as the directory shows them. */
+export interface UserProfile {
+  id: string;
+  /** Display name. */
+  name: string;
+}
+
+export interface SearchUsersOptions {
+  /** Most users returned. Default 20; the server allows at most 50. */
+  limit?: number;
+}
+
 /** What send() accepts: text, data or both. */
 export interface MessageContent {
   text?: string;

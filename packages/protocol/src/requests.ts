@@ -47,6 +47,8 @@ export const REQUESTS = {
   members: { reply: 'membersResult', rate: 'request' },
   delivered: { reply: null, rate: 'none' },
   ping: { reply: 'pong', rate: 'none' },
+  getUsers: { reply: 'usersResult', rate: 'request' },
+  searchUsers: { reply: 'usersResult', rate: 'request' },
 } as const satisfies Record<string, RequestSpec>;
 
 /** Frames the server sends on its own, with request_id 0. */

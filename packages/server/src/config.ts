@@ -4,6 +4,7 @@
  */
 import { type Clock, DEFAULT_LIMITS, systemClock } from '@parley/protocol';
 import type { Bus } from './bus/bus.js';
+import { USER_DIRECTORY_MODES, type UserDirectoryMode } from './services/directory.js';
 import type { Store } from './store/store.js';
 import { type TlsOptions, tlsFromEnvironment } from './tls.js';
 
@@ -73,6 +74,12 @@ export interface ServerOptions {
   webRoot?: string;
   /** Development-only sign-up / sign-in under `/dev/` (argon2id password hashes kept in the store). Default true; env PARLEY_DEV_AUTH=0 turns it off. */
   devAuth?: boolean;
+  /**
+   * What signed-in users may find in the user directory: 'open' (search by part
+   * of an id or name), 'exact' (only a full id) or 'off'. Default 'open'
+   * (env PARLEY_USER_DIRECTORY).
+   */
+  userDirectory?: UserDirectoryMode;
   /** A Store adapter to use instead of the embedded SQLite store. */
   store?: Store;
   /** A Bus adapter to use instead of the in-process bus. */
@@ -103,6 +110,7 @@ export interface ResolvedOptions {
   allowedOrigins: string[];
   webRoot: string | undefined;
   devAuth: boolean;
+  userDirectory: UserDirectoryMode;
   clock: Clock;
 }
 
@@ -129,6 +137,15 @@ function envPort(value: string | undefined): number | undefined {
   return port;
 }
 
+function directoryMode(value: string | undefined): UserDirectoryMode {
+  const mode = (value ?? '').trim().toLowerCase();
+  if (mode === '') return 'open';
+  if (!(USER_DIRECTORY_MODES as readonly string[]).includes(mode)) {
+    throw new Error(`invalid PARLEY_USER_DIRECTORY: ${value} (expected ${USER_DIRECTORY_MODES.join(', ')})`);
+  }
+  return mode as UserDirectoryMode;
+}
+
 export function resolveOptions(options: ServerOptions, env: NodeJS.ProcessEnv = process.env): ResolvedOptions {
   const durability = options.durability ?? (env.PARLEY_DURABILITY === 'normal' ? 'normal' : 'full');
   return {
@@ -148,6 +165,7 @@ export function resolveOptions(options: ServerOptions, env: NodeJS.ProcessEnv = 
     allowedOrigins: options.allowedOrigins ?? (env.PARLEY_ALLOWED_ORIGINS ? env.PARLEY_ALLOWED_ORIGINS.split(',').map((origin) => origin.trim()).filter(Boolean) : []),
     webRoot: options.webRoot,
     clock: options.clock ?? systemClock,
+    userDirectory: options.userDirectory ?? directoryMode(env.PARLEY_USER_DIRECTORY),
     devAuth: options.devAuth ?? !['0', 'false', 'off', 'no'].includes((env.PARLEY_DEV_AUTH ?? '').trim().toLowerCase()),
   };
 }

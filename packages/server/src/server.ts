@@ -21,6 +21,7 @@ import { registerWebApp } from './http/web-app.js';
 import { AuthService } from './services/auth.js';
 import { ConversationService } from './services/conversations.js';
 import { DevAccountService } from './services/dev-accounts.js';
+import { UserDirectory } from './services/directory.js';
 import { MessagingService } from './services/messaging.js';
 import { UserService } from './services/users.js';
 import { readLegacyDevAuth } from './store/sqlite/legacy-dev-auth.js';
@@ -91,6 +92,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
   const conversations = new ConversationService(store, bus, config.limits, clock);
   const users = new UserService(store, bus, clock);
   const devAccounts = new DevAccountService(store, clock);
+  const directory = new UserDirectory(store, config.userDirectory);
   try {
     // Data folders from before development accounts moved into the main store.
     const legacy = readLegacyDevAuth(dataDir);
@@ -104,7 +106,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
   }
 
   const gateway = new Gateway(
-    { auth, messaging, conversations, limits: config.limits, heartbeatIntervalMs: config.heartbeatIntervalMs, serverVersion: SERVER_VERSION, log, clock },
+    { auth, messaging, conversations, directory, limits: config.limits, heartbeatIntervalMs: config.heartbeatIntervalMs, serverVersion: SERVER_VERSION, log, clock },
     config.authTimeoutMs,
     log,
   );
@@ -128,6 +130,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
   registerAdminApi(app, {
     auth,
     users,
+    directory,
     messaging,
     conversations,
     limits: config.limits,

@@ -151,6 +151,12 @@ export interface Frame {
     /** Heartbeat. */
     { $case: "ping"; value: Ping }
     | //
+    /** Display names for user ids the client has met (any signed-in user). */
+    { $case: "getUsers"; value: GetUsersRequest }
+    | //
+    /** Finds users by id or name, as far as the deployment's directory allows. */
+    { $case: "searchUsers"; value: SearchUsersRequest }
+    | //
     /** server -> client */
     { $case: "welcome"; value: Welcome }
     | { $case: "sendAck"; value: SendAck }
@@ -176,6 +182,7 @@ export interface Frame {
      */
     { $case: "error"; value: Error }
     | { $case: "ok"; value: Ok }
+    | { $case: "usersResult"; value: UsersResult }
     | undefined;
 }
 
@@ -450,6 +457,32 @@ export interface MembersResult {
   members: Member[];
 }
 
+/** At most 100 ids; ids that name no user are left out of the answer. */
+export interface GetUsersRequest {
+  userIds: string[];
+}
+
+/**
+ * The query is matched, ignoring case, against ids and display names; a user
+ * whose id equals it comes first. 1 to 64 characters after trimming. The
+ * deployment decides how much a user may find: everyone (open), only the user
+ * whose id equals the query (exact), or nobody (off: FORBIDDEN).
+ */
+export interface SearchUsersRequest {
+  query: string;
+  /** 0 means 20; at most 50. */
+  limit: number;
+}
+
+export interface UserProfile {
+  id: string;
+  name: string;
+}
+
+export interface UsersResult {
+  users: UserProfile[];
+}
+
 function createBasePacket(): Packet {
   return { frames: [] };
 }
@@ -545,6 +578,12 @@ export const Frame: MessageFns<Frame> = {
       case "ping":
         Ping.encode(message.body.value, writer.uint32(178).fork()).join();
         break;
+      case "getUsers":
+        GetUsersRequest.encode(message.body.value, writer.uint32(186).fork()).join();
+        break;
+      case "searchUsers":
+        SearchUsersRequest.encode(message.body.value, writer.uint32(194).fork()).join();
+        break;
       case "welcome":
         Welcome.encode(message.body.value, writer.uint32(322).fork()).join();
         break;
@@ -580,6 +619,9 @@ export const Frame: MessageFns<Frame> = {
         break;
       case "ok":
         Ok.encode(message.body.value, writer.uint32(410).fork()).join();
+        break;
+      case "usersResult":
+        UsersResult.encode(message.body.value, writer.uint32(418).fork()).join();
         break;
     }
     return writer;
@@ -710,6 +752,22 @@ export const Frame: MessageFns<Frame> = {
             message.body = { $case: "ping", value: Ping.decode(reader, reader.uint32()) };
             continue;
           }
+          case 23: {
+            if (tag !== 186) {
+              break;
+            }
+
+            message.body = { $case: "getUsers", value: GetUsersRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 24: {
+            if (tag !== 194) {
+              break;
+            }
+
+            message.body = { $case: "searchUsers", value: SearchUsersRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
           case 40: {
             if (tag !== 322) {
               break;
@@ -804,6 +862,14 @@ export const Frame: MessageFns<Frame> = {
             }
 
             message.body = { $case: "ok", value: Ok.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 52: {
+            if (tag !== 418) {
+              break;
+            }
+
+            message.body = { $case: "usersResult", value: UsersResult.decode(reader, reader.uint32()) };
             continue;
           }
         }
@@ -3310,6 +3376,212 @@ export const MembersResult: MessageFns<MembersResult> = {
             }
 
             message.members.push(Member.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseGetUsersRequest(): GetUsersRequest {
+  return { userIds: [] };
+}
+
+export const GetUsersRequest: MessageFns<GetUsersRequest> = {
+  encode(message: GetUsersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.userIds) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetUsersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetUsersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userIds.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseSearchUsersRequest(): SearchUsersRequest {
+  return { query: "", limit: 0 };
+}
+
+export const SearchUsersRequest: MessageFns<SearchUsersRequest> = {
+  encode(message: SearchUsersRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.query !== "") {
+      writer.uint32(10).string(message.query);
+    }
+    if (message.limit !== 0) {
+      writer.uint32(16).uint32(message.limit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SearchUsersRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSearchUsersRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.query = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.limit = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseUserProfile(): UserProfile {
+  return { id: "", name: "" };
+}
+
+export const UserProfile: MessageFns<UserProfile> = {
+  encode(message: UserProfile, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UserProfile {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUserProfile();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseUsersResult(): UsersResult {
+  return { users: [] };
+}
+
+export const UsersResult: MessageFns<UsersResult> = {
+  encode(message: UsersResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.users) {
+      UserProfile.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UsersResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUsersResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.users.push(UserProfile.decode(reader, reader.uint32()));
             continue;
           }
         }

@@ -28,6 +28,7 @@ import type { ServerLimits } from '../config.js';
 import type { AuthService } from '../services/auth.js';
 import type { ConversationService } from '../services/conversations.js';
 import type { MessagingService } from '../services/messaging.js';
+import type { UserDirectory } from '../services/directory.js';
 import { TokenBucket } from '../util/token-bucket.js';
 import { roleFromWire, roleToWire, toWireMessage, toWireSummary } from './wire.js';
 
@@ -53,6 +54,7 @@ export interface GatewayContext {
   auth: AuthService;
   messaging: MessagingService;
   conversations: ConversationService;
+  directory: UserDirectory;
   limits: ServerLimits;
   heartbeatIntervalMs: number;
   serverVersion: string;
@@ -316,6 +318,8 @@ export class Session {
       this.context.conversations.members(userId, request.conversationId).then((members) => ({
         members: members.map((member) => ({ userId: member.userId, name: member.name, role: roleToWire(member.role), joinedAt: member.joinedAt })),
       })),
+    getUsers: (request) => this.context.directory.lookup(request.userIds).then((users) => ({ users })),
+    searchUsers: (request) => this.context.directory.search(request.query, request.limit).then((users) => ({ users })),
   };
 
   /** Applies the per-user send rate, keeping per-conversation send order (see heldSends). */

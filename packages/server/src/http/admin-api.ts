@@ -13,12 +13,14 @@ import type { ConversationService } from '../services/conversations.js';
 import type { MessagingService } from '../services/messaging.js';
 import type { ConversationView, StoredMessage } from '../services/model.js';
 import type { UserService } from '../services/users.js';
+import type { UserDirectory } from '../services/directory.js';
 import { requireId, requireName } from '../services/validate.js';
 import { readSystemEvent } from '../services/system-events.js';
 
 export interface AdminApiDeps {
   auth: AuthService;
   users: UserService;
+  directory: UserDirectory;
   messaging: MessagingService;
   conversations: ConversationService;
   limits: ServerLimits;
@@ -76,6 +78,25 @@ export function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps): void
         const { user, created } = await users.putUser(id, name);
         reply.code(created ? 201 : 200);
         return { id: user.id, name: user.name, createdAt: user.createdAt };
+      },
+    );
+
+    // The user directory, page by page: `?query=` matches part of an id or name (ignoring case).
+    v1.get<{ Querystring: { query?: string; limit?: string; after?: string } }>(
+      '/users',
+      {
+        schema: {
+          querystring: {
+            type: 'object',
+            additionalProperties: false,
+            properties: { query: { type: 'string', maxLength: 64 }, limit: { type: 'string', pattern: '^[0-9]{1,4}$' }, after: ID },
+          },
+        },
+      },
+      async (request) => {
+        const { query = '', limit, after } = request.query;
+        const page = await deps.directory.list(query, limit === undefined ? 0 : Number(limit), after);
+        return { users: page.users.map((user) => ({ id: user.id, name: user.name, createdAt: user.createdAt })), nextAfter: page.nextAfter };
       },
     );
 

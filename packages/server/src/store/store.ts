@@ -124,6 +124,15 @@ export interface MessageQuery extends MessageFilter {
   order?: 'asc' | 'desc';
 }
 
+/** A page of the user directory: users whose id or name contains `text`, ignoring case, ordered by id. */
+export interface UserSearch {
+  /** Matched literally (no wildcards); empty lists every user. */
+  text: string;
+  limit: number;
+  /** Only ids after this one (the previous page's last id). */
+  afterId?: string;
+}
+
 export interface MembershipQuery {
   /** Only memberships whose member or conversation row changed in a commit after this version. */
   changedSince?: number;
@@ -136,6 +145,7 @@ export interface StoreReader {
   getUser(id: string): Promise<UserRow | undefined>;
   /** The users among `ids` that exist, in no particular order. */
   getUsers(ids: readonly string[]): Promise<UserRow[]>;
+  searchUsers(search: UserSearch): Promise<UserRow[]>;
   getConversation(id: string): Promise<ConversationRow | undefined>;
   getMember(conversationId: string, userId: string): Promise<MemberRow | undefined>;
   /** Members whose membership is active (no leftSeq). */

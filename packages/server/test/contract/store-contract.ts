@@ -305,6 +305,18 @@ export function storeContract(name: string, createDatabase: () => Promise<StoreD
       assert.equal((await (await reopen()).accounts.signIn('dev', 'correct horse')).id, 'dev');
     });
 
+    test('user search: id or name contains the text, ignoring ASCII case, literally, by id, page after page', async (t) => {
+      const { store, users } = await setup(t);
+      for (const [id, name] of [['b_1', 'Ann 50%'], ['bx1', 'Bob'], ['carol', 'Carol ANN'], ['dave', 'Dave']] as const) await users.putUser(id, name);
+      const ids = async (search: Parameters<Store['searchUsers']>[0]) => (await store.searchUsers(search)).map((user) => user.id);
+      assert.deepEqual(await ids({ text: 'ann', limit: 10 }), ['b_1', 'carol']);
+      assert.deepEqual(await ids({ text: 'B_', limit: 10 }), ['b_1']);
+      assert.deepEqual(await ids({ text: '0%', limit: 10 }), ['b_1']);
+      assert.deepEqual(await ids({ text: '', limit: 3 }), ['b_1', 'bx1', 'carol']);
+      assert.deepEqual(await ids({ text: '', limit: 3, afterId: 'carol' }), ['dave']);
+      assert.equal((await store.searchUsers({ text: 'dave', limit: 1 }))[0]?.name, 'Dave');
+    });
+
     test('errors: unknown conversation NOT_FOUND, stranger FORBIDDEN, unknown user NOT_FOUND', async (t) => {
       const { messaging, conversations } = await setup(t, ['a', 'b', 'c']);
       const ab = await conversations.openDirect('a', 'b', '');

@@ -33,6 +33,7 @@ import type {
   StoreTx,
   StoredMessage,
   UserRow,
+  UserSearch,
 } from '../store.js';
 import type { MemberRole } from '../../services/rules.js';
 import { migrate } from './migrations.js';
@@ -162,6 +163,10 @@ export class SqliteStore implements Store {
       metaGet: db.prepare<[string], { value: number }>('SELECT value FROM meta WHERE key = ?'),
       metaSet: db.prepare('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
       userById: db.prepare<[string], UserDbRow>('SELECT uid, id, name, created_at, tokens_valid_after FROM users WHERE id = ?'),
+      // LIKE ignores ASCII case in SQLite; the backslash escapes the query's own % and _.
+      userSearch: db.prepare<[string, string, string, number], UserDbRow>(
+        "SELECT uid, id, name, created_at, tokens_valid_after FROM users WHERE id > ? AND (id LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\') ORDER BY id LIMIT ?",
+      ),
       userByUid: db.prepare<[number], { id: string }>('SELECT id FROM users WHERE uid = ?'),
       userInsert: db.prepare('INSERT INTO users(id, name, created_at, tokens_valid_after) VALUES (?, ?, ?, ?)'),
       userUpdate: db.prepare('UPDATE users SET name = coalesce(?, name), tokens_valid_after = coalesce(?, tokens_valid_after) WHERE uid = ?'),
@@ -457,6 +462,12 @@ export class SqliteStore implements Store {
   }
 
   /** @internal */
+  readUserSearch(search: UserSearch): UserRow[] {
+    const pattern = `%${search.text.replace(/[\\%_]/g, (character) => `\\${character}`)}%`;
+    return this.statements.userSearch.all(search.afterId ?? '', pattern, pattern, search.limit).map((row) => this.toUser(row));
+  }
+
+  /** @internal */
   readConversation(id: string): ConversationRow | undefined {
     const row = this.statements.conversationById.get(id);
     return row === undefined ? undefined : this.toConversation(row);
@@ -534,6 +545,11 @@ export class SqliteStore implements Store {
   async getUsers(ids: readonly string[]): Promise<UserRow[]> {
     await this.settled();
     return this.readUsers(ids);
+  }
+
+  async searchUsers(search: UserSearch): Promise<UserRow[]> {
+    await this.settled();
+    return this.readUserSearch(search);
   }
 
   async getConversation(id: string): Promise<ConversationRow | undefined> {
@@ -762,6 +778,7 @@ class SqliteTx implements StoreTx {
 
   async getUser(id: string) { return this.s.readUser(id); }
   async getUsers(ids: readonly string[]) { return this.s.readUsers(ids); }
+  async searchUsers(search: UserSearch) { return this.s.readUserSearch(search); }
   async getConversation(id: string) { return this.s.readConversation(id); }
   /** One writer at a time already: the row needs no extra lock in SQLite. */
   async lockConversation(id: string) { return this.s.readConversation(id); }
