@@ -197,7 +197,6 @@ export class RawConnection {
   }
 }
 
-/** Polls until a condition holds (for effects that arrive asynchronously). */
 /** A raw connection at `url` that said hello with `token` and was welcomed. */
 export async function signedIn(url: string, token: string): Promise<RawConnection> {
   const connection = await RawConnection.open(url);
@@ -220,6 +219,7 @@ export function errorOf(frame: Frame): ErrorFrameValue {
   return frame.body?.value as ErrorFrameValue;
 }
 
+/** Polls until a condition holds (for effects that arrive asynchronously). */
 export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
