@@ -1,6 +1,6 @@
 /**
  * The server side of the web app, over plain HTTP: serving the built app
- * (caching, SPA fallback, the server's own routes untouched, nothing outside
+ * (caching, 404 outside the app, the server's own routes untouched, nothing outside
  * the web root), and the development-only sign-up / sign-in endpoints.
  */
 import assert from 'node:assert/strict';
@@ -48,13 +48,19 @@ describe('serving the web app', () => {
     assert.equal(head.status, 200);
   });
 
-  test('unknown app paths get index.html; the server’s own paths keep their JSON answers', async (t) => {
+  test('the app lives at / (its routes are in the hash); other paths are 404, HTML for a browser, JSON for the server’s own', async (t) => {
     const { server } = await startWebServer(t);
-    const deepLink = await get(`${server.httpUrl}/some/app/route`);
-    assert.equal(deepLink.status, 200);
-    assert.match(deepLink.text, /<div id="app">/u);
+    const start = await get(`${server.httpUrl}/`);
+    assert.equal(start.status, 200);
+    assert.match(start.text, /<div id="app">/u);
+    const byBrowser = await fetch(`${server.httpUrl}/some/page`, { headers: { accept: 'text/html' } });
+    assert.equal(byBrowser.status, 404);
+    assert.match(await byBrowser.text(), /Nothing is served at <code>\/some\/page<\/code>/u);
+    const post = await fetch(`${server.httpUrl}/`, { method: 'POST' });
+    assert.equal(post.status, 405);
+    assert.equal(post.headers.get('allow'), 'GET, HEAD');
 
-    for (const path of ['/v1/nothing-here', '/dev/nothing-here', '/ws', '/healthz/x', '/assets/gone-1234.js']) {
+    for (const path of ['/v1/nothing-here', '/dev/nothing-here', '/ws', '/healthz/x', '/assets/gone-1234.js', '/some/page']) {
       const answer = await get(`${server.httpUrl}${path}`);
       assert.equal(answer.status, 404, path);
       assert.equal(JSON.parse(answer.text).error.name, 'NOT_FOUND', path);

@@ -16,7 +16,8 @@ import { Gateway } from './gateway/gateway.js';
 import { TcpListener } from './gateway/tcp-listener.js';
 import { WEBSOCKET_PATH, WebSocketListener } from './gateway/ws-listener.js';
 import { registerAdminApi } from './http/admin-api.js';
-import { registerDevAuth } from './http/dev-auth.js';
+import { frameworkErrors, registerHttpConventions } from './http/conventions.js';
+import { DEV_AUTH_PREFIX, registerDevAuth } from './http/dev-auth.js';
 import { registerWebApp } from './http/web-app.js';
 import { AuthService } from './services/auth.js';
 import { ConversationService } from './services/conversations.js';
@@ -27,6 +28,7 @@ import { UserService } from './services/users.js';
 import { readLegacyDevAuth } from './store/sqlite/legacy-dev-auth.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
 import type { Store } from './store/store.js';
+import { cachedFor } from './util/cached.js';
 import { SERVER_VERSION } from './version.js';
 
 export interface ParleyServer {
@@ -125,8 +127,13 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
     // Per-request lines only at debug level: an IM server's REST traffic is integration chatter.
     loggerInstance: log.child({ component: 'http' }, { level: config.logLevel === 'debug' ? 'debug' : 'warn' }) as unknown as FastifyBaseLogger,
     bodyLimit: config.limits.maxHttpBodyBytes,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    // verbose: a failed pattern check carries its schema, whose description says the rule in words.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false, verbose: true } },
+    frameworkErrors,
   });
+  registerHttpConventions(app, { strictPrefixes: ['/v1'], apiPrefixes: ['/v1', DEV_AUTH_PREFIX, WEBSOCKET_PATH, '/healthz'] });
+  // Health checks may come every second from several probes: counting a large users table that often is waste.
+  const userCount = cachedFor(1000, () => store.countUsers(), clock);
   registerAdminApi(app, {
     auth,
     users,
@@ -134,7 +141,12 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
     messaging,
     conversations,
     limits: config.limits,
-    health: () => ({ version: SERVER_VERSION, connections: gateway.registry.size, users: gateway.registry.userCount }),
+    health: async () => ({
+      version: SERVER_VERSION,
+      users: await userCount(),
+      connectedUsers: gateway.registry.userCount,
+      connections: gateway.registry.size,
+    }),
   });
   const wsListener = new WebSocketListener(app.server, gateway, config.limits.maxFrameBytes, config.allowedOrigins, tls !== undefined);
   const tcpListener =

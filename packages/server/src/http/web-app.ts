@@ -7,9 +7,10 @@
  *   output): cached for a year, immutable.
  * - Everything else, index.html above all, is revalidated on every load
  *   (`no-cache`), so a new build is picked up at once.
- * - Any other GET path falls back to index.html, so that the app's own routes
- *   survive a reload — except the server's own prefixes (/v1, /dev, /ws,
- *   /healthz), which keep answering with JSON errors.
+ * - `/` is index.html. The app keeps its own routes in the URL hash
+ *   (`#/c/<id>`), which never reaches the server, so any other path that is
+ *   not a file is a plain 404 (conventions.ts: HTML for a browser, JSON for
+ *   the server's own prefixes and for everyone else).
  */
 import { stat } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
@@ -17,8 +18,6 @@ import fastifyStatic from '@fastify/static';
 import { ParleyError } from '@parley/protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
-/** Paths that belong to the server and never fall back to the app. */
-const RESERVED_PREFIXES = ['/v1', '/dev', '/ws', '/healthz'];
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 const REVALIDATE = 'no-cache';
 /**
@@ -54,24 +53,18 @@ export async function registerWebApp(app: FastifyInstance, options: WebAppOption
 
     const handler = async (request: FastifyRequest, reply: FastifyReply) => {
       const path = requestPath(request);
-      if (RESERVED_PREFIXES.some((prefix) => path === prefix || path.startsWith(`${prefix}/`))) {
-        throw new ParleyError('NOT_FOUND', `no route ${request.method} ${path}`);
-      }
-      const file = await existingFile(root, path);
+      const file = path === '/' ? 'index.html' : await existingFile(root, path);
+      // Also a stale page asking for an asset of an older build: a clear 404, not the app.
+      if (file === undefined) return reply.callNotFound();
       reply.header('x-content-type-options', 'nosniff');
       reply.header('referrer-policy', 'no-referrer');
-      if (file?.startsWith('assets/')) {
+      if (file.startsWith('assets/')) {
         reply.header('cache-control', IMMUTABLE);
         return reply.sendFile(file);
       }
-      if (file === undefined && path.startsWith('/assets/')) {
-        // A stale page asking for an asset of an older build: a clear 404, not HTML.
-        throw new ParleyError('NOT_FOUND', `no asset ${path}`);
-      }
-      const served = file ?? 'index.html';
       reply.header('cache-control', REVALIDATE);
-      if (served.endsWith('.html')) reply.header('content-security-policy', CONTENT_SECURITY_POLICY);
-      return reply.sendFile(served);
+      if (file.endsWith('.html')) reply.header('content-security-policy', CONTENT_SECURITY_POLICY);
+      return reply.sendFile(file);
     };
     web.get('/', handler);
     web.get('/*', handler);

@@ -96,7 +96,7 @@ export class ConversationService {
     const change = await this.store.write(async (tx) => {
       const conversation = await lockConversation(tx, id);
       if (conversation.kind !== 'group') throw new ParleyError('INVALID_ARGUMENT', 'members can only change in groups');
-      const actor = asAdmin ? ADMIN : await this.actorIn(tx, id, actorId);
+      const actor = asAdmin ? await this.adminActing(tx, actorId) : await this.actorIn(tx, id, actorId);
       const change: MembershipChange = { conversationId: id, messages: [], added: [], removed: [] };
       const now = this.clock.now();
 
@@ -155,7 +155,8 @@ export class ConversationService {
     const change = await this.store.write(async (tx) => {
       const conversation = await lockConversation(tx, id);
       if (conversation.kind !== 'group') throw new ParleyError('INVALID_ARGUMENT', 'only groups have names');
-      if (!asAdmin) checkCanRename(await this.actorIn(tx, id, actorId));
+      if (asAdmin) await this.adminActing(tx, actorId);
+      else checkCanRename(await this.actorIn(tx, id, actorId));
       await tx.updateConversation(id, { name: newName });
       const message = await appendSystemEvent(tx, conversation, actorId, { event: 'renamed', actorId, name: newName }, this.clock.now());
       return { conversationId: id, messages: [message], added: [], removed: [] };
@@ -207,6 +208,16 @@ export class ConversationService {
   /** Who gets a conversation's pushes. */
   async activeMemberIds(conversationId: string): Promise<string[]> {
     return (await this.store.activeMembers(conversationId)).map((member) => member.userId);
+  }
+
+  /**
+   * The operator (admin API) acting, optionally on behalf of a named user:
+   * the name only attributes the event, so it must exist but need not be a
+   * member; '' leaves the event without an actor.
+   */
+  private async adminActing(tx: StoreTx, actorId: string): Promise<ActorMembership> {
+    if (actorId !== '') await requireUsers(tx, [requireId(actorId, 'actorId')]);
+    return ADMIN;
   }
 
   private async actorIn(tx: StoreTx, conversationId: string, actorId: string): Promise<ActorMembership | undefined> {

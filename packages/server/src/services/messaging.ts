@@ -6,9 +6,10 @@
 import { type Clock, ParleyError, systemClock } from '@parley/protocol';
 import type { ServerLimits } from '../config.js';
 import type { Bus } from '../bus/bus.js';
-import type { Store, StoredMessage } from '../store/store.js';
+import type { Store } from '../store/store.js';
 import { lockConversation, requireActiveMembership, requireConversation, requireMembership, requireUsers } from './access.js';
 import type { AppendResult, ChangesResult, ConversationView, ReadRangeResult } from './model.js';
+import { type HistoryPage, type HistoryQuery, readAcross, readHistory } from './history.js';
 import { appendToTimeline } from './timeline.js';
 import { buildView, inAbsence, isVisibleTo, placeholder, readableEnd, readableRanges, totalUnread } from './views.js';
 import { checkContent, requireClientMsgId, requireConversationId, requireId } from './validate.js';
@@ -90,15 +91,14 @@ export class MessagingService {
       return { messages, coveredFrom: low, coveredTo, lastSeq: end };
     }
     // Newest first over the readable parts of the range (absences skipped).
-    const rows: StoredMessage[] = [];
-    for (const range of readableRanges(member, low, high).reverse()) {
-      const page = await this.store.listMessages({ conversationId: id, fromSeq: range.from, toSeq: range.through, visibleTo: userId, limit: cappedLimit - rows.length, order: 'desc' });
-      rows.push(...page);
-      if (rows.length >= cappedLimit) break;
-    }
-    rows.reverse();
+    const rows = await readAcross(this.store, id, readableRanges(member, low, high), { visibleTo: userId, limit: cappedLimit, order: 'desc' });
     const coveredFrom = rows.length === cappedLimit ? (rows[0]?.seq ?? low) : low;
     return { messages: rows, coveredFrom, coveredTo: high, lastSeq: end };
+  }
+
+  /** A page of history for integrations: everything, or what one member may read (history.ts). */
+  history(query: HistoryQuery): Promise<HistoryPage> {
+    return readHistory(this.store, query);
   }
 
   /** The user's conversations changed after `sinceVersion`, with unread counts. */

@@ -146,6 +146,8 @@ export interface StoreReader {
   /** The users among `ids` that exist, in no particular order. */
   getUsers(ids: readonly string[]): Promise<UserRow[]>;
   searchUsers(search: UserSearch): Promise<UserRow[]>;
+  /** How many users exist (for health reports; not on any hot path). */
+  countUsers(): Promise<number>;
   getConversation(id: string): Promise<ConversationRow | undefined>;
   getMember(conversationId: string, userId: string): Promise<MemberRow | undefined>;
   /** Members whose membership is active (no leftSeq). */

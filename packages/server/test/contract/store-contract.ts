@@ -315,6 +315,9 @@ export function storeContract(name: string, createDatabase: () => Promise<StoreD
       assert.deepEqual(await ids({ text: '', limit: 3 }), ['b_1', 'bx1', 'carol']);
       assert.deepEqual(await ids({ text: '', limit: 3, afterId: 'carol' }), ['dave']);
       assert.equal((await store.searchUsers({ text: 'dave', limit: 1 }))[0]?.name, 'Dave');
+      assert.equal(await store.countUsers(), 4);
+      await users.putUser('dave', 'Dave again');
+      assert.equal(await store.countUsers(), 4, 'renaming a user does not count it twice');
     });
 
     test('errors: unknown conversation NOT_FOUND, stranger FORBIDDEN, unknown user NOT_FOUND', async (t) => {

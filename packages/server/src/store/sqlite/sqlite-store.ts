@@ -168,6 +168,7 @@ export class SqliteStore implements Store {
         "SELECT uid, id, name, created_at, tokens_valid_after FROM users WHERE id > ? AND (id LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\') ORDER BY id LIMIT ?",
       ),
       userByUid: db.prepare<[number], { id: string }>('SELECT id FROM users WHERE uid = ?'),
+      userCount: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM users'),
       userInsert: db.prepare('INSERT INTO users(id, name, created_at, tokens_valid_after) VALUES (?, ?, ?, ?)'),
       userUpdate: db.prepare('UPDATE users SET name = coalesce(?, name), tokens_valid_after = coalesce(?, tokens_valid_after) WHERE uid = ?'),
       conversationById: db.prepare<[string], ConversationDbRow>('SELECT * FROM conversations WHERE id = ?'),
@@ -468,6 +469,11 @@ export class SqliteStore implements Store {
   }
 
   /** @internal */
+  readUserCount(): number {
+    return this.statements.userCount.get()?.n ?? 0;
+  }
+
+  /** @internal */
   readConversation(id: string): ConversationRow | undefined {
     const row = this.statements.conversationById.get(id);
     return row === undefined ? undefined : this.toConversation(row);
@@ -550,6 +556,11 @@ export class SqliteStore implements Store {
   async searchUsers(search: UserSearch): Promise<UserRow[]> {
     await this.settled();
     return this.readUserSearch(search);
+  }
+
+  async countUsers(): Promise<number> {
+    await this.settled();
+    return this.readUserCount();
   }
 
   async getConversation(id: string): Promise<ConversationRow | undefined> {
@@ -779,6 +790,7 @@ class SqliteTx implements StoreTx {
   async getUser(id: string) { return this.s.readUser(id); }
   async getUsers(ids: readonly string[]) { return this.s.readUsers(ids); }
   async searchUsers(search: UserSearch) { return this.s.readUserSearch(search); }
+  async countUsers() { return this.s.readUserCount(); }
   async getConversation(id: string) { return this.s.readConversation(id); }
   /** One writer at a time already: the row needs no extra lock in SQLite. */
   async lockConversation(id: string) { return this.s.readConversation(id); }
