@@ -65,6 +65,11 @@ export class AdminClient {
     return this.call<UserResult>('GET', `/v1/users/${encodeURIComponent(id)}`).then((result) => result.body);
   }
 
+  /** Sets the user's password for the development sign-in (the web app). */
+  async setPassword(userId: string, password: string): Promise<void> {
+    await this.call('PUT', `/v1/users/${encodeURIComponent(userId)}/password`, { password });
+  }
+
   /** Mints an access token for the user; ttlSeconds defaults to the server's token lifetime. */
   async mintToken(userId: string, ttlSeconds?: number): Promise<TokenResult> {
     const body = ttlSeconds === undefined ? {} : { ttlSeconds };

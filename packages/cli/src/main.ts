@@ -21,7 +21,8 @@ ${lines.join('\n')}
 
 Run \`parley <command> --help\` for a command's options.
 Quick start: parley start, then in another terminal
-  parley user add alice && parley user add bob && parley chat --user alice
+  parley user add alice --password && parley user add bob --password
+  parley chat --user alice   (or sign in to the web app the server prints)
 `;
 }
 

@@ -5,6 +5,8 @@
  */
 export { ParleyError, ErrorCode, type ErrorName } from '@parley/protocol';
 export { newClientMsgId } from './outbox.js';
+export { describeSystemEvent, type SystemTextOptions } from './system-text.js';
+export { MAX_TEXT_PARTS, splitLongText } from './split-text.js';
 export { ManualClock, systemClock, type Clock, type TimerHandle } from './clock.js';
 export type {
   ClientEventName,

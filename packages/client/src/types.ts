@@ -18,8 +18,9 @@ export type ClientState = 'idle' | 'connecting' | 'open' | 'reconnecting' | 'clo
 
 /**
  * A membership or naming event, carried by a system message; keyed on `type`.
- * `actorId` is the member who made the change ('' when the integrator's
- * backend made it through the REST API).
+ * `actorId` is the member who made the change; for a change made through the
+ * admin API, the user it was made for, or '' when none was named
+ * (`describeSystemEvent` tells such events in the passive voice).
  */
 export type SystemEvent =
   | { type: 'group_created'; actorId: string; name: string; /** Every initial member, the owner included. */ memberIds: string[] }

@@ -19,7 +19,7 @@ export {
   lengthPrefixed,
   LengthPrefixedReader,
 } from './codec.js';
-export { ID_PATTERN, CLIENT_MSG_ID_PATTERN, isValidId, isValidClientMsgId, DEFAULT_LIMITS } from './limits.js';
+export { ID_PATTERN, CLIENT_MSG_ID_PATTERN, isValidId, isValidClientMsgId, DEFAULT_LIMITS, PASSWORD_LENGTH } from './limits.js';
 export { parseSystemEventJson, type SystemEventRecord, type SystemEventRole } from './system-event-json.js';
 export {
   Frame,

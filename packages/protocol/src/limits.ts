@@ -27,3 +27,9 @@ export const DEFAULT_LIMITS = {
   maxNameChars: 128,
   maxSubjectChars: 128,
 } as const;
+
+/**
+ * Development-account passwords (the server's /dev sign-in): long enough not
+ * to be guessed in the attempts allowed, short enough to bound hashing work.
+ */
+export const PASSWORD_LENGTH = { min: 8, max: 200 } as const;

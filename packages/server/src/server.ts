@@ -140,6 +140,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
     directory,
     messaging,
     conversations,
+    accounts: devAccounts,
     limits: config.limits,
     health: async () => ({
       version: SERVER_VERSION,

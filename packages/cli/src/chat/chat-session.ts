@@ -4,8 +4,10 @@
  * prints incoming messages and connection changes, and keeps the current
  * conversation marked read as its messages are shown.
  */
-import type { ConversationSummary, Message, ParleyClient, StateChange } from '@parley/client';
+import { type ConversationSummary, MAX_TEXT_PARTS, type Message, type ParleyClient, type StateChange, splitLongText } from '@parley/client';
+import { DEFAULT_LIMITS } from '@parley/protocol';
 import { describeError, parseList } from '../command.js';
+import { connectFailureReason } from './connect.js';
 import { clean, conversationLabel, formatMessage } from './format.js';
 import type { Terminal } from './terminal.js';
 
@@ -31,6 +33,7 @@ export class ChatSession {
   private markReadScheduled = false;
   private quitting = false;
   private connectedOnce = false;
+  private lastRetryReason: string | undefined;
   private readonly unsubscribe: Array<() => void> = [];
 
   constructor(
@@ -120,14 +123,23 @@ export class ChatSession {
       this.terminal.print('! no conversation selected: /dm <userId> or /group <groupId> first (/help)');
       return;
     }
+    const maxChars = DEFAULT_LIMITS.maxTextChars;
+    const parts = splitLongText(text, maxChars);
+    if (parts === undefined) {
+      this.terminal.print(`! not sent: ${text.length} characters is more than ${MAX_TEXT_PARTS} messages of ${maxChars} can carry`);
+      return;
+    }
     this.terminal.eraseEnteredLine(text);
+    if (parts.length > 1) this.terminal.print(`* long text (${text.length} characters): sent as ${parts.length} messages`);
     // Not awaited: the input loop must not stall while a send waits for its
     // ack (or for a reconnect). The SDK keeps the sends of one connection in order.
-    const pending = this.client.send(conversationId, { text }).catch((error: unknown) => {
-      this.terminal.print(`! not sent to ${this.label(conversationId)} ("${clean(text.slice(0, 40))}"): ${describeError(error)}`);
-    });
-    this.pendingSends.add(pending);
-    void pending.finally(() => this.pendingSends.delete(pending));
+    for (const part of parts) {
+      const pending = this.client.send(conversationId, { text: part }).catch((error: unknown) => {
+        this.terminal.print(`! not sent to ${this.label(conversationId)} ("${clean(part.slice(0, 40))}"): ${describeError(error)}`);
+      });
+      this.pendingSends.add(pending);
+      void pending.finally(() => this.pendingSends.delete(pending));
+    }
   }
 
   private async openDirect(args: string[]): Promise<void> {
@@ -213,7 +225,7 @@ export class ChatSession {
       return;
     }
     const label = this.label(conversationId);
-    this.terminal.print(messages.map((message) => formatMessage(message, label, { withTime: true })).join('\n'));
+    this.terminal.print(messages.map((message) => formatMessage(message, label, { withTime: true, selfId: this.client.userId })).join('\n'));
     await this.markCurrentRead(false);
   }
 
@@ -233,7 +245,7 @@ export class ChatSession {
   }
 
   private showMessage(message: Message): void {
-    this.terminal.print(formatMessage(message, this.label(message.conversationId)));
+    this.terminal.print(formatMessage(message, this.label(message.conversationId), { selfId: this.client.userId }));
     if (message.conversationId === this.currentConversationId && message.senderId !== this.client.userId) this.scheduleMarkRead();
   }
 
@@ -253,6 +265,7 @@ export class ChatSession {
     const reason = error === undefined ? '' : `: ${describeError(error)}`;
     switch (state) {
       case 'open':
+        this.lastRetryReason = undefined;
         // The first connection is announced by announceConnected(), once the first sync has landed.
         if (this.connectedOnce) this.terminal.print(`* reconnected as ${this.client.userId ?? '?'}`);
         break;
@@ -263,7 +276,13 @@ export class ChatSession {
         this.terminal.print(`* disconnected${reason}`);
         break;
       case 'connecting':
-        if (error !== undefined) this.terminal.print(`* cannot connect${reason}; retrying...`);
+        // Before the first connection, connect.ts reports; afterwards each
+        // failed attempt would repeat the same line, so only a new reason is shown.
+        if (error !== undefined && this.connectedOnce) {
+          const why = connectFailureReason(error);
+          if (why !== this.lastRetryReason) this.terminal.print(`* still reconnecting: ${why}`);
+          this.lastRetryReason = why;
+        }
         break;
       case 'idle':
         break;

@@ -4,7 +4,7 @@
  * stripped of control characters so that a message cannot move the cursor or
  * recolour the terminal.
  */
-import type { ConversationSummary, Message } from '@parley/client';
+import { type ConversationSummary, type Message, describeSystemEvent } from '@parley/client';
 
 /** `@peer` or `@peer/subject` for a direct conversation, `#name` for a group. */
 export function conversationLabel(summary: ConversationSummary | undefined, conversationId: string): string {
@@ -16,10 +16,13 @@ export function conversationLabel(summary: ConversationSummary | undefined, conv
   return clean(`#${summary.name}`);
 }
 
-/** One message as `[label] sender: text`; system messages as `[label] * what happened`. */
-export function formatMessage(message: Message, label: string, { withTime = false } = {}): string {
+/**
+ * One message as `[label] sender: text`; system messages as `[label] * what
+ * happened`, in the SDK's words, with the reader (`selfId`) as "you".
+ */
+export function formatMessage(message: Message, label: string, { withTime = false, selfId = '' } = {}): string {
   const time = withTime ? `${clock(message.createdAt)} ` : '';
-  if (message.type === 'system') return `${time}[${label}] * ${describeSystemMessage(message)}`;
+  if (message.type === 'system') return `${time}[${label}] * ${clean(describeSystemEvent(message.system, { selfId }))}`;
   return `${time}[${label}] ${message.senderId}: ${indentContinuation(describeContent(message))}`;
 }
 
@@ -28,26 +31,6 @@ function describeContent(message: Message): string {
   if (message.text === undefined) return bytes;
   const text = clean(message.text);
   return bytes === '' ? text : `${text} ${bytes}`;
-}
-
-function describeSystemMessage(message: Message): string {
-  const event = message.system;
-  if (event === undefined) return 'conversation changed';
-  const actor = event.actorId === '' ? 'an administrator' : event.actorId;
-  switch (event.type) {
-    case 'group_created':
-      return `${actor} created the group${event.name === '' ? '' : ` "${clean(event.name)}"`}`;
-    case 'members_added':
-      return `${actor} added ${event.userIds.join(', ')}`;
-    case 'member_removed':
-      return `${actor} removed ${event.userId}`;
-    case 'member_left':
-      return `${event.userId} left`;
-    case 'renamed':
-      return `${actor} renamed the group to "${clean(event.name)}"`;
-    case 'role_changed':
-      return `${actor} made ${event.userId} ${event.role}`;
-  }
 }
 
 /** HH:MM in local time. */

@@ -5,6 +5,8 @@
  */
 import { parseArgs } from 'node:util';
 import { type Command, UsageError, parseInteger, parseList } from '../command.js';
+import { PASSWORD_LENGTH } from '@parley/protocol';
+import { readNewPassword } from '../password-prompt.js';
 import { SERVER_OPTIONS, SERVER_OPTIONS_USAGE, adminClient } from '../server-settings.js';
 
 const HELP = { help: { type: 'boolean', short: 'h' } } as const;
@@ -15,21 +17,49 @@ function out(line: string): void {
 
 export const userCommand: Command = {
   name: 'user',
-  summary: 'create or rename a user (parley user add <id> [--name N])',
-  usage: `Usage: parley user add <id> [--name NAME] [server options]
+  summary: 'create or rename a user, set a password (parley user add <id> [--name N] [--password])',
+  usage: `Usage:
+  parley user add <id> [--name NAME] [--password] [server options]
+  parley user password <id> [server options]
 
-Creates the user <id>, or renames it if it exists. NAME defaults to the id.
+add       creates the user <id>, or renames it if it exists. NAME defaults to
+          the id. With --password, also sets a password, so that the user can
+          sign in to the web app.
+password  sets (or replaces) the password <id> signs in to the web app with.
+
+The password is asked twice at a terminal, without echo; when stdin is not
+a terminal, its first line is the password (echo "$PW" | parley user password
+alice). Passwords have ${PASSWORD_LENGTH.min}-${PASSWORD_LENGTH.max} characters.
 Ids are 1-64 characters of A-Z a-z 0-9 _ . @ -
 
 ${SERVER_OPTIONS_USAGE}`,
   async run(args) {
-    const { values, positionals } = parseArgs({ args, options: { ...SERVER_OPTIONS, ...HELP, name: { type: 'string' } }, allowPositionals: true });
+    const { values, positionals } = parseArgs({
+      args,
+      options: { ...SERVER_OPTIONS, ...HELP, name: { type: 'string' }, password: { type: 'boolean' } },
+      allowPositionals: true,
+    });
     const [action, id, ...extra] = positionals;
-    if (action !== 'add') throw new UsageError(action === undefined ? 'missing action: parley user add <id>' : `unknown action "user ${action}"`);
-    if (id === undefined) throw new UsageError('missing user id: parley user add <id>');
+    if (action !== 'add' && action !== 'password') {
+      throw new UsageError(action === undefined ? 'missing action: parley user add <id>, or parley user password <id>' : `unknown action "user ${action}"`);
+    }
+    if (id === undefined) throw new UsageError(`missing user id: parley user ${action} <id>`);
     if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}" (one user per command)`);
-    const user = await adminClient(values).putUser(id, values.name);
-    out(`${user.created ? 'created' : 'updated'} user ${user.id}${user.name === user.id ? '' : ` (${user.name})`}`);
+    if (action === 'password' && values.name !== undefined) throw new UsageError('--name goes with parley user add');
+    const admin = adminClient(values);
+    if (action === 'password') {
+      // Checked first: nobody should type a password twice for a user that does not exist.
+      await admin.getUser(id);
+      await admin.setPassword(id, await readNewPassword(id));
+      out(`password set for ${id}: sign in to the web app as ${id}`);
+      return 0;
+    }
+    // Asked before anything is created, so that a cancelled prompt leaves no user behind.
+    const password = values.password === true ? await readNewPassword(id) : undefined;
+    const user = await admin.putUser(id, values.name);
+    if (password !== undefined) await admin.setPassword(id, password);
+    const what = `${user.created ? 'created' : 'updated'} user ${user.id}${user.name === user.id ? '' : ` (${user.name})`}`;
+    out(password === undefined ? what : `${what}, with a password for the web app`);
     return 0;
   },
 };

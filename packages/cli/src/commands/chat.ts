@@ -7,10 +7,13 @@
 import { parseArgs } from 'node:util';
 import { ParleyError } from '@parley/protocol';
 import { CHAT_COMMANDS_HELP, ChatSession } from '../chat/chat-session.js';
+import { connectFirst } from '../chat/connect.js';
 import { Terminal } from '../chat/terminal.js';
-import { type Command, EXIT_FAILURE, UsageError, describeError } from '../command.js';
+import { type Command, EXIT_FAILURE, UsageError, describeError, parseInteger } from '../command.js';
 import { SERVER_OPTIONS, SERVER_OPTIONS_USAGE, adminClient, serverUrl, webSocketUrlFor } from '../server-settings.js';
 
+/** How long the first connection may keep failing before the command gives up. */
+const DEFAULT_CONNECT_TIMEOUT_SECONDS = 30;
 /** The conventional exit code after Ctrl-C (128 + SIGINT). */
 const EXIT_INTERRUPTED = 130;
 
@@ -24,6 +27,10 @@ export const chatCommand: Command = {
   --token JWT   chat with this access token (env PARLEY_TOKEN), e.g. from \`parley token alice\`
   --url URL     ws://host:port/ws or tcp://host:port (env PARLEY_URL;
                 default: the WebSocket URL of --server)
+  --connect-timeout SECONDS
+                give up when the first connection has not succeeded in this
+                time (default ${DEFAULT_CONNECT_TIMEOUT_SECONDS}; 1-86400). Once connected, a lost
+                connection is retried for as long as the chat runs.
 
 ${CHAT_COMMANDS_HELP}
 
@@ -31,10 +38,18 @@ ${SERVER_OPTIONS_USAGE}`,
   async run(args) {
     const { values, positionals } = parseArgs({
       args,
-      options: { ...SERVER_OPTIONS, user: { type: 'string' }, token: { type: 'string' }, url: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        ...SERVER_OPTIONS,
+        user: { type: 'string' },
+        token: { type: 'string' },
+        url: { type: 'string' },
+        'connect-timeout': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
       allowPositionals: true,
     });
     if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+    const connectTimeoutSeconds = parseInteger(values['connect-timeout'] ?? String(DEFAULT_CONNECT_TIMEOUT_SECONDS), '--connect-timeout', { min: 1, max: 86_400 });
     const givenToken = values.token ?? (process.env.PARLEY_TOKEN || undefined);
     if (values.user !== undefined && givenToken !== undefined) throw new UsageError('pass either --user or --token, not both');
     if (values.user === undefined && givenToken === undefined) throw new UsageError('who are you? pass --user <id> or --token <jwt>');
@@ -83,33 +98,46 @@ ${SERVER_OPTIONS_USAGE}`,
     process.once('SIGINT', interrupt);
 
     terminal.print(`* connecting to ${url}...`);
-    try {
-      // Ctrl-C must work while the SDK is still retrying an unreachable server.
-      if ((await Promise.race([client.connect(), interruption])) === 'interrupted') {
-        await session.close();
-        return EXIT_INTERRUPTED;
-      }
-    } catch (error) {
+    const opening = await connectFirst(client, terminal, { url, timeoutMs: connectTimeoutSeconds * 1000, interruption });
+    if (opening.outcome !== 'connected') {
       terminal.close();
       await session.close();
-      process.stderr.write(`parley chat: cannot connect to ${url}: ${describeError(error)}\n`);
+      if (opening.outcome === 'quit') return interrupted ? EXIT_INTERRUPTED : 0;
+      if (opening.outcome === 'gave-up') {
+        process.stderr.write(
+          `parley chat: gave up after ${connectTimeoutSeconds} s: cannot reach ${url}: ${opening.reason}. Is the server running (parley start), and is the address right?\n`,
+        );
+      } else {
+        process.stderr.write(`parley chat: cannot connect to ${url}: ${describeError(opening.error)}\n`);
+      }
       return EXIT_FAILURE;
     }
     session.announceConnected();
     terminal.startPrompting(session.prompt());
 
+    // Lines typed or piped while connecting go first, in order.
+    for (const line of opening.queued) {
+      if ((await session.handleLine(line)) === 'quit') return finish();
+    }
+    let pendingLine = opening.pendingLine;
+    if (opening.inputEnded && pendingLine === undefined) return finish();
     // Lines are handled one at a time, in order: "/dm bob" must have switched
     // the conversation before the next line is sent there.
     for (;;) {
-      const line = await terminal.nextLine();
+      const line = await (pendingLine ?? terminal.nextLine());
+      pendingLine = undefined;
       if (line === undefined || interrupted) break;
       if ((await session.handleLine(line)) === 'quit') break;
       terminal.prompt();
     }
-    terminal.close();
-    await session.close();
-    process.removeListener('SIGTERM', interrupt);
-    process.removeListener('SIGINT', interrupt);
-    return 0;
+    return finish();
+
+    async function finish(): Promise<number> {
+      terminal.close();
+      await session.close();
+      process.removeListener('SIGTERM', interrupt);
+      process.removeListener('SIGINT', interrupt);
+      return 0;
+    }
   },
 };

@@ -32,7 +32,9 @@ Options (environment variable in brackets):
   --tls-cert FILE     PEM certificate: serve https/wss and tls:// [PARLEY_TLS_CERT]
   --tls-key FILE      PEM private key for --tls-cert [PARLEY_TLS_KEY]
   --tls-self-signed   TLS with a development certificate for localhost, created
-                      in DIR/tls on first use (clients must trust DIR/tls/dev-cert.pem)`,
+                      in DIR/tls on first use (clients must trust DIR/tls/dev-cert.pem)
+  --user-directory M  what users may find when they search for people: open (part of
+                      an id or name), exact (a full id only), off [PARLEY_USER_DIRECTORY] (default open)`,
   async run(args) {
     const { values } = parseArgs({
       args,
@@ -47,6 +49,7 @@ Options (environment variable in brackets):
         'tls-cert': { type: 'string' },
         'tls-key': { type: 'string' },
         'tls-self-signed': { type: 'boolean' },
+        'user-directory': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -62,6 +65,9 @@ Options (environment variable in brackets):
     if (values['admin-key'] !== undefined) options.adminKey = values['admin-key'];
     if (values.durability !== undefined) options.durability = parseChoice(values.durability, '--durability', ['full', 'normal'] as const);
     if (values['log-level'] !== undefined) options.logLevel = parseChoice(values['log-level'], '--log-level', LOG_LEVELS);
+    if (values['user-directory'] !== undefined) {
+      options.userDirectory = parseChoice(values['user-directory'], '--user-directory', ['open', 'exact', 'off'] as const);
+    }
 
     // Loaded here, not at the top: the server pulls in fastify, SQLite and pino,
     // which every other command would otherwise pay for at startup.
@@ -76,7 +82,7 @@ Options (environment variable in brackets):
     }
     options.webRoot = webAppRoot();
     const server = await startServer(options);
-    process.stdout.write(banner(server, values['admin-key'] !== undefined));
+    process.stdout.write(banner(server, values['admin-key'] !== undefined, options.webRoot !== undefined));
 
     const signal = await new Promise<NodeJS.Signals>((resolveSignal) => {
       process.once('SIGINT', resolveSignal);
@@ -100,7 +106,7 @@ interface StartedServer {
   dataDir: string;
 }
 
-function banner(server: StartedServer, adminKeyFromFlag: boolean): string {
+function banner(server: StartedServer, adminKeyFromFlag: boolean, webApp: boolean): string {
   const lines = [
     'Parley server running',
     `  HTTP       ${server.httpUrl}`,
@@ -123,12 +129,13 @@ function banner(server: StartedServer, adminKeyFromFlag: boolean): string {
   // Started through npm (`npm start`, `npx parley start`): the command is not
   // on the PATH, so the hint says `npx parley`, which finds the project's bin.
   const parley = process.env.npm_command === undefined ? 'parley' : 'npx parley';
+  if (webApp) lines.push('', `Web app: ${server.httpUrl}/  (sign up there, or sign in as a user made below with --password)`);
   lines.push('', 'Try it, in another terminal:');
-  if (environment.length === 0) {
-    lines.push(`  ${parley} user add alice && ${parley} user add bob`, `  ${parley} chat --user alice      (and ${parley} chat --user bob in a third terminal, then /dm alice)`);
-  } else {
-    lines.push(`  export ${environment.join(' ')}`, `  ${parley} user add alice && ${parley} user add bob && ${parley} chat --user alice`);
-  }
+  if (environment.length > 0) lines.push(`  export ${environment.join(' ')}`);
+  lines.push(
+    `  ${parley} user add alice --password && ${parley} user add bob --password`,
+    `  ${parley} chat --user alice      (and ${parley} chat --user bob in a third terminal, then /dm alice)`,
+  );
   lines.push('');
   return `${lines.join('\n')}\n`;
 }

@@ -9,11 +9,12 @@
  * a buyer for the seller): the system event then carries that actor, and
  * clients show "sam added dana" instead of "dana was added".
  */
-import { ParleyError } from '@parley/protocol';
+import { PASSWORD_LENGTH, ParleyError } from '@parley/protocol';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ServerLimits } from '../config.js';
 import type { AuthService } from '../services/auth.js';
 import type { ConversationService } from '../services/conversations.js';
+import type { DevAccountService } from '../services/dev-accounts.js';
 import type { MessagingService } from '../services/messaging.js';
 import type { ConversationView, StoredMessage } from '../services/model.js';
 import type { UserService } from '../services/users.js';
@@ -29,6 +30,8 @@ export interface AdminApiDeps {
   directory: UserDirectory;
   messaging: MessagingService;
   conversations: ConversationService;
+  /** Passwords for the development sign-in (/dev), set by an operator. */
+  accounts: DevAccountService;
   limits: ServerLimits;
   health: () => Promise<Record<string, unknown>>;
 }
@@ -100,6 +103,27 @@ export function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps): void
           const result = await auth.mintToken(requireId(request.params.id, 'id'), request.body?.ttlSeconds);
           reply.code(201);
           return result;
+        },
+      );
+
+      // A password for the development sign-in, so that users made here (or by
+      // `parley user add`) can use the web app. Existing tokens stay valid.
+      v1.put<{ Params: { id: string }; Body: { password: string } }>(
+        '/users/:id/password',
+        {
+          schema: {
+            params: USER_PATH,
+            body: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['password'],
+              properties: { password: { type: 'string', minLength: PASSWORD_LENGTH.min, maxLength: PASSWORD_LENGTH.max } },
+            },
+          },
+        },
+        async (request, reply) => {
+          await deps.accounts.setPassword(requireId(request.params.id, 'id'), request.body.password);
+          return reply.code(204).send();
         },
       );
 

@@ -12,10 +12,10 @@
  *
  * Routes:
  * - `POST /dev/signup {userId, name, password}` → `{token, expiresAt, userId, name}` (409 CONFLICT if the id is taken)
- * - `POST /dev/signin {userId, password}` → the same (401 UNAUTHENTICATED; 429 RATE_LIMITED past 10 attempts a minute per user id)
+ * - `POST /dev/signin {userId, password}` → the same (401 UNAUTHENTICATED, saying so when the user exists but has no password; 429 RATE_LIMITED past 10 attempts a minute per user id)
  * - `POST /dev/token` with `Authorization: Bearer <token>` → a fresh token for the same user
  */
-import { type Clock, ParleyError } from '@parley/protocol';
+import { type Clock, PASSWORD_LENGTH, ParleyError } from '@parley/protocol';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ServerLimits } from '../config.js';
 import type { AuthService } from '../services/auth.js';
@@ -34,7 +34,7 @@ const SIGNUPS_PER_MINUTE = 30;
 const MAX_TRACKED_KEYS = 10_000;
 
 const USER_ID = { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.@-]+$' } as const;
-const PASSWORD = { type: 'string', minLength: 8, maxLength: 200 } as const;
+const PASSWORD = { type: 'string', minLength: PASSWORD_LENGTH.min, maxLength: PASSWORD_LENGTH.max } as const;
 
 export interface DevAuthDeps {
   auth: AuthService;

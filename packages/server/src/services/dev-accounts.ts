@@ -4,7 +4,7 @@
  * kept by the store next to the user, and a sign-up writes both in one commit.
  */
 import { hash, verify } from '@node-rs/argon2';
-import { type Clock, ParleyError, systemClock } from '@parley/protocol';
+import { type Clock, PASSWORD_LENGTH, ParleyError, systemClock } from '@parley/protocol';
 import type { Store, UserRow } from '../store/store.js';
 
 export interface LegacyCredential {
@@ -26,8 +26,9 @@ export class DevAccountService {
 
   /** Creates a user with a password; CONFLICT when the id is taken. */
   async signUp(userId: string, name: string, password: string): Promise<UserRow> {
+    requirePassword(password);
     if (this.signingUp.has(userId) || (await this.store.getUser(userId)) !== undefined) {
-      throw new ParleyError('CONFLICT', `the user id ${userId} is taken`);
+      throw new ParleyError('CONFLICT', idTaken(userId));
     }
     this.signingUp.add(userId);
     try {
@@ -35,7 +36,7 @@ export class DevAccountService {
       const passwordHash = await hash(password);
       return await this.store.write(async (tx) => {
         // Checked again inside the unit: the admin API may have created the user meanwhile.
-        if ((await tx.getUser(userId)) !== undefined) throw new ParleyError('CONFLICT', `the user id ${userId} is taken`);
+        if ((await tx.getUser(userId)) !== undefined) throw new ParleyError('CONFLICT', idTaken(userId));
         const now = this.clock.now();
         const user: UserRow = { id: userId, name, createdAt: now, tokensValidAfter: 0 };
         await tx.insertUser(user);
@@ -47,13 +48,33 @@ export class DevAccountService {
     }
   }
 
-  /** The user, if the password matches; UNAUTHENTICATED otherwise (same answer for unknown ids). */
+  /**
+   * The user, if the password matches; UNAUTHENTICATED otherwise, with the
+   * same answer for unknown ids as for wrong passwords. A user created
+   * without a password (admin API, `parley user add`) is told so and how to
+   * get one: sign-up already reveals which ids exist, and "wrong password"
+   * would send them guessing.
+   */
   async signIn(userId: string, password: string): Promise<UserRow> {
     const stored = await this.store.getPasswordHash(userId);
+    if (stored === undefined && (await this.store.getUser(userId)) !== undefined) {
+      throw new ParleyError('UNAUTHENTICATED', `${userId} has no password yet. Ask an administrator to run: parley user password ${userId}`);
+    }
     const matches = await verify(stored ?? (await this.decoy()), password);
     const user = matches && stored !== undefined ? await this.store.getUser(userId) : undefined;
-    if (user === undefined) throw new ParleyError('UNAUTHENTICATED', 'wrong user id or password');
+    if (user === undefined) throw new ParleyError('UNAUTHENTICATED', 'Wrong user id or password');
     return user;
+  }
+
+  /** Sets (or replaces) the password of an existing user; NOT_FOUND for an unknown id. */
+  async setPassword(userId: string, password: string): Promise<void> {
+    requirePassword(password);
+    if ((await this.store.getUser(userId)) === undefined) throw new ParleyError('NOT_FOUND', `unknown user ${userId}`);
+    const passwordHash = await hash(password);
+    await this.store.write(async (tx) => {
+      if ((await tx.getUser(userId)) === undefined) throw new ParleyError('NOT_FOUND', `unknown user ${userId}`);
+      await tx.replacePasswordHash(userId, passwordHash, this.clock.now());
+    });
   }
 
   /** Takes over hashes from an older data folder; returns how many were added. Existing passwords win. */
@@ -74,5 +95,15 @@ export class DevAccountService {
   private decoy(): Promise<string> {
     this.decoyHash ??= hash('decoy password, never valid');
     return this.decoyHash;
+  }
+}
+
+function idTaken(userId: string): string {
+  return `The user id ${userId} is taken; if it is yours, sign in instead`;
+}
+
+function requirePassword(password: string): void {
+  if (password.length < PASSWORD_LENGTH.min || password.length > PASSWORD_LENGTH.max) {
+    throw new ParleyError('INVALID_ARGUMENT', `a password has ${PASSWORD_LENGTH.min}-${PASSWORD_LENGTH.max} characters`);
   }
 }

@@ -192,6 +192,8 @@ export interface StoreTx extends StoreReader {
   /** Stores a message with the seq the domain assigned; throws CONFLICT on a repeated (senderId, clientMsgId). */
   insertMessage(message: NewMessage): Promise<StoredMessage>;
   insertPasswordHash(userId: string, passwordHash: string, createdAt: number): Promise<void>;
+  /** Sets a user's password hash, replacing any earlier one. */
+  replacePasswordHash(userId: string, passwordHash: string, createdAt: number): Promise<void>;
 }
 
 export interface Store extends StoreReader {

@@ -305,6 +305,19 @@ export function storeContract(name: string, createDatabase: () => Promise<StoreD
       assert.equal((await (await reopen()).accounts.signIn('dev', 'correct horse')).id, 'dev');
     });
 
+    test('development accounts: a user made without a password is told so, and gets one set (or replaced) later', async (t) => {
+      const { accounts, reopen } = await setup(t, ['plain']);
+      await assert.rejects(accounts.signIn('plain', 'any password'), { name: 'UNAUTHENTICATED', message: /plain has no password yet\. Ask an administrator to run: parley user password plain/ });
+      await assert.rejects(accounts.signIn('nobody', 'any password'), { name: 'UNAUTHENTICATED', message: 'Wrong user id or password' });
+      await accounts.setPassword('plain', 'first password');
+      assert.equal((await accounts.signIn('plain', 'first password')).id, 'plain');
+      await accounts.setPassword('plain', 'second password');
+      await assert.rejects(accounts.signIn('plain', 'first password'), { name: 'UNAUTHENTICATED' });
+      await assert.rejects(accounts.setPassword('nobody', 'some password'), { name: 'NOT_FOUND' });
+      await assert.rejects(accounts.setPassword('plain', 'short'), { name: 'INVALID_ARGUMENT' });
+      assert.equal((await (await reopen()).accounts.signIn('plain', 'second password')).id, 'plain');
+    });
+
     test('user search: id or name contains the text, ignoring ASCII case, literally, by id, page after page', async (t) => {
       const { store, users } = await setup(t);
       for (const [id, name] of [['b_1', 'Ann 50%'], ['bx1', 'Bob'], ['carol', 'Carol ANN'], ['dave', 'Dave']] as const) await users.putUser(id, name);

@@ -138,10 +138,10 @@ export async function currentToken(): Promise<string> {
 export function describeAuthError(error: unknown): string {
   if (error instanceof ApiError) {
     switch (error.codeName) {
+      // The server says why (no password yet, id taken) better than a fixed text could.
       case 'UNAUTHENTICATED':
-        return 'Wrong user id or password.';
       case 'CONFLICT':
-        return 'That user id is taken. Sign in instead, or pick another id.';
+        return sentence(error.message);
       case 'RATE_LIMITED':
         return 'Too many attempts. Wait a minute and try again.';
       case 'NOT_FOUND':
@@ -153,4 +153,8 @@ export function describeAuthError(error: unknown): string {
     }
   }
   return error instanceof Error ? error.message : String(error);
+}
+
+function sentence(text: string): string {
+  return /[.!?]$/.test(text) ? text : `${text}.`;
 }

@@ -78,7 +78,10 @@ function OpenChat({ conversation, store, panelId, onPanel, onBack }: OpenChatPro
   const names = useChat((state) => state.names);
   const selfId = useChat((state) => state.self.userId);
   const connection = useChat((state) => state.connection.state);
-  const context = useMemo<MessageContext>(() => ({ selfId, names, conversationKind: conversation.kind }), [selfId, names, conversation.kind]);
+  const context = useMemo<MessageContext>(
+    () => ({ selfId, names, conversationKind: conversation.kind, conversationName: conversation.kind === 'group' ? conversation.name : undefined }),
+    [selfId, names, conversation.kind, conversation.name],
+  );
 
   // The divider marks where unread began when the conversation was opened (or
   // when the page became visible again with unread messages); it stays put.

@@ -98,7 +98,7 @@ export function conversationTitle(conversation: ConversationSummary): string {
 function preview(conversation: ConversationSummary, names: ReadonlyMap<string, string>, selfId: string): string {
   const message = conversation.lastMessage;
   if (message === undefined) return conversation.active ? 'No messages yet' : 'You are no longer a member';
-  const context: MessageContext = { selfId, names, conversationKind: conversation.kind };
+  const context: MessageContext = { selfId, names, conversationKind: conversation.kind, conversationName: conversation.kind === 'group' ? conversation.name : undefined };
   const kind = messageKind(message);
   const line = kind.preview(message, context);
   if (kind.layout === 'event') return line;

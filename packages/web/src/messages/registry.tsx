@@ -15,6 +15,8 @@ export interface MessageContext {
   /** Known display names by user id. */
   names: ReadonlyMap<string, string>;
   conversationKind: 'direct' | 'group';
+  /** The group's name, for events such as "You were added to Team". */
+  conversationName?: string;
 }
 
 export interface MessageBodyProps {

@@ -212,6 +212,9 @@ export class SqliteStore implements Store {
       messageCount: db.prepare<MessageParameters, { n: number }>(`SELECT count(*) AS n FROM messages WHERE ${MESSAGE_FILTER}`),
       passwordHash: db.prepare<[number], { password_hash: string }>('SELECT password_hash FROM dev_credentials WHERE uid = ?'),
       passwordInsert: db.prepare('INSERT INTO dev_credentials(uid, password_hash, created_at) VALUES (?, ?, ?)'),
+      passwordReplace: db.prepare(
+        'INSERT INTO dev_credentials(uid, password_hash, created_at) VALUES (?, ?, ?) ON CONFLICT(uid) DO UPDATE SET password_hash = excluded.password_hash, created_at = excluded.created_at',
+      ),
     };
     if (options.backgroundCheckpoints !== false) {
       this.db.pragma('wal_autocheckpoint = 0');
@@ -737,6 +740,11 @@ export class SqliteStore implements Store {
     this.statements.passwordInsert.run(uid, passwordHash, createdAt);
   }
 
+  /** @internal */
+  doReplacePasswordHash(userId: string, passwordHash: string, createdAt: number): void {
+    this.statements.passwordReplace.run(this.uidOf(userId), passwordHash, createdAt);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -816,6 +824,7 @@ class SqliteTx implements StoreTx {
   async raiseReadSeq(conversationId: string, userId: string, seq: number) { this.s.doRaiseReadSeq(conversationId, userId, seq); }
   async insertMessage(message: NewMessage) { return this.s.doInsertMessage(message); }
   async insertPasswordHash(userId: string, passwordHash: string, createdAt: number) { this.s.doInsertPasswordHash(userId, passwordHash, createdAt); }
+  async replacePasswordHash(userId: string, passwordHash: string, createdAt: number) { this.s.doReplacePasswordHash(userId, passwordHash, createdAt); }
 }
 
 /** Resolves each unit with its outcome, in request order. */
