@@ -178,6 +178,8 @@ export async function startDirectChat(page: Page, userId: string): Promise<void>
   await page.getByTestId('new-chat').click();
   await page.getByTestId('mode-direct').click();
   await page.getByTestId('direct-user-id').fill(userId);
+  // Leaving the field closes its suggestions, which may cover the buttons.
+  await page.getByTestId('direct-user-id').blur();
   await page.getByTestId('new-conversation-submit').click();
   await expectGone(page.getByTestId('new-conversation'));
   await expectVisible(page.getByTestId('chat-view'));
@@ -189,6 +191,7 @@ export async function createGroup(page: Page, name: string, memberIds: string[])
   await page.getByTestId('mode-group').click();
   await page.getByTestId('group-name').fill(name);
   await page.getByTestId('group-members').fill(memberIds.join(', '));
+  await page.getByTestId('group-members').blur();
   await page.getByTestId('new-conversation-submit').click();
   await expectText(page.getByTestId('chat-title'), name);
 }

@@ -473,6 +473,36 @@ describe('SDK against a real server: connection faults and fatal errors', () => 
     assert.equal(alice.client.state, 'open');
   });
 
+  test('networkLost() drops the connection at once; reconnectNow() skips the backoff when the network is back', async (t) => {
+    const fixture = await serverWith(t, ['alice', 'bob']);
+    const groupId = await fixture.api.createGroup({ name: 'g', ownerId: 'alice', memberIds: ['bob'] });
+    const proxy = await proxyInFront(fixture, t);
+    const url = proxy.urlFor(fixture.server.wsUrl);
+    // A long backoff: without reconnectNow() the next attempt would be up to a minute away.
+    const alice = device(t, url, tokenOf(fixture, 'alice'), { reconnect: { minDelayMs: 60_000, maxDelayMs: 60_000 } });
+    await alice.client.connect();
+    alice.client.reconnectNow();
+    assert.equal(alice.client.state, 'open', 'reconnectNow() leaves an open connection alone');
+
+    proxy.set({ refuseConnections: true });
+    alice.client.networkLost();
+    assert.equal(alice.client.state, 'reconnecting', 'no wait for the heartbeat');
+    const sent = alice.client.send(groupId, { text: 'typed while offline' });
+    alice.client.reconnectNow(); // still refused: the attempt fails and a long backoff starts again
+    await eventually(() => proxy.stats.refused >= 1, 3000, 'the refused attempt');
+    proxy.set({ refuseConnections: false });
+    const started = Date.now();
+    alice.client.reconnectNow();
+    await eventually(() => alice.client.state === 'open', 3000, 'the reconnect');
+    assert.ok(Date.now() - started < 3000);
+    assert.equal((await sent).text, 'typed while offline');
+    assert.deepEqual(
+      (await fixture.api.call('GET', `/v1/conversations/${groupId}/messages?after=1`)).body.messages.map((message: Message) => message.text),
+      ['typed while offline'],
+      'stored once',
+    );
+  });
+
   test('close() while the server is unreachable rejects connect() with CLOSED', async (t) => {
     const fixture = await serverWith(t, ['alice']);
     const proxy = await proxyInFront(fixture, t);

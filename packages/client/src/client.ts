@@ -187,6 +187,30 @@ export class ParleyClient {
     return ready;
   }
 
+  /**
+   * Reconnects at once instead of waiting out the backoff delay: call it when
+   * the device says the network is back (the browser's `online` event, an
+   * app returning to the foreground). Does nothing while connected, while an
+   * attempt is under way, before connect() and after close().
+   */
+  reconnectNow(): void {
+    if (this.reconnectTimer === undefined || this.currentState === 'closed') return;
+    this.clock.clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    this.reconnectAttempt = 0;
+    void this.openConnection();
+  }
+
+  /**
+   * Drops the connection now, because the device says the network is gone
+   * (the browser's `offline` event): the state turns 'reconnecting' at once
+   * instead of after the heartbeat's silence, and unacknowledged sends wait
+   * in the outbox. Reconnecting goes on as usual; pair with reconnectNow().
+   */
+  networkLost(): void {
+    this.connection?.close(new ParleyError('UNAVAILABLE', 'the network is offline'));
+  }
+
   /** Closes for good: no more reconnects; pending sends and requests reject with CLOSED. */
   async close(): Promise<void> {
     if (this.currentState === 'closed') return;

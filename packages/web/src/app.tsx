@@ -49,6 +49,8 @@ export function App() {
       key={session.userId}
       session={session}
       onSignOut={(reason) => {
+        // The open conversation was this user's: the next one to sign in here starts at the list.
+        if (location.hash !== '') history.replaceState(null, '', `${location.pathname}${location.search}`);
         clearSession();
         setNotice(reason);
         setSession(undefined);

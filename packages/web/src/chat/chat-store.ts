@@ -23,11 +23,16 @@ import {
   type ConversationMember,
   type ConversationSummary,
   type Message,
+  type UserProfile,
 } from '@parley/client';
 import { type ConversationLabel, MemoryOutboxStore, type OutboxRecord, type OutboxStore } from './outbox-store.js';
 
 /** How many older messages one scroll-back loads. */
 export const HISTORY_PAGE = 40;
+/** Names met within this time are asked for in one request. */
+const NAMES_BATCH_DELAY_MS = 30;
+/** People suggested by one directory search. */
+export const USER_SUGGESTIONS = 8;
 /** Members lists are reloaded this long after the last membership event of a burst. */
 const MEMBERS_RELOAD_DEBOUNCE_MS = 150;
 
@@ -126,6 +131,10 @@ export class ChatStore {
   private readonly unconfirmedReads = new Map<string, number>();
   private readonly membersReloads = new Map<string, ReturnType<typeof setTimeout>>();
   private readonly cleanups: Array<() => void> = [];
+  /** Ids whose display name was asked for (or is being asked for): each is asked once. */
+  private readonly namesAsked = new Set<string>();
+  private readonly namesWanted = new Set<string>();
+  private namesTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(options: ChatStoreOptions) {
     this.client = new ParleyClient({
@@ -153,7 +162,15 @@ export class ChatStore {
       // Background failures (a pull refused, ...) have no promise to reject; the SDK recovers by itself.
       this.client.on('error', (error) => console.warn('parley:', error.codeName, error.message)),
     );
-    const onNetwork = () => this.setConnection({ browserOffline: navigator.onLine === false });
+    // The browser knows at once when the network goes or comes back; the
+    // connection would only notice after a heartbeat's silence (tens of
+    // seconds) or the next backoff step. So: drop it now, and retry now.
+    const onNetwork = () => {
+      const offline = navigator.onLine === false;
+      this.setConnection({ browserOffline: offline });
+      if (offline) this.client.networkLost();
+      else this.client.reconnectNow();
+    };
     window.addEventListener('online', onNetwork);
     window.addEventListener('offline', onNetwork);
     this.cleanups.push(() => {
@@ -187,6 +204,7 @@ export class ChatStore {
     this.closed = true;
     for (const cleanup of this.cleanups) cleanup();
     for (const timer of this.membersReloads.values()) clearTimeout(timer);
+    clearTimeout(this.namesTimer);
     // Sends rejected by the close keep their outbox entries: the next start sends them.
     void this.client.close();
     void this.outboxQueue.then(() => this.outbox).then((outbox) => outbox.close());
@@ -257,6 +275,14 @@ export class ChatStore {
         this.unconfirmedReads.set(conversationId, Math.max(seq, this.unconfirmedReads.get(conversationId) ?? 0));
       },
     );
+  }
+
+  /**
+   * People matching `query` in the user directory, as far as the server
+   * allows (FORBIDDEN when the deployment turned search off).
+   */
+  searchUsers(query: string): Promise<UserProfile[]> {
+    return this.client.searchUsers(query, { limit: USER_SUGGESTIONS });
   }
 
   // ---- messages ----
@@ -447,6 +473,7 @@ export class ChatStore {
   }
 
   private onMessage(message: Message): void {
+    this.learnNames(idsIn(message));
     this.updateTimeline(message.conversationId, (timeline) => this.settle({ ...timeline, messages: mergeMessages(timeline.messages, [message]) }, [message]));
     // Membership events change who is in the conversation: refresh a list on screen.
     if (message.type === 'system' && this.current.members.has(message.conversationId)) this.reloadMembersSoon(message.conversationId, MEMBERS_RELOAD_DEBOUNCE_MS);
@@ -470,6 +497,37 @@ export class ChatStore {
         if (timeline.history === 'error') this.updateTimeline(conversationId, (current) => ({ ...current, history: 'idle' }));
       }
     }
+  }
+
+  /**
+   * Display names come from one map for the whole app, so the list preview
+   * says "Sam Ortiz:" before the group was ever opened. Ids met without a
+   * name (senders, last messages, event subjects) are asked for in the
+   * background, batched, each once; a failed ask is forgotten so that the
+   * next sighting asks again.
+   */
+  private learnNames(userIds: Iterable<string>): void {
+    for (const userId of userIds) {
+      if (userId === '' || this.current.names.has(userId) || this.namesAsked.has(userId)) continue;
+      this.namesAsked.add(userId);
+      this.namesWanted.add(userId);
+    }
+    if (this.namesWanted.size === 0 || this.namesTimer !== undefined || this.closed) return;
+    this.namesTimer = setTimeout(() => {
+      this.namesTimer = undefined;
+      const batch = [...this.namesWanted];
+      this.namesWanted.clear();
+      this.client.getUsers(batch).then(
+        (profiles) => {
+          const names = new Map(this.current.names);
+          for (const profile of profiles) if (profile.name !== '') names.set(profile.id, profile.name);
+          this.set({ ...this.current, names });
+        },
+        () => {
+          for (const userId of batch) this.namesAsked.delete(userId);
+        },
+      );
+    }, NAMES_BATCH_DELAY_MS);
   }
 
   private setConnection(change: Partial<ConnectionInfo>, replaceError = false): void {
@@ -534,6 +592,7 @@ export class ChatStore {
         // A burst of summaries (the first sync) becomes one list update.
         this.listChanged = false;
         const known = this.client.conversations();
+        this.learnNames(known.flatMap((summary) => [...(summary.peerId === undefined ? [] : [summary.peerId]), ...(summary.lastMessage === undefined ? [] : idsIn(summary.lastMessage))]));
         const conversations = withWaiting(known, this.current.timelines, this.labels);
         this.current = {
           ...this.current,
@@ -546,6 +605,18 @@ export class ChatStore {
       for (const listener of [...this.listeners]) listener();
     });
   }
+}
+
+/** Every user a message names: its sender and, for an event, who acted and who it was about. */
+function idsIn(message: Message): string[] {
+  const ids = [message.senderId];
+  const event = message.system;
+  if (event !== undefined) {
+    ids.push(event.actorId);
+    if ('userIds' in event) ids.push(...event.userIds);
+    if ('userId' in event) ids.push(event.userId);
+  }
+  return ids;
 }
 
 /** Merges messages into a seq-ordered list, each seq once. Returns `existing` when nothing is new. */

@@ -38,6 +38,7 @@ export function ChatApp({ onSignOut }: ChatAppProps) {
               <span class="me-name" data-testid="me-name">
                 {self.name}
               </span>
+              <OwnId userId={self.userId} />
               <ConnectionStatus />
             </div>
             <button type="button" class="icon-button" onClick={onSignOut} aria-label="Sign out" title="Sign out" data-testid="sign-out">
@@ -74,5 +75,36 @@ export function ChatApp({ onSignOut }: ChatAppProps) {
       </div>
       {dialogOpen && <NewConversation onClose={() => setDialogOpen(false)} onOpened={open} />}
     </div>
+  );
+}
+
+/** The user's own id, which friends type to find them, with a copy button. */
+function OwnId({ userId }: { userId: string }) {
+  const [copied, setCopied] = useState<'yes' | 'failed' | undefined>();
+  useEffect(() => {
+    if (copied === undefined) return;
+    const timer = setTimeout(() => setCopied(undefined), 2000);
+    return () => clearTimeout(timer);
+  }, [copied]);
+  const copy = () => {
+    // The clipboard needs a secure context (https or localhost) and may be refused.
+    const writing = navigator.clipboard?.writeText(userId) ?? Promise.reject(new Error('no clipboard'));
+    writing.then(
+      () => setCopied('yes'),
+      () => setCopied('failed'),
+    );
+  };
+  return (
+    <span class="me-id">
+      <span data-testid="me-id" title="Your user id: others type it to start a chat with you">
+        @{userId}
+      </span>
+      <button type="button" class="copy-button" data-testid="copy-id" onClick={copy} aria-label={`Copy your user id ${userId}`}>
+        {copied === 'yes' ? 'Copied' : copied === 'failed' ? 'Select and copy' : 'Copy'}
+      </button>
+      <span class="visually-hidden" role="status">
+        {copied === 'yes' ? 'Your user id was copied' : ''}
+      </span>
+    </span>
   );
 }

@@ -5,6 +5,7 @@
  * message waits in the app's outbox (kept across reloads) and goes out when
  * the connection returns.
  */
+import { MAX_TEXT_PARTS, splitLongText } from '@parley/client';
 import { useEffect, useRef, useState } from 'preact/hooks';
 
 const drafts = new Map<string, string>();
@@ -39,10 +40,12 @@ export function Composer({ conversationId, maxLength, onSend }: ComposerProps) {
     else drafts.set(conversationId, value);
   };
 
+  const message = text.trim();
+  const parts = message.length > maxLength ? splitLongText(message, maxLength) : [message];
+
   const submit = () => {
-    const message = text.trim();
-    if (message === '') return;
-    onSend(message);
+    if (message === '' || parts === undefined) return;
+    for (const part of parts) onSend(part);
     update('');
     requestAnimationFrame(resize);
     input.current?.focus();
@@ -55,7 +58,7 @@ export function Composer({ conversationId, maxLength, onSend }: ComposerProps) {
     }
   };
 
-  const remaining = maxLength - text.length;
+  const tooLong = parts === undefined;
   return (
     <form
       class="composer"
@@ -71,7 +74,6 @@ export function Composer({ conversationId, maxLength, onSend }: ComposerProps) {
         rows={1}
         placeholder="Write a message…"
         aria-label="Message"
-        maxLength={maxLength}
         value={text}
         onInput={(event) => {
           update(event.currentTarget.value);
@@ -79,8 +81,14 @@ export function Composer({ conversationId, maxLength, onSend }: ComposerProps) {
         }}
         onKeyDown={onKeyDown}
       />
-      {remaining < 200 && <span class="composer-count">{remaining}</span>}
-      <button type="submit" class="send-button" data-testid="send-button" disabled={text.trim() === ''} aria-label="Send">
+      {(tooLong || (parts?.length ?? 0) > 1) && (
+        <p class={tooLong ? 'composer-note too-long' : 'composer-note'} data-testid="composer-note" role="status">
+          {tooLong
+            ? `Too long to send: at most ${MAX_TEXT_PARTS} messages of ${maxLength.toLocaleString('en')} characters (this is ${message.length.toLocaleString('en')}).`
+            : `Long message: it will be sent as ${parts?.length} messages.`}
+        </p>
+      )}
+      <button type="submit" class="send-button" data-testid="send-button" disabled={message === '' || tooLong} aria-label="Send">
         <svg viewBox="0 0 20 20" aria-hidden="true">
           <path d="M3 10l14-7-5 15-2.5-6L3 10z" fill="currentColor" />
         </svg>

@@ -8,9 +8,10 @@ import { useChat, useChatStore } from '../chat/use-chat.js';
 type Shown = 'connecting' | 'online' | 'reconnecting' | 'offline' | 'closed';
 
 function shownState(state: string, browserOffline: boolean): Shown {
-  if (state === 'open') return 'online';
   if (state === 'closed') return 'closed';
+  // The browser's word wins over a connection that has not noticed yet.
   if (browserOffline) return 'offline';
+  if (state === 'open') return 'online';
   return state === 'reconnecting' ? 'reconnecting' : 'connecting';
 }
 

@@ -7,6 +7,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { describeError } from '../chat/chat-store.js';
 import { useChat, useChatStore } from '../chat/use-chat.js';
 import { parseIdList } from '../format.js';
+import { UserSearchField } from './user-search-field.js';
 
 interface NewConversationProps {
   onClose(): void;
@@ -42,10 +43,13 @@ export function NewConversation({ onClose, onOpened }: NewConversationProps) {
     [],
   );
 
+  // The first field of the form shown, focused: the dialog opens to type an id.
+  const firstField = useRef<HTMLInputElement>(null);
   useEffect(() => {
     const element = dialog.current;
     if (element !== null && !element.open) element.showModal();
   }, []);
+  useEffect(() => firstField.current?.focus(), [mode]);
 
   const submit = async (event: Event) => {
     event.preventDefault();
@@ -93,25 +97,25 @@ export function NewConversation({ onClose, onOpened }: NewConversationProps) {
           </button>
         </div>
         {mode === 'direct' ? (
-          <label class="field">
-            <span>User id</span>
-            <input
-              data-testid="direct-user-id"
+          <div class="field">
+            <label for="direct-user-id">User id or name</label>
+            <UserSearchField
+              id="direct-user-id"
+              testId="direct-user-id"
+              mode="single"
               value={userId}
               required
-              maxLength={64}
-              autocomplete="off"
-              autocapitalize="none"
-              spellcheck={false}
               placeholder="e.g. bob"
-              onInput={(event) => setUserId(event.currentTarget.value)}
+              inputRef={firstField}
+              onInput={setUserId}
             />
-          </label>
+          </div>
         ) : (
           <>
             <label class="field">
               <span>Group name</span>
               <input
+                ref={firstField}
                 data-testid="group-name"
                 value={groupName}
                 required
@@ -120,18 +124,10 @@ export function NewConversation({ onClose, onOpened }: NewConversationProps) {
                 onInput={(event) => setGroupName(event.currentTarget.value)}
               />
             </label>
-            <label class="field">
-              <span>Members (user ids, separated by commas)</span>
-              <input
-                data-testid="group-members"
-                value={memberIds}
-                autocomplete="off"
-                autocapitalize="none"
-                spellcheck={false}
-                placeholder="e.g. bob, carol"
-                onInput={(event) => setMemberIds(event.currentTarget.value)}
-              />
-            </label>
+            <div class="field">
+              <label for="group-members">Members (user ids, separated by commas)</label>
+              <UserSearchField id="group-members" testId="group-members" mode="list" value={memberIds} placeholder="e.g. bob, carol" onInput={setMemberIds} />
+            </div>
           </>
         )}
         {error !== undefined && (

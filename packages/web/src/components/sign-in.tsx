@@ -2,7 +2,7 @@
  * Sign-in and sign-up through the server's development-only accounts. The
  * form says plainly that this is for development and demos.
  */
-import { useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { type Session, describeAuthError, signIn, signUp } from '../auth/dev-auth.js';
 
 interface SignInProps {
@@ -20,6 +20,9 @@ export function SignIn({ onSignedIn, notice }: SignInProps) {
   const [password, setPassword] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | undefined>();
+  // The page is for typing an id: start there, as any sign-in page does.
+  const firstField = useRef<HTMLInputElement>(null);
+  useEffect(() => firstField.current?.focus(), []);
 
   const submit = async (event: Event) => {
     event.preventDefault();
@@ -62,6 +65,7 @@ export function SignIn({ onSignedIn, notice }: SignInProps) {
           <span>User id</span>
           <input
             name="username"
+            ref={firstField}
             data-testid="signin-user-id"
             value={userId}
             required

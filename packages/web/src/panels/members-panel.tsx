@@ -7,6 +7,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { describeError } from '../chat/chat-store.js';
 import { useChat, useChatStore } from '../chat/use-chat.js';
 import { Avatar } from '../components/avatar.js';
+import { UserSearchField } from '../components/user-search-field.js';
 import { nameOf, parseIdList } from '../format.js';
 import type { PanelDefinition, PanelProps } from './registry.js';
 
@@ -65,16 +66,9 @@ function MembersPanel({ conversation }: PanelProps) {
     <div class="members-panel">
       {canManage && (
         <form class="add-members" onSubmit={add}>
-          <label for="add-members-input">Add people by user id</label>
+          <label for="add-members-input">Add people by user id or name</label>
           <div class="input-row">
-            <input
-              id="add-members-input"
-              data-testid="add-members-input"
-              value={adding}
-              placeholder="e.g. carol, dave"
-              autocomplete="off"
-              onInput={(event) => setAdding(event.currentTarget.value)}
-            />
+            <UserSearchField id="add-members-input" testId="add-members-input" mode="list" value={adding} placeholder="e.g. carol, dave" onInput={setAdding} />
             <button type="submit" class="button primary" data-testid="add-members-button" disabled={busy || adding.trim() === ''}>
               Add
             </button>
