@@ -124,10 +124,12 @@ export function UserSearchField({ id, testId, value, onInput, mode, placeholder,
         }}
       />
       {open && (
-        <ul class="suggestions" id={listId} role="listbox" data-testid={`${testId}-suggestions`}>
+        <div class="suggestions" id={listId} role="listbox" data-testid={`${testId}-suggestions`}>
           {suggestions.map((user, index) => (
-            <li
+            // Focus stays in the field (aria-activedescendant); tabIndex -1 only makes the option focusable for assistive tools.
+            <div
               key={user.id}
+              tabIndex={-1}
               id={`${listId}-${index}`}
               role="option"
               aria-selected={index === active}
@@ -141,9 +143,9 @@ export function UserSearchField({ id, testId, value, onInput, mode, placeholder,
             >
               <span class="suggestion-name">{user.name}</span>
               <span class="suggestion-id">@{user.id}</span>
-            </li>
+            </div>
           ))}
-        </ul>
+        </div>
       )}
       {searchOff && (
         <span class="field-hint" data-testid={`${testId}-exact-hint`}>
