@@ -105,9 +105,9 @@ try {
     await expectAttribute(page.getByTestId('connection-state'), 'data-state', 'online');
     await expectCount(page.getByTestId('conversation-item'), 5);
   };
-  const shoot = async (page: Page, file: string) => {
-    // Nothing blinking or half-faded in a still picture.
-    await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+  const shoot = async (page: Page, file: string, { keepFocus = false } = {}) => {
+    // Nothing blinking or half-faded in a still picture (unless the focus is the subject).
+    if (!keepFocus) await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
     await page.screenshot({ path: join(OUT, file), animations: 'disabled', caret: 'hide' });
     console.log(`wrote docs/screenshots/${file}`);
   };
@@ -143,6 +143,16 @@ try {
     await expectCount(page.getByTestId('member'), 4);
     await page.mouse.move(0, 799);
     await shoot(page, 'group-members.png');
+
+    // 3b. New chat: people suggested from the user directory as a name is typed.
+    await fixture.api.createUser('dana', 'Dana Reyes');
+    await page.getByTestId('new-chat').click();
+    await page.getByTestId('direct-user-id').click();
+    await page.keyboard.type('da');
+    await expectCount(page.getByTestId('user-suggestion'), 2);
+    await page.keyboard.press('ArrowDown');
+    await page.mouse.move(0, 799);
+    await shoot(page, 'new-chat-search.png', { keepFocus: true });
     await context.close();
   }
 
