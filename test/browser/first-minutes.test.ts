@@ -23,7 +23,6 @@ import {
   messageTexts,
   openConversation,
   send,
-  signUp,
   startDirectChat,
   startWebServer,
   suiteBrowser,
@@ -35,18 +34,12 @@ const skip = browserSkipReason('first-minutes.test.ts');
 describe('web app: the first minutes', { timeout: 120_000 }, () => {
   const browser = suiteBrowser(skip);
 
-  async function person(baseUrl: string, userId: string, name: string): Promise<BrowserUser> {
-    const user = await browser.newUser();
-    await signUp(user.page, baseUrl, userId, name);
-    return user;
-  }
-
   const activeTestId = (user: BrowserUser) => user.page.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? null);
 
   test('the browser going offline shows "Offline" at once; back online, it reconnects at once and sends what was typed', { skip }, async (t) => {
     const { server } = await startWebServer(t);
-    const alice = await person(server.httpUrl, 'off-alice', 'Alice');
-    const bob = await person(server.httpUrl, 'off-bob', 'Bob');
+    const alice = await browser.signedUp(server.httpUrl, 'off-alice', 'Alice');
+    const bob = await browser.signedUp(server.httpUrl, 'off-bob', 'Bob');
     await startDirectChat(alice.page, 'off-bob');
     await send(alice.page, 'before');
     await openConversation(bob.page, 'Alice');
@@ -68,8 +61,8 @@ describe('web app: the first minutes', { timeout: 120_000 }, () => {
 
   test('a long paste is never cut: the composer says how many messages it makes, or that it is too long', { skip }, async (t) => {
     const { server } = await startWebServer(t);
-    const alice = await person(server.httpUrl, 'long-alice', 'Alice');
-    const bob = await person(server.httpUrl, 'long-bob', 'Bob');
+    const alice = await browser.signedUp(server.httpUrl, 'long-alice', 'Alice');
+    const bob = await browser.signedUp(server.httpUrl, 'long-bob', 'Bob');
     await startDirectChat(alice.page, 'long-bob');
     const input = alice.page.getByTestId('composer-input');
 
@@ -95,7 +88,7 @@ describe('web app: the first minutes', { timeout: 120_000 }, () => {
     const fixture = await startWebServer(t);
     await fixture.api.createUser('sam-o', 'Sam Ortiz');
     await fixture.api.createUser('samira', 'Samira K');
-    const alice = await person(fixture.server.httpUrl, 'find-alice', 'Alice');
+    const alice = await browser.signedUp(fixture.server.httpUrl, 'find-alice', 'Alice');
     await alice.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: fixture.server.httpUrl });
 
     await expectText(alice.page.getByTestId('me-id'), '@find-alice');
@@ -134,7 +127,7 @@ describe('web app: the first minutes', { timeout: 120_000 }, () => {
   test('where the deployment forbids search, the field quietly takes an exact id', { skip }, async (t) => {
     const fixture = await startWebServer(t, { userDirectory: 'off' });
     await fixture.api.createUser('hidden-bob', 'Bob');
-    const alice = await person(fixture.server.httpUrl, 'exact-alice', 'Alice');
+    const alice = await browser.signedUp(fixture.server.httpUrl, 'exact-alice', 'Alice');
     await alice.page.getByTestId('new-chat').click();
     await until(() => activeTestId(alice), (id) => id === 'direct-user-id', 'focus in the id field');
     await alice.page.keyboard.type('hidden');
@@ -149,7 +142,7 @@ describe('web app: the first minutes', { timeout: 120_000 }, () => {
   test('names are the same in the list and the chat before a group is opened; admin-API events read in the passive voice', { skip }, async (t) => {
     const fixture = await startWebServer(t);
     await fixture.api.createUser('names-sam', 'Sam Ortiz');
-    const alice = await person(fixture.server.httpUrl, 'names-alice', 'Alice');
+    const alice = await browser.signedUp(fixture.server.httpUrl, 'names-alice', 'Alice');
     const groupId = await fixture.api.createGroup({ name: 'Team', ownerId: 'names-sam' });
     // Added by the integrator's backend, which names no actor.
     assert.equal((await fixture.api.call('POST', `/v1/groups/${groupId}/members`, { userIds: ['names-alice'] })).status, 200);
@@ -184,7 +177,7 @@ describe('web app: the first minutes', { timeout: 120_000 }, () => {
     await user.page.getByTestId('signin-submit').click();
     await expectText(user.page.getByTestId('me-name'), 'Bob');
 
-    const alice = await person(fixture.server.httpUrl, 'hash-alice', 'Alice');
+    const alice = await browser.signedUp(fixture.server.httpUrl, 'hash-alice', 'Alice');
     await startDirectChat(alice.page, 'plain-bob');
     assert.match(new URL(alice.page.url()).hash, /^#\/c\//);
     await alice.page.getByTestId('sign-out').click();

@@ -11,7 +11,6 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { TestServer } from '../support/fixtures.js';
 import {
-  type BrowserUser,
   conversationItem,
   expectAttribute,
   expectCount,
@@ -24,7 +23,6 @@ import {
   messages,
   openConversation,
   send,
-  signUp,
   startDirectChat,
   startWebServer,
   suiteBrowser,
@@ -35,12 +33,6 @@ const skip = browserSkipReason('offline.test.ts');
 
 describe('web app when the connection or a send fails', { timeout: 120_000 }, () => {
   const browser = suiteBrowser(skip);
-
-  async function person(baseUrl: string, userId: string, name: string): Promise<BrowserUser> {
-    const user = await browser.newUser();
-    await signUp(user.page, baseUrl, userId, name);
-    return user;
-  }
 
   test('the server stops: the app shows it is reconnecting, then delivers what was typed meanwhile', { skip }, async (t) => {
     // The same data directory and port across the restart, as for a real server restart.
@@ -53,8 +45,8 @@ describe('web app when the connection or a send fails', { timeout: 120_000 }, ()
     });
     const { port, httpUrl } = fixture.server;
 
-    const alice = await person(httpUrl, 'alice', 'Alice');
-    const bob = await person(httpUrl, 'bob', 'Bob');
+    const alice = await browser.signedUp(httpUrl, 'alice', 'Alice');
+    const bob = await browser.signedUp(httpUrl, 'bob', 'Bob');
     await startDirectChat(alice.page, 'bob');
     await send(alice.page, 'before the outage');
     await openConversation(bob.page, 'Alice');
@@ -98,7 +90,7 @@ describe('web app when the connection or a send fails', { timeout: 120_000 }, ()
       rmSync(dataDir, { recursive: true, force: true });
     });
     const { port, httpUrl } = fixture.server;
-    const erin = await person(httpUrl, 'erin', 'Erin');
+    const erin = await browser.signedUp(httpUrl, 'erin', 'Erin');
     await fixture.api.createUser('frank', 'Frank');
 
     await fixture.close();
@@ -119,7 +111,7 @@ describe('web app when the connection or a send fails', { timeout: 120_000 }, ()
   test('a message the server refuses is marked failed, and can be retried or deleted', { skip }, async (t) => {
     // A tiny text limit makes refusals easy to cause.
     const fixture = await startWebServer(t, { limits: { maxTextChars: 20 } });
-    const alice = await person(fixture.server.httpUrl, 'carol', 'Carol');
+    const alice = await browser.signedUp(fixture.server.httpUrl, 'carol', 'Carol');
     await fixture.api.createUser('dave', 'Dave');
     await startDirectChat(alice.page, 'dave');
 

@@ -127,7 +127,13 @@ export async function newUser(browser: Browser, viewport = { width: 1280, height
  * skipped (`skip`, from browserSkipReason), closed after them together with
  * every user made through it. Call inside describe().
  */
-export function suiteBrowser(skip: string | undefined): { newUser(viewport?: { width: number; height: number }): Promise<BrowserUser> } {
+export interface SuiteBrowser {
+  newUser(viewport?: { width: number; height: number }): Promise<BrowserUser>;
+  /** A new person who signed up at `baseUrl` through the app's form, online. */
+  signedUp(baseUrl: string, userId: string, name: string): Promise<BrowserUser>;
+}
+
+export function suiteBrowser(skip: string | undefined): SuiteBrowser {
   let browser: Browser | undefined;
   const users: BrowserUser[] = [];
   before(async () => {
@@ -137,14 +143,20 @@ export function suiteBrowser(skip: string | undefined): { newUser(viewport?: { w
     for (const user of users) await user.context.close();
     await browser?.close();
   });
-  return {
+  const suite: SuiteBrowser = {
     async newUser(viewport) {
       if (browser === undefined) throw new Error('the suite browser is not running (tests skipped, or used outside a test)');
       const user = await newUser(browser, viewport);
       users.push(user);
       return user;
     },
+    async signedUp(baseUrl, userId, name) {
+      const user = await suite.newUser();
+      await signUp(user.page, baseUrl, userId, name);
+      return user;
+    },
   };
+  return suite;
 }
 
 /** Records uncaught exceptions and console errors of a page (CSP violations among them). */
