@@ -78,9 +78,12 @@ commands="$(grep -E '^  npx parley user add' "$work/server.log" | head -n 1 | se
 echo "   \$ $export_line"
 echo "   \$ $commands"
 eval "$export_line"
-output="$(eval "$commands" 2>&1)" || fail "the printed commands failed: $output"
+# `--password` reads one line of stdin each when it is not a terminal.
+output="$(printf 'alice secret\nbob secret\n' | { eval "$commands"; } 2>&1)" || fail "the printed commands failed: $output"
 echo "$output" | sed 's/^/   /'
 grep -q alice <<<"$output" && grep -q bob <<<"$output" || fail "the printed commands did not create alice and bob"
+# ...and then alice can sign in to the web app with hers.
+signin="$(node -e 'fetch(process.argv[1] + "/dev/signin", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ userId: "alice", password: "alice secret" }) }).then((r) => process.exit(r.status === 200 ? 0 : 1))' "$PARLEY_SERVER" 2>&1)" || fail "alice cannot sign in with the password set by the printed commands: $signin"
 
 step "npx parley user add carol (README recipe)"
 npx --no-install parley user add carol --name Carol | sed 's/^/   /' || fail "npx parley user add carol failed"

@@ -84,6 +84,21 @@ describe('parley CLI: the first minutes', () => {
     assert.match(unknown.stderr, /NOT_FOUND: unknown user nobody/);
   });
 
+  test('commands sharing one piped stdin each take their own line', async () => {
+    const node = `'${process.execPath}' '${CLI}'`;
+    const script = `printf 'first secret\\nsecond secret\\n' | { ${node} user add gus --password && ${node} user add hal --password; }`;
+    const result = await new Promise<{ code: number | null; output: string }>((resolveRun) => {
+      const child = spawn('sh', ['-c', script], { env: { ...process.env, ...adminEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let output = '';
+      child.stdout.on('data', (chunk) => (output += chunk));
+      child.stderr.on('data', (chunk) => (output += chunk));
+      child.once('exit', (code) => resolveRun({ code, output }));
+    });
+    assert.equal(result.code, 0, result.output);
+    assert.equal((await signIn('gus', 'first secret')).status, 200);
+    assert.equal((await signIn('hal', 'second secret')).status, 200);
+  });
+
   test('at a terminal the password is asked twice and never echoed', async () => {
     assert.equal((await runCli(['user', 'add', 'dana'], adminEnv)).code, 0);
     // script(1) gives the command a real pseudo-terminal.
