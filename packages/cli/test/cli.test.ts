@@ -8,21 +8,16 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { CliProcess, runCli } from './support/cli-process.js';
+import { type CliProcess, cliSpawner, runCli } from './support/cli-process.js';
 
 describe('parley CLI', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'parley-cli-test-'));
-  const spawned: CliProcess[] = [];
+  const processes = cliSpawner();
+  const spawnCli = processes.spawn;
   let server: CliProcess;
   let httpUrl = '';
   /** Where the admin commands find the server and its generated key, as a user would set them. */
   let adminEnv: NodeJS.ProcessEnv = {};
-
-  function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): CliProcess {
-    const cli = new CliProcess(args, env);
-    spawned.push(cli);
-    return cli;
-  }
 
   before(async () => {
     server = spawnCli(['start', '--port', '0', '--tcp-port', '0', '--data-dir', dataDir, '--log-level', 'warn'], { PARLEY_ADMIN_KEY: '' });
@@ -32,7 +27,7 @@ describe('parley CLI', () => {
   });
 
   after(() => {
-    for (const cli of spawned) cli.kill();
+    processes.killAll();
     rmSync(dataDir, { recursive: true, force: true });
   });
 

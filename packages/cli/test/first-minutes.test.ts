@@ -12,19 +12,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { CLI, CliProcess, runCli } from './support/cli-process.js';
+import { CLI, cliSpawner, runCli } from './support/cli-process.js';
 
 describe('parley CLI: the first minutes', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'parley-cli-first-'));
-  const spawned: CliProcess[] = [];
+  const processes = cliSpawner();
+  const spawnCli = processes.spawn;
   let httpUrl = '';
   let adminEnv: NodeJS.ProcessEnv = {};
-
-  function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): CliProcess {
-    const cli = new CliProcess(args, env);
-    spawned.push(cli);
-    return cli;
-  }
 
   async function signIn(userId: string, password: string): Promise<{ status: number; body: { token?: string; error?: { name: string; message: string } } }> {
     const response = await fetch(`${httpUrl}/dev/signin`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ userId, password }) });
@@ -40,7 +35,7 @@ describe('parley CLI: the first minutes', () => {
   });
 
   after(() => {
-    for (const cli of spawned) cli.kill();
+    processes.killAll();
     rmSync(dataDir, { recursive: true, force: true });
   });
 

@@ -65,3 +65,21 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, input?: stri
     child.stdin?.end(input);
   });
 }
+
+/**
+ * Spawns CLI processes for one suite and kills whichever still run when it
+ * ends (call killAll() from after()).
+ */
+export function cliSpawner(): { spawn(args: string[], env?: NodeJS.ProcessEnv): CliProcess; killAll(): void } {
+  const spawned: CliProcess[] = [];
+  return {
+    spawn(args, env = {}) {
+      const cli = new CliProcess(args, env);
+      spawned.push(cli);
+      return cli;
+    },
+    killAll() {
+      for (const cli of spawned) cli.kill();
+    },
+  };
+}
