@@ -242,6 +242,8 @@ interface RunResult {
   serverCpuUs: number;
   /** The part of serverCpuUs spent in the kernel (socket writes, fsync). */
   serverSystemCpuUs: number;
+  /** Requests the server handled over the measured window, by kind. */
+  serverRequests: Record<string, number>;
   serverRssMaxBytes: number;
   generatorCpuUs: number;
   /** Busy cores of the whole machine over the measured window. */
@@ -383,11 +385,17 @@ async function run(options: BenchOptions, server: ServerChild, clients: ParleyCl
     measuredSeconds: (measureEndedAt - measureStartedAt) / 1000,
     serverCpuUs: serverUsageAtEnd.cpuUserUs + serverUsageAtEnd.cpuSystemUs - serverUsageStart.cpuUserUs - serverUsageStart.cpuSystemUs,
     serverSystemCpuUs: serverUsageAtEnd.cpuSystemUs - serverUsageStart.cpuSystemUs,
+    serverRequests: requestsBetween(serverUsageStart.requests, serverUsageAtEnd.requests),
     serverRssMaxBytes,
     generatorCpuUs: generatorCpu.user + generatorCpu.system,
     machineBusyCores: machineBusy,
     drained,
   };
+}
+
+/** Requests the server handled between two usage reports, by kind. */
+function requestsBetween(start: Record<string, number>, end: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(end).map(([kind, count]) => [kind, count - (start[kind] ?? 0)]));
 }
 
 function summarize(result: RunResult) {
@@ -432,6 +440,9 @@ function summarize(result: RunResult) {
         cpuUsPerDelivered: round(result.serverCpuUs / Math.max(1, tracker.measuredDelivered), 1),
         systemCpuUsPerDelivered: round(result.serverSystemCpuUs / Math.max(1, tracker.measuredDelivered), 1),
         cpuCores: round(result.serverCpuUs / wallUs, 2),
+        // What clients asked besides sends: gap pulls and syncs should be rare without faults.
+        requests: result.serverRequests,
+        pullsPer1000Delivered: round(((result.serverRequests.pull ?? 0) * 1000) / Math.max(1, tracker.measuredDelivered), 2),
       },
       generator: { cpuCores: round(result.generatorCpuUs / wallUs, 2) },
       // Whatever else ran on the machine meanwhile (other programs, the kernel).
@@ -504,8 +515,14 @@ ${markdownTable(header, [row])}
 
 latency p90 ${formatFixed(m.latencyMs.p90)} ms, p99.9 ${formatFixed(m.latencyMs.p999)} ms, mean ${formatFixed(m.latencyMs.mean)} ms; sender's durable ack p50 ${formatFixed(m.ackLatencyMs.p50)} / p99 ${formatFixed(m.ackLatencyMs.p99)} ms; durability ${summary.durability}; ${summary.messageChars}-char messages; measured ${formatFixed(m.seconds, 2)} s after ${summary.warmupS} s warmup
 CPU: server ${formatFixed(m.server.cpuCores, 2)} cores (kernel ${formatFixed(m.server.systemCpuUsPerDelivered, 0)} of its ${formatFixed(m.server.cpuUsPerDelivered, 0)} µs/msg), load generator ${formatFixed(m.generator.cpuCores, 2)} cores, other processes ${formatFixed(m.otherProcessesCpuCores, 2)} cores (${summary.machine.cpus} CPUs: ${summary.machine.cpuModel})
+server requests besides sends: ${formatRequests(m.server.requests)}; ${formatFixed(m.server.pullsPer1000Delivered, 2)} pulls per 1,000 messages
 delivery check (whole run): ${formatCount(c.acked)} acked of ${formatCount(c.sent)} sent; ${formatCount(c.deliveredOnce)} delivered; missing ${c.missing}, duplicates ${c.duplicates}, misrouted ${c.misrouted}, out of order ${c.outOfOrder}, unexpected ${c.unexpected}, send errors ${errors.length === 0 ? 0 : errors.join(', ')} → ${clean ? 'OK: every acked message delivered exactly once' : 'FAILED'}
 `);
+}
+
+function formatRequests(requests: Record<string, number>): string {
+  const others = Object.entries(requests).filter(([kind, count]) => kind !== 'send' && count > 0);
+  return others.length === 0 ? 'none' : others.map(([kind, count]) => `${kind} ${formatCount(count)}`).join(', ');
 }
 
 async function main(): Promise<number> {

@@ -30,6 +30,8 @@ export interface UsageReport {
   /** Process CPU since start, all threads (the SQLite checkpoint worker included). */
   cpuUserUs: number;
   cpuSystemUs: number;
+  /** Requests the server handled since start, by kind (send, pull, sync, ...). */
+  requests: Record<string, number>;
 }
 
 export type ServerReport = ReadyReport | UsageReport | { type: 'stopped' };
@@ -41,9 +43,11 @@ function report(message: ServerReport): void {
   if (process.connected) process.send?.(message);
 }
 
+let requestCounts: () => Record<string, number> = () => ({});
+
 function usage(): UsageReport {
   const cpu = process.cpuUsage();
-  return { type: 'usage', rssBytes: process.memoryUsage().rss, cpuUserUs: cpu.user, cpuSystemUs: cpu.system };
+  return { type: 'usage', rssBytes: process.memoryUsage().rss, cpuUserUs: cpu.user, cpuSystemUs: cpu.system, requests: requestCounts() };
 }
 
 async function main(): Promise<void> {
@@ -58,6 +62,7 @@ async function main(): Promise<void> {
     logLevel: 'warn',
     durability: process.env.BENCH_DURABILITY === 'normal' ? 'normal' : 'full',
   });
+  requestCounts = () => server.requestCounts();
   report({ type: 'ready', httpUrl: server.httpUrl, wsUrl: server.wsUrl, tcpUrl: server.tcpUrl ?? '', adminKey: server.adminKey });
   const sampler = setInterval(() => report(usage()), USAGE_INTERVAL_MS);
 

@@ -1,5 +1,6 @@
 /**
- * ServerChild: the parent's handle on bench/server-process.ts. Forks it, waits
+ * ServerChild: the parent's handle on bench/server-process.ts (or on the
+ * bare-ws baseline, bench/versus/baseline-server.ts). Forks it, waits
  * for its URLs, keeps the peak RSS from its periodic usage reports, and stops
  * it (or kills it when it does not stop in time).
  */
@@ -8,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { ReadyReport, ServerCommand, ServerReport, UsageReport } from '../server-process.js';
 
 const SERVER_SCRIPT = fileURLToPath(new URL('../server-process.ts', import.meta.url));
+const BASELINE_SCRIPT = fileURLToPath(new URL('../versus/baseline-server.ts', import.meta.url));
 const START_TIMEOUT_MS = 20_000;
 const STOP_TIMEOUT_MS = 15_000;
 
@@ -34,11 +36,20 @@ export class ServerChild {
   }
 
   static start(options: ServerChildOptions): Promise<ServerChild> {
+    return ServerChild.fork(SERVER_SCRIPT, { BENCH_DURABILITY: options.durability }, options.cpuProfileDir);
+  }
+
+  /** The bare-ws baseline server, 'relay' or 'batched' (see baseline-server.ts). */
+  static startBaseline(mode: 'relay' | 'batched', cpuProfileDir?: string): Promise<ServerChild> {
+    return ServerChild.fork(BASELINE_SCRIPT, { BASELINE_MODE: mode }, cpuProfileDir);
+  }
+
+  private static fork(script: string, env: Record<string, string>, cpuProfileDir: string | undefined): Promise<ServerChild> {
     const execArgv = ['--import', 'tsx'];
-    if (options.cpuProfileDir !== undefined) execArgv.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`);
-    const child = fork(SERVER_SCRIPT, [], {
+    if (cpuProfileDir !== undefined) execArgv.push('--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`);
+    const child = fork(script, [], {
       execArgv,
-      env: { ...process.env, BENCH_DURABILITY: options.durability },
+      env: { ...process.env, ...env },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     return new Promise((resolve, reject) => {

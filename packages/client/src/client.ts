@@ -59,8 +59,12 @@ const DEFAULT_HISTORY_LIMIT = 50;
 const USER_LOOKUP_BATCH = 100;
 /** Catch-up pulls run a few at a time: enough to hide latency, few enough not to flood the server after a reconnect. */
 const PARALLEL_PULLS = 4;
-/** Delivered positions are coalesced: at most one report per conversation per this interval. */
-const DELIVERED_COALESCE_MS = 50;
+/**
+ * Delivered positions are coalesced: at most one report per conversation per
+ * this interval. They are cumulative, so a report a second late loses
+ * nothing, while one every 50 ms cost the server as much as a push.
+ */
+const DELIVERED_COALESCE_MS = 1_000;
 /** A burst of system messages (a group of 100 being built) triggers one sync, not 100. */
 const SYSTEM_SYNC_DEBOUNCE_MS = 100;
 /** Retry delay for a sync or pull that failed with a retryable error on a live connection. */
@@ -852,9 +856,10 @@ export class ParleyClient {
       const { entry } = transmission;
       const sent = transmission;
       const value = { conversationId: entry.conversationId, clientMsgId: entry.clientMsgId, text: entry.content.text, data: entry.content.data };
-      connection.request({ $case: 'send', value }).then(
+      connection.requestInOrder(
+        { $case: 'send', value },
         (ack) => this.onSendAcknowledged(connection, sent, ack.message),
-        (error: ParleyError) => this.onSendFailed(sent, error),
+        (error) => this.onSendFailed(sent, error),
       );
     }
     this.scheduleOutboxRetry();

@@ -97,6 +97,21 @@ export class Connection {
     return this.send(body);
   }
 
+  /**
+   * Sends a request and calls back as soon as its reply is dispatched, in the
+   * order frames arrive. A promise would settle in a microtask after the rest
+   * of the packet was handled, so a push that follows a send_ack in the same
+   * packet would be seen first: the sync engine would take the sender's own
+   * message for a gap and pull it. Sends use this; everything else request().
+   */
+  requestInOrder<C extends AnsweredRequestCase>(body: BodyOf<C>, onReply: (value: ReplyValue<C>) => void, onError: (error: ParleyError) => void): void {
+    if (!this.ready) {
+      onError(new ParleyError('CLOSED', 'not connected'));
+      return;
+    }
+    this.track(body, onReply as (value: unknown) => void, onError);
+  }
+
   /** Sends a request that has no reply (delivered). */
   notify(body: BodyOf<Exclude<RequestCase, AnsweredRequestCase>>): void {
     if (this.ready) this.write({ requestId: this.allocateRequestId(), body: body as FrameBody });
@@ -127,16 +142,19 @@ export class Connection {
   }
 
   private send<C extends AnsweredRequestCase>(body: BodyOf<C>): Promise<ReplyValue<C>> {
+    return new Promise<ReplyValue<C>>((resolve, reject) => this.track(body, resolve as (value: unknown) => void, reject));
+  }
+
+  /** Writes a request and remembers who to tell about its reply (or its timeout). */
+  private track<C extends AnsweredRequestCase>(body: BodyOf<C>, resolve: (value: unknown) => void, reject: (error: ParleyError) => void): void {
     const requestId = this.allocateRequestId();
     const expect = REQUESTS[body.$case as AnsweredRequestCase].reply;
-    return new Promise<ReplyValue<C>>((resolve, reject) => {
-      const timer = this.options.clock.setTimeout(() => {
-        this.pending.delete(requestId);
-        reject(new ParleyError('TIMEOUT', `no reply to ${body.$case} within ${this.options.requestTimeoutMs} ms`));
-      }, this.options.requestTimeoutMs);
-      this.pending.set(requestId, { expect, resolve: resolve as (value: unknown) => void, reject, timer });
-      this.write({ requestId, body: body as FrameBody });
-    });
+    const timer = this.options.clock.setTimeout(() => {
+      this.pending.delete(requestId);
+      reject(new ParleyError('TIMEOUT', `no reply to ${body.$case} within ${this.options.requestTimeoutMs} ms`));
+    }, this.options.requestTimeoutMs);
+    this.pending.set(requestId, { expect, resolve, reject, timer });
+    this.write({ requestId, body: body as FrameBody });
   }
 
   private write(frame: Frame): void {

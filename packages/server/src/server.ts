@@ -49,6 +49,8 @@ export interface ParleyServer {
   store: Store;
   /** Number of open connections. */
   connectionCount(): number;
+  /** Requests handled since start, by kind ("send", "pull", "sync", ...): what clients asked of this node. */
+  requestCounts(): Record<string, number>;
   /** Stops listening, closes every connection and the store. Idempotent. */
   close(): Promise<void>;
 }
@@ -187,6 +189,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
     dataDir,
     store,
     connectionCount: () => gateway.registry.size,
+    requestCounts: () => Object.fromEntries(gateway.requestCounts),
     close() {
       closing ??= (async () => {
         gateway.close();

@@ -11,10 +11,12 @@ import type { GatewayContext, WireConnection } from './session.js';
 import { Session } from './session.js';
 import { SessionRegistry } from './registry.js';
 
-export type GatewayServices = Omit<GatewayContext, 'onAuthenticated' | 'onClosed' | 'scheduleFlush' | 'sendBucketOf'>;
+export type GatewayServices = Omit<GatewayContext, 'onAuthenticated' | 'onClosed' | 'scheduleFlush' | 'sendBucketOf' | 'countRequest'>;
 
 export class Gateway {
   readonly registry: SessionRegistry;
+  /** Requests handled since start, by kind (send, pull, sync, ...). */
+  readonly requestCounts = new Map<string, number>();
   private readonly context: GatewayContext;
   private dirty: Session[] = [];
   private flushScheduled = false;
@@ -30,6 +32,7 @@ export class Gateway {
     this.registry = new SessionRegistry(services.limits);
     this.context = {
       ...services,
+      countRequest: (kind) => this.requestCounts.set(kind, (this.requestCounts.get(kind) ?? 0) + 1),
       onAuthenticated: (session) => this.registry.bindUser(session),
       sendBucketOf: (userId) => this.registry.sendBucketOf(userId),
       onClosed: (session) => this.registry.remove(session),

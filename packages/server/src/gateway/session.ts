@@ -61,6 +61,8 @@ export interface GatewayContext {
   log: Logger;
   /** The server's time: deadlines, rate limits. */
   clock: Clock;
+  /** Counts one request of a kind, for the operations view (ParleyServer.requestCounts). */
+  countRequest(kind: string): void;
   /** Called once a session authenticated; throws to refuse it (too many connections). */
   onAuthenticated(session: Session): void;
   /** The send-rate bucket of a user, shared by their connections. */
@@ -100,6 +102,12 @@ export class Session {
   private state: SessionState = 'awaiting_hello';
   private outgoing: Uint8Array[] = [];
   private outgoingBytes = 0;
+  /**
+   * What the transport still held after the last flush. Reading it costs a
+   * call into the socket, so enqueue() compares against this snapshot and
+   * flush() takes a fresh one: the bound holds to within one flush.
+   */
+  private transportBacklog = 0;
   private readonly earlyFrames: Frame[] = [];
   private readonly bucket: TokenBucket;
   /**
@@ -189,6 +197,7 @@ export class Session {
       this.replyError(frame.requestId, new ParleyError('BAD_FRAME', reason));
       return;
     }
+    this.context.countRequest(body.$case);
     // Reserved (docs/protocol.md): accepted, never answered, not used yet.
     if (body.$case === 'delivered') return;
     // Sends are limited by their own per-user bucket, which keeps send order (checkSendRate).
@@ -355,31 +364,50 @@ export class Session {
     if (this.state === 'closed') return;
     this.outgoing.push(entry);
     this.outgoingBytes += entry.length;
-    if (this.outgoingBytes + this.connection.bufferedBytes() > this.context.limits.maxQueuedBytes) {
-      this.outgoing = [];
-      this.outgoingBytes = 0;
-      this.fail(new ParleyError('SLOW_CONSUMER', 'the connection fell too far behind; resume by sync'));
+    if (this.outgoingBytes + this.transportBacklog > this.context.limits.maxQueuedBytes) {
+      this.dropSlowConsumer();
       return;
     }
     if (this.outgoing.length === 1) this.context.scheduleFlush(this);
   }
 
+  private dropSlowConsumer(): void {
+    this.outgoing = [];
+    this.outgoingBytes = 0;
+    this.fail(new ParleyError('SLOW_CONSUMER', 'the connection fell too far behind; resume by sync'));
+  }
+
   /** Writes queued entries, several per packet. Called by the flush scheduler. */
   flush(): void {
     if (this.outgoing.length === 0 || this.state === 'closed') return;
+    if (this.outgoingBytes + this.connection.bufferedBytes() > this.context.limits.maxQueuedBytes) {
+      this.dropSlowConsumer();
+      return;
+    }
+    this.writeOutgoing();
+  }
+
+  private writeOutgoing(): void {
     const entries = this.outgoing;
     this.outgoing = [];
     this.outgoingBytes = 0;
-    let start = 0;
-    let bytes = 0;
-    for (let index = 0; index < entries.length; index++) {
-      bytes += (entries[index] as Uint8Array).length;
-      if (bytes >= COALESCE_BYTES || index === entries.length - 1) {
-        this.connection.write(joinEntries(entries.slice(start, index + 1)));
-        start = index + 1;
-        bytes = 0;
+    if (entries.length === 1) {
+      // The common case: one push or one reply, written as the very bytes
+      // that were encoded once for every recipient.
+      this.connection.write(entries[0] as Uint8Array);
+    } else {
+      let start = 0;
+      let bytes = 0;
+      for (let index = 0; index < entries.length; index++) {
+        bytes += (entries[index] as Uint8Array).length;
+        if (bytes >= COALESCE_BYTES || index === entries.length - 1) {
+          this.connection.write(joinEntries(entries.slice(start, index + 1)));
+          start = index + 1;
+          bytes = 0;
+        }
       }
     }
+    this.transportBacklog = this.connection.bufferedBytes();
   }
 
   /**
@@ -399,7 +427,7 @@ export class Session {
       return;
     }
     this.outgoing.push(encodeFrameEntry({ requestId, body: { $case: 'error', value: errorFrame(error, true) } }));
-    this.flush();
+    this.writeOutgoing();
     this.markClosed();
     this.connection.close(closeCodeOf(error), error.codeName);
   }

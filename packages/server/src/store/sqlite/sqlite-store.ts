@@ -160,6 +160,13 @@ export class SqliteStore implements Store {
     }
     const db = this.db;
     this.statements = {
+      // Transaction control as prepared statements: exec() parses its SQL on
+      // every call, which cost as much as the message insert itself.
+      begin: db.prepare('BEGIN IMMEDIATE'),
+      commit: db.prepare('COMMIT'),
+      savepoint: db.prepare('SAVEPOINT unit'),
+      release: db.prepare('RELEASE unit'),
+      rollbackToSavepoint: db.prepare('ROLLBACK TO unit'),
       metaGet: db.prepare<[string], { value: number }>('SELECT value FROM meta WHERE key = ?'),
       metaSet: db.prepare('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
       userById: db.prepare<[string], UserDbRow>('SELECT uid, id, name, created_at, tokens_valid_after FROM users WHERE id = ?'),
@@ -257,12 +264,12 @@ export class SqliteStore implements Store {
   private async commit(units: WriteUnit[]): Promise<void> {
     const outcomes: Outcome[] = [];
     try {
-      this.db.exec('BEGIN IMMEDIATE');
+      this.statements.begin.run();
       this.batchVersion = (this.statements.metaGet.get('version')?.value ?? 0) + 1;
       for (const unit of units) outcomes.push(await this.runUnit(unit));
       // One version per commit: every row the batch changed carries it.
       this.statements.metaSet.run('version', this.batchVersion);
-      this.db.exec('COMMIT');
+      this.statements.commit.run();
     } catch (error) {
       if (this.db.inTransaction) this.db.exec('ROLLBACK');
       this.forgetCaches();
@@ -286,18 +293,18 @@ export class SqliteStore implements Store {
   }
 
   private async runUnit(unit: WriteUnit): Promise<Outcome> {
-    this.db.exec('SAVEPOINT unit');
+    this.statements.savepoint.run();
     this.unitCacheLog = [];
     const tx = new SqliteTx(this);
     try {
       const value = await unit.run(tx);
-      this.db.exec('RELEASE unit');
+      this.statements.release.run();
       return { ok: true, value };
     } catch (error) {
       // A failed statement may have ended the whole transaction (disk full):
       // then ROLLBACK TO throws and the batch fails as a whole.
-      this.db.exec('ROLLBACK TO unit');
-      this.db.exec('RELEASE unit');
+      this.statements.rollbackToSavepoint.run();
+      this.statements.release.run();
       for (const undo of this.unitCacheLog) undo();
       return { ok: false, error: error instanceof ParleyError ? error : new ParleyError('INTERNAL', 'storage write failed', { cause: error }) };
     } finally {

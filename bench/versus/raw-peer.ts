@@ -1,0 +1,134 @@
+/**
+ * RawPeer: one load-generator connection that speaks the Parley protocol
+ * directly over `ws`, without the SDK, so that a benchmark measures the
+ * server's ceiling and not the SDK's. The same peer drives the bare-`ws`
+ * baselines (baseline-server.ts), which forward its send frames verbatim.
+ *
+ * Message ids are `<peer index>:<counter>`: a peer tells its own messages
+ * (acks: Parley's send_ack, or the baseline's echo of the send) from other
+ * peers' (deliveries: Parley's push, or the baseline's forwarded send) by the
+ * prefix, and the counter gives each sender's order.
+ */
+import { type Frame, type FrameBody, PROTOCOL_VERSION, decodePacket, encodeFrameEntry } from '@parley/protocol';
+import WebSocket from 'ws';
+import { FrameField, scanPacket } from './wire-scan.js';
+
+export interface PeerHandlers {
+  /** One of this peer's own messages came back acknowledged. */
+  onAck(counter: number): void;
+  /** Another peer's message arrived (seq: Parley's, 0 from the baseline). */
+  onDelivery(senderIndex: number, counter: number, seq: number): void;
+  /** A server error frame answering a send (rate limited, ...). */
+  onSendError?(requestId: number): void;
+}
+
+const REQUEST_TIMEOUT_MS = 30_000;
+
+export class RawPeer {
+  private nextRequestId = 1;
+  private readonly setupRequests = new Map<number, { resolve(frame: Frame): void; reject(error: Error): void }>();
+  private readonly prefix: string;
+  closed = false;
+
+  private constructor(
+    private readonly socket: WebSocket,
+    readonly index: number,
+    private readonly handlers: PeerHandlers,
+  ) {
+    this.prefix = `${index}:`;
+    socket.on('message', (data: Buffer) => this.receive(data));
+    socket.on('close', () => {
+      this.closed = true;
+      for (const waiter of this.setupRequests.values()) waiter.reject(new Error('connection closed'));
+      this.setupRequests.clear();
+    });
+  }
+
+  /** Opens a WebSocket to `url` (no permessage-deflate, like the SDK). */
+  static open(url: string, index: number, handlers: PeerHandlers): Promise<RawPeer> {
+    return new Promise((resolve, reject) => {
+      const socket = new WebSocket(url, { perMessageDeflate: false });
+      socket.binaryType = 'nodebuffer';
+      socket.once('open', () => resolve(new RawPeer(socket, index, handlers)));
+      socket.once('error', reject);
+    });
+  }
+
+  /** Parley only: hello → welcome. */
+  async hello(token: string): Promise<void> {
+    const reply = await this.request({ $case: 'hello', value: { protocolVersion: PROTOCOL_VERSION, token, client: 'bench-raw' } });
+    if (reply.body?.$case !== 'welcome') throw new Error(`hello answered with ${reply.body?.$case}`);
+  }
+
+  /** A request whose reply is decoded in full (setup: hello, open_direct). */
+  request(body: FrameBody): Promise<Frame> {
+    const requestId = this.allocateRequestId();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.setupRequests.delete(requestId);
+        reject(new Error(`no reply to ${body?.$case} in time`));
+      }, REQUEST_TIMEOUT_MS);
+      this.setupRequests.set(requestId, {
+        resolve: (frame) => {
+          clearTimeout(timer);
+          resolve(frame);
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      });
+      this.socket.send(encodeFrameEntry({ requestId, body }));
+    });
+  }
+
+  /** Sends one message; returns its request id. The ack arrives through onAck. */
+  send(conversationId: string, counter: number, text: string): number {
+    const requestId = this.allocateRequestId();
+    this.socket.send(encodeFrameEntry({ requestId, body: { $case: 'send', value: { conversationId, clientMsgId: this.prefix + counter, text } } }));
+    return requestId;
+  }
+
+  /** Reports a delivered position, as the SDK does (Parley only). */
+  delivered(conversationId: string, seq: number): void {
+    this.socket.send(encodeFrameEntry({ requestId: 0, body: { $case: 'delivered', value: { conversationId, seq } } }));
+  }
+
+  /** Sends bytes as they are (a hello prepared once for many connections). */
+  sendRaw(packet: Uint8Array): void {
+    this.socket.send(packet);
+  }
+
+  close(): void {
+    this.closed = true;
+    this.socket.terminate();
+  }
+
+  private allocateRequestId(): number {
+    const id = this.nextRequestId;
+    this.nextRequestId = id >= 0xfffffff0 ? 1 : id + 1;
+    return id;
+  }
+
+  private receive(packet: Buffer): void {
+    scanPacket(packet, (frame) => {
+      const waiter = frame.requestId === 0 ? undefined : this.setupRequests.get(frame.requestId);
+      if (waiter !== undefined) {
+        this.setupRequests.delete(frame.requestId);
+        const decoded = decodePacket(packet).find((candidate) => candidate.requestId === frame.requestId);
+        if (decoded !== undefined) waiter.resolve(decoded);
+        else waiter.reject(new Error('reply frame not found'));
+        return;
+      }
+      if (frame.field === FrameField.push || frame.field === FrameField.sendAck || frame.field === FrameField.send) {
+        const separator = frame.clientMsgId.indexOf(':');
+        const sender = Number(frame.clientMsgId.slice(0, separator));
+        const counter = Number(frame.clientMsgId.slice(separator + 1));
+        if (sender === this.index) this.handlers.onAck(counter);
+        else this.handlers.onDelivery(sender, counter, frame.seq);
+      } else if (frame.field === FrameField.error && frame.requestId !== 0) {
+        this.handlers.onSendError?.(frame.requestId);
+      }
+    });
+  }
+}
