@@ -9,9 +9,11 @@
  * parent → child: { type: 'usage' }   report usage now
  *                 { type: 'stop' }    close the server, remove the data, exit
  *
- * Environment: BENCH_DURABILITY (full | normal, default full).
+ * Environment: BENCH_DURABILITY (full | normal, default full); BENCH_DATA_DIR: use
+ * this data directory and keep it (default: a temporary one, removed at stop).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer } from '@parley/server';
@@ -30,14 +32,47 @@ export interface UsageReport {
   /** Process CPU since start, all threads (the SQLite checkpoint worker included). */
   cpuUserUs: number;
   cpuSystemUs: number;
+  /** V8 heap in use. */
+  heapUsedBytes: number;
   /** Requests the server handled since start, by kind (send, pull, sync, ...). */
   requests: Record<string, number>;
+  /** True on the answer to a usage command (periodic reports leave it out). */
+  answer?: boolean;
 }
 
-export type ServerReport = ReadyReport | UsageReport | { type: 'stopped' };
-export type ServerCommand = { type: 'usage' } | { type: 'stop' };
+export type ServerReport = ReadyReport | UsageReport | { type: 'stopped' } | { type: 'profiled' };
+/** `gc`: collect garbage first (the child runs with --expose-gc), for memory figures. */
+export type ServerCommand =
+  | { type: 'usage'; gc?: boolean }
+  | { type: 'stop' }
+  /** A V8 CPU profile of the main thread over a window: start, then stop writing it to `path` (answered by 'profiled'). */
+  | { type: 'profile-start' }
+  | { type: 'profile-stop'; path: string };
 
 const USAGE_INTERVAL_MS = 200;
+
+let profiler: Session | undefined;
+
+function startProfile(): void {
+  profiler = new Session();
+  profiler.connect();
+  profiler.post('Profiler.enable');
+  profiler.post('Profiler.start');
+}
+
+function stopProfile(path: string): void {
+  const session = profiler;
+  profiler = undefined;
+  if (session === undefined) {
+    report({ type: 'profiled' });
+    return;
+  }
+  session.post('Profiler.stop', (error, result) => {
+    if (error === null) writeFileSync(path, JSON.stringify(result.profile));
+    session.disconnect();
+    report({ type: 'profiled' });
+  });
+}
 
 function report(message: ServerReport): void {
   if (process.connected) process.send?.(message);
@@ -47,12 +82,14 @@ let requestCounts: () => Record<string, number> = () => ({});
 
 function usage(): UsageReport {
   const cpu = process.cpuUsage();
-  return { type: 'usage', rssBytes: process.memoryUsage().rss, cpuUserUs: cpu.user, cpuSystemUs: cpu.system, requests: requestCounts() };
+  const memory = process.memoryUsage();
+  return { type: 'usage', rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, cpuUserUs: cpu.user, cpuSystemUs: cpu.system, requests: requestCounts() };
 }
 
 async function main(): Promise<void> {
   if (process.send === undefined) throw new Error('server-process.ts is started by bench/direct.ts (needs an IPC channel)');
-  const dataDir = mkdtempSync(join(tmpdir(), 'parley-bench-'));
+  const keepData = process.env.BENCH_DATA_DIR !== undefined && process.env.BENCH_DATA_DIR !== '';
+  const dataDir = keepData ? (process.env.BENCH_DATA_DIR as string) : mkdtempSync(join(tmpdir(), 'parley-bench-'));
   const server = await startServer({
     port: 0,
     tcpPort: 0,
@@ -73,15 +110,20 @@ async function main(): Promise<void> {
     clearInterval(sampler);
     report(usage());
     await server.close();
-    rmSync(dataDir, { recursive: true, force: true });
+    if (!keepData) rmSync(dataDir, { recursive: true, force: true });
     report({ type: 'stopped' });
     // Exit normally (not by signal) so that --cpu-prof writes its profile.
     if (process.connected) process.disconnect();
     process.exit(0);
   };
   process.on('message', (command: ServerCommand) => {
-    if (command.type === 'usage') report(usage());
+    if (command.type === 'usage') {
+      if (command.gc === true) (globalThis as { gc?: () => void }).gc?.();
+      report({ ...usage(), answer: true });
+    }
     else if (command.type === 'stop') void stop();
+    else if (command.type === 'profile-start') startProfile();
+    else if (command.type === 'profile-stop') stopProfile(command.path);
   });
   // The parent died or gave up, or Ctrl-C reached the whole process group:
   // never outlive the parent, and never leave the data directory behind.

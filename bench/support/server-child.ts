@@ -17,26 +17,30 @@ export interface ServerChildOptions {
   durability: 'full' | 'normal';
   /** Write a V8 CPU profile of the server process into this directory. Default: no profile. */
   cpuProfileDir?: string;
+  /** Use (and keep) this data directory, so a second server can start on the first one's data. Default: a temporary one. */
+  dataDir?: string;
 }
 
 export class ServerChild {
   /** Highest RSS reported since the last resetPeak(). */
   peakRssBytes = 0;
   private readonly usageWaiters: Array<(usage: UsageReport) => void> = [];
+  private readonly profileWaiters: Array<() => void> = [];
 
   private constructor(
     private readonly child: ChildProcess,
     readonly urls: ReadyReport,
   ) {
     child.on('message', (report: ServerReport) => {
+      if (report.type === 'profiled') this.profileWaiters.shift()?.();
       if (report.type !== 'usage') return;
       this.peakRssBytes = Math.max(this.peakRssBytes, report.rssBytes);
-      for (const waiter of this.usageWaiters.splice(0)) waiter(report);
+      if (report.answer === true) this.usageWaiters.shift()?.(report);
     });
   }
 
   static start(options: ServerChildOptions): Promise<ServerChild> {
-    return ServerChild.fork(SERVER_SCRIPT, { BENCH_DURABILITY: options.durability }, options.cpuProfileDir);
+    return ServerChild.fork(SERVER_SCRIPT, { BENCH_DURABILITY: options.durability, BENCH_DATA_DIR: options.dataDir ?? '' }, options.cpuProfileDir);
   }
 
   /** The bare-ws baseline server, 'relay' or 'batched' (see baseline-server.ts). */
@@ -45,7 +49,7 @@ export class ServerChild {
   }
 
   private static fork(script: string, env: Record<string, string>, cpuProfileDir: string | undefined): Promise<ServerChild> {
-    const execArgv = ['--import', 'tsx'];
+    const execArgv = ['--import', 'tsx', '--expose-gc'];
     if (cpuProfileDir !== undefined) execArgv.push('--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`);
     const child = fork(script, [], {
       execArgv,
@@ -75,11 +79,24 @@ export class ServerChild {
     this.peakRssBytes = 0;
   }
 
-  /** Current usage, asked for now rather than taken from the last periodic report. */
-  usage(): Promise<UsageReport> {
+  /** Current usage, asked for now rather than taken from the last periodic report; `gc` collects garbage first. */
+  usage(gc = false): Promise<UsageReport> {
     return new Promise((resolve) => {
       this.usageWaiters.push(resolve);
-      this.send({ type: 'usage' });
+      this.send({ type: 'usage', gc });
+    });
+  }
+
+  /** Starts a CPU profile of the server's main thread (see profileStop). */
+  profileStart(): void {
+    this.send({ type: 'profile-start' });
+  }
+
+  /** Stops the profile started by profileStart and waits until it is written to `path`. */
+  profileStop(path: string): Promise<void> {
+    return new Promise((resolve) => {
+      this.profileWaiters.push(resolve);
+      this.send({ type: 'profile-stop', path });
     });
   }
 

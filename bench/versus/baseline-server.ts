@@ -29,7 +29,8 @@ function report(message: ServerReport): void {
 
 function usage(): UsageReport {
   const cpu = process.cpuUsage();
-  return { type: 'usage', rssBytes: process.memoryUsage().rss, cpuUserUs: cpu.user, cpuSystemUs: cpu.system, requests: {} };
+  const memory = process.memoryUsage();
+  return { type: 'usage', rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, cpuUserUs: cpu.user, cpuSystemUs: cpu.system, requests: {} };
 }
 
 interface Group {
@@ -98,7 +99,10 @@ function stop(): void {
   process.exit(0);
 }
 process.on('message', (command: ServerCommand) => {
-  if (command.type === 'usage') report(usage());
+  if (command.type === 'usage') {
+    if (command.gc === true) (globalThis as { gc?: () => void }).gc?.();
+    report({ ...usage(), answer: true });
+  }
   else if (command.type === 'stop') stop();
 });
 process.on('disconnect', stop);

@@ -3,7 +3,9 @@
  * bare-ws baseline) behind one interface, user setup over the admin API,
  * server usage over a measured window, and the per-sender delivery check.
  */
+import { mkdirSync } from 'node:fs';
 import { cpus } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { UsageReport } from '../server-process.js';
 import { ServerChild } from '../support/server-child.js';
@@ -27,10 +29,11 @@ export class Target {
     readonly child: ServerChild,
   ) {}
 
-  static async start(kind: TargetKind, durability: 'full' | 'normal', cpuProfileDir?: string): Promise<Target> {
+  /** `cpuProfileDir` defaults to BENCH_SERVER_CPU_PROF (set by `--server-cpu-prof`, see bench/main.ts). */
+  static async start(kind: TargetKind, durability: 'full' | 'normal', cpuProfileDir = process.env.BENCH_SERVER_CPU_PROF, dataDir?: string): Promise<Target> {
     const child =
       kind === 'parley'
-        ? await ServerChild.start({ durability, cpuProfileDir })
+        ? await ServerChild.start({ durability, cpuProfileDir, dataDir })
         : await ServerChild.startBaseline(kind === 'ws-relay' ? 'relay' : 'batched', cpuProfileDir);
     return new Target(kind, child);
   }
@@ -73,6 +76,23 @@ export class Target {
   }
 }
 
+/**
+ * Waits until the server is idle (under 2% of a core over 250 ms; at most
+ * `timeoutMs`), so that work left over from setup (a WAL checkpoint, garbage
+ * collection) is not counted against what is measured next.
+ */
+export async function untilIdle(target: Target, timeoutMs = 5000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  let previous = await target.child.usage();
+  while (performance.now() < deadline) {
+    await sleep(250);
+    const now = await target.child.usage();
+    const busyUs = now.cpuUserUs + now.cpuSystemUs - previous.cpuUserUs - previous.cpuSystemUs;
+    if (busyUs < 0.02 * 250_000) return;
+    previous = now;
+  }
+}
+
 /** Server CPU and requests over a window: take one at the start, call end() at the end. */
 export class UsageWindow {
   private constructor(
@@ -82,17 +102,26 @@ export class UsageWindow {
   ) {}
 
   static async begin(target: Target): Promise<UsageWindow> {
+    // --window-cpu-prof (bench/main.ts): a CPU profile of every measured window.
+    if (process.env.BENCH_WINDOW_PROF !== undefined) target.child.profileStart();
     return new UsageWindow(target, await target.child.usage(), performance.now());
   }
 
-  async end(): Promise<{ seconds: number; cpuUs: number; systemCpuUs: number; rssBytes: number; requests: Record<string, number> }> {
+  async end(): Promise<{ seconds: number; cpuUs: number; systemCpuUs: number; rssBytes: number; rssGrowthBytes: number; heapGrowthBytes: number; requests: Record<string, number> }> {
     const end = await this.target.child.usage();
+    const profileDir = process.env.BENCH_WINDOW_PROF;
+    if (profileDir !== undefined) {
+      mkdirSync(profileDir, { recursive: true });
+      await this.target.child.profileStop(join(profileDir, `window-${this.target.kind}-${Date.now()}.cpuprofile`));
+    }
     const requests = Object.fromEntries(Object.entries(end.requests).map(([kind, count]) => [kind, count - (this.start.requests[kind] ?? 0)]));
     return {
       seconds: (performance.now() - this.startedAt) / 1000,
       cpuUs: end.cpuUserUs + end.cpuSystemUs - this.start.cpuUserUs - this.start.cpuSystemUs,
       systemCpuUs: end.cpuSystemUs - this.start.cpuSystemUs,
       rssBytes: end.rssBytes,
+      rssGrowthBytes: end.rssBytes - this.start.rssBytes,
+      heapGrowthBytes: end.heapUsedBytes - this.start.heapUsedBytes,
       requests,
     };
   }

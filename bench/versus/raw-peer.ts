@@ -28,6 +28,8 @@ export class RawPeer {
   private nextRequestId = 1;
   private readonly setupRequests = new Map<number, { resolve(frame: Frame): void; reject(error: Error): void }>();
   private readonly prefix: string;
+  /** The packet being scanned, for decoding a setup reply in full. */
+  private lastPacket: Uint8Array = new Uint8Array(0);
   closed = false;
 
   private constructor(
@@ -111,24 +113,24 @@ export class RawPeer {
   }
 
   private receive(packet: Buffer): void {
-    scanPacket(packet, (frame) => {
-      const waiter = frame.requestId === 0 ? undefined : this.setupRequests.get(frame.requestId);
-      if (waiter !== undefined) {
-        this.setupRequests.delete(frame.requestId);
-        const decoded = decodePacket(packet).find((candidate) => candidate.requestId === frame.requestId);
-        if (decoded !== undefined) waiter.resolve(decoded);
-        else waiter.reject(new Error('reply frame not found'));
-        return;
-      }
-      if (frame.field === FrameField.push || frame.field === FrameField.sendAck || frame.field === FrameField.send) {
-        const separator = frame.clientMsgId.indexOf(':');
-        const sender = Number(frame.clientMsgId.slice(0, separator));
-        const counter = Number(frame.clientMsgId.slice(separator + 1));
-        if (sender === this.index) this.handlers.onAck(counter);
-        else this.handlers.onDelivery(sender, counter, frame.seq);
-      } else if (frame.field === FrameField.error && frame.requestId !== 0) {
-        this.handlers.onSendError?.(frame.requestId);
-      }
-    });
+    this.lastPacket = packet;
+    scanPacket(packet, this.visit);
   }
+
+  private readonly visit = (requestId: number, field: number, sender: number, counter: number, seq: number): void => {
+    const waiter = requestId === 0 ? undefined : this.setupRequests.get(requestId);
+    if (waiter !== undefined) {
+      this.setupRequests.delete(requestId);
+      const decoded = decodePacket(this.lastPacket).find((candidate) => candidate.requestId === requestId);
+      if (decoded !== undefined) waiter.resolve(decoded);
+      else waiter.reject(new Error('reply frame not found'));
+      return;
+    }
+    if (sender >= 0 && (field === FrameField.push || field === FrameField.sendAck || field === FrameField.send)) {
+      if (sender === this.index) this.handlers.onAck(counter);
+      else this.handlers.onDelivery(sender, counter, seq);
+    } else if (field === FrameField.error && requestId !== 0) {
+      this.handlers.onSendError?.(requestId);
+    }
+  };
 }

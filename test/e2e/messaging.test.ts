@@ -284,3 +284,39 @@ test('a client that starts after messages arrived gets its unread messages and t
   await eventually(() => texts(bob, conversationId).length === 5, 5000, 'offline messages are delivered on login');
   assertDenseOnce(bob, conversationId);
 });
+
+test('a large group busy with several senders: every device gets every message once, in seq order, also its sender\'s other device', async (t) => {
+  // 80 members: large enough that the server joins a turn's messages into
+  // one packet per member and holds a busy group's pushes for a few ms.
+  const fixture = await startTestServer(t);
+  const memberIds = Array.from({ length: 79 }, (_, n) => `m${n}`);
+  await users(fixture, 'owner', ...memberIds);
+  await fixture.api.createGroup({ id: 'big', name: 'Big', ownerId: 'owner', memberIds });
+  const senders = await Promise.all(['m0', 'm1', 'm2'].map((id) => device(fixture, id, fixture.server.wsUrl, t)));
+  const m0Laptop = await device(fixture, 'm0', fixture.server.tcpUrl as string, t);
+  const readers = await Promise.all(['m3', 'm4', 'owner'].map((id) => device(fixture, id, fixture.server.wsUrl, t)));
+  const perSender = 30;
+  const sends = senders.flatMap((sender, s) => Array.from({ length: perSender }, (_, n) => sender.client.send('big', { text: `s${s}-${n}` })));
+  // Interleaved: messages addressed to one member, and a rename (a system message).
+  await fixture.api.call('POST', '/v1/conversations/big/messages', { senderId: 'owner', text: 'for m3 only', visibleTo: 'm3' });
+  await fixture.api.call('PATCH', '/v1/groups/big', { name: 'Bigger' });
+  await Promise.all(sends);
+  const everyone = [...senders, m0Laptop, ...readers];
+  const lastSeq = Math.max(...(await Promise.all(sends)).map((m) => m.seq));
+  await eventually(() => everyone.every((each) => (each.client.conversation('big')?.lastSeq ?? 0) >= lastSeq && seqsDelivered(each) >= lastSeq), 10_000, 'every device caught up');
+  for (const each of everyone) {
+    const userTexts = texts(each, 'big');
+    for (let s = 0; s < 3; s++) {
+      const mine = userTexts.filter((text) => text.startsWith(`s${s}-`));
+      assert.deepEqual(mine, Array.from({ length: perSender }, (_, n) => `s${s}-${n}`), `${each.client.userId ?? ''} gets sender ${s}'s messages once, in order`);
+    }
+    assert.equal(userTexts.includes('for m3 only'), each === readers[0], 'the addressed message reaches m3 only');
+    const seqs = each.messages.filter((m) => m.conversationId === 'big').map((m) => m.seq);
+    assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), 'in seq order');
+    assert.equal(new Set(seqs).size, seqs.length, 'no duplicates');
+  }
+});
+
+function seqsDelivered(each: Device): number {
+  return Math.max(0, ...each.messages.filter((m) => m.conversationId === 'big').map((m) => m.seq));
+}

@@ -57,8 +57,12 @@ const DEFAULT_CLIENT_NAME = 'parley-js/0.1';
 const DEFAULT_HISTORY_LIMIT = 50;
 /** Ids per getUsers request: the server's bound. */
 const USER_LOOKUP_BATCH = 100;
-/** Catch-up pulls run a few at a time: enough to hide latency, few enough not to flood the server after a reconnect. */
-const PARALLEL_PULLS = 4;
+/**
+ * Catch-up pulls in flight at once: enough to hide the round trips after a
+ * reconnect (at 4, 100 changed conversations took 25 round trips), few enough
+ * that one client cannot queue much work on the server at a time.
+ */
+const PARALLEL_PULLS = 16;
 /**
  * Delivered positions are coalesced: at most one report per conversation per
  * this interval. They are cumulative, so a report a second late loses

@@ -1,13 +1,17 @@
 /**
  * Delivery: turns committed events from the bus into pushes on this node's
- * connections. Each message is encoded once; the same bytes are queued on
- * every recipient connection (and coalesced with other frames per write).
+ * connections. Each message is encoded once. The messages of one
+ * conversation that commit in the same event-loop turn are joined into one
+ * packet, built once, and the same bytes are queued on every recipient
+ * connection: a busy group costs one write per member per turn, not one per
+ * member per message (see flushPushes).
  *
  * Member lists come from the conversation service and are cached per conversation. While a
  * conversation's list loads, its messages wait in arrival order, so pushes of
  * one conversation never overtake each other.
  */
-import { encodeFrameEntry } from '@parley/protocol';
+import { encodeFrameEntry, joinEntries } from '@parley/protocol';
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { Bus, BusEvent } from '../bus/bus.js';
 import type { ConversationService } from '../services/conversations.js';
@@ -23,11 +27,31 @@ interface MemberEntry {
   waiting: MessageEvent[];
 }
 
+/** A conversation's messages waiting for the end of the turn, with the members they go to. */
+interface PendingPushes {
+  members: readonly string[];
+  events: MessageEvent[];
+}
+
 const MAX_CACHED_CONVERSATIONS = 20_000;
+/**
+ * Conversations with at least this many members are flushed at most every
+ * LARGE_FLUSH_INTERVAL_MS. Writing to a socket costs the same for one message
+ * as for ten (the syscall is most of a delivery's cost), so a busy large group
+ * waits a few milliseconds and sends its messages together; a quiet one, and
+ * every small conversation, goes out at the end of the turn.
+ */
+const LARGE_CONVERSATION_MEMBERS = 64;
+const LARGE_FLUSH_INTERVAL_MS = 5;
 
 export class Delivery {
   private readonly memberCache = new Map<string, MemberEntry>();
   private readonly unsubscribe: () => void;
+  private pending = new Map<string, PendingPushes>();
+  private flushScheduled = false;
+  private flushTimer: ReturnType<typeof setTimeout> | undefined;
+  /** When each large conversation was last flushed (see LARGE_CONVERSATION_MEMBERS). */
+  private readonly largeFlushedAt = new Map<string, number>();
 
   constructor(
     bus: Bus,
@@ -43,9 +67,14 @@ export class Delivery {
 
   close(): void {
     this.unsubscribe();
+    this.pending.clear();
+    clearTimeout(this.flushTimer);
   }
 
   private onEvent(event: BusEvent): void {
+    // Whatever else reaches a connection must not overtake the messages
+    // published before it: write those first.
+    if (event.type !== 'message') this.flushPushes(true);
     switch (event.type) {
       case 'message':
         this.onMessage(event);
@@ -150,26 +179,112 @@ export class Delivery {
   }
 
   private push(event: MessageEvent, members: readonly string[]): void {
-    const message = event.message;
-    let full: Uint8Array | undefined;
-    let hidden: Uint8Array | undefined;
-    const bytesFor = (userId: string): Uint8Array => {
-      if (message.visibleTo !== undefined && message.visibleTo !== userId) {
-        hidden ??= entryOf(message, true);
-        return hidden;
+    const conversationId = event.message.conversationId;
+    const batch = this.pending.get(conversationId);
+    if (batch === undefined) this.pending.set(conversationId, { members, events: [event] });
+    else {
+      // The cached list changes only on a 'members' event, which flushes first.
+      batch.members = members;
+      batch.events.push(event);
+    }
+    if (this.flushScheduled || this.flushTimer !== undefined) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flushPushes(false));
+  }
+
+  /**
+   * Writes the conversations' pending messages (see writeBatch); large
+   * conversations flushed less than LARGE_FLUSH_INTERVAL_MS ago wait for a
+   * timer unless `everything` (an event that must not overtake them).
+   */
+  private flushPushes(everything: boolean): void {
+    this.flushScheduled = false;
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    if (this.pending.size === 0) return;
+    const now = performance.now();
+    let nextDue = Number.POSITIVE_INFINITY;
+    const batches = this.pending;
+    this.pending = new Map();
+    for (const [conversationId, batch] of batches) {
+      if (batch.members.length >= LARGE_CONVERSATION_MEMBERS) {
+        const due = (this.largeFlushedAt.get(conversationId) ?? Number.NEGATIVE_INFINITY) + LARGE_FLUSH_INTERVAL_MS;
+        if (!everything && now < due) {
+          this.pending.set(conversationId, batch);
+          nextDue = Math.min(nextDue, due);
+          continue;
+        }
+        this.rememberLargeFlush(conversationId, now);
       }
-      full ??= entryOf(message, false);
-      return full;
+      this.writeBatch(batch);
+    }
+    if (this.pending.size > 0) this.flushTimer = setTimeout(() => this.flushPushes(false), Math.max(0, nextDue - now));
+  }
+
+  private rememberLargeFlush(conversationId: string, now: number): void {
+    if (this.largeFlushedAt.size >= MAX_CACHED_CONVERSATIONS) {
+      for (const [key, at] of this.largeFlushedAt) if (now - at >= LARGE_FLUSH_INTERVAL_MS) this.largeFlushedAt.delete(key);
+    }
+    this.largeFlushedAt.set(conversationId, now);
+  }
+
+  /**
+   * Queues one conversation's messages of this turn on its members'
+   * connections. Most connections get the same packet: every message, with
+   * placeholders for those addressed to someone else. The connection that
+   * sent a message (it had it in its ack) and the users a message is
+   * addressed to get a packet of their own.
+   */
+  private writeBatch(batch: PendingPushes): void {
+    const { events, members } = batch;
+    const full: Array<Uint8Array | undefined> = [];
+    const hidden: Array<Uint8Array | undefined> = [];
+    const entry = (index: number, userId: string): Uint8Array => {
+      const message = (events[index] as MessageEvent).message;
+      const placeholder = message.visibleTo !== undefined && message.visibleTo !== userId;
+      const cache = placeholder ? hidden : full;
+      let bytes = cache[index];
+      if (bytes === undefined) {
+        bytes = entryOf(message, placeholder);
+        cache[index] = bytes;
+      }
+      return bytes;
     };
-    const deliverTo = (userId: string): void => {
+    const origins = new Set<string>();
+    const addressed = new Set<string>();
+    for (const event of events) {
+      if (event.originSessionId !== undefined) origins.add(event.originSessionId);
+      if (event.message.visibleTo !== undefined) addressed.add(event.message.visibleTo);
+    }
+    let shared: Uint8Array | undefined;
+    const sharedPacket = (): Uint8Array => {
+      shared ??= joinEntries(events.map((_, index) => entry(index, '')));
+      return shared;
+    };
+    for (const userId of members) {
       const sessions = this.registry.sessionsOf(userId);
-      if (sessions === undefined) return;
+      if (sessions === undefined) continue;
       for (const session of sessions) {
-        if (session.id !== event.originSessionId) session.enqueue(bytesFor(userId));
+        if (!origins.has(session.id) && !addressed.has(userId)) {
+          session.enqueue(sharedPacket());
+          continue;
+        }
+        const own: Uint8Array[] = [];
+        for (let index = 0; index < events.length; index++) {
+          if ((events[index] as MessageEvent).originSessionId !== session.id) own.push(entry(index, userId));
+        }
+        if (own.length > 0) session.enqueue(joinEntries(own));
       }
-    };
-    for (const userId of members) deliverTo(userId);
-    if (event.alsoNotify !== undefined) for (const userId of event.alsoNotify) deliverTo(userId);
+    }
+    // Users told about one message besides the members (someone just removed).
+    for (let index = 0; index < events.length; index++) {
+      const event = events[index] as MessageEvent;
+      for (const userId of event.alsoNotify ?? []) {
+        for (const session of this.registry.sessionsOf(userId) ?? []) {
+          if (session.id !== event.originSessionId) session.enqueue(entry(index, userId));
+        }
+      }
+    }
   }
 }
 

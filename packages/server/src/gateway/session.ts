@@ -86,6 +86,7 @@ const ALREADY_REPLIED = Symbol('already replied');
 /** Requests answered by a handler: all answered requests except hello, which opens the session. */
 type HandledCase = Exclude<AnsweredRequestCase, 'hello'>;
 type Handler<C extends HandledCase> = (
+  session: Session,
   request: BodyValue<C>,
   userId: string,
   requestId: number,
@@ -108,7 +109,8 @@ export class Session {
    * flush() takes a fresh one: the bound holds to within one flush.
    */
   private transportBacklog = 0;
-  private readonly earlyFrames: Frame[] = [];
+  /** Frames pipelined behind hello, run after welcome; allocated only when a client does that. */
+  private earlyFrames: Frame[] | undefined;
   private readonly bucket: TokenBucket;
   /**
    * Per conversation, the rate-limited send that later sends must wait for.
@@ -118,7 +120,7 @@ export class Session {
    * expires). A client that retries its unacknowledged sends in order keeps
    * its order.
    */
-  private readonly heldSends = new Map<string, { clientMsgId: string; expiresAt: number }>();
+  private heldSends: Map<string, { clientMsgId: string; expiresAt: number }> | undefined;
 
   constructor(
     private readonly connection: WireConnection,
@@ -175,6 +177,7 @@ export class Session {
       return;
     }
     if (this.state === 'authenticating') {
+      this.earlyFrames ??= [];
       if (this.earlyFrames.length >= MAX_EARLY_FRAMES) {
         this.fail(new ParleyError('TOO_LARGE', 'too many frames before welcome'));
         return;
@@ -213,14 +216,14 @@ export class Session {
 
   /** Runs one request and queues its reply, of the case the request table pairs with it. */
   private run(body: BodyOf<HandledCase>, requestId: number): void {
-    const handler = this.handlers[body.$case] as Handler<HandledCase>;
+    const handler = HANDLERS[body.$case] as Handler<HandledCase>;
     const replyCase = REQUESTS[body.$case].reply;
     const answer = (value: BodyValue<ReplyCase<HandledCase>> | typeof ALREADY_REPLIED): void => {
       if (value !== ALREADY_REPLIED) this.reply(requestId, { $case: replyCase, value } as FrameBody);
     };
     let result: ReturnType<Handler<HandledCase>>;
     try {
-      result = handler(body.value as never, this.userId as string, requestId);
+      result = handler(this, body.value as never, this.userId as string, requestId);
     } catch (error) {
       this.replyError(requestId, error);
       return;
@@ -268,81 +271,37 @@ export class Session {
         },
       },
     });
-    const early = this.earlyFrames.splice(0);
+    const early = this.earlyFrames ?? [];
+    this.earlyFrames = undefined;
     for (const frame of early) {
       if (this.state !== 'open') return;
       this.onFrame(frame);
     }
   }
 
-  /**
-   * One handler per request the session answers after welcome. Each returns
-   * the value of the reply REQUESTS pairs with its request (or ALREADY_REPLIED
-   * when it queued the reply itself); synchronous validation errors may throw.
-   */
-  private readonly handlers: { [C in HandledCase]: Handler<C> } = {
-    ping: (request) => ({ nonce: request.nonce }),
-    send: (request, userId, requestId) => {
-      this.checkSendRate(userId, request.conversationId, request.clientMsgId);
-      return this.context.messaging
-        .send(userId, request, {
-          sessionId: this.id,
-          onCommitted: (result) =>
-            this.reply(requestId, { $case: 'sendAck', value: { message: toWireMessage(result.message), duplicate: result.duplicate } }),
-        })
-        .then(() => ALREADY_REPLIED);
-    },
-    sync: (request, userId) =>
-      this.context.messaging.sync(userId, request.sinceVersion).then((result) => ({
-        version: result.version,
-        conversations: result.conversations.map(toWireSummary),
-        totalUnread: result.totalUnread,
-      })),
-    pull: (request, userId) =>
-      this.context.messaging
-        .pull(userId, request.conversationId, request.fromSeq, request.toSeq, request.limit, request.descending)
-        .then((result) => ({
-          messages: result.messages.map(toWireMessage),
-          coveredFrom: result.coveredFrom,
-          coveredTo: result.coveredTo,
-          lastSeq: result.lastSeq,
-        })),
-    markRead: (request, userId) =>
-      this.context.messaging.markRead(userId, request.conversationId, request.seq, this.id).then((result) => ({
-        conversationId: result.view.id,
-        readSeq: result.view.readSeq,
-        unread: result.view.unread,
-        totalUnread: result.totalUnread,
-        summary: toWireSummary(result.view),
-      })),
-    openDirect: (request, userId) =>
-      this.context.conversations.openDirect(userId, request.peerId, request.subject).then((view) => ({ summary: toWireSummary(view) })),
-    createGroup: (request, userId) => this.context.conversations.createGroup(userId, request).then((view) => ({ summary: toWireSummary(view) })),
-    updateMembers: (request, userId) =>
-      this.context.conversations.updateMembers(userId, request.conversationId, request.add, request.remove).then(() => ({})),
-    rename: (request, userId) => this.context.conversations.rename(userId, request.conversationId, request.name).then(() => ({})),
-    setRole: (request, userId) =>
-      this.context.conversations.setRole(userId, request.conversationId, request.userId, roleFromWire(request.role)).then(() => ({})),
-    members: (request, userId) =>
-      this.context.conversations.members(userId, request.conversationId).then((members) => ({
-        members: members.map((member) => ({ userId: member.userId, name: member.name, role: roleToWire(member.role), joinedAt: member.joinedAt })),
-      })),
-    getUsers: (request) => this.context.directory.lookup(request.userIds).then((users) => ({ users })),
-    searchUsers: (request) => this.context.directory.search(request.query, request.limit).then((users) => ({ users })),
-  };
+  /** The handlers' access to the session's internals (see HANDLERS). */
+  get services(): GatewayContext {
+    return this.context;
+  }
+
+  /** Queues the reply to a request (send: its ack, from the commit callback). */
+  replyTo(requestId: number, body: FrameBody): void {
+    this.reply(requestId, body);
+  }
 
   /** Applies the per-user send rate, keeping per-conversation send order (see heldSends). */
-  private checkSendRate(userId: string, conversationId: string, clientMsgId: string): void {
+  checkSendRate(userId: string, conversationId: string, clientMsgId: string): void {
     const now = this.context.clock.now();
-    const held = this.heldSends.get(conversationId);
+    const held = this.heldSends?.get(conversationId);
     if (held !== undefined) {
       if (held.clientMsgId !== clientMsgId && now < held.expiresAt) {
         throw new ParleyError('RATE_LIMITED', 'an earlier send of this conversation is waiting for its retry', { retryAfterMs: 100 });
       }
-      this.heldSends.delete(conversationId);
+      this.heldSends?.delete(conversationId);
     }
     const waitMs = this.context.sendBucketOf(userId).take(now);
     if (waitMs === 0) return;
+    this.heldSends ??= new Map();
     if (this.heldSends.size < MAX_HELD_CONVERSATIONS) this.heldSends.set(conversationId, { clientMsgId, expiresAt: now + SEND_HOLD_MS });
     throw new ParleyError('RATE_LIMITED', 'sending too fast', { retryAfterMs: waitMs });
   }
@@ -470,6 +429,64 @@ export class Session {
     return true;
   }
 }
+
+/**
+ * One handler per request a session answers after welcome, shared by every
+ * session (a table of closures per session cost memory on every idle
+ * connection). Each returns the value of the reply REQUESTS pairs with its
+ * request (or ALREADY_REPLIED when it queued the reply itself); synchronous
+ * validation errors may throw.
+ */
+const HANDLERS: { [C in HandledCase]: Handler<C> } = {
+    ping: (_session, request) => ({ nonce: request.nonce }),
+    send: (session, request, userId, requestId) => {
+      session.checkSendRate(userId, request.conversationId, request.clientMsgId);
+      return session.services.messaging
+        .send(userId, request, {
+          sessionId: session.id,
+          onCommitted: (result) =>
+            session.replyTo(requestId, { $case: 'sendAck', value: { message: toWireMessage(result.message), duplicate: result.duplicate } }),
+        })
+        .then(() => ALREADY_REPLIED);
+    },
+    sync: (session, request, userId) =>
+      session.services.messaging.sync(userId, request.sinceVersion).then((result) => ({
+        version: result.version,
+        conversations: result.conversations.map(toWireSummary),
+        totalUnread: result.totalUnread,
+      })),
+    pull: (session, request, userId) =>
+      session.services.messaging
+        .pull(userId, request.conversationId, request.fromSeq, request.toSeq, request.limit, request.descending)
+        .then((result) => ({
+          messages: result.messages.map(toWireMessage),
+          coveredFrom: result.coveredFrom,
+          coveredTo: result.coveredTo,
+          lastSeq: result.lastSeq,
+        })),
+    markRead: (session, request, userId) =>
+      session.services.messaging.markRead(userId, request.conversationId, request.seq, session.id).then((result) => ({
+        conversationId: result.view.id,
+        readSeq: result.view.readSeq,
+        unread: result.view.unread,
+        totalUnread: result.totalUnread,
+        summary: toWireSummary(result.view),
+      })),
+    openDirect: (session, request, userId) =>
+      session.services.conversations.openDirect(userId, request.peerId, request.subject).then((view) => ({ summary: toWireSummary(view) })),
+    createGroup: (session, request, userId) => session.services.conversations.createGroup(userId, request).then((view) => ({ summary: toWireSummary(view) })),
+    updateMembers: (session, request, userId) =>
+      session.services.conversations.updateMembers(userId, request.conversationId, request.add, request.remove).then(() => ({})),
+    rename: (session, request, userId) => session.services.conversations.rename(userId, request.conversationId, request.name).then(() => ({})),
+    setRole: (session, request, userId) =>
+      session.services.conversations.setRole(userId, request.conversationId, request.userId, roleFromWire(request.role)).then(() => ({})),
+    members: (session, request, userId) =>
+      session.services.conversations.members(userId, request.conversationId).then((members) => ({
+        members: members.map((member) => ({ userId: member.userId, name: member.name, role: roleToWire(member.role), joinedAt: member.joinedAt })),
+      })),
+    getUsers: (session, request) => session.services.directory.lookup(request.userIds).then((users) => ({ users })),
+    searchUsers: (session, request) => session.services.directory.search(request.query, request.limit).then((users) => ({ users })),
+  };
 
 /**
  * The WebSocket close code after a fatal error: 4000 + the error code, so that

@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { ParleyError, type TimerHandle } from '@parley/protocol';
+import { type Clock, ParleyError, type TimerHandle } from '@parley/protocol';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { unrefTimer } from '../util/timers.js';
 import type { Gateway } from './gateway.js';
@@ -58,20 +58,7 @@ export class WebSocketListener {
   }
 
   private onConnection(ws: WebSocket, request: IncomingMessage): void {
-    const clock = this.gateway.clock;
-    let graceTimer: TimerHandle | undefined;
-    const connection: WireConnection = {
-      transport: 'ws',
-      remoteAddress: request.socket.remoteAddress ?? '',
-      write: (packet) => ws.send(packet, { binary: true }),
-      bufferedBytes: () => ws.bufferedAmount,
-      close: (closeCode, reason) => {
-        ws.close(closeCode, reason);
-        graceTimer = clock.setTimeout(() => ws.terminate(), CLOSE_GRACE_MS);
-        unrefTimer(graceTimer);
-      },
-      destroy: () => ws.terminate(),
-    };
+    const connection = new WebSocketConnection(ws, request.socket.remoteAddress ?? '', this.gateway.clock);
     const session = this.gateway.accept(connection);
     this.sockets.add(ws);
     ws.on('message', (data, isBinary) => {
@@ -82,7 +69,7 @@ export class WebSocketListener {
       session.onPacket(toBytes(data));
     });
     ws.on('close', () => {
-      clock.clearTimeout(graceTimer);
+      connection.closed();
       this.sockets.delete(ws);
       session.onTransportClosed();
     });
@@ -96,6 +83,43 @@ export class WebSocketListener {
     for (const ws of this.sockets) ws.terminate();
     this.sockets.clear();
     this.wss.close();
+  }
+}
+
+const BINARY = { binary: true } as const;
+
+/** A WebSocket as a session sees it. A class, not an object of closures: one per connection, so it is kept small. */
+class WebSocketConnection implements WireConnection {
+  readonly transport = 'ws';
+  private graceTimer: TimerHandle | undefined;
+
+  constructor(
+    private readonly ws: WebSocket,
+    readonly remoteAddress: string,
+    private readonly clock: Clock,
+  ) {}
+
+  write(packet: Uint8Array): void {
+    this.ws.send(packet, BINARY);
+  }
+
+  bufferedBytes(): number {
+    return this.ws.bufferedAmount;
+  }
+
+  close(closeCode: number, reason: string): void {
+    this.ws.close(closeCode, reason);
+    this.graceTimer = this.clock.setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS);
+    unrefTimer(this.graceTimer);
+  }
+
+  destroy(): void {
+    this.ws.terminate();
+  }
+
+  /** The socket closed: the grace timer has nothing left to do. */
+  closed(): void {
+    this.clock.clearTimeout(this.graceTimer);
   }
 }
 

@@ -11,6 +11,7 @@ import { lockConversation, requireActiveMembership, requireConversation, require
 import type { AppendResult, ChangesResult, ConversationView, ReadRangeResult } from './model.js';
 import { type HistoryPage, type HistoryQuery, readAcross, readHistory } from './history.js';
 import { appendToTimeline } from './timeline.js';
+import { UnreadCache } from './unread-cache.js';
 import { buildView, inAbsence, isVisibleTo, placeholder, readableEnd, readableRanges, totalUnread } from './views.js';
 import { checkContent, requireClientMsgId, requireConversationId, requireId } from './validate.js';
 
@@ -23,6 +24,9 @@ export interface SendInput {
 }
 
 export class MessagingService {
+  /** Unread counts extended rather than recounted, for reads outside write units. */
+  private readonly unread = new UnreadCache();
+
   constructor(
     private readonly store: Store,
     private readonly bus: Bus,
@@ -108,10 +112,10 @@ export class MessagingService {
     const version = await this.store.syncVersion();
     const conversations: ConversationView[] = [];
     for (const { member, conversation } of await this.store.membershipsOf(userId, { changedSince: Math.max(0, sinceVersion) })) {
-      conversations.push(await buildView(this.store, member, conversation));
+      conversations.push(await buildView(this.store, member, conversation, this.unread));
     }
     conversations.sort((a, b) => b.updatedAt - a.updatedAt || a.id.localeCompare(b.id));
-    return { version, conversations, totalUnread: await totalUnread(this.store, userId) };
+    return { version, conversations, totalUnread: await totalUnread(this.store, userId, this.unread) };
   }
 
   /** Moves the read position forward (never back), up to what the member may read; 0 = everything. */
@@ -138,10 +142,10 @@ export class MessagingService {
   async conversationView(userId: string, conversationId: string): Promise<ConversationView | undefined> {
     const member = await this.store.getMember(conversationId, userId);
     const conversation = member === undefined ? undefined : await this.store.getConversation(conversationId);
-    return member === undefined || conversation === undefined ? undefined : buildView(this.store, member, conversation);
+    return member === undefined || conversation === undefined ? undefined : buildView(this.store, member, conversation, this.unread);
   }
 
   async totalUnread(userId: string): Promise<number> {
-    return totalUnread(this.store, userId);
+    return totalUnread(this.store, userId, this.unread);
   }
 }

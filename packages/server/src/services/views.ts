@@ -5,6 +5,7 @@
  */
 import type { ConversationRow, MemberRow, MessageFilter, SeqRange, StoreReader, StoredMessage } from '../store/store.js';
 import type { ConversationView } from './model.js';
+import type { UnreadCache } from './unread-cache.js';
 
 /** The last seq a member may read: up to the event that ended a past membership, else everything. */
 export function readableEnd(member: MemberRow, conversation: ConversationRow): number {
@@ -46,16 +47,19 @@ export function unreadFilter(member: MemberRow, end: number): MessageFilter {
   };
 }
 
-export async function unreadCount(reader: StoreReader, member: MemberRow, conversation: ConversationRow): Promise<number> {
+/** `cache`: only for reads outside write units (see UnreadCache). */
+export async function unreadCount(reader: StoreReader, member: MemberRow, conversation: ConversationRow, cache?: UnreadCache): Promise<number> {
   const end = readableEnd(member, conversation);
-  return end > member.readSeq ? reader.countMessages(unreadFilter(member, end)) : 0;
+  if (end <= member.readSeq) return 0;
+  const filter = unreadFilter(member, end);
+  return cache === undefined ? reader.countMessages(filter) : cache.count(reader, filter);
 }
 
 /** The total is the sum of the same per-conversation counts, so the two never disagree. */
-export async function totalUnread(reader: StoreReader, userId: string): Promise<number> {
+export async function totalUnread(reader: StoreReader, userId: string, cache?: UnreadCache): Promise<number> {
   let total = 0;
   for (const { member, conversation } of await reader.membershipsOf(userId, { behindOnly: true })) {
-    total += await unreadCount(reader, member, conversation);
+    total += await unreadCount(reader, member, conversation, cache);
   }
   return total;
 }
@@ -67,7 +71,7 @@ export function peerOf(conversation: ConversationRow, userId: string): string {
   return first === userId ? second : first;
 }
 
-export async function buildView(reader: StoreReader, member: MemberRow, conversation: ConversationRow): Promise<ConversationView> {
+export async function buildView(reader: StoreReader, member: MemberRow, conversation: ConversationRow, cache?: UnreadCache): Promise<ConversationView> {
   const end = readableEnd(member, conversation);
   const [last] = await reader.listMessages({
     conversationId: conversation.id,
@@ -91,7 +95,7 @@ export async function buildView(reader: StoreReader, member: MemberRow, conversa
     peerId,
     lastSeq: end,
     readSeq: member.readSeq,
-    unread: await unreadCount(reader, member, conversation),
+    unread: await unreadCount(reader, member, conversation, cache),
     role: member.role,
     firstSeq: member.firstSeq,
     leftSeq: member.leftSeq ?? 0,
