@@ -15,16 +15,28 @@
  *   ...generated...
  *   <!-- /bench-first-sight -->
  *
+ *   <!-- bench-versus results=DIR scenario=direct|fanout|connect|sync -->
+ *   ...generated: the newest bench/results/DIR/<scenario>-*.json...
+ *   <!-- /bench-versus -->
+ *
+ * direct and fanout results also get a chart, bench/results/DIR/<scenario>.svg,
+ * written (and checked) alongside the README.
+ *
  * A bench-table has one row per direct.ts result file (`benchmark: "direct"`)
  * in bench/results/DIR/; a bench-profile shows a profile-summary.ts summary.
  *
  *   node --import tsx bench/render-readme.ts          rewrite the blocks (npm run bench:docs)
  *   node --import tsx bench/render-readme.ts --check  exit 1 if the README differs from its results
  */
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatCount } from './support/stats.js';
+import { connectTable } from './versus/connect.js';
+import { directTable } from './versus/direct.js';
+import { fanoutTable } from './versus/fanout.js';
+import { directPlot, fanoutPlot } from './versus/plot.js';
+import { syncTable } from './versus/sync.js';
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 export const README_PATH = join(benchDir, 'README.md');
@@ -217,6 +229,48 @@ function renderFirstSight(attributes: Record<string, string>, resultsDir: string
   return `${table(['label', 'variant', 'seed', 'runs', 'owed deliveries', 'missing', 'duplicates', 'out of order', 'runs with a loss', 'most missed by one device'], rows)}\n\n<sub>Rendered from [results/${dir}/](results/${dir}/).</sub>`;
 }
 
+const VERSUS_SCENARIOS = ['direct', 'fanout', 'connect', 'sync'] as const;
+type VersusScenario = (typeof VERSUS_SCENARIOS)[number];
+
+/** The newest result of a versus scenario in bench/results/DIR/. */
+function versusResult(resultsDir: string, dir: string, scenario: VersusScenario): { file: string; result: any } {
+  const files = readdirSync(join(resultsDir, dir))
+    .filter((file) => file.startsWith(`${scenario}-`) && file.endsWith('.json'))
+    .sort();
+  const file = files[files.length - 1];
+  if (file === undefined) throw new Error(`bench-versus: no ${scenario}-*.json in bench/results/${dir}/`);
+  return { file, result: readJson(join(resultsDir, dir, file)) };
+}
+
+function renderVersus(attributes: Record<string, string>, resultsDir: string): string {
+  const dir = required(attributes, 'results', 'bench-versus');
+  const scenario = required(attributes, 'scenario', 'bench-versus') as VersusScenario;
+  if (!VERSUS_SCENARIOS.includes(scenario)) throw new Error(`bench-versus: unknown scenario ${scenario}`);
+  const { file, result } = versusResult(resultsDir, dir, scenario);
+  const body =
+    scenario === 'direct' ? directTable(result) : scenario === 'fanout' ? fanoutTable(result) : scenario === 'connect' ? connectTable(result) : syncTable(result);
+  const plot = scenario === 'direct' || scenario === 'fanout' ? `
+
+![${scenario} chart](results/${dir}/${scenario}.svg)` : '';
+  const checks = result.checks ?? (result.check === undefined ? undefined : { run: result.check });
+  const verdict =
+    checks === undefined ? '' : ` Delivery check: ${Object.values(checks as Record<string, { ok: boolean }>).every((check) => check.ok) ? 'every acknowledged message delivered once, in order' : 'FAILED'}.`;
+  return `${body}${plot}
+
+<sub>Rendered from [results/${dir}/${file}](results/${dir}/${file}), ${result.machine?.cpus ?? '?'} CPUs (${result.machine?.cpuModel ?? '?'}), Node ${result.machine?.node ?? '?'}.${verdict}</sub>`;
+}
+
+/** The charts of the README's bench-versus blocks: path → SVG text. */
+export function renderPlots(readme: string, resultsDir = RESULTS_DIR): Map<string, string> {
+  const plots = new Map<string, string>();
+  for (const match of readme.matchAll(/<!-- bench-versus results=(\S+) scenario=(direct|fanout) -->/gu)) {
+    const [, dir, scenario] = match as unknown as [string, string, 'direct' | 'fanout'];
+    const { result } = versusResult(resultsDir, dir, scenario);
+    plots.set(join(resultsDir, dir, `${scenario}.svg`), scenario === 'direct' ? directPlot(result.rows) : fanoutPlot(result.rows));
+  }
+  return plots;
+}
+
 function required(attributes: Record<string, string>, name: string, block: string): string {
   const value = attributes[name];
   if (value === undefined) throw new Error(`${block}: missing ${name}=`);
@@ -224,7 +278,7 @@ function required(attributes: Record<string, string>, name: string, block: strin
 }
 
 // The body between the markers may be empty (a new marker pair, not yet rendered).
-const BLOCK = /(<!-- (bench-table|bench-profile|bench-first-sight)((?: [a-z]+=\S+)*) -->)\n(?:[\s\S]*?\n)??(<!-- \/\2 -->)/gu;
+const BLOCK = /(<!-- (bench-table|bench-profile|bench-first-sight|bench-versus)((?: [a-z]+=\S+)*) -->)\n(?:[\s\S]*?\n)??(<!-- \/\2 -->)/gu;
 
 /** The README with every generated block rendered afresh from the result files. */
 export function renderReadme(readme: string, resultsDir = RESULTS_DIR): string {
@@ -241,7 +295,9 @@ export function renderReadme(readme: string, resultsDir = RESULTS_DIR): string {
         ? renderTable(attributes, resultsDir)
         : kind === 'bench-first-sight'
           ? renderFirstSight(attributes, resultsDir)
-          : renderProfile(attributes, resultsDir);
+          : kind === 'bench-versus'
+            ? renderVersus(attributes, resultsDir)
+            : renderProfile(attributes, resultsDir);
     return `${open}\n${body}\n${close}`;
   });
 }
@@ -250,6 +306,17 @@ if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.
   const check = process.argv.includes('--check');
   const current = readFileSync(README_PATH, 'utf8');
   const rendered = renderReadme(current);
+  let plotsDiffer = false;
+  for (const [path, text] of renderPlots(rendered)) {
+    const existing = existsSync(path) ? readFileSync(path, 'utf8') : undefined;
+    if (existing === text) continue;
+    plotsDiffer = true;
+    if (!check) writeFileSync(path, text);
+  }
+  if (check && plotsDiffer) {
+    process.stderr.write('a chart in bench/results/ differs from its results: run npm run bench:docs\n');
+    process.exit(1);
+  }
   if (rendered === current) {
     process.stdout.write('bench/README.md matches bench/results/\n');
   } else if (check) {

@@ -14,6 +14,7 @@
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer } from '@parley/server';
@@ -38,6 +39,8 @@ export interface UsageReport {
   requests: Record<string, number>;
   /** True on the answer to a usage command (periodic reports leave it out). */
   answer?: boolean;
+  /** Event-loop delay since the previous answer: how long ready work waited for the main thread. */
+  loopDelayMs?: { p50: number; p99: number; max: number };
 }
 
 export type ServerReport = ReadyReport | UsageReport | { type: 'stopped' } | { type: 'profiled' };
@@ -50,6 +53,15 @@ export type ServerCommand =
   | { type: 'profile-stop'; path: string };
 
 const USAGE_INTERVAL_MS = 200;
+
+const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+loopDelay.enable();
+
+function takeLoopDelay(): { p50: number; p99: number; max: number } {
+  const delay = { p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 };
+  loopDelay.reset();
+  return delay;
+}
 
 let profiler: Session | undefined;
 
@@ -99,7 +111,8 @@ async function main(): Promise<void> {
     logLevel: 'warn',
     durability: process.env.BENCH_DURABILITY === 'normal' ? 'normal' : 'full',
   });
-  requestCounts = () => server.requestCounts();
+  // Servers from before requestCounts() existed report none.
+  requestCounts = () => (server as { requestCounts?: () => Record<string, number> }).requestCounts?.() ?? {};
   report({ type: 'ready', httpUrl: server.httpUrl, wsUrl: server.wsUrl, tcpUrl: server.tcpUrl ?? '', adminKey: server.adminKey });
   const sampler = setInterval(() => report(usage()), USAGE_INTERVAL_MS);
 
@@ -119,7 +132,7 @@ async function main(): Promise<void> {
   process.on('message', (command: ServerCommand) => {
     if (command.type === 'usage') {
       if (command.gc === true) (globalThis as { gc?: () => void }).gc?.();
-      report({ ...usage(), answer: true });
+      report({ ...usage(), answer: true, loopDelayMs: takeLoopDelay() });
     }
     else if (command.type === 'stop') void stop();
     else if (command.type === 'profile-start') startProfile();

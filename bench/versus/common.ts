@@ -107,7 +107,16 @@ export class UsageWindow {
     return new UsageWindow(target, await target.child.usage(), performance.now());
   }
 
-  async end(): Promise<{ seconds: number; cpuUs: number; systemCpuUs: number; rssBytes: number; rssGrowthBytes: number; heapGrowthBytes: number; requests: Record<string, number> }> {
+  async end(): Promise<{
+    seconds: number;
+    cpuUs: number;
+    systemCpuUs: number;
+    rssBytes: number;
+    rssGrowthBytes: number;
+    heapGrowthBytes: number;
+    requests: Record<string, number>;
+    loopDelayMs: { p50: number; p99: number; max: number } | undefined;
+  }> {
     const end = await this.target.child.usage();
     const profileDir = process.env.BENCH_WINDOW_PROF;
     if (profileDir !== undefined) {
@@ -123,6 +132,7 @@ export class UsageWindow {
       rssGrowthBytes: end.rssBytes - this.start.rssBytes,
       heapGrowthBytes: end.heapUsedBytes - this.start.heapUsedBytes,
       requests,
+      loopDelayMs: end.loopDelayMs,
     };
   }
 }

@@ -92,6 +92,8 @@ export interface DirectRow {
   generatorCores: number;
   requests: Record<string, number>;
   pullsPer1000: number;
+  /** How long ready work waited for the server's main thread over the window. */
+  serverLoopDelayMs?: { p50: number; p99: number; max: number };
 }
 
 /** One peer's sending state. */
@@ -205,6 +207,7 @@ async function runTarget(kind: TargetKind, options: Options, progress: ProgressL
         generatorCores: round((generator.user + generator.system) / (seconds * 1e6), 2),
         requests: usage.requests,
         pullsPer1000: round(((usage.requests.pull ?? 0) * 1000) / Math.max(1, measuredDelivered), 2),
+        serverLoopDelayMs: usage.loopDelayMs,
       });
     }
     progress.finish();

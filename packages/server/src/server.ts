@@ -114,7 +114,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
     config.authTimeoutMs,
     log,
   );
-  const delivery = new Delivery(bus, { conversations, messaging }, gateway.registry, log);
+  const delivery = new Delivery(bus, { conversations, messaging }, gateway.registry, log, gateway);
 
   const tls = config.tls === undefined ? undefined : { cert: config.tls.cert, key: config.tls.key, minVersion: config.tls.minVersion ?? ('TLSv1.3' as const) };
   const app = Fastify({

@@ -48,7 +48,6 @@ export class Delivery {
   private readonly memberCache = new Map<string, MemberEntry>();
   private readonly unsubscribe: () => void;
   private pending = new Map<string, PendingPushes>();
-  private flushScheduled = false;
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
   /** When each large conversation was last flushed (see LARGE_CONVERSATION_MEMBERS). */
   private readonly largeFlushedAt = new Map<string, number>();
@@ -61,9 +60,15 @@ export class Delivery {
     },
     private readonly registry: SessionRegistry,
     private readonly log: Logger,
+    flushSteps: { addFlushStep(step: () => void): () => void },
   ) {
     this.unsubscribe = bus.subscribe((event) => this.onEvent(event));
+    // Pending pushes are written by the gateway's flush, in the same turn as
+    // the connections' other output.
+    this.requestFlush = flushSteps.addFlushStep(() => this.flushPushes(false));
   }
+
+  private readonly requestFlush: () => void;
 
   close(): void {
     this.unsubscribe();
@@ -187,9 +192,7 @@ export class Delivery {
       batch.members = members;
       batch.events.push(event);
     }
-    if (this.flushScheduled || this.flushTimer !== undefined) return;
-    this.flushScheduled = true;
-    setImmediate(() => this.flushPushes(false));
+    this.requestFlush();
   }
 
   /**
@@ -198,7 +201,6 @@ export class Delivery {
    * timer unless `everything` (an event that must not overtake them).
    */
   private flushPushes(everything: boolean): void {
-    this.flushScheduled = false;
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
     if (this.pending.size === 0) return;
@@ -218,7 +220,7 @@ export class Delivery {
       }
       this.writeBatch(batch);
     }
-    if (this.pending.size > 0) this.flushTimer = setTimeout(() => this.flushPushes(false), Math.max(0, nextDue - now));
+    if (this.pending.size > 0) this.flushTimer = setTimeout(() => this.requestFlush(), Math.max(0, nextDue - now));
   }
 
   private rememberLargeFlush(conversationId: string, now: number): void {

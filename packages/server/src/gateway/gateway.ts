@@ -20,6 +20,8 @@ export class Gateway {
   private readonly context: GatewayContext;
   private dirty: Session[] = [];
   private flushScheduled = false;
+  /** Run at the start of every flush, before the sessions write (Delivery queues its pushes there). */
+  private readonly beforeFlush: Array<() => void> = [];
   private readonly sweepEveryMs: number;
   private sweepTimer: TimerHandle | undefined;
   private closed = false;
@@ -55,12 +57,27 @@ export class Gateway {
     return session;
   }
 
+  /**
+   * Registers work to run at the start of every flush, and returns the
+   * function that asks for a flush. Delivery queues its pushes there, so a
+   * push costs one event-loop turn, not two.
+   */
+  addFlushStep(step: () => void): () => void {
+    this.beforeFlush.push(step);
+    return () => this.requestFlush();
+  }
+
   private scheduleFlush(session: Session): void {
     this.dirty.push(session);
+    this.requestFlush();
+  }
+
+  private requestFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     setImmediate(() => {
       this.flushScheduled = false;
+      for (const step of this.beforeFlush) step();
       const sessions = this.dirty;
       this.dirty = [];
       for (const dirty of sessions) dirty.flush();
