@@ -67,8 +67,8 @@ function legend(y: number, entries: Array<{ label: string; color: string }>): st
     .join('\n');
 }
 
-function svg(width: number, height: number, body: string): string {
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">\n<rect width="100%" height="100%" fill="white"/>\n${body}\n</svg>\n`;
+function svg(width: number, height: number, title: string, body: string): string {
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11" role="img">\n<title>${xmlText(title)}</title>\n<rect width="100%" height="100%" fill="white"/>\n${body}\n</svg>\n`;
 }
 
 /** Delivered msg/s and p99 latency against offered load (the fixed-rate rows). */
@@ -87,7 +87,7 @@ export function directPlot(rows: readonly DirectRow[]): string {
     lineChart(2 * WIDTH, 'Server CPU per message', 'offered msg/s', 'µs per message', seriesOf((row) => row.serverCpuUsPerMsg)),
     legend(HEIGHT + 14, targets.map((target) => ({ label: TARGET_LABEL[target], color: COLORS[target] }))),
   ].join('\n');
-  return svg(3 * WIDTH, HEIGHT + 24, body);
+  return svg(3 * WIDTH, HEIGHT + 24, 'Direct messages: delivered rate, p99 latency and server CPU against offered load', body);
 }
 
 /** Server CPU per delivery and deliveries/s, per group size and mode, as bars. */
@@ -112,5 +112,5 @@ export function fanoutPlot(rows: readonly FanoutRow[]): string {
     parts.push(`<rect x="${labelW + chartW + 20}" y="${y}" width="${rateW.toFixed(1)}" height="${barH}" fill="${COLORS[row.target]}"/>`);
     parts.push(`<text x="${labelW + chartW + 24 + rateW}" y="${y + barH - 4}">${label(row.deliveriesPerS)}</text>`);
   });
-  return svg(labelW + 2 * chartW + 80, 36 + rows.length * (barH + gap), parts.join('\n'));
+  return svg(labelW + 2 * chartW + 80, 36 + rows.length * (barH + gap), 'Group fan-out: server CPU per delivery and deliveries per second', parts.join('\n'));
 }

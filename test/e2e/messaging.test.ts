@@ -320,3 +320,38 @@ test('a large group busy with several senders: every device gets every message o
 function seqsDelivered(each: Device): number {
   return Math.max(0, ...each.messages.filter((m) => m.conversationId === 'big').map((m) => m.seq));
 }
+
+test('concurrent senders cause no gap pulls: an ack never overtakes pushes of earlier messages, nor trails later ones', async (t) => {
+  // Pulls without faults are pure waste (the server reads what it had just
+  // pushed); they used to come from acks handled after pushes in the same
+  // packet, and from acks queued ahead of earlier messages still batched.
+  const fixture = await startTestServer(t);
+  await users(fixture, 'alice', 'bob', 'carol');
+  const alice = await device(fixture, 'alice', fixture.server.wsUrl, t);
+  const bob = await device(fixture, 'bob', fixture.server.tcpUrl as string, t);
+  const carol = await device(fixture, 'carol', fixture.server.wsUrl, t);
+  const direct = await alice.client.direct('bob');
+  const group = (await carol.client.createGroup({ name: 'Three', memberIds: ['alice', 'bob'] })).id;
+  await alice.client.send(direct, { text: 'hi' });
+  await carol.client.send(group, { text: 'hi all' });
+  // Each device meets the group with its creation event (seq 1) to fetch: a
+  // pull by design, done before the count starts.
+  const hasGroupStart = (each: Device) => each.messages.some((m) => m.conversationId === group && m.seq === 1) && texts(each, group).length === 1;
+  await eventually(() => texts(bob, direct).length === 1 && [alice, bob, carol].every(hasGroupStart));
+  // The creation event also has each client sync (debounced): let that finish.
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const pullsBefore = fixture.server.requestCounts().pull ?? 0;
+  const rounds = 100;
+  await Promise.all([
+    ...Array.from({ length: rounds }, (_, n) => alice.client.send(direct, { text: `a${n}` })),
+    ...Array.from({ length: rounds }, (_, n) => bob.client.send(direct, { text: `b${n}` })),
+    ...[alice, bob, carol].flatMap((each, s) => Array.from({ length: rounds }, (_, n) => each.client.send(group, { text: `g${s}-${n}` }))),
+  ]);
+  await eventually(
+    () => [alice, bob].every((each) => texts(each, direct).length === 1 + 2 * rounds) && [alice, bob, carol].every((each) => texts(each, group).length === 1 + 3 * rounds),
+    10_000,
+    'everyone has every message',
+  );
+  for (const each of [alice, bob]) assertDenseOnce(each, direct);
+  assert.equal((fixture.server.requestCounts().pull ?? 0) - pullsBefore, 0, 'no pulls were needed');
+});

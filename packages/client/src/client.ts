@@ -69,6 +69,11 @@ const PARALLEL_PULLS = 16;
  * nothing, while one every 50 ms cost the server as much as a push.
  */
 const DELIVERED_COALESCE_MS = 1_000;
+/**
+ * After a sync on a live connection, catch-up pulls wait this long: pushes of
+ * the messages the sync already counted are usually right behind it.
+ */
+const LIVE_SYNC_PULL_DELAY_MS = 250;
 /** A burst of system messages (a group of 100 being built) triggers one sync, not 100. */
 const SYSTEM_SYNC_DEBOUNCE_MS = 100;
 /** Retry delay for a sync or pull that failed with a retryable error on a live connection. */
@@ -649,11 +654,30 @@ export class ParleyClient {
   }
 
   private applySyncResult(result: SyncResult): void {
-    for (const wire of result.conversations) this.applyServerSummary(toSummary(wire), true, false);
+    const live = this.sessionOpen;
+    const newlySeen = new Set<string>();
+    for (const wire of result.conversations) {
+      if (!this.engine.isTracked(wire.id)) newlySeen.add(wire.id);
+      this.applyServerSummary(toSummary(wire), true, false);
+    }
     this.syncVersion = result.version;
-    // Catch up the most recently active conversations first.
+    if (!live) {
+      this.pullWhatSyncFound(() => true);
+      return;
+    }
+    // A sync on a live connection (after a system message, say) describes
+    // messages whose pushes may still be on their way behind it. Conversations
+    // met just now are pulled at once; known ones get a moment for those
+    // pushes, then only what is still missing is pulled.
+    this.pullWhatSyncFound((conversationId) => newlySeen.has(conversationId));
+    this.later(LIVE_SYNC_PULL_DELAY_MS, () => this.pullWhatSyncFound(() => true));
+  }
+
+  /** Catch-up pulls for the conversations behind their known last seq that `now` picks, most recently active first. */
+  private pullWhatSyncFound(now: (conversationId: string) => boolean): void {
     const wanting = this.engine
       .conversationsWantingPull()
+      .filter(now)
       .sort((a, b) => (this.list.get(b)?.updatedAt ?? 0) - (this.list.get(a)?.updatedAt ?? 0));
     for (const conversationId of wanting) this.schedulePull(conversationId, false);
   }

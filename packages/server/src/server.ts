@@ -115,6 +115,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
     log,
   );
   const delivery = new Delivery(bus, { conversations, messaging }, gateway.registry, log, gateway);
+  gateway.setBeforeAck((session, conversationId) => delivery.beforeAck(session, conversationId));
 
   const tls = config.tls === undefined ? undefined : { cert: config.tls.cert, key: config.tls.key, minVersion: config.tls.minVersion ?? ('TLSv1.3' as const) };
   const app = Fastify({

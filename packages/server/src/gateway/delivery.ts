@@ -18,6 +18,7 @@ import type { ConversationService } from '../services/conversations.js';
 import type { MessagingService } from '../services/messaging.js';
 import type { StoredMessage } from '../services/model.js';
 import type { SessionRegistry } from './registry.js';
+import type { Session } from './session.js';
 import { hiddenWireMessage, toWireMessage, toWireSummary } from './wire.js';
 
 type MessageEvent = Extract<BusEvent, { type: 'message' }>;
@@ -31,6 +32,11 @@ interface MemberEntry {
 interface PendingPushes {
   members: readonly string[];
   events: MessageEvent[];
+  /** Encoded pushes by event index: the message, and the placeholder for those it is not addressed to. */
+  full: Array<Uint8Array | undefined>;
+  hidden: Array<Uint8Array | undefined>;
+  /** Connections that already got the first N events ahead of the batch (see beforeAck), by session id. */
+  sentEarly?: Map<string, number>;
 }
 
 const MAX_CACHED_CONVERSATIONS = 20_000;
@@ -186,7 +192,7 @@ export class Delivery {
   private push(event: MessageEvent, members: readonly string[]): void {
     const conversationId = event.message.conversationId;
     const batch = this.pending.get(conversationId);
-    if (batch === undefined) this.pending.set(conversationId, { members, events: [event] });
+    if (batch === undefined) this.pending.set(conversationId, { members, events: [event], full: [], hidden: [] });
     else {
       // The cached list changes only on a 'members' event, which flushes first.
       batch.members = members;
@@ -231,27 +237,36 @@ export class Delivery {
   }
 
   /**
+   * Called right before a send's ack is queued on the connection that sent
+   * it. Messages of the same conversation committed before the acked one may
+   * still wait for the end of the turn; they are queued on that connection
+   * now, so that its ack never overtakes them (a client would take the hole
+   * for a gap and pull it). Everyone else still gets them in the batch.
+   */
+  beforeAck(session: Session, conversationId: string): void {
+    const batch = this.pending.get(conversationId);
+    if (batch === undefined || session.userId === undefined) return;
+    const start = batch.sentEarly?.get(session.id) ?? 0;
+    const own: Uint8Array[] = [];
+    for (let index = start; index < batch.events.length; index++) {
+      if ((batch.events[index] as MessageEvent).originSessionId !== session.id) own.push(entryAt(batch, index, session.userId));
+    }
+    if (own.length > 0) session.enqueue(joinEntries(own));
+    batch.sentEarly ??= new Map();
+    batch.sentEarly.set(session.id, batch.events.length);
+  }
+
+  /**
    * Queues one conversation's messages of this turn on its members'
    * connections. Most connections get the same packet: every message, with
    * placeholders for those addressed to someone else. The connection that
-   * sent a message (it had it in its ack) and the users a message is
-   * addressed to get a packet of their own.
+   * sent a message (it had it in its ack), the users a message is addressed
+   * to, and connections that got the first messages early (beforeAck) get a
+   * packet of their own.
    */
   private writeBatch(batch: PendingPushes): void {
     const { events, members } = batch;
-    const full: Array<Uint8Array | undefined> = [];
-    const hidden: Array<Uint8Array | undefined> = [];
-    const entry = (index: number, userId: string): Uint8Array => {
-      const message = (events[index] as MessageEvent).message;
-      const placeholder = message.visibleTo !== undefined && message.visibleTo !== userId;
-      const cache = placeholder ? hidden : full;
-      let bytes = cache[index];
-      if (bytes === undefined) {
-        bytes = entryOf(message, placeholder);
-        cache[index] = bytes;
-      }
-      return bytes;
-    };
+    const entry = (index: number, userId: string): Uint8Array => entryAt(batch, index, userId);
     const origins = new Set<string>();
     const addressed = new Set<string>();
     for (const event of events) {
@@ -267,12 +282,13 @@ export class Delivery {
       const sessions = this.registry.sessionsOf(userId);
       if (sessions === undefined) continue;
       for (const session of sessions) {
-        if (!origins.has(session.id) && !addressed.has(userId)) {
+        const start = batch.sentEarly?.get(session.id) ?? 0;
+        if (start === 0 && !origins.has(session.id) && !addressed.has(userId)) {
           session.enqueue(sharedPacket());
           continue;
         }
         const own: Uint8Array[] = [];
-        for (let index = 0; index < events.length; index++) {
+        for (let index = start; index < events.length; index++) {
           if ((events[index] as MessageEvent).originSessionId !== session.id) own.push(entry(index, userId));
         }
         if (own.length > 0) session.enqueue(joinEntries(own));
@@ -288,6 +304,19 @@ export class Delivery {
       }
     }
   }
+}
+
+/** The push of a batch's event as `userId` gets it, encoded once per batch. */
+function entryAt(batch: PendingPushes, index: number, userId: string): Uint8Array {
+  const message = (batch.events[index] as MessageEvent).message;
+  const placeholder = message.visibleTo !== undefined && message.visibleTo !== userId;
+  const cache = placeholder ? batch.hidden : batch.full;
+  let bytes = cache[index];
+  if (bytes === undefined) {
+    bytes = entryOf(message, placeholder);
+    cache[index] = bytes;
+  }
+  return bytes;
 }
 
 function entryOf(message: StoredMessage, hidden: boolean): Uint8Array {

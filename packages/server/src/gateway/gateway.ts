@@ -11,7 +11,7 @@ import type { GatewayContext, WireConnection } from './session.js';
 import { Session } from './session.js';
 import { SessionRegistry } from './registry.js';
 
-export type GatewayServices = Omit<GatewayContext, 'onAuthenticated' | 'onClosed' | 'scheduleFlush' | 'sendBucketOf' | 'countRequest'>;
+export type GatewayServices = Omit<GatewayContext, 'onAuthenticated' | 'onClosed' | 'scheduleFlush' | 'sendBucketOf' | 'countRequest' | 'beforeAck'>;
 
 export class Gateway {
   readonly registry: SessionRegistry;
@@ -22,6 +22,7 @@ export class Gateway {
   private flushScheduled = false;
   /** Run at the start of every flush, before the sessions write (Delivery queues its pushes there). */
   private readonly beforeFlush: Array<() => void> = [];
+  private beforeAck: (session: Session, conversationId: string) => void = () => {};
   private readonly sweepEveryMs: number;
   private sweepTimer: TimerHandle | undefined;
   private closed = false;
@@ -34,6 +35,7 @@ export class Gateway {
     this.registry = new SessionRegistry(services.limits);
     this.context = {
       ...services,
+      beforeAck: (session, conversationId) => this.beforeAck(session, conversationId),
       countRequest: (kind) => this.requestCounts.set(kind, (this.requestCounts.get(kind) ?? 0) + 1),
       onAuthenticated: (session) => this.registry.bindUser(session),
       sendBucketOf: (userId) => this.registry.sendBucketOf(userId),
@@ -65,6 +67,11 @@ export class Gateway {
   addFlushStep(step: () => void): () => void {
     this.beforeFlush.push(step);
     return () => this.requestFlush();
+  }
+
+  /** Sets what runs before a send's ack is queued (Delivery.beforeAck: earlier pushes first). */
+  setBeforeAck(hook: (session: Session, conversationId: string) => void): void {
+    this.beforeAck = hook;
   }
 
   private scheduleFlush(session: Session): void {

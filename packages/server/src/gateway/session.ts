@@ -61,6 +61,8 @@ export interface GatewayContext {
   log: Logger;
   /** The server's time: deadlines, rate limits. */
   clock: Clock;
+  /** Runs right before a send's ack is queued: pushes it must not overtake are queued first. */
+  beforeAck(session: Session, conversationId: string): void;
   /** Counts one request of a kind, for the operations view (ParleyServer.requestCounts). */
   countRequest(kind: string): void;
   /** Called once a session authenticated; throws to refuse it (too many connections). */
@@ -444,8 +446,10 @@ const HANDLERS: { [C in HandledCase]: Handler<C> } = {
       return session.services.messaging
         .send(userId, request, {
           sessionId: session.id,
-          onCommitted: (result) =>
-            session.replyTo(requestId, { $case: 'sendAck', value: { message: toWireMessage(result.message), duplicate: result.duplicate } }),
+          onCommitted: (result) => {
+            session.services.beforeAck(session, result.message.conversationId);
+            session.replyTo(requestId, { $case: 'sendAck', value: { message: toWireMessage(result.message), duplicate: result.duplicate } });
+          },
         })
         .then(() => ALREADY_REPLIED);
     },
