@@ -20,6 +20,8 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type Message, ParleyClient } from '@parley/client';
+import WebSocket from 'ws';
+import { FrameField, scanPacket } from './versus/wire-scan.js';
 import { ProgressLine } from './support/progress.js';
 import type { UsageReport } from './server-process.js';
 import { ServerChild } from './support/server-child.js';
@@ -230,6 +232,23 @@ async function adminCall<T>(httpUrl: string, adminKey: string, path: string, bod
   return JSON.parse(text) as T;
 }
 
+/** Client-side count of pull requests the SDK clients sent (WebSocket only). */
+let clientPulls = 0;
+
+/** A `ws` socket that counts the pull frames the SDK sends through it. */
+class PullCountingWebSocket extends WebSocket {
+  constructor(url: string) {
+    super(url, { perMessageDeflate: false });
+  }
+
+  override send(data: Uint8Array): void {
+    scanPacket(data, (_requestId, field) => {
+      if (field === FrameField.pull) clientPulls += 1;
+    });
+    super.send(data);
+  }
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((resolveSleep) => setTimeout(resolveSleep, ms));
 }
@@ -244,6 +263,8 @@ interface RunResult {
   serverSystemCpuUs: number;
   /** Requests the server handled over the measured window, by kind. */
   serverRequests: Record<string, number>;
+  /** Pull requests the SDK clients sent over the measured window (counted over WebSocket only). */
+  clientPulls: number | undefined;
   serverRssMaxBytes: number;
   generatorCpuUs: number;
   /** Busy cores of the whole machine over the measured window. */
@@ -291,12 +312,14 @@ async function run(options: BenchOptions, server: ServerChild, clients: ParleyCl
   let serverUsageAtStart: Promise<UsageReport> | undefined;
   let generatorCpuAtStart: NodeJS.CpuUsage | undefined;
   let machineCpuAtStart: CpuTimes | undefined;
+  let clientPullsAtStart = 0;
   const startMeasuring = () => {
     if (measureStartedAt !== 0) return;
     measureStartedAt = performance.now();
     tracker.firstMeasured = tracker.sent;
     server.resetPeak();
     serverUsageAtStart = server.usage();
+    clientPullsAtStart = clientPulls;
     generatorCpuAtStart = process.cpuUsage();
     machineCpuAtStart = readCpuTimes();
   };
@@ -371,6 +394,7 @@ async function run(options: BenchOptions, server: ServerChild, clients: ParleyCl
   const drained = tracker.settled === tracker.sent && tracker.ackedNotDelivered === 0;
   const measureEndedAt = tracker.lastMeasuredDeliveryAt > measureStartedAt ? tracker.lastMeasuredDeliveryAt : performance.now();
   const serverUsageAtEnd = await server.usage();
+  const measuredClientPulls = clientPulls - clientPullsAtStart;
   const serverUsageStart = (await serverUsageAtStart) ?? serverUsageAtEnd;
   const generatorCpu = process.cpuUsage(generatorCpuAtStart);
   const machineBusy = busyCores(machineCpuAtStart, readCpuTimes(), cpus().length);
@@ -386,6 +410,7 @@ async function run(options: BenchOptions, server: ServerChild, clients: ParleyCl
     serverCpuUs: serverUsageAtEnd.cpuUserUs + serverUsageAtEnd.cpuSystemUs - serverUsageStart.cpuUserUs - serverUsageStart.cpuSystemUs,
     serverSystemCpuUs: serverUsageAtEnd.cpuSystemUs - serverUsageStart.cpuSystemUs,
     serverRequests: requestsBetween(serverUsageStart.requests, serverUsageAtEnd.requests),
+    clientPulls: options.transport === 'ws' ? measuredClientPulls : undefined,
     serverRssMaxBytes,
     generatorCpuUs: generatorCpu.user + generatorCpu.system,
     machineBusyCores: machineBusy,
@@ -441,10 +466,15 @@ function summarize(result: RunResult) {
         systemCpuUsPerDelivered: round(result.serverSystemCpuUs / Math.max(1, tracker.measuredDelivered), 1),
         cpuCores: round(result.serverCpuUs / wallUs, 2),
         // What clients asked besides sends: gap pulls and syncs should be rare without faults.
-        requests: result.serverRequests,
-        pullsPer1000Delivered: round(((result.serverRequests.pull ?? 0) * 1000) / Math.max(1, tracker.measuredDelivered), 2),
+        // Left out for a server that does not count requests (older versions).
+        requests: countsRequests(result.serverRequests) ? result.serverRequests : undefined,
+        pullsPer1000Delivered: countsRequests(result.serverRequests)
+          ? round(((result.serverRequests.pull ?? 0) * 1000) / Math.max(1, tracker.measuredDelivered), 2)
+          : undefined,
       },
       generator: { cpuCores: round(result.generatorCpuUs / wallUs, 2) },
+      // Counted by the clients, so also against servers that do not count requests.
+      clientPullsPer1000Delivered: result.clientPulls === undefined ? undefined : round((result.clientPulls * 1000) / Math.max(1, tracker.measuredDelivered), 2),
       // Whatever else ran on the machine meanwhile (other programs, the kernel).
       otherProcessesCpuCores: round(Math.max(0, result.machineBusyCores - (result.serverCpuUs + result.generatorCpuUs) / wallUs), 2),
     },
@@ -515,12 +545,18 @@ ${markdownTable(header, [row])}
 
 latency p90 ${formatFixed(m.latencyMs.p90)} ms, p99.9 ${formatFixed(m.latencyMs.p999)} ms, mean ${formatFixed(m.latencyMs.mean)} ms; sender's durable ack p50 ${formatFixed(m.ackLatencyMs.p50)} / p99 ${formatFixed(m.ackLatencyMs.p99)} ms; durability ${summary.durability}; ${summary.messageChars}-char messages; measured ${formatFixed(m.seconds, 2)} s after ${summary.warmupS} s warmup
 CPU: server ${formatFixed(m.server.cpuCores, 2)} cores (kernel ${formatFixed(m.server.systemCpuUsPerDelivered, 0)} of its ${formatFixed(m.server.cpuUsPerDelivered, 0)} µs/msg), load generator ${formatFixed(m.generator.cpuCores, 2)} cores, other processes ${formatFixed(m.otherProcessesCpuCores, 2)} cores (${summary.machine.cpus} CPUs: ${summary.machine.cpuModel})
-server requests besides sends: ${formatRequests(m.server.requests)}; ${formatFixed(m.server.pullsPer1000Delivered, 2)} pulls per 1,000 messages
+${m.clientPullsPer1000Delivered === undefined ? '' : `pulls sent by the clients: ${formatFixed(m.clientPullsPer1000Delivered, 2)} per 1,000 messages; `}server requests besides sends: ${formatRequests(m.server.requests)}${m.server.pullsPer1000Delivered === undefined ? '' : `; ${formatFixed(m.server.pullsPer1000Delivered, 2)} pulls per 1,000 messages`}
 delivery check (whole run): ${formatCount(c.acked)} acked of ${formatCount(c.sent)} sent; ${formatCount(c.deliveredOnce)} delivered; missing ${c.missing}, duplicates ${c.duplicates}, misrouted ${c.misrouted}, out of order ${c.outOfOrder}, unexpected ${c.unexpected}, send errors ${errors.length === 0 ? 0 : errors.join(', ')} → ${clean ? 'OK: every acked message delivered exactly once' : 'FAILED'}
 `);
 }
 
-function formatRequests(requests: Record<string, number>): string {
+/** A server that counts requests reports at least its sends. */
+function countsRequests(requests: Record<string, number>): boolean {
+  return Object.keys(requests).length > 0;
+}
+
+function formatRequests(requests: Record<string, number> | undefined): string {
+  if (requests === undefined) return 'not counted by this server';
   const others = Object.entries(requests).filter(([kind, count]) => kind !== 'send' && count > 0);
   return others.length === 0 ? 'none' : others.map(([kind, count]) => `${kind} ${formatCount(count)}`).join(', ');
 }
@@ -562,7 +598,16 @@ async function main(): Promise<number> {
 
     progress.note(`connecting ${clientCount} clients over ${options.transport} (${url})...`);
     const clients = await inBatches(tokens, CONNECT_CONCURRENCY, async (token) => {
-      const client = new ParleyClient({ url, token, reconnect: false, initialBacklog: 0, clientName: 'parley-bench' });
+      // Over WebSocket the SDK's outgoing packets are scanned for pulls, so
+      // that gap pulls are counted on the client side with any server version.
+      const client = new ParleyClient({
+        url,
+        token,
+        reconnect: false,
+        initialBacklog: 0,
+        clientName: 'parley-bench',
+        WebSocket: options.transport === 'ws' ? PullCountingWebSocket : undefined,
+      });
       created.push(client);
       await client.connect();
       return client;

@@ -58,8 +58,10 @@ interface DirectResult {
     throughputPerS?: number;
     latencyMs: { p50?: number; p90?: number; p99?: number; max?: number };
     ackLatencyMs?: { p50?: number; p99?: number };
-    server: { rssMaxMb?: number; cpuUsPerDelivered?: number; systemCpuUsPerDelivered?: number; cpuCores?: number };
+    server: { rssMaxMb?: number; cpuUsPerDelivered?: number; systemCpuUsPerDelivered?: number; cpuCores?: number; pullsPer1000Delivered?: number };
     generator?: { cpuCores?: number };
+    /** Pull requests the SDK clients sent, per 1,000 delivered (WebSocket runs). */
+    clientPullsPer1000Delivered?: number;
     otherProcessesCpuCores?: number;
   };
   check?: { missing: number; duplicates: number; misrouted: number; outOfOrder: number; unexpected: number };
@@ -118,6 +120,10 @@ const COLUMNS: Record<string, { title: string; cell: (result: DirectResult) => s
   rss: { title: 'server RSS MB', cell: (r) => fixed(r.measured.server.rssMaxMb, 0) },
   cpu: { title: 'server CPU µs/msg', cell: (r) => fixed(r.measured.server.cpuUsPerDelivered, 0) },
   kernelCpu: { title: 'of which kernel µs/msg', cell: (r) => fixed(r.measured.server.systemCpuUsPerDelivered, 0) },
+  pulls: {
+    title: 'gap pulls per 1,000 msgs',
+    cell: (r) => (r.measured.clientPullsPer1000Delivered === undefined ? 'not counted' : fixed(r.measured.clientPullsPer1000Delivered, 2)),
+  },
   cores: {
     title: 'server / generator / other cores',
     cell: (r) => {

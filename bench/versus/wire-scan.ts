@@ -13,6 +13,7 @@
 /** Frame body field numbers the generator cares about (Frame.body in parley.proto). */
 export const FrameField = {
   send: 11,
+  pull: 13,
   welcome: 40,
   sendAck: 41,
   conversationResult: 44,
