@@ -103,7 +103,8 @@ interface Sender {
   /** Send time (performance.now) per counter. */
   sentAt: number[];
   acked: number;
-  errors: number;
+  /** Sends the server refused (rate limit, overload) and the peer sent again. */
+  refusals: number;
 }
 
 async function runTarget(kind: TargetKind, options: Options, progress: ProgressLine) {
@@ -139,7 +140,7 @@ async function runTarget(kind: TargetKind, options: Options, progress: ProgressL
         if (sentAt !== undefined) latencies.push(performance.now() - sentAt);
       },
       onSendError: () => {
-        (senders[index] as Sender).errors += 1;
+        (senders[index] as Sender).refusals += 1;
       },
     }));
     for (let pair = 0; pair < options.pairs; pair++) {
@@ -149,7 +150,7 @@ async function runTarget(kind: TargetKind, options: Options, progress: ProgressL
         if (reply.body?.$case !== 'conversationResult' || reply.body.value.summary === undefined) throw new Error(`open_direct failed: ${reply.body?.$case}`);
         conversationId = reply.body.value.summary.id;
       }
-      for (const index of [2 * pair, 2 * pair + 1]) senders[index] = { peer: peers[index] as RawPeer, conversationId, sentAt: [], acked: 0, errors: 0 };
+      for (const index of [2 * pair, 2 * pair + 1]) senders[index] = { peer: peers[index] as RawPeer, conversationId, sentAt: [], acked: 0, refusals: 0 };
     }
 
     const rows: DirectRow[] = [];
@@ -220,7 +221,7 @@ async function runTarget(kind: TargetKind, options: Options, progress: ProgressL
       duplicatesOrReordered: check.duplicatesOrReordered,
       gaps: check.gaps,
       sendersWithMissing: missing,
-      sendErrors: senders.reduce((sum, sender) => sum + sender.errors, 0),
+      refusedAndResent: senders.reduce((sum, sender) => sum + sender.refusals, 0),
       ok: false,
     };
     verdict.ok = verdict.acked === verdict.sent && verdict.delivered === verdict.acked && verdict.duplicatesOrReordered === 0 && verdict.gaps === 0 && missing === 0;
@@ -234,8 +235,8 @@ async function runTarget(kind: TargetKind, options: Options, progress: ProgressL
 function drained(senders: readonly Sender[], check: DeliveryCheck): boolean {
   for (let index = 0; index < senders.length; index++) {
     const sender = senders[index] as Sender;
-    if (sender.acked + sender.errors < sender.sentAt.length) return false;
-    if (check.lastFrom(index ^ 1, index) < sender.sentAt.length - 1 - sender.errors) return false;
+    if (sender.acked < sender.sentAt.length) return false;
+    if (check.lastFrom(index ^ 1, index) < sender.sentAt.length - 1) return false;
   }
   return true;
 }
@@ -277,7 +278,7 @@ function compare(rows: readonly DirectRow[], rate: number) {
 type DirectSummary = {
   rows: DirectRow[];
   comparisons: ReturnType<typeof compare>[];
-  checks: Record<string, { ok: boolean; sent: number; acked: number; delivered: number; duplicatesOrReordered: number; gaps: number; sendersWithMissing: number; sendErrors: number }>;
+  checks: Record<string, { ok: boolean; sent: number; acked: number; delivered: number; duplicatesOrReordered: number; gaps: number; sendersWithMissing: number; refusedAndResent: number }>;
 };
 
 export function directTable(summary: DirectSummary): string {
@@ -310,7 +311,7 @@ function printDirect(summary: DirectSummary): void {
   const checks = Object.entries(summary.checks)
     .map(
       ([target, check]) =>
-        `${TARGET_LABEL[target as TargetKind]}: ${formatCount(check.acked)} acked of ${formatCount(check.sent)} sent, ${formatCount(check.delivered)} delivered, duplicates or reordered ${check.duplicatesOrReordered}, gaps ${check.gaps}, senders missing messages ${check.sendersWithMissing}, send errors ${check.sendErrors} → ${check.ok ? 'OK' : 'FAILED'}`,
+        `${TARGET_LABEL[target as TargetKind]}: ${formatCount(check.acked)} acked of ${formatCount(check.sent)} sent, ${formatCount(check.delivered)} delivered, duplicates or reordered ${check.duplicatesOrReordered}, gaps ${check.gaps}, senders missing messages ${check.sendersWithMissing}, sends refused and sent again ${check.refusedAndResent} → ${check.ok ? 'OK' : 'FAILED'}`,
     )
     .join('\n');
   process.stdout.write(`\n${directTable(summary)}\n\ndelivery check:\n${checks}\n`);

@@ -109,7 +109,8 @@ interface SenderState {
   remaining: number[];
   complete: number;
   acked: number;
-  errors: number;
+  /** Sends the server refused (rate limit, overload) and the peer sent again. */
+  refusals: number;
   active: boolean;
   window: number;
 }
@@ -124,7 +125,7 @@ async function runTarget(kind: TargetKind, members: number, options: Options, pr
     const groupId = target.isParley ? await target.group('fanout', ids[0] as string, ids.slice(1)) : 'fanout';
     const senderCount = Math.min(options.senders, members);
     const check = new DeliveryCheck(senderCount);
-    const senders: SenderState[] = Array.from({ length: senderCount }, () => ({ sentAt: [], remaining: [], complete: 0, acked: 0, errors: 0, active: false, window: 0 }));
+    const senders: SenderState[] = Array.from({ length: senderCount }, () => ({ sentAt: [], remaining: [], complete: 0, acked: 0, refusals: 0, active: false, window: 0 }));
     const lastSeq = new Float64Array(members);
     const reportedSeq = new Float64Array(members);
     let latencies: number[] = [];
@@ -140,7 +141,7 @@ async function runTarget(kind: TargetKind, members: number, options: Options, pr
     };
     const refill = (index: number): void => {
       const sender = senders[index] as SenderState;
-      while (sender.active && sender.sentAt.length - sender.complete - sender.errors < sender.window) sendNext(index);
+      while (sender.active && sender.sentAt.length - sender.complete < sender.window) sendNext(index);
     };
     progress.note(`${TARGET_LABEL[kind]}: connecting ${formatCount(members)} peers`);
     peers = await target.connectAll(members, tokens, () => 'fanout', (index) => ({
@@ -163,7 +164,7 @@ async function runTarget(kind: TargetKind, members: number, options: Options, pr
       },
       onSendError: () => {
         const sender = senders[index];
-        if (sender !== undefined) sender.errors += 1;
+        if (sender !== undefined) sender.refusals += 1;
       },
     }));
 
@@ -215,7 +216,7 @@ async function runTarget(kind: TargetKind, members: number, options: Options, pr
       for (const sender of senders) sender.active = false;
       if (reporter !== undefined) clearInterval(reporter);
       const drainUntil = performance.now() + DRAIN_TIMEOUT_MS;
-      while (performance.now() < drainUntil && senders.some((sender) => sender.complete + sender.errors < sender.sentAt.length)) await sleep(10);
+      while (performance.now() < drainUntil && senders.some((sender) => sender.complete < sender.sentAt.length)) await sleep(10);
       const ordered = sorted(latencies);
       rows.push({
         target: kind,
@@ -234,12 +235,12 @@ async function runTarget(kind: TargetKind, members: number, options: Options, pr
     const sent = senders.reduce((sum, sender) => sum + sender.sentAt.length, 0);
     const complete = senders.reduce((sum, sender) => sum + sender.complete, 0);
     const acked = senders.reduce((sum, sender) => sum + sender.acked, 0);
-    const errors = senders.reduce((sum, sender) => sum + sender.errors, 0);
-    const ok = acked === sent && complete === sent && check.duplicatesOrReordered === 0 && check.gaps === 0 && errors === 0;
+    const refusals = senders.reduce((sum, sender) => sum + sender.refusals, 0);
+    const ok = acked === sent && complete === sent && check.duplicatesOrReordered === 0 && check.gaps === 0;
     for (const peer of peers) peer.close();
     return {
       rows,
-      check: { sent, acked, deliveredToEveryone: complete, deliveries: check.delivered, duplicatesOrReordered: check.duplicatesOrReordered, gaps: check.gaps, sendErrors: errors, ok },
+      check: { sent, acked, deliveredToEveryone: complete, deliveries: check.delivered, duplicatesOrReordered: check.duplicatesOrReordered, gaps: check.gaps, refusedAndResent: refusals, ok },
     };
   } finally {
     await target.stop();
@@ -325,7 +326,7 @@ function formatChecks(checks: Record<string, Record<string, number | boolean>>):
   return Object.entries(checks)
     .map(
       ([name, check]) =>
-        `${name}: ${formatCount(Number(check.acked))} acked of ${formatCount(Number(check.sent))} sent, ${formatCount(Number(check.deliveredToEveryone))} reached every member (${formatCount(Number(check.deliveries))} deliveries), duplicates or reordered ${check.duplicatesOrReordered}, gaps ${check.gaps}, send errors ${check.sendErrors} → ${check.ok ? 'OK' : 'FAILED'}`,
+        `${name}: ${formatCount(Number(check.acked))} acked of ${formatCount(Number(check.sent))} sent, ${formatCount(Number(check.deliveredToEveryone))} reached every member (${formatCount(Number(check.deliveries))} deliveries), duplicates or reordered ${check.duplicatesOrReordered}, gaps ${check.gaps}, sends refused and sent again ${check.refusedAndResent} → ${check.ok ? 'OK' : 'FAILED'}`,
     )
     .join('\n');
 }

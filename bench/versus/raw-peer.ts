@@ -18,11 +18,19 @@ export interface PeerHandlers {
   onAck(counter: number): void;
   /** Another peer's message arrived (seq: Parley's, 0 from the baseline). */
   onDelivery(senderIndex: number, counter: number, seq: number): void;
-  /** A server error frame answering a send (rate limited, ...). */
+  /** A send was refused (rate limited, overloaded); the peer sends it again, as the SDK would. */
   onSendError?(requestId: number): void;
 }
 
 const REQUEST_TIMEOUT_MS = 30_000;
+/** How long a refused send waits before it is sent again (the server asks for 100-250 ms). */
+const RESEND_AFTER_MS = 250;
+
+interface SentMessage {
+  conversationId: string;
+  counter: number;
+  text: string;
+}
 
 export class RawPeer {
   private nextRequestId = 1;
@@ -30,6 +38,16 @@ export class RawPeer {
   private readonly prefix: string;
   /** The packet being scanned, for decoding a setup reply in full. */
   private lastPacket: Uint8Array = new Uint8Array(0);
+  /** Sends not yet answered, by request id. */
+  private readonly unanswered = new Map<number, SentMessage>();
+  /**
+   * After a refusal, sends wait here (refused ones and new ones) until every
+   * send in flight is answered, then go again in order: a send in flight may
+   * still be refused behind the first one, and nothing may overtake it. This
+   * is the discipline the SDK's outbox keeps too.
+   */
+  private refused: SentMessage[] = [];
+  private resendTimer: ReturnType<typeof setTimeout> | undefined;
   closed = false;
 
   private constructor(
@@ -86,9 +104,31 @@ export class RawPeer {
 
   /** Sends one message; returns its request id. The ack arrives through onAck. */
   send(conversationId: string, counter: number, text: string): number {
+    if (this.refused.length > 0) {
+      this.refused.push({ conversationId, counter, text });
+      return 0;
+    }
+    return this.transmit(conversationId, counter, text);
+  }
+
+  private transmit(conversationId: string, counter: number, text: string): number {
     const requestId = this.allocateRequestId();
+    this.unanswered.set(requestId, { conversationId, counter, text });
     this.socket.send(encodeFrameEntry({ requestId, body: { $case: 'send', value: { conversationId, clientMsgId: this.prefix + counter, text } } }));
     return requestId;
+  }
+
+  /** Sends the refused messages again, oldest first, with the same client ids (the server keeps their order). */
+  private resendRefused(): void {
+    this.resendTimer = undefined;
+    if (this.closed) return;
+    if (this.unanswered.size > 0) {
+      this.resendTimer = setTimeout(() => this.resendRefused(), RESEND_AFTER_MS / 5);
+      return;
+    }
+    const again = this.refused.sort((a, b) => a.counter - b.counter);
+    this.refused = [];
+    for (const message of again) this.transmit(message.conversationId, message.counter, message.text);
   }
 
   /** Reports a delivered position, as the SDK does (Parley only). */
@@ -103,6 +143,7 @@ export class RawPeer {
 
   close(): void {
     this.closed = true;
+    clearTimeout(this.resendTimer);
     this.socket.terminate();
   }
 
@@ -127,9 +168,16 @@ export class RawPeer {
       return;
     }
     if (sender >= 0 && (field === FrameField.push || field === FrameField.sendAck || field === FrameField.send)) {
-      if (sender === this.index) this.handlers.onAck(counter);
-      else this.handlers.onDelivery(sender, counter, seq);
+      if (sender === this.index) {
+        this.unanswered.delete(requestId);
+        this.handlers.onAck(counter);
+      } else this.handlers.onDelivery(sender, counter, seq);
     } else if (field === FrameField.error && requestId !== 0) {
+      const refused = this.unanswered.get(requestId);
+      if (refused === undefined) return;
+      this.unanswered.delete(requestId);
+      this.refused.push(refused);
+      this.resendTimer ??= setTimeout(() => this.resendRefused(), RESEND_AFTER_MS);
       this.handlers.onSendError?.(requestId);
     }
   };

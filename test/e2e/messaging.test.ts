@@ -355,3 +355,36 @@ test('concurrent senders cause no gap pulls: an ack never overtakes pushes of ea
   for (const each of [alice, bob]) assertDenseOnce(each, direct);
   assert.equal((fixture.server.requestCounts().pull ?? 0) - pullsBefore, 0, 'no pulls were needed');
 });
+
+test('an overloaded server stops reading from senders (and past twice its bound refuses, retryably): nothing is lost, order holds', async (t) => {
+  // Two sends waiting for their commit server-wide: a burst is held back in
+  // TCP, and what was already read past four is refused and sent again.
+  const fixture = await startTestServer(t, { limits: { maxPendingSends: 2 } });
+  await users(fixture, 'alice', 'bob', 'carol');
+  const alice = await device(fixture, 'alice', fixture.server.wsUrl, t);
+  const bob = await device(fixture, 'bob', fixture.server.tcpUrl as string, t);
+  const carol = await device(fixture, 'carol', fixture.server.wsUrl, t);
+  const direct = await alice.client.direct('bob');
+  const group = (await carol.client.createGroup({ name: 'Busy', memberIds: ['alice', 'bob'] })).id;
+  const count = 60;
+  const sent = await Promise.all([
+    ...Array.from({ length: count }, (_, n) => alice.client.send(direct, { text: `a${n}` })),
+    ...Array.from({ length: count }, (_, n) => bob.client.send(direct, { text: `b${n}` })),
+    ...Array.from({ length: count }, (_, n) => carol.client.send(group, { text: `c${n}` })),
+  ]);
+  assert.equal(sent.length, 3 * count, 'every send was acknowledged in the end');
+  await eventually(() => texts(alice, direct).length === 2 * count && texts(bob, direct).length === 2 * count && texts(bob, group).length === count, 15_000);
+  for (const [each, conversationId, prefix] of [
+    [bob, direct, 'a'],
+    [alice, direct, 'b'],
+    [alice, group, 'c'],
+    [bob, group, 'c'],
+  ] as const) {
+    assert.deepEqual(
+      texts(each, conversationId).filter((text) => text.startsWith(prefix)),
+      Array.from({ length: count }, (_, n) => `${prefix}${n}`),
+      'each sender\'s messages once, in order',
+    );
+    assertDenseOnce(each, conversationId);
+  }
+});

@@ -25,6 +25,8 @@ export interface OutboxEntry<T> {
   retryAt: number;
   /** Retryable failures so far, for the backoff. */
   failures: number;
+  /** The conversation's retry epoch when this entry was last transmitted (see Outbox.retryEpochs). */
+  sentInEpoch: number;
   readonly resolve: (result: T) => void;
   readonly reject: (error: ParleyError) => void;
   /** What add() returned for this entry, for a repeated add() of the same clientMsgId. */
@@ -78,6 +80,16 @@ export class Outbox<T> {
   /** Queued and in-flight sends, in the order send() was called. */
   private readonly entries: OutboxEntry<T>[] = [];
   private inFlightCount = 0;
+  /**
+   * Per conversation, how many times a refused send was transmitted again.
+   * The server refuses every send of a conversation that reaches it behind a
+   * refused one until that one is retried; a send transmitted before the
+   * latest retry and still unanswered may therefore still come back refused,
+   * and nothing after it may go until it is answered (see nextToSend).
+   */
+  private readonly retryEpochs = new Map<string, number>();
+  /** Entries queued per conversation, so that its retry epoch is forgotten with its last entry. */
+  private readonly queuedIn = new Map<string, number>();
 
   constructor(private readonly maxInFlight = MAX_SENDS_IN_FLIGHT) {}
 
@@ -111,10 +123,12 @@ export class Outbox<T> {
         inFlight: false,
         retryAt: 0,
         failures: 0,
+        sentInEpoch: 0,
         resolve,
         reject,
       };
       this.entries.push(added);
+      this.queuedIn.set(conversationId, (this.queuedIn.get(conversationId) ?? 0) + 1);
     });
     if (added !== undefined) added.promise = promise;
     return promise;
@@ -129,13 +143,23 @@ export class Outbox<T> {
     if (this.inFlightCount >= this.maxInFlight) return undefined;
     let heldBack: Set<string> | undefined;
     for (const entry of this.entries) {
-      if (entry.inFlight) continue;
+      const epoch = this.retryEpochs.get(entry.conversationId) ?? 0;
+      if (entry.inFlight) {
+        // Sent before the latest retry: may yet be refused, so later sends wait for its answer.
+        if (entry.sentInEpoch < epoch) {
+          heldBack ??= new Set();
+          heldBack.add(entry.conversationId);
+        }
+        continue;
+      }
       if (heldBack?.has(entry.conversationId)) continue;
       if (entry.retryAt > now) {
         heldBack ??= new Set();
         heldBack.add(entry.conversationId);
         continue;
       }
+      if (entry.failures > 0) this.retryEpochs.set(entry.conversationId, epoch + 1);
+      entry.sentInEpoch = this.retryEpochs.get(entry.conversationId) ?? 0;
       entry.inFlight = true;
       entry.attempt += 1;
       this.inFlightCount += 1;
@@ -199,6 +223,8 @@ export class Outbox<T> {
   rejectAll(error: ParleyError): void {
     const entries = this.entries.splice(0);
     this.inFlightCount = 0;
+    this.retryEpochs.clear();
+    this.queuedIn.clear();
     for (const entry of entries) {
       entry.inFlight = false;
       entry.reject(error);
@@ -212,7 +238,14 @@ export class Outbox<T> {
 
   private remove(entry: OutboxEntry<T>): void {
     const index = this.entries.indexOf(entry);
-    if (index >= 0) this.entries.splice(index, 1);
+    if (index < 0) return;
+    this.entries.splice(index, 1);
+    const left = (this.queuedIn.get(entry.conversationId) ?? 1) - 1;
+    if (left > 0) this.queuedIn.set(entry.conversationId, left);
+    else {
+      this.queuedIn.delete(entry.conversationId);
+      this.retryEpochs.delete(entry.conversationId);
+    }
     if (entry.inFlight) {
       entry.inFlight = false;
       this.inFlightCount -= 1;

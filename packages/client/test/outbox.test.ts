@@ -38,6 +38,32 @@ describe('Outbox', () => {
     assert.equal(outbox.size, 0);
   });
 
+  it('a send transmitted before a retry holds back later sends until it is answered', () => {
+    // The server refuses every send of a conversation that reaches it behind a
+    // refused one, until that one is retried. A send still in flight when the
+    // retry goes out reached the server first and comes back refused too; a
+    // later send pipelined meanwhile would overtake it.
+    const outbox = new Outbox<string>(3);
+    for (const text of ['a', 'b', 'c', 'd']) void outbox.add('c', { text });
+    const [a, b, c] = drain(outbox, 0) as Transmission<string>[];
+    const limited = new ParleyError('RATE_LIMITED', 'slow down', { retryAfterMs: 100 });
+    assert.equal(outbox.fail(a as Transmission<string>, limited, 0), 'retrying');
+    assert.equal(outbox.fail(b as Transmission<string>, limited, 0), 'retrying');
+    void outbox.add('other', { text: 'x' });
+    const other = drain(outbox, 50);
+    assert.deepEqual(other.map((t) => t.entry.content.text), ['x'], 'other conversations are not held back');
+    outbox.acknowledge(other[0] as Transmission<string>, 'ack-x');
+    // The retries go, in order; d, queued behind c (sent before them, unanswered), waits.
+    const retries = drain(outbox, 100);
+    assert.deepEqual(retries.map((t) => t.entry.content.text), ['a', 'b']);
+    for (const retry of retries) outbox.acknowledge(retry, `ack-${retry.entry.content.text}`);
+    assert.deepEqual(drain(outbox, 100).map((t) => t.entry.content.text), [], 'd still waits for c');
+    // c comes back refused (it reached the server behind the refused a): retried before d.
+    assert.equal(outbox.fail(c as Transmission<string>, limited, 100), 'retrying');
+    assert.deepEqual(drain(outbox, 150).map((t) => t.entry.content.text), []);
+    assert.deepEqual(drain(outbox, 200).map((t) => t.entry.content.text), ['c', 'd'], 'a send right behind a retry is safe');
+  });
+
   it('caps sends in flight', () => {
     const outbox = new Outbox<string>(2);
     for (let i = 0; i < 5; i++) void outbox.add('c', { text: String(i) });

@@ -33,6 +33,16 @@ export interface ServerLimits {
   maxConnectionsPerUser: number;
   /** Bytes queued for one connection before it is closed as a slow consumer. Default 8 MiB. */
   maxQueuedBytes: number;
+  /**
+   * Sends accepted but not yet committed, server-wide. Past it, connections
+   * that add sends are not read from until half of them are committed
+   * (backpressure: clients wait in TCP); past twice as many, sends are
+   * refused with a retryable UNAVAILABLE and retry_after_ms. An overloaded
+   * server so keeps the latency of what it accepts bounded instead of
+   * queuing without end. Default 4,000 (a few hundred ms of work at this
+   * machine's durable ceiling).
+   */
+  maxPendingSends: number;
   /** Largest REST request body, in bytes. Default 1 MiB (a 10,000-member list fits). */
   maxHttpBodyBytes: number;
 }
@@ -127,6 +137,7 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = {
   sendBurstPerUser: 400,
   maxConnectionsPerUser: 20,
   maxQueuedBytes: 8 * 1024 * 1024,
+  maxPendingSends: 4000,
   maxHttpBodyBytes: 1024 * 1024,
 };
 

@@ -11,7 +11,10 @@ import type { GatewayContext, WireConnection } from './session.js';
 import { Session } from './session.js';
 import { SessionRegistry } from './registry.js';
 
-export type GatewayServices = Omit<GatewayContext, 'onAuthenticated' | 'onClosed' | 'scheduleFlush' | 'sendBucketOf' | 'countRequest' | 'beforeAck'>;
+/** Paused sessions resumed per turn once the send queue has drained (see resumeReading). */
+const RESUME_BATCH = 32;
+
+export type GatewayServices = Omit<GatewayContext, 'onAuthenticated' | 'onClosed' | 'scheduleFlush' | 'sendBucketOf' | 'countRequest' | 'beforeAck' | 'pauseReading'>;
 
 export class Gateway {
   readonly registry: SessionRegistry;
@@ -23,6 +26,8 @@ export class Gateway {
   /** Run at the start of every flush, before the sessions write (Delivery queues its pushes there). */
   private readonly beforeFlush: Array<() => void> = [];
   private beforeAck: (session: Session, conversationId: string) => void = () => {};
+  /** Sessions not read from until the send queue drains (see Session.onPacket). */
+  private paused = new Set<Session>();
   private readonly sweepEveryMs: number;
   private sweepTimer: TimerHandle | undefined;
   private closed = false;
@@ -36,10 +41,14 @@ export class Gateway {
     this.context = {
       ...services,
       beforeAck: (session, conversationId) => this.beforeAck(session, conversationId),
+      pauseReading: (session) => this.pauseReading(session),
       countRequest: (kind) => this.requestCounts.set(kind, (this.requestCounts.get(kind) ?? 0) + 1),
       onAuthenticated: (session) => this.registry.bindUser(session),
       sendBucketOf: (userId) => this.registry.sendBucketOf(userId),
-      onClosed: (session) => this.registry.remove(session),
+      onClosed: (session) => {
+        this.registry.remove(session);
+        this.paused.delete(session);
+      },
       scheduleFlush: (session) => this.scheduleFlush(session),
     };
     // A deadline is noticed at most this long after it passed (5 s at the defaults).
@@ -72,6 +81,34 @@ export class Gateway {
   /** Sets what runs before a send's ack is queued (Delivery.beforeAck: earlier pushes first). */
   setBeforeAck(hook: (session: Session, conversationId: string) => void): void {
     this.beforeAck = hook;
+  }
+
+  private pauseReading(session: Session): void {
+    if (this.paused.has(session)) return;
+    if (this.paused.size === 0) this.context.messaging.onceDrained(() => this.resumeReading());
+    this.paused.add(session);
+    session.pauseReading();
+  }
+
+  /**
+   * Resumes paused sessions a few at a time, one batch per turn while the
+   * queue has room: resuming every connection at once would pour all their
+   * buffered sends in together and overflow the queue straight away.
+   */
+  private resumeReading(): void {
+    if (this.closed) return;
+    let resumed = 0;
+    for (const session of this.paused) {
+      if (resumed === RESUME_BATCH) break;
+      this.paused.delete(session);
+      session.resumeReading();
+      resumed += 1;
+    }
+    if (this.paused.size === 0) return;
+    setImmediate(() => {
+      if (this.context.messaging.busy) this.context.messaging.onceDrained(() => this.resumeReading());
+      else this.resumeReading();
+    });
   }
 
   private scheduleFlush(session: Session): void {

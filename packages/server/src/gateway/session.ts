@@ -27,7 +27,7 @@ import type { Logger } from 'pino';
 import type { ServerLimits } from '../config.js';
 import type { AuthService } from '../services/auth.js';
 import type { ConversationService } from '../services/conversations.js';
-import type { MessagingService } from '../services/messaging.js';
+import { type MessagingService, overloadedError } from '../services/messaging.js';
 import type { UserDirectory } from '../services/directory.js';
 import { TokenBucket } from '../util/token-bucket.js';
 import { roleFromWire, roleToWire, toWireMessage, toWireSummary } from './wire.js';
@@ -40,6 +40,9 @@ export interface WireConnection {
   write(packet: Uint8Array): void;
   /** Bytes accepted by write() but not yet handed to the network. */
   bufferedBytes(): number;
+  /** Stops reading from the peer (its data waits in the network buffers: backpressure), until resumeReading(). */
+  pauseReading(): void;
+  resumeReading(): void;
   /**
    * Flushes what was written, then closes: WebSocket with `closeCode` (see
    * docs/protocol.md, "Closing"), TCP with a FIN. A peer that does not finish
@@ -61,6 +64,8 @@ export interface GatewayContext {
   log: Logger;
   /** The server's time: deadlines, rate limits. */
   clock: Clock;
+  /** The server has too many sends waiting for their commit: stop reading from this session for a while. */
+  pauseReading(session: Session): void;
   /** Runs right before a send's ack is queued: pushes it must not overtake are queued first. */
   beforeAck(session: Session, conversationId: string): void;
   /** Counts one request of a kind, for the operations view (ParleyServer.requestCounts). */
@@ -103,6 +108,8 @@ export class Session {
   /** When the token this session authenticated with expires; the session ends then. */
   private tokenExpiresAt = Number.MAX_SAFE_INTEGER;
   private state: SessionState = 'awaiting_hello';
+  /** Not read from while the server's send queue drains (backpressure). */
+  private readingPaused = false;
   private outgoing: Uint8Array[] = [];
   private outgoingBytes = 0;
   /**
@@ -161,6 +168,24 @@ export class Session {
       if (this.isClosed) return;
       this.onFrame(frame);
     }
+    // Backpressure: a connection adding sends to a full queue is not read
+    // again until the queue has drained; its client waits in TCP, not here.
+    if (this.context.messaging.busy) this.context.pauseReading(this);
+  }
+
+  /** Stops reading from the transport (see GatewayContext.pauseReading). */
+  pauseReading(): void {
+    if (this.isClosed) return;
+    this.readingPaused = true;
+    this.connection.pauseReading();
+  }
+
+  resumeReading(): void {
+    if (this.isClosed) return;
+    this.readingPaused = false;
+    // Its pings waited in the network meanwhile: silence while paused is not the client's.
+    this.lastInboundAt = this.context.clock.now();
+    this.connection.resumeReading();
   }
 
   private onFrame(frame: Frame): void {
@@ -291,7 +316,7 @@ export class Session {
     this.reply(requestId, body);
   }
 
-  /** Applies the per-user send rate, keeping per-conversation send order (see heldSends). */
+  /** Applies the per-user send rate and the server's overload bound, keeping per-conversation send order (see heldSends). */
   checkSendRate(userId: string, conversationId: string, clientMsgId: string): void {
     const now = this.context.clock.now();
     const held = this.heldSends?.get(conversationId);
@@ -301,11 +326,14 @@ export class Session {
       }
       this.heldSends?.delete(conversationId);
     }
-    const waitMs = this.context.sendBucketOf(userId).take(now);
-    if (waitMs === 0) return;
+    // An overloaded server refuses like a rate limit, and holds the
+    // conversation's later sends the same way so that they keep their order.
+    const refusal = this.context.messaging.overloaded ? overloadedError() : undefined;
+    const waitMs = refusal === undefined ? this.context.sendBucketOf(userId).take(now) : 0;
+    if (refusal === undefined && waitMs === 0) return;
     this.heldSends ??= new Map();
     if (this.heldSends.size < MAX_HELD_CONVERSATIONS) this.heldSends.set(conversationId, { clientMsgId, expiresAt: now + SEND_HOLD_MS });
-    throw new ParleyError('RATE_LIMITED', 'sending too fast', { retryAfterMs: waitMs });
+    throw refusal ?? new ParleyError('RATE_LIMITED', 'sending too fast', { retryAfterMs: waitMs });
   }
 
   // ---- outbound ----
@@ -424,7 +452,7 @@ export class Session {
       this.fail(new ParleyError('TOKEN_EXPIRED', 'token expired'));
       return false;
     }
-    if (this.state === 'open' && now - this.lastInboundAt > 2 * this.context.heartbeatIntervalMs) {
+    if (this.state === 'open' && !this.readingPaused && now - this.lastInboundAt > 2 * this.context.heartbeatIntervalMs) {
       this.fail(new ParleyError('TIMEOUT', 'no heartbeat'));
       return false;
     }

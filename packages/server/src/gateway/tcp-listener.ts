@@ -60,6 +60,8 @@ export class TcpListener {
         socket.uncork();
       },
       bufferedBytes: () => socket.writableLength,
+      pauseReading: () => socket.pause(),
+      resumeReading: () => socket.resume(),
       close: () => {
         socket.end();
         graceTimer = clock.setTimeout(() => socket.destroy(), CLOSE_GRACE_MS);

@@ -117,6 +117,14 @@ class WebSocketConnection implements WireConnection {
     this.ws.terminate();
   }
 
+  pauseReading(): void {
+    this.ws.pause();
+  }
+
+  resumeReading(): void {
+    this.ws.resume();
+  }
+
   /** The socket closed: the grace timer has nothing left to do. */
   closed(): void {
     this.clock.clearTimeout(this.graceTimer);

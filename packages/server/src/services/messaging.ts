@@ -23,9 +23,16 @@ export interface SendInput {
   visibleTo?: string;
 }
 
+/** How long a sender refused for overload is asked to wait. */
+const OVERLOADED_RETRY_MS = 250;
+
 export class MessagingService {
   /** Unread counts extended rather than recounted, for reads outside write units. */
   private readonly unread = new UnreadCache();
+  /** Sends accepted and not yet settled (see ServerLimits.maxPendingSends). */
+  private pendingSends = 0;
+  /** Called once the pending sends fell to half the bound (see onceDrained). */
+  private drainWaiters: Array<() => void> = [];
 
   constructor(
     private readonly store: Store,
@@ -39,8 +46,47 @@ export class MessagingService {
    * connection that sent it: it gets the message in its ack instead of a push,
    * and `onCommitted` queues that ack before the message is published, so that
    * on the sending connection an ack never trails pushes of later messages.
+   * Refused with a retryable UNAVAILABLE past twice maxPendingSends sends
+   * waiting for their commit (see busy and overloaded).
    */
   async send(senderId: string, input: SendInput, origin?: { sessionId: string; onCommitted(result: AppendResult): void }): Promise<AppendResult> {
+    if (this.overloaded) throw overloadedError();
+    this.pendingSends += 1;
+    try {
+      return await this.commitSend(senderId, input, origin);
+    } finally {
+      this.pendingSends -= 1;
+      if (this.drainWaiters.length > 0 && this.pendingSends <= this.limits.maxPendingSends / 2) {
+        const waiters = this.drainWaiters;
+        this.drainWaiters = [];
+        for (const waiter of waiters) waiter();
+      }
+    }
+  }
+
+  /**
+   * True while maxPendingSends sends wait for their commit: connections that
+   * add more are no longer read from (backpressure) until onceDrained.
+   */
+  get busy(): boolean {
+    return this.pendingSends >= this.limits.maxPendingSends;
+  }
+
+  /**
+   * True past twice the bound (sends already read before their connections
+   * were paused): further sends are refused with a retryable UNAVAILABLE.
+   */
+  get overloaded(): boolean {
+    return this.pendingSends >= 2 * this.limits.maxPendingSends;
+  }
+
+  /** Calls `waiter` once the pending sends have fallen to half the bound. */
+  onceDrained(waiter: () => void): void {
+    if (this.pendingSends <= this.limits.maxPendingSends / 2) waiter();
+    else this.drainWaiters.push(waiter);
+  }
+
+  private async commitSend(senderId: string, input: SendInput, origin?: { sessionId: string; onCommitted(result: AppendResult): void }): Promise<AppendResult> {
     const conversationId = requireConversationId(input.conversationId);
     const clientMsgId = requireClientMsgId(input.clientMsgId);
     checkContent(input.text, input.data, this.limits);
@@ -148,4 +194,9 @@ export class MessagingService {
   async totalUnread(userId: string): Promise<number> {
     return totalUnread(this.store, userId, this.unread);
   }
+}
+
+/** A send refused because the server is overloaded: retryable, after a pause. */
+export function overloadedError(): ParleyError {
+  return new ParleyError('UNAVAILABLE', 'the server is busy; send again shortly', { retryAfterMs: OVERLOADED_RETRY_MS });
 }
