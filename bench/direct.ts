@@ -23,6 +23,7 @@ import { type Message, ParleyClient } from '@parley/client';
 import WebSocket from 'ws';
 import { FrameField, scanPacket } from './versus/wire-scan.js';
 import { ProgressLine } from './support/progress.js';
+import { adminPost, inBatches } from './support/setup.js';
 import type { UsageReport } from './server-process.js';
 import { ServerChild } from './support/server-child.js';
 import { busyCores, readCpuTimes, type CpuTimes } from './support/system-load.js';
@@ -205,31 +206,6 @@ class DeliveryTracker {
     for (let id = 0; id < this.sent; id++) if (this.acked[id] && this.deliveries[id] === 0) missing++;
     return missing;
   }
-}
-
-/** Runs task over items with at most `concurrency` in flight; results in input order. */
-async function inBatches<T, R>(items: readonly T[], concurrency: number, task: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await task(items[index] as T, index);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
-  return results;
-}
-
-async function adminCall<T>(httpUrl: string, adminKey: string, path: string, body: unknown): Promise<T> {
-  const response = await fetch(httpUrl + path, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`POST ${path}: HTTP ${response.status} ${text}`);
-  return JSON.parse(text) as T;
 }
 
 /** Client-side count of pull requests the SDK clients sent (WebSocket only). */
@@ -593,8 +569,8 @@ async function main(): Promise<number> {
     const userIds = Array.from({ length: clientCount }, (_, index) => userIdOf(index));
 
     progress.note(`creating ${clientCount} users and tokens...`);
-    await inBatches(userIds, SETUP_CONCURRENCY, (id) => adminCall(httpUrl, adminKey, '/v1/users', { id }));
-    const tokens = await inBatches(userIds, SETUP_CONCURRENCY, async (id) => (await adminCall<{ token: string }>(httpUrl, adminKey, `/v1/users/${id}/tokens`, {})).token);
+    await inBatches(userIds, SETUP_CONCURRENCY, (id) => adminPost(httpUrl, adminKey, '/v1/users', { id }));
+    const tokens = await inBatches(userIds, SETUP_CONCURRENCY, async (id) => (await adminPost<{ token: string }>(httpUrl, adminKey, `/v1/users/${id}/tokens`, {})).token);
 
     progress.note(`connecting ${clientCount} clients over ${options.transport} (${url})...`);
     const clients = await inBatches(tokens, CONNECT_CONCURRENCY, async (token) => {

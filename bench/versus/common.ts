@@ -9,6 +9,9 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { UsageReport } from '../server-process.js';
 import { ServerChild } from '../support/server-child.js';
+import { adminPost, inBatches } from '../support/setup.js';
+
+export { inBatches };
 import { type PeerHandlers, RawPeer } from './raw-peer.js';
 
 export type TargetKind = 'parley' | 'ws-relay' | 'ws-batched';
@@ -46,14 +49,14 @@ export class Target {
   async users(ids: readonly string[]): Promise<string[]> {
     if (!this.isParley) return ids.map(() => '');
     const { httpUrl, adminKey } = this.child.urls;
-    await inBatches(ids, SETUP_CONCURRENCY, (id) => adminCall(httpUrl, adminKey, '/v1/users', { id }));
-    return inBatches(ids, SETUP_CONCURRENCY, async (id) => (await adminCall<{ token: string }>(httpUrl, adminKey, `/v1/users/${id}/tokens`, {})).token);
+    await inBatches(ids, SETUP_CONCURRENCY, (id) => adminPost(httpUrl, adminKey, '/v1/users', { id }));
+    return inBatches(ids, SETUP_CONCURRENCY, async (id) => (await adminPost<{ token: string }>(httpUrl, adminKey, `/v1/users/${id}/tokens`, {})).token);
   }
 
   /** Creates a group over the admin API (Parley only); returns its id. */
   async group(id: string, ownerId: string, memberIds: readonly string[]): Promise<string> {
     const { httpUrl, adminKey } = this.child.urls;
-    const created = await adminCall<{ id: string }>(httpUrl, adminKey, '/v1/groups', { id, name: id, ownerId, memberIds });
+    const created = await adminPost<{ id: string }>(httpUrl, adminKey, '/v1/groups', { id, name: id, ownerId, memberIds });
     return created.id;
   }
 
@@ -176,30 +179,6 @@ export class DeliveryCheck {
 
 export function machineSummary() {
   return { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version };
-}
-
-export async function inBatches<T, R>(items: readonly T[], concurrency: number, task: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await task(items[index] as T, index);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
-  return results;
-}
-
-async function adminCall<T>(httpUrl: string, adminKey: string, path: string, body: unknown): Promise<T> {
-  const response = await fetch(httpUrl + path, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`POST ${path}: HTTP ${response.status} ${text}`);
-  return JSON.parse(text) as T;
 }
 
 export function sleep(ms: number): Promise<void> {

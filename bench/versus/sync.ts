@@ -24,6 +24,7 @@ import Database from 'better-sqlite3';
 import { ProgressLine } from '../support/progress.js';
 import { formatCount, formatFixed, markdownTable, percentile, round } from '../support/stats.js';
 import { Target, UsageWindow, inBatches, machineSummary, sleep, sorted, untilIdle } from './common.js';
+import { adminPost } from '../support/setup.js';
 import { writeResult } from './results.js';
 
 export const SYNC_USAGE = `Usage: npm run bench -- sync [options]
@@ -103,7 +104,7 @@ export async function runSync(argv: string[]): Promise<number> {
       let sent = 0;
       await inBatches(sends, SETUP_CONCURRENCY, async ({ conversationId, n }) => {
         const clientMsgId = `r${round}-${conversationId}-${n}`;
-        await post(httpUrl, adminKey, `/v1/conversations/${conversationId}/messages`, { senderId: peers[Number(conversationId.slice(1)) % PEERS], text: `m${n}`, clientMsgId });
+        await adminPost(httpUrl, adminKey, `/v1/conversations/${conversationId}/messages`, { senderId: peers[Number(conversationId.slice(1)) % PEERS], text: `m${n}`, clientMsgId });
         sent += 1;
         if (sent % 100 === 0) progress.update(sent / sends.length, `round ${round + 1}/${options.rounds}: ${formatCount(sent)} messages sent while offline`);
       });
@@ -228,13 +229,4 @@ export function syncTable(summary: SyncSummary): string {
 
 function round2(value: number): number {
   return round(value, 2);
-}
-
-async function post(httpUrl: string, adminKey: string, path: string, body: unknown): Promise<void> {
-  const response = await fetch(httpUrl + path, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  if (!response.ok) throw new Error(`POST ${path}: HTTP ${response.status} ${await response.text()}`);
 }

@@ -45,7 +45,7 @@ const table: Record<ErrorName, Omit<ErrorInfo, 'code' | 'name'>> = {
   TOO_LARGE: { retryable: false, httpStatus: 413, description: 'A frame, body or list exceeds its size limit.' },
   RATE_LIMITED: { retryable: true, httpStatus: 429, description: 'Too many requests; wait retryAfterMs.' },
   INTERNAL: { retryable: true, httpStatus: 500, description: 'Unexpected server failure; nothing acknowledged was lost.' },
-  UNAVAILABLE: { retryable: true, httpStatus: 503, description: 'The server is shutting down or overloaded; reconnect later.' },
+  UNAVAILABLE: { retryable: true, httpStatus: 503, description: 'The server is shutting down (reconnect later), or too busy for a send (send again after retryAfterMs).' },
   CONFLICT: { retryable: false, httpStatus: 409, description: 'The resource already exists or changed concurrently.' },
   TIMEOUT: { retryable: true, httpStatus: 504, description: 'The request did not complete in time.' },
   LIMIT_EXCEEDED: { retryable: false, httpStatus: 422, description: 'A count limit (for example group size) would be exceeded.' },

@@ -51,7 +51,7 @@ export enum ErrorCode {
   ERROR_CODE_RATE_LIMITED = 9,
   /** ERROR_CODE_INTERNAL - Unexpected server failure; nothing acknowledged was lost. */
   ERROR_CODE_INTERNAL = 10,
-  /** ERROR_CODE_UNAVAILABLE - The server is shutting down or overloaded; reconnect later (fatal). */
+  /** ERROR_CODE_UNAVAILABLE - The server is shutting down (fatal: reconnect later), or, on a send, overloaded (not fatal: send again after retry_after_ms). */
   ERROR_CODE_UNAVAILABLE = 11,
   /** ERROR_CODE_CONFLICT - The resource already exists (a group id, a client_msg_id used in another conversation). */
   ERROR_CODE_CONFLICT = 12,
