@@ -24,7 +24,7 @@ import WebSocket from 'ws';
 import { FrameField, scanPacket } from './versus/wire-scan.js';
 import { ProgressLine } from './support/progress.js';
 import { adminPost, inBatches } from './support/setup.js';
-import type { UsageReport } from './server-process.js';
+import type { UsageReport } from './support/child-reporter.js';
 import { ServerChild } from './support/server-child.js';
 import { busyCores, readCpuTimes, type CpuTimes } from './support/system-load.js';
 import { formatCount, formatFixed, markdownTable, percentile, round } from './support/stats.js';

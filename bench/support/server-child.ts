@@ -6,7 +6,7 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { ReadyReport, ServerCommand, ServerReport, UsageReport } from '../server-process.js';
+import type { ReadyReport, ServerCommand, ServerReport, UsageReport } from './child-reporter.js';
 
 const SERVER_SCRIPT = fileURLToPath(new URL('../server-process.ts', import.meta.url));
 const BASELINE_SCRIPT = fileURLToPath(new URL('../versus/baseline-server.ts', import.meta.url));

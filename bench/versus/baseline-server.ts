@@ -18,20 +18,10 @@
  */
 import { createServer } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { ServerCommand, ServerReport, UsageReport } from '../server-process.js';
+import { ChildReporter } from '../support/child-reporter.js';
 
-const USAGE_INTERVAL_MS = 200;
 const mode = process.env.BASELINE_MODE === 'batched' ? 'batched' : 'relay';
-
-function report(message: ServerReport): void {
-  if (process.connected) process.send?.(message);
-}
-
-function usage(): UsageReport {
-  const cpu = process.cpuUsage();
-  const memory = process.memoryUsage();
-  return { type: 'usage', rssBytes: memory.rss, heapUsedBytes: memory.heapUsed, cpuUserUs: cpu.user, cpuSystemUs: cpu.system, requests: {} };
-}
+const reporter = new ChildReporter();
 
 interface Group {
   members: Set<WebSocket>;
@@ -87,24 +77,5 @@ http.on('upgrade', (request, socket, head) => {
 http.listen(0, '127.0.0.1', () => {
   const address = http.address();
   const port = typeof address === 'object' && address !== null ? address.port : 0;
-  report({ type: 'ready', httpUrl: `http://127.0.0.1:${port}`, wsUrl: `ws://127.0.0.1:${port}/ws`, tcpUrl: '', adminKey: '' });
+  reporter.ready({ httpUrl: `http://127.0.0.1:${port}`, wsUrl: `ws://127.0.0.1:${port}/ws`, tcpUrl: '', adminKey: '' }, () => undefined);
 });
-const sampler = setInterval(() => report(usage()), USAGE_INTERVAL_MS);
-
-function stop(): void {
-  clearInterval(sampler);
-  report(usage());
-  report({ type: 'stopped' });
-  if (process.connected) process.disconnect();
-  process.exit(0);
-}
-process.on('message', (command: ServerCommand) => {
-  if (command.type === 'usage') {
-    if (command.gc === true) (globalThis as { gc?: () => void }).gc?.();
-    report({ ...usage(), answer: true });
-  }
-  else if (command.type === 'stop') stop();
-});
-process.on('disconnect', stop);
-process.on('SIGINT', stop);
-process.on('SIGTERM', stop);

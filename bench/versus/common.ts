@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { UsageReport } from '../server-process.js';
+import type { UsageReport } from '../support/child-reporter.js';
 import { ServerChild } from '../support/server-child.js';
 import { adminPost, inBatches } from '../support/setup.js';
 
