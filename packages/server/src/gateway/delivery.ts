@@ -246,12 +246,7 @@ export class Delivery {
   beforeAck(session: Session, conversationId: string): void {
     const batch = this.pending.get(conversationId);
     if (batch === undefined || session.userId === undefined) return;
-    const start = batch.sentEarly?.get(session.id) ?? 0;
-    const own: Uint8Array[] = [];
-    for (let index = start; index < batch.events.length; index++) {
-      if ((batch.events[index] as MessageEvent).originSessionId !== session.id) own.push(entryAt(batch, index, session.userId));
-    }
-    if (own.length > 0) session.enqueue(joinEntries(own));
+    enqueueOwnPacket(batch, session, session.userId, batch.sentEarly?.get(session.id) ?? 0);
     batch.sentEarly ??= new Map();
     batch.sentEarly.set(session.id, batch.events.length);
   }
@@ -266,7 +261,6 @@ export class Delivery {
    */
   private writeBatch(batch: PendingPushes): void {
     const { events, members } = batch;
-    const entry = (index: number, userId: string): Uint8Array => entryAt(batch, index, userId);
     const origins = new Set<string>();
     const addressed = new Set<string>();
     for (const event of events) {
@@ -275,7 +269,7 @@ export class Delivery {
     }
     let shared: Uint8Array | undefined;
     const sharedPacket = (): Uint8Array => {
-      shared ??= joinEntries(events.map((_, index) => entry(index, '')));
+      shared ??= joinEntries(events.map((_, index) => entryAt(batch, index, '')));
       return shared;
     };
     for (const userId of members) {
@@ -283,15 +277,8 @@ export class Delivery {
       if (sessions === undefined) continue;
       for (const session of sessions) {
         const start = batch.sentEarly?.get(session.id) ?? 0;
-        if (start === 0 && !origins.has(session.id) && !addressed.has(userId)) {
-          session.enqueue(sharedPacket());
-          continue;
-        }
-        const own: Uint8Array[] = [];
-        for (let index = start; index < events.length; index++) {
-          if ((events[index] as MessageEvent).originSessionId !== session.id) own.push(entry(index, userId));
-        }
-        if (own.length > 0) session.enqueue(joinEntries(own));
+        if (start === 0 && !origins.has(session.id) && !addressed.has(userId)) session.enqueue(sharedPacket());
+        else enqueueOwnPacket(batch, session, userId, start);
       }
     }
     // Users told about one message besides the members (someone just removed).
@@ -299,11 +286,24 @@ export class Delivery {
       const event = events[index] as MessageEvent;
       for (const userId of event.alsoNotify ?? []) {
         for (const session of this.registry.sessionsOf(userId) ?? []) {
-          if (session.id !== event.originSessionId) session.enqueue(entry(index, userId));
+          if (session.id !== event.originSessionId) session.enqueue(entryAt(batch, index, userId));
         }
       }
     }
   }
+}
+
+/**
+ * Queues on `session` a packet of its own: the batch's events from `start`,
+ * as `userId` sees them, without the ones this session sent (it had them in
+ * their acks).
+ */
+function enqueueOwnPacket(batch: PendingPushes, session: Session, userId: string, start: number): void {
+  const own: Uint8Array[] = [];
+  for (let index = start; index < batch.events.length; index++) {
+    if ((batch.events[index] as MessageEvent).originSessionId !== session.id) own.push(entryAt(batch, index, userId));
+  }
+  if (own.length > 0) session.enqueue(joinEntries(own));
 }
 
 /** The push of a batch's event as `userId` gets it, encoded once per batch. */

@@ -27,7 +27,7 @@ export class Gateway {
   private readonly beforeFlush: Array<() => void> = [];
   private beforeAck: (session: Session, conversationId: string) => void = () => {};
   /** Sessions not read from until the send queue drains (see Session.onPacket). */
-  private paused = new Set<Session>();
+  private readonly paused = new Set<Session>();
   private readonly sweepEveryMs: number;
   private sweepTimer: TimerHandle | undefined;
   private closed = false;

@@ -168,8 +168,9 @@ export class Session {
       if (this.isClosed) return;
       this.onFrame(frame);
     }
-    // Backpressure: a connection adding sends to a full queue is not read
-    // again until the queue has drained; its client waits in TCP, not here.
+    // Backpressure: while too many sends wait for their commit, a connection
+    // that sends anything is not read again until the queue has drained; its
+    // client waits in TCP, not here.
     if (this.context.messaging.busy) this.context.pauseReading(this);
   }
 
@@ -468,57 +469,57 @@ export class Session {
  * validation errors may throw.
  */
 const HANDLERS: { [C in HandledCase]: Handler<C> } = {
-    ping: (_session, request) => ({ nonce: request.nonce }),
-    send: (session, request, userId, requestId) => {
-      session.checkSendRate(userId, request.conversationId, request.clientMsgId);
-      return session.services.messaging
-        .send(userId, request, {
-          sessionId: session.id,
-          onCommitted: (result) => {
-            session.services.beforeAck(session, result.message.conversationId);
-            session.replyTo(requestId, { $case: 'sendAck', value: { message: toWireMessage(result.message), duplicate: result.duplicate } });
-          },
-        })
-        .then(() => ALREADY_REPLIED);
-    },
-    sync: (session, request, userId) =>
-      session.services.messaging.sync(userId, request.sinceVersion).then((result) => ({
-        version: result.version,
-        conversations: result.conversations.map(toWireSummary),
-        totalUnread: result.totalUnread,
+  ping: (_session, request) => ({ nonce: request.nonce }),
+  send: (session, request, userId, requestId) => {
+    session.checkSendRate(userId, request.conversationId, request.clientMsgId);
+    return session.services.messaging
+      .send(userId, request, {
+        sessionId: session.id,
+        onCommitted: (result) => {
+          session.services.beforeAck(session, result.message.conversationId);
+          session.replyTo(requestId, { $case: 'sendAck', value: { message: toWireMessage(result.message), duplicate: result.duplicate } });
+        },
+      })
+      .then(() => ALREADY_REPLIED);
+  },
+  sync: (session, request, userId) =>
+    session.services.messaging.sync(userId, request.sinceVersion).then((result) => ({
+      version: result.version,
+      conversations: result.conversations.map(toWireSummary),
+      totalUnread: result.totalUnread,
+    })),
+  pull: (session, request, userId) =>
+    session.services.messaging
+      .pull(userId, request.conversationId, request.fromSeq, request.toSeq, request.limit, request.descending)
+      .then((result) => ({
+        messages: result.messages.map(toWireMessage),
+        coveredFrom: result.coveredFrom,
+        coveredTo: result.coveredTo,
+        lastSeq: result.lastSeq,
       })),
-    pull: (session, request, userId) =>
-      session.services.messaging
-        .pull(userId, request.conversationId, request.fromSeq, request.toSeq, request.limit, request.descending)
-        .then((result) => ({
-          messages: result.messages.map(toWireMessage),
-          coveredFrom: result.coveredFrom,
-          coveredTo: result.coveredTo,
-          lastSeq: result.lastSeq,
-        })),
-    markRead: (session, request, userId) =>
-      session.services.messaging.markRead(userId, request.conversationId, request.seq, session.id).then((result) => ({
-        conversationId: result.view.id,
-        readSeq: result.view.readSeq,
-        unread: result.view.unread,
-        totalUnread: result.totalUnread,
-        summary: toWireSummary(result.view),
-      })),
-    openDirect: (session, request, userId) =>
-      session.services.conversations.openDirect(userId, request.peerId, request.subject).then((view) => ({ summary: toWireSummary(view) })),
-    createGroup: (session, request, userId) => session.services.conversations.createGroup(userId, request).then((view) => ({ summary: toWireSummary(view) })),
-    updateMembers: (session, request, userId) =>
-      session.services.conversations.updateMembers(userId, request.conversationId, request.add, request.remove).then(() => ({})),
-    rename: (session, request, userId) => session.services.conversations.rename(userId, request.conversationId, request.name).then(() => ({})),
-    setRole: (session, request, userId) =>
-      session.services.conversations.setRole(userId, request.conversationId, request.userId, roleFromWire(request.role)).then(() => ({})),
-    members: (session, request, userId) =>
-      session.services.conversations.members(userId, request.conversationId).then((members) => ({
-        members: members.map((member) => ({ userId: member.userId, name: member.name, role: roleToWire(member.role), joinedAt: member.joinedAt })),
-      })),
-    getUsers: (session, request) => session.services.directory.lookup(request.userIds).then((users) => ({ users })),
-    searchUsers: (session, request) => session.services.directory.search(request.query, request.limit).then((users) => ({ users })),
-  };
+  markRead: (session, request, userId) =>
+    session.services.messaging.markRead(userId, request.conversationId, request.seq, session.id).then((result) => ({
+      conversationId: result.view.id,
+      readSeq: result.view.readSeq,
+      unread: result.view.unread,
+      totalUnread: result.totalUnread,
+      summary: toWireSummary(result.view),
+    })),
+  openDirect: (session, request, userId) =>
+    session.services.conversations.openDirect(userId, request.peerId, request.subject).then((view) => ({ summary: toWireSummary(view) })),
+  createGroup: (session, request, userId) => session.services.conversations.createGroup(userId, request).then((view) => ({ summary: toWireSummary(view) })),
+  updateMembers: (session, request, userId) =>
+    session.services.conversations.updateMembers(userId, request.conversationId, request.add, request.remove).then(() => ({})),
+  rename: (session, request, userId) => session.services.conversations.rename(userId, request.conversationId, request.name).then(() => ({})),
+  setRole: (session, request, userId) =>
+    session.services.conversations.setRole(userId, request.conversationId, request.userId, roleFromWire(request.role)).then(() => ({})),
+  members: (session, request, userId) =>
+    session.services.conversations.members(userId, request.conversationId).then((members) => ({
+      members: members.map((member) => ({ userId: member.userId, name: member.name, role: roleToWire(member.role), joinedAt: member.joinedAt })),
+    })),
+  getUsers: (session, request) => session.services.directory.lookup(request.userIds).then((users) => ({ users })),
+  searchUsers: (session, request) => session.services.directory.search(request.query, request.limit).then((users) => ({ users })),
+};
 
 /**
  * The WebSocket close code after a fatal error: 4000 + the error code, so that
