@@ -32,7 +32,7 @@ export const SYNC_USAGE = `Usage: npm run bench -- sync [options]
   --conversations N  groups the user is in (default 1000)
   --changed N        of them, how many get messages while the user is offline (default 100)
   --messages N       messages per changed conversation (default 10)
-  --rounds N         offline/reconnect rounds (default 5)
+  --rounds N         offline/reconnect rounds (default 10; the first ones also warm the server up)
   --json PATH        where to write the results (default bench/results/versus/sync-<time>.json)`;
 
 const PEERS = 20;
@@ -55,7 +55,7 @@ function parseOptions(argv: string[]): Options {
       conversations: { type: 'string', default: '1000' },
       changed: { type: 'string', default: '100' },
       messages: { type: 'string', default: '10' },
-      rounds: { type: 'string', default: '5' },
+      rounds: { type: 'string', default: '10' },
       json: { type: 'string' },
     },
   });

@@ -76,7 +76,7 @@ for (const transport of ['ws', 'tcp'] as const) {
         const read = await outsider.request({ $case: 'markRead', value: { conversationId, seq: 0 } });
         assert.equal((read.body?.value as { name: string }).name, 'FORBIDDEN');
       }
-      const sync = await outsider.request({ $case: 'sync', value: { sinceVersion: 0 } });
+      const sync = await outsider.request({ $case: 'sync', value: { sinceVersion: 0, recentLimit: 0, positions: [] } });
       assert.ok(!leaks(sync));
     });
 
@@ -95,7 +95,7 @@ for (const transport of ['ws', 'tcp'] as const) {
           assert.equal((reply.body?.value as { name: string }).name, 'FORBIDDEN', name);
         }
       }
-      const sync = await removed.request({ $case: 'sync', value: { sinceVersion: 0 } });
+      const sync = await removed.request({ $case: 'sync', value: { sinceVersion: 0, recentLimit: 0, positions: [] } });
       assert.ok(!leaks(sync));
       if (sync.body?.$case === 'syncResult') {
         const summary = sync.body.value.conversations.find((c) => c.id === 'secret');

@@ -49,7 +49,7 @@ const ids = fc.array(fc.oneof(text, fc.constant('victim'), fc.constant('fuzzer')
 const requestBody: fc.Arbitrary<Body> = fc.oneof(
   fc.record({ $case: fc.constant('send' as const), value: fc.record({ conversationId: conversation, clientMsgId: text, text: fc.option(fc.string({ maxLength: 9000 }), { nil: undefined }), data: fc.option(fc.uint8Array({ maxLength: 70_000 }), { nil: undefined }) }) }),
   fc.record({ $case: fc.constant('pull' as const), value: fc.record({ conversationId: conversation, fromSeq: bigNumber, toSeq: bigNumber, limit: uint32, descending: fc.boolean() }) }),
-  fc.record({ $case: fc.constant('sync' as const), value: fc.record({ sinceVersion: bigNumber }) }),
+  fc.record({ $case: fc.constant('sync' as const), value: fc.record({ sinceVersion: bigNumber, recentLimit: uint32, positions: fc.array(fc.record({ conversationId: conversation, seq: bigNumber }), { maxLength: 40 }) }) }),
   fc.record({ $case: fc.constant('markRead' as const), value: fc.record({ conversationId: conversation, seq: bigNumber }) }),
   fc.record({ $case: fc.constant('openDirect' as const), value: fc.record({ peerId: fc.oneof(text, fc.constant('victim')), subject: text }) }),
   fc.record({ $case: fc.constant('createGroup' as const), value: fc.record({ id: text, name: text, memberIds: ids }) }),

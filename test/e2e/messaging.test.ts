@@ -6,6 +6,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Message } from '@parley/client';
+import { type SyncRequest, decodePacket } from '@parley/protocol';
+import WebSocket from 'ws';
 import { type Device, connectDevice as device, proxyInFront, urlOf } from '../support/devices.js';
 import { type TestServer, eventually, startTestServer } from '../support/fixtures.js';
 
@@ -387,4 +389,65 @@ test('an overloaded server stops reading from senders (and past twice its bound 
     );
     assertDenseOnce(each, conversationId);
   }
+});
+
+test('a reconnect gets what changed with the sync answer: pulls only past the recent limit, also for conversations born or left while away', async (t) => {
+  const fixture = await startTestServer(t);
+  await users(fixture, 'alice', 'bob', 'carol');
+  // Every sync bob's client sends, as the server reads it.
+  const syncs: SyncRequest[] = [];
+  class RecordingWebSocket extends WebSocket {
+    override send(data: Uint8Array): void {
+      for (const frame of decodePacket(data)) if (frame.body?.$case === 'sync') syncs.push(frame.body.value);
+      super.send(data);
+    }
+  }
+  const alice = await device(fixture, 'alice', fixture.server.wsUrl, t);
+  const bob = await device(fixture, 'bob', fixture.server.wsUrl, t, { reconnect: { minDelayMs: 600_000, maxDelayMs: 600_000 }, WebSocket: RecordingWebSocket });
+  const direct = await alice.client.direct('bob');
+  await alice.client.send(direct, { text: 'before' });
+  await alice.client.createGroup({ id: 'busy', name: 'Busy', memberIds: ['bob', 'carol'] });
+  await alice.client.createGroup({ id: 'leaving', name: 'Leaving', memberIds: ['bob'] });
+  await eventually(() => texts(bob, direct).length === 1 && ['busy', 'leaving'].every((id) => bob.messages.some((m) => m.conversationId === id)));
+  await new Promise((resolve) => setTimeout(resolve, 300)); // the syncs the creation events cause
+
+  bob.client.networkLost();
+  for (let n = 0; n < 5; n++) await alice.client.send(direct, { text: `d${n}` });
+  const carol = await device(fixture, 'carol', fixture.server.wsUrl, t);
+  for (let n = 0; n < 30; n++) await carol.client.send('busy', { text: `b${n}` }); // past the 20 a sync carries
+  await alice.client.createGroup({ id: 'born', name: 'Born', memberIds: ['bob'] });
+  for (let n = 0; n < 3; n++) await alice.client.send('born', { text: `n${n}` });
+  await alice.client.send('leaving', { text: 'last one for bob' });
+  await alice.client.removeMember('leaving', 'bob');
+  await alice.client.send('leaving', { text: 'after bob left' });
+
+  const pullsBefore = fixture.server.requestCounts().pull ?? 0;
+  const syncsBefore = syncs.length;
+  bob.client.reconnectNow();
+  await eventually(
+    () => texts(bob, direct).length === 6 && texts(bob, 'busy').length === 30 && texts(bob, 'born').length === 3 && texts(bob, 'leaving').includes('last one for bob'),
+    5000,
+    'bob catches up',
+  );
+  assert.deepEqual(texts(bob, direct), ['before', 'd0', 'd1', 'd2', 'd3', 'd4']);
+  assert.deepEqual(texts(bob, 'busy'), Array.from({ length: 30 }, (_, n) => `b${n}`));
+  assert.deepEqual(texts(bob, 'born'), ['n0', 'n1', 'n2']);
+  assert.deepEqual(texts(bob, 'leaving'), ['last one for bob'], 'nothing after the removal');
+  for (const id of [direct, 'busy', 'born', 'leaving']) assertDenseOnce(bob, id);
+  assert.equal((fixture.server.requestCounts().pull ?? 0) - pullsBefore, 1, 'one pull: the 10 messages of busy beyond the 20 the sync carried');
+  const reconnectSync = syncs[syncsBefore];
+  assert.equal(reconnectSync?.recentLimit, 20);
+  assert.ok(reconnectSync.sinceVersion > 0);
+
+  // Live pushes move bob's positions past his version: the next sync sends them, so nothing comes twice.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  await alice.client.send(direct, { text: 'live' });
+  await eventually(() => texts(bob, direct).includes('live'));
+  const beforeLive = syncs.length;
+  bob.client.networkLost();
+  bob.client.reconnectNow();
+  await eventually(() => bob.client.state === 'open' && syncs.length > beforeLive);
+  const positions = Object.fromEntries((syncs[beforeLive]?.positions ?? []).map((p) => [p.conversationId, p.seq]));
+  assert.equal(positions[direct], 7, 'the direct chat is held through seq 7');
+  assertDenseOnce(bob, direct);
 });

@@ -64,7 +64,7 @@ for (const transport of ['ws', 'tcp'] as const) {
       // Ten times 45 s: far beyond the silence limit in all, never silent for that long.
       for (let round = 0; round < 10; round++) {
         clock.advance(SILENCE_LIMIT_MS - SWEEP_MS);
-        bodyValue(await busy.request({ $case: 'sync', value: { sinceVersion: 0 } }), 'syncResult');
+        bodyValue(await busy.request({ $case: 'sync', value: { sinceVersion: 0, recentLimit: 0, positions: [] } }), 'syncResult');
       }
       assert.equal(fixture.server.connectionCount(), 1);
       assert.equal(busy.closed, false);
@@ -104,7 +104,7 @@ for (const transport of ['ws', 'tcp'] as const) {
     test('request_id 0 is refused for requests, accepted for delivered', async (t) => {
       const fixture = await setup(t);
       const alice = await signedIn(urlOf(fixture), await fixture.api.token('alice'));
-      alice.sendRaw(encodeFrameEntry({ requestId: 0, body: { $case: 'sync', value: { sinceVersion: 0 } } }));
+      alice.sendRaw(encodeFrameEntry({ requestId: 0, body: { $case: 'sync', value: { sinceVersion: 0, recentLimit: 0, positions: [] } } }));
       alice.sendRaw(encodeFrameEntry({ requestId: 0, body: { $case: 'delivered', value: { conversationId: 'team', seq: 1 } } }));
       const refused = await alice.waitFor((frame) => frame.body?.$case === 'error');
       assert.equal(refused.requestId, 0);
@@ -126,7 +126,7 @@ for (const transport of ['ws', 'tcp'] as const) {
       alice.sendRaw(
         encodePacket([
           { requestId: 1, body: { $case: 'hello', value: { protocolVersion: 1, token: await fixture.api.token('alice'), client: 'pipeline' } } },
-          { requestId: 2, body: { $case: 'sync', value: { sinceVersion: 0 } } },
+          { requestId: 2, body: { $case: 'sync', value: { sinceVersion: 0, recentLimit: 0, positions: [] } } },
           { requestId: 3, body: { $case: 'ping', value: { nonce: 3 } } },
         ]),
       );
@@ -164,7 +164,7 @@ for (const transport of ['ws', 'tcp'] as const) {
       const laptop = await signedIn(urlOf(fixture), await fixture.api.token('alice'));
       const bob = await signedIn(urlOf(fixture), await fixture.api.token('bob'));
       bodyValue(await bob.request({ $case: 'send', value: { conversationId: 'team', clientMsgId: 'b1', text: 'hi' } }), 'sendAck');
-      const before = bodyValue(await laptop.request({ $case: 'sync', value: { sinceVersion: 0 } }), 'syncResult');
+      const before = bodyValue(await laptop.request({ $case: 'sync', value: { sinceVersion: 0, recentLimit: 0, positions: [] } }), 'syncResult');
       assert.equal(before.conversations.find((c) => c.id === 'team')?.unread, 1);
 
       const ack = bodyValue(await phone.request({ $case: 'send', value: { conversationId: 'team', clientMsgId: 'a1', text: 'hello' } }), 'sendAck');
@@ -172,7 +172,7 @@ for (const transport of ['ws', 'tcp'] as const) {
       const pushed = await laptop.waitFor((frame) => frame.body?.$case === 'push' && frame.body.value.seq === seq);
       assert.equal(bodyValue(pushed, 'push').senderId, 'alice', 'the push names the user as sender: read_seq is now this seq');
       assert.equal(laptop.frames.filter(isChangeOf('team')).length, 0, 'no conversation_changed for a send');
-      const after = bodyValue(await laptop.request({ $case: 'sync', value: { sinceVersion: before.version } }), 'syncResult');
+      const after = bodyValue(await laptop.request({ $case: 'sync', value: { sinceVersion: before.version, recentLimit: 0, positions: [] } }), 'syncResult');
       const team = after.conversations.find((c) => c.id === 'team');
       assert.equal(team?.readSeq, seq);
       assert.equal(team?.unread, 0);
@@ -262,4 +262,39 @@ test('WebSocket pings are not activity: only protocol frames keep a connection o
   const timeout = await pinging.waitFor((frame) => frame.body?.$case === 'error', 2000);
   assert.equal(errorOf(timeout).name, 'TIMEOUT');
   await pinging.waitClosed();
+});
+
+test('sync with recent_limit: runs after the version or the position, placeholders in place, capped, too many positions refused', async (t) => {
+  const fixture = await setup(t, { limits: { maxSyncRecent: 3 } });
+  const bob = await signedIn(fixture.server.wsUrl, await fixture.api.token('bob'));
+  const first = bodyValue(await bob.request({ $case: 'sync', value: { sinceVersion: 0, recentLimit: 0, positions: [] } }), 'syncResult');
+  assert.deepEqual(first.recent, [], 'recent_limit 0: a bare list');
+  const alice = await signedIn(fixture.server.wsUrl, await fixture.api.token('alice'));
+  const send = (text: string) => alice.request({ $case: 'send', value: { conversationId: 'team', clientMsgId: text, text } });
+  const base = bodyValue(await bob.request({ $case: 'sync', value: { sinceVersion: 0, recentLimit: 0, positions: [] } }), 'syncResult');
+  const lastSeq = base.conversations.find((c) => c.id === 'team')?.lastSeq ?? 0;
+  for (const text of ['one', 'two']) bodyValue(await send(text), 'sendAck');
+  // A one-member message (admin API) takes a seq that bob sees as a placeholder.
+  await fixture.api.call('POST', '/v1/conversations/team/messages', { senderId: 'alice', clientMsgId: 'private', text: 'for alice only', visibleTo: 'alice' });
+  bodyValue(await send('three'), 'sendAck');
+
+  const synced = bodyValue(await bob.request({ $case: 'sync', value: { sinceVersion: base.version, recentLimit: 100, positions: [] } }), 'syncResult');
+  const [run] = synced.recent;
+  assert.equal(run?.conversationId, 'team');
+  assert.deepEqual(
+    run?.messages.map((m) => (m.hidden ? 'hidden' : m.text)),
+    ['two', 'hidden', 'three'],
+    'the newest 3 (the server caps recent_limit), a placeholder where bob may not read',
+  );
+  assert.deepEqual([run?.coveredFrom, run?.coveredTo], [lastSeq + 2, lastSeq + 4]);
+  assert.equal(synced.conversations.find((c) => c.id === 'team')?.lastSeq, run?.coveredTo, 'a run ends at the summary last_seq');
+
+  const positioned = bodyValue(
+    await bob.request({ $case: 'sync', value: { sinceVersion: base.version, recentLimit: 3, positions: [{ conversationId: 'team', seq: lastSeq + 3 }] } }),
+    'syncResult',
+  );
+  assert.deepEqual(positioned.recent[0]?.messages.map((m) => m.text), ['three'], 'after the position');
+  const tooMany = Array.from({ length: 1001 }, (_, n) => ({ conversationId: `c${n}`, seq: 1 }));
+  const refused = errorOf(await bob.request({ $case: 'sync', value: { sinceVersion: 0, recentLimit: 3, positions: tooMany } }));
+  assert.deepEqual([refused.name, refused.fatal], ['TOO_LARGE', false]);
 });

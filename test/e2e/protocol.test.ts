@@ -63,7 +63,7 @@ for (const transport of ['ws', 'tcp'] as const) {
       const clock = new ManualClock();
       const fixture = await setup(t, clock);
       const eager = await RawConnection.open(urlOf(fixture));
-      const error = errorOf(await eager.request({ $case: 'sync', value: { sinceVersion: 0 } }).catch(() => eager.frames[0] as never));
+      const error = errorOf(await eager.request({ $case: 'sync', value: { sinceVersion: 0, recentLimit: 0, positions: [] } }).catch(() => eager.frames[0] as never));
       assert.equal(error.name, 'BAD_FRAME');
       await eager.waitClosed();
       const silent = await RawConnection.open(urlOf(fixture));
@@ -117,7 +117,7 @@ for (const transport of ['ws', 'tcp'] as const) {
           assert.equal(error.fatal, false);
         }
       }
-      const sync = await eve.request({ $case: 'sync', value: { sinceVersion: 0 } });
+      const sync = await eve.request({ $case: 'sync', value: { sinceVersion: 0, recentLimit: 0, positions: [] } });
       if (sync.body?.$case !== 'syncResult') return assert.fail('expected syncResult');
       assert.equal(sync.body.value.conversations.length, 0, 'eve sees no conversation of others');
     });

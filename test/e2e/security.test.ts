@@ -261,7 +261,7 @@ test('a rate-limited connection is served again once retryAfterMs of clock time 
   await fixture.api.createUser('alice');
   const alice = await RawConnection.open(fixture.server.tcpUrl as string);
   await alice.hello(await fixture.api.token('alice'));
-  const sync = () => alice.request({ $case: 'sync', value: { sinceVersion: 0 } });
+  const sync = () => alice.request({ $case: 'sync', value: { sinceVersion: 0, recentLimit: 0, positions: [] } });
   const errorName = (reply: Awaited<ReturnType<typeof sync>>) => (reply.body?.$case === 'error' ? reply.body.value.name : reply.body?.$case);
   for (let n = 0; n < 3; n++) assert.equal(errorName(await sync()), 'syncResult');
   const refused = await sync();

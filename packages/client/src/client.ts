@@ -74,6 +74,14 @@ const DELIVERED_COALESCE_MS = 1_000;
  * the messages the sync already counted are usually right behind it.
  */
 const LIVE_SYNC_PULL_DELAY_MS = 250;
+/**
+ * Messages per changed conversation a sync after the first one asks to carry
+ * (SyncRequest.recent_limit): a reconnect after a short absence then needs no
+ * pull. More than this in a conversation is pulled as before.
+ */
+const SYNC_RECENT_LIMIT = 20;
+/** Positions one sync sends at most (the protocol's default bound); the rest fall back to the version. */
+const MAX_SYNC_POSITIONS = 1_000;
 /** A burst of system messages (a group of 100 being built) triggers one sync, not 100. */
 const SYSTEM_SYNC_DEBOUNCE_MS = 100;
 /** Retry delay for a sync or pull that failed with a retryable error on a live connection. */
@@ -118,6 +126,12 @@ export class ParleyClient {
   private currentUserId: string | undefined;
   private limits: Limits | undefined;
   private syncVersion = 0;
+  /**
+   * Conversations whose synced seq moved since the last sync was sent: they
+   * may hold messages stored after syncVersion, so the next sync sends their
+   * positions and its recent messages start there instead.
+   */
+  private readonly movedSinceSync = new Set<string>();
   private hasBeenOpen = false;
   private reconnectAttempt = 0;
   private connectWaiters: ConnectWaiter[] = [];
@@ -451,7 +465,10 @@ export class ParleyClient {
     this.sessionOpen = true;
     this.flushOutbox();
     this.flushReads();
-    this.flushDelivered();
+    // Positions kept from the last connection, and the ones this sync moved,
+    // go out together after the coalescing interval, not in the middle of
+    // the catch-up.
+    this.scheduleDelivered();
     this.hasBeenOpen = true;
     this.setState('open');
     const waiters = this.connectWaiters;
@@ -626,9 +643,15 @@ export class ParleyClient {
       return;
     }
     this.syncInFlight = true;
-    connection.request({ $case: 'sync', value: { sinceVersion: this.syncVersion } }).then(
+    const positions = this.takePositions();
+    // The first sync starts from read positions and the backlog instead (initialSyncedSeq).
+    const recentLimit = this.syncVersion > 0 ? SYNC_RECENT_LIMIT : 0;
+    const restorePositions = () => {
+      for (const { conversationId } of positions) this.movedSinceSync.add(conversationId);
+    };
+    connection.request({ $case: 'sync', value: { sinceVersion: this.syncVersion, recentLimit, positions } }).then(
       (result) => {
-        if (connection !== this.connection) return;
+        if (connection !== this.connection) return restorePositions();
         this.syncInFlight = false;
         this.applySyncResult(result);
         if (!this.sessionOpen) this.openSession();
@@ -638,6 +661,7 @@ export class ParleyClient {
         }
       },
       (error: ParleyError) => {
+        restorePositions();
         if (connection !== this.connection) return;
         this.syncInFlight = false;
         if (!this.sessionOpen) {
@@ -653,12 +677,33 @@ export class ParleyClient {
     );
   }
 
+  /** The positions for the next sync, and a fresh start for the conversations that move after it. */
+  private takePositions(): Array<{ conversationId: string; seq: number }> {
+    const positions: Array<{ conversationId: string; seq: number }> = [];
+    for (const conversationId of this.movedSinceSync) {
+      if (positions.length >= MAX_SYNC_POSITIONS) break;
+      this.movedSinceSync.delete(conversationId);
+      const seq = this.engine.syncedSeq(conversationId);
+      if (seq !== undefined) positions.push({ conversationId, seq });
+    }
+    return positions;
+  }
+
   private applySyncResult(result: SyncResult): void {
     const live = this.sessionOpen;
     const newlySeen = new Set<string>();
     for (const wire of result.conversations) {
       if (!this.engine.isTracked(wire.id)) newlySeen.add(wire.id);
       this.applyServerSummary(toSummary(wire), true, false);
+    }
+    // A run is applied as a pull answer would be, or held above a gap that is then pulled.
+    for (const run of result.recent) {
+      const step = this.engine.applyRun(run.conversationId, {
+        messages: run.messages.filter((message) => message.conversationId === run.conversationId || message.conversationId === ''),
+        coveredFrom: run.coveredFrom,
+        coveredTo: run.coveredTo,
+      });
+      this.applyStep(run.conversationId, step);
     }
     this.syncVersion = result.version;
     if (!live) {
@@ -735,7 +780,10 @@ export class ParleyClient {
     }
     if (step.lastAppliedSeq > 0) changed = this.list.advanceLastSeq(conversationId, step.lastAppliedSeq) ?? changed;
     if (changed !== undefined) this.emitConversation(this.list.get(conversationId));
-    if (step.advanced) this.reportDelivered(conversationId);
+    if (step.advanced) {
+      this.movedSinceSync.add(conversationId);
+      this.reportDelivered(conversationId);
+    }
   }
 
   private emitConversation(summary: ConversationSummary | undefined): void {
@@ -857,7 +905,11 @@ export class ParleyClient {
 
   private reportDelivered(conversationId: string): void {
     this.deliveredPending.add(conversationId);
-    if (this.deliveredTimer === undefined) {
+    this.scheduleDelivered();
+  }
+
+  private scheduleDelivered(): void {
+    if (this.deliveredTimer === undefined && this.deliveredPending.size > 0) {
       this.deliveredTimer = this.clock.setTimeout(() => this.flushDelivered(), DELIVERED_COALESCE_MS);
     }
   }

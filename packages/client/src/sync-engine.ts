@@ -237,6 +237,29 @@ export class SyncEngine<M extends SequencedMessage> {
     return toStep(applied, position.synced > before);
   }
 
+  /**
+   * A contiguous run that came with a sync answer (every seq in
+   * coveredFrom..coveredTo present, placeholders included). When it reaches
+   * down to synced + 1 it is applied like a pull; otherwise it is held like
+   * pushes beyond a gap, and pulls fill synced + 1 .. coveredFrom - 1.
+   */
+  applyRun(conversationId: string, run: PulledRange<M>): SyncStep<M> {
+    const position = this.positions.get(conversationId);
+    if (position === undefined || run.messages.length === 0) return emptyStep();
+    position.knownLastSeq = Math.max(position.knownLastSeq, run.coveredTo);
+    position.stalled = false;
+    const reachesSynced = run.coveredFrom <= position.synced + 1;
+    for (const message of run.messages) {
+      if (message.seq <= position.synced || position.buffered.has(message.seq)) continue;
+      if (!reachesSynced && position.buffered.size >= this.maxBuffered) break; // pulled instead
+      position.buffered.set(message.seq, message);
+    }
+    if (!reachesSynced) return emptyStep();
+    const before = position.synced;
+    const applied = this.drain(position, run.coveredTo);
+    return toStep(applied, position.synced > before);
+  }
+
   /** The pull in flight failed; no new pull is proposed until resume() or new information. */
   pullFailed(conversationId: string): void {
     const position = this.positions.get(conversationId);

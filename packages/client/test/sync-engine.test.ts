@@ -292,3 +292,34 @@ describe('SyncEngine: first sight of a conversation', () => {
     assert.equal(initialSyncedSeq({ firstSeq: 1, readSeq: 1000, lastSeq: 1000 }, 100, 'live'), 900);
   });
 });
+
+describe('SyncEngine: runs carried by a sync answer', () => {
+  it('applies a run that reaches synced, dropping what is already held, and needs no pull', () => {
+    const engine = trackedEngine(5, 5);
+    const step = engine.applyRun('c', { messages: [...range(4, 6), placeholder(7), message(8)], coveredFrom: 4, coveredTo: 8 });
+    assert.deepEqual(seqs(step), [6, 8]);
+    assert.equal(step.lastAppliedSeq, 8);
+    assert.equal(step.advanced, true);
+    assert.equal(engine.syncedSeq('c'), 8);
+    assert.equal(engine.wantsPull('c'), false);
+  });
+
+  it('holds a run above a gap, pulls the gap once, then applies everything in order', () => {
+    const engine = trackedEngine(2, 2);
+    const held = engine.applyRun('c', { messages: range(10, 12), coveredFrom: 10, coveredTo: 12 });
+    assert.deepEqual(seqs(held), []);
+    assert.equal(held.advanced, false);
+    assert.deepEqual(engine.startPull('c'), { fromSeq: 3, toSeq: 9 });
+    const filled = engine.applyPull('c', { messages: range(3, 9), coveredFrom: 3, coveredTo: 9, lastSeq: 12 });
+    assert.deepEqual(seqs(filled), range(3, 12).map((m) => m.seq));
+    assert.equal(engine.wantsPull('c'), false);
+  });
+
+  it('a push arriving after the run is a duplicate; a run older than synced changes nothing', () => {
+    const engine = trackedEngine(0, 0);
+    engine.applyRun('c', { messages: range(1, 3), coveredFrom: 1, coveredTo: 3 });
+    assert.deepEqual(seqs(engine.receive('c', message(3))), []);
+    assert.deepEqual(seqs(engine.applyRun('c', { messages: range(2, 3), coveredFrom: 2, coveredTo: 3 })), []);
+    assert.equal(engine.syncedSeq('c'), 3);
+  });
+});

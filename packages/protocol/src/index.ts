@@ -36,6 +36,8 @@ export {
   type SendAck,
   type SyncRequest,
   type SyncResult,
+  type SyncPosition,
+  type MessageRun,
   type PullRequest,
   type PullResult,
   type MarkReadRequest,

@@ -17,6 +17,12 @@ export interface ServerLimits {
   maxDataBytes: number;
   /** Most messages one pull returns. Default 500. */
   maxPullLimit: number;
+  /** Most messages per conversation a sync carries (SyncRequest.recent_limit is capped to it). Default 50. */
+  maxSyncRecent: number;
+  /** Most messages one sync answer carries over all its conversations; the rest are pulled. Default 2,000. */
+  maxSyncRecentMessages: number;
+  /** Most positions one sync may send. Default 1,000; more is TOO_LARGE. */
+  maxSyncPositions: number;
   /** Most members in one group. Default 10,000. */
   maxGroupMembers: number;
   /** Longest group name or direct-conversation subject. Default 128. */
@@ -129,6 +135,9 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = {
   maxTextChars: DEFAULT_LIMITS.maxTextChars,
   maxDataBytes: DEFAULT_LIMITS.maxDataBytes,
   maxPullLimit: DEFAULT_LIMITS.maxPullLimit,
+  maxSyncRecent: 50,
+  maxSyncRecentMessages: 2000,
+  maxSyncPositions: 1000,
   maxGroupMembers: DEFAULT_LIMITS.maxGroupMembers,
   maxNameChars: DEFAULT_LIMITS.maxNameChars,
   requestsPerSecond: 500,

@@ -118,7 +118,7 @@ export interface Frame {
     /** Answered only after the message is durably committed. */
     { $case: "send"; value: SendRequest }
     | //
-    /** Conversations changed since a version, with unread counts. */
+    /** Conversations changed since a version, with unread counts and, when asked, their newest messages. */
     { $case: "sync"; value: SyncRequest }
     | //
     /** A seq range of one conversation. */
@@ -329,12 +329,48 @@ export interface DeliveredAck {
 export interface SyncRequest {
   /** The `version` of the last SyncResult applied; 0 for everything. */
   sinceVersion: number;
+  /**
+   * Up to this many of the newest messages of each listed conversation come
+   * with the answer (SyncResult.recent); 0 = none, as a bare list. Capped by
+   * the server (50 by default).
+   */
+  recentLimit: number;
+  /**
+   * Where this client already holds a conversation contiguously (its
+   * `synced`), for conversations it advanced since `since_version` (by
+   * pushes or pulls): their recent messages start after it instead of after
+   * `since_version`. Optional; at most 1,000 entries.
+   */
+  positions: SyncPosition[];
+}
+
+export interface SyncPosition {
+  conversationId: string;
+  seq: number;
 }
 
 export interface SyncResult {
   version: number;
   conversations: ConversationSummary[];
   totalUnread: number;
+  /**
+   * With recent_limit > 0: for listed conversations with messages after the
+   * client's position, the newest of them as an ascending pull would return
+   * them (placeholders included), ending at the summary's last_seq.
+   */
+  recent: MessageRun[];
+}
+
+/**
+ * A contiguous run of one conversation: every seq in covered_from ..
+ * covered_to is in `messages`, as a hidden placeholder if this user may not
+ * read it.
+ */
+export interface MessageRun {
+  conversationId: string;
+  messages: Message[];
+  coveredFrom: number;
+  coveredTo: number;
 }
 
 /** One conversation as one user sees it. */
@@ -2154,13 +2190,19 @@ export const DeliveredAck: MessageFns<DeliveredAck> = {
 };
 
 function createBaseSyncRequest(): SyncRequest {
-  return { sinceVersion: 0 };
+  return { sinceVersion: 0, recentLimit: 0, positions: [] };
 }
 
 export const SyncRequest: MessageFns<SyncRequest> = {
   encode(message: SyncRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.sinceVersion !== 0) {
       writer.uint32(8).uint64(message.sinceVersion);
+    }
+    if (message.recentLimit !== 0) {
+      writer.uint32(16).uint32(message.recentLimit);
+    }
+    for (const v of message.positions) {
+      SyncPosition.encode(v!, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -2186,6 +2228,79 @@ export const SyncRequest: MessageFns<SyncRequest> = {
             message.sinceVersion = longToNumber(reader.uint64());
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.recentLimit = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.positions.push(SyncPosition.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseSyncPosition(): SyncPosition {
+  return { conversationId: "", seq: 0 };
+}
+
+export const SyncPosition: MessageFns<SyncPosition> = {
+  encode(message: SyncPosition, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.conversationId !== "") {
+      writer.uint32(10).string(message.conversationId);
+    }
+    if (message.seq !== 0) {
+      writer.uint32(16).uint64(message.seq);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SyncPosition {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSyncPosition();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.conversationId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.seq = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2200,7 +2315,7 @@ export const SyncRequest: MessageFns<SyncRequest> = {
 };
 
 function createBaseSyncResult(): SyncResult {
-  return { version: 0, conversations: [], totalUnread: 0 };
+  return { version: 0, conversations: [], totalUnread: 0, recent: [] };
 }
 
 export const SyncResult: MessageFns<SyncResult> = {
@@ -2213,6 +2328,9 @@ export const SyncResult: MessageFns<SyncResult> = {
     }
     if (message.totalUnread !== 0) {
       writer.uint32(24).uint64(message.totalUnread);
+    }
+    for (const v of message.recent) {
+      MessageRun.encode(v!, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -2252,6 +2370,93 @@ export const SyncResult: MessageFns<SyncResult> = {
             }
 
             message.totalUnread = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.recent.push(MessageRun.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseMessageRun(): MessageRun {
+  return { conversationId: "", messages: [], coveredFrom: 0, coveredTo: 0 };
+}
+
+export const MessageRun: MessageFns<MessageRun> = {
+  encode(message: MessageRun, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.conversationId !== "") {
+      writer.uint32(10).string(message.conversationId);
+    }
+    for (const v of message.messages) {
+      Message.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.coveredFrom !== 0) {
+      writer.uint32(24).uint64(message.coveredFrom);
+    }
+    if (message.coveredTo !== 0) {
+      writer.uint32(32).uint64(message.coveredTo);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MessageRun {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMessageRun();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.conversationId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.messages.push(Message.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.coveredFrom = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.coveredTo = longToNumber(reader.uint64());
             continue;
           }
         }

@@ -30,7 +30,7 @@ import type { ConversationService } from '../services/conversations.js';
 import { type MessagingService, overloadedError } from '../services/messaging.js';
 import type { UserDirectory } from '../services/directory.js';
 import { TokenBucket } from '../util/token-bucket.js';
-import { roleFromWire, roleToWire, toWireMessage, toWireSummary } from './wire.js';
+import { positionsFromWire, roleFromWire, roleToWire, toWireMessage, toWireSummary } from './wire.js';
 
 /** What a transport (WebSocket, TCP) offers a session. */
 export interface WireConnection {
@@ -483,11 +483,14 @@ const HANDLERS: { [C in HandledCase]: Handler<C> } = {
       .then(() => ALREADY_REPLIED);
   },
   sync: (session, request, userId) =>
-    session.services.messaging.sync(userId, request.sinceVersion).then((result) => ({
-      version: result.version,
-      conversations: result.conversations.map(toWireSummary),
-      totalUnread: result.totalUnread,
-    })),
+    session.services.messaging
+      .sync(userId, request.sinceVersion, { recentLimit: request.recentLimit, positions: positionsFromWire(request.positions) })
+      .then((result) => ({
+        version: result.version,
+        conversations: result.conversations.map(toWireSummary),
+        totalUnread: result.totalUnread,
+        recent: result.recent.map((run) => ({ ...run, messages: run.messages.map(toWireMessage) })),
+      })),
   pull: (session, request, userId) =>
     session.services.messaging
       .pull(userId, request.conversationId, request.fromSeq, request.toSeq, request.limit, request.descending)

@@ -1,5 +1,5 @@
 /** Conversions between store records and wire (protobuf) types. */
-import { ConversationKind, MessageType, Role, type ConversationSummary, type Message } from '@parley/protocol';
+import { ConversationKind, MessageType, Role, type ConversationSummary, type Message, type SyncPosition } from '@parley/protocol';
 import type { ConversationView, MemberRole, StoredMessage } from '../services/model.js';
 import { readSystemEvent, toWireSystemEvent } from '../services/system-events.js';
 
@@ -72,4 +72,11 @@ export function toWireSummary(view: ConversationView): ConversationSummary {
   };
   if (view.lastMessage !== undefined) summary.lastMessage = toWireMessage(view.lastMessage);
   return summary;
+}
+
+/** A sync's positions by conversation id (a repeated id: the last one counts). */
+export function positionsFromWire(positions: readonly SyncPosition[]): Map<string, number> {
+  const byConversation = new Map<string, number>();
+  for (const position of positions) byConversation.set(position.conversationId, position.seq);
+  return byConversation;
 }

@@ -11,7 +11,8 @@ import { lockConversation, requireActiveMembership, requireConversation, require
 import type { AppendResult, ChangesResult, ConversationView, ReadRangeResult } from './model.js';
 import { type HistoryPage, type HistoryQuery, readAcross, readHistory } from './history.js';
 import { appendToTimeline } from './timeline.js';
-import { UnreadCache } from './unread-cache.js';
+import { UnreadCache, UnreadTotals } from './unread-cache.js';
+import { type SyncOptions, readChanges } from './sync.js';
 import { buildView, inAbsence, isVisibleTo, placeholder, readableEnd, readableRanges, totalUnread } from './views.js';
 import { checkContent, requireClientMsgId, requireConversationId, requireId } from './validate.js';
 
@@ -29,6 +30,8 @@ const OVERLOADED_RETRY_MS = 250;
 export class MessagingService {
   /** Unread counts extended rather than recounted, for reads outside write units. */
   private readonly unread = new UnreadCache();
+  /** Users' totals carried forward from the memberships that changed. */
+  private readonly totals = new UnreadTotals(this.unread);
   /** Sends accepted and not yet settled (see ServerLimits.maxPendingSends). */
   private pendingSends = 0;
   /** Called once the pending sends fell to half the bound (see onceDrained). */
@@ -151,17 +154,15 @@ export class MessagingService {
     return readHistory(this.store, query);
   }
 
-  /** The user's conversations changed after `sinceVersion`, with unread counts. */
-  async sync(userId: string, sinceVersion: number): Promise<ChangesResult> {
-    // Read before the rows: a commit landing in between is sent again next
-    // time (harmless), never skipped.
-    const version = await this.store.syncVersion();
-    const conversations: ConversationView[] = [];
-    for (const { member, conversation } of await this.store.membershipsOf(userId, { changedSince: Math.max(0, sinceVersion) })) {
-      conversations.push(await buildView(this.store, member, conversation, this.unread));
+  /**
+   * The user's conversations changed after `sinceVersion`, with unread counts
+   * and, when asked, their newest messages (sync.ts).
+   */
+  async sync(userId: string, sinceVersion: number, options: SyncOptions = {}): Promise<ChangesResult> {
+    if ((options.positions?.size ?? 0) > this.limits.maxSyncPositions) {
+      throw new ParleyError('TOO_LARGE', `at most ${this.limits.maxSyncPositions} positions per sync`);
     }
-    conversations.sort((a, b) => b.updatedAt - a.updatedAt || a.id.localeCompare(b.id));
-    return { version, conversations, totalUnread: await totalUnread(this.store, userId, this.unread) };
+    return readChanges(this.store, userId, sinceVersion, options, this.limits, { counts: this.unread, totals: this.totals });
   }
 
   /** Moves the read position forward (never back), up to what the member may read; 0 = everything. */
@@ -192,7 +193,7 @@ export class MessagingService {
   }
 
   async totalUnread(userId: string): Promise<number> {
-    return totalUnread(this.store, userId, this.unread);
+    return this.totals.total(this.store, userId, await this.store.syncVersion());
   }
 }
 

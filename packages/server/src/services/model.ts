@@ -53,6 +53,16 @@ export interface ChangesResult {
   version: number;
   conversations: ConversationView[];
   totalUnread: number;
+  /** The newest messages of listed conversations, when the sync asked for them (sync.ts). */
+  recent: MessageRun[];
+}
+
+/** A contiguous run of one conversation, ending at its readable end; placeholders for what the reader may not see. */
+export interface MessageRun {
+  conversationId: string;
+  messages: StoredMessage[];
+  coveredFrom: number;
+  coveredTo: number;
 }
 
 /** What a membership-changing write did, for routing and cache invalidation. */

@@ -10,7 +10,8 @@
  * outside units see committed rows only (the store waits for the open batch),
  * and every seq up to a committed lastSeq is committed.
  */
-import type { MessageFilter, StoreReader } from '../store/store.js';
+import type { Membership, MessageFilter, StoreReader } from '../store/store.js';
+import { unreadCount } from './views.js';
 
 interface CachedCount {
   fromSeq: number;
@@ -27,15 +28,20 @@ export class UnreadCache {
 
   /** countMessages(filter), from the cached count of a lower range when there is one. */
   async count(reader: StoreReader, filter: MessageFilter): Promise<number> {
-    // Everything but the range: a cached count extends only a count of the same filter.
-    const key = `${filter.conversationId}\n${filter.excludeSender ?? ''}\n${filter.visibleTo ?? ''}\n${filter.type ?? ''}`;
-    const cached = this.entries.get(key);
+    const cached = this.entries.get(keyOf(filter));
     let count: number;
     if (cached !== undefined && cached.fromSeq === filter.fromSeq && cached.toSeq <= filter.toSeq) {
       count = cached.toSeq === filter.toSeq ? cached.count : cached.count + (await reader.countMessages({ ...filter, fromSeq: cached.toSeq + 1 }));
     } else {
       count = await reader.countMessages(filter);
     }
+    this.remember(filter, count);
+    return count;
+  }
+
+  /** Records a count made from committed messages read some other way (views.ts counts a sync's recent run). */
+  remember(filter: MessageFilter, count: number): void {
+    const key = keyOf(filter);
     // Re-inserted so that the map's order is least recently used first.
     this.entries.delete(key);
     if (this.entries.size >= this.maxEntries) {
@@ -43,6 +49,90 @@ export class UnreadCache {
       if (oldest !== undefined) this.entries.delete(oldest);
     }
     this.entries.set(key, { fromSeq: filter.fromSeq, toSeq: filter.toSeq, count });
-    return count;
+  }
+}
+
+/** Everything but the range: a cached count extends only a count of the same filter. */
+function keyOf(filter: MessageFilter): string {
+  return `${filter.conversationId}\n${filter.excludeSender ?? ''}\n${filter.visibleTo ?? ''}\n${filter.type ?? ''}`;
+}
+
+interface UserTotal {
+  /** The sync version read before the rows this total was computed from. */
+  version: number;
+  total: number;
+  /** The non-zero count of each conversation, by id: what a change replaces. */
+  counts: ReadonlyMap<string, number>;
+}
+
+const DEFAULT_MAX_USERS = 10_000;
+
+/**
+ * Users' total unread, carried forward instead of recounted: a membership
+ * whose member and conversation rows did not change since the version of the
+ * last total has the same count (stored messages never change), so a new
+ * total needs only the memberships changed since. Without it every sync read
+ * every conversation the user is behind in, most of a reconnect's time for a
+ * user with a thousand unread conversations (decision 72).
+ *
+ * Same rule as UnreadCache: reads outside write units only. Entries are
+ * replaced, never changed in place, and only over the entry the computation
+ * started from, so two syncs of one user interleaving at their awaits never
+ * leave a count older than the entry's version.
+ */
+export class UnreadTotals {
+  private readonly entries = new Map<string, UserTotal>();
+
+  constructor(
+    private readonly counts: UnreadCache,
+    private readonly maxUsers = DEFAULT_MAX_USERS,
+  ) {}
+
+  /**
+   * The user's total unread. `version` is the store's sync version read
+   * before anything else of this computation; `changed` may hand in the
+   * memberships changed since a version the caller already read.
+   */
+  async total(reader: StoreReader, userId: string, version: number, changed?: { since: number; memberships: readonly Membership[] }): Promise<number> {
+    const start = this.entries.get(userId);
+    let next: UserTotal;
+    if (start === undefined) {
+      next = await this.recount(reader, userId, version);
+    } else {
+      const memberships = changed !== undefined && changed.since <= start.version ? changed.memberships : await reader.membershipsOf(userId, { changedSince: start.version });
+      const counts = new Map(start.counts);
+      let total = start.total;
+      for (const { member, conversation } of memberships) {
+        const count = await unreadCount(reader, member, conversation, this.counts);
+        total += count - (counts.get(conversation.id) ?? 0);
+        if (count > 0) counts.set(conversation.id, count);
+        else counts.delete(conversation.id);
+      }
+      next = { version: Math.max(start.version, version), total, counts };
+    }
+    if (this.entries.get(userId) === start) this.keep(userId, next);
+    else this.entries.delete(userId); // another computation ran meanwhile: recount next time
+    return next.total;
+  }
+
+  private async recount(reader: StoreReader, userId: string, version: number): Promise<UserTotal> {
+    const counts = new Map<string, number>();
+    let total = 0;
+    for (const { member, conversation } of await reader.membershipsOf(userId, { behindOnly: true })) {
+      const count = await unreadCount(reader, member, conversation, this.counts);
+      if (count > 0) counts.set(conversation.id, count);
+      total += count;
+    }
+    return { version, total, counts };
+  }
+
+  private keep(userId: string, entry: UserTotal): void {
+    // Re-inserted so that the map's order is least recently used first.
+    this.entries.delete(userId);
+    if (this.entries.size >= this.maxUsers) {
+      const oldest = this.entries.keys().next().value;
+      if (oldest !== undefined) this.entries.delete(oldest);
+    }
+    this.entries.set(userId, entry);
   }
 }

@@ -71,16 +71,21 @@ export function peerOf(conversation: ConversationRow, userId: string): string {
   return first === userId ? second : first;
 }
 
-export async function buildView(reader: StoreReader, member: MemberRow, conversation: ConversationRow, cache?: UnreadCache): Promise<ConversationView> {
+/**
+ * `recent`: messages of the conversation already read for this view (an
+ * ascending run ending at the readable end, as raw rows). When they reach far
+ * enough back they answer the last message and the unread count without a
+ * query of their own.
+ */
+export async function buildView(
+  reader: StoreReader,
+  member: MemberRow,
+  conversation: ConversationRow,
+  cache?: UnreadCache,
+  recent: readonly StoredMessage[] = [],
+): Promise<ConversationView> {
   const end = readableEnd(member, conversation);
-  const [last] = await reader.listMessages({
-    conversationId: conversation.id,
-    fromSeq: member.firstSeq,
-    toSeq: end,
-    visibleTo: member.userId,
-    limit: 1,
-    order: 'desc',
-  });
+  const last = lastVisibleIn(recent, member.userId) ?? (await lastVisible(reader, member, end));
   let name = conversation.name;
   let peerId = '';
   if (conversation.kind === 'direct') {
@@ -95,7 +100,7 @@ export async function buildView(reader: StoreReader, member: MemberRow, conversa
     peerId,
     lastSeq: end,
     readSeq: member.readSeq,
-    unread: await unreadCount(reader, member, conversation, cache),
+    unread: unreadIn(recent, member, end, cache) ?? (await unreadCount(reader, member, conversation, cache)),
     role: member.role,
     firstSeq: member.firstSeq,
     leftSeq: member.leftSeq ?? 0,
@@ -105,6 +110,44 @@ export async function buildView(reader: StoreReader, member: MemberRow, conversa
   };
   if (last !== undefined) view.lastMessage = last;
   return view;
+}
+
+async function lastVisible(reader: StoreReader, member: MemberRow, end: number): Promise<StoredMessage | undefined> {
+  const [last] = await reader.listMessages({ conversationId: member.conversationId, fromSeq: member.firstSeq, toSeq: end, visibleTo: member.userId, limit: 1, order: 'desc' });
+  return last;
+}
+
+/** The newest message of an ascending run the member may see (the rule lastVisible queries for). */
+function lastVisibleIn(run: readonly StoredMessage[], userId: string): StoredMessage | undefined {
+  for (let index = run.length - 1; index >= 0; index--) {
+    const message = run[index] as StoredMessage;
+    if (isVisibleTo(message, userId)) return message;
+  }
+  return undefined;
+}
+
+/**
+ * The unread count from a run that covers the whole unread range (undefined
+ * when it does not reach back far enough), by the rule countMessages applies
+ * to unreadFilter. The count is remembered in `cache` for later extension.
+ */
+function unreadIn(run: readonly StoredMessage[], member: MemberRow, end: number, cache?: UnreadCache): number | undefined {
+  const first = run[0];
+  if (end <= member.readSeq) return 0;
+  const filter = unreadFilter(member, end);
+  if (first === undefined || first.seq > filter.fromSeq || run[run.length - 1]?.seq !== end) return undefined;
+  let count = 0;
+  for (const message of run) if (message.seq >= filter.fromSeq && matchesFilter(message, filter)) count += 1;
+  cache?.remember(filter, count);
+  return count;
+}
+
+/** True when a stored message is one countMessages(filter) counts (the seq range aside). */
+export function matchesFilter(message: StoredMessage, filter: MessageFilter): boolean {
+  if (filter.type !== undefined && message.type !== filter.type) return false;
+  if (filter.excludeSender !== undefined && message.senderId === filter.excludeSender) return false;
+  if (filter.visibleTo !== undefined && message.visibleTo !== undefined && message.visibleTo !== filter.visibleTo) return false;
+  return true;
 }
 
 /** What a member gets in place of a message addressed to someone else: the seq stays dense. */

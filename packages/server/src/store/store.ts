@@ -124,6 +124,14 @@ export interface MessageQuery extends MessageFilter {
   order?: 'asc' | 'desc';
 }
 
+export interface RecentQuery {
+  conversationId: string;
+  afterSeq: number;
+  toSeq: number;
+  sinceVersion?: number;
+  limit: number;
+}
+
 /** A page of the user directory: users whose id or name contains `text`, ignoring case, ordered by id. */
 export interface UserSearch {
   /** Matched literally (no wildcards); empty lists every user. */
@@ -157,6 +165,14 @@ export interface StoreReader {
   membershipsOf(userId: string, query?: MembershipQuery): Promise<Membership[]>;
   messageByClientId(senderId: string, clientMsgId: string): Promise<StoredMessage | undefined>;
   listMessages(query: MessageQuery): Promise<StoredMessage[]>;
+  /**
+   * The newest `limit` messages with seq in afterSeq + 1 .. toSeq, ascending,
+   * and of those only the ones stored in a commit after `sinceVersion` when
+   * it is given (a commit's version is what syncVersion() returns after it).
+   * Every seq in the range is a row, so the answer is a contiguous run
+   * ending at toSeq, or empty.
+   */
+  recentMessages(query: RecentQuery): Promise<StoredMessage[]>;
   countMessages(filter: MessageFilter): Promise<number>;
   /** The version of the latest commit; rows stamped up to it are visible to this read. */
   syncVersion(): Promise<number>;

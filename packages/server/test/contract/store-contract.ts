@@ -13,6 +13,7 @@ import { ConversationService } from '../../src/services/conversations.js';
 import { DevAccountService } from '../../src/services/dev-accounts.js';
 import { MessagingService } from '../../src/services/messaging.js';
 import { UserService } from '../../src/services/users.js';
+import { totalUnread } from '../../src/services/views.js';
 import type { Store } from '../../src/store/store.js';
 
 /** A fresh, empty database. `open` may be called again after the store it gave was closed: same data. */
@@ -291,6 +292,95 @@ export function storeContract(name: string, createDatabase: () => Promise<StoreD
       const afterReopen = await domain.messaging.sync('b', versions[versions.length - 1]!);
       assert.deepEqual(afterReopen.conversations.map((view) => [view.id, view.unread]), [[ab.id, 0]]);
       assert.ok(afterReopen.version > versions[versions.length - 1]!);
+    });
+
+    test('recent messages: the newest after a seq, or stored after a version, ascending, bounded by the limit', async (t) => {
+      const { store, messaging, conversations } = await setup(t, ['a', 'b']);
+      const ab = await conversations.openDirect('a', 'b', '');
+      for (const id of ['1', '2', '3']) await messaging.send('a', { conversationId: ab.id, clientMsgId: id, text: id });
+      const version = await store.syncVersion();
+      for (const id of ['4', '5', '6', '7']) await messaging.send('b', { conversationId: ab.id, clientMsgId: id, text: id });
+      const recent = (query: { afterSeq?: number; toSeq?: number; sinceVersion?: number; limit: number }) =>
+        store.recentMessages({ conversationId: ab.id, afterSeq: 0, toSeq: 7, ...query }).then((rows) => rows.map((row) => row.text).join(''));
+      assert.equal(await recent({ limit: 10 }), '1234567');
+      assert.equal(await recent({ sinceVersion: version, limit: 10 }), '4567', 'stored after the version');
+      assert.equal(await recent({ sinceVersion: version, limit: 2 }), '67', 'the newest, ascending');
+      assert.equal(await recent({ afterSeq: 5, limit: 10 }), '67');
+      assert.equal(await recent({ afterSeq: 1, toSeq: 4, limit: 10 }), '234');
+      assert.equal(await recent({ sinceVersion: await store.syncVersion(), limit: 10 }), '', 'nothing stored after the latest version');
+      assert.equal(await recent({ afterSeq: 7, limit: 10 }), '');
+      assert.deepEqual(await store.recentMessages({ conversationId: 'nope', afterSeq: 0, toSeq: 5, limit: 5 }), []);
+    });
+
+    test('sync with recent messages: runs from the position or the version, placeholders kept, the same counts and last message as without', async (t) => {
+      const { messaging, conversations } = await setup(t, ['a', 'b', 'c']);
+      await conversations.createGroup('a', { id: 'g', name: 'G', memberIds: ['b', 'c'] });
+      const ab = await conversations.openDirect('a', 'b', '');
+      const before = await messaging.sync('b', 0);
+      await messaging.send('a', { conversationId: 'g', clientMsgId: '1', text: 'to all' });
+      await messaging.send('a', { conversationId: 'g', clientMsgId: '2', text: 'only c', visibleTo: 'c' });
+      await messaging.send('c', { conversationId: 'g', clientMsgId: '3', text: 'from c' });
+      for (let n = 0; n < 5; n++) await messaging.send('a', { conversationId: ab.id, clientMsgId: `d${n}`, text: `d${n}` });
+      const bare = await messaging.sync('b', before.version);
+      assert.deepEqual(bare.recent, [], 'no recent messages unless asked');
+      const withRecent = await messaging.sync('b', before.version, { recentLimit: 3 });
+      assert.deepEqual(withRecent.conversations, bare.conversations, 'counts and last messages agree with the queries');
+      assert.equal(withRecent.totalUnread, bare.totalUnread);
+      const runs = Object.fromEntries(withRecent.recent.map((run) => [run.conversationId, run]));
+      // seq 1 group_created, 2 "to all", 3 "only c", 4 "from c": stored after b's version are 2..4.
+      assert.deepEqual(
+        runs.g?.messages.map((message) => (message.hidden ? `${message.seq}:hidden` : `${message.seq}:${message.text}`)),
+        ['2:to all', '3:hidden', '4:from c'],
+      );
+      assert.deepEqual([runs.g?.coveredFrom, runs.g?.coveredTo], [2, 4]);
+      assert.deepEqual(
+        runs[ab.id]?.messages.map((message) => message.text),
+        ['d2', 'd3', 'd4'],
+        'the newest three; the device pulls the rest',
+      );
+      const fromPosition = await messaging.sync('b', before.version, { recentLimit: 10, positions: new Map([[ab.id, 3]]) });
+      const direct = fromPosition.recent.find((run) => run.conversationId === ab.id);
+      assert.deepEqual(direct?.messages.map((message) => message.text), ['d3', 'd4'], 'after the position the device sent');
+      const upToDate = await messaging.sync('b', before.version, { recentLimit: 10, positions: new Map([[ab.id, 5]]) });
+      assert.deepEqual(upToDate.recent.map((run) => run.conversationId), ['g'], 'nothing for a conversation the device holds');
+      const capped = await messaging.sync('b', 0, { recentLimit: 1000 });
+      assert.ok(capped.recent.every((run) => run.messages.length <= DEFAULT_SERVER_LIMITS.maxSyncRecent));
+      await assert.rejects(
+        messaging.sync('b', 0, { positions: new Map(Array.from({ length: DEFAULT_SERVER_LIMITS.maxSyncPositions + 1 }, (_, n) => [`c${n}`, 1])) }),
+        (error: ParleyError) => error.codeName === 'TOO_LARGE',
+      );
+    });
+
+    test('the carried-forward total unread always equals a recount, also with syncs of one user interleaving', async (t) => {
+      const ids = ['a', 'b', 'c', 'd'];
+      const { store, messaging, conversations } = await setup(t, ids);
+      await conversations.createGroup('a', { id: 'g1', name: 'G1', memberIds: ['b', 'c', 'd'] });
+      await conversations.createGroup('b', { id: 'g2', name: 'G2', memberIds: ['a', 'c'] });
+      const direct = await conversations.openDirect('c', 'd', '');
+      const rooms = ['g1', 'g2', direct.id];
+      let seed = 7;
+      const next = (n: number) => {
+        seed = (seed * 1103515245 + 12345) % 2147483648;
+        return seed % n;
+      };
+      for (let step = 0; step < 120; step++) {
+        const user = ids[next(ids.length)] as string;
+        const room = rooms[next(rooms.length)] as string;
+        const action = next(10);
+        try {
+          if (action < 6) await messaging.send(user, { conversationId: room, clientMsgId: `s${step}`, text: `${step}`, visibleTo: action === 5 ? 'd' : undefined });
+          else if (action < 8) await messaging.markRead(user, room, next(3) === 0 ? 0 : next(20));
+          else if (action === 8 && room === 'g1') await conversations.updateMembers('a', 'g1', [], ['d']);
+          else if (room === 'g1') await conversations.updateMembers('a', 'g1', ['d'], []);
+        } catch (error) {
+          assert.ok(error instanceof ParleyError, String(error)); // not a member, already removed...
+        }
+        const who = ids[next(ids.length)] as string;
+        const [viaSync, viaOther] = await Promise.all([messaging.sync(who, next(2) === 0 ? 0 : step), messaging.totalUnread(who)]);
+        const recount = await totalUnread(store, who);
+        assert.equal(viaSync.totalUnread, recount, `step ${step}: ${who}'s total from sync`);
+        assert.equal(viaOther, recount, `step ${step}: ${who}'s total`);
+      }
     });
 
     test('development accounts: sign-up stores the user and the password together; sign-in checks it', async (t) => {

@@ -105,6 +105,17 @@ CREATE TABLE dev_credentials (
 ALTER TABLE members ADD COLUMN absences TEXT;
 `,
   },
+  {
+    version: 4,
+    // The sync version of the commit that stored each message, so a sync can
+    // carry the messages stored after the client's version (recentMessages).
+    // Rows stored before this migration have none and count as older than
+    // any version a client holds.
+    description: 'message versions',
+    sql: `
+ALTER TABLE messages ADD COLUMN version INTEGER;
+`,
+  },
 ];
 
 /** Brings the database to the latest schema; returns the versions applied. */

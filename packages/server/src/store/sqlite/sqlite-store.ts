@@ -28,6 +28,7 @@ import type {
   Membership,
   MessageFilter,
   MessageQuery,
+  RecentQuery,
   NewMessage,
   Store,
   StoreTx,
@@ -207,14 +208,20 @@ export class SqliteStore implements Store {
       ),
       messageByClientId: db.prepare<[number, string], MessageDbRow>('SELECT * FROM messages WHERE sender = ? AND client_msg_id = ?'),
       messageInsert: db.prepare(
-        `INSERT INTO messages(cid, seq, sender, client_msg_id, type, text, data, visible_to, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO messages(cid, seq, sender, client_msg_id, type, text, data, visible_to, created_at, version)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       messagesAscending: db.prepare<MessageParameters & { limit: number }, MessageDbRow>(
         `SELECT * FROM messages WHERE ${MESSAGE_FILTER} ORDER BY seq LIMIT @limit`,
       ),
       messagesDescending: db.prepare<MessageParameters & { limit: number }, MessageDbRow>(
         `SELECT * FROM messages WHERE ${MESSAGE_FILTER} ORDER BY seq DESC LIMIT @limit`,
+      ),
+      // The newest rows of the range first, then the version cut: the scan is
+      // bounded by the limit even when few (or none) of them are new.
+      messagesRecent: db.prepare<{ cid: number; after: number; to: number; since: number | null; limit: number }, MessageDbRow>(
+        `SELECT * FROM (SELECT * FROM messages WHERE cid = @cid AND seq > @after AND seq <= @to ORDER BY seq DESC LIMIT @limit)
+         WHERE @since IS NULL OR coalesce(version, 0) > @since ORDER BY seq`,
       ),
       messageCount: db.prepare<MessageParameters, { n: number }>(`SELECT count(*) AS n FROM messages WHERE ${MESSAGE_FILTER}`),
       passwordHash: db.prepare<[number], { password_hash: string }>('SELECT password_hash FROM dev_credentials WHERE uid = ?'),
@@ -536,6 +543,14 @@ export class SqliteStore implements Store {
   }
 
   /** @internal */
+  readRecentMessages(query: RecentQuery): StoredMessage[] {
+    const cid = this.findCid(query.conversationId);
+    if (cid === undefined || query.limit <= 0 || query.toSeq <= query.afterSeq) return [];
+    const parameters = { cid, after: query.afterSeq, to: query.toSeq, since: query.sinceVersion ?? null, limit: query.limit };
+    return this.statements.messagesRecent.all(parameters).map((row) => this.toMessage(row));
+  }
+
+  /** @internal */
   readMessageCount(filter: MessageFilter): number {
     const cid = this.findCid(filter.conversationId);
     if (cid === undefined) return 0;
@@ -606,6 +621,11 @@ export class SqliteStore implements Store {
   async listMessages(query: MessageQuery): Promise<StoredMessage[]> {
     await this.settled();
     return this.readMessages(query);
+  }
+
+  async recentMessages(query: RecentQuery): Promise<StoredMessage[]> {
+    await this.settled();
+    return this.readRecentMessages(query);
   }
 
   async countMessages(filter: MessageFilter): Promise<number> {
@@ -718,6 +738,7 @@ export class SqliteStore implements Store {
         message.data ?? null,
         visibleTo,
         message.createdAt,
+        this.batchVersion,
       );
     } catch (error) {
       if ((error as { code?: string }).code !== 'SQLITE_CONSTRAINT_UNIQUE') throw error;
@@ -815,6 +836,7 @@ class SqliteTx implements StoreTx {
   async membershipsOf(userId: string, query?: MembershipQuery) { return this.s.readMemberships(userId, query); }
   async messageByClientId(senderId: string, clientMsgId: string) { return this.s.readMessageByClientId(senderId, clientMsgId); }
   async listMessages(query: MessageQuery) { return this.s.readMessages(query); }
+  async recentMessages(query: RecentQuery) { return this.s.readRecentMessages(query); }
   async countMessages(filter: MessageFilter) { return this.s.readMessageCount(filter); }
   async syncVersion() { return this.s.readSyncVersion(); }
   async getPasswordHash(userId: string) { return this.s.readPasswordHash(userId); }
