@@ -396,10 +396,16 @@ test('a reconnect gets what changed with the sync answer: pulls only past the re
   await users(fixture, 'alice', 'bob', 'carol');
   // Every sync bob's client sends, as the server reads it.
   const syncs: SyncRequest[] = [];
+  let cutAfterSync = false;
   class RecordingWebSocket extends WebSocket {
     override send(data: Uint8Array): void {
-      for (const frame of decodePacket(data)) if (frame.body?.$case === 'sync') syncs.push(frame.body.value);
+      const frames = decodePacket(data);
+      for (const frame of frames) if (frame.body?.$case === 'sync') syncs.push(frame.body.value);
       super.send(data);
+      if (cutAfterSync && frames.some((frame) => frame.body?.$case === 'sync')) {
+        cutAfterSync = false;
+        this.terminate(); // the answer never arrives, as on a link too slow to carry it
+      }
     }
   }
   const alice = await device(fixture, 'alice', fixture.server.wsUrl, t);
@@ -449,5 +455,22 @@ test('a reconnect gets what changed with the sync answer: pulls only past the re
   await eventually(() => bob.client.state === 'open' && syncs.length > beforeLive);
   const positions = Object.fromEntries((syncs[beforeLive]?.positions ?? []).map((p) => [p.conversationId, p.seq]));
   assert.equal(positions[direct], 7, 'the direct chat is held through seq 7');
+  assertDenseOnce(bob, direct);
+
+  // A sync whose answer never came: the next one asks for a quarter as many, a completed one restores 20.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  bob.client.networkLost();
+  await alice.client.send(direct, { text: 'while cut' });
+  cutAfterSync = true;
+  const beforeCut = syncs.length;
+  bob.client.reconnectNow();
+  await eventually(() => syncs.length > beforeCut && bob.client.state === 'reconnecting');
+  bob.client.reconnectNow();
+  await eventually(() => texts(bob, direct).includes('while cut'));
+  assert.deepEqual(syncs.slice(beforeCut, beforeCut + 2).map((sync) => sync.recentLimit), [20, 5]);
+  bob.client.networkLost();
+  bob.client.reconnectNow();
+  await eventually(() => bob.client.state === 'open' && syncs.length > beforeCut + 2);
+  assert.equal(syncs[beforeCut + 2]?.recentLimit, 20);
   assertDenseOnce(bob, direct);
 });

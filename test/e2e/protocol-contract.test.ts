@@ -298,3 +298,27 @@ test('sync with recent_limit: runs after the version or the position, placeholde
   const refused = errorOf(await bob.request({ $case: 'sync', value: { sinceVersion: 0, recentLimit: 3, positions: tooMany } }));
   assert.deepEqual([refused.name, refused.fatal], ['TOO_LARGE', false]);
 });
+
+test('sync runs and pull answers are bounded in bytes: the newest that fit, covered ranges say where to go on', async (t) => {
+  const fixture = await setup(t, { limits: { maxSyncRecentBytes: 2500, maxPullBytes: 2500 } });
+  const bob = await signedIn(fixture.server.wsUrl, await fixture.api.token('bob'));
+  const base = bodyValue(await bob.request({ $case: 'sync', value: { sinceVersion: 0, recentLimit: 0, positions: [] } }), 'syncResult');
+  const start = base.conversations.find((c) => c.id === 'team')?.lastSeq ?? 0;
+  const alice = await signedIn(fixture.server.wsUrl, await fixture.api.token('alice'));
+  for (let n = 0; n < 5; n++) bodyValue(await alice.request({ $case: 'send', value: { conversationId: 'team', clientMsgId: `big${n}`, text: `${n}`.repeat(1000) } }), 'sendAck');
+
+  const synced = bodyValue(await bob.request({ $case: 'sync', value: { sinceVersion: base.version, recentLimit: 20, positions: [] } }), 'syncResult');
+  assert.deepEqual(synced.recent[0]?.messages.map((m) => m.text?.[0]), ['3', '4'], 'the newest two fit');
+  assert.deepEqual([synced.recent[0]?.coveredFrom, synced.recent[0]?.coveredTo], [start + 4, start + 5]);
+
+  const pulled = bodyValue(await bob.request({ $case: 'pull', value: { conversationId: 'team', fromSeq: start + 1, toSeq: 0, limit: 0, descending: false } }), 'pullResult');
+  assert.deepEqual(pulled.messages.map((m) => m.text?.[0]), ['0', '1']);
+  assert.equal(pulled.coveredTo, start + 2, 'pull on from covered_to + 1');
+  const history = bodyValue(await bob.request({ $case: 'pull', value: { conversationId: 'team', fromSeq: start + 1, toSeq: 0, limit: 0, descending: true } }), 'pullResult');
+  assert.deepEqual(history.messages.map((m) => m.text?.[0]), ['3', '4']);
+  assert.equal(history.coveredFrom, start + 4, 'page on below covered_from');
+  // One message larger than the budget still comes, alone: pulls always make progress.
+  bodyValue(await alice.request({ $case: 'send', value: { conversationId: 'team', clientMsgId: 'huge', text: 'x'.repeat(8000) } }), 'sendAck');
+  const alone = bodyValue(await bob.request({ $case: 'pull', value: { conversationId: 'team', fromSeq: start + 6, toSeq: 0, limit: 0, descending: false } }), 'pullResult');
+  assert.deepEqual([alone.messages.length, alone.coveredTo], [1, start + 6]);
+});

@@ -80,6 +80,13 @@ const LIVE_SYNC_PULL_DELAY_MS = 250;
  * pull. More than this in a conversation is pulled as before.
  */
 const SYNC_RECENT_LIMIT = 20;
+/**
+ * A connection lost while its sync answer was on the way suggests a link too
+ * slow to carry it within the silence limit: the next sync asks for this
+ * fraction as many recent messages (20, 5, 1, 0), and a completed sync
+ * restores the full count. Without it a slow link could lose every attempt.
+ */
+const SYNC_RECENT_BACKOFF = 4;
 /** Positions one sync sends at most (the protocol's default bound); the rest fall back to the version. */
 const MAX_SYNC_POSITIONS = 1_000;
 /** A burst of system messages (a group of 100 being built) triggers one sync, not 100. */
@@ -126,6 +133,8 @@ export class ParleyClient {
   private currentUserId: string | undefined;
   private limits: Limits | undefined;
   private syncVersion = 0;
+  /** Recent messages the next sync asks for (SYNC_RECENT_LIMIT, less after syncs lost on the way). */
+  private syncRecentLimit = SYNC_RECENT_LIMIT;
   /**
    * Conversations whose synced seq moved since the last sync was sent: they
    * may hold messages stored after syncVersion, so the next sync sends their
@@ -645,14 +654,16 @@ export class ParleyClient {
     this.syncInFlight = true;
     const positions = this.takePositions();
     // The first sync starts from read positions and the backlog instead (initialSyncedSeq).
-    const recentLimit = this.syncVersion > 0 ? SYNC_RECENT_LIMIT : 0;
-    const restorePositions = () => {
+    const recentLimit = this.syncVersion > 0 ? this.syncRecentLimit : 0;
+    const lostOnTheWay = () => {
       for (const { conversationId } of positions) this.movedSinceSync.add(conversationId);
+      if (recentLimit > 0) this.syncRecentLimit = Math.floor(recentLimit / SYNC_RECENT_BACKOFF);
     };
     connection.request({ $case: 'sync', value: { sinceVersion: this.syncVersion, recentLimit, positions } }).then(
       (result) => {
-        if (connection !== this.connection) return restorePositions();
+        if (connection !== this.connection) return lostOnTheWay();
         this.syncInFlight = false;
+        this.syncRecentLimit = SYNC_RECENT_LIMIT;
         this.applySyncResult(result);
         if (!this.sessionOpen) this.openSession();
         if (this.syncAgain) {
@@ -661,7 +672,7 @@ export class ParleyClient {
         }
       },
       (error: ParleyError) => {
-        restorePositions();
+        lostOnTheWay();
         if (connection !== this.connection) return;
         this.syncInFlight = false;
         if (!this.sessionOpen) {

@@ -19,8 +19,16 @@ export interface ServerLimits {
   maxPullLimit: number;
   /** Most messages per conversation a sync carries (SyncRequest.recent_limit is capped to it). Default 50. */
   maxSyncRecent: number;
-  /** Most messages one sync answer carries over all its conversations; the rest are pulled. Default 2,000. */
-  maxSyncRecentMessages: number;
+  /**
+   * Message content (texts, data, ids; about the encoded size) one sync
+   * answer carries over all its conversations; the rest are pulled. It keeps
+   * the answer, which a client must receive whole before its session opens,
+   * short enough for a slow link to carry well within the heartbeat's
+   * silence limit. Default 64 KiB.
+   */
+  maxSyncRecentBytes: number;
+  /** Message content one pull answer carries at most (at least one message); the client pulls on from covered_to. Default 512 KiB. */
+  maxPullBytes: number;
   /** Most positions one sync may send. Default 1,000; more is TOO_LARGE. */
   maxSyncPositions: number;
   /** Most members in one group. Default 10,000. */
@@ -136,7 +144,8 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = {
   maxDataBytes: DEFAULT_LIMITS.maxDataBytes,
   maxPullLimit: DEFAULT_LIMITS.maxPullLimit,
   maxSyncRecent: 50,
-  maxSyncRecentMessages: 2000,
+  maxSyncRecentBytes: 64 * 1024,
+  maxPullBytes: 512 * 1024,
   maxSyncPositions: 1000,
   maxGroupMembers: DEFAULT_LIMITS.maxGroupMembers,
   maxNameChars: DEFAULT_LIMITS.maxNameChars,

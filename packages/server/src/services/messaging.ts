@@ -13,7 +13,7 @@ import { type HistoryPage, type HistoryQuery, readAcross, readHistory } from './
 import { appendToTimeline } from './timeline.js';
 import { UnreadCache, UnreadTotals } from './unread-cache.js';
 import { type SyncOptions, readChanges } from './sync.js';
-import { buildView, inAbsence, isVisibleTo, placeholder, readableEnd, readableRanges, totalUnread } from './views.js';
+import { buildView, countWithin, inAbsence, isVisibleTo, placeholder, readableEnd, readableRanges, totalUnread } from './views.js';
 import { checkContent, requireClientMsgId, requireConversationId, requireId } from './validate.js';
 
 export interface SendInput {
@@ -136,16 +136,19 @@ export class MessagingService {
     const high = toSeq <= 0 ? end : Math.min(toSeq, end);
     if (low > high) return { messages: [], coveredFrom: low, coveredTo: high, lastSeq: end };
     if (!descending) {
-      const rows = await this.store.listMessages({ conversationId: id, fromSeq: low, toSeq: high, limit: cappedLimit });
+      const read = await this.store.listMessages({ conversationId: id, fromSeq: low, toSeq: high, limit: cappedLimit });
       // Messages addressed to someone else, and those from a time the member
       // was out of the group, keep their seq as placeholders.
-      const messages = rows.map((message) => (isVisibleTo(message, userId) && !inAbsence(member, message.seq) ? message : placeholder(id, message.seq)));
-      const coveredTo = rows.length === cappedLimit ? (rows[rows.length - 1]?.seq ?? high) : high;
+      const all = read.map((message) => (isVisibleTo(message, userId) && !inAbsence(member, message.seq) ? message : placeholder(id, message.seq)));
+      const messages = all.slice(0, countWithin(all, this.limits.maxPullBytes, 'start', true).count);
+      const cut = messages.length < read.length || read.length === cappedLimit;
+      const coveredTo = cut ? (messages[messages.length - 1]?.seq ?? high) : high;
       return { messages, coveredFrom: low, coveredTo, lastSeq: end };
     }
     // Newest first over the readable parts of the range (absences skipped).
-    const rows = await readAcross(this.store, id, readableRanges(member, low, high), { visibleTo: userId, limit: cappedLimit, order: 'desc' });
-    const coveredFrom = rows.length === cappedLimit ? (rows[0]?.seq ?? low) : low;
+    const read = await readAcross(this.store, id, readableRanges(member, low, high), { visibleTo: userId, limit: cappedLimit, order: 'desc' });
+    const rows = read.slice(read.length - countWithin(read, this.limits.maxPullBytes, 'end', true).count);
+    const coveredFrom = rows.length < read.length || read.length === cappedLimit ? (rows[0]?.seq ?? low) : low;
     return { messages: rows, coveredFrom, coveredTo: high, lastSeq: end };
   }
 

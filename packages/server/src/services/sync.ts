@@ -14,7 +14,7 @@ import type { ServerLimits } from '../config.js';
 import type { ConversationRow, MemberRow, StoreReader, StoredMessage } from '../store/store.js';
 import type { ChangesResult, ConversationView, MessageRun } from './model.js';
 import type { UnreadCache, UnreadTotals } from './unread-cache.js';
-import { buildView, inAbsence, isVisibleTo, placeholder, readableEnd } from './views.js';
+import { buildView, countWithin, inAbsence, isVisibleTo, placeholder, readableEnd } from './views.js';
 
 export interface SyncOptions {
   /** Newest messages per listed conversation to include; 0 (the default) = none. Capped by ServerLimits.maxSyncRecent. */
@@ -23,7 +23,7 @@ export interface SyncOptions {
   positions?: ReadonlyMap<string, number>;
 }
 
-type SyncLimits = Pick<ServerLimits, 'maxSyncRecent' | 'maxSyncRecentMessages'>;
+type SyncLimits = Pick<ServerLimits, 'maxSyncRecent' | 'maxSyncRecentBytes'>;
 
 export async function readChanges(
   reader: StoreReader,
@@ -38,17 +38,20 @@ export async function readChanges(
   const version = await reader.syncVersion();
   const since = Math.max(0, sinceVersion);
   const perConversation = Math.min(Math.max(0, options.recentLimit ?? 0), limits.maxSyncRecent);
-  let budget = perConversation > 0 ? limits.maxSyncRecentMessages : 0;
+  let budget = perConversation > 0 ? limits.maxSyncRecentBytes : 0;
   const memberships = await reader.membershipsOf(userId, { changedSince: since });
-  // Most recently active first, so that the message budget goes to the
+  // Most recently active first, so that the byte budget goes to the
   // conversations a user looks at first.
   memberships.sort((a, b) => b.conversation.updatedAt - a.conversation.updatedAt);
   const conversations: ConversationView[] = [];
   const recent: MessageRun[] = [];
   for (const { member, conversation } of memberships) {
     const position = options.positions?.get(conversation.id);
-    const rows = budget > 0 ? await newestAfter(reader, member, conversation, since, position, Math.min(perConversation, budget)) : [];
-    budget -= rows.length;
+    const newest = budget > 0 ? await newestAfter(reader, member, conversation, since, position, perConversation) : [];
+    // The newest that fit: still a run ending at the conversation's end.
+    const { count, bytes } = countWithin(newest, budget, 'end', false);
+    const rows = newest.slice(newest.length - count);
+    budget -= bytes;
     conversations.push(await buildView(reader, member, conversation, unread.counts, rows));
     if (rows.length > 0) recent.push(toRun(member, rows, readableEnd(member, conversation)));
   }

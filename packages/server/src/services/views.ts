@@ -155,6 +155,35 @@ export function placeholder(conversationId: string, seq: number): StoredMessage 
   return { id: '', conversationId, seq, senderId: '', clientMsgId: '', type: 'user', createdAt: 0, hidden: true };
 }
 
+/**
+ * About the bytes a message takes on the wire, for the size budgets of sync
+ * and pull answers: its content and ids plus a fixed allowance for seqs,
+ * times and field tags. Text is counted in UTF-16 units (exact for ASCII,
+ * an undercount of at most 3× otherwise); the budgets are soft.
+ */
+export function approximateWireSize(message: StoredMessage): number {
+  return 24 + message.id.length + message.conversationId.length + message.senderId.length + message.clientMsgId.length + (message.text?.length ?? 0) + (message.data?.byteLength ?? 0);
+}
+
+/**
+ * How many of `messages`, counted from the oldest ('start') or the newest
+ * ('end'), fit in `budget` bytes by approximateWireSize, and their size.
+ * `atLeastOne`: the first one counted is taken whatever its size, so that a
+ * single large message still makes progress.
+ */
+export function countWithin(messages: readonly StoredMessage[], budget: number, from: 'start' | 'end', atLeastOne: boolean): { count: number; bytes: number } {
+  let bytes = 0;
+  let count = 0;
+  while (count < messages.length) {
+    const message = messages[from === 'start' ? count : messages.length - 1 - count] as StoredMessage;
+    const size = approximateWireSize(message);
+    if (bytes + size > budget && !(atLeastOne && count === 0)) break;
+    bytes += size;
+    count += 1;
+  }
+  return { count, bytes };
+}
+
 export function isVisibleTo(message: StoredMessage, userId: string): boolean {
   return message.visibleTo === undefined || message.visibleTo === userId;
 }

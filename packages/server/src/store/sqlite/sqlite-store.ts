@@ -217,11 +217,10 @@ export class SqliteStore implements Store {
       messagesDescending: db.prepare<MessageParameters & { limit: number }, MessageDbRow>(
         `SELECT * FROM messages WHERE ${MESSAGE_FILTER} ORDER BY seq DESC LIMIT @limit`,
       ),
-      // The newest rows of the range first, then the version cut: the scan is
-      // bounded by the limit even when few (or none) of them are new.
-      messagesRecent: db.prepare<{ cid: number; after: number; to: number; since: number | null; limit: number }, MessageDbRow>(
-        `SELECT * FROM (SELECT * FROM messages WHERE cid = @cid AND seq > @after AND seq <= @to ORDER BY seq DESC LIMIT @limit)
-         WHERE @since IS NULL OR coalesce(version, 0) > @since ORDER BY seq`,
+      // The newest rows of the range; readRecentMessages cuts at the version,
+      // so the scan is bounded by the limit even when few (or none) are new.
+      messagesRecent: db.prepare<[number, number, number, number], MessageDbRow & { version: number | null }>(
+        'SELECT * FROM messages WHERE cid = ? AND seq > ? AND seq <= ? ORDER BY seq DESC LIMIT ?',
       ),
       messageCount: db.prepare<MessageParameters, { n: number }>(`SELECT count(*) AS n FROM messages WHERE ${MESSAGE_FILTER}`),
       passwordHash: db.prepare<[number], { password_hash: string }>('SELECT password_hash FROM dev_credentials WHERE uid = ?'),
@@ -546,8 +545,16 @@ export class SqliteStore implements Store {
   readRecentMessages(query: RecentQuery): StoredMessage[] {
     const cid = this.findCid(query.conversationId);
     if (cid === undefined || query.limit <= 0 || query.toSeq <= query.afterSeq) return [];
-    const parameters = { cid, after: query.afterSeq, to: query.toSeq, since: query.sinceVersion ?? null, limit: query.limit };
-    return this.statements.messagesRecent.all(parameters).map((row) => this.toMessage(row));
+    const newestFirst = this.statements.messagesRecent.all(cid, query.afterSeq, query.toSeq, query.limit);
+    // Versions only grow with seq: the rows stored after sinceVersion are a
+    // run at the top. Rows from before messages had versions count as 0.
+    const since = query.sinceVersion ?? -1;
+    const messages: StoredMessage[] = [];
+    for (let index = newestFirst.length - 1; index >= 0; index--) {
+      const row = newestFirst[index] as MessageDbRow & { version: number | null };
+      if ((row.version ?? 0) > since) messages.push(this.toMessage(row));
+    }
+    return messages;
   }
 
   /** @internal */
