@@ -277,7 +277,7 @@ export class Delivery {
       if (sessions === undefined) continue;
       for (const session of sessions) {
         const start = batch.sentEarly?.get(session.id) ?? 0;
-        if (start === 0 && !origins.has(session.id) && !addressed.has(userId)) session.enqueue(sharedPacket());
+        if (start === 0 && !origins.has(session.id) && !addressed.has(userId)) session.writeOrEnqueue(sharedPacket());
         else enqueueOwnPacket(batch, session, userId, start);
       }
     }

@@ -361,6 +361,34 @@ export class Session {
     if (this.outgoing.length === 1) this.context.scheduleFlush(this);
   }
 
+  /**
+   * Writes a push at once when nothing is queued ahead of it, else queues it
+   * behind what is (enqueue). For Delivery, which runs inside the gateway's
+   * flush: anything queued later this turn is flushed after this write, so
+   * order holds, and an idle connection (most of a large group's) gets the
+   * packet without a queue, a flush list entry and a second write pass.
+   * The transport's backlog is estimated by adding what was written and read
+   * from the socket only when the estimate passes a quarter of the bound, so
+   * a slow consumer is still dropped near maxQueuedBytes.
+   */
+  writeOrEnqueue(entry: Uint8Array): void {
+    if (this.outgoing.length > 0 || this.state !== 'open') {
+      this.enqueue(entry);
+      return;
+    }
+    const bound = this.context.limits.maxQueuedBytes;
+    let backlog = this.transportBacklog + entry.length;
+    if (backlog > bound / 4) {
+      backlog = this.connection.bufferedBytes() + entry.length;
+      if (backlog > bound) {
+        this.dropSlowConsumer();
+        return;
+      }
+    }
+    this.connection.write(entry);
+    this.transportBacklog = backlog;
+  }
+
   private dropSlowConsumer(): void {
     this.outgoing = [];
     this.outgoingBytes = 0;
