@@ -631,7 +631,10 @@ export class ParleyClient {
         this.receiveMessage(body.value);
         return;
       case 'conversationChanged':
-        if (body.value.summary !== undefined) this.applyServerSummary(toSummary(body.value.summary), false);
+        // Pushes of the messages it counts are queued ahead of it, so this
+        // pulls only when one never came: a device added back to a group
+        // whose event was routed to the members as they were a moment before.
+        if (body.value.summary !== undefined) this.applyServerSummary(toSummary(body.value.summary), true);
         return;
       case 'error':
         this.emitter.emit('error', ParleyError.fromCode(body.value.code, body.value.message, body.value.retryAfterMs));
@@ -748,8 +751,8 @@ export class ParleyClient {
   /**
    * Merges a server summary and starts tracking the conversation on first
    * sight. `catchUp` says the summary's lastSeq should be pulled up to (sync,
-   * conversation_result); conversation_changed carries read and role changes
-   * whose messages arrive as pushes anyway.
+   * conversation_result, conversation_changed); a read result describes
+   * this device's own read, of messages it already has.
    */
   private applyServerSummary(summary: ConversationSummary, catchUp: boolean, schedule = true): void {
     this.emitConversation(this.list.applyServerSummary(summary));

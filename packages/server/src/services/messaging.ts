@@ -13,7 +13,7 @@ import { type HistoryPage, type HistoryQuery, readAcross, readHistory } from './
 import { appendToTimeline } from './timeline.js';
 import { UnreadCache, UnreadTotals } from './unread-cache.js';
 import { type SyncOptions, readChanges } from './sync.js';
-import { buildView, countWithin, inAbsence, isVisibleTo, placeholder, readableEnd, readableRanges, totalUnread } from './views.js';
+import { buildView, countWithin, inAbsence, isVisibleTo, placeholder, readableEnd, readableRanges } from './views.js';
 import { checkContent, requireClientMsgId, requireConversationId, requireId } from './validate.js';
 
 export interface SendInput {
@@ -172,7 +172,7 @@ export class MessagingService {
   async markRead(userId: string, conversationId: string, seq: number, originSessionId?: string): Promise<{ view: ConversationView; totalUnread: number }> {
     const id = requireConversationId(conversationId);
     const target = Math.max(0, seq);
-    const result = await this.store.write(async (tx) => {
+    const view = await this.store.write(async (tx) => {
       const conversation = await requireConversation(tx, id);
       const member = await requireMembership(tx, id, userId);
       const end = readableEnd(member, conversation);
@@ -182,10 +182,14 @@ export class MessagingService {
         await tx.raiseReadSeq(id, userId, readSeq);
         current = (await tx.getMember(id, userId)) ?? member;
       }
-      return { view: await buildView(tx, current, conversation), totalUnread: await totalUnread(tx, userId) };
+      return buildView(tx, current, conversation);
     });
-    this.bus.publish({ type: 'summary', userId, summary: result.view, totalUnread: result.totalUnread, originSessionId });
-    return result;
+    // After the commit, not inside the unit: counting every conversation a
+    // user is behind in there held the whole write batch (every sender's
+    // commit) for as long; outside, the total is carried forward.
+    const total = await this.totalUnread(userId);
+    this.bus.publish({ type: 'summary', userId, summary: view, totalUnread: total, originSessionId });
+    return { view, totalUnread: total };
   }
 
   /** One conversation as the user sees it now; undefined if they never were a member. */
