@@ -713,7 +713,7 @@ export class ParleyClient {
     // A run is applied as a pull answer would be, or held above a gap that is then pulled.
     for (const run of result.recent) {
       const step = this.engine.applyRun(run.conversationId, {
-        messages: run.messages.filter((message) => message.conversationId === run.conversationId || message.conversationId === ''),
+        messages: messagesOf(run.conversationId, run.messages),
         coveredFrom: run.coveredFrom,
         coveredTo: run.coveredTo,
       });
@@ -873,7 +873,7 @@ export class ParleyClient {
     const summary = this.list.get(conversationId);
     const lastSeq = summary?.leftSeq !== undefined ? Math.min(result.lastSeq, summary.leftSeq) : result.lastSeq;
     const step = this.engine.applyPull(conversationId, {
-      messages: result.messages.filter((message) => message.conversationId === conversationId || message.conversationId === ''),
+      messages: messagesOf(conversationId, result.messages),
       coveredFrom: result.coveredFrom,
       coveredTo: result.coveredTo,
       lastSeq,
@@ -996,4 +996,9 @@ function readableLastSeq(summary: ConversationSummary): number {
 
 function positive(value: number | undefined, fallback: number): number {
   return value !== undefined && Number.isFinite(value) && value > 0 ? value : fallback;
+}
+
+/** A pull answer's or run's messages that belong to `conversationId` (hidden placeholders carry no id). */
+function messagesOf(conversationId: string, messages: readonly WireMessage[]): WireMessage[] {
+  return messages.filter((message) => message.conversationId === conversationId || message.conversationId === '');
 }

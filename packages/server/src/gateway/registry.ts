@@ -4,6 +4,7 @@
  */
 import { ParleyError } from '@parley/protocol';
 import type { ServerLimits } from '../config.js';
+import { setMostRecent } from '../util/recent-map.js';
 import { TokenBucket } from '../util/token-bucket.js';
 import type { Session } from './session.js';
 
@@ -39,12 +40,8 @@ export class SessionRegistry {
   sendBucketOf(userId: string): TokenBucket {
     let bucket = this.sendBuckets.get(userId);
     if (bucket === undefined) {
-      if (this.sendBuckets.size >= MAX_TRACKED_USERS) {
-        const oldest = this.sendBuckets.keys().next().value;
-        if (oldest !== undefined) this.sendBuckets.delete(oldest);
-      }
       bucket = new TokenBucket(this.limits.sendsPerSecondPerUser, this.limits.sendBurstPerUser);
-      this.sendBuckets.set(userId, bucket);
+      setMostRecent(this.sendBuckets, userId, bucket, MAX_TRACKED_USERS);
     }
     return bucket;
   }

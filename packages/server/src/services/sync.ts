@@ -11,7 +11,7 @@
  * as it would behind a push.
  */
 import type { ServerLimits } from '../config.js';
-import type { ConversationRow, MemberRow, StoreReader, StoredMessage } from '../store/store.js';
+import type { MemberRow, StoreReader, StoredMessage } from '../store/store.js';
 import type { ChangesResult, ConversationView, MessageRun } from './model.js';
 import type { UnreadCache, UnreadTotals } from './unread-cache.js';
 import { buildView, countWithin, inAbsence, isVisibleTo, placeholder, readableEnd } from './views.js';
@@ -46,14 +46,15 @@ export async function readChanges(
   const conversations: ConversationView[] = [];
   const recent: MessageRun[] = [];
   for (const { member, conversation } of memberships) {
+    const end = readableEnd(member, conversation);
     const position = options.positions?.get(conversation.id);
-    const newest = budget > 0 ? await newestAfter(reader, member, conversation, since, position, perConversation) : [];
+    const newest = budget > 0 ? await newestAfter(reader, member, end, since, position, perConversation) : [];
     // The newest that fit: still a run ending at the conversation's end.
     const { count, bytes } = countWithin(newest, budget, 'end', false);
     const rows = newest.slice(newest.length - count);
     budget -= bytes;
     conversations.push(await buildView(reader, member, conversation, unread.counts, rows));
-    if (rows.length > 0) recent.push(toRun(member, rows, readableEnd(member, conversation)));
+    if (rows.length > 0) recent.push(toRun(member, rows, end));
   }
   conversations.sort((a, b) => b.updatedAt - a.updatedAt || a.id.localeCompare(b.id));
   const total = await unread.totals.total(reader, userId, version, { since, memberships });
@@ -61,18 +62,11 @@ export async function readChanges(
 }
 
 /** The newest `limit` messages the device does not hold yet, ascending, as stored (no placeholders). */
-function newestAfter(
-  reader: StoreReader,
-  member: MemberRow,
-  conversation: ConversationRow,
-  since: number,
-  position: number | undefined,
-  limit: number,
-): Promise<StoredMessage[]> {
+function newestAfter(reader: StoreReader, member: MemberRow, end: number, since: number, position: number | undefined, limit: number): Promise<StoredMessage[]> {
   return reader.recentMessages({
-    conversationId: conversation.id,
+    conversationId: member.conversationId,
     afterSeq: Math.max(member.firstSeq - 1, position ?? 0),
-    toSeq: readableEnd(member, conversation),
+    toSeq: end,
     // A position says exactly what the device holds; without one, the
     // version does: everything stored before it was in an earlier answer.
     sinceVersion: position === undefined ? since : undefined,

@@ -11,7 +11,8 @@
  * and every seq up to a committed lastSeq is committed.
  */
 import type { Membership, MessageFilter, StoreReader } from '../store/store.js';
-import { unreadCount } from './views.js';
+import { setMostRecent } from '../util/recent-map.js';
+import { sum, unreadCount, unreadCounts } from './views.js';
 
 interface CachedCount {
   fromSeq: number;
@@ -41,14 +42,7 @@ export class UnreadCache {
 
   /** Records a count made from committed messages read some other way (views.ts counts a sync's recent run). */
   remember(filter: MessageFilter, count: number): void {
-    const key = keyOf(filter);
-    // Re-inserted so that the map's order is least recently used first.
-    this.entries.delete(key);
-    if (this.entries.size >= this.maxEntries) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest !== undefined) this.entries.delete(oldest);
-    }
-    this.entries.set(key, { fromSeq: filter.fromSeq, toSeq: filter.toSeq, count });
+    setMostRecent(this.entries, keyOf(filter), { fromSeq: filter.fromSeq, toSeq: filter.toSeq, count }, this.maxEntries);
   }
 }
 
@@ -110,29 +104,13 @@ export class UnreadTotals {
       }
       next = { version: Math.max(start.version, version), total, counts };
     }
-    if (this.entries.get(userId) === start) this.keep(userId, next);
+    if (this.entries.get(userId) === start) setMostRecent(this.entries, userId, next, this.maxUsers);
     else this.entries.delete(userId); // another computation ran meanwhile: recount next time
     return next.total;
   }
 
   private async recount(reader: StoreReader, userId: string, version: number): Promise<UserTotal> {
-    const counts = new Map<string, number>();
-    let total = 0;
-    for (const { member, conversation } of await reader.membershipsOf(userId, { behindOnly: true })) {
-      const count = await unreadCount(reader, member, conversation, this.counts);
-      if (count > 0) counts.set(conversation.id, count);
-      total += count;
-    }
-    return { version, total, counts };
-  }
-
-  private keep(userId: string, entry: UserTotal): void {
-    // Re-inserted so that the map's order is least recently used first.
-    this.entries.delete(userId);
-    if (this.entries.size >= this.maxUsers) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest !== undefined) this.entries.delete(oldest);
-    }
-    this.entries.set(userId, entry);
+    const counts = await unreadCounts(reader, userId, this.counts);
+    return { version, total: sum(counts.values()), counts };
   }
 }

@@ -55,12 +55,24 @@ export async function unreadCount(reader: StoreReader, member: MemberRow, conver
   return cache === undefined ? reader.countMessages(filter) : cache.count(reader, filter);
 }
 
+/** The non-zero unread count of each conversation the user is behind in, by conversation id. */
+export async function unreadCounts(reader: StoreReader, userId: string, cache?: UnreadCache): Promise<Map<string, number>> {
+  const counts = new Map<string, number>();
+  for (const { member, conversation } of await reader.membershipsOf(userId, { behindOnly: true })) {
+    const count = await unreadCount(reader, member, conversation, cache);
+    if (count > 0) counts.set(conversation.id, count);
+  }
+  return counts;
+}
+
 /** The total is the sum of the same per-conversation counts, so the two never disagree. */
 export async function totalUnread(reader: StoreReader, userId: string, cache?: UnreadCache): Promise<number> {
+  return sum((await unreadCounts(reader, userId, cache)).values());
+}
+
+export function sum(values: Iterable<number>): number {
   let total = 0;
-  for (const { member, conversation } of await reader.membershipsOf(userId, { behindOnly: true })) {
-    total += await unreadCount(reader, member, conversation, cache);
-  }
+  for (const value of values) total += value;
   return total;
 }
 
@@ -143,7 +155,7 @@ function unreadIn(run: readonly StoredMessage[], member: MemberRow, end: number,
 }
 
 /** True when a stored message is one countMessages(filter) counts (the seq range aside). */
-export function matchesFilter(message: StoredMessage, filter: MessageFilter): boolean {
+function matchesFilter(message: StoredMessage, filter: MessageFilter): boolean {
   if (filter.type !== undefined && message.type !== filter.type) return false;
   if (filter.excludeSender !== undefined && message.senderId === filter.excludeSender) return false;
   if (filter.visibleTo !== undefined && message.visibleTo !== undefined && message.visibleTo !== filter.visibleTo) return false;
@@ -161,7 +173,7 @@ export function placeholder(conversationId: string, seq: number): StoredMessage 
  * times and field tags. Text is counted in UTF-16 units (exact for ASCII,
  * an undercount of at most 3× otherwise); the budgets are soft.
  */
-export function approximateWireSize(message: StoredMessage): number {
+function approximateWireSize(message: StoredMessage): number {
   return 24 + message.id.length + message.conversationId.length + message.senderId.length + message.clientMsgId.length + (message.text?.length ?? 0) + (message.data?.byteLength ?? 0);
 }
 
