@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Message } from '@parley/client';
-import { type SyncRequest, decodePacket } from '@parley/protocol';
+import { type SyncRequest, decodePacket, encodePacket } from '@parley/protocol';
 import WebSocket from 'ws';
 import { type Device, connectDevice as device, proxyInFront, urlOf } from '../support/devices.js';
 import { type TestServer, eventually, startTestServer } from '../support/fixtures.js';
@@ -473,4 +473,35 @@ test('a reconnect gets what changed with the sync answer: pulls only past the re
   await eventually(() => bob.client.state === 'open' && syncs.length > beforeCut + 2);
   assert.equal(syncs[beforeCut + 2]?.recentLimit, 20);
   assertDenseOnce(bob, direct);
+});
+
+test('a push that never came is pulled when conversation_changed reports a later last_seq', async (t) => {
+  const fixture = await startTestServer(t);
+  await users(fixture, 'alice', 'bob');
+  // Bob's first device loses the push of one message on the way in (as if it
+  // had been routed with a member list from before bob was added back).
+  class LosingWebSocket extends WebSocket {
+    override emit(event: string | symbol, ...args: unknown[]): boolean {
+      if (event !== 'message') return super.emit(event, ...args);
+      const frames = decodePacket(new Uint8Array(args[0] as ArrayBuffer));
+      const kept = frames.filter((frame) => !(frame.body?.$case === 'push' && frame.body.value.text === 'lost on the way'));
+      return kept.length === 0 || super.emit(event, Buffer.from(encodePacket(kept)), ...args.slice(1));
+    }
+  }
+  const alice = await device(fixture, 'alice', fixture.server.wsUrl, t);
+  const bob = await device(fixture, 'bob', fixture.server.wsUrl, t, { WebSocket: LosingWebSocket });
+  const bobPhone = await device(fixture, 'bob', fixture.server.wsUrl, t);
+  const direct = await alice.client.direct('bob');
+  await alice.client.send(direct, { text: 'first' });
+  await alice.client.send(direct, { text: 'lost on the way' });
+  await eventually(() => texts(bobPhone, direct).length === 2 && texts(bob, direct).length === 1);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.deepEqual(texts(bob, direct), ['first'], 'the push was dropped');
+  const pullsBefore = fixture.server.requestCounts().pull ?? 0;
+  // Bob reads on his phone: his first device gets conversation_changed with last_seq 2.
+  await bobPhone.client.markRead(direct);
+  await eventually(() => texts(bob, direct).length === 2, 5000, 'the first device pulls the missing message');
+  assert.deepEqual(texts(bob, direct), ['first', 'lost on the way']);
+  assertDenseOnce(bob, direct);
+  assert.equal((fixture.server.requestCounts().pull ?? 0) - pullsBefore, 1);
 });
