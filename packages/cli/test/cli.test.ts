@@ -4,7 +4,7 @@
  * over real pipes. Needs `npm run build` (or `npx tsc -b packages/cli`) first.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -127,6 +127,24 @@ describe('parley CLI', () => {
     bob.write('/quit\n');
     assert.equal(await alice.exitCode(), 0);
     assert.equal(await bob.exitCode(), 0);
+  });
+
+  test('/send uploads a file and the other side sees a readable line', async () => {
+    const report = join(dataDir, 'quarterly report.pdf');
+    writeFileSync(report, Buffer.concat([Buffer.from('%PDF-1.7\n'), Buffer.alloc(40_000, 7)]));
+    for (const user of ['carol', 'dave']) assert.equal((await runCli(['user', 'add', user], adminEnv)).code, 0);
+    const carol = spawnCli(['chat', '--user', 'carol'], adminEnv);
+    await carol.waitFor(/connected as carol/);
+    const dave = spawnCli(['chat', '--user', 'dave'], adminEnv);
+    await dave.waitFor(/connected as dave/);
+    carol.write(`/dm dave\n/send ${report}\n`);
+    await dave.waitFor(/\[@carol\] carol: 📎 quarterly report\.pdf \[39 KB, application\/pdf\]/);
+    carol.write('/send /no/such/file.png\n');
+    await carol.waitFor(/! not sent to @dave \(\/no\/such\/file\.png\): .*cannot read/);
+    carol.write('/quit\n');
+    dave.write('/quit\n');
+    assert.equal(await carol.exitCode(), 0);
+    assert.equal(await dave.exitCode(), 0);
   });
 
   test('chat as an unknown user fails with a hint', async () => {

@@ -6,12 +6,35 @@
 import { ParleyError } from '@parley/protocol';
 import { ParleyClient as ParleyClientCore } from './client.js';
 import { openWebSocketTransport, urlScheme, type OpenTransport } from './transport.js';
-import type { ParleyClientOptions, WebSocketConstructorLike } from './types.js';
+import { Upload } from 'tus-js-client';
+import type { OpenedSource, TusUploadConstructor } from './media.js';
+import type { MediaSource, ParleyClientOptions, WebSocketConstructorLike } from './types.js';
+
+/** Larger files are not hashed (the browser has no streaming SHA-256): they are not deduplicated before upload, only resumed. */
+const MAX_HASHED_BYTES = 256 * 1024 * 1024;
 
 export class ParleyClient extends ParleyClientCore {
   constructor(options: ParleyClientOptions) {
-    super(options, browserTransport(options));
+    super(options, browserTransport(options), { openSource: openBrowserSource, Upload: Upload as unknown as TusUploadConstructor, prefetchVideo: !saveData() });
   }
+}
+
+async function openBrowserSource(source: MediaSource): Promise<OpenedSource> {
+  if (typeof source === 'string') throw new ParleyError('INVALID_ARGUMENT', 'browsers upload Blobs and Files, not paths');
+  const blob = source instanceof Uint8Array ? new Blob([source as Uint8Array<ArrayBuffer>]) : source;
+  const fileName = 'name' in blob && typeof blob.name === 'string' ? blob.name : '';
+  let sha256 = '';
+  if (blob.size <= MAX_HASHED_BYTES) {
+    const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', await blob.arrayBuffer()));
+    sha256 = Array.from(digest, (byte) => byte.toString(16).padStart(2, '0')).join('');
+  }
+  return { input: blob, size: blob.size, fileName, sha256 };
+}
+
+/** The Network Information API's data-saver flag (Chromium); false where it is missing. */
+function saveData(): boolean {
+  const connection = (globalThis as { navigator?: { connection?: { saveData?: boolean } } }).navigator?.connection;
+  return connection?.saveData === true;
 }
 
 function browserTransport(options: ParleyClientOptions): OpenTransport {

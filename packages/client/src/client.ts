@@ -24,8 +24,9 @@ import {
 import { type Clock, type TimerHandle, systemClock } from './clock.js';
 import { Connection, type BodyValue } from './connection.js';
 import { ConversationList } from './conversations.js';
-import { toMember, toMessage, toSummary, toWireRole } from './convert.js';
+import { toMember, toMessage, toSummary, toWireContent, toWireRole } from './convert.js';
 import { Emitter } from './emitter.js';
+import { MediaChannel, type OpenSource, type TusUploadConstructor } from './media.js';
 import { Outbox, validateContent, type Transmission } from './outbox.js';
 import { SyncEngine, initialSyncedSeq, type SyncStep } from './sync-engine.js';
 import type { OpenTransport } from './transport.js';
@@ -38,9 +39,15 @@ import type {
   CreateGroupOptions,
   DirectOptions,
   HistoryOptions,
+  MediaKind,
+  MediaSize,
+  MediaSource,
   Message,
   MessageContent,
+  OutgoingContent,
   ParleyClientOptions,
+  SendMediaOptions,
+  UploadedMedia,
   Role,
   SearchUsersOptions,
   SendOptions,
@@ -55,6 +62,7 @@ const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 const DEFAULT_INITIAL_BACKLOG = 100;
 const DEFAULT_CLIENT_NAME = 'parley-js/0.1';
 const DEFAULT_HISTORY_LIMIT = 50;
+const DEFAULT_PREFETCH_CACHE_BYTES = 32 * 1024 * 1024;
 /** Ids per getUsers request: the server's bound. */
 const USER_LOOKUP_BATCH = 100;
 /**
@@ -171,10 +179,18 @@ export class ParleyClient {
   private systemSyncTimer: TimerHandle | undefined;
   private outboxTimer: TimerHandle | undefined;
   private outboxTimerAt = 0;
+  private readonly media: MediaChannel;
+  private readonly prefetchVideo: boolean;
 
+  /**
+   * `runtime`: what the Node and browser entries inject besides transports:
+   * how a media source is read and hashed, their build of tus-js-client, and
+   * the prefetch default.
+   */
   constructor(
     private readonly options: ParleyClientOptions,
     private readonly openTransport: OpenTransport,
+    runtime: { openSource: OpenSource; Upload: TusUploadConstructor; prefetchVideo: boolean },
   ) {
     if (typeof options !== 'object' || options === null) throw new ParleyError('INVALID_ARGUMENT', 'options are required');
     if (typeof options.url !== 'string' || options.url === '') throw new ParleyError('INVALID_ARGUMENT', 'url is required');
@@ -194,6 +210,21 @@ export class ParleyClient {
     this.initialBacklog = options.initialBacklog !== undefined && options.initialBacklog >= 0 ? options.initialBacklog : DEFAULT_INITIAL_BACKLOG;
     this.clientName = options.clientName ?? DEFAULT_CLIENT_NAME;
     this.clock = options.clock ?? systemClock;
+    this.media = new MediaChannel({
+      httpUrl: options.httpUrl ?? httpUrlOf(options.url),
+      token: () => this.currentToken(),
+      openSource: runtime.openSource,
+      Upload: runtime.Upload,
+      now: () => this.clock.now(),
+      prefetchCacheBytes: options.prefetchCacheBytes ?? DEFAULT_PREFETCH_CACHE_BYTES,
+    });
+    this.prefetchVideo = options.prefetchVideo ?? runtime.prefetchVideo;
+  }
+
+  private async currentToken(): Promise<string> {
+    const token = typeof this.options.token === 'function' ? await this.options.token() : this.options.token;
+    if (typeof token !== 'string') throw new ParleyError('UNAUTHENTICATED', 'the token provider returned no string');
+    return token;
   }
 
   // ---- connection ----
@@ -401,6 +432,86 @@ export class ParleyClient {
     const acknowledged = this.outbox.add(conversationId, content, options.clientMsgId);
     this.flushOutbox();
     return acknowledged;
+  }
+
+  /** Uploads a photo, then sends it: see sendMedia. */
+  sendImage(conversationId: string, source: MediaSource, options: SendMediaOptions = {}): Promise<Message> {
+    return this.sendMedia('image', conversationId, source, options);
+  }
+
+  /** Uploads any file, then sends it as a file card: see sendMedia. */
+  sendFile(conversationId: string, source: MediaSource, options: SendMediaOptions = {}): Promise<Message> {
+    return this.sendMedia('file', conversationId, source, options);
+  }
+
+  /** Uploads a voice note (any audio, or WebM/MP4 audio from a recorder), then sends it: see sendMedia. */
+  sendVoice(conversationId: string, source: MediaSource, options: SendMediaOptions = {}): Promise<Message> {
+    return this.sendMedia('voice', conversationId, source, options);
+  }
+
+  /** Uploads a video (and its poster, when given), then sends it: see sendMedia. */
+  sendVideo(conversationId: string, source: MediaSource, options: SendMediaOptions = {}): Promise<Message> {
+    return this.sendMedia('video', conversationId, source, options);
+  }
+
+  /**
+   * One call that uploads media over the media channel, with progress, and
+   * then sends the message that carries it. Safe to call again with the same
+   * clientMsgId after a failure or an app restart: bytes already uploaded are
+   * not sent again, an interrupted upload resumes, and the message is stored
+   * once. The message connection may drop and come back meanwhile; the
+   * upload does not depend on it.
+   */
+  async sendMedia(kind: MediaKind, conversationId: string, source: MediaSource, options: SendMediaOptions = {}): Promise<Message> {
+    if (this.currentState === 'closed') throw new ParleyError('CLOSED', 'client is closed');
+    if (typeof conversationId !== 'string' || conversationId === '') throw new ParleyError('INVALID_ARGUMENT', 'conversationId is required');
+    let posterMediaId: string | undefined;
+    if (kind === 'video' && options.poster !== undefined) {
+      posterMediaId = (await this.media.upload('image', options.poster, { signal: options.signal })).mediaId;
+    }
+    const uploaded = await this.uploadMedia(kind, source, options);
+    options.signal?.throwIfAborted();
+    const { mediaId } = uploaded;
+    const content: OutgoingContent =
+      kind === 'image'
+        ? { type: 'image', mediaId, caption: options.caption }
+        : kind === 'file'
+          ? { type: 'file', mediaId, caption: options.caption, fileName: options.fileName }
+          : kind === 'voice'
+            ? { type: 'voice', mediaId, durationMs: options.durationMs, waveform: options.waveform }
+            : { type: 'video', mediaId, caption: options.caption, durationMs: options.durationMs, width: options.width, height: options.height, posterMediaId };
+    return this.send(conversationId, { content }, { clientMsgId: options.clientMsgId });
+  }
+
+  /** Uploads without sending: for applications that compose typed content themselves. */
+  uploadMedia(kind: MediaKind, source: MediaSource, options: Pick<SendMediaOptions, 'fileName' | 'onProgress' | 'signal'> = {}): Promise<UploadedMedia> {
+    return this.media.upload(kind, source, {
+      fileName: options.fileName,
+      signal: options.signal,
+      maxBytes: this.maxUploadBytes(kind),
+      onProgress: (sentBytes, totalBytes) => options.onProgress?.({ sentBytes, totalBytes }),
+    });
+  }
+
+  /**
+   * A URL to render one size of a media item (`<img src>`, `<video src>`, a
+   * download link): signed by the server, valid for about ten minutes, cached
+   * until shortly before it expires. 'medium' and 'poster' fall back to the
+   * original for items without them.
+   */
+  mediaUrl(ref: { mediaId: string } | string, size: MediaSize = 'original'): Promise<string> {
+    return this.media.url(typeof ref === 'string' ? ref : ref.mediaId, size);
+  }
+
+  /** The prefetched first seconds of a video message's media, if the prefetch has run. */
+  prefetchedMedia(mediaId: string): Uint8Array | undefined {
+    return this.media.prefetched(mediaId);
+  }
+
+  private maxUploadBytes(kind: MediaKind): number {
+    const limits = this.limits;
+    if (limits === undefined) return 0;
+    return kind === 'image' ? limits.maxImageBytes : kind === 'file' ? limits.maxFileBytes : kind === 'voice' ? limits.maxVoiceBytes : limits.maxVideoBytes;
   }
 
   /**
@@ -783,6 +894,13 @@ export class ParleyClient {
     if (this.engine.wantsPull(wire.conversationId)) this.schedulePull(wire.conversationId, true);
   }
 
+  /** Notify-pull: a video that just arrived starts downloading its first seconds, so that it plays at once when tapped. */
+  private prefetchHead(content: { media: { mediaId: string; size: number }; durationMs: number }): void {
+    this.media.prefetch(content.media.mediaId, content.media.size, content.durationMs).catch((cause: unknown) => {
+      this.emitter.emit('error', cause instanceof ParleyError ? cause : new ParleyError('UNAVAILABLE', 'a video prefetch failed', { cause }));
+    });
+  }
+
   /** Emits what the sync engine released and updates the conversation's summary. */
   private applyStep(conversationId: string, step: SyncStep<WireMessage>): void {
     let changed: ConversationSummary | undefined;
@@ -790,6 +908,7 @@ export class ParleyClient {
       const message = toMessage(wire);
       changed = this.list.applyMessage(message, this.currentUserId) ?? changed;
       this.emitter.emit('message', message);
+      if (message.content?.type === 'video' && this.prefetchVideo && message.senderId !== this.currentUserId) this.prefetchHead(message.content);
       if (message.type === 'system') this.scheduleSystemSync();
     }
     if (step.lastAppliedSeq > 0) changed = this.list.advanceLastSeq(conversationId, step.lastAppliedSeq) ?? changed;
@@ -949,7 +1068,14 @@ export class ParleyClient {
     for (let transmission = this.outbox.nextToSend(this.clock.now()); transmission !== undefined; transmission = this.outbox.nextToSend(this.clock.now())) {
       const { entry } = transmission;
       const sent = transmission;
-      const value = { conversationId: entry.conversationId, clientMsgId: entry.clientMsgId, text: entry.content.text, data: entry.content.data };
+      const typed = entry.content.content;
+      const value = {
+        conversationId: entry.conversationId,
+        clientMsgId: entry.clientMsgId,
+        text: entry.content.text,
+        data: entry.content.data,
+        content: typed === undefined ? undefined : toWireContent(typed),
+      };
       connection.requestInOrder(
         { $case: 'send', value },
         (ack) => this.onSendAcknowledged(connection, sent, ack.message),
@@ -1001,4 +1127,11 @@ function positive(value: number | undefined, fallback: number): number {
 /** A pull answer's or run's messages that belong to `conversationId` (hidden placeholders carry no id). */
 function messagesOf(conversationId: string, messages: readonly WireMessage[]): WireMessage[] {
   return messages.filter((message) => message.conversationId === conversationId || message.conversationId === '');
+}
+
+/** ws://host:port/ws → http://host:port; undefined for TCP URLs. */
+function httpUrlOf(url: string): string | undefined {
+  const match = /^(wss?):\/\/([^/?#]+)/i.exec(url);
+  if (match === null) return undefined;
+  return `${match[1]?.toLowerCase() === 'wss' ? 'https' : 'http'}://${match[2]}`;
 }

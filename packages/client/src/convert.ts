@@ -10,10 +10,12 @@ import {
   type ConversationSummary as WireSummary,
   type Member as WireMember,
   type Message as WireMessage,
+  type MessageContent as WireContent,
+  type MediaRef as WireMediaRef,
   type SystemEvent as WireSystemEvent,
   parseSystemEventJson,
 } from '@parley/protocol';
-import type { ConversationMember, ConversationSummary, Message, Role, SystemEvent } from './types.js';
+import type { Content, ConversationMember, ConversationSummary, MediaRef, Message, OutgoingContent, Role, SystemEvent } from './types.js';
 
 
 export function toMessage(wire: WireMessage): Message {
@@ -32,6 +34,7 @@ export function toMessage(wire: WireMessage): Message {
   // keeps the message. Buffer#slice would not copy.
   if (wire.data !== undefined) message.data = new Uint8Array(wire.data);
   if (wire.visibleTo !== '') message.visibleTo = wire.visibleTo;
+  if (wire.content !== undefined) message.content = toContent(wire.content);
   if (message.type === 'system') {
     const system = wire.system !== undefined ? toSystemEvent(wire.system) : wire.data !== undefined ? parseLegacySystemEvent(wire.data) : undefined;
     if (system !== undefined) message.system = system;
@@ -115,4 +118,75 @@ export function toSummary(wire: WireSummary): ConversationSummary {
 
 export function toMember(wire: WireMember): ConversationMember {
   return { userId: wire.userId, name: wire.name || wire.userId, role: toRole(wire.role), joinedAt: wire.joinedAt };
+}
+
+function toMediaRef(wire: WireMediaRef | undefined): MediaRef {
+  return { mediaId: wire?.mediaId ?? '', mimeType: wire?.mimeType ?? '', size: wire?.size ?? 0, fileName: wire?.fileName ?? '' };
+}
+
+/** The typed content of a message; `unknown` for a kind this SDK does not know (or a custom kind whose JSON does not parse). */
+export function toContent(wire: WireContent): Content {
+  const kind = wire.kind;
+  switch (kind?.$case) {
+    case 'image': {
+      const { width, height, animated, caption } = kind.value;
+      return { type: 'image', media: toMediaRef(kind.value.media), width, height, thumbhash: new Uint8Array(kind.value.thumbhash), animated, caption };
+    }
+    case 'file':
+      return { type: 'file', media: toMediaRef(kind.value.media), caption: kind.value.caption };
+    case 'voice':
+      return { type: 'voice', media: toMediaRef(kind.value.media), durationMs: kind.value.durationMs, waveform: new Uint8Array(kind.value.waveform) };
+    case 'video': {
+      const { width, height, durationMs, posterMediaId, caption } = kind.value;
+      return { type: 'video', media: toMediaRef(kind.value.media), width, height, durationMs, posterMediaId, thumbhash: new Uint8Array(kind.value.thumbhash), caption };
+    }
+    case 'location': {
+      const { latitude, longitude, name, address } = kind.value;
+      return { type: 'location', latitude, longitude, name, address };
+    }
+    case 'custom':
+      try {
+        const data = JSON.parse(kind.value.json) as unknown;
+        if (data !== null && typeof data === 'object' && !Array.isArray(data)) return { type: 'custom', customType: kind.value.type, data: data as Record<string, unknown> };
+      } catch {
+        // Shown by its fallback text, like a kind this SDK does not know.
+      }
+      return { type: 'unknown' };
+    default:
+      return { type: 'unknown' };
+  }
+}
+
+function mediaOnly(mediaId: string, fileName = ''): WireMediaRef {
+  return { mediaId, mimeType: '', size: 0, fileName };
+}
+
+export function toWireContent(content: OutgoingContent): WireContent {
+  switch (content.type) {
+    case 'image':
+      return { kind: { $case: 'image', value: { media: mediaOnly(content.mediaId), width: 0, height: 0, thumbhash: new Uint8Array(), animated: false, caption: content.caption ?? '' } } };
+    case 'file':
+      return { kind: { $case: 'file', value: { media: mediaOnly(content.mediaId, content.fileName), caption: content.caption ?? '' } } };
+    case 'voice':
+      return { kind: { $case: 'voice', value: { media: mediaOnly(content.mediaId), durationMs: Math.round(content.durationMs ?? 0), waveform: content.waveform ?? new Uint8Array() } } };
+    case 'video':
+      return {
+        kind: {
+          $case: 'video',
+          value: {
+            media: mediaOnly(content.mediaId),
+            width: Math.round(content.width ?? 0),
+            height: Math.round(content.height ?? 0),
+            durationMs: Math.round(content.durationMs ?? 0),
+            posterMediaId: content.posterMediaId ?? '',
+            thumbhash: new Uint8Array(),
+            caption: content.caption ?? '',
+          },
+        },
+      };
+    case 'location':
+      return { kind: { $case: 'location', value: { latitude: content.latitude, longitude: content.longitude, name: content.name ?? '', address: content.address ?? '' } } };
+    case 'custom':
+      return { kind: { $case: 'custom', value: { type: content.customType, json: JSON.stringify(content.data) } } };
+  }
 }

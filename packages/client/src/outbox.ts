@@ -50,7 +50,12 @@ export function validateContent(content: MessageContent, limits: ContentLimits |
   const { text, data } = content;
   if (text !== undefined && typeof text !== 'string') return new ParleyError('INVALID_ARGUMENT', 'text must be a string');
   if (data !== undefined && !(data instanceof Uint8Array)) return new ParleyError('INVALID_ARGUMENT', 'data must be a Uint8Array');
-  if (text === undefined && data === undefined) return new ParleyError('INVALID_ARGUMENT', 'a message needs text or data');
+  if (content.content !== undefined) {
+    if (typeof content.content !== 'object' || content.content === null || typeof content.content.type !== 'string') {
+      return new ParleyError('INVALID_ARGUMENT', 'content.content must be typed content ({ type: "image", mediaId, ... })');
+    }
+    if (data !== undefined) return new ParleyError('INVALID_ARGUMENT', 'a typed message carries no data');
+  } else if (text === undefined && data === undefined) return new ParleyError('INVALID_ARGUMENT', 'a message needs text or data');
   if (limits !== undefined) {
     // Counted in code points, which never exceeds UTF-16 units: the local check
     // can be looser than the server's, never stricter.

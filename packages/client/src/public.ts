@@ -5,6 +5,7 @@
  */
 export { ParleyError, ErrorCode, type ErrorName } from '@parley/protocol';
 export { newClientMsgId } from './outbox.js';
+export { prefetchLength } from './media.js';
 export { describeSystemEvent, type SystemTextOptions } from './system-text.js';
 export { MAX_TEXT_PARTS, splitLongText } from './split-text.js';
 export { ManualClock, systemClock, type Clock, type TimerHandle } from './clock.js';
@@ -17,8 +18,16 @@ export type {
   CreateGroupOptions,
   DirectOptions,
   HistoryOptions,
+  Content,
+  MediaKind,
+  MediaRef,
+  MediaSize,
+  MediaSource,
   Message,
   MessageContent,
+  OutgoingContent,
+  SendMediaOptions,
+  UploadedMedia,
   ParleyClientOptions,
   ReconnectOptions,
   Role,

@@ -49,6 +49,112 @@ export interface Message {
   visibleTo?: string;
   /** Set on system messages: what happened. */
   system?: SystemEvent;
+  /**
+   * Set on typed messages: a photo, file, voice note, video, location or an
+   * application-defined kind. `text` then holds the fallback line ("📷
+   * Photo"), to show where the content cannot be rendered.
+   */
+  content?: Content;
+}
+
+/** An uploaded media item as a message carries it. Fetch it with `client.mediaUrl`. */
+export interface MediaRef {
+  mediaId: string;
+  /** Sniffed by the server from the bytes. */
+  mimeType: string;
+  /** Bytes. */
+  size: number;
+  /** The name on the sender's device ('' when none). */
+  fileName: string;
+}
+
+/** Typed content of a received message, keyed on `type`. */
+export type Content =
+  | {
+      type: 'image';
+      media: MediaRef;
+      width: number;
+      height: number;
+      /** ThumbHash (about 25 bytes): decode it into a blurred preview while the image loads. */
+      thumbhash: Uint8Array;
+      /** An animated GIF or WebP: the 'medium' size animates, 'poster' is its first frame. */
+      animated: boolean;
+      caption: string;
+    }
+  | { type: 'file'; media: MediaRef; caption: string }
+  | { type: 'voice'; media: MediaRef; durationMs: number; /** Up to 128 amplitudes 0-255. */ waveform: Uint8Array }
+  | {
+      type: 'video';
+      media: MediaRef;
+      width: number;
+      height: number;
+      durationMs: number;
+      /** An image to show before playback ('' when none). */
+      posterMediaId: string;
+      thumbhash: Uint8Array;
+      caption: string;
+    }
+  | { type: 'location'; latitude: number; longitude: number; name: string; address: string }
+  | { type: 'custom'; customType: string; /** The parsed JSON object. */ data: Record<string, unknown> }
+  /** A kind newer than this SDK: show the message's `text`. */
+  | { type: 'unknown' };
+
+/**
+ * Typed content to send with `send`. Media kinds name an upload by id (see
+ * `sendImage` and its siblings, which upload and send in one call); the
+ * server fills in type, size, dimensions and preview.
+ */
+export type OutgoingContent =
+  | { type: 'image'; mediaId: string; caption?: string }
+  | { type: 'file'; mediaId: string; caption?: string; fileName?: string }
+  | { type: 'voice'; mediaId: string; durationMs?: number; waveform?: Uint8Array }
+  | { type: 'video'; mediaId: string; width?: number; height?: number; durationMs?: number; posterMediaId?: string; caption?: string }
+  | { type: 'location'; latitude: number; longitude: number; name?: string; address?: string }
+  | { type: 'custom'; customType: string; data: Record<string, unknown> };
+
+/** The media kinds an upload can be. */
+export type MediaKind = 'image' | 'file' | 'voice' | 'video';
+
+/**
+ * What sendImage and its siblings upload: a Blob or File (browsers; Node 20
+ * has Blob too), bytes, or on Node a file path.
+ */
+export type MediaSource = Blob | Uint8Array | string;
+
+/** The sizes of a media item: the original, a medium image (about 1280 px), an animated image's first frame. */
+export type MediaSize = 'original' | 'medium' | 'poster';
+
+/** What the server stored for an upload. */
+export interface UploadedMedia {
+  mediaId: string;
+  kind: MediaKind;
+  mimeType: string;
+  size: number;
+  fileName: string;
+  width: number;
+  height: number;
+  thumbhash: Uint8Array;
+  animated: boolean;
+  sizes: MediaSize[];
+}
+
+export interface SendMediaOptions extends SendOptions {
+  caption?: string;
+  /** The name shown on the file card. Default: the path's or File's name. */
+  fileName?: string;
+  /** Called as bytes reach the server. */
+  onProgress?: (progress: { sentBytes: number; totalBytes: number }) => void;
+  /** Aborts the upload (the promise rejects with CLOSED); nothing is sent. */
+  signal?: AbortSignal;
+  /** Voice and video: the recording's length, in ms. */
+  durationMs?: number;
+  /** Video: its frame size. */
+  width?: number;
+  height?: number;
+  /** Video: an image shown before playback, uploaded with the video. */
+  poster?: MediaSource;
+  /** Voice: amplitudes 0-255 to draw (at most 128). */
+  waveform?: Uint8Array;
 }
 
 /** One conversation as this user sees it. */
@@ -98,10 +204,11 @@ export interface SearchUsersOptions {
   limit?: number;
 }
 
-/** What send() accepts: text, data or both. */
+/** What send() accepts: text, data or both; or typed content (with `text` as an optional fallback line). */
 export interface MessageContent {
   text?: string;
   data?: Uint8Array;
+  content?: OutgoingContent;
 }
 
 export interface SendOptions {
@@ -192,6 +299,19 @@ export interface ParleyClientOptions {
   clock?: Clock;
   /** TLS settings for `wss://` (with the default `ws` constructor) and `tls://`; Node only. Default: system CAs. */
   tls?: { ca?: string | Uint8Array };
+  /**
+   * The server's HTTP base URL, for the media channel (uploads, downloads).
+   * Default: derived from a `ws://`/`wss://` url (same host and port); required with `tcp://`.
+   */
+  httpUrl?: string;
+  /**
+   * When a video message arrives, fetch its first seconds (a byte range sized
+   * from its bitrate) so that playback starts at once. Default true in Node;
+   * in browsers true unless the connection reports save-data.
+   */
+  prefetchVideo?: boolean;
+  /** Bytes of prefetched video kept, least recently used dropped first. Default 32 MiB. */
+  prefetchCacheBytes?: number;
 }
 
 export interface StateChange {

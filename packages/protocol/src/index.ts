@@ -20,6 +20,8 @@ export {
   LengthPrefixedReader,
 } from './codec.js';
 export { ID_PATTERN, CLIENT_MSG_ID_PATTERN, isValidId, isValidClientMsgId, DEFAULT_LIMITS, PASSWORD_LENGTH } from './limits.js';
+export { contentKind, fallbackText, CUSTOM_TYPE_PATTERN, MEDIA_KINDS, type ContentKind, type MediaKind } from './content.js';
+export type { MediaInfoJson, MediaUrlsJson } from './media-json.js';
 export { parseSystemEventJson, type SystemEventRecord, type SystemEventRole } from './system-event-json.js';
 export {
   Frame,
@@ -54,6 +56,14 @@ export {
   type MembersResult,
   type DeliveredAck,
   type SystemEvent,
+  MessageContent,
+  type MediaRef,
+  type ImageContent,
+  type FileContent,
+  type VoiceContent,
+  type VideoContent,
+  type LocationContent,
+  type CustomContent,
   type GroupCreated,
   type MembersAdded,
   type MemberRemoved,

@@ -4,6 +4,9 @@
  */
 import { type Clock, DEFAULT_LIMITS, systemClock } from '@parley/protocol';
 import type { Bus } from './bus/bus.js';
+import type { MediaStore } from './media/media-store.js';
+import { S3MediaStore } from './media/s3-store.js';
+import { DEFAULT_MEDIA_LIMITS, type MediaLimits } from './services/media.js';
 import { USER_DIRECTORY_MODES, type UserDirectoryMode } from './services/directory.js';
 import type { Store } from './store/store.js';
 import { type TlsOptions, tlsFromEnvironment } from './tls.js';
@@ -106,6 +109,21 @@ export interface ServerOptions {
   userDirectory?: UserDirectoryMode;
   /** A Store adapter to use instead of the embedded SQLite store. */
   store?: Store;
+  /**
+   * Where uploaded media is kept. Default: the local disk under
+   * dataDir/media; with env PARLEY_S3_BUCKET set, that S3 bucket
+   * (PARLEY_S3_ENDPOINT for S3-compatible servers, PARLEY_S3_REGION,
+   * PARLEY_S3_PREFIX; credentials from the AWS variables).
+   */
+  mediaStore?: MediaStore;
+  /** Upload size limits, quota, signed-URL lifetime; see MediaLimits for defaults. */
+  mediaLimits?: Partial<MediaLimits>;
+  /**
+   * The custom content types (CustomContent.type) this server accepts.
+   * Default: any well-formed name (env PARLEY_CUSTOM_TYPES, comma-separated,
+   * restricts it).
+   */
+  customContentTypes?: string[];
   /** A Bus adapter to use instead of the in-process bus. */
   bus?: Bus;
   /**
@@ -129,6 +147,10 @@ export interface ResolvedOptions {
   heartbeatIntervalMs: number;
   authTimeoutMs: number;
   limits: ServerLimits;
+  mediaLimits: MediaLimits;
+  /** Undefined: the server keeps media under dataDir/media. */
+  mediaStore: MediaStore | undefined;
+  customContentTypes: string[] | undefined;
   logLevel: string;
   tls: TlsOptions | undefined;
   allowedOrigins: string[];
@@ -189,6 +211,9 @@ export function resolveOptions(options: ServerOptions, env: NodeJS.ProcessEnv = 
     heartbeatIntervalMs: options.heartbeatIntervalMs ?? 25_000,
     authTimeoutMs: options.authTimeoutMs ?? 10_000,
     limits: { ...DEFAULT_SERVER_LIMITS, ...options.limits },
+    mediaLimits: { ...DEFAULT_MEDIA_LIMITS, ...options.mediaLimits },
+    mediaStore: options.mediaStore ?? mediaStoreFromEnvironment(env),
+    customContentTypes: options.customContentTypes ?? (env.PARLEY_CUSTOM_TYPES ? env.PARLEY_CUSTOM_TYPES.split(',').map((type) => type.trim()).filter(Boolean) : undefined),
     logLevel: options.logLevel ?? env.PARLEY_LOG_LEVEL ?? 'info',
     tls: options.tls ?? tlsFromEnvironment(env),
     allowedOrigins: options.allowedOrigins ?? (env.PARLEY_ALLOWED_ORIGINS ? env.PARLEY_ALLOWED_ORIGINS.split(',').map((origin) => origin.trim()).filter(Boolean) : []),
@@ -197,4 +222,15 @@ export function resolveOptions(options: ServerOptions, env: NodeJS.ProcessEnv = 
     userDirectory: options.userDirectory ?? directoryMode(env.PARLEY_USER_DIRECTORY),
     devAuth: options.devAuth ?? !['0', 'false', 'off', 'no'].includes((env.PARLEY_DEV_AUTH ?? '').trim().toLowerCase()),
   };
+}
+
+function mediaStoreFromEnvironment(env: NodeJS.ProcessEnv): MediaStore | undefined {
+  const bucket = env.PARLEY_S3_BUCKET?.trim();
+  if (!bucket) return undefined;
+  return new S3MediaStore({
+    bucket,
+    ...(env.PARLEY_S3_ENDPOINT ? { endpoint: env.PARLEY_S3_ENDPOINT } : {}),
+    ...(env.PARLEY_S3_REGION ? { region: env.PARLEY_S3_REGION } : {}),
+    ...(env.PARLEY_S3_PREFIX ? { prefix: env.PARLEY_S3_PREFIX } : {}),
+  });
 }

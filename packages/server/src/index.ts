@@ -14,6 +14,8 @@ export type {
   MembershipQuery,
   MessageFilter,
   MessageQuery,
+  MediaRow,
+  MediaReference,
 } from './store/store.js';
 export type {
   ConversationView,
@@ -29,4 +31,8 @@ export type { Bus, BusEvent, BusHandler } from './bus/bus.js';
 export { LocalBus } from './bus/local-bus.js';
 export { SqliteStore, type SqliteStoreOptions } from './store/sqlite/sqlite-store.js';
 export { SERVER_VERSION } from './version.js';
+export type { MediaStore, MediaObjectInfo, ByteRange } from './media/media-store.js';
+export { LocalDiskMediaStore } from './media/local-disk-store.js';
+export { S3MediaStore, type S3MediaStoreOptions } from './media/s3-store.js';
+export { type MediaLimits, DEFAULT_MEDIA_LIMITS } from './services/media.js';
 export { type TlsOptions, type DevCertificate, createDevCertificate } from './tls.js';

@@ -16,6 +16,10 @@ import { Gateway } from './gateway/gateway.js';
 import { TcpListener } from './gateway/tcp-listener.js';
 import { WEBSOCKET_PATH, WebSocketListener } from './gateway/ws-listener.js';
 import { registerAdminApi } from './http/admin-api.js';
+import { MEDIA_PREFIX, registerMediaApi } from './http/media-api.js';
+import { LocalDiskMediaStore } from './media/local-disk-store.js';
+import type { MediaStore } from './media/media-store.js';
+import { MediaService } from './services/media.js';
 import { frameworkErrors, registerHttpConventions } from './http/conventions.js';
 import { DEV_AUTH_PREFIX, registerDevAuth } from './http/dev-auth.js';
 import { registerWebApp } from './http/web-app.js';
@@ -92,7 +96,10 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
   const bus: Bus = options.bus ?? new LocalBus();
   const clock = config.clock;
   const auth = new AuthService(tokenSecret, adminKey, store, config.tokenTtlSeconds, clock);
-  const messaging = new MessagingService(store, bus, config.limits, clock);
+  const mediaStore: MediaStore = config.mediaStore ?? new LocalDiskMediaStore(join(dataDir, 'media'));
+  // The token secret, under its own label: cluster nodes share it already.
+  const media = new MediaService(store, mediaStore, config.mediaLimits, `media-url:${tokenSecret}`, { customTypes: config.customContentTypes }, clock);
+  const messaging = new MessagingService(store, bus, config.limits, clock, media);
   const conversations = new ConversationService(store, bus, config.limits, clock);
   const users = new UserService(store, bus, clock);
   const devAccounts = new DevAccountService(store, clock);
@@ -110,7 +117,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
   }
 
   const gateway = new Gateway(
-    { auth, messaging, conversations, directory, limits: config.limits, heartbeatIntervalMs: config.heartbeatIntervalMs, serverVersion: SERVER_VERSION, log, clock },
+    { auth, messaging, conversations, directory, limits: config.limits, mediaLimits: config.mediaLimits, heartbeatIntervalMs: config.heartbeatIntervalMs, serverVersion: SERVER_VERSION, log, clock },
     config.authTimeoutMs,
     log,
   );
@@ -134,7 +141,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false, verbose: true } },
     frameworkErrors,
   });
-  registerHttpConventions(app, { strictPrefixes: ['/v1'], apiPrefixes: ['/v1', DEV_AUTH_PREFIX, WEBSOCKET_PATH, '/healthz'] });
+  registerHttpConventions(app, { strictPrefixes: ['/v1'], apiPrefixes: ['/v1', DEV_AUTH_PREFIX, WEBSOCKET_PATH, MEDIA_PREFIX, '/healthz'] });
   // Health checks may come every second from several probes: counting a large users table that often is waste.
   const userCount = cachedFor(1000, () => store.countUsers(), clock);
   registerAdminApi(app, {
@@ -152,6 +159,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
       connections: gateway.registry.size,
     }),
   });
+  const mediaApi = registerMediaApi(app, { auth, media, stagingDir: join(dataDir, 'uploads') });
   const wsListener = new WebSocketListener(app.server, gateway, config.limits.maxFrameBytes, config.allowedOrigins, tls !== undefined);
   const tcpListener =
     config.tcpPort === false ? undefined : new TcpListener(gateway, config.limits.maxFrameBytes, tls === undefined ? undefined : { ...tls, handshakeTimeout: config.authTimeoutMs });
@@ -198,6 +206,8 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
         wsListener.close();
         await tcpListener?.close();
         await app.close();
+        mediaApi.close();
+        await mediaStore.close();
         await bus.close();
         await store.close();
       })();

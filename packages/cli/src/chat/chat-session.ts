@@ -8,6 +8,7 @@ import { type ConversationSummary, MAX_TEXT_PARTS, type Message, type ParleyClie
 import { DEFAULT_LIMITS } from '@parley/protocol';
 import { describeError, parseList } from '../command.js';
 import { connectFailureReason } from './connect.js';
+import { formatBytes } from './bytes.js';
 import { clean, conversationLabel, formatMessage } from './format.js';
 import type { Terminal } from './terminal.js';
 
@@ -19,6 +20,8 @@ export const CHAT_COMMANDS_HELP = `Commands:
   /history [n]                 the last n messages here (default 20)
   /read                        mark this conversation read
   /who                         members of this conversation
+  /send <path>                 upload a file and send it here (photos, videos and
+                               voice notes by their extension, anything else as a file)
   /help                        this list
   /quit                        leave (also Ctrl-D)
 Any other line is sent to the current conversation.`;
@@ -79,6 +82,10 @@ export class ChatSession {
         case 'who':
           await this.who();
           break;
+        case 'send':
+          // The rest of the line is the path, spaces and all.
+          this.sendFile(line.slice(1 + command.length).trim());
+          break;
         case 'help':
           this.terminal.print(CHAT_COMMANDS_HELP);
           break;
@@ -115,6 +122,37 @@ export class ChatSession {
   /** The prompt: the current conversation, or a hint when there is none. */
   prompt(): string {
     return this.currentConversationId === undefined ? '(no conversation: /dm <user>)> ' : `${this.label(this.currentConversationId)}> `;
+  }
+
+  /** Uploads a file and sends it; like text sends, not awaited: the input loop stays free. */
+  private sendFile(rawPath: string): void {
+    const conversationId = this.currentConversationId;
+    if (conversationId === undefined) {
+      this.terminal.print('! no conversation selected: /dm <userId> or /group <groupId> first (/help)');
+      return;
+    }
+    const path = rawPath.replace(/^(['"])(.*)\1$/, '$2');
+    if (path === '') {
+      this.terminal.print('! /send needs a file path');
+      return;
+    }
+    const kind = mediaKindOf(path);
+    let reported = -1;
+    this.terminal.print(`* uploading ${clean(path)} as ${kind === 'file' ? 'a file' : `a ${kind}`}…`);
+    const pending = this.client
+      .sendMedia(kind, conversationId, path, {
+        onProgress: ({ sentBytes, totalBytes }) => {
+          // Every quarter, so that a large upload shows it moves without flooding the terminal.
+          const quarter = totalBytes === 0 ? 4 : Math.floor((sentBytes / totalBytes) * 4);
+          if (quarter > reported && quarter < 4) this.terminal.print(`* ${clean(path)}: ${quarter * 25}% of ${formatBytes(totalBytes)}`);
+          reported = Math.max(reported, quarter);
+        },
+      })
+      .catch((error: unknown) => {
+        this.terminal.print(`! not sent to ${this.label(conversationId)} (${clean(path)}): ${describeError(error)}`);
+      });
+    this.pendingSends.add(pending);
+    void pending.finally(() => this.pendingSends.delete(pending));
   }
 
   private send(text: string): void {
@@ -301,4 +339,17 @@ export class ChatSession {
   private label(conversationId: string): string {
     return conversationLabel(this.summary(conversationId), conversationId);
   }
+}
+
+const IMAGE_EXTENSIONS = new Set(['jpg', 'jpeg', 'png', 'gif', 'webp', 'avif']);
+const VIDEO_EXTENSIONS = new Set(['mp4', 'm4v', 'mov', 'webm', 'mkv']);
+const VOICE_EXTENSIONS = new Set(['ogg', 'oga', 'opus', 'm4a', 'mp3', 'wav', 'aac']);
+
+/** What a file is sent as, by its extension; the server checks the bytes either way. */
+export function mediaKindOf(path: string): 'image' | 'video' | 'voice' | 'file' {
+  const extension = path.toLowerCase().split('.').pop() ?? '';
+  if (IMAGE_EXTENSIONS.has(extension)) return 'image';
+  if (VIDEO_EXTENSIONS.has(extension)) return 'video';
+  if (VOICE_EXTENSIONS.has(extension)) return 'voice';
+  return 'file';
 }

@@ -5,6 +5,7 @@
  * recolour the terminal.
  */
 import { type ConversationSummary, type Message, describeSystemEvent } from '@parley/client';
+import { formatBytes } from './bytes.js';
 
 /** `@peer` or `@peer/subject` for a direct conversation, `#name` for a group. */
 export function conversationLabel(summary: ConversationSummary | undefined, conversationId: string): string {
@@ -27,10 +28,31 @@ export function formatMessage(message: Message, label: string, { withTime = fals
 }
 
 function describeContent(message: Message): string {
+  const details = mediaDetails(message);
+  if (details !== '') return `${clean(message.text ?? '')} ${details}`;
   const bytes = message.data === undefined ? '' : `<${message.data.byteLength} bytes of data>`;
   if (message.text === undefined) return bytes;
   const text = clean(message.text);
   return bytes === '' ? text : `${text} ${bytes}`;
+}
+
+/** What a typed message carries beyond its fallback line: `[640×480, 120 KB]`, `[52.52, 13.405]`, `{"sku":"A-1"}`. */
+function mediaDetails(message: Message): string {
+  const content = message.content;
+  switch (content?.type) {
+    case 'image':
+    case 'video':
+      return `[${content.width}×${content.height}, ${formatBytes(content.media.size)}]`;
+    case 'file':
+    case 'voice':
+      return `[${formatBytes(content.media.size)}, ${clean(content.media.mimeType)}]`;
+    case 'location':
+      return `[${content.latitude}, ${content.longitude}]`;
+    case 'custom':
+      return clean(JSON.stringify(content.data));
+    default:
+      return '';
+  }
 }
 
 /** HH:MM in local time. */

@@ -208,6 +208,14 @@ export interface Limits {
   maxDataBytes: number;
   maxPullLimit: number;
   maxGroupMembers: number;
+  /**
+   * Largest upload of each media kind, in bytes (docs/media.md); 0 when the
+   * server takes no uploads.
+   */
+  maxImageBytes: number;
+  maxFileBytes: number;
+  maxVoiceBytes: number;
+  maxVideoBytes: number;
 }
 
 export interface Ping {
@@ -252,7 +260,114 @@ export interface Message {
    */
   hidden: boolean;
   /** Set on SYSTEM messages: what happened. System messages carry no text or data. */
-  system?: SystemEvent | undefined;
+  system?:
+    | SystemEvent
+    | undefined;
+  /**
+   * Set on USER messages that are more than text: a photo, a file, a voice
+   * note, a video, a location or an application-defined kind. `text` then
+   * holds the message's fallback line ("📷 Photo", "📎 report.pdf"), which a
+   * client shows when it does not know the content's kind, and in the
+   * conversation list. Absent on plain text and data messages.
+   */
+  content?: MessageContent | undefined;
+}
+
+/**
+ * What a typed message holds. The server fills every media field from what it
+ * stored at upload (type sniffed from the bytes, size, dimensions, preview);
+ * a sender names the media by id and adds what only it knows (caption,
+ * duration of a recording, file name).
+ */
+export interface MessageContent {
+  kind?:
+    | { $case: "image"; value: ImageContent }
+    | { $case: "file"; value: FileContent }
+    | { $case: "voice"; value: VoiceContent }
+    | { $case: "video"; value: VideoContent }
+    | { $case: "location"; value: LocationContent }
+    | { $case: "custom"; value: CustomContent }
+    | undefined;
+}
+
+/**
+ * A stored upload. Its bytes are fetched over HTTP (docs/media.md), never on
+ * this connection.
+ */
+export interface MediaRef {
+  /** Returned by the upload; random, never a path. */
+  mediaId: string;
+  /** Sniffed by the server from the bytes. */
+  mimeType: string;
+  size: number;
+  /** The name the file had on the sender's device (shown on file cards). */
+  fileName: string;
+}
+
+export interface ImageContent {
+  media?:
+    | MediaRef
+    | undefined;
+  /** After the EXIF orientation is applied. */
+  width: number;
+  height: number;
+  /** ThumbHash of the image (about 25 bytes): a blurred preview to show at once. */
+  thumbhash: Uint8Array;
+  /**
+   * An animated GIF or WebP; the `medium` size keeps the animation and
+   * `poster` is its first frame.
+   */
+  animated: boolean;
+  caption: string;
+}
+
+export interface FileContent {
+  media?: MediaRef | undefined;
+  caption: string;
+}
+
+export interface VoiceContent {
+  media?:
+    | MediaRef
+    | undefined;
+  /** Milliseconds, as recorded by the sender. */
+  durationMs: number;
+  /** Optional: up to 128 amplitude samples 0-255 for drawing the note. */
+  waveform: Uint8Array;
+}
+
+export interface VideoContent {
+  media?: MediaRef | undefined;
+  width: number;
+  height: number;
+  durationMs: number;
+  /** An uploaded image the sender made from a frame, shown before playback. */
+  posterMediaId: string;
+  /** The poster's ThumbHash, filled by the server. */
+  thumbhash: Uint8Array;
+  caption: string;
+}
+
+export interface LocationContent {
+  /** WGS 84 degrees. */
+  latitude: number;
+  longitude: number;
+  /** A place name and address, both optional. */
+  name: string;
+  address: string;
+}
+
+/**
+ * An application-defined kind: a product card, a red packet, a sensor
+ * reading. The server checks the type name (and, when the deployment lists
+ * the kinds it accepts, that it is one of them) and that `json` is a JSON
+ * object; what it means is up to the applications.
+ */
+export interface CustomContent {
+  /** 1-64 characters: a-z 0-9 and . _ - , starting with a letter ("shop.product_card"). */
+  type: string;
+  /** A JSON object, at most max_data_bytes bytes of UTF-8. */
+  json: string;
 }
 
 /**
@@ -309,7 +424,15 @@ export interface SendRequest {
    */
   clientMsgId: string;
   text?: string | undefined;
-  data?: Uint8Array | undefined;
+  data?:
+    | Uint8Array
+    | undefined;
+  /**
+   * A typed message. Media kinds name an upload by media_id; the server fills
+   * in the rest. `text` is then the fallback line: optional, the server
+   * writes one when it is empty ("📷 Photo", "📎 report.pdf").
+   */
+  content?: MessageContent | undefined;
 }
 
 export interface SendAck {
@@ -1098,7 +1221,17 @@ export const Welcome: MessageFns<Welcome> = {
 };
 
 function createBaseLimits(): Limits {
-  return { maxFrameBytes: 0, maxTextChars: 0, maxDataBytes: 0, maxPullLimit: 0, maxGroupMembers: 0 };
+  return {
+    maxFrameBytes: 0,
+    maxTextChars: 0,
+    maxDataBytes: 0,
+    maxPullLimit: 0,
+    maxGroupMembers: 0,
+    maxImageBytes: 0,
+    maxFileBytes: 0,
+    maxVoiceBytes: 0,
+    maxVideoBytes: 0,
+  };
 }
 
 export const Limits: MessageFns<Limits> = {
@@ -1117,6 +1250,18 @@ export const Limits: MessageFns<Limits> = {
     }
     if (message.maxGroupMembers !== 0) {
       writer.uint32(40).uint32(message.maxGroupMembers);
+    }
+    if (message.maxImageBytes !== 0) {
+      writer.uint32(48).uint64(message.maxImageBytes);
+    }
+    if (message.maxFileBytes !== 0) {
+      writer.uint32(56).uint64(message.maxFileBytes);
+    }
+    if (message.maxVoiceBytes !== 0) {
+      writer.uint32(64).uint64(message.maxVoiceBytes);
+    }
+    if (message.maxVideoBytes !== 0) {
+      writer.uint32(72).uint64(message.maxVideoBytes);
     }
     return writer;
   },
@@ -1172,6 +1317,38 @@ export const Limits: MessageFns<Limits> = {
             }
 
             message.maxGroupMembers = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.maxImageBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.maxFileBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.maxVoiceBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.maxVideoBytes = longToNumber(reader.uint64());
             continue;
           }
         }
@@ -1418,6 +1595,7 @@ function createBaseMessage(): Message {
     visibleTo: "",
     hidden: false,
     system: undefined,
+    content: undefined,
   };
 }
 
@@ -1458,6 +1636,9 @@ export const Message: MessageFns<Message> = {
     }
     if (message.system !== undefined) {
       SystemEvent.encode(message.system, writer.uint32(98).fork()).join();
+    }
+    if (message.content !== undefined) {
+      MessageContent.encode(message.content, writer.uint32(106).fork()).join();
     }
     return writer;
   },
@@ -1569,6 +1750,678 @@ export const Message: MessageFns<Message> = {
             }
 
             message.system = SystemEvent.decode(reader, reader.uint32());
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.content = MessageContent.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseMessageContent(): MessageContent {
+  return { kind: undefined };
+}
+
+export const MessageContent: MessageFns<MessageContent> = {
+  encode(message: MessageContent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.kind?.$case) {
+      case "image":
+        ImageContent.encode(message.kind.value, writer.uint32(82).fork()).join();
+        break;
+      case "file":
+        FileContent.encode(message.kind.value, writer.uint32(90).fork()).join();
+        break;
+      case "voice":
+        VoiceContent.encode(message.kind.value, writer.uint32(98).fork()).join();
+        break;
+      case "video":
+        VideoContent.encode(message.kind.value, writer.uint32(106).fork()).join();
+        break;
+      case "location":
+        LocationContent.encode(message.kind.value, writer.uint32(114).fork()).join();
+        break;
+      case "custom":
+        CustomContent.encode(message.kind.value, writer.uint32(122).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MessageContent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMessageContent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.kind = { $case: "image", value: ImageContent.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.kind = { $case: "file", value: FileContent.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.kind = { $case: "voice", value: VoiceContent.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.kind = { $case: "video", value: VideoContent.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.kind = { $case: "location", value: LocationContent.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.kind = { $case: "custom", value: CustomContent.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseMediaRef(): MediaRef {
+  return { mediaId: "", mimeType: "", size: 0, fileName: "" };
+}
+
+export const MediaRef: MessageFns<MediaRef> = {
+  encode(message: MediaRef, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.mediaId !== "") {
+      writer.uint32(10).string(message.mediaId);
+    }
+    if (message.mimeType !== "") {
+      writer.uint32(18).string(message.mimeType);
+    }
+    if (message.size !== 0) {
+      writer.uint32(24).uint64(message.size);
+    }
+    if (message.fileName !== "") {
+      writer.uint32(34).string(message.fileName);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MediaRef {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMediaRef();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.mediaId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.mimeType = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.size = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.fileName = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseImageContent(): ImageContent {
+  return { media: undefined, width: 0, height: 0, thumbhash: new Uint8Array(0), animated: false, caption: "" };
+}
+
+export const ImageContent: MessageFns<ImageContent> = {
+  encode(message: ImageContent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.media !== undefined) {
+      MediaRef.encode(message.media, writer.uint32(10).fork()).join();
+    }
+    if (message.width !== 0) {
+      writer.uint32(16).uint32(message.width);
+    }
+    if (message.height !== 0) {
+      writer.uint32(24).uint32(message.height);
+    }
+    if (message.thumbhash.length !== 0) {
+      writer.uint32(34).bytes(message.thumbhash);
+    }
+    if (message.animated !== false) {
+      writer.uint32(40).bool(message.animated);
+    }
+    if (message.caption !== "") {
+      writer.uint32(50).string(message.caption);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ImageContent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseImageContent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.media = MediaRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.width = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.height = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.thumbhash = reader.bytes();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.animated = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.caption = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseFileContent(): FileContent {
+  return { media: undefined, caption: "" };
+}
+
+export const FileContent: MessageFns<FileContent> = {
+  encode(message: FileContent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.media !== undefined) {
+      MediaRef.encode(message.media, writer.uint32(10).fork()).join();
+    }
+    if (message.caption !== "") {
+      writer.uint32(18).string(message.caption);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FileContent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFileContent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.media = MediaRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.caption = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseVoiceContent(): VoiceContent {
+  return { media: undefined, durationMs: 0, waveform: new Uint8Array(0) };
+}
+
+export const VoiceContent: MessageFns<VoiceContent> = {
+  encode(message: VoiceContent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.media !== undefined) {
+      MediaRef.encode(message.media, writer.uint32(10).fork()).join();
+    }
+    if (message.durationMs !== 0) {
+      writer.uint32(16).uint32(message.durationMs);
+    }
+    if (message.waveform.length !== 0) {
+      writer.uint32(26).bytes(message.waveform);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VoiceContent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVoiceContent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.media = MediaRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.durationMs = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.waveform = reader.bytes();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseVideoContent(): VideoContent {
+  return {
+    media: undefined,
+    width: 0,
+    height: 0,
+    durationMs: 0,
+    posterMediaId: "",
+    thumbhash: new Uint8Array(0),
+    caption: "",
+  };
+}
+
+export const VideoContent: MessageFns<VideoContent> = {
+  encode(message: VideoContent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.media !== undefined) {
+      MediaRef.encode(message.media, writer.uint32(10).fork()).join();
+    }
+    if (message.width !== 0) {
+      writer.uint32(16).uint32(message.width);
+    }
+    if (message.height !== 0) {
+      writer.uint32(24).uint32(message.height);
+    }
+    if (message.durationMs !== 0) {
+      writer.uint32(32).uint32(message.durationMs);
+    }
+    if (message.posterMediaId !== "") {
+      writer.uint32(42).string(message.posterMediaId);
+    }
+    if (message.thumbhash.length !== 0) {
+      writer.uint32(50).bytes(message.thumbhash);
+    }
+    if (message.caption !== "") {
+      writer.uint32(58).string(message.caption);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): VideoContent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseVideoContent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.media = MediaRef.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.width = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.height = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.durationMs = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.posterMediaId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.thumbhash = reader.bytes();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.caption = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseLocationContent(): LocationContent {
+  return { latitude: 0, longitude: 0, name: "", address: "" };
+}
+
+export const LocationContent: MessageFns<LocationContent> = {
+  encode(message: LocationContent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.latitude !== 0) {
+      writer.uint32(9).double(message.latitude);
+    }
+    if (message.longitude !== 0) {
+      writer.uint32(17).double(message.longitude);
+    }
+    if (message.name !== "") {
+      writer.uint32(26).string(message.name);
+    }
+    if (message.address !== "") {
+      writer.uint32(34).string(message.address);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LocationContent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLocationContent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 9) {
+              break;
+            }
+
+            message.latitude = reader.double();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.longitude = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.address = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseCustomContent(): CustomContent {
+  return { type: "", json: "" };
+}
+
+export const CustomContent: MessageFns<CustomContent> = {
+  encode(message: CustomContent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.type !== "") {
+      writer.uint32(10).string(message.type);
+    }
+    if (message.json !== "") {
+      writer.uint32(18).string(message.json);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CustomContent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCustomContent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.type = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.json = reader.string();
             continue;
           }
         }
@@ -1997,7 +2850,7 @@ export const RoleChanged: MessageFns<RoleChanged> = {
 };
 
 function createBaseSendRequest(): SendRequest {
-  return { conversationId: "", clientMsgId: "", text: undefined, data: undefined };
+  return { conversationId: "", clientMsgId: "", text: undefined, data: undefined, content: undefined };
 }
 
 export const SendRequest: MessageFns<SendRequest> = {
@@ -2013,6 +2866,9 @@ export const SendRequest: MessageFns<SendRequest> = {
     }
     if (message.data !== undefined) {
       writer.uint32(34).bytes(message.data);
+    }
+    if (message.content !== undefined) {
+      MessageContent.encode(message.content, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -2060,6 +2916,14 @@ export const SendRequest: MessageFns<SendRequest> = {
             }
 
             message.data = reader.bytes();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.content = MessageContent.decode(reader, reader.uint32());
             continue;
           }
         }

@@ -27,6 +27,7 @@ import type { Logger } from 'pino';
 import type { ServerLimits } from '../config.js';
 import type { AuthService } from '../services/auth.js';
 import type { ConversationService } from '../services/conversations.js';
+import type { MediaLimits } from '../services/media.js';
 import { type MessagingService, overloadedError } from '../services/messaging.js';
 import type { UserDirectory } from '../services/directory.js';
 import { TokenBucket } from '../util/token-bucket.js';
@@ -59,6 +60,8 @@ export interface GatewayContext {
   conversations: ConversationService;
   directory: UserDirectory;
   limits: ServerLimits;
+  /** Upload size limits announced in the welcome. */
+  mediaLimits: MediaLimits;
   heartbeatIntervalMs: number;
   serverVersion: string;
   log: Logger;
@@ -296,6 +299,10 @@ export class Session {
           maxDataBytes: limits.maxDataBytes,
           maxPullLimit: limits.maxPullLimit,
           maxGroupMembers: limits.maxGroupMembers,
+          maxImageBytes: this.context.mediaLimits.maxImageBytes,
+          maxFileBytes: this.context.mediaLimits.maxFileBytes,
+          maxVoiceBytes: this.context.mediaLimits.maxVoiceBytes,
+          maxVideoBytes: this.context.mediaLimits.maxVideoBytes,
         },
       },
     });

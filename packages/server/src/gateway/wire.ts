@@ -24,6 +24,7 @@ export function toWireMessage(message: StoredMessage): Message {
   }
   if (message.text !== undefined) wire.text = message.text;
   if (message.data !== undefined) wire.data = message.data;
+  if (message.content !== undefined) wire.content = message.content;
   return wire;
 }
 

@@ -21,7 +21,7 @@ import { NO_FIELDS, NO_QUERY } from './schemas.js';
 import { type SchemaViolation, describeViolation } from './schema-errors.js';
 
 /** A ParleyError answered with an HTTP status more precise than its code's own. */
-class HttpStatusError extends ParleyError {
+export class HttpStatusError extends ParleyError {
   constructor(
     readonly status: number,
     message: string,

@@ -3,13 +3,14 @@
  * the rules (membership, dedupe, seq, access windows, unread) inside one
  * store unit, then publishes what was committed on the bus.
  */
-import { type Clock, ParleyError, systemClock } from '@parley/protocol';
+import { type Clock, type MessageContent, ParleyError, systemClock } from '@parley/protocol';
 import type { ServerLimits } from '../config.js';
 import type { Bus } from '../bus/bus.js';
 import type { Store } from '../store/store.js';
 import { lockConversation, requireActiveMembership, requireConversation, requireMembership, requireUsers } from './access.js';
 import type { AppendResult, ChangesResult, ConversationView, ReadRangeResult } from './model.js';
 import { type HistoryPage, type HistoryQuery, readAcross, readHistory } from './history.js';
+import type { CompletedContent, MediaService } from './media.js';
 import { appendToTimeline } from './timeline.js';
 import { UnreadCache, UnreadTotals } from './unread-cache.js';
 import { type SyncOptions, readChanges } from './sync.js';
@@ -22,6 +23,8 @@ export interface SendInput {
   text?: string;
   data?: Uint8Array;
   visibleTo?: string;
+  /** A typed message (media.ts completes it; `text` becomes its fallback line). */
+  content?: MessageContent;
 }
 
 /** How long a sender refused for overload is asked to wait. */
@@ -42,6 +45,8 @@ export class MessagingService {
     private readonly bus: Bus,
     private readonly limits: ServerLimits,
     private readonly clock: Clock = systemClock,
+    /** Completes typed content; without it, typed sends are refused. */
+    private readonly media?: MediaService,
   ) {}
 
   /**
@@ -92,7 +97,14 @@ export class MessagingService {
   private async commitSend(senderId: string, input: SendInput, origin?: { sessionId: string; onCommitted(result: AppendResult): void }): Promise<AppendResult> {
     const conversationId = requireConversationId(input.conversationId);
     const clientMsgId = requireClientMsgId(input.clientMsgId);
-    checkContent(input.text, input.data, this.limits);
+    let typed: CompletedContent | undefined;
+    if (input.content !== undefined) {
+      if (this.media === undefined) throw new ParleyError('INVALID_ARGUMENT', 'this server takes no typed content');
+      if (input.data !== undefined && input.data.length > 0) throw new ParleyError('INVALID_ARGUMENT', 'a typed message carries no data');
+      typed = await this.media.completeContent(senderId, input.content, input.text, this.limits.maxDataBytes);
+    }
+    const text = typed?.text ?? input.text;
+    checkContent(text, input.data, this.limits);
     const visibleTo = input.visibleTo === undefined || input.visibleTo === '' ? undefined : requireId(input.visibleTo, 'visibleTo');
     const result = await this.store.write(async (tx): Promise<AppendResult> => {
       // Locked before the dedupe check: a retry racing its original on another
@@ -110,7 +122,13 @@ export class MessagingService {
         if (target === undefined) await requireUsers(tx, [visibleTo]);
         if (target === undefined || target.leftSeq !== undefined) throw new ParleyError('INVALID_ARGUMENT', 'visibleTo must be an active member');
       }
-      const message = await appendToTimeline(tx, conversation, { senderId, clientMsgId, type: 'user', text: input.text, data: input.data, visibleTo }, this.clock.now());
+      const message = await appendToTimeline(
+        tx,
+        conversation,
+        { senderId, clientMsgId, type: 'user', text, data: input.data, visibleTo, content: typed?.content },
+        this.clock.now(),
+      );
+      if (typed !== undefined && typed.mediaIds.length > 0) await this.media?.recordReferences(tx, typed.mediaIds, { conversationId, seq: message.seq });
       // Your own messages are never unread: sending reads up to them.
       await tx.raiseReadSeq(conversationId, senderId, message.seq);
       return { message, duplicate: false };

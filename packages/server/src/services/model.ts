@@ -5,7 +5,7 @@
 import type { StoredMessage } from '../store/store.js';
 import type { MemberRole } from './rules.js';
 
-export type { StoredMessage, MessageKind, ConversationKindName, UserRow as UserRecord } from '../store/store.js';
+export type { StoredMessage, MessageKind, ConversationKindName, UserRow as UserRecord, MediaRow } from '../store/store.js';
 export type { MemberRole } from './rules.js';
 
 /** One conversation as one user sees it. */

@@ -5,6 +5,7 @@
  * writers.
  */
 import { randomBytes } from 'node:crypto';
+import type { MessageContent } from '@parley/protocol';
 import type { ConversationRow, StoreTx, StoredMessage } from '../store/store.js';
 import { type StoredSystemEvent, encodeStoredSystemEvent } from './system-events.js';
 
@@ -15,6 +16,7 @@ export interface TimelineEntry {
   text?: string;
   data?: Uint8Array;
   visibleTo?: string;
+  content?: MessageContent;
 }
 
 /**

@@ -24,6 +24,7 @@
  *   commit's sync version; versions grow with commit order, survive restarts
  *   and are shared by every node using the same database.
  */
+import type { MediaKind, MessageContent } from '@parley/protocol';
 import type { MemberRole } from '../services/rules.js';
 
 export interface UserRow {
@@ -49,6 +50,8 @@ export interface StoredMessage {
   createdAt: number;
   /** When set, only this user may read the message. */
   visibleTo?: string;
+  /** Typed content (a photo, a file, a location...), as the domain completed it; `text` is then its fallback line. */
+  content?: MessageContent;
   /** A placeholder for a seq the reader may not see: only conversationId and seq are set. Never stored. */
   hidden?: boolean;
 }
@@ -87,6 +90,35 @@ export interface MemberRow {
   absences?: readonly SeqRange[];
   readSeq: number;
   joinedAt: number;
+}
+
+/** A stored upload: what was sniffed and made from its bytes, and whose it is. */
+export interface MediaRow {
+  /** Random, chosen by the domain. */
+  id: string;
+  ownerId: string;
+  /** The kind it was uploaded as. */
+  kind: MediaKind;
+  /** Where its bytes are in the MediaStore: the SHA-256 of the uploaded bytes, hex. Shared by every upload of the same bytes. */
+  blobKey: string;
+  mimeType: string;
+  /** Bytes of the original as stored. */
+  size: number;
+  fileName: string;
+  width: number;
+  height: number;
+  durationMs: number;
+  thumbhash?: Uint8Array;
+  animated: boolean;
+  /** The stored sizes besides the original ("medium", "poster"). */
+  variants: string[];
+  createdAt: number;
+}
+
+/** A message that carries a media item: who may read that message may fetch it. */
+export interface MediaReference {
+  conversationId: string;
+  seq: number;
 }
 
 /** An inclusive range of seqs. */
@@ -178,6 +210,13 @@ export interface StoreReader {
   syncVersion(): Promise<number>;
   /** A development account's argon2id hash. */
   getPasswordHash(userId: string): Promise<string | undefined>;
+  getMedia(id: string): Promise<MediaRow | undefined>;
+  /** The owner's earlier upload of the same bytes as the same kind, if any (dedupe). */
+  findOwnMedia(ownerId: string, blobKey: string, kind: MediaKind): Promise<MediaRow | undefined>;
+  /** Bytes of all media the owner uploaded (each upload counted once, however often sent). */
+  mediaUsage(ownerId: string): Promise<number>;
+  /** Up to `limit` messages that carry the media, in no particular order. */
+  mediaReferences(mediaId: string, limit: number): Promise<MediaReference[]>;
 }
 
 /** Reads and writes inside one `write` unit. */
@@ -208,6 +247,9 @@ export interface StoreTx extends StoreReader {
   /** Stores a message with the seq the domain assigned; throws CONFLICT on a repeated (senderId, clientMsgId). */
   insertMessage(message: NewMessage): Promise<StoredMessage>;
   insertPasswordHash(userId: string, passwordHash: string, createdAt: number): Promise<void>;
+  insertMedia(row: MediaRow): Promise<void>;
+  /** Records that the message at (conversationId, seq) carries the media; repeating one is a no-op. */
+  insertMediaReference(mediaId: string, reference: MediaReference): Promise<void>;
   /** Sets a user's password hash, replacing any earlier one. */
   replacePasswordHash(userId: string, passwordHash: string, createdAt: number): Promise<void>;
 }

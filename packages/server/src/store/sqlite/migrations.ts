@@ -116,6 +116,42 @@ ALTER TABLE members ADD COLUMN absences TEXT;
 ALTER TABLE messages ADD COLUMN version INTEGER;
 `,
   },
+  {
+    version: 5,
+    // Typed content is kept as its protobuf encoding: compact, and read back
+    // as the same message the domain completed. Media rows say what an
+    // upload is; media_refs lists the messages that carry it, which is what
+    // downloads are authorised by.
+    description: 'typed message content and media',
+    sql: `
+ALTER TABLE messages ADD COLUMN content BLOB;
+
+CREATE TABLE media (
+  id TEXT PRIMARY KEY,
+  owner INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  blob TEXT NOT NULL,
+  mime TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  file_name TEXT NOT NULL,
+  width INTEGER NOT NULL,
+  height INTEGER NOT NULL,
+  duration_ms INTEGER NOT NULL,
+  thumbhash BLOB,
+  animated INTEGER NOT NULL,
+  variants TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX media_by_owner ON media(owner, blob);
+
+CREATE TABLE media_refs (
+  media_id TEXT NOT NULL,
+  cid INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  PRIMARY KEY (media_id, cid, seq)
+) WITHOUT ROWID;
+`,
+  },
 ];
 
 /** Brings the database to the latest schema; returns the versions applied. */

@@ -20,9 +20,11 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { ParleyError } from '@parley/protocol';
+import { type MediaKind, MessageContent, ParleyError } from '@parley/protocol';
 import type {
   ConversationRow,
+  MediaReference,
+  MediaRow,
   MemberRow,
   MembershipQuery,
   Membership,
@@ -64,6 +66,24 @@ interface MessageDbRow {
   text: string | null;
   data: Buffer | null;
   visible_to: number | null;
+  created_at: number;
+  content: Buffer | null;
+}
+
+interface MediaDbRow {
+  id: string;
+  owner: number;
+  kind: string;
+  blob: string;
+  mime: string;
+  size: number;
+  file_name: string;
+  width: number;
+  height: number;
+  duration_ms: number;
+  thumbhash: Buffer | null;
+  animated: number;
+  variants: string;
   created_at: number;
 }
 
@@ -208,9 +228,18 @@ export class SqliteStore implements Store {
       ),
       messageByClientId: db.prepare<[number, string], MessageDbRow>('SELECT * FROM messages WHERE sender = ? AND client_msg_id = ?'),
       messageInsert: db.prepare(
-        `INSERT INTO messages(cid, seq, sender, client_msg_id, type, text, data, visible_to, created_at, version)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO messages(cid, seq, sender, client_msg_id, type, text, data, visible_to, created_at, version, content)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
+      media: db.prepare<[string], MediaDbRow>('SELECT * FROM media WHERE id = ?'),
+      ownMedia: db.prepare<[number, string, string], MediaDbRow>('SELECT * FROM media WHERE owner = ? AND blob = ? AND kind = ? LIMIT 1'),
+      mediaUsage: db.prepare<[number], { n: number | null }>('SELECT sum(size) AS n FROM media WHERE owner = ?'),
+      mediaInsert: db.prepare(
+        `INSERT INTO media(id, owner, kind, blob, mime, size, file_name, width, height, duration_ms, thumbhash, animated, variants, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      mediaRefs: db.prepare<[string, number], { cid: number; seq: number }>('SELECT cid, seq FROM media_refs WHERE media_id = ? LIMIT ?'),
+      mediaRefInsert: db.prepare('INSERT OR IGNORE INTO media_refs(media_id, cid, seq) VALUES (?, ?, ?)'),
       messagesAscending: db.prepare<MessageParameters & { limit: number }, MessageDbRow>(
         `SELECT * FROM messages WHERE ${MESSAGE_FILTER} ORDER BY seq LIMIT @limit`,
       ),
@@ -446,7 +475,82 @@ export class SqliteStore implements Store {
     if (row.text !== null) message.text = row.text;
     if (row.data !== null) message.data = new Uint8Array(row.data.buffer, row.data.byteOffset, row.data.byteLength);
     if (row.visible_to !== null) message.visibleTo = this.userOf(row.visible_to);
+    if (row.content !== null) message.content = MessageContent.decode(row.content);
     return message;
+  }
+
+  private toMedia(row: MediaDbRow): MediaRow {
+    const media: MediaRow = {
+      id: row.id,
+      ownerId: this.userOf(row.owner),
+      kind: row.kind as MediaKind,
+      blobKey: row.blob,
+      mimeType: row.mime,
+      size: row.size,
+      fileName: row.file_name,
+      width: row.width,
+      height: row.height,
+      durationMs: row.duration_ms,
+      animated: row.animated === 1,
+      variants: row.variants === '' ? [] : row.variants.split(','),
+      createdAt: row.created_at,
+    };
+    if (row.thumbhash !== null) media.thumbhash = new Uint8Array(row.thumbhash.buffer, row.thumbhash.byteOffset, row.thumbhash.byteLength);
+    return media;
+  }
+
+  /** @internal */
+  readMedia(id: string): MediaRow | undefined {
+    const row = this.statements.media.get(id);
+    return row === undefined ? undefined : this.toMedia(row);
+  }
+
+  /** @internal */
+  readOwnMedia(ownerId: string, blobKey: string, kind: MediaKind): MediaRow | undefined {
+    const uid = this.findUid(ownerId);
+    const row = uid === undefined ? undefined : this.statements.ownMedia.get(uid, blobKey, kind);
+    return row === undefined ? undefined : this.toMedia(row);
+  }
+
+  /** @internal */
+  readMediaUsage(ownerId: string): number {
+    const uid = this.findUid(ownerId);
+    return uid === undefined ? 0 : (this.statements.mediaUsage.get(uid)?.n ?? 0);
+  }
+
+  /** @internal */
+  readMediaReferences(mediaId: string, limit: number): MediaReference[] {
+    return this.statements.mediaRefs.all(mediaId, limit).map((row) => ({ conversationId: this.conversationIdOf(row.cid), seq: row.seq }));
+  }
+
+  /** @internal */
+  doInsertMedia(row: MediaRow): void {
+    try {
+      this.statements.mediaInsert.run(
+        row.id,
+        this.uidOf(row.ownerId),
+        row.kind,
+        row.blobKey,
+        row.mimeType,
+        row.size,
+        row.fileName,
+        row.width,
+        row.height,
+        row.durationMs,
+        row.thumbhash ?? null,
+        row.animated ? 1 : 0,
+        row.variants.join(','),
+        row.createdAt,
+      );
+    } catch (error) {
+      if ((error as { code?: string }).code?.startsWith('SQLITE_CONSTRAINT') === true) throw new ParleyError('CONFLICT', `media ${row.id} exists`, { cause: error });
+      throw error;
+    }
+  }
+
+  /** @internal */
+  doInsertMediaReference(mediaId: string, reference: MediaReference): void {
+    this.statements.mediaRefInsert.run(mediaId, this.cidOf(reference.conversationId), reference.seq);
   }
 
   private messageParameters(filter: MessageFilter, cid: number): MessageParameters {
@@ -650,6 +754,26 @@ export class SqliteStore implements Store {
     return this.readPasswordHash(userId);
   }
 
+  async getMedia(id: string): Promise<MediaRow | undefined> {
+    await this.settled();
+    return this.readMedia(id);
+  }
+
+  async findOwnMedia(ownerId: string, blobKey: string, kind: MediaKind): Promise<MediaRow | undefined> {
+    await this.settled();
+    return this.readOwnMedia(ownerId, blobKey, kind);
+  }
+
+  async mediaUsage(ownerId: string): Promise<number> {
+    await this.settled();
+    return this.readMediaUsage(ownerId);
+  }
+
+  async mediaReferences(mediaId: string, limit: number): Promise<MediaReference[]> {
+    await this.settled();
+    return this.readMediaReferences(mediaId, limit);
+  }
+
   // ---- writes (only inside a unit, through SqliteTx) ----
 
   /** @internal */
@@ -746,6 +870,7 @@ export class SqliteStore implements Store {
         visibleTo,
         message.createdAt,
         this.batchVersion,
+        message.content === undefined ? null : MessageContent.encode(message.content).finish(),
       );
     } catch (error) {
       if ((error as { code?: string }).code !== 'SQLITE_CONSTRAINT_UNIQUE') throw error;
@@ -765,6 +890,7 @@ export class SqliteStore implements Store {
     if (message.text !== undefined) stored.text = message.text;
     if (message.data !== undefined) stored.data = message.data;
     if (message.visibleTo !== undefined) stored.visibleTo = message.visibleTo;
+    if (message.content !== undefined) stored.content = message.content;
     return stored;
   }
 
@@ -847,6 +973,12 @@ class SqliteTx implements StoreTx {
   async countMessages(filter: MessageFilter) { return this.s.readMessageCount(filter); }
   async syncVersion() { return this.s.readSyncVersion(); }
   async getPasswordHash(userId: string) { return this.s.readPasswordHash(userId); }
+  async getMedia(id: string) { return this.s.readMedia(id); }
+  async findOwnMedia(ownerId: string, blobKey: string, kind: MediaKind) { return this.s.readOwnMedia(ownerId, blobKey, kind); }
+  async mediaUsage(ownerId: string) { return this.s.readMediaUsage(ownerId); }
+  async mediaReferences(mediaId: string, limit: number) { return this.s.readMediaReferences(mediaId, limit); }
+  async insertMedia(row: MediaRow) { this.s.doInsertMedia(row); }
+  async insertMediaReference(mediaId: string, reference: MediaReference) { this.s.doInsertMediaReference(mediaId, reference); }
   async insertUser(row: UserRow) { this.s.doInsertUser(row); }
   async updateUser(id: string, patch: Partial<Pick<UserRow, 'name' | 'tokensValidAfter'>>) { this.s.doUpdateUser(id, patch); }
   async insertConversation(row: ConversationRow) { return this.s.doInsertConversation(row); }

@@ -1,0 +1,355 @@
+/**
+ * The media channel end to end: typed messages carrying uploads, sent with
+ * the SDK's one-call sends and fetched by other members over HTTP; what the
+ * server makes of uploads (sniffed types, EXIF stripped, previews), the
+ * limits and quota, who may download what (also after leaving a group),
+ * ranges, caching, signed URLs, resumed uploads and a cut connection.
+ */
+import assert from 'node:assert/strict';
+import { createServer, connect as connectTcp, type Socket } from 'node:net';
+import { describe, test } from 'node:test';
+import { ManualClock, ParleyError } from '@parley/client';
+import sharp from 'sharp';
+import { connectDevice } from '../support/devices.js';
+import { type TestServer, eventually, startTestServer } from '../support/fixtures.js';
+import { animatedGif, jpegWithExif, mp4, noise, pdf, png, sha256 } from '../support/media-files.js';
+
+async function setup(t: { after(fn: () => unknown): void }, fixture: TestServer, users: string[]) {
+  for (const user of users) await fixture.api.createUser(user);
+  return Promise.all(users.map((user) => connectDevice(fixture, user, fixture.server.wsUrl, t)));
+}
+
+async function get(fixture: TestServer, path: string, token?: string, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(fixture.server.httpUrl + path, { headers: { ...(token === undefined ? {} : { authorization: `Bearer ${token}` }), ...headers } });
+}
+
+async function bytesOf(response: Response): Promise<Buffer> {
+  return Buffer.from(await response.arrayBuffer());
+}
+
+describe('media', () => {
+  test('a photo reaches the peer with its preview at once; the stored original is upright and carries no EXIF', async (t) => {
+    const fixture = await startTestServer(t);
+    const [amy, ben] = await setup(t, fixture, ['amy', 'ben']);
+    const conversationId = await amy!.client.direct('ben');
+    const photo = await jpegWithExif(64, 32);
+    const progress: number[] = [];
+    const sent = await amy!.client.sendImage(conversationId, photo, { caption: 'the view', onProgress: (p) => progress.push(p.sentBytes) });
+
+    assert.equal(sent.content?.type, 'image');
+    assert.equal(sent.text, '📷 Photo: the view', 'the fallback line old clients and the list show');
+    assert.equal(progress.at(-1), photo.length);
+    await eventually(() => ben!.messages.some((message) => message.seq === sent.seq), 5000, 'the photo at ben');
+    const received = ben!.messages.find((message) => message.seq === sent.seq);
+    assert.ok(received?.content?.type === 'image');
+    const content = received.content;
+    // Orientation 6 turns 64×32 into 32×64.
+    assert.deepEqual([content.width, content.height], [32, 64]);
+    assert.equal(content.media.mimeType, 'image/jpeg');
+    assert.ok(content.thumbhash.length > 5 && content.thumbhash.length < 40, 'a ThumbHash preview inline');
+    assert.equal(content.caption, 'the view');
+    const summary = ben!.client.conversations().find((conversation) => conversation.id === conversationId);
+    assert.equal(summary?.lastMessage?.text, '📷 Photo: the view');
+
+    const original = await bytesOf(await fetch(await ben!.client.mediaUrl(content.media, 'original')));
+    const metadata = await sharp(original).metadata();
+    assert.deepEqual([metadata.width, metadata.height], [32, 64]);
+    assert.equal(metadata.exif, undefined, 'EXIF stripped');
+    assert.ok(!original.includes('secret-camera-owner'));
+    const medium = await fetch(await ben!.client.mediaUrl(content.media, 'medium'));
+    assert.equal(medium.headers.get('content-type'), 'image/webp');
+    assert.equal((await sharp(await bytesOf(medium)).metadata()).width, 32);
+  });
+
+  test('a file card: the type comes from the bytes, and the peer downloads identical bytes', async (t) => {
+    const fixture = await startTestServer(t);
+    const [amy] = await setup(t, fixture, ['amy', 'ben']);
+    const conversationId = await amy!.client.direct('ben');
+    const report = pdf(300_000);
+    const sent = await amy!.client.sendFile(conversationId, report, { fileName: 'report.txt' });
+    assert.ok(sent.content?.type === 'file');
+    assert.equal(sent.content.media.mimeType, 'application/pdf', 'sniffed, whatever the name says');
+    assert.equal(sent.text, '📎 report.txt');
+    const token = await fixture.api.token('ben');
+    const response = await get(fixture, `/media/${sent.content.media.mediaId}/original`, token);
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get('content-disposition') ?? '', /^attachment; filename\*=UTF-8''report\.txt$/);
+    assert.equal(response.headers.get('x-content-type-options'), 'nosniff');
+    assert.equal(sha256(await bytesOf(response)), sha256(report));
+  });
+
+  test('a lying client: bytes that are not an image are refused as an image, and nothing is sent', async (t) => {
+    const fixture = await startTestServer(t);
+    const [amy] = await setup(t, fixture, ['amy', 'ben']);
+    const conversationId = await amy!.client.direct('ben');
+    await assert.rejects(amy!.client.sendImage(conversationId, pdf(1000), { fileName: 'cat.jpg' }), (error: unknown) => {
+      return error instanceof ParleyError && error.name === 'INVALID_ARGUMENT' && /application\/pdf, not a image/.test(error.message);
+    });
+    // A typed message naming media that does not exist, or someone else's.
+    await assert.rejects(amy!.client.send(conversationId, { content: { type: 'image', mediaId: '0'.repeat(32) } }), (error: unknown) => {
+      return error instanceof ParleyError && error.name === 'NOT_FOUND';
+    });
+  });
+
+  test('sizes are bounded per kind and uploads per user by a quota', async (t) => {
+    const fixture = await startTestServer(t, { mediaLimits: { maxImageBytes: 2000, quotaBytesPerUser: 20_000 } });
+    const [amy] = await setup(t, fixture, ['amy', 'ben']);
+    const conversationId = await amy!.client.direct('ben');
+    await assert.rejects(amy!.client.sendImage(conversationId, await noise(100, 100)), (error: unknown) => error instanceof ParleyError && error.name === 'TOO_LARGE');
+    const report = pdf(15_000);
+    const first = await amy!.client.sendFile(conversationId, report);
+    await assert.rejects(amy!.client.sendFile(conversationId, pdf(10_000)), (error: unknown) => {
+      return error instanceof ParleyError && error.name === 'LIMIT_EXCEEDED' && /quota/.test(error.message);
+    });
+    // The same bytes again are no new upload: they count once, and fit.
+    const again = await amy!.client.sendFile(conversationId, report);
+    assert.ok(again.content?.type === 'file' && first.content?.type === 'file');
+    assert.equal(again.content.media.mediaId, first.content.media.mediaId);
+  });
+
+  test('the server checks the declared size and kind before any byte arrives', async (t) => {
+    const fixture = await startTestServer(t, { mediaLimits: { maxImageBytes: 2000 } });
+    await fixture.api.createUser('amy');
+    const token = await fixture.api.token('amy');
+    const create = (length: number, kind: string, as: string | null = token) =>
+      fetch(`${fixture.server.httpUrl}/media/uploads`, {
+        method: 'POST',
+        headers: { ...(as === null ? {} : { authorization: `Bearer ${as}` }), 'tus-resumable': '1.0.0', 'upload-length': String(length), 'upload-metadata': `kind ${Buffer.from(kind).toString('base64')}` },
+      });
+    const tooLarge = await create(5000, 'image');
+    assert.equal(tooLarge.status, 413);
+    assert.equal(((await tooLarge.json()) as { error: { name: string } }).error.name, 'TOO_LARGE');
+    assert.equal((await create(100, 'sticker')).status, 400);
+    assert.equal((await create(100, 'image', null)).status, 401);
+    assert.equal((await create(100, 'image', 'not-a-token')).status, 401);
+  });
+
+  test('the same bytes are stored once; the same owner gets the same media back, without uploading again', async (t) => {
+    const fixture = await startTestServer(t);
+    const [amy, ben] = await setup(t, fixture, ['amy', 'ben']);
+    const photo = await png();
+    const first = await amy!.client.uploadMedia('image', photo);
+    const progress: number[] = [];
+    const second = await amy!.client.uploadMedia('image', photo, { onProgress: (p) => progress.push(p.sentBytes) });
+    assert.equal(second.mediaId, first.mediaId);
+    const bens = await ben!.client.uploadMedia('image', photo);
+    assert.notEqual(bens.mediaId, first.mediaId, 'another owner gets its own media item');
+    const { readdir } = await import('node:fs/promises');
+    const files = (await readdir(`${fixture.dataDir}/media`, { recursive: true, withFileTypes: true })).filter((entry) => entry.isFile());
+    assert.equal(files.length, 2, 'one original and one medium size, however often uploaded');
+  });
+
+  test('downloads follow the conversation: strangers get 404 with a valid token, and a removed member keeps only what it could read', async (t) => {
+    const fixture = await startTestServer(t);
+    const [amy, ben, cat] = await setup(t, fixture, ['amy', 'ben', 'cat']);
+    const group = await amy!.client.createGroup({ name: 'trip', memberIds: ['ben'] });
+    const before = await amy!.client.sendImage(group.id, await png(10, 10));
+    assert.ok(before.content?.type === 'image');
+    const catToken = await fixture.api.token('cat');
+    const path = `/media/${before.content.media.mediaId}/original`;
+    assert.equal((await get(fixture, path, catToken)).status, 404, 'someone else\'s media is as unknown as none');
+    assert.equal((await get(fixture, path)).status, 401);
+    await assert.rejects(cat!.client.send(await cat!.client.direct('amy'), { content: { type: 'image', mediaId: before.content.media.mediaId } }), (error: unknown) => {
+      return error instanceof ParleyError && error.name === 'NOT_FOUND';
+    });
+
+    const benToken = await fixture.api.token('ben');
+    assert.equal((await get(fixture, path, benToken)).status, 200);
+    await amy!.client.removeMember(group.id, 'ben');
+    const after = await amy!.client.sendImage(group.id, await png(12, 12));
+    assert.ok(after.content?.type === 'image');
+    assert.equal((await get(fixture, path, benToken)).status, 200, 'from inside the window');
+    assert.equal((await get(fixture, `/media/${after.content.media.mediaId}/original`, benToken)).status, 404, 'after the removal');
+
+    // Forwarding: a member may attach media it can read to another conversation.
+    await amy!.client.addMembers(group.id, ['cat']);
+    const forwarded = await ben!.client.send(await ben!.client.direct('cat'), { content: { type: 'image', mediaId: before.content.media.mediaId } });
+    assert.ok(forwarded.content?.type === 'image');
+    assert.equal((await get(fixture, path, catToken)).status, 200);
+  });
+
+  test('ranges, ETags and caching, as players and browsers use them', async (t) => {
+    const fixture = await startTestServer(t);
+    const [amy] = await setup(t, fixture, ['amy', 'ben']);
+    const video = mp4(500_000);
+    const sent = await amy!.client.sendVideo(await amy!.client.direct('ben'), video, { durationMs: 10_000, width: 640, height: 360 });
+    assert.ok(sent.content?.type === 'video');
+    assert.deepEqual([sent.content.width, sent.content.height, sent.content.durationMs], [640, 360, 10_000]);
+    assert.equal(sent.text, '🎬 Video (0:10)');
+    const token = await fixture.api.token('amy');
+    const path = `/media/${sent.content.media.mediaId}/original`;
+
+    const partial = await get(fixture, path, token, { range: 'bytes=100-1099' });
+    assert.equal(partial.status, 206);
+    assert.equal(partial.headers.get('content-range'), `bytes 100-1099/${video.length}`);
+    assert.ok((await bytesOf(partial)).equals(video.subarray(100, 1100)));
+    const tail = await get(fixture, path, token, { range: 'bytes=-10' });
+    assert.ok((await bytesOf(tail)).equals(video.subarray(video.length - 10)));
+    const outside = await get(fixture, path, token, { range: `bytes=${video.length}-` });
+    assert.equal(outside.status, 416);
+    assert.equal(outside.headers.get('content-range'), `bytes */${video.length}`);
+
+    const whole = await get(fixture, path, token);
+    const etag = whole.headers.get('etag') ?? '';
+    assert.match(whole.headers.get('cache-control') ?? '', /immutable/);
+    assert.equal(whole.headers.get('accept-ranges'), 'bytes');
+    await whole.arrayBuffer();
+    assert.equal((await get(fixture, path, token, { 'if-none-match': etag })).status, 304);
+    const stale = await get(fixture, path, token, { range: 'bytes=0-9', 'if-range': '"something-else"' });
+    assert.equal(stale.status, 200, 'a range for other bytes than these gets the whole object');
+    await stale.arrayBuffer();
+  });
+
+  test('signed URLs work without a token until they expire, and only for their item and size', async (t) => {
+    const clock = new ManualClock(Date.now());
+    const fixture = await startTestServer(t, { clock });
+    const [amy] = await setup(t, fixture, ['amy', 'ben']);
+    const sent = await amy!.client.sendImage(await amy!.client.direct('ben'), await png());
+    assert.ok(sent.content?.type === 'image');
+    const url = await amy!.client.mediaUrl(sent.content.media, 'medium');
+    assert.equal((await fetch(url)).status, 200);
+    assert.equal((await fetch(url.replace('/medium?', '/original?'))).status, 403, 'a signature is for one size');
+    clock.advance(11 * 60 * 1000);
+    const expired = await fetch(url);
+    assert.equal(expired.status, 403);
+    assert.equal(((await expired.json()) as { error: { name: string } }).error.name, 'FORBIDDEN');
+  });
+
+  test('an animated GIF keeps its animation in the medium size and gets a poster', async (t) => {
+    const fixture = await startTestServer(t);
+    const [amy] = await setup(t, fixture, ['amy', 'ben']);
+    const sent = await amy!.client.sendImage(await amy!.client.direct('ben'), await animatedGif());
+    assert.ok(sent.content?.type === 'image');
+    assert.equal(sent.content.animated, true);
+    assert.equal(sent.text, '🎞️ GIF');
+    const medium = await bytesOf(await fetch(await amy!.client.mediaUrl(sent.content.media, 'medium')));
+    assert.equal((await sharp(medium, { animated: true }).metadata()).pages, 2);
+    const poster = await fetch(await amy!.client.mediaUrl(sent.content.media, 'poster'));
+    assert.equal(poster.status, 200);
+    assert.equal((await sharp(await bytesOf(poster)).metadata()).pages ?? 1, 1);
+  });
+
+  test('a tus upload broken off halfway resumes from the server\'s offset', async (t) => {
+    const fixture = await startTestServer(t);
+    await fixture.api.createUser('amy');
+    const token = await fixture.api.token('amy');
+    const file = pdf(200_000);
+    const metadata = `kind ${Buffer.from('file').toString('base64')},filename ${Buffer.from('big.pdf').toString('base64')}`;
+    const created = await fetch(`${fixture.server.httpUrl}/media/uploads`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'tus-resumable': '1.0.0', 'upload-length': String(file.length), 'upload-metadata': metadata },
+    });
+    assert.equal(created.status, 201);
+    const location = `${fixture.server.httpUrl}${created.headers.get('location')}`;
+    const patch = (offset: number, bytes: Buffer, as = token) =>
+      fetch(location, {
+        method: 'PATCH',
+        headers: { authorization: `Bearer ${as}`, 'tus-resumable': '1.0.0', 'upload-offset': String(offset), 'content-type': 'application/offset+octet-stream' },
+        body: new Uint8Array(bytes),
+      });
+    assert.equal((await patch(0, file.subarray(0, 80_000))).status, 204);
+    // Somebody else cannot see or continue it.
+    await fixture.api.createUser('eve');
+    assert.equal((await patch(80_000, file.subarray(80_000), await fixture.api.token('eve'))).status, 404);
+    const head = await fetch(location, { method: 'HEAD', headers: { authorization: `Bearer ${token}`, 'tus-resumable': '1.0.0' } });
+    assert.equal(head.headers.get('upload-offset'), '80000');
+    const done = await patch(80_000, file.subarray(80_000));
+    assert.equal(done.status, 200);
+    const media = (await done.json()) as { mediaId: string; mimeType: string; size: number };
+    assert.deepEqual([media.mimeType, media.size], ['application/pdf', file.length]);
+    assert.equal(sha256(await bytesOf(await get(fixture, `/media/${media.mediaId}/original`, token))), sha256(file));
+  });
+
+  test('the one-call send survives its connection being cut mid-upload: the upload resumes and the message is stored once', async (t) => {
+    const fixture = await startTestServer(t);
+    const [amy, ben] = await setup(t, fixture, ['amy', 'ben']);
+    const proxy = await cuttingProxy(fixture.server.port, 300_000);
+    t.after(() => proxy.close());
+    const uploader = await connectDevice(fixture, 'amy', fixture.server.wsUrl, t, { httpUrl: `http://127.0.0.1:${proxy.port}` });
+    const conversationId = await amy!.client.direct('ben');
+    const file = pdf(1_000_000);
+    const sent = await uploader.client.sendFile(conversationId, file, { fileName: 'big.pdf', clientMsgId: 'big-file-1' });
+    assert.ok(proxy.cuts >= 1, 'the connection was cut');
+    assert.ok(proxy.uploadedBytes < file.length * 1.5, `resumed, not restarted (${proxy.uploadedBytes} bytes sent for ${file.length})`);
+    // The same call again (an app retrying after an error it saw) uploads nothing and stores nothing new.
+    const before = proxy.uploadedBytes;
+    const again = await uploader.client.sendFile(conversationId, file, { fileName: 'big.pdf', clientMsgId: 'big-file-1' });
+    assert.equal(again.seq, sent.seq);
+    assert.ok(proxy.uploadedBytes - before < 2000, 'no second upload of the same bytes');
+    await eventually(() => ben!.messages.filter((message) => message.clientMsgId === 'big-file-1').length === 1);
+  });
+
+  test('a video that arrives is prefetched: its first seconds are in the cache before anyone taps it', async (t) => {
+    const fixture = await startTestServer(t);
+    const [amy, ben] = await setup(t, fixture, ['amy', 'ben']);
+    const video = mp4(3_000_000);
+    const sent = await amy!.client.sendVideo(await amy!.client.direct('ben'), video, { durationMs: 30_000, poster: await png(32, 18) });
+    assert.ok(sent.content?.type === 'video');
+    assert.ok(sent.content.thumbhash.length > 0, 'the poster\'s preview');
+    const mediaId = sent.content.media.mediaId;
+    await eventually(() => ben!.client.prefetchedMedia(mediaId) !== undefined, 5000, 'the prefetched head');
+    const head = ben!.client.prefetchedMedia(mediaId) as Uint8Array;
+    // 3 s of a 30 s video of 3 MB: about 300 kB.
+    assert.equal(head.length, Math.ceil((video.length * 3) / 30));
+    assert.ok(Buffer.from(head).equals(video.subarray(0, head.length)));
+  });
+
+  test('locations and custom kinds; an unknown custom type is refused where the deployment lists its kinds', async (t) => {
+    const fixture = await startTestServer(t, { customContentTypes: ['shop.product_card'] });
+    const [amy, ben] = await setup(t, fixture, ['amy', 'ben']);
+    const conversationId = await amy!.client.direct('ben');
+    const place = await amy!.client.send(conversationId, { content: { type: 'location', latitude: 52.52, longitude: 13.405, name: 'Alexanderplatz' } });
+    assert.equal(place.text, '📍 Alexanderplatz');
+    const card = await amy!.client.send(conversationId, { text: 'A product: update the app to see it', content: { type: 'custom', customType: 'shop.product_card', data: { sku: 'A-1', price: 1999 } } });
+    assert.equal(card.text, 'A product: update the app to see it');
+    await eventually(() => ben!.messages.some((message) => message.seq === card.seq));
+    const received = ben!.messages.find((message) => message.seq === card.seq);
+    assert.deepEqual(received?.content, { type: 'custom', customType: 'shop.product_card', data: { sku: 'A-1', price: 1999 } });
+    await assert.rejects(amy!.client.send(conversationId, { content: { type: 'custom', customType: 'red_packet', data: {} } }), (error: unknown) => {
+      return error instanceof ParleyError && error.name === 'INVALID_ARGUMENT';
+    });
+    await assert.rejects(amy!.client.send(conversationId, { content: { type: 'location', latitude: 91, longitude: 0 } }), (error: unknown) => {
+      return error instanceof ParleyError && error.name === 'INVALID_ARGUMENT';
+    });
+  });
+});
+
+/**
+ * A TCP proxy that resets the first connection after it has carried
+ * `cutAfter` bytes upstream, and counts what it carried.
+ */
+async function cuttingProxy(targetPort: number, cutAfter: number): Promise<{ port: number; cuts: number; uploadedBytes: number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const state = { port: 0, cuts: 0, uploadedBytes: 0, close: async () => {} };
+  let armed = true;
+  const server = createServer((client) => {
+    const upstream = connectTcp(targetPort, '127.0.0.1');
+    sockets.add(client).add(upstream);
+    let carried = 0;
+    client.on('data', (chunk: Buffer) => {
+      state.uploadedBytes += chunk.length;
+      carried += chunk.length;
+      upstream.write(chunk);
+      if (armed && carried > cutAfter) {
+        armed = false;
+        state.cuts += 1;
+        client.resetAndDestroy();
+        upstream.destroy();
+      }
+    });
+    upstream.on('data', (chunk: Buffer) => client.write(chunk));
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  state.port = (server.address() as { port: number }).port;
+  state.close = async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+  return state;
+}
