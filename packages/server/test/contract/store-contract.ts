@@ -5,16 +5,20 @@
  * an adapter passes by giving a factory of fresh databases.
  */
 import assert from 'node:assert/strict';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { ParleyError } from '@parley/protocol';
+import { type MessageContent, ParleyError } from '@parley/protocol';
 import { LocalBus } from '../../src/bus/local-bus.js';
 import { DEFAULT_SERVER_LIMITS } from '../../src/config.js';
 import { ConversationService } from '../../src/services/conversations.js';
 import { DevAccountService } from '../../src/services/dev-accounts.js';
+import { DEFAULT_MEDIA_LIMITS, MediaService } from '../../src/services/media.js';
 import { MessagingService } from '../../src/services/messaging.js';
+import { LocalDiskMediaStore } from '../../src/media/local-disk-store.js';
 import { UserService } from '../../src/services/users.js';
 import { totalUnread } from '../../src/services/views.js';
-import type { Store } from '../../src/store/store.js';
+import type { MediaRow, Store } from '../../src/store/store.js';
 
 /** A fresh, empty database. `open` may be called again after the store it gave was closed: same data. */
 export interface StoreDatabase {
@@ -36,7 +40,8 @@ function domainOver(store: Store): Domain {
   return {
     store,
     users: new UserService(store, bus),
-    messaging: new MessagingService(store, bus, limits),
+    // Typed content without uploads (locations) needs no bytes: the media store is never written.
+    messaging: new MessagingService(store, bus, limits, undefined, new MediaService(store, new LocalDiskMediaStore(join(tmpdir(), 'parley-unused-media')), DEFAULT_MEDIA_LIMITS, 'secret')),
     conversations: new ConversationService(store, bus, limits),
     accounts: new DevAccountService(store),
   };
@@ -381,6 +386,51 @@ export function storeContract(name: string, createDatabase: () => Promise<StoreD
         assert.equal(viaSync.totalUnread, recount, `step ${step}: ${who}'s total from sync`);
         assert.equal(viaOther, recount, `step ${step}: ${who}'s total`);
       }
+    });
+
+    test('typed content and media rows read back as written, also after a reopen; references, usage and dedupe lookups', async (t) => {
+      const { store, messaging, conversations, reopen } = await setup(t, ['a', 'b']);
+      const ab = await conversations.openDirect('a', 'b', '');
+      const media: MediaRow = {
+        id: 'f'.repeat(32),
+        ownerId: 'a',
+        kind: 'image',
+        blobKey: 'e'.repeat(64),
+        mimeType: 'image/png',
+        size: 1234,
+        fileName: 'ü photo.png',
+        width: 40,
+        height: 30,
+        durationMs: 0,
+        thumbhash: new Uint8Array([1, 2, 3, 250]),
+        animated: true,
+        variants: ['medium', 'poster'],
+        createdAt: 1_700_000_000_000,
+      };
+      await store.write((tx) => tx.insertMedia(media));
+      await assert.rejects(store.write((tx) => tx.insertMedia(media)), (error: unknown) => error instanceof ParleyError && error.codeName === 'CONFLICT');
+      await store.write((tx) => tx.insertMedia({ ...media, id: 'd'.repeat(32), kind: 'file', size: 66, thumbhash: undefined, variants: [] }));
+      const content: MessageContent = {
+        kind: { $case: 'location', value: { latitude: 52.52, longitude: -13.405, name: 'Platz', address: '' } },
+      };
+      const sent = await messaging.send('a', { conversationId: ab.id, clientMsgId: 'c1', text: '📍 Platz', content });
+      await store.write((tx) => tx.insertMediaReference(media.id, { conversationId: ab.id, seq: sent.message.seq }));
+      await store.write((tx) => tx.insertMediaReference(media.id, { conversationId: ab.id, seq: sent.message.seq }));
+      const check = async (reader: Store) => {
+        assert.deepEqual(await reader.getMedia(media.id), media);
+        assert.equal((await reader.getMedia('d'.repeat(32)))?.thumbhash, undefined);
+        assert.equal((await reader.findOwnMedia('a', media.blobKey, 'image'))?.id, media.id);
+        assert.equal((await reader.findOwnMedia('a', media.blobKey, 'video')), undefined);
+        assert.equal((await reader.findOwnMedia('b', media.blobKey, 'image')), undefined);
+        assert.equal(await reader.mediaUsage('a'), 1234 + 66);
+        assert.equal(await reader.mediaUsage('b'), 0);
+        assert.deepEqual(await reader.mediaReferences(media.id, 10), [{ conversationId: ab.id, seq: sent.message.seq }]);
+        const [stored] = await reader.listMessages({ conversationId: ab.id, fromSeq: sent.message.seq, toSeq: sent.message.seq, limit: 1 });
+        assert.deepEqual(stored?.content, content);
+        assert.equal(stored?.text, '📍 Platz');
+      };
+      await check(store);
+      await check((await reopen()).store);
     });
 
     test('development accounts: sign-up stores the user and the password together; sign-in checks it', async (t) => {
