@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { CONNECT_USAGE, runConnect } from './versus/connect.js';
 import { DIRECT_USAGE, runDirect } from './versus/direct.js';
 import { FANOUT_USAGE, runFanout } from './versus/fanout.js';
+import { MEDIA_USAGE, runMedia } from './versus/media.js';
 import { SYNC_USAGE, runSync } from './versus/sync.js';
 
 const USAGE = `Usage: npm run bench -- <scenario> [options]
@@ -15,6 +16,7 @@ const USAGE = `Usage: npm run bench -- <scenario> [options]
   fanout     group fan-out vs a naive and a batched bare-ws relay (bench/versus/fanout.ts)
   connect    connecting and idle connections vs a bare-ws server (bench/versus/connect.ts)
   sync       reconnect sync of a user in many conversations vs direct SQLite reads (bench/versus/sync.ts)
+  media      text latency alone and beside uploads and ranged downloads (bench/versus/media.ts)
   sdk        the SDK-driven direct-message benchmark (bench/direct.ts)
 
 Add --help after a scenario for its options. Any scenario also takes
@@ -27,6 +29,7 @@ const scenarios: Record<string, { usage: string; run(argv: string[]): Promise<nu
   fanout: { usage: FANOUT_USAGE, run: runFanout },
   connect: { usage: CONNECT_USAGE, run: runConnect },
   sync: { usage: SYNC_USAGE, run: runSync },
+  media: { usage: MEDIA_USAGE, run: runMedia },
 };
 
 async function main(): Promise<number> {

@@ -15,7 +15,7 @@
  *   ...generated...
  *   <!-- /bench-first-sight -->
  *
- *   <!-- bench-versus results=DIR scenario=direct|fanout|connect|sync -->
+ *   <!-- bench-versus results=DIR scenario=direct|fanout|connect|sync|media -->
  *   ...generated: the newest bench/results/DIR/<scenario>-*.json...
  *   <!-- /bench-versus -->
  *
@@ -35,6 +35,7 @@ import { formatCount } from './support/stats.js';
 import { connectTable } from './versus/connect.js';
 import { directTable } from './versus/direct.js';
 import { fanoutTable } from './versus/fanout.js';
+import { mediaTable } from './versus/media.js';
 import { directPlot, fanoutPlot } from './versus/plot.js';
 import { syncTable } from './versus/sync.js';
 
@@ -235,7 +236,7 @@ function renderFirstSight(attributes: Record<string, string>, resultsDir: string
   return `${table(['label', 'variant', 'seed', 'runs', 'owed deliveries', 'missing', 'duplicates', 'out of order', 'runs with a loss', 'most missed by one device'], rows)}\n\n<sub>Rendered from [results/${dir}/](results/${dir}/).</sub>`;
 }
 
-const VERSUS_SCENARIOS = ['direct', 'fanout', 'connect', 'sync'] as const;
+const VERSUS_SCENARIOS = ['direct', 'fanout', 'connect', 'sync', 'media'] as const;
 type VersusScenario = (typeof VERSUS_SCENARIOS)[number];
 
 /** The newest result of a versus scenario in bench/results/DIR/. */
@@ -254,7 +255,15 @@ function renderVersus(attributes: Record<string, string>, resultsDir: string): s
   if (!VERSUS_SCENARIOS.includes(scenario)) throw new Error(`bench-versus: unknown scenario ${scenario}`);
   const { file, result } = versusResult(resultsDir, dir, scenario);
   const body =
-    scenario === 'direct' ? directTable(result) : scenario === 'fanout' ? fanoutTable(result) : scenario === 'connect' ? connectTable(result) : syncTable(result);
+    scenario === 'direct'
+      ? directTable(result)
+      : scenario === 'fanout'
+        ? fanoutTable(result)
+        : scenario === 'connect'
+          ? connectTable(result)
+          : scenario === 'media'
+            ? mediaTable(result)
+            : syncTable(result);
   const plot = scenario === 'direct' || scenario === 'fanout' ? `
 
 ![${scenario} chart](results/${dir}/${scenario}.svg)` : '';

@@ -44,7 +44,7 @@ export interface ProcessedImage {
 export async function sniffFile(path: string): Promise<SniffedFile> {
   const hash = createHash('sha256');
   let size = 0;
-  await pipeline(createReadStream(path), async (source: AsyncIterable<Buffer>) => {
+  await pipeline(createReadStream(path, { highWaterMark: 1024 * 1024 }), async (source: AsyncIterable<Buffer>) => {
     for await (const chunk of source) {
       hash.update(chunk);
       size += chunk.length;
