@@ -7,12 +7,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ParleyError } from '@parley/protocol';
-import { type ByteRange, type MediaObjectInfo, type MediaStore, checkMediaKey } from './media-store.js';
+import { type ByteRange, type MediaBody, type MediaObjectInfo, type MediaStore, checkMediaKey } from './media-store.js';
 
 /**
  * Bytes per read: 16 times Node's default. A download at hundreds of MB/s
@@ -29,16 +29,18 @@ export class LocalDiskMediaStore implements MediaStore {
     return join(this.root, key.slice(0, 2), key.slice(2, 4), key);
   }
 
-  async put(key: string, body: Readable, info: { size: number }): Promise<void> {
+  async put(key: string, body: MediaBody, info: { size: number }): Promise<void> {
     const path = this.pathOf(key);
     if ((await this.stat(key)) !== undefined) {
-      body.resume();
+      if (!('path' in body)) (body as Readable).resume();
       return;
     }
     await mkdir(join(path, '..'), { recursive: true });
     const temporary = `${path}.${randomBytes(6).toString('hex')}.part`;
     try {
-      await pipeline(body, createWriteStream(temporary, { flags: 'wx' }));
+      // A file is copied by the kernel (the thread pool), never through the event loop.
+      if ('path' in body) await copyFile(body.path, temporary);
+      else await pipeline(body as Readable, createWriteStream(temporary, { flags: 'wx' }));
       const handle = await open(temporary, 'r');
       try {
         const written = (await handle.stat()).size;

@@ -30,9 +30,12 @@ export interface ByteRange {
   end: number;
 }
 
+/** What a put stores: a stream, or a whole file (which an adapter may copy without reading it through JavaScript). */
+export type MediaBody = Readable | { path: string };
+
 export interface MediaStore {
   /** Stores `body` (exactly `size` bytes) under `key`. */
-  put(key: string, body: Readable, info: { size: number; contentType: string }): Promise<void>;
+  put(key: string, body: MediaBody, info: { size: number; contentType: string }): Promise<void>;
   /** The object's size, or undefined when there is none. */
   stat(key: string): Promise<MediaObjectInfo | undefined>;
   /** The object's bytes, or the range of them; NOT_FOUND when there is no object. */

@@ -4,11 +4,12 @@
  * prefix. PutObject with a known length streams the body; S3 makes an
  * object visible only once it is complete.
  */
+import { createReadStream } from 'node:fs';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { ParleyError } from '@parley/protocol';
-import { type ByteRange, type MediaObjectInfo, type MediaStore, checkMediaKey } from './media-store.js';
+import { type ByteRange, type MediaBody, type MediaObjectInfo, type MediaStore, checkMediaKey } from './media-store.js';
 
 export interface S3MediaStoreOptions {
   bucket: string;
@@ -50,9 +51,10 @@ export class S3MediaStore implements MediaStore {
     return this.prefix + checkMediaKey(key);
   }
 
-  async put(key: string, body: Readable, info: { size: number; contentType: string }): Promise<void> {
+  async put(key: string, source: MediaBody, info: { size: number; contentType: string }): Promise<void> {
+    const body = 'path' in source ? createReadStream(source.path, { highWaterMark: 1024 * 1024 }) : (source as Readable);
     if ((await this.stat(key)) !== undefined) {
-      body.resume();
+      body.destroy();
       return;
     }
     // Through a pipeline: a source that fails then aborts the request (and

@@ -7,10 +7,8 @@
  * thread, so that a burst of uploads queues instead of starving the message
  * path.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { pipeline } from 'node:stream/promises';
+import { Worker } from 'node:worker_threads';
 import { ParleyError } from '@parley/protocol';
 import { fileTypeFromFile } from 'file-type';
 import sharp, { type FormatEnum, type Metadata } from 'sharp';
@@ -40,18 +38,66 @@ export interface ProcessedImage {
   poster?: { bytes: Buffer; mimeType: string };
 }
 
-/** Reads the file once for its hash and once (its first bytes) for its type. */
-export async function sniffFile(path: string): Promise<SniffedFile> {
+/**
+ * Hashes files on a worker thread: SHA-256 runs at a few hundred MB/s, so
+ * hashing a 100 MB upload on the event loop would hold message delivery for
+ * a while, in slices of a millisecond or more. One worker for the process,
+ * started on first use and never keeping it alive.
+ */
+const HASH_WORKER_SOURCE = `
+const { parentPort } = require('node:worker_threads');
+const { createHash } = require('node:crypto');
+const { createReadStream } = require('node:fs');
+parentPort.on('message', ({ id, path }) => {
   const hash = createHash('sha256');
   let size = 0;
-  await pipeline(createReadStream(path, { highWaterMark: 1024 * 1024 }), async (source: AsyncIterable<Buffer>) => {
-    for await (const chunk of source) {
-      hash.update(chunk);
-      size += chunk.length;
-    }
+  createReadStream(path, { highWaterMark: 1024 * 1024 })
+    .on('data', (chunk) => { hash.update(chunk); size += chunk.length; })
+    .on('end', () => parentPort.postMessage({ id, sha256: hash.digest('hex'), size }))
+    .on('error', (error) => parentPort.postMessage({ id, error: String(error && error.message) }));
+});
+`;
+
+interface HashAnswer {
+  id: number;
+  sha256?: string;
+  size?: number;
+  error?: string;
+}
+
+let hashWorker: Worker | undefined;
+let nextHashId = 0;
+const hashWaiters = new Map<number, { resolve(value: { sha256: string; size: number }): void; reject(error: Error): void }>();
+
+function hashFile(path: string): Promise<{ sha256: string; size: number }> {
+  if (hashWorker === undefined) {
+    const worker = new Worker(HASH_WORKER_SOURCE, { eval: true });
+    worker.unref();
+    worker.on('message', (answer: HashAnswer) => {
+      const waiter = hashWaiters.get(answer.id);
+      hashWaiters.delete(answer.id);
+      if (answer.error !== undefined || answer.sha256 === undefined) waiter?.reject(new Error(answer.error ?? 'hashing failed'));
+      else waiter?.resolve({ sha256: answer.sha256, size: answer.size ?? 0 });
+    });
+    worker.on('error', (error) => {
+      for (const waiter of hashWaiters.values()) waiter.reject(error);
+      hashWaiters.clear();
+      hashWorker = undefined;
+    });
+    hashWorker = worker;
+  }
+  const id = ++nextHashId;
+  const worker = hashWorker;
+  return new Promise((resolve, reject) => {
+    hashWaiters.set(id, { resolve, reject });
+    worker.postMessage({ id, path });
   });
-  const type = await fileTypeFromFile(path);
-  return { mimeType: type?.mime ?? 'application/octet-stream', size, sha256: hash.digest('hex') };
+}
+
+/** The file's hash (on the worker) and its type (from its first bytes). */
+export async function sniffFile(path: string): Promise<SniffedFile> {
+  const [{ sha256, size }, type] = await Promise.all([hashFile(path), fileTypeFromFile(path)]);
+  return { mimeType: type?.mime ?? 'application/octet-stream', size, sha256 };
 }
 
 /** Image types sharp decodes and browsers show. */

@@ -17,7 +17,6 @@
  *   and `<video>` tags (which send no Authorization header) can fetch it.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import {
   type Clock,
@@ -169,8 +168,8 @@ export class MediaService {
         row.variants.push('poster');
       }
     } else if ((await this.blobs.stat(row.blobKey)) === undefined) {
-      // Streamed from the staged upload: never whole in memory.
-      await this.blobs.put(row.blobKey, createReadStream(upload.path), { size: sniffed.size, contentType: mimeType });
+      // From the staged file: never whole in memory, and on disk copied by the kernel.
+      await this.blobs.put(row.blobKey, { path: upload.path }, { size: sniffed.size, contentType: mimeType });
     }
     await this.store.write((tx) => tx.insertMedia(row));
     return row;

@@ -4,6 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { describe, test } from 'node:test';
@@ -61,6 +64,17 @@ export function mediaStoreContract(name: string, createStore: () => Promise<Medi
       await store.put(`${key}.medium`, chunked(medium), { size: medium.length, contentType: 'image/webp' });
       assert.ok((await buffer(await store.read(`${key}.medium`))).equals(medium));
       assert.deepEqual(await store.stat(key), { size: 1000 });
+    });
+
+    test('a whole file can be put by its path', async (t) => {
+      const store = await setup(t);
+      const bytes = randomBytes(150_000);
+      const dir = mkdtempSync(join(tmpdir(), 'parley-media-file-'));
+      t.after(() => rmSync(dir, { recursive: true, force: true }));
+      writeFileSync(join(dir, 'upload'), bytes);
+      await store.put(keyOf(bytes), { path: join(dir, 'upload') }, { size: bytes.length, contentType: 'application/pdf' });
+      assert.ok((await buffer(await store.read(keyOf(bytes)))).equals(bytes));
+      assert.ok(readFileSync(join(dir, 'upload')).equals(bytes), 'the source file is left as it was');
     });
 
     test('putting the same key twice keeps one object with the same bytes', async (t) => {
