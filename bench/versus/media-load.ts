@@ -34,7 +34,7 @@ export interface MediaCounters {
 }
 
 /** One tus upload in two requests (create, then all bytes). */
-export async function upload(httpUrl: string, token: string, bytes: Uint8Array, kind: string): Promise<{ mediaId: string }> {
+export async function upload(httpUrl: string, token: string, bytes: Uint8Array<ArrayBuffer>, kind: string): Promise<{ mediaId: string }> {
   const created = await fetch(`${httpUrl}/media/uploads`, {
     method: 'POST',
     headers: { authorization: `Bearer ${token}`, 'tus-resumable': '1.0.0', 'upload-length': String(bytes.length), 'upload-metadata': `kind ${Buffer.from(kind).toString('base64')}` },
@@ -50,7 +50,7 @@ export async function upload(httpUrl: string, token: string, bytes: Uint8Array, 
 }
 
 /** An MP4-looking file (an ftyp box, then random bytes): it sniffs as video/mp4. */
-export function videoBytes(size: number): Uint8Array {
+export function videoBytes(size: number): Uint8Array<ArrayBuffer> {
   const bytes = randomBytes(size);
   Buffer.from([0, 0, 0, 24]).copy(bytes, 0);
   Buffer.from('ftypisom\0\0\x02\0isomiso2', 'latin1').copy(bytes, 4);
