@@ -276,7 +276,36 @@ describe('media', () => {
     const again = await uploader.client.sendFile(conversationId, file, { fileName: 'big.pdf', clientMsgId: 'big-file-1' });
     assert.equal(again.seq, sent.seq);
     assert.ok(proxy.uploadedBytes - before < 2000, 'no second upload of the same bytes');
+    // An app restart: a new client instance retrying the same send uploads nothing and stores nothing new.
+    const restarted = await connectDevice(fixture, 'amy', fixture.server.wsUrl, t, { httpUrl: `http://127.0.0.1:${proxy.port}` });
+    const beforeRestart = proxy.uploadedBytes;
+    const third = await restarted.client.sendFile(conversationId, file, { fileName: 'big.pdf', clientMsgId: 'big-file-1' });
+    assert.equal(third.seq, sent.seq);
+    assert.ok(proxy.uploadedBytes - beforeRestart < 2000, 'the new instance found the upload by its hash');
     await eventually(() => ben!.messages.filter((message) => message.clientMsgId === 'big-file-1').length === 1);
+  });
+
+  test('media outlives a server restart, and a device that first meets the conversation through a photo can open it', async (t) => {
+    const first = await startTestServer(t);
+    await first.api.createUser('amy');
+    await first.api.createUser('ben');
+    const amy = await connectDevice(first, 'amy', first.server.wsUrl, t);
+    const group = await amy.client.createGroup({ name: 'photos', memberIds: ['ben'] });
+    const photo = await png(50, 20);
+    const sent = await amy.client.sendImage(group.id, photo);
+    assert.ok(sent.content?.type === 'image');
+    await amy.client.close();
+    await first.server.close();
+
+    const again = await startTestServer(t, { dataDir: first.dataDir });
+    // ben's first connection ever: the group and its photo arrive together.
+    const ben = await connectDevice(again, 'ben', again.server.wsUrl, t);
+    await eventually(() => ben.messages.some((message) => message.seq === sent.seq));
+    const received = ben.messages.find((message) => message.seq === sent.seq);
+    assert.ok(received?.content?.type === 'image');
+    assert.deepEqual([received.content.width, received.content.height], [50, 20]);
+    const original = await bytesOf(await fetch(await ben.client.mediaUrl(received.content.media)));
+    assert.deepEqual([(await sharp(original).metadata()).width], [50]);
   });
 
   test('a video that arrives is prefetched: its first seconds are in the cache before anyone taps it', async (t) => {
