@@ -6,7 +6,10 @@
  * ranges, caching, signed URLs, resumed uploads and a cut connection.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, connect as connectTcp, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { ManualClock, ParleyError } from '@parley/client';
 import sharp from 'sharp';
@@ -215,6 +218,19 @@ describe('media', () => {
     assert.equal(((await expired.json()) as { error: { name: string } }).error.name, 'FORBIDDEN');
   });
 
+  test('a video sent without its length and size gets them from its container; a sender\'s figures fill in where the container has none', async (t) => {
+    const fixture = await startTestServer(t);
+    const [amy] = await setup(t, fixture, ['amy', 'ben']);
+    const conversationId = await amy!.client.direct('ben');
+    const probed = await amy!.client.sendVideo(conversationId, mp4(50_000, { durationMs: 65_000, width: 1920, height: 1080, moovAtEnd: true }));
+    assert.ok(probed.content?.type === 'video');
+    assert.deepEqual([probed.content.width, probed.content.height, probed.content.durationMs], [1920, 1080, 65_000]);
+    assert.equal(probed.text, '🎬 Video (1:05)');
+    const told = await amy!.client.sendVideo(conversationId, mp4(40_000), { durationMs: 4000, width: 320, height: 240 });
+    assert.ok(told.content?.type === 'video');
+    assert.deepEqual([told.content.width, told.content.height, told.content.durationMs], [320, 240, 4000]);
+  });
+
   test('an animated GIF keeps its animation in the medium size and gets a poster', async (t) => {
     const fixture = await startTestServer(t);
     const [amy] = await setup(t, fixture, ['amy', 'ben']);
@@ -286,7 +302,15 @@ describe('media', () => {
   });
 
   test('media outlives a server restart, and a device that first meets the conversation through a photo can open it', async (t) => {
-    const first = await startTestServer(t);
+    // One data folder for both servers, removed after both closed.
+    const dataDir = mkdtempSync(join(tmpdir(), 'parley-media-restart-'));
+    const servers: TestServer[] = [];
+    t.after(async () => {
+      for (const server of servers) await server.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    });
+    const first = await startTestServer(undefined, { dataDir });
+    servers.push(first);
     await first.api.createUser('amy');
     await first.api.createUser('ben');
     const amy = await connectDevice(first, 'amy', first.server.wsUrl, t);
@@ -295,9 +319,10 @@ describe('media', () => {
     const sent = await amy.client.sendImage(group.id, photo);
     assert.ok(sent.content?.type === 'image');
     await amy.client.close();
-    await first.server.close();
+    await first.close();
 
-    const again = await startTestServer(t, { dataDir: first.dataDir });
+    const again = await startTestServer(undefined, { dataDir });
+    servers.push(again);
     // ben's first connection ever: the group and its photo arrive together.
     const ben = await connectDevice(again, 'ben', again.server.wsUrl, t);
     await eventually(() => ben.messages.some((message) => message.seq === sent.seq));

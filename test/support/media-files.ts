@@ -27,13 +27,40 @@ export function pdf(size = 5000): Buffer {
   return Buffer.concat([Buffer.from('%PDF-1.7\n%\xe2\xe3\xcf\xd3\n', 'latin1'), randomBytes(size)]);
 }
 
-/** An ISO-BMFF (MP4) file: an ftyp box, then `size` bytes of mdat. Sniffs as video/mp4. */
-export function mp4(size = 600_000): Buffer {
-  const ftyp = Buffer.concat([Buffer.from([0, 0, 0, 24]), Buffer.from('ftypisom'), Buffer.from([0, 0, 2, 0]), Buffer.from('isomiso2')]);
+function box(type: string, ...parts: Buffer[]): Buffer {
+  const body = Buffer.concat(parts);
   const header = Buffer.alloc(8);
-  header.writeUInt32BE(size + 8, 0);
-  header.write('mdat', 4);
-  return Buffer.concat([ftyp, header, randomBytes(size)]);
+  header.writeUInt32BE(body.length + 8, 0);
+  header.write(type, 4, 'latin1');
+  return Buffer.concat([header, body]);
+}
+
+/** A box with a version and flags word. */
+function fullBox(type: string, version: number, flags: number, body: Buffer): Buffer {
+  const word = Buffer.alloc(4);
+  word.writeUInt32BE(((version << 24) | flags) >>> 0, 0);
+  return box(type, word, body);
+}
+
+/**
+ * An MP4 as phones write it, reduced to what a player's first look reads:
+ * ftyp, a moov with mvhd (duration) and one video track's tkhd (frame size),
+ * then `size` random bytes of mdat. Sniffs as video/mp4. With `moovAtEnd`
+ * the moov follows the mdat, as in files not prepared for streaming.
+ */
+export function mp4(size = 600_000, { durationMs = 0, width = 0, height = 0, moovAtEnd = false } = {}): Buffer {
+  const ftyp = box('ftyp', Buffer.from('isom'), Buffer.from([0, 0, 2, 0]), Buffer.from('isomiso2mp41'));
+  const mvhd = Buffer.alloc(96);
+  mvhd.writeUInt32BE(1000, 8); // timescale
+  mvhd.writeUInt32BE(durationMs, 12);
+  const tkhd = Buffer.alloc(80);
+  tkhd.writeUInt32BE(1, 8); // track id
+  tkhd.writeUInt32BE(durationMs, 16);
+  tkhd.writeUInt32BE(width * 65536, 72);
+  tkhd.writeUInt32BE(height * 65536, 76);
+  const moov = box('moov', fullBox('mvhd', 0, 0, mvhd), box('trak', fullBox('tkhd', 0, 3, tkhd)));
+  const mdat = box('mdat', randomBytes(size));
+  return Buffer.concat(moovAtEnd ? [ftyp, mdat, moov] : [ftyp, moov, mdat]);
 }
 
 export function sha256(bytes: Uint8Array): string {

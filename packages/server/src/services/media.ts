@@ -31,6 +31,7 @@ import {
 import type { MediaStore } from '../media/media-store.js';
 import type { MediaReference, MediaRow, Store, StoreReader, StoreTx } from '../store/store.js';
 import { IMAGE_TYPES, processImage, sniffFile } from './media-processing.js';
+import { probeContainer } from './media-probe.js';
 import { inAbsence, readableEnd } from './views.js';
 
 export interface MediaLimits {
@@ -167,8 +168,14 @@ export class MediaService {
         await this.putBytes(`${row.blobKey}.poster`, image.poster.bytes, image.poster.mimeType);
         row.variants.push('poster');
       }
-    } else if ((await this.blobs.stat(row.blobKey)) === undefined) {
-      // From the staged file: never whole in memory, and on disk copied by the kernel.
+    } else {
+      if (upload.kind === 'video' || upload.kind === 'voice') {
+        // What the container says, where it says it (MP4, MOV, M4A); a damaged header is no reason to refuse the upload.
+        const facts = await probeContainer(upload.path).catch(() => undefined);
+        if (facts !== undefined) Object.assign(row, facts);
+      }
+      // From the staged file: never whole in memory, and on disk copied by the kernel. The
+      // same bytes uploaded before (by anyone) are already there: the put keeps them.
       await this.blobs.put(row.blobKey, { path: upload.path }, { size: sniffed.size, contentType: mimeType });
     }
     await this.store.write((tx) => tx.insertMedia(row));
@@ -213,13 +220,14 @@ export class MediaService {
         break;
       }
       case 'voice': {
-        const { ref } = await media(kind.value.media, 'voice');
+        const { ref, row } = await media(kind.value.media, 'voice');
         if (kind.value.waveform.length > MAX_WAVEFORM) throw new ParleyError('TOO_LARGE', `a waveform has at most ${MAX_WAVEFORM} samples`);
-        completed = { kind: { $case: 'voice', value: { media: ref, durationMs: kind.value.durationMs, waveform: kind.value.waveform } } };
+        const durationMs = row.durationMs || kind.value.durationMs;
+        completed = { kind: { $case: 'voice', value: { media: ref, durationMs, waveform: kind.value.waveform } } };
         break;
       }
       case 'video': {
-        const { ref } = await media(kind.value.media, 'video');
+        const { ref, row } = await media(kind.value.media, 'video');
         let thumbhash: Uint8Array = new Uint8Array();
         let posterMediaId = '';
         if (kind.value.posterMediaId !== '') {
@@ -229,7 +237,9 @@ export class MediaService {
           posterMediaId = poster.id;
           thumbhash = poster.thumbhash ?? thumbhash;
         }
-        const { width, height, durationMs } = kind.value;
+        // The container's figures where it had them; else the sender's (from its recorder or player).
+        const [width, height] = row.width > 0 && row.height > 0 ? [row.width, row.height] : [kind.value.width, kind.value.height];
+        const durationMs = row.durationMs || kind.value.durationMs;
         completed = { kind: { $case: 'video', value: { media: ref, width, height, durationMs, posterMediaId, thumbhash, caption: caption(kind.value.caption) } } };
         break;
       }
