@@ -229,6 +229,10 @@ describe('media', () => {
     const told = await amy!.client.sendVideo(conversationId, mp4(40_000), { durationMs: 4000, width: 320, height: 240 });
     assert.ok(told.content?.type === 'video');
     assert.deepEqual([told.content.width, told.content.height, told.content.durationMs], [320, 240, 4000]);
+    // A damaged container (cut inside its moov box) is still a video: the sender's figures stand.
+    const damaged = await amy!.client.sendVideo(conversationId, mp4(10, { durationMs: 9000, width: 640, height: 480 }).subarray(0, 60), { durationMs: 3000 });
+    assert.ok(damaged.content?.type === 'video');
+    assert.equal(damaged.content.durationMs, 3000);
   });
 
   test('an animated GIF keeps its animation in the medium size and gets a poster', async (t) => {
