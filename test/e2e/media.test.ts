@@ -352,6 +352,35 @@ describe('media', () => {
     assert.ok(Buffer.from(head).equals(video.subarray(0, head.length)));
   });
 
+  test('a backend sends typed content over the REST API and reads it back in the history, in the SDK\'s shape', async (t) => {
+    const fixture = await startTestServer(t);
+    const [amy, ben] = await setup(t, fixture, ['amy', 'ben']);
+    const conversationId = await amy!.client.direct('ben', { subject: 'item-42' });
+    const photo = await amy!.client.uploadMedia('image', await png(30, 20));
+    const post = (content: unknown) => fixture.api.call('POST', `/v1/conversations/${encodeURIComponent(conversationId)}/messages`, { senderId: 'amy', content });
+    const card = await post({ type: 'custom', customType: 'shop.product_card', data: { sku: 'item-42', price: 1999 } });
+    assert.equal(card.status, 201);
+    assert.deepEqual(card.body.message.content, { type: 'custom', customType: 'shop.product_card', data: { sku: 'item-42', price: 1999 } });
+    assert.equal(card.body.message.text, '[shop.product_card]');
+    const image = await post({ type: 'image', mediaId: photo.mediaId, caption: 'the item' });
+    assert.equal(image.status, 201);
+    assert.equal(image.body.message.content.width, 30);
+    assert.equal(image.body.message.content.media.mimeType, 'image/png');
+    assert.equal(typeof image.body.message.content.thumbhash, 'string');
+    await eventually(() => ben!.messages.some((message) => message.seq === image.body.message.seq));
+    assert.equal(ben!.messages.find((message) => message.seq === card.body.message.seq)?.content?.type, 'custom');
+    // Refusals name the problem: a field the schema does not know, a location without coordinates, media the sender may not attach.
+    assert.equal((await post({ type: 'location', latitude: 1, longitude: 2, altitude: 3 })).status, 400);
+    assert.equal((await post({ type: 'location', name: 'nowhere' })).body.error.name, 'INVALID_ARGUMENT');
+    const bens = await fixture.api.call('POST', `/v1/conversations/${encodeURIComponent(conversationId)}/messages`, { senderId: 'ben', content: { type: 'file', mediaId: '0'.repeat(32) } });
+    assert.equal(bens.body.error.name, 'NOT_FOUND');
+    const history = await fixture.api.call('GET', `/v1/conversations/${encodeURIComponent(conversationId)}/messages`);
+    assert.deepEqual(
+      history.body.messages.map((message: { content?: { type: string } }) => message.content?.type),
+      ['custom', 'image'],
+    );
+  });
+
   test('locations and custom kinds; an unknown custom type is refused where the deployment lists its kinds', async (t) => {
     const fixture = await startTestServer(t, { customContentTypes: ['shop.product_card'] });
     const [amy, ben] = await setup(t, fixture, ['amy', 'ben']);

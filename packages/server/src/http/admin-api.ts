@@ -22,6 +22,7 @@ import type { UserDirectory } from '../services/directory.js';
 import { requireId, requireName } from '../services/validate.js';
 import { readSystemEvent } from '../services/system-events.js';
 import { decodeBase64Field } from './base64.js';
+import { CONTENT_SCHEMA, type ContentBody, contentFromJson, contentToJson } from './content-json.js';
 import { CONVERSATION_ID, ID, NAME, idList, queryNumber } from './schemas.js';
 
 export interface AdminApiDeps {
@@ -222,7 +223,7 @@ export function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps): void
         },
       );
 
-      v1.post<{ Params: { id: string }; Body: { senderId: string; clientMsgId?: string; text?: string; data?: string; visibleTo?: string } }>(
+      v1.post<{ Params: { id: string }; Body: { senderId: string; clientMsgId?: string; text?: string; data?: string; visibleTo?: string; content?: ContentBody } }>(
         '/conversations/:id/messages',
         {
           schema: {
@@ -237,6 +238,7 @@ export function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps): void
                 text: { type: 'string', maxLength: limits.maxTextChars },
                 data: { type: 'string', maxLength: Math.ceil((limits.maxDataBytes * 4) / 3) + 4 },
                 visibleTo: ID,
+                content: CONTENT_SCHEMA,
               },
             },
           },
@@ -250,6 +252,7 @@ export function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps): void
             text: body.text,
             data: body.data === undefined ? undefined : decodeBase64Field(body.data, 'data'),
             visibleTo: body.visibleTo,
+            content: body.content === undefined ? undefined : contentFromJson(body.content),
           });
           reply.code(result.duplicate ? 200 : 201);
           return { message: messageJson(result.message), duplicate: result.duplicate };
@@ -276,6 +279,7 @@ function messageJson(message: StoredMessage) {
     data: message.data === undefined ? undefined : Buffer.from(message.data).toString('base64'),
     visibleTo: message.visibleTo,
     createdAt: message.createdAt,
+    content: message.content === undefined ? undefined : contentToJson(message.content),
   };
 }
 
