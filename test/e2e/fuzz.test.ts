@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { type Frame, encodeFrameEntry } from '@parley/protocol';
+import { type Frame, type MessageContent, encodeFrameEntry } from '@parley/protocol';
 import { RawConnection, type TestServer, startTestServer } from '../support/fixtures.js';
 
 type Body = NonNullable<Frame['body']>;
@@ -46,8 +46,31 @@ const uint32 = fc.oneof(fc.nat(), fc.constant(0), fc.constant(2 ** 32 - 1), fc.i
 const conversation = fc.oneof(fc.constant('g'), fc.constant('nope'), fc.constant(''), text);
 const ids = fc.array(fc.oneof(text, fc.constant('victim'), fc.constant('fuzzer')), { maxLength: 30 });
 
+const mediaRef = fc.record({ mediaId: fc.oneof(text, fc.stringMatching(/^[0-9a-f]{32}$/)), mimeType: text, size: bigNumber, fileName: text });
+const double = fc.oneof(fc.double(), fc.constant(Number.NaN), fc.constant(Number.POSITIVE_INFINITY), fc.double({ min: -200, max: 200 }));
+const content: fc.Arbitrary<MessageContent> = fc.record({
+  kind: fc.oneof(
+    fc.constant(undefined),
+    fc.record({ $case: fc.constant('image' as const), value: fc.record({ media: fc.option(mediaRef, { nil: undefined }), width: uint32, height: uint32, thumbhash: fc.uint8Array({ maxLength: 50 }), animated: fc.boolean(), caption: text }) }),
+    fc.record({ $case: fc.constant('file' as const), value: fc.record({ media: fc.option(mediaRef, { nil: undefined }), caption: fc.string({ maxLength: 2000 }) }) }),
+    fc.record({ $case: fc.constant('voice' as const), value: fc.record({ media: fc.option(mediaRef, { nil: undefined }), durationMs: uint32, waveform: fc.uint8Array({ maxLength: 300 }) }) }),
+    fc.record({ $case: fc.constant('video' as const), value: fc.record({ media: fc.option(mediaRef, { nil: undefined }), width: uint32, height: uint32, durationMs: uint32, posterMediaId: text, thumbhash: fc.uint8Array({ maxLength: 50 }), caption: text }) }),
+    fc.record({ $case: fc.constant('location' as const), value: fc.record({ latitude: double, longitude: double, name: fc.string({ maxLength: 600 }), address: text }) }),
+    fc.record({ $case: fc.constant('custom' as const), value: fc.record({ type: fc.oneof(text, fc.constant('shop.card')), json: fc.oneof(fc.json(), text, fc.string({ maxLength: 70_000 })) }) }),
+  ),
+});
+
 const requestBody: fc.Arbitrary<Body> = fc.oneof(
-  fc.record({ $case: fc.constant('send' as const), value: fc.record({ conversationId: conversation, clientMsgId: text, text: fc.option(fc.string({ maxLength: 9000 }), { nil: undefined }), data: fc.option(fc.uint8Array({ maxLength: 70_000 }), { nil: undefined }) }) }),
+  fc.record({
+    $case: fc.constant('send' as const),
+    value: fc.record({
+      conversationId: conversation,
+      clientMsgId: text,
+      text: fc.option(fc.string({ maxLength: 9000 }), { nil: undefined }),
+      data: fc.option(fc.uint8Array({ maxLength: 70_000 }), { nil: undefined }),
+      content: fc.option(content, { nil: undefined }),
+    }),
+  }),
   fc.record({ $case: fc.constant('pull' as const), value: fc.record({ conversationId: conversation, fromSeq: bigNumber, toSeq: bigNumber, limit: uint32, descending: fc.boolean() }) }),
   fc.record({ $case: fc.constant('sync' as const), value: fc.record({ sinceVersion: bigNumber, recentLimit: uint32, positions: fc.array(fc.record({ conversationId: conversation, seq: bigNumber }), { maxLength: 40 }) }) }),
   fc.record({ $case: fc.constant('markRead' as const), value: fc.record({ conversationId: conversation, seq: bigNumber }) }),
