@@ -381,6 +381,18 @@ describe('media', () => {
     );
   });
 
+  test('typed content counts toward the byte bound of a pull answer', async (t) => {
+    const fixture = await startTestServer(t, { limits: { maxPullBytes: 20_000 } });
+    const [amy] = await setup(t, fixture, ['amy', 'ben']);
+    const conversationId = await amy!.client.direct('ben');
+    for (let index = 0; index < 10; index++) {
+      await amy!.client.send(conversationId, { content: { type: 'custom', customType: 'iot.reading', data: { index, samples: 'x'.repeat(5000) } } });
+    }
+    const page = await amy!.client.history(conversationId, { limit: 50 });
+    assert.ok(page.length >= 1 && page.length <= 4, `${page.length} messages of about 5 kB in a 20 kB answer`);
+    assert.equal(page.at(-1)?.content?.type, 'custom');
+  });
+
   test('locations and custom kinds; an unknown custom type is refused where the deployment lists its kinds', async (t) => {
     const fixture = await startTestServer(t, { customContentTypes: ['shop.product_card'] });
     const [amy, ben] = await setup(t, fixture, ['amy', 'ben']);

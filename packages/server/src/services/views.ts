@@ -3,6 +3,7 @@
  * the last visible message, the name, and placeholders for messages addressed
  * to someone else. Works over any StoreReader (inside or outside a unit).
  */
+import type { MessageContent } from '@parley/protocol';
 import type { ConversationRow, MemberRow, MessageFilter, SeqRange, StoreReader, StoredMessage } from '../store/store.js';
 import type { ConversationView } from './model.js';
 import type { UnreadCache } from './unread-cache.js';
@@ -174,7 +175,38 @@ export function placeholder(conversationId: string, seq: number): StoredMessage 
  * an undercount of at most 3× otherwise); the budgets are soft.
  */
 function approximateWireSize(message: StoredMessage): number {
-  return 24 + message.id.length + message.conversationId.length + message.senderId.length + message.clientMsgId.length + (message.text?.length ?? 0) + (message.data?.byteLength ?? 0);
+  return (
+    24 +
+    message.id.length +
+    message.conversationId.length +
+    message.senderId.length +
+    message.clientMsgId.length +
+    (message.text?.length ?? 0) +
+    (message.data?.byteLength ?? 0) +
+    (message.content === undefined ? 0 : approximateContentSize(message.content))
+  );
+}
+
+/** Typed content's strings and bytes (a custom kind's JSON can be as large as `data`). */
+function approximateContentSize(content: MessageContent): number {
+  const kind = content.kind;
+  if (kind === undefined) return 0;
+  const media = 'media' in kind.value ? kind.value.media : undefined;
+  const mediaSize = media === undefined ? 0 : 16 + media.mediaId.length + media.mimeType.length + media.fileName.length;
+  switch (kind.$case) {
+    case 'image':
+      return 16 + mediaSize + kind.value.thumbhash.length + kind.value.caption.length;
+    case 'file':
+      return 8 + mediaSize + kind.value.caption.length;
+    case 'voice':
+      return 8 + mediaSize + kind.value.waveform.length;
+    case 'video':
+      return 24 + mediaSize + kind.value.posterMediaId.length + kind.value.thumbhash.length + kind.value.caption.length;
+    case 'location':
+      return 24 + kind.value.name.length + kind.value.address.length;
+    case 'custom':
+      return 8 + kind.value.type.length + kind.value.json.length;
+  }
 }
 
 /**
