@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { ManualClock, ParleyError } from '@parley/client';
 import sharp from 'sharp';
-import { connectDevice } from '../support/devices.js';
+import { connectDevice, proxyInFront } from '../support/devices.js';
 import { type TestServer, eventually, startTestServer } from '../support/fixtures.js';
 import { animatedGif, jpegWithExif, mp4, noise, pdf, png, sha256 } from '../support/media-files.js';
 
@@ -303,6 +303,27 @@ describe('media', () => {
     assert.equal(third.seq, sent.seq);
     assert.ok(proxy.uploadedBytes - beforeRestart < 2000, 'the new instance found the upload by its hash');
     await eventually(() => ben!.messages.filter((message) => message.clientMsgId === 'big-file-1').length === 1);
+  });
+
+  test('the message connection dropping in the middle of an upload changes nothing: the message goes out once when it is back', async (t) => {
+    const fixture = await startTestServer(t);
+    const [, ben] = await setup(t, fixture, ['amy', 'ben']);
+    const proxy = await proxyInFront(fixture, t);
+    const amy = await connectDevice(fixture, 'amy', proxy.urlFor(fixture.server.wsUrl), t, { httpUrl: fixture.server.httpUrl });
+    const conversationId = await amy.client.direct('ben');
+    let dropped = false;
+    const sent = await amy.client.sendFile(conversationId, pdf(3_000_000), {
+      clientMsgId: 'during-reconnect',
+      onProgress: () => {
+        if (dropped) return;
+        dropped = true;
+        proxy.resetAll();
+      },
+    });
+    assert.ok(dropped);
+    assert.ok(amy.states.some((change) => change.state === 'reconnecting'), 'the connection was lost meanwhile');
+    await eventually(() => ben!.messages.some((message) => message.seq === sent.seq));
+    assert.equal(ben!.messages.filter((message) => message.clientMsgId === 'during-reconnect').length, 1);
   });
 
   test('media outlives a server restart, and a device that first meets the conversation through a photo can open it', async (t) => {
