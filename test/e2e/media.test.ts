@@ -111,7 +111,7 @@ describe('media', () => {
   });
 
   test('the server checks the declared size and kind before any byte arrives', async (t) => {
-    const fixture = await startTestServer(t, { mediaLimits: { maxImageBytes: 2000 } });
+    const fixture = await startTestServer(t, { mediaLimits: { maxImageBytes: 2000, maxUnfinishedUploadsPerUser: 2 } });
     await fixture.api.createUser('amy');
     const token = await fixture.api.token('amy');
     const create = (length: number, kind: string, as: string | null = token) =>
@@ -125,6 +125,15 @@ describe('media', () => {
     assert.equal((await create(100, 'sticker')).status, 400);
     assert.equal((await create(100, 'image', null)).status, 401);
     assert.equal((await create(100, 'image', 'not-a-token')).status, 401);
+    // Unfinished uploads hold staging space: a user has only so many at once.
+    const first = await create(100, 'file');
+    assert.equal((await create(100, 'file')).status, 201);
+    const third = await create(100, 'file');
+    assert.equal(third.status, 422);
+    assert.equal(((await third.json()) as { error: { name: string } }).error.name, 'LIMIT_EXCEEDED');
+    const cancelled = await fetch(`${fixture.server.httpUrl}${first.headers.get('location')}`, { method: 'DELETE', headers: { authorization: `Bearer ${token}`, 'tus-resumable': '1.0.0' } });
+    assert.equal(cancelled.status, 204);
+    assert.equal((await create(100, 'file')).status, 201);
   });
 
   test('the same bytes are stored once; the same owner gets the same media back, without uploading again', async (t) => {

@@ -19,7 +19,7 @@
  */
 import { join } from 'node:path';
 import { FileStore } from '@tus/file-store';
-import { Server as TusServer, type Upload } from '@tus/server';
+import { EVENTS, Server as TusServer, type Upload } from '@tus/server';
 import { MEDIA_KINDS, type MediaInfoJson, type MediaKind, type MediaUrlsJson, ParleyError, errorInfo } from '@parley/protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthService } from '../services/auth.js';
@@ -71,6 +71,17 @@ export function registerMediaApi(app: FastifyInstance, deps: MediaApiDeps): { cl
   const datastore = new FileStore({ directory: deps.stagingDir, expirationPeriodInMilliseconds: UPLOAD_EXPIRY_MS });
   /** The user each upload request was authenticated as. */
   const userOf = new WeakMap<Request, string>();
+  /**
+   * Each user's unfinished uploads on this node: every one holds staging
+   * space until it finishes, is cancelled or expires, so their number is
+   * bounded (maxUnfinishedUploadsPerUser).
+   */
+  const unfinished = new Map<string, Set<string>>();
+  const settle = (userId: string, uploadId: string) => {
+    const uploads = unfinished.get(userId);
+    uploads?.delete(uploadId);
+    if (uploads?.size === 0) unfinished.delete(userId);
+  };
 
   const tus = new TusServer({
     path: UPLOADS_PATH,
@@ -99,6 +110,11 @@ export function registerMediaApi(app: FastifyInstance, deps: MediaApiDeps): { cl
         if (!(MEDIA_KINDS as readonly string[]).includes(kind ?? '')) throw new ParleyError('INVALID_ARGUMENT', `metadata "kind" must be one of ${MEDIA_KINDS.join(', ')}`);
         if (upload.size === undefined) throw new ParleyError('INVALID_ARGUMENT', 'Upload-Length is required (deferred lengths are not accepted)');
         await media.checkNewUpload(userId, kind as MediaKind, upload.size);
+        const uploads = unfinished.get(userId) ?? new Set<string>();
+        if (uploads.size >= media.limits.maxUnfinishedUploadsPerUser) {
+          throw new ParleyError('LIMIT_EXCEEDED', `at most ${media.limits.maxUnfinishedUploadsPerUser} unfinished uploads at once: finish or cancel (DELETE) one first`);
+        }
+        unfinished.set(userId, uploads.add(upload.id));
       } catch (error) {
         throw tusError(error);
       }
@@ -120,11 +136,19 @@ export function registerMediaApi(app: FastifyInstance, deps: MediaApiDeps): { cl
       } finally {
         // Stored or refused: the staged bytes are not needed again.
         await datastore.remove(upload.id).catch(() => undefined);
+        settle(ownerId, upload.id);
       }
     },
   });
 
-  const cleanup = setInterval(() => void tus.cleanUpExpiredUploads().catch(() => undefined), CLEANUP_INTERVAL_MS);
+  tus.on(EVENTS.POST_TERMINATE, (request: Request, _response: Response, uploadId: string) => settle(userOf.get(request) ?? '', uploadId));
+  const cleanup = setInterval(async () => {
+    await tus.cleanUpExpiredUploads().catch(() => undefined);
+    // Expired uploads are gone from the staging folder: they no longer count.
+    for (const [userId, uploads] of unfinished) {
+      for (const uploadId of uploads) if ((await datastore.getUpload(uploadId).catch(() => undefined)) === undefined) settle(userId, uploadId);
+    }
+  }, CLEANUP_INTERVAL_MS);
   cleanup.unref();
 
   app.register(async (scope) => {

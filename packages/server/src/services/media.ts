@@ -49,6 +49,8 @@ export interface MediaLimits {
   maxImagePixels: number;
   /** How long a signed media URL works, in seconds. Default 600. */
   signedUrlSeconds: number;
+  /** Uploads one user may have started and not finished (per node); more are LIMIT_EXCEEDED until one finishes or is cancelled. Default 16. */
+  maxUnfinishedUploadsPerUser: number;
 }
 
 export const DEFAULT_MEDIA_LIMITS: MediaLimits = {
@@ -59,6 +61,7 @@ export const DEFAULT_MEDIA_LIMITS: MediaLimits = {
   quotaBytesPerUser: 2 * 1024 * 1024 * 1024,
   maxImagePixels: 50_000_000,
   signedUrlSeconds: 600,
+  maxUnfinishedUploadsPerUser: 16,
 };
 
 /** The sizes of a media item that can be fetched. */
