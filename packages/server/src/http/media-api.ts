@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { FileStore } from '@tus/file-store';
 import { EVENTS, Server as TusServer, type Upload } from '@tus/server';
 import { MEDIA_KINDS, type MediaInfoJson, type MediaKind, type MediaUrlsJson, ParleyError, errorInfo } from '@parley/protocol';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthService } from '../services/auth.js';
 import { MEDIA_SIZES, type MediaService, type MediaSize } from '../services/media.js';
 import type { MediaRow } from '../services/model.js';
@@ -56,8 +56,9 @@ function mediaInfo(row: MediaRow): MediaInfoJson {
 }
 
 /** A tus hook's way of answering with an error: our JSON error shape and status. */
-function tusError(error: unknown): { status_code: number; body: string } {
+function tusError(error: unknown, log?: FastifyBaseLogger): { status_code: number; body: string } {
   const parley = error instanceof ParleyError ? error : new ParleyError('INTERNAL', 'upload failed', { cause: error });
+  if (parley.codeName === 'INTERNAL') log?.error({ err: parley.cause ?? parley }, 'upload failed');
   const info = errorInfo(parley.code);
   return { status_code: info.httpStatus, body: JSON.stringify({ error: { code: parley.code, name: info.name, message: parley.message } }) };
 }
@@ -132,7 +133,7 @@ export function registerMediaApi(app: FastifyInstance, deps: MediaApiDeps): { cl
         });
         return { status_code: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify(mediaInfo(row)) };
       } catch (error) {
-        throw tusError(error);
+        throw tusError(error, app.log);
       } finally {
         // Stored or refused: the staged bytes are not needed again.
         await datastore.remove(upload.id).catch(() => undefined);
