@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { TestServer } from '../support/fixtures.js';
 import {
-  type BrowserUser,
+  assertNoPageErrors,
   conversationItem,
   createGroup,
   expectAttribute,
@@ -23,7 +23,6 @@ import {
   messages,
   openConversation,
   send,
-  signUp,
   startDirectChat,
   startWebServer,
   suiteBrowser,
@@ -50,15 +49,7 @@ describe('web app', { timeout: 120_000 }, () => {
     await fixture?.close();
   });
 
-  async function person(userId: string, name: string, viewport?: { width: number; height: number }): Promise<BrowserUser> {
-    const user = await browser.newUser(viewport);
-    await signUp(user.page, baseUrl, userId, name);
-    return user;
-  }
-
-  function assertNoErrors(...people: BrowserUser[]): void {
-    for (const user of people) assert.deepEqual(user.errors, [], 'no page errors or console errors');
-  }
+  const person = (userId: string, name: string, viewport?: { width: number; height: number }) => browser.signedUp(baseUrl, userId, name, viewport);
 
   test('two users start a direct chat and see each other’s messages live, with correct unread badges', { skip }, async () => {
     const alice = await person('dm-alice', 'Alice');
@@ -98,7 +89,7 @@ describe('web app', { timeout: 120_000 }, () => {
     await expectText(alice.page.getByTestId('new-conversation-error'), 'There is no user with that id.');
     await alice.page.keyboard.press('Escape');
     await expectGone(alice.page.getByTestId('new-conversation'));
-    assertNoErrors(alice, bob);
+    assertNoPageErrors(alice, bob);
   });
 
   test('a group of three: create, talk, see and change members; newest activity first', { skip }, async () => {
@@ -155,7 +146,7 @@ describe('web app', { timeout: 120_000 }, () => {
     await expectVisible(carol.page.getByTestId('composer-input'));
     await send(carol.page, 'back again');
     await expectText(alice.page.getByTestId('message-text').last(), 'back again');
-    assertNoErrors(alice, bob, carol);
+    assertNoPageErrors(alice, bob, carol);
   });
 
   test('history loads as you scroll up, and a reload keeps it and the open conversation', { skip }, async () => {
@@ -201,7 +192,7 @@ describe('web app', { timeout: 120_000 }, () => {
     await expectText(messageTexts(alice.page).last(), 'message 120');
     await openConversation(alice.page, 'Carol');
     await expectTexts(messageTexts(alice.page), ['hi Carol']);
-    assertNoErrors(alice);
+    assertNoPageErrors(alice);
   });
 
   test('two tabs of one user: reading in one clears the badge in the other', { skip }, async () => {
@@ -238,7 +229,7 @@ describe('web app', { timeout: 120_000 }, () => {
     await expectText(alice.page.locator('[data-testid="message"][data-sender="tabs-alice"]').getByTestId('message-text'), 'hello from tab two');
     await expectText(messageTexts(bob.page).last(), 'hello from tab two');
     assert.deepEqual(secondTabErrors, []);
-    assertNoErrors(alice, bob);
+    assertNoPageErrors(alice, bob);
   });
 
   test('message bodies are text: HTML in a message is shown, never interpreted', { skip }, async () => {
@@ -259,7 +250,7 @@ describe('web app', { timeout: 120_000 }, () => {
       assert.equal(await user.page.evaluate(() => (window as { __injected?: boolean }).__injected), undefined);
       assert.notEqual(await user.page.title(), 'pwned');
     }
-    assertNoErrors(alice, bob);
+    assertNoPageErrors(alice, bob);
   });
 
   test('keyboard: Enter sends, Shift+Enter starts a new line', { skip }, async () => {
@@ -280,7 +271,7 @@ describe('web app', { timeout: 120_000 }, () => {
     await alice.page.keyboard.press('Enter');
     await expectAttribute(messages(alice.page).last(), 'data-state', 'sent');
     await expectCount(messages(alice.page), 1);
-    assertNoErrors(alice);
+    assertNoPageErrors(alice);
   });
 
   test('on a phone-sized screen the list and the conversation take turns', { skip }, async () => {
@@ -302,6 +293,6 @@ describe('web app', { timeout: 120_000 }, () => {
     await alice.page.getByRole('button', { name: 'Back to conversations' }).click();
     await expectVisible(conversationItem(alice.page, 'Bob'));
     assert.equal(await alice.page.getByTestId('chat-view').count(), 0);
-    assertNoErrors(alice);
+    assertNoPageErrors(alice);
   });
 });

@@ -4,6 +4,7 @@
  * helpers that act like a user (sign up, open a chat, type and send). Every
  * wait is on visible UI state, never a fixed sleep.
  */
+import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { type TestContext, after, before } from 'node:test';
@@ -130,7 +131,7 @@ export async function newUser(browser: Browser, viewport = { width: 1280, height
 export interface SuiteBrowser {
   newUser(viewport?: { width: number; height: number }): Promise<BrowserUser>;
   /** A new person who signed up at `baseUrl` through the app's form, online. */
-  signedUp(baseUrl: string, userId: string, name: string): Promise<BrowserUser>;
+  signedUp(baseUrl: string, userId: string, name: string, viewport?: { width: number; height: number }): Promise<BrowserUser>;
 }
 
 export function suiteBrowser(skip: string | undefined): SuiteBrowser {
@@ -150,13 +151,18 @@ export function suiteBrowser(skip: string | undefined): SuiteBrowser {
       users.push(user);
       return user;
     },
-    async signedUp(baseUrl, userId, name) {
-      const user = await suite.newUser();
+    async signedUp(baseUrl, userId, name, viewport) {
+      const user = await suite.newUser(viewport);
       await signUp(user.page, baseUrl, userId, name);
       return user;
     },
   };
   return suite;
+}
+
+/** Fails when any of these pages had an uncaught exception or a console error (see watchErrors). */
+export function assertNoPageErrors(...people: BrowserUser[]): void {
+  for (const user of people) assert.deepEqual(user.errors, [], 'no page errors or console errors');
 }
 
 /** Records uncaught exceptions and console errors of a page (CSP violations among them). */

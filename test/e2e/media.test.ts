@@ -335,6 +335,21 @@ describe('media', () => {
     assert.equal(ben!.messages.filter((message) => message.clientMsgId === 'during-reconnect').length, 1);
   });
 
+  test('a cancelled upload rejects with CLOSED and sends nothing, whenever it is cancelled', async (t) => {
+    const fixture = await startTestServer(t);
+    const [amy, ben] = await setup(t, fixture, ['amy', 'ben']);
+    const conversationId = await amy!.client.direct('ben');
+    const closed = (error: unknown) => error instanceof ParleyError && error.name === 'CLOSED';
+    const before = new AbortController();
+    before.abort();
+    await assert.rejects(amy!.client.sendFile(conversationId, pdf(1000), { signal: before.signal }), closed);
+    const during = new AbortController();
+    await assert.rejects(amy!.client.sendFile(conversationId, pdf(3_000_000), { signal: during.signal, onProgress: () => during.abort() }), closed);
+    const marker = await amy!.client.send(conversationId, { text: 'after the cancels' });
+    await eventually(() => ben!.messages.some((message) => message.seq === marker.seq));
+    assert.deepEqual(ben!.messages.map((message) => message.text), ['after the cancels']);
+  });
+
   test('media outlives a server restart, and a device that first meets the conversation through a photo can open it', async (t) => {
     // One data folder for both servers, removed after both closed.
     const dataDir = mkdtempSync(join(tmpdir(), 'parley-media-restart-'));

@@ -10,8 +10,12 @@ import { Upload } from 'tus-js-client';
 import type { OpenedSource, TusUploadConstructor } from './media.js';
 import type { MediaSource, ParleyClientOptions, WebSocketConstructorLike } from './types.js';
 
-/** Larger files are not hashed (the browser has no streaming SHA-256): they are not deduplicated before upload, only resumed. */
-const MAX_HASHED_BYTES = 256 * 1024 * 1024;
+/**
+ * Larger files are not hashed: the browser has no streaming SHA-256, and
+ * reading a large video whole into memory is too much for a phone. They are
+ * resumed, but not recognised as uploaded before.
+ */
+const MAX_HASHED_BYTES = 64 * 1024 * 1024;
 
 export class ParleyClient extends ParleyClientCore {
   constructor(options: ParleyClientOptions) {

@@ -26,7 +26,7 @@ import { Connection, type BodyValue } from './connection.js';
 import { ConversationList } from './conversations.js';
 import { toMember, toMessage, toSummary, toWireContent, toWireRole } from './convert.js';
 import { Emitter } from './emitter.js';
-import { MediaChannel, type OpenSource, type TusUploadConstructor } from './media.js';
+import { MediaChannel, type OpenSource, type TusUploadConstructor, throwIfCancelled } from './media.js';
 import { Outbox, validateContent, type Transmission } from './outbox.js';
 import { SyncEngine, initialSyncedSeq, type SyncStep } from './sync-engine.js';
 import type { OpenTransport } from './transport.js';
@@ -470,7 +470,7 @@ export class ParleyClient {
       posterMediaId = (await this.media.upload('image', options.poster, { signal: options.signal })).mediaId;
     }
     const uploaded = await this.uploadMedia(kind, source, options);
-    options.signal?.throwIfAborted();
+    throwIfCancelled(options.signal);
     const { mediaId } = uploaded;
     const content: OutgoingContent =
       kind === 'image'

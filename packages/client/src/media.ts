@@ -152,8 +152,10 @@ export class MediaChannel {
       throw new ParleyError('TOO_LARGE', `a ${kind} may have at most ${options.maxBytes} bytes`);
     }
     const fileName = options.fileName ?? opened.fileName;
-    options.signal?.throwIfAborted();
+    throwIfCancelled(options.signal);
     const earlier = opened.sha256 === '' ? undefined : await this.lookup(kind, opened.sha256);
+    // Cancelled while asking: an abort listener added now would never run.
+    throwIfCancelled(options.signal);
     if (earlier !== undefined) {
       options.onProgress?.(opened.size, opened.size);
       return earlier;
@@ -300,6 +302,11 @@ export class MediaChannel {
       this.headBytes -= head.length;
     }
   }
+}
+
+/** Cancelling rejects with CLOSED, as the docs promise, not with the signal's DOMException. */
+export function throwIfCancelled(signal: AbortSignal | undefined): void {
+  if (signal?.aborted === true) throw new ParleyError('CLOSED', 'the upload was cancelled');
 }
 
 /** Bytes that hold about PREFETCH_SECONDS of a video of this size and length. */

@@ -1,4 +1,4 @@
-/** Display helpers: initials and colours for avatars, times and days, names. */
+/** Display helpers: initials and colours for avatars, times and days, durations, sizes, names. */
 
 /** Up to two initials from a display name ("Ada Lovelace" → "AL", "bob" → "B"). */
 export function initials(name: string): string {
@@ -61,4 +61,27 @@ export function nameOf(names: ReadonlyMap<string, string>, userId: string): stri
 /** Splits "a, b c" into ids. */
 export function parseIdList(input: string): string[] {
   return [...new Set(input.split(/[\s,;]+/u).map((id) => id.trim().replace(/^@/u, '')).filter(Boolean))];
+}
+
+/** A media length: "0:07", "12:30", "1:02:03". */
+export function formatDuration(durationMs: number): string {
+  const total = Math.max(0, Math.round(durationMs / 1000));
+  const hours = Math.floor(total / 3600);
+  const minutes = Math.floor((total % 3600) / 60);
+  const seconds = String(total % 60).padStart(2, '0');
+  return hours > 0 ? `${hours}:${String(minutes).padStart(2, '0')}:${seconds}` : `${minutes}:${seconds}`;
+}
+
+const BYTE_UNITS = ['KB', 'MB', 'GB'] as const;
+
+/** A file size as people read it: "912 bytes", "340 KB", "4.2 MB" (1 KB = 1024 bytes). */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} ${bytes === 1 ? 'byte' : 'bytes'}`;
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < BYTE_UNITS.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${BYTE_UNITS[unit]}`;
 }

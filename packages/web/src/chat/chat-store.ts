@@ -12,6 +12,12 @@
  * shown again and resent with the same keys, so a reload loses nothing and
  * the server stores each once, also when two tabs resend the same entry.
  *
+ * Media (photos, files, voice notes, videos) go through the SDK's upload
+ * channel instead: each upload is a PendingUpload in its timeline, with its
+ * progress, cancellable, and on failure retryable with the same clientMsgId,
+ * so that the server stores it once. Uploads live in memory only: a reload
+ * forgets those not yet sent (the browser holds the bytes, not the app).
+ *
  * The SDK does the hard parts (ordering, exactly-once, resume, unread counts);
  * nothing here second-guesses it.
  */
@@ -22,9 +28,14 @@ import {
   type ClientState,
   type ConversationMember,
   type ConversationSummary,
+  type MediaKind,
+  type MediaRef,
+  type MediaSize,
   type Message,
+  type SendMediaOptions,
   type UserProfile,
 } from '@parley/client';
+import { formatDuration } from '../format.js';
 import { type ConversationLabel, MemoryOutboxStore, type OutboxRecord, type OutboxStore } from './outbox-store.js';
 
 /** How many older messages one scroll-back loads. */
@@ -49,6 +60,42 @@ export interface PendingMessage {
   createdAt: number;
 }
 
+/** A photo, file, voice note or video being uploaded and sent, or whose upload failed. */
+export interface PendingUpload {
+  /** The idempotency key of the message it becomes; kept across retries. */
+  clientMsgId: string;
+  conversationId: string;
+  kind: MediaKind;
+  fileName: string;
+  /** As the browser reports it ('' when unknown). */
+  mimeType: string;
+  /** The line the conversation list shows meanwhile, worded like the server's ("📷 Photo"). */
+  text: string;
+  state: 'sending' | 'failed';
+  /** Bytes the server has received; equal to totalBytes once only the message is left to send. */
+  sentBytes: number;
+  totalBytes: number;
+  /** Why it failed (failed only). */
+  error?: string;
+  /** Local clock, ms since epoch. */
+  createdAt: number;
+  /** Photos: an object URL of the local file, shown while it uploads. */
+  previewUrl?: string;
+}
+
+/** A send the server has not stored yet: a text or an upload. */
+export type WaitingItem = PendingMessage | PendingUpload;
+
+/** What a voice note or a recording adds to an upload. */
+export interface MediaDetails {
+  /** Default: chosen from the file's type (mediaKindOf). */
+  kind?: MediaKind;
+  /** Default: the File's name. */
+  fileName?: string;
+  durationMs?: number;
+  waveform?: Uint8Array;
+}
+
 export type HistoryState = 'idle' | 'loading' | 'complete' | 'error';
 
 export interface Timeline {
@@ -56,6 +103,8 @@ export interface Timeline {
   readonly messages: readonly Message[];
   /** Unacknowledged or refused sends, in the order they were made. */
   readonly pending: readonly PendingMessage[];
+  /** Media being uploaded and sent, or whose upload failed, in the order they were attached. */
+  readonly uploads: readonly PendingUpload[];
   /** Whether older messages can still be loaded. */
   readonly history: HistoryState;
 }
@@ -105,7 +154,25 @@ export interface ChatStoreOptions {
   outbox?: OutboxStore | Promise<OutboxStore>;
 }
 
-const EMPTY_TIMELINE: Timeline = { messages: [], pending: [], history: 'idle' };
+export const EMPTY_TIMELINE: Timeline = { messages: [], pending: [], uploads: [], history: 'idle' };
+
+/** Types the server accepts as photos (it sniffs the bytes); other images go as files. */
+const PHOTO_TYPES = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp', 'image/avif']);
+
+/** How an attached file is sent: photos, videos and audio as such, anything else as a file. */
+export function mediaKindOf(mimeType: string): MediaKind {
+  if (PHOTO_TYPES.has(mimeType)) return 'image';
+  if (mimeType.startsWith('video/')) return 'video';
+  if (mimeType.startsWith('audio/')) return 'voice';
+  return 'file';
+}
+
+/** An upload in flight: what a cancel aborts and a retry sends again. */
+interface UploadJob {
+  source: Blob;
+  details: MediaDetails;
+  controller: AbortController;
+}
 
 export class ChatStore {
   readonly client: ParleyClient;
@@ -130,6 +197,8 @@ export class ChatStore {
    */
   private readonly unconfirmedReads = new Map<string, number>();
   private readonly membersReloads = new Map<string, ReturnType<typeof setTimeout>>();
+  /** Uploads by clientMsgId: their bytes (for a retry) and their abort switch. */
+  private readonly uploadJobs = new Map<string, UploadJob>();
   private readonly cleanups: Array<() => void> = [];
   /** Ids whose display name was asked for (or is being asked for): each is asked once. */
   private readonly namesAsked = new Set<string>();
@@ -205,6 +274,9 @@ export class ChatStore {
     for (const cleanup of this.cleanups) cleanup();
     for (const timer of this.membersReloads.values()) clearTimeout(timer);
     clearTimeout(this.namesTimer);
+    for (const job of this.uploadJobs.values()) job.controller.abort();
+    this.uploadJobs.clear();
+    for (const timeline of this.current.timelines.values()) for (const upload of timeline.uploads) revokePreview(upload);
     // Sends rejected by the close keep their outbox entries: the next start sends them.
     void this.client.close();
     void this.outboxQueue.then(() => this.outbox).then((outbox) => outbox.close());
@@ -316,6 +388,60 @@ export class ChatStore {
   discard(conversationId: string, clientMsgId: string): void {
     this.replacePending(conversationId, clientMsgId, undefined);
     this.forget(clientMsgId);
+  }
+
+  /**
+   * Uploads a photo, file, voice note or video and sends it. It shows at once
+   * as an upload with its progress; the SDK uploads it over HTTP, then sends
+   * the message with this upload's clientMsgId. Its kind follows the file's
+   * type unless `details.kind` says otherwise.
+   */
+  sendMedia(conversationId: string, source: Blob, details: MediaDetails = {}): void {
+    const kind = details.kind ?? mediaKindOf(source.type);
+    const fileName = details.fileName ?? (source instanceof File ? source.name : '');
+    const upload: PendingUpload = {
+      clientMsgId: newClientMsgId(),
+      conversationId,
+      kind,
+      fileName,
+      mimeType: source.type,
+      text: waitingLine(kind, fileName, details.durationMs),
+      state: 'sending',
+      sentBytes: 0,
+      totalBytes: source.size,
+      createdAt: Date.now(),
+    };
+    // Shown from the local bytes while they upload: no round trip to see your own photo.
+    if (kind === 'image') upload.previewUrl = URL.createObjectURL(source);
+    this.updateTimeline(conversationId, (timeline) => ({ ...timeline, uploads: [...timeline.uploads, upload] }));
+    this.upload(upload, { source, details: { ...details, kind, fileName }, controller: new AbortController() });
+  }
+
+  /** Stops an upload in progress, or drops a failed one: nothing is sent, and its bubble goes away. */
+  cancelUpload(conversationId: string, clientMsgId: string): void {
+    this.uploadJobs.get(clientMsgId)?.controller.abort();
+    this.uploadJobs.delete(clientMsgId);
+    this.replaceUpload(conversationId, clientMsgId, undefined);
+  }
+
+  /** Uploads and sends a failed upload again, with the same clientMsgId: the server stores it once. */
+  retryUpload(conversationId: string, clientMsgId: string): void {
+    const upload = this.timeline(conversationId).uploads.find((entry) => entry.clientMsgId === clientMsgId);
+    const job = this.uploadJobs.get(clientMsgId);
+    if (upload === undefined || upload.state !== 'failed' || job === undefined) return;
+    const again: PendingUpload = { ...upload, state: 'sending', sentBytes: 0 };
+    delete again.error;
+    this.replaceUpload(conversationId, clientMsgId, again);
+    this.upload(again, { ...job, controller: new AbortController() });
+  }
+
+  /**
+   * A URL for one size of a media item, for `<img>`, `<video>`, `<audio>`
+   * and download links: signed, short-lived, cached by the SDK until shortly
+   * before it expires, so ask again rather than keep one for long.
+   */
+  mediaUrl(media: MediaRef | string, size: MediaSize): Promise<string> {
+    return this.client.mediaUrl(media, size);
   }
 
   /** Loads the page of messages before the oldest one held. */
@@ -448,18 +574,88 @@ export class ChatStore {
     );
   }
 
+  private upload(upload: PendingUpload, job: UploadJob): void {
+    const { clientMsgId, conversationId } = upload;
+    this.uploadJobs.set(clientMsgId, job);
+    const { source, details, controller } = job;
+    const options: SendMediaOptions = {
+      clientMsgId,
+      signal: controller.signal,
+      onProgress: ({ sentBytes, totalBytes }) => {
+        if (controller.signal.aborted) return;
+        this.updateUpload(conversationId, clientMsgId, (current) => (current.state === 'sending' ? { ...current, sentBytes, totalBytes } : current));
+      },
+    };
+    if (details.fileName !== undefined && details.fileName !== '') options.fileName = details.fileName;
+    if (details.durationMs !== undefined) options.durationMs = details.durationMs;
+    if (details.waveform !== undefined) options.waveform = details.waveform;
+    const kind = details.kind ?? upload.kind;
+    const sent =
+      kind === 'image'
+        ? this.client.sendImage(conversationId, source, options)
+        : kind === 'video'
+          ? this.client.sendVideo(conversationId, source, options)
+          : kind === 'voice'
+            ? this.client.sendVoice(conversationId, source, options)
+            : this.client.sendFile(conversationId, source, options);
+    sent.then(
+      (message) => {
+        this.uploadJobs.delete(clientMsgId);
+        this.updateTimeline(conversationId, (timeline) => this.settle({ ...timeline, messages: mergeMessages(timeline.messages, [message]) }, [message]));
+        // Cancelled after the message was already on its way: the message is what counts.
+        this.replaceUpload(conversationId, clientMsgId, undefined);
+      },
+      (error: unknown) => {
+        // Cancelled (the bubble is gone already), or the app is closing.
+        if (controller.signal.aborted || this.closed) return;
+        this.updateUpload(conversationId, clientMsgId, (current) => ({ ...current, state: 'failed', error: describeUploadError(error, kind) }));
+      },
+    );
+  }
+
+  private updateUpload(conversationId: string, clientMsgId: string, change: (upload: PendingUpload) => PendingUpload): void {
+    this.updateTimeline(conversationId, (timeline) => {
+      const index = timeline.uploads.findIndex((entry) => entry.clientMsgId === clientMsgId);
+      const current = timeline.uploads[index];
+      if (current === undefined) return timeline;
+      const next = change(current);
+      if (next === current) return timeline;
+      const uploads = [...timeline.uploads];
+      uploads[index] = next;
+      return { ...timeline, uploads };
+    });
+  }
+
+  private replaceUpload(conversationId: string, clientMsgId: string, next: PendingUpload | undefined): void {
+    this.updateTimeline(conversationId, (timeline) => {
+      const current = timeline.uploads.find((entry) => entry.clientMsgId === clientMsgId);
+      if (current === undefined) return timeline;
+      if (next === undefined) revokePreview(current);
+      return {
+        ...timeline,
+        uploads: next === undefined ? timeline.uploads.filter((entry) => entry !== current) : timeline.uploads.map((entry) => (entry === current ? next : entry)),
+      };
+    });
+  }
+
   /**
    * Drops waiting bubbles whose message is among `stored`: the server has it,
    * whichever tab or client instance sent it. One message, one bubble.
    */
   private settle(timeline: Timeline, stored: readonly Message[]): Timeline {
-    if (timeline.pending.length === 0) return timeline;
+    if (timeline.pending.length === 0 && timeline.uploads.length === 0) return timeline;
     const selfId = this.current.self.userId;
     const storedKeys = new Set(stored.filter((message) => message.senderId === selfId).map((message) => message.clientMsgId));
     const pending = timeline.pending.filter((entry) => !storedKeys.has(entry.clientMsgId));
-    if (pending.length === timeline.pending.length) return timeline;
+    const uploads = timeline.uploads.filter((entry) => !storedKeys.has(entry.clientMsgId));
+    if (pending.length === timeline.pending.length && uploads.length === timeline.uploads.length) return timeline;
     for (const entry of timeline.pending) if (storedKeys.has(entry.clientMsgId)) this.forget(entry.clientMsgId);
-    return { ...timeline, pending };
+    for (const entry of timeline.uploads) {
+      if (!storedKeys.has(entry.clientMsgId)) continue;
+      revokePreview(entry);
+      this.uploadJobs.delete(entry.clientMsgId);
+    }
+    return { ...timeline, pending, uploads };
   }
 
   private replacePending(conversationId: string, clientMsgId: string, next: PendingMessage | undefined): void {
@@ -569,7 +765,7 @@ export class ChatStore {
     timelines.set(conversationId, after);
     this.set({ ...this.current, timelines });
     // Waiting messages move their conversation up the list, or make up a stand-in for it.
-    if (after.pending !== before.pending) this.markListChanged();
+    if (after.pending !== before.pending || after.uploads !== before.uploads) this.markListChanged();
   }
 
   private markListChanged(): void {
@@ -637,9 +833,30 @@ function labelOf(summary: ConversationSummary): ConversationLabel {
   return label;
 }
 
-/** The newest waiting message of a conversation, if any. */
-export function newestPending(timeline: Timeline | undefined): PendingMessage | undefined {
-  return timeline?.pending[timeline.pending.length - 1];
+/** The newest send of a conversation that the server has not stored yet (a text or an upload), if any. */
+export function newestWaiting(timeline: Timeline | undefined): WaitingItem | undefined {
+  const text = timeline?.pending[timeline.pending.length - 1];
+  const upload = timeline?.uploads[timeline.uploads.length - 1];
+  if (text === undefined || upload === undefined) return text ?? upload;
+  return upload.createdAt > text.createdAt ? upload : text;
+}
+
+/** The conversation list's line for an upload, worded like the server's fallback lines. */
+export function waitingLine(kind: MediaKind, fileName: string, durationMs?: number): string {
+  switch (kind) {
+    case 'image':
+      return '📷 Photo';
+    case 'video':
+      return '🎬 Video';
+    case 'voice':
+      return durationMs === undefined ? '🎤 Voice message' : `🎤 Voice message (${formatDuration(durationMs)})`;
+    case 'file':
+      return `📎 ${fileName === '' ? 'File' : fileName}`;
+  }
+}
+
+function revokePreview(upload: PendingUpload): void {
+  if (upload.previewUrl !== undefined) URL.revokeObjectURL(upload.previewUrl);
 }
 
 /**
@@ -656,7 +873,7 @@ function withWaiting(
   const ids = new Set(known.map((summary) => summary.id));
   const list = [...known];
   for (const [conversationId, timeline] of timelines) {
-    const waiting = newestPending(timeline);
+    const waiting = newestWaiting(timeline);
     if (waiting === undefined) continue;
     changed = true;
     if (ids.has(conversationId)) continue;
@@ -678,7 +895,7 @@ function withWaiting(
     list.push(standIn);
   }
   if (!changed) return known;
-  const activity = (summary: ConversationSummary) => Math.max(summary.updatedAt, newestPending(timelines.get(summary.id))?.createdAt ?? 0);
+  const activity = (summary: ConversationSummary) => Math.max(summary.updatedAt, newestWaiting(timelines.get(summary.id))?.createdAt ?? 0);
   return list.sort((a, b) => activity(b) - activity(a));
 }
 
@@ -698,6 +915,27 @@ const ROLE_ORDER = { owner: 0, admin: 1, member: 2 } as const;
 
 function sortMembers(members: ConversationMember[]): ConversationMember[] {
   return [...members].sort((a, b) => ROLE_ORDER[a.role] - ROLE_ORDER[b.role] || a.userId.localeCompare(b.userId));
+}
+
+const MEDIA_NOUNS: Record<MediaKind, string> = { image: 'photo', file: 'file', voice: 'voice message', video: 'video' };
+
+/** Human text for a failed upload: what was wrong with this file, or what to try. */
+export function describeUploadError(error: unknown, kind: MediaKind): string {
+  const noun = MEDIA_NOUNS[kind];
+  if (error instanceof ParleyError) {
+    switch (error.codeName) {
+      case 'TOO_LARGE':
+        return `This ${noun} is too large to send.`;
+      case 'INVALID_ARGUMENT':
+        return `This cannot be sent as a ${noun}.`;
+      case 'LIMIT_EXCEEDED':
+        return 'Your storage for media is full.';
+      case 'UNAVAILABLE':
+      case 'TIMEOUT':
+        return 'The upload did not get through. Try again.';
+    }
+  }
+  return describeError(error);
 }
 
 /** Human text for an SDK error; never a raw stack or code dump. */

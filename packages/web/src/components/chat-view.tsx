@@ -1,12 +1,13 @@
 /**
  * One open conversation: header (with buttons for the side panels that apply),
  * message list, composer, and the open side panel. It decides when messages
- * count as read: when they are on screen in a visible page.
+ * count as read: when they are on screen in a visible page. Files dropped
+ * anywhere on it are sent to the conversation, like attached ones.
  */
 import type { ConversationSummary } from '@parley/client';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { useChat, useChatStore } from '../chat/use-chat.js';
-import type { Timeline } from '../chat/chat-store.js';
+import { EMPTY_TIMELINE } from '../chat/chat-store.js';
 import type { MessageContext } from '../messages/registry.js';
 import { PANELS, type PanelDefinition } from '../panels/registry.js';
 import { Avatar } from './avatar.js';
@@ -14,7 +15,6 @@ import { Composer } from './composer.js';
 import { conversationTitle } from './conversation-list.js';
 import { MessageList } from './message-list.js';
 
-const EMPTY_TIMELINE: Timeline = { messages: [], pending: [], history: 'idle' };
 /** The server's default maxTextChars. */
 const MAX_TEXT_CHARS = 8000;
 
@@ -110,6 +110,47 @@ function OpenChat({ conversation, store, panelId, onPanel, onBack }: OpenChatPro
     if (connection === 'open' && isGroup && conversation.active) store.loadMembers(conversationId);
   }, [connection, isGroup, conversation.active, conversationId, store]);
 
+  const sent = () => {
+    setDividerAfterSeq(undefined);
+    setSentSignal((signal) => signal + 1);
+  };
+  const attach = (files: File[]) => {
+    for (const file of files) store.sendMedia(conversationId, file);
+    sent();
+  };
+
+  // Dragging files over the conversation shows where they go; other drags (text, links) pass by.
+  const [dragging, setDragging] = useState(false);
+  const dragDepth = useRef(0);
+  const carriesFiles = (event: DragEvent) => conversation.active && (event.dataTransfer?.types.includes('Files') ?? false);
+  const dropHandlers = {
+    onDragEnter: (event: DragEvent) => {
+      if (!carriesFiles(event)) return;
+      event.preventDefault();
+      dragDepth.current++;
+      setDragging(true);
+    },
+    onDragOver: (event: DragEvent) => {
+      if (!carriesFiles(event)) return;
+      // Accepting the drag is what lets the drop happen here rather than the browser opening the file.
+      event.preventDefault();
+      if (event.dataTransfer !== null) event.dataTransfer.dropEffect = 'copy';
+    },
+    onDragLeave: (event: DragEvent) => {
+      if (!carriesFiles(event)) return;
+      dragDepth.current = Math.max(0, dragDepth.current - 1);
+      if (dragDepth.current === 0) setDragging(false);
+    },
+    onDrop: (event: DragEvent) => {
+      dragDepth.current = 0;
+      setDragging(false);
+      if (!carriesFiles(event)) return;
+      event.preventDefault();
+      const files = Array.from(event.dataTransfer?.files ?? []);
+      if (files.length > 0) attach(files);
+    },
+  };
+
   const panels = PANELS.filter((panel) => panel.available(conversation));
   const openPanel: PanelDefinition | undefined = panels.find((panel) => panel.id === panelId);
   const title = conversationTitle(conversation);
@@ -120,7 +161,12 @@ function OpenChat({ conversation, store, panelId, onPanel, onBack }: OpenChatPro
 
   return (
     <section class={`chat${openPanel === undefined ? '' : ' with-panel'}`} data-testid="chat-view" data-conversation-id={conversationId}>
-      <div class="chat-column">
+      <div class="chat-column" {...dropHandlers}>
+        {dragging && (
+          <div class="drop-overlay" data-testid="drop-overlay" aria-hidden="true">
+            <span>Drop to send to {title}</span>
+          </div>
+        )}
         <header class="chat-header">
           <button type="button" class="icon-button back-button" onClick={onBack} aria-label="Back to conversations">
             <BackIcon />
@@ -158,6 +204,8 @@ function OpenChat({ conversation, store, panelId, onPanel, onBack }: OpenChatPro
           onViewed={(seq) => store.markRead(conversationId, seq)}
           onRetry={(clientMsgId) => store.retry(conversationId, clientMsgId)}
           onDiscard={(clientMsgId) => store.discard(conversationId, clientMsgId)}
+          onCancelUpload={(clientMsgId) => store.cancelUpload(conversationId, clientMsgId)}
+          onRetryUpload={(clientMsgId) => store.retryUpload(conversationId, clientMsgId)}
         />
         {conversation.active ? (
           <Composer
@@ -166,8 +214,12 @@ function OpenChat({ conversation, store, panelId, onPanel, onBack }: OpenChatPro
             maxLength={MAX_TEXT_CHARS}
             onSend={(text) => {
               store.send(conversationId, text);
-              setDividerAfterSeq(undefined);
-              setSentSignal((signal) => signal + 1);
+              sent();
+            }}
+            onAttach={attach}
+            onVoice={(voice) => {
+              store.sendMedia(conversationId, voice.audio, { kind: 'voice', fileName: voiceFileName(voice.audio.type), durationMs: voice.durationMs, waveform: voice.waveform });
+              sent();
             }}
           />
         ) : (
@@ -191,4 +243,11 @@ function OpenChat({ conversation, store, panelId, onPanel, onBack }: OpenChatPro
       )}
     </section>
   );
+}
+
+/** A recorded note's name, with the extension its container has ("voice-message.webm"). */
+function voiceFileName(mimeType: string): string {
+  const container = mimeType.split(';')[0] ?? '';
+  const extension = container === 'audio/ogg' ? 'ogg' : container === 'audio/mp4' ? 'm4a' : 'webm';
+  return `voice-message.${extension}`;
 }

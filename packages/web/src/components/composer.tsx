@@ -4,9 +4,16 @@
  * are kept per conversation while the page lives. Works while offline: the
  * message waits in the app's outbox (kept across reloads) and goes out when
  * the connection returns.
+ *
+ * Files come in through the attach button (several at once), or pasted into
+ * the text area (a screenshot from the clipboard); the chat view takes
+ * dropped ones. Each goes out as its own message, at once. Where the browser
+ * can record, a microphone button records a voice note.
  */
 import { MAX_TEXT_PARTS, splitLongText } from '@parley/client';
 import { useEffect, useRef, useState } from 'preact/hooks';
+import { type RecordedVoice, type VoiceRecording, canRecordVoice } from '../voice-recording.js';
+import { RecordButton, RecordingBar } from './voice-recorder.js';
 
 const drafts = new Map<string, string>();
 const MAX_HEIGHT_PX = 160;
@@ -15,11 +22,20 @@ interface ComposerProps {
   conversationId: string;
   maxLength: number;
   onSend(text: string): void;
+  /** Files attached, pasted (or dropped on the chat view): each is sent as a message. */
+  onAttach(files: File[]): void;
+  onVoice(voice: RecordedVoice): void;
 }
 
-export function Composer({ conversationId, maxLength, onSend }: ComposerProps) {
+/** Feature detection once: the button is not offered where recording cannot work. */
+const VOICE_SUPPORTED = typeof window !== 'undefined' && canRecordVoice();
+
+export function Composer({ conversationId, maxLength, onSend, onAttach, onVoice }: ComposerProps) {
   const [text, setText] = useState(() => drafts.get(conversationId) ?? '');
+  const [recording, setRecording] = useState<VoiceRecording | undefined>();
+  const [voiceNote, setVoiceNote] = useState<string | undefined>();
   const input = useRef<HTMLTextAreaElement>(null);
+  const fileInput = useRef<HTMLInputElement>(null);
 
   const resize = () => {
     const element = input.current;
@@ -28,11 +44,14 @@ export function Composer({ conversationId, maxLength, onSend }: ComposerProps) {
     element.style.height = `${Math.min(element.scrollHeight, MAX_HEIGHT_PX)}px`;
   };
 
+  const recordingShown = recording !== undefined;
+  // Runs when the text area (re)appears: on mount and after a recording.
   useEffect(() => {
+    if (recordingShown) return;
     resize();
     // A physical keyboard: ready to type. On touch screens focusing would pop the keyboard up uninvited.
     if (window.matchMedia('(pointer: fine)').matches) input.current?.focus();
-  }, []);
+  }, [recordingShown]);
 
   const update = (value: string) => {
     setText(value);
@@ -58,6 +77,29 @@ export function Composer({ conversationId, maxLength, onSend }: ComposerProps) {
     }
   };
 
+  const onPaste = (event: ClipboardEvent) => {
+    const files = Array.from(event.clipboardData?.files ?? []);
+    if (files.length === 0) return;
+    // A copied image also comes as HTML or a file name: the file is what was meant.
+    event.preventDefault();
+    onAttach(files);
+  };
+
+  if (recording !== undefined) {
+    return (
+      <div class="composer recording">
+        <RecordingBar
+          recording={recording}
+          onSend={onVoice}
+          onDone={(note) => {
+            setRecording(undefined);
+            setVoiceNote(note);
+          }}
+        />
+      </div>
+    );
+  }
+
   const tooLong = parts === undefined;
   return (
     <form
@@ -67,6 +109,38 @@ export function Composer({ conversationId, maxLength, onSend }: ComposerProps) {
         submit();
       }}
     >
+      <input
+        ref={fileInput}
+        type="file"
+        multiple
+        hidden
+        data-testid="attach-input"
+        onChange={(event) => {
+          const files = Array.from(event.currentTarget.files ?? []);
+          // Cleared, so that picking the same file again is a change too.
+          event.currentTarget.value = '';
+          if (files.length > 0) onAttach(files);
+        }}
+      />
+      <button
+        type="button"
+        class="icon-button composer-tool"
+        aria-label="Attach files"
+        title="Attach photos, videos or files"
+        data-testid="attach-button"
+        onClick={() => fileInput.current?.click()}
+      >
+        <svg viewBox="0 0 20 20" aria-hidden="true">
+          <path
+            d="M15.5 9.5l-5.8 5.8a3.6 3.6 0 0 1-5.1-5.1l6.2-6.2a2.4 2.4 0 0 1 3.4 3.4l-6.1 6.1a1.2 1.2 0 0 1-1.7-1.7l5.5-5.5"
+            fill="none"
+            stroke="currentColor"
+            stroke-width="1.7"
+            stroke-linecap="round"
+            stroke-linejoin="round"
+          />
+        </svg>
+      </button>
       <textarea
         ref={input}
         class="composer-input"
@@ -80,13 +154,28 @@ export function Composer({ conversationId, maxLength, onSend }: ComposerProps) {
           resize();
         }}
         onKeyDown={onKeyDown}
+        onPaste={onPaste}
       />
+      {voiceNote !== undefined && (
+        <p class="composer-note error" data-testid="voice-note-error" role="status">
+          {voiceNote}
+        </p>
+      )}
       {(tooLong || (parts?.length ?? 0) > 1) && (
         <p class={tooLong ? 'composer-note too-long' : 'composer-note'} data-testid="composer-note" role="status">
           {tooLong
             ? `Too long to send: at most ${MAX_TEXT_PARTS} messages of ${maxLength.toLocaleString('en')} characters (this is ${message.length.toLocaleString('en')}).`
             : `Long message: it will be sent as ${parts?.length} messages.`}
         </p>
+      )}
+      {VOICE_SUPPORTED && (
+        <RecordButton
+          onStarted={(started) => {
+            setVoiceNote(undefined);
+            setRecording(started);
+          }}
+          onFailed={setVoiceNote}
+        />
       )}
       <button type="submit" class="send-button" data-testid="send-button" disabled={message === '' || tooLong} aria-label="Send">
         <svg viewBox="0 0 20 20" aria-hidden="true">

@@ -6,7 +6,7 @@
  */
 import type { ConversationSummary } from '@parley/client';
 import { memo } from 'preact/compat';
-import { type PendingMessage, type Timeline, newestPending } from '../chat/chat-store.js';
+import { type Timeline, type WaitingItem, newestWaiting } from '../chat/chat-store.js';
 import { useChat } from '../chat/use-chat.js';
 import { listTime, nameOf } from '../format.js';
 import { type MessageContext, messageKind } from '../messages/registry.js';
@@ -72,7 +72,7 @@ function ConversationItems({ conversations, activeId, names, selfId, timelines, 
           active={conversation.id === activeId}
           names={names}
           selfId={selfId}
-          waiting={newestPending(timelines.get(conversation.id))}
+          waiting={newestWaiting(timelines.get(conversation.id))}
           onOpen={onOpen}
         />
       ))}
@@ -85,8 +85,8 @@ interface ItemProps {
   active: boolean;
   names: ReadonlyMap<string, string>;
   selfId: string;
-  /** The newest message waiting to be sent, shown as the last message. */
-  waiting: PendingMessage | undefined;
+  /** The newest message or upload waiting to be sent, shown as the last message. */
+  waiting: WaitingItem | undefined;
   onOpen(conversationId: string): void;
 }
 
@@ -106,7 +106,7 @@ function preview(conversation: ConversationSummary, names: ReadonlyMap<string, s
   return conversation.kind === 'group' ? `${nameOf(names, message.senderId)}: ${line}` : line;
 }
 
-function WaitingIcon({ state }: { state: PendingMessage['state'] }) {
+function WaitingIcon({ state }: { state: WaitingItem['state'] }) {
   return (
     <span class={`preview-state send-${state}`} data-testid="preview-send-state" data-state={state} title={state === 'sending' ? 'Sending' : 'Not sent'}>
       <svg class="send-icon" viewBox="0 0 16 16" aria-hidden="true">

@@ -1,17 +1,18 @@
 /**
  * The scrolling list of a conversation's messages: day separators, the
  * new-message divider, runs of messages from one sender, this tab's pending
- * sends after the stored messages. It owns scrolling: it opens at the first
+ * sends and uploads after the stored messages. It owns scrolling: it opens at the first
  * unread (or the bottom), keeps the view steady while older pages load above,
  * follows new messages while at the bottom, and reports the newest message on
  * screen so the conversation can be marked read as it is viewed.
  */
 import type { ConversationSummary, Message } from '@parley/client';
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
-import type { Timeline } from '../chat/chat-store.js';
+import type { PendingUpload, Timeline } from '../chat/chat-store.js';
 import { dayLabel, sameDay } from '../format.js';
 import { type MessageContext, messageKind } from '../messages/registry.js';
 import { MessageItem, type SendState } from './message-item.js';
+import { UploadItem } from './upload-item.js';
 
 /** Within this many pixels of the bottom counts as "at the bottom". */
 const BOTTOM_SLACK_PX = 64;
@@ -33,18 +34,21 @@ interface MessageListProps {
   onViewed(seq: number): void;
   onRetry(clientMsgId: string): void;
   onDiscard(clientMsgId: string): void;
+  onCancelUpload(clientMsgId: string): void;
+  onRetryUpload(clientMsgId: string): void;
 }
 
 type Entry =
   | { type: 'day'; key: string; label: string }
   | { type: 'divider'; key: string }
-  | { type: 'message'; key: string; message: Message; firstInRun: boolean; sendState?: SendState; error?: string; clientMsgId?: string };
+  | { type: 'message'; key: string; message: Message; firstInRun: boolean; sendState?: SendState; error?: string; clientMsgId?: string }
+  | { type: 'upload'; key: string; upload: PendingUpload; firstInRun: boolean };
 
 function buildEntries(timeline: Timeline, context: MessageContext, dividerAfterSeq: number | undefined): Entry[] {
   const entries: Entry[] = [];
   let previous: Message | undefined;
   let dividerPlaced = dividerAfterSeq === undefined;
-  const add = (message: Message, extra: { sendState?: SendState; error?: string; clientMsgId?: string }, key: string) => {
+  const add = (message: Message, extra: { sendState?: SendState; error?: string; clientMsgId?: string; upload?: PendingUpload }, key: string) => {
     if (previous === undefined || !sameDay(previous.createdAt, message.createdAt)) {
       entries.push({ type: 'day', key: `day-${message.createdAt}-${key}`, label: dayLabel(message.createdAt) });
       previous = undefined;
@@ -61,13 +65,36 @@ function buildEntries(timeline: Timeline, context: MessageContext, dividerAfterS
       messageKind(previous).layout !== 'bubble' ||
       previous.senderId !== message.senderId ||
       message.createdAt - previous.createdAt > RUN_GAP_MS;
-    entries.push({ type: 'message', key, message, firstInRun, ...extra });
+    const { upload, ...messageExtra } = extra;
+    entries.push(upload === undefined ? { type: 'message', key, message, firstInRun, ...messageExtra } : { type: 'upload', key, upload, firstInRun });
     previous = message;
   };
   for (const message of timeline.messages) {
     add(message, message.senderId === context.selfId && message.type === 'user' ? { sendState: 'sent' } : {}, `m-${message.seq}`);
   }
-  for (const pending of timeline.pending) {
+  // Texts and uploads not stored yet, in the order they were made.
+  const waiting = [
+    ...timeline.pending.map((pending) => ({ createdAt: pending.createdAt, pending })),
+    ...timeline.uploads.map((upload) => ({ createdAt: upload.createdAt, upload })),
+  ].sort((a, b) => a.createdAt - b.createdAt);
+  for (const item of waiting) {
+    if ('upload' in item) {
+      const { upload } = item;
+      // Stands in for the message it becomes, for day separators and runs.
+      const message: Message = {
+        id: upload.clientMsgId,
+        conversationId: upload.conversationId,
+        seq: 0,
+        senderId: context.selfId,
+        clientMsgId: upload.clientMsgId,
+        type: 'user',
+        text: upload.text,
+        createdAt: upload.createdAt,
+      };
+      add(message, { upload }, `u-${upload.clientMsgId}`);
+      continue;
+    }
+    const { pending } = item;
     const message: Message = {
       id: pending.clientMsgId,
       conversationId: pending.conversationId,
@@ -90,8 +117,9 @@ function distanceFromBottom(element: HTMLElement): number {
 }
 
 export function MessageList(props: MessageListProps) {
-  const { conversation, timeline, context, dividerAfterSeq, sentSignal, onLoadOlder, onRetry, onDiscard } = props;
+  const { conversation, timeline, context, dividerAfterSeq, sentSignal, onLoadOlder, onRetry, onDiscard, onCancelUpload, onRetryUpload } = props;
   const scroller = useRef<HTMLDivElement>(null);
+  const list = useRef<HTMLOListElement>(null);
   const stickToBottom = useRef(true);
   const initialScrollDone = useRef(false);
   const previousHeight = useRef(0);
@@ -117,7 +145,7 @@ export function MessageList(props: MessageListProps) {
 
   const messages = timeline.messages;
   const firstSeq = messages[0]?.seq;
-  const hasContent = messages.length > 0 || timeline.pending.length > 0;
+  const hasContent = messages.length > 0 || timeline.pending.length > 0 || timeline.uploads.length > 0;
 
   useLayoutEffect(() => {
     const element = scroller.current;
@@ -149,6 +177,19 @@ export function MessageList(props: MessageListProps) {
     if (element.scrollHeight <= element.clientHeight + LOAD_OLDER_THRESHOLD_PX && timeline.history === 'idle') onLoadOlder();
   });
 
+  // Content that grows after it rendered (a photo being sent, shown once
+  // decoded from the local file) keeps a view that was at the bottom there.
+  useEffect(() => {
+    const element = scroller.current;
+    const content = list.current;
+    if (element === null || content === null || typeof ResizeObserver === 'undefined') return;
+    const observer = new ResizeObserver(() => {
+      if (initialScrollDone.current && stickToBottom.current) element.scrollTop = element.scrollHeight;
+    });
+    observer.observe(content);
+    return () => observer.disconnect();
+  }, []);
+
   useEffect(() => {
     const onVisible = () => reportViewed();
     document.addEventListener('visibilitychange', onVisible);
@@ -160,10 +201,15 @@ export function MessageList(props: MessageListProps) {
   }, []);
 
   const frame = useRef(0);
+  const lastScrollTop = useRef(0);
   const onScroll = () => {
     const element = scroller.current;
     if (element === null) return;
-    stickToBottom.current = distanceFromBottom(element) < BOTTOM_SLACK_PX;
+    // Content growing below the view (a photo being sent, decoded after the
+    // jump to the bottom) is not the user leaving the bottom: scrolling up is.
+    const scrolledUp = element.scrollTop < lastScrollTop.current;
+    lastScrollTop.current = element.scrollTop;
+    stickToBottom.current = distanceFromBottom(element) < BOTTOM_SLACK_PX || (stickToBottom.current && !scrolledUp);
     if (stickToBottom.current !== atBottom) setAtBottom(stickToBottom.current);
     if (element.scrollTop < LOAD_OLDER_THRESHOLD_PX && latest.current.timeline.history === 'idle') latest.current.onLoadOlder();
     cancelAnimationFrame(frame.current);
@@ -192,7 +238,7 @@ export function MessageList(props: MessageListProps) {
             <p class="muted">Say hello!</p>
           </div>
         )}
-        <ol class="messages" aria-label="Messages" aria-live="polite" aria-relevant="additions">
+        <ol ref={list} class="messages" aria-label="Messages" aria-live="polite" aria-relevant="additions">
           {entries.map((entry) => {
             if (entry.type === 'day') {
               return (
@@ -206,6 +252,18 @@ export function MessageList(props: MessageListProps) {
                 <li key={entry.key} class="unread-divider" data-divider data-testid="unread-divider">
                   <span>New messages</span>
                 </li>
+              );
+            }
+            if (entry.type === 'upload') {
+              const { clientMsgId } = entry.upload;
+              return (
+                <UploadItem
+                  key={entry.key}
+                  upload={entry.upload}
+                  firstInRun={entry.firstInRun}
+                  onCancel={() => onCancelUpload(clientMsgId)}
+                  onRetry={() => onRetryUpload(clientMsgId)}
+                />
               );
             }
             const clientMsgId = entry.clientMsgId;

@@ -1,14 +1,20 @@
 /**
  * Message kinds: how each kind of message looks in a conversation and in the
- * conversation list. A new kind (image, file, poll, ...) is one new module
+ * conversation list. A new kind (a poll, a custom type, ...) is one new module
  * exporting a MessageKind, listed in KINDS below; nothing else changes.
  * The first kind whose `matches` accepts a message renders it.
  */
 import type { Message } from '@parley/client';
 import type { ComponentType } from 'preact';
 import { binaryKind } from './binary-message.js';
+import { customKind } from './custom-message.js';
+import { fileKind } from './file-message.js';
+import { imageKind } from './image-message.js';
+import { locationKind } from './location-message.js';
 import { systemKind } from './system-message.js';
 import { textKind } from './text-message.js';
+import { videoKind } from './video-message.js';
+import { voiceKind } from './voice-message.js';
 
 export interface MessageContext {
   selfId: string;
@@ -36,7 +42,12 @@ export interface MessageKind {
   preview(message: Message, context: MessageContext): string;
 }
 
-const KINDS: readonly MessageKind[] = [systemKind, textKind, binaryKind];
+/**
+ * Typed content first: those messages also carry a text (the server's
+ * fallback line, "📷 Photo"), which the text kind would otherwise take. A
+ * content type newer than this app ('unknown') falls through to text.
+ */
+const KINDS: readonly MessageKind[] = [systemKind, imageKind, videoKind, voiceKind, fileKind, locationKind, customKind, textKind, binaryKind];
 
 const unsupportedKind: MessageKind = {
   name: 'unsupported',

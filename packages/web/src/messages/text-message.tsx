@@ -1,6 +1,8 @@
 /**
  * Plain text messages. The text is rendered as JSX text nodes (escaped by
  * Preact), with line breaks kept by CSS and http(s) links made clickable.
+ * Also the fallback for typed messages of a kind this app does not know
+ * (content type 'unknown'): their text is the server's fallback line.
  */
 import type { MessageBodyProps, MessageKind } from './registry.js';
 
@@ -24,11 +26,11 @@ export function splitLinks(text: string): Part[] {
   return parts;
 }
 
-function TextBody({ message }: MessageBodyProps) {
-  const parts = splitLinks(message.text ?? '');
+/** Text with its http(s) links clickable; the rest as text nodes. */
+export function LinkedText({ text }: { text: string }) {
   return (
-    <div class="message-text" data-testid="message-text">
-      {parts.map((part, index) =>
+    <>
+      {splitLinks(text).map((part, index) =>
         part.href === undefined ? (
           part.text
         ) : (
@@ -37,6 +39,14 @@ function TextBody({ message }: MessageBodyProps) {
           </a>
         ),
       )}
+    </>
+  );
+}
+
+function TextBody({ message }: MessageBodyProps) {
+  return (
+    <div class="message-text" data-testid="message-text">
+      <LinkedText text={message.text ?? ''} />
     </div>
   );
 }
