@@ -37,6 +37,7 @@ import {
 } from '@parley/client';
 import { formatDuration } from '../format.js';
 import { type ConversationLabel, MemoryOutboxStore, type OutboxRecord, type OutboxStore } from './outbox-store.js';
+import { measureVideo } from './video-facts.js';
 
 /** How many older messages one scroll-back loads. */
 export const HISTORY_PAGE = 40;
@@ -594,7 +595,8 @@ export class ChatStore {
       kind === 'image'
         ? this.client.sendImage(conversationId, source, options)
         : kind === 'video'
-          ? this.client.sendVideo(conversationId, source, options)
+          ? // The shape, length and a poster, measured here first: the server cannot read them from every container.
+            measureVideo(source).then((facts) => this.client.sendVideo(conversationId, source, { ...options, ...facts }))
           : kind === 'voice'
             ? this.client.sendVoice(conversationId, source, options)
             : this.client.sendFile(conversationId, source, options);
