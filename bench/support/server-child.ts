@@ -39,6 +39,11 @@ export class ServerChild {
     });
   }
 
+  /** The server process's id (to lower its priority, for one). */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   static start(options: ServerChildOptions): Promise<ServerChild> {
     return ServerChild.fork(SERVER_SCRIPT, { BENCH_DURABILITY: options.durability, BENCH_DATA_DIR: options.dataDir ?? '' }, options.cpuProfileDir);
   }

@@ -12,6 +12,7 @@
  * MB/s, time to the first byte of the prefetch range, server CPU. Every run
  * checks that each acknowledged text reached its receiver once, in order.
  */
+import { setPriority } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { parseArgs } from 'node:util';
@@ -33,6 +34,8 @@ export const MEDIA_USAGE = `Usage: npm run bench -- media [options]
   --upload-mib M     size of each upload in MiB (default 8)
   --downloaders D    concurrent ranged downloads (default 8)
   --video-mib V      size of the stored video the downloads read, MiB (default 32)
+  --media-server M   where media is served: same (the text server, default), separate (a second
+                     server process), separate-low (a second process whose main thread runs at nice 19)
   --json PATH        where to write the results (default bench/results/versus/media-<time>.json)`;
 
 const DRAIN_TIMEOUT_MS = 15_000;
@@ -46,6 +49,7 @@ interface Options {
   uploadMiB: number;
   downloaders: number;
   videoMiB: number;
+  mediaServer: 'same' | 'separate' | 'separate-low';
   json: string | undefined;
 }
 
@@ -61,6 +65,7 @@ function parseOptions(argv: string[]): Options {
       'upload-mib': { type: 'string', default: '8' },
       downloaders: { type: 'string', default: '8' },
       'video-mib': { type: 'string', default: '32' },
+      'media-server': { type: 'string', default: 'same' },
       json: { type: 'string' },
     },
   });
@@ -73,6 +78,7 @@ function parseOptions(argv: string[]): Options {
     uploadMiB: Number(values['upload-mib']),
     downloaders: Number(values.downloaders),
     videoMiB: Number(values['video-mib']),
+    mediaServer: values['media-server'] === 'separate' || values['media-server'] === 'separate-low' ? values['media-server'] : 'same',
     json: values.json,
   };
 }
@@ -137,13 +143,17 @@ export async function runMedia(argv: string[]): Promise<number> {
   const progress = new ProgressLine();
   progress.note(`Parley: starting, ${options.pairs * 2} text peers, ${options.uploaders} uploaders, ${options.downloaders} downloaders`);
   const target = await Target.start('parley', 'full');
-  const { httpUrl } = target.child.urls;
+  // Media on another process of this machine: what taking it off the message server's event loop would give.
+  const mediaTarget = options.mediaServer === 'same' ? undefined : await Target.start('parley', 'full');
+  const pid = mediaTarget?.child.pid;
+  if (options.mediaServer === 'separate-low' && pid !== undefined) setPriority(pid, 19);
+  const httpUrl = (mediaTarget ?? target).child.urls.httpUrl;
   try {
     const count = options.pairs * 2;
     const ids = Array.from({ length: count }, (_, index) => `t${index}`);
     const mediaIds = Array.from({ length: Math.max(1, options.uploaders) }, (_, index) => `m${index}`);
     const tokens = await target.users([...ids, ...mediaIds]);
-    const mediaTokens = tokens.slice(count);
+    const mediaTokens = mediaTarget === undefined ? tokens.slice(count) : await mediaTarget.users(mediaIds);
     const video = videoBytes(Math.round(options.videoMiB * 1024 * 1024));
     const stored = await upload(httpUrl, mediaTokens[0] as string, video, 'video');
     const videoPath = `/media/${stored.mediaId}/original`;
@@ -271,6 +281,7 @@ export async function runMedia(argv: string[]): Promise<number> {
     return verdict.ok ? 0 : 1;
   } finally {
     await target.stop();
+    await mediaTarget?.stop();
   }
 }
 
@@ -292,5 +303,7 @@ export function mediaTable(summary: MediaSummary): string {
     formatFixed(row.serverCores, 2),
   ]);
   const { options } = summary;
-  return `${markdownTable(header, rows)}\n\nText p99 with media ÷ alone: **${formatFixed(summary.p99Ratio, 2)}×** (target ≤ 1.20×). Media load: ${options.uploaders} uploaders of ${options.uploadMiB} MiB files, ${options.downloaders} downloaders of 1 MiB ranges, a ${formatCount(Math.round(summary.prefetchBytes / 1024))} KiB prefetch range every ${PREFETCH_EVERY_MS} ms.`;
+  const where =
+    options.mediaServer === 'separate' ? ' Media served by a second server process.' : options.mediaServer === 'separate-low' ? ' Media served by a second server process whose main thread runs at nice 19.' : '';
+  return `${markdownTable(header, rows)}\n\nText p99 with media ÷ alone: **${formatFixed(summary.p99Ratio, 2)}×** (target ≤ 1.20×). Media load: ${options.uploaders} uploaders of ${options.uploadMiB} MiB files, ${options.downloaders} downloaders of 1 MiB ranges, a ${formatCount(Math.round(summary.prefetchBytes / 1024))} KiB prefetch range every ${PREFETCH_EVERY_MS} ms.${where}`;
 }
