@@ -23,7 +23,7 @@ import { EVENTS, Server as TusServer, type Upload } from '@tus/server';
 import { MEDIA_KINDS, type MediaInfoJson, type MediaKind, type MediaUrlsJson, ParleyError, errorInfo } from '@parley/protocol';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthService } from '../services/auth.js';
-import { MEDIA_SIZES, type MediaService, type MediaSize } from '../services/media.js';
+import { MEDIA_SIZES, type MediaService, type MediaSize, requireMediaKind } from '../services/media.js';
 import type { MediaRow } from '../services/model.js';
 import { HttpStatusError } from './conventions.js';
 
@@ -106,11 +106,10 @@ export function registerMediaApi(app: FastifyInstance, deps: MediaApiDeps): { cl
     },
     async onUploadCreate(request, upload) {
       const userId = userOf.get(request) ?? '';
-      const kind = upload.metadata?.kind;
       try {
-        if (!(MEDIA_KINDS as readonly string[]).includes(kind ?? '')) throw new ParleyError('INVALID_ARGUMENT', `metadata "kind" must be one of ${MEDIA_KINDS.join(', ')}`);
+        const kind = requireMediaKind(upload.metadata?.kind, 'metadata "kind"');
         if (upload.size === undefined) throw new ParleyError('INVALID_ARGUMENT', 'Upload-Length is required (deferred lengths are not accepted)');
-        await media.checkNewUpload(userId, kind as MediaKind, upload.size);
+        await media.checkNewUpload(userId, kind, upload.size);
         const uploads = unfinished.get(userId) ?? new Set<string>();
         if (uploads.size >= media.limits.maxUnfinishedUploadsPerUser) {
           throw new ParleyError('LIMIT_EXCEEDED', `at most ${media.limits.maxUnfinishedUploadsPerUser} unfinished uploads at once: finish or cancel (DELETE) one first`);
@@ -168,21 +167,17 @@ export function registerMediaApi(app: FastifyInstance, deps: MediaApiDeps): { cl
 
   app.get<{ Querystring: { kind?: string; sha256?: string } }>(`${MEDIA_PREFIX}/lookup`, async (request) => {
     const userId = await userFrom(request);
-    const kind = request.query.kind ?? '';
-    if (!(MEDIA_KINDS as readonly string[]).includes(kind)) throw new ParleyError('INVALID_ARGUMENT', `kind must be one of ${MEDIA_KINDS.join(', ')}`);
-    const row = await media.findOwn(userId, kind as MediaKind, request.query.sha256 ?? '');
+    const row = await media.findOwn(userId, requireMediaKind(request.query.kind, 'kind'), request.query.sha256 ?? '');
     if (row === undefined) throw new ParleyError('NOT_FOUND', 'no upload of these bytes');
     return mediaInfo(row);
   });
 
   app.get<{ Params: { id: string } }>(`${MEDIA_PREFIX}/:id`, async (request): Promise<MediaUrlsJson> => {
-    const row = await media.authorise(await userFrom(request), request.params.id);
+    const info = mediaInfo(await media.authorise(await userFrom(request), request.params.id));
     const expiresAt = media.signedUrlExpiry();
     const urls: MediaUrlsJson['urls'] = {};
-    for (const size of ['original', ...row.variants] as MediaSize[]) {
-      urls[size] = `${MEDIA_PREFIX}/${row.id}/${size}?exp=${expiresAt}&sig=${media.sign(row.id, size, expiresAt)}`;
-    }
-    return { ...mediaInfo(row), urls, urlsExpireAt: expiresAt * 1000 };
+    for (const size of info.sizes) urls[size] = `${MEDIA_PREFIX}/${info.mediaId}/${size}?exp=${expiresAt}&sig=${media.sign(info.mediaId, size, expiresAt)}`;
+    return { ...info, urls, urlsExpireAt: expiresAt * 1000 };
   });
 
   app.get<{ Params: { id: string; size: string }; Querystring: { exp?: string; sig?: string } }>(`${MEDIA_PREFIX}/:id/:size`, async (request, reply) => {

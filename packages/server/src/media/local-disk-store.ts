@@ -6,7 +6,7 @@
  * crash in the middle of a write.
  */
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { copyFile, mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -68,9 +68,11 @@ export class LocalDiskMediaStore implements MediaStore {
   }
 
   async read(key: string, range?: ByteRange): Promise<Readable> {
-    const path = this.pathOf(key);
-    if ((await this.stat(key)) === undefined) throw new ParleyError('NOT_FOUND', 'no such media');
-    return createReadStream(path, { highWaterMark: READ_CHUNK_BYTES, ...(range === undefined ? {} : { start: range.start, end: range.end }) });
+    // Opening is the existence check: one call per download, not a stat and then an open.
+    const handle = await open(this.pathOf(key), 'r').catch((error: NodeJS.ErrnoException) => {
+      throw error.code === 'ENOENT' ? new ParleyError('NOT_FOUND', 'no such media') : error;
+    });
+    return handle.createReadStream({ highWaterMark: READ_CHUNK_BYTES, ...(range === undefined ? {} : { start: range.start, end: range.end }) });
   }
 
   async delete(key: string): Promise<void> {

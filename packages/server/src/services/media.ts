@@ -21,6 +21,7 @@ import { Readable } from 'node:stream';
 import {
   type Clock,
   CUSTOM_TYPE_PATTERN,
+  MEDIA_KINDS,
   type MediaKind,
   type MediaRef,
   type MessageContent,
@@ -123,12 +124,16 @@ export class MediaService {
 
   /** Checked when an upload starts, before any byte arrives: the declared size against the kind's limit and the quota. */
   async checkNewUpload(ownerId: string, kind: MediaKind, size: number): Promise<void> {
-    const max = this.maxBytes(kind);
-    if (size > max) throw new ParleyError('TOO_LARGE', `a ${kind} may have at most ${max} bytes`);
+    this.checkSize(kind, size);
     const used = await this.store.mediaUsage(ownerId);
     if (used + size > this.limits.quotaBytesPerUser) {
       throw new ParleyError('LIMIT_EXCEEDED', `this upload would pass the media quota of ${this.limits.quotaBytesPerUser} bytes (${used} used)`);
     }
+  }
+
+  private checkSize(kind: MediaKind, size: number): void {
+    const max = this.maxBytes(kind);
+    if (size > max) throw new ParleyError('TOO_LARGE', `a ${kind} may have at most ${max} bytes`);
   }
 
   /** The owner's earlier upload of these bytes as this kind, if any: a client that hashed its file skips uploading it again. */
@@ -141,7 +146,7 @@ export class MediaService {
   async accept(upload: UploadedFile): Promise<MediaRow> {
     const sniffed = await sniffFile(upload.path);
     const mimeType = checkTypeFits(upload.kind, sniffed.mimeType);
-    if (sniffed.size > this.maxBytes(upload.kind)) throw new ParleyError('TOO_LARGE', `a ${upload.kind} may have at most ${this.maxBytes(upload.kind)} bytes`);
+    this.checkSize(upload.kind, sniffed.size);
     const existing = await this.store.findOwnMedia(upload.ownerId, sniffed.sha256, upload.kind);
     if (existing !== undefined) return existing;
     await this.checkNewUpload(upload.ownerId, upload.kind, sniffed.size);
@@ -185,9 +190,9 @@ export class MediaService {
     return row;
   }
 
-  private async putBytes(key: string, bytes: Buffer, contentType: string): Promise<void> {
-    if ((await this.blobs.stat(key)) !== undefined) return;
-    await this.blobs.put(key, Readable.from([bytes]), { size: bytes.length, contentType });
+  /** An object that exists already (the same upload's sizes, made before) is kept by the put itself. */
+  private putBytes(key: string, bytes: Buffer, contentType: string): Promise<void> {
+    return this.blobs.put(key, Readable.from([bytes]), { size: bytes.length, contentType });
   }
 
   /**
@@ -282,7 +287,7 @@ export class MediaService {
   private async attachable(senderId: string, mediaId: string | undefined): Promise<MediaRow> {
     if (mediaId === undefined || mediaId === '') throw new ParleyError('INVALID_ARGUMENT', 'media.mediaId is required');
     const row = await this.store.getMedia(mediaId);
-    if (row === undefined || !(await this.mayRead(this.store, senderId, row))) throw new ParleyError('NOT_FOUND', `unknown media ${mediaId}`);
+    if (row === undefined || !(await this.mayRead(senderId, row))) throw new ParleyError('NOT_FOUND', `unknown media ${mediaId}`);
     return row;
   }
 
@@ -291,15 +296,15 @@ export class MediaService {
    * both answer NOT_FOUND: an id says nothing about whether it exists.
    */
   async authorise(userId: string, mediaId: string): Promise<MediaRow> {
-    const row = /^[0-9a-f]{32}$/.test(mediaId) ? await this.store.getMedia(mediaId) : undefined;
-    if (row === undefined || !(await this.mayRead(this.store, userId, row))) throw new ParleyError('NOT_FOUND', 'no such media');
+    const row = await this.getMedia(mediaId);
+    if (row === undefined || !(await this.mayRead(userId, row))) throw new ParleyError('NOT_FOUND', 'no such media');
     return row;
   }
 
-  private async mayRead(reader: StoreReader, userId: string, row: MediaRow): Promise<boolean> {
+  private async mayRead(userId: string, row: MediaRow): Promise<boolean> {
     if (row.ownerId === userId) return true;
-    for (const reference of await reader.mediaReferences(row.id, MAX_REFERENCES_CHECKED)) {
-      if (await mayReadMessage(reader, userId, reference)) return true;
+    for (const reference of await this.store.mediaReferences(row.id, MAX_REFERENCES_CHECKED)) {
+      if (await mayReadMessage(this.store, userId, reference)) return true;
     }
     return false;
   }
@@ -336,6 +341,7 @@ export class MediaService {
     return expected.length === given.length && timingSafeEqual(expected, given);
   }
 
+  /** The media item, unchecked; undefined for an id that cannot be one (not 32 hex digits) or is unknown. */
   async getMedia(mediaId: string): Promise<MediaRow | undefined> {
     return /^[0-9a-f]{32}$/.test(mediaId) ? this.store.getMedia(mediaId) : undefined;
   }
@@ -353,6 +359,12 @@ async function mayReadMessage(reader: StoreReader, userId: string, reference: Me
   if (conversation === undefined || reference.seq > readableEnd(member, conversation)) return false;
   const visible = await reader.listMessages({ conversationId: reference.conversationId, fromSeq: reference.seq, toSeq: reference.seq, visibleTo: userId, limit: 1 });
   return visible.length === 1;
+}
+
+/** A media kind named by a client (upload metadata, a lookup), or INVALID_ARGUMENT naming the field. */
+export function requireMediaKind(value: string | null | undefined, field: string): MediaKind {
+  if (!(MEDIA_KINDS as readonly string[]).includes(value ?? '')) throw new ParleyError('INVALID_ARGUMENT', `${field} must be one of ${MEDIA_KINDS.join(', ')}`);
+  return value as MediaKind;
 }
 
 /** The stored type of an upload of `kind`, or UNSUPPORTED when the bytes are not of that kind. */
