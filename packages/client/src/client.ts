@@ -545,8 +545,7 @@ export class ParleyClient {
     this.reconnectTimer = undefined;
     let token: string;
     try {
-      token = typeof this.options.token === 'function' ? await this.options.token() : this.options.token;
-      if (typeof token !== 'string') throw new ParleyError('UNAUTHENTICATED', 'the token provider returned no string');
+      token = await this.currentToken();
     } catch (cause) {
       if (this.currentState === 'closed') return;
       this.connectionFailed(cause instanceof ParleyError ? cause : new ParleyError('UNAVAILABLE', 'the token provider failed', { cause }));
