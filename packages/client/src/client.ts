@@ -28,6 +28,7 @@ import { toMember, toMessage, toSummary, toWireContent, toWireRole } from './con
 import { Emitter } from './emitter.js';
 import { MediaChannel, type OpenSource, type TusUploadConstructor, throwIfCancelled } from './media.js';
 import { Outbox, validateContent, type Transmission } from './outbox.js';
+import { type Room, type RoomInfo, RoomSet } from './rooms.js';
 import { SyncEngine, initialSyncedSeq, type SyncStep } from './sync-engine.js';
 import type { OpenTransport } from './transport.js';
 import type {
@@ -102,6 +103,8 @@ const SYSTEM_SYNC_DEBOUNCE_MS = 100;
 /** Retry delay for a sync or pull that failed with a retryable error on a live connection. */
 const BACKGROUND_RETRY_MS = 1_000;
 const ROLES: readonly Role[] = ['member', 'admin', 'owner'];
+/** A reconnect the server asked to delay waits its hint plus up to this share of it. */
+const RETRY_HINT_JITTER = 0.25;
 
 interface ConnectWaiter {
   resolve(): void;
@@ -181,6 +184,7 @@ export class ParleyClient {
   private outboxTimerAt = 0;
   private readonly media: MediaChannel;
   private readonly prefetchVideo: boolean;
+  private readonly roomSet: RoomSet;
 
   /**
    * `runtime`: what the Node and browser entries inject besides transports:
@@ -219,6 +223,12 @@ export class ParleyClient {
       prefetchCacheBytes: options.prefetchCacheBytes ?? DEFAULT_PREFETCH_CACHE_BYTES,
     });
     this.prefetchVideo = options.prefetchVideo ?? runtime.prefetchVideo;
+    this.roomSet = new RoomSet({
+      request: (body) => this.request(body),
+      clock: this.clock,
+      maxPullLimit: () => this.maxPullLimit,
+      reportError: (error) => this.emitter.emit('error', error),
+    });
   }
 
   private async currentToken(): Promise<string> {
@@ -539,6 +549,56 @@ export class ParleyClient {
       .sort((a, b) => a.seq - b.seq);
   }
 
+  // ---- live rooms ----
+
+  /** Creates a live room hosted by this user (docs/rooms.md). Join it to watch and send. */
+  async createRoom(options: { id?: string; name: string }): Promise<RoomInfo> {
+    const result = await this.request({ $case: 'createRoom', value: { id: options.id ?? '', name: options.name } });
+    const room = result.room;
+    if (room === undefined) throw new ParleyError('INTERNAL', 'room_result without a room');
+    this.roomSet.remember(room.id);
+    return { id: room.id, name: room.name, hostId: room.hostId, closed: room.closed, createdAt: room.createdAt };
+  }
+
+  /**
+   * Joins a live room on this connection, and again after every reconnect
+   * until left. Its reliable messages (gifts, cards: sent with `send` by the
+   * host and admins) come from the Room's 'message' event exactly once and in
+   * order; chatter from its 'events' event. Joining a joined room returns it.
+   */
+  joinRoom(roomId: string): Promise<Room> {
+    return this.roomSet.join(roomId);
+  }
+
+  /** A room this client joined, or undefined. */
+  room(roomId: string): Room | undefined {
+    return this.roomSet.get(roomId);
+  }
+
+  /** The rooms this client joined. */
+  joinedRooms(): Room[] {
+    return this.roomSet.list();
+  }
+
+  async leaveRoom(roomId: string): Promise<void> {
+    await this.roomSet.get(roomId)?.leave();
+  }
+
+  /** Ends a live room (host and admins): every viewer gets its last batch and leaves. */
+  async closeRoom(roomId: string): Promise<void> {
+    await this.request({ $case: 'closeRoom', value: { roomId } });
+  }
+
+  /** Makes a user an admin of a room, or a plain viewer again (host only). */
+  async setRoomAdmin(roomId: string, userId: string, admin: boolean): Promise<void> {
+    await this.request({ $case: 'setRoomAdmin', value: { roomId, userId, admin } });
+  }
+
+  /** Mutes a viewer for `seconds` (0 lifts the mute; host and admins). */
+  async muteViewer(roomId: string, userId: string, seconds: number): Promise<void> {
+    await this.request({ $case: 'muteViewer', value: { roomId, userId, seconds } });
+  }
+
   // ---- connection lifecycle (internal) ----
 
   private async openConnection(): Promise<void> {
@@ -589,6 +649,7 @@ export class ParleyClient {
     // the catch-up.
     this.scheduleDelivered();
     this.hasBeenOpen = true;
+    this.roomSet.rejoinAll();
     this.setState('open');
     const waiters = this.connectWaiters;
     this.connectWaiters = [];
@@ -628,7 +689,10 @@ export class ParleyClient {
     // that clients dropped together do not come back together.
     const ceiling = Math.min(this.reconnectPolicy.maxDelayMs, this.reconnectPolicy.minDelayMs * 2 ** Math.min(this.reconnectAttempt, 30));
     this.reconnectAttempt += 1;
-    this.reconnectTimer = this.clock.setTimeout(() => void this.openConnection(), Math.random() * ceiling);
+    // A server refusing connections in a surge says when to come back (it
+    // hands out successive slots): that, plus a little jitter, is the delay.
+    const delay = error.retryAfterMs > 0 ? error.retryAfterMs * (1 + Math.random() * RETRY_HINT_JITTER) : Math.random() * ceiling;
+    this.reconnectTimer = this.clock.setTimeout(() => void this.openConnection(), delay);
   }
 
   private isFatal(error: ParleyError): boolean {
@@ -739,6 +803,9 @@ export class ParleyClient {
     switch (body.$case) {
       case 'push':
         this.receiveMessage(body.value);
+        return;
+      case 'roomBatch':
+        this.roomSet.onBatch(body.value);
         return;
       case 'conversationChanged':
         // Pushes of the messages it counts are queued ahead of it, so this
@@ -1092,7 +1159,11 @@ export class ParleyClient {
     this.outbox.acknowledge(transmission, toMessage(wire));
     // The sending connection gets its own message only in the ack: feed it to
     // the sync engine like a push, so it is emitted once, in seq order.
-    if (connection === this.connection) this.receiveMessage(wire);
+    if (connection === this.connection) {
+      // A room's reliable message belongs to the room, not to the conversation list.
+      if (this.roomSet.isRoom(wire.conversationId)) this.roomSet.onOwnMessage(wire);
+      else this.receiveMessage(wire);
+    }
     this.flushOutbox();
   }
 

@@ -59,6 +59,8 @@ export function toSystemEvent(wire: WireSystemEvent): SystemEvent | undefined {
       return { type: 'renamed', actorId, name: event.value.name };
     case 'roleChanged':
       return { type: 'role_changed', actorId, userId: event.value.userId, role: toRole(event.value.role) };
+    case 'roomClosed':
+      return { type: 'room_closed', actorId };
     default:
       return undefined;
   }

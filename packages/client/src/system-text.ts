@@ -49,6 +49,8 @@ export function describeSystemEvent(event: SystemEvent | undefined, options: Sys
     case 'role_changed':
       if (actor === undefined) return `${subject(event.userId)} ${isSelf(event.userId) ? 'are' : 'is'} now ${roleName(event.role)}`;
       return `${actor} made ${object(event.userId)} ${roleName(event.role)}`;
+    case 'room_closed':
+      return actor === undefined ? 'The live ended' : `${actor} ended the live`;
     default:
       return 'Conversation updated';
   }

@@ -28,7 +28,9 @@ export type SystemEvent =
   | { type: 'member_removed'; actorId: string; userId: string }
   | { type: 'member_left'; actorId: string; userId: string }
   | { type: 'renamed'; actorId: string; name: string }
-  | { type: 'role_changed'; actorId: string; userId: string; role: Role };
+  | { type: 'role_changed'; actorId: string; userId: string; role: Role }
+  /** A live room was closed by its host, an admin or the operator. */
+  | { type: 'room_closed'; actorId: string };
 
 /** One message of a conversation, as this user may see it. */
 export interface Message {

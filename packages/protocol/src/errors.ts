@@ -52,6 +52,7 @@ const table: Record<ErrorName, Omit<ErrorInfo, 'code' | 'name'>> = {
   SLOW_CONSUMER: { retryable: true, httpStatus: 503, description: 'The connection fell too far behind and was closed; resume by sync.' },
   AUTH_TIMEOUT: { retryable: true, httpStatus: 408, description: 'The connection did not authenticate in time.' },
   CLOSED: { retryable: true, httpStatus: 503, description: 'The connection closed before the request completed.' },
+  ROOM_CLOSED: { retryable: false, httpStatus: 410, description: 'The live room was closed; it cannot be joined or sent to any more.' },
 };
 
 const byCode = new Map<number, ErrorInfo>();

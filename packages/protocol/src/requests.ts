@@ -49,10 +49,18 @@ export const REQUESTS = {
   ping: { reply: 'pong', rate: 'none' },
   getUsers: { reply: 'usersResult', rate: 'request' },
   searchUsers: { reply: 'usersResult', rate: 'request' },
+  createRoom: { reply: 'roomResult', rate: 'request' },
+  joinRoom: { reply: 'roomJoined', rate: 'request' },
+  leaveRoom: { reply: 'ok', rate: 'request' },
+  // Limited per user and per room by the room service (RoomLimits), not per connection.
+  roomEvent: { reply: 'ok', rate: 'none' },
+  setRoomAdmin: { reply: 'ok', rate: 'request' },
+  muteViewer: { reply: 'ok', rate: 'request' },
+  closeRoom: { reply: 'ok', rate: 'request' },
 } as const satisfies Record<string, RequestSpec>;
 
 /** Frames the server sends on its own, with request_id 0. */
-export const PUSHES = ['push', 'conversationChanged', 'error'] as const satisfies readonly FrameCase[];
+export const PUSHES = ['push', 'conversationChanged', 'roomBatch', 'error'] as const satisfies readonly FrameCase[];
 
 /** Client requests (frame cases a client may send). */
 export type RequestCase = keyof typeof REQUESTS;

@@ -15,7 +15,8 @@ export type SystemEventRecord =
   | { type: 'member_removed'; actorId: string; userId: string }
   | { type: 'member_left'; actorId: string; userId: string }
   | { type: 'renamed'; actorId: string; name: string }
-  | { type: 'role_changed'; actorId: string; userId: string; role: SystemEventRole };
+  | { type: 'role_changed'; actorId: string; userId: string; role: SystemEventRole }
+  | { type: 'room_closed'; actorId: string };
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -47,6 +48,8 @@ export function parseSystemEventJson(data: Uint8Array | undefined): SystemEventR
     case 'role_changed':
       if (fields.role !== 'member' && fields.role !== 'admin' && fields.role !== 'owner') return undefined;
       return { type: 'role_changed', actorId, userId: userIds[0] ?? '', role: fields.role };
+    case 'room_closed':
+      return { type: 'room_closed', actorId };
     default:
       return undefined;
   }

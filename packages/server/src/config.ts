@@ -2,6 +2,7 @@
  * Server options, their defaults, and how environment variables fill them in.
  * Explicit options win over PARLEY_* variables, which win over defaults.
  */
+import { randomUUID } from 'node:crypto';
 import { type Clock, DEFAULT_LIMITS, systemClock } from '@parley/protocol';
 import type { Bus } from './bus/bus.js';
 import type { MediaStore } from './media/media-store.js';
@@ -62,6 +63,51 @@ export interface ServerLimits {
   maxPendingSends: number;
   /** Largest REST request body, in bytes. Default 1 MiB (a 10,000-member list fits). */
   maxHttpBodyBytes: number;
+  /**
+   * Connections this node admits per second (sustained) and at once. A hello
+   * past them is refused with a fatal UNAVAILABLE whose retry_after_ms spreads
+   * the refused clients over the next seconds, so that a reconnect storm
+   * (every client of a crashed node at once) is served at the rate the node
+   * can take instead of overwhelming it. Defaults 2,000/s and 2,000.
+   */
+  connectsPerSecond: number;
+  connectBurst: number;
+}
+
+/** Live rooms (docs/rooms.md). Every figure is per node. */
+export interface RoomLimits {
+  /** How often each room's batch goes out, in ms (50-1000). Default 100 (env PARLEY_ROOM_TICK_MS). */
+  tickMs: number;
+  /** Ephemeral events per batch; a tick's others are sampled out (counted in `skipped`). Default 40. */
+  maxEventsPerBatch: number;
+  /** Ephemeral events one room takes per second (its inbound budget); past it they are dropped at once. Default 2,000. */
+  roomEventsPerSecond: number;
+  /** Ephemeral events one user may send per second, across rooms and connections, and in a burst. Defaults 5 and 20. */
+  userEventsPerSecond: number;
+  userEventBurst: number;
+  /** Longest chat line, in UTF-16 code units. Default 200. */
+  maxTextChars: number;
+  /** Largest custom event payload, in bytes. Default 1,024. */
+  maxDataBytes: number;
+  /** Rooms one connection may be in at once. Default 10. */
+  maxRoomsPerConnection: number;
+  /** Reliable messages a first join carries. Default 20. */
+  joinRecent: number;
+  /** Batches after the first that carry a reliable message again. Default 3. */
+  repeatBatches: number;
+  /**
+   * Bytes a viewer's connection may still hold unsent before its batches
+   * lose their ephemeral events (reliable messages, counts and `skipped`
+   * only). Default 16 KiB: any backlog means the link is not keeping up.
+   */
+  lagBytes: number;
+  /** How often nodes exchange online counts and top viewers, in ms. Default 2,000. */
+  statsIntervalMs: number;
+  /** Length of the top-viewers list. Default 10. */
+  topViewers: number;
+  /** Joins this node admits per second (sustained) and at once; past them RATE_LIMITED with a retry hint. Defaults 5,000 and 5,000. */
+  joinsPerSecond: number;
+  joinBurst: number;
 }
 
 export interface ServerOptions {
@@ -87,6 +133,10 @@ export interface ServerOptions {
   authTimeoutMs?: number;
   /** Size and rate bounds; see ServerLimits for defaults. */
   limits?: Partial<ServerLimits>;
+  /** Live-room batching and bounds; see RoomLimits for defaults. */
+  rooms?: Partial<RoomLimits>;
+  /** This node's name in a cluster (logs, room statistics). Default: random per start (env PARLEY_NODE_ID). */
+  nodeId?: string;
   /** Log level: fatal, error, warn, info, debug, silent. Default info (env PARLEY_LOG_LEVEL). */
   logLevel?: string;
   /** TLS for every listener (https + wss, tls://). Default: env PARLEY_TLS_CERT + PARLEY_TLS_KEY (file paths), else plain. */
@@ -147,6 +197,8 @@ export interface ResolvedOptions {
   heartbeatIntervalMs: number;
   authTimeoutMs: number;
   limits: ServerLimits;
+  rooms: RoomLimits;
+  nodeId: string;
   mediaLimits: MediaLimits;
   /** Undefined: the server keeps media under dataDir/media. */
   mediaStore: MediaStore | undefined;
@@ -179,7 +231,33 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = {
   maxQueuedBytes: 8 * 1024 * 1024,
   maxPendingSends: 4000,
   maxHttpBodyBytes: 1024 * 1024,
+  connectsPerSecond: 2000,
+  connectBurst: 2000,
 };
+
+export const DEFAULT_ROOM_LIMITS: RoomLimits = {
+  tickMs: 100,
+  maxEventsPerBatch: 40,
+  roomEventsPerSecond: 2000,
+  userEventsPerSecond: 5,
+  userEventBurst: 20,
+  maxTextChars: 200,
+  maxDataBytes: 1024,
+  maxRoomsPerConnection: 10,
+  joinRecent: 20,
+  repeatBatches: 3,
+  lagBytes: 16 * 1024,
+  statsIntervalMs: 2000,
+  topViewers: 10,
+  joinsPerSecond: 5000,
+  joinBurst: 5000,
+};
+
+function roomLimits(options: Partial<RoomLimits> | undefined, env: NodeJS.ProcessEnv): RoomLimits {
+  const tick = options?.tickMs ?? (env.PARLEY_ROOM_TICK_MS ? Number(env.PARLEY_ROOM_TICK_MS) : DEFAULT_ROOM_LIMITS.tickMs);
+  if (!Number.isInteger(tick) || tick < 50 || tick > 1000) throw new Error(`invalid room tick: ${tick} (50-1000 ms)`);
+  return { ...DEFAULT_ROOM_LIMITS, ...options, tickMs: tick };
+}
 
 function envPort(value: string | undefined): number | undefined {
   if (value === undefined || value === '') return undefined;
@@ -211,6 +289,8 @@ export function resolveOptions(options: ServerOptions, env: NodeJS.ProcessEnv = 
     heartbeatIntervalMs: options.heartbeatIntervalMs ?? 25_000,
     authTimeoutMs: options.authTimeoutMs ?? 10_000,
     limits: { ...DEFAULT_SERVER_LIMITS, ...options.limits },
+    rooms: roomLimits(options.rooms, env),
+    nodeId: options.nodeId ?? (env.PARLEY_NODE_ID || randomUUID().slice(0, 8)),
     mediaLimits: { ...DEFAULT_MEDIA_LIMITS, ...options.mediaLimits },
     mediaStore: options.mediaStore ?? mediaStoreFromEnvironment(env),
     customContentTypes: options.customContentTypes ?? (env.PARLEY_CUSTOM_TYPES ? env.PARLEY_CUSTOM_TYPES.split(',').map((type) => type.trim()).filter(Boolean) : undefined),

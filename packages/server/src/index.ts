@@ -1,6 +1,7 @@
 /** @parley/server: the Parley messaging server, embeddable in any Node program. */
 export { startServer, type ParleyServer } from './server.js';
-export { type ServerOptions, type ServerLimits, DEFAULT_SERVER_LIMITS } from './config.js';
+export { type ServerOptions, type ServerLimits, DEFAULT_SERVER_LIMITS, type RoomLimits, DEFAULT_ROOM_LIMITS } from './config.js';
+export type { RoomHubCounters } from './gateway/room-hub.js';
 export type {
   Store,
   StoreReader,
@@ -16,6 +17,7 @@ export type {
   MessageQuery,
   MediaRow,
   MediaReference,
+  RoomPersonRow,
 } from './store/store.js';
 export type {
   ConversationView,

@@ -13,6 +13,7 @@ import { LocalBus } from './bus/local-bus.js';
 import { type ServerOptions, resolveOptions } from './config.js';
 import { Delivery } from './gateway/delivery.js';
 import { Gateway } from './gateway/gateway.js';
+import { RoomHub, type RoomHubCounters } from './gateway/room-hub.js';
 import { TcpListener } from './gateway/tcp-listener.js';
 import { WEBSOCKET_PATH, WebSocketListener } from './gateway/ws-listener.js';
 import { registerAdminApi } from './http/admin-api.js';
@@ -28,6 +29,7 @@ import { ConversationService } from './services/conversations.js';
 import { DevAccountService } from './services/dev-accounts.js';
 import { UserDirectory } from './services/directory.js';
 import { MessagingService } from './services/messaging.js';
+import { RoomService } from './services/rooms.js';
 import { UserService } from './services/users.js';
 import { readLegacyDevAuth } from './store/sqlite/legacy-dev-auth.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
@@ -55,6 +57,8 @@ export interface ParleyServer {
   connectionCount(): number;
   /** Requests handled since start, by kind ("send", "pull", "sync", ...): what clients asked of this node. */
   requestCounts(): Record<string, number>;
+  /** What this node's live rooms did since start (batches, deliveries inside them, drops). */
+  roomCounters(): RoomHubCounters;
   /** Stops listening, closes every connection and the store. Idempotent. */
   close(): Promise<void>;
 }
@@ -116,8 +120,32 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
     throw error;
   }
 
+  const rooms = new RoomService(store, bus, config.limits, config.rooms, clock);
+  const roomHub = new RoomHub({
+    bus,
+    rooms,
+    limits: config.rooms,
+    nodeId: config.nodeId,
+    clock,
+    log,
+    userName: async (userId) => (await store.getUser(userId))?.name ?? userId,
+  });
   const gateway = new Gateway(
-    { auth, messaging, conversations, directory, limits: config.limits, mediaLimits: config.mediaLimits, heartbeatIntervalMs: config.heartbeatIntervalMs, serverVersion: SERVER_VERSION, log, clock },
+    {
+      auth,
+      messaging,
+      conversations,
+      directory,
+      rooms,
+      roomHub,
+      limits: config.limits,
+      roomLimits: config.rooms,
+      mediaLimits: config.mediaLimits,
+      heartbeatIntervalMs: config.heartbeatIntervalMs,
+      serverVersion: SERVER_VERSION,
+      log,
+      clock,
+    },
     config.authTimeoutMs,
     log,
   );
@@ -152,6 +180,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
     conversations,
     accounts: devAccounts,
     limits: config.limits,
+    rooms: { rooms, roomHub },
     health: async () => ({
       version: SERVER_VERSION,
       users: await userCount(),
@@ -199,10 +228,12 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
     store,
     connectionCount: () => gateway.registry.size,
     requestCounts: () => Object.fromEntries(gateway.requestCounts),
+    roomCounters: () => ({ ...roomHub.counters }),
     close() {
       closing ??= (async () => {
         gateway.close();
         delivery.close();
+        roomHub.close();
         wsListener.close();
         await tcpListener?.close();
         await app.close();

@@ -71,6 +71,8 @@ export enum ErrorCode {
   ERROR_CODE_AUTH_TIMEOUT = 16,
   /** ERROR_CODE_CLOSED - Never sent: the SDK's code for a request cut off because the connection closed. */
   ERROR_CODE_CLOSED = 17,
+  /** ERROR_CODE_ROOM_CLOSED - The live room was closed: it cannot be joined or sent to any more. */
+  ERROR_CODE_ROOM_CLOSED = 18,
   UNRECOGNIZED = -1,
 }
 
@@ -86,6 +88,8 @@ export enum ConversationKind {
   CONVERSATION_KIND_UNSPECIFIED = 0,
   CONVERSATION_KIND_DIRECT = 1,
   CONVERSATION_KIND_GROUP = 2,
+  /** CONVERSATION_KIND_ROOM - A live room: an audience of connections, no member list, no unread counts. */
+  CONVERSATION_KIND_ROOM = 3,
   UNRECOGNIZED = -1,
 }
 
@@ -94,6 +98,25 @@ export enum Role {
   ROLE_MEMBER = 1,
   ROLE_ADMIN = 2,
   ROLE_OWNER = 3,
+  UNRECOGNIZED = -1,
+}
+
+export enum RoomEventKind {
+  ROOM_EVENT_KIND_UNSPECIFIED = 0,
+  /** ROOM_EVENT_KIND_CHAT - A chat line (danmaku): `text`. */
+  ROOM_EVENT_KIND_CHAT = 1,
+  /**
+   * ROOM_EVENT_KIND_LIKE - Likes: `count` of them (1 to 100 per request). The server merges a
+   * tick's likes into one event whose sender is the last liker.
+   */
+  ROOM_EVENT_KIND_LIKE = 2,
+  /**
+   * ROOM_EVENT_KIND_JOINED - Someone joined (server-made; clients cannot send it). `count` > 1 when a
+   * tick's joins were merged.
+   */
+  ROOM_EVENT_KIND_JOINED = 3,
+  /** ROOM_EVENT_KIND_CUSTOM - An application-defined event: `custom_type` and `data`. */
+  ROOM_EVENT_KIND_CUSTOM = 4,
   UNRECOGNIZED = -1,
 }
 
@@ -157,6 +180,27 @@ export interface Frame {
     /** Finds users by id or name, as far as the deployment's directory allows. */
     { $case: "searchUsers"; value: SearchUsersRequest }
     | //
+    /** Creates a live room hosted by the caller (docs/protocol.md, "Live rooms"). */
+    { $case: "createRoom"; value: CreateRoomRequest }
+    | //
+    /** Joins this connection to a room's audience; answered with the room's state. */
+    { $case: "joinRoom"; value: JoinRoomRequest }
+    | //
+    /** Leaves a room's audience. */
+    { $case: "leaveRoom"; value: LeaveRoomRequest }
+    | //
+    /** An ephemeral room event (chat line, likes, custom): never stored, best effort. */
+    { $case: "roomEvent"; value: RoomEventRequest }
+    | //
+    /** Makes a user a room admin or a viewer again (host only). */
+    { $case: "setRoomAdmin"; value: SetRoomAdminRequest }
+    | //
+    /** Mutes a viewer in a room for a while, or lifts the mute (host and admins). */
+    { $case: "muteViewer"; value: MuteViewerRequest }
+    | //
+    /** Ends a live room (host and admins). */
+    { $case: "closeRoom"; value: CloseRoomRequest }
+    | //
     /** server -> client */
     { $case: "welcome"; value: Welcome }
     | { $case: "sendAck"; value: SendAck }
@@ -183,6 +227,14 @@ export interface Frame {
     { $case: "error"; value: Error }
     | { $case: "ok"; value: Ok }
     | { $case: "usersResult"; value: UsersResult }
+    | { $case: "roomResult"; value: RoomResult }
+    | { $case: "roomJoined"; value: RoomJoined }
+    | //
+    /**
+     * Push: one tick of a joined room (its reliable messages, ephemeral
+     * events, online count). The same bytes go to every viewer.
+     */
+    { $case: "roomBatch"; value: RoomBatch }
     | undefined;
 }
 
@@ -216,6 +268,15 @@ export interface Limits {
   maxFileBytes: number;
   maxVoiceBytes: number;
   maxVideoBytes: number;
+  /**
+   * Live rooms: most rooms one connection may join, the longest chat line,
+   * the largest custom event payload, and the ephemeral events one user may
+   * send per second.
+   */
+  maxRoomsPerConnection: number;
+  maxRoomTextChars: number;
+  maxRoomDataBytes: number;
+  roomEventsPerSecond: number;
 }
 
 export interface Ping {
@@ -384,6 +445,7 @@ export interface SystemEvent {
     | { $case: "memberLeft"; value: MemberLeft }
     | { $case: "renamed"; value: Renamed }
     | { $case: "roleChanged"; value: RoleChanged }
+    | { $case: "roomClosed"; value: RoomClosed }
     | undefined;
 }
 
@@ -414,6 +476,10 @@ export interface Renamed {
 export interface RoleChanged {
   userId: string;
   role: Role;
+}
+
+/** The room ended: nobody may join it or send to it any more. */
+export interface RoomClosed {
 }
 
 export interface SendRequest {
@@ -642,6 +708,130 @@ export interface UsersResult {
   users: UserProfile[];
 }
 
+export interface RoomInfo {
+  id: string;
+  name: string;
+  /** The host: the user who created the room, or whom the operator named. */
+  hostId: string;
+  /** The newest reliable seq. */
+  lastSeq: number;
+  closed: boolean;
+  createdAt: number;
+}
+
+export interface CreateRoomRequest {
+  /** Optional; the server picks one when empty. */
+  id: string;
+  name: string;
+}
+
+export interface RoomResult {
+  room?: RoomInfo | undefined;
+}
+
+export interface JoinRoomRequest {
+  roomId: string;
+  /**
+   * A re-join after a reconnect: the highest seq the client holds
+   * contiguously. `recent` then starts after it. 0 for a first join.
+   */
+  afterSeq: number;
+}
+
+export interface RoomJoined {
+  room?:
+    | RoomInfo
+    | undefined;
+  /**
+   * The newest reliable messages (at most 20 on a first join), ascending;
+   * on a re-join, those after `after_seq` up to that bound. Older ones are
+   * pulled like any conversation's.
+   */
+  recent: Message[];
+  /** Approximate number of connections in the room, cluster-wide. */
+  online: number;
+  topViewers: RoomViewer[];
+  /** The caller's role: OWNER (host), ADMIN, or MEMBER (viewer). */
+  role: Role;
+  /** Set while the caller is muted: until then its events are refused. */
+  mutedUntil: number;
+}
+
+export interface LeaveRoomRequest {
+  roomId: string;
+}
+
+export interface RoomEvent {
+  kind: RoomEventKind;
+  /** Filled by the server. */
+  senderId: string;
+  senderName: string;
+  text: string;
+  count: number;
+  /** Same rules as CustomContent.type. */
+  customType: string;
+  data: Uint8Array;
+}
+
+export interface RoomEventRequest {
+  roomId: string;
+  /** kind, text, count, custom_type, data; the sender fields are ignored. */
+  event?: RoomEvent | undefined;
+}
+
+export interface RoomViewer {
+  userId: string;
+  name: string;
+  /**
+   * Likes plus chat lines plus ten per reliable message, since the room
+   * became active (approximate, cluster-wide).
+   */
+  score: number;
+}
+
+export interface RoomBatch {
+  roomId: string;
+  /**
+   * The newest reliable seq when the batch was made: a client holding less
+   * than this after applying `reliable` has a gap and pulls it.
+   */
+  lastSeq: number;
+  /**
+   * Reliable messages committed since the previous tick, and again those of
+   * the few ticks before it, ascending by seq. Apply by seq; drop repeats.
+   */
+  reliable: Message[];
+  /** This tick's ephemeral events, at most 40 (sampled beyond that). */
+  events: RoomEvent[];
+  /**
+   * Ephemeral events of this tick this connection does not get: sampled out,
+   * over the room's budget, or dropped because the connection fell behind.
+   */
+  skipped: number;
+  /** Approximate online count, and the top viewers; set when they changed. */
+  online: number;
+  topViewers: RoomViewer[];
+  /** The room was closed; the connection has left it. */
+  closed: boolean;
+}
+
+export interface SetRoomAdminRequest {
+  roomId: string;
+  userId: string;
+  admin: boolean;
+}
+
+export interface MuteViewerRequest {
+  roomId: string;
+  userId: string;
+  /** How long; 0 lifts the mute. At most 30 days. */
+  seconds: number;
+}
+
+export interface CloseRoomRequest {
+  roomId: string;
+}
+
 function createBasePacket(): Packet {
   return { frames: [] };
 }
@@ -743,6 +933,27 @@ export const Frame: MessageFns<Frame> = {
       case "searchUsers":
         SearchUsersRequest.encode(message.body.value, writer.uint32(194).fork()).join();
         break;
+      case "createRoom":
+        CreateRoomRequest.encode(message.body.value, writer.uint32(202).fork()).join();
+        break;
+      case "joinRoom":
+        JoinRoomRequest.encode(message.body.value, writer.uint32(210).fork()).join();
+        break;
+      case "leaveRoom":
+        LeaveRoomRequest.encode(message.body.value, writer.uint32(218).fork()).join();
+        break;
+      case "roomEvent":
+        RoomEventRequest.encode(message.body.value, writer.uint32(226).fork()).join();
+        break;
+      case "setRoomAdmin":
+        SetRoomAdminRequest.encode(message.body.value, writer.uint32(234).fork()).join();
+        break;
+      case "muteViewer":
+        MuteViewerRequest.encode(message.body.value, writer.uint32(242).fork()).join();
+        break;
+      case "closeRoom":
+        CloseRoomRequest.encode(message.body.value, writer.uint32(250).fork()).join();
+        break;
       case "welcome":
         Welcome.encode(message.body.value, writer.uint32(322).fork()).join();
         break;
@@ -781,6 +992,15 @@ export const Frame: MessageFns<Frame> = {
         break;
       case "usersResult":
         UsersResult.encode(message.body.value, writer.uint32(418).fork()).join();
+        break;
+      case "roomResult":
+        RoomResult.encode(message.body.value, writer.uint32(426).fork()).join();
+        break;
+      case "roomJoined":
+        RoomJoined.encode(message.body.value, writer.uint32(434).fork()).join();
+        break;
+      case "roomBatch":
+        RoomBatch.encode(message.body.value, writer.uint32(442).fork()).join();
         break;
     }
     return writer;
@@ -927,6 +1147,62 @@ export const Frame: MessageFns<Frame> = {
             message.body = { $case: "searchUsers", value: SearchUsersRequest.decode(reader, reader.uint32()) };
             continue;
           }
+          case 25: {
+            if (tag !== 202) {
+              break;
+            }
+
+            message.body = { $case: "createRoom", value: CreateRoomRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 26: {
+            if (tag !== 210) {
+              break;
+            }
+
+            message.body = { $case: "joinRoom", value: JoinRoomRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 27: {
+            if (tag !== 218) {
+              break;
+            }
+
+            message.body = { $case: "leaveRoom", value: LeaveRoomRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 28: {
+            if (tag !== 226) {
+              break;
+            }
+
+            message.body = { $case: "roomEvent", value: RoomEventRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 29: {
+            if (tag !== 234) {
+              break;
+            }
+
+            message.body = { $case: "setRoomAdmin", value: SetRoomAdminRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 30: {
+            if (tag !== 242) {
+              break;
+            }
+
+            message.body = { $case: "muteViewer", value: MuteViewerRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 31: {
+            if (tag !== 250) {
+              break;
+            }
+
+            message.body = { $case: "closeRoom", value: CloseRoomRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
           case 40: {
             if (tag !== 322) {
               break;
@@ -1029,6 +1305,30 @@ export const Frame: MessageFns<Frame> = {
             }
 
             message.body = { $case: "usersResult", value: UsersResult.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 53: {
+            if (tag !== 426) {
+              break;
+            }
+
+            message.body = { $case: "roomResult", value: RoomResult.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 54: {
+            if (tag !== 434) {
+              break;
+            }
+
+            message.body = { $case: "roomJoined", value: RoomJoined.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 55: {
+            if (tag !== 442) {
+              break;
+            }
+
+            message.body = { $case: "roomBatch", value: RoomBatch.decode(reader, reader.uint32()) };
             continue;
           }
         }
@@ -1231,6 +1531,10 @@ function createBaseLimits(): Limits {
     maxFileBytes: 0,
     maxVoiceBytes: 0,
     maxVideoBytes: 0,
+    maxRoomsPerConnection: 0,
+    maxRoomTextChars: 0,
+    maxRoomDataBytes: 0,
+    roomEventsPerSecond: 0,
   };
 }
 
@@ -1262,6 +1566,18 @@ export const Limits: MessageFns<Limits> = {
     }
     if (message.maxVideoBytes !== 0) {
       writer.uint32(72).uint64(message.maxVideoBytes);
+    }
+    if (message.maxRoomsPerConnection !== 0) {
+      writer.uint32(80).uint32(message.maxRoomsPerConnection);
+    }
+    if (message.maxRoomTextChars !== 0) {
+      writer.uint32(88).uint32(message.maxRoomTextChars);
+    }
+    if (message.maxRoomDataBytes !== 0) {
+      writer.uint32(96).uint32(message.maxRoomDataBytes);
+    }
+    if (message.roomEventsPerSecond !== 0) {
+      writer.uint32(104).uint32(message.roomEventsPerSecond);
     }
     return writer;
   },
@@ -1349,6 +1665,38 @@ export const Limits: MessageFns<Limits> = {
             }
 
             message.maxVideoBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.maxRoomsPerConnection = reader.uint32();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.maxRoomTextChars = reader.uint32();
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.maxRoomDataBytes = reader.uint32();
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.roomEventsPerSecond = reader.uint32();
             continue;
           }
         }
@@ -2465,6 +2813,9 @@ export const SystemEvent: MessageFns<SystemEvent> = {
       case "roleChanged":
         RoleChanged.encode(message.event.value, writer.uint32(122).fork()).join();
         break;
+      case "roomClosed":
+        RoomClosed.encode(message.event.value, writer.uint32(130).fork()).join();
+        break;
     }
     return writer;
   },
@@ -2536,6 +2887,14 @@ export const SystemEvent: MessageFns<SystemEvent> = {
             }
 
             message.event = { $case: "roleChanged", value: RoleChanged.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.event = { $case: "roomClosed", value: RoomClosed.decode(reader, reader.uint32()) };
             continue;
           }
         }
@@ -2836,6 +3195,41 @@ export const RoleChanged: MessageFns<RoleChanged> = {
             message.role = reader.int32() as any;
             continue;
           }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseRoomClosed(): RoomClosed {
+  return {};
+}
+
+export const RoomClosed: MessageFns<RoomClosed> = {
+  encode(_: RoomClosed, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RoomClosed {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRoomClosed();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4651,6 +5045,956 @@ export const UsersResult: MessageFns<UsersResult> = {
             }
 
             message.users.push(UserProfile.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseRoomInfo(): RoomInfo {
+  return { id: "", name: "", hostId: "", lastSeq: 0, closed: false, createdAt: 0 };
+}
+
+export const RoomInfo: MessageFns<RoomInfo> = {
+  encode(message: RoomInfo, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.hostId !== "") {
+      writer.uint32(26).string(message.hostId);
+    }
+    if (message.lastSeq !== 0) {
+      writer.uint32(32).uint64(message.lastSeq);
+    }
+    if (message.closed !== false) {
+      writer.uint32(40).bool(message.closed);
+    }
+    if (message.createdAt !== 0) {
+      writer.uint32(48).uint64(message.createdAt);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RoomInfo {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRoomInfo();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.hostId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.lastSeq = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.closed = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.createdAt = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseCreateRoomRequest(): CreateRoomRequest {
+  return { id: "", name: "" };
+}
+
+export const CreateRoomRequest: MessageFns<CreateRoomRequest> = {
+  encode(message: CreateRoomRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateRoomRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateRoomRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseRoomResult(): RoomResult {
+  return { room: undefined };
+}
+
+export const RoomResult: MessageFns<RoomResult> = {
+  encode(message: RoomResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.room !== undefined) {
+      RoomInfo.encode(message.room, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RoomResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRoomResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.room = RoomInfo.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseJoinRoomRequest(): JoinRoomRequest {
+  return { roomId: "", afterSeq: 0 };
+}
+
+export const JoinRoomRequest: MessageFns<JoinRoomRequest> = {
+  encode(message: JoinRoomRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.roomId !== "") {
+      writer.uint32(10).string(message.roomId);
+    }
+    if (message.afterSeq !== 0) {
+      writer.uint32(16).uint64(message.afterSeq);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): JoinRoomRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseJoinRoomRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.roomId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.afterSeq = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseRoomJoined(): RoomJoined {
+  return { room: undefined, recent: [], online: 0, topViewers: [], role: 0, mutedUntil: 0 };
+}
+
+export const RoomJoined: MessageFns<RoomJoined> = {
+  encode(message: RoomJoined, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.room !== undefined) {
+      RoomInfo.encode(message.room, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.recent) {
+      Message.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.online !== 0) {
+      writer.uint32(24).uint32(message.online);
+    }
+    for (const v of message.topViewers) {
+      RoomViewer.encode(v!, writer.uint32(34).fork()).join();
+    }
+    if (message.role !== 0) {
+      writer.uint32(40).int32(message.role);
+    }
+    if (message.mutedUntil !== 0) {
+      writer.uint32(48).uint64(message.mutedUntil);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RoomJoined {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRoomJoined();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.room = RoomInfo.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.recent.push(Message.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.online = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.topViewers.push(RoomViewer.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.role = reader.int32() as any;
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.mutedUntil = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseLeaveRoomRequest(): LeaveRoomRequest {
+  return { roomId: "" };
+}
+
+export const LeaveRoomRequest: MessageFns<LeaveRoomRequest> = {
+  encode(message: LeaveRoomRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.roomId !== "") {
+      writer.uint32(10).string(message.roomId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LeaveRoomRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLeaveRoomRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.roomId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseRoomEvent(): RoomEvent {
+  return { kind: 0, senderId: "", senderName: "", text: "", count: 0, customType: "", data: new Uint8Array(0) };
+}
+
+export const RoomEvent: MessageFns<RoomEvent> = {
+  encode(message: RoomEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== 0) {
+      writer.uint32(8).int32(message.kind);
+    }
+    if (message.senderId !== "") {
+      writer.uint32(18).string(message.senderId);
+    }
+    if (message.senderName !== "") {
+      writer.uint32(26).string(message.senderName);
+    }
+    if (message.text !== "") {
+      writer.uint32(34).string(message.text);
+    }
+    if (message.count !== 0) {
+      writer.uint32(40).uint32(message.count);
+    }
+    if (message.customType !== "") {
+      writer.uint32(50).string(message.customType);
+    }
+    if (message.data.length !== 0) {
+      writer.uint32(58).bytes(message.data);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RoomEvent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRoomEvent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.senderId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.senderName = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.text = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.count = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.customType = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.data = reader.bytes();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseRoomEventRequest(): RoomEventRequest {
+  return { roomId: "", event: undefined };
+}
+
+export const RoomEventRequest: MessageFns<RoomEventRequest> = {
+  encode(message: RoomEventRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.roomId !== "") {
+      writer.uint32(10).string(message.roomId);
+    }
+    if (message.event !== undefined) {
+      RoomEvent.encode(message.event, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RoomEventRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRoomEventRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.roomId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.event = RoomEvent.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseRoomViewer(): RoomViewer {
+  return { userId: "", name: "", score: 0 };
+}
+
+export const RoomViewer: MessageFns<RoomViewer> = {
+  encode(message: RoomViewer, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== "") {
+      writer.uint32(10).string(message.userId);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.score !== 0) {
+      writer.uint32(24).uint32(message.score);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RoomViewer {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRoomViewer();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.score = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseRoomBatch(): RoomBatch {
+  return { roomId: "", lastSeq: 0, reliable: [], events: [], skipped: 0, online: 0, topViewers: [], closed: false };
+}
+
+export const RoomBatch: MessageFns<RoomBatch> = {
+  encode(message: RoomBatch, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.roomId !== "") {
+      writer.uint32(10).string(message.roomId);
+    }
+    if (message.lastSeq !== 0) {
+      writer.uint32(16).uint64(message.lastSeq);
+    }
+    for (const v of message.reliable) {
+      Message.encode(v!, writer.uint32(26).fork()).join();
+    }
+    for (const v of message.events) {
+      RoomEvent.encode(v!, writer.uint32(34).fork()).join();
+    }
+    if (message.skipped !== 0) {
+      writer.uint32(40).uint32(message.skipped);
+    }
+    if (message.online !== 0) {
+      writer.uint32(48).uint32(message.online);
+    }
+    for (const v of message.topViewers) {
+      RoomViewer.encode(v!, writer.uint32(58).fork()).join();
+    }
+    if (message.closed !== false) {
+      writer.uint32(64).bool(message.closed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RoomBatch {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRoomBatch();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.roomId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.lastSeq = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.reliable.push(Message.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.events.push(RoomEvent.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.skipped = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.online = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.topViewers.push(RoomViewer.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.closed = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseSetRoomAdminRequest(): SetRoomAdminRequest {
+  return { roomId: "", userId: "", admin: false };
+}
+
+export const SetRoomAdminRequest: MessageFns<SetRoomAdminRequest> = {
+  encode(message: SetRoomAdminRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.roomId !== "") {
+      writer.uint32(10).string(message.roomId);
+    }
+    if (message.userId !== "") {
+      writer.uint32(18).string(message.userId);
+    }
+    if (message.admin !== false) {
+      writer.uint32(24).bool(message.admin);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetRoomAdminRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetRoomAdminRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.roomId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.admin = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseMuteViewerRequest(): MuteViewerRequest {
+  return { roomId: "", userId: "", seconds: 0 };
+}
+
+export const MuteViewerRequest: MessageFns<MuteViewerRequest> = {
+  encode(message: MuteViewerRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.roomId !== "") {
+      writer.uint32(10).string(message.roomId);
+    }
+    if (message.userId !== "") {
+      writer.uint32(18).string(message.userId);
+    }
+    if (message.seconds !== 0) {
+      writer.uint32(24).uint32(message.seconds);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MuteViewerRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMuteViewerRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.roomId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.seconds = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseCloseRoomRequest(): CloseRoomRequest {
+  return { roomId: "" };
+}
+
+export const CloseRoomRequest: MessageFns<CloseRoomRequest> = {
+  encode(message: CloseRoomRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.roomId !== "") {
+      writer.uint32(10).string(message.roomId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CloseRoomRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCloseRoomRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.roomId = reader.string();
             continue;
           }
         }

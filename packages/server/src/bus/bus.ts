@@ -4,7 +4,8 @@
  * implements the same interface for clusters. Events are published only after
  * the store committed what they describe.
  */
-import type { ConversationView, StoredMessage } from '../services/model.js';
+import type { ConversationView, MemberRole, StoredMessage } from '../services/model.js';
+import type { RoomEventRecord, RoomViewerRecord } from '../services/rooms.js';
 
 export type BusEvent =
   /** A message was committed. `alsoNotify`: users who are no longer members but must see it (the removed member). */
@@ -19,7 +20,21 @@ export type BusEvent =
   /** A user's own view of a conversation changed (read on another device). */
   | { type: 'summary'; userId: string; summary: ConversationView; totalUnread: number; originSessionId?: string }
   /** A user's tokens were revoked: close their connections. */
-  | { type: 'revoked'; userId: string };
+  | { type: 'revoked'; userId: string }
+  /**
+   * Room traffic. Each event crosses the bus once and reaches each node once,
+   * whatever the number of viewers there; every node then batches it for its
+   * own viewers (gateway/room-hub.ts). All are keyed by room, so an adapter
+   * can route them only to nodes with viewers in that room.
+   */
+  /** A reliable room message was committed (also the room_closed system message). */
+  | { type: 'roomMessage'; message: StoredMessage }
+  /** An ephemeral room event that passed its ingress node's checks and budget. */
+  | { type: 'roomEvent'; roomId: string; event: RoomEventRecord }
+  /** One node's viewers in a room (its share of the online count and top viewers), every few seconds. */
+  | { type: 'roomStats'; roomId: string; nodeId: string; online: number; top: RoomViewerRecord[] }
+  /** A room's host, admins or mutes changed. */
+  | { type: 'roomPerson'; roomId: string; userId: string; role: MemberRole; mutedUntil: number };
 
 export type BusHandler = (event: BusEvent) => void;
 

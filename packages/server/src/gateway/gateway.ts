@@ -6,6 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '@parley/protocol';
+import { Admission } from '../util/admission.js';
 import { unrefTimer } from '../util/timers.js';
 import type { GatewayContext, WireConnection } from './session.js';
 import { Session } from './session.js';
@@ -14,7 +15,7 @@ import { SessionRegistry } from './registry.js';
 /** Paused sessions resumed per turn once the send queue has drained (see resumeReading). */
 const RESUME_BATCH = 32;
 
-export type GatewayServices = Omit<GatewayContext, 'onAuthenticated' | 'onClosed' | 'scheduleFlush' | 'sendBucketOf' | 'countRequest' | 'beforeAck' | 'pauseReading'>;
+export type GatewayServices = Omit<GatewayContext, 'onAuthenticated' | 'onClosed' | 'scheduleFlush' | 'sendBucketOf' | 'countRequest' | 'beforeAck' | 'pauseReading' | 'admitHello'>;
 
 export class Gateway {
   readonly registry: SessionRegistry;
@@ -38,6 +39,7 @@ export class Gateway {
     private readonly log: Logger,
   ) {
     this.registry = new SessionRegistry(services.limits);
+    const hellos = new Admission(services.limits.connectsPerSecond, services.limits.connectBurst);
     this.context = {
       ...services,
       beforeAck: (session, conversationId) => this.beforeAck(session, conversationId),
@@ -45,9 +47,11 @@ export class Gateway {
       countRequest: (kind) => this.requestCounts.set(kind, (this.requestCounts.get(kind) ?? 0) + 1),
       onAuthenticated: (session) => this.registry.bindUser(session),
       sendBucketOf: (userId) => this.registry.sendBucketOf(userId),
+      admitHello: () => hellos.admit(services.clock.now()),
       onClosed: (session) => {
         this.registry.remove(session);
         this.paused.delete(session);
+        services.roomHub.removeSession(session);
       },
       scheduleFlush: (session) => this.scheduleFlush(session),
     };

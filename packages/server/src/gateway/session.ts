@@ -24,7 +24,9 @@ import {
   joinEntries,
 } from '@parley/protocol';
 import type { Logger } from 'pino';
-import type { ServerLimits } from '../config.js';
+import type { RoomLimits, ServerLimits } from '../config.js';
+import type { RoomService } from '../services/rooms.js';
+import type { RoomHub } from './room-hub.js';
 import type { AuthService } from '../services/auth.js';
 import type { ConversationService } from '../services/conversations.js';
 import type { MediaLimits } from '../services/media.js';
@@ -59,7 +61,10 @@ export interface GatewayContext {
   messaging: MessagingService;
   conversations: ConversationService;
   directory: UserDirectory;
+  rooms: RoomService;
+  roomHub: RoomHub;
   limits: ServerLimits;
+  roomLimits: RoomLimits;
   /** Upload size limits announced in the welcome. */
   mediaLimits: MediaLimits;
   heartbeatIntervalMs: number;
@@ -73,6 +78,8 @@ export interface GatewayContext {
   beforeAck(session: Session, conversationId: string): void;
   /** Counts one request of a kind, for the operations view (ParleyServer.requestCounts). */
   countRequest(kind: string): void;
+  /** 0 when a new connection may say hello now; otherwise the ms it should wait (a reconnect storm: see Admission). */
+  admitHello(): number;
   /** Called once a session authenticated; throws to refuse it (too many connections). */
   onAuthenticated(session: Session): void;
   /** The send-rate bucket of a user, shared by their connections. */
@@ -106,6 +113,10 @@ export class Session {
   readonly id = randomUUID();
   readonly connectedAt: number;
   userId: string | undefined;
+  /** The live rooms this connection joined (RoomHub); allocated on the first join. */
+  rooms: Set<string> | undefined;
+  /** The user's display name, loaded on the first room join (room events carry it). */
+  displayName: string | undefined;
   /** Clock time of the last packet from the client (any frame counts as activity). */
   lastInboundAt: number;
   /** When the token this session authenticated with expires; the session ends then. */
@@ -201,6 +212,11 @@ export class Session {
       }
       if (frame.requestId === 0) {
         this.fail(new ParleyError('BAD_FRAME', 'hello needs a non-zero request_id'));
+        return;
+      }
+      const waitMs = this.context.admitHello();
+      if (waitMs > 0) {
+        this.fail(new ParleyError('UNAVAILABLE', 'too many connections at once; connect again after retry_after_ms', { retryAfterMs: waitMs }), frame.requestId);
         return;
       }
       this.state = 'authenticating';
@@ -303,6 +319,10 @@ export class Session {
           maxFileBytes: this.context.mediaLimits.maxFileBytes,
           maxVoiceBytes: this.context.mediaLimits.maxVoiceBytes,
           maxVideoBytes: this.context.mediaLimits.maxVideoBytes,
+          maxRoomsPerConnection: this.context.roomLimits.maxRoomsPerConnection,
+          maxRoomTextChars: this.context.roomLimits.maxTextChars,
+          maxRoomDataBytes: this.context.roomLimits.maxDataBytes,
+          roomEventsPerSecond: this.context.roomLimits.userEventsPerSecond,
         },
       },
     });
@@ -394,6 +414,19 @@ export class Session {
     }
     this.connection.write(entry);
     this.transportBacklog = backlog;
+  }
+
+  /**
+   * Writes a live room's batch (RoomHub): `full` normally; `lean` (the same
+   * batch without its ephemeral events) when the connection still holds more
+   * than `lagBytes` unsent, because a viewer that does not keep up must lose
+   * chatter, never reliable messages. Past maxQueuedBytes even that is too
+   * much, and the connection is closed as a slow consumer.
+   */
+  writeRoomBatch(full: Uint8Array, lean: (() => Uint8Array) | undefined, lagBytes: number): void {
+    if (this.state !== 'open') return;
+    const lagging = lean !== undefined && (this.outgoing.length > 0 || this.connection.bufferedBytes() > lagBytes);
+    this.writeOrEnqueue(lagging && lean !== undefined ? lean() : full);
   }
 
   private dropSlowConsumer(): void {
@@ -556,6 +589,19 @@ const HANDLERS: { [C in HandledCase]: Handler<C> } = {
       members: members.map((member) => ({ userId: member.userId, name: member.name, role: roleToWire(member.role), joinedAt: member.joinedAt })),
     })),
   getUsers: (session, request) => session.services.directory.lookup(request.userIds).then((users) => ({ users })),
+  createRoom: (session, request, userId) => session.services.rooms.create(userId, request).then((room) => ({ room })),
+  joinRoom: (session, request) => session.services.roomHub.join(session, request.roomId, request.afterSeq),
+  leaveRoom: (session, request) => {
+    session.services.roomHub.leave(session, request.roomId);
+    return {};
+  },
+  roomEvent: (session, request) => {
+    session.services.roomHub.event(session, request);
+    return {};
+  },
+  setRoomAdmin: (session, request, userId) => session.services.rooms.setAdmin({ userId }, request.roomId, request.userId, request.admin).then(() => ({})),
+  muteViewer: (session, request, userId) => session.services.rooms.mute({ userId }, request.roomId, request.userId, request.seconds).then(() => ({})),
+  closeRoom: (session, request, userId) => session.services.rooms.close({ userId }, request.roomId).then(() => ({})),
   searchUsers: (session, request) => session.services.directory.search(request.query, request.limit).then((users) => ({ users })),
 };
 

@@ -54,10 +54,16 @@ export function roleFromWire(role: Role): MemberRole | undefined {
   return undefined;
 }
 
+const WIRE_KINDS = {
+  direct: ConversationKind.CONVERSATION_KIND_DIRECT,
+  group: ConversationKind.CONVERSATION_KIND_GROUP,
+  room: ConversationKind.CONVERSATION_KIND_ROOM,
+} as const;
+
 export function toWireSummary(view: ConversationView): ConversationSummary {
   const summary: ConversationSummary = {
     id: view.id,
-    kind: view.kind === 'direct' ? ConversationKind.CONVERSATION_KIND_DIRECT : ConversationKind.CONVERSATION_KIND_GROUP,
+    kind: WIRE_KINDS[view.kind],
     name: view.name,
     subject: view.subject,
     peerId: view.peerId,

@@ -23,6 +23,7 @@ import { requireId, requireName } from '../services/validate.js';
 import { readSystemEvent } from '../services/system-events.js';
 import { decodeBase64Field } from './base64.js';
 import { CONTENT_SCHEMA, type ContentBody, contentFromJson, contentToJson } from './content-json.js';
+import { type RoomsApiDeps, registerRoomsApi } from './rooms-api.js';
 import { CONVERSATION_ID, ID, NAME, idList, queryNumber } from './schemas.js';
 
 export interface AdminApiDeps {
@@ -35,6 +36,8 @@ export interface AdminApiDeps {
   accounts: DevAccountService;
   limits: ServerLimits;
   health: () => Promise<Record<string, unknown>>;
+  /** Live rooms (rooms-api.ts). */
+  rooms: RoomsApiDeps;
 }
 
 const USER_PATH = { type: 'object', properties: { id: ID } } as const;
@@ -54,6 +57,8 @@ export function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps): void
         const key = header?.startsWith('Bearer ') ? header.slice(7) : undefined;
         if (!auth.isAdminKey(key)) throw new ParleyError('UNAUTHENTICATED', 'admin key required (Authorization: Bearer <key>)');
       });
+
+      registerRoomsApi(v1, deps.rooms);
 
       v1.post<{ Body: { id: string; name?: string } }>(
         '/users',
@@ -245,6 +250,7 @@ export function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps): void
         },
         async (request, reply) => {
           const body = request.body;
+          // As the operator: in a live room anyone may be named the sender (a gift paid through the backend).
           const result = await messaging.send(body.senderId, {
             conversationId: request.params.id,
             // Wall-clock time only helps make the id unique; nothing depends on its value.
@@ -253,7 +259,7 @@ export function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps): void
             data: body.data === undefined ? undefined : decodeBase64Field(body.data, 'data'),
             visibleTo: body.visibleTo,
             content: body.content === undefined ? undefined : contentFromJson(body.content),
-          });
+          }, undefined, 'operator');
           reply.code(result.duplicate ? 200 : 201);
           return { message: messageJson(result.message), duplicate: result.duplicate };
         },

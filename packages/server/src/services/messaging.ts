@@ -6,7 +6,8 @@
 import { type Clock, type MessageContent, ParleyError, systemClock } from '@parley/protocol';
 import type { ServerLimits } from '../config.js';
 import type { Bus } from '../bus/bus.js';
-import type { Store } from '../store/store.js';
+import type { MemberRow, Store } from '../store/store.js';
+import { requireRoomSender } from './rooms.js';
 import { lockConversation, requireActiveMembership, requireConversation, requireMembership, requireUsers } from './access.js';
 import type { AppendResult, ChangesResult, ConversationView, ReadRangeResult } from './model.js';
 import { type HistoryPage, type HistoryQuery, readAcross, readHistory } from './history.js';
@@ -25,6 +26,17 @@ export interface SendInput {
   visibleTo?: string;
   /** A typed message (media.ts completes it; `text` becomes its fallback line). */
   content?: MessageContent;
+}
+
+/** The connection a send came from: it gets the message in its ack (see MessagingService.send). */
+export interface SendOrigin {
+  sessionId: string;
+  onCommitted(result: AppendResult): void;
+}
+
+/** Any user reading a room: the whole timeline, nothing read. */
+function roomReader(conversationId: string, userId: string): MemberRow {
+  return { conversationId, userId, role: 'member', firstSeq: 1, readSeq: 0, joinedAt: 0 };
 }
 
 /** How long a sender refused for overload is asked to wait. */
@@ -57,11 +69,11 @@ export class MessagingService {
    * Refused with a retryable UNAVAILABLE past twice maxPendingSends sends
    * waiting for their commit (see busy and overloaded).
    */
-  async send(senderId: string, input: SendInput, origin?: { sessionId: string; onCommitted(result: AppendResult): void }): Promise<AppendResult> {
+  async send(senderId: string, input: SendInput, origin?: SendOrigin, sentBy: 'user' | 'operator' = 'user'): Promise<AppendResult> {
     if (this.overloaded) throw overloadedError();
     this.pendingSends += 1;
     try {
-      return await this.commitSend(senderId, input, origin);
+      return await this.commitSend(senderId, input, origin, sentBy === 'operator');
     } finally {
       this.pendingSends -= 1;
       if (this.drainWaiters.length > 0 && this.pendingSends <= this.limits.maxPendingSends / 2) {
@@ -94,7 +106,7 @@ export class MessagingService {
     else this.drainWaiters.push(waiter);
   }
 
-  private async commitSend(senderId: string, input: SendInput, origin?: { sessionId: string; onCommitted(result: AppendResult): void }): Promise<AppendResult> {
+  private async commitSend(senderId: string, input: SendInput, origin: SendOrigin | undefined, operator: boolean): Promise<AppendResult> {
     const conversationId = requireConversationId(input.conversationId);
     const clientMsgId = requireClientMsgId(input.clientMsgId);
     let typed: CompletedContent | undefined;
@@ -106,14 +118,23 @@ export class MessagingService {
     const text = typed?.text ?? input.text;
     checkContent(text, input.data, this.limits);
     const visibleTo = input.visibleTo === undefined || input.visibleTo === '' ? undefined : requireId(input.visibleTo, 'visibleTo');
+    let room = false;
     const result = await this.store.write(async (tx): Promise<AppendResult> => {
       // Locked before the dedupe check: a retry racing its original on another
       // node waits here and then finds it.
       const conversation = await lockConversation(tx, conversationId);
+      room = conversation.kind === 'room';
       const existing = await tx.messageByClientId(senderId, clientMsgId);
       if (existing !== undefined) {
         if (existing.conversationId !== conversationId) throw new ParleyError('CONFLICT', 'clientMsgId was already used in another conversation');
         return { message: existing, duplicate: true };
+      }
+      if (room) {
+        // A room's reliable message: no members, no read positions (rooms.ts).
+        await requireRoomSender(tx, conversation, senderId, operator, visibleTo);
+        const message = await appendToTimeline(tx, conversation, { senderId, clientMsgId, type: 'user', text, data: input.data, content: typed?.content }, this.clock.now());
+        if (typed !== undefined && typed.mediaIds.length > 0) await this.media?.recordReferences(tx, typed.mediaIds, { conversationId, seq: message.seq });
+        return { message, duplicate: false };
       }
       // An unknown sender has no membership: NOT_FOUND from here.
       await requireActiveMembership(tx, conversationId, senderId);
@@ -134,7 +155,9 @@ export class MessagingService {
       return { message, duplicate: false };
     });
     origin?.onCommitted(result);
-    if (!result.duplicate) this.bus.publish({ type: 'message', message: result.message, originSessionId: origin?.sessionId });
+    if (result.duplicate) return result;
+    if (room) this.bus.publish({ type: 'roomMessage', message: result.message });
+    else this.bus.publish({ type: 'message', message: result.message, originSessionId: origin?.sessionId });
     return result;
   }
 
@@ -148,7 +171,8 @@ export class MessagingService {
     const id = requireConversationId(conversationId);
     const cappedLimit = Math.max(1, Math.min(limit || this.limits.maxPullLimit, this.limits.maxPullLimit));
     const conversation = await requireConversation(this.store, id);
-    const member = await requireMembership(this.store, id, userId);
+    // A room's reliable messages are public to every signed-in user: rooms have no members.
+    const member = conversation.kind === 'room' ? roomReader(id, userId) : await requireMembership(this.store, id, userId);
     const end = readableEnd(member, conversation);
     const low = Math.max(fromSeq, member.firstSeq, 1);
     const high = toSeq <= 0 ? end : Math.min(toSeq, end);
@@ -192,6 +216,7 @@ export class MessagingService {
     const target = Math.max(0, seq);
     const view = await this.store.write(async (tx) => {
       const conversation = await requireConversation(tx, id);
+      if (conversation.kind === 'room') throw new ParleyError('INVALID_ARGUMENT', 'rooms have no read positions');
       const member = await requireMembership(tx, id, userId);
       const end = readableEnd(member, conversation);
       const readSeq = target === 0 ? end : Math.min(target, end);

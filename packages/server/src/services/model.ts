@@ -11,7 +11,7 @@ export type { MemberRole } from './rules.js';
 /** One conversation as one user sees it. */
 export interface ConversationView {
   id: string;
-  kind: 'direct' | 'group';
+  kind: 'direct' | 'group' | 'room';
   /** Group name, or for a direct conversation the peer's display name. */
   name: string;
   subject: string;

@@ -14,7 +14,8 @@ export type StoredSystemEvent =
   | { event: 'members_added'; actorId: string; userIds: string[] }
   | { event: 'member_removed' | 'member_left'; actorId: string; userIds: [string] }
   | { event: 'renamed'; actorId: string; name: string }
-  | { event: 'role_changed'; actorId: string; userIds: [string]; role: MemberRole };
+  | { event: 'role_changed'; actorId: string; userIds: [string]; role: MemberRole }
+  | { event: 'room_closed'; actorId: string };
 
 /** A system event as clients see it (REST JSON; the wire form is its protobuf twin). */
 export type { SystemEventRecord };
@@ -45,5 +46,7 @@ export function toWireSystemEvent(event: SystemEventRecord): WireSystemEvent {
       return { actorId, event: { $case: 'renamed', value: { name: event.name } } };
     case 'role_changed':
       return { actorId, event: { $case: 'roleChanged', value: { userId: event.userId, role: WIRE_ROLES[event.role] } } };
+    case 'room_closed':
+      return { actorId, event: { $case: 'roomClosed', value: {} } };
   }
 }

@@ -58,7 +58,7 @@ export interface StoredMessage {
 
 export type NewMessage = Omit<StoredMessage, 'id' | 'hidden'>;
 
-export type ConversationKindName = 'direct' | 'group';
+export type ConversationKindName = 'direct' | 'group' | 'room';
 
 export interface ConversationRow {
   id: string;
@@ -72,6 +72,22 @@ export interface ConversationRow {
   memberCount: number;
   createdAt: number;
   updatedAt: number;
+  /** When a room was closed (ms); undefined while it is open, and for other kinds. */
+  closedAt?: number;
+}
+
+/**
+ * Someone a room knows by name: its host and admins, and viewers muted in it.
+ * Rooms have no member rows (their audience is connections), so these few
+ * rows are all a room stores about people.
+ */
+export interface RoomPersonRow {
+  conversationId: string;
+  userId: string;
+  /** 'owner' is the host; 'member' is a plain viewer (kept while muted). */
+  role: MemberRole;
+  /** Events from this user are refused until then (ms); 0 when not muted. */
+  mutedUntil: number;
 }
 
 export interface MemberRow {
@@ -217,6 +233,9 @@ export interface StoreReader {
   mediaUsage(ownerId: string): Promise<number>;
   /** Up to `limit` messages that carry the media, in no particular order. */
   mediaReferences(mediaId: string, limit: number): Promise<MediaReference[]>;
+  roomPerson(conversationId: string, userId: string): Promise<RoomPersonRow | undefined>;
+  /** Every person row of a room (host, admins, muted viewers). */
+  roomPeople(conversationId: string): Promise<RoomPersonRow[]>;
 }
 
 /** Reads and writes inside one `write` unit. */
@@ -234,7 +253,9 @@ export interface StoreTx extends StoreReader {
    * conversation at once both succeed without aborting a transaction.
    */
   insertConversation(row: ConversationRow): Promise<boolean>;
-  updateConversation(id: string, patch: Partial<Pick<ConversationRow, 'name' | 'lastSeq' | 'updatedAt' | 'memberCount'>>): Promise<void>;
+  updateConversation(id: string, patch: Partial<Pick<ConversationRow, 'name' | 'lastSeq' | 'updatedAt' | 'memberCount' | 'closedAt'>>): Promise<void>;
+  /** Inserts or replaces a room's person row; a plain viewer that is not muted (role 'member', mutedUntil 0) is deleted instead. */
+  putRoomPerson(row: RoomPersonRow): Promise<void>;
   /** Inserts a membership, or replaces a past one (a rejoin starts a new access window). */
   putMember(row: MemberRow): Promise<void>;
   /** Read positions move only through raiseReadSeq; a membership ends once (rejoining is `putMember`). */

@@ -152,6 +152,24 @@ CREATE TABLE media_refs (
 ) WITHOUT ROWID;
 `,
   },
+  {
+    version: 6,
+    // Live rooms: a conversation kind (3) with a closing time, and the few
+    // people a room knows by name (host, admins, muted viewers). Viewers
+    // themselves are connections and never stored.
+    description: 'live rooms',
+    sql: `
+ALTER TABLE conversations ADD COLUMN closed_at INTEGER;
+
+CREATE TABLE room_people (
+  cid INTEGER NOT NULL,
+  uid INTEGER NOT NULL,
+  role INTEGER NOT NULL,
+  muted_until INTEGER NOT NULL,
+  PRIMARY KEY (cid, uid)
+) WITHOUT ROWID;
+`,
+  },
 ];
 
 /** Brings the database to the latest schema; returns the versions applied. */

@@ -22,6 +22,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { type MediaKind, MessageContent, ParleyError } from '@parley/protocol';
 import type {
+  ConversationKindName,
   ConversationRow,
   MediaReference,
   MediaRow,
@@ -31,6 +32,7 @@ import type {
   MessageFilter,
   MessageQuery,
   RecentQuery,
+  RoomPersonRow,
   NewMessage,
   Store,
   StoreTx,
@@ -99,6 +101,14 @@ interface ConversationDbRow {
   member_count: number;
   created_at: number;
   updated_at: number;
+  closed_at: number | null;
+}
+
+interface RoomPersonDbRow {
+  cid: number;
+  uid: number;
+  role: number;
+  muted_until: number;
 }
 
 interface MemberDbRow {
@@ -130,6 +140,9 @@ type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 const KIND_DIRECT = 1;
 const KIND_GROUP = 2;
+const KIND_ROOM = 3;
+const KIND_TO_INT: Record<ConversationKindName, number> = { direct: KIND_DIRECT, group: KIND_GROUP, room: KIND_ROOM };
+const kindFromInt = (value: number): ConversationKindName => (value === KIND_DIRECT ? 'direct' : value === KIND_ROOM ? 'room' : 'group');
 const TYPE_USER = 1;
 const TYPE_SYSTEM = 2;
 /** Matches no row: stands in for an unknown user id in filters. */
@@ -139,7 +152,7 @@ const ROLE_TO_INT: Record<MemberRole, number> = { member: 1, admin: 2, owner: 3 
 const roleFromInt = (value: number): MemberRole => (value === 3 ? 'owner' : value === 2 ? 'admin' : 'member');
 
 const MEMBERSHIP_COLUMNS = `m.cid, m.uid, m.role, m.first_seq, m.left_seq, m.read_seq, m.joined_at, m.absences,
-  c.id, c.kind, c.name, c.subject, c.peer_a, c.peer_b, c.last_seq, c.member_count, c.created_at, c.updated_at`;
+  c.id, c.kind, c.name, c.subject, c.peer_a, c.peer_b, c.last_seq, c.member_count, c.created_at, c.updated_at, c.closed_at`;
 
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
@@ -207,8 +220,15 @@ export class SqliteStore implements Store {
       ),
       conversationUpdate: db.prepare(
         `UPDATE conversations SET name = coalesce(?, name), last_seq = coalesce(?, last_seq), updated_at = coalesce(?, updated_at),
-         member_count = coalesce(?, member_count), version = ? WHERE cid = ?`,
+         member_count = coalesce(?, member_count), closed_at = coalesce(?, closed_at), version = ? WHERE cid = ?`,
       ),
+      roomPerson: db.prepare<[number, number], RoomPersonDbRow>('SELECT * FROM room_people WHERE cid = ? AND uid = ?'),
+      roomPeople: db.prepare<[number], RoomPersonDbRow>('SELECT * FROM room_people WHERE cid = ?'),
+      roomPersonPut: db.prepare(
+        `INSERT INTO room_people(cid, uid, role, muted_until) VALUES (?, ?, ?, ?)
+         ON CONFLICT(cid, uid) DO UPDATE SET role = excluded.role, muted_until = excluded.muted_until`,
+      ),
+      roomPersonDelete: db.prepare('DELETE FROM room_people WHERE cid = ? AND uid = ?'),
       member: db.prepare<[number, number], MemberDbRow>('SELECT * FROM members WHERE uid = ? AND cid = ?'),
       memberPut: db.prepare(
         `INSERT INTO members(uid, cid, role, first_seq, left_seq, read_seq, joined_at, absences, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -436,7 +456,7 @@ export class SqliteStore implements Store {
   private toConversation(row: ConversationDbRow): ConversationRow {
     const conversation: ConversationRow = {
       id: row.id,
-      kind: row.kind === KIND_DIRECT ? 'direct' : 'group',
+      kind: kindFromInt(row.kind),
       name: row.name,
       subject: row.subject,
       lastSeq: row.last_seq,
@@ -444,6 +464,7 @@ export class SqliteStore implements Store {
       createdAt: row.created_at,
       updatedAt: row.updated_at,
     };
+    if (row.closed_at !== null) conversation.closedAt = row.closed_at;
     if (row.peer_a !== null && row.peer_b !== null) conversation.peerIds = [this.userOf(row.peer_a), this.userOf(row.peer_b)];
     return conversation;
   }
@@ -521,6 +542,33 @@ export class SqliteStore implements Store {
   /** @internal */
   readMediaReferences(mediaId: string, limit: number): MediaReference[] {
     return this.statements.mediaRefs.all(mediaId, limit).map((row) => ({ conversationId: this.conversationIdOf(row.cid), seq: row.seq }));
+  }
+
+  /** @internal */
+  readRoomPerson(conversationId: string, userId: string): RoomPersonRow | undefined {
+    const cid = this.findCid(conversationId);
+    const uid = this.findUid(userId);
+    if (cid === undefined || uid === undefined) return undefined;
+    const row = this.statements.roomPerson.get(cid, uid);
+    return row === undefined ? undefined : this.toRoomPerson(row);
+  }
+
+  /** @internal */
+  readRoomPeople(conversationId: string): RoomPersonRow[] {
+    const cid = this.findCid(conversationId);
+    return cid === undefined ? [] : this.statements.roomPeople.all(cid).map((row) => this.toRoomPerson(row));
+  }
+
+  private toRoomPerson(row: RoomPersonDbRow): RoomPersonRow {
+    return { conversationId: this.conversationIdOf(row.cid), userId: this.userOf(row.uid), role: roleFromInt(row.role), mutedUntil: row.muted_until };
+  }
+
+  /** @internal */
+  doPutRoomPerson(row: RoomPersonRow): void {
+    const cid = this.cidOf(row.conversationId);
+    const uid = this.uidOf(row.userId);
+    if (row.role === 'member' && row.mutedUntil === 0) this.statements.roomPersonDelete.run(cid, uid);
+    else this.statements.roomPersonPut.run(cid, uid, ROLE_TO_INT[row.role], row.mutedUntil);
   }
 
   /** @internal */
@@ -774,6 +822,16 @@ export class SqliteStore implements Store {
     return this.readMediaReferences(mediaId, limit);
   }
 
+  async roomPerson(conversationId: string, userId: string): Promise<RoomPersonRow | undefined> {
+    await this.settled();
+    return this.readRoomPerson(conversationId, userId);
+  }
+
+  async roomPeople(conversationId: string): Promise<RoomPersonRow[]> {
+    await this.settled();
+    return this.readRoomPeople(conversationId);
+  }
+
   // ---- writes (only inside a unit, through SqliteTx) ----
 
   /** @internal */
@@ -794,7 +852,7 @@ export class SqliteStore implements Store {
     const peers = row.peerIds?.map((id) => this.uidOf(id)) ?? [null, null];
     const info = this.statements.conversationInsert.run(
       row.id,
-      row.kind === 'direct' ? KIND_DIRECT : KIND_GROUP,
+      KIND_TO_INT[row.kind],
       row.name,
       row.subject,
       peers[0] ?? null,
@@ -810,12 +868,13 @@ export class SqliteStore implements Store {
   }
 
   /** @internal */
-  doUpdateConversation(id: string, patch: Partial<Pick<ConversationRow, 'name' | 'lastSeq' | 'updatedAt' | 'memberCount'>>): void {
+  doUpdateConversation(id: string, patch: Partial<Pick<ConversationRow, 'name' | 'lastSeq' | 'updatedAt' | 'memberCount' | 'closedAt'>>): void {
     this.statements.conversationUpdate.run(
       patch.name ?? null,
       patch.lastSeq ?? null,
       patch.updatedAt ?? null,
       patch.memberCount ?? null,
+      patch.closedAt ?? null,
       this.batchVersion,
       this.cidOf(id),
     );
@@ -978,11 +1037,14 @@ class SqliteTx implements StoreTx {
   async mediaUsage(ownerId: string) { return this.s.readMediaUsage(ownerId); }
   async mediaReferences(mediaId: string, limit: number) { return this.s.readMediaReferences(mediaId, limit); }
   async insertMedia(row: MediaRow) { this.s.doInsertMedia(row); }
+  async roomPerson(conversationId: string, userId: string) { return this.s.readRoomPerson(conversationId, userId); }
+  async roomPeople(conversationId: string) { return this.s.readRoomPeople(conversationId); }
+  async putRoomPerson(row: RoomPersonRow) { this.s.doPutRoomPerson(row); }
   async insertMediaReference(mediaId: string, reference: MediaReference) { this.s.doInsertMediaReference(mediaId, reference); }
   async insertUser(row: UserRow) { this.s.doInsertUser(row); }
   async updateUser(id: string, patch: Partial<Pick<UserRow, 'name' | 'tokensValidAfter'>>) { this.s.doUpdateUser(id, patch); }
   async insertConversation(row: ConversationRow) { return this.s.doInsertConversation(row); }
-  async updateConversation(id: string, patch: Partial<Pick<ConversationRow, 'name' | 'lastSeq' | 'updatedAt' | 'memberCount'>>) {
+  async updateConversation(id: string, patch: Partial<Pick<ConversationRow, 'name' | 'lastSeq' | 'updatedAt' | 'memberCount' | 'closedAt'>>) {
     this.s.doUpdateConversation(id, patch);
   }
   async putMember(row: MemberRow) { this.s.doPutMember(row); }

@@ -1,0 +1,313 @@
+/**
+ * Live rooms end to end: real servers on port 0, real SDK clients, raw
+ * connections where a test must misbehave on the wire. Covers joining and
+ * leaving, both message classes (reliable: exactly once, in order, within
+ * 3 s, also for a viewer that cannot keep up; ephemeral: sampled, merged,
+ * dropped), gap pulls and re-joins, permissions, rate limits, a reconnect
+ * storm and traffic across two nodes sharing a store and a bus.
+ */
+import assert from 'node:assert/strict';
+import { type TestContext, describe, test } from 'node:test';
+import { type Message, ParleyClient, type ParleyClientOptions, ParleyError, type Room, type RoomEvent } from '@parley/client';
+import { type Frame, RoomEventKind } from '@parley/protocol';
+import { type Bus, type BusEvent, type BusHandler, LocalBus, type ServerOptions, SqliteStore } from '@parley/server';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RawConnection, type TestServer, eventually, startTestServer } from '../support/fixtures.js';
+
+/** Waits up to 5 s for `check`. */
+const until = (check: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000) => eventually(check, timeoutMs, what);
+
+const FAST_RECONNECT = { minDelayMs: 10, maxDelayMs: 100 };
+/** Room ticks and statistics fast enough for tests. */
+const QUICK_ROOMS: ServerOptions['rooms'] = { tickMs: 50, statsIntervalMs: 200 };
+
+interface Viewer {
+  client: ParleyClient;
+  room: Room;
+  messages: Message[];
+  /** When each reliable message arrived (ms, Date.now()). */
+  arrivals: Map<number, number>;
+  events: RoomEvent[];
+  skipped: number;
+  errors: ParleyError[];
+}
+
+function client(t: TestContext, fixture: TestServer, userId: string, extra: Partial<ParleyClientOptions> = {}): ParleyClient {
+  const parley = new ParleyClient({ url: fixture.server.wsUrl, token: () => fixture.api.token(userId), reconnect: FAST_RECONNECT, requestTimeoutMs: 10_000, ...extra });
+  t.after(() => parley.close());
+  return parley;
+}
+
+/** A connected client joined to `roomId`, recording what the room emits. */
+async function viewer(t: TestContext, fixture: TestServer, userId: string, roomId: string, extra: Partial<ParleyClientOptions> = {}): Promise<Viewer> {
+  const parley = client(t, fixture, userId, extra);
+  const errors: ParleyError[] = [];
+  parley.on('error', (error) => errors.push(error));
+  await parley.connect();
+  const room = await parley.joinRoom(roomId);
+  const recorded: Viewer = { client: parley, room, messages: [...room.messages], arrivals: new Map(), events: [], skipped: 0, errors };
+  room.on('message', (message) => {
+    recorded.messages.push(message);
+    recorded.arrivals.set(message.seq, Date.now());
+  });
+  room.on('events', ({ events, skipped }) => {
+    recorded.events.push(...events);
+    recorded.skipped += skipped;
+  });
+  return recorded;
+}
+
+async function serverWith(t: TestContext, userIds: string[], options: ServerOptions = {}): Promise<TestServer> {
+  const fixture = await startTestServer(t, { rooms: QUICK_ROOMS, ...options });
+  for (const id of userIds) await fixture.api.createUser(id);
+  return fixture;
+}
+
+async function createRoom(fixture: TestServer, hostId: string, id: string, name = 'Live'): Promise<void> {
+  const { status, body } = await fixture.api.call('POST', '/v1/rooms', { id, name, hostId });
+  assert.equal(status, 201, JSON.stringify(body));
+}
+
+/** A reliable message posted by the operator (a gift paid through the backend, on `senderId`'s behalf). */
+async function postGift(fixture: TestServer, roomId: string, senderId: string, value: number): Promise<number> {
+  const { status, body } = await fixture.api.call('POST', `/v1/conversations/${roomId}/messages`, {
+    senderId,
+    content: { type: 'custom', customType: 'live.gift', data: { gift: 'rose', value } },
+  });
+  assert.equal(status, 201, JSON.stringify(body));
+  return body.message.seq as number;
+}
+
+const seqsOf = (messages: readonly Message[]) => messages.map((message) => message.seq);
+const range = (from: number, through: number) => Array.from({ length: through - from + 1 }, (_, index) => from + index);
+const settle = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function isCode(codeName: string): (error: unknown) => boolean {
+  return (error) => error instanceof ParleyError && error.codeName === codeName;
+}
+
+describe('live rooms', () => {
+  test('join and leave: the join carries recent reliable messages and the online count; a viewer that left hears nothing more', async (t) => {
+    const fixture = await serverWith(t, ['host', 'ann', 'bob']);
+    await createRoom(fixture, 'host', 'live-1');
+    const host = client(t, fixture, 'host');
+    await host.connect();
+    for (let index = 1; index <= 3; index++) await host.send('live-1', { text: `welcome ${index}` });
+
+    const ann = await viewer(t, fixture, 'ann', 'live-1');
+    assert.deepEqual(
+      ann.room.messages.map((message) => message.text),
+      ['welcome 1', 'welcome 2', 'welcome 3'],
+    );
+    assert.equal(ann.room.info.hostId, 'host');
+    assert.equal(ann.room.role, 'member');
+    assert.equal(ann.room.online, 1);
+    const bob = await viewer(t, fixture, 'bob', 'live-1');
+    assert.equal(bob.room.online, 2);
+    await until(() => ann.room.online === 2, 'ann sees two viewers');
+    await until(() => ann.events.some((event) => event.kind === 'joined' && event.senderId === 'bob'), 'ann sees bob join');
+
+    // Joining twice returns the same room.
+    assert.equal(await ann.client.joinRoom('live-1'), ann.room);
+    const bobHad = bob.messages.length;
+    await bob.room.leave();
+    assert.equal(bob.client.room('live-1'), undefined);
+    await host.send('live-1', { text: 'after bob left' });
+    await until(() => ann.messages.some((message) => message.text === 'after bob left'), 'ann gets it');
+    await settle(200);
+    assert.equal(bob.messages.length, bobHad);
+    await until(() => ann.room.online === 1, 'the count falls back to one');
+    await assert.rejects(bob.room.chat('hello?'), isCode('INVALID_ARGUMENT'));
+  });
+
+  test('rooms have no members: not in anyone’s conversation list, no unread counts, no read positions', async (t) => {
+    const fixture = await serverWith(t, ['host', 'ann']);
+    await createRoom(fixture, 'host', 'live-2');
+    const host = client(t, fixture, 'host');
+    await host.connect();
+    await host.send('live-2', { text: 'announcement' });
+    const ann = await viewer(t, fixture, 'ann', 'live-2');
+    await settle(100);
+    assert.deepEqual(
+      host.conversations().map((conversation) => conversation.id),
+      [],
+    );
+    assert.deepEqual(
+      ann.client.conversations().map((conversation) => conversation.id),
+      [],
+    );
+    assert.equal(ann.client.totalUnread, 0);
+    await assert.rejects(ann.client.markRead('live-2'), isCode('INVALID_ARGUMENT'));
+    // History is public to signed-in users, read like any conversation's.
+    const history = await ann.client.history('live-2');
+    assert.deepEqual(
+      history.map((message) => message.text),
+      ['announcement'],
+    );
+  });
+
+  test('both classes: reliable messages reach every viewer once and in order; chat, likes and custom events reach the others, likes merged', async (t) => {
+    const fixture = await serverWith(t, ['host', 'ann', 'bob', 'cy']);
+    await createRoom(fixture, 'host', 'live-3');
+    const host = await viewer(t, fixture, 'host', 'live-3');
+    const ann = await viewer(t, fixture, 'ann', 'live-3');
+    const bob = await viewer(t, fixture, 'bob', 'live-3');
+
+    const sends: Promise<unknown>[] = [];
+    for (let index = 1; index <= 20; index++) {
+      sends.push(host.client.send('live-3', { content: { type: 'custom', customType: 'shop.product_card', data: { sku: `sku-${index}` } } }));
+    }
+    await Promise.all(sends);
+    const giftSeq = await postGift(fixture, 'live-3', 'cy', 520);
+    for (const watcher of [host, ann, bob]) {
+      await until(() => watcher.messages.length === 21, `${watcher.client.userId} gets all 21`);
+      assert.deepEqual(seqsOf(watcher.messages), range(1, 21));
+    }
+    const gift = ann.messages.at(-1) as Message;
+    assert.equal(gift.seq, giftSeq);
+    assert.equal(gift.senderId, 'cy');
+    assert.deepEqual(gift.content, { type: 'custom', customType: 'live.gift', data: { gift: 'rose', value: 520 } });
+
+    await ann.room.chat('hello room');
+    for (let tap = 0; tap < 10; tap++) ann.room.like();
+    await bob.room.custom('game.move', new TextEncoder().encode('e2e4'));
+    await until(() => bob.events.some((event) => event.kind === 'chat' && event.text === 'hello room'), 'bob sees the chat line');
+    await until(() => bob.events.filter((event) => event.kind === 'like').reduce((sum, event) => sum + (event.count ?? 0), 0) === 10, 'bob sees ten likes');
+    // Ten taps became one or two events, not ten.
+    assert.ok(bob.events.filter((event) => event.kind === 'like').length <= 2);
+    await until(() => ann.events.some((event) => event.kind === 'custom' && event.customType === 'game.move'), 'ann sees the move');
+    const move = ann.events.find((event) => event.kind === 'custom') as RoomEvent;
+    assert.equal(new TextDecoder().decode(move.data), 'e2e4');
+    assert.equal(move.senderId, 'bob');
+    const chat = bob.events.find((event) => event.kind === 'chat') as RoomEvent;
+    assert.equal(chat.senderName, 'ann');
+    // The top viewers count likes, lines and reliable messages.
+    await until(() => ann.room.topViewers.some((entry) => entry.userId === 'ann' && entry.score >= 11), 'ann among the top viewers');
+  });
+
+  test('a viewer that first meets a room mid-stream gets every reliable message from its join on, exactly once and in order', async (t) => {
+    const fixture = await serverWith(t, ['host', ...range(1, 8).map((n) => `v${n}`)]);
+    await createRoom(fixture, 'host', 'live-4');
+    const host = client(t, fixture, 'host');
+    await host.connect();
+    const total = 60;
+    const sending = (async () => {
+      for (let index = 1; index <= total; index++) {
+        await host.send('live-4', { text: `card ${index}` });
+        await settle(5);
+      }
+    })();
+    const viewers: Viewer[] = [];
+    for (let n = 1; n <= 8; n++) {
+      await settle(20 + Math.random() * 20);
+      viewers.push(await viewer(t, fixture, `v${n}`, 'live-4'));
+    }
+    await sending;
+    for (const watcher of viewers) {
+      await until(() => watcher.messages.at(-1)?.seq === total, `${watcher.client.userId} reaches ${total}`);
+      const seqs = seqsOf(watcher.messages);
+      assert.deepEqual(seqs, range(seqs[0] as number, total), `${watcher.client.userId}: contiguous, no repeats`);
+    }
+  });
+
+  test('permissions: the host and admins send reliable messages, viewers cannot; admins mute; the host closes the room for everyone', async (t) => {
+    const fixture = await serverWith(t, ['host', 'mod', 'ann', 'bob']);
+    const host = client(t, fixture, 'host');
+    await host.connect();
+    const created = await host.createRoom({ id: 'live-5', name: 'Launch' });
+    assert.equal(created.hostId, 'host');
+    const ann = await viewer(t, fixture, 'ann', 'live-5');
+    const mod = await viewer(t, fixture, 'mod', 'live-5');
+
+    await assert.rejects(ann.client.send('live-5', { text: 'I am the host now' }), isCode('FORBIDDEN'));
+    await assert.rejects(mod.client.send('live-5', { text: 'not yet' }), isCode('FORBIDDEN'));
+    await assert.rejects(ann.client.setRoomAdmin('live-5', 'ann', true), isCode('FORBIDDEN'));
+    await host.setRoomAdmin('live-5', 'mod', true);
+    await mod.client.send('live-5', { text: 'moderator here' });
+    await until(() => ann.messages.some((message) => message.text === 'moderator here'), 'ann gets the admin message');
+
+    await assert.rejects(ann.client.muteViewer('live-5', 'bob', 60), isCode('FORBIDDEN'));
+    await mod.client.muteViewer('live-5', 'ann', 60);
+    await until(async () => {
+      const refused = await ann.room.chat('still here').then(() => false, isCode('FORBIDDEN'));
+      return refused;
+    }, 'ann is muted');
+    await assert.rejects(mod.client.muteViewer('live-5', 'host', 60), isCode('FORBIDDEN'));
+    // A muted viewer who joins later learns it from the join.
+    const again = client(t, fixture, 'ann');
+    await again.connect();
+    const annAgain = await again.joinRoom('live-5');
+    assert.ok(annAgain.mutedUntil > Date.now());
+    await mod.client.muteViewer('live-5', 'ann', 0);
+    await until(async () => ann.room.chat('back').then(() => true, () => false), 'the mute is lifted');
+
+    const closed: string[] = [];
+    ann.room.on('closed', ({ roomId }) => closed.push(roomId));
+    await host.closeRoom('live-5');
+    await until(() => closed.length === 1, 'ann sees the room close');
+    const last = ann.messages.at(-1) as Message;
+    assert.equal(last.type, 'system');
+    assert.deepEqual(last.system, { type: 'room_closed', actorId: 'host' });
+    assert.equal(ann.client.room('live-5'), undefined);
+    const bob = client(t, fixture, 'bob');
+    await bob.connect();
+    await assert.rejects(bob.joinRoom('live-5'), isCode('ROOM_CLOSED'));
+    await assert.rejects(host.send('live-5', { text: 'encore' }), isCode('ROOM_CLOSED'));
+    await assert.rejects(host.closeRoom('live-5'), isCode('ROOM_CLOSED'));
+    const { status } = await fixture.api.call('POST', '/v1/conversations/live-5/messages', { senderId: 'bob', text: 'late gift' });
+    assert.equal(status, 410);
+  });
+
+  test('the admin API creates rooms for a host, appoints admins, mutes and closes', async (t) => {
+    const fixture = await serverWith(t, ['host', 'mod', 'ann']);
+    const api = fixture.api;
+    assert.equal((await api.call('POST', '/v1/rooms', { id: 'live-6', name: 'Show', hostId: 'nobody' })).status, 404);
+    await createRoom(fixture, 'host', 'live-6', 'Show');
+    assert.equal((await api.call('POST', '/v1/rooms', { id: 'live-6', name: 'Again', hostId: 'host' })).status, 409);
+    assert.equal((await api.call('PUT', '/v1/rooms/live-6/admins/mod')).status, 204);
+    const { body } = await api.call('GET', '/v1/rooms/live-6');
+    assert.equal(body.hostId, 'host');
+    assert.deepEqual(body.admins, ['mod']);
+    const ann = await viewer(t, fixture, 'ann', 'live-6');
+    assert.equal((await api.call('POST', '/v1/rooms/live-6/mutes', { userId: 'ann', seconds: 30 })).status, 204);
+    await until(async () => ann.room.chat('hi').then(() => false, isCode('FORBIDDEN')), 'ann is muted');
+    assert.equal((await api.call('POST', '/v1/rooms/live-6/mutes', { userId: 'host', seconds: 30 })).status, 403);
+    assert.equal((await api.call('DELETE', '/v1/rooms/live-6/admins/mod')).status, 204);
+    assert.equal((await api.call('POST', '/v1/rooms/live-6/close', { actorId: 'mod' })).status, 204);
+    await until(() => ann.client.room('live-6') === undefined, 'ann has left the closed room');
+    assert.equal((await api.call('GET', '/v1/rooms/live-6')).body.closed, true);
+    assert.equal((await api.call('POST', '/v1/rooms/live-6/close', {})).status, 410);
+  });
+
+  test('rate limits: per-user event rate with a retry hint, the room budget drops chatter (counted as skipped), rooms per connection', async (t) => {
+    const fixture = await serverWith(t, ['host', 'ann', 'bob', ...range(1, 6).map((n) => `s${n}`)], {
+      rooms: { ...QUICK_ROOMS, userEventsPerSecond: 2, userEventBurst: 3, roomEventsPerSecond: 5, maxRoomsPerConnection: 2 },
+    });
+    for (const id of ['live-7', 'live-8', 'live-9']) await createRoom(fixture, 'host', id);
+    const ann = await viewer(t, fixture, 'ann', 'live-7');
+    const bob = await viewer(t, fixture, 'bob', 'live-7');
+    for (let index = 0; index < 3; index++) await ann.room.chat(`line ${index}`);
+    const refusal = await ann.room.chat('one too many').then(
+      () => undefined,
+      (error: ParleyError) => error,
+    );
+    assert.equal(refusal?.codeName, 'RATE_LIMITED');
+    assert.ok((refusal?.retryAfterMs ?? 0) > 0);
+
+    // Six senders at three lines each: eighteen against a budget of five (burst five).
+    const senders = await Promise.all(range(1, 6).map((n) => viewer(t, fixture, `s${n}`, 'live-7')));
+    await Promise.all(senders.flatMap((sender) => range(1, 3).map((line) => sender.room.chat(`${sender.client.userId} ${line}`))));
+    await until(() => bob.skipped > 0, 'bob is told chatter was dropped');
+    await settle(300);
+    const heard = bob.events.filter((event) => event.kind === 'chat' && event.senderId.startsWith('s')).length;
+    assert.ok(heard < 18, `the budget held: ${heard} of 18`);
+
+    await ann.client.joinRoom('live-8');
+    await assert.rejects(ann.client.joinRoom('live-9'), isCode('LIMIT_EXCEEDED'));
+  });
+});
+
+export { RawConnection, RoomEventKind, LocalBus, SqliteStore, mkdtempSync, rmSync, tmpdir, join };
+export type { Bus, BusEvent, BusHandler, Frame };
