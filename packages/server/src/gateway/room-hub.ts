@@ -193,7 +193,8 @@ export class RoomHub {
     if (this.rooms.get(id) !== room) this.rooms.set(id, room);
     room.viewers.add(session);
     room.idleSince = 0;
-    (session.rooms ??= new Set()).add(id);
+    session.rooms ??= new Set();
+    session.rooms.add(id);
     if (!already) room.ingressJoins = merge(room.ingressJoins, 1, userId, session.displayName);
     this.active.add(room);
     const mutedUntil = room.mutes.get(userId) ?? 0;
