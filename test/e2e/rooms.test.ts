@@ -9,12 +9,13 @@
 import assert from 'node:assert/strict';
 import { type TestContext, describe, test } from 'node:test';
 import { type Message, ParleyClient, type ParleyClientOptions, ParleyError, type Room, type RoomEvent } from '@parley/client';
-import { type Frame, RoomEventKind } from '@parley/protocol';
+import { decodePacket, encodeFrameEntry } from '@parley/protocol';
+import { WebSocket } from 'ws';
 import { type Bus, type BusEvent, type BusHandler, LocalBus, type ServerOptions, SqliteStore } from '@parley/server';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RawConnection, type TestServer, eventually, startTestServer } from '../support/fixtures.js';
+import { type TestServer, eventually, startTestServer } from '../support/fixtures.js';
 
 /** Waits up to 5 s for `check`. */
 const until = (check: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000) => eventually(check, timeoutMs, what);
@@ -307,7 +308,239 @@ describe('live rooms', () => {
     await ann.client.joinRoom('live-8');
     await assert.rejects(ann.client.joinRoom('live-9'), isCode('LIMIT_EXCEEDED'));
   });
+
+  test('a viewer fed faster than it reads loses chatter, never reliable messages: each arrives within 3 s, in order', async (t) => {
+    const fixture = await serverWith(t, ['host', 'slow', 'loud'], {
+      rooms: { ...QUICK_ROOMS, userEventsPerSecond: 5000, userEventBurst: 5000, roomEventsPerSecond: 5000 },
+    });
+    await createRoom(fixture, 'host', 'live-10');
+    const slow = await SlowReader.join(fixture, 'slow', 'live-10');
+    t.after(() => slow.close());
+    const loud = await viewer(t, fixture, 'loud', 'live-10');
+    const host = client(t, fixture, 'host');
+    await host.connect();
+
+    // About 1 MB/s of 1 KB custom events (40 per 50 ms tick), while the slow viewer reads 150 KB/s.
+    let flooding = true;
+    const payload = new Uint8Array(1000).fill(7);
+    const flood = (async () => {
+      while (flooding) {
+        await Promise.all(range(1, 20).map(() => loud.room.custom('load.noise', payload).catch(() => undefined)));
+        await settle(1);
+      }
+    })();
+    await settle(1500);
+    const sentAt = new Map<number, number>();
+    for (let index = 1; index <= 15; index++) {
+      const message = await host.send('live-10', { text: `card ${index}` });
+      sentAt.set(message.seq, Date.now());
+      await settle(200);
+    }
+    await until(() => slow.reliable.length === 15, 'the slow viewer gets all 15', 10_000);
+    flooding = false;
+    await flood;
+    assert.deepEqual(
+      slow.reliable.map((entry) => entry.seq),
+      range(1, 15),
+    );
+    const delays = slow.reliable.map((entry) => entry.at - (sentAt.get(entry.seq) as number));
+    assert.ok(Math.max(...delays) < 3000, `every card within 3 s: ${delays.join(', ')} ms`);
+    assert.ok(slow.skipped > 0, 'chatter was dropped for the slow viewer');
+    assert.ok(fixture.server.roomCounters().leanWrites > 0);
+    assert.ok(!slow.closed, 'the slow viewer stayed connected');
+  });
+
+  test('a lost push is pulled: the gap shows in the next batch, and the SDK fetches it once', async (t) => {
+    const lossy = new LossyBus((event) => event.type === 'roomMessage' && event.message.seq === 3);
+    const fixture = await serverWith(t, ['host', 'ann'], { bus: lossy, rooms: { ...QUICK_ROOMS, repeatBatches: 0 } });
+    await createRoom(fixture, 'host', 'live-11');
+    const ann = await viewer(t, fixture, 'ann', 'live-11');
+    const host = client(t, fixture, 'host');
+    await host.connect();
+    for (let index = 1; index <= 5; index++) await host.send('live-11', { text: `card ${index}` });
+    await until(() => ann.messages.length === 5, 'ann gets all five');
+    assert.deepEqual(seqsOf(ann.messages), range(1, 5));
+    assert.equal(lossy.dropped, 1);
+    assert.ok((fixture.server.requestCounts().pull ?? 0) >= 1, 'the gap was pulled');
+  });
+
+  test('after a reconnect the SDK joins again from where it left off: what was sent meanwhile arrives once, in order', async (t) => {
+    const fixture = await serverWith(t, ['host', 'ann']);
+    await createRoom(fixture, 'host', 'live-12');
+    const ann = await viewer(t, fixture, 'ann', 'live-12');
+    const host = client(t, fixture, 'host');
+    await host.connect();
+    await host.send('live-12', { text: 'before' });
+    await until(() => ann.messages.length === 1, 'ann gets the first');
+    ann.client.networkLost();
+    for (let index = 1; index <= 30; index++) await host.send('live-12', { text: `while away ${index}` });
+    await until(() => ann.messages.length === 31, 'ann catches up after reconnecting');
+    assert.deepEqual(seqsOf(ann.messages), range(1, 31));
+    assert.equal(ann.client.joinedRooms().length, 1);
+    await host.send('live-12', { text: 'after' });
+    await until(() => ann.messages.length === 32, 'and keeps receiving');
+  });
+
+  test('a server restart: viewers come back to the room by themselves and miss nothing stored', async (t) => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'parley-rooms-'));
+    t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+    let fixture = await serverWith(t, ['host', 'ann'], { dataDir, port: 0 });
+    const port = fixture.server.port;
+    await createRoom(fixture, 'host', 'live-13');
+    const ann = await viewer(t, fixture, 'ann', 'live-13');
+    const token = await fixture.api.token('host');
+    const host = client(t, fixture, 'host', { token });
+    await host.connect();
+    await host.send('live-13', { text: 'one' });
+    await until(() => ann.messages.length === 1, 'first card');
+    await fixture.close();
+    fixture = await startTestServer(t, { dataDir, port, rooms: QUICK_ROOMS });
+    await until(() => ann.client.state === 'open' && host.state === 'open', 'both reconnected', 10_000);
+    await host.send('live-13', { text: 'two' });
+    await until(() => ann.messages.length === 2, 'ann is back in the room');
+    assert.deepEqual(seqsOf(ann.messages), [1, 2]);
+  });
+
+  test('a reconnect storm: refused hellos carry spread-out retry hints, the SDK honours them, everyone is back in the room', async (t) => {
+    const users = range(1, 120).map((n) => `fan${n}`);
+    const fixture = await serverWith(t, ['host', ...users], { limits: { connectsPerSecond: 100, connectBurst: 20 }, rooms: { ...QUICK_ROOMS, joinsPerSecond: 60, joinBurst: 10 } });
+    await createRoom(fixture, 'host', 'live-14');
+    const tokens = new Map(await Promise.all(users.map(async (user) => [user, await fixture.api.token(user)] as const)));
+    const refusals: ParleyError[] = [];
+    const started = Date.now();
+    const fans = users.map((user) => {
+      const fan = client(t, fixture, user, { token: tokens.get(user), reconnect: { minDelayMs: 10, maxDelayMs: 50 } });
+      fan.on('state', ({ error }) => {
+        if (error?.codeName === 'UNAVAILABLE') refusals.push(error);
+      });
+      return fan;
+    });
+    const rooms = await Promise.all(fans.map(async (fan) => {
+      await fan.connect();
+      return fan.joinRoom('live-14');
+    }));
+    const elapsed = Date.now() - started;
+    assert.equal(rooms.length, users.length);
+    assert.ok(refusals.length > 0, 'some hellos were refused');
+    const hints = refusals.map((error) => error.retryAfterMs);
+    assert.ok(hints.every((hint) => hint > 0));
+    assert.ok(Math.max(...hints) - Math.min(...hints) >= 500, `hints are spread: ${Math.min(...hints)}-${Math.max(...hints)} ms`);
+    // 120 hellos at 100/s after a burst of 20, joins at 60/s after 10: about 2 s, bounded well below 10.
+    assert.ok(elapsed < 10_000, `everyone in within ${elapsed} ms`);
+    const host = client(t, fixture, 'host');
+    await host.connect();
+    await host.send('live-14', { text: 'welcome, everyone' });
+    await until(() => rooms.every((room) => room.messages.some((message) => message.text === 'welcome, everyone')), 'every fan gets the card');
+  });
+
+  test('two nodes on one store and one bus: viewers on either get everything, and each message crosses the bus once', async (t) => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'parley-rooms-'));
+    const store = new SqliteStore({ path: join(dataDir, 'parley.db') });
+    const bus = new CountingBus();
+    t.after(async () => {
+      await store.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    });
+    const nodeA = await serverWith(t, ['host', ...range(1, 6).map((n) => `v${n}`)], { store, bus, dataDir: join(dataDir, 'a'), nodeId: 'a' });
+    const nodeB = await startTestServer(t, { store, bus, dataDir: join(dataDir, 'b'), nodeId: 'b', rooms: QUICK_ROOMS });
+    await createRoom(nodeA, 'host', 'live-15');
+    const onA = await Promise.all(range(1, 3).map((n) => viewer(t, nodeA, `v${n}`, 'live-15')));
+    const onB = await Promise.all(range(4, 6).map((n) => viewer(t, nodeB, `v${n}`, 'live-15')));
+    const host = client(t, nodeA, 'host');
+    await host.connect();
+    bus.published.length = 0;
+    for (let index = 1; index <= 10; index++) await host.send('live-15', { text: `card ${index}` });
+    for (const watcher of [...onA, ...onB]) {
+      await until(() => watcher.messages.length === 10, `${watcher.client.userId} gets all ten`);
+      assert.deepEqual(seqsOf(watcher.messages), range(1, 10));
+    }
+    const reliableCrossings = bus.published.filter((event) => event.type === 'roomMessage').length;
+    assert.equal(reliableCrossings, 10, 'one bus event per reliable message, whatever the number of viewers');
+    await onB[0]?.room.chat('hello from node b');
+    await until(() => (onA[0] as Viewer).events.some((event) => event.kind === 'chat' && event.text === 'hello from node b'), 'a viewer on node a hears it');
+    await until(() => (onA[0] as Viewer).room.online === 6 && (onB[0] as Viewer).room.online === 6, 'both nodes count six viewers');
+  });
 });
 
-export { RawConnection, RoomEventKind, LocalBus, SqliteStore, mkdtempSync, rmSync, tmpdir, join };
-export type { Bus, BusEvent, BusHandler, Frame };
+/** A viewer on a raw WebSocket that reads about 150 KB/s (15 KB every 100 ms), whatever the server sends. */
+class SlowReader {
+  readonly reliable: Array<{ seq: number; at: number }> = [];
+  skipped = 0;
+  closed = false;
+  private allowance = 0;
+  private readonly timer: ReturnType<typeof setInterval>;
+
+  private constructor(private readonly ws: WebSocket) {
+    ws.on('close', () => {
+      this.closed = true;
+    });
+    ws.on('message', (data: Buffer) => this.onPacket(data));
+    this.timer = setInterval(() => {
+      this.allowance = 15_000;
+      ws.resume();
+    }, 100);
+  }
+
+  static async join(fixture: TestServer, userId: string, roomId: string): Promise<SlowReader> {
+    const token = await fixture.api.token(userId);
+    const ws = new WebSocket(fixture.server.wsUrl, { perMessageDeflate: false });
+    await new Promise<void>((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    ws.send(encodeFrameEntry({ requestId: 1, body: { $case: 'hello', value: { protocolVersion: 1, token, client: 'slow' } } }));
+    ws.send(encodeFrameEntry({ requestId: 2, body: { $case: 'joinRoom', value: { roomId, afterSeq: 0 } } }));
+    return new SlowReader(ws);
+  }
+
+  private onPacket(packet: Buffer): void {
+    this.allowance -= packet.length;
+    if (this.allowance <= 0) this.ws.pause();
+    for (const frame of decodePacket(packet)) {
+      if (frame.body?.$case !== 'roomBatch') continue;
+      const batch = frame.body.value;
+      this.skipped += batch.skipped;
+      for (const message of batch.reliable) {
+        if (!this.reliable.some((entry) => entry.seq === message.seq)) this.reliable.push({ seq: message.seq, at: Date.now() });
+      }
+    }
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+    this.ws.terminate();
+  }
+}
+
+/** The in-process bus, losing the events `lose` picks (a push that never leaves the server). */
+class LossyBus implements Bus {
+  dropped = 0;
+  private readonly inner = new LocalBus();
+  constructor(private readonly lose: (event: BusEvent) => boolean) {}
+  publish(event: BusEvent): void {
+    if (this.lose(event)) {
+      this.dropped += 1;
+      return;
+    }
+    this.inner.publish(event);
+  }
+  subscribe(handler: BusHandler): () => void {
+    return this.inner.subscribe(handler);
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+/** The in-process bus, recording what is published (shared by two nodes in one process). */
+class CountingBus implements Bus {
+  readonly published: BusEvent[] = [];
+  private readonly inner = new LocalBus();
+  publish(event: BusEvent): void {
+    this.published.push(event);
+    this.inner.publish(event);
+  }
+  subscribe(handler: BusHandler): () => void {
+    return this.inner.subscribe(handler);
+  }
+  async close(): Promise<void> {
+    // Shared by both nodes: the first to close must not cut the other off.
+  }
+}

@@ -101,6 +101,13 @@ export interface RoomLimits {
    * only). Default 16 KiB: any backlog means the link is not keeping up.
    */
   lagBytes: number;
+  /**
+   * Bytes of batches a viewer may have outstanding (written, not yet proven
+   * read) before its batches lose their ephemeral events. On WebSocket, a
+   * ping sent behind the batches is the proof; this bounds how long a
+   * reliable message can wait behind chatter at a slow reader. Default 64 KiB.
+   */
+  windowBytes: number;
   /** How often nodes exchange online counts and top viewers, in ms. Default 2,000. */
   statsIntervalMs: number;
   /** Length of the top-viewers list. Default 10. */
@@ -247,6 +254,7 @@ export const DEFAULT_ROOM_LIMITS: RoomLimits = {
   joinRecent: 20,
   repeatBatches: 3,
   lagBytes: 16 * 1024,
+  windowBytes: 64 * 1024,
   statsIntervalMs: 2000,
   topViewers: 10,
   joinsPerSecond: 5000,

@@ -425,8 +425,8 @@ export class RoomHub {
             lean ??= encodeFrameEntry({ requestId: 0, body: { $case: 'roomBatch', value: { ...batch, events: [], skipped: batch.skipped + batch.events.length } } });
             return lean;
           };
-    const lagBytes = this.deps.limits.lagBytes;
-    for (const session of room.viewers) session.writeRoomBatch(full, leanOf, lagBytes);
+    const flow = { lagBytes: this.deps.limits.lagBytes, windowBytes: this.deps.limits.windowBytes };
+    for (const session of room.viewers) session.writeRoomBatch(full, leanOf, flow);
     this.counters.batches += 1;
     this.counters.deliveries += room.viewers.size * (batch.events.length + freshReliable);
   }

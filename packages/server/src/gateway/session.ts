@@ -54,6 +54,19 @@ export interface WireConnection {
   close(closeCode: number, reason: string): void;
   /** Closes at once, dropping anything unsent. */
   destroy(): void;
+  /**
+   * Asks the peer for a sign of life that it can only give after reading
+   * everything written before it (a WebSocket ping: the pong comes back
+   * behind the data), and calls `answered` when it comes. Absent on
+   * transports without one (TCP).
+   */
+  probe?(answered: () => void): void;
+}
+
+/** How much of a room's traffic a viewer has not confirmed reading yet (see Session.writeRoomBatch). */
+interface RoomFlow {
+  unconfirmed: number;
+  probing: boolean;
 }
 
 export interface GatewayContext {
@@ -117,6 +130,8 @@ export class Session {
   rooms: Set<string> | undefined;
   /** The user's display name, loaded on the first room join (room events carry it). */
   displayName: string | undefined;
+  /** Allocated on the first room batch. */
+  private roomFlow: RoomFlow | undefined;
   /** Clock time of the last packet from the client (any frame counts as activity). */
   lastInboundAt: number;
   /** When the token this session authenticated with expires; the session ends then. */
@@ -418,15 +433,34 @@ export class Session {
 
   /**
    * Writes a live room's batch (RoomHub): `full` normally; `lean` (the same
-   * batch without its ephemeral events) when the connection still holds more
-   * than `lagBytes` unsent, because a viewer that does not keep up must lose
-   * chatter, never reliable messages. Past maxQueuedBytes even that is too
-   * much, and the connection is closed as a slow consumer.
+   * batch without its ephemeral events) when the viewer is not keeping up,
+   * because such a viewer must lose chatter, never reliable messages. It is
+   * not keeping up when the connection holds more than `flow.lagBytes`
+   * unsent, or when more than `flow.windowBytes` of batches were written
+   * since the peer last proved it read them (a probe answered). The second
+   * test matters because the operating system's socket buffers take
+   * megabytes before anything stays unsent: a reliable message queued behind
+   * them would wait seconds at a slow reader. Past maxQueuedBytes even lean
+   * batches are too much, and the connection is closed as a slow consumer.
    */
-  writeRoomBatch(full: Uint8Array, lean: (() => Uint8Array) | undefined, lagBytes: number): void {
+  writeRoomBatch(full: Uint8Array, lean: (() => Uint8Array) | undefined, flow: { lagBytes: number; windowBytes: number }): void {
     if (this.state !== 'open') return;
-    const lagging = lean !== undefined && (this.outgoing.length > 0 || this.connection.bufferedBytes() > lagBytes);
-    this.writeOrEnqueue(lagging && lean !== undefined ? lean() : full);
+    this.roomFlow ??= { unconfirmed: 0, probing: false };
+    const state = this.roomFlow;
+    const lagging = lean !== undefined && (state.unconfirmed > flow.windowBytes || this.outgoing.length > 0 || this.connection.bufferedBytes() > flow.lagBytes);
+    const entry = lagging && lean !== undefined ? lean() : full;
+    this.writeOrEnqueue(entry);
+    state.unconfirmed += entry.length;
+    // Probed once a quarter of the window is out, so a viewer that reads
+    // along never reaches the window, and a quiet room costs no probes.
+    if (!state.probing && state.unconfirmed > flow.windowBytes / 4 && this.connection.probe !== undefined && this.state === 'open') {
+      state.probing = true;
+      const mark = state.unconfirmed;
+      this.connection.probe(() => {
+        state.probing = false;
+        state.unconfirmed = Math.max(0, state.unconfirmed - mark);
+      });
+    }
   }
 
   private dropSlowConsumer(): void {

@@ -117,6 +117,12 @@ class WebSocketConnection implements WireConnection {
     this.ws.terminate();
   }
 
+  probe(answered: () => void): void {
+    // Every WebSocket peer answers a ping (RFC 6455), after the frames before it.
+    this.ws.once('pong', answered);
+    this.ws.ping();
+  }
+
   pauseReading(): void {
     this.ws.pause();
   }
