@@ -8,6 +8,7 @@ import { CONNECT_USAGE, runConnect } from './versus/connect.js';
 import { DIRECT_USAGE, runDirect } from './versus/direct.js';
 import { FANOUT_USAGE, runFanout } from './versus/fanout.js';
 import { MEDIA_USAGE, runMedia } from './versus/media.js';
+import { ROOM_USAGE, runRoom } from './versus/room.js';
 import { SYNC_USAGE, runSync } from './versus/sync.js';
 
 const USAGE = `Usage: npm run bench -- <scenario> [options]
@@ -17,6 +18,7 @@ const USAGE = `Usage: npm run bench -- <scenario> [options]
   connect    connecting and idle connections vs a bare-ws server (bench/versus/connect.ts)
   sync       reconnect sync of a user in many conversations vs direct SQLite reads (bench/versus/sync.ts)
   media      text latency alone and beside uploads and ranged downloads (bench/versus/media.ts)
+  room       one live room: viewers, chatter, reliable messages, a reconnect storm (bench/versus/room.ts)
   sdk        the SDK-driven direct-message benchmark (bench/direct.ts)
 
 Add --help after a scenario for its options. Any scenario also takes
@@ -30,6 +32,7 @@ const scenarios: Record<string, { usage: string; run(argv: string[]): Promise<nu
   connect: { usage: CONNECT_USAGE, run: runConnect },
   sync: { usage: SYNC_USAGE, run: runSync },
   media: { usage: MEDIA_USAGE, run: runMedia },
+  room: { usage: ROOM_USAGE, run: runRoom },
 };
 
 async function main(): Promise<number> {

@@ -5,12 +5,13 @@
  * channel only (support/child-reporter.ts has the messages).
  *
  * Environment: BENCH_DURABILITY (full | normal, default full); BENCH_DATA_DIR: use
- * this data directory and keep it (default: a temporary one, removed at stop).
+ * this data directory and keep it (default: a temporary one, removed at stop);
+ * BENCH_SERVER_OPTIONS: JSON merged into the server options (limits, rooms).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startServer } from '@parley/server';
+import { type ServerOptions, startServer } from '@parley/server';
 import { ChildReporter } from './support/child-reporter.js';
 
 async function main(): Promise<void> {
@@ -25,6 +26,8 @@ async function main(): Promise<void> {
     adminKey: `bench-${process.pid}`,
     logLevel: 'warn',
     durability: process.env.BENCH_DURABILITY === 'normal' ? 'normal' : 'full',
+    // A scenario's own bounds (the room bench raises per-user event rates for its few senders).
+    ...(process.env.BENCH_SERVER_OPTIONS ? (JSON.parse(process.env.BENCH_SERVER_OPTIONS) as ServerOptions) : {}),
   });
   // Servers from before requestCounts() existed report none.
   const reporter = new ChildReporter(() => (server as { requestCounts?: () => Record<string, number> }).requestCounts?.() ?? {});

@@ -19,6 +19,8 @@ export interface ServerChildOptions {
   cpuProfileDir?: string;
   /** Use (and keep) this data directory, so a second server can start on the first one's data. Default: a temporary one. */
   dataDir?: string;
+  /** Server options merged over the bench defaults (JSON-serialisable: limits, rooms). */
+  serverOptions?: Record<string, unknown>;
 }
 
 export class ServerChild {
@@ -45,7 +47,8 @@ export class ServerChild {
   }
 
   static start(options: ServerChildOptions): Promise<ServerChild> {
-    return ServerChild.fork(SERVER_SCRIPT, { BENCH_DURABILITY: options.durability, BENCH_DATA_DIR: options.dataDir ?? '' }, options.cpuProfileDir);
+    const env = { BENCH_DURABILITY: options.durability, BENCH_DATA_DIR: options.dataDir ?? '', BENCH_SERVER_OPTIONS: JSON.stringify(options.serverOptions ?? {}) };
+    return ServerChild.fork(SERVER_SCRIPT, env, options.cpuProfileDir);
   }
 
   /** The bare-ws baseline server, 'relay' or 'batched' (see baseline-server.ts). */

@@ -171,7 +171,15 @@ export class Room {
 
   private async sendEvent(event: Partial<WireRoomEvent> & { kind: RoomEventKind }): Promise<void> {
     if (this.left) throw new ParleyError('INVALID_ARGUMENT', 'not in this room');
-    await this.host.request({
+    await this.request(event).catch((error: unknown) => {
+      // A muted sender is told how long the mute still runs.
+      if (error instanceof ParleyError && error.codeName === 'FORBIDDEN' && error.retryAfterMs > 0) this.mutedUntil = this.host.clock.now() + error.retryAfterMs;
+      throw error;
+    });
+  }
+
+  private request(event: Partial<WireRoomEvent> & { kind: RoomEventKind }) {
+    return this.host.request({
       $case: 'roomEvent',
       value: {
         roomId: this.id,
@@ -196,6 +204,8 @@ export class Room {
       this.synced = firstSeq - 1;
     }
     this.offer(joined.recent, lastSeq);
+    // After a re-join the counts may have moved while this client was away.
+    if (!first) this.emitter.emit('stats', { online: this.online, topViewers: this.topViewers });
   }
 
   /** @internal */

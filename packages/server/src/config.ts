@@ -78,7 +78,11 @@ export interface ServerLimits {
 export interface RoomLimits {
   /** How often each room's batch goes out, in ms (50-1000). Default 100 (env PARLEY_ROOM_TICK_MS). */
   tickMs: number;
-  /** Ephemeral events per batch; a tick's others are sampled out (counted in `skipped`). Default 40. */
+  /**
+   * Ephemeral events per batch for each tick's worth of time since the
+   * previous batch (up to four): a node too busy to keep the tick sends fewer,
+   * larger batches. The others are sampled out (counted in `skipped`). Default 40.
+   */
   maxEventsPerBatch: number;
   /** Ephemeral events one room takes per second (its inbound budget); past it they are dropped at once. Default 2,000. */
   roomEventsPerSecond: number;

@@ -14,7 +14,7 @@ import { type ServerOptions, resolveOptions } from './config.js';
 import { Delivery } from './gateway/delivery.js';
 import { Gateway } from './gateway/gateway.js';
 import { RoomHub, type RoomHubCounters } from './gateway/room-hub.js';
-import { TcpListener } from './gateway/tcp-listener.js';
+import { LISTEN_BACKLOG, TcpListener } from './gateway/tcp-listener.js';
 import { WEBSOCKET_PATH, WebSocketListener } from './gateway/ws-listener.js';
 import { registerAdminApi } from './http/admin-api.js';
 import { MEDIA_PREFIX, registerMediaApi } from './http/media-api.js';
@@ -196,7 +196,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
   try {
     if (config.devAuth) await registerDevAuth(app, { auth, users, accounts: devAccounts, limits: config.limits, clock });
     if (config.webRoot !== undefined) await registerWebApp(app, { root: config.webRoot });
-    await app.listen({ port: config.port, host: config.host });
+    await app.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG });
   } catch (error) {
     await store.close();
     throw error;

@@ -801,7 +801,11 @@ export interface RoomBatch {
    * the few ticks before it, ascending by seq. Apply by seq; drop repeats.
    */
   reliable: Message[];
-  /** This tick's ephemeral events, at most 40 (sampled beyond that). */
+  /**
+   * This tick's ephemeral events: at most 40 per tick's worth of time since
+   * the previous batch (a node too busy to keep its tick sends fewer, larger
+   * batches), sampled beyond that.
+   */
   events: RoomEvent[];
   /**
    * Ephemeral events of this tick this connection does not get: sampled out,

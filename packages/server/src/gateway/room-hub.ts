@@ -26,6 +26,7 @@ import {
   type RoomViewer,
   encodeFrameEntry,
 } from '@parley/protocol';
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { Bus, BusEvent } from '../bus/bus.js';
 import type { RoomLimits } from '../config.js';
@@ -44,6 +45,10 @@ const IDLE_ROOM_MS = 30_000;
 const MAX_SCORES = 1000;
 /** Users whose event buckets are kept (they outlive connections, like send buckets). */
 const MAX_TRACKED_USERS = 100_000;
+/** A batch carries at most this many ticks' worth of events (see eventCap). */
+const MAX_STRETCH = 4;
+/** A batch with nothing but joins and counts goes out at most this often. */
+const QUIET_BATCH_MS = 1000;
 /** A node's statistics count for this many intervals after they were sent. */
 const STATS_VALID_INTERVALS = 3;
 
@@ -90,6 +95,8 @@ class LocalRoom {
   statsDue = false;
   closing = false;
   idleSince = 0;
+  /** When the last batch went out (performance.now()). */
+  lastBatchAt = 0;
 
   constructor(
     readonly id: string,
@@ -236,7 +243,8 @@ export class RoomHub {
     if (room.view?.closed) throw new ParleyError('ROOM_CLOSED', 'the room was closed');
     const now = this.deps.clock.now();
     const mutedUntil = room.mutes.get(userId) ?? 0;
-    if (mutedUntil > now) throw new ParleyError('FORBIDDEN', `muted in this room until ${new Date(mutedUntil).toISOString()}`);
+    // The hint says how long the mute still runs (not a retry for the same event).
+    if (mutedUntil > now) throw new ParleyError('FORBIDDEN', `muted in this room until ${new Date(mutedUntil).toISOString()}`, { retryAfterMs: mutedUntil - now });
     const input = request.event;
     if (input === undefined) throw new ParleyError('INVALID_ARGUMENT', 'a room event needs an event');
     const record = this.deps.rooms.checkEvent(input, { id: userId, name: session.displayName ?? userId });
@@ -321,9 +329,10 @@ export class RoomHub {
       return;
     }
     // Reservoir sampling: every event of the tick has the same chance to be
-    // among the batch's, however many arrive.
+    // among the batch's, however many arrive (room for a stretched tick's
+    // worth; takeEvents cuts it to the batch's share).
     room.seen += 1;
-    const max = this.deps.limits.maxEventsPerBatch;
+    const max = this.deps.limits.maxEventsPerBatch * MAX_STRETCH;
     const entry = { event, order: this.order++ };
     if (room.events.length < max) {
       room.events.push(entry);
@@ -373,12 +382,22 @@ export class RoomHub {
   }
 
   private flushRoom(room: LocalRoom): void {
-    const events = this.takeEvents(room);
-    const fresh = room.carried.filter((item) => item.batchesLeft === 1 + this.deps.limits.repeatBatches).length;
-    if (events.length === 0 && room.carried.length === 0 && !room.statsDue && !room.closing && room.skipped === 0) {
-      this.active.delete(room);
-      return;
+    const urgent = room.carried.length > 0 || room.events.length > 0 || room.likes !== undefined || room.skipped > 0 || room.closing;
+    if (!urgent) {
+      if (room.joins === undefined && !room.statsDue) {
+        this.active.delete(room);
+        return;
+      }
+      // Joins and counts alone wait for a quiet batch: in a join surge a
+      // batch per tick to every viewer, to say "+12 joined", would cost as
+      // much as the chat of a busy room.
+      if (performance.now() - room.lastBatchAt < QUIET_BATCH_MS) return;
     }
+    const now = performance.now();
+    const elapsed = room.lastBatchAt === 0 ? this.deps.limits.tickMs : now - room.lastBatchAt;
+    room.lastBatchAt = now;
+    const events = this.takeEvents(room, this.eventCap(elapsed));
+    const fresh = room.carried.filter((item) => item.batchesLeft === 1 + this.deps.limits.repeatBatches).length;
     const batch: RoomBatch = {
       roomId: room.id,
       lastSeq: room.lastSeq,
@@ -401,9 +420,29 @@ export class RoomHub {
     if (room.closing) this.dismiss(room);
   }
 
-  /** The tick's events in arrival order, merged likes and joins last; resets the tick. */
-  private takeEvents(room: LocalRoom): RoomEvent[] {
-    const events = room.events.sort((a, b) => a.order - b.order).map(({ event }) => toWireEvent(event));
+  /**
+   * How many sampled events a batch carries: maxEventsPerBatch per tick's
+   * worth of time since the last batch, up to four ticks' worth. When the
+   * node is too busy to keep the tick (thousands of viewers to write to),
+   * batches come less often and carry more, so viewers keep the same flow of
+   * chatter while the writes per second fall.
+   */
+  private eventCap(elapsedMs: number): number {
+    const { maxEventsPerBatch, tickMs } = this.deps.limits;
+    return Math.round(maxEventsPerBatch * Math.min(MAX_STRETCH, Math.max(1, elapsedMs / tickMs)));
+  }
+
+  /** The tick's events (a uniform sample of at most `cap`) in arrival order, merged likes and joins last; resets the tick. */
+  private takeEvents(room: LocalRoom, cap: number): RoomEvent[] {
+    const kept = room.events;
+    while (kept.length > cap) {
+      const index = Math.floor(Math.random() * kept.length);
+      kept[index] = kept[kept.length - 1] as (typeof kept)[number];
+      kept.pop();
+      room.skipped += 1;
+      this.counters.sampledOut += 1;
+    }
+    const events = kept.sort((a, b) => a.order - b.order).map(({ event }) => toWireEvent(event));
     if (room.joins !== undefined) events.push(mergedEvent(RoomEventKind.ROOM_EVENT_KIND_JOINED, room.joins));
     if (room.likes !== undefined) events.push(mergedEvent(RoomEventKind.ROOM_EVENT_KIND_LIKE, room.likes));
     room.events = [];

@@ -13,6 +13,14 @@ import type { WireConnection } from './session.js';
 /** How long a peer has to close its side after the server's FIN before it is dropped. */
 const CLOSE_GRACE_MS = 2000;
 
+/**
+ * Connections the kernel may hold waiting to be accepted (capped by
+ * net.core.somaxconn). Node's default of 511 drops the SYNs of a reconnect
+ * storm, and each dropped client waits out TCP's retransmission backoff
+ * (1, 3, 7, 15, 31 s …): twenty thousand clients took two minutes to be back.
+ */
+export const LISTEN_BACKLOG = 16_384;
+
 export class TcpListener {
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
@@ -37,7 +45,7 @@ export class TcpListener {
   listen(port: number, host: string): Promise<AddressInfo> {
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(port, host, () => {
+      this.server.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
         this.server.off('error', reject);
         resolve(this.server.address() as AddressInfo);
       });

@@ -81,9 +81,18 @@ export function busContract(name: string, createCluster: () => Promise<BusCluste
           },
         },
         { type: 'revoked', userId: 'c' },
+        { type: 'roomMessage', message: message('live', 3, { senderId: 'host', text: undefined, data: new Uint8Array([9, 8]) }) },
+        {
+          type: 'roomEvent',
+          roomId: 'live',
+          event: { kind: 'custom', senderId: 'fan', senderName: 'Fan', customType: 'game.move', data: new Uint8Array([0, 255, 7]) },
+        },
+        { type: 'roomEvent', roomId: 'live', event: { kind: 'like', senderId: 'fan', senderName: 'Fan', count: 35 } },
+        { type: 'roomStats', roomId: 'live', nodeId: 'n1', online: 1200, top: [{ userId: 'fan', name: 'Fan', score: 42 }] },
+        { type: 'roomPerson', roomId: 'live', userId: 'fan', role: 'member', mutedUntil: 1_700_000_060_000 },
       ];
       for (const event of sent) publisher.publish(event);
-      await eventually(() => received.length >= sent.length, 'four events');
+      await eventually(() => received.length >= sent.length, 'every event');
       const first = received[0];
       assert.equal(first?.type, 'message');
       if (first?.type === 'message') {
@@ -94,6 +103,21 @@ export function busContract(name: string, createCluster: () => Promise<BusCluste
         assert.deepEqual(first.alsoNotify, ['removed-user']);
       }
       assert.deepEqual(received.slice(1), sent.slice(1));
+    });
+
+    test('room traffic reaches every node once per publish, in publish order per room', async (t) => {
+      const { nodes } = await setup(t);
+      const received = nodes.map(() => [] as number[]);
+      nodes.forEach((node, index) => {
+        node.subscribe((event) => {
+          if (event.type === 'roomEvent' && event.roomId === 'hot') received[index]!.push(event.event.count ?? 0);
+        });
+      });
+      const publisher = nodes[0]!;
+      for (let count = 1; count <= 200; count++) publisher.publish({ type: 'roomEvent', roomId: 'hot', event: { kind: 'like', senderId: 'fan', senderName: '', count } });
+      await eventually(() => received.every((counts) => counts.length >= 200), 'all room events on all nodes');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      for (const counts of received) assert.deepEqual(counts, Array.from({ length: 200 }, (_, n) => n + 1));
     });
 
     test('an unsubscribed handler gets nothing more; the others still do', async (t) => {

@@ -10,11 +10,12 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { type MessageContent, ParleyError } from '@parley/protocol';
 import { LocalBus } from '../../src/bus/local-bus.js';
-import { DEFAULT_SERVER_LIMITS } from '../../src/config.js';
+import { DEFAULT_ROOM_LIMITS, DEFAULT_SERVER_LIMITS } from '../../src/config.js';
 import { ConversationService } from '../../src/services/conversations.js';
 import { DevAccountService } from '../../src/services/dev-accounts.js';
 import { DEFAULT_MEDIA_LIMITS, MediaService } from '../../src/services/media.js';
 import { MessagingService } from '../../src/services/messaging.js';
+import { RoomService } from '../../src/services/rooms.js';
 import { LocalDiskMediaStore } from '../../src/media/local-disk-store.js';
 import { UserService } from '../../src/services/users.js';
 import { totalUnread } from '../../src/services/views.js';
@@ -32,6 +33,7 @@ interface Domain {
   messaging: MessagingService;
   conversations: ConversationService;
   accounts: DevAccountService;
+  rooms: RoomService;
 }
 
 function domainOver(store: Store): Domain {
@@ -44,6 +46,7 @@ function domainOver(store: Store): Domain {
     messaging: new MessagingService(store, bus, limits, undefined, new MediaService(store, new LocalDiskMediaStore(join(tmpdir(), 'parley-unused-media')), DEFAULT_MEDIA_LIMITS, 'secret')),
     conversations: new ConversationService(store, bus, limits),
     accounts: new DevAccountService(store),
+    rooms: new RoomService(store, bus, limits, DEFAULT_ROOM_LIMITS),
   };
 }
 
@@ -431,6 +434,43 @@ export function storeContract(name: string, createDatabase: () => Promise<StoreD
       };
       await check(store);
       await check((await reopen()).store);
+    });
+
+    test('live rooms: no member rows and no list entries; host, admins and mutes kept apart; reliable messages dense; closing sticks across a reopen', async (t) => {
+      const { store, messaging, rooms, reopen } = await setup(t, ['host', 'mod', 'fan']);
+      const room = await rooms.create('host', { id: 'live', name: 'Live' });
+      assert.deepEqual(room, { id: 'live', name: 'Live', hostId: 'host', lastSeq: 0, closed: false, createdAt: room.createdAt });
+      await rooms.setAdmin({ userId: 'host' }, 'live', 'mod', true);
+      await rooms.mute({ userId: 'mod' }, 'live', 'fan', 60);
+      await Promise.all([1, 2, 3].map((n) => messaging.send('host', { conversationId: 'live', clientMsgId: `h${n}`, text: `card ${n}` })));
+      await messaging.send('mod', { conversationId: 'live', clientMsgId: 'm1', text: 'from the admin' });
+      await messaging.send('fan', { conversationId: 'live', clientMsgId: 'gift', text: 'a rose' }, undefined, 'operator');
+      await assert.rejects(messaging.send('fan', { conversationId: 'live', clientMsgId: 'f1', text: 'me too' }), (error: unknown) => error instanceof ParleyError && error.codeName === 'FORBIDDEN');
+      await rooms.mute({ userId: 'host' }, 'live', 'fan', 0);
+      await rooms.close({ userId: 'mod' }, 'live');
+      const check = async (reader: Store) => {
+        const conversation = await reader.getConversation('live');
+        assert.equal(conversation?.kind, 'room');
+        assert.equal(conversation?.lastSeq, 6);
+        assert.ok((conversation?.closedAt ?? 0) > 0);
+        assert.equal(await reader.countActiveMembers('live'), 0);
+        assert.deepEqual((await reader.membershipsOf('host')).length, 0);
+        // The unmuted viewer's row is gone; host and admin stay.
+        assert.deepEqual(
+          (await reader.roomPeople('live')).map((person) => [person.userId, person.role, person.mutedUntil]).sort(),
+          [['host', 'owner', 0], ['mod', 'admin', 0]],
+        );
+        assert.equal(await reader.roomPerson('live', 'fan'), undefined);
+        const messages = await reader.listMessages({ conversationId: 'live', fromSeq: 1, toSeq: 10, limit: 10 });
+        assert.deepEqual(messages.map((message) => message.seq), [1, 2, 3, 4, 5, 6]);
+        assert.equal(messages[4]?.senderId, 'fan');
+        assert.equal(messages[5]?.type, 'system');
+      };
+      await check(store);
+      const again = await reopen();
+      await check(again.store);
+      await assert.rejects(again.messaging.send('host', { conversationId: 'live', clientMsgId: 'late', text: 'encore' }), (error: unknown) => error instanceof ParleyError && error.codeName === 'ROOM_CLOSED');
+      assert.equal((await again.messaging.sync('host', 0)).conversations.length, 0);
     });
 
     test('development accounts: sign-up stores the user and the password together; sign-in checks it', async (t) => {
