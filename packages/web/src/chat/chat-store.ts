@@ -300,6 +300,12 @@ export class ChatStore {
     return summary.id;
   }
 
+  /** Creates a live room hosted by this user; resolves with its id. */
+  async createRoom(name: string): Promise<string> {
+    const room = await this.client.createRoom({ name });
+    return room.id;
+  }
+
   async addMembers(conversationId: string, userIds: string[]): Promise<void> {
     await this.client.addMembers(conversationId, userIds);
     this.reloadMembersSoon(conversationId, 0);
@@ -702,9 +708,9 @@ export class ChatStore {
    * says "Sam Ortiz:" before the group was ever opened. Ids met without a
    * name (senders, last messages, event subjects) are asked for in the
    * background, batched, each once; a failed ask is forgotten so that the
-   * next sighting asks again.
+   * next sighting asks again. A live room passes on the ids it meets.
    */
-  private learnNames(userIds: Iterable<string>): void {
+  learnNames(userIds: Iterable<string>): void {
     for (const userId of userIds) {
       if (userId === '' || this.current.names.has(userId) || this.namesAsked.has(userId)) continue;
       this.namesAsked.add(userId);

@@ -1,23 +1,32 @@
 /**
- * The signed-in app: sidebar (who am I, connection state, conversation list),
- * the open conversation, and the new-conversation dialog. On a phone-sized
- * screen the list and the conversation take turns (data-view).
+ * The signed-in app: sidebar (who am I, connection state, going live or
+ * joining a live, conversation list), the open conversation or live room, and
+ * the new-conversation dialog. On a phone-sized screen the list and the open
+ * page take turns (data-view).
  */
 import { useEffect, useState } from 'preact/hooks';
 import { useChat } from '../chat/use-chat.js';
-import { useOpenConversation } from '../route.js';
+import { type Route, useRoute } from '../route.js';
 import { Avatar } from './avatar.js';
 import { ChatView } from './chat-view.js';
 import { ConnectionBanner, ConnectionStatus } from './connection-banner.js';
 import { ConversationList } from './conversation-list.js';
+import { CopyButton } from './copy-button.js';
+import { LiveEntry } from './live-entry.js';
+import { LiveRoomLoader } from './live-room-loader.js';
 import { NewConversation } from './new-conversation.js';
+
+const HOME: Route = { page: 'home' };
 
 interface ChatAppProps {
   onSignOut(): void;
 }
 
 export function ChatApp({ onSignOut }: ChatAppProps) {
-  const [openId, open] = useOpenConversation();
+  const [route, navigate] = useRoute();
+  const openId = route.page === 'conversation' ? route.conversationId : undefined;
+  const open = (conversationId: string | undefined) => navigate(conversationId === undefined ? HOME : { page: 'conversation', conversationId });
+  const openLive = (roomId: string) => navigate({ page: 'live', roomId });
   const [dialogOpen, setDialogOpen] = useState(false);
   const [panelId, setPanelId] = useState<string | undefined>();
   const self = useChat((state) => state.self);
@@ -28,7 +37,7 @@ export function ChatApp({ onSignOut }: ChatAppProps) {
   }, [totalUnread]);
 
   return (
-    <div class="app" data-view={openId === undefined ? 'list' : 'chat'}>
+    <div class="app" data-view={route.page === 'home' ? 'list' : 'chat'}>
       <ConnectionBanner />
       <div class="workspace">
         <aside class="sidebar" aria-label="Conversations">
@@ -56,10 +65,15 @@ export function ChatApp({ onSignOut }: ChatAppProps) {
               New chat
             </button>
           </div>
+          <LiveEntry onOpen={openLive} />
           <ConversationList activeId={openId} onOpen={open} />
         </aside>
         <main class="main">
-          {openId === undefined ? (
+          {route.page === 'conversation' ? (
+            <ChatView key={route.conversationId} conversationId={route.conversationId} panelId={panelId} onPanel={setPanelId} onBack={() => open(undefined)} />
+          ) : route.page === 'live' ? (
+            <LiveRoomLoader key={route.roomId} roomId={route.roomId} onBack={() => navigate(HOME)} />
+          ) : (
             <div class="chat-placeholder welcome">
               <img src="/favicon.svg" alt="" width={56} height={56} />
               <h2>Welcome, {self.name}</h2>
@@ -68,8 +82,6 @@ export function ChatApp({ onSignOut }: ChatAppProps) {
                 New chat
               </button>
             </div>
-          ) : (
-            <ChatView key={openId} conversationId={openId} panelId={panelId} onPanel={setPanelId} onBack={() => open(undefined)} />
           )}
         </main>
       </div>
@@ -80,31 +92,12 @@ export function ChatApp({ onSignOut }: ChatAppProps) {
 
 /** The user's own id, which friends type to find them, with a copy button. */
 function OwnId({ userId }: { userId: string }) {
-  const [copied, setCopied] = useState<'yes' | 'failed' | undefined>();
-  useEffect(() => {
-    if (copied === undefined) return;
-    const timer = setTimeout(() => setCopied(undefined), 2000);
-    return () => clearTimeout(timer);
-  }, [copied]);
-  const copy = () => {
-    // The clipboard needs a secure context (https or localhost) and may be refused.
-    const writing = navigator.clipboard?.writeText(userId) ?? Promise.reject(new Error('no clipboard'));
-    writing.then(
-      () => setCopied('yes'),
-      () => setCopied('failed'),
-    );
-  };
   return (
     <span class="me-id">
       <span data-testid="me-id" title="Your user id: others type it to start a chat with you">
         @{userId}
       </span>
-      <button type="button" class="copy-button" data-testid="copy-id" onClick={copy} aria-label={`Copy your user id ${userId}`}>
-        {copied === 'yes' ? 'Copied' : copied === 'failed' ? 'Select and copy' : 'Copy'}
-      </button>
-      <span class="visually-hidden" role="status">
-        {copied === 'yes' ? 'Your user id was copied' : ''}
-      </span>
+      <CopyButton text={userId} label={`Copy your user id ${userId}`} copiedNote="Your user id was copied" testId="copy-id" />
     </span>
   );
 }
