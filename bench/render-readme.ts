@@ -15,7 +15,7 @@
  *   ...generated...
  *   <!-- /bench-first-sight -->
  *
- *   <!-- bench-versus results=DIR scenario=direct|fanout|connect|sync|media -->
+ *   <!-- bench-versus results=DIR scenario=direct|fanout|connect|sync|media|room -->
  *   ...generated: the newest bench/results/DIR/<scenario>-*.json...
  *   <!-- /bench-versus -->
  *
@@ -36,6 +36,7 @@ import { connectTable } from './versus/connect.js';
 import { directTable } from './versus/direct.js';
 import { fanoutTable } from './versus/fanout.js';
 import { mediaTable } from './versus/media.js';
+import { roomTable } from './versus/room.js';
 import { directPlot, fanoutPlot } from './versus/plot.js';
 import { syncTable } from './versus/sync.js';
 
@@ -236,7 +237,7 @@ function renderFirstSight(attributes: Record<string, string>, resultsDir: string
   return `${table(['label', 'variant', 'seed', 'runs', 'owed deliveries', 'missing', 'duplicates', 'out of order', 'runs with a loss', 'most missed by one device'], rows)}\n\n<sub>Rendered from [results/${dir}/](results/${dir}/).</sub>`;
 }
 
-const VERSUS_SCENARIOS = ['direct', 'fanout', 'connect', 'sync', 'media'] as const;
+const VERSUS_SCENARIOS = ['direct', 'fanout', 'connect', 'sync', 'media', 'room'] as const;
 type VersusScenario = (typeof VERSUS_SCENARIOS)[number];
 
 /** The newest result of a versus scenario in bench/results/DIR/. */
@@ -263,7 +264,9 @@ function renderVersus(attributes: Record<string, string>, resultsDir: string): s
           ? connectTable(result)
           : scenario === 'media'
             ? mediaTable(result)
-            : syncTable(result);
+            : scenario === 'room'
+              ? roomTable(result)
+              : syncTable(result);
   const plot = scenario === 'direct' || scenario === 'fanout' ? `
 
 ![${scenario} chart](results/${dir}/${scenario}.svg)` : '';
