@@ -15,6 +15,7 @@ import { type Bus, type BusEvent, type BusHandler, LocalBus, type ServerOptions,
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { proxyInFront } from '../support/devices.js';
 import { type TestServer, eventually, startTestServer } from '../support/fixtures.js';
 
 /** Waits up to 5 s for `check`. */
@@ -379,6 +380,42 @@ describe('live rooms', () => {
     assert.equal(ann.client.joinedRooms().length, 1);
     await host.send('live-12', { text: 'after' });
     await until(() => ann.messages.length === 32, 'and keeps receiving');
+  });
+
+  test('under connection resets and lost acks: every viewer gets every reliable message from its join on exactly once, in order, and the host’s retries store each once', async (t) => {
+    const fixture = await serverWith(t, ['host', ...range(1, 6).map((n) => `f${n}`)]);
+    await createRoom(fixture, 'host', 'live-16');
+    const proxy = await proxyInFront(fixture, t);
+    const url = proxy.urlFor(fixture.server.wsUrl);
+    const fans = await Promise.all(range(1, 6).map((n) => viewer(t, fixture, `f${n}`, 'live-16', { url })));
+    const host = client(t, fixture, 'host', { url });
+    await host.connect();
+    const total = 80;
+    // Resets of random connections and cut acks while the cards go out; then the network heals.
+    const faults = setInterval(() => {
+      if (Math.random() < 0.5) proxy.resetRandom();
+      else proxy.cutNextAck();
+    }, 150);
+    const sends: Promise<Message>[] = [];
+    for (let index = 1; index <= total; index++) {
+      sends.push(host.send('live-16', { text: `card ${index}` }));
+      await settle(10);
+    }
+    await settle(500);
+    clearInterval(faults);
+    proxy.clear();
+    const sent = await Promise.all(sends);
+    assert.deepEqual(
+      sent.map((message) => message.seq).sort((a, b) => a - b),
+      range(1, total),
+      'each send stored once',
+    );
+    for (const fan of fans) {
+      await until(() => fan.messages.at(-1)?.seq === total, `${fan.client.userId} reaches ${total}`, 15_000);
+      const seqs = seqsOf(fan.messages);
+      assert.deepEqual(seqs, range(seqs[0] as number, total), `${fan.client.userId}: contiguous, no repeats`);
+      assert.ok((seqs[0] as number) <= 1, `${fan.client.userId} has everything from its join on`);
+    }
   });
 
   test('a server restart: viewers come back to the room by themselves and miss nothing stored', async (t) => {

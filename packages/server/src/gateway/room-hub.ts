@@ -312,6 +312,16 @@ export class RoomHub {
       if (room.view !== undefined) room.view.closed = true;
     } else if (message.senderId !== '') {
       this.addScore(room, message.senderId, '', 10);
+      // A gift's sender may never have joined here: look the name up once.
+      const entry = room.scores.get(message.senderId);
+      if (entry !== undefined && entry.name === '') {
+        this.deps.userName(message.senderId).then(
+          (name) => {
+            if (entry.name === '') entry.name = name;
+          },
+          () => undefined,
+        );
+      }
     }
     this.active.add(room);
   }
