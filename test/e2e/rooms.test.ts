@@ -9,7 +9,8 @@
 import assert from 'node:assert/strict';
 import { type TestContext, describe, test } from 'node:test';
 import { type Message, ParleyClient, type ParleyClientOptions, ParleyError, type Room, type RoomEvent } from '@parley/client';
-import { decodePacket, encodeFrameEntry } from '@parley/protocol';
+import { connect as connectTcp, type Socket } from 'node:net';
+import { LengthPrefixedReader, decodePacket, encodeFrameEntry, lengthPrefixed } from '@parley/protocol';
 import { WebSocket } from 'ws';
 import { type Bus, type BusEvent, type BusHandler, LocalBus, type ServerOptions, SqliteStore } from '@parley/server';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -310,12 +311,12 @@ describe('live rooms', () => {
     await assert.rejects(ann.client.joinRoom('live-9'), isCode('LIMIT_EXCEEDED'));
   });
 
-  test('a viewer fed faster than it reads loses chatter, never reliable messages: each arrives within 3 s, in order', async (t) => {
+  for (const transport of ['ws', 'tcp'] as const) test(`a viewer fed faster than it reads loses chatter, never reliable messages: each arrives within 3 s, in order (${transport})`, async (t) => {
     const fixture = await serverWith(t, ['host', 'slow', 'loud'], {
       rooms: { ...QUICK_ROOMS, userEventsPerSecond: 5000, userEventBurst: 5000, roomEventsPerSecond: 5000 },
     });
     await createRoom(fixture, 'host', 'live-10');
-    const slow = await SlowReader.join(fixture, 'slow', 'live-10');
+    const slow = await SlowReader.join(fixture, 'slow', 'live-10', transport);
     t.after(() => slow.close());
     const loud = await viewer(t, fixture, 'loud', 'live-10');
     const host = client(t, fixture, 'host');
@@ -499,38 +500,71 @@ describe('live rooms', () => {
   });
 });
 
-/** A viewer on a raw WebSocket that reads about 150 KB/s (15 KB every 100 ms), whatever the server sends. */
+/**
+ * A viewer on a raw connection that reads about 150 KB/s (15 KB every
+ * 100 ms), whatever the server sends. On TCP it answers the server's probes
+ * (a `ping` with request_id 0) as it reads them, as the protocol asks; on
+ * WebSocket the library answers WebSocket pings.
+ */
 class SlowReader {
   readonly reliable: Array<{ seq: number; at: number }> = [];
   skipped = 0;
   closed = false;
   private allowance = 0;
   private readonly timer: ReturnType<typeof setInterval>;
+  private readonly reader = new LengthPrefixedReader(64 * 1024 * 1024);
 
-  private constructor(private readonly ws: WebSocket) {
-    ws.on('close', () => {
+  private constructor(private readonly connection: { ws?: WebSocket; socket?: Socket }) {
+    const { ws, socket } = connection;
+    ws?.on('close', () => {
       this.closed = true;
     });
-    ws.on('message', (data: Buffer) => this.onPacket(data));
+    ws?.on('message', (data: Buffer) => this.onBytes(data.length, [data]));
+    socket?.on('close', () => {
+      this.closed = true;
+    });
+    socket?.on('data', (chunk: Buffer) => this.onBytes(chunk.length, this.reader.push(chunk)));
     this.timer = setInterval(() => {
       this.allowance = 15_000;
-      ws.resume();
+      ws?.resume();
+      socket?.resume();
     }, 100);
   }
 
-  static async join(fixture: TestServer, userId: string, roomId: string): Promise<SlowReader> {
+  static async join(fixture: TestServer, userId: string, roomId: string, transport: 'ws' | 'tcp'): Promise<SlowReader> {
     const token = await fixture.api.token(userId);
-    const ws = new WebSocket(fixture.server.wsUrl, { perMessageDeflate: false });
-    await new Promise<void>((resolve, reject) => ws.once('open', resolve).once('error', reject));
-    ws.send(encodeFrameEntry({ requestId: 1, body: { $case: 'hello', value: { protocolVersion: 1, token, client: 'slow' } } }));
-    ws.send(encodeFrameEntry({ requestId: 2, body: { $case: 'joinRoom', value: { roomId, afterSeq: 0 } } }));
-    return new SlowReader(ws);
+    const hello = encodeFrameEntry({ requestId: 1, body: { $case: 'hello', value: { protocolVersion: 1, token, client: 'slow' } } });
+    const join = encodeFrameEntry({ requestId: 2, body: { $case: 'joinRoom', value: { roomId, afterSeq: 0 } } });
+    if (transport === 'ws') {
+      const ws = new WebSocket(fixture.server.wsUrl, { perMessageDeflate: false });
+      await new Promise<void>((resolve, reject) => ws.once('open', resolve).once('error', reject));
+      ws.send(hello);
+      ws.send(join);
+      return new SlowReader({ ws });
+    }
+    const { hostname, port } = new URL(fixture.server.tcpUrl as string);
+    const socket = connectTcp({ host: hostname, port: Number(port) });
+    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+    socket.write(lengthPrefixed(hello));
+    socket.write(lengthPrefixed(join));
+    return new SlowReader({ socket });
   }
 
-  private onPacket(packet: Buffer): void {
-    this.allowance -= packet.length;
-    if (this.allowance <= 0) this.ws.pause();
+  private onBytes(length: number, packets: Iterable<Uint8Array>): void {
+    this.allowance -= length;
+    if (this.allowance <= 0) {
+      this.connection.ws?.pause();
+      this.connection.socket?.pause();
+    }
+    for (const packet of packets) this.onPacket(packet);
+  }
+
+  private onPacket(packet: Uint8Array): void {
     for (const frame of decodePacket(packet)) {
+      if (frame.body?.$case === 'ping' && frame.requestId === 0) {
+        this.connection.socket?.write(lengthPrefixed(encodeFrameEntry({ requestId: 0, body: { $case: 'pong', value: { nonce: frame.body.value.nonce } } })));
+        continue;
+      }
       if (frame.body?.$case !== 'roomBatch') continue;
       const batch = frame.body.value;
       this.skipped += batch.skipped;
@@ -542,7 +576,8 @@ class SlowReader {
 
   close(): void {
     clearInterval(this.timer);
-    this.ws.terminate();
+    this.connection.ws?.terminate();
+    this.connection.socket?.destroy();
   }
 }
 

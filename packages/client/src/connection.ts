@@ -190,6 +190,12 @@ export class Connection {
   private dispatch(frame: Frame): void {
     const body = frame.body;
     if (body === undefined) return;
+    if (body.$case === 'ping' && frame.requestId === 0) {
+      // The server's probe (docs/protocol.md, "Live rooms"): answered once
+      // everything before it was read, which is what it measures.
+      this.write({ requestId: 0, body: { $case: 'pong', value: { nonce: body.value.nonce } } });
+      return;
+    }
     if (body.$case === 'error') {
       const error = ParleyError.fromCode(body.value.code, body.value.message, body.value.retryAfterMs);
       if (frame.requestId !== 0) this.settle(frame.requestId, undefined, error);

@@ -59,8 +59,12 @@ export const REQUESTS = {
   closeRoom: { reply: 'ok', rate: 'request' },
 } as const satisfies Record<string, RequestSpec>;
 
-/** Frames the server sends on its own, with request_id 0. */
-export const PUSHES = ['push', 'conversationChanged', 'roomBatch', 'error'] as const satisfies readonly FrameCase[];
+/**
+ * Frames the server sends on its own, with request_id 0. A `ping` from the
+ * server is a probe: the client answers it with a `pong` (request_id 0, the
+ * same nonce) as soon as it reads it.
+ */
+export const PUSHES = ['push', 'conversationChanged', 'roomBatch', 'error', 'ping'] as const satisfies readonly FrameCase[];
 
 /** Client requests (frame cases a client may send). */
 export type RequestCase = keyof typeof REQUESTS;

@@ -171,7 +171,10 @@ export interface Frame {
     /** Reserved: a cumulative delivery position; accepted, never answered, has no effect yet. */
     { $case: "delivered"; value: DeliveredAck }
     | //
-    /** Heartbeat. */
+    /**
+     * Heartbeat. The server also sends it, with request_id 0, as a probe on
+     * TCP: answer with a pong (request_id 0, the same nonce) when you read it.
+     */
     { $case: "ping"; value: Ping }
     | //
     /** Display names for user ids the client has met (any signed-in user). */
@@ -218,7 +221,9 @@ export interface Frame {
      * stream (read on another device; added, removed, left; role changed).
      */
     { $case: "conversationChanged"; value: ConversationChanged }
-    | { $case: "pong"; value: Pong }
+    | //
+    /** Answers a ping; a client sends one (request_id 0) to answer the server's probe. */
+    { $case: "pong"; value: Pong }
     | //
     /**
      * Answers a request instead of its reply; with request_id 0 and fatal set,

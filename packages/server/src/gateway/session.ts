@@ -132,6 +132,8 @@ export class Session {
   displayName: string | undefined;
   /** Allocated on the first room batch. */
   private roomFlow: RoomFlow | undefined;
+  /** A protocol-level probe in flight (transports without their own, see probe()). */
+  private probeAnswered: (() => void) | undefined;
   /** Clock time of the last packet from the client (any frame counts as activity). */
   lastInboundAt: number;
   /** When the token this session authenticated with expires; the session ends then. */
@@ -249,6 +251,13 @@ export class Session {
     }
     if (body === undefined) {
       this.replyError(frame.requestId, new ParleyError('BAD_FRAME', 'unknown frame type'));
+      return;
+    }
+    // The answer to the server's own probe (see probe()).
+    if (body.$case === 'pong' && frame.requestId === 0) {
+      const answered = this.probeAnswered;
+      this.probeAnswered = undefined;
+      answered?.();
       return;
     }
     // A reply with request_id 0 could not be told from a push, so requests
@@ -453,14 +462,28 @@ export class Session {
     state.unconfirmed += entry.length;
     // Probed once a quarter of the window is out, so a viewer that reads
     // along never reaches the window, and a quiet room costs no probes.
-    if (!state.probing && state.unconfirmed > flow.windowBytes / 4 && this.connection.probe !== undefined && this.state === 'open') {
+    if (!state.probing && state.unconfirmed > flow.windowBytes / 4 && this.state === 'open') {
       state.probing = true;
       const mark = state.unconfirmed;
-      this.connection.probe(() => {
+      this.probe(() => {
         state.probing = false;
         state.unconfirmed = Math.max(0, state.unconfirmed - mark);
       });
     }
+  }
+
+  /**
+   * Calls `answered` once the peer has read everything written so far: the
+   * transport's own probe (a WebSocket ping), else a protocol `ping` with
+   * request_id 0, which clients answer with a `pong` when they read it.
+   */
+  private probe(answered: () => void): void {
+    if (this.connection.probe !== undefined) {
+      this.connection.probe(answered);
+      return;
+    }
+    this.probeAnswered = answered;
+    this.writeOrEnqueue(encodeFrameEntry({ requestId: 0, body: { $case: 'ping', value: { nonce: 0 } } }));
   }
 
   private dropSlowConsumer(): void {
