@@ -1,13 +1,15 @@
 /**
  * The built `parley` executable, end to end: a real `parley start` on free
- * ports, admin commands against it, and two `parley chat` processes talking
- * over real pipes. Needs `npm run build` (or `npx tsc -b packages/cli`) first.
+ * ports, admin commands against it, two `parley chat` processes talking
+ * over real pipes, and a `parley chat` watching a live room beside SDK
+ * viewers. Needs `npm run build` (or `npx tsc -b packages/cli`) first.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { ParleyClient, type RoomEvent } from '@parley/client';
 import { type CliProcess, cliSpawner, runCli } from './support/cli-process.js';
 
 describe('parley CLI', () => {
@@ -147,6 +149,104 @@ describe('parley CLI', () => {
     assert.equal(await dave.exitCode(), 0);
   });
 
+  test('room create, show, admin, mute, gift and close; a closed room answers ROOM_CLOSED', async () => {
+    const created = await runCli(['room', 'create', '--name', 'Spring sale', '--host', 'alice', '--id', 'spring'], adminEnv);
+    assert.equal(created.code, 0, created.stderr);
+    assert.equal(created.stdout, 'created room spring ("Spring sale", host alice)\n');
+    const generated = await runCli(['room', 'create', '--name', 'Ad hoc live', '--host', 'bob'], adminEnv);
+    assert.match(generated.stdout, /^created room \S+ \("Ad hoc live", host bob\)\n$/);
+
+    assert.equal((await runCli(['room', 'admin', 'spring', 'bob'], adminEnv)).stdout, 'bob is now an admin of spring\n');
+    assert.equal((await runCli(['room', 'mute', 'spring', 'carol'], adminEnv)).stdout, 'muted carol in spring for 10 min\n');
+    assert.equal((await runCli(['room', 'mute', 'spring', 'carol', '--seconds', '0'], adminEnv)).stdout, 'lifted the mute on carol in spring\n');
+    const muteAdmin = await runCli(['room', 'mute', 'spring', 'bob'], adminEnv);
+    assert.equal(muteAdmin.code, 1);
+    assert.match(muteAdmin.stderr, /FORBIDDEN: .*cannot be muted/);
+
+    const gift = await runCli(['room', 'gift', 'spring', '--from', 'carol', '--gift', 'a rose', '--value', '520'], adminEnv);
+    assert.equal(gift.code, 0, gift.stderr);
+    assert.equal(gift.stdout, 'carol sent a rose (520) to spring, seq 1\n');
+
+    const shown = await runCli(['room', 'show', 'spring'], adminEnv);
+    assert.equal(shown.code, 0, shown.stderr);
+    for (const line of [/^room +spring \("Spring sale"\)$/m, /^host +alice$/m, /^admins +bob$/m, /^online +0$/m, /^state +live$/m, /^last seq +1$/m]) assert.match(shown.stdout, line);
+    assert.equal((await runCli(['room', 'unadmin', 'spring', 'bob'], adminEnv)).stdout, 'bob is no longer an admin of spring\n');
+
+    const closed = await runCli(['room', 'close', 'spring'], adminEnv);
+    assert.equal(closed.code, 0, closed.stderr);
+    assert.equal(closed.stdout, 'closed room spring: the live ended for every viewer\n');
+    const after = await runCli(['room', 'show', 'spring'], adminEnv);
+    assert.match(after.stdout, /^admins +none$/m);
+    assert.match(after.stdout, /^state +closed$/m);
+    for (const late of [
+      ['room', 'gift', 'spring', '--from', 'carol', '--gift', 'a rose'],
+      ['room', 'mute', 'spring', 'carol'],
+    ]) {
+      const refused = await runCli(late, adminEnv);
+      assert.equal(refused.code, 1);
+      assert.equal(refused.stdout, '');
+      assert.match(refused.stderr, /^parley room: ROOM_CLOSED: /);
+    }
+    const usage = await runCli(['room', 'mute', 'spring'], adminEnv);
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /parley room mute <roomId> <userId>/);
+  });
+
+  test('chat watches a live room with /live: cards, chat lines both ways, likes, /leave, and the end of the live', async (t) => {
+    assert.equal((await runCli(['room', 'create', '--name', 'Concert', '--host', 'alice', '--id', 'concert'], adminEnv)).code, 0);
+    // Numbers print in the reader's locale; this one reads 29.00.
+    const carol = spawnCli(['chat', '--user', 'carol'], { ...adminEnv, LC_ALL: 'C' });
+    await carol.waitFor(/connected as carol/);
+    carol.write('/live concert\n');
+    await carol.waitFor(/\* now in ▶Concert \(id concert\): host alice, 1 watching; you are a viewer/);
+
+    const bob = new ParleyClient({ url: `${httpUrl.replace(/^http/, 'ws')}/ws`, token: (await runCli(['token', 'bob'], adminEnv)).stdout.trim() });
+    t.after(() => bob.close());
+    await bob.connect();
+    const bobsRoom = await bob.joinRoom('concert');
+    const heard: RoomEvent[] = [];
+    bobsRoom.on('events', ({ events }) => heard.push(...events));
+
+    // Reliable cards, posted through the REST API as a backend would.
+    assert.equal((await runCli(['room', 'gift', 'concert', '--from', 'dave', '--gift', 'a rose', '--value', '520'], adminEnv)).code, 0);
+    await carol.waitFor(/^\[▶Concert\] 🎁 dave sent a rose \(520\)$/m);
+    const adminKey = readFileSync(join(dataDir, 'admin-key'), 'utf8').trim();
+    const card = await fetch(`${httpUrl}/v1/conversations/concert/messages`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ senderId: 'alice', content: { type: 'custom', customType: 'shop.product_card', data: { title: 'Tea set', price: 29 } } }),
+    });
+    assert.equal(card.status, 201);
+    await carol.waitFor(/^\[▶Concert\] 🛒 Tea set — 29\.00$/m);
+
+    // Chatter: bob's line reaches carol, carol's reaches bob and prints once on her side.
+    await bobsRoom.chat('hello from bob');
+    await carol.waitFor(/^bob: hello from bob$/m);
+    carol.write('hi everyone\n');
+    await carol.waitFor(/^carol: hi everyone$/m);
+    for (let waited = 0; !heard.some((event) => event.kind === 'chat' && event.senderId === 'carol' && event.text === 'hi everyone'); waited += 20) {
+      assert.ok(waited < 5000, `bob never heard carol: ${JSON.stringify(heard)}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    bobsRoom.like(3);
+    await carol.waitFor(/^♥ \+3 likes( · .*)?$/m);
+    carol.write('/like 2\n');
+    for (let waited = 0; !heard.some((event) => event.kind === 'like' && event.senderId === 'carol'); waited += 20) {
+      assert.ok(waited < 5000, 'bob never saw carol’s likes');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+
+    carol.write('/leave\n');
+    await carol.waitFor(/^\* left ▶Concert$/m);
+    carol.write('/live concert\n');
+    await carol.waitFor(/\* now in ▶Concert \(id concert\): host alice, 2 watching; you are a viewer \(\/like, \/leave\)\n\d\d:\d\d \[▶Concert\] 🎁 dave sent a rose \(520\)\n\d\d:\d\d \[▶Concert\] 🛒 Tea set — 29\.00\n/);
+    assert.equal((await runCli(['room', 'close', 'concert'], adminEnv)).code, 0);
+    await carol.waitFor(/^\[▶Concert\] \* The live ended\n\* ▶Concert has ended$/m);
+    assert.equal(carol.stdout.match(/carol: hi everyone/g)?.length, 1, carol.stdout);
+    carol.write('/quit\n');
+    assert.equal(await carol.exitCode(), 0);
+  });
+
   test('chat as an unknown user fails with a hint', async () => {
     const result = await runCli(['chat', '--user', 'nobody'], adminEnv);
     assert.equal(result.code, 1);
@@ -156,9 +256,12 @@ describe('parley CLI', () => {
   test('--help describes the commands', async () => {
     const overview = await runCli(['--help']);
     assert.equal(overview.code, 0);
-    for (const name of ['start', 'user', 'token', 'group', 'chat']) assert.match(overview.stdout, new RegExp(`^  ${name} `, 'm'));
+    for (const name of ['start', 'user', 'token', 'group', 'room', 'chat']) assert.match(overview.stdout, new RegExp(`^  ${name} `, 'm'));
     const chatHelp = await runCli(['chat', '--help']);
     assert.match(chatHelp.stdout, /\/dm <userId>/);
+    assert.match(chatHelp.stdout, /\/live <roomId>/);
+    const roomHelp = await runCli(['room', '--help']);
+    assert.match(roomHelp.stdout, /parley room gift <roomId> --from USER --gift NAME/);
   });
 
   test('start closes cleanly on SIGTERM', async () => {

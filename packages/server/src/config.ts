@@ -78,12 +78,16 @@ export interface ServerLimits {
 export interface RoomLimits {
   /** How often each room's batch goes out, in ms (50-1000). Default 100 (env PARLEY_ROOM_TICK_MS). */
   tickMs: number;
-  /**
-   * Ephemeral events per batch for each tick's worth of time since the
-   * previous batch (up to four): a node too busy to keep the tick sends fewer,
-   * larger batches. The others are sampled out (counted in `skipped`). Default 40.
-   */
+  /** Ephemeral events per batch; a tick's others are sampled out (counted in `skipped`). Default 40. */
   maxEventsPerBatch: number;
+  /**
+   * When a node is too busy to keep its tick, a batch may carry
+   * maxEventsPerBatch for each tick's worth of time since the previous one,
+   * up to this many (1-4). 1 keeps batches small and reliable messages
+   * fastest; more keeps more chatter per viewer when the node falls behind
+   * (bench/README.md, "Live rooms"). Default 1.
+   */
+  maxBatchStretch: number;
   /** Ephemeral events one room takes per second (its inbound budget); past it they are dropped at once. Default 2,000. */
   roomEventsPerSecond: number;
   /** Ephemeral events one user may send per second, across rooms and connections, and in a burst. Defaults 5 and 20. */
@@ -249,6 +253,7 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = {
 export const DEFAULT_ROOM_LIMITS: RoomLimits = {
   tickMs: 100,
   maxEventsPerBatch: 40,
+  maxBatchStretch: 1,
   roomEventsPerSecond: 2000,
   userEventsPerSecond: 5,
   userEventBurst: 20,

@@ -2,14 +2,27 @@
  * ChatSession: the terminal chat's behaviour on top of one ParleyClient. Owns
  * the "current conversation", turns input lines into slash commands or sends,
  * prints incoming messages and connection changes, and keeps the current
- * conversation marked read as its messages are shown.
+ * conversation marked read as its messages are shown. It also watches at most
+ * one live room: its cards print as they come, its chatter through a LiveFeed
+ * that bounds how much a busy room prints.
  */
-import { type ConversationSummary, MAX_TEXT_PARTS, type Message, type ParleyClient, type StateChange, splitLongText } from '@parley/client';
+import {
+  type ConversationSummary,
+  MAX_TEXT_PARTS,
+  type Message,
+  type ParleyClient,
+  ParleyError,
+  type Role,
+  type Room,
+  type StateChange,
+  splitLongText,
+} from '@parley/client';
 import { DEFAULT_LIMITS } from '@parley/protocol';
 import { describeError, parseList } from '../command.js';
 import { connectFailureReason } from './connect.js';
 import { formatBytes } from './bytes.js';
-import { clean, conversationLabel, formatMessage } from './format.js';
+import { clean, clock, conversationLabel, formatChatLine, formatCount, formatMessage, formatRoomCard, roomLabel } from './format.js';
+import { LiveFeed, SUMMARY_INTERVAL_MS } from './live-feed.js';
 import type { Terminal } from './terminal.js';
 
 export const CHAT_COMMANDS_HELP = `Commands:
@@ -22,16 +35,36 @@ export const CHAT_COMMANDS_HELP = `Commands:
   /who                         members of this conversation
   /send <path>                 upload a file and send it here (photos, videos and
                                voice notes by their extension, anything else as a file)
+  /live <roomId>               watch a live room and chat there: its cards (gifts,
+                               products, announcements) print in full, chat lines
+                               briefly, likes and joins once a second
+  /like [n]                    send n likes to the live room (default 1, at most 100)
+  /leave                       leave the live room
   /help                        this list
   /quit                        leave (also Ctrl-D)
-Any other line is sent to the current conversation.`;
+Any other line is sent to the current conversation (in a live room: as a chat line).`;
 
 const DEFAULT_HISTORY = 20;
+/** Cards of a live room shown on joining it (the newest); /history shows more. */
+const CARDS_ON_JOIN = 5;
+const MAX_LIKES_PER_COMMAND = 100;
 /** How long /quit waits for unacknowledged sends before closing anyway. */
 const QUIT_SEND_GRACE_MS = 3000;
 
+/** The live room the session watches. */
+interface LiveView {
+  room: Room;
+  label: string;
+  feed: LiveFeed;
+  /** The conversation that was current before the room, current again when the room is left. */
+  previousConversationId: string | undefined;
+  summaryTimer: NodeJS.Timeout | undefined;
+  readonly unsubscribe: Array<() => void>;
+}
+
 export class ChatSession {
   private currentConversationId: string | undefined;
+  private live: LiveView | undefined;
   private readonly pendingSends = new Set<Promise<unknown>>();
   private markReadScheduled = false;
   private quitting = false;
@@ -55,7 +88,9 @@ export class ChatSession {
     const line = rawLine.trim();
     if (line === '') return undefined;
     if (!line.startsWith('/')) {
-      this.send(line);
+      const live = this.currentLive();
+      if (live === undefined) this.send(line);
+      else this.chat(live, line);
       return undefined;
     }
     const [command = '', ...args] = line.slice(1).split(/\s+/);
@@ -77,7 +112,8 @@ export class ChatSession {
           await this.history(args[0]);
           break;
         case 'read':
-          await this.markCurrentRead(true);
+          if (this.currentLive() === undefined) await this.markCurrentRead(true);
+          else this.terminal.print('! a live room has no unread count to mark');
           break;
         case 'who':
           await this.who();
@@ -85,6 +121,15 @@ export class ChatSession {
         case 'send':
           // The rest of the line is the path, spaces and all.
           this.sendFile(line.slice(1 + command.length).trim());
+          break;
+        case 'live':
+          await this.watch(args[0]);
+          break;
+        case 'like':
+          this.like(args[0]);
+          break;
+        case 'leave':
+          await this.leaveLive();
           break;
         case 'help':
           this.terminal.print(CHAT_COMMANDS_HELP);
@@ -104,6 +149,8 @@ export class ChatSession {
   /** Waits (briefly) for sends still in flight, then closes the client. */
   async close(): Promise<void> {
     this.quitting = true;
+    // The connection's close takes it out of the room; only the printing stops here.
+    if (this.live !== undefined) this.forgetLive(this.live);
     if (this.pendingSends.size > 0) {
       const grace = new Promise<void>((resolve) => setTimeout(resolve, QUIT_SEND_GRACE_MS).unref());
       await Promise.race([Promise.allSettled([...this.pendingSends]), grace]);
@@ -234,10 +281,13 @@ export class ChatSession {
 
   private list(): void {
     const summaries = this.client.conversations();
-    if (summaries.length === 0) {
+    const live = this.live;
+    if (summaries.length === 0 && live === undefined) {
       this.terminal.print('* no conversations yet: /dm <userId> or /new-group <name> <members>');
       return;
     }
+    const roomLine =
+      live === undefined ? [] : [`${live.room.id === this.currentConversationId ? '>' : ' '} ${live.label}  live, ${formatCount(live.room.online)} watching  (id ${live.room.id})`];
     const lines = summaries.map((summary) => {
       const marker = summary.id === this.currentConversationId ? '>' : ' ';
       const unread = summary.unread > 0 ? `${summary.unread} unread` : 'read';
@@ -246,7 +296,7 @@ export class ChatSession {
       const last = summary.lastMessage?.text === undefined ? '' : `  last: ${clean(summary.lastMessage.senderId)}: ${clean(summary.lastMessage.text.slice(0, 40))}`;
       return `${marker} ${conversationLabel(summary, summary.id)}  ${unread}${id}${left}${last}`;
     });
-    this.terminal.print(`${lines.join('\n')}\n  total unread: ${this.client.totalUnread}`);
+    this.terminal.print(`${[...roomLine, ...lines].join('\n')}\n  total unread: ${this.client.totalUnread}`);
   }
 
   private async history(countArgument: string | undefined): Promise<void> {
@@ -263,13 +313,22 @@ export class ChatSession {
       return;
     }
     const label = this.label(conversationId);
-    this.terminal.print(messages.map((message) => formatMessage(message, label, { withTime: true, selfId: this.client.userId })).join('\n'));
+    const format = this.live?.room.id === conversationId ? formatRoomCard : formatMessage;
+    this.terminal.print(messages.map((message) => format(message, label, { withTime: true, selfId: this.client.userId })).join('\n'));
     await this.markCurrentRead(false);
   }
 
   private async who(): Promise<void> {
     const conversationId = this.requireCurrent();
     if (conversationId === undefined) return;
+    const room = this.currentLive()?.room;
+    if (room !== undefined) {
+      // A room has no member list: its audience is counted, and its most active viewers ranked.
+      const top = room.topViewers.slice(0, 5).map((viewer) => `${viewer.userId} (${formatCount(viewer.score)})`);
+      const active = top.length === 0 ? '' : `; most active: ${top.join(', ')}`;
+      this.terminal.print(`* ${formatCount(room.online)} watching ${this.label(room.id)}; host ${room.info.hostId}${active}`);
+      return;
+    }
     const members = await this.client.members(conversationId);
     const described = members.map((member) => (member.role === 'member' ? member.userId : `${member.userId} (${member.role})`));
     this.terminal.print(`* ${members.length} in ${this.label(conversationId)}: ${described.join(', ')}`);
@@ -277,7 +336,8 @@ export class ChatSession {
 
   private async markCurrentRead(announce: boolean): Promise<void> {
     const conversationId = this.requireCurrent();
-    if (conversationId === undefined) return;
+    // Rooms have no read positions.
+    if (conversationId === undefined || conversationId === this.live?.room.id) return;
     await this.client.markRead(conversationId);
     if (announce) this.terminal.print(`* ${this.label(conversationId)} marked read (total unread ${this.client.totalUnread})`);
   }
@@ -327,6 +387,149 @@ export class ChatSession {
     }
   }
 
+  /**
+   * /live <roomId>: joins the room (leaving the one watched before) and makes
+   * it the current conversation. Without an id, or with the watched room's,
+   * switches back to the watched room.
+   */
+  private async watch(roomId: string | undefined): Promise<void> {
+    const watched = this.live;
+    if (roomId === undefined || roomId === watched?.room.id) {
+      if (watched === undefined) {
+        this.terminal.print('! usage: /live <roomId>');
+        return;
+      }
+      if (this.currentLive() === undefined) watched.previousConversationId = this.currentConversationId;
+      this.currentConversationId = watched.room.id;
+      this.terminal.setPrompt(this.prompt());
+      this.terminal.print(`* now in ${this.describeRoom(watched.room)}`);
+      return;
+    }
+    // Joined before the old room is left, so that a mistyped id leaves the watched room alone.
+    const room = await this.client.joinRoom(roomId);
+    const previousConversationId = this.currentLive() === undefined ? this.currentConversationId : watched?.previousConversationId;
+    if (watched !== undefined) {
+      this.forgetLive(watched);
+      this.terminal.print(`* left ${watched.label}`);
+    }
+    // From here to the listeners nothing waits: the new room's first batch cannot come unheard.
+    const live: LiveView = {
+      room,
+      label: roomLabel(room.info.name, room.id),
+      feed: new LiveFeed({ selfId: this.client.userId ?? '', online: room.online }),
+      previousConversationId,
+      summaryTimer: undefined,
+      unsubscribe: [],
+    };
+    this.live = live;
+    this.currentConversationId = room.id;
+    const selfId = this.client.userId;
+    live.unsubscribe.push(
+      room.on('message', (message) => this.terminal.print(formatRoomCard(message, live.label, { selfId }))),
+      room.on('events', ({ events, skipped }) => {
+        for (const line of live.feed.add(events, skipped, Date.now())) this.terminal.print(line);
+        this.scheduleSummary(live);
+      }),
+      room.on('stats', ({ online }) => {
+        live.feed.setOnline(online);
+        this.scheduleSummary(live);
+      }),
+      room.on('closed', () => {
+        this.forgetLive(live);
+        this.terminal.print(`* ${live.label} has ended${this.backIn()}`);
+      }),
+    );
+    this.terminal.setPrompt(this.prompt());
+    const earlier = room.messages.length > CARDS_ON_JOIN ? ` (${room.messages.length - CARDS_ON_JOIN} earlier: /history)` : '';
+    this.terminal.print(`* now in ${this.describeRoom(room)} (/like, /leave)${earlier}`);
+    const recent = room.messages.slice(-CARDS_ON_JOIN);
+    if (recent.length > 0) this.terminal.print(recent.map((message) => formatRoomCard(message, live.label, { withTime: true, selfId })).join('\n'));
+    await watched?.room.leave();
+  }
+
+  /** `▶Spring sale (id live-1): host sam, 12 watching; you are a viewer` */
+  private describeRoom(room: Room): string {
+    const muted = room.mutedUntil > Date.now() ? `; muted until ${clock(room.mutedUntil)}` : '';
+    return `${this.label(room.id)} (id ${room.id}): host ${room.info.hostId}, ${formatCount(room.online)} watching; you are ${ROOM_ROLES[room.role]}${muted}`;
+  }
+
+  /** A chat line to the room; like text sends, not awaited. Printed once the server took it. */
+  private chat(live: LiveView, text: string): void {
+    const room = live.room;
+    this.terminal.eraseEnteredLine(text);
+    live.feed.expectEcho(text);
+    const selfId = this.client.userId ?? '';
+    const pending = room.chat(text).then(
+      () => this.terminal.print(formatChatLine(selfId, text)),
+      (error: unknown) => {
+        live.feed.cancelEcho(text);
+        const muted = error instanceof ParleyError && error.codeName === 'FORBIDDEN' && room.mutedUntil > Date.now();
+        const why = muted ? `you are muted here until ${clock(room.mutedUntil)}` : describeError(error);
+        this.terminal.print(`! not sent to ${live.label} ("${clean(text.slice(0, 40))}"): ${why}`);
+      },
+    );
+    this.pendingSends.add(pending);
+    void pending.finally(() => this.pendingSends.delete(pending));
+  }
+
+  private like(countArgument: string | undefined): void {
+    const live = this.live;
+    if (live === undefined) {
+      this.terminal.print('! not in a live room: /live <roomId> first');
+      return;
+    }
+    const count = countArgument === undefined ? 1 : Number(countArgument);
+    if (!Number.isInteger(count) || count < 1 || count > MAX_LIKES_PER_COMMAND) {
+      this.terminal.print(`! usage: /like [n], n from 1 to ${MAX_LIKES_PER_COMMAND}`);
+      return;
+    }
+    // Taps are merged by the SDK and by the server; they come back in the summary line (♥ +n likes).
+    live.room.like(count);
+  }
+
+  private async leaveLive(): Promise<void> {
+    const live = this.live;
+    if (live === undefined) {
+      this.terminal.print('! not in a live room');
+      return;
+    }
+    this.forgetLive(live);
+    await live.room.leave();
+    this.terminal.print(`* left ${live.label}${this.backIn()}`);
+  }
+
+  /** Stops printing the room and, when it was current, makes the conversation before it current again. */
+  private forgetLive(live: LiveView): void {
+    if (this.live !== live) return;
+    for (const stop of live.unsubscribe) stop();
+    clearTimeout(live.summaryTimer);
+    this.live = undefined;
+    if (this.currentConversationId === live.room.id) {
+      this.currentConversationId = live.previousConversationId;
+      this.terminal.setPrompt(this.prompt());
+    }
+  }
+
+  /** "; back in @bob" after leaving a room, when a conversation is current again. */
+  private backIn(): string {
+    return this.currentConversationId === undefined ? '' : `; back in ${this.label(this.currentConversationId)}`;
+  }
+
+  /** Merged likes, joins, counts and held-back chatter print at most once a second. */
+  private scheduleSummary(live: LiveView): void {
+    if (live.summaryTimer !== undefined || !live.feed.pending) return;
+    live.summaryTimer = setTimeout(() => {
+      live.summaryTimer = undefined;
+      if (this.live !== live || this.quitting) return;
+      for (const line of live.feed.summary()) this.terminal.print(line);
+    }, SUMMARY_INTERVAL_MS);
+  }
+
+  /** The watched room, when it is the current conversation. */
+  private currentLive(): LiveView | undefined {
+    return this.live !== undefined && this.live.room.id === this.currentConversationId ? this.live : undefined;
+  }
+
   private requireCurrent(): string | undefined {
     if (this.currentConversationId === undefined) this.terminal.print('! no conversation selected: /dm <userId> or /group <groupId> first');
     return this.currentConversationId;
@@ -337,9 +540,12 @@ export class ChatSession {
   }
 
   private label(conversationId: string): string {
+    if (conversationId === this.live?.room.id) return this.live.label;
     return conversationLabel(this.summary(conversationId), conversationId);
   }
 }
+
+const ROOM_ROLES: Record<Role, string> = { owner: 'the host', admin: 'an admin', member: 'a viewer' };
 
 const IMAGE_EXTENSIONS = new Set(['jpg', 'jpeg', 'png', 'gif', 'webp', 'avif']);
 const VIDEO_EXTENSIONS = new Set(['mp4', 'm4v', 'mov', 'webm', 'mkv']);

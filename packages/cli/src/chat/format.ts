@@ -1,10 +1,11 @@
 /**
  * How the chat shows conversations and messages as terminal lines:
- * `[@bob] alice: hi`, `[#Team] * alice added bob`. Text from the network is
- * stripped of control characters so that a message cannot move the cursor or
- * recolour the terminal.
+ * `[@bob] alice: hi`, `[#Team] * alice added bob`, and a live room's cards
+ * (`[▶Spring sale] 🎁 sam sent a rose (520)`) and chatter (`sam: hello`).
+ * Text from the network is stripped of control characters so that a message
+ * cannot move the cursor or recolour the terminal.
  */
-import { type ConversationSummary, type Message, describeSystemEvent } from '@parley/client';
+import { type ConversationSummary, type Message, type RoomEvent, describeSystemEvent } from '@parley/client';
 import { formatBytes } from './bytes.js';
 
 /** `@peer` or `@peer/subject` for a direct conversation, `#name` for a group. */
@@ -17,6 +18,11 @@ export function conversationLabel(summary: ConversationSummary | undefined, conv
   return clean(`#${summary.name}`);
 }
 
+/** `▶name` for a live room (its id while the name is unknown). */
+export function roomLabel(name: string, roomId: string): string {
+  return clean(`▶${name === '' ? roomId : name}`);
+}
+
 /**
  * One message as `[label] sender: text`; system messages as `[label] * what
  * happened`, in the SDK's words, with the reader (`selfId`) as "you".
@@ -25,6 +31,76 @@ export function formatMessage(message: Message, label: string, { withTime = fals
   const time = withTime ? `${clock(message.createdAt)} ` : '';
   if (message.type === 'system') return `${time}[${label}] * ${clean(describeSystemEvent(message.system, { selfId }))}`;
   return `${time}[${label}] ${message.senderId}: ${indentContinuation(describeContent(message))}`;
+}
+
+/**
+ * A live room's reliable message as a card: gifts, product cards and red
+ * packets summarised (`🎁 sam sent a rose (520)`, `🛒 Tea set — 29.00`),
+ * anything else (announcements, other kinds, the end of the live) as formatMessage has it.
+ */
+export function formatRoomCard(message: Message, label: string, options: { withTime?: boolean; selfId?: string } = {}): string {
+  const summary = cardSummary(message);
+  if (summary === undefined) return formatMessage(message, label, options);
+  return `${options.withTime === true ? `${clock(message.createdAt)} ` : ''}[${label}] ${summary}`;
+}
+
+/** The application kinds a live room's cards know (the web app shows the same ones). */
+function cardSummary(message: Message): string | undefined {
+  const content = message.content;
+  if (content?.type !== 'custom') return undefined;
+  const data = content.data;
+  // The data comes from other people's clients and backends: a field of an unexpected type shows the generic line.
+  switch (content.customType) {
+    case 'live.gift':
+      if (typeof data.gift === 'string' && isAmount(data.value)) return `🎁 ${message.senderId} sent ${oneLine(data.gift)} (${amountText(data.value, AMOUNT_FORMAT)})`;
+      return undefined;
+    case 'shop.product_card':
+      if (typeof data.title === 'string' && isAmount(data.price)) return `🛒 ${oneLine(data.title)} — ${amountText(data.price, PRICE_FORMAT)}`;
+      return undefined;
+    case 'live.red_packet': {
+      if (!isAmount(data.amount)) return undefined;
+      const note = typeof data.note === 'string' && data.note.trim() !== '' ? `: ${oneLine(data.note)}` : '';
+      return `🧧 ${message.senderId} sent a red packet (${amountText(data.amount, AMOUNT_FORMAT)})${note}`;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** A live room's chat line, compact: `sam: hello`. */
+export function formatChatLine(senderId: string, text: string): string {
+  return `${senderId}: ${oneLine(text)}`;
+}
+
+/** An application's ephemeral room event: `sam · game.move (12 B)`. */
+export function formatCustomRoomEvent(event: RoomEvent): string {
+  const size = event.data === undefined || event.data.byteLength === 0 ? '' : ` (${formatBytes(event.data.byteLength)})`;
+  return `${event.senderId} · ${clean(event.customType ?? '')}${size}`;
+}
+
+/** Counts as people read them: 1,204. */
+export function formatCount(count: number): string {
+  return COUNT_FORMAT.format(count);
+}
+
+const COUNT_FORMAT = new Intl.NumberFormat(undefined, { maximumFractionDigits: 0 });
+/** Gift values and red packet amounts: "1,520", "8.88". */
+const AMOUNT_FORMAT = new Intl.NumberFormat(undefined, { maximumFractionDigits: 2 });
+/** Prices: "29.00", "19.90". */
+const PRICE_FORMAT = new Intl.NumberFormat(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+
+function isAmount(value: unknown): value is number | string {
+  return (typeof value === 'number' && Number.isFinite(value)) || (typeof value === 'string' && value.trim() !== '');
+}
+
+/** A number in the reader's locale; a string (a price with its currency, say) as it is. */
+function amountText(value: number | string, format: Intl.NumberFormat): string {
+  return typeof value === 'string' ? oneLine(value) : format.format(value);
+}
+
+/** Text for a line of its own: runs of white space (newlines too) as one space, control characters replaced. */
+function oneLine(text: string): string {
+  return clean(text.replace(/\s+/g, ' ').trim());
 }
 
 function describeContent(message: Message): string {
@@ -56,7 +132,7 @@ function mediaDetails(message: Message): string {
 }
 
 /** HH:MM in local time. */
-function clock(epochMs: number): string {
+export function clock(epochMs: number): string {
   const date = new Date(epochMs);
   return `${String(date.getHours()).padStart(2, '0')}:${String(date.getMinutes()).padStart(2, '0')}`;
 }

@@ -1,7 +1,8 @@
 /**
- * The admin commands (`parley user`, `parley token`, `parley group`): one REST
- * call each against a running server, a one-line result on stdout. `token`
- * prints nothing but the token so that `$(parley token alice)` works.
+ * The admin commands (`parley user`, `parley token`, `parley group`, `parley
+ * room`): one REST call each against a running server, a one-line result on
+ * stdout (`room show` prints one line per field). `token` prints nothing but
+ * the token so that `$(parley token alice)` works.
  */
 import { parseArgs } from 'node:util';
 import { type Command, UsageError, parseInteger, parseList } from '../command.js';
@@ -142,3 +143,139 @@ ${SERVER_OPTIONS_USAGE}`,
     }
   },
 };
+
+const DEFAULT_MUTE_SECONDS = 600;
+/** The server's bound on a mute. */
+const MAX_MUTE_SECONDS = 30 * 24 * 3600;
+
+export const roomCommand: Command = {
+  name: 'room',
+  summary: 'open, show, moderate and close live rooms; post gifts',
+  usage: `Usage:
+  parley room create --name NAME --host USER [--id ROOM]
+  parley room show <roomId>
+  parley room admin <roomId> <userId>
+  parley room unadmin <roomId> <userId>
+  parley room mute <roomId> <userId> [--seconds N]
+  parley room close <roomId>
+  parley room gift <roomId> --from USER --gift NAME [--value N]
+
+A live room is watched by whoever joins it (in parley chat: /live <roomId>).
+Its host and admins post reliable messages; viewers send chat lines and likes.
+
+create   opens a room hosted by USER; --id defaults to a generated id (printed).
+show     the room's name, host, admins, viewers online (on this server),
+         whether it is closed, and the seq of its newest reliable message.
+admin    makes a user an admin: may post to the room, mute viewers and close it.
+unadmin  makes an admin a plain viewer again.
+mute     refuses a viewer's chat lines and likes for N seconds (default
+         ${DEFAULT_MUTE_SECONDS}, at most ${MAX_MUTE_SECONDS}); --seconds 0 lifts the mute.
+close    ends the live for every viewer; afterwards posting to the room and
+         moderating it answer ROOM_CLOSED (show still shows it).
+gift     posts a gift from USER, as a backend does once it is paid for: a
+         reliable message every viewer sees, of kind live.gift with
+         {gift: NAME, value: N} (--value defaults to 1).
+
+${SERVER_OPTIONS_USAGE}`,
+  async run(args) {
+    const { values, positionals } = parseArgs({
+      args,
+      options: {
+        ...SERVER_OPTIONS,
+        ...HELP,
+        name: { type: 'string' },
+        host: { type: 'string' },
+        id: { type: 'string' },
+        seconds: { type: 'string' },
+        from: { type: 'string' },
+        gift: { type: 'string' },
+        value: { type: 'string' },
+      },
+      allowPositionals: true,
+    });
+    const [action, ...rest] = positionals;
+    switch (action) {
+      case 'create': {
+        if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}" (the id goes in --id)`);
+        if (values.name === undefined) throw new UsageError('missing --name');
+        if (values.host === undefined) throw new UsageError('missing --host');
+        const room = await adminClient(values).createRoom({ id: values.id, name: values.name, hostId: values.host });
+        out(`created room ${room.id} ("${room.name}", host ${room.hostId})`);
+        return 0;
+      }
+      case 'show': {
+        const roomId = onlyRoom(rest, 'show');
+        const room = await adminClient(values).getRoom(roomId);
+        out(
+          [
+            `room      ${room.id} ("${room.name}")`,
+            `host      ${room.hostId}`,
+            `admins    ${room.adminIds.length === 0 ? 'none' : room.adminIds.join(', ')}`,
+            `online    ${room.online}`,
+            `state     ${room.closed ? 'closed' : 'live'}`,
+            `last seq  ${room.lastSeq}`,
+            `created   ${new Date(room.createdAt).toISOString()}`,
+          ].join('\n'),
+        );
+        return 0;
+      }
+      case 'admin':
+      case 'unadmin': {
+        const [roomId, userId] = roomAndUser(rest, action);
+        await adminClient(values).setRoomAdmin(roomId, userId, action === 'admin');
+        out(action === 'admin' ? `${userId} is now an admin of ${roomId}` : `${userId} is no longer an admin of ${roomId}`);
+        return 0;
+      }
+      case 'mute': {
+        const [roomId, userId] = roomAndUser(rest, 'mute');
+        const seconds = values.seconds === undefined ? DEFAULT_MUTE_SECONDS : parseInteger(values.seconds, '--seconds', { max: MAX_MUTE_SECONDS });
+        await adminClient(values).muteViewer(roomId, userId, seconds);
+        out(seconds === 0 ? `lifted the mute on ${userId} in ${roomId}` : `muted ${userId} in ${roomId} for ${formatSeconds(seconds)}`);
+        return 0;
+      }
+      case 'close': {
+        const roomId = onlyRoom(rest, 'close');
+        await adminClient(values).closeRoom(roomId);
+        out(`closed room ${roomId}: the live ended for every viewer`);
+        return 0;
+      }
+      case 'gift': {
+        const roomId = onlyRoom(rest, 'gift');
+        if (values.from === undefined) throw new UsageError('missing --from (who sends the gift)');
+        if (values.gift === undefined || values.gift.trim() === '') throw new UsageError('missing --gift (what is sent, e.g. --gift "a rose")');
+        const gift = values.gift.trim();
+        const value = values.value === undefined ? 1 : parseInteger(values.value, '--value');
+        const message = await adminClient(values).postMessage(roomId, {
+          senderId: values.from,
+          content: { type: 'custom', customType: 'live.gift', data: { gift, value } },
+        });
+        out(`${message.senderId} sent ${gift} (${value}) to ${roomId}, seq ${message.seq}`);
+        return 0;
+      }
+      case undefined:
+        throw new UsageError('missing action: create, show, admin, unadmin, mute, close or gift');
+      default:
+        throw new UsageError(`unknown action "room ${action}"`);
+    }
+  },
+};
+
+function onlyRoom(rest: string[], action: string): string {
+  const [roomId, ...extra] = rest;
+  if (roomId === undefined || extra.length > 0) throw new UsageError(`usage: parley room ${action} <roomId>`);
+  return roomId;
+}
+
+function roomAndUser(rest: string[], action: string): [string, string] {
+  const [roomId, userId, ...extra] = rest;
+  if (roomId === undefined || userId === undefined || extra.length > 0) throw new UsageError(`usage: parley room ${action} <roomId> <userId>`);
+  return [roomId, userId];
+}
+
+/** 45 → "45 s", 600 → "10 min", 5400 → "90 min", 7200 → "2 h", 172800 → "2 days". */
+function formatSeconds(seconds: number): string {
+  if (seconds % 86_400 === 0) return `${seconds / 86_400} day${seconds === 86_400 ? '' : 's'}`;
+  if (seconds % 3600 === 0) return `${seconds / 3600} h`;
+  if (seconds % 60 === 0) return `${seconds / 60} min`;
+  return `${seconds} s`;
+}

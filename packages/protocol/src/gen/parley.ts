@@ -807,9 +807,8 @@ export interface RoomBatch {
    */
   reliable: Message[];
   /**
-   * This tick's ephemeral events: at most 40 per tick's worth of time since
-   * the previous batch (a node too busy to keep its tick sends fewer, larger
-   * batches), sampled beyond that.
+   * This tick's ephemeral events, at most 40 (sampled beyond that; a server
+   * may be configured to carry more when it falls behind its tick).
    */
   events: RoomEvent[];
   /**

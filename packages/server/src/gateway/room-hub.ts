@@ -45,7 +45,7 @@ const IDLE_ROOM_MS = 30_000;
 const MAX_SCORES = 1000;
 /** Users whose event buckets are kept (they outlive connections, like send buckets). */
 const MAX_TRACKED_USERS = 100_000;
-/** A batch carries at most this many ticks' worth of events (see eventCap). */
+/** The reservoir holds the largest batch any setting allows (see eventCap). */
 const MAX_STRETCH = 4;
 /** A batch with nothing but joins and counts goes out at most this often. */
 const QUIET_BATCH_MS = 1000;
@@ -432,14 +432,15 @@ export class RoomHub {
 
   /**
    * How many sampled events a batch carries: maxEventsPerBatch per tick's
-   * worth of time since the last batch, up to four ticks' worth. When the
-   * node is too busy to keep the tick (thousands of viewers to write to),
-   * batches come less often and carry more, so viewers keep the same flow of
-   * chatter while the writes per second fall.
+   * worth of time since the last batch, up to maxBatchStretch ticks' worth.
+   * Past 1, a node too busy to keep the tick (thousands of viewers to write
+   * to) sends batches less often that carry more, so viewers keep more of
+   * the chatter, at the price of longer write cycles for reliable messages.
    */
   private eventCap(elapsedMs: number): number {
-    const { maxEventsPerBatch, tickMs } = this.deps.limits;
-    return Math.round(maxEventsPerBatch * Math.min(MAX_STRETCH, Math.max(1, elapsedMs / tickMs)));
+    const { maxEventsPerBatch, tickMs, maxBatchStretch } = this.deps.limits;
+    const stretch = Math.min(MAX_STRETCH, Math.max(1, maxBatchStretch));
+    return Math.round(maxEventsPerBatch * Math.min(stretch, Math.max(1, elapsedMs / tickMs)));
   }
 
   /** The tick's events (a uniform sample of at most `cap`) in arrival order, merged likes and joins last; resets the tick. */
