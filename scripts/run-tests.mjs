@@ -42,4 +42,11 @@ if (chromium.kind === 'missing' && process.env.CI !== 'true') {
   const rule = '!'.repeat(78);
   console.error(`\n${rule}\n!! The browser tests (test/browser/) were SKIPPED: ${chromium.reason}.\n!! To run them: ${INSTALL_HINT}\n${rule}`);
 }
+// The same for the cluster suites (NATS): skipped only outside CI, and said so.
+const { natsSkipReason } = await import('../packages/server/test/support/cluster-services.ts');
+const natsSkipped = process.env.CI === 'true' ? undefined : await natsSkipReason();
+if (natsSkipped !== undefined) {
+  const rule = '!'.repeat(78);
+  console.error(`\n${rule}\n!! The cluster suites (NATS bus contract, two nodes over NATS) were SKIPPED:\n!! ${natsSkipped}.\n${rule}`);
+}
 process.exit(result.status ?? 1);

@@ -192,6 +192,14 @@ export interface ServerOptions {
   /** A Bus adapter to use instead of the in-process bus. */
   bus?: Bus;
   /**
+   * NATS for the bus between cluster nodes (nats://host:port), when no `bus`
+   * is given. Default: none, the in-process bus (env PARLEY_BUS). Nodes that
+   * share one NATS and `busPrefix` (env PARLEY_BUS_PREFIX, default "parley")
+   * form one cluster.
+   */
+  busUrl?: string;
+  busPrefix?: string;
+  /**
    * The time source and timers for everything the protocol times: auth and
    * heartbeat deadlines, token lifetimes, rate limits, message and conversation
    * timestamps. Tests pass a ManualClock (from @parley/protocol) to move time
@@ -214,6 +222,8 @@ export interface ResolvedOptions {
   limits: ServerLimits;
   rooms: RoomLimits;
   nodeId: string;
+  busUrl: string | undefined;
+  busPrefix: string;
   mediaLimits: MediaLimits;
   /** Undefined: the server keeps media under dataDir/media. */
   mediaStore: MediaStore | undefined;
@@ -308,6 +318,8 @@ export function resolveOptions(options: ServerOptions, env: NodeJS.ProcessEnv = 
     limits: { ...DEFAULT_SERVER_LIMITS, ...options.limits },
     rooms: roomLimits(options.rooms, env),
     nodeId: options.nodeId ?? (env.PARLEY_NODE_ID || randomUUID().slice(0, 8)),
+    busUrl: options.busUrl ?? (env.PARLEY_BUS?.trim() || undefined),
+    busPrefix: options.busPrefix ?? (env.PARLEY_BUS_PREFIX?.trim() || 'parley'),
     mediaLimits: { ...DEFAULT_MEDIA_LIMITS, ...options.mediaLimits },
     mediaStore: options.mediaStore ?? mediaStoreFromEnvironment(env),
     customContentTypes: options.customContentTypes ?? (env.PARLEY_CUSTOM_TYPES ? env.PARLEY_CUSTOM_TYPES.split(',').map((type) => type.trim()).filter(Boolean) : undefined),

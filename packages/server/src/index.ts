@@ -31,6 +31,7 @@ export type {
 } from './services/model.js';
 export type { Bus, BusEvent, BusHandler } from './bus/bus.js';
 export { LocalBus } from './bus/local-bus.js';
+export { NatsBus, type NatsBusOptions } from './bus/nats-bus.js';
 export { SqliteStore, type SqliteStoreOptions } from './store/sqlite/sqlite-store.js';
 export { SERVER_VERSION } from './version.js';
 export type { MediaStore, MediaObjectInfo, ByteRange } from './media/media-store.js';

@@ -10,6 +10,7 @@ import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { pino } from 'pino';
 import type { Bus } from './bus/bus.js';
 import { LocalBus } from './bus/local-bus.js';
+import { NatsBus } from './bus/nats-bus.js';
 import { type ServerOptions, resolveOptions } from './config.js';
 import { Delivery } from './gateway/delivery.js';
 import { Gateway } from './gateway/gateway.js';
@@ -97,7 +98,13 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
   const tokenSecret = config.tokenSecret ?? persistentSecret(dataDir, 'token-secret');
 
   const store: Store = options.store ?? new SqliteStore({ path: join(dataDir, 'parley.db'), durability: config.durability });
-  const bus: Bus = options.bus ?? new LocalBus();
+  let bus: Bus;
+  try {
+    bus = options.bus ?? (config.busUrl === undefined ? new LocalBus() : await NatsBus.connect({ servers: config.busUrl, prefix: config.busPrefix, name: config.nodeId }));
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
   const clock = config.clock;
   const auth = new AuthService(tokenSecret, adminKey, store, config.tokenTtlSeconds, clock);
   const mediaStore: MediaStore = config.mediaStore ?? new LocalDiskMediaStore(join(dataDir, 'media'));
@@ -116,6 +123,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
       legacy.retire();
     }
   } catch (error) {
+    await bus.close();
     await store.close();
     throw error;
   }
@@ -198,6 +206,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
     if (config.webRoot !== undefined) await registerWebApp(app, { root: config.webRoot });
     await app.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG });
   } catch (error) {
+    await bus.close();
     await store.close();
     throw error;
   }
@@ -208,6 +217,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
       tcpPort = (await tcpListener.listen(config.tcpPort, config.host)).port;
     } catch (error) {
       await app.close();
+      await bus.close();
       await store.close();
       throw error;
     }

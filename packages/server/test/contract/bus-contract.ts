@@ -27,8 +27,9 @@ function message(conversationId: string, seq: number, extra: Partial<StoredMessa
   return { id: `${conversationId}-${seq}`, conversationId, seq, senderId: 'a', clientMsgId: `c${seq}`, type: 'user', text: `#${seq}`, createdAt: 1_700_000_000_000 + seq, ...extra };
 }
 
-export function busContract(name: string, createCluster: () => Promise<BusCluster>): void {
-  describe(`Bus contract: ${name}`, () => {
+/** `skip`: why the adapter's service is missing (the suite is then reported as skipped, with the reason). */
+export function busContract(name: string, createCluster: () => Promise<BusCluster>, skip?: string): void {
+  describe(`Bus contract: ${name}`, { skip }, () => {
     async function setup(t: { after(fn: () => unknown): void }): Promise<BusCluster> {
       const cluster = await createCluster();
       t.after(() => cluster.close());

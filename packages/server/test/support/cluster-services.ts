@@ -1,0 +1,37 @@
+/**
+ * Where the cluster suites find their real services: NATS on
+ * PARLEY_TEST_NATS (default nats://127.0.0.1:4222). A machine without it
+ * skips those suites and says why; under CI (CI=true) a missing service is a
+ * failure, never a skip.
+ */
+import { connect } from 'node:net';
+
+export const NATS_URL = process.env.PARLEY_TEST_NATS ?? 'nats://127.0.0.1:4222';
+
+/** Resolves when something listens at the URL's host and port. */
+function answers(url: string, timeoutMs = 1000): Promise<boolean> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = connect({ host: hostname, port: Number(port) });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+/** undefined when NATS answers; otherwise why the suite is skipped. Throws under CI. */
+export async function natsSkipReason(): Promise<string | undefined> {
+  if (await answers(NATS_URL)) return undefined;
+  const reason = `NATS does not answer at ${NATS_URL} (set PARLEY_TEST_NATS, or start nats-server -js)`;
+  if (process.env.CI === 'true') throw new Error(`${reason}: the cluster suites must run in CI`);
+  return reason;
+}
+
+/** A subject prefix of its own for one test run, so that runs sharing a NATS stay apart. */
+export function uniquePrefix(): string {
+  return `parley-test-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}
