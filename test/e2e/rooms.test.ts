@@ -419,6 +419,21 @@ describe('live rooms', () => {
     }
   });
 
+  test('a join cut off with its connection is sent again on the next one, and the room works', async (t) => {
+    const fixture = await serverWith(t, ['host', 'ann']);
+    await createRoom(fixture, 'host', 'live-17');
+    const proxy = await proxyInFront(fixture, t);
+    const ann = client(t, fixture, 'ann', { url: proxy.urlFor(fixture.server.wsUrl) });
+    await ann.connect();
+    proxy.cutNextRequest();
+    const room = await ann.joinRoom('live-17');
+    assert.equal(room.id, 'live-17');
+    const host = client(t, fixture, 'host');
+    await host.connect();
+    await host.send('live-17', { text: 'card' });
+    await until(() => room.messages.some((message) => message.text === 'card'), 'ann gets the card');
+  });
+
   test('a server restart: viewers come back to the room by themselves and miss nothing stored', async (t) => {
     const dataDir = mkdtempSync(join(tmpdir(), 'parley-rooms-'));
     t.after(() => rmSync(dataDir, { recursive: true, force: true }));

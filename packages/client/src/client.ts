@@ -103,6 +103,8 @@ const SYSTEM_SYNC_DEBOUNCE_MS = 100;
 /** Retry delay for a sync or pull that failed with a retryable error on a live connection. */
 const BACKGROUND_RETRY_MS = 1_000;
 const ROLES: readonly Role[] = ['member', 'admin', 'owner'];
+/** Room requests sent again on the next connection when the connection is lost before their answer. */
+const IDEMPOTENT_ROOM_REQUESTS: ReadonlySet<string> = new Set(['joinRoom', 'leaveRoom', 'pull']);
 /** A reconnect the server asked to delay waits its hint plus up to this share of it. */
 const RETRY_HINT_JITTER = 0.25;
 
@@ -224,7 +226,8 @@ export class ParleyClient {
     });
     this.prefetchVideo = options.prefetchVideo ?? runtime.prefetchVideo;
     this.roomSet = new RoomSet({
-      request: (body) => this.request(body),
+      // Joining, leaving and pulling mean the same when repeated; a chat line would not.
+      request: (body) => this.request(body, IDEMPOTENT_ROOM_REQUESTS.has(body.$case) ? 'idempotent' : 'once'),
       clock: this.clock,
       maxPullLimit: () => this.maxPullLimit,
       reportError: (error) => this.emitter.emit('error', error),

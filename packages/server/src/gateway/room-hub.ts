@@ -497,7 +497,9 @@ export class RoomHub {
     for (const room of [...this.rooms.values()]) {
       if (room.view === undefined) continue;
       if (room.viewers.size === 0) {
-        if (room.idleSince !== 0 && now - room.idleSince > IDLE_ROOM_MS && !this.active.has(room)) this.rooms.delete(room.id);
+        // Loaded by a join that was refused (a closed room) or left by everyone: forgotten after a while.
+        if (room.idleSince === 0) room.idleSince = now;
+        if ((room.view.closed || now - room.idleSince > IDLE_ROOM_MS) && !this.active.has(room)) this.rooms.delete(room.id);
         continue;
       }
       this.deps.bus.publish({ type: 'roomStats', roomId: room.id, nodeId: this.deps.nodeId, online: room.viewers.size, top: this.localTop(room) });
