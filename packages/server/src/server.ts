@@ -19,6 +19,7 @@ import { LISTEN_BACKLOG, TcpListener } from './gateway/tcp-listener.js';
 import { WEBSOCKET_PATH, WebSocketListener } from './gateway/ws-listener.js';
 import { registerAdminApi } from './http/admin-api.js';
 import { MEDIA_PREFIX, registerMediaApi } from './http/media-api.js';
+import { OPERATIONS_PATHS, registerOperationsApi } from './http/operations-api.js';
 import { LocalDiskMediaStore } from './media/local-disk-store.js';
 import type { MediaStore } from './media/media-store.js';
 import { MediaService } from './services/media.js';
@@ -177,7 +178,18 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false, verbose: true } },
     frameworkErrors,
   });
-  registerHttpConventions(app, { strictPrefixes: ['/v1'], apiPrefixes: ['/v1', DEV_AUTH_PREFIX, WEBSOCKET_PATH, MEDIA_PREFIX, '/healthz'] });
+  registerHttpConventions(app, { strictPrefixes: ['/v1'], apiPrefixes: ['/v1', DEV_AUTH_PREFIX, WEBSOCKET_PATH, MEDIA_PREFIX, '/healthz', ...OPERATIONS_PATHS] });
+  registerOperationsApi(app, {
+    auth,
+    gateway,
+    roomHub,
+    bus,
+    nodeId: config.nodeId,
+    storeAnswers: () => store.syncVersion().then(
+      () => true,
+      () => false,
+    ),
+  });
   // Health checks may come every second from several probes: counting a large users table that often is waste.
   const userCount = cachedFor(1000, () => store.countUsers(), clock);
   registerAdminApi(app, {

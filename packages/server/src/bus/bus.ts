@@ -43,4 +43,6 @@ export interface Bus {
   /** Returns an unsubscribe function. */
   subscribe(handler: BusHandler): () => void;
   close(): Promise<void>;
+  /** False while the adapter cannot reach its broker (for /readyz); absent means always ready. */
+  ready?(): boolean;
 }

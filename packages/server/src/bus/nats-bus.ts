@@ -61,6 +61,10 @@ export class NatsBus implements Bus {
     return () => this.handlers.delete(handler);
   }
 
+  ready(): boolean {
+    return !this.connection.isClosed() && !this.connection.isDraining();
+  }
+
   async close(): Promise<void> {
     this.handlers.clear();
     if (!this.connection.isClosed()) await this.connection.drain();
