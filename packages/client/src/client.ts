@@ -28,7 +28,7 @@ import { toMember, toMessage, toSummary, toWireContent, toWireRole } from './con
 import { Emitter } from './emitter.js';
 import { MediaChannel, type OpenSource, type TusUploadConstructor, throwIfCancelled } from './media.js';
 import { Outbox, validateContent, type Transmission } from './outbox.js';
-import { type Room, type RoomInfo, RoomSet } from './rooms.js';
+import { type Room, type RoomInfo, RoomSet, toRoomInfo } from './rooms.js';
 import { SyncEngine, initialSyncedSeq, type SyncStep } from './sync-engine.js';
 import type { OpenTransport } from './transport.js';
 import type {
@@ -557,10 +557,10 @@ export class ParleyClient {
   /** Creates a live room hosted by this user (docs/rooms.md). Join it to watch and send. */
   async createRoom(options: { id?: string; name: string }): Promise<RoomInfo> {
     const result = await this.request({ $case: 'createRoom', value: { id: options.id ?? '', name: options.name } });
-    const room = result.room;
-    if (room === undefined) throw new ParleyError('INTERNAL', 'room_result without a room');
+    if (result.room === undefined) throw new ParleyError('INTERNAL', 'room_result without a room');
+    const room = toRoomInfo(result.room);
     this.roomSet.remember(room.id);
-    return { id: room.id, name: room.name, hostId: room.hostId, closed: room.closed, createdAt: room.createdAt };
+    return room;
   }
 
   /**

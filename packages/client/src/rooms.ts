@@ -221,6 +221,14 @@ export class Room {
     if (batch.closed) this.close();
   }
 
+  /** @internal The room was closed (a batch said so, or a re-join was refused): leave it and tell the listeners. */
+  close(): void {
+    if (this.left) return;
+    this.info = { ...this.info, closed: true };
+    this.stop();
+    this.emitter.emit('closed', { roomId: this.id });
+  }
+
   /** @internal This client's own reliable send, acknowledged. */
   applyOwn(message: WireMessage): void {
     this.offer([message], message.seq);
@@ -276,13 +284,6 @@ export class Room {
     } finally {
       this.pulling = false;
     }
-  }
-
-  private close(): void {
-    if (this.left) return;
-    this.info = { ...this.info, closed: true };
-    this.stop();
-    this.emitter.emit('closed', { roomId: this.id });
   }
 }
 
@@ -346,7 +347,7 @@ export class RoomSet {
           if (!(error instanceof ParleyError)) return;
           if (error.codeName === 'ROOM_CLOSED' || error.codeName === 'NOT_FOUND') {
             this.joined.delete(room.id);
-            room.applyBatch({ roomId: room.id, lastSeq: 0, reliable: [], events: [], skipped: 0, online: 0, topViewers: [], closed: true });
+            room.close();
           } else if (error.codeName !== 'CLOSED') {
             this.host.reportError(error);
           }
@@ -377,7 +378,7 @@ export class RoomSet {
   }
 }
 
-function toRoomInfo(wire: WireRoomInfo | undefined): RoomInfo {
+export function toRoomInfo(wire: WireRoomInfo | undefined): RoomInfo {
   return { id: wire?.id ?? '', name: wire?.name ?? '', hostId: wire?.hostId ?? '', closed: wire?.closed ?? false, createdAt: wire?.createdAt ?? 0 };
 }
 

@@ -92,6 +92,8 @@ class LocalRoom {
   readonly nodes = new Map<string, NodeStats>();
   sentOnline = 0;
   sentTop = '';
+  /** The merged top viewers as of the last statistics (noteStats): joins and batches reuse it instead of sorting again. */
+  top: RoomViewer[] = [];
   statsDue = false;
   closing = false;
   idleSince = 0;
@@ -209,7 +211,7 @@ export class RoomHub {
       room: this.wireInfo(room),
       recent: recent.map(toWireMessage),
       online: this.online(room),
-      topViewers: this.top(room).map(toWireViewer),
+      topViewers: room.top,
       role: roleToWire(room.roles.get(userId) ?? 'member'),
       mutedUntil: mutedUntil > this.deps.clock.now() ? mutedUntil : 0,
     };
@@ -420,7 +422,7 @@ export class RoomHub {
     };
     if (room.statsDue) {
       batch.online = this.online(room);
-      batch.topViewers = this.top(room).map(toWireViewer);
+      batch.topViewers = room.top;
       room.statsDue = false;
     }
     room.skipped = 0;
@@ -510,12 +512,12 @@ export class RoomHub {
   /** Marks the room's online count and top list for the next batch when they changed. */
   private noteStats(room: LocalRoom): void {
     const online = this.online(room);
-    const topKey = this.top(room)
-      .map((viewer) => `${viewer.userId}:${viewer.score}`)
-      .join(',');
+    const top = this.top(room);
+    const topKey = top.map((viewer) => `${viewer.userId}:${viewer.score}`).join(',');
     if (online === room.sentOnline && topKey === room.sentTop) return;
     room.sentOnline = online;
     room.sentTop = topKey;
+    room.top = top.map(toWireViewer);
     room.statsDue = true;
     this.active.add(room);
   }

@@ -35,7 +35,7 @@ export function registerRoomsApi(v1: FastifyInstance, { rooms, roomHub }: RoomsA
 
   // The room and its audience as this node knows it (approximate, like the count viewers see).
   v1.get<{ Params: { id: string } }>('/rooms/:id', { schema: { params: ROOM_PATH } }, async (request) => {
-    const state = await rooms.load(request.params.id);
+    const state = await rooms.describe(request.params.id);
     return { ...state.room, online: roomHub.onlineCount(state.room.id), admins: state.people.filter((person) => person.role === 'admin').map((person) => person.userId) };
   });
 

@@ -130,18 +130,16 @@ export class MessagingService {
         return { message: existing, duplicate: true };
       }
       if (room) {
-        // A room's reliable message: no members, no read positions (rooms.ts).
+        // A room's reliable message: no members, no read positions (rooms.ts); visibleTo is refused there.
         await requireRoomSender(tx, conversation, senderId, operator, visibleTo);
-        const message = await appendToTimeline(tx, conversation, { senderId, clientMsgId, type: 'user', text, data: input.data, content: typed?.content }, this.clock.now());
-        if (typed !== undefined && typed.mediaIds.length > 0) await this.media?.recordReferences(tx, typed.mediaIds, { conversationId, seq: message.seq });
-        return { message, duplicate: false };
-      }
-      // An unknown sender has no membership: NOT_FOUND from here.
-      await requireActiveMembership(tx, conversationId, senderId);
-      if (visibleTo !== undefined) {
-        const target = await tx.getMember(conversationId, visibleTo);
-        if (target === undefined) await requireUsers(tx, [visibleTo]);
-        if (target === undefined || target.leftSeq !== undefined) throw new ParleyError('INVALID_ARGUMENT', 'visibleTo must be an active member');
+      } else {
+        // An unknown sender has no membership: NOT_FOUND from here.
+        await requireActiveMembership(tx, conversationId, senderId);
+        if (visibleTo !== undefined) {
+          const target = await tx.getMember(conversationId, visibleTo);
+          if (target === undefined) await requireUsers(tx, [visibleTo]);
+          if (target === undefined || target.leftSeq !== undefined) throw new ParleyError('INVALID_ARGUMENT', 'visibleTo must be an active member');
+        }
       }
       const message = await appendToTimeline(
         tx,
@@ -151,7 +149,7 @@ export class MessagingService {
       );
       if (typed !== undefined && typed.mediaIds.length > 0) await this.media?.recordReferences(tx, typed.mediaIds, { conversationId, seq: message.seq });
       // Your own messages are never unread: sending reads up to them.
-      await tx.raiseReadSeq(conversationId, senderId, message.seq);
+      if (!room) await tx.raiseReadSeq(conversationId, senderId, message.seq);
       return { message, duplicate: false };
     });
     origin?.onCommitted(result);

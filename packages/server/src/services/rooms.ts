@@ -86,13 +86,19 @@ export class RoomService {
     });
   }
 
-  /** A room, its people and its newest reliable messages, for a node that starts serving it. */
-  async load(roomId: string): Promise<RoomState> {
+  /** A room and its people (host, admins, muted viewers). */
+  async describe(roomId: string): Promise<Omit<RoomState, 'recent'>> {
     const id = requireConversationId(roomId);
     const conversation = await requireRoom(this.store, id);
     const people = await this.store.roomPeople(id);
-    const recent = await this.messagesAfter(id, Math.max(0, conversation.lastSeq - this.roomLimits.joinRecent), conversation.lastSeq);
-    return { room: toRoomView(conversation, hostOf(people)), people, recent };
+    return { room: toRoomView(conversation, hostOf(people)), people };
+  }
+
+  /** A room, its people and its newest reliable messages, for a node that starts serving it. */
+  async load(roomId: string): Promise<RoomState> {
+    const { room, people } = await this.describe(roomId);
+    const recent = await this.messagesAfter(room.id, Math.max(0, room.lastSeq - this.roomLimits.joinRecent), room.lastSeq);
+    return { room, people, recent };
   }
 
   /** Reliable messages afterSeq+1 .. toSeq, ascending, at most joinRecent of them (the oldest first: a re-join pulls on from there). */
