@@ -4,6 +4,7 @@
  * the wire format directly (bad input, authorisation).
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect as connectTcp, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,7 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { type Frame, LengthPrefixedReader, decodePacket, encodeFrameEntry, lengthPrefixed } from '@parley/protocol';
 import { type ParleyServer, type ServerOptions, startServer } from '@parley/server';
+import pg from 'pg';
 import WebSocket from 'ws';
 
 export const ADMIN_KEY = 'test-admin-key';
@@ -57,13 +59,35 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
+/**
+ * PARLEY_TEST_STORE=postgres runs the servers of these tests on the
+ * machine's PostgreSQL instead of SQLite: one schema per data folder (a
+ * restart on the same folder finds its data again), dropped with the folder.
+ */
+const testStore = process.env.PARLEY_TEST_STORE === 'postgres' ? { url: process.env.PARLEY_TEST_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432/test' } : undefined;
+
+function schemaFor(dataDir: string): string {
+  return `parley_e2e_${createHash('sha256').update(dataDir).digest('hex').slice(0, 16)}`;
+}
+
+async function dropSchema(url: string, schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  await client.end();
+}
+
 /** Starts a server on free ports; closed (and its data removed) after the test. */
 export async function startTestServer(t: TestContext | undefined, options: ServerOptions = {}): Promise<TestServer> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'parley-test-'));
-  const server = await startServer({ port: 0, tcpPort: 0, adminKey: ADMIN_KEY, logLevel: 'silent', ...options, dataDir });
+  const store = testStore === undefined || options.store !== undefined ? {} : { storeUrl: testStore.url, storeSchema: schemaFor(dataDir) };
+  const server = await startServer({ port: 0, tcpPort: 0, adminKey: ADMIN_KEY, logLevel: 'silent', ...store, ...options, dataDir });
   const close = async () => {
     await server.close();
-    if (options.dataDir === undefined) rmSync(dataDir, { recursive: true, force: true });
+    if (options.dataDir === undefined) {
+      rmSync(dataDir, { recursive: true, force: true });
+      if (store.storeUrl !== undefined) await dropSchema(store.storeUrl, store.storeSchema);
+    }
   };
   t?.after(close);
   return { server, api: adminApi(server.httpUrl), dataDir, close };

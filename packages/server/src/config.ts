@@ -136,7 +136,7 @@ export interface ServerOptions {
   dataDir?: string;
   /** Bearer key for the admin REST API. Default: env PARLEY_ADMIN_KEY, else generated and kept in dataDir/admin-key. */
   adminKey?: string;
-  /** HMAC secret for access tokens. Default: generated and kept in dataDir/token-secret. */
+  /** HMAC secret for access tokens; every node of a cluster needs the same. Default: env PARLEY_TOKEN_SECRET, else generated and kept in dataDir/token-secret. */
   tokenSecret?: string;
   /** Default lifetime of minted tokens, in seconds; connections end when their token expires. Default 3600. */
   tokenTtlSeconds?: number;
@@ -174,6 +174,16 @@ export interface ServerOptions {
   userDirectory?: UserDirectoryMode;
   /** A Store adapter to use instead of the embedded SQLite store. */
   store?: Store;
+  /**
+   * PostgreSQL for storage (postgres://user@host:port/database), when no
+   * `store` is given. Default: none, the embedded SQLite store in dataDir
+   * (env PARLEY_STORE). Nodes that share one database and `storeSchema`
+   * (env PARLEY_STORE_SCHEMA, default "parley") share every conversation;
+   * `storePoolSize` (env PARLEY_STORE_POOL, default 10) is per node.
+   */
+  storeUrl?: string;
+  storeSchema?: string;
+  storePoolSize?: number;
   /**
    * Where uploaded media is kept. Default: the local disk under
    * dataDir/media; with env PARLEY_S3_BUCKET set, that S3 bucket
@@ -224,6 +234,9 @@ export interface ResolvedOptions {
   nodeId: string;
   busUrl: string | undefined;
   busPrefix: string;
+  storeUrl: string | undefined;
+  storeSchema: string;
+  storePoolSize: number;
   mediaLimits: MediaLimits;
   /** Undefined: the server keeps media under dataDir/media. */
   mediaStore: MediaStore | undefined;
@@ -310,7 +323,7 @@ export function resolveOptions(options: ServerOptions, env: NodeJS.ProcessEnv = 
     host: options.host ?? env.PARLEY_HOST ?? '127.0.0.1',
     dataDir: options.dataDir ?? env.PARLEY_DATA_DIR ?? './data',
     adminKey: options.adminKey ?? (env.PARLEY_ADMIN_KEY || undefined),
-    tokenSecret: options.tokenSecret,
+    tokenSecret: options.tokenSecret ?? (env.PARLEY_TOKEN_SECRET || undefined),
     tokenTtlSeconds: options.tokenTtlSeconds ?? 3600,
     durability,
     heartbeatIntervalMs: options.heartbeatIntervalMs ?? 25_000,
@@ -320,6 +333,9 @@ export function resolveOptions(options: ServerOptions, env: NodeJS.ProcessEnv = 
     nodeId: options.nodeId ?? (env.PARLEY_NODE_ID || randomUUID().slice(0, 8)),
     busUrl: options.busUrl ?? (env.PARLEY_BUS?.trim() || undefined),
     busPrefix: options.busPrefix ?? (env.PARLEY_BUS_PREFIX?.trim() || 'parley'),
+    storeUrl: options.storeUrl ?? (env.PARLEY_STORE?.trim() || undefined),
+    storeSchema: options.storeSchema ?? (env.PARLEY_STORE_SCHEMA?.trim() || 'parley'),
+    storePoolSize: options.storePoolSize ?? (env.PARLEY_STORE_POOL ? Number(env.PARLEY_STORE_POOL) : 10),
     mediaLimits: { ...DEFAULT_MEDIA_LIMITS, ...options.mediaLimits },
     mediaStore: options.mediaStore ?? mediaStoreFromEnvironment(env),
     customContentTypes: options.customContentTypes ?? (env.PARLEY_CUSTOM_TYPES ? env.PARLEY_CUSTOM_TYPES.split(',').map((type) => type.trim()).filter(Boolean) : undefined),

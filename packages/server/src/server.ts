@@ -11,7 +11,7 @@ import { pino } from 'pino';
 import type { Bus } from './bus/bus.js';
 import { LocalBus } from './bus/local-bus.js';
 import { NatsBus } from './bus/nats-bus.js';
-import { type ServerOptions, resolveOptions } from './config.js';
+import { type ResolvedOptions, type ServerOptions, resolveOptions } from './config.js';
 import { Delivery } from './gateway/delivery.js';
 import { Gateway } from './gateway/gateway.js';
 import { RoomHub, type RoomHubCounters } from './gateway/room-hub.js';
@@ -34,6 +34,7 @@ import { MessagingService } from './services/messaging.js';
 import { RoomService } from './services/rooms.js';
 import { UserService } from './services/users.js';
 import { readLegacyDevAuth } from './store/sqlite/legacy-dev-auth.js';
+import { PostgresStore } from './store/postgres/postgres-store.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
 import type { Store } from './store/store.js';
 import { cachedFor } from './util/cached.js';
@@ -63,6 +64,12 @@ export interface ParleyServer {
   roomCounters(): RoomHubCounters;
   /** Stops listening, closes every connection and the store. Idempotent. */
   close(): Promise<void>;
+}
+
+/** The embedded SQLite store in dataDir, or PostgreSQL when a store URL is set (cluster mode). */
+async function openStore(config: ResolvedOptions, dataDir: string): Promise<Store> {
+  if (config.storeUrl === undefined) return new SqliteStore({ path: join(dataDir, 'parley.db'), durability: config.durability });
+  return PostgresStore.open({ url: config.storeUrl, schema: config.storeSchema, poolSize: config.storePoolSize, applicationName: `parley-${config.nodeId}` });
 }
 
 /** Reads a secret from dataDir, creating it on first use. */
@@ -98,7 +105,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
   const adminKey = config.adminKey ?? persistentSecret(dataDir, 'admin-key');
   const tokenSecret = config.tokenSecret ?? persistentSecret(dataDir, 'token-secret');
 
-  const store: Store = options.store ?? new SqliteStore({ path: join(dataDir, 'parley.db'), durability: config.durability });
+  const store: Store = options.store ?? (await openStore(config, dataDir));
   let bus: Bus;
   try {
     bus = options.bus ?? (config.busUrl === undefined ? new LocalBus() : await NatsBus.connect({ servers: config.busUrl, prefix: config.busPrefix, name: config.nodeId }));

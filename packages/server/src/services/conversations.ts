@@ -144,7 +144,7 @@ export class ConversationService {
         await tx.updateConversation(id, { memberCount: await tx.countActiveMembers(id) });
       }
       return change;
-    });
+    }, { order: id });
     this.publish(change);
     return change;
   }
@@ -160,7 +160,7 @@ export class ConversationService {
       await tx.updateConversation(id, { name: newName });
       const message = await appendSystemEvent(tx, conversation, actorId, { event: 'renamed', actorId, name: newName }, this.clock.now());
       return { conversationId: id, messages: [message], added: [], removed: [] };
-    });
+    }, { order: id });
     this.publish(change);
   }
 
@@ -185,7 +185,7 @@ export class ConversationService {
       await tx.updateMember(id, targetId, { role });
       const message = await appendSystemEvent(tx, conversation, actorId, { event: 'role_changed', actorId, userIds: [targetId], role }, this.clock.now());
       return { conversationId: id, messages: [message], added: [], removed: [] };
-    });
+    }, { order: id });
     this.publish(change);
     // Handing over ownership also makes the old owner an admin.
     const changedRoles = role === 'owner' && userId !== actorId ? [userId, actorId] : [userId];

@@ -151,7 +151,7 @@ export class MessagingService {
       // Your own messages are never unread: sending reads up to them.
       if (!room) await tx.raiseReadSeq(conversationId, senderId, message.seq);
       return { message, duplicate: false };
-    });
+    }, { order: conversationId });
     origin?.onCommitted(result);
     if (result.duplicate) return result;
     if (room) this.bus.publish({ type: 'roomMessage', message: result.message });

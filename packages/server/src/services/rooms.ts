@@ -159,7 +159,7 @@ export class RoomService {
       const now = this.clock.now();
       await tx.updateConversation(id, { closedAt: now });
       return appendSystemEvent(tx, conversation, actor.userId ?? '', { event: 'room_closed', actorId: actor.userId ?? '' }, now);
-    });
+    }, { order: id });
     this.bus.publish({ type: 'roomMessage', message });
   }
 

@@ -275,6 +275,16 @@ export interface StoreTx extends StoreReader {
   replacePasswordHash(userId: string, passwordHash: string, createdAt: number): Promise<void>;
 }
 
+export interface WriteOptions {
+  /**
+   * A conversation id: units given the same one take that conversation's lock
+   * (`lockConversation`) in the order `write` was called on this node, so two
+   * sends of one device get seqs in the order it sent them even when the
+   * adapter runs units side by side. Units without it may overtake each other.
+   */
+  order?: string;
+}
+
 export interface Store extends StoreReader {
   /**
    * Runs `unit` in a transaction and resolves with its result once the commit
@@ -282,6 +292,6 @@ export interface Store extends StoreReader {
    * INTERNAL / UNAVAILABLE when the commit itself fails. A unit must only await
    * the `tx` it is given: it holds the transaction while it runs.
    */
-  write<T>(unit: (tx: StoreTx) => Promise<T>): Promise<T>;
+  write<T>(unit: (tx: StoreTx) => Promise<T>, options?: WriteOptions): Promise<T>;
   close(): Promise<void>;
 }

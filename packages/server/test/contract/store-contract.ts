@@ -50,8 +50,9 @@ function domainOver(store: Store): Domain {
   };
 }
 
-export function storeContract(name: string, createDatabase: () => Promise<StoreDatabase>): void {
-  describe(`Store contract: ${name}`, () => {
+/** `skip`: why the adapter's database is missing (the suite is then reported as skipped, with the reason). */
+export function storeContract(name: string, createDatabase: () => Promise<StoreDatabase>, skip?: string): void {
+  describe(`Store contract: ${name}`, { skip }, () => {
     async function setup(
       t: { after(fn: () => unknown): void },
       userIds: string[] = [],

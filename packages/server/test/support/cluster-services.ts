@@ -1,12 +1,14 @@
 /**
  * Where the cluster suites find their real services: NATS on
- * PARLEY_TEST_NATS (default nats://127.0.0.1:4222). A machine without it
- * skips those suites and says why; under CI (CI=true) a missing service is a
- * failure, never a skip.
+ * PARLEY_TEST_NATS (default nats://127.0.0.1:4222) and PostgreSQL on
+ * PARLEY_TEST_POSTGRES (default postgres://postgres@127.0.0.1:5432/test). A
+ * machine without them skips those suites and says why; under CI (CI=true) a
+ * missing service is a failure, never a skip.
  */
 import { connect } from 'node:net';
 
 export const NATS_URL = process.env.PARLEY_TEST_NATS ?? 'nats://127.0.0.1:4222';
+export const POSTGRES_URL = process.env.PARLEY_TEST_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 /** Resolves when something listens at the URL's host and port. */
 function answers(url: string, timeoutMs = 1000): Promise<boolean> {
@@ -26,9 +28,23 @@ function answers(url: string, timeoutMs = 1000): Promise<boolean> {
 /** undefined when NATS answers; otherwise why the suite is skipped. Throws under CI. */
 export async function natsSkipReason(): Promise<string | undefined> {
   if (await answers(NATS_URL)) return undefined;
-  const reason = `NATS does not answer at ${NATS_URL} (set PARLEY_TEST_NATS, or start nats-server -js)`;
+  return skipOutsideCi(`NATS does not answer at ${NATS_URL} (set PARLEY_TEST_NATS, or start nats-server -js)`);
+}
+
+/** undefined when PostgreSQL answers; otherwise why the suite is skipped. Throws under CI. */
+export async function postgresSkipReason(): Promise<string | undefined> {
+  if (await answers(POSTGRES_URL.replace(/^postgres(ql)?:/, 'tcp:').replace(/\/\/[^@/]*@/, '//'))) return undefined;
+  return skipOutsideCi(`PostgreSQL does not answer at ${POSTGRES_URL} (set PARLEY_TEST_POSTGRES, or start PostgreSQL)`);
+}
+
+function skipOutsideCi(reason: string): string {
   if (process.env.CI === 'true') throw new Error(`${reason}: the cluster suites must run in CI`);
   return reason;
+}
+
+/** A PostgreSQL schema of its own for one test database, so that runs sharing a server stay apart. */
+export function uniqueSchema(): string {
+  return `parley_test_${process.pid}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
 }
 
 /** A subject prefix of its own for one test run, so that runs sharing a NATS stay apart. */

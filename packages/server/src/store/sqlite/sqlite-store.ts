@@ -39,6 +39,7 @@ import type {
   StoredMessage,
   UserRow,
   UserSearch,
+  WriteOptions,
 } from '../store.js';
 import type { MemberRole } from '../../services/rules.js';
 import { migrate } from './migrations.js';
@@ -286,7 +287,8 @@ export class SqliteStore implements Store {
 
   // ---- transactions ----
 
-  write<T>(unit: (tx: StoreTx) => Promise<T>): Promise<T> {
+  /** Units run one after another in request order, so `options.order` holds without further work. */
+  write<T>(unit: (tx: StoreTx) => Promise<T>, _options?: WriteOptions): Promise<T> {
     if (this.closed) return Promise.reject(new ParleyError('UNAVAILABLE', 'store is closed'));
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ run: unit, resolve: resolve as (value: unknown) => void, reject });

@@ -1,0 +1,831 @@
+/**
+ * The cluster Store adapter: PostgreSQL through node-postgres (`pg`), shared
+ * by every node. Persistence only; the rules are the services'.
+ *
+ * Transactions: each `write` unit is one READ COMMITTED transaction on a
+ * pooled connection. `lockConversation` is `SELECT … FOR NO KEY UPDATE`, so
+ * units that assign seqs in one conversation queue behind each other on any
+ * node, while foreign-key checks (which take KEY SHARE) never wait on them.
+ * A unit that meets a deadlock or a serialization failure is run again from
+ * the start (it only ever touched its `tx`); any other failure rolls it back.
+ *
+ * Sync versions: a version must say "everything committed up to here", so it
+ * has to follow commit order, which neither sequences nor transaction ids do
+ * (a transaction that draws a number early may commit late, and a client that
+ * synced past a later number would never see it). So the version is taken
+ * last: just before COMMIT a unit bumps the one row `meta.version` and stamps
+ * the rows it wrote with the new value, in a single statement. The row lock on
+ * `meta` is held until the commit ends, so versions are handed out in commit
+ * order and every row stamped with a version at or below one a reader saw is
+ * already visible to it. The cost is that commits across the cluster pass the
+ * `meta` row one at a time for the length of one statement and one commit
+ * flush (decision 95).
+ *
+ * Failures: when PostgreSQL cannot be reached, or a connection breaks, or a
+ * statement outlives `queryTimeoutMs`, the caller gets UNAVAILABLE and nothing
+ * is acknowledged. A COMMIT whose answer was lost may still have committed:
+ * retrying the send with its clientMsgId returns the stored message.
+ */
+import { type MediaKind, MessageContent, ParleyError } from '@parley/protocol';
+import pg from 'pg';
+import type { MemberRole } from '../../services/rules.js';
+import type {
+  ConversationKindName,
+  ConversationRow,
+  MediaReference,
+  MediaRow,
+  MemberRow,
+  Membership,
+  MembershipQuery,
+  MessageFilter,
+  MessageQuery,
+  NewMessage,
+  RecentQuery,
+  RoomPersonRow,
+  Store,
+  StoredMessage,
+  StoreReader,
+  StoreTx,
+  UserRow,
+  UserSearch,
+  WriteOptions,
+} from '../store.js';
+import { migrate, quoteIdentifier } from './migrations.js';
+
+export interface PostgresStoreOptions {
+  /** A postgres:// connection string. */
+  url: string;
+  /** The schema that holds Parley's tables; created at start. Default "parley". */
+  schema?: string;
+  /** Connections this node keeps. Default 10. */
+  poolSize?: number;
+  /** A statement (or a wait for a connection) that takes longer fails with UNAVAILABLE. Default 10 000 ms. */
+  queryTimeoutMs?: number;
+  /** Names this node's connections in pg_stat_activity. */
+  applicationName?: string;
+}
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+/** Deadlocks and serialization failures: the unit is run again from the start. */
+const RETRYABLE_CODES = new Set(['40P01', '40001']);
+const MAX_ATTEMPTS = 4;
+
+const KIND_TO_INT: Record<ConversationKindName, number> = { direct: 1, group: 2, room: 3 };
+const kindFromInt = (value: number): ConversationKindName => (value === 1 ? 'direct' : value === 3 ? 'room' : 'group');
+const TYPE_USER = 1;
+const TYPE_SYSTEM = 2;
+const ROLE_TO_INT: Record<MemberRole, number> = { member: 1, admin: 2, owner: 3 };
+const roleFromInt = (value: number): MemberRole => (value === 3 ? 'owner' : value === 2 ? 'admin' : 'member');
+
+/** int8 as a number: seqs, versions and times stay far below 2^53. */
+const TYPES = {
+  getTypeParser(oid: number, format?: string) {
+    if (oid === 20) return (value: string) => Number(value);
+    return pg.types.getTypeParser(oid, format as 'text');
+  },
+};
+
+interface UserDbRow {
+  id: string;
+  name: string;
+  created_at: number;
+  tokens_valid_after: number;
+}
+
+interface ConversationDbRow {
+  id: string;
+  kind: number;
+  name: string;
+  subject: string;
+  peer_a: string | null;
+  peer_b: string | null;
+  last_seq: number;
+  member_count: number;
+  created_at: number;
+  updated_at: number;
+  closed_at: number | null;
+}
+
+interface MemberDbRow {
+  user_id: string;
+  conversation_id: string;
+  role: number;
+  first_seq: number;
+  left_seq: number | null;
+  read_seq: number;
+  joined_at: number;
+  absences: Array<[number, number]> | null;
+}
+
+interface MessageDbRow {
+  id: number;
+  conversation_id: string;
+  seq: number;
+  sender_id: string;
+  client_msg_id: string;
+  type: number;
+  text: string | null;
+  data: Buffer | null;
+  visible_to: string | null;
+  created_at: number;
+  content: Buffer | null;
+  version: number;
+}
+
+interface MediaDbRow {
+  id: string;
+  owner_id: string;
+  kind: string;
+  blob: string;
+  mime: string;
+  size: number;
+  file_name: string;
+  width: number;
+  height: number;
+  duration_ms: number;
+  thumbhash: Buffer | null;
+  animated: boolean;
+  variants: string[];
+  created_at: number;
+}
+
+interface RoomPersonDbRow {
+  conversation_id: string;
+  user_id: string;
+  role: number;
+  muted_until: number;
+}
+
+const USER_COLUMNS = 'id, name, created_at, tokens_valid_after';
+const CONVERSATION_COLUMNS = 'id, kind, name, subject, peer_a, peer_b, last_seq, member_count, created_at, updated_at, closed_at';
+const MEMBER_COLUMNS = 'user_id, conversation_id, role, first_seq, left_seq, read_seq, joined_at, absences';
+const MESSAGE_COLUMNS = 'id, conversation_id, seq, sender_id, client_msg_id, type, text, data, visible_to, created_at, content, version';
+
+/** SQL of a MessageFilter; null parameters switch a condition off. */
+const MESSAGE_FILTER = `conversation_id = $1 AND seq >= $2 AND seq <= $3
+  AND ($4::smallint IS NULL OR type = $4)
+  AND ($5::text IS NULL OR sender_id <> $5)
+  AND ($6::text IS NULL OR visible_to IS NULL OR visible_to = $6)`;
+
+/**
+ * Every statement, named so that each connection parses it once. Parameters
+ * only: no value is ever spliced into SQL text.
+ */
+const SQL = {
+  syncVersion: "SELECT value FROM meta WHERE key = 'version'",
+  userById: `SELECT ${USER_COLUMNS} FROM users WHERE id = $1`,
+  usersByIds: `SELECT ${USER_COLUMNS} FROM users WHERE id = ANY($1::text[])`,
+  // ILIKE with the backslash escaping the query's own % and _.
+  userSearch: `SELECT ${USER_COLUMNS} FROM users WHERE id > $1 AND (id ILIKE $2 OR name ILIKE $2) ORDER BY id LIMIT $3`,
+  userCount: 'SELECT count(*)::bigint AS n FROM users',
+  userInsert: 'INSERT INTO users (id, name, created_at, tokens_valid_after) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING',
+  userUpdate: 'UPDATE users SET name = coalesce($2, name), tokens_valid_after = coalesce($3, tokens_valid_after) WHERE id = $1',
+  conversationById: `SELECT ${CONVERSATION_COLUMNS} FROM conversations WHERE id = $1`,
+  conversationLock: `SELECT ${CONVERSATION_COLUMNS} FROM conversations WHERE id = $1 FOR NO KEY UPDATE`,
+  conversationInsert: `INSERT INTO conversations (id, kind, name, subject, peer_a, peer_b, last_seq, member_count, created_at, updated_at, version)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0) ON CONFLICT (id) DO NOTHING`,
+  conversationUpdate: `UPDATE conversations SET name = coalesce($2, name), last_seq = coalesce($3, last_seq), updated_at = coalesce($4, updated_at),
+    member_count = coalesce($5, member_count), closed_at = coalesce($6, closed_at) WHERE id = $1`,
+  member: `SELECT ${MEMBER_COLUMNS} FROM members WHERE conversation_id = $1 AND user_id = $2`,
+  memberPut: `INSERT INTO members (user_id, conversation_id, role, first_seq, left_seq, read_seq, joined_at, absences, version)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, 0)
+    ON CONFLICT (user_id, conversation_id) DO UPDATE SET role = excluded.role, first_seq = excluded.first_seq, left_seq = excluded.left_seq,
+      read_seq = excluded.read_seq, joined_at = excluded.joined_at, absences = excluded.absences`,
+  memberUpdate: 'UPDATE members SET role = coalesce($3, role), left_seq = coalesce($4, left_seq) WHERE conversation_id = $1 AND user_id = $2',
+  memberRaiseRead: 'UPDATE members SET read_seq = $3 WHERE conversation_id = $1 AND user_id = $2 AND read_seq < $3',
+  activeMembers: `SELECT ${MEMBER_COLUMNS} FROM members WHERE conversation_id = $1 AND left_seq IS NULL`,
+  activeMemberCount: 'SELECT count(*)::bigint AS n FROM members WHERE conversation_id = $1 AND left_seq IS NULL',
+  memberships: `SELECT m.user_id, m.conversation_id, m.role, m.first_seq, m.left_seq, m.read_seq, m.joined_at, m.absences,
+      c.id, c.kind, c.name, c.subject, c.peer_a, c.peer_b, c.last_seq, c.member_count, c.created_at, c.updated_at, c.closed_at
+    FROM members m JOIN conversations c ON c.id = m.conversation_id
+    WHERE m.user_id = $1 AND ($2::bigint IS NULL OR c.version > $2 OR m.version > $2)
+      AND (NOT $3::boolean OR coalesce(m.left_seq, c.last_seq) > m.read_seq)`,
+  messageByClientId: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE sender_id = $1 AND client_msg_id = $2`,
+  // DO NOTHING keeps the transaction usable: a repeated clientMsgId is an
+  // answer (CONFLICT), not a failed statement that would end the unit.
+  messageInsert: `INSERT INTO messages (conversation_id, seq, sender_id, client_msg_id, type, text, data, visible_to, created_at, content, version)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0) ON CONFLICT DO NOTHING RETURNING id`,
+  messageSeqTaken: 'SELECT 1 FROM messages WHERE conversation_id = $1 AND seq = $2',
+  messagesAscending: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE ${MESSAGE_FILTER} ORDER BY seq LIMIT $7`,
+  messagesDescending: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE ${MESSAGE_FILTER} ORDER BY seq DESC LIMIT $7`,
+  messagesRecent: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq DESC LIMIT $4`,
+  messageCount: `SELECT count(*)::bigint AS n FROM messages WHERE ${MESSAGE_FILTER}`,
+  passwordHash: 'SELECT password_hash FROM dev_credentials WHERE user_id = $1',
+  passwordInsert: 'INSERT INTO dev_credentials (user_id, password_hash, created_at) VALUES ($1, $2, $3) ON CONFLICT (user_id) DO NOTHING',
+  passwordReplace: `INSERT INTO dev_credentials (user_id, password_hash, created_at) VALUES ($1, $2, $3)
+    ON CONFLICT (user_id) DO UPDATE SET password_hash = excluded.password_hash, created_at = excluded.created_at`,
+  media: 'SELECT * FROM media WHERE id = $1',
+  ownMedia: 'SELECT * FROM media WHERE owner_id = $1 AND blob = $2 AND kind = $3 LIMIT 1',
+  mediaUsage: 'SELECT coalesce(sum(size), 0)::bigint AS n FROM media WHERE owner_id = $1',
+  mediaInsert: `INSERT INTO media (id, owner_id, kind, blob, mime, size, file_name, width, height, duration_ms, thumbhash, animated, variants, created_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (id) DO NOTHING`,
+  mediaRefs: 'SELECT conversation_id, seq FROM media_refs WHERE media_id = $1 LIMIT $2',
+  mediaRefInsert: 'INSERT INTO media_refs (media_id, conversation_id, seq) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
+  roomPerson: 'SELECT * FROM room_people WHERE conversation_id = $1 AND user_id = $2',
+  roomPeople: 'SELECT * FROM room_people WHERE conversation_id = $1',
+  roomPersonPut: `INSERT INTO room_people (conversation_id, user_id, role, muted_until) VALUES ($1, $2, $3, $4)
+    ON CONFLICT (conversation_id, user_id) DO UPDATE SET role = excluded.role, muted_until = excluded.muted_until`,
+  roomPersonDelete: 'DELETE FROM room_people WHERE conversation_id = $1 AND user_id = $2',
+  // The commit's version, drawn last and stamped on what the unit wrote (see
+  // the file comment). One statement: the meta row is held for one round trip.
+  stamp: `WITH v AS (UPDATE meta SET value = value + 1 WHERE key = 'version' RETURNING value),
+    c AS (UPDATE conversations SET version = (SELECT value FROM v) WHERE id = ANY($1::text[])),
+    m AS (UPDATE members SET version = (SELECT value FROM v) FROM unnest($2::text[], $3::text[]) AS t(cid, uid)
+          WHERE members.conversation_id = t.cid AND members.user_id = t.uid),
+    g AS (UPDATE messages SET version = (SELECT value FROM v) FROM unnest($4::text[], $5::bigint[]) AS t(cid, seq)
+          WHERE messages.conversation_id = t.cid AND messages.seq = t.seq)
+    SELECT value FROM v`,
+} as const;
+
+type StatementName = keyof typeof SQL;
+
+/** Something that runs statements: the pool (outside units) or a unit's connection. */
+interface Queryable {
+  query<R extends pg.QueryResultRow>(config: pg.QueryConfig): Promise<pg.QueryResult<R>>;
+}
+
+/**
+ * A unit's place in the queue for one conversation's lock on this node
+ * (WriteOptions.order): it sends its lock request only once the unit before
+ * it holds the lock (or ended), so PostgreSQL's own lock queue grants them in
+ * request order, and the next one is already waiting when a commit lets go.
+ */
+interface LockTurn {
+  conversationId: string;
+  /** Settles when the unit before this one holds the lock or ended. */
+  previous: Promise<void>;
+  /** Lets the next unit in. Idempotent. */
+  pass: () => void;
+}
+
+export class PostgresStore implements Store {
+  private closed = false;
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly reader: PostgresReader;
+  /** Per conversation id, the latest turn handed out (the queue's tail). */
+  private readonly lockTails = new Map<string, Promise<void>>();
+
+  private constructor(private readonly pool: pg.Pool) {
+    this.reader = new PostgresReader((name, values) => run(pool, name, values));
+  }
+
+  /** Connects, creates the schema and applies pending migrations. */
+  static async open(options: PostgresStoreOptions): Promise<PostgresStore> {
+    const schema = options.schema ?? 'parley';
+    if (!SCHEMA_NAME.test(schema)) throw new ParleyError('INVALID_ARGUMENT', `schema name ${JSON.stringify(schema)} must match ${SCHEMA_NAME}`);
+    const timeout = options.queryTimeoutMs ?? 10_000;
+    const pool = new pg.Pool({
+      connectionString: options.url,
+      max: options.poolSize ?? 10,
+      connectionTimeoutMillis: timeout,
+      query_timeout: timeout,
+      idleTimeoutMillis: 30_000,
+      keepAlive: true,
+      application_name: options.applicationName ?? 'parley',
+      options: `-c search_path=${quoteIdentifier(schema)}`,
+      types: TYPES,
+    });
+    // An idle connection that breaks is dropped by the pool; without a
+    // listener the error would end the process.
+    pool.on('error', () => undefined);
+    try {
+      const client = await pool.connect().catch((error: unknown) => {
+        throw unavailable(error);
+      });
+      try {
+        await migrate(client, schema);
+      } finally {
+        client.release();
+      }
+    } catch (error) {
+      await pool.end().catch(() => undefined);
+      throw error;
+    }
+    return new PostgresStore(pool);
+  }
+
+  // ---- transactions ----
+
+  write<T>(unit: (tx: StoreTx) => Promise<T>, options?: WriteOptions): Promise<T> {
+    if (this.closed) return Promise.reject(new ParleyError('UNAVAILABLE', 'store is closed'));
+    // The turn is taken now, synchronously: request order is call order.
+    const turn = options?.order === undefined ? undefined : this.takeTurn(options.order);
+    const running = this.runUnit(unit, turn);
+    if (turn !== undefined) running.then(turn.pass, turn.pass);
+    this.inFlight.add(running);
+    const forget = () => this.inFlight.delete(running);
+    running.then(forget, forget);
+    return running;
+  }
+
+  private takeTurn(conversationId: string): LockTurn {
+    const previous = this.lockTails.get(conversationId) ?? Promise.resolve();
+    let pass!: () => void;
+    const mine = new Promise<void>((resolve) => {
+      pass = resolve;
+    });
+    this.lockTails.set(conversationId, mine);
+    // The last turn forgets its queue once passed, so the map stays as small as the conversations being written.
+    void mine.then(() => {
+      if (this.lockTails.get(conversationId) === mine) this.lockTails.delete(conversationId);
+    });
+    return { conversationId, previous, pass };
+  }
+
+  private async runUnit<T>(unit: (tx: StoreTx) => Promise<T>, firstTurn: LockTurn | undefined): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.pool.connect().catch((error: unknown) => {
+        throw unavailable(error);
+      });
+      // A unit run again (after a deadlock) has lost its place: it simply queues in PostgreSQL.
+      const tx = new PostgresTx(client, attempt === 1 ? firstTurn : undefined);
+      let broken: unknown;
+      // A connection that breaks between statements reports it as an event;
+      // the next statement fails with it anyway, so the event is only noted.
+      const noteBreak = (error: unknown) => {
+        broken ??= error;
+      };
+      client.on('error', noteBreak);
+      try {
+        await client.query('BEGIN');
+        const value = await unit(tx);
+        tx.end();
+        const written = tx.written;
+        await run(client, 'stamp', [[...written.conversations], written.memberConversations, written.memberUsers, written.messageConversations, written.messageSeqs]);
+        await client.query('COMMIT');
+        return value;
+      } catch (error) {
+        tx.end();
+        if (isConnectionFailure(error)) broken = error;
+        else await client.query('ROLLBACK').catch((rollbackError: unknown) => (broken = rollbackError));
+        if (attempt < MAX_ATTEMPTS && RETRYABLE_CODES.has(pgCode(error) ?? '')) continue;
+        throw translate(error);
+      } finally {
+        client.off('error', noteBreak);
+        // A connection in an unknown state is closed, never handed out again.
+        client.release(broken === undefined ? undefined : toError(broken));
+      }
+    }
+  }
+
+  // ---- reads outside units: each sees what was committed when it ran ----
+
+  private read<T>(fn: (reader: PostgresReader) => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new ParleyError('UNAVAILABLE', 'store is closed'));
+    return fn(this.reader).catch((error: unknown) => {
+      throw translate(error);
+    });
+  }
+
+  getUser(id: string) { return this.read((r) => r.getUser(id)); }
+  getUsers(ids: readonly string[]) { return this.read((r) => r.getUsers(ids)); }
+  searchUsers(search: UserSearch) { return this.read((r) => r.searchUsers(search)); }
+  countUsers() { return this.read((r) => r.countUsers()); }
+  getConversation(id: string) { return this.read((r) => r.getConversation(id)); }
+  getMember(conversationId: string, userId: string) { return this.read((r) => r.getMember(conversationId, userId)); }
+  activeMembers(conversationId: string) { return this.read((r) => r.activeMembers(conversationId)); }
+  countActiveMembers(conversationId: string) { return this.read((r) => r.countActiveMembers(conversationId)); }
+  membershipsOf(userId: string, query?: MembershipQuery) { return this.read((r) => r.membershipsOf(userId, query)); }
+  messageByClientId(senderId: string, clientMsgId: string) { return this.read((r) => r.messageByClientId(senderId, clientMsgId)); }
+  listMessages(query: MessageQuery) { return this.read((r) => r.listMessages(query)); }
+  recentMessages(query: RecentQuery) { return this.read((r) => r.recentMessages(query)); }
+  countMessages(filter: MessageFilter) { return this.read((r) => r.countMessages(filter)); }
+  syncVersion() { return this.read((r) => r.syncVersion()); }
+  getPasswordHash(userId: string) { return this.read((r) => r.getPasswordHash(userId)); }
+  getMedia(id: string) { return this.read((r) => r.getMedia(id)); }
+  findOwnMedia(ownerId: string, blobKey: string, kind: MediaKind) { return this.read((r) => r.findOwnMedia(ownerId, blobKey, kind)); }
+  mediaUsage(ownerId: string) { return this.read((r) => r.mediaUsage(ownerId)); }
+  mediaReferences(mediaId: string, limit: number) { return this.read((r) => r.mediaReferences(mediaId, limit)); }
+  roomPerson(conversationId: string, userId: string) { return this.read((r) => r.roomPerson(conversationId, userId)); }
+  roomPeople(conversationId: string) { return this.read((r) => r.roomPeople(conversationId)); }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    // Units already running still commit: their callers are waiting for an answer.
+    await Promise.allSettled([...this.inFlight]);
+    await this.pool.end();
+  }
+}
+
+/** Runs a named statement. */
+function run<R extends pg.QueryResultRow>(target: Queryable, name: StatementName, values: unknown[]): Promise<pg.QueryResult<R>> {
+  return target.query<R>({ name, text: SQL[name], values });
+}
+
+/** The reads, over the pool or over a unit's connection. */
+class PostgresReader implements StoreReader {
+  constructor(protected readonly query: <R extends pg.QueryResultRow>(name: StatementName, values: unknown[]) => Promise<pg.QueryResult<R>>) {}
+
+  async getUser(id: string): Promise<UserRow | undefined> {
+    const row = (await this.query<UserDbRow>('userById', [id])).rows[0];
+    return row === undefined ? undefined : toUser(row);
+  }
+
+  async getUsers(ids: readonly string[]): Promise<UserRow[]> {
+    if (ids.length === 0) return [];
+    return (await this.query<UserDbRow>('usersByIds', [[...new Set(ids)]])).rows.map(toUser);
+  }
+
+  async searchUsers(search: UserSearch): Promise<UserRow[]> {
+    const pattern = `%${search.text.replace(/[\\%_]/g, (character) => `\\${character}`)}%`;
+    return (await this.query<UserDbRow>('userSearch', [search.afterId ?? '', pattern, search.limit])).rows.map(toUser);
+  }
+
+  async countUsers(): Promise<number> {
+    return (await this.query<{ n: number }>('userCount', [])).rows[0]?.n ?? 0;
+  }
+
+  async getConversation(id: string): Promise<ConversationRow | undefined> {
+    const row = (await this.query<ConversationDbRow>('conversationById', [id])).rows[0];
+    return row === undefined ? undefined : toConversation(row);
+  }
+
+  async getMember(conversationId: string, userId: string): Promise<MemberRow | undefined> {
+    const row = (await this.query<MemberDbRow>('member', [conversationId, userId])).rows[0];
+    return row === undefined ? undefined : toMember(row);
+  }
+
+  async activeMembers(conversationId: string): Promise<MemberRow[]> {
+    return (await this.query<MemberDbRow>('activeMembers', [conversationId])).rows.map(toMember);
+  }
+
+  async countActiveMembers(conversationId: string): Promise<number> {
+    return (await this.query<{ n: number }>('activeMemberCount', [conversationId])).rows[0]?.n ?? 0;
+  }
+
+  async membershipsOf(userId: string, query: MembershipQuery = {}): Promise<Membership[]> {
+    const rows = (await this.query<MemberDbRow & ConversationDbRow>('memberships', [userId, query.changedSince ?? null, query.behindOnly === true])).rows;
+    return rows.map((row) => ({ member: toMember(row), conversation: toConversation(row) }));
+  }
+
+  async messageByClientId(senderId: string, clientMsgId: string): Promise<StoredMessage | undefined> {
+    const row = (await this.query<MessageDbRow>('messageByClientId', [senderId, clientMsgId])).rows[0];
+    return row === undefined ? undefined : toMessage(row);
+  }
+
+  async listMessages(query: MessageQuery): Promise<StoredMessage[]> {
+    if (query.limit <= 0) return [];
+    const statement = query.order === 'desc' ? 'messagesDescending' : 'messagesAscending';
+    return (await this.query<MessageDbRow>(statement, [...filterValues(query), query.limit])).rows.map(toMessage);
+  }
+
+  async recentMessages(query: RecentQuery): Promise<StoredMessage[]> {
+    if (query.limit <= 0 || query.toSeq <= query.afterSeq) return [];
+    const newestFirst = (await this.query<MessageDbRow>('messagesRecent', [query.conversationId, query.afterSeq, query.toSeq, query.limit])).rows;
+    // Versions follow commit order and seqs are assigned under the
+    // conversation's lock, so the rows stored after sinceVersion are a run at
+    // the top: cut at the first older one.
+    const since = query.sinceVersion ?? -1;
+    let keep = 0;
+    while (keep < newestFirst.length && (newestFirst[keep] as MessageDbRow).version > since) keep++;
+    return newestFirst.slice(0, keep).reverse().map(toMessage);
+  }
+
+  async countMessages(filter: MessageFilter): Promise<number> {
+    return (await this.query<{ n: number }>('messageCount', filterValues(filter))).rows[0]?.n ?? 0;
+  }
+
+  async syncVersion(): Promise<number> {
+    return (await this.query<{ value: number }>('syncVersion', [])).rows[0]?.value ?? 0;
+  }
+
+  async getPasswordHash(userId: string): Promise<string | undefined> {
+    return (await this.query<{ password_hash: string }>('passwordHash', [userId])).rows[0]?.password_hash;
+  }
+
+  async getMedia(id: string): Promise<MediaRow | undefined> {
+    const row = (await this.query<MediaDbRow>('media', [id])).rows[0];
+    return row === undefined ? undefined : toMedia(row);
+  }
+
+  async findOwnMedia(ownerId: string, blobKey: string, kind: MediaKind): Promise<MediaRow | undefined> {
+    const row = (await this.query<MediaDbRow>('ownMedia', [ownerId, blobKey, kind])).rows[0];
+    return row === undefined ? undefined : toMedia(row);
+  }
+
+  async mediaUsage(ownerId: string): Promise<number> {
+    return (await this.query<{ n: number }>('mediaUsage', [ownerId])).rows[0]?.n ?? 0;
+  }
+
+  async mediaReferences(mediaId: string, limit: number): Promise<MediaReference[]> {
+    const rows = (await this.query<{ conversation_id: string; seq: number }>('mediaRefs', [mediaId, limit])).rows;
+    return rows.map((row) => ({ conversationId: row.conversation_id, seq: row.seq }));
+  }
+
+  async roomPerson(conversationId: string, userId: string): Promise<RoomPersonRow | undefined> {
+    const row = (await this.query<RoomPersonDbRow>('roomPerson', [conversationId, userId])).rows[0];
+    return row === undefined ? undefined : toRoomPerson(row);
+  }
+
+  async roomPeople(conversationId: string): Promise<RoomPersonRow[]> {
+    return (await this.query<RoomPersonDbRow>('roomPeople', [conversationId])).rows.map(toRoomPerson);
+  }
+}
+
+/** What a unit wrote, to be stamped with its commit's version. */
+interface Written {
+  conversations: Set<string>;
+  memberConversations: string[];
+  memberUsers: string[];
+  messageConversations: string[];
+  messageSeqs: number[];
+}
+
+/**
+ * The `tx` a unit gets: reads and writes on the unit's connection. It stops
+ * working when its unit ends, so a unit that leaks it cannot write into a
+ * later transaction.
+ */
+class PostgresTx extends PostgresReader implements StoreTx {
+  readonly written: Written = { conversations: new Set(), memberConversations: [], memberUsers: [], messageConversations: [], messageSeqs: [] };
+  private readonly state: { live: boolean };
+
+  constructor(
+    client: pg.PoolClient,
+    private readonly turn?: LockTurn,
+  ) {
+    const state = { live: true };
+    super((name, values) => {
+      if (!state.live) return Promise.reject(new ParleyError('INTERNAL', 'transaction already ended'));
+      return run(client, name, values);
+    });
+    this.state = state;
+  }
+
+  end(): void {
+    this.state.live = false;
+  }
+
+  private memberWritten(conversationId: string, userId: string): void {
+    this.written.memberConversations.push(conversationId);
+    this.written.memberUsers.push(userId);
+  }
+
+  async lockConversation(id: string): Promise<ConversationRow | undefined> {
+    const turn = this.turn?.conversationId === id ? this.turn : undefined;
+    if (turn !== undefined) await turn.previous;
+    try {
+      const row = (await this.query<ConversationDbRow>('conversationLock', [id])).rows[0];
+      return row === undefined ? undefined : toConversation(row);
+    } finally {
+      turn?.pass();
+    }
+  }
+
+  async insertUser(row: UserRow): Promise<void> {
+    const result = await this.query('userInsert', [row.id, row.name, row.createdAt, row.tokensValidAfter]);
+    if (result.rowCount === 0) throw new ParleyError('CONFLICT', `user ${row.id} exists`);
+  }
+
+  async updateUser(id: string, patch: Partial<Pick<UserRow, 'name' | 'tokensValidAfter'>>): Promise<void> {
+    const result = await this.query('userUpdate', [id, patch.name ?? null, patch.tokensValidAfter ?? null]);
+    if (result.rowCount === 0) throw new ParleyError('NOT_FOUND', `unknown user ${id}`);
+  }
+
+  async insertConversation(row: ConversationRow): Promise<boolean> {
+    const values = [row.id, KIND_TO_INT[row.kind], row.name, row.subject, row.peerIds?.[0] ?? null, row.peerIds?.[1] ?? null, row.lastSeq, row.memberCount, row.createdAt, row.updatedAt];
+    const inserted = (await this.query('conversationInsert', values).catch(notFoundOnMissingReference)).rowCount === 1;
+    if (inserted) this.written.conversations.add(row.id);
+    return inserted;
+  }
+
+  async updateConversation(id: string, patch: Partial<Pick<ConversationRow, 'name' | 'lastSeq' | 'updatedAt' | 'memberCount' | 'closedAt'>>): Promise<void> {
+    const values = [id, patch.name ?? null, patch.lastSeq ?? null, patch.updatedAt ?? null, patch.memberCount ?? null, patch.closedAt ?? null];
+    const result = await this.query('conversationUpdate', values);
+    if (result.rowCount === 0) throw new ParleyError('NOT_FOUND', `unknown conversation ${id}`);
+    this.written.conversations.add(id);
+  }
+
+  async putRoomPerson(row: RoomPersonRow): Promise<void> {
+    if (row.role === 'member' && row.mutedUntil === 0) await this.query('roomPersonDelete', [row.conversationId, row.userId]);
+    else await this.query('roomPersonPut', [row.conversationId, row.userId, ROLE_TO_INT[row.role], row.mutedUntil]).catch(notFoundOnMissingReference);
+  }
+
+  async putMember(row: MemberRow): Promise<void> {
+    const absences = row.absences === undefined || row.absences.length === 0 ? null : JSON.stringify(row.absences.map((range) => [range.from, range.through]));
+    const values = [row.userId, row.conversationId, ROLE_TO_INT[row.role], row.firstSeq, row.leftSeq ?? null, row.readSeq, row.joinedAt, absences];
+    await this.query('memberPut', values).catch(notFoundOnMissingReference);
+    this.memberWritten(row.conversationId, row.userId);
+  }
+
+  async updateMember(conversationId: string, userId: string, patch: Partial<Pick<MemberRow, 'role' | 'leftSeq'>>): Promise<void> {
+    const result = await this.query('memberUpdate', [conversationId, userId, patch.role === undefined ? null : ROLE_TO_INT[patch.role], patch.leftSeq ?? null]);
+    if (result.rowCount !== 0) this.memberWritten(conversationId, userId);
+  }
+
+  async raiseReadSeq(conversationId: string, userId: string, seq: number): Promise<void> {
+    const result = await this.query('memberRaiseRead', [conversationId, userId, seq]);
+    if (result.rowCount !== 0) this.memberWritten(conversationId, userId);
+  }
+
+  async insertMessage(message: NewMessage): Promise<StoredMessage> {
+    const values = [
+      message.conversationId,
+      message.seq,
+      message.senderId,
+      message.clientMsgId,
+      message.type === 'system' ? TYPE_SYSTEM : TYPE_USER,
+      message.text ?? null,
+      message.data === undefined ? null : Buffer.from(message.data.buffer, message.data.byteOffset, message.data.byteLength),
+      message.visibleTo ?? null,
+      message.createdAt,
+      message.content === undefined ? null : Buffer.from(MessageContent.encode(message.content).finish()),
+    ];
+    const result = await this.query<{ id: number }>('messageInsert', values).catch(notFoundOnMissingReference);
+    const id = result.rows[0]?.id;
+    if (id === undefined) {
+      const seqTaken = ((await this.query('messageSeqTaken', [message.conversationId, message.seq])).rowCount ?? 0) > 0;
+      throw new ParleyError('CONFLICT', seqTaken ? `seq ${message.seq} is taken` : 'clientMsgId was already used');
+    }
+    this.written.messageConversations.push(message.conversationId);
+    this.written.messageSeqs.push(message.seq);
+    const stored: StoredMessage = {
+      id: String(id),
+      conversationId: message.conversationId,
+      seq: message.seq,
+      senderId: message.senderId,
+      clientMsgId: message.clientMsgId,
+      type: message.type,
+      createdAt: message.createdAt,
+    };
+    // Absent fields stay absent, exactly as a later read returns them.
+    if (message.text !== undefined) stored.text = message.text;
+    if (message.data !== undefined) stored.data = message.data;
+    if (message.visibleTo !== undefined) stored.visibleTo = message.visibleTo;
+    if (message.content !== undefined) stored.content = message.content;
+    return stored;
+  }
+
+  async insertPasswordHash(userId: string, passwordHash: string, createdAt: number): Promise<void> {
+    const result = await this.query('passwordInsert', [userId, passwordHash, createdAt]).catch(notFoundOnMissingReference);
+    if (result.rowCount === 0) throw new ParleyError('CONFLICT', `${userId} already has a password`);
+  }
+
+  async replacePasswordHash(userId: string, passwordHash: string, createdAt: number): Promise<void> {
+    await this.query('passwordReplace', [userId, passwordHash, createdAt]).catch(notFoundOnMissingReference);
+  }
+
+  async insertMedia(row: MediaRow): Promise<void> {
+    const values = [
+      row.id,
+      row.ownerId,
+      row.kind,
+      row.blobKey,
+      row.mimeType,
+      row.size,
+      row.fileName,
+      row.width,
+      row.height,
+      row.durationMs,
+      row.thumbhash === undefined ? null : Buffer.from(row.thumbhash.buffer, row.thumbhash.byteOffset, row.thumbhash.byteLength),
+      row.animated,
+      row.variants,
+      row.createdAt,
+    ];
+    const result = await this.query('mediaInsert', values).catch(notFoundOnMissingReference);
+    if (result.rowCount === 0) throw new ParleyError('CONFLICT', `media ${row.id} exists`);
+  }
+
+  async insertMediaReference(mediaId: string, reference: MediaReference): Promise<void> {
+    await this.query('mediaRefInsert', [mediaId, reference.conversationId, reference.seq]);
+  }
+}
+
+// ---- row mapping ----
+
+function filterValues(filter: MessageFilter): unknown[] {
+  return [
+    filter.conversationId,
+    filter.fromSeq,
+    filter.toSeq,
+    filter.type === undefined ? null : filter.type === 'system' ? TYPE_SYSTEM : TYPE_USER,
+    filter.excludeSender ?? null,
+    filter.visibleTo ?? null,
+  ];
+}
+
+function toUser(row: UserDbRow): UserRow {
+  return { id: row.id, name: row.name, createdAt: row.created_at, tokensValidAfter: row.tokens_valid_after };
+}
+
+function toConversation(row: ConversationDbRow): ConversationRow {
+  const conversation: ConversationRow = {
+    id: row.id,
+    kind: kindFromInt(row.kind),
+    name: row.name,
+    subject: row.subject,
+    lastSeq: row.last_seq,
+    memberCount: row.member_count,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+  if (row.closed_at !== null) conversation.closedAt = row.closed_at;
+  if (row.peer_a !== null && row.peer_b !== null) conversation.peerIds = [row.peer_a, row.peer_b];
+  return conversation;
+}
+
+function toMember(row: MemberDbRow): MemberRow {
+  const member: MemberRow = {
+    conversationId: row.conversation_id,
+    userId: row.user_id,
+    role: roleFromInt(row.role),
+    firstSeq: row.first_seq,
+    readSeq: row.read_seq,
+    joinedAt: row.joined_at,
+  };
+  if (row.left_seq !== null) member.leftSeq = row.left_seq;
+  if (row.absences !== null) member.absences = row.absences.map(([from, through]) => ({ from, through }));
+  return member;
+}
+
+function bytes(buffer: Buffer): Uint8Array {
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+}
+
+function toMessage(row: MessageDbRow): StoredMessage {
+  const message: StoredMessage = {
+    id: String(row.id),
+    conversationId: row.conversation_id,
+    seq: row.seq,
+    senderId: row.sender_id,
+    clientMsgId: row.client_msg_id,
+    type: row.type === TYPE_SYSTEM ? 'system' : 'user',
+    createdAt: row.created_at,
+  };
+  if (row.text !== null) message.text = row.text;
+  if (row.data !== null) message.data = bytes(row.data);
+  if (row.visible_to !== null) message.visibleTo = row.visible_to;
+  if (row.content !== null) message.content = MessageContent.decode(row.content);
+  return message;
+}
+
+function toMedia(row: MediaDbRow): MediaRow {
+  const media: MediaRow = {
+    id: row.id,
+    ownerId: row.owner_id,
+    kind: row.kind as MediaKind,
+    blobKey: row.blob,
+    mimeType: row.mime,
+    size: row.size,
+    fileName: row.file_name,
+    width: row.width,
+    height: row.height,
+    durationMs: row.duration_ms,
+    animated: row.animated,
+    variants: row.variants,
+    createdAt: row.created_at,
+  };
+  if (row.thumbhash !== null) media.thumbhash = bytes(row.thumbhash);
+  return media;
+}
+
+function toRoomPerson(row: RoomPersonDbRow): RoomPersonRow {
+  return { conversationId: row.conversation_id, userId: row.user_id, role: roleFromInt(row.role), mutedUntil: row.muted_until };
+}
+
+// ---- errors ----
+
+function pgCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** A row refers to a user or conversation that does not exist (foreign key). */
+function notFoundOnMissingReference(error: unknown): never {
+  if (pgCode(error) === '23503') {
+    const detail = (error as { detail?: string }).detail ?? '';
+    throw new ParleyError('NOT_FOUND', detail.includes('users') ? 'unknown user' : 'unknown conversation', { cause: error });
+  }
+  throw error;
+}
+
+/**
+ * The database could not be reached or the connection broke: class 08
+ * (connection exception), 57P0x (shutdown, cannot connect now), 53300 (too
+ * many connections), socket errors, and pg's own "terminated" and timeout
+ * errors.
+ */
+function isConnectionFailure(error: unknown): boolean {
+  if (error instanceof ParleyError) return false;
+  const code = pgCode(error) ?? '';
+  if (code.startsWith('08') || code.startsWith('57P') || code === '53300') return true;
+  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND'].includes(code)) return true;
+  const message = String((error as Error | undefined)?.message ?? '');
+  return /Connection terminated|timeout|Client has encountered a connection error|not queryable/i.test(message);
+}
+
+function unavailable(error: unknown): ParleyError {
+  return new ParleyError('UNAVAILABLE', 'the database is unreachable; try again', { cause: error });
+}
+
+function translate(error: unknown): ParleyError {
+  if (error instanceof ParleyError) return error;
+  if (isConnectionFailure(error)) return unavailable(error);
+  if (RETRYABLE_CODES.has(pgCode(error) ?? '')) return new ParleyError('UNAVAILABLE', 'the database was too busy; try again', { cause: error });
+  return new ParleyError('INTERNAL', 'storage failed', { cause: error });
+}
+
+function toError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(String(value));
+}
