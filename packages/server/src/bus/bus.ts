@@ -38,6 +38,29 @@ export type BusEvent =
 
 export type BusHandler = (event: BusEvent) => void;
 
+/** The route of a room's traffic (Bus.interest). */
+export function roomRoute(roomId: string): string {
+  return `room:${roomId}`;
+}
+
+/**
+ * Where an adapter may route an event: a room's traffic only to the nodes
+ * that declared interest in that room (the nodes with viewers in it), every
+ * other event to every node (undefined).
+ */
+export function routeOf(event: BusEvent): string | undefined {
+  switch (event.type) {
+    case 'roomMessage':
+      return roomRoute(event.message.conversationId);
+    case 'roomEvent':
+    case 'roomStats':
+    case 'roomPerson':
+      return roomRoute(event.roomId);
+    default:
+      return undefined;
+  }
+}
+
 export interface Bus {
   publish(event: BusEvent): void;
   /** Returns an unsubscribe function. */
@@ -45,4 +68,12 @@ export interface Bus {
   close(): Promise<void>;
   /** False while the adapter cannot reach its broker (for /readyz); absent means always ready. */
   ready?(): boolean;
+  /**
+   * Declares (held) or withdraws this node's interest in a route (routeOf).
+   * Counted: two declarations need two withdrawals. Resolves once every
+   * event published afterwards, on any node, is sure to reach this one, so
+   * state read after it cannot miss an event. An adapter without it (the
+   * in-process bus) hands every event to every subscriber.
+   */
+  interest?(route: string, held: boolean): Promise<void>;
 }

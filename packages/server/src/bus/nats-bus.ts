@@ -1,19 +1,23 @@
 /**
  * The Bus port on NATS (core NATS, no JetStream): every node of a cluster
- * connects to the same NATS and publishes committed events on
- * `<prefix>.<event type>`; each node subscribes once to `<prefix>.>` and
- * hands every event to its handlers, its own included (NATS echoes a
- * connection's publications back to it), so that all nodes see one order per
- * publisher. Events are encoded with Node's structured serialisation (typed
- * arrays and nested objects survive as they are); only Parley nodes read them.
+ * connects to the same NATS. Events for every node go out on
+ * `<prefix>.all.<event type>`, which each node subscribes to once; a room's
+ * traffic goes out on `<prefix>.room.<room id, base64url>`, which a node
+ * subscribes to only while it has viewers in that room (`interest`), so NATS
+ * hands each room event once to each node that serves the room and to no
+ * other. Handlers get their own node's events too (NATS echoes a
+ * connection's publications back to it), so all nodes see one order per
+ * publisher and subject. Events are encoded with Node's structured
+ * serialisation (typed arrays and nested objects survive as they are); only
+ * Parley nodes read them.
  *
  * Nothing here is durable: an event published while a node is cut off from
  * NATS is not replayed to it. That is the port's contract: events only speed
  * delivery up, and clients catch up by sync and pull (decision 93).
  */
 import { deserialize, serialize } from 'node:v8';
-import { type NatsConnection, type Subscription, connect } from '@nats-io/transport-node';
-import type { Bus, BusEvent, BusHandler } from './bus.js';
+import { type Msg, type NatsConnection, type Subscription, connect } from '@nats-io/transport-node';
+import { type Bus, type BusEvent, type BusHandler, routeOf } from './bus.js';
 
 export interface NatsBusOptions {
   /** nats://host:port (comma-separated for several servers). */
@@ -24,15 +28,22 @@ export interface NatsBusOptions {
   name?: string;
 }
 
+/** A route this node listens to, and how many holders declared it. */
+interface Interest {
+  holders: number;
+  subscription: Subscription;
+}
+
 export class NatsBus implements Bus {
   private readonly handlers = new Set<BusHandler>();
+  private readonly interests = new Map<string, Interest>();
 
   private constructor(
     private readonly connection: NatsConnection,
     private readonly prefix: string,
-    private readonly subscription: Subscription,
   ) {
-    void this.dispatch();
+    // Events for every node: one subscription for the node's lifetime.
+    connection.subscribe(`${prefix}.all.>`, { callback: (error, message) => this.dispatch(error, message) });
   }
 
   /** Connects and subscribes; resolves once the subscription is in place on the server. */
@@ -45,15 +56,46 @@ export class NatsBus implements Bus {
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,
     });
-    const subscription = connection.subscribe(`${prefix}.>`);
+    const bus = new NatsBus(connection, prefix);
     // A round trip makes sure the server has the subscription before anyone publishes.
     await connection.flush();
-    return new NatsBus(connection, prefix, subscription);
+    return bus;
   }
 
   publish(event: BusEvent): void {
     if (this.connection.isClosed()) return;
-    this.connection.publish(`${this.prefix}.${event.type}`, serialize(event));
+    const route = routeOf(event);
+    this.connection.publish(route === undefined ? `${this.prefix}.all.${event.type}` : this.subjectOf(route), serialize(event));
+  }
+
+  async interest(route: string, held: boolean): Promise<void> {
+    const known = this.interests.get(route);
+    if (!held) {
+      if (known === undefined) return;
+      known.holders -= 1;
+      if (known.holders === 0) {
+        this.interests.delete(route);
+        if (!this.connection.isClosed()) known.subscription.unsubscribe();
+      }
+      return;
+    }
+    if (known !== undefined) {
+      known.holders += 1;
+    } else {
+      if (this.connection.isClosed()) return;
+      const subscription = this.connection.subscribe(this.subjectOf(route), { callback: (error, message) => this.dispatch(error, message) });
+      this.interests.set(route, { holders: 1, subscription });
+    }
+    // Once the server answered a ping sent after the SUB, it routes to us
+    // every publication that reaches it later, from any node. While NATS is
+    // out of reach this waits for the reconnect (the SUB is replayed then).
+    await this.connection.flush();
+  }
+
+  /** Route "room:<id>" → "<prefix>.room.<id as base64url>": ids may hold characters NATS subjects may not. */
+  private subjectOf(route: string): string {
+    const colon = route.indexOf(':');
+    return `${this.prefix}.${route.slice(0, colon)}.${Buffer.from(route.slice(colon + 1)).toString('base64url')}`;
   }
 
   subscribe(handler: BusHandler): () => void {
@@ -67,26 +109,27 @@ export class NatsBus implements Bus {
 
   async close(): Promise<void> {
     this.handlers.clear();
+    this.interests.clear();
     if (!this.connection.isClosed()) await this.connection.drain();
   }
 
-  private async dispatch(): Promise<void> {
-    for await (const message of this.subscription) {
-      let event: BusEvent;
+  /** Every subscription's messages, in the order the connection reads them. */
+  private dispatch(error: Error | null, message: Msg): void {
+    if (error !== null) return; // the subscription ended (close, or a permissions error reported on the connection)
+    let event: BusEvent;
+    try {
+      event = deserialize(message.data) as BusEvent;
+    } catch {
+      return; // not one of ours (another program on the same prefix)
+    }
+    for (const handler of this.handlers) {
       try {
-        event = deserialize(message.data) as BusEvent;
-      } catch {
-        continue; // not one of ours (another program on the same prefix)
-      }
-      for (const handler of this.handlers) {
-        try {
-          handler(event);
-        } catch (error) {
-          // One handler's failure must not stop the node's subscription.
-          queueMicrotask(() => {
-            throw error;
-          });
-        }
+        handler(event);
+      } catch (thrown) {
+        // One handler's failure must not stop the node's subscription.
+        queueMicrotask(() => {
+          throw thrown;
+        });
       }
     }
   }

@@ -18,6 +18,7 @@ import type { ConversationService } from '../services/conversations.js';
 import type { MessagingService } from '../services/messaging.js';
 import type { StoredMessage } from '../services/model.js';
 import type { SessionRegistry } from './registry.js';
+import { SeqOrder } from './seq-order.js';
 import type { Session } from './session.js';
 import { hiddenWireMessage, toWireMessage, toWireSummary } from './wire.js';
 
@@ -40,6 +41,8 @@ interface PendingPushes {
 }
 
 const MAX_CACHED_CONVERSATIONS = 20_000;
+/** How long a message that overtook its predecessor on the bus waits for it. */
+const SEQ_WAIT_MS = 200;
 /**
  * Conversations with at least this many members are flushed at most every
  * LARGE_FLUSH_INTERVAL_MS. Writing to a socket costs the same for one message
@@ -52,6 +55,8 @@ const LARGE_FLUSH_INTERVAL_MS = 5;
 
 export class Delivery {
   private readonly memberCache = new Map<string, MemberEntry>();
+  /** Messages of one conversation committed on different nodes can arrive out of seq order: pushed in order (seq-order.ts). */
+  private readonly seqOrder = new SeqOrder({ maxWaitMs: SEQ_WAIT_MS, maxConversations: MAX_CACHED_CONVERSATIONS });
   private readonly unsubscribe: () => void;
   private pending = new Map<string, PendingPushes>();
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
@@ -78,6 +83,7 @@ export class Delivery {
 
   close(): void {
     this.unsubscribe();
+    this.seqOrder.close();
     this.pending.clear();
     clearTimeout(this.flushTimer);
   }
@@ -88,7 +94,7 @@ export class Delivery {
     if (event.type !== 'message') this.flushPushes(true);
     switch (event.type) {
       case 'message':
-        this.onMessage(event);
+        this.seqOrder.admit(event.message.conversationId, event.message.seq, () => this.onMessage(event));
         break;
       case 'members':
         this.invalidate(event.conversationId);

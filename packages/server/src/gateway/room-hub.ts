@@ -28,7 +28,7 @@ import {
 } from '@parley/protocol';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import type { Bus, BusEvent } from '../bus/bus.js';
+import { type Bus, type BusEvent, roomRoute } from '../bus/bus.js';
 import type { RoomLimits } from '../config.js';
 import type { MemberRole, StoredMessage } from '../services/model.js';
 import type { RoomEventRecord, RoomService, RoomView, RoomViewerRecord } from '../services/rooms.js';
@@ -69,6 +69,8 @@ class LocalRoom {
   readonly viewers = new Set<Session>();
   view: RoomView | undefined;
   ready: Promise<void> | undefined;
+  /** This node declared interest in the room's bus route (withdrawn when the room is forgotten). */
+  routed = false;
   /** Reliable messages that arrived while the room was loading. */
   early: StoredMessage[] = [];
   lastSeq = 0;
@@ -198,8 +200,13 @@ export class RoomHub {
     const recent = await this.recentFor(room, afterSeq);
     if (session.isClosed) throw new ParleyError('CLOSED', 'the connection closed');
     if (room.view?.closed) throw new ParleyError('ROOM_CLOSED', 'the room was closed');
-    // Forgotten while this join waited (idle): serve it again.
-    if (this.rooms.get(id) !== room) this.rooms.set(id, room);
+    // Forgotten while this join waited (idle): serve it again. Reliable
+    // messages committed while the route was withdrawn are learnt from the
+    // next batch's last_seq, and viewers pull them.
+    if (this.rooms.get(id) !== room) {
+      this.rooms.set(id, room);
+      await this.route(room);
+    }
     room.viewers.add(session);
     room.idleSince = 0;
     session.rooms ??= new Set();
@@ -487,8 +494,23 @@ export class RoomHub {
   private dismiss(room: LocalRoom): void {
     for (const session of room.viewers) session.rooms?.delete(room.id);
     room.viewers.clear();
-    this.rooms.delete(room.id);
+    this.forget(room);
     this.active.delete(room);
+  }
+
+  /** Declares this node's interest in the room's traffic; resolves once the bus routes it here. */
+  private async route(room: LocalRoom): Promise<void> {
+    if (room.routed) return;
+    room.routed = true;
+    await this.deps.bus.interest?.(roomRoute(room.id), true);
+  }
+
+  /** Drops the room from this node, and its traffic from the bus's routing to this node. */
+  private forget(room: LocalRoom): void {
+    if (this.rooms.get(room.id) === room) this.rooms.delete(room.id);
+    if (!room.routed) return;
+    room.routed = false;
+    void this.deps.bus.interest?.(roomRoute(room.id), false);
   }
 
   // ---- statistics ----
@@ -501,7 +523,7 @@ export class RoomHub {
       if (room.viewers.size === 0) {
         // Loaded by a join that was refused (a closed room) or left by everyone: forgotten after a while.
         if (room.idleSince === 0) room.idleSince = now;
-        if ((room.view.closed || now - room.idleSince > IDLE_ROOM_MS) && !this.active.has(room)) this.rooms.delete(room.id);
+        if ((room.view.closed || now - room.idleSince > IDLE_ROOM_MS) && !this.active.has(room)) this.forget(room);
         continue;
       }
       this.deps.bus.publish({ type: 'roomStats', roomId: room.id, nodeId: this.deps.nodeId, online: room.viewers.size, top: this.localTop(room) });
@@ -573,7 +595,9 @@ export class RoomHub {
     if (room === undefined) {
       const created = new LocalRoom(id, this.deps.limits);
       room = created;
-      created.ready = this.deps.rooms.load(id).then((state) => {
+      // Routed before the state is read: every reliable message committed
+      // after the read reaches this node (as `early` while loading).
+      created.ready = this.route(created).then(() => this.deps.rooms.load(id)).then((state) => {
         created.view = state.room;
         created.lastSeq = state.room.lastSeq;
         created.recent = state.recent;
@@ -583,9 +607,7 @@ export class RoomHub {
         for (const message of early) this.addReliable(created, message);
       });
       this.rooms.set(id, created);
-      created.ready.catch(() => {
-        if (this.rooms.get(id) === created) this.rooms.delete(id);
-      });
+      created.ready.catch(() => this.forget(created));
     }
     await room.ready;
     return room;

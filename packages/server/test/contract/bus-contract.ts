@@ -2,11 +2,13 @@
  * The Bus contract: what delivery relies on, run against any adapter. A
  * factory gives one or more nodes joined to the same bus (LocalBus: one
  * process; NATS: several connections); every subscriber on every node must
- * get every event, in publish order per conversation, with its payload intact.
+ * get every event, in publish order per conversation, with its payload
+ * intact; a room's traffic reaches every node that declared interest in the
+ * room, and an adapter that routes sends it to no other node.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { Bus, BusEvent } from '../../src/bus/bus.js';
+import { type Bus, type BusEvent, roomRoute } from '../../src/bus/bus.js';
 import type { StoredMessage } from '../../src/services/model.js';
 
 export interface BusCluster {
@@ -62,6 +64,7 @@ export function busContract(name: string, createCluster: () => Promise<BusCluste
       const { nodes } = await setup(t);
       const received: BusEvent[] = [];
       nodes[0]!.subscribe((event) => received.push(event));
+      await nodes[0]!.interest?.(roomRoute('live'), true);
       const publisher = nodes[nodes.length - 1]!;
       const sent: BusEvent[] = [
         {
@@ -114,11 +117,49 @@ export function busContract(name: string, createCluster: () => Promise<BusCluste
           if (event.type === 'roomEvent' && event.roomId === 'hot') received[index]!.push(event.event.count ?? 0);
         });
       });
+      await Promise.all(nodes.map((node) => node.interest?.(roomRoute('hot'), true)));
       const publisher = nodes[0]!;
       for (let count = 1; count <= 200; count++) publisher.publish({ type: 'roomEvent', roomId: 'hot', event: { kind: 'like', senderId: 'fan', senderName: '', count } });
       await eventually(() => received.every((counts) => counts.length >= 200), 'all room events on all nodes');
       await new Promise((resolve) => setTimeout(resolve, 50));
       for (const counts of received) assert.deepEqual(counts, Array.from({ length: 200 }, (_, n) => n + 1));
+    });
+
+    test('room traffic goes only where a room was declared; interest is counted; a withdrawn room stops arriving', async (t) => {
+      const { nodes } = await setup(t);
+      const routes = nodes.every((node) => node.interest !== undefined);
+      const [watcher, other] = [nodes[0]!, nodes[nodes.length - 1]!];
+      const seen = (bus: Bus) => {
+        const counts: number[] = [];
+        bus.subscribe((event) => {
+          if (event.type === 'roomEvent') counts.push(event.event.count ?? 0);
+        });
+        return counts;
+      };
+      const atWatcher = seen(watcher);
+      const atOther = watcher === other ? atWatcher : seen(other);
+      const like = (count: number) => other.publish({ type: 'roomEvent', roomId: 'watched', event: { kind: 'like', senderId: 'fan', senderName: '', count } });
+      await watcher.interest?.(roomRoute('watched'), true);
+      await watcher.interest?.(roomRoute('watched'), true);
+      like(1);
+      await eventually(() => atWatcher.includes(1), 'the event at the node that declared the room');
+      await watcher.interest?.(roomRoute('watched'), false);
+      like(2);
+      await eventually(() => atWatcher.includes(2), 'still routed while one declaration is left');
+      await watcher.interest?.(roomRoute('watched'), false);
+      like(3);
+      // A marker behind it from the same publisher: once it is in, event 3 would have been too.
+      let marked = false;
+      watcher.subscribe((event) => {
+        if (event.type === 'members' && event.conversationId === 'marker') marked = true;
+      });
+      other.publish({ type: 'members', conversationId: 'marker' });
+      await eventually(() => marked, 'the marker');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      if (routes && watcher !== other) {
+        assert.deepEqual(atWatcher, [1, 2], 'nothing after the last withdrawal');
+        assert.deepEqual(atOther, [], 'a node that never declared the room gets none of its traffic');
+      }
     });
 
     test('an unsubscribed handler gets nothing more; the others still do', async (t) => {
