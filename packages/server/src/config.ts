@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { type Clock, DEFAULT_LIMITS, systemClock } from '@parley/protocol';
+import type { DestinationStream } from 'pino';
 import type { Bus } from './bus/bus.js';
 import type { MediaStore } from './media/media-store.js';
 import { S3MediaStore } from './media/s3-store.js';
@@ -154,6 +155,8 @@ export interface ServerOptions {
   nodeId?: string;
   /** Log level: fatal, error, warn, info, debug, silent. Default info (env PARLEY_LOG_LEVEL). */
   logLevel?: string;
+  /** Where log lines (one JSON object each) are written. Default: standard output. */
+  logDestination?: DestinationStream;
   /** TLS for every listener (https + wss, tls://). Default: env PARLEY_TLS_CERT + PARLEY_TLS_KEY (file paths), else plain. */
   tls?: TlsOptions;
   /**

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
-import Fastify, { type FastifyBaseLogger } from 'fastify';
+import Fastify, { type FastifyBaseLogger, LogController } from 'fastify';
 import { pino } from 'pino';
 import type { Bus } from './bus/bus.js';
 import { LocalBus } from './bus/local-bus.js';
@@ -14,12 +14,14 @@ import { NatsBus } from './bus/nats-bus.js';
 import { type ResolvedOptions, type ServerOptions, resolveOptions } from './config.js';
 import { Delivery } from './gateway/delivery.js';
 import { Gateway } from './gateway/gateway.js';
+import { NodeStats } from './gateway/node-stats.js';
 import { RoomHub, type RoomHubCounters } from './gateway/room-hub.js';
 import { LISTEN_BACKLOG, TcpListener } from './gateway/tcp-listener.js';
 import { WEBSOCKET_PATH, WebSocketListener } from './gateway/ws-listener.js';
 import { registerAdminApi } from './http/admin-api.js';
 import { MEDIA_PREFIX, registerMediaApi } from './http/media-api.js';
-import { OPERATIONS_PATHS, registerOperationsApi } from './http/operations-api.js';
+import { OPERATIONS_PATHS, OperationsTimings, registerOperationsApi } from './http/operations-api.js';
+import { registerRequestIds, requestIdOf } from './http/request-ids.js';
 import { LocalDiskMediaStore } from './media/local-disk-store.js';
 import type { MediaStore } from './media/media-store.js';
 import { MediaService } from './services/media.js';
@@ -37,7 +39,9 @@ import { readLegacyDevAuth } from './store/sqlite/legacy-dev-auth.js';
 import { PostgresStore } from './store/postgres/postgres-store.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
 import type { Store } from './store/store.js';
+import { TimedStore } from './store/timed-store.js';
 import { cachedFor } from './util/cached.js';
+import { TimedBus } from './util/timed-bus.js';
 import { SERVER_VERSION } from './version.js';
 
 export interface ParleyServer {
@@ -99,7 +103,8 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
   const config = resolveOptions(options);
   const dataDir = resolve(config.dataDir);
   mkdirSync(dataDir, { recursive: true });
-  const log = pino({ level: config.logLevel, base: { service: 'parley' } });
+  const logOptions = { level: config.logLevel, base: { service: 'parley', node: config.nodeId } };
+  const log = options.logDestination === undefined ? pino(logOptions) : pino(logOptions, options.logDestination);
 
   const adminKeyGenerated = config.adminKey === undefined;
   const adminKey = config.adminKey ?? persistentSecret(dataDir, 'admin-key');
@@ -113,16 +118,20 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
     await store.close();
     throw error;
   }
+  // The rest of the server sees the adapters through these, timed for the operations view.
+  const timings = new OperationsTimings();
+  const timedStore = new TimedStore(store, { write: timings.storeWrite, read: timings.storeRead });
+  const timedBus = new TimedBus(bus, { publish: timings.busPublish, transit: timings.busTransit });
   const clock = config.clock;
-  const auth = new AuthService(tokenSecret, adminKey, store, config.tokenTtlSeconds, clock);
+  const auth = new AuthService(tokenSecret, adminKey, timedStore, config.tokenTtlSeconds, clock);
   const mediaStore: MediaStore = config.mediaStore ?? new LocalDiskMediaStore(join(dataDir, 'media'));
   // The token secret, under its own label: cluster nodes share it already.
-  const media = new MediaService(store, mediaStore, config.mediaLimits, `media-url:${tokenSecret}`, { customTypes: config.customContentTypes }, clock);
-  const messaging = new MessagingService(store, bus, config.limits, clock, media);
-  const conversations = new ConversationService(store, bus, config.limits, clock);
-  const users = new UserService(store, bus, clock);
-  const devAccounts = new DevAccountService(store, clock);
-  const directory = new UserDirectory(store, config.userDirectory);
+  const media = new MediaService(timedStore, mediaStore, config.mediaLimits, `media-url:${tokenSecret}`, { customTypes: config.customContentTypes }, clock);
+  const messaging = new MessagingService(timedStore, timedBus, config.limits, clock, media);
+  const conversations = new ConversationService(timedStore, timedBus, config.limits, clock);
+  const users = new UserService(timedStore, timedBus, clock);
+  const devAccounts = new DevAccountService(timedStore, clock);
+  const directory = new UserDirectory(timedStore, config.userDirectory);
   try {
     // Data folders from before development accounts moved into the main store.
     const legacy = readLegacyDevAuth(dataDir);
@@ -136,15 +145,15 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
     throw error;
   }
 
-  const rooms = new RoomService(store, bus, config.limits, config.rooms, clock);
+  const rooms = new RoomService(timedStore, timedBus, config.limits, config.rooms, clock);
   const roomHub = new RoomHub({
-    bus,
+    bus: timedBus,
     rooms,
     limits: config.rooms,
     nodeId: config.nodeId,
     clock,
     log,
-    userName: async (userId) => (await store.getUser(userId))?.name ?? userId,
+    userName: async (userId) => (await timedStore.getUser(userId))?.name ?? userId,
   });
   const gateway = new Gateway(
     {
@@ -161,12 +170,26 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
       serverVersion: SERVER_VERSION,
       log,
       clock,
+      sendAckTiming: timings.sendAck,
     },
     config.authTimeoutMs,
     log,
   );
-  const delivery = new Delivery(bus, { conversations, messaging }, gateway.registry, log, gateway);
-  gateway.setBeforeAck((session, conversationId) => delivery.beforeAck(session, conversationId));
+  const delivery = new Delivery(timedBus, { conversations, messaging }, gateway.registry, log, gateway);
+  delivery.timePushes(timings.sendDeliver, clock);
+  const nodeStats = new NodeStats({
+    bus: timedBus,
+    nodeId: config.nodeId,
+    clock,
+    registry: gateway.registry,
+    roomHub,
+    messagesIn: () => gateway.counters.messagesIn.ws + gateway.counters.messagesIn.tcp,
+    messagesOut: () => delivery.pushedMessages,
+  });
+  gateway.setBeforeAck((session, conversationId) => {
+    nodeStats.noteSend(conversationId);
+    delivery.beforeAck(session, conversationId);
+  });
 
   const tls = config.tls === undefined ? undefined : { cert: config.tls.cert, key: config.tls.key, minVersion: config.tls.minVersion ?? ('TLSv1.3' as const) };
   const app = Fastify({
@@ -180,11 +203,15 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
     forceCloseConnections: true,
     // Per-request lines only at debug level: an IM server's REST traffic is integration chatter.
     loggerInstance: log.child({ component: 'http' }, { level: config.logLevel === 'debug' ? 'debug' : 'warn' }) as unknown as FastifyBaseLogger,
+    // A caller's x-request-id is kept (http/request-ids.ts); log lines carry it as requestId.
+    genReqId: requestIdOf,
+    logController: new LogController({ requestIdLogLabel: 'requestId' }),
     bodyLimit: config.limits.maxHttpBodyBytes,
     // verbose: a failed pattern check carries its schema, whose description says the rule in words.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false, verbose: true } },
     frameworkErrors,
   });
+  registerRequestIds(app, log.child({ component: 'http' }));
   registerHttpConventions(app, { strictPrefixes: ['/v1'], apiPrefixes: ['/v1', DEV_AUTH_PREFIX, WEBSOCKET_PATH, MEDIA_PREFIX, '/healthz', ...OPERATIONS_PATHS] });
   registerOperationsApi(app, {
     auth,
@@ -192,6 +219,9 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
     roomHub,
     bus,
     nodeId: config.nodeId,
+    timings,
+    messagesOut: () => delivery.pushedMessages,
+    pendingStoreWrites: () => timedStore.pendingWrites,
     storeAnswers: () => store.syncVersion().then(
       () => true,
       () => false,
@@ -208,6 +238,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
     accounts: devAccounts,
     limits: config.limits,
     rooms: { rooms, roomHub },
+    overview: { nodeStats, clock },
     health: async () => ({
       version: SERVER_VERSION,
       users: await userCount(),
@@ -260,6 +291,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
     roomCounters: () => ({ ...roomHub.counters }),
     close() {
       closing ??= (async () => {
+        nodeStats.close();
         gateway.close();
         delivery.close();
         roomHub.close();

@@ -1,5 +1,6 @@
 /**
- * The app's root: signed out → SignIn; signed in → a ChatStore for the
+ * The app's root: the admin dashboard at #/admin (its own sign-in, no chat
+ * session); otherwise signed out → SignIn, signed in → a ChatStore for the
  * session and the chat UI. The session is shared by the browser's tabs:
  * signing out in one signs out all.
  */
@@ -8,8 +9,10 @@ import { type Session, clearSession, currentToken, loadSession, onSessionChanged
 import { ChatStore } from './chat/chat-store.js';
 import { openOutboxStore } from './chat/outbox-store.js';
 import { ChatContext } from './chat/use-chat.js';
+import { AdminLoader } from './components/admin-loader.js';
 import { ChatApp } from './components/chat-app.js';
 import { SignIn } from './components/sign-in.js';
+import { useRoute } from './route.js';
 
 /** How often an open tab checks whether its token is due for a refresh. */
 const TOKEN_CHECK_INTERVAL_MS = 5 * 60_000;
@@ -19,6 +22,7 @@ export function webSocketUrl(): string {
 }
 
 export function App() {
+  const [route] = useRoute();
   const [session, setSession] = useState<Session | undefined>(loadSession);
   const [notice, setNotice] = useState<string | undefined>();
 
@@ -32,6 +36,7 @@ export function App() {
     [session?.userId],
   );
 
+  if (route.page === 'admin') return <AdminLoader />;
   if (session === undefined) {
     return (
       <SignIn

@@ -1,15 +1,17 @@
 /**
  * Where the user is lives in the URL hash, so a reload keeps it and the
  * browser's back button returns to the list on a phone: the open
- * conversation (`#/c/<id>`) or a live room (`#/live/<roomId>`).
+ * conversation (`#/c/<id>`) or a live room (`#/live/<roomId>`). The admin
+ * dashboard (`#/admin`) is a page of its own, outside the signed-in chat.
  */
 import { useCallback, useEffect, useState } from 'preact/hooks';
 
-export type Route = { page: 'home' } | { page: 'conversation'; conversationId: string } | { page: 'live'; roomId: string };
+export type Route = { page: 'home' } | { page: 'conversation'; conversationId: string } | { page: 'live'; roomId: string } | { page: 'admin' };
 
 const HOME: Route = { page: 'home' };
 const CONVERSATION_PREFIX = '#/c/';
 const LIVE_PREFIX = '#/live/';
+const ADMIN_HASH = '#/admin';
 
 /** The id after `prefix`, decoded; undefined when the hash is another page's or names nothing. */
 function idAfter(hash: string, prefix: string): string | undefined {
@@ -23,6 +25,7 @@ function idAfter(hash: string, prefix: string): string | undefined {
 }
 
 export function parseRoute(hash: string): Route {
+  if (hash === ADMIN_HASH || hash === `${ADMIN_HASH}/`) return { page: 'admin' };
   const conversationId = idAfter(hash, CONVERSATION_PREFIX);
   if (conversationId !== undefined) return { page: 'conversation', conversationId };
   const roomId = idAfter(hash, LIVE_PREFIX);
@@ -47,6 +50,8 @@ export function routeHash(route: Route): string {
       return `${CONVERSATION_PREFIX}${encodeURIComponent(route.conversationId)}`;
     case 'live':
       return `${LIVE_PREFIX}${encodeURIComponent(route.roomId)}`;
+    case 'admin':
+      return ADMIN_HASH;
   }
 }
 

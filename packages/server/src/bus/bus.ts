@@ -34,7 +34,38 @@ export type BusEvent =
   /** One node's viewers in a room (its share of the online count and top viewers), every few seconds. */
   | { type: 'roomStats'; roomId: string; nodeId: string; online: number; top: RoomViewerRecord[] }
   /** A room's host, admins or mutes changed. */
-  | { type: 'roomPerson'; roomId: string; userId: string; role: MemberRole; mutedUntil: number };
+  | { type: 'roomPerson'; roomId: string; userId: string; role: MemberRole; mutedUntil: number }
+  /** One node's figures about itself, every 2 s, for the admin overview (gateway/node-stats.ts). */
+  | { type: 'nodeStats'; snapshot: NodeSnapshot };
+
+/**
+ * What a node tells the others about itself. Small by design: counts and
+ * short top lists, never every user, connection or room.
+ */
+export interface NodeSnapshot {
+  nodeId: string;
+  /** When the node started, and when it took this snapshot (ms, its own clock). */
+  startedAt: number;
+  at: number;
+  /** Open connections, by transport. */
+  connections: { ws: number; tcp: number };
+  /** Users with at least one connection to this node. */
+  users: number;
+  /** Sends from this node's connections that were stored (repeats of a stored send left out), since start. */
+  messagesIn: number;
+  /** Messages pushed to this node's connections since start (one per message per connection). */
+  messagesOut: number;
+  /** Live rooms with viewers here, and those viewers (a connection in two rooms counts twice). */
+  rooms: number;
+  roomViewers: number;
+  /** The rooms with the most viewers here, most first (at most 10). */
+  topRooms: Array<{ roomId: string; viewers: number }>;
+  /** The conversations with the most sends on this node in the last minute, most first (at most 10). */
+  busiest: Array<{ conversationId: string; sends: number }>;
+  rssBytes: number;
+  /** Event-loop delay since the previous snapshot, in ms. */
+  eventLoopDelayMs: { mean: number; p99: number; max: number };
+}
 
 export type BusHandler = (event: BusEvent) => void;
 

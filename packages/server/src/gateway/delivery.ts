@@ -10,13 +10,14 @@
  * conversation's list loads, its messages wait in arrival order, so pushes of
  * one conversation never overtake each other.
  */
-import { encodeFrameEntry, joinEntries } from '@parley/protocol';
+import { type Clock, encodeFrameEntry, joinEntries } from '@parley/protocol';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { Bus, BusEvent } from '../bus/bus.js';
 import type { ConversationService } from '../services/conversations.js';
 import type { MessagingService } from '../services/messaging.js';
 import type { StoredMessage } from '../services/model.js';
+import type { Timing } from '../util/metrics-sink.js';
 import type { SessionRegistry } from './registry.js';
 import { SeqOrder } from './seq-order.js';
 import type { Session } from './session.js';
@@ -54,6 +55,8 @@ const LARGE_CONVERSATION_MEMBERS = 64;
 const LARGE_FLUSH_INTERVAL_MS = 5;
 
 export class Delivery {
+  /** Messages pushed to this node's connections since start, one per message per connection (the admin overview's "out"). */
+  pushedMessages = 0;
   private readonly memberCache = new Map<string, MemberEntry>();
   /** Messages of one conversation committed on different nodes can arrive out of seq order: pushed in order (seq-order.ts). */
   private readonly seqOrder = new SeqOrder({ maxWaitMs: SEQ_WAIT_MS, maxConversations: MAX_CACHED_CONVERSATIONS });
@@ -62,6 +65,8 @@ export class Delivery {
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
   /** When each large conversation was last flushed (see LARGE_CONVERSATION_MEMBERS). */
   private readonly largeFlushedAt = new Map<string, number>();
+  /** Set by timePushes. */
+  private pushAges: PushAges | undefined;
 
   constructor(
     bus: Bus,
@@ -80,6 +85,15 @@ export class Delivery {
   }
 
   private readonly requestFlush: () => void;
+
+  /**
+   * Times every push from its message's commit (createdAt, on `clock`) to
+   * its hand-over to a connection, which writes it in the same flush
+   * (parley_send_deliver_seconds).
+   */
+  timePushes(timing: Timing, clock: Clock): void {
+    this.pushAges = new PushAges(timing, clock);
+  }
 
   close(): void {
     this.unsubscribe();
@@ -252,7 +266,7 @@ export class Delivery {
   beforeAck(session: Session, conversationId: string): void {
     const batch = this.pending.get(conversationId);
     if (batch === undefined || session.userId === undefined) return;
-    enqueueOwnPacket(batch, session, session.userId, batch.sentEarly?.get(session.id) ?? 0);
+    this.pushedMessages += enqueueOwnPacket(batch, session, session.userId, batch.sentEarly?.get(session.id) ?? 0, this.pushAges);
     batch.sentEarly ??= new Map();
     batch.sentEarly.set(session.id, batch.events.length);
   }
@@ -274,6 +288,7 @@ export class Delivery {
       if (event.message.visibleTo !== undefined) addressed.add(event.message.visibleTo);
     }
     let shared: Uint8Array | undefined;
+    let sharedWrites = 0;
     const sharedPacket = (): Uint8Array => {
       shared ??= joinEntries(events.map((_, index) => entryAt(batch, index, '')));
       return shared;
@@ -283,16 +298,24 @@ export class Delivery {
       if (sessions === undefined) continue;
       for (const session of sessions) {
         const start = batch.sentEarly?.get(session.id) ?? 0;
-        if (start === 0 && !origins.has(session.id) && !addressed.has(userId)) session.writeOrEnqueue(sharedPacket());
-        else enqueueOwnPacket(batch, session, userId, start);
+        if (start === 0 && !origins.has(session.id) && !addressed.has(userId)) {
+          session.writeOrEnqueue(sharedPacket());
+          sharedWrites += 1;
+          this.pushedMessages += events.length;
+        } else this.pushedMessages += enqueueOwnPacket(batch, session, userId, start, this.pushAges);
       }
     }
+    // Every connection handed the shared packet got all of its messages: each is timed once for all of them.
+    if (sharedWrites > 0 && this.pushAges !== undefined) for (const event of events) this.pushAges.pushed(event.message, sharedWrites);
     // Users told about one message besides the members (someone just removed).
     for (let index = 0; index < events.length; index++) {
       const event = events[index] as MessageEvent;
       for (const userId of event.alsoNotify ?? []) {
         for (const session of this.registry.sessionsOf(userId) ?? []) {
-          if (session.id !== event.originSessionId) session.enqueue(entryAt(batch, index, userId));
+          if (session.id === event.originSessionId) continue;
+          session.enqueue(entryAt(batch, index, userId));
+          this.pushedMessages += 1;
+          this.pushAges?.pushed(event.message, 1);
         }
       }
     }
@@ -302,14 +325,18 @@ export class Delivery {
 /**
  * Queues on `session` a packet of its own: the batch's events from `start`,
  * as `userId` sees them, without the ones this session sent (it had them in
- * their acks).
+ * their acks). Returns how many messages it queued.
  */
-function enqueueOwnPacket(batch: PendingPushes, session: Session, userId: string, start: number): void {
+function enqueueOwnPacket(batch: PendingPushes, session: Session, userId: string, start: number, ages: PushAges | undefined): number {
   const own: Uint8Array[] = [];
   for (let index = start; index < batch.events.length; index++) {
-    if ((batch.events[index] as MessageEvent).originSessionId !== session.id) own.push(entryAt(batch, index, userId));
+    const event = batch.events[index] as MessageEvent;
+    if (event.originSessionId === session.id) continue;
+    own.push(entryAt(batch, index, userId));
+    ages?.pushed(event.message, 1);
   }
   if (own.length > 0) session.enqueue(joinEntries(own));
+  return own.length;
 }
 
 /** The push of a batch's event as `userId` gets it, encoded once per batch. */
@@ -327,4 +354,18 @@ function entryAt(batch: PendingPushes, index: number, userId: string): Uint8Arra
 
 function entryOf(message: StoredMessage, hidden: boolean): Uint8Array {
   return encodeFrameEntry({ requestId: 0, body: { $case: 'push', value: hidden ? hiddenWireMessage(message) : toWireMessage(message) } });
+}
+
+/** Records how old messages are (since their commit) when their pushes go to connections. */
+class PushAges {
+  constructor(
+    private readonly timing: Timing,
+    private readonly clock: Clock,
+  ) {}
+
+  /** `message` went to `connections` connections just now. */
+  pushed(message: StoredMessage, connections: number): void {
+    // Another node's clock may be a little ahead: a negative age counts as 0.
+    this.timing.observe(Math.max(0, this.clock.now() - message.createdAt) / 1000, connections);
+  }
 }

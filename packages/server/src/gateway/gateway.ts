@@ -8,19 +8,24 @@ import type { Logger } from 'pino';
 import type { Clock, TimerHandle } from '@parley/protocol';
 import { Admission } from '../util/admission.js';
 import { unrefTimer } from '../util/timers.js';
-import type { GatewayContext, WireConnection } from './session.js';
+import type { GatewayContext, GatewayCounters, WireConnection } from './session.js';
 import { Session } from './session.js';
 import { SessionRegistry } from './registry.js';
 
 /** Paused sessions resumed per turn once the send queue has drained (see resumeReading). */
 const RESUME_BATCH = 32;
 
-export type GatewayServices = Omit<GatewayContext, 'onAuthenticated' | 'onClosed' | 'scheduleFlush' | 'sendBucketOf' | 'countRequest' | 'beforeAck' | 'pauseReading' | 'admitHello'>;
+export type GatewayServices = Omit<
+  GatewayContext,
+  'onAuthenticated' | 'onClosed' | 'scheduleFlush' | 'sendBucketOf' | 'countRequest' | 'beforeAck' | 'pauseReading' | 'admitHello' | 'counters'
+>;
 
 export class Gateway {
   readonly registry: SessionRegistry;
   /** Requests handled since start, by kind (send, pull, sync, ...). */
   readonly requestCounts = new Map<string, number>();
+  /** Messages in and refusals since start, for the operations view. */
+  readonly counters: GatewayCounters = { messagesIn: { ws: 0, tcp: 0 }, refused: { request: 0, send: 0, overload: 0, hello: 0 } };
   private readonly context: GatewayContext;
   private dirty: Session[] = [];
   private flushScheduled = false;
@@ -42,6 +47,7 @@ export class Gateway {
     const hellos = new Admission(services.limits.connectsPerSecond, services.limits.connectBurst);
     this.context = {
       ...services,
+      counters: this.counters,
       beforeAck: (session, conversationId) => this.beforeAck(session, conversationId),
       pauseReading: (session) => this.pauseReading(session),
       countRequest: (kind) => this.requestCounts.set(kind, (this.requestCounts.get(kind) ?? 0) + 1),
@@ -149,6 +155,7 @@ export class Gateway {
   close(): void {
     this.closed = true;
     this.context.clock.clearTimeout(this.sweepTimer);
+    if (this.registry.size > 0) this.log.info({ connections: this.registry.size }, 'closing every connection: the server shuts down');
     for (const session of [...this.registry.sessions()]) session.shutdown();
     this.log.debug('gateway closed');
   }

@@ -133,10 +133,14 @@ export interface RoomHubCounters {
   overBudget: number;
   /** Ephemeral events sampled out of a tick. */
   sampledOut: number;
+  /** Joins refused by this node's join admission (joinsPerSecond). */
+  joinsRefused: number;
+  /** Ephemeral events refused for a user's rate (userEventsPerSecond). */
+  eventsRefused: number;
 }
 
 export class RoomHub {
-  readonly counters: RoomHubCounters = { batches: 0, deliveries: 0, leanWrites: 0, overBudget: 0, sampledOut: 0 };
+  readonly counters: RoomHubCounters = { batches: 0, deliveries: 0, leanWrites: 0, overBudget: 0, sampledOut: 0, joinsRefused: 0, eventsRefused: 0 };
   private readonly rooms = new Map<string, LocalRoom>();
   /** Rooms with something to send at the next tick. */
   private readonly active = new Set<LocalRoom>();
@@ -176,6 +180,13 @@ export class RoomHub {
     return new Map([...this.rooms.values()].map((room) => [room.id, room.viewers.size]));
   }
 
+  /** Ephemeral events taken in and waiting for the next batch of their room (operations view). */
+  pendingEvents(): number {
+    let pending = 0;
+    for (const room of this.active) pending += room.events.length;
+    return pending;
+  }
+
   // ---- requests ----
 
   /**
@@ -193,7 +204,10 @@ export class RoomHub {
       throw new ParleyError('LIMIT_EXCEEDED', `at most ${limits.maxRoomsPerConnection} rooms per connection`);
     }
     const wait = this.joinAdmission.admit(this.deps.clock.now());
-    if (wait > 0) throw new ParleyError('RATE_LIMITED', 'too many joins at once; join again shortly', { retryAfterMs: wait });
+    if (wait > 0) {
+      this.counters.joinsRefused += 1;
+      throw new ParleyError('RATE_LIMITED', 'too many joins at once; join again shortly', { retryAfterMs: wait });
+    }
     const room = await this.load(id);
     if (room.view?.closed) throw new ParleyError('ROOM_CLOSED', 'the room was closed');
     session.displayName ??= await this.deps.userName(userId);
@@ -258,7 +272,10 @@ export class RoomHub {
     if (input === undefined) throw new ParleyError('INVALID_ARGUMENT', 'a room event needs an event');
     const record = this.deps.rooms.checkEvent(input, { id: userId, name: session.displayName ?? userId });
     const wait = this.bucketOf(userId).take(now);
-    if (wait > 0) throw new ParleyError('RATE_LIMITED', 'sending room events too fast', { retryAfterMs: wait });
+    if (wait > 0) {
+      this.counters.eventsRefused += 1;
+      throw new ParleyError('RATE_LIMITED', 'sending room events too fast', { retryAfterMs: wait });
+    }
     this.addScore(room, userId, record.senderName, record.kind === 'like' ? (record.count ?? 1) : 1);
     if (record.kind === 'like') {
       // Never dropped: merged here and published once per tick.

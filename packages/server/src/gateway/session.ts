@@ -32,6 +32,7 @@ import type { ConversationService } from '../services/conversations.js';
 import type { MediaLimits } from '../services/media.js';
 import { type MessagingService, overloadedError } from '../services/messaging.js';
 import type { UserDirectory } from '../services/directory.js';
+import type { Timing } from '../util/metrics-sink.js';
 import { TokenBucket } from '../util/token-bucket.js';
 import { positionsFromWire, roleFromWire, roleToWire, toWireMessage, toWireSummary } from './wire.js';
 
@@ -69,6 +70,22 @@ interface RoomFlow {
   probing: boolean;
 }
 
+/**
+ * What the gateway counts for the operations view, read when scraped: plain
+ * numbers, so counting costs an addition on the message path.
+ */
+export interface GatewayCounters {
+  /** Sends stored (repeats of a stored send left out), by the transport of the connection that made them. */
+  messagesIn: Record<WireConnection['transport'], number>;
+  /**
+   * Refused for coming too fast, by the limit that refused them: `request`
+   * (a connection's request rate), `send` (a user's send rate, and the
+   * sends held behind a refused one), `overload` (sends past twice
+   * maxPendingSends), `hello` (connections past connectsPerSecond).
+   */
+  refused: Record<'request' | 'send' | 'overload' | 'hello', number>;
+}
+
 export interface GatewayContext {
   auth: AuthService;
   messaging: MessagingService;
@@ -82,9 +99,14 @@ export interface GatewayContext {
   mediaLimits: MediaLimits;
   heartbeatIntervalMs: number;
   serverVersion: string;
+  /** Each connection logs through a child of it with its id (`conn`), transport and remote address. */
   log: Logger;
   /** The server's time: deadlines, rate limits. */
   clock: Clock;
+  /** From a send decoded to its ack written to the connection (parley_send_ack_seconds). */
+  sendAckTiming: Timing;
+  /** The gateway's counts (Gateway.counters). */
+  counters: GatewayCounters;
   /** The server has too many sends waiting for their commit: stop reading from this session for a while. */
   pauseReading(session: Session): void;
   /** Runs right before a send's ack is queued: pushes it must not overtake are queued first. */
@@ -110,6 +132,8 @@ const MAX_EARLY_FRAMES = 256;
 /** How long a rate-limited send holds back later sends of its conversation (see holdBack). */
 const SEND_HOLD_MS = 30_000;
 const MAX_HELD_CONVERSATIONS = 1000;
+/** Requests answered later than this are logged at info (ms). */
+const SLOW_REQUEST_MS = 1000;
 /** Returned by a handler that queued its reply itself (sends: see MessagingService.send). */
 const ALREADY_REPLIED = Symbol('already replied');
 
@@ -161,6 +185,10 @@ export class Session {
    * its order.
    */
   private heldSends: Map<string, { clientMsgId: string; expiresAt: number }> | undefined;
+  /** When the sends whose acks wait in `outgoing` were decoded (performance.now()); timed once written. */
+  private ackStarts: number[] | undefined;
+  /** Made on first use (see log): most connections never log at the usual levels. */
+  private logger: Logger | undefined;
 
   constructor(
     private readonly connection: WireConnection,
@@ -169,6 +197,18 @@ export class Session {
     this.connectedAt = context.clock.now();
     this.lastInboundAt = this.connectedAt;
     this.bucket = new TokenBucket(context.limits.requestsPerSecond, context.limits.requestBurst);
+    this.debug({}, 'connection opened');
+  }
+
+  /** This connection's logger: every line carries its id (`conn`), transport and remote address. */
+  private get log(): Logger {
+    this.logger ??= this.context.log.child({ conn: this.id, transport: this.connection.transport, remote: this.connection.remoteAddress });
+    return this.logger;
+  }
+
+  /** Logs at debug, without making a child logger when debug is off. */
+  private debug(fields: Record<string, unknown>, message: string): void {
+    if (this.context.log.isLevelEnabled('debug')) this.log.debug(fields, message);
   }
 
   get isOpen(): boolean {
@@ -181,6 +221,11 @@ export class Session {
 
   get transport(): 'ws' | 'tcp' {
     return this.connection.transport;
+  }
+
+  /** Bytes queued for the peer and not yet handed to the network: this session's queue plus the transport's buffer. */
+  get queuedBytes(): number {
+    return this.isClosed ? 0 : this.outgoingBytes + this.connection.bufferedBytes();
   }
 
   // ---- inbound ----
@@ -233,7 +278,9 @@ export class Session {
       }
       const waitMs = this.context.admitHello();
       if (waitMs > 0) {
-        this.fail(new ParleyError('UNAVAILABLE', 'too many connections at once; connect again after retry_after_ms', { retryAfterMs: waitMs }), frame.requestId);
+        this.context.counters.refused.hello += 1;
+        // At debug: a reconnect storm would write a line per connection; parley_rate_limited_total counts them.
+        this.fail(new ParleyError('UNAVAILABLE', 'too many connections at once; connect again after retry_after_ms', { retryAfterMs: waitMs }), frame.requestId, 'debug');
         return;
       }
       this.state = 'authenticating';
@@ -278,7 +325,8 @@ export class Session {
     if (REQUESTS[body.$case].rate === 'request') {
       const waitMs = this.bucket.take(this.context.clock.now());
       if (waitMs > 0) {
-        this.replyError(frame.requestId, new ParleyError('RATE_LIMITED', 'too many requests', { retryAfterMs: waitMs }));
+        this.context.counters.refused.request += 1;
+        this.replyError(frame.requestId, new ParleyError('RATE_LIMITED', 'too many requests', { retryAfterMs: waitMs }), body.$case);
         return;
       }
     }
@@ -287,8 +335,9 @@ export class Session {
 
   /** Runs one request and queues its reply, of the case the request table pairs with it. */
   private run(body: BodyOf<HandledCase>, requestId: number): void {
-    const handler = HANDLERS[body.$case] as Handler<HandledCase>;
-    const replyCase = REQUESTS[body.$case].reply;
+    const kind = body.$case;
+    const handler = HANDLERS[kind] as Handler<HandledCase>;
+    const replyCase = REQUESTS[kind].reply;
     const answer = (value: BodyValue<ReplyCase<HandledCase>> | typeof ALREADY_REPLIED): void => {
       if (value !== ALREADY_REPLIED) this.reply(requestId, { $case: replyCase, value } as FrameBody);
     };
@@ -296,11 +345,29 @@ export class Session {
     try {
       result = handler(this, body.value as never, this.userId as string, requestId);
     } catch (error) {
-      this.replyError(requestId, error);
+      this.replyError(requestId, error, kind);
       return;
     }
-    if (result instanceof Promise) result.then(answer, (error: unknown) => this.replyError(requestId, error));
-    else answer(result);
+    if (!(result instanceof Promise)) {
+      answer(result);
+      return;
+    }
+    const started = performance.now();
+    result.then(
+      (value) => {
+        answer(value);
+        this.noteIfSlow(kind, requestId, started);
+      },
+      (error: unknown) => {
+        this.replyError(requestId, error, kind);
+        this.noteIfSlow(kind, requestId, started);
+      },
+    );
+  }
+
+  private noteIfSlow(kind: HandledCase, requestId: number, started: number): void {
+    const ms = performance.now() - started;
+    if (ms > SLOW_REQUEST_MS) this.log.info({ requestId, kind, ms: Math.round(ms) }, 'slow request');
   }
 
   private async authenticate(requestId: number, protocolVersion: number, token: string): Promise<void> {
@@ -363,9 +430,17 @@ export class Session {
     return this.context;
   }
 
-  /** Queues the reply to a request (send: its ack, from the commit callback). */
-  replyTo(requestId: number, body: FrameBody): void {
+  /**
+   * Queues a send's ack (from the commit callback) and counts the message
+   * in. `decodedAt` (performance.now()) is when its request was decoded: the
+   * ack is timed when the flush writes it.
+   */
+  ackSend(requestId: number, body: FrameBody, decodedAt: number, duplicate: boolean): void {
+    if (!duplicate) this.context.counters.messagesIn[this.connection.transport] += 1;
     this.reply(requestId, body);
+    if (this.isClosed) return;
+    this.ackStarts ??= [];
+    this.ackStarts.push(decodedAt);
   }
 
   /** Applies the per-user send rate and the server's overload bound, keeping per-conversation send order (see heldSends). */
@@ -374,6 +449,7 @@ export class Session {
     const held = this.heldSends?.get(conversationId);
     if (held !== undefined) {
       if (held.clientMsgId !== clientMsgId && now < held.expiresAt) {
+        this.context.counters.refused.send += 1;
         throw new ParleyError('RATE_LIMITED', 'an earlier send of this conversation is waiting for its retry', { retryAfterMs: 100 });
       }
       this.heldSends?.delete(conversationId);
@@ -383,6 +459,7 @@ export class Session {
     const refusal = this.context.messaging.overloaded ? overloadedError() : undefined;
     const waitMs = refusal === undefined ? this.context.sendBucketOf(userId).take(now) : 0;
     if (refusal === undefined && waitMs === 0) return;
+    this.context.counters.refused[refusal === undefined ? 'send' : 'overload'] += 1;
     this.heldSends ??= new Map();
     if (this.heldSends.size < MAX_HELD_CONVERSATIONS) this.heldSends.set(conversationId, { clientMsgId, expiresAt: now + SEND_HOLD_MS });
     throw refusal ?? new ParleyError('RATE_LIMITED', 'sending too fast', { retryAfterMs: waitMs });
@@ -394,9 +471,12 @@ export class Session {
     this.enqueue(encodeFrameEntry({ requestId, body }));
   }
 
-  private replyError(requestId: number, error: unknown): void {
+  /** Answers a request with an error; `kind` is the request's, when it is known. */
+  private replyError(requestId: number, error: unknown, kind?: string): void {
     const parleyError = toParleyError(error);
-    if (parleyError.codeName === 'INTERNAL') this.context.log.error({ err: error, session: this.id }, 'request failed');
+    if (parleyError.codeName === 'INTERNAL') this.log.error({ err: error, requestId, kind }, 'request failed');
+    // Refusals and client mistakes at debug: a client that keeps going too fast would write a line per request.
+    else this.debug({ requestId, kind, code: parleyError.codeName, reason: parleyError.message }, 'request refused');
     this.reply(requestId, { $case: 'error', value: errorFrame(parleyError, false) });
   }
 
@@ -489,6 +569,7 @@ export class Session {
   private dropSlowConsumer(): void {
     this.outgoing = [];
     this.outgoingBytes = 0;
+    this.ackStarts = undefined;
     this.fail(new ParleyError('SLOW_CONSUMER', 'the connection fell too far behind; resume by sync'));
   }
 
@@ -523,6 +604,15 @@ export class Session {
       }
     }
     this.transportBacklog = this.connection.bufferedBytes();
+    if (this.ackStarts !== undefined && this.ackStarts.length > 0) this.timeAcks();
+  }
+
+  /** The acks just written: each is timed from its send's decoding. */
+  private timeAcks(): void {
+    const starts = this.ackStarts as number[];
+    const now = performance.now();
+    for (const started of starts) this.context.sendAckTiming.observe((now - started) / 1000);
+    starts.length = 0;
   }
 
   /**
@@ -533,9 +623,11 @@ export class Session {
    * consumer is dropped without a frame, since the frame would queue behind
    * the megabytes it is not reading.
    */
-  fail(error: ParleyError, requestId = 0): void {
+  fail(error: ParleyError, requestId = 0, level: 'info' | 'debug' = 'info'): void {
     if (this.state === 'closed') return;
-    this.context.log.debug({ session: this.id, code: error.codeName, reason: error.message }, 'closing connection');
+    const fields = { requestId: requestId === 0 ? undefined : requestId, code: error.codeName, reason: error.message };
+    if (level === 'info') this.log.info(fields, 'closing connection');
+    else this.debug(fields, 'closing connection');
     if (error.codeName === 'SLOW_CONSUMER') {
       this.markClosed();
       this.connection.destroy();
@@ -549,7 +641,8 @@ export class Session {
 
   /** Closes because the server shuts down: a fatal UNAVAILABLE, then the close. */
   shutdown(): void {
-    this.fail(new ParleyError('UNAVAILABLE', 'server shutting down'));
+    // At debug: the gateway says once that it closes them all.
+    this.fail(new ParleyError('UNAVAILABLE', 'server shutting down'), 0, 'debug');
   }
 
   /** The transport closed (either side). */
@@ -562,6 +655,8 @@ export class Session {
     this.state = 'closed';
     this.outgoing = [];
     this.outgoingBytes = 0;
+    this.ackStarts = undefined;
+    this.debug({ openMs: this.context.clock.now() - this.connectedAt }, 'connection closed');
     this.context.onClosed(this);
   }
 
@@ -596,13 +691,17 @@ export class Session {
 const HANDLERS: { [C in HandledCase]: Handler<C> } = {
   ping: (_session, request) => ({ nonce: request.nonce }),
   send: (session, request, userId, requestId) => {
+    // The request was decoded in this same turn (onPacket runs handlers
+    // synchronously); a send pipelined behind hello is timed from the welcome.
+    const decodedAt = performance.now();
     session.checkSendRate(userId, request.conversationId, request.clientMsgId);
     return session.services.messaging
       .send(userId, request, {
         sessionId: session.id,
         onCommitted: (result) => {
           session.services.beforeAck(session, result.message.conversationId);
-          session.replyTo(requestId, { $case: 'sendAck', value: { message: toWireMessage(result.message), duplicate: result.duplicate } });
+          const ack: FrameBody = { $case: 'sendAck', value: { message: toWireMessage(result.message), duplicate: result.duplicate } };
+          session.ackSend(requestId, ack, decodedAt, result.duplicate);
         },
       })
       .then(() => ALREADY_REPLIED);

@@ -23,6 +23,7 @@ import { requireId, requireName } from '../services/validate.js';
 import { readSystemEvent } from '../services/system-events.js';
 import { decodeBase64Field } from './base64.js';
 import { CONTENT_SCHEMA, type ContentBody, contentFromJson, contentToJson } from './content-json.js';
+import { type OverviewApiDeps, registerOverviewApi } from './overview-api.js';
 import { type RoomsApiDeps, registerRoomsApi } from './rooms-api.js';
 import { CONVERSATION_ID, ID, NAME, idList, queryNumber } from './schemas.js';
 
@@ -38,6 +39,8 @@ export interface AdminApiDeps {
   health: () => Promise<Record<string, unknown>>;
   /** Live rooms (rooms-api.ts). */
   rooms: RoomsApiDeps;
+  /** The cluster overview (overview-api.ts). */
+  overview: Omit<OverviewApiDeps, 'conversations'>;
 }
 
 const USER_PATH = { type: 'object', properties: { id: ID } } as const;
@@ -59,6 +62,7 @@ export function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps): void
       });
 
       registerRoomsApi(v1, deps.rooms);
+      registerOverviewApi(v1, { ...deps.overview, conversations });
 
       v1.post<{ Body: { id: string; name?: string } }>(
         '/users',

@@ -19,6 +19,7 @@ import { ParleyError, errorInfo } from '@parley/protocol';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { NO_FIELDS, NO_QUERY } from './schemas.js';
 import { type SchemaViolation, describeViolation } from './schema-errors.js';
+import { requestKind } from './request-ids.js';
 
 /** A ParleyError answered with an HTTP status more precise than its code's own. */
 export class HttpStatusError extends ParleyError {
@@ -159,7 +160,7 @@ export function toParleyError(error: unknown): ParleyError {
 }
 
 export function sendError(reply: FastifyReply, error: ParleyError): void {
-  if (error.codeName === 'INTERNAL') reply.log.error({ err: error.cause ?? error }, 'request failed');
+  if (error.codeName === 'INTERNAL') reply.log.error({ err: error.cause ?? error, kind: requestKind(reply.request) }, 'request failed');
   const info = errorInfo(error.code);
   if (error.retryAfterMs > 0) reply.header('retry-after', Math.ceil(error.retryAfterMs / 1000));
   let status = info.httpStatus;

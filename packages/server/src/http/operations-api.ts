@@ -2,16 +2,45 @@
  * What the people running Parley look at: `/readyz` (the store and the bus
  * answer; for load balancers) and `/metrics` in Prometheus's text format
  * (prom-client), behind the admin key because the HTTP port faces the
- * internet. Figures are read when scraped, from what the gateway and the room
- * hub count anyway, so the message path pays nothing for them.
+ * internet. docs/operations-metrics.md lists every series.
+ *
+ * Counts and gauges are read when scraped, from what the gateway, Delivery,
+ * the room hub and the timed store count anyway as plain numbers. Durations
+ * are recorded where they happen into OperationsTimings, whose histograms
+ * take an observation without allocating (util/duration-histogram.ts), and
+ * are read when scraped too.
  */
 import { ParleyError } from '@parley/protocol';
 import type { FastifyInstance } from 'fastify';
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, type Metric, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Bus } from '../bus/bus.js';
 import type { Gateway } from '../gateway/gateway.js';
 import type { RoomHub } from '../gateway/room-hub.js';
 import type { AuthService } from '../services/auth.js';
+import { DurationHistogram, DurationHistograms } from '../util/duration-histogram.js';
+
+/** Buckets from 1 ms to 10 s: what a user waits for (an ack, a push). */
+const WAIT_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** Buckets from 0.1 ms to 10 s: one step of the server's work (a store read, a bus publish). */
+const STEP_BUCKETS = [0.0001, 0.00025, 0.0005, ...WAIT_BUCKETS];
+
+/**
+ * The timings the server's parts report to, made before those parts (the
+ * timed store and bus wrap the adapters first thing); /metrics reads them.
+ */
+export class OperationsTimings {
+  /** From a send decoded to its ack written. */
+  readonly sendAck = new DurationHistogram(WAIT_BUCKETS);
+  /** From a message's commit to its push handed to a connection here, once per connection. */
+  readonly sendDeliver = new DurationHistogram(WAIT_BUCKETS);
+  readonly storeWrite = new DurationHistogram(STEP_BUCKETS);
+  /** By read method. */
+  readonly storeRead = new DurationHistograms(STEP_BUCKETS);
+  /** By event type. */
+  readonly busPublish = new DurationHistograms(STEP_BUCKETS);
+  /** By event type. */
+  readonly busTransit = new DurationHistograms(STEP_BUCKETS);
+}
 
 export interface OperationsApiDeps {
   auth: AuthService;
@@ -21,6 +50,11 @@ export interface OperationsApiDeps {
   storeAnswers(): Promise<boolean>;
   bus: Bus;
   nodeId: string;
+  timings: OperationsTimings;
+  /** Messages pushed to this node's connections since start, one per message per connection (Delivery). */
+  messagesOut(): number;
+  /** Store write units called and not settled (TimedStore). */
+  pendingStoreWrites(): number;
 }
 
 export const OPERATIONS_PATHS = ['/metrics', '/readyz'];
@@ -53,7 +87,7 @@ export function registerOperationsApi(app: FastifyInstance, deps: OperationsApiD
 }
 
 /** One registry per server (several may run in one process), labelled with the node id. */
-function metricsRegistry({ gateway, roomHub, nodeId }: OperationsApiDeps): Registry {
+function metricsRegistry({ gateway, roomHub, nodeId, timings, messagesOut, pendingStoreWrites }: OperationsApiDeps): Registry {
   const registry = new Registry();
   registry.setDefaultLabels({ node: nodeId });
 
@@ -122,5 +156,117 @@ function metricsRegistry({ gateway, roomHub, nodeId }: OperationsApiDeps): Regis
       this.set(viewers);
     },
   });
+
+  new Counter({
+    name: 'parley_messages_in_total',
+    help: "Sends from this node's connections that were stored (repeats of a stored send left out), by transport.",
+    labelNames: ['transport'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [transport, count] of Object.entries(gateway.counters.messagesIn)) this.inc({ transport }, count);
+    },
+  });
+  new Counter({
+    name: 'parley_messages_out_total',
+    help: "Messages pushed to this node's connections, one per message per connection.",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(messagesOut());
+    },
+  });
+  new Counter({
+    name: 'parley_rate_limited_total',
+    help: 'Requests and connections refused for coming too fast, by the limit that refused them (request, send, overload, hello, room_join, room_event).',
+    labelNames: ['kind'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [kind, count] of Object.entries(gateway.counters.refused)) this.inc({ kind }, count);
+      this.inc({ kind: 'room_join' }, roomHub.counters.joinsRefused);
+      this.inc({ kind: 'room_event' }, roomHub.counters.eventsRefused);
+    },
+  });
+  new Gauge({
+    name: 'parley_connection_queued_bytes',
+    help: 'Bytes queued for client connections and not yet taken by the network (server queues plus transport buffers), summed over connections.',
+    registers: [registry],
+    collect() {
+      let bytes = 0;
+      for (const session of gateway.registry.sessions()) bytes += session.queuedBytes;
+      this.set(bytes);
+    },
+  });
+  new Gauge({
+    name: 'parley_store_pending_writes',
+    help: 'Store write units called and not yet committed or failed.',
+    registers: [registry],
+    collect() {
+      this.set(pendingStoreWrites());
+    },
+  });
+  new Gauge({
+    name: 'parley_room_pending_events',
+    help: "Ephemeral room events taken in and waiting for their room's next batch.",
+    registers: [registry],
+    collect() {
+      this.set(roomHub.pendingEvents());
+    },
+  });
+
+  registerHistogram(registry, 'parley_send_ack_seconds', 'From a send request decoded to its ack written to the connection.', () => [[{}, timings.sendAck]]);
+  registerHistogram(
+    registry,
+    'parley_send_deliver_seconds',
+    "From a message's commit (its createdAt) to its push handed to a recipient connection on this node; one observation per connection.",
+    () => [[{}, timings.sendDeliver]],
+  );
+  registerHistogram(registry, 'parley_store_write_seconds', 'Store write units as the services see them: from the call to the commit or failure, waiting included.', () => [
+    [{}, timings.storeWrite],
+  ]);
+  registerHistogram(registry, 'parley_store_read_seconds', 'Store reads outside write units, by method (operation).', () => labelled('operation', timings.storeRead));
+  registerHistogram(registry, 'parley_bus_publish_seconds', 'Bus publish calls, by event type (in-process bus: the handlers run inside).', () =>
+    labelled('type', timings.busPublish),
+  );
+  registerHistogram(registry, 'parley_bus_transit_seconds', 'From a bus event published (on any node, wall clock) to its receipt on this node, by event type.', () =>
+    labelled('type', timings.busTransit),
+  );
   return registry;
+}
+
+type Series = Iterable<[Record<string, string>, DurationHistogram]>;
+
+function labelled(name: string, family: DurationHistograms): Series {
+  return [...family.entries()].map(([value, histogram]) => [{ [name]: value }, histogram]);
+}
+
+/**
+ * Exposes DurationHistograms as one Prometheus histogram. prom-client's
+ * Histogram cannot be fed counts kept elsewhere, so this is a metric of its
+ * own: the registry only calls get() on what it holds, and formats the
+ * values get() returns (bucket, sum and count lines) with the registry's
+ * default labels, as it does for its own histograms.
+ */
+function registerHistogram(registry: Registry, name: string, help: string, series: () => Series): void {
+  const metric = {
+    name,
+    help,
+    type: 'histogram',
+    aggregator: 'sum',
+    async get() {
+      const values: Array<{ metricName: string; labels: Record<string, string | number>; value: number }> = [];
+      for (const [labels, histogram] of series()) {
+        const cumulative = histogram.cumulative();
+        for (const [index, bound] of histogram.bounds.entries()) {
+          values.push({ metricName: `${name}_bucket`, labels: { ...labels, le: bound }, value: cumulative[index] as number });
+        }
+        values.push({ metricName: `${name}_bucket`, labels: { ...labels, le: '+Inf' }, value: histogram.count });
+        values.push({ metricName: `${name}_sum`, labels, value: histogram.sum });
+        values.push({ metricName: `${name}_count`, labels, value: histogram.count });
+      }
+      return { name, help, type: 'histogram', aggregator: 'sum', values };
+    },
+  };
+  registry.registerMetric(metric as unknown as Metric);
 }

@@ -10,11 +10,21 @@ import type { Bus } from '../bus/bus.js';
 import type { ConversationRow, MemberRow, Store, StoreTx } from '../store/store.js';
 import { lockConversation, requireConversation, requireUsers } from './access.js';
 import { directConversationId, newGroupId } from './ids.js';
-import type { ConversationView, MemberInfo, MembershipChange } from './model.js';
+import type { ConversationKindName, ConversationView, MemberInfo, MembershipChange } from './model.js';
 import { type ActorMembership, type MemberRole, checkCanAdd, checkCanRemove, checkCanRename, checkCanSetRole, requireActiveMember } from './rules.js';
 import { appendSystemEvent } from './timeline.js';
 import { buildView } from './views.js';
 import { requireConversationId, requireId, requireIdList, requireName } from './validate.js';
+
+/** A conversation as the operator's overview names it (ConversationService.labels). */
+export interface ConversationLabel {
+  id: string;
+  kind: ConversationKindName;
+  name: string;
+  memberCount: number;
+  /** A closed room. */
+  closed: boolean;
+}
 
 /** Full rights for admin API calls. */
 const ADMIN: ActorMembership = { role: 'owner', active: true };
@@ -208,6 +218,24 @@ export class ConversationService {
   /** Who gets a conversation's pushes. */
   async activeMemberIds(conversationId: string): Promise<string[]> {
     return (await this.store.activeMembers(conversationId)).map((member) => member.userId);
+  }
+
+  /**
+   * What the operator's overview shows of these conversations: kind, a name
+   * (a direct conversation's is its two users' names), members, and whether
+   * a room was closed. Unknown ids are left out; meant for a few ids at a time.
+   */
+  async labels(conversationIds: readonly string[]): Promise<ConversationLabel[]> {
+    const rows = (await Promise.all([...new Set(conversationIds)].map((id) => this.store.getConversation(id)))).filter((row) => row !== undefined);
+    const peerIds = [...new Set(rows.flatMap((row) => row.peerIds ?? []))];
+    const names = new Map((peerIds.length === 0 ? [] : await this.store.getUsers(peerIds)).map((user) => [user.id, user.name]));
+    return rows.map((row) => ({
+      id: row.id,
+      kind: row.kind,
+      name: row.kind === 'direct' && row.peerIds !== undefined ? row.peerIds.map((id) => names.get(id) ?? id).join(' & ') : row.name,
+      memberCount: row.memberCount,
+      closed: row.closedAt !== undefined,
+    }));
   }
 
   /**

@@ -118,6 +118,12 @@ export function SignIn({ onSignedIn, notice }: SignInProps) {
           <strong>Development sign-in.</strong> Accounts and passwords are kept by this Parley server for demos. Deployments turn this off
           (<code>PARLEY_DEV_AUTH=0</code>) and sign users in through their own backend.
         </p>
+        <p class="signin-footer muted">
+          Running this server?{' '}
+          <a href="#/admin" data-testid="admin-link">
+            Admin dashboard
+          </a>
+        </p>
       </form>
     </main>
   );

@@ -1,0 +1,189 @@
+/**
+ * TimedStore: a Store that times another, for the operations view. Write
+ * units are timed from the call to their settlement, as the services see
+ * them (waiting for the writer or a conversation's lock included, failed
+ * units too); reads outside units are timed per method, while reads inside
+ * a unit count towards the unit. It also counts the units in flight. It adds
+ * no rule: server.ts wraps whichever adapter was chosen, and everything else
+ * is passed through unchanged.
+ */
+import type { Timing, TimingFamily } from '../util/metrics-sink.js';
+import type {
+  ConversationRow,
+  MediaReference,
+  MediaRow,
+  MemberRow,
+  Membership,
+  MembershipQuery,
+  MessageFilter,
+  MessageQuery,
+  RecentQuery,
+  RoomPersonRow,
+  Store,
+  StoreReader,
+  StoreTx,
+  StoredMessage,
+  UserRow,
+  UserSearch,
+  WriteOptions,
+} from './store.js';
+
+export interface StoreTimings {
+  /** Write units, from the call to the commit (or the failure). */
+  write: Timing;
+  /** Reads outside write units, by method name. */
+  read: TimingFamily;
+}
+
+type ReadName = keyof StoreReader;
+
+const READS = [
+  'getUser',
+  'getUsers',
+  'searchUsers',
+  'countUsers',
+  'getConversation',
+  'getMember',
+  'activeMembers',
+  'countActiveMembers',
+  'membershipsOf',
+  'messageByClientId',
+  'listMessages',
+  'recentMessages',
+  'countMessages',
+  'syncVersion',
+  'getPasswordHash',
+  'getMedia',
+  'findOwnMedia',
+  'mediaUsage',
+  'mediaReferences',
+  'roomPerson',
+  'roomPeople',
+] as const satisfies readonly ReadName[];
+
+export class TimedStore implements Store {
+  /** Write units called and not yet settled. */
+  private inFlight = 0;
+  /** Each read's timing, looked up once here rather than per call. */
+  private readonly reads: Record<(typeof READS)[number], Timing>;
+
+  constructor(
+    private readonly inner: Store,
+    private readonly timings: StoreTimings,
+  ) {
+    this.reads = Object.fromEntries(READS.map((name) => [name, timings.read.of(name)])) as Record<(typeof READS)[number], Timing>;
+  }
+
+  /** Write units waiting for their turn or their commit. */
+  get pendingWrites(): number {
+    return this.inFlight;
+  }
+
+  async write<T>(unit: (tx: StoreTx) => Promise<T>, options?: WriteOptions): Promise<T> {
+    const started = performance.now();
+    this.inFlight += 1;
+    try {
+      return await this.inner.write(unit, options);
+    } finally {
+      this.inFlight -= 1;
+      this.timings.write.observe((performance.now() - started) / 1000);
+    }
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+
+  getUser(id: string): Promise<UserRow | undefined> {
+    return timed(this.reads.getUser, performance.now(), this.inner.getUser(id));
+  }
+
+  getUsers(ids: readonly string[]): Promise<UserRow[]> {
+    return timed(this.reads.getUsers, performance.now(), this.inner.getUsers(ids));
+  }
+
+  searchUsers(search: UserSearch): Promise<UserRow[]> {
+    return timed(this.reads.searchUsers, performance.now(), this.inner.searchUsers(search));
+  }
+
+  countUsers(): Promise<number> {
+    return timed(this.reads.countUsers, performance.now(), this.inner.countUsers());
+  }
+
+  getConversation(id: string): Promise<ConversationRow | undefined> {
+    return timed(this.reads.getConversation, performance.now(), this.inner.getConversation(id));
+  }
+
+  getMember(conversationId: string, userId: string): Promise<MemberRow | undefined> {
+    return timed(this.reads.getMember, performance.now(), this.inner.getMember(conversationId, userId));
+  }
+
+  activeMembers(conversationId: string): Promise<MemberRow[]> {
+    return timed(this.reads.activeMembers, performance.now(), this.inner.activeMembers(conversationId));
+  }
+
+  countActiveMembers(conversationId: string): Promise<number> {
+    return timed(this.reads.countActiveMembers, performance.now(), this.inner.countActiveMembers(conversationId));
+  }
+
+  membershipsOf(userId: string, query?: MembershipQuery): Promise<Membership[]> {
+    return timed(this.reads.membershipsOf, performance.now(), this.inner.membershipsOf(userId, query));
+  }
+
+  messageByClientId(senderId: string, clientMsgId: string): Promise<StoredMessage | undefined> {
+    return timed(this.reads.messageByClientId, performance.now(), this.inner.messageByClientId(senderId, clientMsgId));
+  }
+
+  listMessages(query: MessageQuery): Promise<StoredMessage[]> {
+    return timed(this.reads.listMessages, performance.now(), this.inner.listMessages(query));
+  }
+
+  recentMessages(query: RecentQuery): Promise<StoredMessage[]> {
+    return timed(this.reads.recentMessages, performance.now(), this.inner.recentMessages(query));
+  }
+
+  countMessages(filter: MessageFilter): Promise<number> {
+    return timed(this.reads.countMessages, performance.now(), this.inner.countMessages(filter));
+  }
+
+  syncVersion(): Promise<number> {
+    return timed(this.reads.syncVersion, performance.now(), this.inner.syncVersion());
+  }
+
+  getPasswordHash(userId: string): Promise<string | undefined> {
+    return timed(this.reads.getPasswordHash, performance.now(), this.inner.getPasswordHash(userId));
+  }
+
+  getMedia(id: string): Promise<MediaRow | undefined> {
+    return timed(this.reads.getMedia, performance.now(), this.inner.getMedia(id));
+  }
+
+  findOwnMedia(ownerId: string, blobKey: string, kind: MediaRow['kind']): Promise<MediaRow | undefined> {
+    return timed(this.reads.findOwnMedia, performance.now(), this.inner.findOwnMedia(ownerId, blobKey, kind));
+  }
+
+  mediaUsage(ownerId: string): Promise<number> {
+    return timed(this.reads.mediaUsage, performance.now(), this.inner.mediaUsage(ownerId));
+  }
+
+  mediaReferences(mediaId: string, limit: number): Promise<MediaReference[]> {
+    return timed(this.reads.mediaReferences, performance.now(), this.inner.mediaReferences(mediaId, limit));
+  }
+
+  roomPerson(conversationId: string, userId: string): Promise<RoomPersonRow | undefined> {
+    return timed(this.reads.roomPerson, performance.now(), this.inner.roomPerson(conversationId, userId));
+  }
+
+  roomPeople(conversationId: string): Promise<RoomPersonRow[]> {
+    return timed(this.reads.roomPeople, performance.now(), this.inner.roomPeople(conversationId));
+  }
+}
+
+/** Settles like `pending`, after recording how long it took since `started` (performance.now()). */
+async function timed<T>(timing: Timing, started: number, pending: Promise<T>): Promise<T> {
+  try {
+    return await pending;
+  } finally {
+    timing.observe((performance.now() - started) / 1000);
+  }
+}
