@@ -14,6 +14,7 @@ import { NatsBus } from './bus/nats-bus.js';
 import { type ResolvedOptions, type ServerOptions, resolveOptions } from './config.js';
 import { Delivery } from './gateway/delivery.js';
 import { Gateway } from './gateway/gateway.js';
+import { ClusterPresence } from './gateway/cluster-presence.js';
 import { NodeStats } from './gateway/node-stats.js';
 import { RoomHub, type RoomHubCounters } from './gateway/room-hub.js';
 import { LISTEN_BACKLOG, TcpListener } from './gateway/tcp-listener.js';
@@ -177,6 +178,8 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
   );
   const delivery = new Delivery(timedBus, { conversations, messaging }, gateway.registry, log, gateway);
   delivery.timePushes(timings.sendDeliver, clock);
+  const presence = new ClusterPresence({ bus: timedBus, nodeId: config.nodeId, localCounts: () => gateway.registry.userCounts() });
+  gateway.registry.attachCluster(presence);
   const nodeStats = new NodeStats({
     bus: timedBus,
     nodeId: config.nodeId,
@@ -238,7 +241,20 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
     accounts: devAccounts,
     limits: config.limits,
     rooms: { rooms, roomHub },
-    overview: { nodeStats, clock },
+    overview: {
+      nodeStats,
+      clock,
+      usersOnline: () => {
+        let users = gateway.registry.userCount;
+        for (const userId of presence.remoteUsers()) if (gateway.registry.sessionsOf(userId) === undefined) users += 1;
+        return users;
+      },
+      presenceOf: (userId) => {
+        const local = gateway.registry.sessionsOf(userId)?.size ?? 0;
+        const nodes = [...(local > 0 ? [config.nodeId] : []), ...presence.remoteNodesOf(userId)];
+        return { connections: local + presence.remoteConnections(userId), nodes };
+      },
+    },
     health: async () => ({
       version: SERVER_VERSION,
       users: await userCount(),
@@ -292,6 +308,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
     close() {
       closing ??= (async () => {
         nodeStats.close();
+        presence.close();
         gateway.close();
         delivery.close();
         roomHub.close();

@@ -35,6 +35,13 @@ export type BusEvent =
   | { type: 'roomStats'; roomId: string; nodeId: string; online: number; top: RoomViewerRecord[] }
   /** A room's host, admins or mutes changed. */
   | { type: 'roomPerson'; roomId: string; userId: string; role: MemberRole; mutedUntil: number }
+  /**
+   * Which users have connections to one node, and how many
+   * (gateway/cluster-presence.ts): changes, or the node's full list (`full`,
+   * replacing what it said before; `ask`: a node that starts, asking the
+   * others for theirs). An empty change list is a heartbeat.
+   */
+  | { type: 'presence'; nodeId: string; changes: Array<[userId: string, connections: number]>; full?: boolean; ask?: boolean }
   /** One node's figures about itself, every 2 s, for the admin overview (gateway/node-stats.ts). */
   | { type: 'nodeStats'; snapshot: NodeSnapshot };
 

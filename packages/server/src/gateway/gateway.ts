@@ -52,7 +52,7 @@ export class Gateway {
       pauseReading: (session) => this.pauseReading(session),
       countRequest: (kind) => this.requestCounts.set(kind, (this.requestCounts.get(kind) ?? 0) + 1),
       onAuthenticated: (session) => this.registry.bindUser(session),
-      sendBucketOf: (userId) => this.registry.sendBucketOf(userId),
+      sendBucketOf: (userId, now) => this.registry.sendBucketOf(userId, now),
       admitHello: () => hellos.admit(services.clock.now()),
       onClosed: (session) => {
         this.registry.remove(session);

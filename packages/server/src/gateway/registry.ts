@@ -1,6 +1,10 @@
 /**
  * Which sessions this node holds: all of them (for deadline sweeps) and the
  * authenticated ones by user (for routing pushes to every device of a user).
+ * With a cluster view attached (ClusterPresence), the per-user limits count
+ * the user's connections on every node: the connection limit is checked
+ * against the cluster's total, and the send rate is shared out between the
+ * nodes that hold the user's connections.
  */
 import { ParleyError } from '@parley/protocol';
 import type { ServerLimits } from '../config.js';
@@ -8,15 +12,28 @@ import { setMostRecent } from '../util/recent-map.js';
 import { TokenBucket } from '../util/token-bucket.js';
 import type { Session } from './session.js';
 
+/** What this node knows of a user's connections to the other nodes. */
+export interface ClusterView {
+  remoteConnections(userId: string): number;
+  remoteNodesOf(userId: string): ReadonlySet<string>;
+  /** This node's count of the user's connections changed. */
+  localChanged(userId: string, connections: number): void;
+}
+
 /** Per-user send buckets outlive connections (reconnecting must not refill them); this many are kept. */
 const MAX_TRACKED_USERS = 100_000;
 
 export class SessionRegistry {
   private readonly all = new Set<Session>();
   private readonly byUser = new Map<string, Set<Session>>();
-  private readonly sendBuckets = new Map<string, TokenBucket>();
+  private readonly sendBuckets = new Map<string, { bucket: TokenBucket; nodes: number }>();
+  private cluster: ClusterView | undefined;
 
   constructor(private readonly limits: Pick<ServerLimits, 'sendsPerSecondPerUser' | 'sendBurstPerUser' | 'maxConnectionsPerUser'>) {}
+
+  attachCluster(view: ClusterView): void {
+    this.cluster = view;
+  }
 
   add(session: Session): void {
     this.all.add(session);
@@ -30,20 +47,32 @@ export class SessionRegistry {
       sessions = new Set();
       this.byUser.set(userId, sessions);
     }
-    if (sessions.size >= this.limits.maxConnectionsPerUser) {
+    if (sessions.size + (this.cluster?.remoteConnections(userId) ?? 0) >= this.limits.maxConnectionsPerUser) {
+      if (sessions.size === 0) this.byUser.delete(userId);
       throw new ParleyError('LIMIT_EXCEEDED', `at most ${this.limits.maxConnectionsPerUser} connections per user`);
     }
     sessions.add(session);
+    this.cluster?.localChanged(userId, sessions.size);
   }
 
-  /** The send-rate bucket shared by all connections of a user. */
-  sendBucketOf(userId: string): TokenBucket {
-    let bucket = this.sendBuckets.get(userId);
-    if (bucket === undefined) {
-      bucket = new TokenBucket(this.limits.sendsPerSecondPerUser, this.limits.sendBurstPerUser);
-      setMostRecent(this.sendBuckets, userId, bucket, MAX_TRACKED_USERS);
+  /**
+   * The send-rate bucket shared by all connections of a user on this node.
+   * When other nodes hold connections of the user too, each node allows an
+   * equal share of the rate and burst, so the user's total stays the limit.
+   */
+  sendBucketOf(userId: string, now: number): TokenBucket {
+    const nodes = 1 + (this.cluster?.remoteNodesOf(userId).size ?? 0);
+    const rate = this.limits.sendsPerSecondPerUser / nodes;
+    const burst = Math.max(1, this.limits.sendBurstPerUser / nodes);
+    let entry = this.sendBuckets.get(userId);
+    if (entry === undefined) {
+      entry = { bucket: new TokenBucket(rate, burst), nodes };
+      setMostRecent(this.sendBuckets, userId, entry, MAX_TRACKED_USERS);
+    } else if (entry.nodes !== nodes) {
+      entry.bucket.resize(rate, burst, now);
+      entry.nodes = nodes;
     }
-    return bucket;
+    return entry.bucket;
   }
 
   remove(session: Session): void {
@@ -51,8 +80,14 @@ export class SessionRegistry {
     if (session.userId === undefined) return;
     const sessions = this.byUser.get(session.userId);
     if (sessions === undefined) return;
-    sessions.delete(session);
+    if (!sessions.delete(session)) return;
     if (sessions.size === 0) this.byUser.delete(session.userId);
+    this.cluster?.localChanged(session.userId, sessions.size);
+  }
+
+  /** This node's connection count per user (for the cluster's presence lists). */
+  *userCounts(): IterableIterator<[string, number]> {
+    for (const [userId, sessions] of this.byUser) yield [userId, sessions.size];
   }
 
   sessionsOf(userId: string): ReadonlySet<Session> | undefined {

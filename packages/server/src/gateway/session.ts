@@ -117,8 +117,8 @@ export interface GatewayContext {
   admitHello(): number;
   /** Called once a session authenticated; throws to refuse it (too many connections). */
   onAuthenticated(session: Session): void;
-  /** The send-rate bucket of a user, shared by their connections. */
-  sendBucketOf(userId: string): TokenBucket;
+  /** The send-rate bucket of a user, shared by their connections (`now`: when a cluster's share changes, from then on). */
+  sendBucketOf(userId: string, now: number): TokenBucket;
   onClosed(session: Session): void;
   scheduleFlush(session: Session): void;
 }
@@ -457,7 +457,7 @@ export class Session {
     // An overloaded server refuses like a rate limit, and holds the
     // conversation's later sends the same way so that they keep their order.
     const refusal = this.context.messaging.overloaded ? overloadedError() : undefined;
-    const waitMs = refusal === undefined ? this.context.sendBucketOf(userId).take(now) : 0;
+    const waitMs = refusal === undefined ? this.context.sendBucketOf(userId, now).take(now) : 0;
     if (refusal === undefined && waitMs === 0) return;
     this.context.counters.refused[refusal === undefined ? 'send' : 'overload'] += 1;
     this.heldSends ??= new Map();

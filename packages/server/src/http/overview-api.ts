@@ -10,18 +10,29 @@ import type { Clock } from '@parley/protocol';
 import type { FastifyInstance } from 'fastify';
 import type { NodeSnapshot, NodeStats } from '../gateway/node-stats.js';
 import type { ConversationService } from '../services/conversations.js';
+import { requireId } from '../services/validate.js';
 
 export interface OverviewApiDeps {
   nodeStats: Pick<NodeStats, 'nodes'>;
   /** Names and kinds of the busiest conversations and rooms. */
   conversations: Pick<ConversationService, 'labels'>;
   clock: Clock;
+  /** Users with a connection to any node, each counted once (gateway/cluster-presence.ts). */
+  usersOnline(): number;
+  /** Where a user is connected across the cluster. */
+  presenceOf(userId: string): { connections: number; nodes: string[] };
 }
 
 /** Entries in the cluster-wide busiest lists. */
 const TOP = 10;
 
 export function registerOverviewApi(v1: FastifyInstance, deps: OverviewApiDeps): void {
+  v1.get<{ Params: { id: string } }>('/users/:id/presence', async (request) => {
+    const userId = requireId(request.params.id, 'id');
+    const { connections, nodes } = deps.presenceOf(userId);
+    return { userId, online: connections > 0, connections, nodes };
+  });
+
   v1.get('/admin/overview', async () => {
     const nodes = deps.nodeStats.nodes();
     const sends = sumBy(nodes.flatMap((node) => node.busiest.map((entry) => [entry.conversationId, entry.sends] as const)));
@@ -33,8 +44,8 @@ export function registerOverviewApi(v1: FastifyInstance, deps: OverviewApiDeps):
       totals: {
         nodes: nodes.length,
         connections: sum(nodes, (node) => node.connections.ws + node.connections.tcp),
-        // Per node: a user connected to two nodes counts twice (see docs/admin-dashboard.md).
-        usersOnline: sum(nodes, (node) => node.users),
+        // Each user once, however many nodes hold their connections.
+        usersOnline: deps.usersOnline(),
         messagesIn: sum(nodes, (node) => node.messagesIn),
         messagesOut: sum(nodes, (node) => node.messagesOut),
         roomViewers: sum(nodes, (node) => node.roomViewers),

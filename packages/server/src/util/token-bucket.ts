@@ -8,18 +8,15 @@ export class TokenBucket {
   private updatedAt: number | undefined;
 
   constructor(
-    private readonly ratePerSecond: number,
-    private readonly burst: number,
+    private ratePerSecond: number,
+    private burst: number,
   ) {
     this.tokens = burst;
   }
 
   /** Takes one token at time `now` (ms); returns 0 on success, otherwise the ms to wait. */
   take(now: number): number {
-    if (this.updatedAt !== undefined) {
-      this.tokens = Math.min(this.burst, this.tokens + ((now - this.updatedAt) / 1000) * this.ratePerSecond);
-    }
-    this.updatedAt = now;
+    this.refill(now);
     // Refills summed over several takes can fall a rounding error short of a
     // whole token (0.9999999999999999) when the time for one has passed:
     // count that as a whole token, or a retry made on time would be refused.
@@ -28,5 +25,20 @@ export class TokenBucket {
       return 0;
     }
     return Math.ceil(((1 - this.tokens) / this.ratePerSecond) * 1000);
+  }
+
+  /** From `now` on, a new rate and burst; tokens earned so far are kept, up to the new burst. */
+  resize(ratePerSecond: number, burst: number, now: number): void {
+    this.refill(now);
+    this.ratePerSecond = ratePerSecond;
+    this.burst = burst;
+    this.tokens = Math.min(this.tokens, burst);
+  }
+
+  private refill(now: number): void {
+    if (this.updatedAt !== undefined) {
+      this.tokens = Math.min(this.burst, this.tokens + ((now - this.updatedAt) / 1000) * this.ratePerSecond);
+    }
+    this.updatedAt = now;
   }
 }

@@ -1,0 +1,177 @@
+/**
+ * Which users have a connection anywhere in the cluster, and how many: each
+ * node tells the others when a user's count of connections to it changes,
+ * and keeps what the others told it. Nothing is stored; a node that starts
+ * asks the others for their full lists, and every node repeats its full list
+ * now and then so that a change lost on the bus heals.
+ *
+ * What reads it: the per-user connection limit (counted over the cluster),
+ * the per-user send rate (each node allows its share), and anyone asking
+ * whether a user is online (the admin API). It is eventually consistent: a
+ * change reaches the other nodes within the bus's delay (milliseconds), so
+ * two connections opened at the same instant on two nodes may both pass a
+ * limit of one.
+ *
+ * A node that stops without saying so (kill -9) is forgotten once it has
+ * been silent for `silentAfterMs`: nodes send a heartbeat (an empty change
+ * list) every `heartbeatMs`. Liveness is pacing, not protocol time: it runs
+ * on the system clock, whatever clock the server's protocol runs on.
+ */
+import type { Bus, BusEvent } from '../bus/bus.js';
+
+export type PresenceEvent = Extract<BusEvent, { type: 'presence' }>;
+
+export interface ClusterPresenceOptions {
+  bus: Bus;
+  nodeId: string;
+  /** This node's connection count per user, for full lists. */
+  localCounts(): Iterable<[string, number]>;
+  /** Changes are gathered for this long and sent together. Default 20 ms. */
+  coalesceMs?: number;
+  /** Default 5,000 ms. */
+  heartbeatMs?: number;
+  /** A full list this often (repairs lost changes). Default 60,000 ms. */
+  fullListMs?: number;
+  /** Another node silent this long is forgotten. Default 15,000 ms. */
+  silentAfterMs?: number;
+}
+
+interface RemoteNode {
+  heardAt: number;
+  counts: Map<string, number>;
+}
+
+export class ClusterPresence {
+  private readonly remote = new Map<string, RemoteNode>();
+  /** Per user, the nodes other than this one that hold connections of theirs. */
+  private readonly nodesByUser = new Map<string, Set<string>>();
+  private pending = new Map<string, number>();
+  private flushTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly heartbeat: ReturnType<typeof setInterval>;
+  private readonly unsubscribe: () => void;
+  private lastFullAt = 0;
+  private closed = false;
+
+  constructor(private readonly options: ClusterPresenceOptions) {
+    this.unsubscribe = options.bus.subscribe((event) => {
+      if (event.type === 'presence' && event.nodeId !== options.nodeId) this.apply(event);
+    });
+    this.heartbeat = setInterval(() => this.beat(), options.heartbeatMs ?? 5000);
+    this.heartbeat.unref();
+    // Tell the others this node starts afresh, and ask for their lists.
+    this.publishFull(true);
+  }
+
+  /** This node's count of a user's connections changed. */
+  localChanged(userId: string, connections: number): void {
+    if (this.closed) return;
+    this.pending.set(userId, connections);
+    this.flushTimer ??= setTimeout(() => this.flush(), this.options.coalesceMs ?? 20);
+  }
+
+  /** The user's connections to other nodes. */
+  remoteConnections(userId: string): number {
+    let total = 0;
+    for (const nodeId of this.nodesByUser.get(userId) ?? []) total += this.remote.get(nodeId)?.counts.get(userId) ?? 0;
+    return total;
+  }
+
+  /** The other nodes that hold connections of the user. */
+  remoteNodesOf(userId: string): ReadonlySet<string> {
+    return this.nodesByUser.get(userId) ?? EMPTY;
+  }
+
+  /** Users with a connection on another node (a user on several counts once). */
+  remoteUsers(): IterableIterator<string> {
+    return this.nodesByUser.keys();
+  }
+
+  /** Nodes heard from recently, besides this one. */
+  remoteNodes(): string[] {
+    this.forgetSilent();
+    return [...this.remote.keys()];
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.unsubscribe();
+    clearInterval(this.heartbeat);
+    clearTimeout(this.flushTimer);
+    // Tell the others this node's users are gone (a graceful stop).
+    this.options.bus.publish({ type: 'presence', nodeId: this.options.nodeId, changes: [], full: true });
+  }
+
+  private flush(): void {
+    this.flushTimer = undefined;
+    if (this.pending.size === 0) return;
+    const changes = [...this.pending];
+    this.pending = new Map();
+    this.options.bus.publish({ type: 'presence', nodeId: this.options.nodeId, changes });
+  }
+
+  private beat(): void {
+    this.forgetSilent();
+    const now = Date.now();
+    if (now - this.lastFullAt >= (this.options.fullListMs ?? 60_000)) this.publishFull(false);
+    else if (this.pending.size === 0) this.options.bus.publish({ type: 'presence', nodeId: this.options.nodeId, changes: [] });
+  }
+
+  private publishFull(ask: boolean): void {
+    // Changes waiting to go out are part of the full list.
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    this.pending = new Map();
+    this.lastFullAt = Date.now();
+    const changes = [...this.options.localCounts()].filter(([, count]) => count > 0);
+    this.options.bus.publish({ type: 'presence', nodeId: this.options.nodeId, changes, full: true, ask });
+  }
+
+  private apply(event: PresenceEvent): void {
+    let node = this.remote.get(event.nodeId);
+    if (node === undefined) {
+      node = { heardAt: 0, counts: new Map() };
+      this.remote.set(event.nodeId, node);
+    }
+    node.heardAt = Date.now();
+    if (event.full === true) {
+      const listed = new Set(event.changes.map(([userId]) => userId));
+      for (const userId of [...node.counts.keys()]) if (!listed.has(userId)) this.set(event.nodeId, node, userId, 0);
+    }
+    for (const [userId, count] of event.changes) this.set(event.nodeId, node, userId, count);
+    // A node that starts asks for everyone's list: answered soon, not all at the same instant.
+    if (event.ask === true) {
+      setTimeout(() => {
+        if (!this.closed) this.publishFull(false);
+      }, Math.random() * 200).unref();
+    }
+  }
+
+  private set(nodeId: string, node: RemoteNode, userId: string, count: number): void {
+    if (count > 0) {
+      node.counts.set(userId, count);
+      let nodes = this.nodesByUser.get(userId);
+      if (nodes === undefined) {
+        nodes = new Set();
+        this.nodesByUser.set(userId, nodes);
+      }
+      nodes.add(nodeId);
+      return;
+    }
+    node.counts.delete(userId);
+    const nodes = this.nodesByUser.get(userId);
+    nodes?.delete(nodeId);
+    if (nodes?.size === 0) this.nodesByUser.delete(userId);
+  }
+
+  private forgetSilent(): void {
+    const oldest = Date.now() - (this.options.silentAfterMs ?? 15_000);
+    for (const [nodeId, node] of this.remote) {
+      if (node.heardAt >= oldest) continue;
+      for (const userId of [...node.counts.keys()]) this.set(nodeId, node, userId, 0);
+      this.remote.delete(nodeId);
+    }
+  }
+}
+
+const EMPTY: ReadonlySet<string> = new Set();
