@@ -125,6 +125,18 @@ CREATE TABLE room_people (
 );
 `,
   },
+  {
+    version: 2,
+    // Each node's durability barrier (postgres-store.ts, "Durability"): a
+    // row per node so that nodes flushing at once never wait for each other.
+    description: 'flush marks',
+    sql: `
+CREATE TABLE flush_marks (
+  node text PRIMARY KEY,
+  at bigint NOT NULL
+);
+`,
+  },
 ];
 
 /** Creates the schema if needed and brings it to the latest step; returns the versions applied. */

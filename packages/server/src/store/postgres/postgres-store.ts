@@ -19,7 +19,16 @@
  * order and every row stamped with a version at or below one a reader saw is
  * already visible to it. The cost is that commits across the cluster pass the
  * `meta` row one at a time for the length of one statement and one commit
- * flush (decision 95).
+ * (decision 95).
+ *
+ * Durability: a unit commits with `synchronous_commit = off`, so its commit
+ * (and the `meta` lock) does not wait for the disk, and is acknowledged only
+ * after a flush that started after it: a tiny synchronous commit on this
+ * node's own row of `flush_marks`. The WAL is written in order, so that
+ * flush makes every earlier commit durable; one flush serves every unit
+ * that committed while the previous one ran (group commit). A unit's
+ * effects are visible to readers from its commit on, a moment before they
+ * are durable, as in the SQLite store; they are never acknowledged before.
  *
  * Failures: when PostgreSQL cannot be reached, or a connection breaks, or a
  * statement outlives `queryTimeoutMs`, the caller gets UNAVAILABLE and nothing
@@ -63,6 +72,8 @@ export interface PostgresStoreOptions {
   queryTimeoutMs?: number;
   /** Names this node's connections in pg_stat_activity. */
   applicationName?: string;
+  /** This node's row in flush_marks. Default: applicationName, else random. */
+  nodeId?: string;
 }
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -226,6 +237,7 @@ const SQL = {
   roomPersonPut: `INSERT INTO room_people (conversation_id, user_id, role, muted_until) VALUES ($1, $2, $3, $4)
     ON CONFLICT (conversation_id, user_id) DO UPDATE SET role = excluded.role, muted_until = excluded.muted_until`,
   roomPersonDelete: 'DELETE FROM room_people WHERE conversation_id = $1 AND user_id = $2',
+  flushMark: 'INSERT INTO flush_marks (node, at) VALUES ($1, $2) ON CONFLICT (node) DO UPDATE SET at = excluded.at',
   // The commit's version, drawn last and stamped on what the unit wrote (see
   // the file comment). One statement: the meta row is held for one round trip.
   stamp: `WITH v AS (UPDATE meta SET value = value + 1 WHERE key = 'version' RETURNING value),
@@ -265,8 +277,15 @@ export class PostgresStore implements Store {
   /** Per conversation id, the latest turn handed out (the queue's tail). */
   private readonly lockTails = new Map<string, Promise<void>>();
 
-  private constructor(private readonly pool: pg.Pool) {
+  private readonly flusher: WalFlusher;
+
+  private constructor(
+    private readonly pool: pg.Pool,
+    private readonly flushPool: pg.Pool,
+    nodeId: string,
+  ) {
     this.reader = new PostgresReader((name, values) => run(pool, name, values));
+    this.flusher = new WalFlusher(flushPool, nodeId);
   }
 
   /** Connects, creates the schema and applies pending migrations. */
@@ -274,7 +293,7 @@ export class PostgresStore implements Store {
     const schema = options.schema ?? 'parley';
     if (!SCHEMA_NAME.test(schema)) throw new ParleyError('INVALID_ARGUMENT', `schema name ${JSON.stringify(schema)} must match ${SCHEMA_NAME}`);
     const timeout = options.queryTimeoutMs ?? 10_000;
-    const pool = new pg.Pool({
+    const poolConfig: pg.PoolConfig = {
       connectionString: options.url,
       max: options.poolSize ?? 10,
       connectionTimeoutMillis: timeout,
@@ -284,7 +303,8 @@ export class PostgresStore implements Store {
       application_name: options.applicationName ?? 'parley',
       options: `-c search_path=${quoteIdentifier(schema)}`,
       types: TYPES,
-    });
+    };
+    const pool = new pg.Pool(poolConfig);
     // An idle connection that breaks is dropped by the pool; without a
     // listener the error would end the process.
     pool.on('error', () => undefined);
@@ -301,7 +321,10 @@ export class PostgresStore implements Store {
       await pool.end().catch(() => undefined);
       throw error;
     }
-    return new PostgresStore(pool);
+    // The flushes have a connection of their own: they must never queue behind the units they make durable.
+    const flushPool = new pg.Pool({ ...poolConfig, max: 1 });
+    flushPool.on('error', () => undefined);
+    return new PostgresStore(pool, flushPool, options.nodeId ?? options.applicationName ?? `node-${Math.random().toString(36).slice(2, 10)}`);
   }
 
   // ---- transactions ----
@@ -333,6 +356,14 @@ export class PostgresStore implements Store {
   }
 
   private async runUnit<T>(unit: (tx: StoreTx) => Promise<T>, firstTurn: LockTurn | undefined): Promise<T> {
+    const value = await this.commitUnit(unit, firstTurn);
+    // The connection is back in the pool by now: waiting for the disk holds none.
+    await this.flusher.durable();
+    return value;
+  }
+
+  /** Runs the unit in a transaction and commits it (not yet durable: see runUnit). */
+  private async commitUnit<T>(unit: (tx: StoreTx) => Promise<T>, firstTurn: LockTurn | undefined): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const client = await this.pool.connect().catch((error: unknown) => {
         throw unavailable(error);
@@ -347,7 +378,8 @@ export class PostgresStore implements Store {
       };
       client.on('error', noteBreak);
       try {
-        await client.query('BEGIN');
+        // One round trip: the simple protocol takes both statements at once.
+        await client.query('BEGIN; SET LOCAL synchronous_commit = off');
         const value = await unit(tx);
         tx.end();
         const written = tx.written;
@@ -405,6 +437,53 @@ export class PostgresStore implements Store {
     // Units already running still commit: their callers are waiting for an answer.
     await Promise.allSettled([...this.inFlight]);
     await this.pool.end();
+    await this.flushPool.end();
+  }
+}
+
+/**
+ * The durability barrier: `durable()` resolves once a synchronous commit that
+ * started after the call has finished, which flushes the WAL past every
+ * commit made before the call. Calls that arrive while a flush runs share
+ * the next one.
+ */
+class WalFlusher {
+  private running: Promise<void> | undefined;
+  private queued: Promise<void> | undefined;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly nodeId: string,
+  ) {}
+
+  durable(): Promise<void> {
+    if (this.running === undefined) return this.start();
+    // The running flush may have begun before the caller's commit: wait for the next.
+    this.queued ??= this.running.then(
+      () => this.afterRunning(),
+      () => this.afterRunning(),
+    );
+    return this.queued;
+  }
+
+  private afterRunning(): Promise<void> {
+    this.queued = undefined;
+    return this.start();
+  }
+
+  private start(): Promise<void> {
+    const flush = run(this.pool, 'flushMark', [this.nodeId, Date.now()]).then(
+      () => undefined,
+      (error: unknown) => {
+        throw unavailable(error);
+      },
+    );
+    this.running = flush;
+    const done = () => {
+      if (this.running === flush) this.running = undefined;
+    };
+    flush.then(done, done);
+    return flush;
   }
 }
 
