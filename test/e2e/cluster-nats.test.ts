@@ -1,32 +1,40 @@
 /**
- * Two nodes joined by NATS (the machine's nats-server, a subject prefix of
- * this run's own), sharing one store in one process until the PostgreSQL
- * store lands: direct messages and live-room traffic cross from one node's
- * clients to the other's with the full guarantee. Skipped, with the reason,
- * where NATS does not answer; under CI it must.
+ * Two nodes in one process joined as a cluster is: NATS between them (the
+ * machine's nats-server, a subject prefix of this run's own) and one
+ * PostgreSQL database (a schema of this run's own). Direct messages and
+ * live-room traffic cross from one node's clients to the other's with the
+ * full guarantee. Skipped, with the reason, where NATS or PostgreSQL does not
+ * answer; under CI they must. (test/cluster/ runs nodes as processes.)
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { type TestContext, describe, test } from 'node:test';
 import { type Message, ParleyClient } from '@parley/client';
-import { type ServerOptions, SqliteStore } from '@parley/server';
-import { NATS_URL, natsSkipReason, uniquePrefix } from '../../packages/server/test/support/cluster-services.js';
+import type { ServerOptions } from '@parley/server';
+import pg from 'pg';
+import { NATS_URL, POSTGRES_URL, natsSkipReason, postgresSkipReason, uniquePrefix, uniqueSchema } from '../../packages/server/test/support/cluster-services.js';
 import { type TestServer, eventually, startTestServer } from '../support/fixtures.js';
 
-const skip = await natsSkipReason();
+const skip = (await natsSkipReason()) ?? (await postgresSkipReason());
 
 async function twoNodes(t: TestContext, users: string[]): Promise<[TestServer, TestServer]> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'parley-cluster-'));
-  const store = new SqliteStore({ path: join(dataDir, 'parley.db') });
+  const schema = uniqueSchema();
+  const shared: ServerOptions = {
+    storeUrl: POSTGRES_URL,
+    storeSchema: schema,
+    busUrl: NATS_URL,
+    busPrefix: uniquePrefix(),
+    tokenSecret: 'cluster-secret',
+    rooms: { tickMs: 50, statsIntervalMs: 200 },
+  };
+  const a = await startTestServer(t, { ...shared, nodeId: 'a' });
+  const b = await startTestServer(t, { ...shared, nodeId: 'b' });
   t.after(async () => {
-    await store.close();
-    rmSync(dataDir, { recursive: true, force: true });
+    await Promise.all([a.close(), b.close()]);
+    const client = new pg.Client({ connectionString: POSTGRES_URL });
+    await client.connect();
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await client.end();
   });
-  const shared: ServerOptions = { store, busUrl: NATS_URL, busPrefix: uniquePrefix(), rooms: { tickMs: 50, statsIntervalMs: 200 } };
-  const a = await startTestServer(t, { ...shared, dataDir: join(dataDir, 'a'), nodeId: 'a' });
-  const b = await startTestServer(t, { ...shared, dataDir: join(dataDir, 'b'), nodeId: 'b' });
   for (const user of users) await a.api.createUser(user);
   return [a, b];
 }
