@@ -117,6 +117,40 @@ describe('PostgreSQL store across nodes', { skip }, () => {
     assert.deepEqual((await a!.messaging.sync('q', second.version)).conversations, []);
   });
 
+  test("a unit that fails retryably fails the units queued behind it in its conversation, so a device's retry cannot land after its later sends", async () => {
+    const { nodes: [a] } = await nodes(1);
+    await Promise.all(['s', 't'].map((id) => a!.users.putUser(id, id)));
+    const dm = await a!.conversations.openDirect('s', 't', '');
+    const ran: string[] = [];
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const first = a!.store.write(async (tx) => {
+      await tx.lockConversation(dm.id);
+      await held;
+      throw new ParleyError('UNAVAILABLE', 'the database went away');
+    }, { order: dm.id });
+    const behind = a!.store.write(async (tx) => {
+      ran.push('behind');
+      await tx.lockConversation(dm.id);
+    }, { order: dm.id });
+    const elsewhere = a!.store.write(async () => {
+      ran.push('elsewhere');
+    }, { order: 'another-conversation' });
+    release();
+    await assert.rejects(first, { name: 'UNAVAILABLE' });
+    await assert.rejects(behind, { name: 'UNAVAILABLE' });
+    await elsewhere;
+    assert.deepEqual(ran, ['elsewhere'], 'the unit behind never ran');
+    // Sent again afterwards (as the SDK does): it runs.
+    await a!.store.write(async (tx) => {
+      ran.push('again');
+      await tx.lockConversation(dm.id);
+    }, { order: dm.id });
+    assert.deepEqual(ran, ['elsewhere', 'again']);
+  });
+
   test('a database from a newer release is refused at start', async () => {
     const { schema } = await nodes(1);
     await admin((client) => client.query(`INSERT INTO "${schema}".schema_migrations (version, description, applied_at) VALUES (9999, 'from the future', 0)`));

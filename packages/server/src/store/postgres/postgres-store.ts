@@ -257,25 +257,32 @@ interface Queryable {
 }
 
 /**
- * A unit's place in the queue for one conversation's lock on this node
- * (WriteOptions.order): it sends its lock request only once the unit before
- * it holds the lock (or ended), so PostgreSQL's own lock queue grants them in
- * request order, and the next one is already waiting when a commit lets go.
+ * A unit's place in the queue for one conversation on this node
+ * (WriteOptions.order): it starts (takes a connection, then the
+ * conversation's lock) only once the unit before it committed or failed, so
+ * the conversation's units commit in request order and units waiting their
+ * turn hold no connection. When the one before failed with an error its sender will retry
+ * (UNAVAILABLE: the database was out of reach, or too slow), this unit fails
+ * the same way instead of taking the lock: committing it first would put a
+ * device's later message before the earlier one it is about to send again.
  */
 interface LockTurn {
   conversationId: string;
-  /** Settles when the unit before this one holds the lock or ended. */
-  previous: Promise<void>;
-  /** Lets the next unit in. Idempotent. */
-  pass: () => void;
+  /** Settles with how the unit before this one ended. */
+  previous: Promise<TurnOutcome>;
+  /** Lets the next unit in. The first call counts. */
+  pass: (outcome: TurnOutcome) => void;
 }
+
+/** 'retry': the unit failed with a retryable error before committing. */
+type TurnOutcome = 'done' | 'retry';
 
 export class PostgresStore implements Store {
   private closed = false;
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly reader: PostgresReader;
   /** Per conversation id, the latest turn handed out (the queue's tail). */
-  private readonly lockTails = new Map<string, Promise<void>>();
+  private readonly lockTails = new Map<string, Promise<TurnOutcome>>();
 
   private readonly flusher: WalFlusher;
 
@@ -334,7 +341,6 @@ export class PostgresStore implements Store {
     // The turn is taken now, synchronously: request order is call order.
     const turn = options?.order === undefined ? undefined : this.takeTurn(options.order);
     const running = this.runUnit(unit, turn);
-    if (turn !== undefined) running.then(turn.pass, turn.pass);
     this.inFlight.add(running);
     const forget = () => this.inFlight.delete(running);
     running.then(forget, forget);
@@ -342,9 +348,9 @@ export class PostgresStore implements Store {
   }
 
   private takeTurn(conversationId: string): LockTurn {
-    const previous = this.lockTails.get(conversationId) ?? Promise.resolve();
-    let pass!: () => void;
-    const mine = new Promise<void>((resolve) => {
+    const previous = this.lockTails.get(conversationId) ?? Promise.resolve<TurnOutcome>('done');
+    let pass!: (outcome: TurnOutcome) => void;
+    const mine = new Promise<TurnOutcome>((resolve) => {
       pass = resolve;
     });
     this.lockTails.set(conversationId, mine);
@@ -355,21 +361,30 @@ export class PostgresStore implements Store {
     return { conversationId, previous, pass };
   }
 
-  private async runUnit<T>(unit: (tx: StoreTx) => Promise<T>, firstTurn: LockTurn | undefined): Promise<T> {
-    const value = await this.commitUnit(unit, firstTurn);
+  private async runUnit<T>(unit: (tx: StoreTx) => Promise<T>, turn: LockTurn | undefined): Promise<T> {
+    let value: T;
+    try {
+      value = await this.commitUnit(unit, turn);
+      turn?.pass('done');
+    } catch (error) {
+      turn?.pass(error instanceof ParleyError && error.retryable ? 'retry' : 'done');
+      throw error;
+    }
     // The connection is back in the pool by now: waiting for the disk holds none.
     await this.flusher.durable();
     return value;
   }
 
   /** Runs the unit in a transaction and commits it (not yet durable: see runUnit). */
-  private async commitUnit<T>(unit: (tx: StoreTx) => Promise<T>, firstTurn: LockTurn | undefined): Promise<T> {
+  private async commitUnit<T>(unit: (tx: StoreTx) => Promise<T>, turn: LockTurn | undefined): Promise<T> {
+    if (turn !== undefined && (await turn.previous) === 'retry') {
+      throw new ParleyError('UNAVAILABLE', 'an earlier write to this conversation failed; send again');
+    }
     for (let attempt = 1; ; attempt++) {
       const client = await this.pool.connect().catch((error: unknown) => {
         throw unavailable(error);
       });
-      // A unit run again (after a deadlock) has lost its place: it simply queues in PostgreSQL.
-      const tx = new PostgresTx(client, attempt === 1 ? firstTurn : undefined);
+      const tx = new PostgresTx(client);
       let broken: unknown;
       // A connection that breaks between statements reports it as an event;
       // the next statement fails with it anyway, so the event is only noted.
@@ -620,10 +635,7 @@ class PostgresTx extends PostgresReader implements StoreTx {
   readonly written: Written = { conversations: new Set(), memberConversations: [], memberUsers: [], messageConversations: [], messageSeqs: [] };
   private readonly state: { live: boolean };
 
-  constructor(
-    client: pg.PoolClient,
-    private readonly turn?: LockTurn,
-  ) {
+  constructor(client: pg.PoolClient) {
     const state = { live: true };
     super((name, values) => {
       if (!state.live) return Promise.reject(new ParleyError('INTERNAL', 'transaction already ended'));
@@ -642,14 +654,8 @@ class PostgresTx extends PostgresReader implements StoreTx {
   }
 
   async lockConversation(id: string): Promise<ConversationRow | undefined> {
-    const turn = this.turn?.conversationId === id ? this.turn : undefined;
-    if (turn !== undefined) await turn.previous;
-    try {
-      const row = (await this.query<ConversationDbRow>('conversationLock', [id])).rows[0];
-      return row === undefined ? undefined : toConversation(row);
-    } finally {
-      turn?.pass();
-    }
+    const row = (await this.query<ConversationDbRow>('conversationLock', [id])).rows[0];
+    return row === undefined ? undefined : toConversation(row);
   }
 
   async insertUser(row: UserRow): Promise<void> {
