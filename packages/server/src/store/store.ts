@@ -277,10 +277,12 @@ export interface StoreTx extends StoreReader {
 
 export interface WriteOptions {
   /**
-   * A conversation id: units given the same one take that conversation's lock
-   * (`lockConversation`) in the order `write` was called on this node, so two
-   * sends of one device get seqs in the order it sent them even when the
-   * adapter runs units side by side. Units without it may overtake each other.
+   * A conversation id: units given the same one commit in the order `write`
+   * was called on this node, so two sends of one device get seqs in the order
+   * it sent them even when the adapter runs units side by side; and when one
+   * fails with a retryable error, those queued behind it on this node fail
+   * too, so the device's retry cannot land after its later sends. Units
+   * without it may overtake each other.
    */
   order?: string;
 }
