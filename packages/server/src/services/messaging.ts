@@ -153,7 +153,9 @@ export class MessagingService {
       return { message, duplicate: false };
     }, { order: conversationId });
     origin?.onCommitted(result);
-    if (result.duplicate) return result;
+    // A repeat is published again too: the first attempt may have been
+    // committed and then refused (its flush failed or timed out), and was
+    // then never published. Devices drop a seq they hold.
     if (room) this.bus.publish({ type: 'roomMessage', message: result.message });
     else this.bus.publish({ type: 'message', message: result.message, originSessionId: origin?.sessionId });
     return result;
