@@ -14,6 +14,7 @@ import { NatsBus } from './bus/nats-bus.js';
 import { type ResolvedOptions, type ServerOptions, resolveOptions } from './config.js';
 import { Delivery } from './gateway/delivery.js';
 import { Gateway } from './gateway/gateway.js';
+import { BusRecovery } from './gateway/bus-recovery.js';
 import { ClusterPresence } from './gateway/cluster-presence.js';
 import { NodeStats } from './gateway/node-stats.js';
 import { RoomHub, type RoomHubCounters } from './gateway/room-hub.js';
@@ -180,6 +181,15 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
   delivery.timePushes(timings.sendDeliver, clock);
   const presence = new ClusterPresence({ bus: timedBus, nodeId: config.nodeId, localCounts: () => gateway.registry.userCounts() });
   gateway.registry.attachCluster(presence);
+  const busRecovery = new BusRecovery({
+    bus: timedBus,
+    messaging,
+    registry: gateway.registry,
+    forgetMembers: () => delivery.forgetMembers(),
+    resyncPresence: () => presence.resync(),
+    catchUpRooms: () => roomHub.catchUp(),
+    log,
+  });
   const nodeStats = new NodeStats({
     bus: timedBus,
     nodeId: config.nodeId,
@@ -309,6 +319,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
       closing ??= (async () => {
         nodeStats.close();
         presence.close();
+        busRecovery.close();
         gateway.close();
         delivery.close();
         roomHub.close();

@@ -114,4 +114,11 @@ export interface Bus {
    * in-process bus) hands every event to every subscriber.
    */
   interest?(route: string, held: boolean): Promise<void>;
+  /**
+   * Calls `listener` each time the adapter reaches its broker again after
+   * losing it. Events published in between may never have arrived here, so
+   * the node catches its connections up (gateway/bus-recovery.ts). Returns an
+   * unsubscribe function. Absent: the adapter never loses events (in-process).
+   */
+  onReconnect?(listener: () => void): () => void;
 }

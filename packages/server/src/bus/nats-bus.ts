@@ -37,6 +37,9 @@ interface Interest {
 export class NatsBus implements Bus {
   private readonly handlers = new Set<BusHandler>();
   private readonly interests = new Map<string, Interest>();
+  private readonly reconnectListeners = new Set<() => void>();
+  /** False from a disconnect until the reconnect (for /readyz). */
+  private connected = true;
 
   private constructor(
     private readonly connection: NatsConnection,
@@ -44,6 +47,7 @@ export class NatsBus implements Bus {
   ) {
     // Events for every node: one subscription for the node's lifetime.
     connection.subscribe(`${prefix}.all.>`, { callback: (error, message) => this.dispatch(error, message) });
+    void this.watchStatus();
   }
 
   /** Connects and subscribes; resolves once the subscription is in place on the server. */
@@ -104,13 +108,32 @@ export class NatsBus implements Bus {
   }
 
   ready(): boolean {
-    return !this.connection.isClosed() && !this.connection.isDraining();
+    return this.connected && !this.connection.isClosed() && !this.connection.isDraining();
+  }
+
+  onReconnect(listener: () => void): () => void {
+    this.reconnectListeners.add(listener);
+    return () => this.reconnectListeners.delete(listener);
+  }
+
+  /** NATS replays the subscriptions after a reconnect by itself; what was published meanwhile is gone. */
+  private async watchStatus(): Promise<void> {
+    for await (const status of this.connection.status()) {
+      if (status.type === 'disconnect') this.connected = false;
+      if (status.type === 'reconnect') {
+        this.connected = true;
+        for (const listener of this.reconnectListeners) listener();
+      }
+    }
   }
 
   async close(): Promise<void> {
     this.handlers.clear();
     this.interests.clear();
-    if (!this.connection.isClosed()) await this.connection.drain();
+    this.reconnectListeners.clear();
+    if (this.connection.isClosed()) return;
+    // Draining needs the server; a node stopping while NATS is away just closes.
+    await this.connection.drain().catch(() => this.connection.close());
   }
 
   /** Every subscription's messages, in the order the connection reads them. */

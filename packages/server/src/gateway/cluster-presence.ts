@@ -69,6 +69,11 @@ export class ClusterPresence {
     this.flushTimer ??= setTimeout(() => this.flush(), this.options.coalesceMs ?? 20);
   }
 
+  /** Sends this node's full list again and asks the others for theirs (after the bus was out of reach). */
+  resync(): void {
+    if (!this.closed) this.publishFull(true);
+  }
+
   /** The user's connections to other nodes. */
   remoteConnections(userId: string): number {
     let total = 0;

@@ -157,6 +157,11 @@ export class Delivery {
     }
   }
 
+  /** Every cached member list is dropped (a 'members' event may have been lost: gateway/bus-recovery.ts). */
+  forgetMembers(): void {
+    for (const conversationId of [...this.memberCache.keys()]) this.invalidate(conversationId);
+  }
+
   private invalidate(conversationId: string): void {
     const entry = this.memberCache.get(conversationId);
     // A load in flight keeps its waiting messages; it will be refreshed below.

@@ -169,6 +169,19 @@ export class RoomHub {
     this.active.clear();
   }
 
+  /**
+   * Brings every room this node serves up to date from the store: reliable
+   * messages (and a closing) whose bus events were lost while the bus was
+   * out of reach go out in the next batches (gateway/bus-recovery.ts).
+   */
+  async catchUp(): Promise<void> {
+    for (const room of [...this.rooms.values()]) {
+      if (room.view === undefined || room.view.closed) continue;
+      const state = await this.deps.rooms.load(room.id);
+      for (const message of state.recent) this.addReliable(room, message);
+    }
+  }
+
   /** A room's online count as this node knows it (0 when it serves no viewers of it). */
   onlineCount(roomId: string): number {
     const room = this.rooms.get(roomId);

@@ -245,6 +245,11 @@ export class MessagingService {
   async totalUnread(userId: string): Promise<number> {
     return this.totals.total(this.store, userId, await this.store.syncVersion());
   }
+
+  /** The store's sync version now: a sync from it later returns what changed after this moment. */
+  syncVersion(): Promise<number> {
+    return this.store.syncVersion();
+  }
 }
 
 /** A send refused because the server is overloaded: retryable, after a pause. */

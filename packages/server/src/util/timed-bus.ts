@@ -28,6 +28,7 @@ export class TimedBus implements Bus {
   /** The adapter's own, when it has them: absent keeps meaning what the Bus port says it means. */
   readonly ready?: () => boolean;
   readonly interest?: (route: string, held: boolean) => Promise<void>;
+  readonly onReconnect?: (listener: () => void) => () => void;
   private readonly unsubscribe: () => void;
 
   constructor(
@@ -36,6 +37,7 @@ export class TimedBus implements Bus {
   ) {
     this.ready = inner.ready?.bind(inner);
     this.interest = inner.interest?.bind(inner);
+    this.onReconnect = inner.onReconnect?.bind(inner);
     // One subscription of its own, so an event is timed once however many
     // handlers there are; adapters hand events to handlers in subscription
     // order, so it runs before any handler subscribed through this bus.

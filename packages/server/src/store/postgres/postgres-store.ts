@@ -886,15 +886,16 @@ function notFoundOnMissingReference(error: unknown): never {
 }
 
 /**
- * The database could not be reached or the connection broke: class 08
- * (connection exception), 57P0x (shutdown, cannot connect now), 53300 (too
- * many connections), socket errors, and pg's own "terminated" and timeout
- * errors.
+ * The database could not be reached, the connection broke or the server gave
+ * up waiting: class 08 (connection exception), 57P0x (shutdown, cannot
+ * connect now), 53300 (too many connections), the server's timeouts, socket
+ * errors, and pg's own "terminated" and client-side timeout errors.
  */
 function isConnectionFailure(error: unknown): boolean {
   if (error instanceof ParleyError) return false;
   const code = pgCode(error) ?? '';
-  if (code.startsWith('08') || code.startsWith('57P') || code === '53300') return true;
+  // 57014: a statement timeout; 55P03: a lock timeout; 25P03: an idle-in-transaction timeout.
+  if (code.startsWith('08') || code.startsWith('57P') || ['53300', '57014', '55P03', '25P03'].includes(code)) return true;
   if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND'].includes(code)) return true;
   const message = String((error as Error | undefined)?.message ?? '');
   return /Connection terminated|timeout|Client has encountered a connection error|not queryable/i.test(message);

@@ -1,0 +1,118 @@
+/**
+ * The bus going away under live connections: two nodes on PostgreSQL and a
+ * NATS server of this test's own, which is killed and started again. A
+ * message committed while NATS was down never crossed the bus; once it is
+ * back, the receiving node pushes conversation_changed to its connected
+ * devices, which pull what they missed: nobody has to send again or
+ * reconnect. /readyz says the node is not ready while NATS is away.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer, connect as netConnect } from 'node:net';
+import { type TestContext, describe, test } from 'node:test';
+import { type Message, ParleyClient } from '@parley/client';
+import pg from 'pg';
+import { POSTGRES_URL, natsSkipReason, postgresSkipReason, uniquePrefix, uniqueSchema } from '../../packages/server/test/support/cluster-services.js';
+import { type TestServer, eventually, startTestServer } from '../support/fixtures.js';
+
+const NATS_SERVER = '/usr/sbin/nats-server';
+const skip =
+  (await postgresSkipReason()) ?? (await natsSkipReason()) ?? (existsSync(NATS_SERVER) ? undefined : `${NATS_SERVER} is not installed (the test starts and kills a NATS server of its own)`);
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** A NATS server on a fixed port that can be killed and started again on it. */
+class PrivateNats {
+  private child: ChildProcess | undefined;
+  constructor(readonly port: number) {}
+
+  get url(): string {
+    return `nats://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    this.child = spawn(NATS_SERVER, ['-a', '127.0.0.1', '-p', String(this.port)], { stdio: 'ignore' });
+    await eventually(
+      () =>
+        new Promise<boolean>((resolve) => {
+          const socket = netConnect({ host: '127.0.0.1', port: this.port });
+          socket.once('connect', () => {
+            socket.destroy();
+            resolve(true);
+          });
+          socket.once('error', () => resolve(false));
+        }),
+      5000,
+      'NATS to listen',
+    );
+  }
+
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (child === undefined || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+  }
+}
+
+async function twoNodes(t: TestContext, nats: PrivateNats): Promise<[TestServer, TestServer]> {
+  const schema = uniqueSchema();
+  const shared = { storeUrl: POSTGRES_URL, storeSchema: schema, busUrl: nats.url, busPrefix: uniquePrefix(), tokenSecret: 'cluster-secret' };
+  const a = await startTestServer(t, { ...shared, nodeId: 'a' });
+  const b = await startTestServer(t, { ...shared, nodeId: 'b' });
+  t.after(async () => {
+    await Promise.all([a.close(), b.close()]);
+    const client = new pg.Client({ connectionString: POSTGRES_URL });
+    await client.connect();
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await client.end();
+  });
+  for (const user of ['ann', 'bob']) await a.api.createUser(user);
+  return [a, b];
+}
+
+describe('the bus going away and coming back', { skip }, () => {
+  test('a message committed while NATS was down reaches a device that stayed connected, once NATS is back', async (t) => {
+    const nats = new PrivateNats(await freePort());
+    await nats.start();
+    t.after(() => nats.kill());
+    const [a, b] = await twoNodes(t, nats);
+    const ann = new ParleyClient({ url: a.server.wsUrl, token: () => a.api.token('ann'), reconnect: { minDelayMs: 10, maxDelayMs: 100 } });
+    const bob = new ParleyClient({ url: b.server.wsUrl, token: () => b.api.token('bob'), reconnect: { minDelayMs: 10, maxDelayMs: 100 } });
+    t.after(() => Promise.all([ann.close(), bob.close()]));
+    await Promise.all([ann.connect(), bob.connect()]);
+    const received: Message[] = [];
+    bob.on('message', (message) => received.push(message));
+    const bobStates: string[] = [];
+    bob.on('state', ({ state }) => bobStates.push(state));
+    const dm = await ann.direct('bob');
+    await ann.send(dm, { text: 'before' });
+    await eventually(() => received.some((message) => message.text === 'before'), 5000, 'the first message across nodes');
+
+    await nats.kill();
+    await eventually(async () => (await fetch(`${b.server.httpUrl}/readyz`)).status === 503, 5000, 'node b not ready without NATS');
+    const during = await ann.send(dm, { text: 'while the bus was down' });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.ok(!received.some((message) => message.text === 'while the bus was down'), 'no bus, no push');
+
+    await nats.start();
+    await eventually(async () => (await fetch(`${b.server.httpUrl}/readyz`)).status === 200, 10_000, 'node b ready again');
+    await eventually(() => received.some((message) => message.seq === during.seq), 10_000, 'the missed message, without anything else being sent');
+    assert.deepEqual(
+      received.filter((message) => message.type === 'user').map((message) => message.text),
+      ['before', 'while the bus was down'],
+    );
+    assert.deepEqual(bobStates, [], 'bob never had to reconnect');
+    // And the bus works again both ways.
+    await bob.send(dm, { text: 'after' });
+    await eventually(() => ann.conversation(dm)?.lastMessage?.text === 'after', 5000, 'ann gets the answer');
+  });
+});
