@@ -42,11 +42,18 @@ if (chromium.kind === 'missing' && process.env.CI !== 'true') {
   const rule = '!'.repeat(78);
   console.error(`\n${rule}\n!! The browser tests (test/browser/) were SKIPPED: ${chromium.reason}.\n!! To run them: ${INSTALL_HINT}\n${rule}`);
 }
-// The same for the cluster suites (NATS): skipped only outside CI, and said so.
+// The same for the cluster suites (NATS, PostgreSQL): skipped only outside CI, and said so.
 const { natsSkipReason } = await import('../packages/server/test/support/cluster-services.ts');
 const natsSkipped = process.env.CI === 'true' ? undefined : await natsSkipReason();
 if (natsSkipped !== undefined) {
   const rule = '!'.repeat(78);
   console.error(`\n${rule}\n!! The cluster suites (NATS bus contract, two nodes over NATS) were SKIPPED:\n!! ${natsSkipped}.\n${rule}`);
+}
+// test/cluster/ (three nodes in child processes) needs PostgreSQL and a nats-server binary as well.
+const { clusterSkipReason } = await import('../test/cluster/support.ts');
+const clusterSkipped = process.env.CI === 'true' ? undefined : (natsSkipped ?? (await clusterSkipReason({ natsServerBinary: true })));
+if (clusterSkipped !== undefined) {
+  const rule = '!'.repeat(78);
+  console.error(`\n${rule}\n!! The three-node cluster tests (test/cluster/) were SKIPPED, some or all:\n!! ${clusterSkipped}.\n${rule}`);
 }
 process.exit(result.status ?? 1);

@@ -7,7 +7,7 @@
  * when any scenario misses the target (100% acked and delivered, 0
  * duplicates, 0 gaps, 0 order violations, unread counts that agree).
  *
- *   node --import tsx test/chaos/run.ts [--duration 30] [--users 10] [--scenario kill9,lost-acks] [--seed N]
+ *   node --import tsx test/chaos/run.ts [--duration 30] [--users 10] [--scenario kill9,lost-acks] [--seed N] [--cluster]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, platform, release } from 'node:os';
@@ -24,6 +24,8 @@ const USAGE = `Usage: npm run chaos -- [options]
   --interval MS    mean time between two sends of one client (default ${DEFAULT_OPTIONS.sendIntervalMs})
   --scenario LIST  comma-separated, from: ${scenarioNames().join(', ')} (default all)
   --seed N         seed for every random choice (default: PARLEY_CHAOS_SEED, else time-based; printed)
+  --cluster        run against three nodes in child processes sharing PostgreSQL and NATS
+                   (test/cluster/README.md says where it finds them); kill9 kills one node at a time
   --json PATH      where to write the results (default test/chaos/results/chaos-<timestamp>.json)
   --help`;
 
@@ -43,6 +45,7 @@ async function main(): Promise<number> {
       scenario: { type: 'string' },
       seed: { type: 'string' },
       json: { type: 'string' },
+      cluster: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -58,9 +61,10 @@ async function main(): Promise<number> {
     durationMs: positiveNumber(values.duration, 'duration') * 1000,
     users: Math.floor(positiveNumber(values.users, 'users')),
     sendIntervalMs: positiveNumber(values.interval, 'interval'),
+    nodes: values.cluster ? 3 : 1,
     log: (line: string) => process.stderr.write(`  ${line}\n`),
   };
-  process.stdout.write(`chaos: ${names.length} scenario(s), ${options.durationMs / 1000} s of faults each, ${options.users} users\n`);
+  process.stdout.write(`chaos: ${names.length} scenario(s), ${options.durationMs / 1000} s of faults each, ${options.users} users${values.cluster ? ', three nodes' : ''}\n`);
 
   const started = Date.now();
   const results: ScenarioResult[] = [];

@@ -1,6 +1,8 @@
 /**
- * The four chaos scenarios of docs/reliability.md. Each starts a server (in
- * process, or in a child process it can kill -9), puts fault proxies between
+ * The chaos scenarios of docs/reliability.md. Each starts a server (in
+ * process, or in a child process it can kill -9) — or, with `nodes` > 1, a
+ * cluster of child processes sharing PostgreSQL and NATS (test/cluster/),
+ * reached through a round-robin relay — puts fault proxies between
  * the devices and the server, runs the population's traffic while its faults
  * fire, lifts the faults, and measures convergence and the checks.
  *
@@ -16,6 +18,7 @@ import { join } from 'node:path';
 import { type ChildServer, startChildServer } from '../support/child-server.js';
 import { FaultProxy, type FaultSettings, type FaultStats } from '../support/fault-proxy.js';
 import { ADMIN_KEY, type AdminApi, adminApi, startTestServer } from '../support/fixtures.js';
+import { Cluster } from '../cluster/support.js';
 import { seededRandom } from '../support/random.js';
 import type { CheckResult } from './checks.js';
 import { meetsTarget } from './checks.js';
@@ -49,6 +52,12 @@ export interface ScenarioOptions {
   /** How long devices may take to converge once the faults stop. */
   convergeDeadlineMs: number;
   seed: number;
+  /**
+   * 1: one server. More: that many nodes in child processes sharing
+   * PostgreSQL and NATS (needs both; see test/cluster/README.md), each new
+   * connection sent to the next node; kill9 then kills one node at a time.
+   */
+  nodes: number;
   log: (line: string) => void;
 }
 
@@ -60,6 +69,7 @@ export const DEFAULT_OPTIONS: ScenarioOptions = {
   readTailMs: 2_000,
   convergeDeadlineMs: 60_000,
   seed: 1,
+  nodes: 1,
   log: () => {},
 };
 
@@ -95,6 +105,11 @@ interface ChaosServer {
   url(transport: Transport): string;
   port(transport: Transport): number;
   close(): Promise<void>;
+}
+
+/** The server of a scenario: one in this process, or a cluster of `nodes`. */
+function serverFor(nodes: number): Promise<ChaosServer> {
+  return nodes > 1 ? ClusterServer.start(nodes) : inProcessServer();
 }
 
 async function inProcessServer(): Promise<ChaosServer> {
@@ -217,6 +232,57 @@ class KillableServer implements ChaosServer {
   }
 }
 
+/**
+ * A cluster (test/cluster/support.ts) behind one round-robin relay per
+ * transport: a client's every connection may land on another node. Nodes
+ * ping every second, as the in-process server does here.
+ */
+class ClusterServer implements ChaosServer {
+  kills = 0;
+  private busy: Promise<void> = Promise.resolve();
+  private constructor(
+    private readonly cluster: Cluster,
+    private readonly ports: Record<Transport, number>,
+    private readonly cleanups: Array<() => unknown>,
+  ) {}
+
+  static async start(nodes: number): Promise<ClusterServer> {
+    const cleanups: Array<() => unknown> = [];
+    const cluster = await Cluster.start({ after: (fn) => cleanups.push(fn) }, { nodes, heartbeatMs: HEARTBEAT_MS });
+    const ports = { ws: (await cluster.balancer('ws')).port, tcp: (await cluster.balancer('tcp')).port };
+    return new ClusterServer(cluster, ports, cleanups);
+  }
+
+  get api(): AdminApi {
+    return this.cluster.api;
+  }
+
+  url(transport: Transport): string {
+    return transport === 'ws' ? `ws://127.0.0.1:${this.ports.ws}/ws` : `tcp://127.0.0.1:${this.ports.tcp}`;
+  }
+
+  port(transport: Transport): number {
+    return this.ports[transport];
+  }
+
+  /** kill -9 of one node, then a restart on its ports; the others serve its clients meanwhile. */
+  killAndRestart(random: () => number): Promise<void> {
+    const run = this.busy.then(async () => {
+      const index = Math.floor(random() * this.cluster.nodes.length);
+      await this.cluster.kill9(index);
+      this.kills += 1;
+      await this.cluster.restart(index);
+    });
+    this.busy = run.catch(() => {});
+    return run;
+  }
+
+  async close(): Promise<void> {
+    await this.busy;
+    for (const cleanup of this.cleanups.splice(0)) await cleanup();
+  }
+}
+
 // ---- proxies ----
 
 /** Background network profiles, assigned to devices in turn. */
@@ -315,7 +381,7 @@ interface Faults {
 interface Scenario {
   name: string;
   title: string;
-  setup(random: () => number): Promise<Faults>;
+  setup(random: () => number, nodes: number): Promise<Faults>;
   /** Changes to the population while traffic flows (population-events.ts); none by default. */
   changes?: readonly PopulationEvent[];
 }
@@ -331,8 +397,8 @@ function proxyCounts(fleet: ProxyFleet, ...extra: FaultProxy[]): Record<string, 
  * requests, and every connection reset at the end. The scenarios that change
  * the population run under the same faults.
  */
-async function resetsAndStalls(random: () => number): Promise<Faults> {
-  const server = await inProcessServer();
+async function resetsAndStalls(random: () => number, nodes: number): Promise<Faults> {
+  const server = await serverFor(nodes);
   const fleet = await ProxyFleet.start(server, random);
   let holds = 0;
   return {
@@ -371,6 +437,25 @@ async function resetsAndStalls(random: () => number): Promise<Faults> {
   };
 }
 
+/** kill9 on a cluster: one node killed and restarted every few seconds; the others take its clients. */
+async function killNodes(random: () => number, nodes: number): Promise<Faults> {
+  const server = await ClusterServer.start(nodes);
+  const fleet = await ProxyFleet.start(server, random);
+  return {
+    server,
+    route: (spec) => fleet.route(server, spec),
+    start() {
+      return repeat(random, 1500, 3500, () => server.killAndRestart(random));
+    },
+    finale: () => server.killAndRestart(random),
+    counts: () => ({ kills: server.kills, ...proxyCounts(fleet) }),
+    async close() {
+      await fleet.close();
+      await server.close();
+    },
+  };
+}
+
 export const SCENARIOS: readonly Scenario[] = [
   {
     name: 'resets-stalls',
@@ -380,7 +465,8 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     name: 'kill9',
     title: 'kill -9 of the server every few seconds, restarted on the same data',
-    async setup(random) {
+    async setup(random, nodes) {
+      if (nodes > 1) return killNodes(random, nodes);
       const server = await KillableServer.start(random);
       const fleet = await ProxyFleet.start(server, random);
       return {
@@ -401,8 +487,8 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     name: 'lost-acks',
     title: 'lost acks: connections cut right after the server sent an ack',
-    async setup(random) {
-      const server = await inProcessServer();
+    async setup(random, nodes) {
+      const server = await serverFor(nodes);
       const fleet = await ProxyFleet.start(server, random);
       return {
         server,
@@ -422,8 +508,8 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     name: 'offline-device',
     title: 'devices offline for the whole run, reconnecting at the end',
-    async setup(random) {
-      const server = await inProcessServer();
+    async setup(random, nodes) {
+      const server = await serverFor(nodes);
       const fleet = await ProxyFleet.start(server, random);
       // Their own path to the server, so that cutting it touches no one else.
       const offline = { ws: await FaultProxy.start('127.0.0.1', server.port('ws'), { random }), tcp: await FaultProxy.start('127.0.0.1', server.port('tcp'), { random }) };
@@ -511,7 +597,7 @@ export async function runScenario(name: string, overrides: Partial<ScenarioOptio
   const scenario = SCENARIOS.find((candidate) => candidate.name === name);
   if (scenario === undefined) throw new Error(`unknown scenario ${name}; known: ${scenarioNames().join(', ')}`);
   const random = seededRandom(options.seed);
-  const faults = await scenario.setup(random);
+  const faults = await scenario.setup(random, options.nodes);
   let devices: Device[] = [];
   try {
     const plan = planPopulation(options.users);
@@ -555,7 +641,7 @@ export async function runScenario(name: string, overrides: Partial<ScenarioOptio
     const convergence = await awaitConvergence(devices, faults.server.api, plan.users, options.convergeDeadlineMs, (line) => options.log(`${name}: ${line}`));
     const checks = await collect(devices, faults.server.api, plan.users, changes?.memberships);
     const result: ScenarioResult = {
-      name,
+      name: options.nodes > 1 ? `${name} (${options.nodes} nodes)` : name,
       title: scenario.title,
       seed: options.seed,
       users: plan.users.length,

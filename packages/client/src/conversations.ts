@@ -26,6 +26,8 @@ interface Entry {
   countedSinceServer: number[];
   /** countedSinceServer overflowed and is incomplete. */
   countOverflowed: boolean;
+  /** The highest lastSeq of a server summary applied so far. */
+  serverLastSeq: number;
 }
 
 export class ConversationList {
@@ -64,11 +66,17 @@ export class ConversationList {
   applyServerSummary(server: ConversationSummary): ConversationSummary | undefined {
     const entry = this.entries.get(server.id);
     if (entry === undefined) {
-      this.entries.set(server.id, { summary: server, countedSinceServer: [], countOverflowed: false });
+      this.entries.set(server.id, { summary: server, countedSinceServer: [], countOverflowed: false, serverLastSeq: server.lastSeq });
       this.sortedCache = undefined;
       return server;
     }
     const local = entry.summary;
+    // Older than a summary already applied (a read's answer and another
+    // device's change travel apart and may cross): its count misses messages
+    // the newer one covered, which countedSinceServer no longer holds. It
+    // says nothing new unless it carries a read position beyond the local one.
+    if (server.lastSeq < entry.serverLastSeq && server.readSeq <= local.readSeq) return undefined;
+    entry.serverLastSeq = Math.max(entry.serverLastSeq, server.lastSeq);
     const readSeq = Math.max(local.readSeq, server.readSeq);
     // The server's unread is stale when a later local read covers its whole range.
     const serverUnread = readSeq > server.readSeq && readSeq >= server.lastSeq ? 0 : server.unread;

@@ -141,6 +141,17 @@ describe('ConversationList: server summaries', () => {
     assert.equal(changed?.lastSeq, 4);
   });
 
+  it('a summary older than one already applied does not undo its count', () => {
+    // Found by the cluster suite (test/cluster/postgres-outage.test.ts): a read's answer and another
+    // device's change travel on different paths, and the older one may arrive last.
+    const list = new ConversationList();
+    list.applyServerSummary(summary({ id: 'c', lastSeq: 119, readSeq: 119 }));
+    for (const seq of [120, 121, 122]) list.applyMessage(message('c', seq), ME);
+    list.applyServerSummary(summary({ id: 'c', lastSeq: 122, readSeq: 119, unread: 3 }));
+    assert.equal(list.applyServerSummary(summary({ id: 'c', lastSeq: 121, readSeq: 119, unread: 2 })), undefined);
+    assert.equal(list.get('c')?.unread, 3);
+  });
+
   it('read positions never move back', () => {
     const list = new ConversationList();
     list.applyServerSummary(summary({ id: 'c', lastSeq: 10, readSeq: 10 }));
