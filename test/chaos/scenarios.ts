@@ -11,14 +11,13 @@
  * into 3-byte pieces) — so that every fault type of the proxy is in play in
  * every scenario; the scenario's own faults come on top.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ChildServer, startChildServer } from '../support/child-server.js';
 import { FaultProxy, type FaultSettings, type FaultStats } from '../support/fault-proxy.js';
 import { ADMIN_KEY, type AdminApi, adminApi, startTestServer } from '../support/fixtures.js';
-import { Cluster } from '../cluster/support.js';
+import { Cluster, freePorts } from '../cluster/support.js';
 import { seededRandom } from '../support/random.js';
 import type { CheckResult } from './checks.js';
 import { meetsTarget } from './checks.js';
@@ -122,37 +121,6 @@ async function inProcessServer(): Promise<ChaosServer> {
   };
 }
 
-/**
- * Distinct free loopback ports below the kernel's ephemeral range. A port
- * from that range would be a bad choice for a server that is down half the
- * time: while it is down, any outgoing connection (a reconnecting client, a
- * proxy dialling the server) may be given it as its local port — or even
- * connect to itself on it — and the restart then fails with EADDRINUSE.
- */
-async function freePorts(count: number, random: () => number): Promise<number[]> {
-  let ephemeralLow = 32768;
-  try {
-    ephemeralLow = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || ephemeralLow;
-  } catch {
-    // Not Linux: keep the IANA default's lower bound.
-  }
-  const low = Math.max(1024, Math.min(20_000, ephemeralLow - 4000));
-  const ports: number[] = [];
-  while (ports.length < count) {
-    const port = low + Math.floor(random() * (ephemeralLow - low));
-    if (ports.includes(port)) continue;
-    const server = createServer();
-    const free = await new Promise<boolean>((resolve) => {
-      server.once('error', () => resolve(false));
-      server.listen(port, '127.0.0.1', () => resolve(true));
-    });
-    if (free) {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      ports.push(port);
-    }
-  }
-  return ports;
-}
 
 /**
  * A server in a child process on fixed ports and a fixed data directory, so

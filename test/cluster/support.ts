@@ -29,7 +29,17 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { NATS_URL, natsSkipReason, uniquePrefix } from '../../packages/server/test/support/cluster-services.js';
+import {
+  NATS_URL,
+  POSTGRES_URL,
+  answers,
+  natsSkipReason,
+  postgresSkipReason,
+  skipOutsideCi,
+  uniquePrefix,
+} from '../../packages/server/test/support/cluster-services.js';
+
+export { POSTGRES_URL, postgresSkipReason };
 import { ADMIN_KEY, type AdminApi, adminApi } from '../support/fixtures.js';
 
 export { NATS_URL };
@@ -37,7 +47,6 @@ export { NATS_URL };
 export type Transport = 'ws' | 'tcp';
 
 /** The PostgreSQL the cluster suites use (PARLEY_TEST_POSTGRES, as the store's contract suite). */
-export const POSTGRES_URL = process.env.PARLEY_TEST_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 /**
  * Which store the nodes share: 'postgres' (default), or 'sqlite' (one file in
@@ -50,30 +59,6 @@ export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
 
 // ---- skip reasons ----
 
-function answers(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host, port });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
-}
-
-function skipOutsideCi(reason: string): string {
-  if (process.env.CI === 'true') throw new Error(`${reason}: the cluster suites must run in CI`);
-  return reason;
-}
-
-/** undefined when PostgreSQL answers; otherwise why the suite is skipped. Throws under CI. */
-export async function postgresSkipReason(): Promise<string | undefined> {
-  const url = new URL(POSTGRES_URL);
-  if (await answers(url.hostname, Number(url.port || 5432))) return undefined;
-  return skipOutsideCi(`PostgreSQL does not answer at ${url.host} (set PARLEY_TEST_POSTGRES, or start PostgreSQL)`);
-}
 
 /** The nats-server binary for tests that run their own: PARLEY_TEST_NATS_SERVER, else on PATH, else /usr/sbin. */
 export function natsServerBinary(): string | undefined {
@@ -138,7 +123,7 @@ export function uniqueSchema(): string {
  * restarted on its port must not find it taken by some outgoing connection
  * (see the chaos harness's KillableServer, which meets the same problem).
  */
-export async function freePorts(count: number): Promise<number[]> {
+export async function freePorts(count: number, random: () => number = Math.random): Promise<number[]> {
   let ephemeralLow = 32768;
   try {
     ephemeralLow = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || ephemeralLow;
@@ -148,7 +133,7 @@ export async function freePorts(count: number): Promise<number[]> {
   const low = Math.max(1024, Math.min(20_000, ephemeralLow - 4000));
   const ports: number[] = [];
   while (ports.length < count) {
-    const port = low + Math.floor(Math.random() * (ephemeralLow - low));
+    const port = low + Math.floor(random() * (ephemeralLow - low));
     if (ports.includes(port)) continue;
     const server = createServer();
     const free = await new Promise<boolean>((resolve) => {

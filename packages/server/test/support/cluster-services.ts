@@ -10,11 +10,10 @@ import { connect } from 'node:net';
 export const NATS_URL = process.env.PARLEY_TEST_NATS ?? 'nats://127.0.0.1:4222';
 export const POSTGRES_URL = process.env.PARLEY_TEST_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432/test';
 
-/** Resolves when something listens at the URL's host and port. */
-function answers(url: string, timeoutMs = 1000): Promise<boolean> {
-  const { hostname, port } = new URL(url);
+/** Resolves true when something listens at host:port. */
+export function answers(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = connect({ host: hostname, port: Number(port) });
+    const socket = connect({ host, port });
     const done = (ok: boolean) => {
       socket.destroy();
       resolve(ok);
@@ -27,17 +26,20 @@ function answers(url: string, timeoutMs = 1000): Promise<boolean> {
 
 /** undefined when NATS answers; otherwise why the suite is skipped. Throws under CI. */
 export async function natsSkipReason(): Promise<string | undefined> {
-  if (await answers(NATS_URL)) return undefined;
+  const nats = new URL(NATS_URL);
+  if (await answers(nats.hostname, Number(nats.port || 4222))) return undefined;
   return skipOutsideCi(`NATS does not answer at ${NATS_URL} (set PARLEY_TEST_NATS, or start nats-server -js)`);
 }
 
 /** undefined when PostgreSQL answers; otherwise why the suite is skipped. Throws under CI. */
 export async function postgresSkipReason(): Promise<string | undefined> {
-  if (await answers(POSTGRES_URL.replace(/^postgres(ql)?:/, 'tcp:').replace(/\/\/[^@/]*@/, '//'))) return undefined;
+  const postgres = new URL(POSTGRES_URL);
+  if (await answers(postgres.hostname, Number(postgres.port || 5432))) return undefined;
   return skipOutsideCi(`PostgreSQL does not answer at ${POSTGRES_URL} (set PARLEY_TEST_POSTGRES, or start PostgreSQL)`);
 }
 
-function skipOutsideCi(reason: string): string {
+/** The reason, outside CI; under CI (CI=true) a missing service fails the run. */
+export function skipOutsideCi(reason: string): string {
   if (process.env.CI === 'true') throw new Error(`${reason}: the cluster suites must run in CI`);
   return reason;
 }
