@@ -317,7 +317,8 @@ export class PostgresStore implements Store {
     pool.on('error', () => undefined);
     try {
       const client = await pool.connect().catch((error: unknown) => {
-        throw unavailable(error);
+        // For the operator starting the node: say what PostgreSQL (or the network) said.
+        throw new ParleyError('UNAVAILABLE', `cannot connect to PostgreSQL: ${(error as Error | undefined)?.message ?? String(error)}`, { cause: error });
       });
       try {
         await migrate(client, schema);
