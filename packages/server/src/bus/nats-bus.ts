@@ -67,9 +67,16 @@ export class NatsBus implements Bus {
   }
 
   publish(event: BusEvent): void {
-    if (this.connection.isClosed()) return;
+    // What is published describes a commit that already happened: a node that
+    // is stopping (draining) drops the event rather than fail the request
+    // that made it; devices learn of it by sync and pull.
+    if (this.connection.isClosed() || this.connection.isDraining()) return;
     const route = routeOf(event);
-    this.connection.publish(route === undefined ? `${this.prefix}.all.${event.type}` : this.subjectOf(route), serialize(event));
+    try {
+      this.connection.publish(route === undefined ? `${this.prefix}.all.${event.type}` : this.subjectOf(route), serialize(event));
+    } catch {
+      // The connection closed or began draining since the check: as above.
+    }
   }
 
   async interest(route: string, held: boolean): Promise<void> {
