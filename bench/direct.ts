@@ -12,6 +12,11 @@
  * senders, for latency. --rate 0: every sender keeps --window sends in flight,
  * for maximum throughput. Every message is checked to be delivered exactly
  * once, to the right user, in its sender's order.
+ *
+ * --nodes N ≥ 2: N server nodes on PostgreSQL and NATS (support/cluster.ts);
+ * client i talks to node i mod N, so the two users of a pair sit on different
+ * nodes and every message crosses the bus. --store postgres with one node
+ * tells the cost of PostgreSQL from that of the bus.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, platform, release, totalmem } from 'node:os';
@@ -25,7 +30,7 @@ import { FrameField, scanPacket } from './versus/wire-scan.js';
 import { ProgressLine } from './support/progress.js';
 import { adminPost, inBatches } from './support/setup.js';
 import type { UsageReport } from './support/child-reporter.js';
-import { ServerChild } from './support/server-child.js';
+import { BenchCluster, CLUSTER_ARGS, CLUSTER_USAGE, type ClusterOptions, clusterOptions, loadAverage, type NodeUsage, total, totalRequests } from './support/cluster.js';
 import { busyCores, readCpuTimes, type CpuTimes } from './support/system-load.js';
 import { formatCount, formatFixed, markdownTable, percentile, round } from './support/stats.js';
 
@@ -39,7 +44,9 @@ const USAGE = `Usage: node --import tsx bench/direct.ts [options]
   --window W         sends in flight per client when --rate 0 (default 32)
   --size B           message text length in characters (default 64)
   --durability D     full or normal (default full)
-  --json PATH        where to write the JSON results (default bench/results/direct-<transport>-<timestamp>.json)
+${CLUSTER_USAGE}
+  --json PATH        where to write the JSON results (default bench/results/direct-<transport>-<timestamp>.json;
+                     direct-<transport>-<N>n-<store>-<bus>-<timestamp>.json for other servers than the default)
   --server-cpu-prof  write a V8 CPU profile of the server to bench/results/profiles/
   --help`;
 
@@ -62,6 +69,7 @@ interface BenchOptions {
   durability: 'full' | 'normal';
   jsonPath: string | undefined;
   serverCpuProfile: boolean;
+  cluster: ClusterOptions;
 }
 
 function parseOptions(argv: string[]): BenchOptions {
@@ -78,6 +86,7 @@ function parseOptions(argv: string[]): BenchOptions {
       durability: { type: 'string', default: 'full' },
       json: { type: 'string' },
       'server-cpu-prof': { type: 'boolean', default: false },
+      ...CLUSTER_ARGS,
       help: { type: 'boolean', default: false },
     },
   });
@@ -103,6 +112,7 @@ function parseOptions(argv: string[]): BenchOptions {
     durability: values.durability,
     jsonPath: values.json,
     serverCpuProfile: values['server-cpu-prof'],
+    cluster: clusterOptions(values),
   };
 }
 
@@ -242,10 +252,14 @@ interface RunResult {
   /** Pull requests the SDK clients sent over the measured window (counted over WebSocket only). */
   clientPulls: number | undefined;
   serverRssMaxBytes: number;
+  /** Each node's CPU, RSS and requests over the measured window (one entry for a single server). */
+  perNode: NodeUsage[];
   generatorCpuUs: number;
   /** Busy cores of the whole machine over the measured window. */
   machineBusyCores: number;
   drained: boolean;
+  /** The machine's load averages when the measured window began and ended. */
+  loadAverage: { start: number[]; end: number[] };
 }
 
 /** Clients 2i and 2i+1 (users bench<i>a and bench<i>b) form pair i. */
@@ -253,7 +267,7 @@ function userIdOf(index: number): string {
   return `bench${index >> 1}${index % 2 === 0 ? 'a' : 'b'}`;
 }
 
-async function run(options: BenchOptions, server: ServerChild, clients: ParleyClient[], progress: ProgressLine): Promise<RunResult> {
+async function run(options: BenchOptions, cluster: BenchCluster, clients: ParleyClient[], progress: ProgressLine): Promise<RunResult> {
   const senders = clients.length;
   const tracker = new DeliveryTracker(senders);
   const filler = 'x'.repeat(options.size);
@@ -285,7 +299,8 @@ async function run(options: BenchOptions, server: ServerChild, clients: ParleyCl
   const startedAt = performance.now();
   let sending = true;
   let measureStartedAt = 0;
-  let serverUsageAtStart: Promise<UsageReport> | undefined;
+  let serverUsageAtStart: Promise<UsageReport[]> | undefined;
+  let loadAtStart: number[] = [];
   let generatorCpuAtStart: NodeJS.CpuUsage | undefined;
   let machineCpuAtStart: CpuTimes | undefined;
   let clientPullsAtStart = 0;
@@ -293,8 +308,9 @@ async function run(options: BenchOptions, server: ServerChild, clients: ParleyCl
     if (measureStartedAt !== 0) return;
     measureStartedAt = performance.now();
     tracker.firstMeasured = tracker.sent;
-    server.resetPeak();
-    serverUsageAtStart = server.usage();
+    cluster.resetPeaks();
+    serverUsageAtStart = cluster.usage();
+    loadAtStart = loadAverage();
     clientPullsAtStart = clientPulls;
     generatorCpuAtStart = process.cpuUsage();
     machineCpuAtStart = readCpuTimes();
@@ -369,12 +385,13 @@ async function run(options: BenchOptions, server: ServerChild, clients: ParleyCl
   }
   const drained = tracker.settled === tracker.sent && tracker.ackedNotDelivered === 0;
   const measureEndedAt = tracker.lastMeasuredDeliveryAt > measureStartedAt ? tracker.lastMeasuredDeliveryAt : performance.now();
-  const serverUsageAtEnd = await server.usage();
+  const serverUsageAtEnd = await cluster.usage();
+  const loadAtEnd = loadAverage();
   const measuredClientPulls = clientPulls - clientPullsAtStart;
   const serverUsageStart = (await serverUsageAtStart) ?? serverUsageAtEnd;
   const generatorCpu = process.cpuUsage(generatorCpuAtStart);
   const machineBusy = busyCores(machineCpuAtStart, readCpuTimes(), cpus().length);
-  const serverRssMaxBytes = server.peakRssBytes;
+  const perNode = cluster.between(serverUsageStart, serverUsageAtEnd);
   await sleep(DUPLICATE_GRACE_MS);
   progress.finish();
 
@@ -383,20 +400,18 @@ async function run(options: BenchOptions, server: ServerChild, clients: ParleyCl
     options,
     tracker,
     measuredSeconds: (measureEndedAt - measureStartedAt) / 1000,
-    serverCpuUs: serverUsageAtEnd.cpuUserUs + serverUsageAtEnd.cpuSystemUs - serverUsageStart.cpuUserUs - serverUsageStart.cpuSystemUs,
-    serverSystemCpuUs: serverUsageAtEnd.cpuSystemUs - serverUsageStart.cpuSystemUs,
-    serverRequests: requestsBetween(serverUsageStart.requests, serverUsageAtEnd.requests),
+    serverCpuUs: total(perNode, 'cpuUs'),
+    serverSystemCpuUs: total(perNode, 'systemCpuUs'),
+    serverRequests: totalRequests(perNode),
     clientPulls: options.transport === 'ws' ? measuredClientPulls : undefined,
-    serverRssMaxBytes,
+    // Per node the peak over the window; summed, what the cluster holds at most.
+    serverRssMaxBytes: total(perNode, 'rssMaxBytes'),
+    perNode,
     generatorCpuUs: generatorCpu.user + generatorCpu.system,
     machineBusyCores: machineBusy,
     drained,
+    loadAverage: { start: loadAtStart, end: loadAtEnd },
   };
-}
-
-/** Requests the server handled between two usage reports, by kind. */
-function requestsBetween(start: Record<string, number>, end: Record<string, number>): Record<string, number> {
-  return Object.fromEntries(Object.entries(end).map(([kind, count]) => [kind, count - (start[kind] ?? 0)]));
 }
 
 function summarize(result: RunResult) {
@@ -417,6 +432,8 @@ function summarize(result: RunResult) {
     warmupS: options.warmupS,
     messageChars: options.size,
     durability: options.durability,
+    // Servers: 1 node on SQLite unless --nodes / --store / --bus said otherwise.
+    ...options.cluster,
     measured: {
       seconds: round(result.measuredSeconds, 3),
       sent: tracker.measuredSent,
@@ -447,6 +464,15 @@ function summarize(result: RunResult) {
         pullsPer1000Delivered: countsRequests(result.serverRequests)
           ? round(((result.serverRequests.pull ?? 0) * 1000) / Math.max(1, tracker.measuredDelivered), 2)
           : undefined,
+        // The figures above are sums over the nodes; these are each node's.
+        perNode: result.perNode.map((usage) => ({
+          node: usage.node,
+          cpuCores: round(usage.cpuUs / wallUs, 2),
+          cpuUsPerDelivered: round(usage.cpuUs / Math.max(1, tracker.measuredDelivered), 1),
+          systemCpuUsPerDelivered: round(usage.systemCpuUs / Math.max(1, tracker.measuredDelivered), 1),
+          rssMaxMb: round(usage.rssMaxBytes / 1024 / 1024, 1),
+          sends: usage.requests.send,
+        })),
       },
       generator: { cpuCores: round(result.generatorCpuUs / wallUs, 2) },
       // Counted by the clients, so also against servers that do not count requests.
@@ -472,6 +498,7 @@ function summarize(result: RunResult) {
       memoryGb: round(totalmem() / 1024 ** 3, 1),
       platform: `${platform()} ${release()}`,
       node: process.version,
+      loadAverage: result.loadAverage,
     },
     timestamp: new Date().toISOString(),
   };
@@ -522,8 +549,18 @@ ${markdownTable(header, [row])}
 latency p90 ${formatFixed(m.latencyMs.p90)} ms, p99.9 ${formatFixed(m.latencyMs.p999)} ms, mean ${formatFixed(m.latencyMs.mean)} ms; sender's durable ack p50 ${formatFixed(m.ackLatencyMs.p50)} / p99 ${formatFixed(m.ackLatencyMs.p99)} ms; durability ${summary.durability}; ${summary.messageChars}-char messages; measured ${formatFixed(m.seconds, 2)} s after ${summary.warmupS} s warmup
 CPU: server ${formatFixed(m.server.cpuCores, 2)} cores (kernel ${formatFixed(m.server.systemCpuUsPerDelivered, 0)} of its ${formatFixed(m.server.cpuUsPerDelivered, 0)} µs/msg), load generator ${formatFixed(m.generator.cpuCores, 2)} cores, other processes ${formatFixed(m.otherProcessesCpuCores, 2)} cores (${summary.machine.cpus} CPUs: ${summary.machine.cpuModel})
 ${m.clientPullsPer1000Delivered === undefined ? '' : `pulls sent by the clients: ${formatFixed(m.clientPullsPer1000Delivered, 2)} per 1,000 messages; `}server requests besides sends: ${formatRequests(m.server.requests)}${m.server.pullsPer1000Delivered === undefined ? '' : `; ${formatFixed(m.server.pullsPer1000Delivered, 2)} pulls per 1,000 messages`}
-delivery check (whole run): ${formatCount(c.acked)} acked of ${formatCount(c.sent)} sent; ${formatCount(c.deliveredOnce)} delivered; missing ${c.missing}, duplicates ${c.duplicates}, misrouted ${c.misrouted}, out of order ${c.outOfOrder}, unexpected ${c.unexpected}, send errors ${errors.length === 0 ? 0 : errors.join(', ')} → ${clean ? 'OK: every acked message delivered exactly once' : 'FAILED'}
+${perNodeLine(summary)}delivery check (whole run): ${formatCount(c.acked)} acked of ${formatCount(c.sent)} sent; ${formatCount(c.deliveredOnce)} delivered; missing ${c.missing}, duplicates ${c.duplicates}, misrouted ${c.misrouted}, out of order ${c.outOfOrder}, unexpected ${c.unexpected}, send errors ${errors.length === 0 ? 0 : errors.join(', ')} → ${clean ? 'OK: every acked message delivered exactly once' : 'FAILED'}
 `);
+}
+
+/** Servers and, for more than one node, each node's share; empty for one node on SQLite. */
+function perNodeLine(summary: Summary): string {
+  const servers = `servers: ${summary.nodes} node${summary.nodes === 1 ? '' : 's'}, store ${summary.store}, bus ${summary.bus}`;
+  if (summary.nodes === 1 && summary.store === 'sqlite') return '';
+  const nodes = summary.measured.server.perNode.map(
+    (node) => `${node.node} ${formatFixed(node.cpuCores, 2)} cores, ${formatFixed(node.cpuUsPerDelivered, 0)} µs/msg, RSS ${formatFixed(node.rssMaxMb, 0)} MB`,
+  );
+  return `${servers}${summary.nodes === 1 ? '' : `: ${nodes.join('; ')}`}\n`;
 }
 
 /** A server that counts requests reports at least its sends. */
@@ -544,27 +581,29 @@ async function main(): Promise<number> {
 
   // Everything is bounded: a wedged run is killed rather than left hanging.
   const budgetMs = SETUP_BUDGET_MS + (options.warmupS + options.durationS) * 1000 + DRAIN_TIMEOUT_MS + 30_000;
-  let server: ServerChild | undefined;
+  let cluster: BenchCluster | undefined;
   const watchdog = setTimeout(() => {
     process.stderr.write(`\nbench: gave up after ${budgetMs / 1000} s\n`);
-    server?.kill();
-    process.exit(1);
+    void (cluster?.abandon() ?? Promise.resolve()).finally(() => process.exit(1));
   }, budgetMs);
   const interrupted = () => {
     process.stderr.write('\nbench: interrupted, stopping the server...\n');
-    void (server?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
+    void (cluster?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
   };
   process.once('SIGINT', interrupted);
   process.once('SIGTERM', interrupted);
 
-  progress.note(`starting server (durability ${options.durability})...`);
+  const { nodes, store, bus } = options.cluster;
+  progress.note(`starting ${nodes === 1 ? 'server' : `${nodes} nodes`} (durability ${options.durability}, store ${store}, bus ${bus})...`);
   const profileDir = options.serverCpuProfile ? resolve(benchDir, 'results', 'profiles') : undefined;
   if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true });
-  server = await ServerChild.start({ durability: options.durability, ...(profileDir === undefined ? {} : { cpuProfileDir: profileDir }) });
+  const servers = await BenchCluster.start(options.cluster, { durability: options.durability, ...(profileDir === undefined ? {} : { cpuProfileDir: profileDir }) });
+  cluster = servers;
   const created: ParleyClient[] = [];
   try {
-    const { httpUrl, wsUrl, tcpUrl, adminKey } = server.urls;
-    const url = options.transport === 'ws' ? wsUrl : tcpUrl;
+    // Setup goes through the first node; the others share its store and accept its tokens.
+    const { httpUrl, adminKey } = servers.nodeFor(0).urls;
+    const urlOf = (index: number) => (options.transport === 'ws' ? servers.nodeFor(index).urls.wsUrl : servers.nodeFor(index).urls.tcpUrl);
     const clientCount = options.pairs * 2;
     const userIds = Array.from({ length: clientCount }, (_, index) => userIdOf(index));
 
@@ -572,12 +611,12 @@ async function main(): Promise<number> {
     await inBatches(userIds, SETUP_CONCURRENCY, (id) => adminPost(httpUrl, adminKey, '/v1/users', { id }));
     const tokens = await inBatches(userIds, SETUP_CONCURRENCY, async (id) => (await adminPost<{ token: string }>(httpUrl, adminKey, `/v1/users/${id}/tokens`, {})).token);
 
-    progress.note(`connecting ${clientCount} clients over ${options.transport} (${url})...`);
-    const clients = await inBatches(tokens, CONNECT_CONCURRENCY, async (token) => {
+    progress.note(`connecting ${clientCount} clients over ${options.transport} (${nodes === 1 ? urlOf(0) : `round-robin over ${nodes} nodes`})...`);
+    const clients = await inBatches(tokens, CONNECT_CONCURRENCY, async (token, index) => {
       // Over WebSocket the SDK's outgoing packets are scanned for pulls, so
       // that gap pulls are counted on the client side with any server version.
       const client = new ParleyClient({
-        url,
+        url: urlOf(index),
         token,
         reconnect: false,
         initialBacklog: 0,
@@ -594,12 +633,13 @@ async function main(): Promise<number> {
         ? `sending ${formatCount(options.rate)} msg/s open loop for ${options.warmupS} s warmup + ${options.durationS} s...`
         : `sending as fast as acks allow (window ${options.window} per client) for ${options.warmupS} s warmup + ${options.durationS} s...`,
     );
-    const result = await run(options, server, clients, progress);
+    const result = await run(options, servers, clients, progress);
     const summary = summarize(result);
     printReport(summary);
 
     const timestamp = summary.timestamp.replace(/[:.]/g, '-');
-    const jsonPath = options.jsonPath === undefined ? resolve(benchDir, 'results', `direct-${options.transport}-${timestamp}.json`) : resolve(options.jsonPath);
+    const setup = nodes === 1 && store === 'sqlite' && bus === 'local' ? '' : `${nodes}n-${store}-${bus}-`;
+    const jsonPath = options.jsonPath === undefined ? resolve(benchDir, 'results', `direct-${options.transport}-${setup}${timestamp}.json`) : resolve(options.jsonPath);
     mkdirSync(dirname(jsonPath), { recursive: true });
     writeFileSync(jsonPath, `${JSON.stringify(summary, null, 2)}\n`);
     process.stdout.write(`results written to ${jsonPath}\n`);
@@ -607,7 +647,7 @@ async function main(): Promise<number> {
     return c.missing + c.duplicates + c.misrouted + c.outOfOrder + c.unexpected === 0 ? 0 : 1;
   } finally {
     await Promise.all(created.map((client) => client.close()));
-    await server.stop();
+    await servers.stop();
     clearTimeout(watchdog);
   }
 }

@@ -19,6 +19,11 @@
  *   ...generated: the newest bench/results/DIR/<scenario>-*.json...
  *   <!-- /bench-versus -->
  *
+ *   <!-- bench-cluster results=DIR -->
+ *   ...generated: one row per direct.ts and room result in bench/results/DIR/,
+ *   single node and cluster side by side...
+ *   <!-- /bench-cluster -->
+ *
  * direct and fanout results also get a chart, bench/results/DIR/<scenario>.svg,
  * written (and checked) alongside the README.
  *
@@ -278,6 +283,148 @@ function renderVersus(attributes: Record<string, string>, resultsDir: string): s
 <sub>Rendered from [results/${dir}/${file}](results/${dir}/${file}), ${result.machine?.cpus ?? '?'} CPUs (${result.machine?.cpuModel ?? '?'}), Node ${result.machine?.node ?? '?'}.${verdict}</sub>`;
 }
 
+/** The part of a direct.ts or room result that the cluster table shows; results from before --nodes lack the cluster fields. */
+interface ServersFields {
+  timestamp?: string;
+  nodes?: number;
+  store?: 'sqlite' | 'postgres';
+  bus?: 'local' | 'nats';
+  machine?: { cpus?: number; cpuModel?: string; node?: string; loadAverage?: { start: number[]; end: number[] } };
+}
+
+type ClusterDirectResult = DirectResult &
+  ServersFields & {
+    measured: { server: { perNode?: Array<{ node: string; cpuCores: number; rssMaxMb: number }> } };
+    check?: { drained?: boolean };
+  };
+
+interface ClusterRoomResult extends ServersFields {
+  benchmark: 'room';
+  options: { viewers: number; senders: number; rate: number; durationS: number };
+  result: {
+    viewers: number;
+    acceptedEventsPerS: number;
+    deliveriesPerS: number;
+    reliableLatencyMs: { p50: number; p99: number };
+    reliableWithin3sShare: number;
+    serverCpuCores: number;
+    serverCpuUsPerDelivery: number;
+    serverRssMaxMb?: number;
+    gaps: number;
+    viewersDropped: number;
+    perNode?: Array<{ node: string; cpuCores: number; rssMaxMb: number }>;
+  };
+}
+
+const STORE_LABEL = { sqlite: 'SQLite', postgres: 'PostgreSQL' } as const;
+
+function serversLabel(result: ServersFields): string {
+  const nodes = result.nodes ?? 1;
+  const store = STORE_LABEL[result.store ?? 'sqlite'];
+  const bus = (result.bus ?? 'local') === 'nats' ? ' + NATS' : '';
+  return `${nodes} node${nodes === 1 ? '' : 's'}, ${store}${bus}`;
+}
+
+/** "1.23 (0.61 + 0.62)": the sum, and each node's share when there are several. */
+function perNodeCell(totalValue: number | undefined, perNode: Array<Record<string, unknown>> | undefined, field: 'cpuCores' | 'rssMaxMb', digits: number): string {
+  if (totalValue === undefined) return DASH;
+  const shares = perNode !== undefined && perNode.length > 1 ? ` (${perNode.map((node) => (node[field] as number).toFixed(digits)).join(' + ')})` : '';
+  return `${totalValue.toFixed(digits)}${shares}`;
+}
+
+/** When the run ended, "HH:MM" UTC: tells repeats apart and lines them up with the machine's load. */
+function timeCell(result: ServersFields): string {
+  return result.timestamp === undefined ? DASH : result.timestamp.slice(11, 16);
+}
+
+function loadCell(result: ServersFields): string {
+  const load = result.machine?.loadAverage;
+  return load === undefined ? DASH : `${(load.start[0] ?? 0).toFixed(1)} → ${(load.end[0] ?? 0).toFixed(1)}`;
+}
+
+function serversOrder(result: ServersFields): number {
+  return (result.nodes ?? 1) * 4 + (result.store === 'postgres' ? 2 : 0) + (result.bus === 'nats' ? 1 : 0);
+}
+
+/**
+ * Single node and cluster side by side: every direct.ts and room result in
+ * bench/results/DIR/, by benchmark, then servers (nodes, store, bus), then
+ * fixed rate before max throughput.
+ */
+function renderCluster(attributes: Record<string, string>, resultsDir: string): string {
+  const dir = required(attributes, 'results', 'bench-cluster');
+  const files = readdirSync(join(resultsDir, dir))
+    .filter((file) => file.endsWith('.json'))
+    .sort();
+  const read = files.map((file) => ({ file, result: readJson<ClusterDirectResult | ClusterRoomResult>(join(resultsDir, dir, file)) }));
+  const direct = read
+    .filter((entry): entry is { file: string; result: ClusterDirectResult } => entry.result.benchmark === 'direct')
+    .sort(
+      (a, b) =>
+        serversOrder(a.result) - serversOrder(b.result) ||
+        SCENARIO_ORDER.indexOf(a.result.scenario) - SCENARIO_ORDER.indexOf(b.result.scenario) ||
+        (a.result.timestamp ?? '').localeCompare(b.result.timestamp ?? ''),
+    );
+  const room = read
+    .filter((entry): entry is { file: string; result: ClusterRoomResult } => entry.result.benchmark === 'room')
+    .sort((a, b) => serversOrder(a.result) - serversOrder(b.result) || (a.result.timestamp ?? '').localeCompare(b.result.timestamp ?? ''));
+  if (direct.length + room.length === 0) throw new Error(`bench-cluster: no direct.ts or room results in bench/results/${dir}/`);
+  const rows = [
+    ...direct.map(({ result: r }) => {
+      const c = r.check;
+      const problems = c === undefined ? [] : Object.entries({ missing: c.missing, duplicates: c.duplicates, misrouted: c.misrouted, 'out of order': c.outOfOrder, unexpected: c.unexpected }).filter(([, value]) => value > 0);
+      // Acked messages still undelivered when the drain gave up count as missing: say so.
+      const undrained = c?.drained === false ? ['not drained'] : [];
+      const verdict = c === undefined ? DASH : problems.length + undrained.length === 0 ? 'once, in order' : `**FAILED**: ${[...problems.map(([name, value]) => `${name} ${formatCount(value)}`), ...undrained].join(', ')}`;
+      return [
+        'direct',
+        serversLabel(r),
+        r.offeredRate > 0 ? `${formatCount(r.offeredRate)} msg/s, ${formatCount(r.pairs)} pairs` : `max (window ${r.window ?? DASH}), ${formatCount(r.pairs)} pairs`,
+        `${count(r.measured.throughputPerS)} msg/s`,
+        ms(r.measured.latencyMs.p50),
+        ms(r.measured.latencyMs.p99),
+        perNodeCell(r.measured.server.cpuCores, r.measured.server.perNode, 'cpuCores', 2),
+        `${count(r.measured.server.cpuUsPerDelivered)} µs/msg`,
+        perNodeCell(r.measured.server.rssMaxMb, r.measured.server.perNode, 'rssMaxMb', 0),
+        timeCell(r),
+        loadCell(r),
+        verdict,
+      ];
+    }),
+    ...room.map(({ result: r }) => {
+      const x = r.result;
+      const clean = x.gaps === 0 && x.viewersDropped === 0 && x.reliableWithin3sShare === 1;
+      return [
+        'room',
+        serversLabel(r),
+        `${formatCount(x.viewers)} viewers, ${formatCount(x.acceptedEventsPerS)} events/s`,
+        `${formatCount(x.deliveriesPerS)} deliveries/s`,
+        ms(x.reliableLatencyMs.p50),
+        ms(x.reliableLatencyMs.p99),
+        perNodeCell(x.serverCpuCores, x.perNode, 'cpuCores', 2),
+        `${x.serverCpuUsPerDelivery.toFixed(3)} µs/delivery`,
+        perNodeCell(x.serverRssMaxMb, x.perNode, 'rssMaxMb', 0),
+        timeCell(r),
+        loadCell(r),
+        clean
+          ? 'no gaps, 100% ≤ 3 s'
+          : `**FAILED**: ${[
+              x.gaps > 0 ? `${formatCount(x.gaps)} gaps` : '',
+              x.viewersDropped > 0 ? `${formatCount(x.viewersDropped)} viewers dropped` : '',
+              x.reliableWithin3sShare < 1 ? `${(x.reliableWithin3sShare * 100).toFixed(2)}% ≤ 3 s` : '',
+            ]
+              .filter((part) => part !== '')
+              .join(', ')}`,
+      ];
+    }),
+  ];
+  const machine = [...direct, ...room][0]?.result.machine;
+  const header = ['bench', 'servers', 'load', 'throughput', 'p50 ms', 'p99 ms', 'server CPU cores (per node)', 'server CPU', 'server RSS MB (per node)', 'run (UTC)', 'load avg 1 min', 'delivery check'];
+  return `${table(header, rows)}
+
+<sub>Rendered from ${files.map((file) => `[results/${dir}/${file}](results/${dir}/${file})`).join(', ')}; ${machine?.cpus ?? '?'} CPUs (${machine?.cpuModel ?? '?'}), Node ${machine?.node ?? '?'}.</sub>`;
+}
+
 /** The charts of the README's bench-versus blocks: path → SVG text. */
 export function renderPlots(readme: string, resultsDir = RESULTS_DIR): Map<string, string> {
   const plots = new Map<string, string>();
@@ -296,7 +443,7 @@ function required(attributes: Record<string, string>, name: string, block: strin
 }
 
 // The body between the markers may be empty (a new marker pair, not yet rendered).
-const BLOCK = /(<!-- (bench-table|bench-profile|bench-first-sight|bench-versus)((?: [a-z]+=\S+)*) -->)\n(?:[\s\S]*?\n)??(<!-- \/\2 -->)/gu;
+const BLOCK = /(<!-- (bench-table|bench-profile|bench-first-sight|bench-versus|bench-cluster)((?: [a-z]+=\S+)*) -->)\n(?:[\s\S]*?\n)??(<!-- \/\2 -->)/gu;
 
 /** The README with every generated block rendered afresh from the result files. */
 export function renderReadme(readme: string, resultsDir = RESULTS_DIR): string {
@@ -315,7 +462,9 @@ export function renderReadme(readme: string, resultsDir = RESULTS_DIR): string {
           ? renderFirstSight(attributes, resultsDir)
           : kind === 'bench-versus'
             ? renderVersus(attributes, resultsDir)
-            : renderProfile(attributes, resultsDir);
+            : kind === 'bench-cluster'
+              ? renderCluster(attributes, resultsDir)
+              : renderProfile(attributes, resultsDir);
     return `${open}\n${body}\n${close}`;
   });
 }

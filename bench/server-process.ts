@@ -7,6 +7,9 @@
  * Environment: BENCH_DURABILITY (full | normal, default full); BENCH_DATA_DIR: use
  * this data directory and keep it (default: a temporary one, removed at stop);
  * BENCH_SERVER_OPTIONS: JSON merged into the server options (limits, rooms).
+ * The server reads its own PARLEY_* variables as well: a cluster node gets
+ * PARLEY_STORE, PARLEY_BUS, PARLEY_NODE_ID, PARLEY_TOKEN_SECRET and
+ * PARLEY_ADMIN_KEY from support/cluster.ts (the admin key is then the shared one).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,7 +26,8 @@ async function main(): Promise<void> {
     tcpPort: 0,
     host: '127.0.0.1',
     dataDir,
-    adminKey: `bench-${process.pid}`,
+    // Nodes of one cluster share the admin key, so that setup can go through any of them.
+    adminKey: process.env.PARLEY_ADMIN_KEY || `bench-${process.pid}`,
     logLevel: 'warn',
     durability: process.env.BENCH_DURABILITY === 'normal' ? 'normal' : 'full',
     // A scenario's own bounds (the room bench raises per-user event rates for its few senders).

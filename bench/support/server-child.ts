@@ -21,6 +21,8 @@ export interface ServerChildOptions {
   dataDir?: string;
   /** Server options merged over the bench defaults (JSON-serialisable: limits, rooms). */
   serverOptions?: Record<string, unknown>;
+  /** More environment for the server process (a cluster node's PARLEY_* settings, see cluster.ts). Default: none. */
+  env?: Record<string, string>;
 }
 
 export class ServerChild {
@@ -47,7 +49,12 @@ export class ServerChild {
   }
 
   static start(options: ServerChildOptions): Promise<ServerChild> {
-    const env = { BENCH_DURABILITY: options.durability, BENCH_DATA_DIR: options.dataDir ?? '', BENCH_SERVER_OPTIONS: JSON.stringify(options.serverOptions ?? {}) };
+    const env = {
+      ...options.env,
+      BENCH_DURABILITY: options.durability,
+      BENCH_DATA_DIR: options.dataDir ?? '',
+      BENCH_SERVER_OPTIONS: JSON.stringify(options.serverOptions ?? {}),
+    };
     return ServerChild.fork(SERVER_SCRIPT, env, options.cpuProfileDir);
   }
 

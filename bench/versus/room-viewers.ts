@@ -24,7 +24,11 @@ import { type Frame, PROTOCOL_VERSION, RoomEventKind, decodePacket, encodeFrameE
 import WebSocket from 'ws';
 
 export interface RoomLoadConfig {
-  wsUrl: string;
+  /** The nodes' WebSocket URLs: viewers and senders are spread over them round-robin by their index in the whole bench. */
+  wsUrls: string[];
+  /** This worker's first viewer and first sender in the whole bench, so that the spread continues across workers. */
+  firstViewer: number;
+  firstSender: number;
   roomId: string;
   /** One token per viewer, then one per sender. */
   viewerTokens: string[];
@@ -47,8 +51,8 @@ export interface RoomCounters {
   skipped: number;
   /** ms from commit to first receipt, one per viewer and reliable message. */
   reliableLatencies: number[];
-  /** First receipts per reliable seq: within 3 s of the commit, and later. */
-  reliableBySeq: Record<number, { within: number; late: number }>;
+  /** First receipts per reliable seq: within 3 s of the commit, and later; `byNode`: all of them by the viewer's node. */
+  reliableBySeq: Record<number, { within: number; late: number; byNode: number[] }>;
   /** A reliable seq skipped over (should stay 0: repeats cover a lost batch). */
   gaps: number;
   sent: number;
@@ -64,6 +68,8 @@ const SEND_INTERVAL_MS = 10;
 const JITTER = 0.25;
 
 interface Conn {
+  /** The node this viewer talks to (its index in wsUrls). */
+  node: number;
   ws: WebSocket | undefined;
   /** Highest reliable seq held; -1 until joined. */
   synced: number;
@@ -86,7 +92,7 @@ class Load {
   private pingSlice = 0;
 
   constructor(private readonly config: RoomLoadConfig) {
-    this.viewers = config.viewerTokens.map(() => ({ ws: undefined, synced: -1, joined: false }));
+    this.viewers = config.viewerTokens.map((_, index) => ({ node: (config.firstViewer + index) % config.wsUrls.length, ws: undefined, synced: -1, joined: false }));
     // Heartbeats, a slice of the connections at a time so that they do not all go at once.
     this.pingTimer = setInterval(() => this.pingSome(), PING_EVERY_MS / PING_SLICES);
   }
@@ -118,7 +124,7 @@ class Load {
   private open(index: number): Promise<void> {
     const conn = this.viewers[index] as Conn;
     const addresses = this.config.sourceAddresses;
-    const ws = new WebSocket(this.config.wsUrl, { perMessageDeflate: false, localAddress: addresses[index % addresses.length] });
+    const ws = new WebSocket(this.urlOf(this.config.firstViewer + index), { perMessageDeflate: false, localAddress: addresses[index % addresses.length] });
     conn.ws = ws;
     conn.joined = false;
     return new Promise<void>((resolve) => {
@@ -151,6 +157,11 @@ class Load {
       });
       ws.on('error', () => done());
     });
+  }
+
+  private urlOf(globalIndex: number): string {
+    const urls = this.config.wsUrls;
+    return urls[globalIndex % urls.length] as string;
   }
 
   private sendJoin(conn: Conn): void {
@@ -215,14 +226,15 @@ class Load {
     const counters = this.counters;
     counters.deliveries += 1;
     counters.reliableLatencies.push(latency);
-    const entry = counters.reliableBySeq[seq] ?? { within: 0, late: 0 };
+    const entry = counters.reliableBySeq[seq] ?? { within: 0, late: 0, byNode: this.config.wsUrls.map(() => 0) };
     counters.reliableBySeq[seq] = entry;
+    entry.byNode[conn.node] = (entry.byNode[conn.node] ?? 0) + 1;
     if (latency <= RELIABLE_DEADLINE_MS) entry.within += 1;
     else entry.late += 1;
   }
 
   private async openSender(index: number): Promise<WebSocket> {
-    const ws = new WebSocket(this.config.wsUrl, { perMessageDeflate: false, localAddress: this.config.sourceAddresses[0] });
+    const ws = new WebSocket(this.urlOf(this.config.firstSender + index), { perMessageDeflate: false, localAddress: this.config.sourceAddresses[0] });
     await new Promise<void>((resolve, reject) => ws.once('open', resolve).once('error', reject));
     ws.send(encodeFrameEntry({ requestId: 1, body: { $case: 'hello', value: { protocolVersion: PROTOCOL_VERSION, token: this.config.senderTokens[index] as string, client: 'bench-room-sender' } } }));
     ws.send(encodeFrameEntry({ requestId: 2, body: { $case: 'joinRoom', value: { roomId: this.config.roomId, afterSeq: 0 } } }));

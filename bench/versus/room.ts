@@ -9,6 +9,11 @@
  * CPU µs per delivery, server memory per idle viewer, and then a reconnect
  * storm: every viewer drops and comes back in the same second, and the time
  * until all of them are in the room again.
+ *
+ * --nodes N ≥ 2: the room on N nodes sharing PostgreSQL and NATS
+ * (support/cluster.ts); viewers and senders are spread over the nodes
+ * round-robin, the host sends through the first node, and server figures are
+ * summed over the nodes and kept per node.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,7 +24,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { ParleyClient } from '@parley/client';
 import { ProgressLine } from '../support/progress.js';
-import { ServerChild } from '../support/server-child.js';
+import { BenchCluster, CLUSTER_ARGS, CLUSTER_USAGE, type ClusterOptions, clusterOptions, loadAverage, nodeName } from '../support/cluster.js';
 import { adminPost } from '../support/setup.js';
 import { formatCount, formatFixed, markdownTable, percentile, round } from '../support/stats.js';
 import { type Target, UsageWindow, inBatches, machineSummary, sleep, sorted } from './common.js';
@@ -38,6 +43,7 @@ export const ROOM_USAGE = `Usage: npm run bench -- room [options]
   --stretch N        the server's maxBatchStretch, 1-4 (default: the server's, 1)
   --workers W        load-generator processes (default 2)
   --storm            after the window, every viewer reconnects at once (default on; --no-storm)
+${CLUSTER_USAGE}
   --json PATH        where to write the results (default bench/results/versus/room-<time>.json)`;
 
 interface Options {
@@ -51,6 +57,7 @@ interface Options {
   workers: number;
   storm: boolean;
   json: string | undefined;
+  cluster: ClusterOptions;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -68,6 +75,7 @@ function parseOptions(argv: string[]): Options {
       storm: { type: 'boolean', default: true },
       'no-storm': { type: 'boolean', default: false },
       json: { type: 'string' },
+      ...CLUSTER_ARGS,
     },
   });
   return {
@@ -81,6 +89,7 @@ function parseOptions(argv: string[]): Options {
     workers: Number(values.workers),
     storm: values.storm === true && values['no-storm'] !== true,
     json: values.json,
+    cluster: clusterOptions(values),
   };
 }
 
@@ -130,6 +139,51 @@ async function counters(workers: LoadWorker[]): Promise<RoomCounters[]> {
   return Promise.all(workers.map(async (worker) => (await worker.ask<{ counters: RoomCounters }>({ type: 'counters' }, 'counters')).counters));
 }
 
+/** Server usage over a window on every node: UsageWindow per node, summed, and kept per node. */
+class NodesWindow {
+  private constructor(
+    private readonly cluster: BenchCluster,
+    private readonly windows: UsageWindow[],
+  ) {}
+
+  static async begin(cluster: BenchCluster): Promise<NodesWindow> {
+    const single = cluster.nodes.length === 1;
+    // A Target in name only: UsageWindow reads its child, and its kind names the window's profile file.
+    const targets = cluster.nodes.map((child, index) => ({ kind: single ? 'parley' : `parley-${nodeName(index)}`, child, isParley: true }) as unknown as Target);
+    const windows = await Promise.all(targets.map((target) => UsageWindow.begin(target)));
+    cluster.resetPeaks();
+    return new NodesWindow(cluster, windows);
+  }
+
+  async end() {
+    const ends = await Promise.all(this.windows.map((window) => window.end()));
+    const requests: Record<string, number> = {};
+    for (const end of ends) for (const [kind, count] of Object.entries(end.requests)) requests[kind] = (requests[kind] ?? 0) + count;
+    const perNode = ends.map((end, index) => ({
+      node: nodeName(index),
+      cpuUs: end.cpuUs,
+      rssBytes: end.rssBytes,
+      rssMaxBytes: Math.max(end.rssBytes, this.cluster.nodes[index]?.peakRssBytes ?? 0),
+      roomEvents: end.requests.roomEvent ?? 0,
+      loopDelayMs: end.loopDelayMs,
+    }));
+    return {
+      seconds: Math.max(...ends.map((end) => end.seconds)),
+      cpuUs: perNode.reduce((total, node) => total + node.cpuUs, 0),
+      rssMaxBytes: perNode.reduce((total, node) => total + node.rssMaxBytes, 0),
+      requests,
+      // One node's delay is the room's: report the worst node's.
+      loopDelayMs: ends.map((end) => end.loopDelayMs).reduce((worst, delay) => (delay !== undefined && (worst === undefined || delay.p99 > worst.p99) ? delay : worst), undefined),
+      perNode,
+    };
+  }
+}
+
+/** Viewers on node `node` of `nodes`, spread round-robin by their index. */
+function viewersOn(node: number, nodes: number, viewers: number): number {
+  return Math.floor(viewers / nodes) + (node < viewers % nodes ? 1 : 0);
+}
+
 function sum(list: RoomCounters[], field: 'deliveries' | 'packets' | 'bytes' | 'skipped' | 'gaps' | 'sent' | 'sendRefusals' | 'closedByServer' | 'viewersJoined'): number {
   return list.reduce((total, counters) => total + counters[field], 0);
 }
@@ -143,12 +197,13 @@ export async function runRoom(argv: string[]): Promise<number> {
     rooms: { tickMs: options.tickMs, userEventsPerSecond: 100_000, userEventBurst: 100_000, ...(options.stretch === undefined ? {} : { maxBatchStretch: options.stretch }) },
     limits: { maxConnectionsPerUser: 20 },
   };
-  const child = await ServerChild.start({ durability: 'full', dataDir, serverOptions, cpuProfileDir: process.env.BENCH_SERVER_CPU_PROF });
-  const target = { kind: 'parley', child, isParley: true } as unknown as Target;
+  const cluster = await BenchCluster.start(options.cluster, { durability: 'full', dataDir, serverOptions, cpuProfileDir: process.env.BENCH_SERVER_CPU_PROF });
   const workers: LoadWorker[] = [];
   let host: ParleyClient | undefined;
   try {
-    const { httpUrl, wsUrl, adminKey } = child.urls;
+    // Setup and the host go through the first node; the others share its store and accept its tokens.
+    const { httpUrl, wsUrl, adminKey } = cluster.nodeFor(0).urls;
+    const wsUrls = cluster.nodes.map((node) => node.urls.wsUrl);
     progress.note(`creating ${formatCount(options.viewers + options.senders + 1)} users and tokens`);
     const ids = ['host', ...Array.from({ length: options.viewers }, (_, index) => `v${index}`), ...Array.from({ length: options.senders }, (_, index) => `s${index}`)];
     let made = 0;
@@ -165,14 +220,16 @@ export async function runRoom(argv: string[]): Promise<number> {
     const viewerTokens = tokens.slice(1, 1 + options.viewers);
     const senderTokens = tokens.slice(1 + options.viewers);
 
-    const memoryBefore = await child.usage(true);
-    progress.note(`connecting ${formatCount(options.viewers)} viewers from ${SOURCE_ADDRESSES.length} source addresses`);
+    const memoryBefore = await cluster.usage(true);
+    progress.note(`connecting ${formatCount(options.viewers)} viewers from ${SOURCE_ADDRESSES.length} source addresses to ${cluster.nodes.length} node(s)`);
     const share = Math.ceil(options.viewers / options.workers);
     const senderShare = Math.ceil(options.senders / options.workers);
     for (let index = 0; index < options.workers; index++) {
       workers.push(
         new LoadWorker({
-          wsUrl,
+          wsUrls,
+          firstViewer: index * share,
+          firstSender: index * senderShare,
           roomId: ROOM_ID,
           viewerTokens: viewerTokens.slice(index * share, (index + 1) * share),
           senderTokens: senderTokens.slice(index * senderShare, (index + 1) * senderShare),
@@ -186,9 +243,10 @@ export async function runRoom(argv: string[]): Promise<number> {
     await Promise.all(workers.map((worker) => worker.ask({ type: 'connect' }, 'connected')));
     const connectSeconds = (performance.now() - connectStarted) / 1000;
     await sleep(2000);
-    const memoryIdle = await child.usage(true);
-    const idleBytesPerViewer = (memoryIdle.rssBytes - memoryBefore.rssBytes) / (options.viewers + options.senders);
-    const idleHeapPerViewer = (memoryIdle.heapUsedBytes - memoryBefore.heapUsedBytes) / (options.viewers + options.senders);
+    const memoryIdle = await cluster.usage(true);
+    const growth = (field: 'rssBytes' | 'heapUsedBytes') => memoryIdle.reduce((total, usage, index) => total + usage[field] - (memoryBefore[index] as (typeof memoryBefore)[number])[field], 0);
+    const idleBytesPerViewer = growth('rssBytes') / (options.viewers + options.senders);
+    const idleHeapPerViewer = growth('heapUsedBytes') / (options.viewers + options.senders);
 
     host = new ParleyClient({ url: wsUrl, token: tokens[0] as string, reconnect: { minDelayMs: 100, maxDelayMs: 1000 } });
     await host.connect();
@@ -199,7 +257,7 @@ export async function runRoom(argv: string[]): Promise<number> {
     for (const worker of workers) worker.tell({ type: 'senders', on: true });
     // Reliable cards go out on schedule, not one after another's ack: a busy
     // node acks late, and waiting would lower the rate the bench claims.
-    const reliableSends: Array<{ sentAt: number; seq: Promise<number> }> = [];
+    const reliableSends: Array<{ sentAt: number; seq: Promise<number>; ackedAt?: number }> = [];
     let reliableRunning = true;
     const reliableLoop = (async () => {
       let index = 0;
@@ -208,14 +266,22 @@ export async function runRoom(argv: string[]): Promise<number> {
       while (reliableRunning) {
         index += 1;
         const sent = (host as ParleyClient).send(ROOM_ID, { content: { type: 'custom', customType: 'shop.product_card', data: { sku: `sku-${index}`, price: 1999 } } });
-        reliableSends.push({ sentAt: performance.now(), seq: sent.then((message) => message.seq) });
+        const entry: (typeof reliableSends)[number] = {
+          sentAt: performance.now(),
+          seq: sent.then((message) => {
+            entry.ackedAt = performance.now();
+            return message.seq;
+          }),
+        };
+        reliableSends.push(entry);
         await sleep(Math.max(0, startedAt + index * everyMs - performance.now()));
       }
     })();
     await sleep(1000);
     await counters(workers);
     const firstInWindow = reliableSends.length;
-    const window = await UsageWindow.begin(target);
+    const loadAtStart = loadAverage();
+    const window = await NodesWindow.begin(cluster);
     const all: RoomCounters[] = [];
     for (let second = 1; second <= options.durationS; second++) {
       await sleep(1000);
@@ -224,27 +290,36 @@ export async function runRoom(argv: string[]): Promise<number> {
       progress.update(second / options.durationS, `${formatCount(sum(now, 'deliveries'))} deliveries/s, ${formatCount(sum(now, 'packets'))} packets/s, ${formatCount(sum(now, 'viewersJoined'))} viewers`);
     }
     const usage = await window.end();
+    const loadAtEnd = loadAverage();
     const lastInWindow = reliableSends.length;
     reliableRunning = false;
     await reliableLoop;
     for (const worker of workers) worker.tell({ type: 'senders', on: false });
-    // Reliable messages sent near the end get their 3 s.
+    // Reliable messages sent near the end get their 3 s, counted from their
+    // commit (their created_at, as latency is): on a store that commits late
+    // (PostgreSQL on a busy machine) the last acks come well after the window.
+    const measuredSends = reliableSends.slice(firstInWindow, lastInWindow);
+    const measured = await Promise.all(measuredSends.map((send) => send.seq));
     await sleep(RELIABLE_DEADLINE_MS + 500);
     const tail = await counters(workers);
     progress.finish();
-
-    const measured = await Promise.all(reliableSends.slice(firstInWindow, lastInWindow).map((send) => send.seq));
+    const ackWaits = sorted(measuredSends.map((send) => (send.ackedAt ?? send.sentAt) - send.sentAt));
     const windowSeqs = new Set(measured);
     let within = 0;
     let receipts = 0;
+    const receiptsByNode = cluster.nodes.map(() => 0);
     const latencies: number[] = [];
     for (const counter of [...all, ...tail]) {
       for (const [seq, entry] of Object.entries(counter.reliableBySeq)) {
         if (!windowSeqs.has(Number(seq))) continue;
         within += entry.within;
         receipts += entry.within + entry.late;
+        entry.byNode.forEach((count, node) => {
+          receiptsByNode[node] = (receiptsByNode[node] ?? 0) + count;
+        });
       }
-      latencies.push(...counter.reliableLatencies);
+      // One by one: a tail of late receipts can hold more values than a call takes arguments.
+      for (const latency of counter.reliableLatencies) latencies.push(latency);
     }
     const expected = measured.length * options.viewers;
     const ordered = sorted(latencies);
@@ -254,7 +329,7 @@ export async function runRoom(argv: string[]): Promise<number> {
     let storm: { ms: number; refusals: number; maxHintMs: number; medianHintMs: number; serverCpuS: number } | undefined;
     if (options.storm) {
       progress.note(`reconnect storm: ${formatCount(options.viewers)} viewers drop and come back at once`);
-      const stormWindow = await UsageWindow.begin(target);
+      const stormWindow = await NodesWindow.begin(cluster);
       const results = await Promise.all(workers.map((worker) => worker.ask<{ result: { ms: number; refusals: number; maxHintMs: number; medianHintMs: number } }>({ type: 'storm' }, 'stormed')));
       const stormUsage = await stormWindow.end();
       storm = {
@@ -269,6 +344,8 @@ export async function runRoom(argv: string[]): Promise<number> {
     const summary = {
       benchmark: 'room',
       options: { ...options, json: undefined },
+      // Servers: 1 node on SQLite unless --nodes / --store / --bus said otherwise.
+      ...options.cluster,
       result: {
         viewers: options.viewers,
         connectSeconds: round(connectSeconds, 1),
@@ -280,6 +357,8 @@ export async function runRoom(argv: string[]): Promise<number> {
         reliableSent: measured.length,
         reliableLatencyMs: { p50: round(percentile(ordered, 50), 1), p99: round(percentile(ordered, 99), 1), max: round(ordered.at(-1) ?? 0, 1) },
         reliableWithin3sShare: round(expected === 0 ? 0 : within / expected, 5),
+        // The host's send to its ack (the commit): what the store adds before a card can go out.
+        reliableAckMs: { p50: round(percentile(ackWaits, 50), 1), p99: round(percentile(ackWaits, 99), 1), max: round(ackWaits.at(-1) ?? 0, 1) },
         reliableReceipts: receipts,
         reliableExpected: expected,
         gaps: sum(all, 'gaps'),
@@ -289,9 +368,23 @@ export async function runRoom(argv: string[]): Promise<number> {
         idleRssBytesPerViewer: round(idleBytesPerViewer, 0),
         idleHeapBytesPerViewer: round(idleHeapPerViewer, 0),
         loopDelayMs: usage.loopDelayMs,
+        // Per node the peak over the window; summed, what the nodes held at most.
+        serverRssMaxMb: round(usage.rssMaxBytes / 1024 / 1024, 1),
+        perNode: usage.perNode.map((node, index) => ({
+          node: node.node,
+          cpuCores: round(node.cpuUs / 1e6 / seconds, 2),
+          cpuUsPerDelivery: round(node.cpuUs / Math.max(1, deliveries), 3),
+          rssMaxMb: round(node.rssMaxBytes / 1024 / 1024, 1),
+          idleRssBytesPerViewer: round(((memoryIdle[index]?.rssBytes ?? 0) - (memoryBefore[index]?.rssBytes ?? 0)) / ((options.viewers + options.senders) / cluster.nodes.length), 0),
+          acceptedEventsPerS: round(node.roomEvents / seconds, 0),
+          // Reliable messages of the window received by this node's viewers, of those owed to them.
+          reliableReceipts: receiptsByNode[index] ?? 0,
+          reliableExpected: measured.length * viewersOn(index, cluster.nodes.length, options.viewers),
+          loopDelayMs: node.loopDelayMs,
+        })),
         storm,
       },
-      machine: machineSummary(),
+      machine: { ...machineSummary(), loadAverage: { start: loadAtStart, end: loadAtEnd } },
       timestamp: new Date().toISOString(),
     };
     process.stdout.write(`\n${roomTable(summary)}\n`);
@@ -300,7 +393,7 @@ export async function runRoom(argv: string[]): Promise<number> {
   } finally {
     await host?.close();
     for (const worker of workers) await worker.close();
-    await child.stop();
+    await cluster.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
 }
