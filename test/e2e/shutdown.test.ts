@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { connect } from 'node:net';
 import { test } from 'node:test';
-import { startTestServer } from '../support/fixtures.js';
+import { RawConnection, errorOf, startTestServer } from '../support/fixtures.js';
 
 test('close() ends a connection that never sent a request, and resolves', async () => {
   const fixture = await startTestServer(undefined);
@@ -17,4 +17,25 @@ test('close() ends a connection that never sent a request, and resolves', async 
   await fixture.close();
   await ended;
   assert.equal(silent.destroyed, true);
+});
+
+test('a stopping server tells each client to come back at its own moment, spread over the time one node would take to admit them all', async () => {
+  // 10 hellos a second: 20 clients are spread over 2 s.
+  const fixture = await startTestServer(undefined, { limits: { connectsPerSecond: 10, connectBurst: 100 } });
+  await fixture.api.createUser('ann');
+  const token = await fixture.api.token('ann');
+  const connections = await Promise.all(Array.from({ length: 20 }, () => RawConnection.open(fixture.server.wsUrl)));
+  for (const connection of connections) assert.equal((await connection.hello(token)).body?.$case, 'welcome');
+  await fixture.close();
+  const hints = await Promise.all(
+    connections.map(async (connection) => {
+      const frame = await connection.waitFor((candidate) => candidate.body?.$case === 'error');
+      const error = errorOf(frame);
+      assert.equal(error.name, 'UNAVAILABLE');
+      assert.equal(error.fatal, true);
+      return error.retryAfterMs;
+    }),
+  );
+  assert.ok(hints.every((hint) => hint >= 0 && hint <= 2000), `within 2 s: ${hints.join(', ')}`);
+  assert.ok(new Set(hints).size > 10, 'not one moment for all');
 });

@@ -14,6 +14,8 @@ import { SessionRegistry } from './registry.js';
 
 /** Paused sessions resumed per turn once the send queue has drained (see resumeReading). */
 const RESUME_BATCH = 32;
+/** The longest a stopping node asks its clients to wait before they come back. */
+const MAX_SHUTDOWN_SPREAD_MS = 10_000;
 
 export type GatewayServices = Omit<
   GatewayContext,
@@ -156,7 +158,12 @@ export class Gateway {
     this.closed = true;
     this.context.clock.clearTimeout(this.sweepTimer);
     if (this.registry.size > 0) this.log.info({ connections: this.registry.size }, 'closing every connection: the server shuts down');
-    for (const session of [...this.registry.sessions()]) session.shutdown();
+    // Every client of a stopping node reconnects, most to other nodes: each
+    // is given a random moment within the time one node would take to admit
+    // them all (connectsPerSecond), at most 10 s, so they arrive spread out
+    // instead of in one surge of refusals.
+    const spreadMs = Math.min(MAX_SHUTDOWN_SPREAD_MS, (this.registry.size / this.context.limits.connectsPerSecond) * 1000);
+    for (const session of [...this.registry.sessions()]) session.shutdown(Math.random() * spreadMs);
     this.log.debug('gateway closed');
   }
 }

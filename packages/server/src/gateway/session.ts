@@ -640,9 +640,10 @@ export class Session {
   }
 
   /** Closes because the server shuts down: a fatal UNAVAILABLE, then the close. */
-  shutdown(): void {
+  /** The server stops: the client is told to come back (to another node) after `retryAfterMs`. */
+  shutdown(retryAfterMs = 0): void {
     // At debug: the gateway says once that it closes them all.
-    this.fail(new ParleyError('UNAVAILABLE', 'server shutting down'), 0, 'debug');
+    this.fail(new ParleyError('UNAVAILABLE', 'server shutting down', { retryAfterMs: Math.round(retryAfterMs) }), 0, 'debug');
   }
 
   /** The transport closed (either side). */
