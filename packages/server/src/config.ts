@@ -302,6 +302,13 @@ function roomLimits(options: Partial<RoomLimits> | undefined, env: NodeJS.Proces
   return { ...DEFAULT_ROOM_LIMITS, ...options, tickMs: tick };
 }
 
+function poolSize(value: string | undefined): number {
+  if (value === undefined || value.trim() === '') return 10;
+  const size = Number(value);
+  if (!Number.isInteger(size) || size < 1 || size > 1000) throw new Error(`invalid PARLEY_STORE_POOL: ${value} (1-1000 connections)`);
+  return size;
+}
+
 function envPort(value: string | undefined): number | undefined {
   if (value === undefined || value === '') return undefined;
   const port = Number(value);
@@ -338,7 +345,7 @@ export function resolveOptions(options: ServerOptions, env: NodeJS.ProcessEnv = 
     busPrefix: options.busPrefix ?? (env.PARLEY_BUS_PREFIX?.trim() || 'parley'),
     storeUrl: options.storeUrl ?? (env.PARLEY_STORE?.trim() || undefined),
     storeSchema: options.storeSchema ?? (env.PARLEY_STORE_SCHEMA?.trim() || 'parley'),
-    storePoolSize: options.storePoolSize ?? (env.PARLEY_STORE_POOL ? Number(env.PARLEY_STORE_POOL) : 10),
+    storePoolSize: options.storePoolSize ?? poolSize(env.PARLEY_STORE_POOL),
     mediaLimits: { ...DEFAULT_MEDIA_LIMITS, ...options.mediaLimits },
     mediaStore: options.mediaStore ?? mediaStoreFromEnvironment(env),
     customContentTypes: options.customContentTypes ?? (env.PARLEY_CUSTOM_TYPES ? env.PARLEY_CUSTOM_TYPES.split(',').map((type) => type.trim()).filter(Boolean) : undefined),

@@ -18,7 +18,11 @@ export const startCommand: Command = {
   summary: 'run a Parley server in the foreground',
   usage: `Usage: parley start [options]
 
-Runs a Parley server (embedded SQLite store) until Ctrl-C / SIGTERM.
+Runs a Parley server until Ctrl-C / SIGTERM: on its embedded SQLite store in
+the data folder, or, as one node of a cluster, on PostgreSQL (PARLEY_STORE,
+PARLEY_STORE_SCHEMA, PARLEY_STORE_POOL) with NATS between the nodes
+(PARLEY_BUS, PARLEY_BUS_PREFIX), a node name (PARLEY_NODE_ID) and the token
+secret every node shares (PARLEY_TOKEN_SECRET); see docs/operations.md.
 
 Options (environment variable in brackets):
   --port N            HTTP + WebSocket port; 0 picks a free one [PARLEY_PORT] (default 8080)
