@@ -12,9 +12,9 @@ import { existsSync } from 'node:fs';
 import { createServer, connect as netConnect } from 'node:net';
 import { type TestContext, describe, test } from 'node:test';
 import { type Message, ParleyClient } from '@parley/client';
-import pg from 'pg';
-import { POSTGRES_URL, natsSkipReason, postgresSkipReason, uniquePrefix, uniqueSchema } from '../../packages/server/test/support/cluster-services.js';
-import { type TestServer, eventually, startTestServer } from '../support/fixtures.js';
+import { natsSkipReason, postgresSkipReason } from '../../packages/server/test/support/cluster-services.js';
+import { type TestServer, eventually } from '../support/fixtures.js';
+import { startTwoNodes } from '../support/two-nodes.js';
 
 const NATS_SERVER = '/usr/sbin/nats-server';
 const skip =
@@ -63,20 +63,8 @@ class PrivateNats {
   }
 }
 
-async function twoNodes(t: TestContext, nats: PrivateNats): Promise<[TestServer, TestServer]> {
-  const schema = uniqueSchema();
-  const shared = { storeUrl: POSTGRES_URL, storeSchema: schema, busUrl: nats.url, busPrefix: uniquePrefix(), tokenSecret: 'cluster-secret' };
-  const a = await startTestServer(t, { ...shared, nodeId: 'a' });
-  const b = await startTestServer(t, { ...shared, nodeId: 'b' });
-  t.after(async () => {
-    await Promise.all([a.close(), b.close()]);
-    const client = new pg.Client({ connectionString: POSTGRES_URL });
-    await client.connect();
-    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await client.end();
-  });
-  for (const user of ['ann', 'bob']) await a.api.createUser(user);
-  return [a, b];
+function twoNodes(t: TestContext, nats: PrivateNats): Promise<[TestServer, TestServer]> {
+  return startTwoNodes(t, ['ann', 'bob'], { busUrl: nats.url });
 }
 
 describe('the bus going away and coming back', { skip }, () => {

@@ -8,11 +8,11 @@
 import assert from 'node:assert/strict';
 import { type TestContext, describe, test } from 'node:test';
 import { S3MediaStore } from '@parley/server';
-import pg from 'pg';
-import { NATS_URL, POSTGRES_URL, natsSkipReason, postgresSkipReason, uniquePrefix, uniqueSchema } from '../../packages/server/test/support/cluster-services.js';
+import { natsSkipReason, postgresSkipReason } from '../../packages/server/test/support/cluster-services.js';
 import { startLocalS3 } from '../../packages/server/test/support/local-s3.js';
 import { connectDevice } from '../support/devices.js';
-import { type TestServer, eventually, startTestServer } from '../support/fixtures.js';
+import { type TestServer, eventually } from '../support/fixtures.js';
+import { startTwoNodes } from '../support/two-nodes.js';
 import { png, sha256 } from '../support/media-files.js';
 
 const skip = (await natsSkipReason()) ?? (await postgresSkipReason());
@@ -21,20 +21,9 @@ async function twoNodesSharingS3(t: TestContext): Promise<[TestServer, TestServe
   const s3 = await startLocalS3();
   t.after(() => s3.close());
   await s3.createBucket('parley-media');
-  const schema = uniqueSchema();
-  const shared = { storeUrl: POSTGRES_URL, storeSchema: schema, busUrl: NATS_URL, busPrefix: uniquePrefix(), tokenSecret: 'cluster-secret' };
   // Each node has its own client of the same bucket, as separate machines would.
-  const a = await startTestServer(t, { ...shared, nodeId: 'a', mediaStore: new S3MediaStore({ bucket: 'parley-media', ...s3.options }) });
-  const b = await startTestServer(t, { ...shared, nodeId: 'b', mediaStore: new S3MediaStore({ bucket: 'parley-media', ...s3.options }) });
-  t.after(async () => {
-    await Promise.all([a.close(), b.close()]);
-    const client = new pg.Client({ connectionString: POSTGRES_URL });
-    await client.connect();
-    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await client.end();
-  });
-  for (const user of ['amy', 'ben']) await a.api.createUser(user);
-  return [a, b];
+  const bucket = () => new S3MediaStore({ bucket: 'parley-media', ...s3.options });
+  return startTwoNodes(t, ['amy', 'ben'], {}, { a: { mediaStore: bucket() }, b: { mediaStore: bucket() } });
 }
 
 describe('media across nodes', { skip }, () => {

@@ -9,34 +9,14 @@
 import assert from 'node:assert/strict';
 import { type TestContext, describe, test } from 'node:test';
 import { type Message, ParleyClient } from '@parley/client';
-import type { ServerOptions } from '@parley/server';
-import pg from 'pg';
-import { NATS_URL, POSTGRES_URL, natsSkipReason, postgresSkipReason, uniquePrefix, uniqueSchema } from '../../packages/server/test/support/cluster-services.js';
-import { type TestServer, eventually, startTestServer } from '../support/fixtures.js';
+import { natsSkipReason, postgresSkipReason } from '../../packages/server/test/support/cluster-services.js';
+import { type TestServer, eventually } from '../support/fixtures.js';
+import { startTwoNodes } from '../support/two-nodes.js';
 
 const skip = (await natsSkipReason()) ?? (await postgresSkipReason());
 
-async function twoNodes(t: TestContext, users: string[]): Promise<[TestServer, TestServer]> {
-  const schema = uniqueSchema();
-  const shared: ServerOptions = {
-    storeUrl: POSTGRES_URL,
-    storeSchema: schema,
-    busUrl: NATS_URL,
-    busPrefix: uniquePrefix(),
-    tokenSecret: 'cluster-secret',
-    rooms: { tickMs: 50, statsIntervalMs: 200 },
-  };
-  const a = await startTestServer(t, { ...shared, nodeId: 'a' });
-  const b = await startTestServer(t, { ...shared, nodeId: 'b' });
-  t.after(async () => {
-    await Promise.all([a.close(), b.close()]);
-    const client = new pg.Client({ connectionString: POSTGRES_URL });
-    await client.connect();
-    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await client.end();
-  });
-  for (const user of users) await a.api.createUser(user);
-  return [a, b];
+function twoNodes(t: TestContext, users: string[]): Promise<[TestServer, TestServer]> {
+  return startTwoNodes(t, users, { rooms: { tickMs: 50, statsIntervalMs: 200 } });
 }
 
 function client(t: TestContext, node: TestServer, userId: string): ParleyClient {

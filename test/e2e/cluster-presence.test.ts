@@ -7,27 +7,14 @@
  */
 import assert from 'node:assert/strict';
 import { type TestContext, describe, test } from 'node:test';
-import pg from 'pg';
-import { NATS_URL, POSTGRES_URL, natsSkipReason, postgresSkipReason, uniquePrefix, uniqueSchema } from '../../packages/server/test/support/cluster-services.js';
-import { RawConnection, type TestServer, eventually, startTestServer } from '../support/fixtures.js';
+import { natsSkipReason, postgresSkipReason } from '../../packages/server/test/support/cluster-services.js';
+import { RawConnection, type TestServer, eventually } from '../support/fixtures.js';
+import { startTwoNodes } from '../support/two-nodes.js';
 
 const skip = (await natsSkipReason()) ?? (await postgresSkipReason());
 
-async function twoNodes(t: TestContext, limits: { maxConnectionsPerUser?: number } = {}): Promise<[TestServer, TestServer]> {
-  const schema = uniqueSchema();
-  const shared = { storeUrl: POSTGRES_URL, storeSchema: schema, busUrl: NATS_URL, busPrefix: uniquePrefix(), tokenSecret: 'cluster-secret', limits };
-  const a = await startTestServer(t, { ...shared, nodeId: 'a' });
-  const b = await startTestServer(t, { ...shared, nodeId: 'b' });
-  t.after(async () => {
-    await Promise.all([a.close(), b.close()]);
-    const client = new pg.Client({ connectionString: POSTGRES_URL });
-    await client.connect();
-    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await client.end();
-  });
-  await a.api.createUser('ann');
-  await a.api.createUser('bob');
-  return [a, b];
+function twoNodes(t: TestContext, limits: { maxConnectionsPerUser?: number } = {}): Promise<[TestServer, TestServer]> {
+  return startTwoNodes(t, ['ann', 'bob'], { limits });
 }
 
 async function presence(node: TestServer, userId: string): Promise<{ online: boolean; connections: number; nodes: string[] }> {
