@@ -45,8 +45,6 @@ export class BusRecovery {
   private samples: [number, number] = [0, 0];
   private readonly timer: ReturnType<typeof setInterval> | undefined;
   private readonly unsubscribe: (() => void) | undefined;
-  /** Recoveries run so far (tests and logs). */
-  recoveries = 0;
 
   constructor(private readonly deps: BusRecoveryDeps) {
     // An adapter that never loses events needs none of this.
@@ -75,7 +73,6 @@ export class BusRecovery {
 
   private async recover(): Promise<void> {
     const since = this.samples[0];
-    this.recoveries += 1;
     this.deps.forgetMembers();
     this.deps.resyncPresence();
     const rooms = this.deps.catchUpRooms().catch((error: unknown) => this.deps.log.error({ err: error }, 'rooms could not catch up after the bus came back'));

@@ -261,13 +261,13 @@ interface Queryable {
  * (WriteOptions.order): it starts (takes a connection, then the
  * conversation's lock) only once the unit before it committed or failed, so
  * the conversation's units commit in request order and units waiting their
- * turn hold no connection. When the one before failed with an error its sender will retry
- * (UNAVAILABLE: the database was out of reach, or too slow), this unit fails
- * the same way instead of taking the lock: committing it first would put a
- * device's later message before the earlier one it is about to send again.
+ * turn hold no connection. When the one before failed with an error its
+ * sender will retry (UNAVAILABLE: the database was out of reach, or too
+ * slow), this unit fails the same way instead of taking the lock: committing
+ * it first would put a device's later message before the earlier one it is
+ * about to send again.
  */
-interface LockTurn {
-  conversationId: string;
+interface Turn {
   /** Settles with how the unit before this one ended. */
   previous: Promise<TurnOutcome>;
   /** Lets the next unit in. The first call counts. */
@@ -348,7 +348,7 @@ export class PostgresStore implements Store {
     return running;
   }
 
-  private takeTurn(conversationId: string): LockTurn {
+  private takeTurn(conversationId: string): Turn {
     const previous = this.lockTails.get(conversationId) ?? Promise.resolve<TurnOutcome>('done');
     let pass!: (outcome: TurnOutcome) => void;
     const mine = new Promise<TurnOutcome>((resolve) => {
@@ -359,10 +359,10 @@ export class PostgresStore implements Store {
     void mine.then(() => {
       if (this.lockTails.get(conversationId) === mine) this.lockTails.delete(conversationId);
     });
-    return { conversationId, previous, pass };
+    return { previous, pass };
   }
 
-  private async runUnit<T>(unit: (tx: StoreTx) => Promise<T>, turn: LockTurn | undefined): Promise<T> {
+  private async runUnit<T>(unit: (tx: StoreTx) => Promise<T>, turn: Turn | undefined): Promise<T> {
     let value: T;
     try {
       value = await this.commitUnit(unit, turn);
@@ -377,7 +377,7 @@ export class PostgresStore implements Store {
   }
 
   /** Runs the unit in a transaction and commits it (not yet durable: see runUnit). */
-  private async commitUnit<T>(unit: (tx: StoreTx) => Promise<T>, turn: LockTurn | undefined): Promise<T> {
+  private async commitUnit<T>(unit: (tx: StoreTx) => Promise<T>, turn: Turn | undefined): Promise<T> {
     if (turn !== undefined && (await turn.previous) === 'retry') {
       throw new ParleyError('UNAVAILABLE', 'an earlier write to this conversation failed; send again');
     }
