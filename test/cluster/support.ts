@@ -28,15 +28,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import {
   NATS_URL,
   POSTGRES_URL,
   answers,
+  dropSchema,
   natsSkipReason,
   postgresSkipReason,
   skipOutsideCi,
   uniquePrefix,
+  uniqueSchema,
+  withPostgres,
 } from '../../packages/server/test/support/cluster-services.js';
 
 export { POSTGRES_URL, postgresSkipReason };
@@ -87,33 +89,12 @@ export async function clusterSkipReason(needs: { natsServerBinary?: boolean; pos
 
 // ---- PostgreSQL schemas ----
 
-async function withPostgres<T>(task: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: POSTGRES_URL });
-  await client.connect();
-  try {
-    return await task(client);
-  } finally {
-    await client.end();
-  }
-}
-
 /** Tables in a schema: proves the nodes really keep their data in PostgreSQL. */
 export function tablesIn(schema: string): Promise<number> {
   return withPostgres(async (client) => {
     const result = await client.query<{ count: string }>('SELECT count(*) AS count FROM information_schema.tables WHERE table_schema = $1', [schema]);
     return Number(result.rows[0]?.count ?? 0);
   });
-}
-
-export function dropSchema(schema: string): Promise<void> {
-  return withPostgres(async (client) => {
-    await client.query(`DROP SCHEMA IF EXISTS "${schema.replace(/"/g, '""')}" CASCADE`);
-  });
-}
-
-/** A schema name of this run's own (lower case, as the store wants it). */
-export function uniqueSchema(): string {
-  return `parley_cluster_${process.pid}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
 }
 
 // ---- ports ----

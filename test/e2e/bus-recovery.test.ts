@@ -7,70 +7,22 @@
  * reconnect. /readyz says the node is not ready while NATS is away.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { createServer, connect as netConnect } from 'node:net';
 import { type TestContext, describe, test } from 'node:test';
 import { type Message, ParleyClient } from '@parley/client';
-import { natsSkipReason, postgresSkipReason } from '../../packages/server/test/support/cluster-services.js';
+import { NatsProcess, clusterSkipReason, postgresSkipReason } from '../cluster/support.js';
 import { type TestServer, eventually } from '../support/fixtures.js';
 import { startTwoNodes } from '../support/two-nodes.js';
 
-const NATS_SERVER = '/usr/sbin/nats-server';
-const skip =
-  (await postgresSkipReason()) ?? (await natsSkipReason()) ?? (existsSync(NATS_SERVER) ? undefined : `${NATS_SERVER} is not installed (the test starts and kills a NATS server of its own)`);
+// PostgreSQL, and a nats-server binary to start a NATS of the test's own.
+const skip = (await postgresSkipReason()) ?? (await clusterSkipReason({ natsServerBinary: true }));
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-/** A NATS server on a fixed port that can be killed and started again on it. */
-class PrivateNats {
-  private child: ChildProcess | undefined;
-  constructor(readonly port: number) {}
-
-  get url(): string {
-    return `nats://127.0.0.1:${this.port}`;
-  }
-
-  async start(): Promise<void> {
-    this.child = spawn(NATS_SERVER, ['-a', '127.0.0.1', '-p', String(this.port)], { stdio: 'ignore' });
-    await eventually(
-      () =>
-        new Promise<boolean>((resolve) => {
-          const socket = netConnect({ host: '127.0.0.1', port: this.port });
-          socket.once('connect', () => {
-            socket.destroy();
-            resolve(true);
-          });
-          socket.once('error', () => resolve(false));
-        }),
-      5000,
-      'NATS to listen',
-    );
-  }
-
-  async kill(): Promise<void> {
-    const child = this.child;
-    if (child === undefined || child.exitCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
-  }
-}
-
-function twoNodes(t: TestContext, nats: PrivateNats): Promise<[TestServer, TestServer]> {
+function twoNodes(t: TestContext, nats: NatsProcess): Promise<[TestServer, TestServer]> {
   return startTwoNodes(t, ['ann', 'bob'], { busUrl: nats.url });
 }
 
 describe('the bus going away and coming back', { skip }, () => {
   test('a message committed while NATS was down reaches a device that stayed connected, once NATS is back', async (t) => {
-    const nats = new PrivateNats(await freePort());
-    await nats.start();
+    const nats = await NatsProcess.start();
     t.after(() => nats.kill());
     const [a, b] = await twoNodes(t, nats);
     const ann = new ParleyClient({ url: a.server.wsUrl, token: () => a.api.token('ann'), reconnect: { minDelayMs: 10, maxDelayMs: 100 } });
@@ -91,7 +43,7 @@ describe('the bus going away and coming back', { skip }, () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     assert.ok(!received.some((message) => message.text === 'while the bus was down'), 'no bus, no push');
 
-    await nats.start();
+    await nats.restart();
     await eventually(async () => (await fetch(`${b.server.httpUrl}/readyz`)).status === 200, 10_000, 'node b ready again');
     await eventually(() => received.some((message) => message.seq === during.seq), 10_000, 'the missed message, without anything else being sent');
     assert.deepEqual(

@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { type Frame, LengthPrefixedReader, decodePacket, encodeFrameEntry, lengthPrefixed } from '@parley/protocol';
 import { type ParleyServer, type ServerOptions, startServer } from '@parley/server';
-import pg from 'pg';
 import WebSocket from 'ws';
+import { POSTGRES_URL, dropSchema } from '../../packages/server/test/support/cluster-services.js';
 
 export const ADMIN_KEY = 'test-admin-key';
 
@@ -64,17 +64,10 @@ export interface TestServer {
  * machine's PostgreSQL instead of SQLite: one schema per data folder (a
  * restart on the same folder finds its data again), dropped with the folder.
  */
-const testStore = process.env.PARLEY_TEST_STORE === 'postgres' ? { url: process.env.PARLEY_TEST_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432/test' } : undefined;
+const testStore = process.env.PARLEY_TEST_STORE === 'postgres' ? { url: POSTGRES_URL } : undefined;
 
 function schemaFor(dataDir: string): string {
   return `parley_e2e_${createHash('sha256').update(dataDir).digest('hex').slice(0, 16)}`;
-}
-
-async function dropSchema(url: string, schema: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-  await client.end();
 }
 
 /** Starts a server on free ports; closed (and its data removed) after the test. */
@@ -86,7 +79,7 @@ export async function startTestServer(t: TestContext | undefined, options: Serve
     await server.close();
     if (options.dataDir === undefined) {
       rmSync(dataDir, { recursive: true, force: true });
-      if (store.storeUrl !== undefined) await dropSchema(store.storeUrl, store.storeSchema);
+      if (store.storeUrl !== undefined) await dropSchema(store.storeSchema);
     }
   };
   t?.after(close);

@@ -6,8 +6,7 @@
  */
 import type { TestContext } from 'node:test';
 import type { ServerOptions } from '@parley/server';
-import pg from 'pg';
-import { NATS_URL, POSTGRES_URL, uniquePrefix, uniqueSchema } from '../../packages/server/test/support/cluster-services.js';
+import { NATS_URL, POSTGRES_URL, dropSchema, uniquePrefix, uniqueSchema } from '../../packages/server/test/support/cluster-services.js';
 import { type TestServer, startTestServer } from './fixtures.js';
 
 export async function startTwoNodes(
@@ -22,10 +21,7 @@ export async function startTwoNodes(
   const b = await startTestServer(t, { ...shared, ...perNode.b, nodeId: 'b' });
   t.after(async () => {
     await Promise.all([a.close(), b.close()]);
-    const client = new pg.Client({ connectionString: POSTGRES_URL });
-    await client.connect();
-    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await client.end();
+    await dropSchema(schema);
   });
   for (const user of users) await a.api.createUser(user);
   return [a, b];

@@ -8,7 +8,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { ParleyError } from '@parley/protocol';
-import pg from 'pg';
 import { FaultProxy } from '../../../test/support/fault-proxy.js';
 import { LocalBus } from '../src/bus/local-bus.js';
 import { DEFAULT_SERVER_LIMITS } from '../src/config.js';
@@ -17,19 +16,9 @@ import { MessagingService } from '../src/services/messaging.js';
 import { UserService } from '../src/services/users.js';
 import { MIGRATIONS } from '../src/store/postgres/migrations.js';
 import { PostgresStore } from '../src/store/postgres/postgres-store.js';
-import { POSTGRES_URL, postgresSkipReason, uniqueSchema } from './support/cluster-services.js';
+import { POSTGRES_URL, dropSchema, postgresSkipReason, uniqueSchema, withPostgres } from './support/cluster-services.js';
 
 const skip = await postgresSkipReason();
-
-async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: POSTGRES_URL });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
 
 function node(store: PostgresStore) {
   const bus = new LocalBus();
@@ -42,9 +31,7 @@ describe('PostgreSQL store across nodes', { skip }, () => {
   const stores: PostgresStore[] = [];
   after(async () => {
     for (const store of stores) await store.close().catch(() => undefined);
-    await admin(async (client) => {
-      for (const schema of schemas) await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    });
+    for (const schema of schemas) await dropSchema(schema);
   });
 
   async function nodes(count: number, url = POSTGRES_URL, options: { queryTimeoutMs?: number } = {}) {
@@ -58,7 +45,7 @@ describe('PostgreSQL store across nodes', { skip }, () => {
 
   test('nodes starting at once on a fresh schema migrate it once', async () => {
     const { schema } = await nodes(3);
-    const rows = await admin((client) => client.query(`SELECT version FROM "${schema}".schema_migrations ORDER BY version`));
+    const rows = await withPostgres((client) => client.query(`SELECT version FROM "${schema}".schema_migrations ORDER BY version`));
     assert.deepEqual(
       rows.rows.map((row) => row.version),
       MIGRATIONS.map((migration) => migration.version),
@@ -153,7 +140,7 @@ describe('PostgreSQL store across nodes', { skip }, () => {
 
   test('a database from a newer release is refused at start', async () => {
     const { schema } = await nodes(1);
-    await admin((client) => client.query(`INSERT INTO "${schema}".schema_migrations (version, description, applied_at) VALUES (9999, 'from the future', 0)`));
+    await withPostgres((client) => client.query(`INSERT INTO "${schema}".schema_migrations (version, description, applied_at) VALUES (9999, 'from the future', 0)`));
     await assert.rejects(PostgresStore.open({ url: POSTGRES_URL, schema }), (error: unknown) => error instanceof ParleyError && error.codeName === 'UNAVAILABLE' && /9999/.test(error.message));
   });
 

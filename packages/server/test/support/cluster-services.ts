@@ -6,6 +6,7 @@
  * missing service is a failure, never a skip.
  */
 import { connect } from 'node:net';
+import pg from 'pg';
 
 export const NATS_URL = process.env.PARLEY_TEST_NATS ?? 'nats://127.0.0.1:4222';
 export const POSTGRES_URL = process.env.PARLEY_TEST_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -42,6 +43,24 @@ export async function postgresSkipReason(): Promise<string | undefined> {
 export function skipOutsideCi(reason: string): string {
   if (process.env.CI === 'true') throw new Error(`${reason}: the cluster suites must run in CI`);
   return reason;
+}
+
+/** Runs `task` on a connection of its own to the test PostgreSQL, closed afterwards. */
+export async function withPostgres<T>(task: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: POSTGRES_URL });
+  await client.connect();
+  try {
+    return await task(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Drops a test schema and everything in it. */
+export function dropSchema(schema: string): Promise<void> {
+  return withPostgres(async (client) => {
+    await client.query(`DROP SCHEMA IF EXISTS "${schema.replace(/"/g, '""')}" CASCADE`);
+  });
 }
 
 /** A PostgreSQL schema of its own for one test database, so that runs sharing a server stay apart. */
