@@ -3,35 +3,12 @@
  * Opening #/admin loads it (once); when that fails the page says so and
  * offers to try again.
  */
-import { useEffect, useState } from 'preact/hooks';
+import { chunkLoader, useChunk } from './lazy-chunk.js';
 
-type AdminPageModule = typeof import('./admin-page.js');
-
-let loading: Promise<AdminPageModule> | undefined;
-
-function loadAdminPage(): Promise<AdminPageModule> {
-  loading ??= import('./admin-page.js').catch((error: unknown) => {
-    // Forgotten, so that trying again fetches it again.
-    loading = undefined;
-    throw error;
-  });
-  return loading;
-}
+const loadAdminPage = chunkLoader(() => import('./admin-page.js'));
 
 export function AdminLoader() {
-  const [loaded, setLoaded] = useState<AdminPageModule | 'failed' | undefined>();
-  const [attempt, setAttempt] = useState(0);
-  useEffect(() => {
-    let current = true;
-    loadAdminPage().then(
-      (module) => current && setLoaded(module),
-      () => current && setLoaded('failed'),
-    );
-    return () => {
-      current = false;
-    };
-  }, [attempt]);
-
+  const { loaded, retry } = useChunk(loadAdminPage);
   if (loaded === undefined) {
     return (
       <main class="signin-page">
@@ -46,14 +23,7 @@ export function AdminLoader() {
       <main class="signin-page">
         <div class="signin-card">
           <p role="alert">The admin dashboard could not be opened. Check your connection and try again.</p>
-          <button
-            type="button"
-            class="button"
-            onClick={() => {
-              setLoaded(undefined);
-              setAttempt((count) => count + 1);
-            }}
-          >
+          <button type="button" class="button" onClick={retry}>
             Try again
           </button>
         </div>

@@ -3,20 +3,9 @@
  * and the first live opened loads it (once). Loading needs the network, like
  * joining does; when it fails the page says so and offers to try again.
  */
-import { useEffect, useState } from 'preact/hooks';
+import { chunkLoader, useChunk } from './lazy-chunk.js';
 
-type LiveRoomModule = typeof import('./live-room.js');
-
-let loading: Promise<LiveRoomModule> | undefined;
-
-function loadLiveRoom(): Promise<LiveRoomModule> {
-  loading ??= import('./live-room.js').catch((error: unknown) => {
-    // Forgotten, so that trying again fetches it again.
-    loading = undefined;
-    throw error;
-  });
-  return loading;
-}
+const loadLiveRoom = chunkLoader(() => import('./live-room.js'));
 
 interface LiveRoomLoaderProps {
   roomId: string;
@@ -24,19 +13,7 @@ interface LiveRoomLoaderProps {
 }
 
 export function LiveRoomLoader({ roomId, onBack }: LiveRoomLoaderProps) {
-  const [loaded, setLoaded] = useState<LiveRoomModule | 'failed' | undefined>();
-  const [attempt, setAttempt] = useState(0);
-  useEffect(() => {
-    let current = true;
-    loadLiveRoom().then(
-      (module) => current && setLoaded(module),
-      () => current && setLoaded('failed'),
-    );
-    return () => {
-      current = false;
-    };
-  }, [attempt]);
-
+  const { loaded, retry } = useChunk(loadLiveRoom);
   if (loaded === undefined) {
     return (
       <div class="chat-placeholder" role="status">
@@ -49,14 +26,7 @@ export function LiveRoomLoader({ roomId, onBack }: LiveRoomLoaderProps) {
     return (
       <div class="chat-placeholder">
         <p role="alert">The live could not be opened. Check your connection and try again.</p>
-        <button
-          type="button"
-          class="button"
-          onClick={() => {
-            setLoaded(undefined);
-            setAttempt((count) => count + 1);
-          }}
-        >
+        <button type="button" class="button" onClick={retry}>
           Try again
         </button>
       </div>
