@@ -5,6 +5,7 @@
  * server's own per-user view (admin REST). Pure: no I/O. The definitions are
  * those of docs/reliability.md, "What the chaos checks count".
  */
+import assert from 'node:assert/strict';
 import type { Message } from '@parley/client';
 
 /** One send() call, as the application saw it. */
@@ -109,6 +110,23 @@ export interface CheckResult {
   membershipMismatches: number;
   /** The first problems found, for humans. */
   problems: string[];
+}
+
+/**
+ * The delivery guarantee, as the chaos and cluster suites assert it: the run
+ * converged, every send was acked, and every acked message reached every
+ * member device exactly once, in order, without gaps, to no one else, with
+ * unread counts equal to the server's. `details` goes with each failure.
+ */
+export function assertDeliveredOnce(checks: CheckResult, converged: boolean, details: string): void {
+  assert.ok(converged, details);
+  assert.equal(checks.acked, checks.sent, details);
+  assert.equal(checks.delivered, checks.expectedDeliveries, details);
+  assert.equal(checks.duplicates, 0, details);
+  assert.equal(checks.gaps, 0, details);
+  assert.equal(checks.orderViolations, 0, details);
+  assert.equal(checks.unreadMismatches, 0, details);
+  assert.equal(checks.misdelivered, 0, details);
 }
 
 const MAX_PROBLEMS = 20;
