@@ -713,7 +713,7 @@ class PostgresTx extends PostgresReader implements StoreTx {
       message.clientMsgId,
       message.type === 'system' ? TYPE_SYSTEM : TYPE_USER,
       message.text ?? null,
-      message.data === undefined ? null : Buffer.from(message.data.buffer, message.data.byteOffset, message.data.byteLength),
+      message.data === undefined ? null : toBuffer(message.data),
       message.visibleTo ?? null,
       message.createdAt,
       message.content === undefined ? null : Buffer.from(MessageContent.encode(message.content).finish()),
@@ -764,7 +764,7 @@ class PostgresTx extends PostgresReader implements StoreTx {
       row.width,
       row.height,
       row.durationMs,
-      row.thumbhash === undefined ? null : Buffer.from(row.thumbhash.buffer, row.thumbhash.byteOffset, row.thumbhash.byteLength),
+      row.thumbhash === undefined ? null : toBuffer(row.thumbhash),
       row.animated,
       row.variants,
       row.createdAt,
@@ -825,8 +825,14 @@ function toMember(row: MemberDbRow): MemberRow {
   return member;
 }
 
+/** A bytea as read (a Buffer) seen as the plain bytes the rows hold; no copy. */
 function bytes(buffer: Buffer): Uint8Array {
   return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+}
+
+/** Bytes to write as a bytea parameter (pg wants a Buffer); no copy. */
+function toBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 function toMessage(row: MessageDbRow): StoredMessage {
