@@ -179,7 +179,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
   );
   const delivery = new Delivery(timedBus, { conversations, messaging }, gateway.registry, log, gateway);
   delivery.timePushes(timings.sendDeliver, clock);
-  const presence = new ClusterPresence({ bus: timedBus, nodeId: config.nodeId, localCounts: () => gateway.registry.userCounts() });
+  const presence = new ClusterPresence({ bus: timedBus, nodeId: config.nodeId, local: gateway.registry });
   gateway.registry.attachCluster(presence);
   const busRecovery = new BusRecovery({
     bus: timedBus,
@@ -254,16 +254,8 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
     overview: {
       nodeStats,
       clock,
-      usersOnline: () => {
-        let users = gateway.registry.userCount;
-        for (const userId of presence.remoteUsers()) if (gateway.registry.sessionsOf(userId) === undefined) users += 1;
-        return users;
-      },
-      presenceOf: (userId) => {
-        const local = gateway.registry.sessionsOf(userId)?.size ?? 0;
-        const nodes = [...(local > 0 ? [config.nodeId] : []), ...presence.remoteNodesOf(userId)];
-        return { connections: local + presence.remoteConnections(userId), nodes };
-      },
+      usersOnline: () => presence.usersOnline(),
+      presenceOf: (userId) => presence.connectionsOf(userId),
     },
     health: async () => ({
       version: SERVER_VERSION,

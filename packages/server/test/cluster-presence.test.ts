@@ -7,8 +7,16 @@ import { SessionRegistry } from '../src/gateway/registry.js';
 
 const settle = (ms = 40) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** A node whose own connections are `local` (user → count), as its registry would count them. */
 function nodeOn(bus: LocalBus, nodeId: string, local: Map<string, number>, timing: { heartbeatMs?: number; silentAfterMs?: number } = {}) {
-  return new ClusterPresence({ bus, nodeId, localCounts: () => local.entries(), coalesceMs: 5, ...timing });
+  const connections = {
+    userCounts: () => local.entries(),
+    connectionsOf: (userId: string) => local.get(userId) ?? 0,
+    get userCount() {
+      return local.size;
+    },
+  };
+  return new ClusterPresence({ bus, nodeId, local: connections, coalesceMs: 5, ...timing });
 }
 
 test('changes reach the other nodes, coalesced; a node that starts learns the others from their full lists', async (t) => {
@@ -26,13 +34,15 @@ test('changes reach the other nodes, coalesced; a node that starts learns the ot
   await settle(300); // b asked at start; a answers within 200 ms
   assert.equal(b.remoteConnections('ann'), 2);
   assert.deepEqual([...b.remoteNodesOf('bob')], ['a']);
-  assert.deepEqual([...b.remoteUsers()].sort(), ['ann', 'bob']);
+  assert.equal(b.usersOnline(), 2);
+  assert.deepEqual(b.connectionsOf('ann'), { connections: 2, nodes: ['a'] });
   assert.equal(a.remoteConnections('ann'), 0, 'a node does not count itself as remote');
   localA.delete('bob');
   a.localChanged('bob', 0);
   await settle();
   assert.equal(b.remoteConnections('bob'), 0);
-  assert.deepEqual([...b.remoteUsers()], ['ann']);
+  assert.equal(b.usersOnline(), 1);
+  assert.deepEqual(b.connectionsOf('bob'), { connections: 0, nodes: [] });
 });
 
 test('a node that stops says so; one that goes silent is forgotten', async (t) => {

@@ -21,11 +21,19 @@ import type { Bus, BusEvent } from '../bus/bus.js';
 
 export type PresenceEvent = Extract<BusEvent, { type: 'presence' }>;
 
+/** This node's own connections, as its session registry counts them. */
+export interface LocalConnections {
+  /** Per user with a connection here, how many. */
+  userCounts(): Iterable<[string, number]>;
+  connectionsOf(userId: string): number;
+  /** Users with a connection here. */
+  readonly userCount: number;
+}
+
 export interface ClusterPresenceOptions {
   bus: Bus;
   nodeId: string;
-  /** This node's connection count per user, for full lists. */
-  localCounts(): Iterable<[string, number]>;
+  local: LocalConnections;
   /** Changes are gathered for this long and sent together. Default 20 ms. */
   coalesceMs?: number;
   /** Default 5,000 ms. */
@@ -74,6 +82,20 @@ export class ClusterPresence {
     if (!this.closed) this.publishFull(true);
   }
 
+  /** Users with a connection to any node, each counted once however many nodes hold them. */
+  usersOnline(): number {
+    let users = this.options.local.userCount;
+    for (const userId of this.nodesByUser.keys()) if (this.options.local.connectionsOf(userId) === 0) users += 1;
+    return users;
+  }
+
+  /** The user's connections on every node, and the nodes that hold them (this one first). */
+  connectionsOf(userId: string): { connections: number; nodes: string[] } {
+    const local = this.options.local.connectionsOf(userId);
+    const nodes = [...(local > 0 ? [this.options.nodeId] : []), ...this.remoteNodesOf(userId)];
+    return { connections: local + this.remoteConnections(userId), nodes };
+  }
+
   /** The user's connections to other nodes. */
   remoteConnections(userId: string): number {
     let total = 0;
@@ -84,11 +106,6 @@ export class ClusterPresence {
   /** The other nodes that hold connections of the user. */
   remoteNodesOf(userId: string): ReadonlySet<string> {
     return this.nodesByUser.get(userId) ?? EMPTY;
-  }
-
-  /** Users with a connection on another node (a user on several counts once). */
-  remoteUsers(): IterableIterator<string> {
-    return this.nodesByUser.keys();
   }
 
   /** Nodes heard from recently, besides this one. */
@@ -128,7 +145,7 @@ export class ClusterPresence {
     this.flushTimer = undefined;
     this.pending = new Map();
     this.lastFullAt = Date.now();
-    const changes = [...this.options.localCounts()].filter(([, count]) => count > 0);
+    const changes = [...this.options.local.userCounts()].filter(([, count]) => count > 0);
     this.options.bus.publish({ type: 'presence', nodeId: this.options.nodeId, changes, full: true, ask });
   }
 

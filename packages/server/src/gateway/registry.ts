@@ -94,6 +94,11 @@ export class SessionRegistry {
     return this.byUser.get(userId);
   }
 
+  /** The user's connections to this node. */
+  connectionsOf(userId: string): number {
+    return this.byUser.get(userId)?.size ?? 0;
+  }
+
   /** Closes every connection of a user (tokens revoked). */
   closeUser(userId: string): void {
     for (const session of [...(this.byUser.get(userId) ?? [])]) {
