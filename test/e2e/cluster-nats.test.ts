@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { type TestContext, describe, test } from 'node:test';
 import { type Message, ParleyClient } from '@parley/client';
 import { natsSkipReason, postgresSkipReason } from '../../packages/server/test/support/cluster-services.js';
-import { type TestServer, eventually } from '../support/fixtures.js';
+import { ADMIN_KEY, type TestServer, eventually } from '../support/fixtures.js';
 import { startTwoNodes } from '../support/two-nodes.js';
 
 const skip = (await natsSkipReason()) ?? (await postgresSkipReason());
@@ -25,7 +25,49 @@ function client(t: TestContext, node: TestServer, userId: string): ParleyClient 
   return parley;
 }
 
+/** How many message events this node has received from the bus (parley_bus_transit_seconds). */
+async function messageEventsAt(node: TestServer): Promise<number> {
+  const response = await fetch(`${node.server.httpUrl}/metrics`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+  const line = (await response.text()).split('\n').find((row) => row.startsWith('parley_bus_transit_seconds_count{') && row.includes('type="message"'));
+  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
 describe('two nodes over NATS', { skip }, () => {
+  test('a small conversation\'s messages reach only the nodes holding its members, from a device\'s first connection on', async (t) => {
+    const [a, b] = await twoNodes(t, ['ann', 'bob', 'cat']);
+    const ann = client(t, a, 'ann');
+    const bob = client(t, a, 'bob');
+    await Promise.all([ann.connect(), bob.connect()]);
+    const dm = await ann.direct('bob');
+    const before = await messageEventsAt(b);
+    for (let index = 1; index <= 20; index++) await ann.send(dm, { text: `near ${index}` });
+    await eventually(() => bob.conversation(dm)?.lastMessage?.text === 'near 20', 5000, 'bob on node a gets them');
+    assert.equal(await messageEventsAt(b), before, 'node b holds neither user: none of their messages reach it');
+
+    // Bob's first device on node b: sends right after its welcome still reach it, by push.
+    const bobOnB = client(t, b, 'bob');
+    const pushed: string[] = [];
+    bobOnB.on('message', (message) => pushed.push(message.text ?? ''));
+    await bobOnB.connect();
+    for (let index = 1; index <= 5; index++) await ann.send(dm, { text: `far ${index}` });
+    await eventually(() => pushed.filter((text) => text.startsWith('far')).length === 5, 5000, 'bob on node b');
+    assert.deepEqual(pushed.filter((text) => text.startsWith('far')), ['far 1', 'far 2', 'far 3', 'far 4', 'far 5']);
+    assert.ok((await messageEventsAt(b)) > before, 'now node b gets them');
+
+    // A member added through node b, the send through node a right after it: the new member's device on b gets it.
+    const catOnB = client(t, b, 'cat');
+    const catGot: string[] = [];
+    catOnB.on('message', (message) => catGot.push(message.text ?? ''));
+    await catOnB.connect();
+    const group = (await ann.createGroup({ name: 'trio', memberIds: ['bob'] })).id;
+    const adder = client(t, b, 'ann');
+    await adder.connect();
+    await adder.addMembers(group, ['cat']);
+    await ann.send(group, { text: 'welcome cat' });
+    await eventually(() => catGot.includes('welcome cat'), 5000, 'the new member on node b gets the first message after the add');
+  });
+
+
   test('a direct conversation across nodes: every message once, in order, both ways', async (t) => {
     const [a, b] = await twoNodes(t, ['ann', 'bob']);
     const ann = client(t, a, 'ann');

@@ -213,6 +213,14 @@ export interface ServerOptions {
   busUrl?: string;
   busPrefix?: string;
   /**
+   * How long close() keeps serving, with /readyz answering 503 "draining",
+   * before it tells clients to move and stops (env PARLEY_DRAIN_SECONDS,
+   * default 0, at most 300). Behind a load balancer, set it to the time the
+   * balancer takes to notice a failing readiness check, so it stops sending
+   * new connections here before this node's clients are moved.
+   */
+  drainSeconds?: number;
+  /**
    * The time source and timers for everything the protocol times: auth and
    * heartbeat deadlines, token lifetimes, rate limits, message and conversation
    * timestamps. Tests pass a ManualClock (from @parley/protocol) to move time
@@ -240,6 +248,7 @@ export interface ResolvedOptions {
   storeUrl: string | undefined;
   storeSchema: string;
   storePoolSize: number;
+  drainSeconds: number;
   mediaLimits: MediaLimits;
   /** Undefined: the server keeps media under dataDir/media. */
   mediaStore: MediaStore | undefined;
@@ -309,6 +318,13 @@ function poolSize(value: string | undefined): number {
   return size;
 }
 
+function drainSeconds(value: number | string | undefined): number {
+  if (value === undefined || (typeof value === 'string' && value.trim() === '')) return 0;
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds) || seconds < 0 || seconds > 300) throw new Error(`invalid PARLEY_DRAIN_SECONDS: ${value} (0-300 seconds)`);
+  return seconds;
+}
+
 function envPort(value: string | undefined): number | undefined {
   if (value === undefined || value === '') return undefined;
   const port = Number(value);
@@ -346,6 +362,7 @@ export function resolveOptions(options: ServerOptions, env: NodeJS.ProcessEnv = 
     storeUrl: options.storeUrl ?? (env.PARLEY_STORE?.trim() || undefined),
     storeSchema: options.storeSchema ?? (env.PARLEY_STORE_SCHEMA?.trim() || 'parley'),
     storePoolSize: options.storePoolSize ?? poolSize(env.PARLEY_STORE_POOL),
+    drainSeconds: drainSeconds(options.drainSeconds ?? env.PARLEY_DRAIN_SECONDS),
     mediaLimits: { ...DEFAULT_MEDIA_LIMITS, ...options.mediaLimits },
     mediaStore: options.mediaStore ?? mediaStoreFromEnvironment(env),
     customContentTypes: options.customContentTypes ?? (env.PARLEY_CUSTOM_TYPES ? env.PARLEY_CUSTOM_TYPES.split(',').map((type) => type.trim()).filter(Boolean) : undefined),

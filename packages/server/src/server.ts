@@ -176,6 +176,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
     },
     config.authTimeoutMs,
     log,
+    timedBus,
   );
   const delivery = new Delivery(timedBus, { conversations, messaging }, gateway.registry, log, gateway);
   delivery.timePushes(timings.sendDeliver, clock);
@@ -226,6 +227,8 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
   });
   registerRequestIds(app, log.child({ component: 'http' }));
   registerHttpConventions(app, { strictPrefixes: ['/v1'], apiPrefixes: ['/v1', DEV_AUTH_PREFIX, WEBSOCKET_PATH, MEDIA_PREFIX, '/healthz', ...OPERATIONS_PATHS] });
+  /** Set when close() starts draining (ServerOptions.drainSeconds). */
+  let draining = false;
   registerOperationsApi(app, {
     auth,
     gateway,
@@ -235,6 +238,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
     timings,
     messagesOut: () => delivery.pushedMessages,
     pendingStoreWrites: () => timedStore.pendingWrites,
+    draining: () => draining,
     storeAnswers: () => store.syncVersion().then(
       () => true,
       () => false,
@@ -309,6 +313,12 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
     roomCounters: () => ({ ...roomHub.counters }),
     close() {
       closing ??= (async () => {
+        if (config.drainSeconds > 0) {
+          // Still serving everyone; only the balancer is told to look elsewhere.
+          draining = true;
+          log.info({ seconds: config.drainSeconds }, 'draining: /readyz answers 503 before the node stops');
+          await new Promise((resolve) => setTimeout(resolve, config.drainSeconds * 1000));
+        }
         nodeStats.close();
         presence.close();
         busRecovery.close();

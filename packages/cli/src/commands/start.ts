@@ -22,7 +22,9 @@ Runs a Parley server until Ctrl-C / SIGTERM: on its embedded SQLite store in
 the data folder, or, as one node of a cluster, on PostgreSQL (PARLEY_STORE,
 PARLEY_STORE_SCHEMA, PARLEY_STORE_POOL) with NATS between the nodes
 (PARLEY_BUS, PARLEY_BUS_PREFIX), a node name (PARLEY_NODE_ID) and the token
-secret every node shares (PARLEY_TOKEN_SECRET); see docs/operations.md.
+secret every node shares (PARLEY_TOKEN_SECRET); behind a load balancer,
+PARLEY_DRAIN_SECONDS keeps a stopping node serving, with /readyz failing,
+until the balancer moved away; see docs/operations.md.
 
 Options (environment variable in brackets):
   --port N            HTTP + WebSocket port; 0 picks a free one [PARLEY_PORT] (default 8080)
@@ -94,7 +96,10 @@ Options (environment variable in brackets):
     });
     // A second Ctrl-C while closing means "now": skip the clean shutdown.
     process.once('SIGINT', () => process.exit(130));
-    process.stdout.write(`\n${signal}: closing connections and the store...\n`);
+    // startServer checked the value already.
+    const drainSeconds = Number(process.env.PARLEY_DRAIN_SECONDS || 0);
+    const draining = drainSeconds > 0 ? `draining for ${drainSeconds} s (/readyz answers 503), then ` : '';
+    process.stdout.write(`\n${signal}: ${draining}closing connections and the store...\n`);
     await server.close();
     process.stdout.write('stopped\n');
     return 0;

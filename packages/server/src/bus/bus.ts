@@ -8,8 +8,16 @@ import type { ConversationView, MemberRole, StoredMessage } from '../services/mo
 import type { RoomEventRecord, RoomViewerRecord } from '../services/rooms.js';
 
 export type BusEvent =
-  /** A message was committed. `alsoNotify`: users who are no longer members but must see it (the removed member). */
-  | { type: 'message'; message: StoredMessage; originSessionId?: string; alsoNotify?: string[] }
+  /**
+   * A message was committed. `alsoNotify`: users who are no longer members
+   * but must see it (the removed member). `recipients`: the conversation's
+   * active members when it committed, given for small conversations only
+   * (services/recipients.ts); an adapter that routes then sends the message
+   * only to the nodes holding them, each copy naming the recipients it is
+   * for (routesOf). Without it the message goes to every node, and each
+   * node pushes it to the members it finds in its own member list.
+   */
+  | { type: 'message'; message: StoredMessage; originSessionId?: string; alsoNotify?: string[]; recipients?: string[] }
   /** A conversation's member list changed: drop cached member lists. */
   | { type: 'members'; conversationId: string }
   /**
@@ -76,24 +84,49 @@ export interface NodeSnapshot {
 
 export type BusHandler = (event: BusEvent) => void;
 
-/** The route of a room's traffic (Bus.interest). */
+/** The route of a room's traffic (Bus.interest): declared by the nodes with viewers in the room. */
 export function roomRoute(roomId: string): string {
   return `room:${roomId}`;
 }
 
+/** The route of what concerns one user's devices: declared by the nodes the user is connected to. */
+export function userRoute(userId: string): string {
+  return `user:${userId}`;
+}
+
 /**
- * Where an adapter may route an event: a room's traffic only to the nodes
- * that declared interest in that room (the nodes with viewers in it), every
- * other event to every node (undefined).
+ * How an adapter that routes may send an event: as these copies, each to
+ * the nodes that declared its route, or, when undefined, to every node.
+ *
+ * - A room's traffic goes to the room's route.
+ * - What concerns named users goes to each user's route, in a copy that
+ *   names that user alone, so a node holding two of the users gets two
+ *   copies and acts on each user once. That covers a message with
+ *   `recipients` (its `alsoNotify` users get copies naming them there), a
+ *   view changed for one user, revoked tokens, and membership changes.
+ * - Everything else (messages of large groups, member-list changes,
+ *   presence, node figures) goes to every node.
  */
-export function routeOf(event: BusEvent): string | undefined {
+export function routesOf(event: BusEvent): Array<[route: string, copy: BusEvent]> | undefined {
   switch (event.type) {
     case 'roomMessage':
-      return roomRoute(event.message.conversationId);
+      return [[roomRoute(event.message.conversationId), event]];
     case 'roomEvent':
     case 'roomStats':
     case 'roomPerson':
-      return roomRoute(event.roomId);
+      return [[roomRoute(event.roomId), event]];
+    case 'message': {
+      if (event.recipients === undefined) return undefined;
+      const { alsoNotify, recipients, ...rest } = event;
+      const copies: Array<[string, BusEvent]> = recipients.map((userId) => [userRoute(userId), { ...rest, recipients: [userId] }]);
+      for (const userId of alsoNotify ?? []) copies.push([userRoute(userId), { ...rest, recipients: [], alsoNotify: [userId] }]);
+      return copies;
+    }
+    case 'membership':
+      return event.userIds.map((userId) => [userRoute(userId), { ...event, userIds: [userId] }]);
+    case 'summary':
+    case 'revoked':
+      return [[userRoute(event.userId), event]];
     default:
       return undefined;
   }
@@ -107,7 +140,7 @@ export interface Bus {
   /** False while the adapter cannot reach its broker (for /readyz); absent means always ready. */
   ready?(): boolean;
   /**
-   * Declares (held) or withdraws this node's interest in a route (routeOf).
+   * Declares (held) or withdraws this node's interest in a route (routesOf).
    * Counted: two declarations need two withdrawals. Resolves once every
    * event published afterwards, on any node, is sure to reach this one, so
    * state read after it cannot miss an event. An adapter without it (the

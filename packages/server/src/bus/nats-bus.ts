@@ -1,15 +1,21 @@
 /**
  * The Bus port on NATS (core NATS, no JetStream): every node of a cluster
- * connects to the same NATS. Events for every node go out on
- * `<prefix>.all.<event type>`, which each node subscribes to once; a room's
- * traffic goes out on `<prefix>.room.<room id, base64url>`, which a node
- * subscribes to only while it has viewers in that room (`interest`), so NATS
- * hands each room event once to each node that serves the room and to no
- * other. Handlers get their own node's events too (NATS echoes a
- * connection's publications back to it), so all nodes see one order per
- * publisher and subject. Events are encoded with Node's structured
- * serialisation (typed arrays and nested objects survive as they are); only
- * Parley nodes read them.
+ * connects to the same NATS. Events are routed by interest (routesOf):
+ *
+ * - a room's traffic goes out on `<prefix>.room.<room id, base64url>`, which
+ *   a node subscribes to only while it has viewers in the room;
+ * - what concerns a user's devices (the messages of direct chats and small
+ *   groups, their views, revocations) goes out on
+ *   `<prefix>.user.<user id, base64url>`, which a node subscribes to only
+ *   while the user has a connection there;
+ * - everything else goes out on `<prefix>.all.<event type>`, which each node
+ *   subscribes to once.
+ *
+ * So NATS hands each event once to each node that needs it and to no other.
+ * Handlers get their own node's events too (NATS echoes a connection's
+ * publications back to it), so all nodes see one order per publisher. Events
+ * are encoded with Node's structured serialisation (typed arrays and nested
+ * objects survive as they are); only Parley nodes read them.
  *
  * Nothing here is durable: an event published while a node is cut off from
  * NATS is not replayed to it. That is the port's contract: events only speed
@@ -17,7 +23,7 @@
  */
 import { deserialize, serialize } from 'node:v8';
 import { type Msg, type NatsConnection, type Subscription, connect } from '@nats-io/transport-node';
-import { type Bus, type BusEvent, type BusHandler, routeOf } from './bus.js';
+import { type Bus, type BusEvent, type BusHandler, routesOf } from './bus.js';
 
 export interface NatsBusOptions {
   /** nats://host:port (comma-separated for several servers). */
@@ -71,9 +77,10 @@ export class NatsBus implements Bus {
     // is stopping (draining) drops the event rather than fail the request
     // that made it; devices learn of it by sync and pull.
     if (this.connection.isClosed() || this.connection.isDraining()) return;
-    const route = routeOf(event);
+    const copies = routesOf(event);
     try {
-      this.connection.publish(route === undefined ? `${this.prefix}.all.${event.type}` : this.subjectOf(route), serialize(event));
+      if (copies === undefined) this.connection.publish(`${this.prefix}.all.${event.type}`, serialize(event));
+      else for (const [route, copy] of copies) this.connection.publish(this.subjectOf(route), serialize(copy));
     } catch {
       // The connection closed or began draining since the check: as above.
     }
@@ -103,7 +110,7 @@ export class NatsBus implements Bus {
     await this.connection.flush();
   }
 
-  /** Route "room:<id>" → "<prefix>.room.<id as base64url>": ids may hold characters NATS subjects may not. */
+  /** Route "room:<id>" → "<prefix>.room.<id as base64url>" (and "user:<id>" alike): ids may hold characters NATS subjects may not. */
   private subjectOf(route: string): string {
     const colon = route.indexOf(':');
     return `${this.prefix}.${route.slice(0, colon)}.${Buffer.from(route.slice(colon + 1)).toString('base64url')}`;

@@ -6,9 +6,13 @@
  * connection: a busy group costs one write per member per turn, not one per
  * member per message (see flushPushes).
  *
- * Member lists come from the conversation service and are cached per conversation. While a
- * conversation's list loads, its messages wait in arrival order, so pushes of
- * one conversation never overtake each other.
+ * Who gets a message: a message that names its recipients (a direct chat
+ * or a small group: services/recipients.ts) goes to those users, each in a
+ * stream of their own (on a routing bus every node gets one copy per user it
+ * holds). Any other message goes to the members this node finds in its own
+ * member list, which comes from the conversation service and is cached per
+ * conversation; while a conversation's list loads, its messages wait in
+ * arrival order, so pushes of one conversation never overtake each other.
  */
 import { type Clock, encodeFrameEntry, joinEntries } from '@parley/protocol';
 import { performance } from 'node:perf_hooks';
@@ -44,6 +48,10 @@ interface PendingPushes {
 const MAX_CACHED_CONVERSATIONS = 20_000;
 /** How long a message that overtook its predecessor on the bus waits for it. */
 const SEQ_WAIT_MS = 200;
+/** A stream quiet for this long starts afresh (seq-order.ts): its missing seqs most likely went to other nodes. */
+const SEQ_RESTART_AFTER_IDLE_MS = 1000;
+/** Seq positions kept: conversations, and one per user for addressed messages. */
+const MAX_SEQ_STREAMS = 100_000;
 /**
  * Conversations with at least this many members are flushed at most every
  * LARGE_FLUSH_INTERVAL_MS. Writing to a socket costs the same for one message
@@ -59,7 +67,7 @@ export class Delivery {
   pushedMessages = 0;
   private readonly memberCache = new Map<string, MemberEntry>();
   /** Messages of one conversation committed on different nodes can arrive out of seq order: pushed in order (seq-order.ts). */
-  private readonly seqOrder = new SeqOrder({ maxWaitMs: SEQ_WAIT_MS, maxConversations: MAX_CACHED_CONVERSATIONS });
+  private readonly seqOrder = new SeqOrder({ maxWaitMs: SEQ_WAIT_MS, maxConversations: MAX_SEQ_STREAMS, restartAfterIdleMs: SEQ_RESTART_AFTER_IDLE_MS });
   private readonly unsubscribe: () => void;
   private pending = new Map<string, PendingPushes>();
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
@@ -108,7 +116,8 @@ export class Delivery {
     if (event.type !== 'message') this.flushPushes(true);
     switch (event.type) {
       case 'message':
-        this.seqOrder.admit(event.message.conversationId, event.message.seq, () => this.onMessage(event));
+        if (event.recipients !== undefined) this.onAddressedMessage(event, event.recipients);
+        else this.seqOrder.admit(event.message.conversationId, event.message.seq, () => this.onMessage(event));
         break;
       case 'members':
         this.invalidate(event.conversationId);
@@ -169,11 +178,29 @@ export class Delivery {
     else if (entry !== undefined) entry.members = undefined;
   }
 
+  /**
+   * A message for named users: each user's pushes are put in seq order and
+   * batched on their own (userStream), since a node gets one copy per user
+   * it holds, possibly from several publishers in between. Users with no
+   * connection here are kept in order too, so that their stream has no hole
+   * when they connect.
+   */
+  private onAddressedMessage(event: MessageEvent, recipients: readonly string[]): void {
+    const { message } = event;
+    // The removed member of a membership change is addressed like the others.
+    const users = event.alsoNotify === undefined || event.alsoNotify.length === 0 ? recipients : [...new Set([...recipients, ...event.alsoNotify])];
+    const addressed: MessageEvent = event.alsoNotify === undefined ? event : { ...event, alsoNotify: undefined };
+    for (const userId of users) {
+      const stream = userStream(message.conversationId, userId);
+      this.seqOrder.admit(stream, message.seq, () => this.push(stream, addressed, [userId]));
+    }
+  }
+
   private onMessage(event: MessageEvent): void {
     const conversationId = event.message.conversationId;
     let entry = this.memberCache.get(conversationId);
     if (entry?.members !== undefined && entry.waiting.length === 0) {
-      this.push(event, entry.members);
+      this.push(conversationId, event, entry.members);
       return;
     }
     if (entry === undefined) {
@@ -198,7 +225,7 @@ export class Delivery {
         }
       }
       const batch = entry.waiting.splice(0);
-      for (const event of batch) this.push(event, entry.members);
+      for (const event of batch) this.push(conversationId, event, entry.members);
     }
   }
 
@@ -214,10 +241,10 @@ export class Delivery {
     this.memberCache.set(conversationId, entry);
   }
 
-  private push(event: MessageEvent, members: readonly string[]): void {
-    const conversationId = event.message.conversationId;
-    const batch = this.pending.get(conversationId);
-    if (batch === undefined) this.pending.set(conversationId, { members, events: [event], full: [], hidden: [] });
+  /** `stream`: the conversation, or one user's stream of it (userStream). */
+  private push(stream: string, event: MessageEvent, members: readonly string[]): void {
+    const batch = this.pending.get(stream);
+    if (batch === undefined) this.pending.set(stream, { members, events: [event], full: [], hidden: [] });
     else {
       // The cached list changes only on a 'members' event, which flushes first.
       batch.members = members;
@@ -269,8 +296,10 @@ export class Delivery {
    * for a gap and pull it). Everyone else still gets them in the batch.
    */
   beforeAck(session: Session, conversationId: string): void {
-    const batch = this.pending.get(conversationId);
-    if (batch === undefined || session.userId === undefined) return;
+    if (session.userId === undefined) return;
+    const stream = userStream(conversationId, session.userId);
+    const batch = this.pending.get(stream) ?? this.pending.get(conversationId);
+    if (batch === undefined) return;
     this.pushedMessages += enqueueOwnPacket(batch, session, session.userId, batch.sentEarly?.get(session.id) ?? 0, this.pushAges);
     batch.sentEarly ??= new Map();
     batch.sentEarly.set(session.id, batch.events.length);
@@ -327,6 +356,11 @@ export class Delivery {
   }
 }
 
+/** The key of one user's pushes of a conversation (addressed messages), beside the conversation's own. */
+function userStream(conversationId: string, userId: string): string {
+  return `${conversationId}\u0000${userId}`;
+}
+
 /**
  * Queues on `session` a packet of its own: the batch's events from `start`,
  * as `userId` sees them, without the ones this session sent (it had them in
@@ -351,8 +385,24 @@ function entryAt(batch: PendingPushes, index: number, userId: string): Uint8Arra
   const cache = placeholder ? batch.hidden : batch.full;
   let bytes = cache[index];
   if (bytes === undefined) {
-    bytes = entryOf(message, placeholder);
+    bytes = placeholder ? entryOf(message, true) : fullEntryOf(message);
     cache[index] = bytes;
+  }
+  return bytes;
+}
+
+/**
+ * A message's push, encoded once however many users' streams carry it: an
+ * addressed message is batched per user, but on one node those batches
+ * share the one message object they were handed.
+ */
+const fullEntries = new WeakMap<StoredMessage, Uint8Array>();
+
+function fullEntryOf(message: StoredMessage): Uint8Array {
+  let bytes = fullEntries.get(message);
+  if (bytes === undefined) {
+    bytes = entryOf(message, false);
+    fullEntries.set(message, bytes);
   }
   return bytes;
 }

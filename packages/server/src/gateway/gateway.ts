@@ -5,6 +5,7 @@
  * The sweep is a timeout on the server's Clock that re-arms itself.
  */
 import type { Logger } from 'pino';
+import { type Bus, userRoute } from '../bus/bus.js';
 import type { Clock, TimerHandle } from '@parley/protocol';
 import { Admission } from '../util/admission.js';
 import { unrefTimer } from '../util/timers.js';
@@ -16,10 +17,16 @@ import { SessionRegistry } from './registry.js';
 const RESUME_BATCH = 32;
 /** The longest a stopping node asks its clients to wait before they come back. */
 const MAX_SHUTDOWN_SPREAD_MS = 10_000;
+/**
+ * The longest a hello waits for the bus to route the user's pushes here.
+ * Past it (the broker is out of reach) the device is welcomed anyway: the
+ * node catches its devices up once the bus is back (bus-recovery.ts).
+ */
+const USER_ROUTE_WAIT_MS = 2000;
 
 export type GatewayServices = Omit<
   GatewayContext,
-  'onAuthenticated' | 'onClosed' | 'scheduleFlush' | 'sendBucketOf' | 'countRequest' | 'beforeAck' | 'pauseReading' | 'admitHello' | 'counters'
+  'onAuthenticated' | 'routeUser' | 'onClosed' | 'scheduleFlush' | 'sendBucketOf' | 'countRequest' | 'beforeAck' | 'pauseReading' | 'admitHello' | 'counters'
 >;
 
 export class Gateway {
@@ -39,11 +46,15 @@ export class Gateway {
   private readonly sweepEveryMs: number;
   private sweepTimer: TimerHandle | undefined;
   private closed = false;
+  /** Sessions that declared their user's bus route (withdrawn when they close). */
+  private readonly routed = new Set<Session>();
 
+  /** `bus`: the bus the node's pushes come from, when it routes by interest. */
   constructor(
     services: GatewayServices,
     private readonly authTimeoutMs: number,
     private readonly log: Logger,
+    private readonly bus?: Pick<Bus, 'interest'>,
   ) {
     this.registry = new SessionRegistry(services.limits);
     const hellos = new Admission(services.limits.connectsPerSecond, services.limits.connectBurst);
@@ -53,10 +64,12 @@ export class Gateway {
       beforeAck: (session, conversationId) => this.beforeAck(session, conversationId),
       pauseReading: (session) => this.pauseReading(session),
       countRequest: (kind) => this.requestCounts.set(kind, (this.requestCounts.get(kind) ?? 0) + 1),
+      routeUser: (session) => this.routeUser(session),
       onAuthenticated: (session) => this.registry.bindUser(session),
       sendBucketOf: (userId, now) => this.registry.sendBucketOf(userId, now),
       admitHello: () => hellos.admit(services.clock.now()),
       onClosed: (session) => {
+        if (this.routed.delete(session)) void this.bus?.interest?.(userRoute(session.userId as string), false);
         this.registry.remove(session);
         this.paused.delete(session);
         services.roomHub.removeSession(session);
@@ -66,6 +79,26 @@ export class Gateway {
     // A deadline is noticed at most this long after it passed (5 s at the defaults).
     this.sweepEveryMs = Math.max(200, Math.min(5000, Math.floor(Math.min(services.heartbeatIntervalMs, authTimeoutMs) / 2)));
     this.armSweep();
+  }
+
+  /**
+   * Declares the session's user on the bus (counted per session: the route
+   * is withdrawn when the user's last session here closes) and waits until
+   * the user's pushes are routed here, at most USER_ROUTE_WAIT_MS.
+   */
+  private async routeUser(session: Session): Promise<void> {
+    const interest = this.bus?.interest;
+    if (interest === undefined || session.userId === undefined) return;
+    this.routed.add(session);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const routed = interest.call(this.bus, userRoute(session.userId), true).catch((error: unknown) => {
+      this.log.warn({ err: error, conn: session.id }, 'user route not confirmed');
+    });
+    const waited = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, USER_ROUTE_WAIT_MS);
+    });
+    await Promise.race([routed, waited]);
+    clearTimeout(timer);
   }
 
   /** The server's clock, for the listeners' close grace timers. */

@@ -115,6 +115,13 @@ export interface GatewayContext {
   countRequest(kind: string): void;
   /** 0 when a new connection may say hello now; otherwise the ms it should wait (a reconnect storm: see Admission). */
   admitHello(): number;
+  /**
+   * Called once a session's token checked out, before it is welcomed: on a
+   * routing bus, resolves once the user's pushes reach this node (or after
+   * a bounded wait), so that nothing the device then reads can miss one.
+   * Never rejects.
+   */
+  routeUser(session: Session): Promise<void>;
   /** Called once a session authenticated; throws to refuse it (too many connections). */
   onAuthenticated(session: Session): void;
   /** The send-rate bucket of a user, shared by their connections (`now`: when a cluster's share changes, from then on). */
@@ -384,6 +391,8 @@ export class Session {
     }
     if (this.state !== 'authenticating') return;
     this.userId = userId;
+    await this.context.routeUser(this);
+    if (this.state !== 'authenticating') return;
     this.state = 'open';
     try {
       this.context.onAuthenticated(this);

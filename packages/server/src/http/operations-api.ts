@@ -55,6 +55,8 @@ export interface OperationsApiDeps {
   messagesOut(): number;
   /** Store write units called and not settled (TimedStore). */
   pendingStoreWrites(): number;
+  /** True once the node is stopping (ServerOptions.drainSeconds): /readyz fails while it still serves. */
+  draining(): boolean;
 }
 
 export const OPERATIONS_PATHS = ['/metrics', '/readyz'];
@@ -67,9 +69,10 @@ export function registerOperationsApi(app: FastifyInstance, deps: OperationsApiD
 
   app.get('/readyz', async (_request, reply) => {
     const checks = { store: await deps.storeAnswers(), bus: deps.bus.ready?.() ?? true };
-    const ready = checks.store && checks.bus;
+    const draining = deps.draining();
+    const ready = checks.store && checks.bus && !draining;
     reply.code(ready ? 200 : 503);
-    return { status: ready ? 'ready' : 'unavailable', node: deps.nodeId, ...checks };
+    return { status: draining ? 'draining' : ready ? 'ready' : 'unavailable', node: deps.nodeId, ...checks };
   });
 
   app.get('/metrics', async (request, reply) => {

@@ -9,6 +9,7 @@ import type { ServerLimits } from '../config.js';
 import type { Bus } from '../bus/bus.js';
 import type { ConversationRow, MemberRow, Store, StoreTx } from '../store/store.js';
 import { lockConversation, requireConversation, requireUsers } from './access.js';
+import { routedRecipients } from './recipients.js';
 import { directConversationId, newGroupId } from './ids.js';
 import type { ConversationKindName, ConversationView, MemberInfo, MembershipChange } from './model.js';
 import { type ActorMembership, type MemberRole, checkCanAdd, checkCanRemove, checkCanRename, checkCanSetRole, requireActiveMember } from './rules.js';
@@ -73,7 +74,7 @@ export class ConversationService {
     const name = requireName(input.name, 'name', this.limits);
     const owner = requireId(ownerId, 'ownerId');
     const requested = requireIdList(input.memberIds, 'memberIds', this.limits.maxGroupMembers);
-    const { view, change } = await this.store.write(async (tx) => {
+    const { view, change, recipients } = await this.store.write(async (tx) => {
       await requireUsers(tx, [owner]);
       const memberIds = [...new Set([owner, ...requested])];
       if (memberIds.length > this.limits.maxGroupMembers) {
@@ -88,9 +89,9 @@ export class ConversationService {
       }
       const message = await appendSystemEvent(tx, conversation, owner, { event: 'group_created', actorId: owner, name, userIds: memberIds }, now);
       const change: MembershipChange = { conversationId: id, messages: [message], added: memberIds, removed: [] };
-      return { view: await this.viewIn(tx, owner, conversation), change };
+      return { view: await this.viewIn(tx, owner, conversation), change, recipients: await routedRecipients(tx, conversation) };
     });
-    this.publish(change);
+    this.publish(change, recipients);
     return view;
   }
 
@@ -103,7 +104,7 @@ export class ConversationService {
     const id = requireConversationId(conversationId);
     const toAddRequested = requireIdList(add, 'add', this.limits.maxGroupMembers);
     const toRemove = requireIdList(remove, 'remove', this.limits.maxGroupMembers);
-    const change = await this.store.write(async (tx) => {
+    const { change, recipients } = await this.store.write(async (tx) => {
       const conversation = await lockConversation(tx, id);
       if (conversation.kind !== 'group') throw new ParleyError('INVALID_ARGUMENT', 'members can only change in groups');
       const actor = asAdmin ? await this.adminActing(tx, actorId) : await this.actorIn(tx, id, actorId);
@@ -150,28 +151,31 @@ export class ConversationService {
         change.removed.push(userId);
         change.messages.push(message);
       }
+      let memberCount = conversation.memberCount;
       if (change.added.length + change.removed.length > 0) {
-        await tx.updateConversation(id, { memberCount: await tx.countActiveMembers(id) });
+        memberCount = await tx.countActiveMembers(id);
+        await tx.updateConversation(id, { memberCount });
       }
-      return change;
+      return { change, recipients: await routedRecipients(tx, conversation, memberCount) };
     }, { order: id });
-    this.publish(change);
+    this.publish(change, recipients);
     return change;
   }
 
   async rename(actorId: string, conversationId: string, name: string, asAdmin = false): Promise<void> {
     const id = requireConversationId(conversationId);
     const newName = requireName(name, 'name', this.limits);
-    const change = await this.store.write(async (tx) => {
+    const { change, recipients } = await this.store.write(async (tx) => {
       const conversation = await lockConversation(tx, id);
       if (conversation.kind !== 'group') throw new ParleyError('INVALID_ARGUMENT', 'only groups have names');
       if (asAdmin) await this.adminActing(tx, actorId);
       else checkCanRename(await this.actorIn(tx, id, actorId));
       await tx.updateConversation(id, { name: newName });
       const message = await appendSystemEvent(tx, conversation, actorId, { event: 'renamed', actorId, name: newName }, this.clock.now());
-      return { conversationId: id, messages: [message], added: [], removed: [] };
+      const change: MembershipChange = { conversationId: id, messages: [message], added: [], removed: [] };
+      return { change, recipients: await routedRecipients(tx, conversation) };
     }, { order: id });
-    this.publish(change);
+    this.publish(change, recipients);
   }
 
   /** Only the owner assigns roles; making another member owner hands ownership over (the old owner becomes admin). */
@@ -179,7 +183,7 @@ export class ConversationService {
     if (role === undefined) throw new ParleyError('INVALID_ARGUMENT', 'role must be member, admin or owner');
     const id = requireConversationId(conversationId);
     const targetId = requireId(userId, 'userId');
-    const change = await this.store.write(async (tx) => {
+    const { change, recipients } = await this.store.write(async (tx) => {
       const conversation = await lockConversation(tx, id);
       if (conversation.kind !== 'group') throw new ParleyError('INVALID_ARGUMENT', 'roles exist only in groups');
       const actor = await this.actorIn(tx, id, actorId);
@@ -194,9 +198,10 @@ export class ConversationService {
       }
       await tx.updateMember(id, targetId, { role });
       const message = await appendSystemEvent(tx, conversation, actorId, { event: 'role_changed', actorId, userIds: [targetId], role }, this.clock.now());
-      return { conversationId: id, messages: [message], added: [], removed: [] };
+      const change: MembershipChange = { conversationId: id, messages: [message], added: [], removed: [] };
+      return { change, recipients: await routedRecipients(tx, conversation) };
     }, { order: id });
-    this.publish(change);
+    this.publish(change, recipients);
     // Handing over ownership also makes the old owner an admin.
     const changedRoles = role === 'owner' && userId !== actorId ? [userId, actorId] : [userId];
     this.bus.publish({ type: 'membership', conversationId: change.conversationId, userIds: changedRoles });
@@ -259,10 +264,11 @@ export class ConversationService {
     return buildView(tx, member, conversation);
   }
 
-  private publish(change: MembershipChange): void {
+  /** `recipients`: the active members after the change, for a small group (recipients.ts). */
+  private publish(change: MembershipChange, recipients: string[] | undefined): void {
     if (change.added.length + change.removed.length > 0) this.bus.publish({ type: 'members', conversationId: change.conversationId });
     for (const message of change.messages) {
-      this.bus.publish({ type: 'message', message, alsoNotify: change.removed });
+      this.bus.publish({ type: 'message', message, alsoNotify: change.removed, recipients });
     }
     const changed = [...change.added, ...change.removed];
     if (changed.length > 0) this.bus.publish({ type: 'membership', conversationId: change.conversationId, userIds: changed });

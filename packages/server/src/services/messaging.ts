@@ -8,6 +8,7 @@ import type { ServerLimits } from '../config.js';
 import type { Bus } from '../bus/bus.js';
 import type { MemberRow, Store } from '../store/store.js';
 import { requireRoomSender } from './rooms.js';
+import { routedRecipients } from './recipients.js';
 import { lockConversation, requireActiveMembership, requireConversation, requireMembership, requireUsers } from './access.js';
 import type { AppendResult, ChangesResult, ConversationView, ReadRangeResult } from './model.js';
 import { type HistoryPage, type HistoryQuery, readAcross, readHistory } from './history.js';
@@ -119,11 +120,13 @@ export class MessagingService {
     checkContent(text, input.data, this.limits);
     const visibleTo = input.visibleTo === undefined || input.visibleTo === '' ? undefined : requireId(input.visibleTo, 'visibleTo');
     let room = false;
+    let recipients: string[] | undefined;
     const result = await this.store.write(async (tx): Promise<AppendResult> => {
       // Locked before the dedupe check: a retry racing its original on another
       // node waits here and then finds it.
       const conversation = await lockConversation(tx, conversationId);
       room = conversation.kind === 'room';
+      recipients = room ? undefined : await routedRecipients(tx, conversation);
       const existing = await tx.messageByClientId(senderId, clientMsgId);
       if (existing !== undefined) {
         if (existing.conversationId !== conversationId) throw new ParleyError('CONFLICT', 'clientMsgId was already used in another conversation');
@@ -157,7 +160,7 @@ export class MessagingService {
     // committed and then refused (its flush failed or timed out), and was
     // then never published. Devices drop a seq they hold.
     if (room) this.bus.publish({ type: 'roomMessage', message: result.message });
-    else this.bus.publish({ type: 'message', message: result.message, originSessionId: origin?.sessionId });
+    else this.bus.publish({ type: 'message', message: result.message, originSessionId: origin?.sessionId, recipients });
     return result;
   }
 

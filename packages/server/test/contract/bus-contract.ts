@@ -4,11 +4,12 @@
  * process; NATS: several connections); every subscriber on every node must
  * get every event, in publish order per conversation, with its payload
  * intact; a room's traffic reaches every node that declared interest in the
- * room, and an adapter that routes sends it to no other node.
+ * room, what concerns a user every node that declared the user, and an
+ * adapter that routes sends either to no other node.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { type Bus, type BusEvent, roomRoute } from '../../src/bus/bus.js';
+import { type Bus, type BusEvent, roomRoute, userRoute } from '../../src/bus/bus.js';
 import type { StoredMessage } from '../../src/services/model.js';
 
 export interface BusCluster {
@@ -65,6 +66,8 @@ export function busContract(name: string, createCluster: () => Promise<BusCluste
       const received: BusEvent[] = [];
       nodes[0]!.subscribe((event) => received.push(event));
       await nodes[0]!.interest?.(roomRoute('live'), true);
+      await nodes[0]!.interest?.(userRoute('b'), true);
+      await nodes[0]!.interest?.(userRoute('c'), true);
       const publisher = nodes[nodes.length - 1]!;
       const sent: BusEvent[] = [
         {
@@ -162,6 +165,54 @@ export function busContract(name: string, createCluster: () => Promise<BusCluste
       }
     });
 
+    test('what concerns a user reaches each node that declared the user, once per user, and no other node', async (t) => {
+      const { nodes } = await setup(t);
+      const routes = nodes.every((node) => node.interest !== undefined);
+      const [first, second] = [nodes[0]!, nodes[nodes.length - 1]!];
+      const seen = (bus: Bus) => {
+        const events: BusEvent[] = [];
+        bus.subscribe((event) => {
+          if (event.type !== 'members') events.push(event);
+        });
+        return events;
+      };
+      const atFirst = seen(first);
+      const atSecond = first === second ? atFirst : seen(second);
+      await first.interest?.(userRoute('x'), true);
+      await first.interest?.(userRoute('y'), true);
+      await second.interest?.(userRoute('y'), true);
+      for (let seq = 1; seq <= 20; seq++) {
+        second.publish({ type: 'message', message: message('dm', seq), recipients: ['x', 'y', 'nobody'], alsoNotify: seq === 20 ? ['gone'] : undefined });
+      }
+      second.publish({ type: 'membership', conversationId: 'dm', userIds: ['x', 'nobody'] });
+      second.publish({ type: 'revoked', userId: 'nobody' });
+      let marked = 0;
+      for (const node of [first, second]) {
+        node.subscribe((event) => {
+          if (event.type === 'members' && event.conversationId === 'marker') marked += 1;
+        });
+      }
+      second.publish({ type: 'members', conversationId: 'marker' });
+      await eventually(() => marked === 2, 'the marker behind them, on both nodes');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      /** The seqs of "dm" that reached a node for `userId`, in arrival order. */
+      const seqsFor = (events: BusEvent[], userId: string) =>
+        events.flatMap((event) => (event.type === 'message' && event.recipients?.includes(userId) ? [event.message.seq] : []));
+      const all = Array.from({ length: 20 }, (_, n) => n + 1);
+      assert.deepEqual(seqsFor(atFirst, 'x'), all, 'x: every message once, in order');
+      assert.deepEqual(seqsFor(atFirst, 'y'), all, 'y: every message once, in order');
+      if (first !== second) assert.deepEqual(seqsFor(atSecond, 'y'), all);
+      const membershipFor = (events: BusEvent[], userId: string) => events.filter((event) => event.type === 'membership' && event.userIds.includes(userId)).length;
+      assert.equal(membershipFor(atFirst, 'x'), 1);
+      if (routes && first !== second) {
+        assert.deepEqual(seqsFor(atSecond, 'x'), [], 'x was declared on the first node only');
+        for (const events of [atFirst, atSecond]) {
+          assert.ok(!events.some((event) => JSON.stringify(event).includes('nobody')), 'nothing for a user no node declared');
+          assert.ok(!events.some((event) => event.type === 'message' && event.alsoNotify?.includes('gone')), 'nor for an undeclared removed user');
+        }
+      }
+    });
+
     test('an unsubscribed handler gets nothing more; the others still do', async (t) => {
       const { nodes } = await setup(t);
       const kept: BusEvent[] = [];
@@ -173,7 +224,7 @@ export function busContract(name: string, createCluster: () => Promise<BusCluste
       await eventually(() => kept.length === 1 && dropped.length === 1, 'first event');
       unsubscribe();
       publisher.publish({ type: 'members', conversationId: 'after' });
-      publisher.publish({ type: 'revoked', userId: 'marker' });
+      publisher.publish({ type: 'members', conversationId: 'marker' });
       await eventually(() => kept.length === 3, 'later events');
       assert.equal(dropped.length, 1);
     });
