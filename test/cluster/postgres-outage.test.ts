@@ -6,7 +6,7 @@
  * back; the SDK sends them again with the same clientMsgId, so each is
  * stored once, in the order the device made them, and every device
  * converges with exact unread counts. Meanwhile the nodes tell a load
- * balancer they are not ready.
+ * balancer they are not ready, and still tell a liveness probe they live.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -32,6 +32,7 @@ test('PostgreSQL cut off for 3 s mid-traffic: sends fail retryably, never a fals
   let repeated: Frame | undefined;
   let recoveredAfterMs = 0;
   const ready: { during: number[]; after: number[] } = { during: [], after: [] };
+  let aliveDuring: Array<{ status: number; users: unknown }> = [];
   const run = await runClusterTraffic(t, cluster, {
     durationMs: 7000,
     faultAtMs: 1500,
@@ -45,6 +46,12 @@ test('PostgreSQL cut off for 3 s mid-traffic: sends fail retryably, never a fals
       const cutAt = Date.now();
       during = await probe.request(send, 15_000);
       ready.during = await Promise.all(cluster.nodes.map((node) => waitForReadiness(node, 503, 1500)));
+      aliveDuring = await Promise.all(
+        cluster.nodes.map(async (node) => {
+          const response = await fetch(`http://127.0.0.1:${node.ports.ws}/healthz`, { signal: AbortSignal.timeout(2000) });
+          return { status: response.status, users: ((await response.json()) as { users: unknown }).users };
+        }),
+      );
       await sleep(Math.max(0, OUTAGE_MS - (Date.now() - cutAt)));
       relay.restore();
       const restoredAt = Date.now();
@@ -65,6 +72,7 @@ test('PostgreSQL cut off for 3 s mid-traffic: sends fail retryably, never a fals
   t.diagnostic(`/readyz during the outage ${ready.during.join(', ')}, after ${ready.after.join(', ')}`);
   assert.deepEqual(ready.during, [503, 503, 503], 'every node says it is not ready while PostgreSQL is away');
   assert.deepEqual(ready.after, [200, 200, 200], 'and ready again once it is back');
+  assert.deepEqual(aliveDuring, Array(3).fill({ status: 200, users: null }), '/healthz: alive, the user count left out');
   assert.equal(during?.body?.$case, 'error', `a send during the outage is refused, not acked: ${describe(during)}`);
   if (during?.body?.$case === 'error') {
     assert.equal(errorInfo(during.body.value.code).retryable, true, `the error says "try again": ${describe(during)}`);

@@ -42,6 +42,7 @@ import { PostgresStore } from './store/postgres/postgres-store.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
 import type { Store } from './store/store.js';
 import { TimedStore } from './store/timed-store.js';
+import { within } from './util/within.js';
 import { cachedFor } from './util/cached.js';
 import { TimedBus } from './util/timed-bus.js';
 import { SERVER_VERSION } from './version.js';
@@ -96,6 +97,9 @@ function persistentSecret(dataDir: string, file: string): string {
   }
   return secret;
 }
+
+/** How long /healthz waits for the user count before it answers without it. */
+const HEALTH_STORE_WAIT_MS = 500;
 
 /**
  * Starts a server. Everything the protocol times (deadlines, token lifetimes,
@@ -261,9 +265,12 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
       usersOnline: () => presence.usersOnline(),
       presenceOf: (userId) => presence.connectionsOf(userId),
     },
+    // Liveness: the process answers. A store that does not answer is /readyz's
+    // business; failing here would have probes restart every node of a
+    // cluster during a database outage, which mends nothing.
     health: async () => ({
       version: SERVER_VERSION,
-      users: await userCount(),
+      users: await within(userCount(), HEALTH_STORE_WAIT_MS, null),
       connectedUsers: gateway.registry.userCount,
       connections: gateway.registry.size,
     }),

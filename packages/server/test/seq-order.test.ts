@@ -9,7 +9,7 @@ function recorder(order: SeqOrder) {
 }
 
 test('in order passes straight through; a conversation met mid-stream starts where it is met', () => {
-  const order = new SeqOrder({ maxWaitMs: 1000, maxConversations: 10, restartAfterIdleMs: 60_000 });
+  const order = new SeqOrder({ maxWaitMs: 1000, maxConversations: 10 });
   const { out, admit } = recorder(order);
   admit('a', 41);
   admit('a', 42);
@@ -19,7 +19,7 @@ test('in order passes straight through; a conversation met mid-stream starts whe
 });
 
 test('a message that overtook its predecessor waits for it; conversations do not wait for each other', () => {
-  const order = new SeqOrder({ maxWaitMs: 1000, maxConversations: 10, restartAfterIdleMs: 60_000 });
+  const order = new SeqOrder({ maxWaitMs: 1000, maxConversations: 10 });
   const { out, admit } = recorder(order);
   admit('a', 1);
   admit('a', 3);
@@ -34,7 +34,7 @@ test('a message that overtook its predecessor waits for it; conversations do not
 });
 
 test('a predecessor that never comes: what waited goes out in order after the wait, and later ones flow again', async () => {
-  const order = new SeqOrder({ maxWaitMs: 30, maxConversations: 10, restartAfterIdleMs: 60_000 });
+  const order = new SeqOrder({ maxWaitMs: 30, maxConversations: 10 });
   const { out, admit } = recorder(order);
   admit('a', 1);
   admit('a', 4);
@@ -50,7 +50,7 @@ test('a predecessor that never comes: what waited goes out in order after the wa
 });
 
 test('memory is bounded: the least recently seen conversation with nothing waiting is forgotten', () => {
-  const order = new SeqOrder({ maxWaitMs: 1000, maxConversations: 2, restartAfterIdleMs: 60_000 });
+  const order = new SeqOrder({ maxWaitMs: 1000, maxConversations: 2 });
   const { out, admit } = recorder(order);
   admit('a', 1);
   admit('b', 1);
@@ -62,20 +62,14 @@ test('memory is bounded: the least recently seen conversation with nothing waiti
   order.close();
 });
 
-test('a stream quiet for longer than restartAfterIdleMs starts afresh: the seqs it missed went to other nodes', () => {
-  let now = 0;
-  const order = new SeqOrder({ maxWaitMs: 1000, maxConversations: 10, restartAfterIdleMs: 500, now: () => now });
+test('a forgotten conversation starts afresh with its next message, whatever it held', () => {
+  const order = new SeqOrder({ maxWaitMs: 60_000, maxConversations: 10 });
   const { out, admit } = recorder(order);
   admit('a', 1);
-  admit('a', 2);
-  now = 400;
-  admit('a', 4); // not quiet long enough: 3 may still be on its way
-  assert.deepEqual(out, ['a1', 'a2']);
-  admit('a', 3);
-  assert.deepEqual(out, ['a1', 'a2', 'a3', 'a4']);
-  now = 2000;
-  admit('a', 9); // quiet for 1.6 s: 5 to 8 went elsewhere (the user was connected to another node)
+  admit('a', 3); // waits for 2
+  order.forget('a'); // the user left this node: 2 to 8 go elsewhere
+  admit('a', 9);
   admit('a', 10);
-  assert.deepEqual(out.slice(4), ['a9', 'a10']);
+  assert.deepEqual(out, ['a1', 'a9', 'a10']);
   order.close();
 });

@@ -48,8 +48,6 @@ interface PendingPushes {
 const MAX_CACHED_CONVERSATIONS = 20_000;
 /** How long a message that overtook its predecessor on the bus waits for it. */
 const SEQ_WAIT_MS = 200;
-/** A stream quiet for this long starts afresh (seq-order.ts): its missing seqs most likely went to other nodes. */
-const SEQ_RESTART_AFTER_IDLE_MS = 1000;
 /** Seq positions kept: conversations, and one per user for addressed messages. */
 const MAX_SEQ_STREAMS = 100_000;
 /**
@@ -67,7 +65,7 @@ export class Delivery {
   pushedMessages = 0;
   private readonly memberCache = new Map<string, MemberEntry>();
   /** Messages of one conversation committed on different nodes can arrive out of seq order: pushed in order (seq-order.ts). */
-  private readonly seqOrder = new SeqOrder({ maxWaitMs: SEQ_WAIT_MS, maxConversations: MAX_SEQ_STREAMS, restartAfterIdleMs: SEQ_RESTART_AFTER_IDLE_MS });
+  private readonly seqOrder = new SeqOrder({ maxWaitMs: SEQ_WAIT_MS, maxConversations: MAX_SEQ_STREAMS });
   private readonly unsubscribe: () => void;
   private pending = new Map<string, PendingPushes>();
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
@@ -181,9 +179,11 @@ export class Delivery {
   /**
    * A message for named users: each user's pushes are put in seq order and
    * batched on their own (userStream), since a node gets one copy per user
-   * it holds, possibly from several publishers in between. Users with no
-   * connection here are kept in order too, so that their stream has no hole
-   * when they connect.
+   * it holds, possibly from several publishers in between. A user with no
+   * connection here has their stream forgotten: until they connect here
+   * again their messages go to other nodes, so the first one after that
+   * starts the stream afresh instead of waiting for the ones in between.
+   * (A device that connects reads what came before its welcome by sync.)
    */
   private onAddressedMessage(event: MessageEvent, recipients: readonly string[]): void {
     const { message } = event;
@@ -192,7 +192,8 @@ export class Delivery {
     const addressed: MessageEvent = event.alsoNotify === undefined ? event : { ...event, alsoNotify: undefined };
     for (const userId of users) {
       const stream = userStream(message.conversationId, userId);
-      this.seqOrder.admit(stream, message.seq, () => this.push(stream, addressed, [userId]));
+      if (this.registry.sessionsOf(userId) === undefined) this.seqOrder.forget(stream);
+      else this.seqOrder.admit(stream, message.seq, () => this.push(stream, addressed, [userId]));
     }
   }
 

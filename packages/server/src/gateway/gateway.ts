@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { type Bus, userRoute } from '../bus/bus.js';
 import type { Clock, TimerHandle } from '@parley/protocol';
 import { Admission } from '../util/admission.js';
+import { within } from '../util/within.js';
 import { unrefTimer } from '../util/timers.js';
 import type { GatewayContext, GatewayCounters, WireConnection } from './session.js';
 import { Session } from './session.js';
@@ -90,15 +91,14 @@ export class Gateway {
     const interest = this.bus?.interest;
     if (interest === undefined || session.userId === undefined) return;
     this.routed.add(session);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const routed = interest.call(this.bus, userRoute(session.userId), true).catch((error: unknown) => {
-      this.log.warn({ err: error, conn: session.id }, 'user route not confirmed');
-    });
-    const waited = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, USER_ROUTE_WAIT_MS);
-    });
-    await Promise.race([routed, waited]);
-    clearTimeout(timer);
+    const routed = interest.call(this.bus, userRoute(session.userId), true).then(
+      () => true,
+      (error: unknown) => {
+        this.log.warn({ err: error, conn: session.id }, 'user route not confirmed');
+        return false;
+      },
+    );
+    await within(routed, USER_ROUTE_WAIT_MS, false);
   }
 
   /** The server's clock, for the listeners' close grace timers. */

@@ -11,30 +11,20 @@
  * pull the gap, as they would after any lost push.
  *
  * A conversation met for the first time has nothing to wait for: its first
- * message sets where it starts. So does one quiet here for longer than
- * `restartAfterIdleMs`: a node hears a conversation's messages only while it
- * holds one of the users they are for (bus.ts, routesOf), so a seq missing
- * after a quiet spell was most likely sent to other nodes, not delayed on
- * the way here. (Should it be delayed after all, devices pull the hole.)
+ * message sets where it starts. So does one forgotten (`forget`): a node
+ * forgets a user's stream when the user has no connection there, since the
+ * messages in between go to other nodes and would never come here.
  */
-import { performance } from 'node:perf_hooks';
-
 export interface SeqOrderOptions {
   /** How long a message waits for the seqs before it. */
   maxWaitMs: number;
   /** Conversations remembered; the least recently seen are forgotten first. */
   maxConversations: number;
-  /** A conversation not heard from for this long starts afresh with its next message. */
-  restartAfterIdleMs: number;
-  /** Milliseconds, monotonic; performance.now by default. */
-  now?: () => number;
 }
 
 interface Position {
   /** The seq expected next. */
   next: number;
-  /** When a message of the conversation last arrived (options.now). */
-  heardAt: number;
   /** Messages ahead of `next`, by seq. */
   held?: Map<number, () => void>;
   timer?: ReturnType<typeof setTimeout>;
@@ -45,25 +35,18 @@ export class SeqOrder {
   /** Messages released because their predecessors never came. */
   gapsGivenUp = 0;
 
-  private readonly now: () => number;
-
-  constructor(private readonly options: SeqOrderOptions) {
-    this.now = options.now ?? (() => performance.now());
-  }
+  constructor(private readonly options: SeqOrderOptions) {}
 
   /** Calls `release` now, or once every earlier seq of the conversation was released (or waited for long enough). */
   admit(conversationId: string, seq: number, release: () => void): void {
-    const now = this.now();
     let position = this.positions.get(conversationId);
     if (position === undefined) {
-      position = { next: seq, heardAt: now };
+      position = { next: seq };
       this.remember(conversationId, position);
     } else {
       // Most recently seen last: the map's order is the eviction order.
       this.positions.delete(conversationId);
       this.positions.set(conversationId, position);
-      if (position.held === undefined && now - position.heardAt > this.options.restartAfterIdleMs) position.next = Math.max(position.next, seq);
-      position.heardAt = now;
     }
     if (seq < position.next) {
       // Already past it (a duplicate, or one given up on): devices drop what they hold.
@@ -79,6 +62,14 @@ export class SeqOrder {
     release();
     position.next = seq + 1;
     this.drain(position);
+  }
+
+  /** Drops what is known of a conversation, held messages included: its next message starts afresh. */
+  forget(conversationId: string): void {
+    const position = this.positions.get(conversationId);
+    if (position === undefined) return;
+    clearTimeout(position.timer);
+    this.positions.delete(conversationId);
   }
 
   close(): void {
