@@ -817,7 +817,7 @@ export class ParleyClient {
         if (body.value.summary !== undefined) this.applyServerSummary(toSummary(body.value.summary), true);
         return;
       case 'error':
-        this.emitter.emit('error', ParleyError.fromCode(body.value.code, body.value.message, body.value.retryAfterMs));
+        this.emitter.emit('error', ParleyError.fromCode(body.value.code, body.value.message, body.value.retryAfterMs, body.value.reason));
         return;
       default:
         return;

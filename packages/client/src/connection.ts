@@ -197,7 +197,7 @@ export class Connection {
       return;
     }
     if (body.$case === 'error') {
-      const error = ParleyError.fromCode(body.value.code, body.value.message, body.value.retryAfterMs);
+      const error = ParleyError.fromCode(body.value.code, body.value.message, body.value.retryAfterMs, body.value.reason);
       if (frame.requestId !== 0) this.settle(frame.requestId, undefined, error);
       if (body.value.fatal) this.end(error);
       else if (frame.requestId === 0) this.events.onServerFrame(body);

@@ -53,6 +53,7 @@ const table: Record<ErrorName, Omit<ErrorInfo, 'code' | 'name'>> = {
   AUTH_TIMEOUT: { retryable: true, httpStatus: 408, description: 'The connection did not authenticate in time.' },
   CLOSED: { retryable: true, httpStatus: 503, description: 'The connection closed before the request completed.' },
   ROOM_CLOSED: { retryable: false, httpStatus: 410, description: 'The live room was closed; it cannot be joined or sent to any more.' },
+  REJECTED: { retryable: false, httpStatus: 422, description: "The deployment's moderation refused the message; reason says why." },
 };
 
 const byCode = new Map<number, ErrorInfo>();
@@ -79,14 +80,17 @@ export class ParleyError extends Error {
   readonly code: ErrorCodeNumber;
   readonly retryable: boolean;
   readonly retryAfterMs: number;
+  /** REJECTED: why, in a short machine-readable word chosen by the deployment; '' otherwise. */
+  readonly reason: string;
 
-  constructor(name: ErrorName, message?: string, options?: { cause?: unknown; retryAfterMs?: number }) {
+  constructor(name: ErrorName, message?: string, options?: { cause?: unknown; retryAfterMs?: number; reason?: string }) {
     const info = errorInfoByName(name);
     super(message ?? info.description, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = name;
     this.code = info.code;
     this.retryable = info.retryable;
     this.retryAfterMs = options?.retryAfterMs ?? 0;
+    this.reason = options?.reason ?? '';
   }
 
   /** The symbolic name of the code ("FORBIDDEN", ...). */
@@ -94,7 +98,7 @@ export class ParleyError extends Error {
     return this.name as ErrorName;
   }
 
-  static fromCode(code: number, message: string, retryAfterMs = 0): ParleyError {
-    return new ParleyError(errorInfo(code).name, message, { retryAfterMs });
+  static fromCode(code: number, message: string, retryAfterMs = 0, reason = ''): ParleyError {
+    return new ParleyError(errorInfo(code).name, message, { retryAfterMs, reason });
   }
 }

@@ -7,6 +7,9 @@ import { type Clock, DEFAULT_LIMITS, systemClock } from '@parley/protocol';
 import type { DestinationStream } from 'pino';
 import type { Bus } from './bus/bus.js';
 import type { MediaStore } from './media/media-store.js';
+import type { BeforeSend, HookFailure } from './moderation/before-send.js';
+import { type BlockedWordAction, parseWordList } from './moderation/word-filter.js';
+import { readFileSync } from 'node:fs';
 import { S3MediaStore } from './media/s3-store.js';
 import { DEFAULT_MEDIA_LIMITS, type MediaLimits } from './services/media.js';
 import { USER_DIRECTORY_MODES, type UserDirectoryMode } from './services/directory.js';
@@ -212,6 +215,8 @@ export interface ServerOptions {
    */
   busUrl?: string;
   busPrefix?: string;
+  /** What users may send: blocked words, the before-send hook (docs/moderation.md). */
+  moderation?: ModerationSettings;
   /**
    * How long close() keeps serving, with /readyz answering 503 "draining",
    * before it tells clients to move and stops (env PARLEY_DRAIN_SECONDS,
@@ -227,6 +232,38 @@ export interface ServerOptions {
    * instead of sleeping. Default: the system clock.
    */
   clock?: Clock;
+}
+
+/**
+ * Moderation of what users send. Operator sends (the admin API) are not
+ * checked. Each setting has an environment variable, used when the option
+ * is not given.
+ */
+export interface ModerationSettings {
+  /** Blocked words, matched anywhere in a text without regard to case (env PARLEY_BLOCKED_WORDS, comma-separated; or PARLEY_BLOCKED_WORDS_FILE, one per line). */
+  blockedWords?: string[];
+  /** 'mask' (default) replaces each match with `*`s; 'reject' refuses the message with REJECTED, reason "blocked_word" (env PARLEY_BLOCKED_WORD_ACTION). */
+  blockedWordAction?: BlockedWordAction;
+  /** The before-send hook as a function, when Parley runs inside the host's process. */
+  beforeSend?: BeforeSend;
+  /** The before-send hook as an HTTP(S) endpoint that is POSTed each message (env PARLEY_BEFORE_SEND_URL). */
+  beforeSendUrl?: string;
+  /** How long a send waits for the hook's answer, 50-10000 ms (env PARLEY_BEFORE_SEND_TIMEOUT_MS, default 1000). */
+  beforeSendTimeoutMs?: number;
+  /** When the hook gives no usable answer: 'open' (default) stores the message as it is, 'closed' refuses it with a retryable UNAVAILABLE (env PARLEY_BEFORE_SEND_FAILURE). */
+  beforeSendFailure?: HookFailure;
+  /** Signs the requests to hook endpoints (env PARLEY_HOOK_SECRET; default generated into the data directory as hook-secret). */
+  hookSecret?: string;
+}
+
+export interface ResolvedModeration {
+  blockedWords: string[];
+  blockedWordAction: BlockedWordAction;
+  beforeSend: BeforeSend | undefined;
+  beforeSendUrl: string | undefined;
+  beforeSendTimeoutMs: number;
+  beforeSendFailure: HookFailure;
+  hookSecret: string | undefined;
 }
 
 export interface ResolvedOptions {
@@ -249,6 +286,7 @@ export interface ResolvedOptions {
   storeSchema: string;
   storePoolSize: number;
   drainSeconds: number;
+  moderation: ResolvedModeration;
   mediaLimits: MediaLimits;
   /** Undefined: the server keeps media under dataDir/media. */
   mediaStore: MediaStore | undefined;
@@ -318,6 +356,30 @@ function poolSize(value: string | undefined): number {
   return size;
 }
 
+function moderationSettings(settings: ModerationSettings, env: NodeJS.ProcessEnv): ResolvedModeration {
+  let blockedWords = settings.blockedWords;
+  if (blockedWords === undefined && env.PARLEY_BLOCKED_WORDS_FILE?.trim()) blockedWords = parseWordList(readFileSync(env.PARLEY_BLOCKED_WORDS_FILE.trim(), 'utf8'));
+  blockedWords ??= parseWordList(env.PARLEY_BLOCKED_WORDS ?? '');
+  const action = settings.blockedWordAction ?? (env.PARLEY_BLOCKED_WORD_ACTION?.trim() || 'mask');
+  if (action !== 'mask' && action !== 'reject') throw new Error(`invalid PARLEY_BLOCKED_WORD_ACTION: ${action} (mask or reject)`);
+  const url = settings.beforeSendUrl ?? (env.PARLEY_BEFORE_SEND_URL?.trim() || undefined);
+  if (url !== undefined && !/^https?:\/\//u.test(url)) throw new Error(`invalid PARLEY_BEFORE_SEND_URL: ${url} (an http:// or https:// URL)`);
+  if (url !== undefined && settings.beforeSend !== undefined) throw new Error('give the before-send hook as a function or as a URL, not both');
+  const timeout = settings.beforeSendTimeoutMs ?? Number(env.PARLEY_BEFORE_SEND_TIMEOUT_MS?.trim() || 1000);
+  if (!Number.isInteger(timeout) || timeout < 50 || timeout > 10_000) throw new Error(`invalid PARLEY_BEFORE_SEND_TIMEOUT_MS: ${timeout} (50-10000)`);
+  const failure = settings.beforeSendFailure ?? (env.PARLEY_BEFORE_SEND_FAILURE?.trim() || 'open');
+  if (failure !== 'open' && failure !== 'closed') throw new Error(`invalid PARLEY_BEFORE_SEND_FAILURE: ${failure} (open or closed)`);
+  return {
+    blockedWords,
+    blockedWordAction: action,
+    beforeSend: settings.beforeSend,
+    beforeSendUrl: url,
+    beforeSendTimeoutMs: timeout,
+    beforeSendFailure: failure,
+    hookSecret: settings.hookSecret ?? (env.PARLEY_HOOK_SECRET || undefined),
+  };
+}
+
 function drainSeconds(value: number | string | undefined): number {
   if (value === undefined || (typeof value === 'string' && value.trim() === '')) return 0;
   const seconds = Number(value);
@@ -363,6 +425,7 @@ export function resolveOptions(options: ServerOptions, env: NodeJS.ProcessEnv = 
     storeSchema: options.storeSchema ?? (env.PARLEY_STORE_SCHEMA?.trim() || 'parley'),
     storePoolSize: options.storePoolSize ?? poolSize(env.PARLEY_STORE_POOL),
     drainSeconds: drainSeconds(options.drainSeconds ?? env.PARLEY_DRAIN_SECONDS),
+    moderation: moderationSettings(options.moderation ?? {}, env),
     mediaLimits: { ...DEFAULT_MEDIA_LIMITS, ...options.mediaLimits },
     mediaStore: options.mediaStore ?? mediaStoreFromEnvironment(env),
     customContentTypes: options.customContentTypes ?? (env.PARLEY_CUSTOM_TYPES ? env.PARLEY_CUSTOM_TYPES.split(',').map((type) => type.trim()).filter(Boolean) : undefined),

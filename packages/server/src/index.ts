@@ -1,6 +1,6 @@
 /** @parley/server: the Parley messaging server, embeddable in any Node program. */
 export { startServer, type ParleyServer } from './server.js';
-export { type ServerOptions, type ServerLimits, DEFAULT_SERVER_LIMITS, type RoomLimits, DEFAULT_ROOM_LIMITS } from './config.js';
+export { type ServerOptions, type ModerationSettings, type ServerLimits, DEFAULT_SERVER_LIMITS, type RoomLimits, DEFAULT_ROOM_LIMITS } from './config.js';
 export type { RoomHubCounters } from './gateway/room-hub.js';
 export type {
   Store,
@@ -39,3 +39,4 @@ export { LocalDiskMediaStore } from './media/local-disk-store.js';
 export { S3MediaStore, type S3MediaStoreOptions } from './media/s3-store.js';
 export { type MediaLimits, DEFAULT_MEDIA_LIMITS } from './services/media.js';
 export { type TlsOptions, type DevCertificate, createDevCertificate } from './tls.js';
+export { type BeforeSend, type BeforeSendVerdict, type OutgoingMessage, signature as hookSignature } from './moderation/before-send.js';

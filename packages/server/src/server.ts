@@ -43,6 +43,9 @@ import { SqliteStore } from './store/sqlite/sqlite-store.js';
 import type { Store } from './store/store.js';
 import { TimedStore } from './store/timed-store.js';
 import { within } from './util/within.js';
+import { httpBeforeSend } from './moderation/before-send.js';
+import { Moderation } from './moderation/moderation.js';
+import { WordFilter } from './moderation/word-filter.js';
 import { cachedFor } from './util/cached.js';
 import { TimedBus } from './util/timed-bus.js';
 import { SERVER_VERSION } from './version.js';
@@ -133,7 +136,17 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
   const mediaStore: MediaStore = config.mediaStore ?? new LocalDiskMediaStore(join(dataDir, 'media'));
   // The token secret, under its own label: cluster nodes share it already.
   const media = new MediaService(timedStore, mediaStore, config.mediaLimits, `media-url:${tokenSecret}`, { customTypes: config.customContentTypes }, clock);
-  const messaging = new MessagingService(timedStore, timedBus, config.limits, clock, media);
+  const moderationConfig = config.moderation;
+  const words = moderationConfig.blockedWords.length === 0 ? undefined : new WordFilter(moderationConfig.blockedWords, moderationConfig.blockedWordAction);
+  const beforeSend =
+    moderationConfig.beforeSendUrl === undefined
+      ? moderationConfig.beforeSend
+      : httpBeforeSend({ url: moderationConfig.beforeSendUrl, secret: moderationConfig.hookSecret ?? persistentSecret(dataDir, 'hook-secret'), timeoutMs: moderationConfig.beforeSendTimeoutMs });
+  const moderation =
+    words === undefined && beforeSend === undefined
+      ? undefined
+      : new Moderation({ words, beforeSend, hookFailure: moderationConfig.beforeSendFailure, log: log.child({ component: 'moderation' }) });
+  const messaging = new MessagingService(timedStore, timedBus, config.limits, clock, media, moderation);
   const conversations = new ConversationService(timedStore, timedBus, config.limits, clock);
   const users = new UserService(timedStore, timedBus, clock);
   const devAccounts = new DevAccountService(timedStore, clock);
@@ -151,7 +164,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
     throw error;
   }
 
-  const rooms = new RoomService(timedStore, timedBus, config.limits, config.rooms, clock);
+  const rooms = new RoomService(timedStore, timedBus, config.limits, config.rooms, clock, words);
   const roomHub = new RoomHub({
     bus: timedBus,
     rooms,

@@ -73,6 +73,12 @@ export enum ErrorCode {
   ERROR_CODE_CLOSED = 17,
   /** ERROR_CODE_ROOM_CLOSED - The live room was closed: it cannot be joined or sent to any more. */
   ERROR_CODE_ROOM_CLOSED = 18,
+  /**
+   * ERROR_CODE_REJECTED - The deployment's moderation refused the message (a blocked word, its
+   * before-send hook): Error.reason says why. Sending it again as it is
+   * will be refused again.
+   */
+  ERROR_CODE_REJECTED = 19,
   UNRECOGNIZED = -1,
 }
 
@@ -302,6 +308,12 @@ export interface Error {
   retryAfterMs: number;
   /** True when the server closes the connection right after this frame. */
   fatal: boolean;
+  /**
+   * REJECTED: a short machine-readable reason chosen by the deployment
+   * ("blocked_word" from the built-in filter, anything its hook returns).
+   * Empty on other errors.
+   */
+  reason: string;
 }
 
 export interface Message {
@@ -1848,7 +1860,7 @@ export const Ok: MessageFns<Ok> = {
 };
 
 function createBaseError(): Error {
-  return { code: 0, name: "", message: "", retryAfterMs: 0, fatal: false };
+  return { code: 0, name: "", message: "", retryAfterMs: 0, fatal: false, reason: "" };
 }
 
 export const Error: MessageFns<Error> = {
@@ -1867,6 +1879,9 @@ export const Error: MessageFns<Error> = {
     }
     if (message.fatal !== false) {
       writer.uint32(40).bool(message.fatal);
+    }
+    if (message.reason !== "") {
+      writer.uint32(50).string(message.reason);
     }
     return writer;
   },
@@ -1922,6 +1937,14 @@ export const Error: MessageFns<Error> = {
             }
 
             message.fatal = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.reason = reader.string();
             continue;
           }
         }

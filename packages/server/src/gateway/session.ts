@@ -785,5 +785,5 @@ function toParleyError(error: unknown): ParleyError {
 }
 
 function errorFrame(error: ParleyError, fatal: boolean) {
-  return { code: error.code, name: error.codeName as ErrorName, message: error.message, retryAfterMs: error.retryAfterMs, fatal };
+  return { code: error.code, name: error.codeName as ErrorName, message: error.message, retryAfterMs: error.retryAfterMs, fatal, reason: error.reason };
 }

@@ -168,7 +168,7 @@ export function sendError(reply: FastifyReply, error: ParleyError): void {
     status = error.status;
     for (const [name, value] of Object.entries(error.headers)) reply.header(name, value);
   }
-  void reply.code(status).send({ error: { code: error.code, name: info.name, message: error.message } });
+  void reply.code(status).send({ error: { code: error.code, name: info.name, message: error.message, ...(error.reason === '' ? {} : { reason: error.reason }) } });
 }
 
 /** `/v1/users/:id/tokens` → a regex matching concrete paths of that route. */

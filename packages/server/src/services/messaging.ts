@@ -8,6 +8,8 @@ import type { ServerLimits } from '../config.js';
 import type { Bus } from '../bus/bus.js';
 import type { MemberRow, Store } from '../store/store.js';
 import { requireRoomSender } from './rooms.js';
+import type { OutgoingMessage } from '../moderation/before-send.js';
+import type { Moderation } from '../moderation/moderation.js';
 import { routedRecipients } from './recipients.js';
 import { lockConversation, requireActiveMembership, requireConversation, requireMembership, requireUsers } from './access.js';
 import type { AppendResult, ChangesResult, ConversationView, ReadRangeResult } from './model.js';
@@ -60,6 +62,8 @@ export class MessagingService {
     private readonly clock: Clock = systemClock,
     /** Completes typed content; without it, typed sends are refused. */
     private readonly media?: MediaService,
+    /** Checks what users send (the word filter, the before-send hook); none: everything is stored as sent. */
+    private readonly moderation?: Moderation,
   ) {}
 
   /**
@@ -116,9 +120,14 @@ export class MessagingService {
       if (input.data !== undefined && input.data.length > 0) throw new ParleyError('INVALID_ARGUMENT', 'a typed message carries no data');
       typed = await this.media.completeContent(senderId, input.content, input.text, this.limits.maxDataBytes);
     }
-    const text = typed?.text ?? input.text;
+    let text = typed?.text ?? input.text;
     checkContent(text, input.data, this.limits);
     const visibleTo = input.visibleTo === undefined || input.visibleTo === '' ? undefined : requireId(input.visibleTo, 'visibleTo');
+    if (!operator && this.moderation !== undefined) {
+      text = await this.moderate(this.moderation, { conversationId, senderId, clientMsgId, text, contentType: contentTypeOf(typed?.content), visibleTo });
+      // A rewrite is held to the same limits as what the sender wrote.
+      checkContent(text, input.data, this.limits);
+    }
     let room = false;
     let recipients: string[] | undefined;
     const result = await this.store.write(async (tx): Promise<AppendResult> => {
@@ -162,6 +171,20 @@ export class MessagingService {
     if (room) this.bus.publish({ type: 'roomMessage', message: result.message });
     else this.bus.publish({ type: 'message', message: result.message, originSessionId: origin?.sessionId, recipients });
     return result;
+  }
+
+  /**
+   * The text to store after moderation (moderation/moderation.ts). A send
+   * repeated after its original was stored is not put to the hook again:
+   * the unit finds the original, and a hook that now refused it would
+   * refuse a message its recipients may already have.
+   */
+  private async moderate(moderation: Moderation, message: OutgoingMessage): Promise<string | undefined> {
+    if (moderation.asksHook) {
+      const stored = await this.store.messageByClientId(message.senderId, message.clientMsgId);
+      if (stored !== undefined) return message.text;
+    }
+    return moderation.check(message);
   }
 
   /**
@@ -258,4 +281,11 @@ export class MessagingService {
 /** A send refused because the server is overloaded: retryable, after a pause. */
 export function overloadedError(): ParleyError {
   return new ParleyError('UNAVAILABLE', 'the server is busy; send again shortly', { retryAfterMs: OVERLOADED_RETRY_MS });
+}
+
+/** The type the before-send hook is told of: the content's kind, a custom type as "custom:<type>". */
+function contentTypeOf(content: MessageContent | undefined): string | undefined {
+  const kind = content?.kind;
+  if (kind === undefined) return undefined;
+  return kind.$case === 'custom' ? `custom:${kind.value.type}` : kind.$case;
 }

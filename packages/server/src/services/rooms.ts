@@ -11,6 +11,7 @@ import { type Clock, CUSTOM_TYPE_PATTERN, ParleyError, RoomEventKind, systemCloc
 import type { RoomLimits, ServerLimits } from '../config.js';
 import type { Bus } from '../bus/bus.js';
 import type { ConversationRow, RoomPersonRow, Store, StoreReader, StoreTx, StoredMessage } from '../store/store.js';
+import { type WordFilter, screen } from '../moderation/word-filter.js';
 import { lockConversation, requireUsers } from './access.js';
 import type { MemberRole } from './rules.js';
 import { appendSystemEvent } from './timeline.js';
@@ -69,6 +70,8 @@ export class RoomService {
     private readonly limits: ServerLimits,
     private readonly roomLimits: RoomLimits,
     private readonly clock: Clock = systemClock,
+    /** Blocked words for viewers' chat (the before-send hook is not asked about chatter: too many, too fleeting). */
+    private readonly words?: WordFilter,
   ) {}
 
   /** Creates a room hosted by `hostId`. */
@@ -175,7 +178,7 @@ export class RoomService {
         const text = input.text.trim();
         if (text.length === 0) throw new ParleyError('INVALID_ARGUMENT', 'a chat event needs text');
         if (text.length > this.roomLimits.maxTextChars) throw new ParleyError('TOO_LARGE', `chat text is longer than ${this.roomLimits.maxTextChars} characters`);
-        return { kind: 'chat', senderId: sender.id, senderName: sender.name, text };
+        return { kind: 'chat', senderId: sender.id, senderName: sender.name, text: this.words === undefined ? text : screen(this.words, text) };
       }
       case RoomEventKind.ROOM_EVENT_KIND_LIKE: {
         const count = input.count === 0 ? 1 : input.count;

@@ -963,6 +963,9 @@ export function describeError(error: unknown): string {
         return 'That would exceed a limit (group size).';
       case 'RATE_LIMITED':
         return 'Slow down a little and try again.';
+      case 'REJECTED':
+        // The reason is the deployment's own word: shown as it is, after a sentence the user can read.
+        return error.reason === 'blocked_word' ? 'Not sent: it contains a word this service does not allow.' : `Not sent: this service refused it (${error.reason || 'no reason given'}).`;
       case 'TIMEOUT':
       case 'UNAVAILABLE':
         return 'The server could not be reached in time. Try again.';
