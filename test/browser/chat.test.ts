@@ -41,7 +41,8 @@ describe('web app', { timeout: 120_000 }, () => {
 
   before(async () => {
     if (skip !== undefined) return;
-    fixture = await startWebServer(undefined);
+    // A deployment that refuses one word, for the test of refused messages.
+    fixture = await startWebServer(undefined, { moderation: { blockedWords: ['zonk'], blockedWordAction: 'reject' } });
     baseUrl = fixture.server.httpUrl;
   });
 
@@ -90,6 +91,27 @@ describe('web app', { timeout: 120_000 }, () => {
     await alice.page.keyboard.press('Escape');
     await expectGone(alice.page.getByTestId('new-conversation'));
     assertNoPageErrors(alice, bob);
+  });
+
+  test('what the backend says a conversation is about shows above it; a message the deployment refuses says why', { skip }, async () => {
+    const alice = await person('about-alice', 'Alice');
+    await person('about-bob', 'Bob');
+    await startDirectChat(alice.page, 'about-bob');
+    await send(alice.page, 'Is the bike still for sale?');
+    await expectGone(alice.page.getByTestId('about-banner'));
+    const conversationId = (await alice.page.getByTestId('chat-view').getAttribute('data-conversation-id')) ?? '';
+    const set = await fixture.api.call('PUT', `/v1/conversations/${encodeURIComponent(conversationId)}/attributes`, {
+      attributes: { title: 'Blue bike, 120 €', url: 'https://shop.example/items/42', item_id: '42' },
+    });
+    assert.equal(set.status, 200, JSON.stringify(set.body));
+    const banner = alice.page.getByTestId('about-banner');
+    await expectText(banner.locator('.about-title'), 'Blue bike, 120 €');
+    await expectAttribute(banner.locator('a.about-title'), 'href', 'https://shop.example/items/42');
+
+    await send(alice.page, 'a zonk of a deal');
+    const refused = messages(alice.page).filter({ hasText: 'a zonk of a deal' });
+    await expectText(refused.locator('.failed-reason'), 'Not sent: it contains a word this service does not allow.');
+    assertNoPageErrors(alice);
   });
 
   test('a group of three: create, talk, see and change members; newest activity first', { skip }, async () => {

@@ -109,7 +109,7 @@ test('a before-send endpoint is asked with a signed request and allows, refuses 
     else if (message.text === 'hello') json(response, { action: 'rewrite', text: 'hello (checked)' });
     else json(response, { action: 'allow' });
   });
-  const { ann, received, dm } = await pair(t, { moderation: { beforeSendUrl: hook.url, hookSecret: SECRET, blockedWords: ['darn'] } });
+  const { ann, received, dm } = await pair(t, { hookSecret: SECRET, moderation: { beforeSendUrl: hook.url, blockedWords: ['darn'] } });
   const refused = await refusal(ann.send(dm, { text: 'buy spam now' }));
   assert.equal(refused.codeName, 'REJECTED');
   assert.equal(refused.reason, 'spam');
@@ -129,10 +129,10 @@ test('a before-send endpoint is asked with a signed request and allows, refuses 
 test('an endpoint that is down: fail-open stores the message as sent; fail-closed refuses it retryably and the SDK sends it again until it is stored once', async (t) => {
   let down = true;
   const hook = await hookEndpoint(t, (_body, response) => (down ? json(response, { error: 'down' }, 503) : json(response, { action: 'allow' })));
-  const open = await pair(t, { moderation: { beforeSendUrl: hook.url, hookSecret: SECRET } });
+  const open = await pair(t, { hookSecret: SECRET, moderation: { beforeSendUrl: hook.url } });
   assert.equal((await open.ann.send(open.dm, { text: 'through anyway' })).seq, 1);
 
-  const closed = await pair(t, { moderation: { beforeSendUrl: hook.url, hookSecret: SECRET, beforeSendFailure: 'closed' } });
+  const closed = await pair(t, { hookSecret: SECRET, moderation: { beforeSendUrl: hook.url, beforeSendFailure: 'closed' } });
   const sending = closed.ann.send(closed.dm, { text: 'waits for the check' });
   await eventually(() => hook.calls.filter((call) => call.body.message.text === 'waits for the check').length >= 2, 10_000, 'refused and retried');
   down = false;
@@ -149,7 +149,7 @@ test('a slow endpoint counts as down after the timeout; a repeated send of a sto
     if (slow) setTimeout(() => json(response, { action: 'reject', reason: 'too_late' }), 1000);
     else json(response, { action: 'reject', reason: 'changed_mind' });
   });
-  const { ann, dm } = await pair(t, { moderation: { beforeSendUrl: hook.url, hookSecret: SECRET, beforeSendTimeoutMs: 100 } });
+  const { ann, dm } = await pair(t, { hookSecret: SECRET, moderation: { beforeSendUrl: hook.url, beforeSendTimeoutMs: 100 } });
   const stored = await ann.send(dm, { text: 'quick' }, { clientMsgId: 'same-id' });
   assert.equal(stored.seq, 1, 'fail-open after 100 ms');
   slow = false;

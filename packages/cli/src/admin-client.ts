@@ -93,6 +93,30 @@ export interface PostedMessage {
   duplicate: boolean;
 }
 
+export interface WebhookStatus {
+  configured: boolean;
+  url?: string;
+  dispatching?: boolean;
+  delivered?: number;
+  failures?: number;
+  lastError?: string;
+  failingSince?: number;
+}
+
+export interface WebhookEvent {
+  id: string;
+  type: string;
+  cursor: string;
+  conversationId: string;
+  at: number;
+  message: { seq: number; senderId: string; text?: string };
+}
+
+export interface WebhookPage {
+  events: WebhookEvent[];
+  next: string;
+}
+
 const KNOWN_CODES = new Set<number>(allErrors().map((info) => info.code));
 
 export class AdminClient {
@@ -175,6 +199,18 @@ export class AdminClient {
   /** Ends the live: viewers get its last batch; afterwards the room answers ROOM_CLOSED. `actorId` is named in the closing event. */
   async closeRoom(roomId: string, actorId?: string): Promise<void> {
     await this.call('POST', `/v1/rooms/${encodeURIComponent(roomId)}/close`, actorId === undefined ? {} : { actorId });
+  }
+
+  /** The webhook dispatcher as the answering node sees it (docs/webhooks.md). */
+  async webhookStatus(): Promise<WebhookStatus> {
+    return (await this.call<WebhookStatus>('GET', '/v1/webhooks')).body;
+  }
+
+  /** A page of webhook events after `after` (a cursor; none: from the start). */
+  async webhookEvents(after: string | undefined, limit: number): Promise<WebhookPage> {
+    const query = new URLSearchParams({ limit: String(limit) });
+    if (after !== undefined) query.set('after', after);
+    return (await this.call<WebhookPage>('GET', `/v1/webhooks/events?${query}`)).body;
   }
 
   private async call<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {

@@ -4,12 +4,12 @@
  * failures into one line on stderr and an exit code (1 failed, 2 bad usage).
  */
 import { type Command, EXIT_FAILURE, EXIT_USAGE, UsageError, describeError } from './command.js';
-import { groupCommand, roomCommand, tokenCommand, userCommand } from './commands/admin.js';
+import { groupCommand, roomCommand, tokenCommand, userCommand, webhooksCommand } from './commands/admin.js';
 import { certCommand } from './commands/cert.js';
 import { chatCommand } from './commands/chat.js';
 import { startCommand } from './commands/start.js';
 
-const COMMANDS: readonly Command[] = [startCommand, userCommand, tokenCommand, groupCommand, roomCommand, chatCommand, certCommand];
+const COMMANDS: readonly Command[] = [startCommand, userCommand, tokenCommand, groupCommand, roomCommand, webhooksCommand, chatCommand, certCommand];
 
 function overview(): string {
   const width = Math.max(...COMMANDS.map((command) => command.name.length));

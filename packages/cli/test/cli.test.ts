@@ -247,6 +247,23 @@ describe('parley CLI', () => {
     assert.equal(await carol.exitCode(), 0);
   });
 
+  test('webhooks status says when none are configured; webhooks events lists what was stored, page by page', async () => {
+    const status = await runCli(['webhooks', 'status'], adminEnv);
+    assert.equal(status.code, 0, status.stderr);
+    assert.equal(status.stdout, 'webhooks: not configured (PARLEY_WEBHOOK_URL)\n');
+    const all = await runCli(['webhooks', 'events', '--limit', '1000'], adminEnv);
+    assert.equal(all.code, 0, all.stderr);
+    const lines = all.stdout.trimEnd().split('\n');
+    assert.match(lines.at(-1) ?? '', /^next: \S+$/);
+    assert.ok(lines.some((line) => /\sroom\.closed\s+spring\s/.test(line)), all.stdout);
+    // From the first event's cursor on: everything but that event.
+    const first = (lines[0] ?? '').split('  ')[0] ?? '';
+    const rest = await runCli(['webhooks', 'events', '--after', first, '--limit', '1000'], adminEnv);
+    assert.deepEqual(rest.stdout.trimEnd().split('\n'), lines.slice(1));
+    const bad = await runCli(['webhooks', 'events', '--limit', '5000'], adminEnv);
+    assert.notEqual(bad.code, 0);
+  });
+
   test('chat as an unknown user fails with a hint', async () => {
     const result = await runCli(['chat', '--user', 'nobody'], adminEnv);
     assert.equal(result.code, 1);

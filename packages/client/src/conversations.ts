@@ -194,8 +194,14 @@ function sameSummary(a: ConversationSummary, b: ConversationSummary): boolean {
     a.leftSeq === b.leftSeq &&
     a.active === b.active &&
     a.updatedAt === b.updatedAt &&
-    a.memberCount === b.memberCount
+    a.memberCount === b.memberCount &&
+    sameAttributes(a.attributes, b.attributes)
   );
+}
+
+function sameAttributes(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((key) => a[key] === b[key]);
 }
 
 function sameMessage(a: Message | undefined, b: Message | undefined): boolean {

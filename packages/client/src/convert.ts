@@ -110,6 +110,7 @@ export function toSummary(wire: WireSummary): ConversationSummary {
     active: wire.active,
     updatedAt: wire.updatedAt,
     memberCount: wire.memberCount,
+    attributes: { ...wire.attributes },
   };
   if (wire.subject !== '') summary.subject = wire.subject;
   if (wire.peerId !== '') summary.peerId = wire.peerId;

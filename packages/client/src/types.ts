@@ -183,6 +183,11 @@ export interface ConversationSummary {
   /** Milliseconds since the Unix epoch of the last activity. */
   updatedAt: number;
   memberCount: number;
+  /**
+   * What the conversation is about in your product, set by your backend
+   * (for example the item a buyer and a seller talk about); empty when none.
+   */
+  attributes: Readonly<Record<string, string>>;
 }
 
 export interface ConversationMember {

@@ -21,6 +21,7 @@ function summary(overrides: Partial<ConversationSummary> & { id: string }): Conv
     active: true,
     updatedAt: 0,
     memberCount: 2,
+    attributes: {},
     ...overrides,
   };
 }

@@ -77,8 +77,10 @@ describe('convert', () => {
       active: true,
       updatedAt: 5,
       memberCount: 2,
+      attributes: { item_id: 'sku-42' },
     });
     assert.equal(summary.kind, 'direct');
+    assert.deepEqual(summary.attributes, { item_id: 'sku-42' });
     assert.equal(summary.role, 'owner');
     assert.equal(summary.peerId, 'bob');
     assert.equal('subject' in summary, false);

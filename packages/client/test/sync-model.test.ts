@@ -71,6 +71,7 @@ class ServerModel {
       active: true,
       updatedAt: lastSeq,
       memberCount: 2,
+      attributes: {},
     };
     if (last !== undefined) summary.lastMessage = toPublic(last);
     return summary;

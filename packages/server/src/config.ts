@@ -8,6 +8,8 @@ import type { DestinationStream } from 'pino';
 import type { Bus } from './bus/bus.js';
 import type { MediaStore } from './media/media-store.js';
 import type { BeforeSend, HookFailure } from './moderation/before-send.js';
+import type { PushSender } from './push/push-sender.js';
+import type { PushPreview } from './push/push-service.js';
 import { type BlockedWordAction, parseWordList } from './moderation/word-filter.js';
 import { readFileSync } from 'node:fs';
 import { S3MediaStore } from './media/s3-store.js';
@@ -134,6 +136,8 @@ export interface ServerOptions {
   port?: number;
   /** Raw TCP port. Default 8081 (env PARLEY_TCP_PORT); 0 picks a free port; false disables TCP. */
   tcpPort?: number | false;
+  /** MQTT 3.1.1 port for devices (docs/mqtt.md). Default false: off (env PARLEY_MQTT_PORT); 0 picks a free port. */
+  mqttPort?: number | false;
   /** Interface to listen on. Default 127.0.0.1 (env PARLEY_HOST). */
   host?: string;
   /** Where the embedded store and generated secrets live. Default ./data (env PARLEY_DATA_DIR). */
@@ -217,6 +221,16 @@ export interface ServerOptions {
   busPrefix?: string;
   /** What users may send: blocked words, the before-send hook (docs/moderation.md). */
   moderation?: ModerationSettings;
+  /** After-event webhooks (docs/webhooks.md). */
+  webhooks?: WebhookSettings;
+  /** Offline push (docs/push.md). */
+  push?: PushSettings;
+  /**
+   * Signs Parley's requests to the host's endpoints (the before-send hook,
+   * webhooks): env PARLEY_HOOK_SECRET; default generated into the data
+   * directory as hook-secret.
+   */
+  hookSecret?: string;
   /**
    * How long close() keeps serving, with /readyz answering 503 "draining",
    * before it tells clients to move and stops (env PARLEY_DRAIN_SECONDS,
@@ -252,8 +266,14 @@ export interface ModerationSettings {
   beforeSendTimeoutMs?: number;
   /** When the hook gives no usable answer: 'open' (default) stores the message as it is, 'closed' refuses it with a retryable UNAVAILABLE (env PARLEY_BEFORE_SEND_FAILURE). */
   beforeSendFailure?: HookFailure;
-  /** Signs the requests to hook endpoints (env PARLEY_HOOK_SECRET; default generated into the data directory as hook-secret). */
-  hookSecret?: string;
+}
+
+/** After-event webhooks (docs/webhooks.md). */
+export interface WebhookSettings {
+  /** The endpoint every stored event is POSTed to, in order (env PARLEY_WEBHOOK_URL). None: no webhooks. */
+  url?: string;
+  /** Which event types to send (env PARLEY_WEBHOOK_EVENTS, comma-separated). Default: all. */
+  events?: string[];
 }
 
 export interface ResolvedModeration {
@@ -263,12 +283,36 @@ export interface ResolvedModeration {
   beforeSendUrl: string | undefined;
   beforeSendTimeoutMs: number;
   beforeSendFailure: HookFailure;
-  hookSecret: string | undefined;
+}
+
+/** Offline push: notifications for users with no device connected (docs/push.md). */
+export interface PushSettings {
+  /** The host's push sender, POSTed each notification (env PARLEY_PUSH_WEBHOOK_URL). None: no offline push. */
+  webhookUrl?: string;
+  /** A sender of your own instead (embedded): it gets the notifications to deliver. */
+  sender?: PushSender;
+  /** How much a notification shows: 'full' text (default), 'sender' only, or 'hidden' (env PARLEY_PUSH_PREVIEW). */
+  preview?: PushPreview;
+  /** How long notifications to one user are gathered into one, 100-60000 ms (env PARLEY_PUSH_WINDOW_MS, default 2000). */
+  windowMs?: number;
+}
+
+export interface ResolvedPush {
+  webhookUrl: string | undefined;
+  sender: PushSender | undefined;
+  preview: PushPreview;
+  windowMs: number;
+}
+
+export interface ResolvedWebhooks {
+  url: string | undefined;
+  events: string[] | undefined;
 }
 
 export interface ResolvedOptions {
   port: number;
   tcpPort: number | false;
+  mqttPort: number | false;
   host: string;
   dataDir: string;
   adminKey: string | undefined;
@@ -287,6 +331,9 @@ export interface ResolvedOptions {
   storePoolSize: number;
   drainSeconds: number;
   moderation: ResolvedModeration;
+  webhooks: ResolvedWebhooks;
+  push: ResolvedPush;
+  hookSecret: string | undefined;
   mediaLimits: MediaLimits;
   /** Undefined: the server keeps media under dataDir/media. */
   mediaStore: MediaStore | undefined;
@@ -376,8 +423,25 @@ function moderationSettings(settings: ModerationSettings, env: NodeJS.ProcessEnv
     beforeSendUrl: url,
     beforeSendTimeoutMs: timeout,
     beforeSendFailure: failure,
-    hookSecret: settings.hookSecret ?? (env.PARLEY_HOOK_SECRET || undefined),
   };
+}
+
+function pushSettings(settings: PushSettings, env: NodeJS.ProcessEnv): ResolvedPush {
+  const webhookUrl = settings.webhookUrl ?? (env.PARLEY_PUSH_WEBHOOK_URL?.trim() || undefined);
+  if (webhookUrl !== undefined && !/^https?:\/\//u.test(webhookUrl)) throw new Error(`invalid PARLEY_PUSH_WEBHOOK_URL: ${webhookUrl} (an http:// or https:// URL)`);
+  if (webhookUrl !== undefined && settings.sender !== undefined) throw new Error('give the push sender as a URL or as an object, not both');
+  const preview = settings.preview ?? (env.PARLEY_PUSH_PREVIEW?.trim() || 'full');
+  if (preview !== 'full' && preview !== 'sender' && preview !== 'hidden') throw new Error(`invalid PARLEY_PUSH_PREVIEW: ${preview} (full, sender or hidden)`);
+  const windowMs = settings.windowMs ?? Number(env.PARLEY_PUSH_WINDOW_MS?.trim() || 2000);
+  if (!Number.isInteger(windowMs) || windowMs < 100 || windowMs > 60_000) throw new Error(`invalid PARLEY_PUSH_WINDOW_MS: ${windowMs} (100-60000)`);
+  return { webhookUrl, sender: settings.sender, preview, windowMs };
+}
+
+function webhookSettings(settings: WebhookSettings, env: NodeJS.ProcessEnv): ResolvedWebhooks {
+  const url = settings.url ?? (env.PARLEY_WEBHOOK_URL?.trim() || undefined);
+  if (url !== undefined && !/^https?:\/\//u.test(url)) throw new Error(`invalid PARLEY_WEBHOOK_URL: ${url} (an http:// or https:// URL)`);
+  const events = settings.events ?? (env.PARLEY_WEBHOOK_EVENTS?.trim() ? env.PARLEY_WEBHOOK_EVENTS.split(',').map((type) => type.trim()).filter(Boolean) : undefined);
+  return { url, events };
 }
 
 function drainSeconds(value: number | string | undefined): number {
@@ -408,6 +472,7 @@ export function resolveOptions(options: ServerOptions, env: NodeJS.ProcessEnv = 
   return {
     port: options.port ?? envPort(env.PARLEY_PORT) ?? 8080,
     tcpPort: options.tcpPort ?? envPort(env.PARLEY_TCP_PORT) ?? 8081,
+    mqttPort: options.mqttPort ?? envPort(env.PARLEY_MQTT_PORT) ?? false,
     host: options.host ?? env.PARLEY_HOST ?? '127.0.0.1',
     dataDir: options.dataDir ?? env.PARLEY_DATA_DIR ?? './data',
     adminKey: options.adminKey ?? (env.PARLEY_ADMIN_KEY || undefined),
@@ -426,6 +491,9 @@ export function resolveOptions(options: ServerOptions, env: NodeJS.ProcessEnv = 
     storePoolSize: options.storePoolSize ?? poolSize(env.PARLEY_STORE_POOL),
     drainSeconds: drainSeconds(options.drainSeconds ?? env.PARLEY_DRAIN_SECONDS),
     moderation: moderationSettings(options.moderation ?? {}, env),
+    webhooks: webhookSettings(options.webhooks ?? {}, env),
+    push: pushSettings(options.push ?? {}, env),
+    hookSecret: options.hookSecret ?? (env.PARLEY_HOOK_SECRET || undefined),
     mediaLimits: { ...DEFAULT_MEDIA_LIMITS, ...options.mediaLimits },
     mediaStore: options.mediaStore ?? mediaStoreFromEnvironment(env),
     customContentTypes: options.customContentTypes ?? (env.PARLEY_CUSTOM_TYPES ? env.PARLEY_CUSTOM_TYPES.split(',').map((type) => type.trim()).filter(Boolean) : undefined),

@@ -39,4 +39,6 @@ export { LocalDiskMediaStore } from './media/local-disk-store.js';
 export { S3MediaStore, type S3MediaStoreOptions } from './media/s3-store.js';
 export { type MediaLimits, DEFAULT_MEDIA_LIMITS } from './services/media.js';
 export { type TlsOptions, type DevCertificate, createDevCertificate } from './tls.js';
-export { type BeforeSend, type BeforeSendVerdict, type OutgoingMessage, signature as hookSignature } from './moderation/before-send.js';
+export type { BeforeSend, BeforeSendVerdict, OutgoingMessage } from './moderation/before-send.js';
+export { signature as hookSignature } from './util/signed-post.js';
+export type { PushNotification, PushSender } from './push/push-sender.js';

@@ -19,11 +19,13 @@ import { ClusterPresence } from './gateway/cluster-presence.js';
 import { NodeStats } from './gateway/node-stats.js';
 import { RoomHub, type RoomHubCounters } from './gateway/room-hub.js';
 import { LISTEN_BACKLOG, TcpListener } from './gateway/tcp-listener.js';
+import { MqttListener } from './mqtt/mqtt-listener.js';
 import { WEBSOCKET_PATH, WebSocketListener } from './gateway/ws-listener.js';
 import { registerAdminApi } from './http/admin-api.js';
 import { MEDIA_PREFIX, registerMediaApi } from './http/media-api.js';
 import { OPERATIONS_PATHS, OperationsTimings, registerOperationsApi } from './http/operations-api.js';
 import { registerRequestIds, requestIdOf } from './http/request-ids.js';
+import { registerOpenApi } from './http/openapi.js';
 import { LocalDiskMediaStore } from './media/local-disk-store.js';
 import type { MediaStore } from './media/media-store.js';
 import { MediaService } from './services/media.js';
@@ -46,6 +48,12 @@ import { within } from './util/within.js';
 import { httpBeforeSend } from './moderation/before-send.js';
 import { Moderation } from './moderation/moderation.js';
 import { WordFilter } from './moderation/word-filter.js';
+import { WebhookDispatcher } from './webhooks/dispatcher.js';
+import { webhookEventTypes } from './webhooks/events.js';
+import { WebhookFeed } from './webhooks/feed.js';
+import type { PushSender } from './push/push-sender.js';
+import { DEFAULT_PUSH_OPTIONS, PushService } from './push/push-service.js';
+import { WebhookPushSender } from './push/webhook-push.js';
 import { cachedFor } from './util/cached.js';
 import { TimedBus } from './util/timed-bus.js';
 import { SERVER_VERSION } from './version.js';
@@ -59,6 +67,9 @@ export interface ParleyServer {
   tcpUrl: string | undefined;
   port: number;
   tcpPort: number | undefined;
+  /** e.g. mqtt://127.0.0.1:1883 (mqtts:// with TLS), or undefined when MQTT is off (the default) */
+  mqttUrl: string | undefined;
+  mqttPort: number | undefined;
   /** The admin key in force (given, from the environment, or generated). */
   adminKey: string;
   /** True when the admin key was generated (and stored in dataDir/admin-key) by this or an earlier start. */
@@ -136,12 +147,14 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
   const mediaStore: MediaStore = config.mediaStore ?? new LocalDiskMediaStore(join(dataDir, 'media'));
   // The token secret, under its own label: cluster nodes share it already.
   const media = new MediaService(timedStore, mediaStore, config.mediaLimits, `media-url:${tokenSecret}`, { customTypes: config.customContentTypes }, clock);
+  // Generated on first use only: a deployment without hooks has no such file.
+  const hookSecret = () => config.hookSecret ?? persistentSecret(dataDir, 'hook-secret');
   const moderationConfig = config.moderation;
   const words = moderationConfig.blockedWords.length === 0 ? undefined : new WordFilter(moderationConfig.blockedWords, moderationConfig.blockedWordAction);
   const beforeSend =
     moderationConfig.beforeSendUrl === undefined
       ? moderationConfig.beforeSend
-      : httpBeforeSend({ url: moderationConfig.beforeSendUrl, secret: moderationConfig.hookSecret ?? persistentSecret(dataDir, 'hook-secret'), timeoutMs: moderationConfig.beforeSendTimeoutMs });
+      : httpBeforeSend({ url: moderationConfig.beforeSendUrl, secret: hookSecret(), timeoutMs: moderationConfig.beforeSendTimeoutMs });
   const moderation =
     words === undefined && beforeSend === undefined
       ? undefined
@@ -244,6 +257,8 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
   });
   registerRequestIds(app, log.child({ component: 'http' }));
   registerHttpConventions(app, { strictPrefixes: ['/v1'], apiPrefixes: ['/v1', DEV_AUTH_PREFIX, WEBSOCKET_PATH, MEDIA_PREFIX, '/healthz', ...OPERATIONS_PATHS] });
+  // Before any route: the OpenAPI document is made from the routes registered after it.
+  await registerOpenApi(app, { version: SERVER_VERSION });
   /** Set when close() starts draining (ServerOptions.drainSeconds). */
   let draining = false;
   registerOperationsApi(app, {
@@ -256,6 +271,27 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
     messagesOut: () => delivery.pushedMessages,
     pendingStoreWrites: () => timedStore.pendingWrites,
     draining: () => draining,
+    integrations: () => ({
+      moderation: {
+        masked: words?.masked ?? 0,
+        refused: words?.refused ?? 0,
+        hook_rejected: moderation?.hookCounts.rejected ?? 0,
+        hook_rewritten: moderation?.hookCounts.rewritten ?? 0,
+        hook_failed: moderation?.hookCounts.failures ?? 0,
+      },
+      webhooks: {
+        delivered: webhooks?.status.delivered ?? 0,
+        failures: webhooks?.status.failures ?? 0,
+        failingSeconds: webhooks?.status.failingSince === undefined ? 0 : (Date.now() - webhooks.status.failingSince) / 1000,
+      },
+      push: {
+        notified: push?.counts.sent ?? 0,
+        skipped_online: push?.counts.skippedOnline ?? 0,
+        dropped: push?.counts.dropped ?? 0,
+        delivered: pushSender instanceof WebhookPushSender ? pushSender.counts.delivered : 0,
+        dead_lettered: pushSender instanceof WebhookPushSender ? pushSender.counts.deadLettered : 0,
+      },
+    }),
     storeAnswers: () => store.syncVersion().then(
       () => true,
       () => false,
@@ -263,6 +299,38 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
   });
   // Health checks may come every second from several probes: counting a large users table that often is waste.
   const userCount = cachedFor(1000, () => store.countUsers(), clock);
+  const pushSender: PushSender | undefined =
+    config.push.webhookUrl === undefined
+      ? config.push.sender
+      : new WebhookPushSender({ url: config.push.webhookUrl, secret: hookSecret(), deadLetterPath: join(dataDir, 'push-dead-letters.jsonl') }, log.child({ component: 'push' }));
+  const push =
+    pushSender === undefined
+      ? undefined
+      : new PushService(
+          {
+            sender: pushSender,
+            isOnline: (userId) => presence.connectionsOf(userId).connections > 0,
+            membersOf: (conversationId) => conversations.activeMemberIds(conversationId),
+            totalUnread: (userId) => messaging.totalUnread(userId),
+            userName: async (userId) => (await timedStore.getUser(userId))?.name ?? userId,
+            groupName: async (conversationId) => {
+              const conversation = await timedStore.getConversation(conversationId);
+              return conversation?.kind === 'group' ? conversation.name : undefined;
+            },
+            log: log.child({ component: 'push' }),
+          },
+          { ...DEFAULT_PUSH_OPTIONS, preview: config.push.preview, windowMs: config.push.windowMs },
+        );
+  if (push !== undefined) {
+    messaging.onStored((message, recipients) => {
+      push.messageStored(message, recipients).catch((error: unknown) => log.error({ err: error, conversationId: message.conversationId }, 'push skipped'));
+    });
+  }
+  const webhookTypes = config.webhooks.events === undefined ? undefined : webhookEventTypes(config.webhooks.events);
+  const webhooks =
+    config.webhooks.url === undefined
+      ? undefined
+      : new WebhookDispatcher(timedStore, { url: config.webhooks.url, secret: hookSecret(), events: webhookTypes, nodeId: config.nodeId }, log.child({ component: 'webhooks' }));
   registerAdminApi(app, {
     auth,
     users,
@@ -272,6 +340,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
     accounts: devAccounts,
     limits: config.limits,
     rooms: { rooms, roomHub },
+    webhooks: { status: webhooks?.status, feed: new WebhookFeed(timedStore, webhookTypes) },
     overview: {
       nodeStats,
       clock,
@@ -303,17 +372,42 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
     throw error;
   }
   const port = (app.server.address() as AddressInfo).port;
+  const mqttListener =
+    config.mqttPort === false
+      ? undefined
+      : new MqttListener({
+          auth,
+          messaging,
+          conversations,
+          bus: timedBus,
+          limits: config.limits,
+          signalRate: { perSecond: config.rooms.userEventsPerSecond, burst: config.rooms.userEventBurst },
+          clock,
+          log: log.child({ component: 'mqtt' }),
+          otherConnectionsOf: (userId) => presence.connectionsOf(userId).connections,
+          sendBucketOf: (userId, now) => gateway.registry.sendBucketOf(userId, now),
+          connectTimeoutMs: config.authTimeoutMs,
+          tls: tls === undefined ? undefined : { ...tls, handshakeTimeout: config.authTimeoutMs },
+          sessionFile: join(dataDir, 'mqtt-sessions.json'),
+        });
   let tcpPort: number | undefined;
-  if (tcpListener !== undefined && config.tcpPort !== false) {
-    try {
-      tcpPort = (await tcpListener.listen(config.tcpPort, config.host)).port;
-    } catch (error) {
-      await app.close();
-      await bus.close();
-      await store.close();
-      throw error;
-    }
+  let mqttPort: number | undefined;
+  try {
+    if (tcpListener !== undefined && config.tcpPort !== false) tcpPort = (await tcpListener.listen(config.tcpPort, config.host)).port;
+    if (mqttListener !== undefined && config.mqttPort !== false) mqttPort = (await mqttListener.listen(config.mqttPort, config.host)).port;
+  } catch (error) {
+    await mqttListener?.close();
+    await tcpListener?.close();
+    await app.close();
+    await bus.close();
+    await store.close();
+    throw error;
   }
+  // Any node's commit wakes the dispatcher (if this node holds the cursor) instead of waiting for its next poll.
+  const stopWakingWebhooks = webhooks === undefined ? undefined : timedBus.subscribe((event) => {
+    if (event.type === 'message' || event.type === 'roomMessage') webhooks.wake();
+  });
+  webhooks?.start();
   const displayHost = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host.includes(':') ? `[${config.host}]` : config.host;
 
   let closing: Promise<void> | undefined;
@@ -324,6 +418,8 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
     tcpUrl: tcpPort === undefined ? undefined : `${secure ? 'tls' : 'tcp'}://${displayHost}:${tcpPort}`,
     port,
     tcpPort,
+    mqttUrl: mqttPort === undefined ? undefined : `${secure ? 'mqtts' : 'mqtt'}://${displayHost}:${mqttPort}`,
+    mqttPort,
     adminKey,
     adminKeyGenerated,
     dataDir,
@@ -339,6 +435,9 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
           log.info({ seconds: config.drainSeconds }, 'draining: /readyz answers 503 before the node stops');
           await new Promise((resolve) => setTimeout(resolve, config.drainSeconds * 1000));
         }
+        stopWakingWebhooks?.();
+        await push?.close();
+        await webhooks?.close();
         nodeStats.close();
         presence.close();
         busRecovery.close();
@@ -347,6 +446,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
         roomHub.close();
         wsListener.close();
         await tcpListener?.close();
+        await mqttListener?.close();
         await app.close();
         mediaApi.close();
         await mediaStore.close();

@@ -40,13 +40,14 @@ test('the scan sees imports (guards the guard)', () => {
   assert.ok(importsOf(join(SRC, 'services', 'messaging.ts')).includes('store/store.ts'));
 });
 
-test('http/ and gateway/ never import the store: they call services', () => {
+test('http/, gateway/ and mqtt/ never import the store: they call services', () => {
   const intoStore = (target: string) => target.startsWith('store/');
-  assert.deepEqual([...violations('http', intoStore), ...violations('gateway', intoStore)], []);
+  assert.deepEqual([...violations('http', intoStore), ...violations('gateway', intoStore), ...violations('mqtt', intoStore)], []);
 });
 
 test('services depend on the Store port, never on an adapter, and never on transports', () => {
-  const bad = (target: string) => (target.startsWith('store/') && target !== 'store/store.ts') || target.startsWith('http/') || target.startsWith('gateway/');
+  const bad = (target: string) =>
+    (target.startsWith('store/') && target !== 'store/store.ts') || target.startsWith('http/') || target.startsWith('gateway/') || target.startsWith('mqtt/');
   assert.deepEqual(violations('services', bad), []);
 });
 

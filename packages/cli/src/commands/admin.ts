@@ -279,3 +279,56 @@ function formatSeconds(seconds: number): string {
   if (seconds % 60 === 0) return `${seconds / 60} min`;
   return `${seconds} s`;
 }
+
+export const webhooksCommand: Command = {
+  name: 'webhooks',
+  summary: 'show the webhook dispatcher, or list webhook events from any point',
+  usage: `Usage:
+  parley webhooks status [server options]
+  parley webhooks events [--after CURSOR] [--limit N] [server options]
+
+status   where the server posts events, whether the node that answered is the
+         one dispatching, events delivered and failures since it started, and
+         the latest error.
+events   the webhook events after CURSOR (from an event, or the "next" line of
+         a previous listing; none: from the start), one line each:
+         cursor, type, conversation, seq, sender, text. At most N messages
+         are read (default 100, at most 1000); the last line says where to
+         go on from.
+
+${SERVER_OPTIONS_USAGE}`,
+  async run(args) {
+    const { values, positionals } = parseArgs({
+      args,
+      options: { ...SERVER_OPTIONS, ...HELP, after: { type: 'string' }, limit: { type: 'string' } },
+      allowPositionals: true,
+    });
+    const [action, ...extra] = positionals;
+    if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
+    const admin = adminClient(values);
+    if (action === 'status') {
+      if (values.after !== undefined || values.limit !== undefined) throw new UsageError('--after and --limit go with parley webhooks events');
+      const status = await admin.webhookStatus();
+      if (!status.configured) {
+        out('webhooks: not configured (PARLEY_WEBHOOK_URL)');
+        return 0;
+      }
+      out(`webhooks: ${status.url}`);
+      out(`dispatching here: ${status.dispatching ? 'yes' : 'no (another node holds the feed cursor)'}`);
+      out(`delivered: ${status.delivered ?? 0}, failed attempts: ${status.failures ?? 0}`);
+      if (status.failingSince !== undefined) out(`failing since ${new Date(status.failingSince).toISOString()}: ${status.lastError ?? ''}`);
+      else if (status.lastError !== undefined) out(`last error: ${status.lastError}`);
+      return 0;
+    }
+    if (action === 'events') {
+      const limit = values.limit === undefined ? 100 : parseInteger(values.limit, '--limit', { min: 1, max: 1000 });
+      const page = await admin.webhookEvents(values.after, limit);
+      for (const event of page.events) {
+        out([event.cursor, event.type, event.conversationId, `#${event.message.seq}`, event.message.senderId, event.message.text ?? ''].join('  ').trimEnd());
+      }
+      out(`next: ${page.next}`);
+      return 0;
+    }
+    throw new UsageError(action === undefined ? 'missing action: parley webhooks status, or parley webhooks events' : `unknown action "webhooks ${action}"`);
+  },
+};

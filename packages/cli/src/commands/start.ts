@@ -29,6 +29,7 @@ until the balancer moved away; see docs/operations.md.
 Options (environment variable in brackets):
   --port N            HTTP + WebSocket port; 0 picks a free one [PARLEY_PORT] (default 8080)
   --tcp-port N|off    raw TCP port; 0 picks a free one, off disables TCP [PARLEY_TCP_PORT] (default 8081)
+  --mqtt-port N|off   MQTT 3.1.1 port for devices (docs/mqtt.md); 0 picks a free one [PARLEY_MQTT_PORT] (default off)
   --host H            interface to listen on [PARLEY_HOST] (default 127.0.0.1)
   --data-dir DIR      database and generated secrets [PARLEY_DATA_DIR] (default ${DEFAULT_DATA_DIR})
   --admin-key K       admin REST key [PARLEY_ADMIN_KEY] (default: generated, kept in DIR/admin-key)
@@ -47,6 +48,7 @@ Options (environment variable in brackets):
       options: {
         port: { type: 'string' },
         'tcp-port': { type: 'string' },
+        'mqtt-port': { type: 'string' },
         host: { type: 'string' },
         'data-dir': { type: 'string' },
         'admin-key': { type: 'string' },
@@ -65,6 +67,9 @@ Options (environment variable in brackets):
     if (values.port !== undefined) options.port = parseInteger(values.port, '--port', { max: 65535 });
     if (values['tcp-port'] !== undefined) {
       options.tcpPort = values['tcp-port'] === 'off' ? false : parseInteger(values['tcp-port'], '--tcp-port', { max: 65535 });
+    }
+    if (values['mqtt-port'] !== undefined) {
+      options.mqttPort = values['mqtt-port'] === 'off' ? false : parseInteger(values['mqtt-port'], '--mqtt-port', { max: 65535 });
     }
     if (values.host !== undefined) options.host = values.host;
     if (values['data-dir'] !== undefined) options.dataDir = values['data-dir'];
@@ -110,6 +115,7 @@ interface StartedServer {
   httpUrl: string;
   wsUrl: string;
   tcpUrl: string | undefined;
+  mqttUrl: string | undefined;
   adminKey: string;
   adminKeyGenerated: boolean;
   dataDir: string;
@@ -121,6 +127,7 @@ function banner(server: StartedServer, adminKeyFromFlag: boolean, webApp: boolea
     `  HTTP       ${server.httpUrl}`,
     `  WebSocket  ${server.wsUrl}`,
     `  TCP        ${server.tcpUrl ?? 'off'}`,
+    `  MQTT       ${server.mqttUrl ?? 'off'}`,
     `  Data dir   ${server.dataDir}`,
   ];
   if (server.adminKeyGenerated) {

@@ -599,6 +599,19 @@ export interface ConversationSummary {
   active: boolean;
   updatedAt: number;
   memberCount: number;
+  /**
+   * Set by the host product's backend (PUT /v1/conversations/:id/attributes):
+   * what the conversation is about in the product, such as the item a buyer
+   * and a seller talk about ({"item_id": "…", "item_title": "…"}). At most 32
+   * keys of 1-64 characters a-z 0-9 _ . -, values of at most 1,024
+   * characters; the same for every member.
+   */
+  attributes: { [key: string]: string };
+}
+
+export interface ConversationSummary_AttributesEntry {
+  key: string;
+  value: string;
 }
 
 export interface PullRequest {
@@ -3778,6 +3791,7 @@ function createBaseConversationSummary(): ConversationSummary {
     active: false,
     updatedAt: 0,
     memberCount: 0,
+    attributes: {},
   };
 }
 
@@ -3828,6 +3842,9 @@ export const ConversationSummary: MessageFns<ConversationSummary> = {
     if (message.memberCount !== 0) {
       writer.uint32(120).uint32(message.memberCount);
     }
+    globalThis.Object.entries(message.attributes).forEach(([key, value]: [string, string]) => {
+      ConversationSummary_AttributesEntry.encode({ key: key as any, value }, writer.uint32(130).fork()).join();
+    });
     return writer;
   },
 
@@ -3962,6 +3979,74 @@ export const ConversationSummary: MessageFns<ConversationSummary> = {
             }
 
             message.memberCount = reader.uint32();
+            continue;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            const entry16 = ConversationSummary_AttributesEntry.decode(reader, reader.uint32());
+            if (entry16.value !== undefined) {
+              message.attributes[entry16.key] = entry16.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseConversationSummary_AttributesEntry(): ConversationSummary_AttributesEntry {
+  return { key: "", value: "" };
+}
+
+export const ConversationSummary_AttributesEntry: MessageFns<ConversationSummary_AttributesEntry> = {
+  encode(message: ConversationSummary_AttributesEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConversationSummary_AttributesEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConversationSummary_AttributesEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
             continue;
           }
         }

@@ -3,9 +3,10 @@
  * 4-byte big-endian length. An oversized length prefix is rejected before any
  * buffer is allocated for it.
  */
-import { type AddressInfo, type Server, type Socket, createServer } from 'node:net';
-import { type TlsOptions as NodeTlsOptions, createServer as createTlsServer } from 'node:tls';
+import type { AddressInfo, Server, Socket } from 'node:net';
+import type { TlsOptions as NodeTlsOptions } from 'node:tls';
 import { LengthPrefixedReader, ParleyError, type TimerHandle } from '@parley/protocol';
+import { socketServer } from '../util/socket-server.js';
 import { unrefTimer } from '../util/timers.js';
 import type { Gateway } from './gateway.js';
 import type { WireConnection } from './session.js';
@@ -31,15 +32,7 @@ export class TcpListener {
     private readonly maxPacketBytes: number,
     tls?: NodeTlsOptions & { handshakeTimeout: number },
   ) {
-    this.server =
-      tls === undefined
-        ? createServer({ noDelay: true }, (socket) => this.onConnection(socket))
-        : createTlsServer(tls, (socket) => {
-            socket.setNoDelay(true);
-            this.onConnection(socket);
-          });
-    // A failed TLS handshake is the client's problem; keep serving the others.
-    this.server.on('tlsClientError', (_error: Error, socket: Socket) => socket.destroy());
+    this.server = socketServer(tls, (socket) => this.onConnection(socket));
   }
 
   listen(port: number, host: string): Promise<AddressInfo> {

@@ -76,6 +76,7 @@ export function toWireSummary(view: ConversationView): ConversationSummary {
     active: view.active,
     updatedAt: view.updatedAt,
     memberCount: view.memberCount,
+    attributes: view.attributes,
   };
   if (view.lastMessage !== undefined) summary.lastMessage = toWireMessage(view.lastMessage);
   return summary;

@@ -13,19 +13,21 @@ import { PASSWORD_LENGTH, ParleyError } from '@parley/protocol';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ServerLimits } from '../config.js';
 import type { AuthService } from '../services/auth.js';
-import type { ConversationService } from '../services/conversations.js';
+import { ATTRIBUTE_LIMITS, type ConversationService } from '../services/conversations.js';
 import type { DevAccountService } from '../services/dev-accounts.js';
 import type { MessagingService } from '../services/messaging.js';
-import type { ConversationView, StoredMessage } from '../services/model.js';
+import type { ConversationView } from '../services/model.js';
 import type { UserService } from '../services/users.js';
 import type { UserDirectory } from '../services/directory.js';
 import { requireId, requireName } from '../services/validate.js';
-import { readSystemEvent } from '../services/system-events.js';
 import { decodeBase64Field } from './base64.js';
-import { CONTENT_SCHEMA, type ContentBody, contentFromJson, contentToJson } from './content-json.js';
+import { CONTENT_SCHEMA, type ContentBody, contentFromJson } from './content-json.js';
+import { messageJson } from './message-json.js';
 import { type OverviewApiDeps, registerOverviewApi } from './overview-api.js';
 import { type RoomsApiDeps, registerRoomsApi } from './rooms-api.js';
+import { type WebhooksApiDeps, registerWebhooksApi } from './webhooks-api.js';
 import { CONVERSATION_ID, ID, NAME, idList, queryNumber } from './schemas.js';
+import { PUBLIC } from './openapi.js';
 
 export interface AdminApiDeps {
   auth: AuthService;
@@ -41,6 +43,8 @@ export interface AdminApiDeps {
   rooms: RoomsApiDeps;
   /** The cluster overview (overview-api.ts). */
   overview: Omit<OverviewApiDeps, 'conversations'>;
+  /** Webhook state and replay (webhooks-api.ts). */
+  webhooks: WebhooksApiDeps;
 }
 
 const USER_PATH = { type: 'object', properties: { id: ID } } as const;
@@ -51,7 +55,10 @@ const ACTOR = { actorId: ID } as const;
 export function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps): void {
   const { auth, users, messaging, conversations, limits } = deps;
 
-  app.get('/healthz', async () => ({ status: 'ok', ...(await deps.health()) }));
+  app.get('/healthz', { schema: { summary: 'Liveness, with counts of users and connections', tags: ['operations'], security: PUBLIC } }, async () => ({
+    status: 'ok',
+    ...(await deps.health()),
+  }));
 
   app.register(
     async (v1) => {
@@ -62,11 +69,18 @@ export function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps): void
       });
 
       registerRoomsApi(v1, deps.rooms);
+      registerWebhooksApi(v1, deps.webhooks);
       registerOverviewApi(v1, { ...deps.overview, conversations });
 
       v1.post<{ Body: { id: string; name?: string } }>(
         '/users',
-        { schema: { body: { type: 'object', additionalProperties: false, required: ['id'], properties: { id: ID, name: NAME } } } },
+        {
+          schema: {
+            summary: 'Create a user, or rename one',
+            tags: ['users'],
+            body: { type: 'object', additionalProperties: false, required: ['id'], properties: { id: ID, name: NAME } },
+          },
+        },
         async (request, reply) => {
           const id = requireId(request.body.id, 'id');
           const name = request.body.name === undefined ? id : requireName(request.body.name, 'name', limits);
@@ -81,6 +95,8 @@ export function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps): void
         '/users',
         {
           schema: {
+            summary: 'Users whose id or name contains a text, page by page',
+            tags: ['users'],
             querystring: {
               type: 'object',
               additionalProperties: false,
@@ -95,7 +111,7 @@ export function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps): void
         },
       );
 
-      v1.get<{ Params: { id: string } }>('/users/:id', { schema: { params: USER_PATH } }, async (request) => {
+      v1.get<{ Params: { id: string } }>('/users/:id', { schema: { summary: 'A user', tags: ['users'], params: USER_PATH } }, async (request) => {
         const user = await users.getUser(request.params.id);
         if (user === undefined) throw new ParleyError('NOT_FOUND', `unknown user ${request.params.id}`);
         return { id: user.id, name: user.name, createdAt: user.createdAt };
@@ -105,6 +121,8 @@ export function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps): void
         '/users/:id/tokens',
         {
           schema: {
+            summary: "Mint an access token for a user's clients",
+            tags: ['users'],
             params: USER_PATH,
             body: { type: ['object', 'null'], additionalProperties: false, properties: { ttlSeconds: { type: 'integer', minimum: 1, maximum: 31_536_000 } } },
           },
@@ -122,6 +140,8 @@ export function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps): void
         '/users/:id/password',
         {
           schema: {
+            summary: 'Set the password of the development sign-in',
+            tags: ['users'],
             params: USER_PATH,
             body: {
               type: 'object',
@@ -137,12 +157,12 @@ export function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps): void
         },
       );
 
-      v1.post<{ Params: { id: string } }>('/users/:id/revoke', { schema: { params: USER_PATH } }, async (request) => {
+      v1.post<{ Params: { id: string } }>('/users/:id/revoke', { schema: { summary: "Revoke a user's tokens and close their connections", tags: ['users'], params: USER_PATH } }, async (request) => {
         await users.revokeTokens(requireId(request.params.id, 'id'));
         return { revoked: true };
       });
 
-      v1.get<{ Params: { id: string } }>('/users/:id/conversations', { schema: { params: USER_PATH } }, async (request) => {
+      v1.get<{ Params: { id: string } }>('/users/:id/conversations', { schema: { summary: "A user's conversations with unread counts", tags: ['users'], params: USER_PATH } }, async (request) => {
         const result = await messaging.sync(requireId(request.params.id, 'id'), 0);
         return { version: result.version, totalUnread: result.totalUnread, conversations: result.conversations.map(viewJson) };
       });
@@ -151,6 +171,8 @@ export function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps): void
         '/groups',
         {
           schema: {
+            summary: 'Create a group',
+            tags: ['conversations'],
             body: {
               type: 'object',
               additionalProperties: false,
@@ -167,7 +189,7 @@ export function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps): void
         },
       );
 
-      v1.get<{ Params: { id: string } }>('/groups/:id/members', { schema: { params: GROUP_PATH } }, async (request) => {
+      v1.get<{ Params: { id: string } }>('/groups/:id/members', { schema: { summary: 'The members of a group', tags: ['conversations'], params: GROUP_PATH } }, async (request) => {
         return { members: await conversations.members(undefined, request.params.id) };
       });
 
@@ -175,6 +197,8 @@ export function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps): void
         '/groups/:id/members',
         {
           schema: {
+            summary: 'Add members to a group',
+            tags: ['conversations'],
             params: GROUP_PATH,
             body: { type: 'object', additionalProperties: false, required: ['userIds'], properties: { userIds: idList(limits.maxGroupMembers), ...ACTOR } },
           },
@@ -189,7 +213,14 @@ export function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps): void
       // A DELETE carries no body: the actor, if any, is a query parameter.
       v1.delete<{ Params: { id: string; userId: string }; Querystring: { actorId?: string } }>(
         '/groups/:id/members/:userId',
-        { schema: { params: { type: 'object', properties: { id: ID, userId: ID } }, querystring: { type: 'object', additionalProperties: false, properties: ACTOR } } },
+        {
+          schema: {
+            summary: 'Remove a member from a group',
+            tags: ['conversations'],
+            params: { type: 'object', properties: { id: ID, userId: ID } },
+            querystring: { type: 'object', additionalProperties: false, properties: ACTOR },
+          },
+        },
         async (request) => {
           const change = await conversations.updateMembers(request.query.actorId ?? '', request.params.id, [], [request.params.userId], true);
           // seq: the member_removed (or member_left) event's, the last the removed member may read.
@@ -199,11 +230,44 @@ export function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps): void
 
       v1.patch<{ Params: { id: string }; Body: { name: string; actorId?: string } }>(
         '/groups/:id',
-        { schema: { params: GROUP_PATH, body: { type: 'object', additionalProperties: false, required: ['name'], properties: { name: NAME, ...ACTOR } } } },
+        {
+          schema: {
+            summary: 'Rename a group',
+            tags: ['conversations'],
+            params: GROUP_PATH,
+            body: { type: 'object', additionalProperties: false, required: ['name'], properties: { name: NAME, ...ACTOR } },
+          },
+        },
         async (request) => {
           await conversations.rename(request.body.actorId ?? '', request.params.id, request.body.name, true);
           return { id: request.params.id, name: request.body.name.trim() };
         },
+      );
+
+      // The host's key/values of a conversation: a string sets a key, null removes it.
+      v1.put<{ Params: { id: string }; Body: { attributes: Record<string, string | null> } }>(
+        '/conversations/:id/attributes',
+        {
+          schema: {
+            summary: "Set or remove a conversation's attributes (what it is about in your product)",
+            tags: ['conversations'],
+            params: { type: 'object', properties: { id: CONVERSATION_ID } },
+            body: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['attributes'],
+              properties: {
+                attributes: {
+                  type: 'object',
+                  maxProperties: ATTRIBUTE_LIMITS.keys,
+                  propertyNames: { pattern: '^[a-z0-9_.-]{1,64}$', description: '1-64 characters of a-z 0-9 _ . -' },
+                  additionalProperties: { type: ['string', 'null'], maxLength: ATTRIBUTE_LIMITS.valueChars },
+                },
+              },
+            },
+          },
+        },
+        async (request) => ({ attributes: await conversations.setAttributes(request.params.id, request.body.attributes) }),
       );
 
       // History, oldest first within a page: newest page by default, `before` walks back, `after` walks forward.
@@ -211,6 +275,8 @@ export function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps): void
         '/conversations/:id/messages',
         {
           schema: {
+            summary: "A page of a conversation's history, oldest first",
+            tags: ['conversations'],
             params: { type: 'object', properties: { id: CONVERSATION_ID } },
             querystring: {
               type: 'object',
@@ -236,6 +302,8 @@ export function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps): void
         '/conversations/:id/messages',
         {
           schema: {
+            summary: 'Send a message as a user',
+            tags: ['conversations'],
             params: { type: 'object', properties: { id: CONVERSATION_ID } },
             body: {
               type: 'object',
@@ -271,26 +339,6 @@ export function registerAdminApi(app: FastifyInstance, deps: AdminApiDeps): void
     },
     { prefix: '/v1' },
   );
-}
-
-function messageJson(message: StoredMessage) {
-  if (message.type === 'system') {
-    const { id, conversationId, seq, senderId, clientMsgId, type, createdAt } = message;
-    return { id, conversationId, seq, senderId, clientMsgId, type, createdAt, system: readSystemEvent(message.data) };
-  }
-  return {
-    id: message.id,
-    conversationId: message.conversationId,
-    seq: message.seq,
-    senderId: message.senderId,
-    clientMsgId: message.clientMsgId,
-    type: message.type,
-    text: message.text,
-    data: message.data === undefined ? undefined : Buffer.from(message.data).toString('base64'),
-    visibleTo: message.visibleTo,
-    createdAt: message.createdAt,
-    content: message.content === undefined ? undefined : contentToJson(message.content),
-  };
 }
 
 function viewJson(view: ConversationView) {

@@ -23,6 +23,7 @@ import type { DevAccountService } from '../services/dev-accounts.js';
 import type { UserService } from '../services/users.js';
 import { requireId, requireName } from '../services/validate.js';
 import { TokenBucket } from '../util/token-bucket.js';
+import { PUBLIC, USER_TOKEN } from './openapi.js';
 
 export const DEV_AUTH_PREFIX = '/dev';
 
@@ -103,6 +104,9 @@ export async function registerDevAuth(app: FastifyInstance, deps: DevAuthDeps): 
         '/signup',
         {
           schema: {
+            summary: 'Create an account and sign in (development only)',
+            tags: ['dev'],
+            security: PUBLIC,
             body: {
               type: 'object',
               additionalProperties: false,
@@ -125,6 +129,9 @@ export async function registerDevAuth(app: FastifyInstance, deps: DevAuthDeps): 
         '/signin',
         {
           schema: {
+            summary: 'Sign in with a password (development only)',
+            tags: ['dev'],
+            security: PUBLIC,
             body: { type: 'object', additionalProperties: false, required: ['userId', 'password'], properties: { userId: USER_ID, password: PASSWORD } },
           },
         },
@@ -136,7 +143,7 @@ export async function registerDevAuth(app: FastifyInstance, deps: DevAuthDeps): 
         },
       );
 
-      dev.post('/token', async (request) => {
+      dev.post('/token', { schema: { summary: 'A fresh token for the same user (development only)', tags: ['dev'], security: USER_TOKEN } }, async (request) => {
         const header = request.headers.authorization;
         const token = header?.startsWith('Bearer ') ? header.slice(7) : '';
         const { userId } = await auth.verifyToken(token);

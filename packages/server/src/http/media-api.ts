@@ -26,6 +26,7 @@ import type { AuthService } from '../services/auth.js';
 import { MEDIA_SIZES, type MediaService, type MediaSize, requireMediaKind } from '../services/media.js';
 import type { MediaRow } from '../services/model.js';
 import { HttpStatusError } from './conventions.js';
+import { USER_TOKEN } from './openapi.js';
 
 export const MEDIA_PREFIX = '/media';
 const UPLOADS_PATH = `${MEDIA_PREFIX}/uploads`;
@@ -159,71 +160,108 @@ export function registerMediaApi(app: FastifyInstance, deps: MediaApiDeps): { cl
       void tus.handle(request.raw, reply.raw);
     };
     for (const url of [UPLOADS_PATH, `${UPLOADS_PATH}/:uploadId`]) {
-      scope.route({ method: ['POST', 'HEAD', 'PATCH', 'DELETE', 'OPTIONS'], url, exposeHeadRoute: false, handler: handOver });
+      scope.route({
+        method: ['POST', 'HEAD', 'PATCH', 'DELETE', 'OPTIONS'],
+        url,
+        exposeHeadRoute: false,
+        schema: { summary: 'A resumable upload (the tus protocol: byte streams, not JSON)', tags: ['media'], security: USER_TOKEN },
+        handler: handOver,
+      });
     }
   });
 
   const userFrom = async (request: FastifyRequest): Promise<string> => (await auth.verifyToken(bearerOf(request.headers.authorization))).userId;
 
-  app.get<{ Querystring: { kind?: string; sha256?: string } }>(`${MEDIA_PREFIX}/lookup`, async (request) => {
-    const userId = await userFrom(request);
-    const row = await media.findOwn(userId, requireMediaKind(request.query.kind, 'kind'), request.query.sha256 ?? '');
-    if (row === undefined) throw new ParleyError('NOT_FOUND', 'no upload of these bytes');
-    return mediaInfo(row);
-  });
+  app.get<{ Querystring: { kind?: string; sha256?: string } }>(
+    `${MEDIA_PREFIX}/lookup`,
+    {
+      schema: {
+        summary: "The caller's earlier upload of the same bytes",
+        tags: ['media'],
+        security: USER_TOKEN,
+        querystring: {
+          type: 'object',
+          properties: { kind: { type: 'string', description: MEDIA_KINDS.join(', ') }, sha256: { type: 'string', description: 'SHA-256 of the bytes, 64 lowercase hex digits' } },
+        },
+      },
+    },
+    async (request) => {
+      const userId = await userFrom(request);
+      const row = await media.findOwn(userId, requireMediaKind(request.query.kind, 'kind'), request.query.sha256 ?? '');
+      if (row === undefined) throw new ParleyError('NOT_FOUND', 'no upload of these bytes');
+      return mediaInfo(row);
+    },
+  );
 
-  app.get<{ Params: { id: string } }>(`${MEDIA_PREFIX}/:id`, async (request): Promise<MediaUrlsJson> => {
-    const info = mediaInfo(await media.authorise(await userFrom(request), request.params.id));
-    const expiresAt = media.signedUrlExpiry();
-    const urls: MediaUrlsJson['urls'] = {};
-    for (const size of info.sizes) urls[size] = `${MEDIA_PREFIX}/${info.mediaId}/${size}?exp=${expiresAt}&sig=${media.sign(info.mediaId, size, expiresAt)}`;
-    return { ...info, urls, urlsExpireAt: expiresAt * 1000 };
-  });
+  app.get<{ Params: { id: string } }>(
+    `${MEDIA_PREFIX}/:id`,
+    { schema: { summary: 'What a media item is, with short-lived signed links to its sizes', tags: ['media'], security: USER_TOKEN } },
+    async (request): Promise<MediaUrlsJson> => {
+      const info = mediaInfo(await media.authorise(await userFrom(request), request.params.id));
+      const expiresAt = media.signedUrlExpiry();
+      const urls: MediaUrlsJson['urls'] = {};
+      for (const size of info.sizes) urls[size] = `${MEDIA_PREFIX}/${info.mediaId}/${size}?exp=${expiresAt}&sig=${media.sign(info.mediaId, size, expiresAt)}`;
+      return { ...info, urls, urlsExpireAt: expiresAt * 1000 };
+    },
+  );
 
-  app.get<{ Params: { id: string; size: string }; Querystring: { exp?: string; sig?: string } }>(`${MEDIA_PREFIX}/:id/:size`, async (request, reply) => {
-    const { id } = request.params;
-    const size = request.params.size as MediaSize;
-    if (!(MEDIA_SIZES as readonly string[]).includes(size)) throw new ParleyError('NOT_FOUND', `no size ${request.params.size}; sizes: ${MEDIA_SIZES.join(', ')}`);
-    let row: MediaRow | undefined;
-    if (request.query.sig !== undefined) {
-      const expiresAt = Number(request.query.exp);
-      if (!media.verifySignature(id, size, expiresAt, request.query.sig)) throw new ParleyError('FORBIDDEN', 'the link expired or is not valid: ask GET /media/:id for a new one');
-      row = await media.getMedia(id);
-      if (row === undefined) throw new ParleyError('NOT_FOUND', 'no such media');
-    } else {
-      row = await media.authorise(await userFrom(request), id);
-    }
-    const object = await media.describe(row, size);
-    const etag = `"${object.key}"`;
-    reply.header('etag', etag);
-    // Content-addressed: the bytes under this URL never change.
-    reply.header('cache-control', 'private, max-age=31536000, immutable');
-    reply.header('accept-ranges', 'bytes');
-    reply.header('x-content-type-options', 'nosniff');
-    reply.header('content-security-policy', "default-src 'none'; sandbox");
-    if (size === 'original') {
-      // Files download under their name; media shows in the page.
-      const name = row.fileName === '' ? '' : `; filename*=UTF-8''${encodeURIComponent(row.fileName)}`;
-      reply.header('content-disposition', `${row.kind === 'file' ? 'attachment' : 'inline'}${name}`);
-    }
-    if (request.headers['if-none-match'] === etag) return reply.code(304).send();
+  app.get<{ Params: { id: string; size: string }; Querystring: { exp?: string; sig?: string } }>(
+    `${MEDIA_PREFIX}/:id/:size`,
+    // A user's token, or none with a signed link from GET /media/:id.
+    {
+      schema: {
+        summary: 'The bytes of one size of a media item, with ranges',
+        tags: ['media'],
+        security: [...USER_TOKEN, {}],
+        params: { type: 'object', properties: { id: { type: 'string' }, size: { type: 'string', description: MEDIA_SIZES.join(', ') } } },
+        querystring: { type: 'object', properties: { exp: { type: 'string' }, sig: { type: 'string', description: 'with exp: a signed link from GET /media/:id' } } },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      const size = request.params.size as MediaSize;
+      if (!(MEDIA_SIZES as readonly string[]).includes(size)) throw new ParleyError('NOT_FOUND', `no size ${request.params.size}; sizes: ${MEDIA_SIZES.join(', ')}`);
+      let row: MediaRow | undefined;
+      if (request.query.sig !== undefined) {
+        const expiresAt = Number(request.query.exp);
+        if (!media.verifySignature(id, size, expiresAt, request.query.sig)) throw new ParleyError('FORBIDDEN', 'the link expired or is not valid: ask GET /media/:id for a new one');
+        row = await media.getMedia(id);
+        if (row === undefined) throw new ParleyError('NOT_FOUND', 'no such media');
+      } else {
+        row = await media.authorise(await userFrom(request), id);
+      }
+      const object = await media.describe(row, size);
+      const etag = `"${object.key}"`;
+      reply.header('etag', etag);
+      // Content-addressed: the bytes under this URL never change.
+      reply.header('cache-control', 'private, max-age=31536000, immutable');
+      reply.header('accept-ranges', 'bytes');
+      reply.header('x-content-type-options', 'nosniff');
+      reply.header('content-security-policy', "default-src 'none'; sandbox");
+      if (size === 'original') {
+        // Files download under their name; media shows in the page.
+        const name = row.fileName === '' ? '' : `; filename*=UTF-8''${encodeURIComponent(row.fileName)}`;
+        reply.header('content-disposition', `${row.kind === 'file' ? 'attachment' : 'inline'}${name}`);
+      }
+      if (request.headers['if-none-match'] === etag) return reply.code(304).send();
 
-    const ifRange = request.headers['if-range'];
-    const range = ifRange === undefined || ifRange === etag ? parseRange(request.headers.range, object.length) : undefined;
-    if (range === 'unsatisfiable') {
-      throw new HttpStatusError(416, `the range is outside the ${object.length} bytes`, { 'content-range': `bytes */${object.length}` });
-    }
-    // Sniffed at upload (never the client's word), and nosniff above: no upload is ever served as a page.
-    reply.type(object.mimeType);
-    if (range === undefined) {
-      reply.header('content-length', object.length);
-      return reply.send(request.method === 'HEAD' ? undefined : await media.open(row, size));
-    }
-    reply.code(206);
-    reply.header('content-range', `bytes ${range.start}-${range.end}/${object.length}`);
-    reply.header('content-length', range.end - range.start + 1);
-    return reply.send(request.method === 'HEAD' ? undefined : await media.open(row, size, range));
-  });
+      const ifRange = request.headers['if-range'];
+      const range = ifRange === undefined || ifRange === etag ? parseRange(request.headers.range, object.length) : undefined;
+      if (range === 'unsatisfiable') {
+        throw new HttpStatusError(416, `the range is outside the ${object.length} bytes`, { 'content-range': `bytes */${object.length}` });
+      }
+      // Sniffed at upload (never the client's word), and nosniff above: no upload is ever served as a page.
+      reply.type(object.mimeType);
+      if (range === undefined) {
+        reply.header('content-length', object.length);
+        return reply.send(request.method === 'HEAD' ? undefined : await media.open(row, size));
+      }
+      reply.code(206);
+      reply.header('content-range', `bytes ${range.start}-${range.end}/${object.length}`);
+      reply.header('content-length', range.end - range.start + 1);
+      return reply.send(request.method === 'HEAD' ? undefined : await media.open(row, size, range));
+    },
+  );
 
   return { close: () => clearInterval(cleanup) };
 }

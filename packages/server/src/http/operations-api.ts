@@ -18,6 +18,7 @@ import type { Gateway } from '../gateway/gateway.js';
 import type { RoomHub } from '../gateway/room-hub.js';
 import type { AuthService } from '../services/auth.js';
 import { DurationHistogram, DurationHistograms } from '../util/duration-histogram.js';
+import { PUBLIC } from './openapi.js';
 
 /** Buckets from 1 ms to 10 s: what a user waits for (an ack, a push). */
 const WAIT_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -57,6 +58,15 @@ export interface OperationsApiDeps {
   pendingStoreWrites(): number;
   /** True once the node is stopping (ServerOptions.drainSeconds): /readyz fails while it still serves. */
   draining(): boolean;
+  /** What moderation, webhooks and push did since start (zeros for what is not configured). */
+  integrations(): IntegrationCounts;
+}
+
+/** Counts since start, by outcome; see docs/operations-metrics.md. */
+export interface IntegrationCounts {
+  moderation: Record<'masked' | 'refused' | 'hook_rejected' | 'hook_rewritten' | 'hook_failed', number>;
+  webhooks: { delivered: number; failures: number; failingSeconds: number };
+  push: Record<'notified' | 'skipped_online' | 'dropped' | 'delivered' | 'dead_lettered', number>;
 }
 
 export const OPERATIONS_PATHS = ['/metrics', '/readyz'];
@@ -67,7 +77,7 @@ export function registerOperationsApi(app: FastifyInstance, deps: OperationsApiD
   // the first scrape on: a server nobody scrapes (most tests) pays nothing.
   let processMetrics = false;
 
-  app.get('/readyz', async (_request, reply) => {
+  app.get('/readyz', { schema: { summary: 'Readiness: the store and the bus answer, and the node is not stopping', tags: ['operations'], security: PUBLIC } }, async (_request, reply) => {
     const checks = { store: await deps.storeAnswers(), bus: deps.bus.ready?.() ?? true };
     const draining = deps.draining();
     const ready = checks.store && checks.bus && !draining;
@@ -75,7 +85,7 @@ export function registerOperationsApi(app: FastifyInstance, deps: OperationsApiD
     return { status: draining ? 'draining' : ready ? 'ready' : 'unavailable', node: deps.nodeId, ...checks };
   });
 
-  app.get('/metrics', async (request, reply) => {
+  app.get('/metrics', { schema: { summary: 'Metrics in the Prometheus text format', tags: ['operations'] } }, async (request, reply) => {
     const header = request.headers.authorization;
     if (!deps.auth.isAdminKey(header?.startsWith('Bearer ') ? header.slice(7) : undefined)) {
       throw new ParleyError('UNAUTHENTICATED', 'admin key required (Authorization: Bearer <key>)');
@@ -90,7 +100,8 @@ export function registerOperationsApi(app: FastifyInstance, deps: OperationsApiD
 }
 
 /** One registry per server (several may run in one process), labelled with the node id. */
-function metricsRegistry({ gateway, roomHub, nodeId, timings, messagesOut, pendingStoreWrites }: OperationsApiDeps): Registry {
+function metricsRegistry(deps: OperationsApiDeps): Registry {
+  const { gateway, roomHub, nodeId, timings, messagesOut, pendingStoreWrites } = deps;
   const registry = new Registry();
   registry.setDefaultLabels({ node: nodeId });
 
@@ -160,6 +171,52 @@ function metricsRegistry({ gateway, roomHub, nodeId, timings, messagesOut, pendi
     },
   });
 
+  new Counter({
+    name: 'parley_moderation_total',
+    help: 'Messages the word filter masked or refused, and the before-send hook refused, rewrote or could not be asked about, by outcome.',
+    labelNames: ['outcome'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [outcome, count] of Object.entries(deps.integrations().moderation)) this.inc({ outcome }, count);
+    },
+  });
+  new Counter({
+    name: 'parley_webhook_events_total',
+    help: 'Webhook events the endpoint accepted from this node (while it held the feed cursor).',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(deps.integrations().webhooks.delivered);
+    },
+  });
+  new Counter({
+    name: 'parley_webhook_failures_total',
+    help: 'Webhook deliveries from this node that failed (each retry counts).',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(deps.integrations().webhooks.failures);
+    },
+  });
+  new Gauge({
+    name: 'parley_webhook_failing_seconds',
+    help: 'How long the current webhook batch has been failing on this node; 0 while deliveries succeed.',
+    registers: [registry],
+    collect() {
+      this.set(deps.integrations().webhooks.failingSeconds);
+    },
+  });
+  new Counter({
+    name: 'parley_push_notifications_total',
+    help: 'Offline push on this node, by outcome: notified (composed and handed to the sender), skipped_online, dropped (too many users waiting), delivered and dead_lettered (webhook sender).',
+    labelNames: ['outcome'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [outcome, count] of Object.entries(deps.integrations().push)) this.inc({ outcome }, count);
+    },
+  });
   new Counter({
     name: 'parley_messages_in_total',
     help: "Sends from this node's connections that were stored (repeats of a stored send left out), by transport.",

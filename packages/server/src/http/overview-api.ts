@@ -27,13 +27,13 @@ export interface OverviewApiDeps {
 const TOP = 10;
 
 export function registerOverviewApi(v1: FastifyInstance, deps: OverviewApiDeps): void {
-  v1.get<{ Params: { id: string } }>('/users/:id/presence', async (request) => {
+  v1.get<{ Params: { id: string } }>('/users/:id/presence', { schema: { summary: "Where a user's connections are, across the cluster", tags: ['users'] } }, async (request) => {
     const userId = requireId(request.params.id, 'id');
     const { connections, nodes } = deps.presenceOf(userId);
     return { userId, online: connections > 0, connections, nodes };
   });
 
-  v1.get('/admin/overview', async () => {
+  v1.get('/admin/overview', { schema: { summary: 'The whole cluster: nodes, totals, busiest conversations and rooms', tags: ['overview'] } }, async () => {
     const nodes = deps.nodeStats.nodes();
     const sends = sumBy(nodes.flatMap((node) => node.busiest.map((entry) => [entry.conversationId, entry.sends] as const)));
     const viewers = sumBy(nodes.flatMap((node) => node.topRooms.map((entry) => [entry.roomId, entry.viewers] as const)));

@@ -23,6 +23,8 @@ export function registerRoomsApi(v1: FastifyInstance, { rooms, roomHub }: RoomsA
     '/rooms',
     {
       schema: {
+        summary: 'Create a live room for a host',
+        tags: ['rooms'],
         body: { type: 'object', additionalProperties: false, required: ['name', 'hostId'], properties: { id: ID, name: NAME, hostId: ID } },
       },
     },
@@ -34,17 +36,17 @@ export function registerRoomsApi(v1: FastifyInstance, { rooms, roomHub }: RoomsA
   );
 
   // The room and its audience as this node knows it (approximate, like the count viewers see).
-  v1.get<{ Params: { id: string } }>('/rooms/:id', { schema: { params: ROOM_PATH } }, async (request) => {
+  v1.get<{ Params: { id: string } }>('/rooms/:id', { schema: { summary: 'A room, its admins and its audience', tags: ['rooms'], params: ROOM_PATH } }, async (request) => {
     const state = await rooms.describe(request.params.id);
     return { ...state.room, online: roomHub.onlineCount(state.room.id), admins: state.people.filter((person) => person.role === 'admin').map((person) => person.userId) };
   });
 
-  v1.put<{ Params: { id: string; userId: string } }>('/rooms/:id/admins/:userId', { schema: { params: ROOM_USER_PATH, body: NO_FIELDS } }, async (request, reply) => {
+  v1.put<{ Params: { id: string; userId: string } }>('/rooms/:id/admins/:userId', { schema: { summary: 'Make a user an admin of a room', tags: ['rooms'], params: ROOM_USER_PATH, body: NO_FIELDS } }, async (request, reply) => {
     await rooms.setAdmin({ operator: true }, request.params.id, request.params.userId, true);
     return reply.code(204).send();
   });
 
-  v1.delete<{ Params: { id: string; userId: string } }>('/rooms/:id/admins/:userId', { schema: { params: ROOM_USER_PATH } }, async (request, reply) => {
+  v1.delete<{ Params: { id: string; userId: string } }>('/rooms/:id/admins/:userId', { schema: { summary: 'Take back the admin role in a room', tags: ['rooms'], params: ROOM_USER_PATH } }, async (request, reply) => {
     await rooms.setAdmin({ operator: true }, request.params.id, request.params.userId, false);
     return reply.code(204).send();
   });
@@ -53,6 +55,8 @@ export function registerRoomsApi(v1: FastifyInstance, { rooms, roomHub }: RoomsA
     '/rooms/:id/mutes',
     {
       schema: {
+        summary: 'Mute a viewer of a room for a while, or lift the mute',
+        tags: ['rooms'],
         params: ROOM_PATH,
         body: { type: 'object', additionalProperties: false, required: ['userId', 'seconds'], properties: { userId: ID, seconds: { type: 'integer', minimum: 0 } } },
       },
@@ -65,7 +69,14 @@ export function registerRoomsApi(v1: FastifyInstance, { rooms, roomHub }: RoomsA
 
   v1.post<{ Params: { id: string }; Body: { actorId?: string } | null }>(
     '/rooms/:id/close',
-    { schema: { params: ROOM_PATH, body: { type: ['object', 'null'], additionalProperties: false, properties: { actorId: ID } } } },
+    {
+      schema: {
+        summary: 'Close a room for good',
+        tags: ['rooms'],
+        params: ROOM_PATH,
+        body: { type: ['object', 'null'], additionalProperties: false, properties: { actorId: ID } },
+      },
+    },
     async (request, reply) => {
       await rooms.close({ operator: true, userId: request.body?.actorId }, request.params.id);
       return reply.code(204).send();

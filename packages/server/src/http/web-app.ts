@@ -68,8 +68,9 @@ export async function registerWebApp(app: FastifyInstance, options: WebAppOption
       if (file.endsWith('.html')) reply.header('content-security-policy', CONTENT_SECURITY_POLICY);
       return reply.sendFile(file);
     };
-    web.get('/', handler);
-    web.get('/*', handler);
+    // Pages and files, not API routes: left out of the OpenAPI document (openapi.ts).
+    web.get('/', { schema: { hide: true } }, handler);
+    web.get('/*', { schema: { hide: true } }, handler);
   });
 }
 

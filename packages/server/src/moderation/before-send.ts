@@ -5,8 +5,8 @@
  * rewrites its text. Given either as a function (Parley embedded in the
  * host's own Node process) or as an HTTPS endpoint (httpBeforeSend).
  */
-import { createHmac } from 'node:crypto';
 import { ParleyError } from '@parley/protocol';
+import { signature } from '../util/signed-post.js';
 
 /** What the hook is shown of a message about to be stored. */
 export interface OutgoingMessage {
@@ -42,15 +42,6 @@ export interface HttpBeforeSendOptions {
 export const REASON_PATTERN = /^[a-z0-9_.-]{1,64}$/u;
 /** An endpoint's answer is read up to this size; a larger one counts as malformed. */
 const MAX_ANSWER_BYTES = 64 * 1024;
-
-/**
- * Signs `body` for a request made at `timestamp` (ms): `t=<timestamp>,v1=<hex
- * HMAC-SHA256 of "<timestamp>.<body>">`. The timestamp is signed too, so a
- * receiver can refuse replays of old requests.
- */
-export function signature(secret: string, timestamp: number, body: string): string {
-  return `t=${timestamp},v1=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
-}
 
 /**
  * A BeforeSend that POSTs the message as JSON to an endpoint and takes its

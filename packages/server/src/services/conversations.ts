@@ -162,6 +162,34 @@ export class ConversationService {
     return change;
   }
 
+  /**
+   * Sets (a string) or removes (null) the host's attributes of a direct
+   * conversation or a group, and returns them all. The operator's call (the
+   * admin API): they describe the conversation in the host's product, the
+   * same for every member. Members' devices learn of it like of any change
+   * to their conversation list: a `conversation_changed` to those connected
+   * (groups up to MAX_NOTIFIED_MEMBERS), a sync for the others.
+   */
+  async setAttributes(conversationId: string, patch: Readonly<Record<string, string | null>>): Promise<Record<string, string>> {
+    const id = requireConversationId(conversationId);
+    checkAttributePatch(patch);
+    const { attributes, members } = await this.store.write(async (tx) => {
+      const conversation = await lockConversation(tx, id);
+      if (conversation.kind === 'room') throw new ParleyError('INVALID_ARGUMENT', 'live rooms have no attributes');
+      const attributes = { ...(conversation.attributes ?? {}) };
+      for (const [key, value] of Object.entries(patch)) {
+        if (value === null) delete attributes[key];
+        else attributes[key] = value;
+      }
+      checkAttributes(attributes);
+      await tx.updateConversation(id, { attributes });
+      const members = conversation.memberCount <= MAX_NOTIFIED_MEMBERS ? (await tx.activeMembers(id)).map((member) => member.userId) : [];
+      return { attributes, members };
+    }, { order: id });
+    if (members.length > 0) this.bus.publish({ type: 'membership', conversationId: id, userIds: members });
+    return attributes;
+  }
+
   async rename(actorId: string, conversationId: string, name: string, asAdmin = false): Promise<void> {
     const id = requireConversationId(conversationId);
     const newName = requireName(name, 'name', this.limits);
@@ -277,4 +305,28 @@ export class ConversationService {
 
 function toActor(member: { role: MemberRole; leftSeq?: number } | undefined): ActorMembership | undefined {
   return member === undefined ? undefined : { role: member.role, active: member.leftSeq === undefined };
+}
+
+/** Bounds on a conversation's attributes (also in docs/protocol.md). */
+export const ATTRIBUTE_LIMITS = { keys: 32, valueChars: 1024, totalChars: 8192 } as const;
+const ATTRIBUTE_KEY = /^[a-z0-9_.-]{1,64}$/u;
+/** Groups up to this size have their connected members told of an attribute change at once; larger ones learn by sync. */
+const MAX_NOTIFIED_MEMBERS = 1000;
+
+function checkAttributePatch(patch: Readonly<Record<string, string | null>>): void {
+  const entries = Object.entries(patch);
+  if (entries.length === 0) throw new ParleyError('INVALID_ARGUMENT', 'attributes must name at least one key');
+  if (entries.length > ATTRIBUTE_LIMITS.keys) throw new ParleyError('TOO_LARGE', `at most ${ATTRIBUTE_LIMITS.keys} attributes`);
+  for (const [key, value] of entries) {
+    if (!ATTRIBUTE_KEY.test(key)) throw new ParleyError('INVALID_ARGUMENT', `attribute key "${key.slice(0, 70)}" must be 1-64 characters of a-z 0-9 _ . -`);
+    if (value !== null && typeof value !== 'string') throw new ParleyError('INVALID_ARGUMENT', `attribute "${key}" must be a string, or null to remove it`);
+    if (value !== null && value.length > ATTRIBUTE_LIMITS.valueChars) throw new ParleyError('TOO_LARGE', `attribute "${key}" is longer than ${ATTRIBUTE_LIMITS.valueChars} characters`);
+  }
+}
+
+function checkAttributes(attributes: Readonly<Record<string, string>>): void {
+  const keys = Object.keys(attributes);
+  if (keys.length > ATTRIBUTE_LIMITS.keys) throw new ParleyError('TOO_LARGE', `a conversation holds at most ${ATTRIBUTE_LIMITS.keys} attributes`);
+  const total = keys.reduce((sum, key) => sum + key.length + (attributes[key] as string).length, 0);
+  if (total > ATTRIBUTE_LIMITS.totalChars) throw new ParleyError('TOO_LARGE', `a conversation's attributes hold at most ${ATTRIBUTE_LIMITS.totalChars} characters in all`);
 }

@@ -12,7 +12,7 @@ import type { OutgoingMessage } from '../moderation/before-send.js';
 import type { Moderation } from '../moderation/moderation.js';
 import { routedRecipients } from './recipients.js';
 import { lockConversation, requireActiveMembership, requireConversation, requireMembership, requireUsers } from './access.js';
-import type { AppendResult, ChangesResult, ConversationView, ReadRangeResult } from './model.js';
+import type { AppendResult, ChangesResult, ConversationView, ReadRangeResult, StoredMessage } from './model.js';
 import { type HistoryPage, type HistoryQuery, readAcross, readHistory } from './history.js';
 import type { CompletedContent, MediaService } from './media.js';
 import { appendToTimeline } from './timeline.js';
@@ -54,6 +54,7 @@ export class MessagingService {
   private pendingSends = 0;
   /** Called once the pending sends fell to half the bound (see onceDrained). */
   private drainWaiters: Array<() => void> = [];
+  private readonly storedListeners: Array<(message: StoredMessage, recipients: readonly string[] | undefined) => void> = [];
 
   constructor(
     private readonly store: Store,
@@ -65,6 +66,16 @@ export class MessagingService {
     /** Checks what users send (the word filter, the before-send hook); none: everything is stored as sent. */
     private readonly moderation?: Moderation,
   ) {}
+
+  /**
+   * Calls `listener` for every message a send stored (not for repeats of a
+   * stored one, nor for live-room messages), on the node that stored it,
+   * after it was published: offline push starts here. `recipients`: the
+   * conversation's members when the send read them (small conversations).
+   */
+  onStored(listener: (message: StoredMessage, recipients: readonly string[] | undefined) => void): void {
+    this.storedListeners.push(listener);
+  }
 
   /**
    * Stores a message and routes it. Resolves after the commit. `origin` is the
@@ -170,6 +181,7 @@ export class MessagingService {
     // then never published. Devices drop a seq they hold.
     if (room) this.bus.publish({ type: 'roomMessage', message: result.message });
     else this.bus.publish({ type: 'message', message: result.message, originSessionId: origin?.sessionId, recipients });
+    if (!room && !result.duplicate) for (const listener of this.storedListeners) listener(result.message, recipients);
     return result;
   }
 

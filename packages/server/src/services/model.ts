@@ -27,6 +27,8 @@ export interface ConversationView {
   active: boolean;
   updatedAt: number;
   memberCount: number;
+  /** Set by the host's backend (ConversationService.setAttributes); empty when none. */
+  attributes: Record<string, string>;
 }
 
 export interface MemberInfo {

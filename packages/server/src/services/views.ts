@@ -120,6 +120,7 @@ export async function buildView(
     active: member.leftSeq === undefined,
     updatedAt: last?.createdAt ?? conversation.updatedAt,
     memberCount: conversation.memberCount,
+    attributes: conversation.attributes ?? {},
   };
   if (last !== undefined) view.lastMessage = last;
   return view;

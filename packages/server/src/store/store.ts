@@ -74,6 +74,8 @@ export interface ConversationRow {
   updatedAt: number;
   /** When a room was closed (ms); undefined while it is open, and for other kinds. */
   closedAt?: number;
+  /** The host's key/values for the conversation (ConversationService.setAttributes); undefined or {} when none. */
+  attributes?: Record<string, string>;
 }
 
 /**
@@ -196,6 +198,30 @@ export interface MembershipQuery {
   behindOnly?: boolean;
 }
 
+/**
+ * A place in the feed of stored messages (Store.messageFeed): after the
+ * messages of commits up to `version`, and within that commit after the
+ * message `seq` of `conversationId` (conversations in an order the adapter
+ * fixes; '' is before all of them).
+ */
+export interface FeedPosition {
+  version: number;
+  conversationId: string;
+  seq: number;
+}
+
+/** A message in the feed, with the version of the commit that stored it. */
+export type FeedMessage = StoredMessage & { version: number };
+
+/**
+ * A named reader of the feed (one per webhook): where it is, and which node
+ * holds it. One node at a time holds a cursor, for `leaseMs` from its last
+ * claim; another takes it over once that lapsed.
+ */
+export interface FeedCursor {
+  position: FeedPosition;
+}
+
 /** Reads, inside a transaction or outside one (then they see committed data). */
 export interface StoreReader {
   getUser(id: string): Promise<UserRow | undefined>;
@@ -236,6 +262,14 @@ export interface StoreReader {
   roomPerson(conversationId: string, userId: string): Promise<RoomPersonRow | undefined>;
   /** Every person row of a room (host, admins, muted viewers). */
   roomPeople(conversationId: string): Promise<RoomPersonRow[]>;
+  /**
+   * Up to `limit` messages of every conversation, in the order their commits
+   * were stored and, within one commit, by conversation (in an order the
+   * adapter fixes) and seq: those after `after`, which names a message the
+   * feed returned (or a conversation id '' for the start of a commit). Messages stored before message versions
+   * existed (version null) are never in it. The webhooks read it.
+   */
+  messageFeed(after: FeedPosition, limit: number): Promise<FeedMessage[]>;
 }
 
 /** Reads and writes inside one `write` unit. */
@@ -253,7 +287,7 @@ export interface StoreTx extends StoreReader {
    * conversation at once both succeed without aborting a transaction.
    */
   insertConversation(row: ConversationRow): Promise<boolean>;
-  updateConversation(id: string, patch: Partial<Pick<ConversationRow, 'name' | 'lastSeq' | 'updatedAt' | 'memberCount' | 'closedAt'>>): Promise<void>;
+  updateConversation(id: string, patch: Partial<Pick<ConversationRow, 'name' | 'lastSeq' | 'updatedAt' | 'memberCount' | 'closedAt' | 'attributes'>>): Promise<void>;
   /** Inserts or replaces a room's person row; a plain viewer that is not muted (role 'member', mutedUntil 0) is deleted instead. */
   putRoomPerson(row: RoomPersonRow): Promise<void>;
   /** Inserts a membership, or replaces a past one (a rejoin starts a new access window). */
@@ -295,5 +329,14 @@ export interface Store extends StoreReader {
    * the `tx` it is given: it holds the transaction while it runs.
    */
   write<T>(unit: (tx: StoreTx) => Promise<T>, options?: WriteOptions): Promise<T>;
+  /**
+   * Takes or renews the cursor `name` for `holder` until `now + leaseMs`,
+   * creating it at `start` if it does not exist. Returns its position, or
+   * undefined while another holder's lease has not lapsed. Durable when it
+   * resolves.
+   */
+  claimFeedCursor(name: string, holder: string, now: number, leaseMs: number, start: FeedPosition): Promise<FeedCursor | undefined>;
+  /** Moves the cursor on, if `holder` still holds it; returns whether it did. Durable when it resolves. */
+  saveFeedCursor(name: string, holder: string, position: FeedPosition): Promise<boolean>;
   close(): Promise<void>;
 }

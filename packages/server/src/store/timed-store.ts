@@ -10,6 +10,9 @@
 import type { Timing, TimingFamily } from '../util/metrics-sink.js';
 import type {
   ConversationRow,
+  FeedCursor,
+  FeedMessage,
+  FeedPosition,
   MediaReference,
   MediaRow,
   MemberRow,
@@ -59,6 +62,7 @@ const READS = [
   'mediaReferences',
   'roomPerson',
   'roomPeople',
+  'messageFeed',
 ] as const satisfies readonly ReadName[];
 
 export class TimedStore implements Store {
@@ -176,6 +180,19 @@ export class TimedStore implements Store {
 
   roomPeople(conversationId: string): Promise<RoomPersonRow[]> {
     return timed(this.reads.roomPeople, performance.now(), this.inner.roomPeople(conversationId));
+  }
+
+  messageFeed(after: FeedPosition, limit: number): Promise<FeedMessage[]> {
+    return timed(this.reads.messageFeed, performance.now(), this.inner.messageFeed(after, limit));
+  }
+
+  /** Cursor writes are a dispatcher's bookkeeping, not the message path's: passed through untimed. */
+  claimFeedCursor(name: string, holder: string, now: number, leaseMs: number, start: FeedPosition): Promise<FeedCursor | undefined> {
+    return this.inner.claimFeedCursor(name, holder, now, leaseMs, start);
+  }
+
+  saveFeedCursor(name: string, holder: string, position: FeedPosition): Promise<boolean> {
+    return this.inner.saveFeedCursor(name, holder, position);
   }
 }
 

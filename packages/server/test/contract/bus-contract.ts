@@ -84,7 +84,7 @@ export function busContract(name: string, createCluster: () => Promise<BusCluste
           originSessionId: 'session-2',
           summary: {
             id: 'g', kind: 'group', name: 'G', subject: '', peerId: '', lastSeq: 7, readSeq: 4, unread: 3, role: 'member',
-            firstSeq: 1, leftSeq: 0, active: true, updatedAt: 1_700_000_000_007, memberCount: 3,
+            firstSeq: 1, leftSeq: 0, active: true, updatedAt: 1_700_000_000_007, memberCount: 3, attributes: { item_id: 'sku-1' },
           },
         },
         { type: 'revoked', userId: 'c' },

@@ -303,6 +303,82 @@ export function storeContract(name: string, createDatabase: () => Promise<StoreD
       assert.ok(afterReopen.version > versions[versions.length - 1]!);
     });
 
+    test('the message feed: every conversation in commit order, paged without gaps or repeats, with each commit\'s version', async (t) => {
+      const { store, messaging, conversations } = await setup(t, ['a', 'b', 'c']);
+      const start = { version: await store.syncVersion(), conversationId: '', seq: 0 };
+      const ab = await conversations.openDirect('a', 'b', '');
+      await conversations.createGroup('a', { id: 'g', name: 'G', memberIds: ['b', 'c'] });
+      // Concurrent sends: several may share a commit (SQLite batches them); the feed still gives each once.
+      const sent = await Promise.all(
+        Array.from({ length: 30 }, (_, n) => messaging.send(n % 2 ? 'a' : 'b', { conversationId: n % 3 ? ab.id : 'g', clientMsgId: `f${n}`, text: `#${n}`, data: n === 4 ? new Uint8Array([0, 255]) : undefined })),
+      );
+      await assert.rejects(store.write(async (tx) => {
+        await tx.insertMessage({ conversationId: ab.id, seq: 999, senderId: 'a', clientMsgId: 'undone', type: 'user', text: 'never', createdAt: 1 });
+        throw new ParleyError('INVALID_ARGUMENT', 'undo');
+      }));
+      const versionAfter = await store.syncVersion();
+      const all = await store.messageFeed(start, 1000);
+      assert.equal(all.length, 31, 'the 30 sends and the group_created event; nothing of the unit that threw');
+      const versions = all.map((message) => message.version);
+      assert.deepEqual([...versions].sort((x, y) => x - y), versions, 'in commit order');
+      assert.ok(versions.every((version) => version > start.version && version <= versionAfter));
+      for (const result of sent) {
+        const fed = all.find((message) => message.id === result.message.id);
+        assert.ok(fed !== undefined, `message ${result.message.clientMsgId} is in the feed`);
+        const { version: _version, ...message } = fed;
+        assert.deepEqual(message, result.message, 'the same message as stored');
+      }
+      for (const id of [ab.id, 'g']) {
+        const seqs = all.filter((message) => message.conversationId === id).map((message) => message.seq);
+        assert.deepEqual(seqs, [...seqs].sort((x, y) => x - y), `seq order within ${id}`);
+      }
+      // Paging from each page's last message gives the same sequence.
+      const paged = [];
+      let after = start;
+      for (;;) {
+        const page = await store.messageFeed(after, 4);
+        if (page.length === 0) break;
+        paged.push(...page);
+        const last = page[page.length - 1]!;
+        after = { version: last.version, conversationId: last.conversationId, seq: last.seq };
+      }
+      assert.deepEqual(paged.map((message) => message.id), all.map((message) => message.id));
+      const later = await messaging.send('c', { conversationId: 'g', clientMsgId: 'later', text: 'later' });
+      assert.deepEqual((await store.messageFeed(after, 10)).map((message) => message.id), [later.message.id], 'a later commit shows up after the end');
+    });
+
+    test('feed cursors: made at the start, held by one holder at a time until its lease lapses, moved only by the holder; durable', async (t) => {
+      const { store, reopen } = await setup(t);
+      const start = { version: 7, conversationId: '', seq: 0 };
+      assert.deepEqual(await store.claimFeedCursor('hook', 'n1', 1000, 500, start), { position: start });
+      assert.equal(await store.claimFeedCursor('hook', 'n2', 1200, 500, start), undefined, 'n1 holds it until 1500');
+      assert.deepEqual(await store.claimFeedCursor('hook', 'n1', 1400, 500, start), { position: start }, 'the holder renews');
+      const moved = { version: 9, conversationId: 'g', seq: 3 };
+      assert.equal(await store.saveFeedCursor('hook', 'n1', moved), true);
+      assert.equal(await store.saveFeedCursor('hook', 'n2', { version: 99, conversationId: '', seq: 0 }), false, 'not the holder');
+      assert.deepEqual(await store.claimFeedCursor('hook', 'n2', 2000, 500, start), { position: moved }, 'lapsed at 1900: n2 takes it where n1 left it');
+      assert.equal(await store.saveFeedCursor('hook', 'n1', start), false, 'n1 lost it');
+      const racing = await Promise.all(['n3', 'n4', 'n5'].map((holder) => store.claimFeedCursor('other', holder, 5000, 500, start)));
+      assert.equal(racing.filter((claim) => claim !== undefined).length, 1, 'of claims at once, exactly one wins');
+      const { store: reopened } = await reopen();
+      assert.deepEqual(await reopened.claimFeedCursor('hook', 'n2', 2100, 500, start), { position: moved }, 'kept across a reopen');
+    });
+
+    test('conversation attributes: written with the conversation, read back as written, also after a reopen', async (t) => {
+      const { store, reopen, conversations, messaging } = await setup(t, ['a', 'b']);
+      const ab = await conversations.openDirect('a', 'b', 'bike');
+      assert.deepEqual((await store.getConversation(ab.id))?.attributes ?? {}, {});
+      const before = await messaging.sync('b', 0);
+      await conversations.setAttributes(ab.id, { item_id: '42', title: 'Blue bike — 120 €' });
+      assert.deepEqual(await conversations.setAttributes(ab.id, { item_id: null, state: 'sold' }), { title: 'Blue bike — 120 €', state: 'sold' });
+      const changed = await messaging.sync('b', before.version);
+      assert.deepEqual(changed.conversations.map((view) => [view.id, view.attributes]), [[ab.id, { title: 'Blue bike — 120 €', state: 'sold' }]], 'a sync carries the change');
+      const { store: reopened } = await reopen();
+      assert.deepEqual((await reopened.getConversation(ab.id))?.attributes, { title: 'Blue bike — 120 €', state: 'sold' });
+      await assert.rejects(conversations.setAttributes(ab.id, { 'Bad Key': 'x' }), (error: unknown) => error instanceof ParleyError && error.codeName === 'INVALID_ARGUMENT');
+      await assert.rejects(conversations.setAttributes(ab.id, { big: 'x'.repeat(1025) }), (error: unknown) => error instanceof ParleyError && error.codeName === 'TOO_LARGE');
+    });
+
     test('recent messages: the newest after a seq, or stored after a version, ascending, bounded by the limit', async (t) => {
       const { store, messaging, conversations } = await setup(t, ['a', 'b']);
       const ab = await conversations.openDirect('a', 'b', '');

@@ -893,6 +893,7 @@ function withWaiting(
       lastSeq: 0,
       readSeq: 0,
       unread: 0,
+      attributes: {},
       role: 'member',
       firstSeq: 1,
       active: true,

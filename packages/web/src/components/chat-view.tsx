@@ -193,6 +193,7 @@ function OpenChat({ conversation, store, panelId, onPanel, onBack }: OpenChatPro
             ))}
           </div>
         </header>
+        <AboutBanner conversation={conversation} />
         <MessageList
           key={conversationId}
           conversation={conversation}
@@ -250,4 +251,28 @@ function voiceFileName(mimeType: string): string {
   const container = mimeType.split(';')[0] ?? '';
   const extension = container === 'audio/ogg' ? 'ogg' : container === 'audio/mp4' ? 'm4a' : 'webm';
   return `voice-message.${extension}`;
+}
+
+/**
+ * What the conversation is about in the host's product (its `title`
+ * attribute, a link when it also has `url`), else its subject: the item a
+ * buyer and a seller talk about, say. Nothing when it has neither.
+ */
+function AboutBanner({ conversation }: { conversation: ConversationSummary }) {
+  const title = conversation.attributes.title ?? conversation.subject;
+  if (title === undefined || title === '') return null;
+  const url = conversation.attributes.url;
+  const safeUrl = url !== undefined && /^https?:\/\//u.test(url) ? url : undefined;
+  return (
+    <div class="about-banner" data-testid="about-banner">
+      <span class="about-label">About</span>
+      {safeUrl === undefined ? (
+        <span class="about-title">{title}</span>
+      ) : (
+        <a class="about-title" href={safeUrl} target="_blank" rel="noopener noreferrer">
+          {title}
+        </a>
+      )}
+    </div>
+  );
 }

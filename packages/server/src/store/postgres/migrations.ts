@@ -137,6 +137,26 @@ CREATE TABLE flush_marks (
 );
 `,
   },
+  {
+    version: 3,
+    // The message feed the webhooks read (Store.messageFeed): every message
+    // in commit order, paged by (version, conversation, seq); the cursors
+    // its readers keep, one holder at a time; and the host's attributes of
+    // a conversation.
+    description: 'message feed, feed cursors, conversation attributes',
+    sql: `
+CREATE INDEX messages_feed ON messages (version, conversation_id, seq);
+CREATE TABLE feed_cursors (
+  name text PRIMARY KEY,
+  version bigint NOT NULL,
+  conversation_id text COLLATE "C" NOT NULL,
+  seq bigint NOT NULL,
+  holder text NOT NULL,
+  lease_until bigint NOT NULL
+);
+ALTER TABLE conversations ADD COLUMN attributes jsonb;
+`,
+  },
 ];
 
 /** Creates the schema if needed and brings it to the latest step; returns the versions applied. */

@@ -41,6 +41,9 @@ import type { MemberRole } from '../../services/rules.js';
 import type {
   ConversationKindName,
   ConversationRow,
+  FeedCursor,
+  FeedMessage,
+  FeedPosition,
   MediaReference,
   MediaRow,
   MemberRow,
@@ -115,6 +118,7 @@ interface ConversationDbRow {
   created_at: number;
   updated_at: number;
   closed_at: number | null;
+  attributes: Record<string, string> | null;
 }
 
 interface MemberDbRow {
@@ -168,7 +172,7 @@ interface RoomPersonDbRow {
 }
 
 const USER_COLUMNS = 'id, name, created_at, tokens_valid_after';
-const CONVERSATION_COLUMNS = 'id, kind, name, subject, peer_a, peer_b, last_seq, member_count, created_at, updated_at, closed_at';
+const CONVERSATION_COLUMNS = 'id, kind, name, subject, peer_a, peer_b, last_seq, member_count, created_at, updated_at, closed_at, attributes';
 const MEMBER_COLUMNS = 'user_id, conversation_id, role, first_seq, left_seq, read_seq, joined_at, absences';
 const MESSAGE_COLUMNS = 'id, conversation_id, seq, sender_id, client_msg_id, type, text, data, visible_to, created_at, content, version';
 
@@ -196,7 +200,7 @@ const SQL = {
   conversationInsert: `INSERT INTO conversations (id, kind, name, subject, peer_a, peer_b, last_seq, member_count, created_at, updated_at, version)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0) ON CONFLICT (id) DO NOTHING`,
   conversationUpdate: `UPDATE conversations SET name = coalesce($2, name), last_seq = coalesce($3, last_seq), updated_at = coalesce($4, updated_at),
-    member_count = coalesce($5, member_count), closed_at = coalesce($6, closed_at) WHERE id = $1`,
+    member_count = coalesce($5, member_count), closed_at = coalesce($6, closed_at), attributes = coalesce($7::jsonb, attributes) WHERE id = $1`,
   member: `SELECT ${MEMBER_COLUMNS} FROM members WHERE conversation_id = $1 AND user_id = $2`,
   memberPut: `INSERT INTO members (user_id, conversation_id, role, first_seq, left_seq, read_seq, joined_at, absences, version)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, 0)
@@ -207,11 +211,19 @@ const SQL = {
   activeMembers: `SELECT ${MEMBER_COLUMNS} FROM members WHERE conversation_id = $1 AND left_seq IS NULL`,
   activeMemberCount: 'SELECT count(*)::bigint AS n FROM members WHERE conversation_id = $1 AND left_seq IS NULL',
   memberships: `SELECT m.user_id, m.conversation_id, m.role, m.first_seq, m.left_seq, m.read_seq, m.joined_at, m.absences,
-      c.id, c.kind, c.name, c.subject, c.peer_a, c.peer_b, c.last_seq, c.member_count, c.created_at, c.updated_at, c.closed_at
+      c.id, c.kind, c.name, c.subject, c.peer_a, c.peer_b, c.last_seq, c.member_count, c.created_at, c.updated_at, c.closed_at, c.attributes
     FROM members m JOIN conversations c ON c.id = m.conversation_id
     WHERE m.user_id = $1 AND ($2::bigint IS NULL OR c.version > $2 OR m.version > $2)
       AND (NOT $3::boolean OR coalesce(m.left_seq, c.last_seq) > m.read_seq)`,
   messageByClientId: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE sender_id = $1 AND client_msg_id = $2`,
+  // A row comparison the (version, conversation_id, seq) index serves as a range.
+  messageFeed: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE (version, conversation_id, seq) > ($1, $2, $3) ORDER BY version, conversation_id, seq LIMIT $4`,
+  // Taken when new, held by its holder, or lapsed; else no row comes back.
+  feedCursorClaim: `INSERT INTO feed_cursors AS f (name, version, conversation_id, seq, holder, lease_until) VALUES ($1, $2, $3, $4, $5, $6)
+    ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, lease_until = excluded.lease_until
+      WHERE f.holder = excluded.holder OR f.lease_until < $7
+    RETURNING version, conversation_id, seq`,
+  feedCursorSave: 'UPDATE feed_cursors SET version = $3, conversation_id = $4, seq = $5 WHERE name = $1 AND holder = $2',
   // DO NOTHING keeps the transaction usable: a repeated clientMsgId is an
   // answer (CONFLICT), not a failed statement that would end the unit.
   messageInsert: `INSERT INTO messages (conversation_id, seq, sender_id, client_msg_id, type, text, data, visible_to, created_at, content, version)
@@ -446,6 +458,26 @@ export class PostgresStore implements Store {
   mediaReferences(mediaId: string, limit: number) { return this.read((r) => r.mediaReferences(mediaId, limit)); }
   roomPerson(conversationId: string, userId: string) { return this.read((r) => r.roomPerson(conversationId, userId)); }
   roomPeople(conversationId: string) { return this.read((r) => r.roomPeople(conversationId)); }
+  messageFeed(after: FeedPosition, limit: number) { return this.read((r) => r.messageFeed(after, limit)); }
+
+  // ---- feed cursors ----
+  // Single statements outside any unit, on a pool connection whose
+  // synchronous_commit is the server's default (on): durable when they resolve.
+
+  claimFeedCursor(name: string, holder: string, now: number, leaseMs: number, start: FeedPosition): Promise<FeedCursor | undefined> {
+    return this.read(async () => {
+      const values = [name, start.version, start.conversationId, start.seq, holder, now + leaseMs, now];
+      const row = (await run<{ version: number; conversation_id: string; seq: number }>(this.pool, 'feedCursorClaim', values)).rows[0];
+      return row === undefined ? undefined : { position: { version: row.version, conversationId: row.conversation_id, seq: row.seq } };
+    });
+  }
+
+  saveFeedCursor(name: string, holder: string, position: FeedPosition): Promise<boolean> {
+    return this.read(async () => {
+      const result = await run(this.pool, 'feedCursorSave', [name, holder, position.version, position.conversationId, position.seq]);
+      return (result.rowCount ?? 0) > 0;
+    });
+  }
 
   async close(): Promise<void> {
     if (this.closed) return;
@@ -616,6 +648,12 @@ class PostgresReader implements StoreReader {
   async roomPeople(conversationId: string): Promise<RoomPersonRow[]> {
     return (await this.query<RoomPersonDbRow>('roomPeople', [conversationId])).rows.map(toRoomPerson);
   }
+
+  async messageFeed(after: FeedPosition, limit: number): Promise<FeedMessage[]> {
+    if (limit <= 0) return [];
+    const rows = (await this.query<MessageDbRow>('messageFeed', [after.version, after.conversationId, after.seq, limit])).rows;
+    return rows.map((row) => ({ ...toMessage(row), version: row.version }));
+  }
 }
 
 /** What a unit wrote, to be stamped with its commit's version. */
@@ -676,8 +714,9 @@ class PostgresTx extends PostgresReader implements StoreTx {
     return inserted;
   }
 
-  async updateConversation(id: string, patch: Partial<Pick<ConversationRow, 'name' | 'lastSeq' | 'updatedAt' | 'memberCount' | 'closedAt'>>): Promise<void> {
-    const values = [id, patch.name ?? null, patch.lastSeq ?? null, patch.updatedAt ?? null, patch.memberCount ?? null, patch.closedAt ?? null];
+  async updateConversation(id: string, patch: Partial<Pick<ConversationRow, 'name' | 'lastSeq' | 'updatedAt' | 'memberCount' | 'closedAt' | 'attributes'>>): Promise<void> {
+    const attributes = patch.attributes === undefined ? null : JSON.stringify(patch.attributes);
+    const values = [id, patch.name ?? null, patch.lastSeq ?? null, patch.updatedAt ?? null, patch.memberCount ?? null, patch.closedAt ?? null, attributes];
     const result = await this.query('conversationUpdate', values);
     if (result.rowCount === 0) throw new ParleyError('NOT_FOUND', `unknown conversation ${id}`);
     this.written.conversations.add(id);
@@ -808,6 +847,7 @@ function toConversation(row: ConversationDbRow): ConversationRow {
   };
   if (row.closed_at !== null) conversation.closedAt = row.closed_at;
   if (row.peer_a !== null && row.peer_b !== null) conversation.peerIds = [row.peer_a, row.peer_b];
+  if (row.attributes !== null) conversation.attributes = row.attributes;
   return conversation;
 }
 

@@ -170,6 +170,26 @@ CREATE TABLE room_people (
 ) WITHOUT ROWID;
 `,
   },
+  {
+    version: 7,
+    // The message feed the webhooks read (Store.messageFeed): every message
+    // in commit order, paged by (version, conversation, seq); the cursors its
+    // readers keep, one holder at a time; and the host's attributes of a
+    // conversation (JSON).
+    description: 'message feed, feed cursors, conversation attributes',
+    sql: `
+CREATE INDEX messages_feed ON messages(version, cid, seq) WHERE version IS NOT NULL;
+CREATE TABLE feed_cursors (
+  name TEXT PRIMARY KEY,
+  version INTEGER NOT NULL,
+  conversation_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  holder TEXT NOT NULL,
+  lease_until INTEGER NOT NULL
+);
+ALTER TABLE conversations ADD COLUMN attributes TEXT;
+`,
+  },
 ];
 
 /** Brings the database to the latest schema; returns the versions applied. */

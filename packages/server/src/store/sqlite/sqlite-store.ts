@@ -24,6 +24,9 @@ import { type MediaKind, MessageContent, ParleyError } from '@parley/protocol';
 import type {
   ConversationKindName,
   ConversationRow,
+  FeedCursor,
+  FeedMessage,
+  FeedPosition,
   MediaReference,
   MediaRow,
   MemberRow,
@@ -71,6 +74,7 @@ interface MessageDbRow {
   visible_to: number | null;
   created_at: number;
   content: Buffer | null;
+  version: number | null;
 }
 
 interface MediaDbRow {
@@ -103,6 +107,7 @@ interface ConversationDbRow {
   created_at: number;
   updated_at: number;
   closed_at: number | null;
+  attributes: string | null;
 }
 
 interface RoomPersonDbRow {
@@ -153,7 +158,7 @@ const ROLE_TO_INT: Record<MemberRole, number> = { member: 1, admin: 2, owner: 3 
 const roleFromInt = (value: number): MemberRole => (value === 3 ? 'owner' : value === 2 ? 'admin' : 'member');
 
 const MEMBERSHIP_COLUMNS = `m.cid, m.uid, m.role, m.first_seq, m.left_seq, m.read_seq, m.joined_at, m.absences,
-  c.id, c.kind, c.name, c.subject, c.peer_a, c.peer_b, c.last_seq, c.member_count, c.created_at, c.updated_at, c.closed_at`;
+  c.id, c.kind, c.name, c.subject, c.peer_a, c.peer_b, c.last_seq, c.member_count, c.created_at, c.updated_at, c.closed_at, c.attributes`;
 
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
@@ -221,8 +226,19 @@ export class SqliteStore implements Store {
       ),
       conversationUpdate: db.prepare(
         `UPDATE conversations SET name = coalesce(?, name), last_seq = coalesce(?, last_seq), updated_at = coalesce(?, updated_at),
-         member_count = coalesce(?, member_count), closed_at = coalesce(?, closed_at), version = ? WHERE cid = ?`,
+         member_count = coalesce(?, member_count), closed_at = coalesce(?, closed_at), attributes = coalesce(?, attributes), version = ? WHERE cid = ?`,
       ),
+      // Conversations in cid order within a commit: the feed's order here (the index's).
+      messageFeed: db.prepare<[number, number, number, number], MessageDbRow>(
+        'SELECT * FROM messages WHERE version IS NOT NULL AND (version, cid, seq) > (?, ?, ?) ORDER BY version, cid, seq LIMIT ?',
+      ),
+      feedCursorClaim: db.prepare<[string, number, string, number, string, number, number], { version: number; conversation_id: string; seq: number }>(
+        `INSERT INTO feed_cursors AS f (name, version, conversation_id, seq, holder, lease_until) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, lease_until = excluded.lease_until
+           WHERE f.holder = excluded.holder OR f.lease_until < ?
+         RETURNING version, conversation_id, seq`,
+      ),
+      feedCursorSave: db.prepare('UPDATE feed_cursors SET version = ?, conversation_id = ?, seq = ? WHERE name = ? AND holder = ?'),
       roomPerson: db.prepare<[number, number], RoomPersonDbRow>('SELECT * FROM room_people WHERE cid = ? AND uid = ?'),
       roomPeople: db.prepare<[number], RoomPersonDbRow>('SELECT * FROM room_people WHERE cid = ?'),
       roomPersonPut: db.prepare(
@@ -468,6 +484,7 @@ export class SqliteStore implements Store {
     };
     if (row.closed_at !== null) conversation.closedAt = row.closed_at;
     if (row.peer_a !== null && row.peer_b !== null) conversation.peerIds = [this.userOf(row.peer_a), this.userOf(row.peer_b)];
+    if (row.attributes !== null) conversation.attributes = JSON.parse(row.attributes) as Record<string, string>;
     return conversation;
   }
 
@@ -553,6 +570,15 @@ export class SqliteStore implements Store {
     if (cid === undefined || uid === undefined) return undefined;
     const row = this.statements.roomPerson.get(cid, uid);
     return row === undefined ? undefined : this.toRoomPerson(row);
+  }
+
+  /** @internal */
+  readMessageFeed(after: FeedPosition, limit: number): FeedMessage[] {
+    if (limit <= 0) return [];
+    // A position names its conversation by id; here the order is by cid. An
+    // id not stored (the start: '') sorts before every conversation.
+    const cid = after.conversationId === '' ? 0 : (this.findCid(after.conversationId) ?? 0);
+    return this.statements.messageFeed.all(after.version, cid, after.seq, limit).map((row) => ({ ...this.toMessage(row), version: row.version as number }));
   }
 
   /** @internal */
@@ -834,6 +860,30 @@ export class SqliteStore implements Store {
     return this.readRoomPeople(conversationId);
   }
 
+  async messageFeed(after: FeedPosition, limit: number): Promise<FeedMessage[]> {
+    await this.settled();
+    return this.readMessageFeed(after, limit);
+  }
+
+  // ---- feed cursors ----
+  // One statement each, outside the batches (they must not bump the sync
+  // version every time an idle dispatcher renews its lease), run when no
+  // batch is open and made durable like a batch.
+
+  async claimFeedCursor(name: string, holder: string, now: number, leaseMs: number, start: FeedPosition): Promise<FeedCursor | undefined> {
+    await this.settled();
+    const row = this.statements.feedCursorClaim.get(name, start.version, start.conversationId, start.seq, holder, now + leaseMs, now);
+    await this.walSync?.sync();
+    return row === undefined ? undefined : { position: { version: row.version, conversationId: row.conversation_id, seq: row.seq } };
+  }
+
+  async saveFeedCursor(name: string, holder: string, position: FeedPosition): Promise<boolean> {
+    await this.settled();
+    const changed = this.statements.feedCursorSave.run(position.version, position.conversationId, position.seq, name, holder).changes > 0;
+    await this.walSync?.sync();
+    return changed;
+  }
+
   // ---- writes (only inside a unit, through SqliteTx) ----
 
   /** @internal */
@@ -870,13 +920,14 @@ export class SqliteStore implements Store {
   }
 
   /** @internal */
-  doUpdateConversation(id: string, patch: Partial<Pick<ConversationRow, 'name' | 'lastSeq' | 'updatedAt' | 'memberCount' | 'closedAt'>>): void {
+  doUpdateConversation(id: string, patch: Partial<Pick<ConversationRow, 'name' | 'lastSeq' | 'updatedAt' | 'memberCount' | 'closedAt' | 'attributes'>>): void {
     this.statements.conversationUpdate.run(
       patch.name ?? null,
       patch.lastSeq ?? null,
       patch.updatedAt ?? null,
       patch.memberCount ?? null,
       patch.closedAt ?? null,
+      patch.attributes === undefined ? null : JSON.stringify(patch.attributes),
       this.batchVersion,
       this.cidOf(id),
     );
@@ -1041,12 +1092,13 @@ class SqliteTx implements StoreTx {
   async insertMedia(row: MediaRow) { this.s.doInsertMedia(row); }
   async roomPerson(conversationId: string, userId: string) { return this.s.readRoomPerson(conversationId, userId); }
   async roomPeople(conversationId: string) { return this.s.readRoomPeople(conversationId); }
+  async messageFeed(after: FeedPosition, limit: number) { return this.s.readMessageFeed(after, limit); }
   async putRoomPerson(row: RoomPersonRow) { this.s.doPutRoomPerson(row); }
   async insertMediaReference(mediaId: string, reference: MediaReference) { this.s.doInsertMediaReference(mediaId, reference); }
   async insertUser(row: UserRow) { this.s.doInsertUser(row); }
   async updateUser(id: string, patch: Partial<Pick<UserRow, 'name' | 'tokensValidAfter'>>) { this.s.doUpdateUser(id, patch); }
   async insertConversation(row: ConversationRow) { return this.s.doInsertConversation(row); }
-  async updateConversation(id: string, patch: Partial<Pick<ConversationRow, 'name' | 'lastSeq' | 'updatedAt' | 'memberCount' | 'closedAt'>>) {
+  async updateConversation(id: string, patch: Partial<Pick<ConversationRow, 'name' | 'lastSeq' | 'updatedAt' | 'memberCount' | 'closedAt' | 'attributes'>>) {
     this.s.doUpdateConversation(id, patch);
   }
   async putMember(row: MemberRow) { this.s.doPutMember(row); }

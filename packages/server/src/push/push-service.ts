@@ -1,0 +1,151 @@
+/**
+ * Who gets a push, and what it says. When a user's message is stored, every
+ * other member it is for who has no device connected anywhere in the
+ * cluster (presence) is due a notification. Notifications to one user are
+ * coalesced: the first message opens a short window, and whatever else
+ * arrives for the user in it goes out as one notification ("3 new
+ * messages"), so a burst never becomes a burst of notifications. When the
+ * window closes the user is checked again: one who came online meanwhile
+ * gets nothing.
+ */
+import type { Logger } from 'pino';
+import type { StoredMessage } from '../services/model.js';
+import type { PushNotification, PushSender } from './push-sender.js';
+
+/** How much of a message a notification shows: its text, only who sent it, or nothing. */
+export type PushPreview = 'full' | 'sender' | 'hidden';
+
+export interface PushServiceDeps {
+  sender: PushSender;
+  /** True while the user has a device connected to any node. */
+  isOnline(userId: string): boolean;
+  /** The active members of a conversation (asked only for conversations whose message named no recipients). */
+  membersOf(conversationId: string): Promise<readonly string[]>;
+  /** The user's unread messages over all conversations. */
+  totalUnread(userId: string): Promise<number>;
+  userName(userId: string): Promise<string>;
+  /** A group's name; undefined for a direct conversation (titled by its sender). */
+  groupName(conversationId: string): Promise<string | undefined>;
+  log: Logger;
+}
+
+export interface PushOptions {
+  preview: PushPreview;
+  /** How long the first message for a user waits for others to join its notification. */
+  windowMs: number;
+  /** Users with a notification waiting, at most; past it new ones are dropped (and counted). */
+  maxPendingUsers: number;
+}
+
+export const DEFAULT_PUSH_OPTIONS: PushOptions = { preview: 'full', windowMs: 2000, maxPendingUsers: 50_000 };
+
+/** What a preview shows of a text, at most. */
+const PREVIEW_CHARS = 120;
+
+interface Pending {
+  /** Messages for the user in this window, oldest first (bounded: only the count grows past a few). */
+  messages: StoredMessage[];
+  count: number;
+  conversations: Set<string>;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+/** The messages of a window kept for the notification's text; the rest are only counted. */
+const KEPT_PER_USER = 5;
+
+export class PushService {
+  private readonly pending = new Map<string, Pending>();
+  private closed = false;
+  /** Notifications handed to the sender, and users dropped for the bound, since start. */
+  readonly counts = { sent: 0, dropped: 0, skippedOnline: 0 };
+
+  constructor(
+    private readonly deps: PushServiceDeps,
+    private readonly options: PushOptions = DEFAULT_PUSH_OPTIONS,
+  ) {}
+
+  /**
+   * A message was stored (called once, by the node that stored it).
+   * `recipients`: the conversation's members, when the send had them.
+   */
+  async messageStored(message: StoredMessage, recipients: readonly string[] | undefined): Promise<void> {
+    if (this.closed || message.type !== 'user') return;
+    let targets: readonly string[];
+    if (message.visibleTo !== undefined) targets = [message.visibleTo];
+    else targets = recipients ?? (await this.deps.membersOf(message.conversationId));
+    for (const userId of targets) {
+      if (userId === message.senderId) continue;
+      if (this.deps.isOnline(userId)) {
+        this.counts.skippedOnline += 1;
+        continue;
+      }
+      this.enqueue(userId, message);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const entry of this.pending.values()) clearTimeout(entry.timer);
+    this.pending.clear();
+    await this.deps.sender.close();
+  }
+
+  private enqueue(userId: string, message: StoredMessage): void {
+    const entry = this.pending.get(userId);
+    if (entry !== undefined) {
+      entry.count += 1;
+      entry.conversations.add(message.conversationId);
+      entry.messages.push(message);
+      if (entry.messages.length > KEPT_PER_USER) entry.messages.shift();
+      return;
+    }
+    if (this.pending.size >= this.options.maxPendingUsers) {
+      this.counts.dropped += 1;
+      return;
+    }
+    const timer = setTimeout(() => void this.flush(userId), this.options.windowMs);
+    timer.unref?.();
+    this.pending.set(userId, { messages: [message], count: 1, conversations: new Set([message.conversationId]), timer });
+  }
+
+  private async flush(userId: string): Promise<void> {
+    const entry = this.pending.get(userId);
+    this.pending.delete(userId);
+    if (entry === undefined || this.closed) return;
+    if (this.deps.isOnline(userId)) {
+      this.counts.skippedOnline += entry.count;
+      return;
+    }
+    try {
+      const notification = await this.compose(userId, entry);
+      this.counts.sent += 1;
+      await this.deps.sender.send([notification]);
+    } catch (error) {
+      this.deps.log.error({ err: error, userId }, 'push notification not composed; skipped');
+    }
+  }
+
+  /** The notification for a window: the newest message, named and previewed as the settings allow. */
+  private async compose(userId: string, entry: Pending): Promise<PushNotification> {
+    const newest = entry.messages[entry.messages.length - 1] as StoredMessage;
+    const badge = await this.deps.totalUnread(userId);
+    const base = { userId, conversationId: newest.conversationId, seq: newest.seq, count: entry.count, badge };
+    if (this.options.preview === 'hidden') return { ...base, title: 'New messages', body: entry.count === 1 ? 'You have a new message' : `You have ${entry.count} new messages` };
+    const [sender, group] = await Promise.all([this.deps.userName(newest.senderId), this.deps.groupName(newest.conversationId)]);
+    const title = entry.conversations.size > 1 ? `${entry.count} new messages` : (group ?? sender);
+    const who = group === undefined || entry.conversations.size > 1 ? sender : `${sender} in ${group}`;
+    let body: string;
+    if (this.options.preview === 'sender') body = entry.count === 1 ? `New message from ${who}` : `${entry.count} new messages, the latest from ${who}`;
+    else {
+      const text = preview(newest);
+      body = entry.count === 1 ? (group === undefined ? text : `${sender}: ${text}`) : `${who}: ${text} (+${entry.count - 1} more)`;
+    }
+    return { ...base, title, body };
+  }
+}
+
+function preview(message: StoredMessage): string {
+  const text = message.text ?? (message.content !== undefined ? 'sent an attachment' : 'sent a message');
+  const chars = [...text];
+  return chars.length <= PREVIEW_CHARS ? text : `${chars.slice(0, PREVIEW_CHARS - 1).join('')}…`;
+}

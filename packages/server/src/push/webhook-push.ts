@@ -1,0 +1,116 @@
+/**
+ * A PushSender that POSTs notifications to the host product's own push
+ * sender (which holds its APNs and FCM credentials and the users' device
+ * tokens), signed like every request Parley makes to the host. A failed
+ * delivery is retried with backoff a few times, quickly, because a late
+ * notification is worth little; what still fails is written to a
+ * dead-letter log (one JSON object per line) for the operator.
+ */
+import { appendFile, stat } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import { postSigned } from '../util/signed-post.js';
+import type { PushNotification, PushSender } from './push-sender.js';
+
+export interface WebhookPushOptions {
+  url: string;
+  secret: string;
+  /** Where undeliverable notifications are kept (JSON lines). */
+  deadLetterPath: string;
+  /** Attempts per notification batch (the first included). */
+  attempts?: number;
+  firstRetryMs?: number;
+  timeoutMs?: number;
+  /** Requests in flight at once; further batches wait their turn. */
+  concurrency?: number;
+  /** Batches waiting, at most; past it a batch goes straight to the dead letters. */
+  maxQueued?: number;
+}
+
+/** The dead-letter log stops growing past this size (the log line says so). */
+const MAX_DEAD_LETTER_BYTES = 64 * 1024 * 1024;
+
+export class WebhookPushSender implements PushSender {
+  private readonly options: Required<WebhookPushOptions>;
+  private readonly queue: PushNotification[][] = [];
+  private active = 0;
+  private closed = false;
+  private readonly idle = new Set<() => void>();
+  private readonly abort = new AbortController();
+  /** Notifications the endpoint accepted, and those written off to the dead letters, since start. */
+  readonly counts = { delivered: 0, deadLettered: 0, failedAttempts: 0 };
+
+  constructor(
+    options: WebhookPushOptions,
+    private readonly log: Logger,
+  ) {
+    this.options = { attempts: 5, firstRetryMs: 500, timeoutMs: 5000, concurrency: 8, maxQueued: 10_000, ...options };
+  }
+
+  async send(notifications: readonly PushNotification[]): Promise<void> {
+    if (notifications.length === 0) return;
+    if (this.closed || this.queue.length >= this.options.maxQueued) {
+      await this.deadLetter(notifications, this.closed ? 'the server is stopping' : 'too many notifications waiting');
+      return;
+    }
+    this.queue.push([...notifications]);
+    this.pump();
+  }
+
+  /** Waits for the batches in flight (not for retries that would outlast a stop: those are dead-lettered). */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.abort.abort();
+    const waiting = this.queue.splice(0);
+    for (const batch of waiting) await this.deadLetter(batch, 'the server is stopping');
+    if (this.active > 0) await new Promise<void>((resolve) => this.idle.add(resolve));
+  }
+
+  private pump(): void {
+    while (this.active < this.options.concurrency && this.queue.length > 0) {
+      const batch = this.queue.shift() as PushNotification[];
+      this.active += 1;
+      void this.deliver(batch).finally(() => {
+        this.active -= 1;
+        if (this.active === 0) {
+          for (const resolve of this.idle) resolve();
+          this.idle.clear();
+        }
+        this.pump();
+      });
+    }
+  }
+
+  private async deliver(batch: PushNotification[]): Promise<void> {
+    const body = JSON.stringify({ type: 'push', notifications: batch });
+    let delay = this.options.firstRetryMs;
+    let failure = '';
+    for (let attempt = 1; attempt <= this.options.attempts; attempt++) {
+      failure = (await postSigned(this.options.url, this.options.secret, body, { timeoutMs: this.options.timeoutMs, signal: this.abort.signal })) ?? '';
+      if (failure === '') {
+        this.counts.delivered += batch.length;
+        return;
+      }
+      this.counts.failedAttempts += 1;
+      if (this.closed || attempt === this.options.attempts) break;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      delay *= 2;
+    }
+    await this.deadLetter(batch, failure);
+  }
+
+  private async deadLetter(batch: readonly PushNotification[], reason: string): Promise<void> {
+    this.counts.deadLettered += batch.length;
+    this.log.warn({ notifications: batch.length, reason }, 'push notifications not delivered; written to the dead letters');
+    try {
+      const size = await stat(this.options.deadLetterPath).then(
+        (info) => info.size,
+        () => 0,
+      );
+      if (size > MAX_DEAD_LETTER_BYTES) return;
+      const at = Date.now();
+      await appendFile(this.options.deadLetterPath, batch.map((notification) => `${JSON.stringify({ at, reason, notification })}\n`).join(''));
+    } catch (error) {
+      this.log.error({ err: error }, 'dead-letter log not written');
+    }
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * What the webhooks send: one event per stored message, named for what it
+ * records. Events are derived from the message feed (Store.messageFeed), so
+ * they are exactly as durable and as ordered as the messages themselves:
+ * nothing is written twice, and an event exists if and only if its commit
+ * does.
+ */
+import type { FeedMessage, FeedPosition } from '../store/store.js';
+import { readSystemEvent } from '../services/system-events.js';
+import { messageJson } from '../http/message-json.js';
+
+/** Every event type, in the order docs/webhooks.md lists them. */
+export const WEBHOOK_EVENT_TYPES = [
+  'message.stored',
+  'conversation.created',
+  'conversation.renamed',
+  'member.joined',
+  'member.left',
+  'member.role_changed',
+  'room.closed',
+] as const;
+
+export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+
+/** The configured list as a set; an unknown name is a configuration error. */
+export function webhookEventTypes(names: readonly string[]): ReadonlySet<WebhookEventType> {
+  for (const name of names) {
+    if (!(WEBHOOK_EVENT_TYPES as readonly string[]).includes(name)) throw new Error(`unknown webhook event type ${name} (known: ${WEBHOOK_EVENT_TYPES.join(', ')})`);
+  }
+  return new Set(names as WebhookEventType[]);
+}
+
+export interface WebhookEvent {
+  /** The message's id: the same event delivered twice (after a failover) has the same id. */
+  id: string;
+  type: WebhookEventType;
+  /** Where this event sits in the feed: `after=<cursor>` on the replay endpoint starts right after it. */
+  cursor: string;
+  conversationId: string;
+  /** When the message was stored (ms since the epoch). */
+  at: number;
+  /** The message as the REST API shows it (system events decoded under `system`). */
+  message: ReturnType<typeof messageJson>;
+}
+
+export function eventOf(stored: FeedMessage): WebhookEvent {
+  return {
+    id: stored.id,
+    type: typeOf(stored),
+    cursor: encodeCursor(positionOf(stored)),
+    conversationId: stored.conversationId,
+    at: stored.createdAt,
+    message: messageJson(stored),
+  };
+}
+
+function typeOf(stored: FeedMessage): WebhookEventType {
+  if (stored.type !== 'system') return 'message.stored';
+  switch (readSystemEvent(stored.data)?.type) {
+    case 'group_created':
+      return 'conversation.created';
+    case 'renamed':
+      return 'conversation.renamed';
+    case 'members_added':
+      return 'member.joined';
+    case 'member_left':
+    case 'member_removed':
+      return 'member.left';
+    case 'role_changed':
+      return 'member.role_changed';
+    case 'room_closed':
+      return 'room.closed';
+    default:
+      return 'message.stored';
+  }
+}
+
+export function positionOf(stored: FeedMessage): FeedPosition {
+  return { version: stored.version, conversationId: stored.conversationId, seq: stored.seq };
+}
+
+/** The start of the feed: before every message that has a version. */
+export const FEED_START: FeedPosition = { version: 0, conversationId: '', seq: 0 };
+
+/** "<version>.<seq>.<conversation id as base64url>": opaque to receivers, safe in a query string. */
+export function encodeCursor(position: FeedPosition): string {
+  return `${position.version}.${position.seq}.${Buffer.from(position.conversationId).toString('base64url')}`;
+}
+
+/** The position a cursor names; undefined for anything that is not one. */
+export function decodeCursor(cursor: string): FeedPosition | undefined {
+  const match = /^(\d{1,15})\.(\d{1,15})\.([A-Za-z0-9_-]{0,200})$/u.exec(cursor);
+  if (match === null) return undefined;
+  return { version: Number(match[1]), seq: Number(match[2]), conversationId: Buffer.from(match[3] as string, 'base64url').toString() };
+}

@@ -1,0 +1,90 @@
+/**
+ * The PushSender adapters against the PushSender contract: the webhook
+ * adapter, posting to a real HTTP endpoint on a local port that checks each
+ * request's signature. Also what only this adapter has: the dead letters.
+ */
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import pino from 'pino';
+import type { PushNotification } from '../src/push/push-sender.js';
+import { WebhookPushSender } from '../src/push/webhook-push.js';
+import { type PushPlatform, pushSenderContract } from './contract/push-sender-contract.js';
+
+const SECRET = 'push-secret';
+
+async function webhookPlatform(options: { attempts?: number } = {}): Promise<PushPlatform & { dir: string; unsigned: () => number }> {
+  const received: PushNotification[] = [];
+  let failures = 0;
+  let unsigned = 0;
+  const server = createServer(async (request, response) => {
+    let raw = '';
+    for await (const chunk of request) raw += chunk;
+    const [stamp, digest] = String(request.headers['x-parley-signature']).split(',');
+    if (digest !== `v1=${createHmac('sha256', SECRET).update(`${stamp?.slice(2)}.${raw}`).digest('hex')}`) unsigned += 1;
+    if (failures > 0) {
+      failures -= 1;
+      response.writeHead(502).end();
+      return;
+    }
+    received.push(...(JSON.parse(raw) as { notifications: PushNotification[] }).notifications);
+    response.writeHead(204).end();
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const dir = mkdtempSync(join(tmpdir(), 'parley-push-'));
+  const sender = new WebhookPushSender(
+    { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/push`, secret: SECRET, deadLetterPath: join(dir, 'dead.jsonl'), firstRetryMs: 20, ...options },
+    pino({ level: 'silent' }),
+  );
+  return {
+    sender,
+    received,
+    dir,
+    unsigned: () => unsigned,
+    failNext: (count) => {
+      failures = count;
+    },
+    close: async () => {
+      await sender.close();
+      await new Promise((resolve) => server.close(resolve));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+pushSenderContract('webhook', () => webhookPlatform());
+
+test('webhook: every request is signed; what still fails after the last attempt goes to the dead-letter log', async (t) => {
+  const platform = await webhookPlatform({ attempts: 2 });
+  t.after(() => platform.close());
+  platform.failNext(2);
+  const lost: PushNotification = { userId: 'bob', conversationId: 'g1', seq: 4, count: 2, title: 'G', body: 'x', badge: 9 };
+  await platform.sender.send([lost]);
+  const deadLetters = join(platform.dir, 'dead.jsonl');
+  const deadline = Date.now() + 5000;
+  let text = '';
+  while (Date.now() < deadline) {
+    text = (() => {
+      try {
+        return readFileSync(deadLetters, 'utf8');
+      } catch {
+        return '';
+      }
+    })();
+    if (text !== '') break;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  const entry = JSON.parse(text.trim()) as { reason: string; notification: PushNotification };
+  assert.equal(entry.reason, 'answered 502');
+  assert.deepEqual(entry.notification, lost);
+  assert.equal(platform.received.length, 0);
+  assert.equal(platform.unsigned(), 0);
+  assert.equal((platform.sender as WebhookPushSender).counts.deadLettered, 1);
+});

@@ -1,0 +1,103 @@
+/**
+ * Offline push, end to end, through the webhook adapter to a real endpoint
+ * on a local port: a user with no device connected is notified of what was
+ * stored for them, in one notification per short window ("3 new
+ * messages"), with the unread total as badge and the preview the
+ * deployment allows; a user with a device connected, or one who connects
+ * within the window, is not; a message for one member notifies only that
+ * member.
+ */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type TestContext, test } from 'node:test';
+import { ParleyClient } from '@parley/client';
+import type { PushNotification, ServerOptions } from '@parley/server';
+import { type TestServer, eventually, startTestServer } from '../support/fixtures.js';
+
+async function pushEndpoint(t: TestContext) {
+  const received: PushNotification[] = [];
+  const server = createServer(async (request, response) => {
+    let raw = '';
+    for await (const chunk of request) raw += chunk;
+    received.push(...(JSON.parse(raw) as { notifications: PushNotification[] }).notifications);
+    response.writeHead(204).end();
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => new Promise((resolve) => server.close(resolve)));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/push`, received };
+}
+
+async function setup(t: TestContext, push: ServerOptions['push']) {
+  const endpoint = await pushEndpoint(t);
+  const fixture = await startTestServer(t, { push: { webhookUrl: endpoint.url, windowMs: 300, ...push } });
+  for (const [id, name] of [['ann', 'Ann'], ['bob', 'Bob'], ['cat', 'Cat']]) await fixture.api.call('POST', '/v1/users', { id, name });
+  const ann = client(t, fixture, 'ann');
+  await ann.connect();
+  return { endpoint, fixture, ann };
+}
+
+function client(t: TestContext, fixture: TestServer, userId: string): ParleyClient {
+  const parley = new ParleyClient({ url: fixture.server.wsUrl, token: () => fixture.api.token(userId), reconnect: { minDelayMs: 10, maxDelayMs: 100 } });
+  t.after(() => parley.close());
+  return parley;
+}
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+test('an offline user gets one notification for a burst, with the count, the preview and the unread badge', async (t) => {
+  const { endpoint, ann } = await setup(t, {});
+  const dm = await ann.direct('bob');
+  for (const text of ['one', 'two', 'three']) await ann.send(dm, { text });
+  await eventually(() => endpoint.received.length === 1, 5000, 'the notification');
+  await pause(500);
+  assert.equal(endpoint.received.length, 1, 'one notification for the burst');
+  assert.deepEqual(endpoint.received[0], { userId: 'bob', conversationId: dm, seq: 3, count: 3, title: 'Ann', body: 'Ann: three (+2 more)', badge: 3 });
+});
+
+test('a user with a device connected, or who connects within the window, is not notified; the sender never is', async (t) => {
+  const { endpoint, fixture, ann } = await setup(t, { windowMs: 1000 });
+  const bob = client(t, fixture, 'bob');
+  await bob.connect();
+  const dm = await ann.direct('bob');
+  await ann.send(dm, { text: 'you are online' });
+  const cat = await ann.direct('cat');
+  await ann.send(cat, { text: 'you will be soon' });
+  await client(t, fixture, 'cat').connect();
+  await pause(1500);
+  assert.deepEqual(endpoint.received, []);
+});
+
+test('in a group the offline members are notified under the group name; a message for one member notifies only that member', async (t) => {
+  const { endpoint, fixture, ann } = await setup(t, {});
+  const group = (await ann.createGroup({ name: 'Climbing', memberIds: ['bob', 'cat'] })).id;
+  await ann.send(group, { text: 'Saturday?' });
+  await eventually(() => endpoint.received.length === 2, 5000, 'both members notified');
+  for (const notification of endpoint.received) {
+    assert.equal(notification.title, 'Climbing');
+    assert.equal(notification.body, 'Ann: Saturday?');
+  }
+  assert.deepEqual(endpoint.received.map((notification) => notification.userId).sort(), ['bob', 'cat']);
+  endpoint.received.length = 0;
+  // Addressed messages are sent by the backend (the admin API).
+  await fixture.api.call('POST', `/v1/conversations/${group}/messages`, { senderId: 'ann', text: 'just for you, Bob', visibleTo: 'bob' });
+  await eventually(() => endpoint.received.length === 1, 5000, 'the addressed member');
+  await pause(500);
+  assert.equal(endpoint.received.length, 1);
+  assert.equal(endpoint.received[0]?.userId, 'bob');
+});
+
+test('previews follow the deployment: sender only, or nothing', async (t) => {
+  const sender = await setup(t, { preview: 'sender' });
+  await sender.ann.send(await sender.ann.direct('bob'), { text: 'a secret' });
+  await eventually(() => sender.endpoint.received.length === 1, 5000, 'the notification');
+  assert.equal(sender.endpoint.received[0]?.body, 'New message from Ann');
+
+  const hidden = await setup(t, { preview: 'hidden' });
+  await hidden.ann.send(await hidden.ann.direct('bob'), { text: 'a secret' });
+  await eventually(() => hidden.endpoint.received.length === 1, 5000, 'the notification');
+  assert.equal(hidden.endpoint.received[0]?.title, 'New messages');
+  assert.equal(hidden.endpoint.received[0]?.body, 'You have a new message');
+});
