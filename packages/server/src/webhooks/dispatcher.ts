@@ -131,7 +131,8 @@ export class WebhookDispatcher {
     const cursor = await this.store.claimFeedCursor(CURSOR, nodeId, Date.now(), leaseMs, start);
     this.status.dispatching = cursor !== undefined;
     if (cursor === undefined) {
-      await this.pause(leaseMs / 3);
+      // Another node dispatches: look again later, not at every message (each look is a store write).
+      await this.pause(leaseMs / 3, false);
       return;
     }
     const page = await this.store.messageFeed(cursor.position, batchSize);
