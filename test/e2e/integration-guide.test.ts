@@ -20,12 +20,14 @@ import { attachItem, remindBuyer } from '../../docs/integration/item-card.mjs';
 // @ts-expect-error: plain JavaScript
 import { parleyTokenFor } from '../../docs/integration/mint-token.mjs';
 // @ts-expect-error: plain JavaScript
+import { pushReceiver } from '../../docs/integration/push-receiver.mjs';
+// @ts-expect-error: plain JavaScript
 import { postOrderUpdate } from '../../docs/integration/system-send.mjs';
 // @ts-expect-error: plain JavaScript
 import { webhookReceiver } from '../../docs/integration/webhook-receiver.mjs';
 import { ADMIN_KEY, eventually, startTestServer } from '../support/fixtures.js';
 
-const RECIPES = ['mint-token.mjs', 'system-send.mjs', 'item-card.mjs', 'before-send-hook.mjs', 'webhook-receiver.mjs'];
+const RECIPES = ['mint-token.mjs', 'system-send.mjs', 'item-card.mjs', 'before-send-hook.mjs', 'webhook-receiver.mjs', 'push-receiver.mjs'];
 const SECRET = 'integration-guide-secret';
 
 async function listen(t: TestContext, handler: Parameters<typeof createServer>[1]): Promise<string> {
@@ -48,7 +50,14 @@ test('the recipes work: tokens from a backend, a system send, a before-send hook
   const events: Array<{ type: string; conversationId: string; message: { text?: string } }> = [];
   const hookUrl = await listen(t, beforeSendHandler(SECRET));
   const eventsUrl = await listen(t, webhookReceiver(SECRET, (event: (typeof events)[number]) => events.push(event)));
-  const fixture = await startTestServer(t, { hookSecret: SECRET, moderation: { beforeSendUrl: hookUrl }, webhooks: { url: eventsUrl } });
+  const pushed: Array<{ userId: string; title: string; body: string; badge: number }> = [];
+  const pushUrl = await listen(t, pushReceiver(SECRET, (userId: string, notification: { title: string; body: string; badge: number }) => pushed.push({ userId, ...notification })));
+  const fixture = await startTestServer(t, {
+    hookSecret: SECRET,
+    moderation: { beforeSendUrl: hookUrl },
+    webhooks: { url: eventsUrl },
+    push: { webhookUrl: pushUrl, windowMs: 200 },
+  });
   const parley = { url: fixture.server.httpUrl, adminKey: ADMIN_KEY };
 
   const buyerToken: string = await parleyTokenFor(parley, { id: 'buyer', name: 'Bea' });
@@ -86,6 +95,8 @@ test('the recipes work: tokens from a backend, a system send, a before-send hook
   await buyer.send(chat, { text: 'Is it still available?' });
 
   await eventually(() => events.some((event) => event.message.text === 'Is it still available?'), 10_000, 'the webhook receiver hears it');
+  // "shop" never connects: its offline notifications reach the push receiver.
+  await eventually(() => pushed.some((notification) => notification.userId === 'shop' && notification.body.includes('Is it still available?')), 10_000, 'a push for shop');
   const ofChat = events.filter((event) => event.conversationId === chat);
   assert.deepEqual(
     ofChat.map((event) => [event.type, event.message.text]),
