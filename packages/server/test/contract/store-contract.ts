@@ -19,7 +19,7 @@ import { RoomService } from '../../src/services/rooms.js';
 import { LocalDiskMediaStore } from '../../src/media/local-disk-store.js';
 import { UserService } from '../../src/services/users.js';
 import { totalUnread } from '../../src/services/views.js';
-import type { MediaRow, Store } from '../../src/store/store.js';
+import type { ConversationRow, FeedMessage, FeedPosition, MediaRow, Store } from '../../src/store/store.js';
 
 /** A fresh, empty database. `open` may be called again after the store it gave was closed: same data. */
 export interface StoreDatabase {
@@ -48,6 +48,28 @@ function domainOver(store: Store): Domain {
     accounts: new DevAccountService(store),
     rooms: new RoomService(store, bus, limits, DEFAULT_ROOM_LIMITS),
   };
+}
+
+/** The feed's order: commit version, then conversation id compared bytewise (not by locale), then seq. */
+function feedOrder(x: FeedPosition, y: FeedPosition): number {
+  return x.version - y.version || Buffer.compare(Buffer.from(x.conversationId), Buffer.from(y.conversationId)) || x.seq - y.seq;
+}
+
+/** Where the feed goes on after `message`. */
+function positionAfter(message: FeedMessage): FeedPosition {
+  return { version: message.version, conversationId: message.conversationId, seq: message.seq };
+}
+
+/** Every message after `after`, read `limit` at a time, each page resuming after the last message of the one before. */
+async function readFeedInPages(store: Store, after: FeedPosition, limit: number): Promise<FeedMessage[]> {
+  const messages: FeedMessage[] = [];
+  for (let position = after; ; ) {
+    const page = await store.messageFeed(position, limit);
+    if (page.length === 0) return messages;
+    assert.ok(page.length <= limit);
+    messages.push(...page);
+    position = positionAfter(page[page.length - 1]!);
+  }
 }
 
 /** `skip`: why the adapter's database is missing (the suite is then reported as skipped, with the reason). */
@@ -321,6 +343,7 @@ export function storeContract(name: string, createDatabase: () => Promise<StoreD
       assert.equal(all.length, 31, 'the 30 sends and the group_created event; nothing of the unit that threw');
       const versions = all.map((message) => message.version);
       assert.deepEqual([...versions].sort((x, y) => x - y), versions, 'in commit order');
+      assert.deepEqual(all.map((message) => message.id), [...all].sort(feedOrder).map((message) => message.id), 'then by conversation id and seq');
       assert.ok(versions.every((version) => version > start.version && version <= versionAfter));
       for (const result of sent) {
         const fed = all.find((message) => message.id === result.message.id);
@@ -333,18 +356,104 @@ export function storeContract(name: string, createDatabase: () => Promise<StoreD
         assert.deepEqual(seqs, [...seqs].sort((x, y) => x - y), `seq order within ${id}`);
       }
       // Paging from each page's last message gives the same sequence.
-      const paged = [];
-      let after = start;
-      for (;;) {
-        const page = await store.messageFeed(after, 4);
-        if (page.length === 0) break;
-        paged.push(...page);
-        const last = page[page.length - 1]!;
-        after = { version: last.version, conversationId: last.conversationId, seq: last.seq };
-      }
+      const paged = await readFeedInPages(store, start, 4);
       assert.deepEqual(paged.map((message) => message.id), all.map((message) => message.id));
+      const after = positionAfter(paged[paged.length - 1]!);
       const later = await messaging.send('c', { conversationId: 'g', clientMsgId: 'later', text: 'later' });
       assert.deepEqual((await store.messageFeed(after, 10)).map((message) => message.id), [later.message.id], 'a later commit shows up after the end');
+    });
+
+    test('the message feed within one commit: conversations by id compared bytewise, then seq; every field as listMessages reads it', async (t) => {
+      const { store } = await setup(t, ['a', 'b']);
+      // Made in an order that is neither bytewise nor alphabetical: 'B' < 'a' < 'z' < 'é' bytewise.
+      const ids = ['z', 'B', 'é', 'a'];
+      await store.write(async (tx) => {
+        for (const id of ids) {
+          const row: ConversationRow = { id, kind: 'group', name: id, subject: '', lastSeq: 0, memberCount: 2, createdAt: 1, updatedAt: 1 };
+          await tx.insertConversation(row);
+        }
+      });
+      const start = { version: await store.syncVersion(), conversationId: '', seq: 0 };
+      assert.deepEqual(await store.messageFeed(start, 10), [], 'a commit without messages adds nothing');
+      const content: MessageContent = { kind: { $case: 'location', value: { latitude: 1.5, longitude: 2.5, name: 'Here', address: '' } } };
+      const base = { senderId: 'a', type: 'user' as const, createdAt: 1_700_000_000_000 };
+      await store.write(async (tx) => {
+        // Inserted out of order on purpose.
+        await tx.insertMessage({ ...base, conversationId: 'z', seq: 1, clientMsgId: 'z1', text: 'plain' });
+        await tx.insertMessage({ ...base, conversationId: 'é', seq: 1, clientMsgId: 'é1', text: 'accent' });
+        await tx.insertMessage({ ...base, conversationId: 'a', seq: 2, clientMsgId: 'a2', text: '📍 Here', content });
+        await tx.insertMessage({ ...base, conversationId: 'B', seq: 1, clientMsgId: 'B1', type: 'system', data: new Uint8Array([8, 1, 18, 0]) });
+        await tx.insertMessage({ ...base, conversationId: 'z', seq: 2, clientMsgId: 'z2', senderId: 'b', data: new Uint8Array([0, 255, 7]), visibleTo: 'a' });
+        await tx.insertMessage({ ...base, conversationId: 'a', seq: 1, clientMsgId: 'a1', text: 'first' });
+        for (const id of ids) await tx.updateConversation(id, { lastSeq: id === 'a' || id === 'z' ? 2 : 1 });
+      });
+      const version = await store.syncVersion();
+      const fed = await store.messageFeed(start, 100);
+      assert.deepEqual(fed.map((message) => `${message.conversationId}:${message.seq}`), ['B:1', 'a:1', 'a:2', 'z:1', 'z:2', 'é:1']);
+      assert.ok(fed.every((message) => message.version === version), "each carries the commit's version, as syncVersion() gave it after the commit");
+      for (const { version: _version, ...message } of fed) {
+        const listed = await store.listMessages({ conversationId: message.conversationId, fromSeq: message.seq, toSeq: message.seq, limit: 1 });
+        assert.deepEqual([message], listed, `${message.conversationId}:${message.seq} reads as listMessages reads it`);
+      }
+      assert.equal(fed[0]?.type, 'system');
+      assert.deepEqual([fed[4]?.data, fed[4]?.visibleTo, fed[4]?.text], [new Uint8Array([0, 255, 7]), 'a', undefined]);
+      assert.deepEqual(fed[2]?.content, content);
+      for (const limit of [1, 2, 4]) {
+        const paged = await readFeedInPages(store, start, limit);
+        assert.deepEqual(paged.map((message) => message.id), fed.map((message) => message.id), `pages of ${limit} inside one commit: no gap, no repeat`);
+      }
+      await assert.rejects(
+        store.write(async (tx) => {
+          await tx.insertMessage({ ...base, conversationId: 'B', seq: 2, clientMsgId: 'B2', text: 'undone' });
+          await tx.insertMessage({ ...base, conversationId: 'z', seq: 3, clientMsgId: 'z3', text: 'undone' });
+          throw new ParleyError('INVALID_ARGUMENT', 'undo');
+        }),
+        { name: 'INVALID_ARGUMENT' },
+      );
+      assert.deepEqual(await store.messageFeed(positionAfter(fed[fed.length - 1]!), 10), [], 'a unit that threw leaves nothing in the feed');
+    });
+
+    test('the message feed never shows part of a commit: read while units commit, every read is a prefix of the final feed', async (t) => {
+      const { store } = await setup(t, ['a']);
+      await store.write(async (tx) => {
+        for (const id of ['p', 'q']) await tx.insertConversation({ id, kind: 'group', name: id, subject: '', lastSeq: 0, memberCount: 1, createdAt: 1, updatedAt: 1 });
+      });
+      const start = { version: await store.syncVersion(), conversationId: '', seq: 0 };
+      let writing = true;
+      const reads: FeedMessage[][] = [];
+      const reader = (async () => {
+        while (writing) {
+          reads.push(await store.messageFeed(start, 1000));
+          // A read may answer within microtasks: let the writers' turns in.
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      })();
+      // Each unit stores three messages in two conversations (locked in one order, so units never deadlock).
+      const units = Array.from({ length: 60 }, (_, n) =>
+        store.write(async (tx) => {
+          const p = (await tx.lockConversation('p'))!;
+          const q = (await tx.lockConversation('q'))!;
+          const message = { senderId: 'a', type: 'user' as const, createdAt: 1, text: `${n}` };
+          await tx.insertMessage({ ...message, conversationId: 'q', seq: q.lastSeq + 1, clientMsgId: `q${n}` });
+          await tx.insertMessage({ ...message, conversationId: 'p', seq: p.lastSeq + 1, clientMsgId: `p${n}a` });
+          await tx.insertMessage({ ...message, conversationId: 'p', seq: p.lastSeq + 2, clientMsgId: `p${n}b` });
+          await tx.updateConversation('p', { lastSeq: p.lastSeq + 2 });
+          await tx.updateConversation('q', { lastSeq: q.lastSeq + 1 });
+        }),
+      );
+      await Promise.all(units);
+      writing = false;
+      await reader;
+      const final = await store.messageFeed(start, 1000);
+      assert.equal(final.length, 180);
+      const ids = final.map((message) => message.id);
+      for (const read of reads) {
+        assert.deepEqual(read.map((message) => message.id), ids.slice(0, read.length), 'no later commit seen before an earlier one');
+        const last = read[read.length - 1];
+        if (last === undefined) continue;
+        // The last commit in the read is whole: the final feed has nothing more of it.
+        assert.notEqual(final[read.length]?.version, last.version, `commit ${last.version} read whole`);
+      }
     });
 
     test('feed cursors: made at the start, held by one holder at a time until its lease lapses, moved only by the holder; durable', async (t) => {
@@ -353,6 +462,7 @@ export function storeContract(name: string, createDatabase: () => Promise<StoreD
       assert.deepEqual(await store.claimFeedCursor('hook', 'n1', 1000, 500, start), { position: start });
       assert.equal(await store.claimFeedCursor('hook', 'n2', 1200, 500, start), undefined, 'n1 holds it until 1500');
       assert.deepEqual(await store.claimFeedCursor('hook', 'n1', 1400, 500, start), { position: start }, 'the holder renews');
+      assert.equal(await store.claimFeedCursor('hook', 'n2', 1900, 500, { version: 1, conversationId: '', seq: 0 }), undefined, 'held up to 1900 itself');
       const moved = { version: 9, conversationId: 'g', seq: 3 };
       assert.equal(await store.saveFeedCursor('hook', 'n1', moved), true);
       assert.equal(await store.saveFeedCursor('hook', 'n2', { version: 99, conversationId: '', seq: 0 }), false, 'not the holder');
@@ -360,6 +470,8 @@ export function storeContract(name: string, createDatabase: () => Promise<StoreD
       assert.equal(await store.saveFeedCursor('hook', 'n1', start), false, 'n1 lost it');
       const racing = await Promise.all(['n3', 'n4', 'n5'].map((holder) => store.claimFeedCursor('other', holder, 5000, 500, start)));
       assert.equal(racing.filter((claim) => claim !== undefined).length, 1, 'of claims at once, exactly one wins');
+      const takeovers = await Promise.all(['n6', 'n7', 'n8'].map((holder) => store.claimFeedCursor('other', holder, 9000, 500, moved)));
+      assert.deepEqual(takeovers.filter((claim) => claim !== undefined), [{ position: start }], 'of takeovers at once after the lease lapsed, exactly one wins');
       const { store: reopened } = await reopen();
       assert.deepEqual(await reopened.claimFeedCursor('hook', 'n2', 2100, 500, start), { position: moved }, 'kept across a reopen');
     });

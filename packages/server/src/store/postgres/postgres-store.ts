@@ -219,6 +219,7 @@ const SQL = {
   // A row comparison the (version, conversation_id, seq) index serves as a range.
   messageFeed: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE (version, conversation_id, seq) > ($1, $2, $3) ORDER BY version, conversation_id, seq LIMIT $4`,
   // Taken when new, held by its holder, or lapsed; else no row comes back.
+  // ON CONFLICT DO UPDATE locks the row and checks WHERE on its latest version.
   feedCursorClaim: `INSERT INTO feed_cursors AS f (name, version, conversation_id, seq, holder, lease_until) VALUES ($1, $2, $3, $4, $5, $6)
     ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, lease_until = excluded.lease_until
       WHERE f.holder = excluded.holder OR f.lease_until < $7
@@ -458,11 +459,28 @@ export class PostgresStore implements Store {
   mediaReferences(mediaId: string, limit: number) { return this.read((r) => r.mediaReferences(mediaId, limit)); }
   roomPerson(conversationId: string, userId: string) { return this.read((r) => r.roomPerson(conversationId, userId)); }
   roomPeople(conversationId: string) { return this.read((r) => r.roomPeople(conversationId)); }
-  messageFeed(after: FeedPosition, limit: number) { return this.read((r) => r.messageFeed(after, limit)); }
+
+  /**
+   * Only whole commits are ever visible: a unit's rows get their version in
+   * one statement (`stamp`), and a version is visible only once every lower
+   * one is (decision 95). A commit is visible a moment before the flush
+   * that makes it durable, though, and the webhooks must not post a message
+   * that a crash could still take back (its seq would go to another one):
+   * rows come back only after a flush that started after they were read.
+   */
+  async messageFeed(after: FeedPosition, limit: number): Promise<FeedMessage[]> {
+    const messages = await this.read((r) => r.messageFeed(after, limit));
+    if (messages.length > 0) await this.flusher.durable();
+    return messages;
+  }
 
   // ---- feed cursors ----
-  // Single statements outside any unit, on a pool connection whose
-  // synchronous_commit is the server's default (on): durable when they resolve.
+  // Single autocommit statements outside any unit, on a pool connection:
+  // units lower synchronous_commit only with SET LOCAL, so these commit with
+  // the server's setting (on, as the flush marks need too) and are durable
+  // when they resolve. Not units: renewing a lease must not take a sync
+  // version. Two claims at once are one upsert each: the second waits for
+  // the first's row (or its insert) and then sees its holder and lease.
 
   claimFeedCursor(name: string, holder: string, now: number, leaseMs: number, start: FeedPosition): Promise<FeedCursor | undefined> {
     return this.read(async () => {

@@ -228,9 +228,16 @@ export class SqliteStore implements Store {
         `UPDATE conversations SET name = coalesce(?, name), last_seq = coalesce(?, last_seq), updated_at = coalesce(?, updated_at),
          member_count = coalesce(?, member_count), closed_at = coalesce(?, closed_at), attributes = coalesce(?, attributes), version = ? WHERE cid = ?`,
       ),
-      // Conversations in cid order within a commit: the feed's order here (the index's).
-      messageFeed: db.prepare<[number, number, number, number], MessageDbRow>(
-        'SELECT * FROM messages WHERE version IS NOT NULL AND (version, cid, seq) > (?, ?, ?) ORDER BY version, cid, seq LIMIT ?',
+      // Within a commit, conversations by their text id compared bytewise
+      // (BINARY, as PostgreSQL's COLLATE "C"), so a position means the same
+      // in both adapters. The index walks the versions from the position on
+      // (`version >= ?` also rules out rows from before message versions);
+      // only the rows of each version are sorted by id, and the scan stops
+      // after the version that fills the page.
+      messageFeed: db.prepare<{ version: number; conversationId: string; seq: number; limit: number }, MessageDbRow>(
+        `SELECT m.* FROM messages m JOIN conversations c ON c.cid = m.cid
+         WHERE m.version >= @version AND (m.version, c.id, m.seq) > (@version, @conversationId, @seq)
+         ORDER BY m.version, c.id, m.seq LIMIT @limit`,
       ),
       feedCursorClaim: db.prepare<[string, number, string, number, string, number, number], { version: number; conversation_id: string; seq: number }>(
         `INSERT INTO feed_cursors AS f (name, version, conversation_id, seq, holder, lease_until) VALUES (?, ?, ?, ?, ?, ?)
@@ -575,10 +582,8 @@ export class SqliteStore implements Store {
   /** @internal */
   readMessageFeed(after: FeedPosition, limit: number): FeedMessage[] {
     if (limit <= 0) return [];
-    // A position names its conversation by id; here the order is by cid. An
-    // id not stored (the start: '') sorts before every conversation.
-    const cid = after.conversationId === '' ? 0 : (this.findCid(after.conversationId) ?? 0);
-    return this.statements.messageFeed.all(after.version, cid, after.seq, limit).map((row) => ({ ...this.toMessage(row), version: row.version as number }));
+    const rows = this.statements.messageFeed.all({ version: after.version, conversationId: after.conversationId, seq: after.seq, limit });
+    return rows.map((row) => ({ ...this.toMessage(row), version: row.version as number }));
   }
 
   /** @internal */
@@ -862,26 +867,46 @@ export class SqliteStore implements Store {
 
   async messageFeed(after: FeedPosition, limit: number): Promise<FeedMessage[]> {
     await this.settled();
-    return this.readMessageFeed(after, limit);
+    const messages = this.readMessageFeed(after, limit);
+    // A batch is visible from its commit, a moment before its WAL flush: the
+    // webhooks must not post a message that power loss could still take
+    // back (and whose seq would then go to another message).
+    if (messages.length > 0) await this.walSync?.sync();
+    return messages;
   }
 
   // ---- feed cursors ----
   // One statement each, outside the batches (they must not bump the sync
-  // version every time an idle dispatcher renews its lease), run when no
-  // batch is open and made durable like a batch.
+  // version every time an idle dispatcher renews its lease), made durable
+  // like a batch. One connection runs one statement at a time, so two
+  // claims at once are taken one after the other: the second sees the
+  // first's holder and lease.
 
   async claimFeedCursor(name: string, holder: string, now: number, leaseMs: number, start: FeedPosition): Promise<FeedCursor | undefined> {
-    await this.settled();
-    const row = this.statements.feedCursorClaim.get(name, start.version, start.conversationId, start.seq, holder, now + leaseMs, now);
-    await this.walSync?.sync();
+    const row = await this.outsideBatch(() =>
+      this.statements.feedCursorClaim.get(name, start.version, start.conversationId, start.seq, holder, now + leaseMs, now),
+    );
     return row === undefined ? undefined : { position: { version: row.version, conversationId: row.conversation_id, seq: row.seq } };
   }
 
   async saveFeedCursor(name: string, holder: string, position: FeedPosition): Promise<boolean> {
-    await this.settled();
-    const changed = this.statements.feedCursorSave.run(position.version, position.conversationId, position.seq, name, holder).changes > 0;
+    return this.outsideBatch(() => this.statements.feedCursorSave.run(position.version, position.conversationId, position.seq, name, holder).changes > 0);
+  }
+
+  /**
+   * Runs `statement` as a transaction of its own, never inside a batch (a
+   * batch may still be undone), and resolves once it is on disk: after the
+   * same WAL flush that batches wait for (durability 'full').
+   */
+  private async outsideBatch<T>(statement: () => T): Promise<T> {
+    // Checked again right before the statement: close() may open a batch in
+    // the microtasks between settled() returning and this line.
+    do {
+      await this.settled();
+    } while (this.batch !== undefined);
+    const result = statement();
     await this.walSync?.sync();
-    return changed;
+    return result;
   }
 
   // ---- writes (only inside a unit, through SqliteTx) ----
