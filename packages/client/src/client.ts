@@ -26,6 +26,8 @@ import { Connection, type BodyValue } from './connection.js';
 import { ConversationList } from './conversations.js';
 import { toMember, toMessage, toSummary, toWireContent, toWireRole } from './convert.js';
 import { Emitter } from './emitter.js';
+import { RestApi } from './http.js';
+import { PushSettings } from './push.js';
 import { MediaChannel, type OpenSource, type TusUploadConstructor, throwIfCancelled } from './media.js';
 import { Outbox, validateContent, type Transmission } from './outbox.js';
 import { type Room, type RoomInfo, RoomSet, toRoomInfo } from './rooms.js';
@@ -187,6 +189,8 @@ export class ParleyClient {
   private readonly media: MediaChannel;
   private readonly prefetchVideo: boolean;
   private readonly roomSet: RoomSet;
+  /** Offline notifications: this browser's Web Push registration and the user's preview setting (docs/push.md). */
+  readonly push: PushSettings;
 
   /**
    * `runtime`: what the Node and browser entries inject besides transports:
@@ -225,6 +229,7 @@ export class ParleyClient {
       prefetchCacheBytes: options.prefetchCacheBytes ?? DEFAULT_PREFETCH_CACHE_BYTES,
     });
     this.prefetchVideo = options.prefetchVideo ?? runtime.prefetchVideo;
+    this.push = new PushSettings(new RestApi({ httpUrl: options.httpUrl ?? httpUrlOf(options.url), token: () => this.currentToken() }, 'push settings'));
     this.roomSet = new RoomSet({
       // Joining, leaving and pulling mean the same when repeated; a chat line would not.
       request: (body) => this.request(body, IDEMPOTENT_ROOM_REQUESTS.has(body.$case) ? 'idempotent' : 'once'),

@@ -7,7 +7,8 @@
  * point as an `OpenSource` function; tus-js-client picks its Node or
  * browser build by itself.
  */
-import { type ErrorName, type MediaInfoJson, type MediaUrlsJson, ParleyError, allErrors } from '@parley/protocol';
+import { type MediaInfoJson, type MediaUrlsJson, ParleyError } from '@parley/protocol';
+import { RestApi, errorFromBody, responseError } from './http.js';
 import type { MediaKind, MediaSize, MediaSource, UploadedMedia } from './types.js';
 
 /** A source ready to upload: what tus-js-client reads, its size, name and SHA-256 ('' when it was not hashed). */
@@ -124,15 +125,18 @@ export class MediaChannel {
   private readonly heads = new Map<string, Uint8Array>();
   private headBytes = 0;
 
-  constructor(private readonly options: MediaChannelOptions) {}
+  private readonly rest: RestApi;
 
-  private get base(): string {
-    if (this.options.httpUrl === undefined) throw new ParleyError('INVALID_ARGUMENT', 'media needs the server\'s HTTP URL: pass options.httpUrl');
-    return this.options.httpUrl.replace(/\/+$/, '');
+  constructor(private readonly options: MediaChannelOptions) {
+    this.rest = new RestApi(options, 'media');
   }
 
-  private async authorised(): Promise<Record<string, string>> {
-    return { authorization: `Bearer ${await this.options.token()}` };
+  private get base(): string {
+    return this.rest.base;
+  }
+
+  private authorised(): Promise<Record<string, string>> {
+    return this.rest.authorised();
   }
 
   /**
@@ -335,24 +339,6 @@ function base64ToBytes(value: string): Uint8Array {
   const bytes = new Uint8Array(binary.length);
   for (let index = 0; index < binary.length; index++) bytes[index] = binary.charCodeAt(index);
   return bytes;
-}
-
-const ERROR_NAMES = new Set<string>(allErrors().map((info) => info.name));
-
-/** The server's `{ error: { name, message } }` as a ParleyError. */
-function errorFromBody(status: number, body: string): ParleyError {
-  try {
-    const parsed = JSON.parse(body) as { error?: { name?: string; message?: string } };
-    const name = parsed.error?.name;
-    if (name !== undefined && ERROR_NAMES.has(name)) return new ParleyError(name as ErrorName, parsed.error?.message);
-  } catch {
-    // Not ours (a proxy's page): classified by status below.
-  }
-  return new ParleyError(status >= 500 || status === 0 ? 'UNAVAILABLE' : 'INVALID_ARGUMENT', `HTTP ${status}`);
-}
-
-async function responseError(response: Response): Promise<ParleyError> {
-  return errorFromBody(response.status, await response.text().catch(() => ''));
 }
 
 function uploadError(error: Error & { originalResponse?: { getStatus(): number; getBody(): string } | null }): ParleyError {

@@ -9,6 +9,7 @@ export { prefetchLength } from './media.js';
 export { describeSystemEvent, type SystemTextOptions } from './system-text.js';
 export { MAX_TEXT_PARTS, splitLongText } from './split-text.js';
 export { ManualClock, systemClock, type Clock, type TimerHandle } from './clock.js';
+export type { PushPreferences, PushPreview, PushSettings, WebPushSubscriptionJson } from './push.js';
 export { Room, type RoomEvent, type RoomEventKindName, type RoomEvents, type RoomInfo, type RoomViewer } from './rooms.js';
 export type {
   ClientEventName,

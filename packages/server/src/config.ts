@@ -8,8 +8,10 @@ import type { DestinationStream } from 'pino';
 import type { Bus } from './bus/bus.js';
 import type { MediaStore } from './media/media-store.js';
 import type { BeforeSend, HookFailure } from './moderation/before-send.js';
+import type { Agent as HttpsAgent } from 'node:https';
 import type { PushSender } from './push/push-sender.js';
 import type { PushPreview } from './push/push-service.js';
+import { DEFAULT_WEB_PUSH_HOSTS } from './push/web-push-subscriptions.js';
 import { type BlockedWordAction, parseWordList } from './moderation/word-filter.js';
 import { readFileSync } from 'node:fs';
 import { S3MediaStore } from './media/s3-store.js';
@@ -295,6 +297,31 @@ export interface PushSettings {
   preview?: PushPreview;
   /** How long notifications to one user are gathered into one, 100-60000 ms (env PARLEY_PUSH_WINDOW_MS, default 2000). */
   windowMs?: number;
+  /** Web Push to browsers that registered (docs/push.md); on unless false (env PARLEY_WEB_PUSH=off). */
+  webPush?: false | WebPushSettings;
+}
+
+export interface WebPushSettings {
+  /**
+   * The VAPID key pair, base64url (env PARLEY_VAPID_PUBLIC_KEY and
+   * PARLEY_VAPID_PRIVATE_KEY). Without them a pair is generated into the data
+   * folder (vapid.json) on a single node; cluster nodes must share one pair,
+   * so in cluster mode Web Push stays off until it is given.
+   */
+  vapid?: { publicKey: string; privateKey: string };
+  /** Who runs the server, for the push services: a mailto: or https: URL (env PARLEY_VAPID_SUBJECT). */
+  subject?: string;
+  /** Hosts subscriptions may point at; `*.example.com` matches subdomains (env PARLEY_WEB_PUSH_HOSTS, comma-separated; default the browsers' push services). */
+  allowedHosts?: string[];
+  /** An HTTPS agent for the requests to push services (a private CA, a proxy). */
+  agent?: HttpsAgent;
+}
+
+export interface ResolvedWebPush {
+  vapid: { publicKey: string; privateKey: string } | undefined;
+  subject: string;
+  allowedHosts: string[];
+  agent: HttpsAgent | undefined;
 }
 
 export interface ResolvedPush {
@@ -302,6 +329,8 @@ export interface ResolvedPush {
   sender: PushSender | undefined;
   preview: PushPreview;
   windowMs: number;
+  /** undefined: Web Push is off. */
+  webPush: ResolvedWebPush | undefined;
 }
 
 export interface ResolvedWebhooks {
@@ -434,7 +463,26 @@ function pushSettings(settings: PushSettings, env: NodeJS.ProcessEnv): ResolvedP
   if (preview !== 'full' && preview !== 'sender' && preview !== 'hidden') throw new Error(`invalid PARLEY_PUSH_PREVIEW: ${preview} (full, sender or hidden)`);
   const windowMs = settings.windowMs ?? Number(env.PARLEY_PUSH_WINDOW_MS?.trim() || 2000);
   if (!Number.isInteger(windowMs) || windowMs < 100 || windowMs > 60_000) throw new Error(`invalid PARLEY_PUSH_WINDOW_MS: ${windowMs} (100-60000)`);
-  return { webhookUrl, sender: settings.sender, preview, windowMs };
+  return { webhookUrl, sender: settings.sender, preview, windowMs, webPush: webPushSettings(settings.webPush, env) };
+}
+
+function webPushSettings(settings: false | WebPushSettings | undefined, env: NodeJS.ProcessEnv): ResolvedWebPush | undefined {
+  const switched = env.PARLEY_WEB_PUSH?.trim().toLowerCase();
+  if (settings === false || (settings === undefined && (switched === 'off' || switched === 'false' || switched === '0'))) return undefined;
+  const publicKey = settings?.vapid?.publicKey ?? (env.PARLEY_VAPID_PUBLIC_KEY?.trim() || undefined);
+  const privateKey = settings?.vapid?.privateKey ?? (env.PARLEY_VAPID_PRIVATE_KEY?.trim() || undefined);
+  if ((publicKey === undefined) !== (privateKey === undefined)) throw new Error('give both PARLEY_VAPID_PUBLIC_KEY and PARLEY_VAPID_PRIVATE_KEY, or neither');
+  if (publicKey !== undefined && Buffer.from(publicKey, 'base64url').length !== 65) throw new Error('invalid PARLEY_VAPID_PUBLIC_KEY (base64url of an uncompressed P-256 point, 65 bytes)');
+  if (privateKey !== undefined && Buffer.from(privateKey, 'base64url').length !== 32) throw new Error('invalid PARLEY_VAPID_PRIVATE_KEY (base64url, 32 bytes)');
+  const subject = settings?.subject ?? (env.PARLEY_VAPID_SUBJECT?.trim() || 'mailto:postmaster@localhost');
+  if (!/^(mailto:|https:\/\/)/u.test(subject)) throw new Error(`invalid PARLEY_VAPID_SUBJECT: ${subject} (a mailto: or https:// URL)`);
+  const listed = env.PARLEY_WEB_PUSH_HOSTS?.trim() ? env.PARLEY_WEB_PUSH_HOSTS.split(',').map((host) => host.trim()).filter(Boolean) : undefined;
+  return {
+    vapid: publicKey === undefined || privateKey === undefined ? undefined : { publicKey, privateKey },
+    subject,
+    allowedHosts: settings?.allowedHosts ?? listed ?? [...DEFAULT_WEB_PUSH_HOSTS],
+    agent: settings?.agent,
+  };
 }
 
 function webhookSettings(settings: WebhookSettings, env: NodeJS.ProcessEnv): ResolvedWebhooks {

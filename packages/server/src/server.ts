@@ -7,7 +7,7 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, wr
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import Fastify, { type FastifyBaseLogger, LogController } from 'fastify';
-import { pino } from 'pino';
+import { type Logger, pino } from 'pino';
 import type { Bus } from './bus/bus.js';
 import { LocalBus } from './bus/local-bus.js';
 import { NatsBus } from './bus/nats-bus.js';
@@ -36,6 +36,7 @@ import { AuthService } from './services/auth.js';
 import { ConversationService } from './services/conversations.js';
 import { DevAccountService } from './services/dev-accounts.js';
 import { UserDirectory } from './services/directory.js';
+import { MemberLists } from './services/member-lists.js';
 import { MessagingService } from './services/messaging.js';
 import { RoomService } from './services/rooms.js';
 import { UserService } from './services/users.js';
@@ -51,9 +52,12 @@ import { WordFilter } from './moderation/word-filter.js';
 import { WebhookDispatcher } from './webhooks/dispatcher.js';
 import { webhookEventTypes } from './webhooks/events.js';
 import { WebhookFeed } from './webhooks/feed.js';
-import type { PushSender } from './push/push-sender.js';
+import { type PushSender, allPushSenders } from './push/push-sender.js';
 import { DEFAULT_PUSH_OPTIONS, PushService } from './push/push-service.js';
 import { WebhookPushSender } from './push/webhook-push.js';
+import { WebPushSender, generateVapidKeys } from './push/web-push.js';
+import { WebPushSubscriptions } from './push/web-push-subscriptions.js';
+import { PUSH_PREFIX, registerPushApi } from './http/push-api.js';
 import { cachedFor } from './util/cached.js';
 import { TimedBus } from './util/timed-bus.js';
 import { SERVER_VERSION } from './version.js';
@@ -87,6 +91,36 @@ export interface ParleyServer {
   close(): Promise<void>;
 }
 
+/**
+ * Web Push, when it is on: the VAPID key pair (given, or generated into the
+ * data folder on a single node), the registered browsers, and the sender.
+ */
+function startWebPush(config: ResolvedOptions, dataDir: string, store: Store, log: Logger): { publicKey: string; subscriptions: WebPushSubscriptions; sender: WebPushSender } | undefined {
+  const settings = config.push.webPush;
+  if (settings === undefined) return undefined;
+  let vapid = settings.vapid;
+  if (vapid === undefined) {
+    if (config.busUrl !== undefined) {
+      // A browser subscribes with one node's key; another node's pushes would be refused.
+      log.warn('Web Push is off: cluster nodes need one shared VAPID key pair (PARLEY_VAPID_PUBLIC_KEY, PARLEY_VAPID_PRIVATE_KEY)');
+      return undefined;
+    }
+    vapid = persistentJson(dataDir, 'vapid.json', generateVapidKeys);
+  }
+  const subscriptions = new WebPushSubscriptions(store, settings.allowedHosts, config.clock);
+  const sender = new WebPushSender(
+    {
+      vapid,
+      subject: settings.subject,
+      subscriptionsOf: (userId) => subscriptions.of(userId),
+      forget: (endpoint) => subscriptions.forget(endpoint),
+      agent: settings.agent,
+    },
+    log,
+  );
+  return { publicKey: vapid.publicKey, subscriptions, sender };
+}
+
 /** The embedded SQLite store in dataDir, or PostgreSQL when a store URL is set (cluster mode). */
 async function openStore(config: ResolvedOptions, dataDir: string): Promise<Store> {
   if (config.storeUrl === undefined) return new SqliteStore({ path: join(dataDir, 'parley.db'), durability: config.durability });
@@ -95,21 +129,31 @@ async function openStore(config: ResolvedOptions, dataDir: string): Promise<Stor
 
 /** Reads a secret from dataDir, creating it on first use. */
 function persistentSecret(dataDir: string, file: string): string {
-  const path = join(dataDir, file);
-  if (existsSync(path)) return readFileSync(path, 'utf8').trim();
   // Hex, not base64url: a key that starts with '-' would be read as an option
   // by `parley ... --admin-key KEY` (one generated key in 64 did).
-  const secret = randomBytes(24).toString('hex');
+  return persistentFile(dataDir, file, () => randomBytes(24).toString('hex'));
+}
+
+function persistentJson<T>(dataDir: string, file: string, make: () => T): T {
+  return JSON.parse(persistentFile(dataDir, file, () => JSON.stringify(make()))) as T;
+}
+
+/** A file in the data folder made on first use, readable by this user only. */
+function persistentFile(dataDir: string, file: string, make: () => string): string {
+  const path = join(dataDir, file);
+  if (existsSync(path)) return readFileSync(path, 'utf8').trim();
+  const content = make();
   // Flushed before use: tokens signed with a secret lost to a power cut would
-  // all turn invalid at the next start.
+  // all turn invalid at the next start (and browsers subscribed with a lost
+  // VAPID key would hear nothing more).
   const fd = openSync(path, 'wx', 0o600);
   try {
-    writeSync(fd, `${secret}\n`);
+    writeSync(fd, `${content}\n`);
     fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
-  return secret;
+  return content;
 }
 
 /** How long /healthz waits for the user count before it answers without it. */
@@ -208,7 +252,10 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
     log,
     timedBus,
   );
-  const delivery = new Delivery(timedBus, { conversations, messaging }, gateway.registry, log, gateway);
+  // One cache of member lists for Delivery, MQTT and push: invalidated by local membership commits, 'members' events (Delivery) and bus recovery.
+  const memberLists = new MemberLists(conversations);
+  conversations.onMembersChanged((conversationId) => memberLists.invalidate(conversationId));
+  const delivery = new Delivery(timedBus, { memberLists, messaging }, gateway.registry, log, gateway);
   delivery.timePushes(timings.sendDeliver, clock);
   const presence = new ClusterPresence({ bus: timedBus, nodeId: config.nodeId, local: gateway.registry });
   gateway.registry.attachCluster(presence);
@@ -216,7 +263,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
     bus: timedBus,
     messaging,
     registry: gateway.registry,
-    forgetMembers: () => delivery.forgetMembers(),
+    forgetMembers: () => memberLists.invalidateAll(),
     resyncPresence: () => presence.resync(),
     catchUpRooms: () => roomHub.catchUp(),
     log,
@@ -256,7 +303,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
     frameworkErrors,
   });
   registerRequestIds(app, log.child({ component: 'http' }));
-  registerHttpConventions(app, { strictPrefixes: ['/v1'], apiPrefixes: ['/v1', DEV_AUTH_PREFIX, WEBSOCKET_PATH, MEDIA_PREFIX, '/healthz', ...OPERATIONS_PATHS] });
+  registerHttpConventions(app, { strictPrefixes: ['/v1'], apiPrefixes: ['/v1', DEV_AUTH_PREFIX, WEBSOCKET_PATH, MEDIA_PREFIX, PUSH_PREFIX, '/healthz', ...OPERATIONS_PATHS] });
   // Before any route: the OpenAPI document is made from the routes registered after it.
   await registerOpenApi(app, { version: SERVER_VERSION });
   /** Set when close() starts draining (ServerOptions.drainSeconds). */
@@ -288,8 +335,12 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
         notified: push?.counts.sent ?? 0,
         skipped_online: push?.counts.skippedOnline ?? 0,
         dropped: push?.counts.dropped ?? 0,
-        delivered: pushSender instanceof WebhookPushSender ? pushSender.counts.delivered : 0,
-        dead_lettered: pushSender instanceof WebhookPushSender ? pushSender.counts.deadLettered : 0,
+        unreachable: push?.counts.unreachable ?? 0,
+        delivered: webhookPush?.counts.delivered ?? 0,
+        dead_lettered: webhookPush?.counts.deadLettered ?? 0,
+        web_push_delivered: webPush?.sender.counts.delivered ?? 0,
+        web_push_failed: webPush?.sender.counts.failed ?? 0,
+        web_push_gone: webPush?.sender.counts.gone ?? 0,
       },
     }),
     storeAnswers: () => store.syncVersion().then(
@@ -299,10 +350,12 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
   });
   // Health checks may come every second from several probes: counting a large users table that often is waste.
   const userCount = cachedFor(1000, () => store.countUsers(), clock);
-  const pushSender: PushSender | undefined =
+  const webhookPush =
     config.push.webhookUrl === undefined
-      ? config.push.sender
+      ? undefined
       : new WebhookPushSender({ url: config.push.webhookUrl, secret: hookSecret(), deadLetterPath: join(dataDir, 'push-dead-letters.jsonl') }, log.child({ component: 'push' }));
+  const webPush = startWebPush(config, dataDir, timedStore, log.child({ component: 'web-push' }));
+  const pushSender: PushSender | undefined = allPushSenders([config.push.sender, webhookPush, webPush?.sender].filter((sender) => sender !== undefined));
   const push =
     pushSender === undefined
       ? undefined
@@ -310,8 +363,9 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
           {
             sender: pushSender,
             isOnline: (userId) => presence.connectionsOf(userId).connections > 0,
-            membersOf: (conversationId) => conversations.activeMemberIds(conversationId),
+            membersOf: async (conversationId) => (await memberLists.of(conversationId)).ids,
             totalUnread: (userId) => messaging.totalUnread(userId),
+            previewOf: (userId) => timedStore.pushPreviewOf(userId),
             userName: async (userId) => (await timedStore.getUser(userId))?.name ?? userId,
             groupName: async (conversationId) => {
               const conversation = await timedStore.getConversation(conversationId);
@@ -358,6 +412,12 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
     }),
   });
   const mediaApi = registerMediaApi(app, { auth, media, stagingDir: join(dataDir, 'uploads') });
+  registerPushApi(app, {
+    auth,
+    webPush: webPush === undefined ? undefined : { publicKey: webPush.publicKey, subscriptions: webPush.subscriptions },
+    preferences: timedStore,
+    deploymentPreview: config.push.preview,
+  });
   const wsListener = new WebSocketListener(app.server, gateway, config.limits.maxFrameBytes, config.allowedOrigins, tls !== undefined);
   const tcpListener =
     config.tcpPort === false ? undefined : new TcpListener(gateway, config.limits.maxFrameBytes, tls === undefined ? undefined : { ...tls, handshakeTimeout: config.authTimeoutMs });
@@ -378,7 +438,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
       : new MqttListener({
           auth,
           messaging,
-          conversations,
+          memberLists,
           bus: timedBus,
           limits: config.limits,
           signalRate: { perSecond: config.rooms.userEventsPerSecond, burst: config.rooms.userEventBurst },

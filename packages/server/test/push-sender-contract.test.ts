@@ -1,7 +1,10 @@
 /**
  * The PushSender adapters against the PushSender contract: the webhook
  * adapter, posting to a real HTTP endpoint on a local port that checks each
- * request's signature. Also what only this adapter has: the dead letters.
+ * request's signature, and the Web Push adapter, sending to a push service
+ * on a local HTTPS port that checks the VAPID signature and decrypts each
+ * payload with the browser's keys. Also what only the webhook adapter has:
+ * the dead letters.
  */
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
@@ -14,7 +17,10 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import pino from 'pino';
 import type { PushNotification } from '../src/push/push-sender.js';
+import { WebPushSender, type WebPushPayload, generateVapidKeys } from '../src/push/web-push.js';
 import { WebhookPushSender } from '../src/push/webhook-push.js';
+import type { WebPushSubscriptionRow } from '../src/store/store.js';
+import { type FakeBrowser, startPushService } from './support/web-push-service.js';
 import { type PushPlatform, pushSenderContract } from './contract/push-sender-contract.js';
 
 const SECRET = 'push-secret';
@@ -60,6 +66,43 @@ async function webhookPlatform(options: { attempts?: number } = {}): Promise<Pus
 }
 
 pushSenderContract('webhook', () => webhookPlatform());
+
+/** Each user has one browser, subscribed at a local push service; what it decrypts is what the platform received. */
+async function webPushPlatform(): Promise<PushPlatform> {
+  const service = await startPushService();
+  const browsers = new Map<string, FakeBrowser>();
+  const subscriptionOf = (userId: string): WebPushSubscriptionRow => {
+    let browser = browsers.get(userId);
+    if (browser === undefined) {
+      browser = service.browser(userId);
+      browsers.set(userId, browser);
+    }
+    return { endpoint: browser.subscription.endpoint, userId, ...browser.subscription.keys, createdAt: 0 };
+  };
+  const sender = new WebPushSender(
+    { vapid: generateVapidKeys(), subject: 'mailto:ops@example.com', subscriptionsOf: async (userId) => [subscriptionOf(userId)], forget: async () => {}, agent: service.agent, firstRetryMs: 20 },
+    pino({ level: 'silent' }),
+  );
+  return {
+    sender,
+    get received() {
+      return service.requests
+        .filter((request) => request.status === 201)
+        .map((request) => {
+          const { v, ...fields } = request.payload as WebPushPayload;
+          assert.equal(v, 1);
+          return { userId: request.browserId, ...fields };
+        });
+    },
+    failNext: (count) => service.failNext(count),
+    close: async () => {
+      await sender.close();
+      await service.close();
+    },
+  };
+}
+
+pushSenderContract('Web Push', () => webPushPlatform());
 
 test('webhook: every request is signed; what still fails after the last attempt goes to the dead-letter log', async (t) => {
   const platform = await webhookPlatform({ attempts: 2 });

@@ -9,16 +9,17 @@
  * Who gets a message: a message that names its recipients (a direct chat
  * or a small group: services/recipients.ts) goes to those users, each in a
  * stream of their own (on a routing bus every node gets one copy per user it
- * holds). Any other message goes to the members this node finds in its own
- * member list, which comes from the conversation service and is cached per
- * conversation; while a conversation's list loads, its messages wait in
- * arrival order, so pushes of one conversation never overtake each other.
+ * holds). Any other message goes to the members this node finds in its
+ * member list (services/member-lists.ts, shared with MQTT and push, and
+ * invalidated here on 'members' events); while a conversation's list loads,
+ * its messages wait in arrival order, so pushes of one conversation never
+ * overtake each other.
  */
 import { type Clock, encodeFrameEntry, joinEntries } from '@parley/protocol';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { Bus, BusEvent } from '../bus/bus.js';
-import type { ConversationService } from '../services/conversations.js';
+import type { MemberList, MemberLists } from '../services/member-lists.js';
 import type { MessagingService } from '../services/messaging.js';
 import type { StoredMessage } from '../services/model.js';
 import type { Timing } from '../util/metrics-sink.js';
@@ -28,11 +29,6 @@ import type { Session } from './session.js';
 import { hiddenWireMessage, toWireMessage, toWireSummary } from './wire.js';
 
 type MessageEvent = Extract<BusEvent, { type: 'message' }>;
-
-interface MemberEntry {
-  members?: readonly string[];
-  waiting: MessageEvent[];
-}
 
 /** A conversation's messages waiting for the end of the turn, with the members they go to. */
 interface PendingPushes {
@@ -45,7 +41,8 @@ interface PendingPushes {
   sentEarly?: Map<string, number>;
 }
 
-const MAX_CACHED_CONVERSATIONS = 20_000;
+/** Large conversations whose last flush time is kept. */
+const MAX_LARGE_FLUSH_TIMES = 20_000;
 /** How long a message that overtook its predecessor on the bus waits for it. */
 const SEQ_WAIT_MS = 200;
 /** Seq positions kept: conversations, and one per user for addressed messages. */
@@ -63,7 +60,8 @@ const LARGE_FLUSH_INTERVAL_MS = 5;
 export class Delivery {
   /** Messages pushed to this node's connections since start, one per message per connection (the admin overview's "out"). */
   pushedMessages = 0;
-  private readonly memberCache = new Map<string, MemberEntry>();
+  /** Messages waiting for their conversation's member list to load, in arrival order, by conversation. */
+  private readonly waitingForMembers = new Map<string, MessageEvent[]>();
   /** Messages of one conversation committed on different nodes can arrive out of seq order: pushed in order (seq-order.ts). */
   private readonly seqOrder = new SeqOrder({ maxWaitMs: SEQ_WAIT_MS, maxConversations: MAX_SEQ_STREAMS });
   private readonly unsubscribe: () => void;
@@ -77,7 +75,7 @@ export class Delivery {
   constructor(
     bus: Bus,
     private readonly services: {
-      conversations: Pick<ConversationService, 'activeMemberIds'>;
+      memberLists: Pick<MemberLists, 'of' | 'cached' | 'invalidate'>;
       messaging: Pick<MessagingService, 'conversationView' | 'totalUnread'>;
     },
     private readonly registry: SessionRegistry,
@@ -118,7 +116,8 @@ export class Delivery {
         else this.seqOrder.admit(event.message.conversationId, event.message.seq, () => this.onMessage(event));
         break;
       case 'members':
-        this.invalidate(event.conversationId);
+        // After the flush above: pushes queued under the old list went out with it.
+        this.services.memberLists.invalidate(event.conversationId);
         break;
       case 'membership':
         void this.pushMembership(event.conversationId, event.userIds);
@@ -164,18 +163,6 @@ export class Delivery {
     }
   }
 
-  /** Every cached member list is dropped (a 'members' event may have been lost: gateway/bus-recovery.ts). */
-  forgetMembers(): void {
-    for (const conversationId of [...this.memberCache.keys()]) this.invalidate(conversationId);
-  }
-
-  private invalidate(conversationId: string): void {
-    const entry = this.memberCache.get(conversationId);
-    // A load in flight keeps its waiting messages; it will be refreshed below.
-    if (entry !== undefined && entry.waiting.length === 0) this.memberCache.delete(conversationId);
-    else if (entry !== undefined) entry.members = undefined;
-  }
-
   /**
    * A message for named users: each user's pushes are put in seq order and
    * batched on their own (userStream), since a node gets one copy per user
@@ -199,47 +186,33 @@ export class Delivery {
 
   private onMessage(event: MessageEvent): void {
     const conversationId = event.message.conversationId;
-    let entry = this.memberCache.get(conversationId);
-    if (entry?.members !== undefined && entry.waiting.length === 0) {
-      this.push(conversationId, event, entry.members);
+    const waiting = this.waitingForMembers.get(conversationId);
+    if (waiting !== undefined) {
+      waiting.push(event);
       return;
     }
-    if (entry === undefined) {
-      entry = { waiting: [] };
-      this.remember(conversationId, entry);
+    const members = this.services.memberLists.cached(conversationId);
+    if (members !== undefined) {
+      this.push(conversationId, event, members.ids);
+      return;
     }
-    entry.waiting.push(event);
-    if (entry.waiting.length === 1) void this.load(conversationId, entry);
+    const queue = [event];
+    this.waitingForMembers.set(conversationId, queue);
+    void this.load(conversationId, queue);
   }
 
-  private async load(conversationId: string, entry: MemberEntry): Promise<void> {
-    while (entry.waiting.length > 0) {
-      if (entry.members === undefined) {
-        try {
-          entry.members = await this.services.conversations.activeMemberIds(conversationId);
-        } catch (error) {
-          // Recipients resume by sync; dropping a push loses nothing stored.
-          this.log.error({ err: error, conversationId }, 'member lookup failed; pushes skipped');
-          entry.waiting = [];
-          this.memberCache.delete(conversationId);
-          return;
-        }
-      }
-      const batch = entry.waiting.splice(0);
-      for (const event of batch) this.push(conversationId, event, entry.members);
+  private async load(conversationId: string, queue: MessageEvent[]): Promise<void> {
+    let members: MemberList;
+    try {
+      members = await this.services.memberLists.of(conversationId);
+    } catch (error) {
+      // Recipients resume by sync; dropping a push loses nothing stored.
+      this.log.error({ err: error, conversationId }, 'member lookup failed; pushes skipped');
+      this.waitingForMembers.delete(conversationId);
+      return;
     }
-  }
-
-  private remember(conversationId: string, entry: MemberEntry): void {
-    if (this.memberCache.size >= MAX_CACHED_CONVERSATIONS) {
-      for (const [key, value] of this.memberCache) {
-        if (value.waiting.length === 0) {
-          this.memberCache.delete(key);
-          break;
-        }
-      }
-    }
-    this.memberCache.set(conversationId, entry);
+    this.waitingForMembers.delete(conversationId);
+    for (const event of queue) this.push(conversationId, event, members.ids);
   }
 
   /** `stream`: the conversation, or one user's stream of it (userStream). */
@@ -283,7 +256,7 @@ export class Delivery {
   }
 
   private rememberLargeFlush(conversationId: string, now: number): void {
-    if (this.largeFlushedAt.size >= MAX_CACHED_CONVERSATIONS) {
+    if (this.largeFlushedAt.size >= MAX_LARGE_FLUSH_TIMES) {
       for (const [key, at] of this.largeFlushedAt) if (now - at >= LARGE_FLUSH_INTERVAL_MS) this.largeFlushedAt.delete(key);
     }
     this.largeFlushedAt.set(conversationId, now);

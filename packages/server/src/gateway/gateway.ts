@@ -5,10 +5,10 @@
  * The sweep is a timeout on the server's Clock that re-arms itself.
  */
 import type { Logger } from 'pino';
-import { type Bus, userRoute } from '../bus/bus.js';
+import type { Bus } from '../bus/bus.js';
+import { declareUserRoute } from '../bus/user-route.js';
 import type { Clock, TimerHandle } from '@parley/protocol';
 import { Admission } from '../util/admission.js';
-import { within } from '../util/within.js';
 import { unrefTimer } from '../util/timers.js';
 import type { GatewayContext, GatewayCounters, WireConnection } from './session.js';
 import { Session } from './session.js';
@@ -18,12 +18,6 @@ import { SessionRegistry } from './registry.js';
 const RESUME_BATCH = 32;
 /** The longest a stopping node asks its clients to wait before they come back. */
 const MAX_SHUTDOWN_SPREAD_MS = 10_000;
-/**
- * The longest a hello waits for the bus to route the user's pushes here.
- * Past it (the broker is out of reach) the device is welcomed anyway: the
- * node catches its devices up once the bus is back (bus-recovery.ts).
- */
-const USER_ROUTE_WAIT_MS = 2000;
 
 export type GatewayServices = Omit<
   GatewayContext,
@@ -47,8 +41,8 @@ export class Gateway {
   private readonly sweepEveryMs: number;
   private sweepTimer: TimerHandle | undefined;
   private closed = false;
-  /** Sessions that declared their user's bus route (withdrawn when they close). */
-  private readonly routed = new Set<Session>();
+  /** Sessions that declared their user's bus route, and how to withdraw it when they close. */
+  private readonly routed = new Map<Session, () => void>();
 
   /** `bus`: the bus the node's pushes come from, when it routes by interest. */
   constructor(
@@ -70,7 +64,8 @@ export class Gateway {
       sendBucketOf: (userId, now) => this.registry.sendBucketOf(userId, now),
       admitHello: () => hellos.admit(services.clock.now()),
       onClosed: (session) => {
-        if (this.routed.delete(session)) void this.bus?.interest?.(userRoute(session.userId as string), false);
+        this.routed.get(session)?.();
+        this.routed.delete(session);
         this.registry.remove(session);
         this.paused.delete(session);
         services.roomHub.removeSession(session);
@@ -85,20 +80,14 @@ export class Gateway {
   /**
    * Declares the session's user on the bus (counted per session: the route
    * is withdrawn when the user's last session here closes) and waits until
-   * the user's pushes are routed here, at most USER_ROUTE_WAIT_MS.
+   * the user's pushes are routed here, for a bounded time (user-route.ts).
    */
   private async routeUser(session: Session): Promise<void> {
-    const interest = this.bus?.interest;
-    if (interest === undefined || session.userId === undefined) return;
-    this.routed.add(session);
-    const routed = interest.call(this.bus, userRoute(session.userId), true).then(
-      () => true,
-      (error: unknown) => {
-        this.log.warn({ err: error, conn: session.id }, 'user route not confirmed');
-        return false;
-      },
-    );
-    await within(routed, USER_ROUTE_WAIT_MS, false);
+    if (this.bus === undefined || session.userId === undefined) return;
+    const route = declareUserRoute(this.bus, session.userId, (error) => this.log.warn({ err: error, conn: session.id }, 'user route not confirmed'));
+    if (route === undefined) return;
+    this.routed.set(session, route.withdraw);
+    await route.routed;
   }
 
   /** The server's clock, for the listeners' close grace timers. */

@@ -22,6 +22,11 @@ import { type SchemaViolation, describeViolation } from './schema-errors.js';
 import { requestKind } from './request-ids.js';
 
 /** A ParleyError answered with an HTTP status more precise than its code's own. */
+/** The token of an `Authorization: Bearer <token>` header; '' when there is none. */
+export function bearerOf(header: string | null | undefined): string {
+  return header?.startsWith('Bearer ') ? header.slice(7) : '';
+}
+
 export class HttpStatusError extends ParleyError {
   constructor(
     readonly status: number,

@@ -25,7 +25,7 @@ import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest }
 import type { AuthService } from '../services/auth.js';
 import { MEDIA_SIZES, type MediaService, type MediaSize, requireMediaKind } from '../services/media.js';
 import type { MediaRow } from '../services/model.js';
-import { HttpStatusError } from './conventions.js';
+import { HttpStatusError, bearerOf } from './conventions.js';
 import { USER_TOKEN } from './openapi.js';
 
 export const MEDIA_PREFIX = '/media';
@@ -62,10 +62,6 @@ function tusError(error: unknown, log?: FastifyBaseLogger): { status_code: numbe
   if (parley.codeName === 'INTERNAL') log?.error({ err: parley.cause ?? parley }, 'upload failed');
   const info = errorInfo(parley.code);
   return { status_code: info.httpStatus, body: JSON.stringify({ error: { code: parley.code, name: info.name, message: parley.message } }) };
-}
-
-function bearerOf(header: string | null | undefined): string {
-  return header?.startsWith('Bearer ') ? header.slice(7) : '';
 }
 
 export function registerMediaApi(app: FastifyInstance, deps: MediaApiDeps): { close(): void } {

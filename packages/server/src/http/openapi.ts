@@ -38,6 +38,7 @@ const TAGS = [
   { name: 'overview', description: 'The whole cluster as the answering node sees it (the admin dashboard).' },
   { name: 'webhooks', description: 'The webhook dispatcher and the replay of its events (docs/webhooks.md).' },
   { name: 'media', description: "Uploads (tus) and downloads of photos, files, voice and video, with a user's token (docs/media.md)." },
+  { name: 'push', description: "A user's offline notifications: Web Push registration of a browser and the preview setting, with the user's token (docs/push.md)." },
   { name: 'dev', description: 'Development-only sign-up and sign-in; off in real deployments.' },
   { name: 'operations', description: 'Liveness, readiness and metrics, for the people running Parley.' },
   { name: 'openapi', description: 'This document.' },

@@ -17,10 +17,9 @@
  */
 import type { Logger } from 'pino';
 import type { BusEvent } from '../bus/bus.js';
-import type { ConversationService } from '../services/conversations.js';
+import type { MemberLists } from '../services/member-lists.js';
 import type { MessagingService } from '../services/messaging.js';
 import type { StoredMessage } from '../services/model.js';
-import { setMostRecent } from '../util/recent-map.js';
 import { DeliveryCursor } from './cursor.js';
 import { conversationTopic, messagePayload, payloadSeq } from './mapping.js';
 import type { ConversationSubscription, DeviceLink, DeviceSession, DeviceSessions } from './sessions.js';
@@ -29,8 +28,6 @@ import type { ConversationSubscription, DeviceLink, DeviceSession, DeviceSession
 export const MAX_IN_FLIGHT = 64;
 /** Messages one catch-up read asks for at most. */
 const CATCH_UP_PAGE = 64;
-/** Conversations whose member lists are cached. */
-const MAX_CACHED_MEMBER_LISTS = 10_000;
 
 /** What the delivery needs of an aedes client. */
 export interface DeliveryClient {
@@ -41,14 +38,12 @@ type MessageEvent = Extract<BusEvent, { type: 'message' }>;
 
 export interface DeviceDeliveryDeps {
   messaging: Pick<MessagingService, 'pull' | 'conversationView'>;
-  conversations: Pick<ConversationService, 'activeMemberIds'>;
+  /** Active members, for messages that do not name their recipients and for signals (the node's shared cache, which Delivery keeps current). */
+  memberLists: Pick<MemberLists, 'of'>;
   log: Logger;
 }
 
 export class DeviceDelivery<Client extends DeliveryClient> {
-  /** Active members by conversation, for messages that do not name their recipients and for signals. */
-  private readonly members = new Map<string, Promise<ReadonlySet<string>>>();
-
   constructor(
     private readonly sessions: DeviceSessions<Client>,
     private readonly deps: DeviceDeliveryDeps,
@@ -107,7 +102,7 @@ export class DeviceDelivery<Client extends DeliveryClient> {
     }
     // A large group: its members come from the cache. Should a cached list
     // make a message overtake an earlier one, its cursor sees the gap.
-    void this.memberIds(message.conversationId).then(
+    void this.deps.memberLists.of(message.conversationId).then(
       (members) => {
         for (const [subscription, session] of this.sessions.subscribersOf(message.conversationId) ?? []) {
           if (members.has(session.userId)) this.offer(session, subscription, message);
@@ -119,7 +114,7 @@ export class DeviceDelivery<Client extends DeliveryClient> {
 
   /** A QoS 0 signal: at most once, to the subscribed devices of active members on this node, never stored. */
   async signal(conversationId: string, senderId: string, payload: Buffer): Promise<void> {
-    const members = await this.memberIds(conversationId);
+    const members = await this.deps.memberLists.of(conversationId);
     if (!members.has(senderId)) throw new SignalRefused();
     for (const [subscription, session] of this.sessions.subscribersOf(conversationId) ?? []) {
       const link = session.link;
@@ -139,12 +134,6 @@ export class DeviceDelivery<Client extends DeliveryClient> {
       if (subscription.topic === packet.topic && seq !== undefined) subscription.cursor?.acknowledged(seq);
     }
     this.settle(session, link);
-  }
-
-  /** Member lists may have changed (a 'members' event; all of them after the bus came back). */
-  forgetMembers(conversationId?: string): void {
-    if (conversationId === undefined) this.members.clear();
-    else this.members.delete(conversationId);
   }
 
   /** After the bus came back: messages published meanwhile may never have arrived here. */
@@ -251,19 +240,6 @@ export class DeviceDelivery<Client extends DeliveryClient> {
     if (!link.stalled || link.inFlight > MAX_IN_FLIGHT / 2 || session.link !== link) return;
     link.stalled = false;
     for (const subscription of session.subscriptions.values()) if (subscription.cursor?.behind === true) void this.catchUp(session, subscription);
-  }
-
-  private memberIds(conversationId: string): Promise<ReadonlySet<string>> {
-    let members = this.members.get(conversationId);
-    if (members === undefined) {
-      members = this.deps.conversations.activeMemberIds(conversationId).then((ids) => new Set(ids));
-      setMostRecent(this.members, conversationId, members, MAX_CACHED_MEMBER_LISTS);
-      // A failed lookup is not cached.
-      members.catch(() => {
-        if (this.members.get(conversationId) === members) this.members.delete(conversationId);
-      });
-    }
-    return members;
   }
 }
 

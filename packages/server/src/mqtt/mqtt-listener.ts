@@ -21,17 +21,17 @@ import type { TlsOptions as NodeTlsOptions } from 'node:tls';
 import { type Clock, ParleyError, type TimerHandle } from '@parley/protocol';
 import { Aedes, type AuthenticateError, type Client, type ConnectPacket, type PublishPacket, type Subscription } from 'aedes';
 import type { Logger } from 'pino';
-import { type Bus, type BusEvent, userRoute } from '../bus/bus.js';
+import type { Bus, BusEvent } from '../bus/bus.js';
+import { declareUserRoute } from '../bus/user-route.js';
 import type { ServerLimits } from '../config.js';
 import type { AuthService } from '../services/auth.js';
-import type { ConversationService } from '../services/conversations.js';
+import type { MemberLists } from '../services/member-lists.js';
 import type { MessagingService } from '../services/messaging.js';
 import { Admission } from '../util/admission.js';
 import { setMostRecent } from '../util/recent-map.js';
 import { socketServer } from '../util/socket-server.js';
 import { unrefTimer } from '../util/timers.js';
 import { TokenBucket } from '../util/token-bucket.js';
-import { within } from '../util/within.js';
 import { DeviceDelivery, SignalRefused } from './device-delivery.js';
 import { publishContent, publishTarget, signalPayload, subscribedConversation } from './mapping.js';
 import { SizeCheckedStream } from './packet-size.js';
@@ -50,8 +50,6 @@ const OFFLINE_SESSION_TTL_MS = 7 * 24 * 3600 * 1000;
 const MAX_CLIENT_ID_CHARS = 128;
 /** QoS 2 publishes one connection may have waiting for PUBREL. */
 const MAX_INBOUND_QOS2 = 100;
-/** The longest a CONNECT waits for the bus to route the user's messages here (as a hello does). */
-const USER_ROUTE_WAIT_MS = 2000;
 /** Users whose signal budgets are remembered. */
 const MAX_TRACKED_USERS = 100_000;
 /** Where accepted publishes are re-addressed: no subscription can match it (subscriptions name a conversation). */
@@ -69,7 +67,8 @@ const NOT_AUTHORIZED = 5;
 export interface MqttListenerDeps {
   auth: Pick<AuthService, 'verifyToken'>;
   messaging: Pick<MessagingService, 'send' | 'pull' | 'conversationView' | 'busy' | 'onceDrained'>;
-  conversations: Pick<ConversationService, 'activeMemberIds'>;
+  /** The node's member lists, shared with Delivery (which invalidates them on 'members' events) and push. */
+  memberLists: Pick<MemberLists, 'of'>;
   bus: Bus;
   limits: ServerLimits;
   /** QoS 0 signals one user may publish per second and at once (the live rooms' budget for ephemeral events). */
@@ -95,8 +94,8 @@ interface DeviceConnection {
   anonymous: boolean;
   userId: string | undefined;
   session: DeviceSession<Client> | undefined;
-  /** Declared the user's bus route (withdrawn on close). */
-  routed: boolean;
+  /** Withdraws the user's bus route, once this connection declared it. */
+  withdrawRoute: (() => void) | undefined;
   expiry: TimerHandle | undefined;
   /** Each send waits for the one before it to be admitted (rate, overload), so they reach the store in arrival order. */
   admitted: Promise<void>;
@@ -126,7 +125,7 @@ export class MqttListener {
   private saving: Promise<void> = Promise.resolve();
 
   constructor(private readonly deps: MqttListenerDeps) {
-    this.delivery = new DeviceDelivery(this.sessions, { messaging: deps.messaging, conversations: deps.conversations, log: deps.log });
+    this.delivery = new DeviceDelivery(this.sessions, { messaging: deps.messaging, memberLists: deps.memberLists, log: deps.log });
     this.connects = new Admission(deps.limits.connectsPerSecond, deps.limits.connectBurst);
     this.server = socketServer(deps.tls, (socket) => this.onSocket(socket));
     this.server.maxConnections = MAX_MQTT_CONNECTIONS;
@@ -170,10 +169,8 @@ export class MqttListener {
       }
     });
     this.stopListening.push(this.deps.bus.subscribe((event) => this.onBusEvent(event)));
-    const onReconnect = this.deps.bus.onReconnect?.(() => {
-      this.delivery.forgetMembers();
-      this.delivery.catchUpAll();
-    });
+    // Member lists are dropped by the node's bus recovery, which every node has.
+    const onReconnect = this.deps.bus.onReconnect?.(() => this.delivery.catchUpAll());
     if (onReconnect !== undefined) this.stopListening.push(onReconnect);
     this.sweep = setInterval(() => this.sessions.expire(this.deps.clock.now()), 60_000);
     this.sweep.unref();
@@ -222,7 +219,7 @@ export class MqttListener {
       anonymous: false,
       userId: undefined,
       session: undefined,
-      routed: false,
+      withdrawRoute: undefined,
       expiry: undefined,
       admitted: Promise.resolve(),
       answered: Promise.resolve(),
@@ -304,11 +301,11 @@ export class MqttListener {
     }
     connections.add(connection);
     this.expireAt(connection, client, identity.expiresAt);
-    const interest = this.deps.bus.interest;
-    if (interest !== undefined) {
-      connection.routed = true;
+    const route = declareUserRoute(this.deps.bus, userId);
+    if (route !== undefined) {
+      connection.withdrawRoute = route.withdraw;
       // Once declared, every message for the user reaches this node, so positions read afterwards miss nothing.
-      await within(interest.call(this.deps.bus, userRoute(userId), true), USER_ROUTE_WAIT_MS, undefined);
+      await route.routed;
     }
   }
 
@@ -338,7 +335,7 @@ export class MqttListener {
       const connections = this.byUser.get(userId);
       connections?.delete(connection);
       if (connections?.size === 0) this.byUser.delete(userId);
-      if (connection.routed) void this.deps.bus.interest?.(userRoute(userId), false);
+      connection.withdrawRoute?.();
     }
     if (session !== undefined && session.holder === connection) this.sessions.release(session, this.deps.clock.now());
   }
@@ -347,9 +344,6 @@ export class MqttListener {
     switch (event.type) {
       case 'message':
         this.delivery.onMessage(event);
-        break;
-      case 'members':
-        this.delivery.forgetMembers(event.conversationId);
         break;
       case 'revoked':
         for (const connection of this.byUser.get(event.userId) ?? []) connection.client?.close();

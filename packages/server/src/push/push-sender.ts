@@ -29,5 +29,39 @@ export interface PushSender {
    * (it retries on its own); it never throws for a platform's failure.
    */
   send(notifications: readonly PushNotification[]): Promise<void>;
+  /**
+   * Whether the adapter has anywhere to deliver a user's notifications (a
+   * registered browser, say). Without it every user is reachable. Asked
+   * before a notification is composed, which reads the user's unread count.
+   */
+  reaches?(userId: string): Promise<boolean>;
   close(): Promise<void>;
+}
+
+/**
+ * Several adapters as one (the host's mobile push behind a webhook and Web
+ * Push to browsers, say): each gets every notification for the users it
+ * reaches.
+ */
+export function allPushSenders(senders: readonly PushSender[]): PushSender | undefined {
+  if (senders.length <= 1) return senders[0];
+  const reaching = async (userId: string) => {
+    const answers = await Promise.all(senders.map(async (sender) => sender.reaches === undefined || (await sender.reaches(userId))));
+    return senders.filter((_, index) => answers[index]);
+  };
+  return {
+    async send(notifications) {
+      const bySender = new Map<PushSender, PushNotification[]>();
+      for (const notification of notifications) {
+        for (const sender of await reaching(notification.userId)) bySender.set(sender, [...(bySender.get(sender) ?? []), notification]);
+      }
+      await Promise.all([...bySender].map(([sender, batch]) => sender.send(batch)));
+    },
+    async reaches(userId) {
+      return (await reaching(userId)).length > 0;
+    },
+    async close() {
+      await Promise.all(senders.map((sender) => sender.close()));
+    },
+  };
 }

@@ -21,6 +21,8 @@ export interface PushServiceDeps {
   isOnline(userId: string): boolean;
   /** The active members of a conversation (asked only for conversations whose message named no recipients). */
   membersOf(conversationId: string): Promise<readonly string[]>;
+  /** The user's own preview setting, if they chose one (the deployment's applies otherwise). */
+  previewOf(userId: string): Promise<PushPreview | undefined>;
   /** The user's unread messages over all conversations. */
   totalUnread(userId: string): Promise<number>;
   userName(userId: string): Promise<string>;
@@ -57,7 +59,7 @@ export class PushService {
   private readonly pending = new Map<string, Pending>();
   private closed = false;
   /** Notifications handed to the sender, and users dropped for the bound, since start. */
-  readonly counts = { sent: 0, dropped: 0, skippedOnline: 0 };
+  readonly counts = { sent: 0, dropped: 0, skippedOnline: 0, unreachable: 0 };
 
   constructor(
     private readonly deps: PushServiceDeps,
@@ -117,6 +119,10 @@ export class PushService {
       return;
     }
     try {
+      if (this.deps.sender.reaches !== undefined && !(await this.deps.sender.reaches(userId))) {
+        this.counts.unreachable += entry.count;
+        return;
+      }
       const notification = await this.compose(userId, entry);
       this.counts.sent += 1;
       await this.deps.sender.send([notification]);
@@ -128,14 +134,15 @@ export class PushService {
   /** The notification for a window: the newest message, named and previewed as the settings allow. */
   private async compose(userId: string, entry: Pending): Promise<PushNotification> {
     const newest = entry.messages[entry.messages.length - 1] as StoredMessage;
-    const badge = await this.deps.totalUnread(userId);
+    const [badge, own] = await Promise.all([this.deps.totalUnread(userId), this.deps.previewOf(userId)]);
+    const previewSetting = own ?? this.options.preview;
     const base = { userId, conversationId: newest.conversationId, seq: newest.seq, count: entry.count, badge };
-    if (this.options.preview === 'hidden') return { ...base, title: 'New messages', body: entry.count === 1 ? 'You have a new message' : `You have ${entry.count} new messages` };
+    if (previewSetting === 'hidden') return { ...base, title: 'New messages', body: entry.count === 1 ? 'You have a new message' : `You have ${entry.count} new messages` };
     const [sender, group] = await Promise.all([this.deps.userName(newest.senderId), this.deps.groupName(newest.conversationId)]);
     const title = entry.conversations.size > 1 ? `${entry.count} new messages` : (group ?? sender);
     const who = group === undefined || entry.conversations.size > 1 ? sender : `${sender} in ${group}`;
     let body: string;
-    if (this.options.preview === 'sender') body = entry.count === 1 ? `New message from ${who}` : `${entry.count} new messages, the latest from ${who}`;
+    if (previewSetting === 'sender') body = entry.count === 1 ? `New message from ${who}` : `${entry.count} new messages, the latest from ${who}`;
     else {
       const text = preview(newest);
       body = entry.count === 1 ? (group === undefined ? text : `${sender}: ${text}`) : `${who}: ${text} (+${entry.count - 1} more)`;

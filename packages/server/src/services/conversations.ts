@@ -38,6 +38,17 @@ export class ConversationService {
     private readonly clock: Clock = systemClock,
   ) {}
 
+  private readonly membersChanged = new Set<(conversationId: string) => void>();
+
+  /**
+   * Calls `listener` right after a membership change on this node commits,
+   * before its 'members' event has made the trip over the bus: caches of
+   * member lists here must not serve the old list to a send that follows.
+   */
+  onMembersChanged(listener: (conversationId: string) => void): void {
+    this.membersChanged.add(listener);
+  }
+
   /** Returns (creating if needed) the direct conversation, as `userId` sees it. */
   async openDirect(userId: string, peerId: string, subject: string): Promise<ConversationView> {
     const peer = requireId(peerId, 'peerId');
@@ -294,7 +305,10 @@ export class ConversationService {
 
   /** `recipients`: the active members after the change, for a small group (recipients.ts). */
   private publish(change: MembershipChange, recipients: string[] | undefined): void {
-    if (change.added.length + change.removed.length > 0) this.bus.publish({ type: 'members', conversationId: change.conversationId });
+    if (change.added.length + change.removed.length > 0) {
+      for (const listener of this.membersChanged) listener(change.conversationId);
+      this.bus.publish({ type: 'members', conversationId: change.conversationId });
+    }
     for (const message of change.messages) {
       this.bus.publish({ type: 'message', message, alsoNotify: change.removed, recipients });
     }

@@ -222,6 +222,25 @@ export interface FeedCursor {
   position: FeedPosition;
 }
 
+/**
+ * A browser's Web Push subscription (the W3C PushSubscription's endpoint and
+ * keys), held for the user who registered it. One endpoint is one browser
+ * profile, so it belongs to one user at a time: the last to register it.
+ */
+export interface WebPushSubscriptionRow {
+  /** The push service's URL for this browser; the row's key. */
+  endpoint: string;
+  userId: string;
+  /** The browser's P-256 public key, base64url (65 bytes uncompressed). */
+  p256dh: string;
+  /** The browser's auth secret, base64url (16 bytes). */
+  auth: string;
+  createdAt: number;
+}
+
+/** How much of a message a user's notifications show (overrides the deployment's setting). */
+export type PushPreviewSetting = 'full' | 'sender' | 'hidden';
+
 /** Reads, inside a transaction or outside one (then they see committed data). */
 export interface StoreReader {
   getUser(id: string): Promise<UserRow | undefined>;
@@ -338,5 +357,15 @@ export interface Store extends StoreReader {
   claimFeedCursor(name: string, holder: string, now: number, leaseMs: number, start: FeedPosition): Promise<FeedCursor | undefined>;
   /** Moves the cursor on, if `holder` still holds it; returns whether it did. Durable when it resolves. */
   saveFeedCursor(name: string, holder: string, position: FeedPosition): Promise<boolean>;
+  /** Stores a Web Push subscription under `row.userId`, replacing any row with the same endpoint (whoever held it). Durable when it resolves. */
+  putWebPushSubscription(row: WebPushSubscriptionRow): Promise<void>;
+  /** Removes a subscription; with `userId`, only if that user holds it. Returns whether a row went. Durable when it resolves. */
+  deleteWebPushSubscription(endpoint: string, userId?: string): Promise<boolean>;
+  /** A user's Web Push subscriptions, oldest first. */
+  webPushSubscriptionsOf(userId: string): Promise<WebPushSubscriptionRow[]>;
+  /** Sets a user's preview setting for notifications; undefined removes it (the deployment's applies). Durable when it resolves. */
+  setPushPreview(userId: string, preview: PushPreviewSetting | undefined): Promise<void>;
+  /** A user's own preview setting, if they chose one. */
+  pushPreviewOf(userId: string): Promise<PushPreviewSetting | undefined>;
   close(): Promise<void>;
 }

@@ -20,6 +20,7 @@ import type {
   MembershipQuery,
   MessageFilter,
   MessageQuery,
+  PushPreviewSetting,
   RecentQuery,
   RoomPersonRow,
   Store,
@@ -28,6 +29,7 @@ import type {
   StoredMessage,
   UserRow,
   UserSearch,
+  WebPushSubscriptionRow,
   WriteOptions,
 } from './store.js';
 
@@ -38,7 +40,7 @@ export interface StoreTimings {
   read: TimingFamily;
 }
 
-type ReadName = keyof StoreReader;
+type ReadName = keyof StoreReader | 'webPushSubscriptionsOf' | 'pushPreviewOf';
 
 const READS = [
   'getUser',
@@ -63,6 +65,8 @@ const READS = [
   'roomPerson',
   'roomPeople',
   'messageFeed',
+  'webPushSubscriptionsOf',
+  'pushPreviewOf',
 ] as const satisfies readonly ReadName[];
 
 export class TimedStore implements Store {
@@ -184,6 +188,28 @@ export class TimedStore implements Store {
 
   messageFeed(after: FeedPosition, limit: number): Promise<FeedMessage[]> {
     return timed(this.reads.messageFeed, performance.now(), this.inner.messageFeed(after, limit));
+  }
+
+  /** Read for each notification sent, so timed like the other reads. */
+  webPushSubscriptionsOf(userId: string): Promise<WebPushSubscriptionRow[]> {
+    return timed(this.reads.webPushSubscriptionsOf, performance.now(), this.inner.webPushSubscriptionsOf(userId));
+  }
+
+  pushPreviewOf(userId: string): Promise<PushPreviewSetting | undefined> {
+    return timed(this.reads.pushPreviewOf, performance.now(), this.inner.pushPreviewOf(userId));
+  }
+
+  /** Subscription and preference writes are rare (a browser subscribing, a setting changed, an endpoint gone): passed through untimed, like the cursors. */
+  putWebPushSubscription(row: WebPushSubscriptionRow): Promise<void> {
+    return this.inner.putWebPushSubscription(row);
+  }
+
+  deleteWebPushSubscription(endpoint: string, userId?: string): Promise<boolean> {
+    return this.inner.deleteWebPushSubscription(endpoint, userId);
+  }
+
+  setPushPreview(userId: string, preview: PushPreviewSetting | undefined): Promise<void> {
+    return this.inner.setPushPreview(userId, preview);
   }
 
   /** Cursor writes are a dispatcher's bookkeeping, not the message path's: passed through untimed. */

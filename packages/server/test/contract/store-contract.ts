@@ -19,7 +19,7 @@ import { RoomService } from '../../src/services/rooms.js';
 import { LocalDiskMediaStore } from '../../src/media/local-disk-store.js';
 import { UserService } from '../../src/services/users.js';
 import { totalUnread } from '../../src/services/views.js';
-import type { ConversationRow, FeedMessage, FeedPosition, MediaRow, Store } from '../../src/store/store.js';
+import type { ConversationRow, FeedMessage, FeedPosition, MediaRow, Store, WebPushSubscriptionRow } from '../../src/store/store.js';
 
 /** A fresh, empty database. `open` may be called again after the store it gave was closed: same data. */
 export interface StoreDatabase {
@@ -474,6 +474,71 @@ export function storeContract(name: string, createDatabase: () => Promise<StoreD
       assert.deepEqual(takeovers.filter((claim) => claim !== undefined), [{ position: start }], 'of takeovers at once after the lease lapsed, exactly one wins');
       const { store: reopened } = await reopen();
       assert.deepEqual(await reopened.claimFeedCursor('hook', 'n2', 2100, 500, start), { position: moved }, 'kept across a reopen');
+    });
+
+    test('Web Push subscriptions: listed per user oldest first; an endpoint belongs to the last user to register it; removed by its holder or by endpoint alone; durable', async (t) => {
+      const { store, database, reopen } = await setup(t, ['a', 'b']);
+      const subscription = (browser: string, userId: string, createdAt: number, keys = `${browser}-${userId}`): WebPushSubscriptionRow => ({
+        endpoint: `https://push.example.net/send/${browser}`,
+        userId,
+        p256dh: `BP256-${keys}`,
+        auth: `auth-${keys}`,
+        createdAt,
+      });
+      const phone = subscription('phone', 'a', 300);
+      const laptop = subscription('laptop', 'a', 100);
+      const tablet = subscription('tablet', 'a', 300);
+      for (const row of [phone, laptop, tablet]) await store.putWebPushSubscription(row);
+      assert.deepEqual(await store.webPushSubscriptionsOf('a'), [laptop, phone, tablet], 'by createdAt, then endpoint');
+      assert.deepEqual(await store.webPushSubscriptionsOf('b'), []);
+      const second = await database.open();
+      const seen = await second.webPushSubscriptionsOf('a');
+      await second.close();
+      assert.equal(seen.length, 3, 'another connection sees them once stored');
+
+      const tabletOfB = subscription('tablet', 'b', 500);
+      await store.putWebPushSubscription(tabletOfB);
+      assert.deepEqual(await store.webPushSubscriptionsOf('a'), [laptop, phone], 'the endpoint left its old user');
+      assert.deepEqual(await store.webPushSubscriptionsOf('b'), [tabletOfB], 'with the new user\'s keys and time');
+      const renewed = subscription('laptop', 'a', 400, 'new keys');
+      await store.putWebPushSubscription(renewed);
+      assert.deepEqual(await store.webPushSubscriptionsOf('a'), [phone, renewed], 'registering again replaces the keys and the time');
+
+      assert.equal(await store.deleteWebPushSubscription(tabletOfB.endpoint, 'a'), false, 'not the holder');
+      assert.deepEqual(await store.webPushSubscriptionsOf('b'), [tabletOfB]);
+      assert.equal(await store.deleteWebPushSubscription(tabletOfB.endpoint, 'b'), true);
+      assert.deepEqual(await store.webPushSubscriptionsOf('b'), []);
+      assert.equal(await store.deleteWebPushSubscription(phone.endpoint), true, 'by endpoint alone, whoever holds it');
+      assert.equal(await store.deleteWebPushSubscription(phone.endpoint), false, 'already gone');
+      assert.equal(await store.deleteWebPushSubscription('https://push.example.net/send/never', 'a'), false);
+      const desktop = subscription('desktop', 'b', 600);
+      await store.putWebPushSubscription(desktop);
+
+      const { store: reopened } = await reopen();
+      assert.deepEqual(await reopened.webPushSubscriptionsOf('a'), [renewed], 'kept across a reopen');
+      assert.deepEqual(await reopened.webPushSubscriptionsOf('b'), [desktop]);
+    });
+
+    test('push preview: a user\'s own setting, overwritten, removed with undefined; durable', async (t) => {
+      const { store, reopen } = await setup(t, ['a', 'b', 'c']);
+      assert.equal(await store.pushPreviewOf('a'), undefined, 'none until chosen');
+      await store.setPushPreview('a', 'hidden');
+      await store.setPushPreview('b', 'sender');
+      await store.setPushPreview('c', 'sender');
+      assert.deepEqual([await store.pushPreviewOf('a'), await store.pushPreviewOf('b')], ['hidden', 'sender']);
+      await store.setPushPreview('a', 'full');
+      assert.equal(await store.pushPreviewOf('a'), 'full');
+      await store.setPushPreview('b', undefined);
+      assert.equal(await store.pushPreviewOf('b'), undefined);
+      await store.setPushPreview('b', undefined);
+      assert.equal(await store.pushPreviewOf('c'), 'sender', 'only the user\'s own setting goes');
+
+      const { store: reopened } = await reopen();
+      assert.deepEqual(
+        [await reopened.pushPreviewOf('a'), await reopened.pushPreviewOf('b'), await reopened.pushPreviewOf('c')],
+        ['full', undefined, 'sender'],
+        'kept across a reopen',
+      );
     });
 
     test('conversation attributes: written with the conversation, read back as written, also after a reopen', async (t) => {

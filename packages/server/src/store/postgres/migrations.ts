@@ -157,6 +157,29 @@ CREATE TABLE feed_cursors (
 ALTER TABLE conversations ADD COLUMN attributes jsonb;
 `,
   },
+  {
+    version: 4,
+    // Web Push: each browser's subscription, keyed by its endpoint (one
+    // browser profile, held by the last user to register it) and listed per
+    // user, oldest first, whenever a notification goes out; and a user's own
+    // choice of how much a notification shows. The user ids are not foreign
+    // keys: SQLite checks none, and both adapters must accept the same rows.
+    description: 'web push subscriptions, push preferences',
+    sql: `
+CREATE TABLE web_push_subscriptions (
+  endpoint text COLLATE "C" PRIMARY KEY,
+  user_id text COLLATE "C" NOT NULL,
+  p256dh text NOT NULL,
+  auth text NOT NULL,
+  created_at bigint NOT NULL
+);
+CREATE INDEX web_push_subscriptions_of_user ON web_push_subscriptions (user_id, created_at);
+CREATE TABLE push_preferences (
+  user_id text COLLATE "C" PRIMARY KEY,
+  preview text NOT NULL
+);
+`,
+  },
 ];
 
 /** Creates the schema if needed and brings it to the latest step; returns the versions applied. */

@@ -52,6 +52,7 @@ import type {
   MessageFilter,
   MessageQuery,
   NewMessage,
+  PushPreviewSetting,
   RecentQuery,
   RoomPersonRow,
   Store,
@@ -60,6 +61,7 @@ import type {
   StoreTx,
   UserRow,
   UserSearch,
+  WebPushSubscriptionRow,
   WriteOptions,
 } from '../store.js';
 import { migrate, quoteIdentifier } from './migrations.js';
@@ -171,6 +173,14 @@ interface RoomPersonDbRow {
   muted_until: number;
 }
 
+interface WebPushSubscriptionDbRow {
+  endpoint: string;
+  user_id: string;
+  p256dh: string;
+  auth: string;
+  created_at: number;
+}
+
 const USER_COLUMNS = 'id, name, created_at, tokens_valid_after';
 const CONVERSATION_COLUMNS = 'id, kind, name, subject, peer_a, peer_b, last_seq, member_count, created_at, updated_at, closed_at, attributes';
 const MEMBER_COLUMNS = 'user_id, conversation_id, role, first_seq, left_seq, read_seq, joined_at, absences';
@@ -225,6 +235,14 @@ const SQL = {
       WHERE f.holder = excluded.holder OR f.lease_until < $7
     RETURNING version, conversation_id, seq`,
   feedCursorSave: 'UPDATE feed_cursors SET version = $3, conversation_id = $4, seq = $5 WHERE name = $1 AND holder = $2',
+  webPushPut: `INSERT INTO web_push_subscriptions (endpoint, user_id, p256dh, auth, created_at) VALUES ($1, $2, $3, $4, $5)
+    ON CONFLICT (endpoint) DO UPDATE SET user_id = excluded.user_id, p256dh = excluded.p256dh, auth = excluded.auth, created_at = excluded.created_at`,
+  // A null user id switches the holder check off.
+  webPushDelete: 'DELETE FROM web_push_subscriptions WHERE endpoint = $1 AND ($2::text IS NULL OR user_id = $2)',
+  webPushOf: 'SELECT endpoint, user_id, p256dh, auth, created_at FROM web_push_subscriptions WHERE user_id = $1 ORDER BY created_at, endpoint',
+  pushPreview: 'SELECT preview FROM push_preferences WHERE user_id = $1',
+  pushPreviewSet: 'INSERT INTO push_preferences (user_id, preview) VALUES ($1, $2) ON CONFLICT (user_id) DO UPDATE SET preview = excluded.preview',
+  pushPreviewDelete: 'DELETE FROM push_preferences WHERE user_id = $1',
   // DO NOTHING keeps the transaction usable: a repeated clientMsgId is an
   // answer (CONFLICT), not a failed statement that would end the unit.
   messageInsert: `INSERT INTO messages (conversation_id, seq, sender_id, client_msg_id, type, text, data, visible_to, created_at, content, version)
@@ -495,6 +513,39 @@ export class PostgresStore implements Store {
       const result = await run(this.pool, 'feedCursorSave', [name, holder, position.version, position.conversationId, position.seq]);
       return (result.rowCount ?? 0) > 0;
     });
+  }
+
+  // ---- Web Push subscriptions and preferences ----
+  // Autocommit statements on a pool connection, like the cursors (see
+  // there): durable when they resolve, and no sync version taken, as they
+  // change nothing a sync carries.
+
+  putWebPushSubscription(row: WebPushSubscriptionRow): Promise<void> {
+    return this.read(async () => {
+      await run(this.pool, 'webPushPut', [row.endpoint, row.userId, row.p256dh, row.auth, row.createdAt]);
+    });
+  }
+
+  deleteWebPushSubscription(endpoint: string, userId?: string): Promise<boolean> {
+    return this.read(async () => ((await run(this.pool, 'webPushDelete', [endpoint, userId ?? null])).rowCount ?? 0) > 0);
+  }
+
+  webPushSubscriptionsOf(userId: string): Promise<WebPushSubscriptionRow[]> {
+    return this.read(async () => {
+      const rows = (await run<WebPushSubscriptionDbRow>(this.pool, 'webPushOf', [userId])).rows;
+      return rows.map((row) => ({ endpoint: row.endpoint, userId: row.user_id, p256dh: row.p256dh, auth: row.auth, createdAt: row.created_at }));
+    });
+  }
+
+  setPushPreview(userId: string, preview: PushPreviewSetting | undefined): Promise<void> {
+    return this.read(async () => {
+      if (preview === undefined) await run(this.pool, 'pushPreviewDelete', [userId]);
+      else await run(this.pool, 'pushPreviewSet', [userId, preview]);
+    });
+  }
+
+  pushPreviewOf(userId: string): Promise<PushPreviewSetting | undefined> {
+    return this.read(async () => (await run<{ preview: PushPreviewSetting }>(this.pool, 'pushPreview', [userId])).rows[0]?.preview);
   }
 
   async close(): Promise<void> {

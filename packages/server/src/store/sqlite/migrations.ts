@@ -190,6 +190,30 @@ CREATE TABLE feed_cursors (
 ALTER TABLE conversations ADD COLUMN attributes TEXT;
 `,
   },
+  {
+    version: 8,
+    // Web Push: each browser's subscription, keyed by its endpoint (one
+    // browser profile, held by the last user to register it) and listed per
+    // user, oldest first, whenever a notification goes out; and a user's own
+    // choice of how much a notification shows. User ids are stored as text:
+    // a handful of rows per user, never joined with messages, so the compact
+    // uid keys would buy nothing here.
+    description: 'web push subscriptions, push preferences',
+    sql: `
+CREATE TABLE web_push_subscriptions (
+  endpoint TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL,
+  p256dh TEXT NOT NULL,
+  auth TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX web_push_subscriptions_of_user ON web_push_subscriptions(user_id, created_at);
+CREATE TABLE push_preferences (
+  user_id TEXT PRIMARY KEY,
+  preview TEXT NOT NULL
+);
+`,
+  },
 ];
 
 /** Brings the database to the latest schema; returns the versions applied. */

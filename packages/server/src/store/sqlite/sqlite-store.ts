@@ -37,11 +37,13 @@ import type {
   RecentQuery,
   RoomPersonRow,
   NewMessage,
+  PushPreviewSetting,
   Store,
   StoreTx,
   StoredMessage,
   UserRow,
   UserSearch,
+  WebPushSubscriptionRow,
   WriteOptions,
 } from '../store.js';
 import type { MemberRole } from '../../services/rules.js';
@@ -108,6 +110,14 @@ interface ConversationDbRow {
   updated_at: number;
   closed_at: number | null;
   attributes: string | null;
+}
+
+interface WebPushSubscriptionDbRow {
+  endpoint: string;
+  user_id: string;
+  p256dh: string;
+  auth: string;
+  created_at: number;
 }
 
 interface RoomPersonDbRow {
@@ -246,6 +256,20 @@ export class SqliteStore implements Store {
          RETURNING version, conversation_id, seq`,
       ),
       feedCursorSave: db.prepare('UPDATE feed_cursors SET version = ?, conversation_id = ?, seq = ? WHERE name = ? AND holder = ?'),
+      webPushPut: db.prepare(
+        `INSERT INTO web_push_subscriptions(endpoint, user_id, p256dh, auth, created_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT(endpoint) DO UPDATE SET user_id = excluded.user_id, p256dh = excluded.p256dh, auth = excluded.auth, created_at = excluded.created_at`,
+      ),
+      // A null user id switches the holder check off.
+      webPushDelete: db.prepare<{ endpoint: string; userId: string | null }>(
+        'DELETE FROM web_push_subscriptions WHERE endpoint = @endpoint AND (@userId IS NULL OR user_id = @userId)',
+      ),
+      webPushOf: db.prepare<[string], WebPushSubscriptionDbRow>(
+        'SELECT endpoint, user_id, p256dh, auth, created_at FROM web_push_subscriptions WHERE user_id = ? ORDER BY created_at, endpoint',
+      ),
+      pushPreview: db.prepare<[string], { preview: string }>('SELECT preview FROM push_preferences WHERE user_id = ?'),
+      pushPreviewSet: db.prepare('INSERT INTO push_preferences(user_id, preview) VALUES (?, ?) ON CONFLICT(user_id) DO UPDATE SET preview = excluded.preview'),
+      pushPreviewDelete: db.prepare('DELETE FROM push_preferences WHERE user_id = ?'),
       roomPerson: db.prepare<[number, number], RoomPersonDbRow>('SELECT * FROM room_people WHERE cid = ? AND uid = ?'),
       roomPeople: db.prepare<[number], RoomPersonDbRow>('SELECT * FROM room_people WHERE cid = ?'),
       roomPersonPut: db.prepare(
@@ -891,6 +915,36 @@ export class SqliteStore implements Store {
 
   async saveFeedCursor(name: string, holder: string, position: FeedPosition): Promise<boolean> {
     return this.outsideBatch(() => this.statements.feedCursorSave.run(position.version, position.conversationId, position.seq, name, holder).changes > 0);
+  }
+
+  // ---- Web Push subscriptions and preferences ----
+  // Outside the batches, like the cursors: they change nothing a sync
+  // carries, so they must not take a sync version. Durable when they resolve.
+
+  async putWebPushSubscription(row: WebPushSubscriptionRow): Promise<void> {
+    await this.outsideBatch(() => this.statements.webPushPut.run(row.endpoint, row.userId, row.p256dh, row.auth, row.createdAt));
+  }
+
+  async deleteWebPushSubscription(endpoint: string, userId?: string): Promise<boolean> {
+    return this.outsideBatch(() => this.statements.webPushDelete.run({ endpoint, userId: userId ?? null }).changes > 0);
+  }
+
+  async webPushSubscriptionsOf(userId: string): Promise<WebPushSubscriptionRow[]> {
+    await this.settled();
+    return this.statements.webPushOf
+      .all(userId)
+      .map((row) => ({ endpoint: row.endpoint, userId: row.user_id, p256dh: row.p256dh, auth: row.auth, createdAt: row.created_at }));
+  }
+
+  async setPushPreview(userId: string, preview: PushPreviewSetting | undefined): Promise<void> {
+    await this.outsideBatch(() =>
+      preview === undefined ? this.statements.pushPreviewDelete.run(userId) : this.statements.pushPreviewSet.run(userId, preview),
+    );
+  }
+
+  async pushPreviewOf(userId: string): Promise<PushPreviewSetting | undefined> {
+    await this.settled();
+    return this.statements.pushPreview.get(userId)?.preview as PushPreviewSetting | undefined;
   }
 
   /**
