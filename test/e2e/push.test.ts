@@ -101,3 +101,27 @@ test('previews follow the deployment: sender only, or nothing', async (t) => {
   assert.equal(hidden.endpoint.received[0]?.title, 'New messages');
   assert.equal(hidden.endpoint.received[0]?.body, 'You have a new message');
 });
+
+test('a muted conversation does not push, others still do; a mute that ran out pushes again', async (t) => {
+  const { endpoint, fixture, ann } = await setup(t, {});
+  const bob = client(t, fixture, 'bob');
+  const quiet = (await ann.createGroup({ name: 'Chatty', memberIds: ['bob'] })).id;
+  const dm = await ann.direct('bob');
+  await bob.connect();
+  await bob.mute(quiet);
+  const soon = Date.now() + 1500;
+  await bob.mute(dm, soon);
+  await bob.close();
+  await ann.send(quiet, { text: 'muted chatter' });
+  await ann.send(dm, { text: 'muted for a moment' });
+  await pause(800);
+  assert.deepEqual(endpoint.received, [], 'nothing while both are muted');
+  await pause(Math.max(0, soon - Date.now()) + 50);
+  await ann.send(quiet, { text: 'still muted' });
+  await ann.send(dm, { text: 'the mute ran out' });
+  await eventually(() => endpoint.received.length === 1, 5000, 'the direct chat notifies again');
+  await pause(500);
+  assert.equal(endpoint.received.length, 1);
+  // Only the audible message counts; the badge counts every unread message, muted or not.
+  assert.deepEqual(endpoint.received[0], { userId: 'bob', conversationId: dm, seq: 2, count: 1, title: 'Ann', body: 'the mute ran out', badge: 4 });
+});

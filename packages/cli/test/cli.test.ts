@@ -125,6 +125,14 @@ describe('parley CLI', () => {
     bob.write('/list\n');
     await bob.waitFor(/> @alice\s+read/);
 
+    // Settings are bob's own, on all his devices: /list shows them.
+    bob.write('/mute 2\n/pin\n');
+    await bob.waitFor(/\* @alice pinned/);
+    bob.write('/list\n');
+    await bob.waitFor(/> @alice\s+read\s+pinned\s+muted/);
+    bob.write('/unmute\n/unpin\n');
+    await bob.waitFor(/\* @alice unpinned/);
+
     alice.write('/quit\n');
     bob.write('/quit\n');
     assert.equal(await alice.exitCode(), 0);

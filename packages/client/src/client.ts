@@ -9,6 +9,7 @@
  */
 import {
   DEFAULT_LIMITS,
+  MUTED_FOREVER,
   ParleyError,
   type ConversationSummary as WireSummary,
   type AnsweredRequestCase,
@@ -398,6 +399,43 @@ export class ParleyClient {
   async searchUsers(query: string, options: SearchUsersOptions = {}): Promise<UserProfile[]> {
     const result = await this.request({ $case: 'searchUsers', value: { query, limit: options.limit ?? 0 } }, 'idempotent');
     return result.users.map((user) => ({ id: user.id, name: user.name }));
+  }
+
+  // ---- this user's own conversation settings (every device of the user sees them) ----
+
+  /** Mutes the conversation's notifications until `until` (ms since the epoch), by default until unmuted. Unread counts go on. */
+  async mute(conversationId: string, until: number = MUTED_FOREVER): Promise<ConversationSummary> {
+    if (!Number.isSafeInteger(until) || until <= 0) throw new ParleyError('INVALID_ARGUMENT', 'until must be a time in ms since the epoch');
+    return this.updateSettings(conversationId, { mutedUntil: until });
+  }
+
+  async unmute(conversationId: string): Promise<ConversationSummary> {
+    return this.updateSettings(conversationId, { mutedUntil: 0 });
+  }
+
+  /** Keeps the conversation at the top of `conversations()` (a few at most: Welcome limits say how many). Pinning a pinned one keeps its place. */
+  async pin(conversationId: string): Promise<ConversationSummary> {
+    return this.updateSettings(conversationId, { pinned: true });
+  }
+
+  async unpin(conversationId: string): Promise<ConversationSummary> {
+    return this.updateSettings(conversationId, { pinned: false });
+  }
+
+  /**
+   * Keeps text left unsent in the conversation's composer for the user's
+   * other devices; '' clears it. Save when typing pauses or the
+   * conversation is left, not on every key.
+   */
+  async saveDraft(conversationId: string, text: string): Promise<ConversationSummary> {
+    if (typeof text !== 'string') throw new ParleyError('INVALID_ARGUMENT', 'a draft is a string');
+    return this.updateSettings(conversationId, { draft: text });
+  }
+
+  private async updateSettings(conversationId: string, change: { mutedUntil?: number; pinned?: boolean; draft?: string }): Promise<ConversationSummary> {
+    // Setting a value twice leaves it as once: safe to repeat after a lost answer.
+    const result = await this.request({ $case: 'conversationSettings', value: { conversationId, ...change } }, 'idempotent');
+    return this.applyConversationResult(result.summary);
   }
 
   /**

@@ -30,6 +30,11 @@ interface Entry {
   serverLastSeq: number;
 }
 
+/** Whether the user's notifications for a conversation are muted at `now` (a mute ends at its time, with no message saying so). */
+export function isMuted(summary: Pick<ConversationSummary, 'mutedUntil'>, now: number = Date.now()): boolean {
+  return summary.mutedUntil !== undefined && summary.mutedUntil > now;
+}
+
 export class ConversationList {
   private readonly entries = new Map<string, Entry>();
   private sortedCache: ConversationSummary[] | undefined;
@@ -38,12 +43,12 @@ export class ConversationList {
     return this.entries.get(conversationId)?.summary;
   }
 
-  /** Newest activity first (updatedAt descending, then id). A fresh array each call. */
+  /** Pinned first (the latest pinned on top), then newest activity first (updatedAt descending, then id). A fresh array each call. */
   list(): ConversationSummary[] {
     if (this.sortedCache === undefined) {
       this.sortedCache = [...this.entries.values()]
         .map((entry) => entry.summary)
-        .sort((a, b) => b.updatedAt - a.updatedAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+        .sort((a, b) => (b.pinnedAt ?? 0) - (a.pinnedAt ?? 0) || b.updatedAt - a.updatedAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     }
     return [...this.sortedCache];
   }
@@ -75,7 +80,9 @@ export class ConversationList {
     // device's change travel apart and may cross): its count misses messages
     // the newer one covered, which countedSinceServer no longer holds. It
     // says nothing new unless it carries a read position beyond the local one.
-    if (server.lastSeq < entry.serverLastSeq && server.readSeq <= local.readSeq) return undefined;
+    // Its settings (mute, pin, draft) are still the latest the server sent: they
+    // change by themselves, without moving lastSeq.
+    if (server.lastSeq < entry.serverLastSeq && server.readSeq <= local.readSeq) return this.replace(entry, withSettingsOf(local, server));
     entry.serverLastSeq = Math.max(entry.serverLastSeq, server.lastSeq);
     const readSeq = Math.max(local.readSeq, server.readSeq);
     // The server's unread is stale when a later local read covers its whole range.
@@ -173,6 +180,15 @@ export class ConversationList {
   }
 }
 
+/** `summary` with the user's own settings as `from` has them. */
+function withSettingsOf(summary: ConversationSummary, from: ConversationSummary): ConversationSummary {
+  const next = { ...summary };
+  setOptional(next, 'mutedUntil', from.mutedUntil);
+  setOptional(next, 'pinnedAt', from.pinnedAt);
+  setOptional(next, 'draft', from.draft);
+  return next;
+}
+
 function setOptional<K extends keyof ConversationSummary>(target: ConversationSummary, key: K, value: ConversationSummary[K]): void {
   if (value === undefined) delete target[key];
   else target[key] = value;
@@ -195,6 +211,9 @@ function sameSummary(a: ConversationSummary, b: ConversationSummary): boolean {
     a.active === b.active &&
     a.updatedAt === b.updatedAt &&
     a.memberCount === b.memberCount &&
+    a.mutedUntil === b.mutedUntil &&
+    a.pinnedAt === b.pinnedAt &&
+    a.draft === b.draft &&
     sameAttributes(a.attributes, b.attributes)
   );
 }

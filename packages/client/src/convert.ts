@@ -116,6 +116,9 @@ export function toSummary(wire: WireSummary): ConversationSummary {
   if (wire.peerId !== '') summary.peerId = wire.peerId;
   if (wire.lastMessage !== undefined && !wire.lastMessage.hidden) summary.lastMessage = toMessage(wire.lastMessage);
   if (wire.leftSeq !== 0) summary.leftSeq = wire.leftSeq;
+  if (wire.mutedUntil !== 0) summary.mutedUntil = wire.mutedUntil;
+  if (wire.pinnedAt !== 0) summary.pinnedAt = wire.pinnedAt;
+  if (wire.draft !== '') summary.draft = wire.draft;
   return summary;
 }
 

@@ -3,7 +3,8 @@
  * runtime-specific ParleyClient class each of them defines: errors and types.
  * Imports nothing runtime-specific.
  */
-export { ParleyError, ErrorCode, type ErrorName } from '@parley/protocol';
+export { ParleyError, ErrorCode, MUTED_FOREVER, type ErrorName } from '@parley/protocol';
+export { isMuted } from './conversations.js';
 export { newClientMsgId } from './outbox.js';
 export { prefetchLength } from './media.js';
 export { describeSystemEvent, type SystemTextOptions } from './system-text.js';

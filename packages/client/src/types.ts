@@ -188,6 +188,13 @@ export interface ConversationSummary {
    * (for example the item a buyer and a seller talk about); empty when none.
    */
   attributes: Readonly<Record<string, string>>;
+  // This user's own settings, the same on all their devices (client.mute, pin, saveDraft).
+  /** Notifications are muted until this time (ms since the epoch; MUTED_FOREVER: until unmuted); absent when not muted. Compare with the clock, or use isMuted. */
+  mutedUntil?: number;
+  /** When the user pinned it (ms since the epoch); absent when not pinned. Pinned conversations come first in `conversations()`. */
+  pinnedAt?: number;
+  /** Text the user left unsent here, on any of their devices; absent when none. */
+  draft?: string;
 }
 
 export interface ConversationMember {

@@ -78,8 +78,14 @@ describe('convert', () => {
       updatedAt: 5,
       memberCount: 2,
       attributes: { item_id: 'sku-42' },
+      mutedUntil: 0,
+      pinnedAt: 1_700_000_000_000,
+      draft: '',
     });
     assert.equal(summary.kind, 'direct');
+    assert.equal(summary.pinnedAt, 1_700_000_000_000);
+    assert.equal('mutedUntil' in summary, false, 'settings appear only when set');
+    assert.equal('draft' in summary, false);
     assert.deepEqual(summary.attributes, { item_id: 'sku-42' });
     assert.equal(summary.role, 'owner');
     assert.equal(summary.peerId, 'bob');

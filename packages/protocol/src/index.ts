@@ -19,7 +19,7 @@ export {
   lengthPrefixed,
   LengthPrefixedReader,
 } from './codec.js';
-export { ID_PATTERN, CLIENT_MSG_ID_PATTERN, isValidId, isValidClientMsgId, DEFAULT_LIMITS, PASSWORD_LENGTH } from './limits.js';
+export { ID_PATTERN, CLIENT_MSG_ID_PATTERN, isValidId, isValidClientMsgId, DEFAULT_LIMITS, MUTED_FOREVER, PASSWORD_LENGTH } from './limits.js';
 export { contentKind, fallbackText, CUSTOM_TYPE_PATTERN, MEDIA_KINDS, type ContentKind, type MediaKind } from './content.js';
 export type { MediaInfoJson, MediaUrlsJson } from './media-json.js';
 export { parseSystemEventJson, type SystemEventRecord, type SystemEventRole } from './system-event-json.js';

@@ -26,7 +26,12 @@ export const DEFAULT_LIMITS = {
   maxGroupMembers: 10_000,
   maxNameChars: 128,
   maxSubjectChars: 128,
+  maxDraftChars: 4000,
+  maxPinned: 10,
 } as const;
+
+/** ConversationSettingsRequest.muted_until for "until unmuted": the start of year 10000, past any real date. */
+export const MUTED_FOREVER = 253_402_300_800_000;
 
 /**
  * Development-account passwords (the server's /dev sign-in): long enough not

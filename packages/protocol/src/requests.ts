@@ -57,6 +57,7 @@ export const REQUESTS = {
   setRoomAdmin: { reply: 'ok', rate: 'request' },
   muteViewer: { reply: 'ok', rate: 'request' },
   closeRoom: { reply: 'ok', rate: 'request' },
+  conversationSettings: { reply: 'conversationResult', rate: 'request' },
 } as const satisfies Record<string, RequestSpec>;
 
 /**

@@ -47,6 +47,10 @@ export interface ServerLimits {
   maxGroupMembers: number;
   /** Longest group name or direct-conversation subject. Default 128. */
   maxNameChars: number;
+  /** Longest draft a user keeps in a conversation, in UTF-16 code units. Default 4000. */
+  maxDraftChars: number;
+  /** Most conversations one user may have pinned. Default 10. */
+  maxPinned: number;
   /** Sustained requests per second per connection. Default 500. */
   requestsPerSecond: number;
   /** Requests one connection may make in a burst. Default 1000. */
@@ -387,6 +391,8 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = {
   maxSyncPositions: 1000,
   maxGroupMembers: DEFAULT_LIMITS.maxGroupMembers,
   maxNameChars: DEFAULT_LIMITS.maxNameChars,
+  maxDraftChars: DEFAULT_LIMITS.maxDraftChars,
+  maxPinned: DEFAULT_LIMITS.maxPinned,
   requestsPerSecond: 500,
   requestBurst: 1000,
   sendsPerSecondPerUser: 200,

@@ -58,6 +58,7 @@ import { WebhookPushSender } from './push/webhook-push.js';
 import { WebPushSender, generateVapidKeys } from './push/web-push.js';
 import { WebPushSubscriptions } from './push/web-push-subscriptions.js';
 import { PUSH_PREFIX, registerPushApi } from './http/push-api.js';
+import { ConversationSettings } from './services/conversation-settings.js';
 import { cachedFor } from './util/cached.js';
 import { TimedBus } from './util/timed-bus.js';
 import { SERVER_VERSION } from './version.js';
@@ -205,6 +206,13 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
       : new Moderation({ words, beforeSend, hookFailure: moderationConfig.beforeSendFailure, log: log.child({ component: 'moderation' }) });
   const messaging = new MessagingService(timedStore, timedBus, config.limits, clock, media, moderation);
   const conversations = new ConversationService(timedStore, timedBus, config.limits, clock);
+  const settings = new ConversationSettings(
+    timedStore,
+    timedBus,
+    config.limits,
+    { view: (userId, conversationId) => messaging.conversationView(userId, conversationId), totalUnread: (userId) => messaging.totalUnread(userId) },
+    clock,
+  );
   const users = new UserService(timedStore, timedBus, clock);
   const devAccounts = new DevAccountService(timedStore, clock);
   const directory = new UserDirectory(timedStore, config.userDirectory);
@@ -236,6 +244,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
       auth,
       messaging,
       conversations,
+      settings,
       directory,
       rooms,
       roomHub,
@@ -336,6 +345,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
         skipped_online: push?.counts.skippedOnline ?? 0,
         dropped: push?.counts.dropped ?? 0,
         unreachable: push?.counts.unreachable ?? 0,
+        muted: push?.counts.muted ?? 0,
         delivered: webhookPush?.counts.delivered ?? 0,
         dead_lettered: webhookPush?.counts.deadLettered ?? 0,
         web_push_delivered: webPush?.sender.counts.delivered ?? 0,
@@ -366,6 +376,8 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
             membersOf: async (conversationId) => (await memberLists.of(conversationId)).ids,
             totalUnread: (userId) => messaging.totalUnread(userId),
             previewOf: (userId) => timedStore.pushPreviewOf(userId),
+            mutedUntil: async (userId, conversationId) => (await timedStore.getMember(conversationId, userId))?.mutedUntil,
+            now: () => clock.now(),
             userName: async (userId) => (await timedStore.getUser(userId))?.name ?? userId,
             groupName: async (conversationId) => {
               const conversation = await timedStore.getConversation(conversationId);

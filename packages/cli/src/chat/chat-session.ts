@@ -9,12 +9,14 @@
 import {
   type ConversationSummary,
   MAX_TEXT_PARTS,
+  MUTED_FOREVER,
   type Message,
   type ParleyClient,
   ParleyError,
   type Role,
   type Room,
   type StateChange,
+  isMuted,
   splitLongText,
 } from '@parley/client';
 import { DEFAULT_LIMITS } from '@parley/protocol';
@@ -33,6 +35,10 @@ export const CHAT_COMMANDS_HELP = `Commands:
   /history [n]                 the last n messages here (default 20)
   /read                        mark this conversation read
   /who                         members of this conversation
+  /mute [hours]                mute this conversation's notifications (for n hours,
+                               or until /unmute), on all your devices
+  /unmute                      notifications again
+  /pin, /unpin                 keep this conversation at the top of /list
   /send <path>                 upload a file and send it here (photos, videos and
                                voice notes by their extension, anything else as a file)
   /live <roomId>               watch a live room and chat there: its cards (gifts,
@@ -117,6 +123,12 @@ export class ChatSession {
           break;
         case 'who':
           await this.who();
+          break;
+        case 'mute':
+        case 'unmute':
+        case 'pin':
+        case 'unpin':
+          await this.changeSettings(command, args[0]);
           break;
         case 'send':
           // The rest of the line is the path, spaces and all.
@@ -293,10 +305,44 @@ export class ChatSession {
       const unread = summary.unread > 0 ? `${summary.unread} unread` : 'read';
       const id = summary.kind === 'group' ? `  (id ${summary.id}, ${summary.memberCount} members)` : '';
       const left = summary.active ? '' : '  (left)';
+      const settings = `${summary.pinnedAt === undefined ? '' : '  pinned'}${isMuted(summary) ? '  muted' : ''}`;
       const last = summary.lastMessage?.text === undefined ? '' : `  last: ${clean(summary.lastMessage.senderId)}: ${clean(summary.lastMessage.text.slice(0, 40))}`;
-      return `${marker} ${conversationLabel(summary, summary.id)}  ${unread}${id}${left}${last}`;
+      return `${marker} ${conversationLabel(summary, summary.id)}  ${unread}${settings}${id}${left}${last}`;
     });
     this.terminal.print(`${[...roomLine, ...lines].join('\n')}\n  total unread: ${this.client.totalUnread}`);
+  }
+
+  /** /mute [hours], /unmute, /pin, /unpin on the current conversation. */
+  private async changeSettings(command: 'mute' | 'unmute' | 'pin' | 'unpin', hoursArgument: string | undefined): Promise<void> {
+    const conversationId = this.requireCurrent();
+    if (conversationId === undefined || this.currentLive() !== undefined) {
+      if (conversationId !== undefined) this.terminal.print('! a live room has no settings');
+      return;
+    }
+    const label = this.label(conversationId);
+    switch (command) {
+      case 'mute': {
+        const hours = hoursArgument === undefined ? undefined : Number(hoursArgument);
+        if (hours !== undefined && (!Number.isFinite(hours) || hours <= 0 || hours > 24 * 366)) {
+          this.terminal.print('! usage: /mute [hours], hours from 0 to 8784 (a year)');
+          return;
+        }
+        await this.client.mute(conversationId, hours === undefined ? MUTED_FOREVER : Date.now() + Math.round(hours * 3_600_000));
+        this.terminal.print(`* ${label} muted${hours === undefined ? ' until /unmute' : ` for ${hours} h`}`);
+        return;
+      }
+      case 'unmute':
+        await this.client.unmute(conversationId);
+        this.terminal.print(`* ${label} notifies again`);
+        return;
+      case 'pin':
+        await this.client.pin(conversationId);
+        this.terminal.print(`* ${label} pinned`);
+        return;
+      case 'unpin':
+        await this.client.unpin(conversationId);
+        this.terminal.print(`* ${label} unpinned`);
+    }
   }
 
   private async history(countArgument: string | undefined): Promise<void> {

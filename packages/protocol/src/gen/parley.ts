@@ -210,6 +210,12 @@ export interface Frame {
     /** Ends a live room (host and admins). */
     { $case: "closeRoom"; value: CloseRoomRequest }
     | //
+    /**
+     * Mutes or pins a conversation, or keeps its draft, for the caller on all
+     * their devices (docs/protocol.md, "Conversation settings").
+     */
+    { $case: "conversationSettings"; value: ConversationSettingsRequest }
+    | //
     /** server -> client */
     { $case: "welcome"; value: Welcome }
     | { $case: "sendAck"; value: SendAck }
@@ -288,6 +294,12 @@ export interface Limits {
   maxRoomTextChars: number;
   maxRoomDataBytes: number;
   roomEventsPerSecond: number;
+  /**
+   * Conversation settings: the longest draft, and the most conversations one
+   * user may have pinned.
+   */
+  maxDraftChars: number;
+  maxPinned: number;
 }
 
 export interface Ping {
@@ -607,6 +619,21 @@ export interface ConversationSummary {
    * characters; the same for every member.
    */
   attributes: { [key: string]: string };
+  /**
+   * The user's own settings, the same on all their devices
+   * (ConversationSettingsRequest). Notifications are muted until this time
+   * (ms since the epoch; 0: not muted; a time past year 9999 means until
+   * unmuted). A client compares it with its clock: a mute that ran out is
+   * over without any message saying so.
+   */
+  mutedUntil: number;
+  /**
+   * When the user pinned the conversation (ms since the epoch); 0: not pinned.
+   * Lists show pinned conversations first, the most recently pinned on top.
+   */
+  pinnedAt: number;
+  /** Text the user left unsent in this conversation's composer. */
+  draft: string;
 }
 
 export interface ConversationSummary_AttributesEntry {
@@ -673,6 +700,26 @@ export interface CreateGroupRequest {
   id: string;
   name: string;
   memberIds: string[];
+}
+
+/**
+ * The caller's own settings for a conversation they are a member of (also a
+ * past member, to mute or unpin it). Fields left out keep their value.
+ * Answered with a ConversationResult; the user's other devices get a
+ * ConversationChanged.
+ */
+export interface ConversationSettingsRequest {
+  conversationId: string;
+  /**
+   * Mute until this time (ms since the epoch); 0 unmutes; MUTED_FOREVER
+   * (253402300800000, the start of year 10000) mutes until unmuted.
+   */
+  mutedUntil?: number | undefined;
+  pinned?:
+    | boolean
+    | undefined;
+  /** At most Limits.max_draft_chars characters; '' clears it. */
+  draft?: string | undefined;
 }
 
 export interface ConversationResult {
@@ -987,6 +1034,9 @@ export const Frame: MessageFns<Frame> = {
       case "closeRoom":
         CloseRoomRequest.encode(message.body.value, writer.uint32(250).fork()).join();
         break;
+      case "conversationSettings":
+        ConversationSettingsRequest.encode(message.body.value, writer.uint32(258).fork()).join();
+        break;
       case "welcome":
         Welcome.encode(message.body.value, writer.uint32(322).fork()).join();
         break;
@@ -1234,6 +1284,17 @@ export const Frame: MessageFns<Frame> = {
             }
 
             message.body = { $case: "closeRoom", value: CloseRoomRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 32: {
+            if (tag !== 258) {
+              break;
+            }
+
+            message.body = {
+              $case: "conversationSettings",
+              value: ConversationSettingsRequest.decode(reader, reader.uint32()),
+            };
             continue;
           }
           case 40: {
@@ -1568,6 +1629,8 @@ function createBaseLimits(): Limits {
     maxRoomTextChars: 0,
     maxRoomDataBytes: 0,
     roomEventsPerSecond: 0,
+    maxDraftChars: 0,
+    maxPinned: 0,
   };
 }
 
@@ -1611,6 +1674,12 @@ export const Limits: MessageFns<Limits> = {
     }
     if (message.roomEventsPerSecond !== 0) {
       writer.uint32(104).uint32(message.roomEventsPerSecond);
+    }
+    if (message.maxDraftChars !== 0) {
+      writer.uint32(112).uint32(message.maxDraftChars);
+    }
+    if (message.maxPinned !== 0) {
+      writer.uint32(120).uint32(message.maxPinned);
     }
     return writer;
   },
@@ -1730,6 +1799,22 @@ export const Limits: MessageFns<Limits> = {
             }
 
             message.roomEventsPerSecond = reader.uint32();
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.maxDraftChars = reader.uint32();
+            continue;
+          }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.maxPinned = reader.uint32();
             continue;
           }
         }
@@ -3792,6 +3877,9 @@ function createBaseConversationSummary(): ConversationSummary {
     updatedAt: 0,
     memberCount: 0,
     attributes: {},
+    mutedUntil: 0,
+    pinnedAt: 0,
+    draft: "",
   };
 }
 
@@ -3845,6 +3933,15 @@ export const ConversationSummary: MessageFns<ConversationSummary> = {
     globalThis.Object.entries(message.attributes).forEach(([key, value]: [string, string]) => {
       ConversationSummary_AttributesEntry.encode({ key: key as any, value }, writer.uint32(130).fork()).join();
     });
+    if (message.mutedUntil !== 0) {
+      writer.uint32(136).uint64(message.mutedUntil);
+    }
+    if (message.pinnedAt !== 0) {
+      writer.uint32(144).uint64(message.pinnedAt);
+    }
+    if (message.draft !== "") {
+      writer.uint32(154).string(message.draft);
+    }
     return writer;
   },
 
@@ -3990,6 +4087,30 @@ export const ConversationSummary: MessageFns<ConversationSummary> = {
             if (entry16.value !== undefined) {
               message.attributes[entry16.key] = entry16.value;
             }
+            continue;
+          }
+          case 17: {
+            if (tag !== 136) {
+              break;
+            }
+
+            message.mutedUntil = longToNumber(reader.uint64());
+            continue;
+          }
+          case 18: {
+            if (tag !== 144) {
+              break;
+            }
+
+            message.pinnedAt = longToNumber(reader.uint64());
+            continue;
+          }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.draft = reader.string();
             continue;
           }
         }
@@ -4545,6 +4666,85 @@ export const CreateGroupRequest: MessageFns<CreateGroupRequest> = {
             }
 
             message.memberIds.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseConversationSettingsRequest(): ConversationSettingsRequest {
+  return { conversationId: "", mutedUntil: undefined, pinned: undefined, draft: undefined };
+}
+
+export const ConversationSettingsRequest: MessageFns<ConversationSettingsRequest> = {
+  encode(message: ConversationSettingsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.conversationId !== "") {
+      writer.uint32(10).string(message.conversationId);
+    }
+    if (message.mutedUntil !== undefined) {
+      writer.uint32(16).uint64(message.mutedUntil);
+    }
+    if (message.pinned !== undefined) {
+      writer.uint32(24).bool(message.pinned);
+    }
+    if (message.draft !== undefined) {
+      writer.uint32(34).string(message.draft);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConversationSettingsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConversationSettingsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.conversationId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.mutedUntil = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.pinned = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.draft = reader.string();
             continue;
           }
         }

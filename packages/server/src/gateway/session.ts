@@ -28,6 +28,7 @@ import type { RoomLimits, ServerLimits } from '../config.js';
 import type { RoomService } from '../services/rooms.js';
 import type { RoomHub } from './room-hub.js';
 import type { AuthService } from '../services/auth.js';
+import type { ConversationSettings } from '../services/conversation-settings.js';
 import type { ConversationService } from '../services/conversations.js';
 import type { MediaLimits } from '../services/media.js';
 import { type MessagingService, overloadedError } from '../services/messaging.js';
@@ -90,6 +91,7 @@ export interface GatewayContext {
   auth: AuthService;
   messaging: MessagingService;
   conversations: ConversationService;
+  settings: ConversationSettings;
   directory: UserDirectory;
   rooms: RoomService;
   roomHub: RoomHub;
@@ -423,6 +425,8 @@ export class Session {
           maxRoomTextChars: this.context.roomLimits.maxTextChars,
           maxRoomDataBytes: this.context.roomLimits.maxDataBytes,
           roomEventsPerSecond: this.context.roomLimits.userEventsPerSecond,
+          maxDraftChars: limits.maxDraftChars,
+          maxPinned: limits.maxPinned,
         },
       },
     });
@@ -769,6 +773,8 @@ const HANDLERS: { [C in HandledCase]: Handler<C> } = {
   muteViewer: (session, request, userId) => session.services.rooms.mute({ userId }, request.roomId, request.userId, request.seconds).then(() => ({})),
   closeRoom: (session, request, userId) => session.services.rooms.close({ userId }, request.roomId).then(() => ({})),
   searchUsers: (session, request) => session.services.directory.search(request.query, request.limit).then((users) => ({ users })),
+  conversationSettings: (session, request, userId) =>
+    session.services.settings.update(userId, request.conversationId, request, session.id).then((view) => ({ summary: toWireSummary(view) })),
 };
 
 /**

@@ -77,6 +77,9 @@ export function toWireSummary(view: ConversationView): ConversationSummary {
     updatedAt: view.updatedAt,
     memberCount: view.memberCount,
     attributes: view.attributes,
+    mutedUntil: view.mutedUntil,
+    pinnedAt: view.pinnedAt,
+    draft: view.draft,
   };
   if (view.lastMessage !== undefined) summary.lastMessage = toWireMessage(view.lastMessage);
   return summary;

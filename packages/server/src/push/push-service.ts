@@ -6,7 +6,8 @@
  * arrives for the user in it goes out as one notification ("3 new
  * messages"), so a burst never becomes a burst of notifications. When the
  * window closes the user is checked again: one who came online meanwhile
- * gets nothing.
+ * gets nothing, and messages of conversations the user muted are left out
+ * (a window of only those notifies nobody).
  */
 import type { Logger } from 'pino';
 import type { StoredMessage } from '../services/model.js';
@@ -21,6 +22,10 @@ export interface PushServiceDeps {
   isOnline(userId: string): boolean;
   /** The active members of a conversation (asked only for conversations whose message named no recipients). */
   membersOf(conversationId: string): Promise<readonly string[]>;
+  /** Until when the user muted the conversation (ms since the epoch); undefined: not muted. */
+  mutedUntil(userId: string, conversationId: string): Promise<number | undefined>;
+  /** Now, in ms since the epoch (mutes end at a time). */
+  now(): number;
   /** The user's own preview setting, if they chose one (the deployment's applies otherwise). */
   previewOf(userId: string): Promise<PushPreview | undefined>;
   /** The user's unread messages over all conversations. */
@@ -48,7 +53,8 @@ interface Pending {
   /** Messages for the user in this window, oldest first (bounded: only the count grows past a few). */
   messages: StoredMessage[];
   count: number;
-  conversations: Set<string>;
+  /** Messages in the window by conversation. */
+  conversations: Map<string, number>;
   timer: ReturnType<typeof setTimeout>;
 }
 
@@ -59,7 +65,7 @@ export class PushService {
   private readonly pending = new Map<string, Pending>();
   private closed = false;
   /** Notifications handed to the sender, and users dropped for the bound, since start. */
-  readonly counts = { sent: 0, dropped: 0, skippedOnline: 0, unreachable: 0 };
+  readonly counts = { sent: 0, dropped: 0, skippedOnline: 0, unreachable: 0, muted: 0 };
 
   constructor(
     private readonly deps: PushServiceDeps,
@@ -96,7 +102,7 @@ export class PushService {
     const entry = this.pending.get(userId);
     if (entry !== undefined) {
       entry.count += 1;
-      entry.conversations.add(message.conversationId);
+      entry.conversations.set(message.conversationId, (entry.conversations.get(message.conversationId) ?? 0) + 1);
       entry.messages.push(message);
       if (entry.messages.length > KEPT_PER_USER) entry.messages.shift();
       return;
@@ -107,7 +113,7 @@ export class PushService {
     }
     const timer = setTimeout(() => void this.flush(userId), this.options.windowMs);
     timer.unref?.();
-    this.pending.set(userId, { messages: [message], count: 1, conversations: new Set([message.conversationId]), timer });
+    this.pending.set(userId, { messages: [message], count: 1, conversations: new Map([[message.conversationId, 1]]), timer });
   }
 
   private async flush(userId: string): Promise<void> {
@@ -123,12 +129,32 @@ export class PushService {
         this.counts.unreachable += entry.count;
         return;
       }
-      const notification = await this.compose(userId, entry);
+      const audible = await this.withoutMuted(userId, entry);
+      if (audible === undefined) return;
+      const notification = await this.compose(userId, audible);
       this.counts.sent += 1;
       await this.deps.sender.send([notification]);
     } catch (error) {
       this.deps.log.error({ err: error, userId }, 'push notification not composed; skipped');
     }
+  }
+
+  /** The window without the conversations the user muted; undefined when nothing is left. */
+  private async withoutMuted(userId: string, entry: Pending): Promise<Pending | undefined> {
+    const now = this.deps.now();
+    const muted = new Set<string>();
+    for (const conversationId of entry.conversations.keys()) {
+      const until = await this.deps.mutedUntil(userId, conversationId);
+      if (until !== undefined && until > now) muted.add(conversationId);
+    }
+    if (muted.size === 0) return entry;
+    const conversations = new Map([...entry.conversations].filter(([conversationId]) => !muted.has(conversationId)));
+    const mutedCount = [...muted].reduce((sum, conversationId) => sum + (entry.conversations.get(conversationId) ?? 0), 0);
+    this.counts.muted += mutedCount;
+    const messages = entry.messages.filter((message) => !muted.has(message.conversationId));
+    // The kept messages may all be muted while older audible ones were only counted: nothing to preview, nothing sent.
+    if (conversations.size === 0 || messages.length === 0) return undefined;
+    return { ...entry, conversations, messages, count: entry.count - mutedCount };
   }
 
   /** The notification for a window: the newest message, named and previewed as the settings allow. */

@@ -15,7 +15,7 @@ import type { ConversationKindName, ConversationView, MemberInfo, MembershipChan
 import { type ActorMembership, type MemberRole, checkCanAdd, checkCanRemove, checkCanRename, checkCanSetRole, requireActiveMember } from './rules.js';
 import { appendSystemEvent } from './timeline.js';
 import { buildView } from './views.js';
-import { requireConversationId, requireId, requireIdList, requireName } from './validate.js';
+import { requireConversationId, requireId, requireIdList, requireName, requireStorableText } from './validate.js';
 
 /** A conversation as the operator's overview names it (ConversationService.labels). */
 export interface ConversationLabel {
@@ -335,6 +335,7 @@ function checkAttributePatch(patch: Readonly<Record<string, string | null>>): vo
     if (!ATTRIBUTE_KEY.test(key)) throw new ParleyError('INVALID_ARGUMENT', `attribute key "${key.slice(0, 70)}" must be 1-64 characters of a-z 0-9 _ . -`);
     if (value !== null && typeof value !== 'string') throw new ParleyError('INVALID_ARGUMENT', `attribute "${key}" must be a string, or null to remove it`);
     if (value !== null && value.length > ATTRIBUTE_LIMITS.valueChars) throw new ParleyError('TOO_LARGE', `attribute "${key}" is longer than ${ATTRIBUTE_LIMITS.valueChars} characters`);
+    if (value !== null) requireStorableText(value, `attribute "${key}"`);
   }
 }
 

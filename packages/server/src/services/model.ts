@@ -29,6 +29,10 @@ export interface ConversationView {
   memberCount: number;
   /** Set by the host's backend (ConversationService.setAttributes); empty when none. */
   attributes: Record<string, string>;
+  /** The member's own settings (ConversationService.updateSettings): 0 and '' when not set. */
+  mutedUntil: number;
+  pinnedAt: number;
+  draft: string;
 }
 
 export interface MemberInfo {

@@ -19,8 +19,21 @@ export function requireClientMsgId(value: unknown): string {
   return value;
 }
 
+/** Half of a surrogate pair (what cutting a string by UTF-16 length can leave). */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Text that is stored must be text every store keeps as it is: PostgreSQL
+ * refuses NUL and replaces half a surrogate pair, where SQLite would keep
+ * both. Refusing them here keeps the two adapters alike.
+ */
+export function requireStorableText(value: string, field: string): void {
+  if (value.includes('\u0000') || LONE_SURROGATE.test(value)) throw new ParleyError('INVALID_ARGUMENT', `${field} holds a NUL character or half of a surrogate pair`);
+}
+
 export function requireName(value: unknown, field: string, limits: ServerLimits, allowEmpty = false): string {
   if (typeof value !== 'string') throw new ParleyError('INVALID_ARGUMENT', `${field} must be a string`);
+  requireStorableText(value, field);
   const trimmed = value.trim();
   if (!allowEmpty && trimmed.length === 0) throw new ParleyError('INVALID_ARGUMENT', `${field} must not be empty`);
   if (trimmed.length > limits.maxNameChars) throw new ParleyError('TOO_LARGE', `${field} is longer than ${limits.maxNameChars} characters`);
@@ -40,6 +53,7 @@ export function checkContent(text: string | undefined, data: Uint8Array | undefi
   if (text !== undefined && text.length > limits.maxTextChars) {
     throw new ParleyError('TOO_LARGE', `text is longer than ${limits.maxTextChars} characters`);
   }
+  if (text !== undefined) requireStorableText(text, 'text');
   if (data !== undefined && data.length > limits.maxDataBytes) {
     throw new ParleyError('TOO_LARGE', `data is larger than ${limits.maxDataBytes} bytes`);
   }

@@ -121,6 +121,9 @@ export async function buildView(
     updatedAt: last?.createdAt ?? conversation.updatedAt,
     memberCount: conversation.memberCount,
     attributes: conversation.attributes ?? {},
+    mutedUntil: member.mutedUntil ?? 0,
+    pinnedAt: member.pinnedAt ?? 0,
+    draft: member.draft ?? '',
   };
   if (last !== undefined) view.lastMessage = last;
   return view;

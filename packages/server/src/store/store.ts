@@ -108,6 +108,13 @@ export interface MemberRow {
   absences?: readonly SeqRange[];
   readSeq: number;
   joinedAt: number;
+  // The member's own settings, synced to their devices like the read position.
+  /** Notifications muted until this time (ms since the epoch; a far-future value: until unmuted); absent: not muted. */
+  mutedUntil?: number;
+  /** When the member pinned the conversation (ms since the epoch); absent: not pinned. */
+  pinnedAt?: number;
+  /** Text the member left unsent in the composer; absent: none. */
+  draft?: string;
 }
 
 /** A stored upload: what was sniffed and made from its bytes, and whose it is. */
@@ -254,6 +261,8 @@ export interface StoreReader {
   /** Members whose membership is active (no leftSeq). */
   activeMembers(conversationId: string): Promise<MemberRow[]>;
   countActiveMembers(conversationId: string): Promise<number>;
+  /** The user's active memberships with the conversation pinned. */
+  countPinned(userId: string): Promise<number>;
   /** A user's memberships (active and past) with their conversations. */
   membershipsOf(userId: string, query?: MembershipQuery): Promise<Membership[]>;
   messageByClientId(senderId: string, clientMsgId: string): Promise<StoredMessage | undefined>;
@@ -311,8 +320,12 @@ export interface StoreTx extends StoreReader {
   putRoomPerson(row: RoomPersonRow): Promise<void>;
   /** Inserts a membership, or replaces a past one (a rejoin starts a new access window). */
   putMember(row: MemberRow): Promise<void>;
-  /** Read positions move only through raiseReadSeq; a membership ends once (rejoining is `putMember`). */
-  updateMember(conversationId: string, userId: string, patch: Partial<Pick<MemberRow, 'role' | 'leftSeq'>>): Promise<void>;
+  /**
+   * Read positions move only through raiseReadSeq; a membership ends once
+   * (rejoining is `putMember`). For mutedUntil, pinnedAt and draft, 0 and ''
+   * clear the setting (reads then leave the field out).
+   */
+  updateMember(conversationId: string, userId: string, patch: Partial<Pick<MemberRow, 'role' | 'leftSeq' | 'mutedUntil' | 'pinnedAt' | 'draft'>>): Promise<void>;
   /**
    * Sets readSeq to `seq` if it is lower, as one atomic step: two devices
    * reading at once on different nodes must not move it back.

@@ -51,6 +51,7 @@ const READS = [
   'getMember',
   'activeMembers',
   'countActiveMembers',
+  'countPinned',
   'membershipsOf',
   'messageByClientId',
   'listMessages',
@@ -132,6 +133,10 @@ export class TimedStore implements Store {
 
   countActiveMembers(conversationId: string): Promise<number> {
     return timed(this.reads.countActiveMembers, performance.now(), this.inner.countActiveMembers(conversationId));
+  }
+
+  countPinned(userId: string): Promise<number> {
+    return timed(this.reads.countPinned, performance.now(), this.inner.countPinned(userId));
   }
 
   membershipsOf(userId: string, query?: MembershipQuery): Promise<Membership[]> {

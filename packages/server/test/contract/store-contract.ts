@@ -19,7 +19,7 @@ import { RoomService } from '../../src/services/rooms.js';
 import { LocalDiskMediaStore } from '../../src/media/local-disk-store.js';
 import { UserService } from '../../src/services/users.js';
 import { totalUnread } from '../../src/services/views.js';
-import type { ConversationRow, FeedMessage, FeedPosition, MediaRow, Store, WebPushSubscriptionRow } from '../../src/store/store.js';
+import type { ConversationRow, FeedMessage, FeedPosition, MediaRow, MemberRow, Store, WebPushSubscriptionRow } from '../../src/store/store.js';
 
 /** A fresh, empty database. `open` may be called again after the store it gave was closed: same data. */
 export interface StoreDatabase {
@@ -70,6 +70,13 @@ async function readFeedInPages(store: Store, after: FeedPosition, limit: number)
     messages.push(...page);
     position = positionAfter(page[page.length - 1]!);
   }
+}
+
+/** A member row's own settings, only the keys it has: an unset setting must be absent, not undefined. */
+function settingsOf(member: MemberRow | undefined): Partial<Pick<MemberRow, 'mutedUntil' | 'pinnedAt' | 'draft'>> {
+  assert.ok(member !== undefined, 'the membership exists');
+  const { mutedUntil, pinnedAt, draft } = member;
+  return Object.fromEntries(Object.entries({ mutedUntil, pinnedAt, draft }).filter(([key]) => key in member));
 }
 
 /** `skip`: why the adapter's database is missing (the suite is then reported as skipped, with the reason). */
@@ -554,6 +561,87 @@ export function storeContract(name: string, createDatabase: () => Promise<StoreD
       assert.deepEqual((await reopened.getConversation(ab.id))?.attributes, { title: 'Blue bike — 120 €', state: 'sold' });
       await assert.rejects(conversations.setAttributes(ab.id, { 'Bad Key': 'x' }), (error: unknown) => error instanceof ParleyError && error.codeName === 'INVALID_ARGUMENT');
       await assert.rejects(conversations.setAttributes(ab.id, { big: 'x'.repeat(1025) }), (error: unknown) => error instanceof ParleyError && error.codeName === 'TOO_LARGE');
+    });
+
+    test('member settings: absent until set; every member read returns them; 0 and \'\' clear them; each change reaches the member\'s sync and no one else\'s', async (t) => {
+      const { store, conversations } = await setup(t, ['a', 'b', 'c']);
+      await conversations.createGroup('a', { id: 'g', name: 'G', memberIds: ['b', 'c'] });
+      const fresh = await store.getMember('g', 'b');
+      assert.deepEqual(settingsOf(fresh), {});
+      const readsOfB = async () => [
+        await store.getMember('g', 'b'),
+        (await store.activeMembers('g')).find((member) => member.userId === 'b'),
+        (await store.membershipsOf('b')).find((membership) => membership.conversation.id === 'g')?.member,
+      ];
+      const changedFor = async (userId: string, since: number) => (await store.membershipsOf(userId, { changedSince: since })).map((membership) => membership.conversation.id);
+
+      const beforeSet = await store.syncVersion();
+      // The far-future value that stands for "until unmuted".
+      const settings = { mutedUntil: 253_402_300_800_000, pinnedAt: 1_700_000_000_000, draft: 'half a thought' };
+      await store.write((tx) => tx.updateMember('g', 'b', settings));
+      for (const member of await readsOfB()) assert.deepEqual(settingsOf(member), settings);
+      assert.deepEqual(await changedFor('b', beforeSet), ['g'], 'the member row took the commit\'s version');
+      assert.deepEqual(await changedFor('c', beforeSet), [], 'another member\'s sync has nothing new');
+      for (const userId of ['a', 'c']) assert.deepEqual(settingsOf(await store.getMember('g', userId)), {}, `${userId}'s row is untouched`);
+
+      const beforeDraft = await store.syncVersion();
+      await store.write((tx) => tx.updateMember('g', 'b', { draft: 'a whole thought' }));
+      assert.deepEqual(settingsOf(await store.getMember('g', 'b')), { ...settings, draft: 'a whole thought' }, 'what the patch leaves out stays');
+      assert.deepEqual(await changedFor('b', beforeDraft), ['g']);
+      await conversations.setRole('a', 'g', 'b', 'admin');
+      assert.deepEqual(settingsOf(await store.getMember('g', 'b')), { ...settings, draft: 'a whole thought' }, 'a role change keeps them');
+
+      const beforeUnmute = await store.syncVersion();
+      await store.write((tx) => tx.updateMember('g', 'b', { mutedUntil: 0 }));
+      assert.deepEqual(settingsOf(await store.getMember('g', 'b')), { pinnedAt: settings.pinnedAt, draft: 'a whole thought' });
+      assert.deepEqual(await changedFor('b', beforeUnmute), ['g']);
+      const beforeClear = await store.syncVersion();
+      await store.write((tx) => tx.updateMember('g', 'b', { pinnedAt: 0, draft: '' }));
+      for (const member of await readsOfB()) assert.deepEqual(settingsOf(member), {});
+      assert.deepEqual(await store.getMember('g', 'b'), { ...fresh, role: 'admin' }, 'cleared, the row reads as before it had settings');
+      assert.deepEqual(await changedFor('b', beforeClear), ['g'], 'clearing reaches the sync too');
+    });
+
+    test('member settings: kept by a rejoin and across a reopen; a long draft with emoji round-trips; countPinned counts the user\'s active pinned memberships', async (t) => {
+      const { store, conversations, reopen } = await setup(t, ['a', 'b', 'c']);
+      for (const id of ['g1', 'g2', 'g3']) await conversations.createGroup('a', { id, name: id, memberIds: ['b', 'c'] });
+      const ab = await conversations.openDirect('a', 'b', '');
+      const draft = `${'👋🏽 ça va?\n'.repeat(333)}fin.`;
+      assert.equal(draft.length, 4000);
+      await store.write(async (tx) => {
+        await tx.updateMember('g1', 'b', { pinnedAt: 10 });
+        await tx.updateMember('g2', 'b', { pinnedAt: 20, mutedUntil: 2_000_000_000_000, draft });
+        await tx.updateMember(ab.id, 'b', { pinnedAt: 30 });
+        await tx.updateMember('g3', 'b', { mutedUntil: 2_000_000_000_000 });
+        await tx.updateMember('g1', 'c', { pinnedAt: 40 });
+      });
+      assert.deepEqual([await store.countPinned('b'), await store.countPinned('c'), await store.countPinned('a')], [3, 1, 0]);
+      assert.equal(await store.countPinned('nobody'), 0);
+
+      await conversations.updateMembers('a', 'g2', [], ['b']);
+      assert.equal(await store.countPinned('b'), 2, 'a past membership does not count');
+      assert.deepEqual(settingsOf(await store.getMember('g2', 'b')), { pinnedAt: 20, mutedUntil: 2_000_000_000_000, draft }, 'a past member keeps its settings');
+      await conversations.updateMembers('a', 'g2', ['b'], []);
+      const rejoined = await store.getMember('g2', 'b');
+      assert.equal(rejoined?.leftSeq, undefined);
+      assert.deepEqual(settingsOf(rejoined), { pinnedAt: 20, mutedUntil: 2_000_000_000_000, draft }, 'putMember over a past membership keeps them');
+      assert.equal(await store.countPinned('b'), 3);
+      await store.write((tx) => tx.updateMember(ab.id, 'b', { pinnedAt: 0 }));
+      assert.equal(await store.countPinned('b'), 2, 'unpinned');
+
+      const check = async (reader: Store) => {
+        const settings = Object.fromEntries((await reader.membershipsOf('b')).map(({ conversation, member }) => [conversation.id, settingsOf(member)]));
+        assert.deepEqual(settings, {
+          g1: { pinnedAt: 10 },
+          g2: { pinnedAt: 20, mutedUntil: 2_000_000_000_000, draft },
+          g3: { mutedUntil: 2_000_000_000_000 },
+          [ab.id]: {},
+        });
+        assert.equal((await reader.getMember('g2', 'b'))?.draft, draft);
+        assert.deepEqual([await reader.countPinned('b'), await reader.countPinned('c')], [2, 1]);
+      };
+      await check(store);
+      await check((await reopen()).store);
     });
 
     test('recent messages: the newest after a seq, or stored after a version, ascending, bounded by the limit', async (t) => {

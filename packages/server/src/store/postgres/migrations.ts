@@ -180,6 +180,21 @@ CREATE TABLE push_preferences (
 );
 `,
   },
+  {
+    version: 5,
+    // A member's own settings for a conversation (muted, pinned, the unsent
+    // draft) live on the member row, so they take the commit's version and
+    // reach the member's other devices through sync exactly like the read
+    // position. 0 and '' mean "not set"; a constant default adds the columns
+    // without rewriting the table.
+    description: 'member settings: muted until, pinned at, draft',
+    sql: `
+ALTER TABLE members
+  ADD COLUMN muted_until bigint NOT NULL DEFAULT 0,
+  ADD COLUMN pinned_at bigint NOT NULL DEFAULT 0,
+  ADD COLUMN draft text NOT NULL DEFAULT '';
+`,
+  },
 ];
 
 /** Creates the schema if needed and brings it to the latest step; returns the versions applied. */

@@ -132,6 +132,9 @@ interface MemberDbRow {
   read_seq: number;
   joined_at: number;
   absences: Array<[number, number]> | null;
+  muted_until: number;
+  pinned_at: number;
+  draft: string;
 }
 
 interface MessageDbRow {
@@ -183,7 +186,7 @@ interface WebPushSubscriptionDbRow {
 
 const USER_COLUMNS = 'id, name, created_at, tokens_valid_after';
 const CONVERSATION_COLUMNS = 'id, kind, name, subject, peer_a, peer_b, last_seq, member_count, created_at, updated_at, closed_at, attributes';
-const MEMBER_COLUMNS = 'user_id, conversation_id, role, first_seq, left_seq, read_seq, joined_at, absences';
+const MEMBER_COLUMNS = 'user_id, conversation_id, role, first_seq, left_seq, read_seq, joined_at, absences, muted_until, pinned_at, draft';
 const MESSAGE_COLUMNS = 'id, conversation_id, seq, sender_id, client_msg_id, type, text, data, visible_to, created_at, content, version';
 
 /** SQL of a MessageFilter; null parameters switch a condition off. */
@@ -212,15 +215,18 @@ const SQL = {
   conversationUpdate: `UPDATE conversations SET name = coalesce($2, name), last_seq = coalesce($3, last_seq), updated_at = coalesce($4, updated_at),
     member_count = coalesce($5, member_count), closed_at = coalesce($6, closed_at), attributes = coalesce($7::jsonb, attributes) WHERE id = $1`,
   member: `SELECT ${MEMBER_COLUMNS} FROM members WHERE conversation_id = $1 AND user_id = $2`,
+  // The member's own settings are left out: a fresh membership has none, and a rejoin keeps what the member chose before.
   memberPut: `INSERT INTO members (user_id, conversation_id, role, first_seq, left_seq, read_seq, joined_at, absences, version)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, 0)
     ON CONFLICT (user_id, conversation_id) DO UPDATE SET role = excluded.role, first_seq = excluded.first_seq, left_seq = excluded.left_seq,
       read_seq = excluded.read_seq, joined_at = excluded.joined_at, absences = excluded.absences`,
-  memberUpdate: 'UPDATE members SET role = coalesce($3, role), left_seq = coalesce($4, left_seq) WHERE conversation_id = $1 AND user_id = $2',
+  memberUpdate: `UPDATE members SET role = coalesce($3, role), left_seq = coalesce($4, left_seq), muted_until = coalesce($5, muted_until),
+    pinned_at = coalesce($6, pinned_at), draft = coalesce($7, draft) WHERE conversation_id = $1 AND user_id = $2`,
   memberRaiseRead: 'UPDATE members SET read_seq = $3 WHERE conversation_id = $1 AND user_id = $2 AND read_seq < $3',
   activeMembers: `SELECT ${MEMBER_COLUMNS} FROM members WHERE conversation_id = $1 AND left_seq IS NULL`,
   activeMemberCount: 'SELECT count(*)::bigint AS n FROM members WHERE conversation_id = $1 AND left_seq IS NULL',
-  memberships: `SELECT m.user_id, m.conversation_id, m.role, m.first_seq, m.left_seq, m.read_seq, m.joined_at, m.absences,
+  pinnedCount: 'SELECT count(*)::bigint AS n FROM members WHERE user_id = $1 AND left_seq IS NULL AND pinned_at > 0',
+  memberships: `SELECT m.user_id, m.conversation_id, m.role, m.first_seq, m.left_seq, m.read_seq, m.joined_at, m.absences, m.muted_until, m.pinned_at, m.draft,
       c.id, c.kind, c.name, c.subject, c.peer_a, c.peer_b, c.last_seq, c.member_count, c.created_at, c.updated_at, c.closed_at, c.attributes
     FROM members m JOIN conversations c ON c.id = m.conversation_id
     WHERE m.user_id = $1 AND ($2::bigint IS NULL OR c.version > $2 OR m.version > $2)
@@ -464,6 +470,7 @@ export class PostgresStore implements Store {
   getMember(conversationId: string, userId: string) { return this.read((r) => r.getMember(conversationId, userId)); }
   activeMembers(conversationId: string) { return this.read((r) => r.activeMembers(conversationId)); }
   countActiveMembers(conversationId: string) { return this.read((r) => r.countActiveMembers(conversationId)); }
+  countPinned(userId: string) { return this.read((r) => r.countPinned(userId)); }
   membershipsOf(userId: string, query?: MembershipQuery) { return this.read((r) => r.membershipsOf(userId, query)); }
   messageByClientId(senderId: string, clientMsgId: string) { return this.read((r) => r.messageByClientId(senderId, clientMsgId)); }
   listMessages(query: MessageQuery) { return this.read((r) => r.listMessages(query)); }
@@ -650,6 +657,10 @@ class PostgresReader implements StoreReader {
     return (await this.query<{ n: number }>('activeMemberCount', [conversationId])).rows[0]?.n ?? 0;
   }
 
+  async countPinned(userId: string): Promise<number> {
+    return (await this.query<{ n: number }>('pinnedCount', [userId])).rows[0]?.n ?? 0;
+  }
+
   async membershipsOf(userId: string, query: MembershipQuery = {}): Promise<Membership[]> {
     const rows = (await this.query<MemberDbRow & ConversationDbRow>('memberships', [userId, query.changedSince ?? null, query.behindOnly === true])).rows;
     return rows.map((row) => ({ member: toMember(row), conversation: toConversation(row) }));
@@ -803,8 +814,10 @@ class PostgresTx extends PostgresReader implements StoreTx {
     this.memberWritten(row.conversationId, row.userId);
   }
 
-  async updateMember(conversationId: string, userId: string, patch: Partial<Pick<MemberRow, 'role' | 'leftSeq'>>): Promise<void> {
-    const result = await this.query('memberUpdate', [conversationId, userId, patch.role === undefined ? null : ROLE_TO_INT[patch.role], patch.leftSeq ?? null]);
+  async updateMember(conversationId: string, userId: string, patch: Partial<Pick<MemberRow, 'role' | 'leftSeq' | 'mutedUntil' | 'pinnedAt' | 'draft'>>): Promise<void> {
+    const role = patch.role === undefined ? null : ROLE_TO_INT[patch.role];
+    const values = [conversationId, userId, role, patch.leftSeq ?? null, patch.mutedUntil ?? null, patch.pinnedAt ?? null, patch.draft ?? null];
+    const result = await this.query('memberUpdate', values);
     if (result.rowCount !== 0) this.memberWritten(conversationId, userId);
   }
 
@@ -931,6 +944,10 @@ function toMember(row: MemberDbRow): MemberRow {
   };
   if (row.left_seq !== null) member.leftSeq = row.left_seq;
   if (row.absences !== null) member.absences = row.absences.map(([from, through]) => ({ from, through }));
+  // 0 and '' mean unset: left out, so a row without settings reads as it did before they existed.
+  if (row.muted_until > 0) member.mutedUntil = row.muted_until;
+  if (row.pinned_at > 0) member.pinnedAt = row.pinned_at;
+  if (row.draft !== '') member.draft = row.draft;
   return member;
 }
 

@@ -214,6 +214,20 @@ CREATE TABLE push_preferences (
 );
 `,
   },
+  {
+    version: 9,
+    // A member's own settings for a conversation (muted, pinned, the unsent
+    // draft) live on the member row, so they are stamped with the commit's
+    // version and reach the member's other devices through sync exactly like
+    // the read position. 0 and '' mean "not set": NOT NULL keeps one
+    // spelling of that, and existing rows get it without a rewrite.
+    description: 'member settings: muted until, pinned at, draft',
+    sql: `
+ALTER TABLE members ADD COLUMN muted_until INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE members ADD COLUMN pinned_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE members ADD COLUMN draft TEXT NOT NULL DEFAULT '';
+`,
+  },
 ];
 
 /** Brings the database to the latest schema; returns the versions applied. */

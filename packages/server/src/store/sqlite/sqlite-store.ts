@@ -136,6 +136,9 @@ interface MemberDbRow {
   read_seq: number;
   joined_at: number;
   absences: string | null;
+  muted_until: number;
+  pinned_at: number;
+  draft: string;
 }
 
 interface UserDbRow {
@@ -167,7 +170,7 @@ const NO_ROW = -1;
 const ROLE_TO_INT: Record<MemberRole, number> = { member: 1, admin: 2, owner: 3 };
 const roleFromInt = (value: number): MemberRole => (value === 3 ? 'owner' : value === 2 ? 'admin' : 'member');
 
-const MEMBERSHIP_COLUMNS = `m.cid, m.uid, m.role, m.first_seq, m.left_seq, m.read_seq, m.joined_at, m.absences,
+const MEMBERSHIP_COLUMNS = `m.cid, m.uid, m.role, m.first_seq, m.left_seq, m.read_seq, m.joined_at, m.absences, m.muted_until, m.pinned_at, m.draft,
   c.id, c.kind, c.name, c.subject, c.peer_a, c.peer_b, c.last_seq, c.member_count, c.created_at, c.updated_at, c.closed_at, c.attributes`;
 
 export class SqliteStore implements Store {
@@ -278,17 +281,21 @@ export class SqliteStore implements Store {
       ),
       roomPersonDelete: db.prepare('DELETE FROM room_people WHERE cid = ? AND uid = ?'),
       member: db.prepare<[number, number], MemberDbRow>('SELECT * FROM members WHERE uid = ? AND cid = ?'),
+      // The member's own settings are left out: a fresh membership has none,
+      // and a rejoin keeps what the member chose before.
       memberPut: db.prepare(
         `INSERT INTO members(uid, cid, role, first_seq, left_seq, read_seq, joined_at, absences, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT(uid, cid) DO UPDATE SET role = excluded.role, first_seq = excluded.first_seq, left_seq = excluded.left_seq,
            read_seq = excluded.read_seq, joined_at = excluded.joined_at, absences = excluded.absences, version = excluded.version`,
       ),
       memberUpdate: db.prepare(
-        'UPDATE members SET role = coalesce(?, role), left_seq = coalesce(?, left_seq), version = ? WHERE uid = ? AND cid = ?',
+        `UPDATE members SET role = coalesce(?, role), left_seq = coalesce(?, left_seq), muted_until = coalesce(?, muted_until),
+         pinned_at = coalesce(?, pinned_at), draft = coalesce(?, draft), version = ? WHERE uid = ? AND cid = ?`,
       ),
       memberRaiseRead: db.prepare('UPDATE members SET read_seq = ?, version = ? WHERE uid = ? AND cid = ? AND read_seq < ?'),
       activeMembers: db.prepare<[number], MemberDbRow>('SELECT * FROM members WHERE cid = ? AND left_seq IS NULL'),
       activeMemberCount: db.prepare<[number], { n: number }>('SELECT count(*) AS n FROM members WHERE cid = ? AND left_seq IS NULL'),
+      pinnedCount: db.prepare<[number], { n: number }>('SELECT count(*) AS n FROM members WHERE uid = ? AND left_seq IS NULL AND pinned_at > 0'),
       memberships: db.prepare<{ uid: number; since: number | null; behind: number }, MemberDbRow & ConversationDbRow>(
         `SELECT ${MEMBERSHIP_COLUMNS} FROM members m JOIN conversations c ON c.cid = m.cid
          WHERE m.uid = @uid AND (@since IS NULL OR c.version > @since OR m.version > @since)
@@ -530,6 +537,10 @@ export class SqliteStore implements Store {
     };
     if (row.left_seq !== null) member.leftSeq = row.left_seq;
     if (row.absences !== null) member.absences = (JSON.parse(row.absences) as Array<[number, number]>).map(([from, through]) => ({ from, through }));
+    // 0 and '' mean unset: left out, so a row without settings reads as it did before they existed.
+    if (row.muted_until > 0) member.mutedUntil = row.muted_until;
+    if (row.pinned_at > 0) member.pinnedAt = row.pinned_at;
+    if (row.draft !== '') member.draft = row.draft;
     return member;
   }
 
@@ -726,6 +737,12 @@ export class SqliteStore implements Store {
   }
 
   /** @internal */
+  readPinnedCount(userId: string): number {
+    const uid = this.findUid(userId);
+    return uid === undefined ? 0 : (this.statements.pinnedCount.get(uid)?.n ?? 0);
+  }
+
+  /** @internal */
   readMemberships(userId: string, query: MembershipQuery = {}): Membership[] {
     const uid = this.findUid(userId);
     if (uid === undefined) return [];
@@ -822,6 +839,11 @@ export class SqliteStore implements Store {
   async countActiveMembers(conversationId: string): Promise<number> {
     await this.settled();
     return this.readActiveMemberCount(conversationId);
+  }
+
+  async countPinned(userId: string): Promise<number> {
+    await this.settled();
+    return this.readPinnedCount(userId);
   }
 
   async membershipsOf(userId: string, query?: MembershipQuery): Promise<Membership[]> {
@@ -1028,10 +1050,13 @@ export class SqliteStore implements Store {
   }
 
   /** @internal */
-  doUpdateMember(conversationId: string, userId: string, patch: Partial<Pick<MemberRow, 'role' | 'leftSeq'>>): void {
+  doUpdateMember(conversationId: string, userId: string, patch: Partial<Pick<MemberRow, 'role' | 'leftSeq' | 'mutedUntil' | 'pinnedAt' | 'draft'>>): void {
     this.statements.memberUpdate.run(
       patch.role === undefined ? null : ROLE_TO_INT[patch.role],
       patch.leftSeq ?? null,
+      patch.mutedUntil ?? null,
+      patch.pinnedAt ?? null,
+      patch.draft ?? null,
       this.batchVersion,
       this.uidOf(userId),
       this.cidOf(conversationId),
@@ -1157,6 +1182,7 @@ class SqliteTx implements StoreTx {
   async getMember(conversationId: string, userId: string) { return this.s.readMember(conversationId, userId); }
   async activeMembers(conversationId: string) { return this.s.readActiveMembers(conversationId); }
   async countActiveMembers(conversationId: string) { return this.s.readActiveMemberCount(conversationId); }
+  async countPinned(userId: string) { return this.s.readPinnedCount(userId); }
   async membershipsOf(userId: string, query?: MembershipQuery) { return this.s.readMemberships(userId, query); }
   async messageByClientId(senderId: string, clientMsgId: string) { return this.s.readMessageByClientId(senderId, clientMsgId); }
   async listMessages(query: MessageQuery) { return this.s.readMessages(query); }
@@ -1181,7 +1207,7 @@ class SqliteTx implements StoreTx {
     this.s.doUpdateConversation(id, patch);
   }
   async putMember(row: MemberRow) { this.s.doPutMember(row); }
-  async updateMember(conversationId: string, userId: string, patch: Partial<Pick<MemberRow, 'role' | 'leftSeq'>>) {
+  async updateMember(conversationId: string, userId: string, patch: Partial<Pick<MemberRow, 'role' | 'leftSeq' | 'mutedUntil' | 'pinnedAt' | 'draft'>>) {
     this.s.doUpdateMember(conversationId, userId, patch);
   }
   async raiseReadSeq(conversationId: string, userId: string, seq: number) { this.s.doRaiseReadSeq(conversationId, userId, seq); }
