@@ -55,3 +55,33 @@ test('two nodes, one webhook: each event once while both run; the other node tak
   for (let index = 1; index <= 10; index++) await survivor.send(dm, { text: `then ${index}` });
   await eventually(() => new Set(receiver.ids).size === 30, 20_000, 'the other node delivers the rest');
 });
+
+test('presence events in a cluster: a user on either node is announced once by the dispatching node, and offline when their last connection anywhere closes', { skip, timeout: 60_000 }, async (t) => {
+  const types: Array<[string, string]> = [];
+  const server = createServer(async (request, response) => {
+    let raw = '';
+    for await (const chunk of request) raw += chunk;
+    for (const event of (JSON.parse(raw) as { events: Array<{ type: string; userId?: string }> }).events) if (event.type.startsWith('user.')) types.push([event.type, event.userId ?? '']);
+    response.writeHead(204).end();
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => new Promise((resolve) => server.close(resolve)));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/events`;
+  const [a, b] = await startTwoNodes(t, ['ann', 'bob'], { webhooks: { url, events: ['user.online', 'user.offline'], offlineGraceMs: 300 }, hookSecret: 'cluster-hook' });
+  // Past the nodes' warm-up, in which what they learn of each other is not news.
+  await new Promise((resolve) => setTimeout(resolve, 1200));
+  const onA = new ParleyClient({ url: a.server.wsUrl, token: () => a.api.token('bob'), reconnect: false });
+  const onB = new ParleyClient({ url: b.server.wsUrl, token: () => b.api.token('bob'), reconnect: false });
+  t.after(() => Promise.all([onA.close(), onB.close()]));
+  await onB.connect();
+  await eventually(() => types.length === 1, 10_000, 'user.online');
+  await onA.connect();
+  await onB.close();
+  await new Promise((resolve) => setTimeout(resolve, 800));
+  assert.deepEqual(types, [['user.online', 'bob']], 'bob never left the cluster');
+  await onA.close();
+  await eventually(() => types.length === 2, 10_000, 'user.offline');
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  assert.deepEqual(types, [['user.online', 'bob'], ['user.offline', 'bob']]);
+});

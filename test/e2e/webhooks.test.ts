@@ -148,3 +148,38 @@ test('an endpoint that is down: sends go on, events wait, and arrive in order on
   const status = (await second.api.call('GET', '/v1/webhooks')).body as { failures: number; lastError?: string };
   assert.ok(status.failures > 0 && status.lastError === 'answered 503', 'the refusals before it came back are counted and shown');
 });
+
+test('user.online and user.offline, when asked for: once per first and last connection, a short drop inside the grace sends nothing', async (t) => {
+  const endpoint = await receiver(t);
+  const fixture = await startTestServer(t, options(endpoint.url, { webhooks: { url: endpoint.url, events: ['user.online', 'user.offline', 'message.stored'], offlineGraceMs: 400 } }));
+  for (const id of ['ann', 'bob']) await fixture.api.call('POST', '/v1/users', { id });
+  const presence = () => (endpoint.state.events as unknown as Array<{ type: string; userId?: string; at: number; id: string }>).filter((event) => event.type.startsWith('user.'));
+  const phone = client(t, fixture, 'bob');
+  await phone.connect();
+  await eventually(() => presence().length === 1, 5000, 'user.online');
+  const laptop = client(t, fixture, 'bob');
+  await laptop.connect();
+  await phone.close();
+  // Bob is still online on the laptop; a drop and a quick return is no news either.
+  await laptop.close();
+  const back = client(t, fixture, 'bob');
+  await back.connect();
+  await new Promise((resolve) => setTimeout(resolve, 700));
+  assert.deepEqual(presence().map((event) => [event.type, event.userId]), [['user.online', 'bob']]);
+  const before = Date.now();
+  await back.close();
+  await eventually(() => presence().length === 2, 5000, 'user.offline after the grace');
+  const offline = presence()[1];
+  assert.equal(offline?.type, 'user.offline');
+  assert.equal(offline?.userId, 'bob');
+  assert.ok((offline?.at ?? 0) >= before - 50 && (offline?.at ?? 0) <= before + 300, 'dated when the last connection closed, not when the grace ended');
+  assert.notEqual(presence()[0]?.id, offline?.id);
+  // Message events still flow beside them, and presence is left out when not asked for (the other tests).
+  const ann = client(t, fixture, 'ann');
+  await ann.connect();
+  await ann.send(await ann.direct('bob'), { text: 'hi' });
+  await eventually(() => endpoint.state.events.some((event) => event.type === 'message.stored'), 5000, 'the message event');
+  await eventually(() => presence().length === 3, 5000, "ann's user.online");
+  assert.deepEqual(presence().map((event) => [event.type, event.userId]), [['user.online', 'bob'], ['user.offline', 'bob'], ['user.online', 'ann']]);
+  assert.equal(endpoint.state.unsigned, 0);
+});

@@ -278,8 +278,10 @@ export interface ModerationSettings {
 export interface WebhookSettings {
   /** The endpoint every stored event is POSTed to, in order (env PARLEY_WEBHOOK_URL). None: no webhooks. */
   url?: string;
-  /** Which event types to send (env PARLEY_WEBHOOK_EVENTS, comma-separated). Default: all. */
+  /** Which event types to send (env PARLEY_WEBHOOK_EVENTS, comma-separated). Default: every message type; user.online and user.offline when named. */
   events?: string[];
+  /** How long a user must stay away before user.offline (env PARLEY_WEBHOOK_OFFLINE_GRACE_MS, 0-300000, default 5000). */
+  offlineGraceMs?: number;
 }
 
 export interface ResolvedModeration {
@@ -340,6 +342,7 @@ export interface ResolvedPush {
 export interface ResolvedWebhooks {
   url: string | undefined;
   events: string[] | undefined;
+  offlineGraceMs: number;
 }
 
 export interface ResolvedOptions {
@@ -495,7 +498,9 @@ function webhookSettings(settings: WebhookSettings, env: NodeJS.ProcessEnv): Res
   const url = settings.url ?? (env.PARLEY_WEBHOOK_URL?.trim() || undefined);
   if (url !== undefined && !/^https?:\/\//u.test(url)) throw new Error(`invalid PARLEY_WEBHOOK_URL: ${url} (an http:// or https:// URL)`);
   const events = settings.events ?? (env.PARLEY_WEBHOOK_EVENTS?.trim() ? env.PARLEY_WEBHOOK_EVENTS.split(',').map((type) => type.trim()).filter(Boolean) : undefined);
-  return { url, events };
+  const offlineGraceMs = settings.offlineGraceMs ?? Number(env.PARLEY_WEBHOOK_OFFLINE_GRACE_MS?.trim() || 5000);
+  if (!Number.isInteger(offlineGraceMs) || offlineGraceMs < 0 || offlineGraceMs > 300_000) throw new Error(`invalid PARLEY_WEBHOOK_OFFLINE_GRACE_MS: ${offlineGraceMs} (0-300000)`);
+  return { url, events, offlineGraceMs };
 }
 
 function drainSeconds(value: number | string | undefined): number {

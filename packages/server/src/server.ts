@@ -50,7 +50,8 @@ import { httpBeforeSend } from './moderation/before-send.js';
 import { Moderation } from './moderation/moderation.js';
 import { WordFilter } from './moderation/word-filter.js';
 import { WebhookDispatcher } from './webhooks/dispatcher.js';
-import { webhookEventTypes } from './webhooks/events.js';
+import { USER_EVENT_TYPES, webhookEventTypes } from './webhooks/events.js';
+import { PresenceEvents } from './webhooks/presence-events.js';
 import { WebhookFeed } from './webhooks/feed.js';
 import { type PushSender, allPushSenders } from './push/push-sender.js';
 import { DEFAULT_PUSH_OPTIONS, PushService } from './push/push-service.js';
@@ -266,7 +267,8 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
   conversations.onMembersChanged((conversationId) => memberLists.invalidate(conversationId));
   const delivery = new Delivery(timedBus, { memberLists, messaging }, gateway.registry, log, gateway);
   delivery.timePushes(timings.sendDeliver, clock);
-  const presence = new ClusterPresence({ bus: timedBus, nodeId: config.nodeId, local: gateway.registry });
+  // A single node has no other lists to learn after its start.
+  const presence = new ClusterPresence({ bus: timedBus, nodeId: config.nodeId, local: gateway.registry, warmUpMs: config.busUrl === undefined ? 0 : undefined });
   gateway.registry.attachCluster(presence);
   const busRecovery = new BusRecovery({
     bus: timedBus,
@@ -392,11 +394,20 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
       push.messageStored(message, recipients).catch((error: unknown) => log.error({ err: error, conversationId: message.conversationId }, 'push skipped'));
     });
   }
-  const webhookTypes = config.webhooks.events === undefined ? undefined : webhookEventTypes(config.webhooks.events);
+  const webhookTypes = webhookEventTypes(config.webhooks.events);
+  const presenceEvents =
+    config.webhooks.url === undefined || !USER_EVENT_TYPES.some((type) => webhookTypes.has(type))
+      ? undefined
+      : new PresenceEvents({ types: webhookTypes, offlineGraceMs: config.webhooks.offlineGraceMs, onEvent: () => webhooks?.wake() });
+  const stopWatchingPresence = presenceEvents === undefined ? undefined : presence.onUserChanged((userId, online) => presenceEvents.changed(userId, online));
   const webhooks =
     config.webhooks.url === undefined
       ? undefined
-      : new WebhookDispatcher(timedStore, { url: config.webhooks.url, secret: hookSecret(), events: webhookTypes, nodeId: config.nodeId }, log.child({ component: 'webhooks' }));
+      : new WebhookDispatcher(
+          timedStore,
+          { url: config.webhooks.url, secret: hookSecret(), events: webhookTypes, nodeId: config.nodeId, presence: presenceEvents },
+          log.child({ component: 'webhooks' }),
+        );
   registerAdminApi(app, {
     auth,
     users,
@@ -508,6 +519,8 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
           await new Promise((resolve) => setTimeout(resolve, config.drainSeconds * 1000));
         }
         stopWakingWebhooks?.();
+        stopWatchingPresence?.();
+        presenceEvents?.close();
         await push?.close();
         await webhooks?.close();
         nodeStats.close();

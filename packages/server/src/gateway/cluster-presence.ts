@@ -21,6 +21,9 @@ import type { Bus, BusEvent } from '../bus/bus.js';
 
 export type PresenceEvent = Extract<BusEvent, { type: 'presence' }>;
 
+/** After a start, the other nodes' lists arrive within this long (they answer within 200 ms): what they say is not news. */
+const DEFAULT_WARM_UP_MS = 1000;
+
 /** This node's own connections, as its session registry counts them. */
 export interface LocalConnections {
   /** Per user with a connection here, how many. */
@@ -42,6 +45,8 @@ export interface ClusterPresenceOptions {
   fullListMs?: number;
   /** Another node silent this long is forgotten. Default 15,000 ms. */
   silentAfterMs?: number;
+  /** How long after its start the node learns the others' lists without telling onUserChanged listeners. Default 1,000 ms. */
+  warmUpMs?: number;
 }
 
 interface RemoteNode {
@@ -59,8 +64,14 @@ export class ClusterPresence {
   private readonly unsubscribe: () => void;
   private lastFullAt = 0;
   private closed = false;
+  /** Users online anywhere as last told to the listeners; kept only while there are listeners. */
+  private readonly announced = new Set<string>();
+  private readonly listeners = new Set<(userId: string, online: boolean) => void>();
+  /** Until then the node is learning the others' lists: no transitions are told. */
+  private quietUntil = 0;
 
   constructor(private readonly options: ClusterPresenceOptions) {
+    this.quietUntil = Date.now() + (options.warmUpMs ?? DEFAULT_WARM_UP_MS);
     this.unsubscribe = options.bus.subscribe((event) => {
       if (event.type === 'presence' && event.nodeId !== options.nodeId) this.apply(event);
     });
@@ -70,9 +81,28 @@ export class ClusterPresence {
     this.publishFull(true);
   }
 
+  /**
+   * Calls `listener` when a user's first connection anywhere in the cluster
+   * opens (online) and when their last one closes (offline), as this node
+   * learns it. What was online when the listener came is taken as known,
+   * not told; so is what the node learns in the second after it started.
+   */
+  onUserChanged(listener: (userId: string, online: boolean) => void): () => void {
+    if (this.listeners.size === 0) {
+      for (const [userId] of this.options.local.userCounts()) this.announced.add(userId);
+      for (const userId of this.nodesByUser.keys()) this.announced.add(userId);
+    }
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+      if (this.listeners.size === 0) this.announced.clear();
+    };
+  }
+
   /** This node's count of a user's connections changed. */
   localChanged(userId: string, connections: number): void {
     if (this.closed) return;
+    this.review(userId);
     this.pending.set(userId, connections);
     this.flushTimer ??= setTimeout(() => this.flush(), this.options.coalesceMs ?? 20);
   }
@@ -178,12 +208,24 @@ export class ClusterPresence {
         this.nodesByUser.set(userId, nodes);
       }
       nodes.add(nodeId);
-      return;
+    } else {
+      node.counts.delete(userId);
+      const nodes = this.nodesByUser.get(userId);
+      nodes?.delete(nodeId);
+      if (nodes?.size === 0) this.nodesByUser.delete(userId);
     }
-    node.counts.delete(userId);
-    const nodes = this.nodesByUser.get(userId);
-    nodes?.delete(nodeId);
-    if (nodes?.size === 0) this.nodesByUser.delete(userId);
+    this.review(userId);
+  }
+
+  /** Tells the listeners when the user crossed between no connection anywhere and some. */
+  private review(userId: string): void {
+    if (this.listeners.size === 0) return;
+    const online = this.options.local.connectionsOf(userId) > 0 || this.nodesByUser.has(userId);
+    if (online === this.announced.has(userId)) return;
+    if (online) this.announced.add(userId);
+    else this.announced.delete(userId);
+    if (Date.now() < this.quietUntil) return;
+    for (const listener of this.listeners) listener(userId, online);
   }
 
   private forgetSilent(): void {

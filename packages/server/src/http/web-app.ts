@@ -5,8 +5,9 @@
  *
  * - Files under `/assets/` carry a content hash in their names (Vite's
  *   output): cached for a year, immutable.
- * - Everything else, index.html above all, is revalidated on every load
- *   (`no-cache`), so a new build is picked up at once.
+ * - Everything else, index.html and the app's service worker (`/sw.js`)
+ *   above all, is revalidated on every load (`no-cache`), so a new build is
+ *   picked up at once.
  * - `/` is index.html. The app keeps its own routes in the URL hash
  *   (`#/c/<id>`), which never reaches the server, so any other path that is
  *   not a file is a plain 404 (conventions.ts: HTML for a browser, JSON for
@@ -20,6 +21,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 const REVALIDATE = 'no-cache';
+const JAVASCRIPT = 'text/javascript; charset=utf-8';
 /**
  * The app's pages load scripts and styles from this origin only and talk to
  * this origin only (REST and WebSocket): an injected script has nowhere to
@@ -66,6 +68,10 @@ export async function registerWebApp(app: FastifyInstance, options: WebAppOption
       }
       reply.header('cache-control', REVALIDATE);
       if (file.endsWith('.html')) reply.header('content-security-policy', CONTENT_SECURITY_POLICY);
+      // A script outside assets/ keeps its name across builds: a service worker
+      // (the app's /sw.js), revalidated like index.html so a new version is
+      // found at once. Its MIME type is the one RFC 9239 names.
+      if (file.endsWith('.js')) reply.header('content-type', JAVASCRIPT);
       return reply.sendFile(file);
     };
     // Pages and files, not API routes: left out of the OpenAPI document (openapi.ts).

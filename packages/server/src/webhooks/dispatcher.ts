@@ -10,11 +10,14 @@
  * after each batch the endpoint accepted, so a restart or a failover
  * resumes there; a batch accepted but not yet saved is sent again, so
  * delivery is at least once and receivers drop repeated event ids.
+ *
+ * Presence events (user.online, user.offline) are not in the feed: the
+ * dispatching node sends those it saw, ahead of the next page of the feed.
  */
 import type { Logger } from 'pino';
 import { postSigned } from '../util/signed-post.js';
 import type { FeedCursor, FeedMessage, FeedPosition } from '../store/store.js';
-import { FEED_START, type WebhookEvent, type WebhookEventType, eventOf, positionOf } from './events.js';
+import { FEED_START, type UserWebhookEvent, type WebhookEvent, type WebhookEventType, eventOf, positionOf } from './events.js';
 
 /** What the dispatcher needs of the store. */
 export interface FeedStore {
@@ -42,6 +45,8 @@ export interface WebhookDispatcherOptions {
   longestRetryMs?: number;
   /** How often an idle dispatcher looks for new messages when nothing woke it. */
   idlePollMs?: number;
+  /** Where user.online / user.offline wait (presence-events.ts), when they were asked for. */
+  presence?: { take(max: number): UserWebhookEvent[]; clear(): void };
 }
 
 /** The cursor's name in the store: one webhook endpoint, one cursor. */
@@ -62,7 +67,7 @@ export interface WebhookStatus {
 }
 
 export class WebhookDispatcher {
-  private readonly options: Required<Omit<WebhookDispatcherOptions, 'events'>> & { events?: ReadonlySet<WebhookEventType> };
+  private readonly options: Required<Omit<WebhookDispatcherOptions, 'events' | 'presence'>> & Pick<WebhookDispatcherOptions, 'events' | 'presence'>;
   private closed = false;
   private wakeUp: (() => void) | undefined;
   private woken = false;
@@ -131,8 +136,14 @@ export class WebhookDispatcher {
     const cursor = await this.store.claimFeedCursor(CURSOR, nodeId, Date.now(), leaseMs, start);
     this.status.dispatching = cursor !== undefined;
     if (cursor === undefined) {
+      this.options.presence?.clear();
       // Another node dispatches: look again later, not at every message (each look is a store write).
       await this.pause(leaseMs / 3, false);
+      return;
+    }
+    const live = this.options.presence?.take(batchSize) ?? [];
+    if (live.length > 0) {
+      if (await this.deliver(live)) this.status.delivered += live.length;
       return;
     }
     const page = await this.store.messageFeed(cursor.position, batchSize);
@@ -167,7 +178,7 @@ export class WebhookDispatcher {
       this.status.failures += 1;
       this.status.lastError = failure;
       this.status.failingSince ??= Date.now();
-      this.log.warn({ attempt, error: failure, events: events.length, first: events[0]?.cursor }, 'webhook delivery failed; retrying');
+      this.log.warn({ attempt, error: failure, events: events.length, first: events[0]?.id }, 'webhook delivery failed; retrying');
       await this.pause(delay, false);
       delay = Math.min(this.options.longestRetryMs, delay * 2);
       // Keep the lease while retrying; if it lapsed, another node has it now.

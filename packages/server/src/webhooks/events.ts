@@ -9,8 +9,8 @@ import type { FeedMessage, FeedPosition } from '../store/store.js';
 import { readSystemEvent } from '../services/system-events.js';
 import { messageJson } from '../http/message-json.js';
 
-/** Every event type, in the order docs/webhooks.md lists them. */
-export const WEBHOOK_EVENT_TYPES = [
+/** The types derived from stored messages, in the order docs/webhooks.md lists them. */
+export const MESSAGE_EVENT_TYPES = [
   'message.stored',
   'conversation.created',
   'conversation.renamed',
@@ -20,20 +20,44 @@ export const WEBHOOK_EVENT_TYPES = [
   'room.closed',
 ] as const;
 
-export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+/** A user's first connection anywhere opened, or their last one closed (presence-events.ts): live, not in the feed. */
+export const USER_EVENT_TYPES = ['user.online', 'user.offline'] as const;
 
-/** The configured list as a set; an unknown name is a configuration error. */
-export function webhookEventTypes(names: readonly string[]): ReadonlySet<WebhookEventType> {
+/** Every event type. */
+export const WEBHOOK_EVENT_TYPES = [...MESSAGE_EVENT_TYPES, ...USER_EVENT_TYPES] as const;
+
+export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+export type UserEventType = (typeof USER_EVENT_TYPES)[number];
+
+/**
+ * The configured list as a set; an unknown name is a configuration error.
+ * Without a list: every message type. Presence is asked for by name, since
+ * in a large deployment it is most of the traffic and few receivers want it.
+ */
+export function webhookEventTypes(names: readonly string[] | undefined): ReadonlySet<WebhookEventType> {
+  if (names === undefined) return new Set(MESSAGE_EVENT_TYPES);
   for (const name of names) {
     if (!(WEBHOOK_EVENT_TYPES as readonly string[]).includes(name)) throw new Error(`unknown webhook event type ${name} (known: ${WEBHOOK_EVENT_TYPES.join(', ')})`);
   }
   return new Set(names as WebhookEventType[]);
 }
 
-export interface WebhookEvent {
+export type WebhookEvent = MessageWebhookEvent | UserWebhookEvent;
+
+/** A user went online or offline (cluster-wide). */
+export interface UserWebhookEvent {
+  /** Random: each transition is its own event. */
+  id: string;
+  type: UserEventType;
+  userId: string;
+  /** When the first connection opened, or the last one closed (ms since the epoch). */
+  at: number;
+}
+
+export interface MessageWebhookEvent {
   /** The message's id: the same event delivered twice (after a failover) has the same id. */
   id: string;
-  type: WebhookEventType;
+  type: (typeof MESSAGE_EVENT_TYPES)[number];
   /** Where this event sits in the feed: `after=<cursor>` on the replay endpoint starts right after it. */
   cursor: string;
   conversationId: string;
@@ -43,7 +67,7 @@ export interface WebhookEvent {
   message: ReturnType<typeof messageJson>;
 }
 
-export function eventOf(stored: FeedMessage): WebhookEvent {
+export function eventOf(stored: FeedMessage): MessageWebhookEvent {
   return {
     id: stored.id,
     type: typeOf(stored),
@@ -54,7 +78,7 @@ export function eventOf(stored: FeedMessage): WebhookEvent {
   };
 }
 
-function typeOf(stored: FeedMessage): WebhookEventType {
+function typeOf(stored: FeedMessage): MessageWebhookEvent['type'] {
   if (stored.type !== 'system') return 'message.stored';
   switch (readSystemEvent(stored.data)?.type) {
     case 'group_created':
