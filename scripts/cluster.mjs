@@ -7,9 +7,10 @@
 //   n2  HTTP + WebSocket 8090, TCP 8091
 //   n3  HTTP + WebSocket 8100, TCP 8101
 //
-// One admin key and one token secret for all three (PARLEY_ADMIN_KEY and
-// PARLEY_TOKEN_SECRET when set, else generated once and kept in data/cluster/),
-// so a token minted by one node is good on the others. Each node's log lines
+// One admin key, one token secret, one hook secret and one VAPID key pair for
+// all three (from the environment when set, else generated once and kept in
+// data/cluster/), so a token minted by one node is good on the others and a
+// browser registered for Web Push through one is reached from any. Each node's log lines
 // are prefixed with its name; Ctrl-C stops all three (a second Ctrl-C kills
 // them). Messages stay in the schema between runs; --fresh drops it first.
 //
@@ -22,6 +23,7 @@ import { connect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import webpush from 'web-push';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const cli = join(root, 'packages', 'cli', 'dist', 'src', 'main.js');
@@ -66,6 +68,14 @@ function sharedSecret(envName, file) {
   const path = join(dataDir, file);
   if (!existsSync(path)) writeFileSync(path, `${randomBytes(24).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
   return { value: readFileSync(path, 'utf8').trim(), from: path };
+}
+
+/** The VAPID pair every node signs Web Push with, from the environment or data/cluster/vapid.json. */
+function sharedVapid() {
+  if (process.env.PARLEY_VAPID_PUBLIC_KEY && process.env.PARLEY_VAPID_PRIVATE_KEY) return { publicKey: process.env.PARLEY_VAPID_PUBLIC_KEY, privateKey: process.env.PARLEY_VAPID_PRIVATE_KEY };
+  const path = join(dataDir, 'vapid.json');
+  if (!existsSync(path)) writeFileSync(path, `${JSON.stringify(webpush.generateVAPIDKeys())}\n`, { mode: 0o600, flag: 'wx' });
+  return JSON.parse(readFileSync(path, 'utf8'));
 }
 
 async function preflight() {
@@ -133,6 +143,8 @@ if (values.fresh) await dropSchema();
 mkdirSync(dataDir, { recursive: true });
 const adminKey = sharedSecret('PARLEY_ADMIN_KEY', 'admin-key');
 const tokenSecret = sharedSecret('PARLEY_TOKEN_SECRET', 'token-secret');
+const hookSecret = sharedSecret('PARLEY_HOOK_SECRET', 'hook-secret');
+const vapid = sharedVapid();
 
 const children = NODES.map((node) => {
   const child = spawn(process.execPath, [cli, 'start'], {
@@ -147,6 +159,9 @@ const children = NODES.map((node) => {
       PARLEY_DATA_DIR: dataDir,
       PARLEY_ADMIN_KEY: adminKey.value,
       PARLEY_TOKEN_SECRET: tokenSecret.value,
+      PARLEY_HOOK_SECRET: hookSecret.value,
+      PARLEY_VAPID_PUBLIC_KEY: vapid.publicKey,
+      PARLEY_VAPID_PRIVATE_KEY: vapid.privateKey,
       PARLEY_STORE: store,
       PARLEY_STORE_SCHEMA: schema,
       PARLEY_BUS: bus,
