@@ -59,6 +59,7 @@ import { WebhookPushSender } from './push/webhook-push.js';
 import { WebPushSender, generateVapidKeys } from './push/web-push.js';
 import { WebPushSubscriptions } from './push/web-push-subscriptions.js';
 import { PUSH_PREFIX, registerPushApi } from './http/push-api.js';
+import { PushPreferences } from './push/push-preferences.js';
 import { ConversationSettings } from './services/conversation-settings.js';
 import { cachedFor } from './util/cached.js';
 import { TimedBus } from './util/timed-bus.js';
@@ -438,8 +439,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
   registerPushApi(app, {
     auth,
     webPush: webPush === undefined ? undefined : { publicKey: webPush.publicKey, subscriptions: webPush.subscriptions },
-    preferences: timedStore,
-    deploymentPreview: config.push.preview,
+    preferences: new PushPreferences(timedStore, config.push.preview),
   });
   const wsListener = new WebSocketListener(app.server, gateway, config.limits.maxFrameBytes, config.allowedOrigins, tls !== undefined);
   const tcpListener =

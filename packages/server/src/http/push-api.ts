@@ -12,10 +12,10 @@
  */
 import { ParleyError } from '@parley/protocol';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { PushPreferences } from '../push/push-preferences.js';
 import type { PushPreview } from '../push/push-service.js';
 import type { WebPushSubscriptions } from '../push/web-push-subscriptions.js';
 import type { AuthService } from '../services/auth.js';
-import type { PushPreviewSetting, Store } from '../store/store.js';
 import { bearerOf } from './conventions.js';
 import { USER_TOKEN } from './openapi.js';
 
@@ -25,8 +25,7 @@ export interface PushApiDeps {
   auth: AuthService;
   /** undefined: Web Push is off on this server. */
   webPush: { publicKey: string; subscriptions: WebPushSubscriptions } | undefined;
-  preferences: Pick<Store, 'pushPreviewOf' | 'setPushPreview'>;
-  deploymentPreview: PushPreview;
+  preferences: PushPreferences;
 }
 
 const BASE64URL = { type: 'string', minLength: 1, maxLength: 256, pattern: '^[A-Za-z0-9_-]+={0,2}$', description: 'base64url' } as const;
@@ -108,11 +107,12 @@ export function registerPushApi(app: FastifyInstance, deps: PushApiDeps): void {
     },
     async (request) => {
       const userId = await userFrom(request);
-      return { preview: (await deps.preferences.pushPreviewOf(userId)) ?? null, deploymentDefault: deps.deploymentPreview };
+      const { preview, deploymentDefault } = await deps.preferences.of(userId);
+      return { preview: preview ?? null, deploymentDefault };
     },
   );
 
-  app.put<{ Body: { preview: PushPreviewSetting | null } }>(
+  app.put<{ Body: { preview: PushPreview | null } }>(
     `${PUSH_PREFIX}/preferences`,
     {
       schema: {
@@ -124,7 +124,7 @@ export function registerPushApi(app: FastifyInstance, deps: PushApiDeps): void {
     },
     async (request, reply) => {
       const userId = await userFrom(request);
-      await deps.preferences.setPushPreview(userId, request.body.preview ?? undefined);
+      await deps.preferences.setPreview(userId, request.body.preview ?? undefined);
       return reply.code(204).send();
     },
   );

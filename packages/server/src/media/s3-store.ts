@@ -25,6 +25,9 @@ export interface S3MediaStoreOptions {
   credentials?: { accessKeyId: string; secretAccessKey: string };
 }
 
+/** How often a failed put looks for a short object left behind (100, 200, 300, 400 ms apart). */
+const SHORT_OBJECT_LOOKS = 5;
+
 export class S3MediaStore implements MediaStore {
   private readonly client: S3Client;
   private readonly bucket: string;
@@ -66,13 +69,26 @@ export class S3MediaStore implements MediaStore {
         this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.keyOf(key), Body: relay, ContentLength: info.size, ContentType: info.contentType })),
       ]);
     } catch (error) {
-      // S3 itself refuses a body shorter than its length; some compatible
-      // servers keep what arrived. A short object under a content address is
-      // never right, so it goes (a complete one, put meanwhile by another
-      // node, stays).
-      const stored = await this.stat(key).catch(() => undefined);
-      if (stored !== undefined && stored.size !== info.size) await this.delete(key).catch(() => undefined);
+      await this.removeShort(key, info.size);
       throw error;
+    }
+  }
+
+  /**
+   * S3 itself refuses a body shorter than its length; some compatible
+   * servers keep what arrived, and may finish writing it a moment after the
+   * request was cut. A short object under a content address is never right,
+   * so it goes (a complete one, put meanwhile by another node, stays). Looked
+   * for a few times over about a second: this is a failure path only.
+   */
+  private async removeShort(key: string, size: number): Promise<void> {
+    for (let attempt = 1; attempt <= SHORT_OBJECT_LOOKS; attempt++) {
+      const stored = await this.stat(key).catch(() => undefined);
+      if (stored !== undefined) {
+        if (stored.size !== size) await this.delete(key).catch(() => undefined);
+        return;
+      }
+      if (attempt < SHORT_OBJECT_LOOKS) await new Promise((resolve) => setTimeout(resolve, attempt * 100));
     }
   }
 
