@@ -56,3 +56,12 @@ function browserTransport(options: ParleyClientOptions): OpenTransport {
 
 // The public names besides ParleyClient, the same for every runtime.
 export * from './public.js';
+// Browser-only: subscribing a service worker to the server's Web Push.
+export {
+  disableWebPush,
+  enableWebPush,
+  webPushState,
+  type WebPushClient,
+  type WebPushResult,
+  type WebPushState,
+} from './web-push-browser.js';

@@ -55,6 +55,15 @@ export async function registerWebApp(app: FastifyInstance, options: WebAppOption
     // serve: false — only reply.sendFile; routing and fallback are decided here.
     await web.register(fastifyStatic, { root, serve: false, cacheControl: false, dotfiles: 'deny', index: false });
 
+    // @fastify/static sets the type after the handler, as `send` names it
+    // (application/javascript); RFC 9239 made text/javascript JavaScript's one
+    // type, the one a service worker's script (the app's /sw.js) is served with.
+    web.addHook('onSend', async (_request, reply, payload) => {
+      const type = reply.getHeader('content-type');
+      if (typeof type === 'string' && type.startsWith('application/javascript')) reply.header('content-type', JAVASCRIPT);
+      return payload;
+    });
+
     const handler = async (request: FastifyRequest, reply: FastifyReply) => {
       const path = requestPath(request);
       const file = path === '/' ? 'index.html' : await existingFile(root, path);
@@ -68,10 +77,6 @@ export async function registerWebApp(app: FastifyInstance, options: WebAppOption
       }
       reply.header('cache-control', REVALIDATE);
       if (file.endsWith('.html')) reply.header('content-security-policy', CONTENT_SECURITY_POLICY);
-      // A script outside assets/ keeps its name across builds: a service worker
-      // (the app's /sw.js), revalidated like index.html so a new version is
-      // found at once. Its MIME type is the one RFC 9239 names.
-      if (file.endsWith('.js')) reply.header('content-type', JAVASCRIPT);
       return reply.sendFile(file);
     };
     // Pages and files, not API routes: left out of the OpenAPI document (openapi.ts).

@@ -1,11 +1,12 @@
 /**
- * The signed-in app: sidebar (who am I, connection state, going live or
- * joining a live, conversation list), the open conversation or live room, and
- * the new-conversation dialog. On a phone-sized screen the list and the open
- * page take turns (data-view).
+ * The signed-in app: sidebar (who am I, connection state, notifications,
+ * going live or joining a live, conversation list), the open conversation or
+ * live room, and the new-conversation dialog. On a phone-sized screen the
+ * list and the open page take turns (data-view).
  */
 import { useEffect, useState } from 'preact/hooks';
-import { useChat } from '../chat/use-chat.js';
+import { useChat, useChatStore } from '../chat/use-chat.js';
+import { forgetWebPush, refreshWebPush } from '../notifications/service-worker.js';
 import { type Route, useRoute } from '../route.js';
 import { Avatar } from './avatar.js';
 import { ChatView } from './chat-view.js';
@@ -15,6 +16,7 @@ import { CopyButton } from './copy-button.js';
 import { LiveEntry } from './live-entry.js';
 import { LiveRoomLoader } from './live-room-loader.js';
 import { NewConversation } from './new-conversation.js';
+import { NotificationsButton } from './notifications-dialog.js';
 
 const HOME: Route = { page: 'home' };
 
@@ -31,6 +33,17 @@ export function ChatApp({ onSignOut }: ChatAppProps) {
   const [panelId, setPanelId] = useState<string | undefined>();
   const self = useChat((state) => state.self);
   const totalUnread = useChat((state) => state.totalUnread);
+  const { client } = useChatStore();
+  const [signingOut, setSigningOut] = useState(false);
+
+  useEffect(() => {
+    refreshWebPush(client).catch((error: unknown) => console.warn('parley: could not refresh notifications:', error));
+  }, [client]);
+
+  const signOut = () => {
+    setSigningOut(true);
+    void forgetWebPush(client).finally(onSignOut);
+  };
 
   useEffect(() => {
     document.title = totalUnread > 0 ? `(${totalUnread}) Parley` : 'Parley';
@@ -50,7 +63,8 @@ export function ChatApp({ onSignOut }: ChatAppProps) {
               <OwnId userId={self.userId} />
               <ConnectionStatus />
             </div>
-            <button type="button" class="icon-button" onClick={onSignOut} aria-label="Sign out" title="Sign out" data-testid="sign-out">
+            <NotificationsButton />
+            <button type="button" class="icon-button" onClick={signOut} disabled={signingOut} aria-label="Sign out" title="Sign out" data-testid="sign-out">
               <svg viewBox="0 0 20 20" aria-hidden="true">
                 <path d="M8 4H5a1 1 0 0 0-1 1v10a1 1 0 0 0 1 1h3M12 6.5L15.5 10 12 13.5M15.5 10H8" fill="none" stroke="currentColor" stroke-width="1.7" stroke-linecap="round" stroke-linejoin="round" />
               </svg>
