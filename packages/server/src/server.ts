@@ -375,7 +375,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
       : new PushService(
           {
             sender: pushSender,
-            isOnline: (userId) => presence.connectionsOf(userId).connections > 0,
+            isOnline: (userId) => presence.isOnline(userId),
             membersOf: async (conversationId) => (await memberLists.of(conversationId)).ids,
             totalUnread: (userId) => messaging.totalUnread(userId),
             previewOf: (userId) => timedStore.pushPreviewOf(userId),

@@ -119,6 +119,11 @@ export class ClusterPresence {
     return users;
   }
 
+  /** Whether the user has a connection to any node; allocates nothing (asked per member of every group message by push). */
+  isOnline(userId: string): boolean {
+    return this.options.local.connectionsOf(userId) > 0 || this.nodesByUser.has(userId);
+  }
+
   /** The user's connections on every node, and the nodes that hold them (this one first). */
   connectionsOf(userId: string): { connections: number; nodes: string[] } {
     const local = this.options.local.connectionsOf(userId);
@@ -220,7 +225,7 @@ export class ClusterPresence {
   /** Tells the listeners when the user crossed between no connection anywhere and some. */
   private review(userId: string): void {
     if (this.listeners.size === 0) return;
-    const online = this.options.local.connectionsOf(userId) > 0 || this.nodesByUser.has(userId);
+    const online = this.isOnline(userId);
     if (online === this.announced.has(userId)) return;
     if (online) this.announced.add(userId);
     else this.announced.delete(userId);
