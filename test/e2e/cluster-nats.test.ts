@@ -33,6 +33,23 @@ async function messageEventsAt(node: TestServer): Promise<number> {
 }
 
 describe('two nodes over NATS', { skip }, () => {
+  test('typing crosses nodes: to the members of a direct chat by their routes, and in a group too large to route', async (t) => {
+    const members = Array.from({ length: 20 }, (_, index) => `m${index}`);
+    const [a, b] = await twoNodes(t, ['ann', 'bob', ...members]);
+    const ann = client(t, a, 'ann');
+    const bob = client(t, b, 'bob');
+    const far = client(t, b, 'm7');
+    await Promise.all([ann.connect(), bob.connect(), far.connect()]);
+    const dm = await ann.direct('bob');
+    ann.typing(dm);
+    await eventually(() => bob.typingIn(dm).join() === 'ann', 5000, 'bob, on the other node, sees ann typing');
+    const crowd = (await ann.createGroup({ name: 'Crowd', memberIds: members })).id;
+    await eventually(() => far.conversation(crowd) !== undefined, 5000, 'm7 knows the group');
+    ann.typing(crowd);
+    await eventually(() => far.typingIn(crowd).join() === 'ann', 5000, 'a member of a 21-member group on the other node sees it');
+    assert.deepEqual(bob.typingIn(crowd), [], 'not a member: nothing');
+  });
+
   test('a small conversation\'s messages reach only the nodes holding its members, from a device\'s first connection on', async (t) => {
     const [a, b] = await twoNodes(t, ['ann', 'bob', 'cat']);
     const ann = client(t, a, 'ann');

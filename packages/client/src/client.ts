@@ -29,6 +29,7 @@ import { toMember, toMessage, toSummary, toWireContent, toWireRole } from './con
 import { Emitter } from './emitter.js';
 import { RestApi } from './http.js';
 import { PushSettings } from './push.js';
+import { TypingIndicators } from './typing.js';
 import { MediaChannel, type OpenSource, type TusUploadConstructor, throwIfCancelled } from './media.js';
 import { Outbox, validateContent, type Transmission } from './outbox.js';
 import { type Room, type RoomInfo, RoomSet, toRoomInfo } from './rooms.js';
@@ -192,6 +193,7 @@ export class ParleyClient {
   private readonly roomSet: RoomSet;
   /** Offline notifications: this browser's Web Push registration and the user's preview setting (docs/push.md). */
   readonly push: PushSettings;
+  private readonly typingIndicators: TypingIndicators;
 
   /**
    * `runtime`: what the Node and browser entries inject besides transports:
@@ -230,6 +232,14 @@ export class ParleyClient {
       prefetchCacheBytes: options.prefetchCacheBytes ?? DEFAULT_PREFETCH_CACHE_BYTES,
     });
     this.prefetchVideo = options.prefetchVideo ?? runtime.prefetchVideo;
+    this.typingIndicators = new TypingIndicators(
+      this.clock,
+      (conversationId, typing) => {
+        const connection = this.connection;
+        if (connection?.ready && this.sessionOpen) connection.notify({ $case: 'typing', value: { conversationId, typing } });
+      },
+      (change) => this.emitter.emit('typing', change),
+    );
     this.push = new PushSettings(new RestApi({ httpUrl: options.httpUrl ?? httpUrlOf(options.url), token: () => this.currentToken() }, 'push settings'));
     this.roomSet = new RoomSet({
       // Joining, leaving and pulling mean the same when repeated; a chat line would not.
@@ -401,6 +411,27 @@ export class ParleyClient {
     return result.users.map((user) => ({ id: user.id, name: user.name }));
   }
 
+  // ---- typing indicators ----
+
+  /**
+   * Call on every change of a conversation's composer: the other members
+   * see this user typing. Sent at most every 3 s per conversation, and only
+   * while connected (a stale indicator is worse than none).
+   */
+  typing(conversationId: string): void {
+    this.typingIndicators.typing(conversationId);
+  }
+
+  /** The composer was cleared or left: the others stop seeing this user typing at once. Sending a message does it too. */
+  stopTyping(conversationId: string): void {
+    this.typingIndicators.stopped(conversationId);
+  }
+
+  /** Who else is typing in a conversation now; the 'typing' event says when it changes. */
+  typingIn(conversationId: string): string[] {
+    return this.typingIndicators.typingIn(conversationId);
+  }
+
   // ---- this user's own conversation settings (every device of the user sees them) ----
 
   /** Mutes the conversation's notifications until `until` (ms since the epoch), by default until unmuted. Unread counts go on. */
@@ -486,6 +517,8 @@ export class ParleyClient {
     const invalid = validateContent(content, this.limits);
     if (invalid !== undefined) return Promise.reject(invalid);
     const acknowledged = this.outbox.add(conversationId, content, options.clientMsgId);
+    // The message itself tells the others this user stopped typing.
+    this.typingIndicators.stopped(conversationId, false);
     this.flushOutbox();
     return acknowledged;
   }
@@ -781,6 +814,7 @@ export class ParleyClient {
 
   private setState(state: ClientState, error?: ParleyError): void {
     if (state === this.currentState && error === undefined) return;
+    if (this.currentState === 'open' && state !== 'open') this.typingIndicators.clear();
     this.currentState = state;
     this.emitter.emit('state', error === undefined ? { state } : { state, error });
   }
@@ -852,6 +886,9 @@ export class ParleyClient {
         return;
       case 'roomBatch':
         this.roomSet.onBatch(body.value);
+        return;
+      case 'typingEvent':
+        this.typingIndicators.received(body.value.conversationId, body.value.userId, body.value.typing);
         return;
       case 'conversationChanged':
         // Pushes of the messages it counts are queued ahead of it, so this
@@ -1019,6 +1056,7 @@ export class ParleyClient {
     for (const wire of step.messages) {
       const message = toMessage(wire);
       changed = this.list.applyMessage(message, this.currentUserId) ?? changed;
+      this.typingIndicators.messageFrom(conversationId, message.senderId);
       this.emitter.emit('message', message);
       if (message.content?.type === 'video' && this.prefetchVideo && message.senderId !== this.currentUserId) this.prefetchHead(message.content);
       if (message.type === 'system') this.scheduleSystemSync();

@@ -5,6 +5,7 @@
  */
 export { ParleyError, ErrorCode, MUTED_FOREVER, type ErrorName } from '@parley/protocol';
 export { isMuted } from './conversations.js';
+export type { TypingChange } from './typing.js';
 export { newClientMsgId } from './outbox.js';
 export { prefetchLength } from './media.js';
 export { describeSystemEvent, type SystemTextOptions } from './system-text.js';

@@ -3,6 +3,7 @@
  * unions, so that applications never see generated protobuf types, enums or
  * Longs. Conversions from the wire types live in convert.ts.
  */
+import type { TypingChange } from './typing.js';
 import type { ParleyError } from '@parley/protocol';
 import type { Clock } from './clock.js';
 
@@ -342,6 +343,8 @@ export interface ClientEvents {
   conversation: ConversationSummary;
   /** The connection state changed, or a connection attempt failed. */
   state: StateChange;
+  /** Who is typing in a conversation changed (client.typingIn gives the same list). */
+  typing: TypingChange;
   /** A background failure that no promise reports. */
   error: ParleyError;
 }

@@ -230,4 +230,24 @@ describe('ConversationList: list order and totals', () => {
     list.list().pop();
     assert.equal(list.list().length, 1);
   });
+
+  it('lists pinned conversations first, the latest pinned on top, then by activity', () => {
+    const list = new ConversationList();
+    list.applyServerSummary(summary({ id: 'recent', updatedAt: 900 }));
+    list.applyServerSummary(summary({ id: 'old-pin', updatedAt: 10, pinnedAt: 100 }));
+    list.applyServerSummary(summary({ id: 'new-pin', updatedAt: 5, pinnedAt: 200 }));
+    list.applyServerSummary(summary({ id: 'older', updatedAt: 800 }));
+    assert.deepEqual(list.list().map((entry) => entry.id), ['new-pin', 'old-pin', 'recent', 'older']);
+  });
+
+  it("an older summary (by lastSeq) still brings the user's settings: they change without moving lastSeq", () => {
+    const list = new ConversationList();
+    list.applyServerSummary(summary({ id: 'g', lastSeq: 5, readSeq: 5, draft: 'old draft' }));
+    const changed = list.applyServerSummary(summary({ id: 'g', lastSeq: 4, readSeq: 4, mutedUntil: 9_000, pinnedAt: 7 }));
+    assert.equal(changed?.lastSeq, 5, 'the newer lastSeq stays');
+    assert.equal(changed?.mutedUntil, 9_000);
+    assert.equal(changed?.pinnedAt, 7);
+    assert.equal('draft' in (changed ?? {}), false, 'a cleared draft is cleared');
+    assert.equal(list.applyServerSummary(summary({ id: 'g', lastSeq: 4, readSeq: 4, mutedUntil: 9_000, pinnedAt: 7 })), undefined, 'nothing new: no event');
+  });
 });

@@ -58,6 +58,8 @@ export const REQUESTS = {
   muteViewer: { reply: 'ok', rate: 'request' },
   closeRoom: { reply: 'ok', rate: 'request' },
   conversationSettings: { reply: 'conversationResult', rate: 'request' },
+  // Limited per connection by the typing relay, and dropped rather than refused: it has no reply.
+  typing: { reply: null, rate: 'none' },
 } as const satisfies Record<string, RequestSpec>;
 
 /**
@@ -65,7 +67,7 @@ export const REQUESTS = {
  * server is a probe: the client answers it with a `pong` (request_id 0, the
  * same nonce) as soon as it reads it.
  */
-export const PUSHES = ['push', 'conversationChanged', 'roomBatch', 'error', 'ping'] as const satisfies readonly FrameCase[];
+export const PUSHES = ['push', 'conversationChanged', 'roomBatch', 'typingEvent', 'error', 'ping'] as const satisfies readonly FrameCase[];
 
 /** Client requests (frame cases a client may send). */
 export type RequestCase = keyof typeof REQUESTS;

@@ -16,6 +16,7 @@ import { Delivery } from './gateway/delivery.js';
 import { Gateway } from './gateway/gateway.js';
 import { BusRecovery } from './gateway/bus-recovery.js';
 import { ClusterPresence } from './gateway/cluster-presence.js';
+import { TypingRelay } from './gateway/typing.js';
 import { NodeStats } from './gateway/node-stats.js';
 import { RoomHub, type RoomHubCounters } from './gateway/room-hub.js';
 import { LISTEN_BACKLOG, TcpListener } from './gateway/tcp-listener.js';
@@ -247,6 +248,8 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
       messaging,
       conversations,
       settings,
+      // The relay needs the member-list cache, made just after the gateway.
+      typing: { relay: (session, userId, conversationId, typing): Promise<void> => typingRelay.relay(session, userId, conversationId, typing) },
       directory,
       rooms,
       roomHub,
@@ -267,6 +270,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
   const memberLists = new MemberLists(conversations);
   conversations.onMembersChanged((conversationId) => memberLists.invalidate(conversationId));
   const delivery = new Delivery(timedBus, { memberLists, messaging }, gateway.registry, log, gateway);
+  const typingRelay: TypingRelay = new TypingRelay({ bus: timedBus, memberLists, sessionsOf: (userId) => gateway.registry.sessionsOf(userId), clock });
   delivery.timePushes(timings.sendDeliver, clock);
   // A single node has no other lists to learn after its start.
   const presence = new ClusterPresence({ bus: timedBus, nodeId: config.nodeId, local: gateway.registry, warmUpMs: config.busUrl === undefined ? 0 : undefined });
@@ -525,6 +529,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
         await webhooks?.close();
         nodeStats.close();
         presence.close();
+        typingRelay.close();
         busRecovery.close();
         gateway.close();
         delivery.close();

@@ -216,6 +216,12 @@ export interface Frame {
      */
     { $case: "conversationSettings"; value: ConversationSettingsRequest }
     | //
+    /**
+     * The user is typing in a conversation, or stopped. No reply; may be
+     * sent with request_id 0 (docs/protocol.md, "Typing").
+     */
+    { $case: "typing"; value: TypingRequest }
+    | //
     /** server -> client */
     { $case: "welcome"; value: Welcome }
     | { $case: "sendAck"; value: SendAck }
@@ -252,6 +258,9 @@ export interface Frame {
      * events, online count). The same bytes go to every viewer.
      */
     { $case: "roomBatch"; value: RoomBatch }
+    | //
+    /** Pushed: another member is typing in a conversation, or stopped. */
+    { $case: "typingEvent"; value: TypingEvent }
     | undefined;
 }
 
@@ -722,6 +731,25 @@ export interface ConversationSettingsRequest {
   draft?: string | undefined;
 }
 
+/**
+ * Send `typing` true when the user starts typing and again at most every 3 s
+ * while they go on; false when they stop, clear the composer or send.
+ */
+export interface TypingRequest {
+  conversationId: string;
+  typing: boolean;
+}
+
+/**
+ * Show `user_id` as typing in the conversation until a TypingEvent says
+ * false, a message from them arrives, or 6 s pass without a new one.
+ */
+export interface TypingEvent {
+  conversationId: string;
+  userId: string;
+  typing: boolean;
+}
+
 export interface ConversationResult {
   summary?: ConversationSummary | undefined;
 }
@@ -1037,6 +1065,9 @@ export const Frame: MessageFns<Frame> = {
       case "conversationSettings":
         ConversationSettingsRequest.encode(message.body.value, writer.uint32(258).fork()).join();
         break;
+      case "typing":
+        TypingRequest.encode(message.body.value, writer.uint32(266).fork()).join();
+        break;
       case "welcome":
         Welcome.encode(message.body.value, writer.uint32(322).fork()).join();
         break;
@@ -1084,6 +1115,9 @@ export const Frame: MessageFns<Frame> = {
         break;
       case "roomBatch":
         RoomBatch.encode(message.body.value, writer.uint32(442).fork()).join();
+        break;
+      case "typingEvent":
+        TypingEvent.encode(message.body.value, writer.uint32(450).fork()).join();
         break;
     }
     return writer;
@@ -1297,6 +1331,14 @@ export const Frame: MessageFns<Frame> = {
             };
             continue;
           }
+          case 33: {
+            if (tag !== 266) {
+              break;
+            }
+
+            message.body = { $case: "typing", value: TypingRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
           case 40: {
             if (tag !== 322) {
               break;
@@ -1423,6 +1465,14 @@ export const Frame: MessageFns<Frame> = {
             }
 
             message.body = { $case: "roomBatch", value: RoomBatch.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 56: {
+            if (tag !== 450) {
+              break;
+            }
+
+            message.body = { $case: "typingEvent", value: TypingEvent.decode(reader, reader.uint32()) };
             continue;
           }
         }
@@ -4745,6 +4795,131 @@ export const ConversationSettingsRequest: MessageFns<ConversationSettingsRequest
             }
 
             message.draft = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseTypingRequest(): TypingRequest {
+  return { conversationId: "", typing: false };
+}
+
+export const TypingRequest: MessageFns<TypingRequest> = {
+  encode(message: TypingRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.conversationId !== "") {
+      writer.uint32(10).string(message.conversationId);
+    }
+    if (message.typing !== false) {
+      writer.uint32(16).bool(message.typing);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TypingRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTypingRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.conversationId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.typing = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseTypingEvent(): TypingEvent {
+  return { conversationId: "", userId: "", typing: false };
+}
+
+export const TypingEvent: MessageFns<TypingEvent> = {
+  encode(message: TypingEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.conversationId !== "") {
+      writer.uint32(10).string(message.conversationId);
+    }
+    if (message.userId !== "") {
+      writer.uint32(18).string(message.userId);
+    }
+    if (message.typing !== false) {
+      writer.uint32(24).bool(message.typing);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TypingEvent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTypingEvent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.conversationId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.typing = reader.bool();
             continue;
           }
         }

@@ -30,6 +30,12 @@ export type BusEvent =
   /** A user's tokens were revoked: close their connections. */
   | { type: 'revoked'; userId: string }
   /**
+   * A member is typing in a conversation, or stopped (gateway/typing.ts).
+   * `recipients`: the other members, for small conversations; else every
+   * node picks its own members' connections.
+   */
+  | { type: 'typing'; conversationId: string; userId: string; typing: boolean; recipients?: readonly string[] }
+  /**
    * Room traffic. Each event crosses the bus once and reaches each node once,
    * whatever the number of viewers there; every node then batches it for its
    * own viewers (gateway/room-hub.ts). All are keyed by room, so an adapter
@@ -124,6 +130,8 @@ export function routesOf(event: BusEvent): Array<[route: string, copy: BusEvent]
     }
     case 'membership':
       return event.userIds.map((userId) => [userRoute(userId), { ...event, userIds: [userId] }]);
+    case 'typing':
+      return event.recipients?.map((userId) => [userRoute(userId), { ...event, recipients: [userId] }]);
     case 'summary':
     case 'revoked':
       return [[userRoute(event.userId), event]];

@@ -29,6 +29,7 @@ import type { RoomService } from '../services/rooms.js';
 import type { RoomHub } from './room-hub.js';
 import type { AuthService } from '../services/auth.js';
 import type { ConversationSettings } from '../services/conversation-settings.js';
+import type { TypingRelay } from './typing.js';
 import type { ConversationService } from '../services/conversations.js';
 import type { MediaLimits } from '../services/media.js';
 import { type MessagingService, overloadedError } from '../services/messaging.js';
@@ -92,6 +93,8 @@ export interface GatewayContext {
   messaging: MessagingService;
   conversations: ConversationService;
   settings: ConversationSettings;
+  /** Typing indicators (typing.ts): no reply, so not a handler of its own. */
+  typing: Pick<TypingRelay, 'relay'>;
   directory: UserDirectory;
   rooms: RoomService;
   roomHub: RoomHub;
@@ -317,8 +320,8 @@ export class Session {
       return;
     }
     // A reply with request_id 0 could not be told from a push, so requests
-    // must carry an id; only `delivered`, which has no reply, may omit it.
-    if (frame.requestId === 0 && body.$case !== 'delivered') {
+    // must carry an id; only `delivered` and `typing`, which have no reply, may omit it.
+    if (frame.requestId === 0 && body.$case !== 'delivered' && body.$case !== 'typing') {
       this.replyError(0, new ParleyError('BAD_FRAME', `${body.$case} needs a non-zero request_id`));
       return;
     }
@@ -330,6 +333,10 @@ export class Session {
     this.context.countRequest(body.$case);
     // Reserved (docs/protocol.md): accepted, never answered, not used yet.
     if (body.$case === 'delivered') return;
+    if (body.$case === 'typing') {
+      void this.context.typing.relay(this, this.userId as string, body.value.conversationId, body.value.typing);
+      return;
+    }
     // Sends are limited by their own per-user bucket, which keeps send order (checkSendRate).
     if (REQUESTS[body.$case].rate === 'request') {
       const waitMs = this.bucket.take(this.context.clock.now());
