@@ -183,3 +183,22 @@ test('user.online and user.offline, when asked for: once per first and last conn
   assert.deepEqual(presence().map((event) => [event.type, event.userId]), [['user.online', 'bob'], ['user.offline', 'bob'], ['user.online', 'ann']]);
   assert.equal(endpoint.state.unsigned, 0);
 });
+
+test('room.opened when a live room is created, then room.closed when it ends, by default', async (t) => {
+  const endpoint = await receiver(t);
+  const fixture = await startTestServer(t, options(endpoint.url));
+  await fixture.api.call('POST', '/v1/users', { id: 'host' });
+  const created = await fixture.api.call('POST', '/v1/rooms', { id: 'spring-live', name: 'Spring live', hostId: 'host' });
+  assert.equal(created.status, 201);
+  await eventually(() => endpoint.state.events.some((event) => event.type === 'room.opened'), 5000, 'room.opened');
+  const opened = endpoint.state.events.find((event) => event.type === 'room.opened') as unknown as { conversationId: string; at: number; room: unknown };
+  assert.equal(opened.conversationId, 'spring-live');
+  assert.deepEqual(opened.room, { id: 'spring-live', name: 'Spring live', hostId: 'host' });
+  assert.equal(opened.at, created.body.createdAt);
+  assert.equal((await fixture.api.call('POST', '/v1/rooms/spring-live/close', {})).status, 204);
+  await eventually(() => endpoint.state.events.some((event) => event.type === 'room.closed'), 5000, 'room.closed');
+  assert.deepEqual(
+    endpoint.state.events.filter((event) => event.conversationId === 'spring-live').map((event) => event.type),
+    ['room.opened', 'room.closed'],
+  );
+});

@@ -52,7 +52,7 @@ import { Moderation } from './moderation/moderation.js';
 import { WordFilter } from './moderation/word-filter.js';
 import { WebhookDispatcher } from './webhooks/dispatcher.js';
 import { USER_EVENT_TYPES, webhookEventTypes } from './webhooks/events.js';
-import { PresenceEvents } from './webhooks/presence-events.js';
+import { LiveEvents } from './webhooks/live-events.js';
 import { WebhookFeed } from './webhooks/feed.js';
 import { type PushSender, allPushSenders } from './push/push-sender.js';
 import { DEFAULT_PUSH_OPTIONS, PushService } from './push/push-service.js';
@@ -400,17 +400,22 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
     });
   }
   const webhookTypes = webhookEventTypes(config.webhooks.events);
-  const presenceEvents =
-    config.webhooks.url === undefined || !USER_EVENT_TYPES.some((type) => webhookTypes.has(type))
+  const liveEvents =
+    config.webhooks.url === undefined ? undefined : new LiveEvents({ types: webhookTypes, offlineGraceMs: config.webhooks.offlineGraceMs, onEvent: () => webhooks?.wake() });
+  const stopWatchingPresence =
+    liveEvents === undefined || !USER_EVENT_TYPES.some((type) => webhookTypes.has(type)) ? undefined : presence.onUserChanged((userId, online) => liveEvents.changed(userId, online));
+  const stopWatchingRooms =
+    liveEvents === undefined
       ? undefined
-      : new PresenceEvents({ types: webhookTypes, offlineGraceMs: config.webhooks.offlineGraceMs, onEvent: () => webhooks?.wake() });
-  const stopWatchingPresence = presenceEvents === undefined ? undefined : presence.onUserChanged((userId, online) => presenceEvents.changed(userId, online));
+      : timedBus.subscribe((event) => {
+          if (event.type === 'roomOpened') liveEvents.roomOpened(event.room);
+        });
   const webhooks =
     config.webhooks.url === undefined
       ? undefined
       : new WebhookDispatcher(
           timedStore,
-          { url: config.webhooks.url, secret: hookSecret(), events: webhookTypes, nodeId: config.nodeId, presence: presenceEvents },
+          { url: config.webhooks.url, secret: hookSecret(), events: webhookTypes, nodeId: config.nodeId, live: liveEvents },
           log.child({ component: 'webhooks' }),
         );
   registerAdminApi(app, {
@@ -524,7 +529,8 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
         }
         stopWakingWebhooks?.();
         stopWatchingPresence?.();
-        presenceEvents?.close();
+        stopWatchingRooms?.();
+        liveEvents?.close();
         await push?.close();
         await webhooks?.close();
         nodeStats.close();

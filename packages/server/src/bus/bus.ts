@@ -41,6 +41,8 @@ export type BusEvent =
    * own viewers (gateway/room-hub.ts). All are keyed by room, so an adapter
    * can route them only to nodes with viewers in that room.
    */
+  /** A live room was created (for the webhooks' room.opened; every node hears it). */
+  | { type: 'roomOpened'; room: { id: string; name: string; hostId: string; createdAt: number } }
   /** A reliable room message was committed (also the room_closed system message). */
   | { type: 'roomMessage'; message: StoredMessage }
   /** An ephemeral room event that passed its ingress node's checks and budget. */

@@ -79,7 +79,7 @@ export class RoomService {
     const host = requireId(hostId, 'hostId');
     const id = input.id === undefined || input.id === '' ? newRoomId() : requireId(input.id, 'id');
     const name = requireName(input.name, 'name', this.limits);
-    return this.store.write(async (tx) => {
+    const room = await this.store.write(async (tx) => {
       await requireUsers(tx, [host]);
       const now = this.clock.now();
       const row: ConversationRow = { id, kind: 'room', name, subject: '', lastSeq: 0, memberCount: 0, createdAt: now, updatedAt: now };
@@ -87,6 +87,8 @@ export class RoomService {
       await tx.putRoomPerson({ conversationId: id, userId: host, role: 'owner', mutedUntil: 0 });
       return toRoomView(row, host);
     });
+    this.bus.publish({ type: 'roomOpened', room: { id: room.id, name: room.name, hostId: room.hostId, createdAt: room.createdAt } });
+    return room;
   }
 
   /** A room and its people (host, admins, muted viewers). */

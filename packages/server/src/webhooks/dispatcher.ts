@@ -11,13 +11,13 @@
  * resumes there; a batch accepted but not yet saved is sent again, so
  * delivery is at least once and receivers drop repeated event ids.
  *
- * Presence events (user.online, user.offline) are not in the feed: the
- * dispatching node sends those it saw, ahead of the next page of the feed.
+ * Live events (user.online, user.offline, room.opened) are not in the feed:
+ * the dispatching node sends those it saw, ahead of the next page of it.
  */
 import type { Logger } from 'pino';
 import { postSigned } from '../util/signed-post.js';
 import type { FeedCursor, FeedMessage, FeedPosition } from '../store/store.js';
-import { FEED_START, type UserWebhookEvent, type WebhookEvent, type WebhookEventType, eventOf, positionOf } from './events.js';
+import { FEED_START, type LiveWebhookEvent, type WebhookEvent, type WebhookEventType, eventOf, positionOf } from './events.js';
 
 /** What the dispatcher needs of the store. */
 export interface FeedStore {
@@ -45,8 +45,8 @@ export interface WebhookDispatcherOptions {
   longestRetryMs?: number;
   /** How often an idle dispatcher looks for new messages when nothing woke it. */
   idlePollMs?: number;
-  /** Where user.online / user.offline wait (presence-events.ts), when they were asked for. */
-  presence?: { take(max: number): UserWebhookEvent[]; clear(): void };
+  /** Where the live events wait (live-events.ts). */
+  live?: { take(max: number): LiveWebhookEvent[]; clear(): void };
 }
 
 /** The cursor's name in the store: one webhook endpoint, one cursor. */
@@ -67,7 +67,7 @@ export interface WebhookStatus {
 }
 
 export class WebhookDispatcher {
-  private readonly options: Required<Omit<WebhookDispatcherOptions, 'events' | 'presence'>> & Pick<WebhookDispatcherOptions, 'events' | 'presence'>;
+  private readonly options: Required<Omit<WebhookDispatcherOptions, 'events' | 'live'>> & Pick<WebhookDispatcherOptions, 'events' | 'live'>;
   private closed = false;
   private wakeUp: (() => void) | undefined;
   private woken = false;
@@ -136,12 +136,12 @@ export class WebhookDispatcher {
     const cursor = await this.store.claimFeedCursor(CURSOR, nodeId, Date.now(), leaseMs, start);
     this.status.dispatching = cursor !== undefined;
     if (cursor === undefined) {
-      this.options.presence?.clear();
+      this.options.live?.clear();
       // Another node dispatches: look again later, not at every message (each look is a store write).
       await this.pause(leaseMs / 3, false);
       return;
     }
-    const live = this.options.presence?.take(batchSize) ?? [];
+    const live = this.options.live?.take(batchSize) ?? [];
     if (live.length > 0) {
       if (await this.deliver(live)) this.status.delivered += live.length;
       return;

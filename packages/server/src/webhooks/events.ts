@@ -20,29 +20,44 @@ export const MESSAGE_EVENT_TYPES = [
   'room.closed',
 ] as const;
 
-/** A user's first connection anywhere opened, or their last one closed (presence-events.ts): live, not in the feed. */
+/** A user's first connection anywhere opened, or their last one closed (live-events.ts): live, not in the feed. */
 export const USER_EVENT_TYPES = ['user.online', 'user.offline'] as const;
 
-/** Every event type. */
-export const WEBHOOK_EVENT_TYPES = [...MESSAGE_EVENT_TYPES, ...USER_EVENT_TYPES] as const;
+/** Every event type. room.opened is live too (live-events.ts): creating a room stores no message. */
+export const WEBHOOK_EVENT_TYPES = [...MESSAGE_EVENT_TYPES, 'room.opened', ...USER_EVENT_TYPES] as const;
 
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 export type UserEventType = (typeof USER_EVENT_TYPES)[number];
 
 /**
  * The configured list as a set; an unknown name is a configuration error.
- * Without a list: every message type. Presence is asked for by name, since
+ * Without a list: every type but presence, which is asked for by name, since
  * in a large deployment it is most of the traffic and few receivers want it.
  */
 export function webhookEventTypes(names: readonly string[] | undefined): ReadonlySet<WebhookEventType> {
-  if (names === undefined) return new Set(MESSAGE_EVENT_TYPES);
+  if (names === undefined) return new Set([...MESSAGE_EVENT_TYPES, 'room.opened']);
   for (const name of names) {
     if (!(WEBHOOK_EVENT_TYPES as readonly string[]).includes(name)) throw new Error(`unknown webhook event type ${name} (known: ${WEBHOOK_EVENT_TYPES.join(', ')})`);
   }
   return new Set(names as WebhookEventType[]);
 }
 
-export type WebhookEvent = MessageWebhookEvent | UserWebhookEvent;
+export type WebhookEvent = MessageWebhookEvent | LiveWebhookEvent;
+
+/** The events that are not read from the feed (live-events.ts). */
+export type LiveWebhookEvent = UserWebhookEvent | RoomOpenedWebhookEvent;
+
+/** A live room was created. */
+export interface RoomOpenedWebhookEvent {
+  /** Random. */
+  id: string;
+  type: 'room.opened';
+  /** The room's id, as room.closed and the room's messages have it. */
+  conversationId: string;
+  /** When it was created (ms since the epoch). */
+  at: number;
+  room: { id: string; name: string; hostId: string };
+}
 
 /** A user went online or offline (cluster-wide). */
 export interface UserWebhookEvent {

@@ -1,16 +1,20 @@
 /**
- * user.online and user.offline for the webhooks: when a user's first
- * connection anywhere in the cluster opens, and when their last one closes
- * (ClusterPresence tells every node). A phone on a weak network drops and
- * reconnects all the time, so an offline waits a grace period: a user back
- * within it never went offline, and nothing is sent. Events wait here,
- * bounded, for the dispatcher; they are live, not stored: a node that takes
- * the dispatcher over starts from what it sees from then on.
+ * The webhook events that are not in the store's feed, because what they
+ * report is not stored as a message (decision 110), waiting for the
+ * dispatcher: bounded, live, and a node that takes the dispatcher over
+ * starts from what it sees from then on.
+ *
+ * - user.online and user.offline: a user's first connection anywhere in the
+ *   cluster opened, their last one closed (ClusterPresence tells every
+ *   node). A phone on a weak network drops and reconnects all the time, so
+ *   an offline waits a grace period: a user back within it never went
+ *   offline, and nothing is sent.
+ * - room.opened: a live room was created (a bus event every node hears).
  */
 import { randomUUID } from 'node:crypto';
-import type { UserEventType, UserWebhookEvent } from './events.js';
+import type { LiveWebhookEvent, RoomOpenedWebhookEvent, UserEventType } from './events.js';
 
-export interface PresenceEventsOptions {
+export interface LiveEventsOptions {
   /** How long a user must stay away before user.offline. Default 5,000 ms. */
   offlineGraceMs?: number;
   /** Events waiting, at most; past it the oldest are dropped (counted). Default 10,000. */
@@ -21,8 +25,8 @@ export interface PresenceEventsOptions {
   onEvent(): void;
 }
 
-export class PresenceEvents {
-  private readonly queue: UserWebhookEvent[] = [];
+export class LiveEvents {
+  private readonly queue: LiveWebhookEvent[] = [];
   /** Users who left, by the time they left, until their grace ends. */
   private readonly leaving = new Map<string, { at: number; timer: ReturnType<typeof setTimeout> }>();
   private readonly graceMs: number;
@@ -30,7 +34,7 @@ export class PresenceEvents {
   /** Events dropped for the bound since start. */
   dropped = 0;
 
-  constructor(private readonly options: PresenceEventsOptions) {
+  constructor(private readonly options: LiveEventsOptions) {
     this.graceMs = options.offlineGraceMs ?? 5000;
     this.maxQueued = options.maxQueued ?? 10_000;
   }
@@ -57,8 +61,15 @@ export class PresenceEvents {
     this.leaving.set(userId, { at, timer });
   }
 
+  /** A live room was created (on any node). */
+  roomOpened(room: { id: string; name: string; hostId: string; createdAt: number }): void {
+    if (!this.options.types.has('room.opened')) return;
+    const event: RoomOpenedWebhookEvent = { id: `r_${randomUUID()}`, type: 'room.opened', conversationId: room.id, at: room.createdAt, room: { id: room.id, name: room.name, hostId: room.hostId } };
+    this.enqueue(event);
+  }
+
   /** Up to `max` waiting events, oldest first, taken out of the queue. */
-  take(max: number): UserWebhookEvent[] {
+  take(max: number): LiveWebhookEvent[] {
     return this.queue.splice(0, max);
   }
 
@@ -74,12 +85,15 @@ export class PresenceEvents {
   }
 
   private push(type: UserEventType, userId: string, at: number): void {
-    if (!this.options.types.has(type)) return;
+    if (this.options.types.has(type)) this.enqueue({ id: `u_${randomUUID()}`, type, userId, at });
+  }
+
+  private enqueue(event: LiveWebhookEvent): void {
     if (this.queue.length >= this.maxQueued) {
       this.queue.shift();
       this.dropped += 1;
     }
-    this.queue.push({ id: `u_${randomUUID()}`, type, userId, at });
+    this.queue.push(event);
     this.options.onEvent();
   }
 }
