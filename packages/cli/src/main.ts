@@ -6,10 +6,11 @@
 import { type Command, EXIT_FAILURE, EXIT_USAGE, UsageError, describeError } from './command.js';
 import { groupCommand, roomCommand, tokenCommand, userCommand, webhooksCommand } from './commands/admin.js';
 import { certCommand } from './commands/cert.js';
+import { vapidKeysCommand } from './commands/vapid-keys.js';
 import { chatCommand } from './commands/chat.js';
 import { startCommand } from './commands/start.js';
 
-const COMMANDS: readonly Command[] = [startCommand, userCommand, tokenCommand, groupCommand, roomCommand, webhooksCommand, chatCommand, certCommand];
+const COMMANDS: readonly Command[] = [startCommand, userCommand, tokenCommand, groupCommand, roomCommand, webhooksCommand, chatCommand, certCommand, vapidKeysCommand];
 
 function overview(): string {
   const width = Math.max(...COMMANDS.map((command) => command.name.length));

@@ -278,6 +278,20 @@ describe('parley CLI', () => {
     assert.match(result.stderr, /NOT_FOUND.*parley user add nobody/);
   });
 
+  test('vapid-keys prints a fresh pair as the two environment lines a cluster shares', async () => {
+    const first = await runCli(['vapid-keys']);
+    const second = await runCli(['vapid-keys']);
+    assert.equal(first.code, 0);
+    const lines = first.stdout.trim().split('\n');
+    assert.equal(lines.length, 2);
+    const [publicKey, privateKey] = lines.map((line) => line.split('=')[1] ?? '');
+    assert.match(lines[0] ?? '', /^PARLEY_VAPID_PUBLIC_KEY=[A-Za-z0-9_-]+$/);
+    assert.match(lines[1] ?? '', /^PARLEY_VAPID_PRIVATE_KEY=[A-Za-z0-9_-]+$/);
+    assert.equal(Buffer.from(publicKey as string, 'base64url').length, 65);
+    assert.equal(Buffer.from(privateKey as string, 'base64url').length, 32);
+    assert.notEqual(first.stdout, second.stdout, 'a new pair each time');
+  });
+
   test('--help describes the commands', async () => {
     const overview = await runCli(['--help']);
     assert.equal(overview.code, 0);

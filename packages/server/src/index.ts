@@ -42,3 +42,4 @@ export { type TlsOptions, type DevCertificate, createDevCertificate } from './tl
 export type { BeforeSend, BeforeSendVerdict, OutgoingMessage } from './moderation/before-send.js';
 export { signature as hookSignature } from './util/signed-post.js';
 export type { PushNotification, PushSender } from './push/push-sender.js';
+export { type VapidKeys, type WebPushPayload, generateVapidKeys } from './push/web-push.js';
