@@ -191,6 +191,17 @@ export async function signUp(page: Page, baseUrl: string, userId: string, name: 
   await expectAttribute(page.getByTestId('connection-state'), 'data-state', 'online');
 }
 
+/** Signs in an existing user through the app's development sign-in form (another device of theirs) and waits for the chat UI, online. */
+export async function signIn(page: Page, baseUrl: string, userId: string, name: string): Promise<void> {
+  await page.goto(`${baseUrl}/`);
+  await page.getByTestId('mode-signin').click();
+  await page.getByTestId('signin-user-id').fill(userId);
+  await page.getByTestId('signin-password').fill(PASSWORD);
+  await page.getByTestId('signin-submit').click();
+  await expectText(page.getByTestId('me-name'), name);
+  await expectAttribute(page.getByTestId('connection-state'), 'data-state', 'online');
+}
+
 /** Starts (or opens) a direct chat by user id through the "New chat" dialog. */
 export async function startDirectChat(page: Page, userId: string): Promise<void> {
   await page.getByTestId('new-chat').click();

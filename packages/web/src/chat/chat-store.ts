@@ -18,6 +18,11 @@
  * so that the server stores it once. Uploads live in memory only: a reload
  * forgets those not yet sent (the browser holds the bytes, not the app).
  *
+ * The user's own settings of a conversation (mute, pin, draft) live in the
+ * SDK's summaries, the same on all their devices; the list keeps the SDK's
+ * order (pinned first). Drafts typed here are kept and saved by a
+ * DraftKeeper (draft-keeper.ts).
+ *
  * The SDK does the hard parts (ordering, exactly-once, resume, unread counts);
  * nothing here second-guesses it.
  */
@@ -36,6 +41,7 @@ import {
   type UserProfile,
 } from '@parley/client';
 import { formatDuration } from '../format.js';
+import { DraftKeeper } from './draft-keeper.js';
 import { type ConversationLabel, MemoryOutboxStore, type OutboxRecord, type OutboxStore } from './outbox-store.js';
 import { measureVideo } from './video-facts.js';
 
@@ -128,7 +134,8 @@ export interface ChatState {
   readonly self: { readonly userId: string; readonly name: string };
   readonly connection: ConnectionInfo;
   /**
-   * Newest activity first; a message waiting to be sent counts as activity.
+   * Pinned first (the latest pinned on top), then newest activity first; a
+   * message waiting to be sent counts as activity.
    * Includes, until the server's summary arrives, a stand-in for each
    * conversation that only restored outbox entries are known of (after a
    * reload while offline).
@@ -177,6 +184,8 @@ interface UploadJob {
 
 export class ChatStore {
   readonly client: ParleyClient;
+  /** What is typed in each conversation's composer and not sent. */
+  readonly drafts: DraftKeeper;
   private current: ChatState;
   private readonly listeners = new Set<() => void>();
   private notifyScheduled = false;
@@ -214,6 +223,10 @@ export class ChatStore {
       clientName: 'parley-web/0.1',
     });
     this.outbox = Promise.resolve(options.outbox ?? new MemoryOutboxStore());
+    this.drafts = new DraftKeeper({
+      draftOf: (conversationId) => this.client.conversation(conversationId)?.draft ?? '',
+      save: (conversationId, text) => this.client.saveDraft(conversationId, text),
+    });
     const names = new Map([[options.self.userId, options.self.name]]);
     this.current = {
       self: options.self,
@@ -243,9 +256,19 @@ export class ChatStore {
     };
     window.addEventListener('online', onNetwork);
     window.addEventListener('offline', onNetwork);
+    // A page being closed, reloaded or put away (a phone's app switcher) may
+    // never run another timer: drafts waiting for typing to pause go now.
+    const onLeaving = () => this.drafts.flush();
+    const onHidden = () => {
+      if (document.visibilityState === 'hidden') this.drafts.flush();
+    };
+    window.addEventListener('pagehide', onLeaving);
+    document.addEventListener('visibilitychange', onHidden);
     this.cleanups.push(() => {
       window.removeEventListener('online', onNetwork);
       window.removeEventListener('offline', onNetwork);
+      window.removeEventListener('pagehide', onLeaving);
+      document.removeEventListener('visibilitychange', onHidden);
     });
   }
 
@@ -271,6 +294,9 @@ export class ChatStore {
 
   close(): void {
     if (this.closed) return;
+    // Best effort: sent ahead of the close, unless the connection is down.
+    this.drafts.flush();
+    this.drafts.close();
     this.closed = true;
     for (const cleanup of this.cleanups) cleanup();
     for (const timer of this.membersReloads.values()) clearTimeout(timer);
@@ -318,6 +344,26 @@ export class ChatStore {
 
   async leave(conversationId: string): Promise<void> {
     await this.client.leave(conversationId);
+  }
+
+  // ---- this user's settings of a conversation, the same on all their devices ----
+
+  /** Keeps the conversation at the top of the list. Rejects with LIMIT_EXCEEDED past the server's maxPinned (see describePinError). */
+  async pin(conversationId: string): Promise<void> {
+    await this.client.pin(conversationId);
+  }
+
+  async unpin(conversationId: string): Promise<void> {
+    await this.client.unpin(conversationId);
+  }
+
+  /** Mutes notifications for `durationMs` from now; default: until unmuted. Unread counts go on. */
+  async mute(conversationId: string, durationMs?: number): Promise<void> {
+    await this.client.mute(conversationId, durationMs === undefined ? undefined : Date.now() + durationMs);
+  }
+
+  async unmute(conversationId: string): Promise<void> {
+    await this.client.unmute(conversationId);
   }
 
   /** Loads (or reloads) the members of a conversation into state.members. */
@@ -687,6 +733,8 @@ export class ChatStore {
     if (state === 'open') {
       this.readRequested.clear();
       for (const [conversationId, seq] of this.unconfirmedReads) this.sendRead(conversationId, seq);
+      // Drafts whose save failed while the connection was down.
+      this.drafts.flush();
     }
     if (state === 'open' && !this.current.listLoaded) this.markListChanged();
     const next: { state: ClientState; error?: string } = { state };
@@ -869,8 +917,9 @@ function revokePreview(upload: PendingUpload): void {
 
 /**
  * The list as shown: the server's summaries plus stand-ins for conversations
- * known only from waiting messages, ordered by their newest activity, a
- * waiting message included.
+ * known only from waiting messages, in the SDK's order (pinned first, the
+ * latest pinned on top), then by their newest activity, a waiting message
+ * included.
  */
 function withWaiting(
   known: readonly ConversationSummary[],
@@ -905,7 +954,7 @@ function withWaiting(
   }
   if (!changed) return known;
   const activity = (summary: ConversationSummary) => Math.max(summary.updatedAt, newestWaiting(timelines.get(summary.id))?.createdAt ?? 0);
-  return list.sort((a, b) => activity(b) - activity(a));
+  return list.sort((a, b) => (b.pinnedAt ?? 0) - (a.pinnedAt ?? 0) || activity(b) - activity(a));
 }
 
 function namesFrom(state: ChatState, conversations: readonly ConversationSummary[]): ReadonlyMap<string, string> {
@@ -943,6 +992,18 @@ export function describeUploadError(error: unknown, kind: MediaKind): string {
       case 'TIMEOUT':
         return 'The upload did not get through. Try again.';
     }
+  }
+  return describeError(error);
+}
+
+/**
+ * Human text for a refused pin. The user has as many pinned as the server
+ * allows when it says LIMIT_EXCEEDED, so their count is the limit.
+ */
+export function describePinError(error: unknown, pinnedCount: number): string {
+  if (error instanceof ParleyError && error.codeName === 'LIMIT_EXCEEDED') {
+    if (pinnedCount === 0) return 'You cannot pin more conversations. Unpin one first.';
+    return `You can pin at most ${pinnedCount} conversation${pinnedCount === 1 ? '' : 's'}. Unpin one first.`;
   }
   return describeError(error);
 }

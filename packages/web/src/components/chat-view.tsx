@@ -1,8 +1,9 @@
 /**
- * One open conversation: header (with buttons for the side panels that apply),
- * message list, composer, and the open side panel. It decides when messages
- * count as read: when they are on screen in a visible page. Files dropped
- * anywhere on it are sent to the conversation, like attached ones.
+ * One open conversation: header (with buttons for the side panels that apply
+ * and the options menu), message list, composer, and the open side panel. It
+ * decides when messages count as read: when they are on screen in a visible
+ * page. Files dropped anywhere on it are sent to the conversation, like
+ * attached ones.
  */
 import type { ConversationSummary } from '@parley/client';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
@@ -13,6 +14,7 @@ import { PANELS, type PanelDefinition } from '../panels/registry.js';
 import { Avatar } from './avatar.js';
 import { Composer } from './composer.js';
 import { conversationTitle } from './conversation-list.js';
+import { ConversationMenu } from './conversation-menu.js';
 import { MessageList } from './message-list.js';
 
 /** The server's default maxTextChars. */
@@ -87,6 +89,7 @@ function OpenChat({ conversation, store, panelId, onPanel, onBack }: OpenChatPro
   // when the page became visible again with unread messages); it stays put.
   const [dividerAfterSeq, setDividerAfterSeq] = useState<number | undefined>(() => (conversation.unread > 0 ? conversation.readSeq : undefined));
   const [sentSignal, setSentSignal] = useState(0);
+  const [settingsError, setSettingsError] = useState<string | undefined>();
   const current = useRef(conversation);
   current.current = conversation;
 
@@ -191,8 +194,19 @@ function OpenChat({ conversation, store, panelId, onPanel, onBack }: OpenChatPro
                 <panel.Icon />
               </button>
             ))}
+            <ConversationMenu conversation={conversation} onError={setSettingsError} />
           </div>
         </header>
+        {settingsError !== undefined && (
+          <div class="form-error chat-error" role="alert" data-testid="conversation-error">
+            <span>{settingsError}</span>
+            <button type="button" class="icon-button small" aria-label="Dismiss" onClick={() => setSettingsError(undefined)}>
+              <svg viewBox="0 0 20 20" aria-hidden="true">
+                <path d="M5 5l10 10M15 5L5 15" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" />
+              </svg>
+            </button>
+          </div>
+        )}
         <AboutBanner conversation={conversation} />
         <MessageList
           key={conversationId}

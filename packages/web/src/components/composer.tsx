@@ -1,9 +1,15 @@
 /**
  * The message composer: a growing text area; Enter sends, Shift+Enter adds a
- * line (and Enter while an input method is composing does not send). Drafts
- * are kept per conversation while the page lives. Works while offline: the
- * message waits in the app's outbox (kept across reloads) and goes out when
- * the connection returns.
+ * line (and Enter while an input method is composing does not send). Works
+ * while offline: the message waits in the app's outbox (kept across reloads)
+ * and goes out when the connection returns.
+ *
+ * Drafts (the store's DraftKeeper): it opens with the text left unsent here,
+ * else the draft saved from any of the user's devices; what is typed is
+ * saved once typing pauses and when the composer closes, and cleared once
+ * sent. A draft another device saves meanwhile replaces the text unless
+ * something typed here is not saved yet, or the composer is empty with the
+ * user in it.
  *
  * Files come in through the attach button (several at once), or pasted into
  * the text area (a screenshot from the clipboard); the chat view takes
@@ -12,10 +18,10 @@
  */
 import { MAX_TEXT_PARTS, splitLongText } from '@parley/client';
 import { useEffect, useRef, useState } from 'preact/hooks';
+import { useChat, useChatStore } from '../chat/use-chat.js';
 import { type RecordedVoice, type VoiceRecording, canRecordVoice } from '../voice-recording.js';
 import { RecordButton, RecordingBar } from './voice-recorder.js';
 
-const drafts = new Map<string, string>();
 const MAX_HEIGHT_PX = 160;
 
 interface ComposerProps {
@@ -31,7 +37,9 @@ interface ComposerProps {
 const VOICE_SUPPORTED = typeof window !== 'undefined' && canRecordVoice();
 
 export function Composer({ conversationId, maxLength, onSend, onAttach, onVoice }: ComposerProps) {
-  const [text, setText] = useState(() => drafts.get(conversationId) ?? '');
+  const { drafts } = useChatStore();
+  const [text, setText] = useState(() => drafts.text(conversationId));
+  const serverDraft = useChat((state) => state.conversations.find((summary) => summary.id === conversationId)?.draft ?? '');
   const [recording, setRecording] = useState<VoiceRecording | undefined>();
   const [voiceNote, setVoiceNote] = useState<string | undefined>();
   const input = useRef<HTMLTextAreaElement>(null);
@@ -55,9 +63,21 @@ export function Composer({ conversationId, maxLength, onSend, onAttach, onVoice 
 
   const update = (value: string) => {
     setText(value);
-    if (value === '') drafts.delete(conversationId);
-    else drafts.set(conversationId, value);
+    drafts.typed(conversationId, value);
   };
+
+  // Leaving the conversation saves what typing has not paused for yet.
+  useEffect(() => () => drafts.flush(conversationId), [drafts, conversationId]);
+
+  const shown = useRef(text);
+  shown.current = text;
+  useEffect(() => {
+    const element = input.current;
+    const focused = element !== null && document.activeElement === element && document.hasFocus();
+    if (!drafts.follows(conversationId, serverDraft, shown.current, focused)) return;
+    setText(serverDraft);
+    requestAnimationFrame(resize);
+  }, [drafts, conversationId, serverDraft]);
 
   const message = text.trim();
   const parts = message.length > maxLength ? splitLongText(message, maxLength) : [message];
@@ -65,7 +85,8 @@ export function Composer({ conversationId, maxLength, onSend, onAttach, onVoice 
   const submit = () => {
     if (message === '' || parts === undefined) return;
     for (const part of parts) onSend(part);
-    update('');
+    setText('');
+    drafts.sent(conversationId);
     requestAnimationFrame(resize);
     input.current?.focus();
   };

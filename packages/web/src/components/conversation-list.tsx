@@ -1,11 +1,17 @@
 /**
- * The conversation list: newest activity first, each with avatar, name, last
- * message preview and time, and its unread badge. Updates live from the SDK's
+ * The conversation list: pinned first, then newest activity first (the
+ * store's order, which is the SDK's), each with avatar, name, last message
+ * preview and time, and its unread badge. Updates live from the SDK's
  * summaries; a message still waiting to be sent is the preview, with its send
  * state, since the chat shows it last.
+ *
+ * The user's own settings show too: a pin on pinned conversations, a crossed
+ * bell and a grey badge on muted ones, and "Draft:" with the text left
+ * unsent in a conversation that is not the open one.
  */
-import type { ConversationSummary } from '@parley/client';
+import { type ConversationSummary, isMuted } from '@parley/client';
 import { memo } from 'preact/compat';
+import { useEffect, useReducer } from 'preact/hooks';
 import { type Timeline, type WaitingItem, newestWaiting } from '../chat/chat-store.js';
 import { useChat } from '../chat/use-chat.js';
 import { listTime, nameOf } from '../format.js';
@@ -24,6 +30,7 @@ export function ConversationList({ activeId, onOpen }: ConversationListProps) {
   const connection = useChat((state) => state.connection.state);
   const listLoaded = useChat((state) => state.listLoaded);
   const timelines = useChat((state) => state.timelines);
+  useRenderWhenMuteEnds(conversations);
 
   if (conversations.length === 0 || !listLoaded) {
     if (conversations.length > 0) {
@@ -53,6 +60,28 @@ export function ConversationList({ activeId, onOpen }: ConversationListProps) {
   return <ConversationItems conversations={conversations} activeId={activeId} names={names} selfId={selfId} timelines={timelines} onOpen={onOpen} />;
 }
 
+/** setTimeout's longest delay (about 24 days); a mute ending later is checked again on a later render. */
+const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
+
+/**
+ * A mute ends when its time passes, with nothing from the server saying so:
+ * renders the list again then, for its marker and badge to change.
+ */
+function useRenderWhenMuteEnds(conversations: readonly ConversationSummary[]): void {
+  const [, rerender] = useReducer((count: number) => count + 1, 0);
+  const now = Date.now();
+  let nextEnd = Number.POSITIVE_INFINITY;
+  for (const summary of conversations) {
+    if (summary.mutedUntil !== undefined && summary.mutedUntil > now) nextEnd = Math.min(nextEnd, summary.mutedUntil);
+  }
+  useEffect(() => {
+    const delay = nextEnd - Date.now();
+    if (!(delay <= MAX_TIMER_DELAY_MS)) return;
+    const timer = setTimeout(() => rerender(0), Math.max(0, delay));
+    return () => clearTimeout(timer);
+  }, [nextEnd]);
+}
+
 interface ItemsProps {
   conversations: readonly ConversationSummary[];
   activeId: string | undefined;
@@ -63,6 +92,7 @@ interface ItemsProps {
 }
 
 function ConversationItems({ conversations, activeId, names, selfId, timelines, onOpen }: ItemsProps) {
+  const now = Date.now();
   return (
     <ul class="conversation-list" aria-label="Conversations" data-testid="conversation-list">
       {conversations.map((conversation) => (
@@ -70,6 +100,7 @@ function ConversationItems({ conversations, activeId, names, selfId, timelines, 
           key={conversation.id}
           conversation={conversation}
           active={conversation.id === activeId}
+          muted={isMuted(conversation, now)}
           names={names}
           selfId={selfId}
           waiting={newestWaiting(timelines.get(conversation.id))}
@@ -83,6 +114,8 @@ function ConversationItems({ conversations, activeId, names, selfId, timelines, 
 interface ItemProps {
   conversation: ConversationSummary;
   active: boolean;
+  /** Muted now (the summary alone cannot say: a mute runs out by itself). */
+  muted: boolean;
   names: ReadonlyMap<string, string>;
   selfId: string;
   /** The newest message or upload waiting to be sent, shown as the last message. */
@@ -127,14 +160,47 @@ function WaitingIcon({ state }: { state: WaitingItem['state'] }) {
   );
 }
 
-const ConversationItem = memo(function ConversationItem({ conversation, active, names, selfId, waiting, onOpen }: ItemProps) {
+function PinnedIcon() {
+  return (
+    <span class="conversation-marker pinned-marker" data-testid="pinned-marker" role="img" aria-label="Pinned" title="Pinned">
+      <svg viewBox="0 0 16 16" aria-hidden="true">
+        <g transform="rotate(40 8 8)">
+          <path d="M5.2 1.5h5.6l-1.1 4.3 2.3 3H4l2.3-3z" fill="currentColor" />
+          <path d="M8 8.8v5.7" stroke="currentColor" stroke-width="1.5" stroke-linecap="round" />
+        </g>
+      </svg>
+    </span>
+  );
+}
+
+function MutedIcon() {
+  return (
+    <span class="conversation-marker muted-marker" data-testid="muted-marker" role="img" aria-label="Muted" title="Muted">
+      <svg viewBox="0 0 16 16" aria-hidden="true">
+        <path
+          d="M8 2.5A3.5 3.5 0 0 0 4.5 6v2.3L3.2 11h9.6l-1.3-2.7V6A3.5 3.5 0 0 0 8 2.5zM6.6 12.8a1.5 1.5 0 0 0 2.8 0"
+          fill="none"
+          stroke="currentColor"
+          stroke-width="1.4"
+          stroke-linecap="round"
+          stroke-linejoin="round"
+        />
+        <path d="M2.5 2.5l11 11" stroke="currentColor" stroke-width="1.4" stroke-linecap="round" />
+      </svg>
+    </span>
+  );
+}
+
+const ConversationItem = memo(function ConversationItem({ conversation, active, muted, names, selfId, waiting, onOpen }: ItemProps) {
   const title = conversationTitle(conversation);
   const unread = conversation.unread;
+  // The open conversation's draft is in its composer.
+  const draft = !active && conversation.draft !== undefined && conversation.draft !== '' ? conversation.draft : undefined;
   return (
     <li>
       <button
         type="button"
-        class={`conversation-item${active ? ' active' : ''}${unread > 0 ? ' has-unread' : ''}${conversation.active ? '' : ' inactive'}`}
+        class={`conversation-item${active ? ' active' : ''}${unread > 0 ? ' has-unread' : ''}${muted ? ' muted-conversation' : ''}${conversation.active ? '' : ' inactive'}`}
         data-testid="conversation-item"
         data-conversation-id={conversation.id}
         aria-current={active ? 'true' : undefined}
@@ -146,17 +212,27 @@ const ConversationItem = memo(function ConversationItem({ conversation, active, 
             <span class="conversation-name" data-testid="conversation-name">
               {title}
             </span>
+            {muted && <MutedIcon />}
             <span class="conversation-time">{listTime(waiting?.createdAt ?? conversation.lastMessage?.createdAt ?? conversation.updatedAt)}</span>
           </span>
           <span class="conversation-bottom">
             <span class="conversation-preview-line">
-              {waiting !== undefined && <WaitingIcon state={waiting.state} />}
+              {draft === undefined && waiting !== undefined && <WaitingIcon state={waiting.state} />}
               <span class="conversation-preview" data-testid="conversation-preview">
-                {waiting !== undefined ? `You: ${waiting.text}` : preview(conversation, names, selfId)}
+                {draft !== undefined ? (
+                  <>
+                    <span class="draft-label">Draft:</span> {draft}
+                  </>
+                ) : waiting !== undefined ? (
+                  `You: ${waiting.text}`
+                ) : (
+                  preview(conversation, names, selfId)
+                )}
               </span>
             </span>
+            {conversation.pinnedAt !== undefined && <PinnedIcon />}
             {unread > 0 && (
-              <span class="unread-badge" data-testid="unread-badge" role="img" aria-label={`${unread} unread`}>
+              <span class={`unread-badge${muted ? ' muted-badge' : ''}`} data-testid="unread-badge" role="img" aria-label={`${unread} unread`}>
                 {unread > 99 ? '99+' : unread}
               </span>
             )}
