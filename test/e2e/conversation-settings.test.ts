@@ -73,6 +73,8 @@ test("mute, pin and a draft reach the user's other devices at once, and a device
 test('pins are bounded and keep their order; pinning twice keeps the place; drafts are bounded', async (t) => {
   const fixture = await setup(t, { limits: { maxPinned: 2, maxDraftChars: 10 } });
   const ann = await device(t, fixture, 'ann');
+  assert.equal(ann.serverLimits?.maxPinned, 2, 'the welcome says how many');
+  assert.equal(ann.serverLimits?.maxDraftChars, 10);
   const first = await ann.direct('bob');
   const second = await ann.direct('cat');
   const third = (await ann.createGroup({ name: 'Third', memberIds: ['bob'] })).id;

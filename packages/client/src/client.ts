@@ -36,6 +36,7 @@ import { type Room, type RoomInfo, RoomSet, toRoomInfo } from './rooms.js';
 import { SyncEngine, initialSyncedSeq, type SyncStep } from './sync-engine.js';
 import type { OpenTransport } from './transport.js';
 import type {
+  ServerLimits,
   ClientEventName,
   ClientEvents,
   ClientState,
@@ -267,6 +268,20 @@ export class ParleyClient {
     return this.currentUserId;
   }
 
+  /** The bounds the server announced in its welcome (undefined before the first one), for checks before a request is made. */
+  get serverLimits(): ServerLimits | undefined {
+    const limits = this.limits;
+    if (limits === undefined) return undefined;
+    return {
+      maxTextChars: limits.maxTextChars,
+      maxDataBytes: limits.maxDataBytes,
+      maxGroupMembers: limits.maxGroupMembers,
+      maxDraftChars: limits.maxDraftChars,
+      maxPinned: limits.maxPinned,
+      maxUploadBytes: { image: limits.maxImageBytes, file: limits.maxFileBytes, voice: limits.maxVoiceBytes, video: limits.maxVideoBytes },
+    };
+  }
+
   /**
    * Connects, and resolves once the server welcomed this client and the
    * conversation list is loaded. Network failures are retried (see
@@ -323,7 +338,7 @@ export class ParleyClient {
 
   // ---- conversations ----
 
-  /** The local conversation list, newest activity first. */
+  /** The local conversation list: pinned first (the latest pinned on top), then newest activity first. */
   conversations(): ConversationSummary[] {
     return this.list.list();
   }

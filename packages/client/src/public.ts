@@ -36,6 +36,7 @@ export type {
   ReconnectOptions,
   Role,
   SearchUsersOptions,
+  ServerLimits,
   SendOptions,
   StateChange,
   SystemEvent,

@@ -198,6 +198,20 @@ export interface ConversationSummary {
   draft?: string;
 }
 
+/** What the server allows (its welcome's limits), as client.serverLimits gives them. */
+export interface ServerLimits {
+  /** Longest message text, in UTF-16 code units. */
+  maxTextChars: number;
+  maxDataBytes: number;
+  maxGroupMembers: number;
+  /** Longest draft (saveDraft). */
+  maxDraftChars: number;
+  /** Most conversations pinned at once (pin). */
+  maxPinned: number;
+  /** Largest upload per media kind; 0 when the server takes none. */
+  maxUploadBytes: Record<MediaKind, number>;
+}
+
 export interface ConversationMember {
   userId: string;
   /** Display name. */
