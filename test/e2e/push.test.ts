@@ -125,3 +125,24 @@ test('a muted conversation does not push, others still do; a mute that ran out p
   // Only the audible message counts; the badge counts every unread message, muted or not.
   assert.deepEqual(endpoint.received[0], { userId: 'bob', conversationId: dm, seq: 2, count: 1, title: 'Ann', body: 'the mute ran out', badge: 4 });
 });
+
+test("in a large group the members are looked over once per burst: each offline member gets one notification for the others' messages", async (t) => {
+  const { endpoint, fixture, ann } = await setup(t, {});
+  const crowd = Array.from({ length: 20 }, (_, index) => `fan${index}`);
+  for (const id of crowd) await fixture.api.call('POST', '/v1/users', { id, name: id });
+  const group = (await ann.createGroup({ name: 'Fan club', memberIds: ['bob', ...crowd] })).id;
+  const bob = client(t, fixture, 'bob');
+  await bob.connect();
+  const fan0 = client(t, fixture, 'fan0');
+  await fan0.connect();
+  await fan0.send(group, { text: 'first!' });
+  await fan0.close();
+  for (const text of ['one', 'two', 'three']) await ann.send(group, { text });
+  await eventually(() => endpoint.received.length === 20, 5000, 'every offline member notified');
+  await pause(500);
+  assert.equal(endpoint.received.length, 20, 'once each: the 19 offline fans and fan0, not ann, not bob (online)');
+  const byUser = new Map(endpoint.received.map((notification) => [notification.userId, notification]));
+  assert.ok(!byUser.has('ann') && !byUser.has('bob'));
+  assert.deepEqual(byUser.get('fan0'), { userId: 'fan0', conversationId: group, seq: 5, count: 3, title: 'Fan club', body: 'Ann in Fan club: three (+2 more)', badge: 3 }, "fan0's own message does not count");
+  assert.equal(byUser.get('fan7')?.count, 4, 'the others get all four');
+});

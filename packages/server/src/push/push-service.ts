@@ -61,8 +61,29 @@ interface Pending {
 /** The messages of a window kept for the notification's text; the rest are only counted. */
 const KEPT_PER_USER = 5;
 
+/**
+ * A large group's messages are looked over together, this long after the
+ * first: its members are scanned once per burst rather than once per
+ * message (a busy group of thousands would otherwise cost a presence lookup
+ * per member per message, all online or not).
+ */
+const GROUP_SCAN_DELAY_MS = 250;
+/** Large groups with a burst waiting, at most; past it a group's messages are scanned at once. */
+const MAX_GROUP_BURSTS = 10_000;
+
+/** A large group's messages waiting for their scan. */
+interface GroupBurst {
+  /** The newest few, for the notifications' text. */
+  messages: StoredMessage[];
+  count: number;
+  /** Messages per sender: a member is not notified of their own. */
+  bySender: Map<string, number>;
+  timer: ReturnType<typeof setTimeout>;
+}
+
 export class PushService {
   private readonly pending = new Map<string, Pending>();
+  private readonly groupBursts = new Map<string, GroupBurst>();
   private closed = false;
   /** Notifications handed to the sender, and users dropped for the bound, since start. */
   readonly counts = { sent: 0, dropped: 0, skippedOnline: 0, unreachable: 0, muted: 0 };
@@ -78,16 +99,17 @@ export class PushService {
    */
   async messageStored(message: StoredMessage, recipients: readonly string[] | undefined): Promise<void> {
     if (this.closed || message.type !== 'user') return;
-    let targets: readonly string[];
-    if (message.visibleTo !== undefined) targets = [message.visibleTo];
-    else targets = recipients ?? (await this.deps.membersOf(message.conversationId));
-    for (const userId of targets) {
+    if (message.visibleTo === undefined && recipients === undefined) {
+      this.addToGroupBurst(message);
+      return;
+    }
+    for (const userId of message.visibleTo !== undefined ? [message.visibleTo] : (recipients ?? [])) {
       if (userId === message.senderId) continue;
       if (this.deps.isOnline(userId)) {
         this.counts.skippedOnline += 1;
         continue;
       }
-      this.enqueue(userId, message);
+      this.enqueue(userId, [message], 1);
     }
   }
 
@@ -95,16 +117,61 @@ export class PushService {
     this.closed = true;
     for (const entry of this.pending.values()) clearTimeout(entry.timer);
     this.pending.clear();
+    for (const burst of this.groupBursts.values()) clearTimeout(burst.timer);
+    this.groupBursts.clear();
     await this.deps.sender.close();
   }
 
-  private enqueue(userId: string, message: StoredMessage): void {
+  private addToGroupBurst(message: StoredMessage): void {
+    const conversationId = message.conversationId;
+    let burst = this.groupBursts.get(conversationId);
+    if (burst === undefined) {
+      const delay = this.groupBursts.size >= MAX_GROUP_BURSTS ? 0 : Math.min(GROUP_SCAN_DELAY_MS, this.options.windowMs);
+      const timer = setTimeout(() => void this.scanGroup(conversationId), delay);
+      timer.unref?.();
+      burst = { messages: [], count: 0, bySender: new Map(), timer };
+      this.groupBursts.set(conversationId, burst);
+    }
+    burst.count += 1;
+    burst.bySender.set(message.senderId, (burst.bySender.get(message.senderId) ?? 0) + 1);
+    burst.messages.push(message);
+    if (burst.messages.length > KEPT_PER_USER) burst.messages.shift();
+  }
+
+  /** A large group's burst: each offline member is due the messages not their own. */
+  private async scanGroup(conversationId: string): Promise<void> {
+    const burst = this.groupBursts.get(conversationId);
+    this.groupBursts.delete(conversationId);
+    if (burst === undefined || this.closed) return;
+    let members: readonly string[];
+    try {
+      members = await this.deps.membersOf(conversationId);
+    } catch (error) {
+      this.deps.log.error({ err: error, conversationId }, 'group members not read; push skipped');
+      return;
+    }
+    for (const userId of members) {
+      const count = burst.count - (burst.bySender.get(userId) ?? 0);
+      if (count === 0) continue;
+      if (this.deps.isOnline(userId)) {
+        this.counts.skippedOnline += count;
+        continue;
+      }
+      const theirs = burst.messages.filter((message) => message.senderId !== userId);
+      // The kept few are all the member's own (others' came earlier in the burst): nothing to preview.
+      if (theirs.length > 0) this.enqueue(userId, theirs, count);
+    }
+  }
+
+  /** `count` messages for a user (`messages`: the newest of them, oldest first). */
+  private enqueue(userId: string, messages: readonly StoredMessage[], count: number): void {
+    const conversationId = (messages[messages.length - 1] as StoredMessage).conversationId;
     const entry = this.pending.get(userId);
     if (entry !== undefined) {
-      entry.count += 1;
-      entry.conversations.set(message.conversationId, (entry.conversations.get(message.conversationId) ?? 0) + 1);
-      entry.messages.push(message);
-      if (entry.messages.length > KEPT_PER_USER) entry.messages.shift();
+      entry.count += count;
+      entry.conversations.set(conversationId, (entry.conversations.get(conversationId) ?? 0) + count);
+      entry.messages.push(...messages);
+      if (entry.messages.length > KEPT_PER_USER) entry.messages.splice(0, entry.messages.length - KEPT_PER_USER);
       return;
     }
     if (this.pending.size >= this.options.maxPendingUsers) {
@@ -113,7 +180,7 @@ export class PushService {
     }
     const timer = setTimeout(() => void this.flush(userId), this.options.windowMs);
     timer.unref?.();
-    this.pending.set(userId, { messages: [message], count: 1, conversations: new Map([[message.conversationId, 1]]), timer });
+    this.pending.set(userId, { messages: messages.slice(-KEPT_PER_USER), count, conversations: new Map([[conversationId, count]]), timer });
   }
 
   private async flush(userId: string): Promise<void> {
