@@ -1,4 +1,4 @@
-/** Display helpers: initials and colours for avatars, times and days, durations, sizes, names. */
+/** Display helpers: initials and colours for avatars, times and days, durations, sizes, names, who is typing. */
 
 /** Up to two initials from a display name ("Ada Lovelace" → "AL", "bob" → "B"). */
 export function initials(name: string): string {
@@ -56,6 +56,18 @@ export function sameDay(a: number, b: number): boolean {
 /** A display name for a user id: known name, else the id itself. */
 export function nameOf(names: ReadonlyMap<string, string>, userId: string): string {
   return names.get(userId) ?? userId;
+}
+
+/**
+ * Who is typing, in words: "Ann is typing…", "Ann and Bob are typing…", and
+ * past two a count, since a row of names would not fit where it shows.
+ */
+export function typingSentence(typerNames: readonly string[]): string {
+  const [first, second] = typerNames;
+  if (first === undefined) return '';
+  if (second === undefined) return `${first} is typing…`;
+  if (typerNames.length === 2) return `${first} and ${second} are typing…`;
+  return `${typerNames.length} people are typing…`;
 }
 
 /** Splits "a, b c" into ids. */

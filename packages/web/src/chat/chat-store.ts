@@ -23,6 +23,10 @@
  * order (pinned first). Drafts typed here are kept and saved by a
  * DraftKeeper (draft-keeper.ts).
  *
+ * Who else is typing where comes from the SDK's 'typing' event, which also
+ * says when an indicator lapses; the typers' names are asked for like any
+ * other id met.
+ *
  * The SDK does the hard parts (ordering, exactly-once, resume, unread counts);
  * nothing here second-guesses it.
  */
@@ -38,6 +42,7 @@ import {
   type MediaSize,
   type Message,
   type SendMediaOptions,
+  type TypingChange,
   type UserProfile,
 } from '@parley/client';
 import { formatDuration } from '../format.js';
@@ -148,6 +153,8 @@ export interface ChatState {
   readonly members: ReadonlyMap<string, MembersState>;
   /** Display names by user id, as far as this client knows them (itself, direct peers). */
   readonly names: ReadonlyMap<string, string>;
+  /** Others typing now, per conversation: user ids in the order they started. Absent where nobody is. */
+  readonly typingIn: ReadonlyMap<string, readonly string[]>;
   /** Set when the session ended for good (token refused): the app returns to sign-in. */
   readonly ended?: string;
 }
@@ -237,9 +244,11 @@ export class ChatStore {
       timelines: new Map(),
       members: new Map(),
       names,
+      typingIn: new Map(),
     };
     this.cleanups.push(
       this.client.on('message', (message) => this.onMessage(message)),
+      this.client.on('typing', (change) => this.onTyping(change)),
       this.client.on('conversation', () => this.markListChanged()),
       this.client.on('state', ({ state, error }) => this.onState(state, error)),
       // Background failures (a pull refused, ...) have no promise to reject; the SDK recovers by itself.
@@ -408,6 +417,23 @@ export class ChatStore {
    */
   searchUsers(query: string): Promise<UserProfile[]> {
     return this.client.searchUsers(query, { limit: USER_SUGGESTIONS });
+  }
+
+  // ---- typing ----
+
+  /**
+   * The user changed the composer's text: with text in it, the others see
+   * them typing (the SDK sends it at most every few seconds); emptied, they
+   * stop seeing it at once. Sending needs nothing: the message ends it.
+   */
+  composerChanged(conversationId: string, text: string): void {
+    if (text.trim() === '') this.client.stopTyping(conversationId);
+    else this.client.typing(conversationId);
+  }
+
+  /** The user left the composer (another conversation, a closed view): nobody should go on seeing them typing. */
+  composerLeft(conversationId: string): void {
+    this.client.stopTyping(conversationId);
   }
 
   // ---- messages ----
@@ -727,6 +753,14 @@ export class ChatStore {
     this.updateTimeline(message.conversationId, (timeline) => this.settle({ ...timeline, messages: mergeMessages(timeline.messages, [message]) }, [message]));
     // Membership events change who is in the conversation: refresh a list on screen.
     if (message.type === 'system' && this.current.members.has(message.conversationId)) this.reloadMembersSoon(message.conversationId, MEMBERS_RELOAD_DEBOUNCE_MS);
+  }
+
+  private onTyping({ conversationId, userIds }: TypingChange): void {
+    this.learnNames(userIds);
+    const typingIn = new Map(this.current.typingIn);
+    if (userIds.length === 0) typingIn.delete(conversationId);
+    else typingIn.set(conversationId, userIds);
+    this.set({ ...this.current, typingIn });
   }
 
   private onState(state: ClientState, error: ParleyError | undefined): void {

@@ -1,9 +1,9 @@
 /**
  * One open conversation: header (with buttons for the side panels that apply
- * and the options menu), message list, composer, and the open side panel. It
- * decides when messages count as read: when they are on screen in a visible
- * page. Files dropped anywhere on it are sent to the conversation, like
- * attached ones.
+ * and the options menu), message list, who else is typing, composer, and the
+ * open side panel. It decides when messages count as read: when they are on
+ * screen in a visible page. Files dropped anywhere on it are sent to the
+ * conversation, like attached ones.
  */
 import type { ConversationSummary } from '@parley/client';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
@@ -16,6 +16,7 @@ import { Composer } from './composer.js';
 import { conversationTitle } from './conversation-list.js';
 import { ConversationMenu } from './conversation-menu.js';
 import { MessageList } from './message-list.js';
+import { TypingIndicator } from './typing-indicator.js';
 
 /** The server's default maxTextChars. */
 const MAX_TEXT_CHARS = 8000;
@@ -222,6 +223,7 @@ function OpenChat({ conversation, store, panelId, onPanel, onBack }: OpenChatPro
           onCancelUpload={(clientMsgId) => store.cancelUpload(conversationId, clientMsgId)}
           onRetryUpload={(clientMsgId) => store.retryUpload(conversationId, clientMsgId)}
         />
+        <TypingIndicator conversationId={conversationId} />
         {conversation.active ? (
           <Composer
             key={conversationId}

@@ -11,6 +11,9 @@
  * something typed here is not saved yet, or the composer is empty with the
  * user in it.
  *
+ * Typing: while it holds text the others in the conversation see the user
+ * typing; emptying it, sending, or leaving the conversation ends that.
+ *
  * Files come in through the attach button (several at once), or pasted into
  * the text area (a screenshot from the clipboard); the chat view takes
  * dropped ones. Each goes out as its own message, at once. Where the browser
@@ -37,7 +40,8 @@ interface ComposerProps {
 const VOICE_SUPPORTED = typeof window !== 'undefined' && canRecordVoice();
 
 export function Composer({ conversationId, maxLength, onSend, onAttach, onVoice }: ComposerProps) {
-  const { drafts } = useChatStore();
+  const store = useChatStore();
+  const { drafts } = store;
   const [text, setText] = useState(() => drafts.text(conversationId));
   const serverDraft = useChat((state) => state.conversations.find((summary) => summary.id === conversationId)?.draft ?? '');
   const [recording, setRecording] = useState<VoiceRecording | undefined>();
@@ -64,7 +68,11 @@ export function Composer({ conversationId, maxLength, onSend, onAttach, onVoice 
   const update = (value: string) => {
     setText(value);
     drafts.typed(conversationId, value);
+    store.composerChanged(conversationId, value);
   };
+
+  // Text left behind in a conversation no one is looking at is not someone typing.
+  useEffect(() => () => store.composerLeft(conversationId), [store, conversationId]);
 
   // Leaving the conversation saves what typing has not paused for yet.
   useEffect(() => () => drafts.flush(conversationId), [drafts, conversationId]);

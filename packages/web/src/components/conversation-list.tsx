@@ -8,13 +8,16 @@
  * The user's own settings show too: a pin on pinned conversations, a crossed
  * bell and a grey badge on muted ones, and "Draft:" with the text left
  * unsent in a conversation that is not the open one.
+ *
+ * Someone typing takes the preview's place while it lasts: "typing…" in a
+ * direct chat, who it is in a group.
  */
 import { type ConversationSummary, isMuted } from '@parley/client';
 import { memo } from 'preact/compat';
 import { useEffect, useReducer } from 'preact/hooks';
 import { type Timeline, type WaitingItem, newestWaiting } from '../chat/chat-store.js';
 import { useChat } from '../chat/use-chat.js';
-import { listTime, nameOf } from '../format.js';
+import { listTime, nameOf, typingSentence } from '../format.js';
 import { type MessageContext, messageKind } from '../messages/registry.js';
 import { Avatar } from './avatar.js';
 
@@ -30,6 +33,7 @@ export function ConversationList({ activeId, onOpen }: ConversationListProps) {
   const connection = useChat((state) => state.connection.state);
   const listLoaded = useChat((state) => state.listLoaded);
   const timelines = useChat((state) => state.timelines);
+  const typingIn = useChat((state) => state.typingIn);
   useRenderWhenMuteEnds(conversations);
 
   if (conversations.length === 0 || !listLoaded) {
@@ -37,7 +41,7 @@ export function ConversationList({ activeId, onOpen }: ConversationListProps) {
       // After a reload while offline: only conversations with waiting messages are known yet.
       return (
         <>
-          <ConversationItems conversations={conversations} activeId={activeId} names={names} selfId={selfId} timelines={timelines} onOpen={onOpen} />
+          <ConversationItems conversations={conversations} activeId={activeId} names={names} selfId={selfId} timelines={timelines} typingIn={typingIn} onOpen={onOpen} />
           <p class="muted list-note" data-testid="list-loading-note">
             Your other conversations appear once connected.
           </p>
@@ -57,7 +61,7 @@ export function ConversationList({ activeId, onOpen }: ConversationListProps) {
       </div>
     );
   }
-  return <ConversationItems conversations={conversations} activeId={activeId} names={names} selfId={selfId} timelines={timelines} onOpen={onOpen} />;
+  return <ConversationItems conversations={conversations} activeId={activeId} names={names} selfId={selfId} timelines={timelines} typingIn={typingIn} onOpen={onOpen} />;
 }
 
 /** setTimeout's longest delay (about 24 days); a mute ending later is checked again on a later render. */
@@ -88,10 +92,11 @@ interface ItemsProps {
   names: ReadonlyMap<string, string>;
   selfId: string;
   timelines: ReadonlyMap<string, Timeline>;
+  typingIn: ReadonlyMap<string, readonly string[]>;
   onOpen(conversationId: string): void;
 }
 
-function ConversationItems({ conversations, activeId, names, selfId, timelines, onOpen }: ItemsProps) {
+function ConversationItems({ conversations, activeId, names, selfId, timelines, typingIn, onOpen }: ItemsProps) {
   const now = Date.now();
   return (
     <ul class="conversation-list" aria-label="Conversations" data-testid="conversation-list">
@@ -104,6 +109,7 @@ function ConversationItems({ conversations, activeId, names, selfId, timelines, 
           names={names}
           selfId={selfId}
           waiting={newestWaiting(timelines.get(conversation.id))}
+          typers={typingIn.get(conversation.id)}
           onOpen={onOpen}
         />
       ))}
@@ -120,6 +126,8 @@ interface ItemProps {
   selfId: string;
   /** The newest message or upload waiting to be sent, shown as the last message. */
   waiting: WaitingItem | undefined;
+  /** Others typing there now, if anyone is. */
+  typers: readonly string[] | undefined;
   onOpen(conversationId: string): void;
 }
 
@@ -137,6 +145,13 @@ function preview(conversation: ConversationSummary, names: ReadonlyMap<string, s
   if (kind.layout === 'event') return line;
   if (message.senderId === selfId) return `You: ${line}`;
   return conversation.kind === 'group' ? `${nameOf(names, message.senderId)}: ${line}` : line;
+}
+
+/** What a conversation's row says while someone types there. */
+function typingLine(conversation: ConversationSummary, typers: readonly string[], names: ReadonlyMap<string, string>): string {
+  // A direct chat's row already names the one person who can be typing.
+  if (conversation.kind === 'direct') return 'typing…';
+  return typingSentence(typers.map((userId) => nameOf(names, userId)));
 }
 
 function WaitingIcon({ state }: { state: WaitingItem['state'] }) {
@@ -191,11 +206,13 @@ function MutedIcon() {
   );
 }
 
-const ConversationItem = memo(function ConversationItem({ conversation, active, muted, names, selfId, waiting, onOpen }: ItemProps) {
+const ConversationItem = memo(function ConversationItem({ conversation, active, muted, names, selfId, waiting, typers, onOpen }: ItemProps) {
   const title = conversationTitle(conversation);
   const unread = conversation.unread;
+  // Someone typing is news for a few seconds; the draft and the last message are still there after.
+  const typing = typers === undefined || typers.length === 0 ? undefined : typingLine(conversation, typers, names);
   // The open conversation's draft is in its composer.
-  const draft = !active && conversation.draft !== undefined && conversation.draft !== '' ? conversation.draft : undefined;
+  const draft = typing === undefined && !active && conversation.draft !== undefined && conversation.draft !== '' ? conversation.draft : undefined;
   return (
     <li>
       <button
@@ -217,9 +234,11 @@ const ConversationItem = memo(function ConversationItem({ conversation, active, 
           </span>
           <span class="conversation-bottom">
             <span class="conversation-preview-line">
-              {draft === undefined && waiting !== undefined && <WaitingIcon state={waiting.state} />}
-              <span class="conversation-preview" data-testid="conversation-preview">
-                {draft !== undefined ? (
+              {typing === undefined && draft === undefined && waiting !== undefined && <WaitingIcon state={waiting.state} />}
+              <span class={`conversation-preview${typing === undefined ? '' : ' typing-preview'}`} data-testid="conversation-preview">
+                {typing !== undefined ? (
+                  typing
+                ) : draft !== undefined ? (
                   <>
                     <span class="draft-label">Draft:</span> {draft}
                   </>

@@ -178,7 +178,9 @@ export function MessageList(props: MessageListProps) {
   });
 
   // Content that grows after it rendered (a photo being sent, shown once
-  // decoded from the local file) keeps a view that was at the bottom there.
+  // decoded from the local file), and a view that shrinks (the composer
+  // growing a line, the typing indicator showing), keep a view that was at
+  // the bottom there.
   useEffect(() => {
     const element = scroller.current;
     const content = list.current;
@@ -187,6 +189,7 @@ export function MessageList(props: MessageListProps) {
       if (initialScrollDone.current && stickToBottom.current) element.scrollTop = element.scrollHeight;
     });
     observer.observe(content);
+    observer.observe(element);
     return () => observer.disconnect();
   }, []);
 
