@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import pino from 'pino';
-import type { PushNotification } from '../src/push/push-sender.js';
+import { type PushNotification, type PushSender, allPushSenders } from '../src/push/push-sender.js';
 import { WebPushSender, type WebPushPayload, generateVapidKeys } from '../src/push/web-push.js';
 import { WebhookPushSender } from '../src/push/webhook-push.js';
 import type { WebPushSubscriptionRow } from '../src/store/store.js';
@@ -130,4 +130,39 @@ test('webhook: every request is signed; what still fails after the last attempt 
   assert.equal(platform.received.length, 0);
   assert.equal(platform.unsigned(), 0);
   assert.equal((platform.sender as WebhookPushSender).counts.deadLettered, 1);
+});
+
+test('several adapters as one: each gets every notification; a user is reachable when any adapter reaches them, asking in order', async () => {
+  const asked: string[] = [];
+  const fake = (name: string, reaches?: (userId: string) => boolean) => {
+    const got: PushNotification[] = [];
+    const sender: PushSender = {
+      async send(notifications) {
+        got.push(...notifications);
+      },
+      async close() {},
+      ...(reaches === undefined
+        ? {}
+        : {
+            async reaches(userId: string) {
+              asked.push(`${name}:${userId}`);
+              return reaches(userId);
+            },
+          }),
+    };
+    return { sender, got };
+  };
+  const phones = fake('phones', (userId) => userId === 'ann');
+  const browsers = fake('browsers', (userId) => userId === 'cat');
+  const both = allPushSenders([phones.sender, browsers.sender]) as PushSender;
+  assert.equal(await both.reaches?.('ann'), true);
+  assert.equal(await both.reaches?.('cat'), true);
+  assert.equal(await both.reaches?.('bob'), false);
+  assert.deepEqual(asked, ['phones:ann', 'phones:cat', 'browsers:cat', 'phones:bob', 'browsers:bob'], 'stops at the first yes');
+  const note: PushNotification = { userId: 'ann', conversationId: 'g', seq: 1, count: 1, title: 'G', body: 'x', badge: 1 };
+  await both.send([note]);
+  assert.deepEqual([phones.got, browsers.got], [[note], [note]]);
+  const webhookLike = fake('webhook');
+  assert.equal(await allPushSenders([webhookLike.sender, browsers.sender])?.reaches?.('bob'), true, 'an adapter without reaches reaches everyone');
+  assert.equal(allPushSenders([browsers.sender]), browsers.sender, 'one adapter is itself');
 });

@@ -33,6 +33,8 @@ export interface PushSender {
    * Whether the adapter has anywhere to deliver a user's notifications (a
    * registered browser, say). Without it every user is reachable. Asked
    * before a notification is composed, which reads the user's unread count.
+   * Advisory: beside other adapters, `send` may still be handed a user this
+   * one does not reach, and delivers nothing for them.
    */
   reaches?(userId: string): Promise<boolean>;
   close(): Promise<void>;
@@ -40,25 +42,20 @@ export interface PushSender {
 
 /**
  * Several adapters as one (the host's mobile push behind a webhook and Web
- * Push to browsers, say): each gets every notification for the users it
- * reaches.
+ * Push to browsers, say): each gets every notification and skips the users
+ * it does not reach, so a user's reachability is looked up once per adapter,
+ * by the adapter, not again here.
  */
 export function allPushSenders(senders: readonly PushSender[]): PushSender | undefined {
   if (senders.length <= 1) return senders[0];
-  const reaching = async (userId: string) => {
-    const answers = await Promise.all(senders.map(async (sender) => sender.reaches === undefined || (await sender.reaches(userId))));
-    return senders.filter((_, index) => answers[index]);
-  };
   return {
     async send(notifications) {
-      const bySender = new Map<PushSender, PushNotification[]>();
-      for (const notification of notifications) {
-        for (const sender of await reaching(notification.userId)) bySender.set(sender, [...(bySender.get(sender) ?? []), notification]);
-      }
-      await Promise.all([...bySender].map(([sender, batch]) => sender.send(batch)));
+      await Promise.all(senders.map((sender) => sender.send(notifications)));
     },
     async reaches(userId) {
-      return (await reaching(userId)).length > 0;
+      // In order, stopping at the first yes: an adapter without `reaches` (a webhook) answers without a lookup.
+      for (const sender of senders) if (sender.reaches === undefined || (await sender.reaches(userId))) return true;
+      return false;
     },
     async close() {
       await Promise.all(senders.map((sender) => sender.close()));
