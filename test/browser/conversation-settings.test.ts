@@ -10,9 +10,8 @@
  * keyboard.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
-import type { TestServer } from '../support/fixtures.js';
 import {
   assertNoPageErrors,
   browserSkipReason,
@@ -29,7 +28,7 @@ import {
   signIn,
   startDirectChat,
   startWebServer,
-  suiteBrowser,
+  suiteBrowser, suiteWebServer,
   until,
 } from './support.js';
 
@@ -73,30 +72,19 @@ async function openedId(page: Page): Promise<string> {
 }
 
 describe('conversation settings in the web app', { timeout: 120_000 }, () => {
-  let fixture: TestServer;
-  let baseUrl: string;
   const browser = suiteBrowser(skip);
-
-  before(async () => {
-    if (skip !== undefined) return;
-    fixture = await startWebServer(undefined);
-    baseUrl = fixture.server.httpUrl;
-  });
-
-  after(async () => {
-    await fixture?.close();
-  });
+  const web = suiteWebServer(skip);
 
   /** A message from someone else, through the integration API. */
   const post = async (conversationId: string, senderId: string, text: string) => {
-    const { status } = await fixture.api.call('POST', `/v1/conversations/${encodeURIComponent(conversationId)}/messages`, { senderId, text });
+    const { status } = await web.fixture.api.call('POST', `/v1/conversations/${encodeURIComponent(conversationId)}/messages`, { senderId, text });
     assert.equal(status, 201);
   };
 
   test('pin, mute and drafts follow the user between their laptop and their phone', { skip }, async () => {
-    const laptop = await browser.signedUp(baseUrl, 'set-alice', 'Alice');
-    await fixture.api.createUser('set-bob', 'Bob');
-    await fixture.api.createUser('set-carol', 'Carol');
+    const laptop = await browser.signedUp(web.baseUrl, 'set-alice', 'Alice');
+    await web.fixture.api.createUser('set-bob', 'Bob');
+    await web.fixture.api.createUser('set-carol', 'Carol');
     await startDirectChat(laptop.page, 'set-bob');
     const bobChat = await openedId(laptop.page);
     await send(laptop.page, 'hi Bob');
@@ -105,7 +93,7 @@ describe('conversation settings in the web app', { timeout: 120_000 }, () => {
     await send(laptop.page, 'hi Carol');
 
     const phone = await browser.newUser(PHONE);
-    await signIn(phone.page, baseUrl, 'set-alice', 'Alice');
+    await signIn(phone.page, web.baseUrl, 'set-alice', 'Alice');
     for (const page of [laptop.page, phone.page]) await expectTexts(names(page), ['Carol', 'Bob']);
 
     // Pinned on the laptop: on top on both, with a pin, and it stays there when Carol writes.

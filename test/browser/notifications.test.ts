@@ -32,9 +32,8 @@
  * script-made event's own waitUntil throws).
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { BrowserContext, Page, Worker } from 'playwright-core';
-import type { TestServer } from '../support/fixtures.js';
 import {
   assertNoPageErrors,
   type BrowserUser,
@@ -45,8 +44,7 @@ import {
   send,
   signUp,
   startDirectChat,
-  startWebServer,
-  suiteBrowser,
+  suiteBrowser, suiteWebServer,
   until,
 } from './support.js';
 
@@ -88,30 +86,19 @@ interface ShownNotification {
 }
 
 describe('browser notifications', { timeout: 120_000 }, () => {
-  let fixture: TestServer;
-  let baseUrl: string;
   const browser = suiteBrowser(skip);
-
-  before(async () => {
-    if (skip !== undefined) return;
-    fixture = await startWebServer(undefined);
-    baseUrl = fixture.server.httpUrl;
-  });
-
-  after(async () => {
-    await fixture?.close();
-  });
+  const web = suiteWebServer(skip);
 
   /** Someone who allowed notifications for the app before signing up. */
   const personAllowingNotifications = async (userId: string, name: string): Promise<BrowserUser> => {
     const user = await browser.newUser();
-    await user.context.grantPermissions(['notifications'], { origin: baseUrl });
-    await signUp(user.page, baseUrl, userId, name);
+    await user.context.grantPermissions(['notifications'], { origin: web.baseUrl });
+    await signUp(user.page, web.baseUrl, userId, name);
     return user;
   };
 
   test('the worker is served from the root as JavaScript, revalidated on every load', { skip }, async () => {
-    const response = await fetch(`${baseUrl}/sw.js`);
+    const response = await fetch(`${web.baseUrl}/sw.js`);
     assert.equal(response.status, 200);
     assert.equal(response.headers.get('content-type'), 'text/javascript; charset=utf-8');
     assert.equal(response.headers.get('cache-control'), 'no-cache');
@@ -119,7 +106,7 @@ describe('browser notifications', { timeout: 120_000 }, () => {
   });
 
   test('a push shows a notification for its conversation; clicking it shows that conversation in the open window', { skip }, async (t) => {
-    const ann = await browser.signedUp(baseUrl, 'nt-ann', 'Ann');
+    const ann = await browser.signedUp(web.baseUrl, 'nt-ann', 'Ann');
     const bob = await personAllowingNotifications('nt-bob', 'Bob');
     await startDirectChat(ann.page, 'nt-bob');
     await send(ann.page, 'Lunch at noon?');
@@ -129,7 +116,7 @@ describe('browser notifications', { timeout: 120_000 }, () => {
 
     // The app registered its worker, from the root, and it is active.
     const scriptUrl = await bob.page.evaluate(async () => (await navigator.serviceWorker.ready).active?.scriptURL);
-    assert.equal(scriptUrl, `${baseUrl}/sw.js`);
+    assert.equal(scriptUrl, `${web.baseUrl}/sw.js`);
     const worker = await appWorker(bob.context);
     const realNotifications = await bob.page.evaluate(() => Notification.permission === 'granted');
     t.diagnostic(realNotifications ? 'the browser shows notifications: read back with getNotifications()' : 'headless shell without notifications: showNotification recorded in the worker');
@@ -145,7 +132,7 @@ describe('browser notifications', { timeout: 120_000 }, () => {
       title: 'Ann',
       body: 'Lunch at noon?',
       tag: conversationId,
-      icon: realNotifications ? `${baseUrl}/icon-192.png` : '/icon-192.png',
+      icon: realNotifications ? `${web.baseUrl}/icon-192.png` : '/icon-192.png',
       data: { conversationId, seq: 1 },
     });
     // The unread total, for the installed app's icon.

@@ -109,6 +109,30 @@ export async function startWebServer(t: TestContext | undefined, options: Server
   return startTestServer(t, { tcpPort: false, webRoot: WEB_ROOT, ...options });
 }
 
+/**
+ * One server serving the built web app for a describe block: started before
+ * its tests unless they are skipped, closed after them. Call inside
+ * describe(), after suiteBrowser() (its contexts close first).
+ */
+export function suiteWebServer(skip: string | undefined): { readonly fixture: TestServer; readonly baseUrl: string } {
+  let fixture: TestServer | undefined;
+  before(async () => {
+    if (skip === undefined) fixture = await startWebServer(undefined);
+  });
+  after(async () => {
+    await fixture?.close();
+  });
+  return {
+    get fixture(): TestServer {
+      if (fixture === undefined) throw new Error('the suite server is not running (tests skipped, or used outside a test)');
+      return fixture;
+    },
+    get baseUrl(): string {
+      return this.fixture.server.httpUrl;
+    },
+  };
+}
+
 export interface BrowserUser {
   context: BrowserContext;
   page: Page;

@@ -7,9 +7,8 @@
  * nobody renews goes away by itself after a few seconds.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
-import type { TestServer } from '../support/fixtures.js';
 import {
   assertNoPageErrors,
   browserSkipReason,
@@ -22,8 +21,7 @@ import {
   openConversation,
   send,
   startDirectChat,
-  startWebServer,
-  suiteBrowser,
+  suiteBrowser, suiteWebServer,
   until,
 } from './support.js';
 
@@ -70,21 +68,10 @@ function dotAnimation(page: Page): Promise<string> {
 }
 
 describe('typing indicators in the web app', { timeout: 120_000 }, () => {
-  let fixture: TestServer;
-  let baseUrl: string;
   const browser = suiteBrowser(skip);
+  const web = suiteWebServer(skip);
 
-  before(async () => {
-    if (skip !== undefined) return;
-    fixture = await startWebServer(undefined);
-    baseUrl = fixture.server.httpUrl;
-  });
-
-  after(async () => {
-    await fixture?.close();
-  });
-
-  const person = (userId: string, name: string) => browser.signedUp(baseUrl, userId, name);
+  const person = (userId: string, name: string) => browser.signedUp(web.baseUrl, userId, name);
 
   test('typing shows in the other’s open chat and list; clearing the text or sending ends it at once', { skip }, async () => {
     const alice = await person('typ-alice', 'Alice');
