@@ -17,6 +17,7 @@ import type { Agent } from 'node:https';
 import type { Logger } from 'pino';
 import webpush from 'web-push';
 import type { WebPushSubscriptionRow } from '../store/store.js';
+import { WorkQueue } from '../util/work-queue.js';
 import type { PushNotification, PushSender } from './push-sender.js';
 
 export interface VapidKeys {
@@ -67,10 +68,8 @@ interface Delivery {
 
 export class WebPushSender implements PushSender {
   private readonly options: Required<Omit<WebPushSenderOptions, 'agent'>> & { agent?: Agent };
-  private readonly queue: Delivery[] = [];
-  private active = 0;
+  private readonly queue: WorkQueue<Delivery>;
   private closed = false;
-  private readonly idle = new Set<() => void>();
   /** Per browser: delivered, given up on (after retries or for a full queue), and subscriptions forgotten as gone. */
   readonly counts = { delivered: 0, failed: 0, gone: 0 };
 
@@ -79,6 +78,7 @@ export class WebPushSender implements PushSender {
     private readonly log: Logger,
   ) {
     this.options = { ttlSeconds: 24 * 60 * 60, attempts: 4, firstRetryMs: 1000, timeoutMs: 10_000, concurrency: 16, maxQueued: 20_000, ...options };
+    this.queue = new WorkQueue((delivery) => this.deliver(delivery), this.options.concurrency, this.options.maxQueued);
   }
 
   /** Users without a registered browser are skipped before a notification is composed for them. */
@@ -101,37 +101,15 @@ export class WebPushSender implements PushSender {
       };
       const text = JSON.stringify(payload);
       const topic = topicOf(notification.conversationId);
-      for (const subscription of subscriptions) {
-        if (this.queue.length >= this.options.maxQueued) {
-          this.counts.failed += 1;
-          continue;
-        }
-        this.queue.push({ subscription, payload: text, topic });
-      }
+      for (const subscription of subscriptions) if (!this.queue.add({ subscription, payload: text, topic })) this.counts.failed += 1;
     }
-    this.pump();
   }
 
   /** Waits for requests in flight; what is queued is dropped (a stopping server has no time for retries). */
   async close(): Promise<void> {
     this.closed = true;
-    this.counts.failed += this.queue.splice(0).length;
-    if (this.active > 0) await new Promise<void>((resolve) => this.idle.add(resolve));
-  }
-
-  private pump(): void {
-    while (this.active < this.options.concurrency && this.queue.length > 0) {
-      const delivery = this.queue.shift() as Delivery;
-      this.active += 1;
-      void this.deliver(delivery).finally(() => {
-        this.active -= 1;
-        if (this.active === 0) {
-          for (const resolve of this.idle) resolve();
-          this.idle.clear();
-        }
-        this.pump();
-      });
-    }
+    this.counts.failed += this.queue.drain().length;
+    await this.queue.whenIdle();
   }
 
   private async deliver({ subscription, payload, topic }: Delivery): Promise<void> {

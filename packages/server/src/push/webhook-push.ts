@@ -9,6 +9,7 @@
 import { appendFile, stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { postSigned } from '../util/signed-post.js';
+import { WorkQueue } from '../util/work-queue.js';
 import type { PushNotification, PushSender } from './push-sender.js';
 
 export interface WebhookPushOptions {
@@ -31,10 +32,8 @@ const MAX_DEAD_LETTER_BYTES = 64 * 1024 * 1024;
 
 export class WebhookPushSender implements PushSender {
   private readonly options: Required<WebhookPushOptions>;
-  private readonly queue: PushNotification[][] = [];
-  private active = 0;
+  private readonly queue: WorkQueue<PushNotification[]>;
   private closed = false;
-  private readonly idle = new Set<() => void>();
   private readonly abort = new AbortController();
   /** Notifications the endpoint accepted, and those written off to the dead letters, since start. */
   readonly counts = { delivered: 0, deadLettered: 0, failedAttempts: 0 };
@@ -44,40 +43,21 @@ export class WebhookPushSender implements PushSender {
     private readonly log: Logger,
   ) {
     this.options = { attempts: 5, firstRetryMs: 500, timeoutMs: 5000, concurrency: 8, maxQueued: 10_000, ...options };
+    this.queue = new WorkQueue((batch) => this.deliver(batch), this.options.concurrency, this.options.maxQueued);
   }
 
   async send(notifications: readonly PushNotification[]): Promise<void> {
     if (notifications.length === 0) return;
-    if (this.closed || this.queue.length >= this.options.maxQueued) {
-      await this.deadLetter(notifications, this.closed ? 'the server is stopping' : 'too many notifications waiting');
-      return;
-    }
-    this.queue.push([...notifications]);
-    this.pump();
+    if (this.closed) await this.deadLetter(notifications, 'the server is stopping');
+    else if (!this.queue.add([...notifications])) await this.deadLetter(notifications, 'too many notifications waiting');
   }
 
   /** Waits for the batches in flight (not for retries that would outlast a stop: those are dead-lettered). */
   async close(): Promise<void> {
     this.closed = true;
     this.abort.abort();
-    const waiting = this.queue.splice(0);
-    for (const batch of waiting) await this.deadLetter(batch, 'the server is stopping');
-    if (this.active > 0) await new Promise<void>((resolve) => this.idle.add(resolve));
-  }
-
-  private pump(): void {
-    while (this.active < this.options.concurrency && this.queue.length > 0) {
-      const batch = this.queue.shift() as PushNotification[];
-      this.active += 1;
-      void this.deliver(batch).finally(() => {
-        this.active -= 1;
-        if (this.active === 0) {
-          for (const resolve of this.idle) resolve();
-          this.idle.clear();
-        }
-        this.pump();
-      });
-    }
+    for (const batch of this.queue.drain()) await this.deadLetter(batch, 'the server is stopping');
+    await this.queue.whenIdle();
   }
 
   private async deliver(batch: PushNotification[]): Promise<void> {
