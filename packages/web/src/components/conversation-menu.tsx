@@ -125,6 +125,12 @@ export function ConversationMenu({ conversation, onError }: ConversationMenuProp
         data-testid="conversation-options"
         onClick={() => setOpen(!open)}
         onKeyDown={(event) => {
+          // Opened by a click, the menu takes focus a frame later: Escape pressed before that lands here.
+          if (event.key === 'Escape' && open) {
+            event.preventDefault();
+            close(true);
+            return;
+          }
           if (event.key !== 'ArrowDown' && event.key !== 'ArrowUp') return;
           event.preventDefault();
           setOpen(true);
