@@ -10,7 +10,7 @@
  */
 import { type ConversationSummary, isMuted } from '@parley/client';
 import { Fragment } from 'preact';
-import { useEffect, useId, useRef, useState } from 'preact/hooks';
+import { useEffect, useId, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { describeError, describePinError } from '../chat/chat-store.js';
 import { useChatStore } from '../chat/use-chat.js';
 
@@ -43,9 +43,14 @@ export function ConversationMenu({ conversation, onError }: ConversationMenuProp
     if (refocus) button.current?.focus();
   };
 
+  // Focus moves into the menu as it renders. Deferred to after paint, a closing Escape that came
+  // first would run it on the way out, onto an item about to vanish, and focus would fall to the page.
+  useLayoutEffect(() => {
+    if (open) menu.current?.querySelector<HTMLButtonElement>('[role="menuitem"]')?.focus();
+  }, [open]);
+
   useEffect(() => {
     if (!open) return;
-    menu.current?.querySelector<HTMLButtonElement>('[role="menuitem"]')?.focus();
     const onPointerDown = (event: PointerEvent) => {
       if (!(event.target instanceof Node) || !anchor.current?.contains(event.target)) setOpen(false);
     };
@@ -125,7 +130,7 @@ export function ConversationMenu({ conversation, onError }: ConversationMenuProp
         data-testid="conversation-options"
         onClick={() => setOpen(!open)}
         onKeyDown={(event) => {
-          // Opened by a click, the menu takes focus a frame later: Escape pressed before that lands here.
+          // A key pressed between the click and the menu's render lands here.
           if (event.key === 'Escape' && open) {
             event.preventDefault();
             close(true);
