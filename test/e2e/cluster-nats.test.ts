@@ -50,6 +50,27 @@ describe('two nodes over NATS', { skip }, () => {
     assert.deepEqual(bob.typingIn(crowd), [], 'not a member: nothing');
   });
 
+  test('receipts cross nodes: delivered and read on one node reach the sender on the other; settings reach every device', async (t) => {
+    const [a, b] = await twoNodes(t, ['ann', 'bob']);
+    const ann = client(t, a, 'ann');
+    const bob = client(t, b, 'bob');
+    const bobOnA = client(t, a, 'bob');
+    await Promise.all([ann.connect(), bobOnA.connect()]);
+    const dm = await ann.direct('bob');
+    const sent = await ann.send(dm, { text: 'across' });
+    await ann.receipts(dm);
+    await eventually(() => ann.receiptsOf(sent)?.status === 'delivered', 5000, 'delivered to bob on the same node');
+    await bob.connect();
+    await bob.markRead(dm);
+    await eventually(() => ann.receiptsOf(sent)?.status === 'read', 5000, 'read by bob on the other node');
+    let told = false;
+    bobOnA.on('settings', () => {
+      told = true;
+    });
+    await bob.setReadReceipts(false);
+    await eventually(() => told && bobOnA.userSettings?.readReceiptsOff === true, 5000, "bob's device on the other node hears of his setting");
+  });
+
   test('a small conversation\'s messages reach only the nodes holding its members, from a device\'s first connection on', async (t) => {
     const [a, b] = await twoNodes(t, ['ann', 'bob', 'cat']);
     const ann = client(t, a, 'ann');

@@ -14,7 +14,8 @@ import type { AddressInfo } from 'node:net';
 import { type TestContext, test } from 'node:test';
 import { ParleyClient } from '@parley/client';
 import type { PushNotification, ServerOptions } from '@parley/server';
-import { type TestServer, eventually, startTestServer } from '../support/fixtures.js';
+import { encodeFrameEntry } from '@parley/protocol';
+import { type TestServer, eventually, signedIn, startTestServer } from '../support/fixtures.js';
 
 async function pushEndpoint(t: TestContext) {
   const received: PushNotification[] = [];
@@ -68,6 +69,33 @@ test('a user with a device connected, or who connects within the window, is not 
   await client(t, fixture, 'cat').connect();
   await pause(1500);
   assert.deepEqual(endpoint.received, []);
+});
+
+test('a connected device that acknowledges nothing within the time is notified all the same; one that acknowledges is not', async (t) => {
+  const { endpoint, fixture, ann } = await setup(t, { undeliveredAfterMs: 1000 });
+  const bob = client(t, fixture, 'bob');
+  await bob.connect();
+  // Cat's connection is open but its app is frozen: it never reports what it holds.
+  const frozen = await signedIn(fixture.server.wsUrl, await fixture.api.token('cat'));
+  t.after(() => frozen.close());
+  const toBob = await ann.direct('bob');
+  const toCat = await ann.direct('cat');
+  await ann.send(toBob, { text: 'bob has it' });
+  await ann.send(toCat, { text: 'are you there?' });
+  await eventually(() => endpoint.received.length === 1, 5000, "cat's notification");
+  assert.deepEqual(
+    { userId: endpoint.received[0]?.userId, body: endpoint.received[0]?.body, count: endpoint.received[0]?.count },
+    { userId: 'cat', body: 'are you there?', count: 1 },
+  );
+  await pause(1500);
+  assert.equal(endpoint.received.length, 1, 'bob, whose device acknowledged, is not notified');
+
+  // Once cat's device reports it holds the conversation, a message it acknowledges in time pushes nothing.
+  const delivered = (seq: number) => encodeFrameEntry({ requestId: 0, body: { $case: 'delivered', value: { conversationId: toCat, seq } } });
+  const next = await ann.send(toCat, { text: 'still there?' });
+  frozen.sendRaw(delivered(next.seq));
+  await pause(2000);
+  assert.equal(endpoint.received.length, 1);
 });
 
 test('in a group the offline members are notified under the group name; a message for one member notifies only that member', async (t) => {
@@ -124,6 +152,22 @@ test('a muted conversation does not push, others still do; a mute that ran out p
   assert.equal(endpoint.received.length, 1);
   // Only the audible message counts; the badge counts every unread message, muted or not.
   assert.deepEqual(endpoint.received[0], { userId: 'bob', conversationId: dm, seq: 2, count: 1, title: 'Ann', body: 'the mute ran out', badge: 4 });
+});
+
+test('a mention pushes through a mute: only the messages that mention the user, or everyone', async (t) => {
+  const { endpoint, fixture, ann } = await setup(t, {});
+  const bob = client(t, fixture, 'bob');
+  const quiet = (await ann.createGroup({ name: 'Chatty', memberIds: ['bob', 'cat'] })).id;
+  await bob.connect();
+  await bob.mute(quiet);
+  await bob.close();
+  await ann.send(quiet, { text: 'chatter' });
+  await ann.send(quiet, { text: '@Bob your turn', mentions: ['bob'] });
+  await ann.send(quiet, { text: 'more chatter' });
+  await eventually(() => endpoint.received.some((notification) => notification.userId === 'bob'), 5000, "bob's mention");
+  await pause(500);
+  const forBob = endpoint.received.filter((notification) => notification.userId === 'bob');
+  assert.deepEqual(forBob.map((notification) => [notification.count, notification.body]), [[1, 'Ann: @Bob your turn']]);
 });
 
 test("in a large group the members are looked over once per burst: each offline member gets one notification for the others' messages", async (t) => {

@@ -133,6 +133,18 @@ describe('parley CLI', () => {
     bob.write('/unmute\n/unpin\n');
     await bob.waitFor(/\* @alice unpinned/);
 
+    // Search finds the message in any conversation, the matched word emphasised (stars in a pipe).
+    bob.write('/search HELLO this\n');
+    await bob.waitFor(/\[@alice\] alice: \*hello\* bob, \*this\* is alice/);
+
+    // Edit, react, recall: the others see each change.
+    bob.write('/edit hi alice!\n');
+    await alice.waitFor(/\[@bob\] \* bob edited message \d+: hi alice!/);
+    alice.write('/react 👍\n');
+    await bob.waitFor(/\[@alice\] \* alice reacted 👍 to message \d+/);
+    bob.write('/recall\n');
+    await alice.waitFor(/\[@bob\] \* bob recalled message \d+/);
+
     alice.write('/quit\n');
     bob.write('/quit\n');
     assert.equal(await alice.exitCode(), 0);

@@ -56,6 +56,8 @@ function browserTransport(options: ParleyClientOptions): OpenTransport {
 
 // The public names besides ParleyClient, the same for every runtime.
 export * from './public.js';
+// Browser-only: the local cache in IndexedDB.
+export { IndexedDbCache } from './cache/indexeddb-cache.js';
 // Browser-only: subscribing a service worker to the server's Web Push.
 export {
   disableWebPush,

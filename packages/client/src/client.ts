@@ -22,6 +22,8 @@ import {
   type SyncResult,
   type Welcome,
 } from '@parley/protocol';
+import { CacheKeeper } from './cache/cache-keeper.js';
+import type { CachedState } from './cache/cached-state.js';
 import { type Clock, type TimerHandle, systemClock } from './clock.js';
 import { Connection, type BodyValue } from './connection.js';
 import { ConversationList } from './conversations.js';
@@ -29,7 +31,10 @@ import { toMember, toMessage, toSummary, toWireContent, toWireRole } from './con
 import { Emitter } from './emitter.js';
 import { RestApi } from './http.js';
 import { PushSettings } from './push.js';
+import { MessageSearch } from './search.js';
 import { TypingIndicators } from './typing.js';
+import { amendmentOf } from './amendments.js';
+import { type MemberReceipt, type MessageReceipts, ReceiptBook } from './receipts.js';
 import { MediaChannel, type OpenSource, type TusUploadConstructor, throwIfCancelled } from './media.js';
 import { Outbox, validateContent, type Transmission } from './outbox.js';
 import { type Room, type RoomInfo, RoomSet, toRoomInfo } from './rooms.js';
@@ -58,6 +63,7 @@ import type {
   SearchUsersOptions,
   SendOptions,
   UserProfile,
+  UserSettings,
 } from './types.js';
 
 const DEFAULT_MIN_RECONNECT_DELAY_MS = 250;
@@ -82,7 +88,9 @@ const PARALLEL_PULLS = 16;
  * this interval. They are cumulative, so a report a second late loses
  * nothing, while one every 50 ms cost the server as much as a push.
  */
-const DELIVERED_COALESCE_MS = 1_000;
+const DELIVERED_COALESCE_MS = 500;
+/** Conversations whose receipts are kept current at once; the least recently asked is dropped beyond it. */
+const MAX_RECEIPTS_WATCHED = 20;
 /**
  * After a sync on a live connection, catch-up pulls wait this long: pushes of
  * the messages the sync already counted are usually right behind it.
@@ -150,6 +158,11 @@ export class ParleyClient {
   private currentState: ClientState = 'idle';
   private currentUserId: string | undefined;
   private limits: Limits | undefined;
+  private settings: UserSettings | undefined;
+  /** Others' delivered and read positions, for the conversations receipts were asked for. */
+  private readonly receiptBook = new ReceiptBook();
+  /** Conversations whose receipts were asked for, most recent last: asked again after a reconnect. */
+  private readonly receiptsWatched = new Set<string>();
   private syncVersion = 0;
   /** Recent messages the next sync asks for (SYNC_RECENT_LIMIT, less after syncs lost on the way). */
   private syncRecentLimit = SYNC_RECENT_LIMIT;
@@ -194,7 +207,15 @@ export class ParleyClient {
   private readonly roomSet: RoomSet;
   /** Offline notifications: this browser's Web Push registration and the user's preview setting (docs/push.md). */
   readonly push: PushSettings;
+  /** Full-text search of the messages this user may read: `client.search.messages(query, options)` (docs/search.md). */
+  readonly search: MessageSearch;
   private readonly typingIndicators: TypingIndicators;
+  /** The local cache, when the `cache` option names one. */
+  private readonly cacheKeeper: CacheKeeper | undefined;
+  /** The sync version restored from the cache, until the first sync confirms or refutes it. */
+  private restoredVersion: number | undefined;
+  /** The synced seqs restored from the cache, for the same check. */
+  private readonly restoredSynced = new Map<string, number>();
 
   /**
    * `runtime`: what the Node and browser entries inject besides transports:
@@ -242,6 +263,7 @@ export class ParleyClient {
       (change) => this.emitter.emit('typing', change),
     );
     this.push = new PushSettings(new RestApi({ httpUrl: options.httpUrl ?? httpUrlOf(options.url), token: () => this.currentToken() }, 'push settings'));
+    this.search = new MessageSearch(new RestApi({ httpUrl: options.httpUrl ?? httpUrlOf(options.url), token: () => this.currentToken() }, 'message search'));
     this.roomSet = new RoomSet({
       // Joining, leaving and pulling mean the same when repeated; a chat line would not.
       request: (body) => this.request(body, IDEMPOTENT_ROOM_REQUESTS.has(body.$case) ? 'idempotent' : 'once'),
@@ -249,6 +271,21 @@ export class ParleyClient {
       maxPullLimit: () => this.maxPullLimit,
       reportError: (error) => this.emitter.emit('error', error),
     });
+    this.cacheKeeper =
+      options.cache === undefined
+        ? undefined
+        : new CacheKeeper({
+            store: options.cache.store,
+            owner: { serverUrl: options.url, userId: options.cache.userId },
+            clock: this.clock,
+            live: () => ({
+              version: this.syncVersion,
+              summaries: this.list.list(),
+              syncedOf: (conversationId) => this.engine.syncedSeq(conversationId),
+              unconfirmedReads: this.unconfirmedReads,
+            }),
+            onFailed: (operation, error) => this.emitter.emit('cache', { type: 'failed', operation, error }),
+          });
   }
 
   private async currentToken(): Promise<string> {
@@ -278,6 +315,7 @@ export class ParleyClient {
       maxGroupMembers: limits.maxGroupMembers,
       maxDraftChars: limits.maxDraftChars,
       maxPinned: limits.maxPinned,
+      maxReceiptMembers: limits.maxReceiptMembers,
       maxUploadBytes: { image: limits.maxImageBytes, file: limits.maxFileBytes, voice: limits.maxVoiceBytes, video: limits.maxVideoBytes },
     };
   }
@@ -293,7 +331,7 @@ export class ParleyClient {
     const ready = new Promise<void>((resolve, reject) => this.connectWaiters.push({ resolve, reject }));
     if (this.currentState === 'idle') {
       this.setState('connecting');
-      void this.openConnection();
+      void this.restoreThenOpen();
     }
     return ready;
   }
@@ -324,8 +362,18 @@ export class ParleyClient {
 
   /** Closes for good: no more reconnects; pending sends and requests reject with CLOSED. */
   async close(): Promise<void> {
-    if (this.currentState === 'closed') return;
-    this.shutDown(undefined);
+    if (this.currentState !== 'closed') this.shutDown(undefined);
+    // The last state lands before close resolves, so that the next start finds it.
+    await this.cacheKeeper?.close();
+  }
+
+  /**
+   * Deletes what the local cache (the `cache` option) keeps for this user
+   * on this server, and stops writing it: call it on sign-out. Resolves once
+   * it is gone; does nothing without the option.
+   */
+  async clearCache(): Promise<void> {
+    await this.cacheKeeper?.clear();
   }
 
   on<K extends ClientEventName>(event: K, listener: (payload: ClientEvents[K]) => void): () => void {
@@ -484,6 +532,68 @@ export class ParleyClient {
     return this.applyConversationResult(result.summary);
   }
 
+  // ---- receipts ----
+
+  /**
+   * The other members' delivered and read positions in a conversation,
+   * asked from the server; from then on pushes keep them current (also
+   * after a reconnect) and `receiptsOf` answers for each message. Ask when
+   * the conversation is opened. Refused with LIMIT_EXCEEDED in conversations
+   * above the server's maxReceiptMembers.
+   */
+  async receipts(conversationId: string): Promise<MemberReceipt[]> {
+    const result = await this.request({ $case: 'receipts', value: { conversationId } }, 'idempotent');
+    this.receiptsWatched.delete(conversationId);
+    this.receiptsWatched.add(conversationId);
+    for (const stale of this.receiptsWatched) {
+      if (this.receiptsWatched.size <= MAX_RECEIPTS_WATCHED) break;
+      this.receiptsWatched.delete(stale);
+      this.receiptBook.forget(stale);
+    }
+    const changed = this.receiptBook.apply(conversationId, result.members, this.currentUserId);
+    this.receiptBook.keepOnly(conversationId, new Set(result.members.map((member) => member.userId)));
+    if (changed) this.emitter.emit('receipts', { conversationId });
+    return this.receiptBook.of(conversationId) ?? [];
+  }
+
+  /**
+   * Sent, delivered or read, and by whom, for one of the user's own
+   * messages; undefined until `receipts` was asked for its conversation.
+   * A message still waiting in the outbox is not sent yet: it has no seq.
+   */
+  receiptsOf(message: Pick<Message, 'conversationId' | 'seq' | 'senderId' | 'visibleTo'>): MessageReceipts | undefined {
+    return this.receiptBook.receiptsOf(message);
+  }
+
+  /** The user's own account settings, from the welcome on (undefined before the first one). */
+  get userSettings(): UserSettings | undefined {
+    return this.settings === undefined ? undefined : { ...this.settings };
+  }
+
+  /**
+   * Turns read receipts off (others do not see when you read, and you do
+   * not see when they read; delivery still shows) or back on, on all the
+   * user's devices.
+   */
+  async setReadReceipts(enabled: boolean): Promise<UserSettings> {
+    const result = await this.request({ $case: 'updateUserSettings', value: { readReceiptsOff: !enabled } }, 'idempotent');
+    this.applySettings(result);
+    return { ...result };
+  }
+
+  private applySettings(settings: UserSettings): void {
+    const before = this.settings;
+    this.settings = { readReceiptsOff: settings.readReceiptsOff };
+    if (before !== undefined && before.readReceiptsOff === settings.readReceiptsOff) return;
+    this.emitter.emit('settings', { ...this.settings });
+    if (before === undefined) return;
+    // Reads shown before the change may no longer be shown (or may be now): ask again.
+    for (const conversationId of this.receiptsWatched) {
+      this.receiptBook.forget(conversationId);
+      if (this.sessionOpen) void this.receipts(conversationId).catch(() => undefined);
+    }
+  }
+
   /**
    * Moves the read position forward to `seq` (default: the newest local
    * message), locally at once, then on the server, whose answer gives the
@@ -637,10 +747,66 @@ export class ParleyClient {
       },
       'idempotent',
     );
-    return result.messages
+    const older = result.messages
       .filter((message) => !message.hidden)
       .map(toMessage)
+      .filter((message) => amendmentOf(message) === undefined)
       .sort((a, b) => a.seq - b.seq);
+    // A page that reaches what the cache holds extends it, so that a restart shows it too.
+    const synced = this.engine.syncedSeq(conversationId);
+    if (this.cacheKeeper !== undefined && synced !== undefined) {
+      const coveredTo = beforeSeq === undefined ? Number.MAX_SAFE_INTEGER : beforeSeq - 1;
+      this.cacheKeeper.runs.prepend(conversationId, { coveredFrom: result.coveredFrom, coveredTo, messages: older }, synced);
+      this.cacheKeeper.changed();
+    }
+    return older;
+  }
+
+  // ---- recall, edit, delete for me ----
+
+  /**
+   * Recalls a message for everyone: your own within the server's recall
+   * window, or anyone's in a group you administer. Every device gets an
+   * `amended` event; the message then reads as recalled (`recalledAt`, no
+   * content). Repeating it does nothing more.
+   */
+  async recall(conversationId: string, seq: number): Promise<void> {
+    const result = await this.request({ $case: 'recall', value: { conversationId, seq } }, 'idempotent');
+    this.applyAmendment(result.amendment);
+  }
+
+  /** Replaces the text of your own text message (within the server's edit window); every device gets an `amended` event. */
+  async edit(conversationId: string, seq: number, text: string): Promise<void> {
+    if (typeof text !== 'string' || text.trim() === '') throw new ParleyError('INVALID_ARGUMENT', 'an edit needs text');
+    const result = await this.request({ $case: 'edit', value: { conversationId, seq, text } }, 'idempotent');
+    this.applyAmendment(result.amendment);
+  }
+
+  /** Deletes a message from your own devices only (others keep it); they get an `amended` event. */
+  async deleteForMe(conversationId: string, seq: number): Promise<void> {
+    const result = await this.request({ $case: 'deleteForMe', value: { conversationId, seq } }, 'idempotent');
+    this.applyAmendment(result.amendment);
+  }
+
+  /**
+   * Adds a reaction (one emoji) to a message, or takes it back with `add`
+   * false; a user gives at most 3 different ones to a message. Every device
+   * gets an `amended` event (change 'reacted').
+   */
+  async react(conversationId: string, seq: number, emoji: string, add = true): Promise<void> {
+    const result = await this.request({ $case: 'react', value: { conversationId, seq, emoji, add } }, 'idempotent');
+    this.applyAmendment(result.amendment);
+  }
+
+  /** The texts an edited message had, oldest first, the current one last (empty for a recalled one). */
+  async editHistory(conversationId: string, seq: number): Promise<Array<{ text: string; at: number }>> {
+    const result = await this.request({ $case: 'editHistory', value: { conversationId, seq } }, 'idempotent');
+    return result.versions.map((version) => ({ text: version.text, at: version.at }));
+  }
+
+  /** The answer's amendment is applied at once; its push, arriving too, is then a seq already held. */
+  private applyAmendment(wire: WireMessage | undefined): void {
+    if (wire !== undefined) this.receiveMessage(wire);
   }
 
   // ---- live rooms ----
@@ -695,6 +861,74 @@ export class ParleyClient {
 
   // ---- connection lifecycle (internal) ----
 
+  /** Shows what the local cache kept, then connects. */
+  private async restoreThenOpen(): Promise<void> {
+    const state = await this.cacheKeeper?.load();
+    if (this.currentState === 'closed') return;
+    if (state !== undefined) this.restore(state);
+    await this.openConnection();
+  }
+
+  /**
+   * Takes the cached state back as if it had just been synced, and emits it:
+   * summaries, then each conversation's messages in seq order. The first
+   * sync then asks from the cached version with every cached position, so
+   * only conversations that changed come back, with messages after what is
+   * held; the sync engine drops any it holds already and pulls any gap.
+   */
+  private restore(state: CachedState): void {
+    const runs = (this.cacheKeeper as CacheKeeper).runs;
+    this.syncVersion = state.version;
+    this.restoredVersion = state.version;
+    for (const { summary, synced, run } of state.conversations) {
+      this.list.applyServerSummary(summary);
+      this.engine.track(summary.id, synced, readableLastSeq(summary));
+      this.restoredSynced.set(summary.id, synced);
+      this.movedSinceSync.add(summary.id);
+      if (run !== undefined) runs.restore(summary.id, run);
+    }
+    for (const { conversationId, seq } of state.unconfirmedReads) this.unconfirmedReads.set(conversationId, seq);
+    for (const summary of this.list.list()) this.emitConversation(summary);
+    let messages = 0;
+    for (const { run } of state.conversations) {
+      for (const message of run?.messages ?? []) {
+        this.emitter.emit('message', message);
+        messages += 1;
+      }
+    }
+    this.emitter.emit('cache', { type: 'restored', conversations: state.conversations.length, messages });
+  }
+
+  /**
+   * True when the first sync after a restore shows that the server's data is
+   * not what the cache was written from (a database restored from a backup
+   * or replaced): its version went back, or a conversation ends before what
+   * the cache holds of it.
+   */
+  private refutesRestored(result: SyncResult): boolean {
+    const restoredVersion = this.restoredVersion;
+    if (restoredVersion === undefined) return false;
+    this.restoredVersion = undefined;
+    const refuted =
+      result.version < restoredVersion || result.conversations.some((wire) => (this.restoredSynced.get(wire.id) ?? 0) > toSummary(wire).lastSeq);
+    this.restoredSynced.clear();
+    return refuted;
+  }
+
+  /** Forgets everything the cache restored; the application hears it ('cache' event) and the next sync starts from scratch. */
+  private discardRestored(reason: 'server reset' | 'another user'): void {
+    this.restoredVersion = undefined;
+    this.restoredSynced.clear();
+    this.list.clear();
+    this.engine.clear();
+    this.cacheKeeper?.runs.clear();
+    this.movedSinceSync.clear();
+    this.unconfirmedReads.clear();
+    this.deliveredPending.clear();
+    this.syncVersion = 0;
+    this.emitter.emit('cache', { type: 'discarded', reason });
+  }
+
   private async openConnection(): Promise<void> {
     this.reconnectTimer = undefined;
     let token: string;
@@ -728,7 +962,13 @@ export class ParleyClient {
   private onWelcome(connection: Connection, welcome: Welcome): void {
     if (connection !== this.connection) return;
     this.currentUserId = welcome.userId;
+    if (this.cacheKeeper !== undefined && this.cacheKeeper.owner.userId !== welcome.userId) {
+      // The cache was named for another user: none of it may stay, and this user's state is not written under that user's key.
+      this.cacheKeeper.stop();
+      if (this.restoredVersion !== undefined) this.discardRestored('another user');
+    }
     this.limits = welcome.limits;
+    this.applySettings({ readReceiptsOff: welcome.settings?.readReceiptsOff === true });
     this.reconnectAttempt = 0;
     this.requestSync();
   }
@@ -744,6 +984,8 @@ export class ParleyClient {
     this.scheduleDelivered();
     this.hasBeenOpen = true;
     this.roomSet.rejoinAll();
+    // Positions moved while this client was away; pushes resume from here.
+    for (const conversationId of this.receiptsWatched) void this.receipts(conversationId).catch(() => undefined);
     this.setState('open');
     const waiters = this.connectWaiters;
     this.connectWaiters = [];
@@ -825,6 +1067,7 @@ export class ParleyClient {
     const connection = this.connection;
     this.connection = undefined;
     connection?.close();
+    void this.cacheKeeper?.close();
   }
 
   private setState(state: ClientState, error?: ParleyError): void {
@@ -905,6 +1148,14 @@ export class ParleyClient {
       case 'typingEvent':
         this.typingIndicators.received(body.value.conversationId, body.value.userId, body.value.typing);
         return;
+      case 'receiptsChanged':
+        if (this.receiptBook.apply(body.value.conversationId, body.value.members, this.currentUserId)) {
+          this.emitter.emit('receipts', { conversationId: body.value.conversationId });
+        }
+        return;
+      case 'userSettings':
+        this.applySettings(body.value);
+        return;
       case 'conversationChanged':
         // Pushes of the messages it counts are queued ahead of it, so this
         // pulls only when one never came: a device added back to a group
@@ -942,6 +1193,13 @@ export class ParleyClient {
         if (connection !== this.connection) return lostOnTheWay();
         this.syncInFlight = false;
         this.syncRecentLimit = SYNC_RECENT_LIMIT;
+        if (this.refutesRestored(result)) {
+          // The cached state does not hold: forget it and sync everything, as a fresh client would.
+          this.discardRestored('server reset');
+          this.cacheKeeper?.discard();
+          this.requestSync();
+          return;
+        }
         this.applySyncResult(result);
         if (!this.sessionOpen) this.openSession();
         if (this.syncAgain) {
@@ -995,6 +1253,7 @@ export class ParleyClient {
       this.applyStep(run.conversationId, step);
     }
     this.syncVersion = result.version;
+    this.cacheKeeper?.changed();
     if (!live) {
       this.pullWhatSyncFound(() => true);
       return;
@@ -1068,24 +1327,40 @@ export class ParleyClient {
   /** Emits what the sync engine released and updates the conversation's summary. */
   private applyStep(conversationId: string, step: SyncStep<WireMessage>): void {
     let changed: ConversationSummary | undefined;
+    const shown: Message[] = [];
     for (const wire of step.messages) {
       const message = toMessage(wire);
+      const amended = amendmentOf(message);
+      if (amended !== undefined) {
+        // Not a message to show: it changes one. Unread and the last message
+        // may change with it, which the server's summary says.
+        this.emitter.emit('amended', amended);
+        this.cacheKeeper?.runs.amend(amended, this.currentUserId);
+        this.cacheKeeper?.changed();
+        this.scheduleSystemSync();
+        continue;
+      }
       changed = this.list.applyMessage(message, this.currentUserId) ?? changed;
       this.typingIndicators.messageFrom(conversationId, message.senderId);
       this.emitter.emit('message', message);
+      shown.push(message);
       if (message.content?.type === 'video' && this.prefetchVideo && message.senderId !== this.currentUserId) this.prefetchHead(message.content);
       if (message.type === 'system') this.scheduleSystemSync();
     }
     if (step.lastAppliedSeq > 0) changed = this.list.advanceLastSeq(conversationId, step.lastAppliedSeq) ?? changed;
     if (changed !== undefined) this.emitConversation(this.list.get(conversationId));
     if (step.advanced) {
+      this.cacheKeeper?.runs.advance(conversationId, this.engine.syncedSeq(conversationId) ?? 0, shown);
+      this.cacheKeeper?.changed();
       this.movedSinceSync.add(conversationId);
       this.reportDelivered(conversationId);
     }
   }
 
   private emitConversation(summary: ConversationSummary | undefined): void {
-    if (summary !== undefined) this.emitter.emit('conversation', summary);
+    if (summary === undefined) return;
+    this.emitter.emit('conversation', summary);
+    this.cacheKeeper?.changed();
   }
 
   /** System messages change names, members and roles, read results leave counts to confirm: refresh summaries soon. */
@@ -1180,6 +1455,7 @@ export class ParleyClient {
 
   private rememberRead(conversationId: string, seq: number): void {
     this.unconfirmedReads.set(conversationId, Math.max(seq, this.unconfirmedReads.get(conversationId) ?? 0));
+    this.cacheKeeper?.changed();
     // Still connected (a timeout, a rate limit): try again soon; otherwise the next session sends it.
     if (this.sessionOpen) this.later(BACKGROUND_RETRY_MS, () => this.flushReads());
   }
@@ -1240,6 +1516,11 @@ export class ParleyClient {
         text: entry.content.text,
         data: entry.content.data,
         content: typed === undefined ? undefined : toWireContent(typed),
+        mentions:
+          entry.content.mentions === undefined && entry.content.mentionAll !== true
+            ? undefined
+            : { userIds: entry.content.mentions ?? [], all: entry.content.mentionAll === true },
+        replyTo: entry.content.replyTo,
       };
       connection.requestInOrder(
         { $case: 'send', value },

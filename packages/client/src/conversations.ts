@@ -26,6 +26,8 @@ interface Entry {
   countedSinceServer: number[];
   /** countedSinceServer overflowed and is incomplete. */
   countOverflowed: boolean;
+  /** Of countedSinceServer, the seqs of messages that mention the user. */
+  mentionedSinceServer: number[];
   /** The highest lastSeq of a server summary applied so far. */
   serverLastSeq: number;
 }
@@ -53,6 +55,12 @@ export class ConversationList {
     return [...this.sortedCache];
   }
 
+  /** Forgets every conversation (state restored from a cache that turned out not to hold). */
+  clear(): void {
+    this.entries.clear();
+    this.sortedCache = undefined;
+  }
+
   /** Derived from the summaries every time, so it cannot disagree with them. */
   get totalUnread(): number {
     let total = 0;
@@ -71,7 +79,7 @@ export class ConversationList {
   applyServerSummary(server: ConversationSummary): ConversationSummary | undefined {
     const entry = this.entries.get(server.id);
     if (entry === undefined) {
-      this.entries.set(server.id, { summary: server, countedSinceServer: [], countOverflowed: false, serverLastSeq: server.lastSeq });
+      this.entries.set(server.id, { summary: server, countedSinceServer: [], countOverflowed: false, mentionedSinceServer: [], serverLastSeq: server.lastSeq });
       this.sortedCache = undefined;
       return server;
     }
@@ -91,13 +99,17 @@ export class ConversationList {
     let next: ConversationSummary;
     if (server.lastSeq >= local.lastSeq) {
       next = { ...server, readSeq, unread: serverUnread };
+      if (serverUnread === 0) delete next.mentions;
       entry.countedSinceServer = [];
       entry.countOverflowed = false;
+      entry.mentionedSinceServer = [];
     } else {
       next = { ...server, lastSeq: local.lastSeq, updatedAt: Math.max(local.updatedAt, server.updatedAt), readSeq };
       setOptional(next, 'lastMessage', local.lastMessage);
       entry.countedSinceServer = entry.countedSinceServer.filter((seq) => seq > server.lastSeq && seq > readSeq);
+      entry.mentionedSinceServer = entry.mentionedSinceServer.filter((seq) => seq > server.lastSeq && seq > readSeq);
       next.unread = entry.countOverflowed ? local.unread : serverUnread + entry.countedSinceServer.length;
+      setOptional(next, 'mentions', positive((serverUnread === 0 ? 0 : (server.mentions ?? 0)) + entry.mentionedSinceServer.length));
     }
     return this.replace(entry, next);
   }
@@ -122,12 +134,18 @@ export class ConversationList {
       // The server marks the sender read up to its own message.
       next.readSeq = Math.max(local.readSeq, message.seq);
       next.unread = 0;
+      delete next.mentions;
       entry.countedSinceServer = [];
       entry.countOverflowed = false;
+      entry.mentionedSinceServer = [];
     } else if (message.type === 'user' && message.seq > local.readSeq) {
       next.unread = local.unread + 1;
       if (entry.countedSinceServer.length < MAX_LOCALLY_COUNTED) entry.countedSinceServer.push(message.seq);
       else entry.countOverflowed = true;
+      if (message.mentionAll === true || (selfId !== undefined && message.mentions?.includes(selfId) === true)) {
+        next.mentions = (local.mentions ?? 0) + 1;
+        if (entry.mentionedSinceServer.length < MAX_LOCALLY_COUNTED) entry.mentionedSinceServer.push(message.seq);
+      }
     }
     return this.replace(entry, next);
   }
@@ -149,16 +167,24 @@ export class ConversationList {
     if (entry === undefined || seq <= entry.summary.readSeq) return undefined;
     const local = entry.summary;
     let unread: number;
+    let mentions = local.mentions ?? 0;
     if (seq >= local.lastSeq) {
       unread = 0;
+      mentions = 0;
       entry.countedSinceServer = [];
       entry.countOverflowed = false;
+      entry.mentionedSinceServer = [];
     } else {
       const covered = entry.countedSinceServer.filter((counted) => counted <= seq).length;
       entry.countedSinceServer = entry.countedSinceServer.filter((counted) => counted > seq);
       unread = Math.max(0, local.unread - covered);
+      const mentionsCovered = entry.mentionedSinceServer.filter((counted) => counted <= seq).length;
+      entry.mentionedSinceServer = entry.mentionedSinceServer.filter((counted) => counted > seq);
+      mentions = Math.max(0, mentions - mentionsCovered);
     }
-    return this.replace(entry, { ...local, readSeq: seq, unread });
+    const next = { ...local, readSeq: seq, unread };
+    setOptional(next, 'mentions', positive(mentions));
+    return this.replace(entry, next);
   }
 
   /** The server's answer to mark_read: authoritative read position and unread count. */
@@ -169,7 +195,9 @@ export class ConversationList {
     const nextReadSeq = Math.max(local.readSeq, readSeq);
     entry.countedSinceServer = entry.countedSinceServer.filter((counted) => counted > nextReadSeq);
     const nextUnread = nextReadSeq >= local.lastSeq ? 0 : nextReadSeq > readSeq ? Math.min(unread, local.unread) : unread;
-    return this.replace(entry, { ...local, readSeq: nextReadSeq, unread: nextUnread });
+    const next = { ...local, readSeq: nextReadSeq, unread: nextUnread };
+    if (nextUnread === 0) delete next.mentions;
+    return this.replace(entry, next);
   }
 
   private replace(entry: Entry, next: ConversationSummary): ConversationSummary | undefined {
@@ -187,6 +215,11 @@ function withSettingsOf(summary: ConversationSummary, from: ConversationSummary)
   setOptional(next, 'pinnedAt', from.pinnedAt);
   setOptional(next, 'draft', from.draft);
   return next;
+}
+
+/** A count as an optional field holds it: absent when 0. */
+function positive(count: number): number | undefined {
+  return count > 0 ? count : undefined;
 }
 
 function setOptional<K extends keyof ConversationSummary>(target: ConversationSummary, key: K, value: ConversationSummary[K]): void {
@@ -214,6 +247,7 @@ function sameSummary(a: ConversationSummary, b: ConversationSummary): boolean {
     a.mutedUntil === b.mutedUntil &&
     a.pinnedAt === b.pinnedAt &&
     a.draft === b.draft &&
+    a.mentions === b.mentions &&
     sameAttributes(a.attributes, b.attributes)
   );
 }
@@ -225,5 +259,6 @@ function sameAttributes(a: Readonly<Record<string, string>>, b: Readonly<Record<
 
 function sameMessage(a: Message | undefined, b: Message | undefined): boolean {
   if (a === undefined || b === undefined) return a === b;
-  return a.id === b.id && a.seq === b.seq;
+  // Recalls and edits change a message in place.
+  return a.id === b.id && a.seq === b.seq && a.recalledAt === b.recalledAt && a.editedAt === b.editedAt && a.text === b.text;
 }

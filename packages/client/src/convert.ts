@@ -35,6 +35,12 @@ export function toMessage(wire: WireMessage): Message {
   if (wire.data !== undefined) message.data = new Uint8Array(wire.data);
   if (wire.visibleTo !== '') message.visibleTo = wire.visibleTo;
   if (wire.content !== undefined) message.content = toContent(wire.content);
+  if (wire.recalledAt > 0) message.recalledAt = wire.recalledAt;
+  if (wire.editedAt > 0) message.editedAt = wire.editedAt;
+  if (wire.mentions !== undefined && wire.mentions.userIds.length > 0) message.mentions = [...wire.mentions.userIds];
+  if (wire.mentions?.all === true) message.mentionAll = true;
+  if (wire.replyTo !== undefined && wire.replyTo > 0) message.replyTo = wire.replyTo;
+  if (wire.reactions.length > 0) message.reactions = wire.reactions.map((reaction) => ({ emoji: reaction.emoji, count: reaction.count, mine: reaction.mine }));
   if (message.type === 'system') {
     const system = wire.system !== undefined ? toSystemEvent(wire.system) : wire.data !== undefined ? parseLegacySystemEvent(wire.data) : undefined;
     if (system !== undefined) message.system = system;
@@ -61,6 +67,14 @@ export function toSystemEvent(wire: WireSystemEvent): SystemEvent | undefined {
       return { type: 'role_changed', actorId, userId: event.value.userId, role: toRole(event.value.role) };
     case 'roomClosed':
       return { type: 'room_closed', actorId };
+    case 'messageRecalled':
+      return { type: 'message_recalled', actorId, seq: event.value.seq };
+    case 'messageEdited':
+      return { type: 'message_edited', actorId, seq: event.value.seq, text: event.value.text };
+    case 'messageHidden':
+      return { type: 'message_hidden', actorId, seq: event.value.seq };
+    case 'messageReacted':
+      return { type: 'message_reacted', actorId, seq: event.value.seq, emoji: event.value.emoji, added: event.value.added };
     default:
       return undefined;
   }
@@ -119,6 +133,7 @@ export function toSummary(wire: WireSummary): ConversationSummary {
   if (wire.mutedUntil !== 0) summary.mutedUntil = wire.mutedUntil;
   if (wire.pinnedAt !== 0) summary.pinnedAt = wire.pinnedAt;
   if (wire.draft !== '') summary.draft = wire.draft;
+  if (wire.mentions > 0) summary.mentions = wire.mentions;
   return summary;
 }
 

@@ -10,9 +10,12 @@ const ERROR_NAMES = new Set<string>(allErrors().map((info) => info.name));
 /** The server's `{ error: { name, message } }` as a ParleyError. */
 export function errorFromBody(status: number, body: string): ParleyError {
   try {
-    const parsed = JSON.parse(body) as { error?: { name?: string; message?: string } };
+    const parsed = JSON.parse(body) as { error?: { name?: string; message?: string; retryAfterMs?: number } };
     const name = parsed.error?.name;
-    if (name !== undefined && ERROR_NAMES.has(name)) return new ParleyError(name as ErrorName, parsed.error?.message);
+    const retryAfterMs = parsed.error?.retryAfterMs;
+    if (name !== undefined && ERROR_NAMES.has(name)) {
+      return new ParleyError(name as ErrorName, parsed.error?.message, typeof retryAfterMs === 'number' ? { retryAfterMs } : undefined);
+    }
   } catch {
     // Not ours (a proxy's page): classified by status below.
   }

@@ -71,3 +71,5 @@ function nodeTransport(options: ParleyClientOptions): OpenTransport {
 
 // The public names besides ParleyClient, the same for every runtime.
 export * from './public.js';
+// Node-only: the local cache in files.
+export { FileCache } from './cache/file-cache.js';

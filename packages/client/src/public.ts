@@ -6,14 +6,21 @@
 export { ParleyError, ErrorCode, MUTED_FOREVER, type ErrorName } from '@parley/protocol';
 export { isMuted } from './conversations.js';
 export type { TypingChange } from './typing.js';
+export { applyAmendment } from './amendments.js';
+export type { MemberReceipt, MessageReceipts, MessageStatus } from './receipts.js';
 export { newClientMsgId } from './outbox.js';
+export { MemoryCache, type LocalCache } from './cache/local-cache.js';
 export { prefetchLength } from './media.js';
 export { describeSystemEvent, type SystemTextOptions } from './system-text.js';
 export { MAX_TEXT_PARTS, splitLongText } from './split-text.js';
 export { ManualClock, systemClock, type Clock, type TimerHandle } from './clock.js';
 export type { PushPreferences, PushPreview, PushSettings, WebPushSubscriptionJson } from './push.js';
+export type { MessageSearch, MessageSearchOptions, SearchHit, SearchPage, TextRange } from './search.js';
 export { Room, type RoomEvent, type RoomEventKindName, type RoomEvents, type RoomInfo, type RoomViewer } from './rooms.js';
 export type {
+  AmendedMessage,
+  CacheEvent,
+  Reaction,
   ClientEventName,
   ClientEvents,
   ClientState,
@@ -41,6 +48,7 @@ export type {
   StateChange,
   SystemEvent,
   UserProfile,
+  UserSettings,
   WebSocketConstructorLike,
   WebSocketEventHandler,
   WebSocketLike,

@@ -406,5 +406,5 @@ function toRoomEvent(wire: WireRoomEvent): RoomEvent {
 }
 
 function placeholder(conversationId: string, seq: number): WireMessage {
-  return { id: '', conversationId, seq, senderId: '', clientMsgId: '', type: 0, createdAt: 0, visibleTo: '', hidden: true };
+  return { id: '', conversationId, seq, senderId: '', clientMsgId: '', type: 0, createdAt: 0, visibleTo: '', hidden: true, recalledAt: 0, editedAt: 0, reactions: [] };
 }

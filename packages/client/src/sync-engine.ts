@@ -274,6 +274,12 @@ export class SyncEngine<M extends SequencedMessage> {
     if (position !== undefined) position.stalled = false;
   }
 
+  /** Forgets every conversation and held message: the next track() starts afresh. */
+  clear(): void {
+    this.positions.clear();
+    this.untracked.clear();
+  }
+
   /** Forgets every pull in flight: their answers are lost with the connection. */
   abortPulls(): void {
     for (const position of this.positions.values()) {

@@ -51,6 +51,13 @@ export function describeSystemEvent(event: SystemEvent | undefined, options: Sys
       return `${actor} made ${object(event.userId)} ${roleName(event.role)}`;
     case 'room_closed':
       return actor === undefined ? 'The live ended' : `${actor} ended the live`;
+    // Amendments are applied to the message they change rather than shown; these are for logs and other clients.
+    case 'message_recalled':
+      return `${actor ?? 'Someone'} recalled a message`;
+    case 'message_edited':
+      return `${actor ?? 'Someone'} edited a message`;
+    case 'message_hidden':
+      return `${actor ?? 'Someone'} deleted a message for themselves`;
     default:
       return 'Conversation updated';
   }

@@ -6,6 +6,7 @@
 import type { TypingChange } from './typing.js';
 import type { ParleyError } from '@parley/protocol';
 import type { Clock } from './clock.js';
+import type { LocalCache } from './cache/local-cache.js';
 
 /** A member's role in a conversation. */
 export type Role = 'member' | 'admin' | 'owner';
@@ -31,7 +32,15 @@ export type SystemEvent =
   | { type: 'renamed'; actorId: string; name: string }
   | { type: 'role_changed'; actorId: string; userId: string; role: Role }
   /** A live room was closed by its host, an admin or the operator. */
-  | { type: 'room_closed'; actorId: string };
+  | { type: 'room_closed'; actorId: string }
+  /**
+   * Amendments: an earlier message changed. The SDK applies them (the
+   * `amended` event) and does not hand them out as messages.
+   */
+  | { type: 'message_recalled'; actorId: string; seq: number }
+  | { type: 'message_edited'; actorId: string; seq: number; text: string }
+  | { type: 'message_hidden'; actorId: string; seq: number }
+  | { type: 'message_reacted'; actorId: string; seq: number; emoji: string; added: boolean };
 
 /** One message of a conversation, as this user may see it. */
 export interface Message {
@@ -58,6 +67,24 @@ export interface Message {
    * Photo"), to show where the content cannot be rendered.
    */
   content?: Content;
+  /** Set once recalled (ms since the epoch): text, data and content are gone. */
+  recalledAt?: number;
+  /** Set once the text was edited (ms since the epoch, the latest edit). */
+  editedAt?: number;
+  /** Reactions, most given first, as this user sees them (in answers to pulls and syncs; kept current by `applyAmendment`). */
+  reactions?: Reaction[];
+  /** Members the message mentions, and whether it mentions everyone. */
+  mentions?: string[];
+  mentionAll?: boolean;
+  /** The seq of the message it answers. */
+  replyTo?: number;
+}
+
+export interface Reaction {
+  emoji: string;
+  count: number;
+  /** This user gave it. */
+  mine: boolean;
 }
 
 /** An uploaded media item as a message carries it. Fetch it with `client.mediaUrl`. */
@@ -196,6 +223,8 @@ export interface ConversationSummary {
   pinnedAt?: number;
   /** Text the user left unsent here, on any of their devices; absent when none. */
   draft?: string;
+  /** Of the unread messages, those that mention this user (or everyone); absent when none. Counted in muted conversations too. */
+  mentions?: number;
 }
 
 /** What the server allows (its welcome's limits), as client.serverLimits gives them. */
@@ -208,6 +237,8 @@ export interface ServerLimits {
   maxDraftChars: number;
   /** Most conversations pinned at once (pin). */
   maxPinned: number;
+  /** Largest conversation with receipts; `receipts` is refused above it. */
+  maxReceiptMembers: number;
   /** Largest upload per media kind; 0 when the server takes none. */
   maxUploadBytes: Record<MediaKind, number>;
 }
@@ -238,6 +269,12 @@ export interface MessageContent {
   text?: string;
   data?: Uint8Array;
   content?: OutgoingContent;
+  /** Members mentioned (@name, at most 50): counted in their `mentions` and notified even when they muted the conversation. */
+  mentions?: string[];
+  /** Mentions everyone (@all); groups only. */
+  mentionAll?: boolean;
+  /** The seq of the message this one answers (a quote). */
+  replyTo?: number;
 }
 
 export interface SendOptions {
@@ -341,6 +378,14 @@ export interface ParleyClientOptions {
   prefetchVideo?: boolean;
   /** Bytes of prefetched video kept, least recently used dropped first. Default 32 MiB. */
   prefetchCacheBytes?: number;
+  /**
+   * A local cache (FileCache in Node, IndexedDbCache in browsers) and the
+   * user it is for: connect() then shows the conversations and recent
+   * messages kept from the last run at once, and syncs only what changed
+   * since. `userId` must be the user the token is for. Default: none (every
+   * start syncs from scratch). See clearCache().
+   */
+  cache?: { store: LocalCache; userId: string };
 }
 
 export interface StateChange {
@@ -350,6 +395,25 @@ export interface StateChange {
 }
 
 /** Events and their payloads. */
+/** A change to an earlier message, from its conversation's stream. */
+export type AmendedMessage = {
+  conversationId: string;
+  /** The message that changed. */
+  seq: number;
+  /** Who changed it: its sender, or a group admin who recalled it. */
+  actorId: string;
+  /** When (ms since the epoch, server clock). */
+  at: number;
+  /** The seq of the amendment itself in the conversation's sequence. */
+  amendmentSeq: number;
+} & ({ change: 'recalled' } | { change: 'edited'; text: string } | { change: 'deleted' } | { change: 'reacted'; emoji: string; added: boolean });
+
+/** The user's own account settings, the same on all their devices. */
+export interface UserSettings {
+  /** Others do not see when this user read their messages, and this user does not see when others read theirs. */
+  readReceiptsOff: boolean;
+}
+
 export interface ClientEvents {
   /** Each message exactly once per client, in seq order per conversation; hidden placeholders never. */
   message: Message;
@@ -359,8 +423,30 @@ export interface ClientEvents {
   state: StateChange;
   /** Who is typing in a conversation changed (client.typingIn gives the same list). */
   typing: TypingChange;
+  /** Members' delivered or read positions changed in a conversation whose receipts were asked for (client.receiptsOf). */
+  receipts: { conversationId: string };
+  /** The user's own account settings changed, on this device or another. */
+  settings: UserSettings;
+  /** An earlier message changed: recalled, edited, or deleted by this user for themselves (applyAmendment applies it). */
+  amended: AmendedMessage;
   /** A background failure that no promise reports. */
   error: ParleyError;
+  /** The local cache (the `cache` option): state restored or discarded, or a failure to read or write it. */
+  cache: CacheEvent;
 }
+
+/**
+ * What the local cache did. 'restored': the kept conversations and
+ * messages were just emitted, before the connection is up (the server
+ * confirms them with the first sync: state 'open'). 'discarded': what was
+ * restored does not hold (the server's data was reset, or the token is for
+ * another user); forget every conversation and message the client emitted,
+ * the first sync sends everything again. 'failed': reading or writing the
+ * cache failed; messaging goes on without it.
+ */
+export type CacheEvent =
+  | { type: 'restored'; conversations: number; messages: number }
+  | { type: 'discarded'; reason: 'server reset' | 'another user' }
+  | { type: 'failed'; operation: 'read' | 'write' | 'remove'; error: ParleyError };
 
 export type ClientEventName = keyof ClientEvents;

@@ -35,8 +35,13 @@ function importGraph(entry: string): Set<string> {
 describe('browser entry', () => {
   it('imports nothing from Node or the ws package', () => {
     const external = [...importGraph('browser.ts')].filter((specifier) => !specifier.startsWith('.'));
-    // tus-js-client (media uploads) ships a browser build that bundlers pick by its `browser` field.
-    assert.deepEqual(external.sort(), ['@parley/protocol', 'tus-js-client']);
+    // tus-js-client (media uploads) ships a browser build that bundlers pick by its `browser` field;
+    // idb is the IndexedDB local cache, which the Node entry never loads.
+    assert.deepEqual(external.sort(), ['@parley/protocol', 'idb', 'tus-js-client']);
+  });
+
+  it('the Node entry does not load idb', () => {
+    assert.ok(![...importGraph('index.ts')].includes('idb'));
   });
 
   it('the client core imports nothing runtime-specific either', () => {

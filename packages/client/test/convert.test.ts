@@ -17,6 +17,9 @@ const wireMessage = (overrides: Partial<WireMessage> = {}): WireMessage => ({
   createdAt: 1000,
   visibleTo: '',
   hidden: false,
+  recalledAt: 0,
+  editedAt: 0,
+  reactions: [],
   ...overrides,
 });
 
@@ -81,6 +84,7 @@ describe('convert', () => {
       mutedUntil: 0,
       pinnedAt: 1_700_000_000_000,
       draft: '',
+      mentions: 0,
     });
     assert.equal(summary.kind, 'direct');
     assert.equal(summary.pinnedAt, 1_700_000_000_000);

@@ -21,8 +21,9 @@ export {
 } from './codec.js';
 export { ID_PATTERN, CLIENT_MSG_ID_PATTERN, isValidId, isValidClientMsgId, DEFAULT_LIMITS, MUTED_FOREVER, PASSWORD_LENGTH } from './limits.js';
 export { contentKind, fallbackText, CUSTOM_TYPE_PATTERN, MEDIA_KINDS, type ContentKind, type MediaKind } from './content.js';
+export { foldForSearch, searchSegments, searchIndexWords, searchableText, type SearchToken } from './search-text.js';
 export type { MediaInfoJson, MediaUrlsJson } from './media-json.js';
-export { parseSystemEventJson, type SystemEventRecord, type SystemEventRole } from './system-event-json.js';
+export { AMENDMENT_EVENTS, parseSystemEventJson, type SystemEventRecord, type SystemEventRole } from './system-event-json.js';
 export {
   Frame,
   Packet,

@@ -28,6 +28,7 @@ export const DEFAULT_LIMITS = {
   maxSubjectChars: 128,
   maxDraftChars: 4000,
   maxPinned: 10,
+  maxReceiptMembers: 500,
 } as const;
 
 /** ConversationSettingsRequest.muted_until for "until unmuted": the start of year 10000, past any real date. */

@@ -45,6 +45,7 @@ export const REQUESTS = {
   rename: { reply: 'ok', rate: 'request' },
   setRole: { reply: 'ok', rate: 'request' },
   members: { reply: 'membersResult', rate: 'request' },
+  // Limited per connection by the receipt service, and dropped rather than refused: it has no reply.
   delivered: { reply: null, rate: 'none' },
   ping: { reply: 'pong', rate: 'none' },
   getUsers: { reply: 'usersResult', rate: 'request' },
@@ -60,6 +61,13 @@ export const REQUESTS = {
   conversationSettings: { reply: 'conversationResult', rate: 'request' },
   // Limited per connection by the typing relay, and dropped rather than refused: it has no reply.
   typing: { reply: null, rate: 'none' },
+  receipts: { reply: 'receiptsResult', rate: 'request' },
+  updateUserSettings: { reply: 'userSettings', rate: 'request' },
+  recall: { reply: 'amendResult', rate: 'request' },
+  edit: { reply: 'amendResult', rate: 'request' },
+  deleteForMe: { reply: 'amendResult', rate: 'request' },
+  editHistory: { reply: 'editHistoryResult', rate: 'request' },
+  react: { reply: 'amendResult', rate: 'request' },
 } as const satisfies Record<string, RequestSpec>;
 
 /**
@@ -67,7 +75,7 @@ export const REQUESTS = {
  * server is a probe: the client answers it with a `pong` (request_id 0, the
  * same nonce) as soon as it reads it.
  */
-export const PUSHES = ['push', 'conversationChanged', 'roomBatch', 'typingEvent', 'error', 'ping'] as const satisfies readonly FrameCase[];
+export const PUSHES = ['push', 'conversationChanged', 'roomBatch', 'typingEvent', 'receiptsChanged', 'userSettings', 'error', 'ping'] as const satisfies readonly FrameCase[];
 
 /** Client requests (frame cases a client may send). */
 export type RequestCase = keyof typeof REQUESTS;

@@ -16,7 +16,15 @@ export type SystemEventRecord =
   | { type: 'member_left'; actorId: string; userId: string }
   | { type: 'renamed'; actorId: string; name: string }
   | { type: 'role_changed'; actorId: string; userId: string; role: SystemEventRole }
-  | { type: 'room_closed'; actorId: string };
+  | { type: 'room_closed'; actorId: string }
+  // Amendments: an earlier message of the conversation changed.
+  | { type: 'message_recalled'; actorId: string; seq: number }
+  | { type: 'message_edited'; actorId: string; seq: number; text: string }
+  | { type: 'message_hidden'; actorId: string; seq: number }
+  | { type: 'message_reacted'; actorId: string; seq: number; emoji: string; added: boolean };
+
+/** The system events that change an earlier message (never unread, never a conversation's last message). */
+export const AMENDMENT_EVENTS: ReadonlySet<SystemEventRecord['type']> = new Set(['message_recalled', 'message_edited', 'message_hidden', 'message_reacted']);
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -50,6 +58,16 @@ export function parseSystemEventJson(data: Uint8Array | undefined): SystemEventR
       return { type: 'role_changed', actorId, userId: userIds[0] ?? '', role: fields.role };
     case 'room_closed':
       return { type: 'room_closed', actorId };
+    case 'message_recalled':
+    case 'message_hidden':
+      if (!Number.isSafeInteger(fields.seq) || (fields.seq as number) < 1) return undefined;
+      return { type: fields.event, actorId, seq: fields.seq as number };
+    case 'message_edited':
+      if (!Number.isSafeInteger(fields.seq) || (fields.seq as number) < 1) return undefined;
+      return { type: 'message_edited', actorId, seq: fields.seq as number, text: typeof fields.text === 'string' ? fields.text : '' };
+    case 'message_reacted':
+      if (!Number.isSafeInteger(fields.seq) || (fields.seq as number) < 1 || typeof fields.emoji !== 'string') return undefined;
+      return { type: 'message_reacted', actorId, seq: fields.seq as number, emoji: fields.emoji, added: fields.added === true };
     default:
       return undefined;
   }

@@ -8,7 +8,7 @@ const pushFrame = (seq: number, text: string): Frame => ({
   requestId: 0,
   body: {
     $case: 'push',
-    value: { id: String(seq), conversationId: 'c', seq, senderId: 'u', clientMsgId: `m${seq}`, type: 1, text, createdAt: 1, visibleTo: '', hidden: false },
+    value: { id: String(seq), conversationId: 'c', seq, senderId: 'u', clientMsgId: `m${seq}`, type: 1, text, createdAt: 1, visibleTo: '', hidden: false, recalledAt: 0, editedAt: 0, reactions: [] },
   },
 });
 

@@ -12,6 +12,7 @@ import type { Agent as HttpsAgent } from 'node:https';
 import type { PushSender } from './push/push-sender.js';
 import type { PushPreview } from './push/push-service.js';
 import { DEFAULT_WEB_PUSH_HOSTS } from './push/web-push-subscriptions.js';
+import { type AmendmentLimits, DEFAULT_AMENDMENT_LIMITS } from './services/amendments.js';
 import { type BlockedWordAction, parseWordList } from './moderation/word-filter.js';
 import { readFileSync } from 'node:fs';
 import { S3MediaStore } from './media/s3-store.js';
@@ -51,6 +52,8 @@ export interface ServerLimits {
   maxDraftChars: number;
   /** Most conversations one user may have pinned. Default 10. */
   maxPinned: number;
+  /** Largest conversation with receipts (delivery positions kept, receipts requests answered). Default 500. */
+  maxReceiptMembers: number;
   /** Sustained requests per second per connection. Default 500. */
   requestsPerSecond: number;
   /** Requests one connection may make in a burst. Default 1000. */
@@ -164,6 +167,12 @@ export interface ServerOptions {
   limits?: Partial<ServerLimits>;
   /** Live-room batching and bounds; see RoomLimits for defaults. */
   rooms?: Partial<RoomLimits>;
+  /**
+   * Recall and edit: how long after sending a sender may recall (default 24 h,
+   * env PARLEY_RECALL_WINDOW_MS) or edit (default 48 h, env
+   * PARLEY_EDIT_WINDOW_MS) a message, and edits per message (default 20).
+   */
+  amendments?: Partial<AmendmentLimits>;
   /** This node's name in a cluster (logs, room statistics). Default: random per start (env PARLEY_NODE_ID). */
   nodeId?: string;
   /** Log level: fatal, error, warn, info, debug, silent. Default info (env PARLEY_LOG_LEVEL). */
@@ -303,6 +312,13 @@ export interface PushSettings {
   preview?: PushPreview;
   /** How long notifications to one user are gathered into one, 100-60000 ms (env PARLEY_PUSH_WINDOW_MS, default 2000). */
   windowMs?: number;
+  /**
+   * A user with a device connected is notified all the same when no device
+   * of theirs acknowledged a message within this long (a connection the
+   * phone's system froze), 1000-600000 ms, or 0 for never (env
+   * PARLEY_PUSH_UNDELIVERED_MS, default 10000). Conversations of up to 16 members.
+   */
+  undeliveredAfterMs?: number;
   /** Web Push to browsers that registered (docs/push.md); on unless false (env PARLEY_WEB_PUSH=off). */
   webPush?: false | WebPushSettings;
 }
@@ -335,6 +351,8 @@ export interface ResolvedPush {
   sender: PushSender | undefined;
   preview: PushPreview;
   windowMs: number;
+  /** 0: never. */
+  undeliveredAfterMs: number;
   /** undefined: Web Push is off. */
   webPush: ResolvedWebPush | undefined;
 }
@@ -359,6 +377,7 @@ export interface ResolvedOptions {
   authTimeoutMs: number;
   limits: ServerLimits;
   rooms: RoomLimits;
+  amendments: AmendmentLimits;
   nodeId: string;
   busUrl: string | undefined;
   busPrefix: string;
@@ -396,6 +415,7 @@ export const DEFAULT_SERVER_LIMITS: ServerLimits = {
   maxNameChars: DEFAULT_LIMITS.maxNameChars,
   maxDraftChars: DEFAULT_LIMITS.maxDraftChars,
   maxPinned: DEFAULT_LIMITS.maxPinned,
+  maxReceiptMembers: DEFAULT_LIMITS.maxReceiptMembers,
   requestsPerSecond: 500,
   requestBurst: 1000,
   sendsPerSecondPerUser: 200,
@@ -432,6 +452,19 @@ function roomLimits(options: Partial<RoomLimits> | undefined, env: NodeJS.Proces
   const tick = options?.tickMs ?? (env.PARLEY_ROOM_TICK_MS ? Number(env.PARLEY_ROOM_TICK_MS) : DEFAULT_ROOM_LIMITS.tickMs);
   if (!Number.isInteger(tick) || tick < 50 || tick > 1000) throw new Error(`invalid room tick: ${tick} (50-1000 ms)`);
   return { ...DEFAULT_ROOM_LIMITS, ...options, tickMs: tick };
+}
+
+function amendmentLimits(options: Partial<AmendmentLimits> | undefined, env: NodeJS.ProcessEnv): AmendmentLimits {
+  const windowOf = (given: number | undefined, name: string, fallback: number) => {
+    const value = given ?? (env[name]?.trim() ? Number(env[name]) : fallback);
+    if (!Number.isInteger(value) || value < 0 || value > 365 * 24 * 3_600_000) throw new Error(`invalid ${name}: ${value} (0 to a year, in ms)`);
+    return value;
+  };
+  return {
+    recallWindowMs: windowOf(options?.recallWindowMs, 'PARLEY_RECALL_WINDOW_MS', DEFAULT_AMENDMENT_LIMITS.recallWindowMs),
+    editWindowMs: windowOf(options?.editWindowMs, 'PARLEY_EDIT_WINDOW_MS', DEFAULT_AMENDMENT_LIMITS.editWindowMs),
+    maxEdits: options?.maxEdits ?? DEFAULT_AMENDMENT_LIMITS.maxEdits,
+  };
 }
 
 function poolSize(value: string | undefined): number {
@@ -472,7 +505,11 @@ function pushSettings(settings: PushSettings, env: NodeJS.ProcessEnv): ResolvedP
   if (preview !== 'full' && preview !== 'sender' && preview !== 'hidden') throw new Error(`invalid PARLEY_PUSH_PREVIEW: ${preview} (full, sender or hidden)`);
   const windowMs = settings.windowMs ?? Number(env.PARLEY_PUSH_WINDOW_MS?.trim() || 2000);
   if (!Number.isInteger(windowMs) || windowMs < 100 || windowMs > 60_000) throw new Error(`invalid PARLEY_PUSH_WINDOW_MS: ${windowMs} (100-60000)`);
-  return { webhookUrl, sender: settings.sender, preview, windowMs, webPush: webPushSettings(settings.webPush, env) };
+  const undeliveredAfterMs = settings.undeliveredAfterMs ?? Number(env.PARLEY_PUSH_UNDELIVERED_MS?.trim() || 10_000);
+  if (!Number.isInteger(undeliveredAfterMs) || (undeliveredAfterMs !== 0 && (undeliveredAfterMs < 1000 || undeliveredAfterMs > 600_000))) {
+    throw new Error(`invalid PARLEY_PUSH_UNDELIVERED_MS: ${undeliveredAfterMs} (0, or 1000-600000)`);
+  }
+  return { webhookUrl, sender: settings.sender, preview, windowMs, undeliveredAfterMs, webPush: webPushSettings(settings.webPush, env) };
 }
 
 function webPushSettings(settings: false | WebPushSettings | undefined, env: NodeJS.ProcessEnv): ResolvedWebPush | undefined {
@@ -542,6 +579,7 @@ export function resolveOptions(options: ServerOptions, env: NodeJS.ProcessEnv = 
     authTimeoutMs: options.authTimeoutMs ?? 10_000,
     limits: { ...DEFAULT_SERVER_LIMITS, ...options.limits },
     rooms: roomLimits(options.rooms, env),
+    amendments: amendmentLimits(options.amendments, env),
     nodeId: options.nodeId ?? (env.PARLEY_NODE_ID || randomUUID().slice(0, 8)),
     busUrl: options.busUrl ?? (env.PARLEY_BUS?.trim() || undefined),
     busPrefix: options.busPrefix ?? (env.PARLEY_BUS_PREFIX?.trim() || 'parley'),

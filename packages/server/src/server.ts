@@ -17,6 +17,10 @@ import { Gateway } from './gateway/gateway.js';
 import { BusRecovery } from './gateway/bus-recovery.js';
 import { ClusterPresence } from './gateway/cluster-presence.js';
 import { TypingRelay } from './gateway/typing.js';
+import { ROUTED_MEMBERS_MAX } from './services/recipients.js';
+import { ReceiptsRelay } from './gateway/receipts-relay.js';
+import { ReceiptService } from './services/receipts.js';
+import { MessageAmendments } from './services/amendments.js';
 import { NodeStats } from './gateway/node-stats.js';
 import { RoomHub, type RoomHubCounters } from './gateway/room-hub.js';
 import { LISTEN_BACKLOG, TcpListener } from './gateway/tcp-listener.js';
@@ -60,6 +64,8 @@ import { WebhookPushSender } from './push/webhook-push.js';
 import { WebPushSender, generateVapidKeys } from './push/web-push.js';
 import { WebPushSubscriptions } from './push/web-push-subscriptions.js';
 import { PUSH_PREFIX, registerPushApi } from './http/push-api.js';
+import { SEARCH_PREFIX, registerSearchApi } from './http/search-api.js';
+import { SearchService } from './services/search.js';
 import { PushPreferences } from './push/push-preferences.js';
 import { ConversationSettings } from './services/conversation-settings.js';
 import { cachedFor } from './util/cached.js';
@@ -217,6 +223,9 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
     clock,
   );
   const users = new UserService(timedStore, timedBus, clock);
+  const receipts = new ReceiptService(timedStore, timedBus, config.limits, clock);
+  const amendments = new MessageAmendments(timedStore, timedBus, config.limits, config.amendments, clock, moderation);
+  messaging.onReadMoved((conversationId, userId, fromSeq) => receipts.readMoved(conversationId, userId, fromSeq));
   const devAccounts = new DevAccountService(timedStore, clock);
   const directory = new UserDirectory(timedStore, config.userDirectory);
   try {
@@ -250,6 +259,9 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
       settings,
       // The relay needs the member-list cache, made just after the gateway.
       typing: { relay: (session, userId, conversationId, typing): Promise<void> => typingRelay.relay(session, userId, conversationId, typing) },
+      receipts,
+      amendments,
+      receiptsRelay: { delivered: (session, userId, conversationId, seq) => receiptsRelay.delivered(session, userId, conversationId, seq) },
       directory,
       rooms,
       roomHub,
@@ -271,6 +283,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
   conversations.onMembersChanged((conversationId) => memberLists.invalidate(conversationId));
   const delivery = new Delivery(timedBus, { memberLists, messaging }, gateway.registry, log, gateway);
   const typingRelay: TypingRelay = new TypingRelay({ bus: timedBus, memberLists, sessionsOf: (userId) => gateway.registry.sessionsOf(userId), clock });
+  const receiptsRelay = new ReceiptsRelay({ bus: timedBus, receipts, sessionsOf: (userId) => gateway.registry.sessionsOf(userId), clock });
   delivery.timePushes(timings.sendDeliver, clock);
   // A single node has no other lists to learn after its start.
   const presence = new ClusterPresence({ bus: timedBus, nodeId: config.nodeId, local: gateway.registry, warmUpMs: config.busUrl === undefined ? 0 : undefined });
@@ -319,7 +332,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
     frameworkErrors,
   });
   registerRequestIds(app, log.child({ component: 'http' }));
-  registerHttpConventions(app, { strictPrefixes: ['/v1'], apiPrefixes: ['/v1', DEV_AUTH_PREFIX, WEBSOCKET_PATH, MEDIA_PREFIX, PUSH_PREFIX, '/healthz', ...OPERATIONS_PATHS] });
+  registerHttpConventions(app, { strictPrefixes: ['/v1'], apiPrefixes: ['/v1', DEV_AUTH_PREFIX, WEBSOCKET_PATH, MEDIA_PREFIX, PUSH_PREFIX, SEARCH_PREFIX, '/healthz', ...OPERATIONS_PATHS] });
   // Before any route: the OpenAPI document is made from the routes registered after it.
   await registerOpenApi(app, { version: SERVER_VERSION });
   /** Set when close() starts draining (ServerOptions.drainSeconds). */
@@ -353,6 +366,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
         dropped: push?.counts.dropped ?? 0,
         unreachable: push?.counts.unreachable ?? 0,
         muted: push?.counts.muted ?? 0,
+        undelivered: push?.counts.undelivered ?? 0,
         delivered: webhookPush?.counts.delivered ?? 0,
         dead_lettered: webhookPush?.counts.deadLettered ?? 0,
         web_push_delivered: webPush?.sender.counts.delivered ?? 0,
@@ -384,6 +398,10 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
             totalUnread: (userId) => messaging.totalUnread(userId),
             previewOf: (userId) => timedStore.pushPreviewOf(userId),
             mutedUntil: async (userId, conversationId) => (await timedStore.getMember(conversationId, userId))?.mutedUntil,
+            deliveredSeq: async (userId, conversationId) => {
+              const member = await timedStore.getMember(conversationId, userId);
+              return member === undefined || member.leftSeq !== undefined ? undefined : Math.max(member.deliveredSeq ?? 0, member.readSeq);
+            },
             now: () => clock.now(),
             userName: async (userId) => (await timedStore.getUser(userId))?.name ?? userId,
             groupName: async (conversationId) => {
@@ -392,7 +410,13 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
             },
             log: log.child({ component: 'push' }),
           },
-          { ...DEFAULT_PUSH_OPTIONS, preview: config.push.preview, windowMs: config.push.windowMs },
+          {
+            ...DEFAULT_PUSH_OPTIONS,
+            preview: config.push.preview,
+            windowMs: config.push.windowMs,
+            // Positions are kept only up to maxReceiptMembers: above it every online member would look behind.
+            undeliveredAfterMs: config.limits.maxReceiptMembers >= ROUTED_MEMBERS_MAX ? config.push.undeliveredAfterMs : 0,
+          },
         );
   if (push !== undefined) {
     messaging.onStored((message, recipients) => {
@@ -450,6 +474,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
     webPush: webPush === undefined ? undefined : { publicKey: webPush.publicKey, subscriptions: webPush.subscriptions },
     preferences: new PushPreferences(timedStore, config.push.preview),
   });
+  registerSearchApi(app, { auth, search: new SearchService(timedStore), clock });
   const wsListener = new WebSocketListener(app.server, gateway, config.limits.maxFrameBytes, config.allowedOrigins, tls !== undefined);
   const tcpListener =
     config.tcpPort === false ? undefined : new TcpListener(gateway, config.limits.maxFrameBytes, tls === undefined ? undefined : { ...tls, handshakeTimeout: config.authTimeoutMs });
@@ -471,6 +496,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
           auth,
           messaging,
           memberLists,
+          receipts,
           bus: timedBus,
           limits: config.limits,
           signalRate: { perSecond: config.rooms.userEventsPerSecond, burst: config.rooms.userEventBurst },
@@ -536,6 +562,8 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
         nodeStats.close();
         presence.close();
         typingRelay.close();
+        receiptsRelay.close();
+        await receipts.close();
         busRecovery.close();
         gateway.close();
         delivery.close();

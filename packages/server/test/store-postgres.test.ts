@@ -13,6 +13,7 @@ import { LocalBus } from '../src/bus/local-bus.js';
 import { DEFAULT_SERVER_LIMITS } from '../src/config.js';
 import { ConversationService } from '../src/services/conversations.js';
 import { MessagingService } from '../src/services/messaging.js';
+import { SearchService } from '../src/services/search.js';
 import { UserService } from '../src/services/users.js';
 import { MIGRATIONS } from '../src/store/postgres/migrations.js';
 import { PostgresStore } from '../src/store/postgres/postgres-store.js';
@@ -50,6 +51,37 @@ describe('PostgreSQL store across nodes', { skip }, () => {
       rows.rows.map((row) => row.version),
       MIGRATIONS.map((migration) => migration.version),
     );
+  });
+
+  test('the search migration indexes the messages stored before it, typed content by its own words', async () => {
+    const { schema, nodes: [a] } = await nodes(1);
+    for (const id of ['ann', 'bob']) await a!.users.putUser(id, id);
+    await a!.conversations.createGroup('ann', { id: 'g', name: 'G', memberIds: ['bob'] });
+    await a!.messaging.send('ann', { conversationId: 'g', clientMsgId: '1', text: 'before search existed' });
+    const place = { latitude: 1, longitude: 2, name: 'Old Harbour', address: 'Quay 3' };
+    // Typed content as an earlier release stored it (the row alone, no search words).
+    await a!.store.write(async (tx) => {
+      const seq = ((await tx.lockConversation('g'))?.lastSeq ?? 0) + 1;
+      const content = { kind: { $case: 'location' as const, value: place } };
+      await tx.insertMessage({ conversationId: 'g', seq, senderId: 'ann', clientMsgId: '2', type: 'user', text: '📍 Old Harbour', content, createdAt: Date.now() });
+      await tx.updateConversation('g', { lastSeq: seq });
+    });
+    const search = new SearchService(a!.store);
+    const found = async (text: string) => (await search.search({ userId: 'bob', text })).hits.map((hit) => hit.message.seq);
+    assert.equal((await found('existed')).length, 1);
+    // As a database from before the migration: nothing indexed. The migration's backfill indexes it again.
+    await withPostgres(async (client) => {
+      await client.query(`UPDATE "${schema}".messages SET search = NULL`);
+      assert.deepEqual(await found('existed'), []);
+      await client.query('BEGIN');
+      await client.query(`SET LOCAL search_path TO "${schema}"`);
+      await MIGRATIONS.find((migration) => migration.version === 6)?.backfill?.(client);
+      await client.query('COMMIT');
+    });
+    assert.equal((await found('existed')).length, 1);
+    assert.equal((await found('harbour quay')).length, 1);
+    assert.deepEqual(await found('location'), [], 'not by the fallback label');
+    assert.deepEqual(await found('created'), [], 'system events stay out of the index');
   });
 
   test('three nodes sending into one group at once: seqs dense and gapless, each sender in its own order, one version order', async () => {

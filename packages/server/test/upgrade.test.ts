@@ -14,6 +14,7 @@ import { LocalBus } from '../src/bus/local-bus.js';
 import { DEFAULT_SERVER_LIMITS } from '../src/config.js';
 import { ConversationService } from '../src/services/conversations.js';
 import { MessagingService } from '../src/services/messaging.js';
+import { SearchService } from '../src/services/search.js';
 import { MIGRATIONS } from '../src/store/sqlite/migrations.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 
@@ -52,14 +53,30 @@ test('a data folder from release 0.1 upgrades with nothing lost, and takes new w
       const changes = await messaging.sync(userId, 0);
       assert.equal(changes.totalUnread, user.totalUnread, `total unread of ${userId}`);
       // Fields added since 0.1 read as their defaults for old rows; the rest is exactly as 0.1 left it.
-      for (const conversation of changes.conversations) assert.deepEqual(conversation.attributes, {}, `attributes of ${conversation.id}`);
-      const withoutNewFields = changes.conversations.map(({ attributes: _attributes, mutedUntil: _mutedUntil, pinnedAt: _pinnedAt, draft: _draft, ...rest }) => rest);
+      for (const conversation of changes.conversations) assert.deepEqual([conversation.attributes, conversation.mentions], [{}, 0], `attributes and mentions of ${conversation.id}`);
+      const withoutNewFields = changes.conversations.map(
+        ({ attributes: _attributes, mutedUntil: _mutedUntil, pinnedAt: _pinnedAt, draft: _draft, mentions: _mentions, ...rest }) => rest,
+      );
       assert.deepEqual(plain(withoutNewFields), expected.conversations[userId], `conversations of ${userId}`);
     }
     for (const [key, range] of Object.entries(expected.ranges)) {
       const [userId, conversationId] = key.split(' ') as [string, string];
       assert.deepEqual(plain(await messaging.pull(userId, conversationId, 1, 0, 500, false)), range, key);
     }
+    // Messages stored before search existed were indexed by the migration: each one's first words find it.
+    const search = new SearchService(store);
+    let searched = 0;
+    for (const [key, range] of Object.entries<{ messages: Array<{ seq: number; type: string; text?: string; hidden?: boolean }> }>(expected.ranges)) {
+      const [userId, conversationId] = key.split(' ') as [string, string];
+      for (const message of range.messages) {
+        if (message.type !== 'user' || message.hidden === true || message.text === undefined || !/[\p{L}\p{N}]/u.test(message.text)) continue;
+        const words = message.text.trim().split(/\s+/).slice(0, 4).join(' ');
+        const page = await search.search({ userId, text: words, conversationId, limit: 50 });
+        assert.ok(page.hits.some((hit) => hit.message.seq === message.seq), `${key}: "${words}" finds seq ${message.seq}`);
+        searched += 1;
+      }
+    }
+    assert.ok(searched > 0);
     for (const [conversationId, members] of Object.entries(expected.members)) {
       assert.deepEqual(plain(await conversations.members(undefined, conversationId)), members, conversationId);
     }

@@ -4,6 +4,7 @@
  * session and the chat UI. The session is shared by the browser's tabs:
  * signing out in one signs out all.
  */
+import { IndexedDbCache } from '@parley/client/browser';
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { type Session, clearSession, currentToken, loadSession, onSessionChangedElsewhere, saveSession } from './auth/dev-auth.js';
 import { ChatStore } from './chat/chat-store.js';
@@ -66,7 +67,14 @@ export function App() {
 
 function SignedIn({ session, onSignOut }: { session: Session; onSignOut(reason?: string): void }) {
   const store = useMemo(
-    () => new ChatStore({ url: webSocketUrl(), self: { userId: session.userId, name: session.name }, token: currentToken, outbox: openOutboxStore() }),
+    () =>
+      new ChatStore({
+        url: webSocketUrl(),
+        self: { userId: session.userId, name: session.name },
+        token: currentToken,
+        outbox: openOutboxStore(),
+        cache: new IndexedDbCache(),
+      }),
     [session.userId],
   );
 
@@ -79,6 +87,10 @@ function SignedIn({ session, onSignOut }: { session: Session; onSignOut(reason?:
     return () => {
       clearInterval(refresh);
       unsubscribe();
+      // Signed out (here, in another tab, or the session ended): this user's cached conversations go with the session.
+      if (loadSession()?.userId !== session.userId) {
+        store.client.clearCache().catch((error: unknown) => console.warn('parley: could not clear the local cache:', error));
+      }
       store.close();
     };
   }, [store]);

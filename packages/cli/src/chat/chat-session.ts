@@ -7,6 +7,7 @@
  * that bounds how much a busy room prints.
  */
 import {
+  type AmendedMessage,
   type ConversationSummary,
   MAX_TEXT_PARTS,
   MUTED_FOREVER,
@@ -23,7 +24,19 @@ import { DEFAULT_LIMITS } from '@parley/protocol';
 import { describeError, parseList } from '../command.js';
 import { connectFailureReason } from './connect.js';
 import { formatBytes } from './bytes.js';
-import { clean, clock, conversationLabel, formatChatLine, formatCount, formatMessage, formatRoomCard, roomLabel } from './format.js';
+import {
+  PLAIN_EMPHASIS,
+  TERMINAL_EMPHASIS,
+  clean,
+  clock,
+  conversationLabel,
+  formatChatLine,
+  formatCount,
+  formatMessage,
+  formatRoomCard,
+  formatSearchHit,
+  roomLabel,
+} from './format.js';
 import { LiveFeed, SUMMARY_INTERVAL_MS } from './live-feed.js';
 import type { Terminal } from './terminal.js';
 
@@ -33,12 +46,17 @@ export const CHAT_COMMANDS_HELP = `Commands:
   /new-group <name> <a,b,c>    create a group with these members and switch to it
   /list                        conversations with unread counts
   /history [n]                 the last n messages here (default 20)
+  /search <words>              find messages with all these words in every
+                               conversation you are or were in, newest first
   /read                        mark this conversation read
   /who                         members of this conversation
   /mute [hours]                mute this conversation's notifications (for n hours,
                                or until /unmute), on all your devices
   /unmute                      notifications again
   /pin, /unpin                 keep this conversation at the top of /list
+  /edit <text>                 replace the text of your last message here
+  /recall                      recall your last message here, for everyone
+  /react <emoji>               react to the last message from someone else here
   /send <path>                 upload a file and send it here (photos, videos and
                                voice notes by their extension, anything else as a file)
   /live <roomId>               watch a live room and chat there: its cards (gifts,
@@ -51,6 +69,8 @@ export const CHAT_COMMANDS_HELP = `Commands:
 Any other line is sent to the current conversation (in a live room: as a chat line).`;
 
 const DEFAULT_HISTORY = 20;
+/** Hits /search prints. */
+const SEARCH_HITS = 20;
 /** Cards of a live room shown on joining it (the newest); /history shows more. */
 const CARDS_ON_JOIN = 5;
 const MAX_LIKES_PER_COMMAND = 100;
@@ -70,6 +90,9 @@ interface LiveView {
 
 export class ChatSession {
   private currentConversationId: string | undefined;
+  /** Per conversation, the newest message of this user and of someone else shown in this session (/edit, /recall, /react). */
+  private readonly lastOwn = new Map<string, Message>();
+  private readonly lastOthers = new Map<string, Message>();
   private live: LiveView | undefined;
   private readonly pendingSends = new Set<Promise<unknown>>();
   private markReadScheduled = false;
@@ -84,6 +107,7 @@ export class ChatSession {
   ) {
     this.unsubscribe.push(
       client.on('message', (message) => this.showMessage(message)),
+      client.on('amended', (change) => this.showAmendment(change)),
       client.on('state', (change) => this.showState(change)),
       client.on('error', (error) => this.terminal.print(`! ${describeError(error)}`)),
     );
@@ -117,6 +141,9 @@ export class ChatSession {
         case 'history':
           await this.history(args[0]);
           break;
+        case 'search':
+          await this.search(line.slice(1 + command.length).trim());
+          break;
         case 'read':
           if (this.currentLive() === undefined) await this.markCurrentRead(true);
           else this.terminal.print('! a live room has no unread count to mark');
@@ -129,6 +156,15 @@ export class ChatSession {
         case 'pin':
         case 'unpin':
           await this.changeSettings(command, args[0]);
+          break;
+        case 'edit':
+          await this.editLast(line.slice(1 + command.length).trim());
+          break;
+        case 'recall':
+          await this.recallLast();
+          break;
+        case 'react':
+          await this.reactToLast(args[0]);
           break;
         case 'send':
           // The rest of the line is the path, spaces and all.
@@ -364,6 +400,23 @@ export class ChatSession {
     await this.markCurrentRead(false);
   }
 
+  /** One page of hits, newest first, the matched words emphasised. */
+  private async search(query: string): Promise<void> {
+    if (query === '') {
+      this.terminal.print('! usage: /search <words>');
+      return;
+    }
+    const page = await this.client.search.messages(query, { limit: SEARCH_HITS });
+    if (page.hits.length === 0) {
+      this.terminal.print(`* nothing found for ${clean(query)}`);
+      return;
+    }
+    const emphasis = this.terminal.interactive ? TERMINAL_EMPHASIS : PLAIN_EMPHASIS;
+    const lines = page.hits.map((hit) => formatSearchHit(hit, this.label(hit.conversationId), emphasis));
+    const more = page.nextCursor === undefined ? '' : `\n* more than ${SEARCH_HITS} found: add words to narrow the search`;
+    this.terminal.print(lines.join('\n') + more);
+  }
+
   private async who(): Promise<void> {
     const conversationId = this.requireCurrent();
     if (conversationId === undefined) return;
@@ -389,8 +442,57 @@ export class ChatSession {
   }
 
   private showMessage(message: Message): void {
+    if (message.type === 'user') {
+      const own = message.senderId === this.client.userId;
+      (own ? this.lastOwn : this.lastOthers).set(message.conversationId, message);
+    }
     this.terminal.print(formatMessage(message, this.label(message.conversationId), { selfId: this.client.userId }));
     if (message.conversationId === this.currentConversationId && message.senderId !== this.client.userId) this.scheduleMarkRead();
+  }
+
+  private showAmendment(change: AmendedMessage): void {
+    const label = this.label(change.conversationId);
+    const who = change.actorId === this.client.userId ? 'you' : change.actorId;
+    switch (change.change) {
+      case 'recalled':
+        this.terminal.print(`[${label}] * ${who} recalled message ${change.seq}`);
+        break;
+      case 'edited':
+        this.terminal.print(`[${label}] * ${who} edited message ${change.seq}: ${clean(change.text)}`);
+        break;
+      case 'reacted':
+        if (change.added) this.terminal.print(`[${label}] * ${who} reacted ${clean(change.emoji)} to message ${change.seq}`);
+        break;
+      case 'deleted':
+        break;
+    }
+  }
+
+  private async editLast(text: string): Promise<void> {
+    const conversationId = this.requireCurrent();
+    if (conversationId === undefined) return;
+    const last = this.lastOwn.get(conversationId);
+    if (last === undefined) return this.terminal.print('! none of your messages here in this session to edit');
+    if (text === '') return this.terminal.print('! usage: /edit <new text>');
+    await this.client.edit(conversationId, last.seq, text);
+  }
+
+  private async recallLast(): Promise<void> {
+    const conversationId = this.requireCurrent();
+    if (conversationId === undefined) return;
+    const last = this.lastOwn.get(conversationId);
+    if (last === undefined) return this.terminal.print('! none of your messages here in this session to recall');
+    await this.client.recall(conversationId, last.seq);
+    this.lastOwn.delete(conversationId);
+  }
+
+  private async reactToLast(emoji: string | undefined): Promise<void> {
+    const conversationId = this.requireCurrent();
+    if (conversationId === undefined) return;
+    const last = this.lastOthers.get(conversationId);
+    if (last === undefined) return this.terminal.print('! no message from someone else here in this session to react to');
+    if (emoji === undefined) return this.terminal.print('! usage: /react <emoji>');
+    await this.client.react(conversationId, last.seq, emoji);
   }
 
   /** One mark_read for a burst of shown messages, not one per message. */

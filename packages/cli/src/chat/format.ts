@@ -5,7 +5,7 @@
  * Text from the network is stripped of control characters so that a message
  * cannot move the cursor or recolour the terminal.
  */
-import { type ConversationSummary, type Message, type RoomEvent, describeSystemEvent } from '@parley/client';
+import { type ConversationSummary, type Message, type RoomEvent, type SearchHit, describeSystemEvent } from '@parley/client';
 import { formatBytes } from './bytes.js';
 
 /** `@peer` or `@peer/subject` for a direct conversation, `#name` for a group. */
@@ -129,6 +129,27 @@ function mediaDetails(message: Message): string {
     default:
       return '';
   }
+}
+
+/** How a search hit's matched words stand out: bold on a terminal, *stars* in a pipe. */
+export interface Emphasis {
+  open: string;
+  close: string;
+}
+
+export const TERMINAL_EMPHASIS: Emphasis = { open: '\u001b[1m', close: '\u001b[22m' };
+export const PLAIN_EMPHASIS: Emphasis = { open: '*', close: '*' };
+
+/** A search hit as `HH:MM [label] sender: …snippet…`, the matches emphasised (the snippet is cleaned first, the emphasis added after). */
+export function formatSearchHit(hit: SearchHit, label: string, emphasis: Emphasis): string {
+  let text = '';
+  let at = 0;
+  for (const range of hit.highlights) {
+    text += clean(hit.snippet.slice(at, range.start)) + emphasis.open + clean(hit.snippet.slice(range.start, range.end)) + emphasis.close;
+    at = range.end;
+  }
+  text += clean(hit.snippet.slice(at));
+  return `${clock(hit.message.createdAt)} [${label}] ${hit.message.senderId}: ${text}`;
 }
 
 /** HH:MM in local time. */

@@ -174,7 +174,11 @@ export interface Frame {
     /** Lists the members (members only). */
     { $case: "members"; value: MembersRequest }
     | //
-    /** Reserved: a cumulative delivery position; accepted, never answered, has no effect yet. */
+    /**
+     * A cumulative delivery position: the client holds every message of the
+     * conversation up to seq. No reply; may be sent with request_id 0
+     * (docs/protocol.md, "Receipts").
+     */
     { $case: "delivered"; value: DeliveredAck }
     | //
     /**
@@ -222,6 +226,33 @@ export interface Frame {
      */
     { $case: "typing"; value: TypingRequest }
     | //
+    /**
+     * The other members' delivered and read positions in a conversation, for
+     * receipts (docs/protocol.md, "Receipts"); answered with receipts_result.
+     */
+    { $case: "receipts"; value: ReceiptsRequest }
+    | //
+    /** Changes the caller's own account settings; answered with user_settings. */
+    { $case: "updateUserSettings"; value: UserSettingsRequest }
+    | //
+    /**
+     * Recalls a message for everyone (docs/protocol.md, "Recall, edit,
+     * delete for me"); answered with amend_result.
+     */
+    { $case: "recall"; value: RecallRequest }
+    | //
+    /** Replaces the text of one's own message; answered with amend_result. */
+    { $case: "edit"; value: EditRequest }
+    | //
+    /** Hides a message for the caller's devices only; answered with amend_result. */
+    { $case: "deleteForMe"; value: DeleteForMeRequest }
+    | //
+    /** The versions of an edited message; answered with edit_history_result. */
+    { $case: "editHistory"; value: EditHistoryRequest }
+    | //
+    /** Adds or takes back a reaction to a message; answered with amend_result. */
+    { $case: "react"; value: ReactRequest }
+    | //
     /** server -> client */
     { $case: "welcome"; value: Welcome }
     | { $case: "sendAck"; value: SendAck }
@@ -261,6 +292,21 @@ export interface Frame {
     | //
     /** Pushed: another member is typing in a conversation, or stopped. */
     { $case: "typingEvent"; value: TypingEvent }
+    | { $case: "receiptsResult"; value: ReceiptsResult }
+    | //
+    /**
+     * Pushed: members' delivered or read positions moved over messages the
+     * user sent (docs/protocol.md, "Receipts").
+     */
+    { $case: "receiptsChanged"; value: ReceiptsChanged }
+    | //
+    /**
+     * Answers update_user_settings; also pushed to the user's other devices
+     * when one of them changed the settings.
+     */
+    { $case: "userSettings"; value: UserSettings }
+    | { $case: "amendResult"; value: AmendResult }
+    | { $case: "editHistoryResult"; value: EditHistoryResult }
     | undefined;
 }
 
@@ -278,6 +324,8 @@ export interface Welcome {
   heartbeatIntervalMs: number;
   limits?: Limits | undefined;
   serverVersion: string;
+  /** The user's own account settings, as stored. */
+  settings?: UserSettings | undefined;
 }
 
 export interface Limits {
@@ -309,6 +357,11 @@ export interface Limits {
    */
   maxDraftChars: number;
   maxPinned: number;
+  /**
+   * Conversations with more members than this have no receipts: their
+   * delivery positions are not kept and a receipts request is refused.
+   */
+  maxReceiptMembers: number;
 }
 
 export interface Ping {
@@ -369,7 +422,31 @@ export interface Message {
    * client shows when it does not know the content's kind, and in the
    * conversation list. Absent on plain text and data messages.
    */
-  content?: MessageContent | undefined;
+  content?:
+    | MessageContent
+    | undefined;
+  /**
+   * Set once the message was recalled (ms since the epoch): text, data and
+   * content are gone; show "message recalled" in its place.
+   */
+  recalledAt: number;
+  /** Set when the text was edited (ms since the epoch, the latest edit). */
+  editedAt: number;
+  /**
+   * Reactions, most given first. Filled in answers to the reader's own
+   * requests (pull, sync); a pushed message has none yet.
+   */
+  reactions: ReactionCount[];
+  /** As stored (SendRequest): whom it mentions, the message it answers. */
+  mentions?: Mentions | undefined;
+  replyTo?: number | undefined;
+}
+
+export interface ReactionCount {
+  emoji: string;
+  count: number;
+  /** The reader gave this reaction. */
+  mine: boolean;
 }
 
 /**
@@ -484,7 +561,49 @@ export interface SystemEvent {
     | { $case: "renamed"; value: Renamed }
     | { $case: "roleChanged"; value: RoleChanged }
     | { $case: "roomClosed"; value: RoomClosed }
+    | //
+    /**
+     * Amendments (docs/protocol.md, "Recall, edit, delete for me"): they
+     * change an earlier message of the conversation, never count as unread
+     * and are never a conversation's last message.
+     */
+    { $case: "messageRecalled"; value: MessageRecalled }
+    | { $case: "messageEdited"; value: MessageEdited }
+    | { $case: "messageHidden"; value: MessageHidden }
+    | { $case: "messageReacted"; value: MessageReacted }
     | undefined;
+}
+
+/** The actor added (or took back) a reaction to the message at `seq`. */
+export interface MessageReacted {
+  seq: number;
+  emoji: string;
+  added: boolean;
+}
+
+/**
+ * The message at `seq` was recalled (by its sender, or by a group admin or
+ * owner: the actor). Show it as recalled; its content is gone for everyone.
+ */
+export interface MessageRecalled {
+  seq: number;
+}
+
+/**
+ * The message at `seq` now reads `text` (edited by its sender at this
+ * message's created_at).
+ */
+export interface MessageEdited {
+  seq: number;
+  text: string;
+}
+
+/**
+ * The reader deleted the message at `seq` for themselves (addressed to them
+ * only: their other devices hide it too).
+ */
+export interface MessageHidden {
+  seq: number;
 }
 
 export interface GroupCreated {
@@ -536,7 +655,30 @@ export interface SendRequest {
    * in the rest. `text` is then the fallback line: optional, the server
    * writes one when it is empty ("📷 Photo", "📎 report.pdf").
    */
-  content?: MessageContent | undefined;
+  content?:
+    | MessageContent
+    | undefined;
+  /** Whom the message mentions (docs/protocol.md, "Sending"). Absent: nobody. */
+  mentions?:
+    | Mentions
+    | undefined;
+  /**
+   * The seq of the message this one answers (a quote); it must be one the
+   * sender may read.
+   */
+  replyTo?: number | undefined;
+}
+
+/**
+ * Members mentioned (@name) and whether everyone is (@all). Mentioned members
+ * get the message counted in their summary's `mentions` while it is unread,
+ * and notified even in a muted conversation.
+ */
+export interface Mentions {
+  /** At most 50; ids that are not active members are left out when stored. */
+  userIds: string[];
+  /** Everyone (@all); groups only. */
+  all: boolean;
 }
 
 export interface SendAck {
@@ -547,10 +689,117 @@ export interface SendAck {
   duplicate: boolean;
 }
 
-/** Cumulative: the client holds every message of the conversation up to seq. */
+/**
+ * Cumulative: the client holds every message of the conversation up to seq.
+ * Send it once messages arrived and are stored (pushed or pulled), at most a
+ * few times a second per conversation; positions only move forward.
+ */
 export interface DeliveredAck {
   conversationId: string;
   seq: number;
+}
+
+export interface RecallRequest {
+  conversationId: string;
+  seq: number;
+}
+
+/** Plain text messages only; the text is checked as a send's is. */
+export interface EditRequest {
+  conversationId: string;
+  seq: number;
+  text: string;
+}
+
+export interface DeleteForMeRequest {
+  conversationId: string;
+  seq: number;
+}
+
+/**
+ * The amendment stored (a SYSTEM message with message_recalled,
+ * message_edited or message_hidden), as the conversation's stream carries
+ * it. Absent when the request repeated one already done (recalling a
+ * recalled message, hiding a hidden one, an edit to the same text).
+ */
+export interface AmendResult {
+  amendment?: Message | undefined;
+}
+
+/**
+ * One emoji (at most 16 UTF-16 code units); a user gives at most 3
+ * different reactions to one message.
+ */
+export interface ReactRequest {
+  conversationId: string;
+  seq: number;
+  emoji: string;
+  /** False takes the reaction back. */
+  add: boolean;
+}
+
+export interface EditHistoryRequest {
+  conversationId: string;
+  seq: number;
+}
+
+export interface TextVersion {
+  text: string;
+  /** When this version was written: the message's created_at for the first. */
+  at: number;
+}
+
+/** Oldest first; the last is the current text. Empty for a recalled message. */
+export interface EditHistoryResult {
+  versions: TextVersion[];
+}
+
+/**
+ * One member's positions in a conversation. Every message up to
+ * delivered_seq reached at least one of the member's devices; the member read
+ * up to read_seq. delivered_seq >= read_seq (reading counts as delivery).
+ * read_seq is 0 when the member, or the user asking, turned read receipts off.
+ */
+export interface MemberReceipt {
+  userId: string;
+  deliveredSeq: number;
+  readSeq: number;
+  /** The first seq the member may read: they joined after the messages before it. */
+  firstSeq: number;
+}
+
+/** Members only; refused with LIMIT_EXCEEDED above Limits.max_receipt_members. */
+export interface ReceiptsRequest {
+  conversationId: string;
+}
+
+/** Every active member but the caller. */
+export interface ReceiptsResult {
+  conversationId: string;
+  members: MemberReceipt[];
+}
+
+/**
+ * The members whose positions moved, as they are now. Sent, within about a
+ * quarter of a second, to the members who sent messages in the range a
+ * position moved over. Apply each by raising what you hold, never lowering.
+ */
+export interface ReceiptsChanged {
+  conversationId: string;
+  members: MemberReceipt[];
+}
+
+/** Fields left out keep their value. */
+export interface UserSettingsRequest {
+  /**
+   * True: others do not see when this user read their messages, and this
+   * user does not see when others read theirs (delivery is still shown).
+   */
+  readReceiptsOff?: boolean | undefined;
+}
+
+export interface UserSettings {
+  readReceiptsOff: boolean;
 }
 
 export interface SyncRequest {
@@ -643,6 +892,11 @@ export interface ConversationSummary {
   pinnedAt: number;
   /** Text the user left unsent in this conversation's composer. */
   draft: string;
+  /**
+   * Of the unread messages, those that mention the user (or everyone).
+   * Counted in muted conversations too.
+   */
+  mentions: number;
 }
 
 export interface ConversationSummary_AttributesEntry {
@@ -1068,6 +1322,27 @@ export const Frame: MessageFns<Frame> = {
       case "typing":
         TypingRequest.encode(message.body.value, writer.uint32(266).fork()).join();
         break;
+      case "receipts":
+        ReceiptsRequest.encode(message.body.value, writer.uint32(274).fork()).join();
+        break;
+      case "updateUserSettings":
+        UserSettingsRequest.encode(message.body.value, writer.uint32(282).fork()).join();
+        break;
+      case "recall":
+        RecallRequest.encode(message.body.value, writer.uint32(562).fork()).join();
+        break;
+      case "edit":
+        EditRequest.encode(message.body.value, writer.uint32(570).fork()).join();
+        break;
+      case "deleteForMe":
+        DeleteForMeRequest.encode(message.body.value, writer.uint32(578).fork()).join();
+        break;
+      case "editHistory":
+        EditHistoryRequest.encode(message.body.value, writer.uint32(586).fork()).join();
+        break;
+      case "react":
+        ReactRequest.encode(message.body.value, writer.uint32(594).fork()).join();
+        break;
       case "welcome":
         Welcome.encode(message.body.value, writer.uint32(322).fork()).join();
         break;
@@ -1118,6 +1393,21 @@ export const Frame: MessageFns<Frame> = {
         break;
       case "typingEvent":
         TypingEvent.encode(message.body.value, writer.uint32(450).fork()).join();
+        break;
+      case "receiptsResult":
+        ReceiptsResult.encode(message.body.value, writer.uint32(458).fork()).join();
+        break;
+      case "receiptsChanged":
+        ReceiptsChanged.encode(message.body.value, writer.uint32(466).fork()).join();
+        break;
+      case "userSettings":
+        UserSettings.encode(message.body.value, writer.uint32(474).fork()).join();
+        break;
+      case "amendResult":
+        AmendResult.encode(message.body.value, writer.uint32(642).fork()).join();
+        break;
+      case "editHistoryResult":
+        EditHistoryResult.encode(message.body.value, writer.uint32(650).fork()).join();
         break;
     }
     return writer;
@@ -1339,6 +1629,62 @@ export const Frame: MessageFns<Frame> = {
             message.body = { $case: "typing", value: TypingRequest.decode(reader, reader.uint32()) };
             continue;
           }
+          case 34: {
+            if (tag !== 274) {
+              break;
+            }
+
+            message.body = { $case: "receipts", value: ReceiptsRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 35: {
+            if (tag !== 282) {
+              break;
+            }
+
+            message.body = { $case: "updateUserSettings", value: UserSettingsRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 70: {
+            if (tag !== 562) {
+              break;
+            }
+
+            message.body = { $case: "recall", value: RecallRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 71: {
+            if (tag !== 570) {
+              break;
+            }
+
+            message.body = { $case: "edit", value: EditRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 72: {
+            if (tag !== 578) {
+              break;
+            }
+
+            message.body = { $case: "deleteForMe", value: DeleteForMeRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 73: {
+            if (tag !== 586) {
+              break;
+            }
+
+            message.body = { $case: "editHistory", value: EditHistoryRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 74: {
+            if (tag !== 594) {
+              break;
+            }
+
+            message.body = { $case: "react", value: ReactRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
           case 40: {
             if (tag !== 322) {
               break;
@@ -1475,6 +1821,46 @@ export const Frame: MessageFns<Frame> = {
             message.body = { $case: "typingEvent", value: TypingEvent.decode(reader, reader.uint32()) };
             continue;
           }
+          case 57: {
+            if (tag !== 458) {
+              break;
+            }
+
+            message.body = { $case: "receiptsResult", value: ReceiptsResult.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 58: {
+            if (tag !== 466) {
+              break;
+            }
+
+            message.body = { $case: "receiptsChanged", value: ReceiptsChanged.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 59: {
+            if (tag !== 474) {
+              break;
+            }
+
+            message.body = { $case: "userSettings", value: UserSettings.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 80: {
+            if (tag !== 642) {
+              break;
+            }
+
+            message.body = { $case: "amendResult", value: AmendResult.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 81: {
+            if (tag !== 650) {
+              break;
+            }
+
+            message.body = { $case: "editHistoryResult", value: EditHistoryResult.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1564,6 +1950,7 @@ function createBaseWelcome(): Welcome {
     heartbeatIntervalMs: 0,
     limits: undefined,
     serverVersion: "",
+    settings: undefined,
   };
 }
 
@@ -1586,6 +1973,9 @@ export const Welcome: MessageFns<Welcome> = {
     }
     if (message.serverVersion !== "") {
       writer.uint32(50).string(message.serverVersion);
+    }
+    if (message.settings !== undefined) {
+      UserSettings.encode(message.settings, writer.uint32(58).fork()).join();
     }
     return writer;
   },
@@ -1651,6 +2041,14 @@ export const Welcome: MessageFns<Welcome> = {
             message.serverVersion = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.settings = UserSettings.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1681,6 +2079,7 @@ function createBaseLimits(): Limits {
     roomEventsPerSecond: 0,
     maxDraftChars: 0,
     maxPinned: 0,
+    maxReceiptMembers: 0,
   };
 }
 
@@ -1730,6 +2129,9 @@ export const Limits: MessageFns<Limits> = {
     }
     if (message.maxPinned !== 0) {
       writer.uint32(120).uint32(message.maxPinned);
+    }
+    if (message.maxReceiptMembers !== 0) {
+      writer.uint32(128).uint32(message.maxReceiptMembers);
     }
     return writer;
   },
@@ -1865,6 +2267,14 @@ export const Limits: MessageFns<Limits> = {
             }
 
             message.maxPinned = reader.uint32();
+            continue;
+          }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.maxReceiptMembers = reader.uint32();
             continue;
           }
         }
@@ -2123,6 +2533,11 @@ function createBaseMessage(): Message {
     hidden: false,
     system: undefined,
     content: undefined,
+    recalledAt: 0,
+    editedAt: 0,
+    reactions: [],
+    mentions: undefined,
+    replyTo: undefined,
   };
 }
 
@@ -2166,6 +2581,21 @@ export const Message: MessageFns<Message> = {
     }
     if (message.content !== undefined) {
       MessageContent.encode(message.content, writer.uint32(106).fork()).join();
+    }
+    if (message.recalledAt !== 0) {
+      writer.uint32(112).uint64(message.recalledAt);
+    }
+    if (message.editedAt !== 0) {
+      writer.uint32(120).uint64(message.editedAt);
+    }
+    for (const v of message.reactions) {
+      ReactionCount.encode(v!, writer.uint32(130).fork()).join();
+    }
+    if (message.mentions !== undefined) {
+      Mentions.encode(message.mentions, writer.uint32(138).fork()).join();
+    }
+    if (message.replyTo !== undefined) {
+      writer.uint32(152).uint64(message.replyTo);
     }
     return writer;
   },
@@ -2285,6 +2715,114 @@ export const Message: MessageFns<Message> = {
             }
 
             message.content = MessageContent.decode(reader, reader.uint32());
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.recalledAt = longToNumber(reader.uint64());
+            continue;
+          }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.editedAt = longToNumber(reader.uint64());
+            continue;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.reactions.push(ReactionCount.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.mentions = Mentions.decode(reader, reader.uint32());
+            continue;
+          }
+          case 19: {
+            if (tag !== 152) {
+              break;
+            }
+
+            message.replyTo = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseReactionCount(): ReactionCount {
+  return { emoji: "", count: 0, mine: false };
+}
+
+export const ReactionCount: MessageFns<ReactionCount> = {
+  encode(message: ReactionCount, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.emoji !== "") {
+      writer.uint32(10).string(message.emoji);
+    }
+    if (message.count !== 0) {
+      writer.uint32(16).uint32(message.count);
+    }
+    if (message.mine !== false) {
+      writer.uint32(24).bool(message.mine);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReactionCount {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReactionCount();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.emoji = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.count = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.mine = reader.bool();
             continue;
           }
         }
@@ -2995,6 +3533,18 @@ export const SystemEvent: MessageFns<SystemEvent> = {
       case "roomClosed":
         RoomClosed.encode(message.event.value, writer.uint32(130).fork()).join();
         break;
+      case "messageRecalled":
+        MessageRecalled.encode(message.event.value, writer.uint32(138).fork()).join();
+        break;
+      case "messageEdited":
+        MessageEdited.encode(message.event.value, writer.uint32(146).fork()).join();
+        break;
+      case "messageHidden":
+        MessageHidden.encode(message.event.value, writer.uint32(154).fork()).join();
+        break;
+      case "messageReacted":
+        MessageReacted.encode(message.event.value, writer.uint32(162).fork()).join();
+        break;
     }
     return writer;
   },
@@ -3074,6 +3624,255 @@ export const SystemEvent: MessageFns<SystemEvent> = {
             }
 
             message.event = { $case: "roomClosed", value: RoomClosed.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.event = { $case: "messageRecalled", value: MessageRecalled.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.event = { $case: "messageEdited", value: MessageEdited.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.event = { $case: "messageHidden", value: MessageHidden.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.event = { $case: "messageReacted", value: MessageReacted.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseMessageReacted(): MessageReacted {
+  return { seq: 0, emoji: "", added: false };
+}
+
+export const MessageReacted: MessageFns<MessageReacted> = {
+  encode(message: MessageReacted, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.seq !== 0) {
+      writer.uint32(8).uint64(message.seq);
+    }
+    if (message.emoji !== "") {
+      writer.uint32(18).string(message.emoji);
+    }
+    if (message.added !== false) {
+      writer.uint32(24).bool(message.added);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MessageReacted {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMessageReacted();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.seq = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.emoji = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.added = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseMessageRecalled(): MessageRecalled {
+  return { seq: 0 };
+}
+
+export const MessageRecalled: MessageFns<MessageRecalled> = {
+  encode(message: MessageRecalled, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.seq !== 0) {
+      writer.uint32(8).uint64(message.seq);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MessageRecalled {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMessageRecalled();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.seq = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseMessageEdited(): MessageEdited {
+  return { seq: 0, text: "" };
+}
+
+export const MessageEdited: MessageFns<MessageEdited> = {
+  encode(message: MessageEdited, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.seq !== 0) {
+      writer.uint32(8).uint64(message.seq);
+    }
+    if (message.text !== "") {
+      writer.uint32(18).string(message.text);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MessageEdited {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMessageEdited();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.seq = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.text = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseMessageHidden(): MessageHidden {
+  return { seq: 0 };
+}
+
+export const MessageHidden: MessageFns<MessageHidden> = {
+  encode(message: MessageHidden, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.seq !== 0) {
+      writer.uint32(8).uint64(message.seq);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MessageHidden {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMessageHidden();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.seq = longToNumber(reader.uint64());
             continue;
           }
         }
@@ -3423,7 +4222,15 @@ export const RoomClosed: MessageFns<RoomClosed> = {
 };
 
 function createBaseSendRequest(): SendRequest {
-  return { conversationId: "", clientMsgId: "", text: undefined, data: undefined, content: undefined };
+  return {
+    conversationId: "",
+    clientMsgId: "",
+    text: undefined,
+    data: undefined,
+    content: undefined,
+    mentions: undefined,
+    replyTo: undefined,
+  };
 }
 
 export const SendRequest: MessageFns<SendRequest> = {
@@ -3442,6 +4249,12 @@ export const SendRequest: MessageFns<SendRequest> = {
     }
     if (message.content !== undefined) {
       MessageContent.encode(message.content, writer.uint32(42).fork()).join();
+    }
+    if (message.mentions !== undefined) {
+      Mentions.encode(message.mentions, writer.uint32(50).fork()).join();
+    }
+    if (message.replyTo !== undefined) {
+      writer.uint32(64).uint64(message.replyTo);
     }
     return writer;
   },
@@ -3497,6 +4310,79 @@ export const SendRequest: MessageFns<SendRequest> = {
             }
 
             message.content = MessageContent.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.mentions = Mentions.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.replyTo = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseMentions(): Mentions {
+  return { userIds: [], all: false };
+}
+
+export const Mentions: MessageFns<Mentions> = {
+  encode(message: Mentions, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.userIds) {
+      writer.uint32(10).string(v!);
+    }
+    if (message.all !== false) {
+      writer.uint32(16).bool(message.all);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Mentions {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMentions();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userIds.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.all = reader.bool();
             continue;
           }
         }
@@ -3611,6 +4497,804 @@ export const DeliveredAck: MessageFns<DeliveredAck> = {
             }
 
             message.seq = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseRecallRequest(): RecallRequest {
+  return { conversationId: "", seq: 0 };
+}
+
+export const RecallRequest: MessageFns<RecallRequest> = {
+  encode(message: RecallRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.conversationId !== "") {
+      writer.uint32(10).string(message.conversationId);
+    }
+    if (message.seq !== 0) {
+      writer.uint32(16).uint64(message.seq);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RecallRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRecallRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.conversationId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.seq = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseEditRequest(): EditRequest {
+  return { conversationId: "", seq: 0, text: "" };
+}
+
+export const EditRequest: MessageFns<EditRequest> = {
+  encode(message: EditRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.conversationId !== "") {
+      writer.uint32(10).string(message.conversationId);
+    }
+    if (message.seq !== 0) {
+      writer.uint32(16).uint64(message.seq);
+    }
+    if (message.text !== "") {
+      writer.uint32(26).string(message.text);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EditRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEditRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.conversationId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.seq = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.text = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseDeleteForMeRequest(): DeleteForMeRequest {
+  return { conversationId: "", seq: 0 };
+}
+
+export const DeleteForMeRequest: MessageFns<DeleteForMeRequest> = {
+  encode(message: DeleteForMeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.conversationId !== "") {
+      writer.uint32(10).string(message.conversationId);
+    }
+    if (message.seq !== 0) {
+      writer.uint32(16).uint64(message.seq);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteForMeRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteForMeRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.conversationId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.seq = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseAmendResult(): AmendResult {
+  return { amendment: undefined };
+}
+
+export const AmendResult: MessageFns<AmendResult> = {
+  encode(message: AmendResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.amendment !== undefined) {
+      Message.encode(message.amendment, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AmendResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAmendResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.amendment = Message.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseReactRequest(): ReactRequest {
+  return { conversationId: "", seq: 0, emoji: "", add: false };
+}
+
+export const ReactRequest: MessageFns<ReactRequest> = {
+  encode(message: ReactRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.conversationId !== "") {
+      writer.uint32(10).string(message.conversationId);
+    }
+    if (message.seq !== 0) {
+      writer.uint32(16).uint64(message.seq);
+    }
+    if (message.emoji !== "") {
+      writer.uint32(26).string(message.emoji);
+    }
+    if (message.add !== false) {
+      writer.uint32(32).bool(message.add);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReactRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReactRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.conversationId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.seq = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.emoji = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.add = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseEditHistoryRequest(): EditHistoryRequest {
+  return { conversationId: "", seq: 0 };
+}
+
+export const EditHistoryRequest: MessageFns<EditHistoryRequest> = {
+  encode(message: EditHistoryRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.conversationId !== "") {
+      writer.uint32(10).string(message.conversationId);
+    }
+    if (message.seq !== 0) {
+      writer.uint32(16).uint64(message.seq);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EditHistoryRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEditHistoryRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.conversationId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.seq = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseTextVersion(): TextVersion {
+  return { text: "", at: 0 };
+}
+
+export const TextVersion: MessageFns<TextVersion> = {
+  encode(message: TextVersion, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.text !== "") {
+      writer.uint32(10).string(message.text);
+    }
+    if (message.at !== 0) {
+      writer.uint32(16).uint64(message.at);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TextVersion {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTextVersion();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.text = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.at = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseEditHistoryResult(): EditHistoryResult {
+  return { versions: [] };
+}
+
+export const EditHistoryResult: MessageFns<EditHistoryResult> = {
+  encode(message: EditHistoryResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.versions) {
+      TextVersion.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EditHistoryResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEditHistoryResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.versions.push(TextVersion.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseMemberReceipt(): MemberReceipt {
+  return { userId: "", deliveredSeq: 0, readSeq: 0, firstSeq: 0 };
+}
+
+export const MemberReceipt: MessageFns<MemberReceipt> = {
+  encode(message: MemberReceipt, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== "") {
+      writer.uint32(10).string(message.userId);
+    }
+    if (message.deliveredSeq !== 0) {
+      writer.uint32(16).uint64(message.deliveredSeq);
+    }
+    if (message.readSeq !== 0) {
+      writer.uint32(24).uint64(message.readSeq);
+    }
+    if (message.firstSeq !== 0) {
+      writer.uint32(32).uint64(message.firstSeq);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MemberReceipt {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMemberReceipt();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.deliveredSeq = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.readSeq = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.firstSeq = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseReceiptsRequest(): ReceiptsRequest {
+  return { conversationId: "" };
+}
+
+export const ReceiptsRequest: MessageFns<ReceiptsRequest> = {
+  encode(message: ReceiptsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.conversationId !== "") {
+      writer.uint32(10).string(message.conversationId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReceiptsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReceiptsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.conversationId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseReceiptsResult(): ReceiptsResult {
+  return { conversationId: "", members: [] };
+}
+
+export const ReceiptsResult: MessageFns<ReceiptsResult> = {
+  encode(message: ReceiptsResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.conversationId !== "") {
+      writer.uint32(10).string(message.conversationId);
+    }
+    for (const v of message.members) {
+      MemberReceipt.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReceiptsResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReceiptsResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.conversationId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.members.push(MemberReceipt.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseReceiptsChanged(): ReceiptsChanged {
+  return { conversationId: "", members: [] };
+}
+
+export const ReceiptsChanged: MessageFns<ReceiptsChanged> = {
+  encode(message: ReceiptsChanged, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.conversationId !== "") {
+      writer.uint32(10).string(message.conversationId);
+    }
+    for (const v of message.members) {
+      MemberReceipt.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReceiptsChanged {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReceiptsChanged();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.conversationId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.members.push(MemberReceipt.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseUserSettingsRequest(): UserSettingsRequest {
+  return { readReceiptsOff: undefined };
+}
+
+export const UserSettingsRequest: MessageFns<UserSettingsRequest> = {
+  encode(message: UserSettingsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.readReceiptsOff !== undefined) {
+      writer.uint32(8).bool(message.readReceiptsOff);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UserSettingsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUserSettingsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.readReceiptsOff = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseUserSettings(): UserSettings {
+  return { readReceiptsOff: false };
+}
+
+export const UserSettings: MessageFns<UserSettings> = {
+  encode(message: UserSettings, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.readReceiptsOff !== false) {
+      writer.uint32(8).bool(message.readReceiptsOff);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UserSettings {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUserSettings();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.readReceiptsOff = reader.bool();
             continue;
           }
         }
@@ -3930,6 +5614,7 @@ function createBaseConversationSummary(): ConversationSummary {
     mutedUntil: 0,
     pinnedAt: 0,
     draft: "",
+    mentions: 0,
   };
 }
 
@@ -3991,6 +5676,9 @@ export const ConversationSummary: MessageFns<ConversationSummary> = {
     }
     if (message.draft !== "") {
       writer.uint32(154).string(message.draft);
+    }
+    if (message.mentions !== 0) {
+      writer.uint32(160).uint64(message.mentions);
     }
     return writer;
   },
@@ -4161,6 +5849,14 @@ export const ConversationSummary: MessageFns<ConversationSummary> = {
             }
 
             message.draft = reader.string();
+            continue;
+          }
+          case 20: {
+            if (tag !== 160) {
+              break;
+            }
+
+            message.mentions = longToNumber(reader.uint64());
             continue;
           }
         }

@@ -5,6 +5,7 @@
  * the store committed what they describe.
  */
 import type { ConversationView, MemberRole, StoredMessage } from '../services/model.js';
+import type { ReceiptRecord, UserSettingsRecord } from '../services/receipts.js';
 import type { RoomEventRecord, RoomViewerRecord } from '../services/rooms.js';
 
 export type BusEvent =
@@ -35,6 +36,14 @@ export type BusEvent =
    * node picks its own members' connections.
    */
   | { type: 'typing'; conversationId: string; userId: string; typing: boolean; recipients?: readonly string[] }
+  /**
+   * Members' delivered or read positions moved (services/receipts.ts), for
+   * the senders of the messages they moved over. `blind`: the recipients
+   * who turned read receipts off, who get the positions without reads.
+   */
+  | { type: 'receipts'; conversationId: string; receipts: ReceiptRecord[]; recipients: readonly string[]; blind: readonly string[] }
+  /** A user changed their account settings: their other devices are told. */
+  | { type: 'userSettings'; userId: string; settings: UserSettingsRecord; originSessionId?: string }
   /**
    * Room traffic. Each event crosses the bus once and reaches each node once,
    * whatever the number of viewers there; every node then batches it for its
@@ -134,7 +143,10 @@ export function routesOf(event: BusEvent): Array<[route: string, copy: BusEvent]
       return event.userIds.map((userId) => [userRoute(userId), { ...event, userIds: [userId] }]);
     case 'typing':
       return event.recipients?.map((userId) => [userRoute(userId), { ...event, recipients: [userId] }]);
+    case 'receipts':
+      return event.recipients.map((userId) => [userRoute(userId), { ...event, recipients: [userId], blind: event.blind.includes(userId) ? [userId] : [] }]);
     case 'summary':
+    case 'userSettings':
     case 'revoked':
       return [[userRoute(event.userId), event]];
     default:

@@ -12,6 +12,7 @@ import {
   type ErrorName,
   type Frame,
   type FrameBody,
+  type Message as WireMessage,
   type ReplyCase,
   type ReplyValue,
   type Clock,
@@ -29,6 +30,10 @@ import type { RoomService } from '../services/rooms.js';
 import type { RoomHub } from './room-hub.js';
 import type { AuthService } from '../services/auth.js';
 import type { ConversationSettings } from '../services/conversation-settings.js';
+import type { ReceiptService } from '../services/receipts.js';
+import type { MessageAmendments } from '../services/amendments.js';
+import type { StoredMessage } from '../services/model.js';
+import type { ReceiptsRelay } from './receipts-relay.js';
 import type { TypingRelay } from './typing.js';
 import type { ConversationService } from '../services/conversations.js';
 import type { MediaLimits } from '../services/media.js';
@@ -95,6 +100,11 @@ export interface GatewayContext {
   settings: ConversationSettings;
   /** Typing indicators (typing.ts): no reply, so not a handler of its own. */
   typing: Pick<TypingRelay, 'relay'>;
+  /** Receipts and the account settings (services/receipts.ts); delivered acknowledgements go through `receiptsRelay`, which has no reply. */
+  receipts: ReceiptService;
+  /** Recall, edit, delete for me. */
+  amendments: MessageAmendments;
+  receiptsRelay: Pick<ReceiptsRelay, 'delivered'>;
   directory: UserDirectory;
   rooms: RoomService;
   roomHub: RoomHub;
@@ -331,8 +341,10 @@ export class Session {
       return;
     }
     this.context.countRequest(body.$case);
-    // Reserved (docs/protocol.md): accepted, never answered, not used yet.
-    if (body.$case === 'delivered') return;
+    if (body.$case === 'delivered') {
+      this.context.receiptsRelay.delivered(this, this.userId as string, body.value.conversationId, body.value.seq);
+      return;
+    }
     if (body.$case === 'typing') {
       void this.context.typing.relay(this, this.userId as string, body.value.conversationId, body.value.typing);
       return;
@@ -400,7 +412,8 @@ export class Session {
     }
     if (this.state !== 'authenticating') return;
     this.userId = userId;
-    await this.context.routeUser(this);
+    // Settings the store cannot give now are the defaults; the device hears of a change when one is made.
+    const [, settings] = await Promise.all([this.context.routeUser(this), this.context.receipts.settingsOf(userId).catch(() => ({ readReceiptsOff: false }))]);
     if (this.state !== 'authenticating') return;
     this.state = 'open';
     try {
@@ -418,6 +431,7 @@ export class Session {
         sessionId: this.id,
         heartbeatIntervalMs: this.context.heartbeatIntervalMs,
         serverVersion: this.context.serverVersion,
+        settings,
         limits: {
           maxFrameBytes: limits.maxFrameBytes,
           maxTextChars: limits.maxTextChars,
@@ -434,6 +448,7 @@ export class Session {
           roomEventsPerSecond: this.context.roomLimits.userEventsPerSecond,
           maxDraftChars: limits.maxDraftChars,
           maxPinned: limits.maxPinned,
+          maxReceiptMembers: limits.maxReceiptMembers,
         },
       },
     });
@@ -717,7 +732,7 @@ const HANDLERS: { [C in HandledCase]: Handler<C> } = {
     const decodedAt = performance.now();
     session.checkSendRate(userId, request.conversationId, request.clientMsgId);
     return session.services.messaging
-      .send(userId, request, {
+      .send(userId, { ...request, mentions: request.mentions?.userIds, mentionAll: request.mentions?.all }, {
         sessionId: session.id,
         onCommitted: (result) => {
           session.services.beforeAck(session, result.message.conversationId);
@@ -782,7 +797,20 @@ const HANDLERS: { [C in HandledCase]: Handler<C> } = {
   searchUsers: (session, request) => session.services.directory.search(request.query, request.limit).then((users) => ({ users })),
   conversationSettings: (session, request, userId) =>
     session.services.settings.update(userId, request.conversationId, request, session.id).then((view) => ({ summary: toWireSummary(view) })),
+  receipts: (session, request, userId) =>
+    session.services.receipts.receiptsOf(userId, request.conversationId).then((members) => ({ conversationId: request.conversationId, members })),
+  updateUserSettings: (session, request, userId) => session.services.receipts.updateSettings(userId, request, session.id),
+  recall: (session, request, userId) => session.services.amendments.recall(userId, request.conversationId, request.seq).then(amendResult),
+  edit: (session, request, userId) => session.services.amendments.edit(userId, request.conversationId, request.seq, request.text).then(amendResult),
+  deleteForMe: (session, request, userId) => session.services.amendments.deleteForMe(userId, request.conversationId, request.seq).then(amendResult),
+  react: (session, request, userId) => session.services.amendments.react(userId, request.conversationId, request.seq, request.emoji, request.add).then(amendResult),
+  editHistory: (session, request, userId) => session.services.amendments.history(userId, request.conversationId, request.seq).then((versions) => ({ versions })),
 };
+
+/** An amendment as its request's answer; none when the request repeated one already made. */
+function amendResult(amendment: StoredMessage | undefined): { amendment?: WireMessage } {
+  return amendment === undefined ? {} : { amendment: toWireMessage(amendment) };
+}
 
 /**
  * The WebSocket close code after a fatal error: 4000 + the error code, so that

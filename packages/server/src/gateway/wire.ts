@@ -15,7 +15,12 @@ export function toWireMessage(message: StoredMessage): Message {
     createdAt: message.createdAt,
     visibleTo: message.visibleTo ?? '',
     hidden: false,
+    recalledAt: message.recalledAt ?? 0,
+    editedAt: message.editedAt ?? 0,
+    reactions: message.reactions ?? [],
   };
+  if (message.mentions !== undefined || message.mentionAll === true) wire.mentions = { userIds: message.mentions ?? [], all: message.mentionAll === true };
+  if (message.replyTo !== undefined) wire.replyTo = message.replyTo;
   if (message.type === 'system') {
     // Stored as JSON, sent typed: clients never parse free-form event data.
     const event = readSystemEvent(message.data);
@@ -38,6 +43,9 @@ export function hiddenWireMessage(message: Pick<StoredMessage, 'conversationId' 
     clientMsgId: '',
     type: MessageType.MESSAGE_TYPE_UNSPECIFIED,
     createdAt: 0,
+    recalledAt: 0,
+    editedAt: 0,
+    reactions: [],
     visibleTo: '',
     hidden: true,
   };
@@ -80,6 +88,7 @@ export function toWireSummary(view: ConversationView): ConversationSummary {
     mutedUntil: view.mutedUntil,
     pinnedAt: view.pinnedAt,
     draft: view.draft,
+    mentions: view.mentions,
   };
   if (view.lastMessage !== undefined) summary.lastMessage = toWireMessage(view.lastMessage);
   return summary;

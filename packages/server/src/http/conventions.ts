@@ -173,7 +173,16 @@ export function sendError(reply: FastifyReply, error: ParleyError): void {
     status = error.status;
     for (const [name, value] of Object.entries(error.headers)) reply.header(name, value);
   }
-  void reply.code(status).send({ error: { code: error.code, name: info.name, message: error.message, ...(error.reason === '' ? {} : { reason: error.reason }) } });
+  void reply.code(status).send({
+    error: {
+      code: error.code,
+      name: info.name,
+      message: error.message,
+      ...(error.reason === '' ? {} : { reason: error.reason }),
+      // The same hint a WebSocket error carries, in ms (Retry-After rounds it up to seconds).
+      ...(error.retryAfterMs > 0 ? { retryAfterMs: error.retryAfterMs } : {}),
+    },
+  });
 }
 
 /** `/v1/users/:id/tokens` → a regex matching concrete paths of that route. */

@@ -22,7 +22,7 @@ import type { AuthService } from '../services/auth.js';
 import type { DevAccountService } from '../services/dev-accounts.js';
 import type { UserService } from '../services/users.js';
 import { requireId, requireName } from '../services/validate.js';
-import { TokenBucket } from '../util/token-bucket.js';
+import { KeyedLimiter } from '../util/keyed-limiter.js';
 import { PUBLIC, USER_TOKEN } from './openapi.js';
 
 export const DEV_AUTH_PREFIX = '/dev';
@@ -31,8 +31,6 @@ export const DEV_AUTH_PREFIX = '/dev';
 const SIGNIN_ATTEMPTS_PER_MINUTE = 10;
 /** Sign-ups allowed per client address per minute: hashing is deliberately expensive. */
 const SIGNUPS_PER_MINUTE = 30;
-/** Rate-limit entries kept before idle ones are dropped, so that random user ids cannot grow memory without bound. */
-const MAX_TRACKED_KEYS = 10_000;
 
 const USER_ID = { type: 'string', minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.@-]+$' } as const;
 const PASSWORD = { type: 'string', minLength: PASSWORD_LENGTH.min, maxLength: PASSWORD_LENGTH.max } as const;
@@ -53,39 +51,10 @@ interface SessionResult {
   name: string;
 }
 
-/** Per-key token buckets with a bounded number of keys. */
-class AttemptLimiter {
-  private readonly buckets = new Map<string, { bucket: TokenBucket; lastUsed: number }>();
-
-  constructor(
-    private readonly perMinute: number,
-    private readonly clock: Clock,
-  ) {}
-
-  /** Throws RATE_LIMITED when `key` used up its attempts. */
-  take(key: string): void {
-    const now = this.clock.now();
-    let entry = this.buckets.get(key);
-    if (entry === undefined) {
-      if (this.buckets.size >= MAX_TRACKED_KEYS) this.prune(now);
-      entry = { bucket: new TokenBucket(this.perMinute / 60, this.perMinute), lastUsed: now };
-      this.buckets.set(key, entry);
-    }
-    entry.lastUsed = now;
-    const waitMs = entry.bucket.take(now);
-    if (waitMs > 0) throw new ParleyError('RATE_LIMITED', 'too many attempts, try again later', { retryAfterMs: waitMs });
-  }
-
-  /** A bucket idle for a minute is full again: forgetting it changes nothing. */
-  private prune(now: number): void {
-    for (const [key, entry] of this.buckets) if (now - entry.lastUsed > 60_000) this.buckets.delete(key);
-  }
-}
-
 export async function registerDevAuth(app: FastifyInstance, deps: DevAuthDeps): Promise<void> {
   const { auth, users, accounts, limits, clock } = deps;
-  const signinLimiter = new AttemptLimiter(SIGNIN_ATTEMPTS_PER_MINUTE, clock);
-  const signupLimiter = new AttemptLimiter(SIGNUPS_PER_MINUTE, clock);
+  const signinLimiter = new KeyedLimiter(SIGNIN_ATTEMPTS_PER_MINUTE, clock);
+  const signupLimiter = new KeyedLimiter(SIGNUPS_PER_MINUTE, clock);
 
   const session = async (userId: string, name: string): Promise<SessionResult> => {
     const { token, expiresAt } = await auth.mintToken(userId);

@@ -9,8 +9,8 @@ import { contentToJson } from './content-json.js';
 
 export function messageJson(message: StoredMessage) {
   if (message.type === 'system') {
-    const { id, conversationId, seq, senderId, clientMsgId, type, createdAt } = message;
-    return { id, conversationId, seq, senderId, clientMsgId, type, createdAt, system: readSystemEvent(message.data) };
+    const { id, conversationId, seq, senderId, clientMsgId, type, createdAt, visibleTo } = message;
+    return { id, conversationId, seq, senderId, clientMsgId, type, createdAt, visibleTo, system: readSystemEvent(message.data) };
   }
   return {
     id: message.id,
@@ -24,5 +24,7 @@ export function messageJson(message: StoredMessage) {
     visibleTo: message.visibleTo,
     createdAt: message.createdAt,
     content: message.content === undefined ? undefined : contentToJson(message.content),
+    recalledAt: message.recalledAt,
+    editedAt: message.editedAt,
   };
 }

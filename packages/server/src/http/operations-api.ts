@@ -66,7 +66,7 @@ export interface OperationsApiDeps {
 export interface IntegrationCounts {
   moderation: Record<'masked' | 'refused' | 'hook_rejected' | 'hook_rewritten' | 'hook_failed', number>;
   webhooks: { delivered: number; failures: number; failingSeconds: number };
-  push: Record<'notified' | 'skipped_online' | 'unreachable' | 'muted' | 'dropped' | 'delivered' | 'dead_lettered' | 'web_push_delivered' | 'web_push_failed' | 'web_push_gone', number>;
+  push: Record<'notified' | 'skipped_online' | 'unreachable' | 'muted' | 'undelivered' | 'dropped' | 'delivered' | 'dead_lettered' | 'web_push_delivered' | 'web_push_failed' | 'web_push_gone', number>;
 }
 
 export const OPERATIONS_PATHS = ['/metrics', '/readyz'];
@@ -209,7 +209,7 @@ function metricsRegistry(deps: OperationsApiDeps): Registry {
   });
   new Counter({
     name: 'parley_push_notifications_total',
-    help: 'Offline push on this node, by outcome: notified (composed and handed to the senders), skipped_online, unreachable (no sender reaches the user), muted (messages of conversations the user muted), dropped (too many users waiting), delivered and dead_lettered (webhook sender), web_push_delivered, web_push_failed and web_push_gone (per browser).',
+    help: 'Offline push on this node, by outcome: notified (composed and handed to the senders), skipped_online, unreachable (no sender reaches the user), muted (messages of conversations the user muted), undelivered (messages for connected users that no device acknowledged in time, notified all the same), dropped (too many users waiting), delivered and dead_lettered (webhook sender), web_push_delivered, web_push_failed and web_push_gone (per browser).',
     labelNames: ['outcome'],
     registers: [registry],
     collect() {

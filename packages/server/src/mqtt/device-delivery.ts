@@ -20,6 +20,7 @@ import type { BusEvent } from '../bus/bus.js';
 import type { MemberLists } from '../services/member-lists.js';
 import type { MessagingService } from '../services/messaging.js';
 import type { StoredMessage } from '../services/model.js';
+import type { ReceiptService } from '../services/receipts.js';
 import { DeliveryCursor } from './cursor.js';
 import { conversationTopic, messagePayload, payloadSeq } from './mapping.js';
 import type { ConversationSubscription, DeviceLink, DeviceSession, DeviceSessions } from './sessions.js';
@@ -40,6 +41,8 @@ export interface DeviceDeliveryDeps {
   messaging: Pick<MessagingService, 'pull' | 'conversationView'>;
   /** Active members, for messages that do not name their recipients and for signals (the node's shared cache, which Delivery keeps current). */
   memberLists: Pick<MemberLists, 'of'>;
+  /** Told how far a device acknowledged a conversation (QoS 1), for receipts. */
+  receipts?: Pick<ReceiptService, 'delivered'>;
   log: Logger;
 }
 
@@ -131,7 +134,10 @@ export class DeviceDelivery<Client extends DeliveryClient> {
     if (link === undefined || link.client !== client || packet?.topic === undefined || packet.payload === undefined) return;
     const seq = payloadSeq(Buffer.from(packet.payload));
     for (const subscription of session.subscriptions.values()) {
-      if (subscription.topic === packet.topic && seq !== undefined) subscription.cursor?.acknowledged(seq);
+      const cursor = subscription.cursor;
+      if (subscription.topic !== packet.topic || seq === undefined || cursor === undefined) continue;
+      cursor.acknowledged(seq);
+      if (cursor.resumeAfter > 0) this.deps.receipts?.delivered(session.userId, subscription.conversationId, cursor.resumeAfter);
     }
     this.settle(session, link);
   }

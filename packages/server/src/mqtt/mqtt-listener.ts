@@ -22,6 +22,7 @@ import { type Clock, ParleyError, type TimerHandle } from '@parley/protocol';
 import { Aedes, type AuthenticateError, type Client, type ConnectPacket, type PublishPacket, type Subscription } from 'aedes';
 import type { Logger } from 'pino';
 import type { Bus, BusEvent } from '../bus/bus.js';
+import type { ReceiptService } from '../services/receipts.js';
 import { declareUserRoute } from '../bus/user-route.js';
 import type { ServerLimits } from '../config.js';
 import type { AuthService } from '../services/auth.js';
@@ -69,6 +70,8 @@ export interface MqttListenerDeps {
   messaging: Pick<MessagingService, 'send' | 'pull' | 'conversationView' | 'busy' | 'onceDrained'>;
   /** The node's member lists, shared with Delivery (which invalidates them on 'members' events) and push. */
   memberLists: Pick<MemberLists, 'of'>;
+  /** Where a device's QoS 1 acknowledgements go: how far it holds a conversation, for receipts. */
+  receipts?: Pick<ReceiptService, 'delivered'>;
   bus: Bus;
   limits: ServerLimits;
   /** QoS 0 signals one user may publish per second and at once (the live rooms' budget for ephemeral events). */
@@ -125,7 +128,7 @@ export class MqttListener {
   private saving: Promise<void> = Promise.resolve();
 
   constructor(private readonly deps: MqttListenerDeps) {
-    this.delivery = new DeviceDelivery(this.sessions, { messaging: deps.messaging, memberLists: deps.memberLists, log: deps.log });
+    this.delivery = new DeviceDelivery(this.sessions, { messaging: deps.messaging, memberLists: deps.memberLists, receipts: deps.receipts, log: deps.log });
     this.connects = new Admission(deps.limits.connectsPerSecond, deps.limits.connectBurst);
     this.server = socketServer(deps.tls, (socket) => this.onSocket(socket));
     this.server.maxConnections = MAX_MQTT_CONNECTIONS;

@@ -8,6 +8,14 @@
  * window closes the user is checked again: one who came online meanwhile
  * gets nothing, and messages of conversations the user muted are left out
  * (a window of only those notifies nobody).
+ *
+ * A connected device is not always a listening one: a phone's system may
+ * freeze an app with its connection still open. So a member who was online
+ * when a message was stored is checked again a while later
+ * (undeliveredAfterMs): if no device of theirs acknowledged it by then
+ * (their delivered position, services/receipts.ts), they are notified as if
+ * offline. Only for conversations small enough to name their recipients,
+ * whose delivered positions are kept.
  */
 import type { Logger } from 'pino';
 import type { StoredMessage } from '../services/model.js';
@@ -22,6 +30,8 @@ export interface PushServiceDeps {
   isOnline(userId: string): boolean;
   /** The active members of a conversation (asked only for conversations whose message named no recipients). */
   membersOf(conversationId: string): Promise<readonly string[]>;
+  /** How far the user's devices acknowledged the conversation (reads count); undefined: no longer a member. */
+  deliveredSeq(userId: string, conversationId: string): Promise<number | undefined>;
   /** Until when the user muted the conversation (ms since the epoch); undefined: not muted. */
   mutedUntil(userId: string, conversationId: string): Promise<number | undefined>;
   /** Now, in ms since the epoch (mutes end at a time). */
@@ -40,11 +50,13 @@ export interface PushOptions {
   preview: PushPreview;
   /** How long the first message for a user waits for others to join its notification. */
   windowMs: number;
-  /** Users with a notification waiting, at most; past it new ones are dropped (and counted). */
+  /** Users with a notification waiting, at most; past it new ones are dropped (and counted). Also bounds the users being watched. */
   maxPendingUsers: number;
+  /** Online recipients are notified after this long without an acknowledgement from any of their devices; 0: never. */
+  undeliveredAfterMs: number;
 }
 
-export const DEFAULT_PUSH_OPTIONS: PushOptions = { preview: 'full', windowMs: 2000, maxPendingUsers: 50_000 };
+export const DEFAULT_PUSH_OPTIONS: PushOptions = { preview: 'full', windowMs: 2000, maxPendingUsers: 50_000, undeliveredAfterMs: 10_000 };
 
 /** What a preview shows of a text, at most. */
 const PREVIEW_CHARS = 120;
@@ -55,6 +67,15 @@ interface Pending {
   count: number;
   /** Messages in the window by conversation. */
   conversations: Map<string, number>;
+  timer: ReturnType<typeof setTimeout>;
+  /** Some of its messages were not acknowledged by the user's connected devices: sent even if they are online. */
+  evenIfOnline: boolean;
+}
+
+/** Messages stored for a user who was online then, waiting to be seen acknowledged. */
+interface Watch {
+  /** Per conversation: the newest few messages, and how many there were. */
+  conversations: Map<string, { messages: StoredMessage[]; count: number }>;
   timer: ReturnType<typeof setTimeout>;
 }
 
@@ -84,9 +105,14 @@ interface GroupBurst {
 export class PushService {
   private readonly pending = new Map<string, Pending>();
   private readonly groupBursts = new Map<string, GroupBurst>();
+  private readonly watches = new Map<string, Watch>();
   private closed = false;
-  /** Notifications handed to the sender, and users dropped for the bound, since start. */
-  readonly counts = { sent: 0, dropped: 0, skippedOnline: 0, unreachable: 0, muted: 0 };
+  /**
+   * Notifications handed to the sender, and users dropped for the bound,
+   * since start; `undelivered`: messages for online users that no device
+   * acknowledged in time, notified all the same.
+   */
+  readonly counts = { sent: 0, dropped: 0, skippedOnline: 0, unreachable: 0, muted: 0, undelivered: 0 };
 
   constructor(
     private readonly deps: PushServiceDeps,
@@ -107,6 +133,7 @@ export class PushService {
       if (userId === message.senderId) continue;
       if (this.deps.isOnline(userId)) {
         this.counts.skippedOnline += 1;
+        this.watch(userId, message);
         continue;
       }
       this.enqueue(userId, [message], 1);
@@ -119,6 +146,8 @@ export class PushService {
     this.pending.clear();
     for (const burst of this.groupBursts.values()) clearTimeout(burst.timer);
     this.groupBursts.clear();
+    for (const watch of this.watches.values()) clearTimeout(watch.timer);
+    this.watches.clear();
     await this.deps.sender.close();
   }
 
@@ -163,11 +192,56 @@ export class PushService {
     }
   }
 
-  /** `count` messages for a user (`messages`: the newest of them, oldest first). */
-  private enqueue(userId: string, messages: readonly StoredMessage[], count: number): void {
+  /** Checks, undeliveredAfterMs from the first, whether the user's devices acknowledged the messages. */
+  private watch(userId: string, message: StoredMessage): void {
+    if (this.options.undeliveredAfterMs === 0) return;
+    let watch = this.watches.get(userId);
+    if (watch === undefined) {
+      if (this.watches.size >= this.options.maxPendingUsers) return;
+      const timer = setTimeout(() => void this.checkDelivered(userId), this.options.undeliveredAfterMs);
+      timer.unref?.();
+      watch = { conversations: new Map(), timer };
+      this.watches.set(userId, watch);
+    }
+    let conversation = watch.conversations.get(message.conversationId);
+    if (conversation === undefined) {
+      conversation = { messages: [], count: 0 };
+      watch.conversations.set(message.conversationId, conversation);
+    }
+    conversation.count += 1;
+    conversation.messages.push(message);
+    if (conversation.messages.length > KEPT_PER_USER) conversation.messages.shift();
+  }
+
+  /** The watched messages no device of the user acknowledged are due a notification, online or not. */
+  private async checkDelivered(userId: string): Promise<void> {
+    const watch = this.watches.get(userId);
+    this.watches.delete(userId);
+    if (watch === undefined || this.closed) return;
+    for (const [conversationId, { messages, count }] of watch.conversations) {
+      let delivered: number | undefined;
+      try {
+        delivered = await this.deps.deliveredSeq(userId, conversationId);
+      } catch (error) {
+        this.deps.log.error({ err: error, userId, conversationId }, 'delivered position not read; undelivered push skipped');
+        continue;
+      }
+      if (delivered === undefined) continue;
+      const missing = messages.filter((message) => message.seq > delivered);
+      if (missing.length === 0) continue;
+      // Only the kept few are known by seq; if all of those are missing, the older ones counted with them are too.
+      const missingCount = missing.length === messages.length ? count : missing.length;
+      this.counts.undelivered += missingCount;
+      this.enqueue(userId, missing, missingCount, true);
+    }
+  }
+
+  /** `count` messages for a user (`messages`: the newest of them, oldest first); `evenIfOnline`: not acknowledged by the devices connected. */
+  private enqueue(userId: string, messages: readonly StoredMessage[], count: number, evenIfOnline = false): void {
     const conversationId = (messages[messages.length - 1] as StoredMessage).conversationId;
     const entry = this.pending.get(userId);
     if (entry !== undefined) {
+      entry.evenIfOnline ||= evenIfOnline;
       entry.count += count;
       entry.conversations.set(conversationId, (entry.conversations.get(conversationId) ?? 0) + count);
       entry.messages.push(...messages);
@@ -180,14 +254,14 @@ export class PushService {
     }
     const timer = setTimeout(() => void this.flush(userId), this.options.windowMs);
     timer.unref?.();
-    this.pending.set(userId, { messages: messages.slice(-KEPT_PER_USER), count, conversations: new Map([[conversationId, count]]), timer });
+    this.pending.set(userId, { messages: messages.slice(-KEPT_PER_USER), count, conversations: new Map([[conversationId, count]]), timer, evenIfOnline });
   }
 
   private async flush(userId: string): Promise<void> {
     const entry = this.pending.get(userId);
     this.pending.delete(userId);
     if (entry === undefined || this.closed) return;
-    if (this.deps.isOnline(userId)) {
+    if (!entry.evenIfOnline && this.deps.isOnline(userId)) {
       this.counts.skippedOnline += entry.count;
       return;
     }
@@ -206,7 +280,10 @@ export class PushService {
     }
   }
 
-  /** The window without the conversations the user muted; undefined when nothing is left. */
+  /**
+   * The window without the conversations the user muted, except for the
+   * messages there that mention them; undefined when nothing is left.
+   */
   private async withoutMuted(userId: string, entry: Pending): Promise<Pending | undefined> {
     const now = this.deps.now();
     const muted = new Set<string>();
@@ -215,10 +292,20 @@ export class PushService {
       if (until !== undefined && until > now) muted.add(conversationId);
     }
     if (muted.size === 0) return entry;
-    const conversations = new Map([...entry.conversations].filter(([conversationId]) => !muted.has(conversationId)));
-    const mutedCount = [...muted].reduce((sum, conversationId) => sum + (entry.conversations.get(conversationId) ?? 0), 0);
+    const audible = (message: StoredMessage) => !muted.has(message.conversationId) || mentions(message, userId);
+    const messages = entry.messages.filter(audible);
+    // A muted conversation stays for its mentions (only the kept messages are known one by one).
+    const mentionsIn = new Map<string, number>();
+    for (const message of messages) if (muted.has(message.conversationId)) mentionsIn.set(message.conversationId, (mentionsIn.get(message.conversationId) ?? 0) + 1);
+    const conversations = new Map(
+      [...entry.conversations].flatMap(([conversationId, count]): Array<[string, number]> => {
+        if (!muted.has(conversationId)) return [[conversationId, count]];
+        const kept = mentionsIn.get(conversationId);
+        return kept === undefined ? [] : [[conversationId, kept]];
+      }),
+    );
+    const mutedCount = [...muted].reduce((sum, conversationId) => sum + (entry.conversations.get(conversationId) ?? 0) - (mentionsIn.get(conversationId) ?? 0), 0);
     this.counts.muted += mutedCount;
-    const messages = entry.messages.filter((message) => !muted.has(message.conversationId));
     // The kept messages may all be muted while older audible ones were only counted: nothing to preview, nothing sent.
     if (conversations.size === 0 || messages.length === 0) return undefined;
     return { ...entry, conversations, messages, count: entry.count - mutedCount };
@@ -242,6 +329,11 @@ export class PushService {
     }
     return { ...base, title, body };
   }
+}
+
+/** The message mentions the user by name, or everyone. */
+function mentions(message: StoredMessage, userId: string): boolean {
+  return message.mentionAll === true || (message.mentions?.includes(userId) ?? false);
 }
 
 function preview(message: StoredMessage): string {

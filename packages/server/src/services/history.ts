@@ -92,7 +92,7 @@ export async function readAcross(
   reader: StoreReader,
   conversationId: string,
   ranges: readonly SeqRange[],
-  options: { visibleTo?: string; limit: number; order: 'asc' | 'desc' },
+  options: { visibleTo?: string; hiddenFor?: string; limit: number; order: 'asc' | 'desc' },
 ): Promise<StoredMessage[]> {
   const rows: StoredMessage[] = [];
   const ordered = options.order === 'asc' ? ranges : [...ranges].reverse();
@@ -103,6 +103,7 @@ export async function readAcross(
       fromSeq: range.from,
       toSeq: range.through,
       visibleTo: options.visibleTo,
+      hiddenFor: options.hiddenFor,
       limit: options.limit - rows.length,
       order: options.order,
     });

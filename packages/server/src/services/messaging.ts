@@ -6,7 +6,7 @@
 import { type Clock, type MessageContent, ParleyError, systemClock } from '@parley/protocol';
 import type { ServerLimits } from '../config.js';
 import type { Bus } from '../bus/bus.js';
-import type { MemberRow, Store } from '../store/store.js';
+import type { ConversationRow, MemberRow, Store, StoreTx } from '../store/store.js';
 import { requireRoomSender } from './rooms.js';
 import type { OutgoingMessage } from '../moderation/before-send.js';
 import type { Moderation } from '../moderation/moderation.js';
@@ -15,11 +15,11 @@ import { lockConversation, requireActiveMembership, requireConversation, require
 import type { AppendResult, ChangesResult, ConversationView, ReadRangeResult, StoredMessage } from './model.js';
 import { type HistoryPage, type HistoryQuery, readAcross, readHistory } from './history.js';
 import type { CompletedContent, MediaService } from './media.js';
-import { appendToTimeline } from './timeline.js';
+import { type TimelineEntry, appendToTimeline } from './timeline.js';
 import { UnreadCache, UnreadTotals } from './unread-cache.js';
 import { type SyncOptions, readChanges } from './sync.js';
-import { buildView, countWithin, inAbsence, isVisibleTo, placeholder, readableEnd, readableRanges } from './views.js';
-import { checkContent, requireClientMsgId, requireConversationId, requireId } from './validate.js';
+import { buildView, countWithin, hiddenIn, inAbsence, isVisibleTo, placeholder, readableEnd, readableRanges, withReactions } from './views.js';
+import { checkContent, requireClientMsgId, requireConversationId, requireId, requireIdList } from './validate.js';
 
 export interface SendInput {
   conversationId: string;
@@ -29,7 +29,16 @@ export interface SendInput {
   visibleTo?: string;
   /** A typed message (media.ts completes it; `text` becomes its fallback line). */
   content?: MessageContent;
+  /** Members mentioned (@name); those who are not active members are left out. */
+  mentions?: readonly string[];
+  /** Everyone mentioned (@all); groups only. */
+  mentionAll?: boolean;
+  /** The seq of the message this one answers; one the sender may read. */
+  replyTo?: number;
 }
+
+/** Members one message may mention by name. */
+export const MAX_MENTIONS = 50;
 
 /** The connection a send came from: it gets the message in its ack (see MessagingService.send). */
 export interface SendOrigin {
@@ -55,6 +64,7 @@ export class MessagingService {
   /** Called once the pending sends fell to half the bound (see onceDrained). */
   private drainWaiters: Array<() => void> = [];
   private readonly storedListeners: Array<(message: StoredMessage, recipients: readonly string[] | undefined) => void> = [];
+  private readonly readListeners: Array<(conversationId: string, userId: string, fromSeq: number) => void> = [];
 
   constructor(
     private readonly store: Store,
@@ -75,6 +85,15 @@ export class MessagingService {
    */
   onStored(listener: (message: StoredMessage, recipients: readonly string[] | undefined) => void): void {
     this.storedListeners.push(listener);
+  }
+
+  /**
+   * Calls `listener` after a commit moved a member's read position forward
+   * from `fromSeq`, by reading or by sending (sending reads up to the
+   * message sent), on the node that committed it: read receipts start here.
+   */
+  onReadMoved(listener: (conversationId: string, userId: string, fromSeq: number) => void): void {
+    this.readListeners.push(listener);
   }
 
   /**
@@ -141,6 +160,8 @@ export class MessagingService {
     }
     let room = false;
     let recipients: string[] | undefined;
+    let readBefore: number | undefined;
+    let extras: SendExtras = {};
     const result = await this.store.write(async (tx): Promise<AppendResult> => {
       // Locked before the dedupe check: a retry racing its original on another
       // node waits here and then finds it.
@@ -157,7 +178,9 @@ export class MessagingService {
         await requireRoomSender(tx, conversation, senderId, operator, visibleTo);
       } else {
         // An unknown sender has no membership: NOT_FOUND from here.
-        await requireActiveMembership(tx, conversationId, senderId);
+        const sender = await requireActiveMembership(tx, conversationId, senderId);
+        readBefore = sender.readSeq;
+        extras = await sendExtras(tx, conversation, sender, input);
         if (visibleTo !== undefined) {
           const target = await tx.getMember(conversationId, visibleTo);
           if (target === undefined) await requireUsers(tx, [visibleTo]);
@@ -167,7 +190,7 @@ export class MessagingService {
       const message = await appendToTimeline(
         tx,
         conversation,
-        { senderId, clientMsgId, type: 'user', text, data: input.data, visibleTo, content: typed?.content },
+        { senderId, clientMsgId, type: 'user', text, data: input.data, visibleTo, content: typed?.content, ...extras },
         this.clock.now(),
       );
       if (typed !== undefined && typed.mediaIds.length > 0) await this.media?.recordReferences(tx, typed.mediaIds, { conversationId, seq: message.seq });
@@ -182,6 +205,7 @@ export class MessagingService {
     if (room) this.bus.publish({ type: 'roomMessage', message: result.message });
     else this.bus.publish({ type: 'message', message: result.message, originSessionId: origin?.sessionId, recipients });
     if (!room && !result.duplicate) for (const listener of this.storedListeners) listener(result.message, recipients);
+    if (!result.duplicate && readBefore !== undefined && readBefore < result.message.seq - 1) this.readMoved(conversationId, senderId, readBefore);
     return result;
   }
 
@@ -217,19 +241,28 @@ export class MessagingService {
     if (low > high) return { messages: [], coveredFrom: low, coveredTo: high, lastSeq: end };
     if (!descending) {
       const read = await this.store.listMessages({ conversationId: id, fromSeq: low, toSeq: high, limit: cappedLimit });
-      // Messages addressed to someone else, and those from a time the member
-      // was out of the group, keep their seq as placeholders.
-      const all = read.map((message) => (isVisibleTo(message, userId) && !inAbsence(member, message.seq) ? message : placeholder(id, message.seq)));
+      // Messages addressed to someone else, those from a time the member
+      // was out of the group, and those the member deleted for themselves
+      // keep their seq as placeholders.
+      const hidden = await hiddenIn(this.store, member, read);
+      const all = read.map((message) =>
+        isVisibleTo(message, userId) && !inAbsence(member, message.seq) && !hidden.has(message.seq) ? message : placeholder(id, message.seq),
+      );
       const messages = all.slice(0, countWithin(all, this.limits.maxPullBytes, 'start', true).count);
       const cut = messages.length < read.length || read.length === cappedLimit;
       const coveredTo = cut ? (messages[messages.length - 1]?.seq ?? high) : high;
-      return { messages, coveredFrom: low, coveredTo, lastSeq: end };
+      return { messages: conversation.kind === 'room' ? messages : await withReactions(this.store, userId, messages), coveredFrom: low, coveredTo, lastSeq: end };
     }
     // Newest first over the readable parts of the range (absences skipped).
-    const read = await readAcross(this.store, id, readableRanges(member, low, high), { visibleTo: userId, limit: cappedLimit, order: 'desc' });
+    const hiddenFor = member.hiddenCount === undefined ? undefined : userId;
+    const read = await readAcross(this.store, id, readableRanges(member, low, high), { visibleTo: userId, hiddenFor, limit: cappedLimit, order: 'desc' });
     const rows = read.slice(read.length - countWithin(read, this.limits.maxPullBytes, 'end', true).count);
     const coveredFrom = rows.length < read.length || read.length === cappedLimit ? (rows[0]?.seq ?? low) : low;
-    return { messages: rows, coveredFrom, coveredTo: high, lastSeq: end };
+    return { messages: conversation.kind === 'room' ? rows : await withReactions(this.store, userId, rows), coveredFrom, coveredTo: high, lastSeq: end };
+  }
+
+  private readMoved(conversationId: string, userId: string, fromSeq: number): void {
+    for (const listener of this.readListeners) listener(conversationId, userId, fromSeq);
   }
 
   /** A page of history for integrations: everything, or what one member may read (history.ts). */
@@ -252,6 +285,7 @@ export class MessagingService {
   async markRead(userId: string, conversationId: string, seq: number, originSessionId?: string): Promise<{ view: ConversationView; totalUnread: number }> {
     const id = requireConversationId(conversationId);
     const target = Math.max(0, seq);
+    let readFrom: number | undefined;
     const view = await this.store.write(async (tx) => {
       const conversation = await requireConversation(tx, id);
       if (conversation.kind === 'room') throw new ParleyError('INVALID_ARGUMENT', 'rooms have no read positions');
@@ -262,9 +296,11 @@ export class MessagingService {
       if (readSeq > member.readSeq) {
         await tx.raiseReadSeq(id, userId, readSeq);
         current = (await tx.getMember(id, userId)) ?? member;
+        readFrom = member.readSeq;
       }
       return buildView(tx, current, conversation);
     });
+    if (readFrom !== undefined) this.readMoved(id, userId, readFrom);
     // After the commit, not inside the unit: counting every conversation a
     // user is behind in there held the whole write batch (every sender's
     // commit) for as long; outside, the total is carried forward.
@@ -288,6 +324,36 @@ export class MessagingService {
   syncVersion(): Promise<number> {
     return this.store.syncVersion();
   }
+}
+
+type SendExtras = Pick<TimelineEntry, 'mentions' | 'mentionAll' | 'replyTo'>;
+
+/**
+ * A send's mentions, kept to the conversation's active members (in a direct
+ * chat: the peer; @all in groups only), and the message it answers, which
+ * must be one the sender may read.
+ */
+async function sendExtras(tx: StoreTx, conversation: ConversationRow, sender: MemberRow, input: SendInput): Promise<SendExtras> {
+  const extras: SendExtras = {};
+  if (input.mentions !== undefined && input.mentions.length > 0) {
+    const ids = requireIdList(input.mentions, 'mentions', MAX_MENTIONS);
+    const mentioned: string[] = [];
+    for (const id of new Set(ids)) {
+      if (id === sender.userId) continue;
+      const member = await tx.getMember(conversation.id, id);
+      if (member !== undefined && member.leftSeq === undefined) mentioned.push(id);
+    }
+    if (mentioned.length > 0) extras.mentions = mentioned;
+  }
+  if (input.mentionAll === true && conversation.kind === 'group') extras.mentionAll = true;
+  if (input.replyTo !== undefined && input.replyTo !== 0) {
+    const seq = input.replyTo;
+    const readable = Number.isSafeInteger(seq) && seq >= sender.firstSeq && seq <= conversation.lastSeq && !inAbsence(sender, seq);
+    const [target] = readable ? await tx.listMessages({ conversationId: conversation.id, fromSeq: seq, toSeq: seq, limit: 1 }) : [];
+    if (target === undefined || target.type !== 'user' || !isVisibleTo(target, sender.userId)) throw new ParleyError('INVALID_ARGUMENT', 'replyTo must be a message you can read');
+    extras.replyTo = seq;
+  }
+  return extras;
 }
 
 /** A send refused because the server is overloaded: retryable, after a pause. */

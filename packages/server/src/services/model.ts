@@ -33,6 +33,8 @@ export interface ConversationView {
   mutedUntil: number;
   pinnedAt: number;
   draft: string;
+  /** Of the unread messages, those that mention the member (or everyone). */
+  mentions: number;
 }
 
 export interface MemberInfo {

@@ -14,7 +14,7 @@ import type { ServerLimits } from '../config.js';
 import type { MemberRow, StoreReader, StoredMessage } from '../store/store.js';
 import type { ChangesResult, ConversationView, MessageRun } from './model.js';
 import type { UnreadCache, UnreadTotals } from './unread-cache.js';
-import { buildView, countWithin, inAbsence, isVisibleTo, placeholder, readableEnd } from './views.js';
+import { buildView, countWithin, hiddenIn, inAbsence, isVisibleTo, placeholder, readableEnd, withReactions } from './views.js';
 
 export interface SyncOptions {
   /** Newest messages per listed conversation to include; 0 (the default) = none. Capped by ServerLimits.maxSyncRecent. */
@@ -54,7 +54,7 @@ export async function readChanges(
     const rows = newest.slice(newest.length - count);
     budget -= bytes;
     conversations.push(await buildView(reader, member, conversation, unread.counts, rows));
-    if (rows.length > 0) recent.push(toRun(member, rows, end));
+    if (rows.length > 0) recent.push(toRun(member, await withReactions(reader, userId, rows), end, await hiddenIn(reader, member, rows)));
   }
   conversations.sort((a, b) => b.updatedAt - a.updatedAt || a.id.localeCompare(b.id));
   const total = await unread.totals.total(reader, userId, version, { since, memberships });
@@ -75,9 +75,9 @@ function newestAfter(reader: StoreReader, member: MemberRow, end: number, since:
 }
 
 /** The run as an ascending pull returns it: every seq, placeholders for what the member may not see. */
-function toRun(member: MemberRow, rows: StoredMessage[], end: number): MessageRun {
+function toRun(member: MemberRow, rows: StoredMessage[], end: number, hidden: ReadonlySet<number>): MessageRun {
   const messages = rows.map((message) =>
-    isVisibleTo(message, member.userId) && !inAbsence(member, message.seq) ? message : placeholder(member.conversationId, message.seq),
+    isVisibleTo(message, member.userId) && !inAbsence(member, message.seq) && !hidden.has(message.seq) ? message : placeholder(member.conversationId, message.seq),
   );
   return { conversationId: member.conversationId, messages, coveredFrom: (rows[0] as StoredMessage).seq, coveredTo: end };
 }

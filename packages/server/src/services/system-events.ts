@@ -15,7 +15,10 @@ export type StoredSystemEvent =
   | { event: 'member_removed' | 'member_left'; actorId: string; userIds: [string] }
   | { event: 'renamed'; actorId: string; name: string }
   | { event: 'role_changed'; actorId: string; userIds: [string]; role: MemberRole }
-  | { event: 'room_closed'; actorId: string };
+  | { event: 'room_closed'; actorId: string }
+  | { event: 'message_recalled' | 'message_hidden'; actorId: string; seq: number }
+  | { event: 'message_edited'; actorId: string; seq: number; text: string }
+  | { event: 'message_reacted'; actorId: string; seq: number; emoji: string; added: boolean };
 
 /** A system event as clients see it (REST JSON; the wire form is its protobuf twin). */
 export type { SystemEventRecord };
@@ -48,5 +51,13 @@ export function toWireSystemEvent(event: SystemEventRecord): WireSystemEvent {
       return { actorId, event: { $case: 'roleChanged', value: { userId: event.userId, role: WIRE_ROLES[event.role] } } };
     case 'room_closed':
       return { actorId, event: { $case: 'roomClosed', value: {} } };
+    case 'message_recalled':
+      return { actorId, event: { $case: 'messageRecalled', value: { seq: event.seq } } };
+    case 'message_edited':
+      return { actorId, event: { $case: 'messageEdited', value: { seq: event.seq, text: event.text } } };
+    case 'message_hidden':
+      return { actorId, event: { $case: 'messageHidden', value: { seq: event.seq } } };
+    case 'message_reacted':
+      return { actorId, event: { $case: 'messageReacted', value: { seq: event.seq, emoji: event.emoji, added: event.added } } };
   }
 }

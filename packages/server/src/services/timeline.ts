@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { MessageContent } from '@parley/protocol';
 import type { ConversationRow, StoreTx, StoredMessage } from '../store/store.js';
+import { indexedWords } from './search.js';
 import { type StoredSystemEvent, encodeStoredSystemEvent } from './system-events.js';
 
 export interface TimelineEntry {
@@ -17,6 +18,9 @@ export interface TimelineEntry {
   data?: Uint8Array;
   visibleTo?: string;
   content?: MessageContent;
+  mentions?: string[];
+  mentionAll?: boolean;
+  replyTo?: number;
 }
 
 /**
@@ -26,7 +30,8 @@ export interface TimelineEntry {
  */
 export async function appendToTimeline(tx: StoreTx, conversation: ConversationRow, entry: TimelineEntry, now: number): Promise<StoredMessage> {
   const seq = conversation.lastSeq + 1;
-  const message = await tx.insertMessage({ ...entry, conversationId: conversation.id, seq, createdAt: now });
+  const searchWords = indexedWords(conversation.kind, entry);
+  const message = await tx.insertMessage({ ...entry, conversationId: conversation.id, seq, createdAt: now, searchWords });
   conversation.lastSeq = seq;
   conversation.updatedAt = now;
   await tx.updateConversation(conversation.id, { lastSeq: seq, updatedAt: now });

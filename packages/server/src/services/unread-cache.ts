@@ -1,6 +1,7 @@
 /**
- * Unread counts per member, extended instead of recounted. A stored message
- * never changes, so while a member's unread range only grows at its top (new
+ * Unread counts per member, extended instead of recounted. Whether a stored
+ * message counts changes only by a recall or a deletion for oneself, and each
+ * of those changes the filter's revision (views.ts unreadFilter), so while a member's unread range only grows at its top (new
  * messages, same read position) the count grows by the count of the new part.
  * Without it every sync counted every conversation with unread messages, most
  * of the sync answer's time for a user with hundreds of them (decision 66).
@@ -48,7 +49,7 @@ export class UnreadCache {
 
 /** Everything but the range: a cached count extends only a count of the same filter. */
 function keyOf(filter: MessageFilter): string {
-  return `${filter.conversationId}\n${filter.excludeSender ?? ''}\n${filter.visibleTo ?? ''}\n${filter.type ?? ''}`;
+  return `${filter.conversationId}\n${filter.excludeSender ?? ''}\n${filter.visibleTo ?? ''}\n${filter.type ?? ''}\n${filter.revision ?? ''}`;
 }
 
 interface UserTotal {

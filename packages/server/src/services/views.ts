@@ -3,14 +3,45 @@
  * the last visible message, the name, and placeholders for messages addressed
  * to someone else. Works over any StoreReader (inside or outside a unit).
  */
-import type { MessageContent } from '@parley/protocol';
+import { AMENDMENT_EVENTS, type MessageContent } from '@parley/protocol';
 import type { ConversationRow, MemberRow, MessageFilter, SeqRange, StoreReader, StoredMessage } from '../store/store.js';
 import type { ConversationView } from './model.js';
+import { readSystemEvent } from './system-events.js';
 import type { UnreadCache } from './unread-cache.js';
 
 /** The last seq a member may read: up to the event that ended a past membership, else everything. */
 export function readableEnd(member: MemberRow, conversation: ConversationRow): number {
   return member.leftSeq ?? conversation.lastSeq;
+}
+
+/** The seqs among an ascending run of rows the member deleted for themselves (no query for a member who never did). */
+export async function hiddenIn(reader: StoreReader, member: MemberRow, rows: readonly StoredMessage[]): Promise<ReadonlySet<number>> {
+  const first = rows[0];
+  const last = rows[rows.length - 1];
+  if (member.hiddenCount === undefined || first === undefined || last === undefined) return new Set();
+  return new Set(await reader.hiddenSeqs(member.userId, member.conversationId, first.seq, last.seq));
+}
+
+/**
+ * The messages with their reactions as `readerId` sees them (one query for
+ * the run's range); placeholders and messages without any are returned as they are.
+ */
+export async function withReactions(reader: StoreReader, readerId: string, messages: readonly StoredMessage[]): Promise<StoredMessage[]> {
+  const first = messages[0];
+  const last = messages[messages.length - 1];
+  if (first === undefined || last === undefined) return [...messages];
+  const reactions = await reader.reactionsIn(first.conversationId, first.seq, last.seq, readerId);
+  if (reactions.length === 0) return [...messages];
+  const bySeq = new Map<number, Array<{ emoji: string; count: number; mine: boolean }>>();
+  for (const { seq, ...reaction } of reactions) {
+    const list = bySeq.get(seq) ?? [];
+    list.push(reaction);
+    bySeq.set(seq, list);
+  }
+  return messages.map((message) => {
+    const found = message.hidden === true ? undefined : bySeq.get(message.seq);
+    return found === undefined ? message : { ...message, reactions: found };
+  });
 }
 
 /** True when `seq` falls in a time the member was out of the group (before being added back). */
@@ -35,9 +66,10 @@ export function readableRanges(member: MemberRow, low: number, high: number): Se
 /**
  * The unread rule: user messages after the read position and inside the
  * member's access window, not the member's own, and visible to them (a
- * message addressed to someone else never counts). System messages never count.
+ * message addressed to someone else never counts), neither recalled nor
+ * deleted by the member for themselves. System messages never count.
  */
-export function unreadFilter(member: MemberRow, end: number): MessageFilter {
+export function unreadFilter(member: MemberRow, conversation: ConversationRow, end: number): MessageFilter {
   return {
     conversationId: member.conversationId,
     fromSeq: Math.max(member.readSeq + 1, member.firstSeq),
@@ -45,14 +77,24 @@ export function unreadFilter(member: MemberRow, end: number): MessageFilter {
     type: 'user',
     excludeSender: member.userId,
     visibleTo: member.userId,
+    unrecalledOnly: true,
+    hiddenFor: member.userId,
+    revision: `${conversation.recalls ?? 0}.${member.hiddenCount ?? 0}`,
   };
+}
+
+/** A system message that changes an earlier one (amendments.ts): never unread, never a conversation's last message. */
+export function isAmendment(message: StoredMessage): boolean {
+  if (message.type !== 'system') return false;
+  const event = readSystemEvent(message.data);
+  return event !== undefined && AMENDMENT_EVENTS.has(event.type);
 }
 
 /** `cache`: only for reads outside write units (see UnreadCache). */
 export async function unreadCount(reader: StoreReader, member: MemberRow, conversation: ConversationRow, cache?: UnreadCache): Promise<number> {
   const end = readableEnd(member, conversation);
   if (end <= member.readSeq) return 0;
-  const filter = unreadFilter(member, end);
+  const filter = unreadFilter(member, conversation, end);
   return cache === undefined ? reader.countMessages(filter) : cache.count(reader, filter);
 }
 
@@ -98,13 +140,16 @@ export async function buildView(
   recent: readonly StoredMessage[] = [],
 ): Promise<ConversationView> {
   const end = readableEnd(member, conversation);
-  const last = lastVisibleIn(recent, member.userId) ?? (await lastVisible(reader, member, end));
+  // Rows read for the view cannot show what the member deleted for themselves.
+  const run = member.hiddenCount === undefined ? recent : [];
+  const last = lastVisibleIn(run, member.userId) ?? (await lastVisible(reader, member, end));
   let name = conversation.name;
   let peerId = '';
   if (conversation.kind === 'direct') {
     peerId = peerOf(conversation, member.userId);
     name = peerId === '' ? '' : ((await reader.getUser(peerId))?.name ?? peerId);
   }
+  const unread = unreadIn(run, member, conversation, end, cache) ?? (await unreadCount(reader, member, conversation, cache));
   const view: ConversationView = {
     id: conversation.id,
     kind: conversation.kind,
@@ -113,7 +158,8 @@ export async function buildView(
     peerId,
     lastSeq: end,
     readSeq: member.readSeq,
-    unread: unreadIn(recent, member, end, cache) ?? (await unreadCount(reader, member, conversation, cache)),
+    unread,
+    mentions: unread === 0 ? 0 : await reader.countMessages({ ...unreadFilter(member, conversation, end), mentioning: member.userId }),
     role: member.role,
     firstSeq: member.firstSeq,
     leftSeq: member.leftSeq ?? 0,
@@ -129,16 +175,34 @@ export async function buildView(
   return view;
 }
 
+/** Amendments are rare: a page this long almost always reaches the message they follow. */
+const LAST_VISIBLE_PAGE = 8;
+
+/** The newest message the member may see that is not an amendment, nor deleted by them for themselves. */
 async function lastVisible(reader: StoreReader, member: MemberRow, end: number): Promise<StoredMessage | undefined> {
-  const [last] = await reader.listMessages({ conversationId: member.conversationId, fromSeq: member.firstSeq, toSeq: end, visibleTo: member.userId, limit: 1, order: 'desc' });
-  return last;
+  let toSeq = end;
+  while (toSeq >= member.firstSeq) {
+    const page = await reader.listMessages({
+      conversationId: member.conversationId,
+      fromSeq: member.firstSeq,
+      toSeq,
+      visibleTo: member.userId,
+      hiddenFor: member.hiddenCount === undefined ? undefined : member.userId,
+      limit: LAST_VISIBLE_PAGE,
+      order: 'desc',
+    });
+    const found = page.find((message) => !isAmendment(message));
+    if (found !== undefined || page.length < LAST_VISIBLE_PAGE) return found;
+    toSeq = (page[page.length - 1] as StoredMessage).seq - 1;
+  }
+  return undefined;
 }
 
 /** The newest message of an ascending run the member may see (the rule lastVisible queries for). */
 function lastVisibleIn(run: readonly StoredMessage[], userId: string): StoredMessage | undefined {
   for (let index = run.length - 1; index >= 0; index--) {
     const message = run[index] as StoredMessage;
-    if (isVisibleTo(message, userId)) return message;
+    if (isVisibleTo(message, userId) && !isAmendment(message)) return message;
   }
   return undefined;
 }
@@ -148,10 +212,10 @@ function lastVisibleIn(run: readonly StoredMessage[], userId: string): StoredMes
  * when it does not reach back far enough), by the rule countMessages applies
  * to unreadFilter. The count is remembered in `cache` for later extension.
  */
-function unreadIn(run: readonly StoredMessage[], member: MemberRow, end: number, cache?: UnreadCache): number | undefined {
+function unreadIn(run: readonly StoredMessage[], member: MemberRow, conversation: ConversationRow, end: number, cache?: UnreadCache): number | undefined {
   const first = run[0];
   if (end <= member.readSeq) return 0;
-  const filter = unreadFilter(member, end);
+  const filter = unreadFilter(member, conversation, end);
   if (first === undefined || first.seq > filter.fromSeq || run[run.length - 1]?.seq !== end) return undefined;
   let count = 0;
   for (const message of run) if (message.seq >= filter.fromSeq && matchesFilter(message, filter)) count += 1;
@@ -164,6 +228,7 @@ function matchesFilter(message: StoredMessage, filter: MessageFilter): boolean {
   if (filter.type !== undefined && message.type !== filter.type) return false;
   if (filter.excludeSender !== undefined && message.senderId === filter.excludeSender) return false;
   if (filter.visibleTo !== undefined && message.visibleTo !== undefined && message.visibleTo !== filter.visibleTo) return false;
+  if (filter.unrecalledOnly === true && message.recalledAt !== undefined) return false;
   return true;
 }
 

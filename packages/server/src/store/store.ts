@@ -33,7 +33,12 @@ export interface UserRow {
   createdAt: number;
   /** Tokens issued before this instant (ms) are rejected. */
   tokensValidAfter: number;
+  /** The user turned read receipts off (services/receipts.ts); absent: on. */
+  readReceiptsOff?: boolean;
 }
+
+/** What updateUser may change; fields left out keep their value. */
+export type UserPatch = Partial<Pick<UserRow, 'name' | 'tokensValidAfter' | 'readReceiptsOff'>>;
 
 export type MessageKind = 'user' | 'system';
 
@@ -54,9 +59,42 @@ export interface StoredMessage {
   content?: MessageContent;
   /** A placeholder for a seq the reader may not see: only conversationId and seq are set. Never stored. */
   hidden?: boolean;
+  /** When it was recalled (ms); text, data and content are gone. */
+  recalledAt?: number;
+  /** When its text was last edited (ms). */
+  editedAt?: number;
+  /** Reactions, for answers to one reader (never stored on the row). */
+  reactions?: Array<Omit<ReactionCount, 'seq'>>;
+  /** Members the message mentions (@name), and whether it mentions everyone (@all). */
+  mentions?: string[];
+  mentionAll?: boolean;
+  /** The seq of the message this one answers (a quote). */
+  replyTo?: number;
 }
 
-export type NewMessage = Omit<StoredMessage, 'id' | 'hidden'>;
+/** One emoji's reactions to a message, as one reader sees them. */
+export interface ReactionCount {
+  seq: number;
+  emoji: string;
+  count: number;
+  /** The reader gave it. */
+  mine: boolean;
+}
+
+/** An earlier text of an edited message, and when it was written. */
+export interface TextVersion {
+  text: string;
+  at: number;
+}
+
+export type NewMessage = Omit<StoredMessage, 'id' | 'hidden'> & {
+  /**
+   * The words the message is found by (services/search.ts): folded, space
+   * separated; the adapter indexes them in the same transaction. Absent or
+   * '': the message is not in the search index.
+   */
+  searchWords?: string;
+};
 
 export type ConversationKindName = 'direct' | 'group' | 'room';
 
@@ -76,7 +114,11 @@ export interface ConversationRow {
   closedAt?: number;
   /** The host's key/values for the conversation (ConversationService.setAttributes); undefined or {} when none. */
   attributes?: Record<string, string>;
+  /** How many of its messages were recalled; absent: none. Cached unread counts are keyed on it. */
+  recalls?: number;
 }
+
+export type ConversationPatch = Partial<Pick<ConversationRow, 'name' | 'lastSeq' | 'updatedAt' | 'memberCount' | 'closedAt' | 'attributes' | 'recalls'>>;
 
 /**
  * Someone a room knows by name: its host and admins, and viewers muted in it.
@@ -107,6 +149,8 @@ export interface MemberRow {
    */
   absences?: readonly SeqRange[];
   readSeq: number;
+  /** Every message up to here reached one of the member's devices (their delivered acknowledgements); absent: none yet. */
+  deliveredSeq?: number;
   joinedAt: number;
   // The member's own settings, synced to their devices like the read position.
   /** Notifications muted until this time (ms since the epoch; a far-future value: until unmuted); absent: not muted. */
@@ -115,7 +159,11 @@ export interface MemberRow {
   pinnedAt?: number;
   /** Text the member left unsent in the composer; absent: none. */
   draft?: string;
+  /** How many messages the member deleted for themselves; absent: none. Cached unread counts are keyed on it. */
+  hiddenCount?: number;
 }
+
+export type MemberPatch = Partial<Pick<MemberRow, 'role' | 'leftSeq' | 'mutedUntil' | 'pinnedAt' | 'draft' | 'hiddenCount'>>;
 
 /** A stored upload: what was sniffed and made from its bytes, and whose it is. */
 export interface MediaRow {
@@ -173,6 +221,18 @@ export interface MessageFilter {
   excludeSender?: string;
   /** Only messages every member may see or addressed to this user. */
   visibleTo?: string;
+  /** Leave out recalled messages. */
+  unrecalledOnly?: boolean;
+  /** Leave out the messages this user deleted for themselves. */
+  hiddenFor?: string;
+  /** Only messages that mention this user, or everyone. */
+  mentioning?: string;
+  /**
+   * Not a condition: it changes whenever messages of the range stop counting
+   * (recalls, deletions for oneself), so a count cached under another
+   * revision is never reused (UnreadCache).
+   */
+  revision?: string;
 }
 
 export interface MessageQuery extends MessageFilter {
@@ -196,6 +256,42 @@ export interface UserSearch {
   limit: number;
   /** Only ids after this one (the previous page's last id). */
   afterId?: string;
+}
+
+/** Messages of one conversation with seqs from..through (inclusive). */
+export interface ConversationSeqRange {
+  conversationId: string;
+  from: number;
+  through: number;
+}
+
+/**
+ * A page of full-text search (Store.searchMessages). The domain builds it:
+ * the words (folded and split as the index holds them) and exactly where the
+ * reader may look. The ranges travel as data rather than as a join with the
+ * members table because what a member may read (its window minus absences,
+ * services/views.ts) is a rule of the domain; yet they must be applied in
+ * SQL, beside the match, or a page could come back short and paging would
+ * skip or stall.
+ */
+export interface MessageSearch {
+  /**
+   * Every phrase must occur in a message's indexed words (AND); a phrase's
+   * words side by side, in order. The last word of the last phrase matches
+   * as a prefix. Words hold letters and digits only.
+   */
+  phrases: readonly (readonly string[])[];
+  /** Only messages inside one of these ranges. */
+  ranges: readonly ConversationSeqRange[];
+  /** Only messages of this kind. */
+  type?: MessageKind;
+  /** Only messages every member may see or addressed to this user. */
+  visibleTo?: string;
+  /** Leave out the messages this user deleted for themselves. */
+  hiddenFor?: string;
+  /** Only messages stored before this one (a message id from an earlier page). */
+  beforeId?: string;
+  limit: number;
 }
 
 export interface MembershipQuery {
@@ -260,6 +356,14 @@ export interface StoreReader {
   getMember(conversationId: string, userId: string): Promise<MemberRow | undefined>;
   /** Members whose membership is active (no leftSeq). */
   activeMembers(conversationId: string): Promise<MemberRow[]>;
+  /** The earlier texts of an edited message, oldest first (the current one is the message's own). */
+  textVersions(conversationId: string, seq: number): Promise<TextVersion[]>;
+  /** Reactions to the messages fromSeq..toSeq, by seq, then most given first (then first given); `mine` for `readerId`. */
+  reactionsIn(conversationId: string, fromSeq: number, toSeq: number, readerId: string): Promise<ReactionCount[]>;
+  /** The seqs in fromSeq..toSeq the user deleted for themselves, ascending. */
+  hiddenSeqs(userId: string, conversationId: string, fromSeq: number, toSeq: number): Promise<number[]>;
+  /** The distinct senders of USER messages with seqs fromSeq..toSeq (inclusive), at most `limit` of them. */
+  senderIdsBetween(conversationId: string, fromSeq: number, toSeq: number, limit: number): Promise<string[]>;
   countActiveMembers(conversationId: string): Promise<number>;
   /** The user's active memberships with the conversation pinned. */
   countPinned(userId: string): Promise<number>;
@@ -308,14 +412,14 @@ export interface StoreTx extends StoreReader {
    */
   lockConversation(id: string): Promise<ConversationRow | undefined>;
   insertUser(row: UserRow): Promise<void>;
-  updateUser(id: string, patch: Partial<Pick<UserRow, 'name' | 'tokensValidAfter'>>): Promise<void>;
+  updateUser(id: string, patch: UserPatch): Promise<void>;
   /**
    * Inserts the conversation unless its id exists; returns whether it did
    * (`INSERT … ON CONFLICT DO NOTHING`), so two nodes opening the same direct
    * conversation at once both succeed without aborting a transaction.
    */
   insertConversation(row: ConversationRow): Promise<boolean>;
-  updateConversation(id: string, patch: Partial<Pick<ConversationRow, 'name' | 'lastSeq' | 'updatedAt' | 'memberCount' | 'closedAt' | 'attributes'>>): Promise<void>;
+  updateConversation(id: string, patch: ConversationPatch): Promise<void>;
   /** Inserts or replaces a room's person row; a plain viewer that is not muted (role 'member', mutedUntil 0) is deleted instead. */
   putRoomPerson(row: RoomPersonRow): Promise<void>;
   /** Inserts a membership, or replaces a past one (a rejoin starts a new access window). */
@@ -325,12 +429,34 @@ export interface StoreTx extends StoreReader {
    * (rejoining is `putMember`). For mutedUntil, pinnedAt and draft, 0 and ''
    * clear the setting (reads then leave the field out).
    */
-  updateMember(conversationId: string, userId: string, patch: Partial<Pick<MemberRow, 'role' | 'leftSeq' | 'mutedUntil' | 'pinnedAt' | 'draft'>>): Promise<void>;
+  updateMember(conversationId: string, userId: string, patch: MemberPatch): Promise<void>;
   /**
    * Sets readSeq to `seq` if it is lower, as one atomic step: two devices
    * reading at once on different nodes must not move it back.
    */
   raiseReadSeq(conversationId: string, userId: string, seq: number): Promise<void>;
+  /**
+   * Sets an active member's deliveredSeq to `seq` if it is lower; does
+   * nothing for a past member or one that does not exist. Stamps no sync
+   * version: no device's view of its conversations shows it.
+   */
+  raiseDeliveredSeq(conversationId: string, userId: string, seq: number): Promise<void>;
+  /**
+   * Recalls a message: its text, data and content are erased, recalledAt is
+   * set, its earlier texts, reactions and search words are dropped. False
+   * when it was recalled already (or does not exist).
+   */
+  recallMessage(conversationId: string, seq: number, at: number): Promise<boolean>;
+  /**
+   * Replaces a message's text, keeping the text it had as an earlier version,
+   * and its search words with `searchWords` (none when undefined); false for
+   * a recalled or missing message.
+   */
+  editMessage(conversationId: string, seq: number, text: string, at: number, searchWords?: string): Promise<boolean>;
+  /** Records that the user deleted the message for themselves; false when they had already. */
+  hideMessage(userId: string, conversationId: string, seq: number): Promise<boolean>;
+  /** Adds (or, `add` false, removes) one user's reaction; false when there was nothing to change. */
+  setReaction(conversationId: string, seq: number, userId: string, emoji: string, add: boolean, at: number): Promise<boolean>;
   /** Stores a message with the seq the domain assigned; throws CONFLICT on a repeated (senderId, clientMsgId). */
   insertMessage(message: NewMessage): Promise<StoredMessage>;
   insertPasswordHash(userId: string, passwordHash: string, createdAt: number): Promise<void>;
@@ -380,5 +506,12 @@ export interface Store extends StoreReader {
   setPushPreview(userId: string, preview: PushPreviewSetting | undefined): Promise<void>;
   /** A user's own preview setting, if they chose one. */
   pushPreviewOf(userId: string): Promise<PushPreviewSetting | undefined>;
+  /**
+   * Up to `limit` messages matching `search`, newest first: in the order they
+   * were stored, highest id first (ids are integers as strings in every
+   * adapter). The store folds nothing itself: words are compared exactly as
+   * they were indexed (NewMessage.searchWords).
+   */
+  searchMessages(search: MessageSearch): Promise<StoredMessage[]>;
   close(): Promise<void>;
 }

@@ -20,12 +20,15 @@ import type {
   MembershipQuery,
   MessageFilter,
   MessageQuery,
+  MessageSearch,
   PushPreviewSetting,
   RecentQuery,
   RoomPersonRow,
   Store,
   StoreReader,
+  ReactionCount,
   StoreTx,
+  TextVersion,
   StoredMessage,
   UserRow,
   UserSearch,
@@ -40,7 +43,7 @@ export interface StoreTimings {
   read: TimingFamily;
 }
 
-type ReadName = keyof StoreReader | 'webPushSubscriptionsOf' | 'pushPreviewOf';
+type ReadName = keyof StoreReader | 'webPushSubscriptionsOf' | 'pushPreviewOf' | 'searchMessages';
 
 const READS = [
   'getUser',
@@ -50,6 +53,10 @@ const READS = [
   'getConversation',
   'getMember',
   'activeMembers',
+  'senderIdsBetween',
+  'textVersions',
+  'hiddenSeqs',
+  'reactionsIn',
   'countActiveMembers',
   'countPinned',
   'membershipsOf',
@@ -68,6 +75,7 @@ const READS = [
   'messageFeed',
   'webPushSubscriptionsOf',
   'pushPreviewOf',
+  'searchMessages',
 ] as const satisfies readonly ReadName[];
 
 export class TimedStore implements Store {
@@ -129,6 +137,22 @@ export class TimedStore implements Store {
 
   activeMembers(conversationId: string): Promise<MemberRow[]> {
     return timed(this.reads.activeMembers, performance.now(), this.inner.activeMembers(conversationId));
+  }
+
+  senderIdsBetween(conversationId: string, fromSeq: number, toSeq: number, limit: number): Promise<string[]> {
+    return timed(this.reads.senderIdsBetween, performance.now(), this.inner.senderIdsBetween(conversationId, fromSeq, toSeq, limit));
+  }
+
+  textVersions(conversationId: string, seq: number): Promise<TextVersion[]> {
+    return timed(this.reads.textVersions, performance.now(), this.inner.textVersions(conversationId, seq));
+  }
+
+  reactionsIn(conversationId: string, fromSeq: number, toSeq: number, readerId: string): Promise<ReactionCount[]> {
+    return timed(this.reads.reactionsIn, performance.now(), this.inner.reactionsIn(conversationId, fromSeq, toSeq, readerId));
+  }
+
+  hiddenSeqs(userId: string, conversationId: string, fromSeq: number, toSeq: number): Promise<number[]> {
+    return timed(this.reads.hiddenSeqs, performance.now(), this.inner.hiddenSeqs(userId, conversationId, fromSeq, toSeq));
   }
 
   countActiveMembers(conversationId: string): Promise<number> {
@@ -202,6 +226,10 @@ export class TimedStore implements Store {
 
   pushPreviewOf(userId: string): Promise<PushPreviewSetting | undefined> {
     return timed(this.reads.pushPreviewOf, performance.now(), this.inner.pushPreviewOf(userId));
+  }
+
+  searchMessages(search: MessageSearch): Promise<StoredMessage[]> {
+    return timed(this.reads.searchMessages, performance.now(), this.inner.searchMessages(search));
   }
 
   /** Subscription and preference writes are rare (a browser subscribing, a setting changed, an endpoint gone): passed through untimed, like the cursors. */

@@ -18,6 +18,10 @@ export const MESSAGE_EVENT_TYPES = [
   'member.left',
   'member.role_changed',
   'room.closed',
+  'message.recalled',
+  'message.edited',
+  'message.hidden',
+  'message.reacted',
 ] as const;
 
 /** A user's first connection anywhere opened, or their last one closed (live-events.ts): live, not in the feed. */
@@ -109,6 +113,14 @@ function typeOf(stored: FeedMessage): MessageWebhookEvent['type'] {
       return 'member.role_changed';
     case 'room_closed':
       return 'room.closed';
+    case 'message_recalled':
+      return 'message.recalled';
+    case 'message_edited':
+      return 'message.edited';
+    case 'message_hidden':
+      return 'message.hidden';
+    case 'message_reacted':
+      return 'message.reacted';
     default:
       return 'message.stored';
   }

@@ -16,6 +16,7 @@ import { DevAccountService } from '../../src/services/dev-accounts.js';
 import { DEFAULT_MEDIA_LIMITS, MediaService } from '../../src/services/media.js';
 import { MessagingService } from '../../src/services/messaging.js';
 import { RoomService } from '../../src/services/rooms.js';
+import { SearchService } from '../../src/services/search.js';
 import { LocalDiskMediaStore } from '../../src/media/local-disk-store.js';
 import { UserService } from '../../src/services/users.js';
 import { totalUnread } from '../../src/services/views.js';
@@ -34,6 +35,7 @@ interface Domain {
   conversations: ConversationService;
   accounts: DevAccountService;
   rooms: RoomService;
+  search: SearchService;
 }
 
 function domainOver(store: Store): Domain {
@@ -47,6 +49,7 @@ function domainOver(store: Store): Domain {
     conversations: new ConversationService(store, bus, limits),
     accounts: new DevAccountService(store),
     rooms: new RoomService(store, bus, limits, DEFAULT_ROOM_LIMITS),
+    search: new SearchService(store),
   };
 }
 
@@ -126,6 +129,42 @@ export function storeContract(name: string, createDatabase: () => Promise<StoreD
         const pulled = await messaging.pull(target.senders[0]!, target.id, 1, 0, 500, false);
         assert.deepEqual(pulled.messages.map((message) => message.seq), Array.from({ length: 150 + offset }, (_, n) => n + 1));
       }
+    });
+
+    test('delivered positions only rise, for active members only, without a sync version; senders are listed per range', async (t) => {
+      const { store, messaging, conversations } = await setup(t, ['a', 'b', 'c']);
+      await conversations.createGroup('a', { id: 'g', name: 'G', memberIds: ['b', 'c'] });
+      for (const [n, senderId] of ['a', 'b', 'a', 'c'].entries()) await messaging.send(senderId, { conversationId: 'g', clientMsgId: `r${n}`, text: String(n) });
+      const version = await store.syncVersion();
+      await store.write(async (tx) => {
+        await tx.raiseDeliveredSeq('g', 'b', 4);
+        await tx.raiseDeliveredSeq('g', 'b', 2);
+        await tx.raiseDeliveredSeq('g', 'nobody', 3);
+      });
+      assert.equal((await store.getMember('g', 'b'))?.deliveredSeq, 4, 'never lowered');
+      assert.equal((await store.getMember('g', 'c'))?.deliveredSeq, undefined, 'none yet reads as absent');
+      assert.deepEqual(await store.membershipsOf('b', { changedSince: version }), [], 'no sync version stamped: no device view changes');
+      await conversations.updateMembers('a', 'g', [], ['c']);
+      await store.write((tx) => tx.raiseDeliveredSeq('g', 'c', 5));
+      assert.equal((await store.getMember('g', 'c'))?.deliveredSeq, undefined, 'a past member does not move');
+      // Seq 1 is the group_created event (a system message, not counted).
+      assert.deepEqual((await store.senderIdsBetween('g', 1, 5, 10)).sort(), ['a', 'b', 'c']);
+      assert.deepEqual(await store.senderIdsBetween('g', 3, 3, 10), ['b']);
+      assert.deepEqual(await store.senderIdsBetween('g', 1, 1, 10), [], 'system messages have no sender to tell');
+      assert.equal((await store.senderIdsBetween('g', 1, 5, 2)).length, 2, 'bounded');
+      assert.deepEqual(await store.senderIdsBetween('nowhere', 1, 5, 10), []);
+    });
+
+    test('a user keeps their read receipts setting; absent reads as on', async (t) => {
+      const { store } = await setup(t, ['a']);
+      assert.equal((await store.getUser('a'))?.readReceiptsOff, undefined);
+      await store.write((tx) => tx.updateUser('a', { readReceiptsOff: true }));
+      assert.equal((await store.getUser('a'))?.readReceiptsOff, true);
+      assert.equal((await store.getUsers(['a']))[0]?.readReceiptsOff, true);
+      await store.write((tx) => tx.updateUser('a', { name: 'Renamed' }));
+      assert.deepEqual([(await store.getUser('a'))?.name, (await store.getUser('a'))?.readReceiptsOff], ['Renamed', true], 'other changes keep it');
+      await store.write((tx) => tx.updateUser('a', { readReceiptsOff: false }));
+      assert.equal((await store.getUser('a'))?.readReceiptsOff, undefined);
     });
 
     test('opening one direct conversation many times at once gives one conversation with two members', async (t) => {
@@ -838,6 +877,139 @@ export function storeContract(name: string, createDatabase: () => Promise<StoreD
       await assert.rejects(accounts.setPassword('nobody', 'some password'), { name: 'NOT_FOUND' });
       await assert.rejects(accounts.setPassword('plain', 'short'), { name: 'INVALID_ARGUMENT' });
       assert.equal((await (await reopen()).accounts.signIn('plain', 'second password')).id, 'plain');
+    });
+
+    test('message search: every word must match, ignoring case and accents; the last word as a prefix; newest first', async (t) => {
+      const { messaging, conversations, search } = await setup(t, ['a', 'b']);
+      await conversations.createGroup('a', { id: 'g', name: 'G', memberIds: ['b'] });
+      const texts = [
+        'Hello World',
+        'Café crème, s’il vous plaît',
+        'hello there',
+        'HELLO world again',
+        'help wanted',
+        '你好世界',
+        'write to bob@example.com',
+        'Naïve RÉSUMÉ',
+        'İstanbul and Øresund',
+      ];
+      for (const [n, text] of texts.entries()) await messaging.send('a', { conversationId: 'g', clientMsgId: `t${n}`, text });
+      const found = async (text: string) => (await search.search({ userId: 'b', text })).hits.map((hit) => hit.message.text);
+      assert.deepEqual(await found('hel'), ['help wanted', 'HELLO world again', 'hello there', 'Hello World']);
+      assert.deepEqual(await found('hello world'), ['HELLO world again', 'Hello World']);
+      assert.deepEqual(await found('WORLD hel'), ['HELLO world again', 'Hello World']);
+      assert.deepEqual(await found('world hello again'), ['HELLO world again']);
+      assert.deepEqual(await found('orld'), [], 'words match from their start only');
+      assert.deepEqual(await found('hello nowhere'), [], 'every word must match');
+      assert.deepEqual(await found('cafe CREME'), ['Café crème, s’il vous plaît']);
+      assert.deepEqual(await found('résumé naive'), ['Naïve RÉSUMÉ']);
+      assert.deepEqual(await found('istanbul'), ['İstanbul and Øresund']);
+      assert.deepEqual(await found('øresund'), ['İstanbul and Øresund']);
+      assert.deepEqual(await found('oresund'), [], 'a stroke is not an accent, in either store');
+      assert.deepEqual(await found('example'), ['write to bob@example.com']);
+      assert.deepEqual(await found('bob@example'), ['write to bob@example.com']);
+      // Chinese is indexed a character at a time: one or two characters find it, in order only.
+      assert.deepEqual(await found('世界'), ['你好世界']);
+      assert.deepEqual(await found('世'), ['你好世界']);
+      assert.deepEqual(await found('好世'), ['你好世界']);
+      assert.deepEqual(await found('界世'), []);
+    });
+
+    test('message search: quotes, operators and stars in a query are plain text, never query syntax', async (t) => {
+      const { messaging, conversations, search } = await setup(t, ['a', 'b']);
+      await conversations.createGroup('a', { id: 'g', name: 'G', memberIds: ['b'] });
+      await messaging.send('a', { conversationId: 'g', clientMsgId: '1', text: 'hello world' });
+      await messaging.send('a', { conversationId: 'g', clientMsgId: '2', text: 'it’s "quoted" and (bracketed)' });
+      const found = async (text: string) => (await search.search({ userId: 'b', text })).hits.map((hit) => hit.message.text);
+      for (const query of ['"hello', 'hello"', 'hello*', '*hello', '-hello', '^hello', 'world:hello', 'hello:*', '!hello', '(hello', "hello'", '\\hello', 'hello &', '| hello', 'NEAR(hello world)', 'hello AND']) {
+        const expected = query.includes('AND') || query.includes('NEAR') ? [] : ['hello world'];
+        assert.deepEqual(await found(query), expected, query);
+      }
+      assert.deepEqual(await found('hello OR nothing'), [], 'OR is a word like any other');
+      assert.deepEqual(await found('"quoted"'), ['it’s "quoted" and (bracketed)']);
+      assert.deepEqual(await found('(bracketed'), ['it’s "quoted" and (bracketed)']);
+      for (const query of ['"', '*', '\\', "'", '&|!():*', '🙂']) assert.deepEqual(await found(query), [], `${query}: no words, nothing found`);
+    });
+
+    test('message search: members find what they may read, only that; system events, messages to others and rooms never', async (t) => {
+      const { messaging, conversations, rooms, search, store } = await setup(t, ['o', 'early', 'late', 'gone', 'back', 'stranger']);
+      await conversations.createGroup('o', { id: 'g', name: 'G', memberIds: ['early', 'gone', 'back'] });
+      await messaging.send('o', { conversationId: 'g', clientMsgId: '1', text: 'apple one' });
+      await conversations.updateMembers('o', 'g', [], ['back']);
+      await messaging.send('o', { conversationId: 'g', clientMsgId: '2', text: 'apple two' });
+      await conversations.updateMembers('o', 'g', ['late', 'back'], []);
+      await messaging.send('o', { conversationId: 'g', clientMsgId: '3', text: 'apple three' });
+      await conversations.updateMembers('o', 'g', [], ['gone']);
+      await messaging.send('o', { conversationId: 'g', clientMsgId: '4', text: 'apple four' });
+      await messaging.send('o', { conversationId: 'g', clientMsgId: '5', text: 'apple secret', visibleTo: 'late' });
+      await conversations.rename('o', 'g', 'apple group');
+      const found = async (userId: string, text = 'apple') => (await search.search({ userId, text })).hits.map((hit) => hit.message.text);
+      assert.deepEqual(await found('early'), ['apple four', 'apple three', 'apple two', 'apple one']);
+      assert.deepEqual(await found('late'), ['apple secret', 'apple four', 'apple three'], 'a later member finds nothing from before it joined');
+      assert.deepEqual(await found('gone'), ['apple three', 'apple two', 'apple one'], 'a past member finds up to its leaving');
+      assert.deepEqual(await found('back'), ['apple four', 'apple three', 'apple one'], 'nothing from while it was out');
+      assert.deepEqual(await found('stranger'), []);
+      assert.deepEqual(await found('o', 'apple secret'), [], 'addressed to another member');
+      assert.deepEqual(await found('early', 'group'), [], 'system events (the rename to "apple group") are not found');
+      await assert.rejects(search.search({ userId: 'stranger', text: 'apple', conversationId: 'g' }), { name: 'FORBIDDEN' });
+      await assert.rejects(search.search({ userId: 'early', text: 'apple', conversationId: 'nope' }), { name: 'NOT_FOUND' });
+      await conversations.createGroup('o', { id: 'h', name: 'H', memberIds: ['early'] });
+      await messaging.send('early', { conversationId: 'h', clientMsgId: 'h1', text: 'apple elsewhere' });
+      assert.deepEqual((await search.search({ userId: 'early', text: 'apple', conversationId: 'h' })).hits.map((hit) => hit.message.conversationId), ['h']);
+      // A room's messages are never indexed: even a scope naming the room finds nothing.
+      await rooms.create('o', { id: 'live', name: 'Live' });
+      await messaging.send('o', { conversationId: 'live', clientMsgId: 'r1', text: 'apple live' });
+      assert.deepEqual(await store.searchMessages({ phrases: [['apple']], ranges: [{ conversationId: 'live', from: 1, through: 10 }], limit: 10 }), []);
+      await assert.rejects(search.search({ userId: 'o', text: 'apple', conversationId: 'live' }), { name: 'INVALID_ARGUMENT' });
+    });
+
+    test('message search: pages newest first without gaps or repeats; the store pages by message id inside the given ranges', async (t) => {
+      const { messaging, conversations, search, store } = await setup(t, ['a', 'b', 'c']);
+      await conversations.createGroup('a', { id: 'g', name: 'G', memberIds: ['b'] });
+      const ab = await conversations.openDirect('a', 'b', '');
+      for (let n = 0; n < 23; n++) {
+        await messaging.send('a', { conversationId: n % 2 === 0 ? 'g' : ab.id, clientMsgId: `p${n}`, text: `page item ${n}` });
+        if (n % 5 === 0) await messaging.send('a', { conversationId: 'g', clientMsgId: `x${n}`, text: `other ${n}` });
+      }
+      const all: string[] = [];
+      let cursor: string | undefined;
+      let pages = 0;
+      do {
+        const page = await search.search({ userId: 'b', text: 'page ITEM', limit: 10, cursor });
+        assert.ok(page.hits.length <= 10);
+        all.push(...page.hits.map((hit) => hit.message.text ?? ''));
+        cursor = page.nextCursor ?? undefined;
+        pages += 1;
+      } while (cursor !== undefined);
+      assert.equal(pages, 3);
+      assert.deepEqual(all, Array.from({ length: 23 }, (_, n) => `page item ${22 - n}`));
+      await assert.rejects(search.search({ userId: 'b', text: 'page', cursor: 'garbage' }), { name: 'INVALID_ARGUMENT' });
+      await assert.rejects(search.search({ userId: 'b', text: '   ' }), { name: 'INVALID_ARGUMENT' });
+      await assert.rejects(search.search({ userId: 'b', text: 'x'.repeat(129) }), { name: 'INVALID_ARGUMENT' });
+      await assert.rejects(search.search({ userId: 'b', text: 'page', limit: 51 }), { name: 'INVALID_ARGUMENT' });
+      assert.equal((await search.search({ userId: 'b', text: ` ${'x'.repeat(128)} ` })).hits.length, 0);
+
+      // The primitive: ranges bound each conversation, ids come newest first, beforeId continues.
+      const rows = await store.searchMessages({ phrases: [['page'], ['it']], ranges: [{ conversationId: 'g', from: 3, through: 12 }], type: 'user', visibleTo: 'b', limit: 3 });
+      assert.ok(rows.every((row) => row.conversationId === 'g' && row.seq >= 3 && row.seq <= 12));
+      assert.deepEqual(rows.map((row) => Number(row.id)), [...rows.map((row) => Number(row.id))].sort((x, y) => y - x));
+      const next = await store.searchMessages({ phrases: [['page'], ['it']], ranges: [{ conversationId: 'g', from: 3, through: 12 }], limit: 10, beforeId: rows[2]?.id });
+      assert.ok(next.every((row) => Number(row.id) < Number(rows[2]?.id)));
+      assert.deepEqual(await store.searchMessages({ phrases: [['page']], ranges: [], limit: 10 }), []);
+      assert.deepEqual(await store.searchMessages({ phrases: [['page']], ranges: [{ conversationId: 'unknown', from: 1, through: 9 }], limit: 10 }), []);
+    });
+
+    test('message search: typed content is found by its caption, file name, place name and address, not by its fallback label', async (t) => {
+      const { messaging, conversations, search } = await setup(t, ['a', 'b']);
+      const ab = await conversations.openDirect('a', 'b', '');
+      const content: MessageContent = {
+        kind: { $case: 'location', value: { latitude: 52.52, longitude: 13.405, name: 'Brandenburger Tor', address: 'Pariser Platz, Berlin' } },
+      };
+      await messaging.send('a', { conversationId: ab.id, clientMsgId: 'loc', content });
+      const found = async (text: string) => (await search.search({ userId: 'b', text })).hits.map((hit) => hit.snippet);
+      assert.deepEqual(await found('brandenburger'), ['Brandenburger Tor\nPariser Platz, Berlin'.replace('\n', ' ')]);
+      assert.deepEqual(await found('berlin pariser'), ['Brandenburger Tor Pariser Platz, Berlin']);
+      assert.deepEqual(await found('location'), [], 'the fallback label is not indexed');
     });
 
     test('user search: id or name contains the text, ignoring ASCII case, literally, by id, page after page', async (t) => {

@@ -41,13 +41,18 @@ import {
   type MediaRef,
   type MediaSize,
   type Message,
+  type MessageReceipts,
+  type AmendedMessage,
+  applyAmendment,
+  type CacheEvent,
+  type LocalCache,
   type SendMediaOptions,
   type TypingChange,
   type UserProfile,
 } from '@parley/client';
 import { formatDuration } from '../format.js';
 import { DraftKeeper } from './draft-keeper.js';
-import { type ConversationLabel, MemoryOutboxStore, type OutboxRecord, type OutboxStore } from './outbox-store.js';
+import { type ConversationLabel, MemoryOutboxStore, type MessageExtras, type OutboxRecord, type OutboxStore } from './outbox-store.js';
 import { measureVideo } from './video-facts.js';
 
 /** How many older messages one scroll-back loads. */
@@ -65,6 +70,8 @@ export interface PendingMessage {
   clientMsgId: string;
   conversationId: string;
   text: string;
+  /** Mentions and the message it answers. */
+  extras?: MessageExtras;
   state: 'sending' | 'failed';
   /** Why the server refused it (failed only). */
   error?: string;
@@ -155,6 +162,10 @@ export interface ChatState {
   readonly names: ReadonlyMap<string, string>;
   /** Others typing now, per conversation: user ids in the order they started. Absent where nobody is. */
   readonly typingIn: ReadonlyMap<string, readonly string[]>;
+  /** Counts each change of the receipts held per conversation (ChatStore.receiptsOf reads them). */
+  readonly receiptsChanged: ReadonlyMap<string, number>;
+  /** The user's own setting, from the server (undefined before the first connection). */
+  readonly readReceiptsOff?: boolean;
   /** Set when the session ended for good (token refused): the app returns to sign-in. */
   readonly ended?: string;
 }
@@ -167,6 +178,8 @@ export interface ChatStoreOptions {
   maxReconnectDelayMs?: number;
   /** Where unsent messages are kept across reloads. Default: in memory (lost on reload). */
   outbox?: OutboxStore | Promise<OutboxStore>;
+  /** Where the SDK keeps the conversation list and recent messages, so that a reload shows them at once. Default: none. */
+  cache?: LocalCache;
 }
 
 export const EMPTY_TIMELINE: Timeline = { messages: [], pending: [], uploads: [], history: 'idle' };
@@ -228,6 +241,7 @@ export class ChatStore {
       token: options.token,
       reconnect: { minDelayMs: 250, maxDelayMs: options.maxReconnectDelayMs ?? 5000 },
       clientName: 'parley-web/0.1',
+      ...(options.cache === undefined ? {} : { cache: { store: options.cache, userId: options.self.userId } }),
     });
     this.outbox = Promise.resolve(options.outbox ?? new MemoryOutboxStore());
     this.drafts = new DraftKeeper({
@@ -245,12 +259,17 @@ export class ChatStore {
       members: new Map(),
       names,
       typingIn: new Map(),
+      receiptsChanged: new Map(),
     };
     this.cleanups.push(
       this.client.on('message', (message) => this.onMessage(message)),
       this.client.on('typing', (change) => this.onTyping(change)),
+      this.client.on('receipts', ({ conversationId }) => this.onReceipts(conversationId)),
+      this.client.on('amended', (change) => this.onAmended(change)),
+      this.client.on('settings', (settings) => this.set({ ...this.current, readReceiptsOff: settings.readReceiptsOff })),
       this.client.on('conversation', () => this.markListChanged()),
       this.client.on('state', ({ state, error }) => this.onState(state, error)),
+      this.client.on('cache', (event) => this.onCache(event)),
       // Background failures (a pull refused, ...) have no promise to reject; the SDK recovers by itself.
       this.client.on('error', (error) => console.warn('parley:', error.codeName, error.message)),
     );
@@ -385,6 +404,69 @@ export class ChatStore {
     );
   }
 
+  // ---- recall, edit, delete for me ----
+
+  /** Recalls a message for everyone; the change arrives as an amendment on every device, this one too. */
+  recall(conversationId: string, seq: number): Promise<void> {
+    return this.client.recall(conversationId, seq);
+  }
+
+  edit(conversationId: string, seq: number, text: string): Promise<void> {
+    return this.client.edit(conversationId, seq, text);
+  }
+
+  deleteForMe(conversationId: string, seq: number): Promise<void> {
+    return this.client.deleteForMe(conversationId, seq);
+  }
+
+  /** Adds a reaction, or takes it back (`add` false). */
+  react(conversationId: string, seq: number, emoji: string, add: boolean): Promise<void> {
+    return this.client.react(conversationId, seq, emoji, add);
+  }
+
+  private onAmended(change: AmendedMessage): void {
+    this.updateTimeline(change.conversationId, (timeline) => {
+      const index = timeline.messages.findIndex((message) => message.seq === change.seq);
+      const target = timeline.messages[index];
+      if (target === undefined) return timeline;
+      const amended = applyAmendment(target, change, this.current.self.userId);
+      const messages = [...timeline.messages];
+      if (amended === undefined) messages.splice(index, 1);
+      else messages[index] = amended;
+      return { ...timeline, messages };
+    });
+  }
+
+  // ---- receipts ----
+
+  /**
+   * Asks for the other members' positions in a conversation on screen; the
+   * SDK keeps them current from then on. Conversations too large for
+   * receipts simply show none.
+   */
+  loadReceipts(conversationId: string): void {
+    this.client.receipts(conversationId).catch((error: unknown) => {
+      if (!(error instanceof ParleyError) || error.codeName !== 'LIMIT_EXCEEDED') console.warn('parley: receipts', describeError(error));
+    });
+  }
+
+  /** Sent, delivered or read, for one of the user's own stored messages; undefined while unknown. */
+  receiptsOf(message: Message): MessageReceipts | undefined {
+    return this.client.receiptsOf(message);
+  }
+
+  /** Turns read receipts off or on, on all the user's devices. */
+  async setReadReceipts(enabled: boolean): Promise<void> {
+    const settings = await this.client.setReadReceipts(enabled);
+    this.set({ ...this.current, readReceiptsOff: settings.readReceiptsOff });
+  }
+
+  private onReceipts(conversationId: string): void {
+    const receiptsChanged = new Map(this.current.receiptsChanged);
+    receiptsChanged.set(conversationId, (receiptsChanged.get(conversationId) ?? 0) + 1);
+    this.set({ ...this.current, receiptsChanged });
+  }
+
   /**
    * Marks read up to `seq` (default: everything) when that moves the read
    * position. Offline, nothing happens: the view asks again once connected.
@@ -446,8 +528,9 @@ export class ChatStore {
    * Sends text; the message shows at once as 'sending', is written to the
    * outbox, then handed to the SDK, and shows as stored once the server has it.
    */
-  send(conversationId: string, text: string): void {
+  send(conversationId: string, text: string, extras?: MessageExtras): void {
     const pending: PendingMessage = { clientMsgId: newClientMsgId(), conversationId, text, state: 'sending', createdAt: Date.now() };
+    if (extras !== undefined) pending.extras = extras;
     const summary = this.client.conversation(conversationId);
     if (summary !== undefined) this.labels.set(conversationId, labelOf(summary));
     this.updateTimeline(conversationId, (timeline) => ({ ...timeline, pending: [...timeline.pending, pending] }));
@@ -459,6 +542,7 @@ export class ChatStore {
     const pending = this.timeline(conversationId).pending.find((entry) => entry.clientMsgId === clientMsgId);
     if (pending === undefined || pending.state !== 'failed') return;
     const again: PendingMessage = { clientMsgId, conversationId, text: pending.text, state: 'sending', createdAt: Date.now() };
+    if (pending.extras !== undefined) again.extras = pending.extras;
     this.replacePending(conversationId, clientMsgId, again);
     this.keepAndTransmit(again);
   }
@@ -539,7 +623,8 @@ export class ChatStore {
     this.client.history(conversationId, oldest === undefined ? { limit: HISTORY_PAGE } : { beforeSeq: oldest, limit: HISTORY_PAGE }).then(
       (older) => {
         const lowest = older[0]?.seq;
-        const complete = older.length < HISTORY_PAGE || (lowest !== undefined && lowest <= floor);
+        // A short page is not the end: amendments are left out of pages. Only an empty one, or the first seq, is.
+        const complete = older.length === 0 || (lowest !== undefined && lowest <= floor);
         this.updateTimeline(conversationId, (current) =>
           this.settle({ ...current, messages: mergeMessages(current.messages, older), history: complete ? 'complete' : 'idle' }, older),
         );
@@ -586,6 +671,7 @@ export class ChatStore {
       text: pending.text,
       createdAt: pending.createdAt,
     };
+    if (pending.extras !== undefined) record.extras = pending.extras;
     const label = this.labels.get(pending.conversationId);
     if (label !== undefined) record.conversation = label;
     this.enqueue(async (outbox) => {
@@ -625,6 +711,7 @@ export class ChatStore {
         state: 'sending',
         createdAt: record.createdAt,
       };
+      if (record.extras !== undefined) pending.extras = record.extras;
       this.updateTimeline(record.conversationId, (current) => ({ ...current, pending: [...current.pending, pending] }));
       this.transmit(pending);
     }
@@ -637,7 +724,7 @@ export class ChatStore {
   }
 
   private transmit(pending: PendingMessage): void {
-    this.client.send(pending.conversationId, { text: pending.text }, { clientMsgId: pending.clientMsgId }).then(
+    this.client.send(pending.conversationId, { text: pending.text, ...pending.extras }, { clientMsgId: pending.clientMsgId }).then(
       (message) => {
         // The 'message' event usually came first; merging is idempotent.
         this.updateTimeline(pending.conversationId, (timeline) => this.settle({ ...timeline, messages: mergeMessages(timeline.messages, [message]) }, [message]));
@@ -753,6 +840,25 @@ export class ChatStore {
     this.updateTimeline(message.conversationId, (timeline) => this.settle({ ...timeline, messages: mergeMessages(timeline.messages, [message]) }, [message]));
     // Membership events change who is in the conversation: refresh a list on screen.
     if (message.type === 'system' && this.current.members.has(message.conversationId)) this.reloadMembersSoon(message.conversationId, MEMBERS_RELOAD_DEBOUNCE_MS);
+  }
+
+  /**
+   * The SDK's cache: what it restored is the list as it was (shown before
+   * the connection is up, like a loaded list); what it discarded was never
+   * this server's, so every timeline's messages go (unsent ones stay) and
+   * the first sync fills them again.
+   */
+  private onCache(event: CacheEvent): void {
+    if (event.type === 'restored') {
+      this.set({ ...this.current, listLoaded: true });
+      this.markListChanged();
+    } else if (event.type === 'discarded') {
+      const timelines = new Map([...this.current.timelines].map(([conversationId, timeline]) => [conversationId, { ...timeline, messages: [], history: 'idle' as const }]));
+      this.set({ ...this.current, timelines, members: new Map() });
+      this.markListChanged();
+    } else {
+      console.warn('parley: local cache:', event.operation, event.error.message);
+    }
   }
 
   private onTyping({ conversationId, userIds }: TypingChange): void {
@@ -895,7 +1001,8 @@ export class ChatStore {
 
 /** Every user a message names: its sender and, for an event, who acted and who it was about. */
 function idsIn(message: Message): string[] {
-  const ids = [message.senderId];
+  // Mentioned people are shown by name in the text.
+  const ids = [message.senderId, ...(message.mentions ?? [])];
   const event = message.system;
   if (event !== undefined) {
     ids.push(event.actorId);

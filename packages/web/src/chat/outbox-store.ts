@@ -19,6 +19,13 @@ export interface ConversationLabel {
 }
 
 /** One message waiting for the server's acknowledgement. */
+/** What a text message carries besides its text: mentions (@name, @all) and the message it answers. */
+export interface MessageExtras {
+  mentions?: string[];
+  mentionAll?: boolean;
+  replyTo?: number;
+}
+
 export interface OutboxRecord {
   /** The signed-in user who wrote it; entries of other users are never shown or sent. */
   userId: string;
@@ -26,6 +33,8 @@ export interface OutboxRecord {
   /** The idempotency key it is sent with, every time, from every tab. */
   clientMsgId: string;
   text: string;
+  /** Whom it mentions and what it answers, as written. */
+  extras?: MessageExtras;
   /** Local clock, ms since epoch. */
   createdAt: number;
   /** Assigned by the store when added: increasing in the order messages were written, across tabs. */

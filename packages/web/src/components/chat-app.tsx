@@ -15,6 +15,7 @@ import { ConversationList } from './conversation-list.js';
 import { CopyButton } from './copy-button.js';
 import { LiveEntry } from './live-entry.js';
 import { LiveRoomLoader } from './live-room-loader.js';
+import { MessageSearchField, SearchResults } from './message-search.js';
 import { NewConversation } from './new-conversation.js';
 import { NotificationsButton } from './notifications-dialog.js';
 
@@ -30,6 +31,13 @@ export function ChatApp({ onSignOut }: ChatAppProps) {
   const open = (conversationId: string | undefined) => navigate(conversationId === undefined ? HOME : { page: 'conversation', conversationId });
   const openLive = (roomId: string) => navigate({ page: 'live', roomId });
   const [dialogOpen, setDialogOpen] = useState(false);
+  const [searchQuery, setSearchQuery] = useState('');
+  // The message a search hit opened, scrolled to once its conversation shows it.
+  const [focus, setFocus] = useState<{ conversationId: string; seq: number } | undefined>();
+  const openAt = (conversationId: string, seq: number) => {
+    setFocus({ conversationId, seq });
+    open(conversationId);
+  };
   const [panelId, setPanelId] = useState<string | undefined>();
   const self = useChat((state) => state.self);
   const totalUnread = useChat((state) => state.totalUnread);
@@ -79,12 +87,24 @@ export function ChatApp({ onSignOut }: ChatAppProps) {
               New chat
             </button>
           </div>
+          <MessageSearchField query={searchQuery} onQuery={setSearchQuery} />
           <LiveEntry onOpen={openLive} />
-          <ConversationList activeId={openId} onOpen={open} />
+          {searchQuery.trim() === '' ? (
+            <ConversationList activeId={openId} onOpen={open} />
+          ) : (
+            <SearchResults query={searchQuery} onQuery={setSearchQuery} onOpen={openAt} />
+          )}
         </aside>
         <main class="main">
           {route.page === 'conversation' ? (
-            <ChatView key={route.conversationId} conversationId={route.conversationId} panelId={panelId} onPanel={setPanelId} onBack={() => open(undefined)} />
+            <ChatView
+              key={route.conversationId}
+              conversationId={route.conversationId}
+              focusSeq={focus?.conversationId === route.conversationId ? focus.seq : undefined}
+              panelId={panelId}
+              onPanel={setPanelId}
+              onBack={() => open(undefined)}
+            />
           ) : route.page === 'live' ? (
             <LiveRoomLoader key={route.roomId} roomId={route.roomId} onBack={() => navigate(HOME)} />
           ) : (

@@ -5,11 +5,13 @@
  * screen in a visible page. Files dropped anywhere on it are sent to the
  * conversation, like attached ones.
  */
-import type { ConversationSummary } from '@parley/client';
+import type { ConversationSummary, Message } from '@parley/client';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { useChat, useChatStore } from '../chat/use-chat.js';
-import { EMPTY_TIMELINE } from '../chat/chat-store.js';
-import type { MessageContext } from '../messages/registry.js';
+import { EMPTY_TIMELINE, describeError } from '../chat/chat-store.js';
+import { type MessageContext, messageKind } from '../messages/registry.js';
+import { nameOf } from '../format.js';
+import type { MentionCandidate } from '../chat/mentions.js';
 import { PANELS, type PanelDefinition } from '../panels/registry.js';
 import { Avatar } from './avatar.js';
 import { Composer } from './composer.js';
@@ -23,12 +25,14 @@ const MAX_TEXT_CHARS = 8000;
 
 interface ChatViewProps {
   conversationId: string;
+  /** A message to scroll to (a search hit); absent: open at the first unread. */
+  focusSeq?: number;
   panelId: string | undefined;
   onPanel(panelId: string | undefined): void;
   onBack(): void;
 }
 
-export function ChatView({ conversationId, panelId, onPanel, onBack }: ChatViewProps) {
+export function ChatView({ conversationId, focusSeq, panelId, onPanel, onBack }: ChatViewProps) {
   const store = useChatStore();
   const conversation = useChat((state) => state.conversations.find((summary) => summary.id === conversationId));
   const connection = useChat((state) => state.connection.state);
@@ -56,7 +60,7 @@ export function ChatView({ conversationId, panelId, onPanel, onBack }: ChatViewP
       </section>
     );
   }
-  return <OpenChat conversation={conversation} store={store} panelId={panelId} onPanel={onPanel} onBack={onBack} />;
+  return <OpenChat conversation={conversation} store={store} focusSeq={focusSeq} panelId={panelId} onPanel={onPanel} onBack={onBack} />;
 }
 
 function BackIcon() {
@@ -70,20 +74,29 @@ function BackIcon() {
 interface OpenChatProps {
   conversation: ConversationSummary;
   store: ReturnType<typeof useChatStore>;
+  focusSeq: number | undefined;
   panelId: string | undefined;
   onPanel(panelId: string | undefined): void;
   onBack(): void;
 }
 
-function OpenChat({ conversation, store, panelId, onPanel, onBack }: OpenChatProps) {
+function OpenChat({ conversation, store, focusSeq, panelId, onPanel, onBack }: OpenChatProps) {
   const conversationId = conversation.id;
   const timeline = useChat((state) => state.timelines.get(conversationId)) ?? EMPTY_TIMELINE;
   const names = useChat((state) => state.names);
   const selfId = useChat((state) => state.self.userId);
   const connection = useChat((state) => state.connection.state);
+  // Read so the list renders again when the receipts held for this conversation change.
+  useChat((state) => state.receiptsChanged.get(conversationId));
   const context = useMemo<MessageContext>(
-    () => ({ selfId, names, conversationKind: conversation.kind, conversationName: conversation.kind === 'group' ? conversation.name : undefined }),
-    [selfId, names, conversation.kind, conversation.name],
+    () => ({
+      selfId,
+      names,
+      conversationKind: conversation.kind,
+      conversationName: conversation.kind === 'group' ? conversation.name : undefined,
+      moderates: conversation.kind === 'group' && conversation.active && (conversation.role === 'admin' || conversation.role === 'owner'),
+    }),
+    [selfId, names, conversation.kind, conversation.name, conversation.active, conversation.role],
   );
 
   // The divider marks where unread began when the conversation was opened (or
@@ -91,6 +104,12 @@ function OpenChat({ conversation, store, panelId, onPanel, onBack }: OpenChatPro
   const [dividerAfterSeq, setDividerAfterSeq] = useState<number | undefined>(() => (conversation.unread > 0 ? conversation.readSeq : undefined));
   const [sentSignal, setSentSignal] = useState(0);
   const [settingsError, setSettingsError] = useState<string | undefined>();
+  const [replyingTo, setReplyingTo] = useState<Message | undefined>();
+  const members = useChat((state) => state.members.get(conversationId)?.members);
+  const people = useMemo<MentionCandidate[]>(() => {
+    if (conversation.kind === 'group') return (members ?? []).map((member) => ({ id: member.userId, name: member.name }));
+    return conversation.peerId === undefined ? [] : [{ id: conversation.peerId, name: conversation.name || conversation.peerId }];
+  }, [conversation.kind, conversation.peerId, conversation.name, members]);
   const current = useRef(conversation);
   current.current = conversation;
 
@@ -107,6 +126,11 @@ function OpenChat({ conversation, store, panelId, onPanel, onBack }: OpenChatPro
   useEffect(() => {
     if (connection === 'open' && timeline.history === 'idle' && timeline.messages.length === 0) store.loadOlder(conversationId);
   }, [connection, timeline.history, timeline.messages.length, conversationId, store]);
+
+  // Ticks: the other members' positions, kept current by the SDK once asked for.
+  useEffect(() => {
+    if (connection === 'open') store.loadReceipts(conversationId);
+  }, [connection, conversationId, store]);
 
   // Group senders are labelled with names from the members list.
   const isGroup = conversation.kind === 'group';
@@ -215,6 +239,7 @@ function OpenChat({ conversation, store, panelId, onPanel, onBack }: OpenChatPro
           timeline={timeline}
           context={context}
           dividerAfterSeq={dividerAfterSeq}
+          focusSeq={focusSeq}
           sentSignal={sentSignal}
           onLoadOlder={() => store.loadOlder(conversationId)}
           onViewed={(seq) => store.markRead(conversationId, seq)}
@@ -222,6 +247,14 @@ function OpenChat({ conversation, store, panelId, onPanel, onBack }: OpenChatPro
           onDiscard={(clientMsgId) => store.discard(conversationId, clientMsgId)}
           onCancelUpload={(clientMsgId) => store.cancelUpload(conversationId, clientMsgId)}
           onRetryUpload={(clientMsgId) => store.retryUpload(conversationId, clientMsgId)}
+          receiptsOf={(message) => store.receiptsOf(message)}
+          actionsFor={(message) => ({
+            recall: () => void store.recall(conversationId, message.seq).catch((error: unknown) => setSettingsError(describeError(error))),
+            edit: (text) => void store.edit(conversationId, message.seq, text).catch((error: unknown) => setSettingsError(describeError(error))),
+            deleteForMe: () => void store.deleteForMe(conversationId, message.seq).catch((error: unknown) => setSettingsError(describeError(error))),
+            reply: () => setReplyingTo(message),
+            react: (emoji, add) => void store.react(conversationId, message.seq, emoji, add).catch((error: unknown) => setSettingsError(describeError(error))),
+          })}
         />
         <TypingIndicator conversationId={conversationId} />
         {conversation.active ? (
@@ -229,8 +262,17 @@ function OpenChat({ conversation, store, panelId, onPanel, onBack }: OpenChatPro
             key={conversationId}
             conversationId={conversationId}
             maxLength={MAX_TEXT_CHARS}
-            onSend={(text) => {
-              store.send(conversationId, text);
+            people={people}
+            group={conversation.kind === 'group'}
+            replyingTo={
+              replyingTo === undefined
+                ? undefined
+                : { name: nameOf(names, replyingTo.senderId), preview: messageKind(replyingTo).preview(replyingTo, context) }
+            }
+            onCancelReply={() => setReplyingTo(undefined)}
+            onSend={(text, extras) => {
+              store.send(conversationId, text, replyingTo === undefined ? extras : { ...extras, replyTo: replyingTo.seq });
+              setReplyingTo(undefined);
               sent();
             }}
             onAttach={attach}

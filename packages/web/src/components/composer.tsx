@@ -14,13 +14,20 @@
  * Typing: while it holds text the others in the conversation see the user
  * typing; emptying it, sending, or leaving the conversation ends that.
  *
+ * Mentions: typing "@" offers the people of the conversation (and "all" in
+ * groups) in a list the arrow keys, Enter or Tab and Escape drive; whoever
+ * is still named in the text when it goes is mentioned. A reply shows what
+ * it answers above the text until it is sent or cancelled.
+ *
  * Files come in through the attach button (several at once), or pasted into
  * the text area (a screenshot from the clipboard); the chat view takes
  * dropped ones. Each goes out as its own message, at once. Where the browser
  * can record, a microphone button records a voice note.
  */
 import { MAX_TEXT_PARTS, splitLongText } from '@parley/client';
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useId, useRef, useState } from 'preact/hooks';
+import { ALL_MEMBERS, type MentionCandidate, insertMention, mentionCandidates, mentionQuery, mentionsIn } from '../chat/mentions.js';
+import type { MessageExtras } from '../chat/outbox-store.js';
 import { useChat, useChatStore } from '../chat/use-chat.js';
 import { type RecordedVoice, type VoiceRecording, canRecordVoice } from '../voice-recording.js';
 import { RecordButton, RecordingBar } from './voice-recorder.js';
@@ -30,7 +37,15 @@ const MAX_HEIGHT_PX = 160;
 interface ComposerProps {
   conversationId: string;
   maxLength: number;
-  onSend(text: string): void;
+  /** Who "@" offers: the conversation's other people. */
+  people: readonly MentionCandidate[];
+  /** A group: "@all" is offered too. */
+  group: boolean;
+  /** The message being answered, as the banner shows it. */
+  replyingTo?: { name: string; preview: string };
+  onCancelReply(): void;
+  /** `extras`: the mentions it carries (the reply is the chat view's). */
+  onSend(text: string, extras: MessageExtras): void;
   /** Files attached, pasted (or dropped on the chat view): each is sent as a message. */
   onAttach(files: File[]): void;
   onVoice(voice: RecordedVoice): void;
@@ -39,8 +54,13 @@ interface ComposerProps {
 /** Feature detection once: the button is not offered where recording cannot work. */
 const VOICE_SUPPORTED = typeof window !== 'undefined' && canRecordVoice();
 
-export function Composer({ conversationId, maxLength, onSend, onAttach, onVoice }: ComposerProps) {
+export function Composer({ conversationId, maxLength, people, group, replyingTo, onCancelReply, onSend, onAttach, onVoice }: ComposerProps) {
   const store = useChatStore();
+  const selfId = useChat((state) => state.self.userId);
+  /** Names chosen from the suggestions, with whom they mean. */
+  const chosen = useRef(new Map<string, string>());
+  const [suggesting, setSuggesting] = useState<{ start: number; caret: number; candidates: MentionCandidate[]; active: number } | undefined>();
+  const listId = useId();
   const { drafts } = store;
   const [text, setText] = useState(() => drafts.text(conversationId));
   const serverDraft = useChat((state) => state.conversations.find((summary) => summary.id === conversationId)?.draft ?? '');
@@ -92,14 +112,63 @@ export function Composer({ conversationId, maxLength, onSend, onAttach, onVoice 
 
   const submit = () => {
     if (message === '' || parts === undefined) return;
-    for (const part of parts) onSend(part);
+    const { mentions, mentionAll } = mentionsIn(message, chosen.current, group);
+    const extras: MessageExtras = {};
+    if (mentions.length > 0) extras.mentions = mentions;
+    if (mentionAll) extras.mentionAll = true;
+    // A long text goes as several messages; the first carries the mentions.
+    for (const [index, part] of parts.entries()) onSend(part, index === 0 ? extras : {});
+    chosen.current.clear();
+    setSuggesting(undefined);
     setText('');
     drafts.sent(conversationId);
     requestAnimationFrame(resize);
     input.current?.focus();
   };
 
+  const suggest = (value: string, caret: number) => {
+    const typed = mentionQuery(value, caret);
+    const candidates = typed === undefined ? [] : mentionCandidates(people, typed.query, selfId, group);
+    setSuggesting(typed === undefined || candidates.length === 0 ? undefined : { start: typed.start, caret, candidates, active: 0 });
+  };
+
+  const choose = (candidate: MentionCandidate) => {
+    if (suggesting === undefined) return;
+    if (candidate.id !== ALL_MEMBERS) chosen.current.set(candidate.name, candidate.id);
+    const next = insertMention(text, suggesting.start, suggesting.caret, candidate.name);
+    update(next.text);
+    setSuggesting(undefined);
+    requestAnimationFrame(() => {
+      input.current?.setSelectionRange(next.caret, next.caret);
+      input.current?.focus();
+    });
+  };
+
   const onKeyDown = (event: KeyboardEvent) => {
+    if (suggesting !== undefined) {
+      const count = suggesting.candidates.length;
+      if (event.key === 'ArrowDown' || event.key === 'ArrowUp') {
+        event.preventDefault();
+        setSuggesting({ ...suggesting, active: (suggesting.active + (event.key === 'ArrowDown' ? 1 : count - 1)) % count });
+        return;
+      }
+      if ((event.key === 'Enter' || event.key === 'Tab') && !event.isComposing) {
+        event.preventDefault();
+        const candidate = suggesting.candidates[suggesting.active];
+        if (candidate !== undefined) choose(candidate);
+        return;
+      }
+      if (event.key === 'Escape') {
+        event.preventDefault();
+        setSuggesting(undefined);
+        return;
+      }
+    }
+    if (event.key === 'Escape' && replyingTo !== undefined) {
+      event.preventDefault();
+      onCancelReply();
+      return;
+    }
     if (event.key === 'Enter' && !event.shiftKey && !event.altKey && !event.ctrlKey && !event.metaKey && !event.isComposing) {
       event.preventDefault();
       submit();
@@ -170,6 +239,41 @@ export function Composer({ conversationId, maxLength, onSend, onAttach, onVoice 
           />
         </svg>
       </button>
+      {replyingTo !== undefined && (
+        <div class="composer-reply" data-testid="composer-reply">
+          <span class="composer-reply-text">
+            Replying to <strong>{replyingTo.name}</strong>: {replyingTo.preview}
+          </span>
+          <button type="button" class="icon-button small" aria-label="Cancel reply" onClick={onCancelReply}>
+            <svg viewBox="0 0 20 20" aria-hidden="true">
+              <path d="M5 5l10 10M15 5L5 15" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" />
+            </svg>
+          </button>
+        </div>
+      )}
+      {suggesting !== undefined && (
+        <div id={listId} class="mention-suggestions" role="listbox" aria-label="People to mention" data-testid="mention-suggestions">
+          {suggesting.candidates.map((candidate, index) => (
+            // Focus stays in the text area (aria-activedescendant); tabIndex -1 only makes the option focusable for assistive tools.
+            <div
+              key={candidate.id}
+              tabIndex={-1}
+              id={`${listId}-${index}`}
+              role="option"
+              aria-selected={index === suggesting.active}
+              class={index === suggesting.active ? 'mention-suggestion active' : 'mention-suggestion'}
+              // mousedown, not click: the text area keeps its focus and caret.
+              onMouseDown={(event) => {
+                event.preventDefault();
+                choose(candidate);
+              }}
+            >
+              @{candidate.name}
+              {candidate.id === ALL_MEMBERS ? <span class="muted"> everyone here</span> : candidate.name !== candidate.id && <span class="muted"> {candidate.id}</span>}
+            </div>
+          ))}
+        </div>
+      )}
       <textarea
         ref={input}
         class="composer-input"
@@ -177,9 +281,13 @@ export function Composer({ conversationId, maxLength, onSend, onAttach, onVoice 
         rows={1}
         placeholder="Write a message…"
         aria-label="Message"
+        aria-autocomplete="list"
+        aria-controls={suggesting === undefined ? undefined : listId}
+        aria-activedescendant={suggesting === undefined ? undefined : `${listId}-${suggesting.active}`}
         value={text}
         onInput={(event) => {
           update(event.currentTarget.value);
+          suggest(event.currentTarget.value, event.currentTarget.selectionStart ?? event.currentTarget.value.length);
           resize();
         }}
         onKeyDown={onKeyDown}

@@ -250,6 +250,12 @@ const ConversationItem = memo(function ConversationItem({ conversation, active, 
               </span>
             </span>
             {conversation.pinnedAt !== undefined && <PinnedIcon />}
+            {(conversation.mentions ?? 0) > 0 && unread > 0 && (
+              // Mentions stand out even where the conversation is muted.
+              <span class="mention-badge" data-testid="mention-badge" role="img" aria-label={`${conversation.mentions} mentioning you`}>
+                @
+              </span>
+            )}
             {unread > 0 && (
               <span class={`unread-badge${muted ? ' muted-badge' : ''}`} data-testid="unread-badge" role="img" aria-label={`${unread} unread`}>
                 {unread > 99 ? '99+' : unread}

@@ -6,18 +6,20 @@
  * follows new messages while at the bottom, and reports the newest message on
  * screen so the conversation can be marked read as it is viewed.
  */
-import type { ConversationSummary, Message } from '@parley/client';
+import type { ConversationSummary, Message, MessageReceipts } from '@parley/client';
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import type { PendingUpload, Timeline } from '../chat/chat-store.js';
-import { dayLabel, sameDay } from '../format.js';
+import { dayLabel, nameOf, sameDay } from '../format.js';
 import { type MessageContext, messageKind } from '../messages/registry.js';
-import { MessageItem, type SendState } from './message-item.js';
+import { type MessageActions, MessageItem, type SendState } from './message-item.js';
 import { UploadItem } from './upload-item.js';
 
 /** Within this many pixels of the bottom counts as "at the bottom". */
 const BOTTOM_SLACK_PX = 64;
 /** Older messages load when the top is this close. */
 const LOAD_OLDER_THRESHOLD_PX = 400;
+/** How long a message opened from a search stays marked. */
+const SEARCH_FOCUS_MS = 2500;
 /** Consecutive messages from one sender within this time form one run. */
 const RUN_GAP_MS = 5 * 60_000;
 
@@ -27,6 +29,8 @@ interface MessageListProps {
   context: MessageContext;
   /** The divider goes before the first message from someone else above this seq. */
   dividerAfterSeq: number | undefined;
+  /** A message to show (a search hit): older pages load until it is there, then it is scrolled to the middle and marked for a moment. */
+  focusSeq?: number;
   /** Changes when this user sent something: jump to the bottom. */
   sentSignal: number;
   onLoadOlder(): void;
@@ -36,19 +40,48 @@ interface MessageListProps {
   onDiscard(clientMsgId: string): void;
   onCancelUpload(clientMsgId: string): void;
   onRetryUpload(clientMsgId: string): void;
+  /** Sent, delivered or read, for the user's own stored messages; undefined while unknown (shown as sent). */
+  receiptsOf(message: Message): MessageReceipts | undefined;
+  /** What a stored message's options menu does. */
+  actionsFor(message: Message): MessageActions;
 }
 
 type Entry =
   | { type: 'day'; key: string; label: string }
   | { type: 'divider'; key: string }
-  | { type: 'message'; key: string; message: Message; firstInRun: boolean; sendState?: SendState; error?: string; clientMsgId?: string }
+  | {
+      type: 'message';
+      key: string;
+      message: Message;
+      firstInRun: boolean;
+      sendState?: SendState;
+      readers?: { count: string; label: string };
+      error?: string;
+      clientMsgId?: string;
+    }
   | { type: 'upload'; key: string; upload: PendingUpload; firstInRun: boolean };
 
-function buildEntries(timeline: Timeline, context: MessageContext, dividerAfterSeq: number | undefined): Entry[] {
+/** An own stored message's state from its receipts; in groups, also how many of its members read it. */
+function receiptState(receipts: MessageReceipts | undefined, group: boolean): { sendState: SendState; readers?: { count: string; label: string } } {
+  if (receipts === undefined) return { sendState: 'sent' };
+  if (!group || receipts.total === 0) return { sendState: receipts.status };
+  return { sendState: receipts.status, readers: { count: `${receipts.readBy.length}/${receipts.total}`, label: `Read by ${receipts.readBy.length} of ${receipts.total}` } };
+}
+
+function buildEntries(
+  timeline: Timeline,
+  context: MessageContext,
+  dividerAfterSeq: number | undefined,
+  receiptsOf: (message: Message) => MessageReceipts | undefined,
+): Entry[] {
   const entries: Entry[] = [];
   let previous: Message | undefined;
   let dividerPlaced = dividerAfterSeq === undefined;
-  const add = (message: Message, extra: { sendState?: SendState; error?: string; clientMsgId?: string; upload?: PendingUpload }, key: string) => {
+  const add = (
+    message: Message,
+    extra: { sendState?: SendState; readers?: { count: string; label: string }; error?: string; clientMsgId?: string; upload?: PendingUpload },
+    key: string,
+  ) => {
     if (previous === undefined || !sameDay(previous.createdAt, message.createdAt)) {
       entries.push({ type: 'day', key: `day-${message.createdAt}-${key}`, label: dayLabel(message.createdAt) });
       previous = undefined;
@@ -70,7 +103,8 @@ function buildEntries(timeline: Timeline, context: MessageContext, dividerAfterS
     previous = message;
   };
   for (const message of timeline.messages) {
-    add(message, message.senderId === context.selfId && message.type === 'user' ? { sendState: 'sent' } : {}, `m-${message.seq}`);
+    const own = message.senderId === context.selfId && message.type === 'user';
+    add(message, own ? receiptState(receiptsOf(message), context.conversationKind === 'group') : {}, `m-${message.seq}`);
   }
   // Texts and uploads not stored yet, in the order they were made.
   const waiting = [
@@ -110,6 +144,13 @@ function buildEntries(timeline: Timeline, context: MessageContext, dividerAfterS
     add(message, extra, `p-${pending.clientMsgId}`);
   }
   return entries;
+}
+
+/** How a reply shows what it answers: its sender and one line, or a stand-in when this view does not hold it. */
+function quoteOf(messages: readonly Message[], seq: number, context: MessageContext): { name: string; preview: string } {
+  const quoted = messages.find((message) => message.seq === seq);
+  if (quoted === undefined) return { name: '', preview: 'An earlier message' };
+  return { name: nameOf(context.names, quoted.senderId), preview: messageKind(quoted).preview(quoted, context) };
 }
 
 function distanceFromBottom(element: HTMLElement): number {
@@ -219,12 +260,34 @@ export function MessageList(props: MessageListProps) {
     frame.current = requestAnimationFrame(reportViewed);
   };
 
+  // After the layout effect above: the first scroll is done, and a page that
+  // just arrived above is in place, before the view moves to the message.
+  const focusedSeq = useRef<number | undefined>(undefined);
+  useEffect(() => {
+    const focusSeq = props.focusSeq;
+    const element = scroller.current;
+    if (focusSeq === undefined || focusedSeq.current === focusSeq || element === null || !initialScrollDone.current) return;
+    const item = element.querySelector<HTMLElement>(`[data-seq="${focusSeq}"]`);
+    if (item === null) {
+      // Older than what is loaded: one more page, and look again when it arrives.
+      if (firstSeq !== undefined && firstSeq > focusSeq && timeline.history === 'idle') onLoadOlder();
+      return;
+    }
+    focusedSeq.current = focusSeq;
+    item.scrollIntoView({ block: 'center' });
+    stickToBottom.current = distanceFromBottom(element) < BOTTOM_SLACK_PX;
+    setAtBottom(stickToBottom.current);
+    // An attribute the renderer does not own, so a re-render keeps it until it is taken off.
+    item.dataset.searchFocus = '';
+    setTimeout(() => delete item.dataset.searchFocus, SEARCH_FOCUS_MS);
+  });
+
   const jumpToBottom = () => {
     const element = scroller.current;
     if (element !== null) element.scrollTo({ top: element.scrollHeight, behavior: 'smooth' });
   };
 
-  const entries = buildEntries(timeline, context, dividerAfterSeq);
+  const entries = buildEntries(timeline, context, dividerAfterSeq, props.receiptsOf);
   return (
     <div class="message-pane">
       <div class="message-scroller" ref={scroller} onScroll={onScroll} data-testid="message-scroller">
@@ -276,6 +339,9 @@ export function MessageList(props: MessageListProps) {
                 message={entry.message}
                 context={context}
                 sendState={entry.sendState}
+                readers={entry.readers}
+                actions={entry.message.seq > 0 && entry.message.type === 'user' ? props.actionsFor(entry.message) : undefined}
+                quote={entry.message.replyTo === undefined ? undefined : quoteOf(timeline.messages, entry.message.replyTo, context)}
                 error={entry.error}
                 firstInRun={entry.firstInRun}
                 onRetry={clientMsgId === undefined ? undefined : () => onRetry(clientMsgId)}

@@ -2,7 +2,8 @@
  * Notifications while Parley is closed: a bell in the sidebar's header opens
  * a dialog with this browser's switch (Web Push through the app's service
  * worker), why it cannot be on when it cannot, and how much notifications
- * show on every device of the user (the preview setting, kept by the server).
+ * show on every device of the user (the preview setting, kept by the server);
+ * and, as the other setting a user looks for there, read receipts.
  */
 import type { PushPreview } from '@parley/client';
 import { disableWebPush, enableWebPush, webPushState } from '@parley/client/browser';
@@ -10,6 +11,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { describeError } from '../chat/chat-store.js';
 import { useChatStore } from '../chat/use-chat.js';
 import { appServiceWorker } from '../notifications/service-worker.js';
+import { ReadReceiptsSetting } from './read-receipts-setting.js';
 
 /**
  * 'blocked': the browser refuses notifications to this site (the user said
@@ -44,7 +46,7 @@ export function NotificationsButton() {
   const [open, setOpen] = useState(false);
   return (
     <>
-      <button type="button" class="icon-button" onClick={() => setOpen(true)} aria-label="Notifications" title="Notifications" data-testid="notifications-open">
+      <button type="button" class="icon-button" onClick={() => setOpen(true)} aria-label="Notifications and privacy" title="Notifications and privacy" data-testid="notifications-open">
         <svg viewBox="0 0 20 20" aria-hidden="true">
           <path
             d="M10 3.5a4.5 4.5 0 0 0-4.5 4.5v2.6L4 13.5h12l-1.5-2.9V8A4.5 4.5 0 0 0 10 3.5zM8.2 15.5a1.9 1.9 0 0 0 3.6 0"
@@ -159,7 +161,7 @@ function NotificationsDialog({ onClose }: { onClose(): void }) {
       }}
     >
       <div class="dialog-card">
-        <h2 id="notifications-title">Notifications</h2>
+        <h2 id="notifications-title">Notifications and privacy</h2>
         <div class="notifications-switch">
           <label for="notifications-switch">Notifications in this browser</label>
           <input
@@ -204,6 +206,7 @@ function NotificationsDialog({ onClose }: { onClose(): void }) {
             {previewError}
           </p>
         )}
+        <ReadReceiptsSetting />
         <div class="dialog-actions">
           <button type="button" class="button" onClick={() => dialog.current?.close()}>
             Close

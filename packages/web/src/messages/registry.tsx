@@ -11,6 +11,7 @@ import { customKind } from './custom-message.js';
 import { fileKind } from './file-message.js';
 import { imageKind } from './image-message.js';
 import { locationKind } from './location-message.js';
+import { recalledKind } from './recalled-message.js';
 import { systemKind } from './system-message.js';
 import { textKind } from './text-message.js';
 import { videoKind } from './video-message.js';
@@ -23,6 +24,8 @@ export interface MessageContext {
   conversationKind: 'direct' | 'group';
   /** The group's name, for events such as "You were added to Team". */
   conversationName?: string;
+  /** The user administers the group: they may recall anyone's message. */
+  moderates?: boolean;
 }
 
 export interface MessageBodyProps {
@@ -43,11 +46,12 @@ export interface MessageKind {
 }
 
 /**
+ * A recalled message has nothing left to show but that it was recalled.
  * Typed content first: those messages also carry a text (the server's
  * fallback line, "📷 Photo"), which the text kind would otherwise take. A
  * content type newer than this app ('unknown') falls through to text.
  */
-const KINDS: readonly MessageKind[] = [systemKind, imageKind, videoKind, voiceKind, fileKind, locationKind, customKind, textKind, binaryKind];
+const KINDS: readonly MessageKind[] = [recalledKind, systemKind, imageKind, videoKind, voiceKind, fileKind, locationKind, customKind, textKind, binaryKind];
 
 const unsupportedKind: MessageKind = {
   name: 'unsupported',

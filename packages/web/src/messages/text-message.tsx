@@ -43,10 +43,36 @@ export function LinkedText({ text }: { text: string }) {
   );
 }
 
-function TextBody({ message }: MessageBodyProps) {
+/** The "@Name" tokens of the people a message mentions (names as this app knows them), and "@all". */
+function mentionTokens(message: MessageBodyProps['message'], names: ReadonlyMap<string, string>): string[] {
+  const tokens = (message.mentions ?? []).map((id) => `@${names.get(id) ?? id}`);
+  if (message.mentionAll === true) tokens.push('@all');
+  return tokens;
+}
+
+/** Text with mentions marked, links clickable, the rest as text nodes. */
+function MentionedText({ text, tokens }: { text: string; tokens: readonly string[] }) {
+  if (tokens.length === 0) return <LinkedText text={text} />;
+  const pattern = new RegExp(`(${tokens.map((token) => token.replace(/[.*+?^${}()|[\]\\]/gu, '\\$&')).join('|')})`, 'gu');
+  return (
+    <>
+      {text.split(pattern).map((piece, index) =>
+        tokens.includes(piece) ? (
+          <mark key={index} class="mention" data-testid="mention">
+            {piece}
+          </mark>
+        ) : (
+          <LinkedText key={index} text={piece} />
+        ),
+      )}
+    </>
+  );
+}
+
+function TextBody({ message, context }: MessageBodyProps) {
   return (
     <div class="message-text" data-testid="message-text">
-      <LinkedText text={message.text ?? ''} />
+      <MentionedText text={message.text ?? ''} tokens={mentionTokens(message, context.names)} />
     </div>
   );
 }

@@ -40,25 +40,31 @@ import pg from 'pg';
 import type { MemberRole } from '../../services/rules.js';
 import type {
   ConversationKindName,
+  ConversationPatch,
   ConversationRow,
   FeedCursor,
   FeedMessage,
   FeedPosition,
   MediaReference,
   MediaRow,
+  MemberPatch,
   MemberRow,
   Membership,
   MembershipQuery,
   MessageFilter,
   MessageQuery,
+  MessageSearch,
   NewMessage,
   PushPreviewSetting,
+  ReactionCount,
   RecentQuery,
   RoomPersonRow,
   Store,
   StoredMessage,
   StoreReader,
   StoreTx,
+  TextVersion,
+  UserPatch,
   UserRow,
   UserSearch,
   WebPushSubscriptionRow,
@@ -106,6 +112,7 @@ interface UserDbRow {
   name: string;
   created_at: number;
   tokens_valid_after: number;
+  read_receipts_off: boolean;
 }
 
 interface ConversationDbRow {
@@ -121,6 +128,7 @@ interface ConversationDbRow {
   updated_at: number;
   closed_at: number | null;
   attributes: Record<string, string> | null;
+  recalls: number;
 }
 
 interface MemberDbRow {
@@ -135,6 +143,8 @@ interface MemberDbRow {
   muted_until: number;
   pinned_at: number;
   draft: string;
+  delivered_seq: number;
+  hidden_count: number;
 }
 
 interface MessageDbRow {
@@ -150,6 +160,11 @@ interface MessageDbRow {
   created_at: number;
   content: Buffer | null;
   version: number;
+  recalled_at: number | null;
+  edited_at: number | null;
+  mentions: string[] | null;
+  mention_all: boolean | null;
+  reply_to: number | null;
 }
 
 interface MediaDbRow {
@@ -184,16 +199,19 @@ interface WebPushSubscriptionDbRow {
   created_at: number;
 }
 
-const USER_COLUMNS = 'id, name, created_at, tokens_valid_after';
-const CONVERSATION_COLUMNS = 'id, kind, name, subject, peer_a, peer_b, last_seq, member_count, created_at, updated_at, closed_at, attributes';
-const MEMBER_COLUMNS = 'user_id, conversation_id, role, first_seq, left_seq, read_seq, joined_at, absences, muted_until, pinned_at, draft';
-const MESSAGE_COLUMNS = 'id, conversation_id, seq, sender_id, client_msg_id, type, text, data, visible_to, created_at, content, version';
+const USER_COLUMNS = 'id, name, created_at, tokens_valid_after, read_receipts_off';
+const CONVERSATION_COLUMNS = 'id, kind, name, subject, peer_a, peer_b, last_seq, member_count, created_at, updated_at, closed_at, attributes, recalls';
+const MEMBER_COLUMNS = 'user_id, conversation_id, role, first_seq, left_seq, read_seq, joined_at, absences, muted_until, pinned_at, draft, delivered_seq, hidden_count';
+const MESSAGE_COLUMNS = 'id, conversation_id, seq, sender_id, client_msg_id, type, text, data, visible_to, created_at, content, version, recalled_at, edited_at, mentions, mention_all, reply_to';
 
 /** SQL of a MessageFilter; null parameters switch a condition off. */
 const MESSAGE_FILTER = `conversation_id = $1 AND seq >= $2 AND seq <= $3
   AND ($4::smallint IS NULL OR type = $4)
   AND ($5::text IS NULL OR sender_id <> $5)
-  AND ($6::text IS NULL OR visible_to IS NULL OR visible_to = $6)`;
+  AND ($6::text IS NULL OR visible_to IS NULL OR visible_to = $6)
+  AND (NOT $7::boolean OR recalled_at IS NULL)
+  AND ($8::text IS NULL OR NOT EXISTS (SELECT 1 FROM hidden_messages h WHERE h.user_id = $8 AND h.conversation_id = messages.conversation_id AND h.seq = messages.seq))
+  AND ($9::text IS NULL OR EXISTS (SELECT 1 FROM message_mentions mm WHERE mm.conversation_id = messages.conversation_id AND mm.seq = messages.seq AND mm.user_id IN ($9, '')))`;
 
 /**
  * Every statement, named so that each connection parses it once. Parameters
@@ -207,13 +225,15 @@ const SQL = {
   userSearch: `SELECT ${USER_COLUMNS} FROM users WHERE id > $1 AND (id ILIKE $2 OR name ILIKE $2) ORDER BY id LIMIT $3`,
   userCount: 'SELECT count(*)::bigint AS n FROM users',
   userInsert: 'INSERT INTO users (id, name, created_at, tokens_valid_after) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING',
-  userUpdate: 'UPDATE users SET name = coalesce($2, name), tokens_valid_after = coalesce($3, tokens_valid_after) WHERE id = $1',
+  userUpdate: `UPDATE users SET name = coalesce($2, name), tokens_valid_after = coalesce($3, tokens_valid_after),
+    read_receipts_off = coalesce($4, read_receipts_off) WHERE id = $1`,
   conversationById: `SELECT ${CONVERSATION_COLUMNS} FROM conversations WHERE id = $1`,
   conversationLock: `SELECT ${CONVERSATION_COLUMNS} FROM conversations WHERE id = $1 FOR NO KEY UPDATE`,
   conversationInsert: `INSERT INTO conversations (id, kind, name, subject, peer_a, peer_b, last_seq, member_count, created_at, updated_at, version)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0) ON CONFLICT (id) DO NOTHING`,
   conversationUpdate: `UPDATE conversations SET name = coalesce($2, name), last_seq = coalesce($3, last_seq), updated_at = coalesce($4, updated_at),
-    member_count = coalesce($5, member_count), closed_at = coalesce($6, closed_at), attributes = coalesce($7::jsonb, attributes) WHERE id = $1`,
+    member_count = coalesce($5, member_count), closed_at = coalesce($6, closed_at), attributes = coalesce($7::jsonb, attributes),
+    recalls = coalesce($8, recalls) WHERE id = $1`,
   member: `SELECT ${MEMBER_COLUMNS} FROM members WHERE conversation_id = $1 AND user_id = $2`,
   // The member's own settings are left out: a fresh membership has none, and a rejoin keeps what the member chose before.
   memberPut: `INSERT INTO members (user_id, conversation_id, role, first_seq, left_seq, read_seq, joined_at, absences, version)
@@ -221,13 +241,34 @@ const SQL = {
     ON CONFLICT (user_id, conversation_id) DO UPDATE SET role = excluded.role, first_seq = excluded.first_seq, left_seq = excluded.left_seq,
       read_seq = excluded.read_seq, joined_at = excluded.joined_at, absences = excluded.absences`,
   memberUpdate: `UPDATE members SET role = coalesce($3, role), left_seq = coalesce($4, left_seq), muted_until = coalesce($5, muted_until),
-    pinned_at = coalesce($6, pinned_at), draft = coalesce($7, draft) WHERE conversation_id = $1 AND user_id = $2`,
+    pinned_at = coalesce($6, pinned_at), draft = coalesce($7, draft), hidden_count = coalesce($8, hidden_count) WHERE conversation_id = $1 AND user_id = $2`,
   memberRaiseRead: 'UPDATE members SET read_seq = $3 WHERE conversation_id = $1 AND user_id = $2 AND read_seq < $3',
+  messageRecall: `UPDATE messages SET text = NULL, data = NULL, content = NULL, search = NULL, recalled_at = $3
+    WHERE conversation_id = $1 AND seq = $2 AND recalled_at IS NULL`,
+  messageEdit: `UPDATE messages SET text = $3, edited_at = $4, search = to_tsvector('simple', $5::text)
+    WHERE conversation_id = $1 AND seq = $2 AND recalled_at IS NULL`,
+  // The text being replaced, stamped with when it was written.
+  textVersionKeep: `INSERT INTO message_edits (conversation_id, seq, text, written_at)
+    SELECT conversation_id, seq, text, coalesce(edited_at, created_at) FROM messages WHERE conversation_id = $1 AND seq = $2 AND text IS NOT NULL`,
+  textVersionsDrop: 'DELETE FROM message_edits WHERE conversation_id = $1 AND seq = $2',
+  textVersions: 'SELECT text, written_at FROM message_edits WHERE conversation_id = $1 AND seq = $2 ORDER BY written_at',
+  hiddenInsert: 'INSERT INTO hidden_messages (user_id, conversation_id, seq) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING',
+  reactionInsert: 'INSERT INTO reactions (conversation_id, seq, user_id, emoji, at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING',
+  reactionDelete: 'DELETE FROM reactions WHERE conversation_id = $1 AND seq = $2 AND user_id = $3 AND emoji = $4',
+  reactionsDrop: 'DELETE FROM reactions WHERE conversation_id = $1 AND seq = $2',
+  messageExtras: 'UPDATE messages SET mentions = $3::jsonb, mention_all = $4, reply_to = $5 WHERE conversation_id = $1 AND seq = $2',
+  // '' is no user: it stands for everyone.
+  mentionsInsert: `INSERT INTO message_mentions (conversation_id, seq, user_id) SELECT $1, $2, unnest($3::text[]) ON CONFLICT DO NOTHING`,
+  reactionsIn: `SELECT seq, emoji, count(*)::int AS n, bool_or(user_id = $4) AS mine FROM reactions WHERE conversation_id = $1 AND seq BETWEEN $2 AND $3
+    GROUP BY seq, emoji ORDER BY seq, n DESC, min(at), emoji`,
+  hiddenSeqs: 'SELECT seq FROM hidden_messages WHERE user_id = $1 AND conversation_id = $2 AND seq BETWEEN $3 AND $4 ORDER BY seq',
+  memberRaiseDelivered: 'UPDATE members SET delivered_seq = $3 WHERE conversation_id = $1 AND user_id = $2 AND delivered_seq < $3 AND left_seq IS NULL',
+  sendersBetween: `SELECT DISTINCT sender_id FROM messages WHERE conversation_id = $1 AND seq BETWEEN $2 AND $3 AND type = $4 AND sender_id <> '' LIMIT $5`,
   activeMembers: `SELECT ${MEMBER_COLUMNS} FROM members WHERE conversation_id = $1 AND left_seq IS NULL`,
   activeMemberCount: 'SELECT count(*)::bigint AS n FROM members WHERE conversation_id = $1 AND left_seq IS NULL',
   pinnedCount: 'SELECT count(*)::bigint AS n FROM members WHERE user_id = $1 AND left_seq IS NULL AND pinned_at > 0',
-  memberships: `SELECT m.user_id, m.conversation_id, m.role, m.first_seq, m.left_seq, m.read_seq, m.joined_at, m.absences, m.muted_until, m.pinned_at, m.draft,
-      c.id, c.kind, c.name, c.subject, c.peer_a, c.peer_b, c.last_seq, c.member_count, c.created_at, c.updated_at, c.closed_at, c.attributes
+  memberships: `SELECT m.user_id, m.conversation_id, m.role, m.first_seq, m.left_seq, m.read_seq, m.joined_at, m.absences, m.muted_until, m.pinned_at, m.draft, m.delivered_seq, m.hidden_count,
+      c.id, c.kind, c.name, c.subject, c.peer_a, c.peer_b, c.last_seq, c.member_count, c.created_at, c.updated_at, c.closed_at, c.attributes, c.recalls
     FROM members m JOIN conversations c ON c.id = m.conversation_id
     WHERE m.user_id = $1 AND ($2::bigint IS NULL OR c.version > $2 OR m.version > $2)
       AND (NOT $3::boolean OR coalesce(m.left_seq, c.last_seq) > m.read_seq)`,
@@ -251,11 +292,24 @@ const SQL = {
   pushPreviewDelete: 'DELETE FROM push_preferences WHERE user_id = $1',
   // DO NOTHING keeps the transaction usable: a repeated clientMsgId is an
   // answer (CONFLICT), not a failed statement that would end the unit.
-  messageInsert: `INSERT INTO messages (conversation_id, seq, sender_id, client_msg_id, type, text, data, visible_to, created_at, content, version)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0) ON CONFLICT DO NOTHING RETURNING id`,
+  messageInsert: `INSERT INTO messages (conversation_id, seq, sender_id, client_msg_id, type, text, data, visible_to, created_at, content, version, search)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, to_tsvector('simple', $11::text)) ON CONFLICT DO NOTHING RETURNING id`,
+  // The GIN index finds the matches of a rare word, the id index walked
+  // backwards those of a frequent one (the planner picks by the words'
+  // statistics, so the statement is planned per call); the readable ranges (data, see MessageSearch) are checked
+  // beside the match, so a page is never short while more readable matches
+  // exist.
+  messageSearch: `SELECT ${MESSAGE_COLUMNS} FROM messages m
+    WHERE m.search @@ to_tsquery('simple', $1) AND m.id < $5
+      AND EXISTS (SELECT 1 FROM unnest($2::text[], $3::bigint[], $4::bigint[]) AS r(conversation_id, low, high)
+                  WHERE r.conversation_id = m.conversation_id AND m.seq BETWEEN r.low AND r.high)
+      AND ($6::smallint IS NULL OR m.type = $6)
+      AND ($7::text IS NULL OR m.visible_to IS NULL OR m.visible_to = $7)
+      AND ($9::text IS NULL OR NOT EXISTS (SELECT 1 FROM hidden_messages h WHERE h.user_id = $9 AND h.conversation_id = m.conversation_id AND h.seq = m.seq))
+    ORDER BY m.id DESC LIMIT $8`,
   messageSeqTaken: 'SELECT 1 FROM messages WHERE conversation_id = $1 AND seq = $2',
-  messagesAscending: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE ${MESSAGE_FILTER} ORDER BY seq LIMIT $7`,
-  messagesDescending: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE ${MESSAGE_FILTER} ORDER BY seq DESC LIMIT $7`,
+  messagesAscending: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE ${MESSAGE_FILTER} ORDER BY seq LIMIT $10`,
+  messagesDescending: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE ${MESSAGE_FILTER} ORDER BY seq DESC LIMIT $10`,
   messagesRecent: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq DESC LIMIT $4`,
   messageCount: `SELECT count(*)::bigint AS n FROM messages WHERE ${MESSAGE_FILTER}`,
   passwordHash: 'SELECT password_hash FROM dev_credentials WHERE user_id = $1',
@@ -469,6 +523,10 @@ export class PostgresStore implements Store {
   getConversation(id: string) { return this.read((r) => r.getConversation(id)); }
   getMember(conversationId: string, userId: string) { return this.read((r) => r.getMember(conversationId, userId)); }
   activeMembers(conversationId: string) { return this.read((r) => r.activeMembers(conversationId)); }
+  senderIdsBetween(conversationId: string, fromSeq: number, toSeq: number, limit: number) { return this.read((r) => r.senderIdsBetween(conversationId, fromSeq, toSeq, limit)); }
+  textVersions(conversationId: string, seq: number) { return this.read((r) => r.textVersions(conversationId, seq)); }
+  hiddenSeqs(userId: string, conversationId: string, fromSeq: number, toSeq: number) { return this.read((r) => r.hiddenSeqs(userId, conversationId, fromSeq, toSeq)); }
+  reactionsIn(conversationId: string, fromSeq: number, toSeq: number, readerId: string) { return this.read((r) => r.reactionsIn(conversationId, fromSeq, toSeq, readerId)); }
   countActiveMembers(conversationId: string) { return this.read((r) => r.countActiveMembers(conversationId)); }
   countPinned(userId: string) { return this.read((r) => r.countPinned(userId)); }
   membershipsOf(userId: string, query?: MembershipQuery) { return this.read((r) => r.membershipsOf(userId, query)); }
@@ -553,6 +611,27 @@ export class PostgresStore implements Store {
 
   pushPreviewOf(userId: string): Promise<PushPreviewSetting | undefined> {
     return this.read(async () => (await run<{ preview: PushPreviewSetting }>(this.pool, 'pushPreview', [userId])).rows[0]?.preview);
+  }
+
+  searchMessages(search: MessageSearch): Promise<StoredMessage[]> {
+    const ranges = search.ranges.filter((range) => range.from <= range.through);
+    if (search.phrases.length === 0 || ranges.length === 0 || search.limit <= 0) return Promise.resolve([]);
+    return this.read(async () => {
+      const values = [
+        tsQuery(search.phrases),
+        ranges.map((range) => range.conversationId),
+        ranges.map((range) => range.from),
+        ranges.map((range) => range.through),
+        search.beforeId === undefined ? Number.MAX_SAFE_INTEGER : Number(search.beforeId),
+        search.type === undefined ? null : search.type === 'system' ? TYPE_SYSTEM : TYPE_USER,
+        search.visibleTo ?? null,
+        search.limit,
+        search.hiddenFor ?? null,
+      ];
+      // Unnamed, so planned for these words each time: a prepared plan,
+      // made once for any words, would sort every match of a frequent one.
+      return (await this.pool.query<MessageDbRow>({ text: SQL.messageSearch, values })).rows.map(toMessage);
+    });
   }
 
   async close(): Promise<void> {
@@ -651,6 +730,23 @@ class PostgresReader implements StoreReader {
 
   async activeMembers(conversationId: string): Promise<MemberRow[]> {
     return (await this.query<MemberDbRow>('activeMembers', [conversationId])).rows.map(toMember);
+  }
+
+  async textVersions(conversationId: string, seq: number): Promise<TextVersion[]> {
+    return (await this.query<{ text: string; written_at: number }>('textVersions', [conversationId, seq])).rows.map((row) => ({ text: row.text, at: row.written_at }));
+  }
+
+  async reactionsIn(conversationId: string, fromSeq: number, toSeq: number, readerId: string): Promise<ReactionCount[]> {
+    const rows = (await this.query<{ seq: number; emoji: string; n: number; mine: boolean }>('reactionsIn', [conversationId, fromSeq, toSeq, readerId])).rows;
+    return rows.map((row) => ({ seq: row.seq, emoji: row.emoji, count: row.n, mine: row.mine }));
+  }
+
+  async hiddenSeqs(userId: string, conversationId: string, fromSeq: number, toSeq: number): Promise<number[]> {
+    return (await this.query<{ seq: number }>('hiddenSeqs', [userId, conversationId, fromSeq, toSeq])).rows.map((row) => row.seq);
+  }
+
+  async senderIdsBetween(conversationId: string, fromSeq: number, toSeq: number, limit: number): Promise<string[]> {
+    return (await this.query<{ sender_id: string }>('sendersBetween', [conversationId, fromSeq, toSeq, TYPE_USER, limit])).rows.map((row) => row.sender_id);
   }
 
   async countActiveMembers(conversationId: string): Promise<number> {
@@ -782,8 +878,8 @@ class PostgresTx extends PostgresReader implements StoreTx {
     if (result.rowCount === 0) throw new ParleyError('CONFLICT', `user ${row.id} exists`);
   }
 
-  async updateUser(id: string, patch: Partial<Pick<UserRow, 'name' | 'tokensValidAfter'>>): Promise<void> {
-    const result = await this.query('userUpdate', [id, patch.name ?? null, patch.tokensValidAfter ?? null]);
+  async updateUser(id: string, patch: UserPatch): Promise<void> {
+    const result = await this.query('userUpdate', [id, patch.name ?? null, patch.tokensValidAfter ?? null, patch.readReceiptsOff ?? null]);
     if (result.rowCount === 0) throw new ParleyError('NOT_FOUND', `unknown user ${id}`);
   }
 
@@ -794,9 +890,9 @@ class PostgresTx extends PostgresReader implements StoreTx {
     return inserted;
   }
 
-  async updateConversation(id: string, patch: Partial<Pick<ConversationRow, 'name' | 'lastSeq' | 'updatedAt' | 'memberCount' | 'closedAt' | 'attributes'>>): Promise<void> {
+  async updateConversation(id: string, patch: ConversationPatch): Promise<void> {
     const attributes = patch.attributes === undefined ? null : JSON.stringify(patch.attributes);
-    const values = [id, patch.name ?? null, patch.lastSeq ?? null, patch.updatedAt ?? null, patch.memberCount ?? null, patch.closedAt ?? null, attributes];
+    const values = [id, patch.name ?? null, patch.lastSeq ?? null, patch.updatedAt ?? null, patch.memberCount ?? null, patch.closedAt ?? null, attributes, patch.recalls ?? null];
     const result = await this.query('conversationUpdate', values);
     if (result.rowCount === 0) throw new ParleyError('NOT_FOUND', `unknown conversation ${id}`);
     this.written.conversations.add(id);
@@ -814,11 +910,40 @@ class PostgresTx extends PostgresReader implements StoreTx {
     this.memberWritten(row.conversationId, row.userId);
   }
 
-  async updateMember(conversationId: string, userId: string, patch: Partial<Pick<MemberRow, 'role' | 'leftSeq' | 'mutedUntil' | 'pinnedAt' | 'draft'>>): Promise<void> {
+  async updateMember(conversationId: string, userId: string, patch: MemberPatch): Promise<void> {
     const role = patch.role === undefined ? null : ROLE_TO_INT[patch.role];
-    const values = [conversationId, userId, role, patch.leftSeq ?? null, patch.mutedUntil ?? null, patch.pinnedAt ?? null, patch.draft ?? null];
+    const values = [conversationId, userId, role, patch.leftSeq ?? null, patch.mutedUntil ?? null, patch.pinnedAt ?? null, patch.draft ?? null, patch.hiddenCount ?? null];
     const result = await this.query('memberUpdate', values);
     if (result.rowCount !== 0) this.memberWritten(conversationId, userId);
+  }
+
+  async recallMessage(conversationId: string, seq: number, at: number): Promise<boolean> {
+    const changed = ((await this.query('messageRecall', [conversationId, seq, at])).rowCount ?? 0) > 0;
+    if (changed) {
+      await this.query('textVersionsDrop', [conversationId, seq]);
+      await this.query('reactionsDrop', [conversationId, seq]);
+    }
+    return changed;
+  }
+
+  async editMessage(conversationId: string, seq: number, text: string, at: number, searchWords?: string): Promise<boolean> {
+    await this.query('textVersionKeep', [conversationId, seq]);
+    const words = searchWords === undefined || searchWords === '' ? null : searchWords;
+    return ((await this.query('messageEdit', [conversationId, seq, text, at, words])).rowCount ?? 0) > 0;
+  }
+
+  async setReaction(conversationId: string, seq: number, userId: string, emoji: string, add: boolean, at: number): Promise<boolean> {
+    const result = add ? await this.query('reactionInsert', [conversationId, seq, userId, emoji, at]) : await this.query('reactionDelete', [conversationId, seq, userId, emoji]);
+    return (result.rowCount ?? 0) > 0;
+  }
+
+  async hideMessage(userId: string, conversationId: string, seq: number): Promise<boolean> {
+    return ((await this.query('hiddenInsert', [userId, conversationId, seq]).catch(notFoundOnMissingReference)).rowCount ?? 0) > 0;
+  }
+
+  async raiseDeliveredSeq(conversationId: string, userId: string, seq: number): Promise<void> {
+    // No version stamp (memberWritten): no device's view of its conversations shows it.
+    await this.query('memberRaiseDelivered', [conversationId, userId, seq]);
   }
 
   async raiseReadSeq(conversationId: string, userId: string, seq: number): Promise<void> {
@@ -838,6 +963,7 @@ class PostgresTx extends PostgresReader implements StoreTx {
       message.visibleTo ?? null,
       message.createdAt,
       message.content === undefined ? null : Buffer.from(MessageContent.encode(message.content).finish()),
+      message.searchWords === undefined || message.searchWords === '' ? null : message.searchWords,
     ];
     const result = await this.query<{ id: number }>('messageInsert', values).catch(notFoundOnMissingReference);
     const id = result.rows[0]?.id;
@@ -861,6 +987,15 @@ class PostgresTx extends PostgresReader implements StoreTx {
     if (message.data !== undefined) stored.data = message.data;
     if (message.visibleTo !== undefined) stored.visibleTo = message.visibleTo;
     if (message.content !== undefined) stored.content = message.content;
+    if (message.mentions !== undefined || message.mentionAll === true || message.replyTo !== undefined) {
+      const mentions = message.mentions === undefined ? null : JSON.stringify(message.mentions);
+      await this.query('messageExtras', [message.conversationId, message.seq, mentions, message.mentionAll === true ? true : null, message.replyTo ?? null]);
+      const mentioned = [...(message.mentions ?? []), ...(message.mentionAll === true ? [''] : [])];
+      if (mentioned.length > 0) await this.query('mentionsInsert', [message.conversationId, message.seq, mentioned]);
+      if (message.mentions !== undefined) stored.mentions = message.mentions;
+      if (message.mentionAll === true) stored.mentionAll = true;
+      if (message.replyTo !== undefined) stored.replyTo = message.replyTo;
+    }
     return stored;
   }
 
@@ -909,11 +1044,16 @@ function filterValues(filter: MessageFilter): unknown[] {
     filter.type === undefined ? null : filter.type === 'system' ? TYPE_SYSTEM : TYPE_USER,
     filter.excludeSender ?? null,
     filter.visibleTo ?? null,
+    filter.unrecalledOnly === true,
+    filter.hiddenFor ?? null,
+    filter.mentioning ?? null,
   ];
 }
 
 function toUser(row: UserDbRow): UserRow {
-  return { id: row.id, name: row.name, createdAt: row.created_at, tokensValidAfter: row.tokens_valid_after };
+  const user: UserRow = { id: row.id, name: row.name, createdAt: row.created_at, tokensValidAfter: row.tokens_valid_after };
+  if (row.read_receipts_off) user.readReceiptsOff = true;
+  return user;
 }
 
 function toConversation(row: ConversationDbRow): ConversationRow {
@@ -928,6 +1068,7 @@ function toConversation(row: ConversationDbRow): ConversationRow {
     updatedAt: row.updated_at,
   };
   if (row.closed_at !== null) conversation.closedAt = row.closed_at;
+  if (row.recalls > 0) conversation.recalls = row.recalls;
   if (row.peer_a !== null && row.peer_b !== null) conversation.peerIds = [row.peer_a, row.peer_b];
   if (row.attributes !== null) conversation.attributes = row.attributes;
   return conversation;
@@ -948,6 +1089,8 @@ function toMember(row: MemberDbRow): MemberRow {
   if (row.muted_until > 0) member.mutedUntil = row.muted_until;
   if (row.pinned_at > 0) member.pinnedAt = row.pinned_at;
   if (row.draft !== '') member.draft = row.draft;
+  if (row.delivered_seq > 0) member.deliveredSeq = row.delivered_seq;
+  if (row.hidden_count > 0) member.hiddenCount = row.hidden_count;
   return member;
 }
 
@@ -959,6 +1102,19 @@ function bytes(buffer: Buffer): Uint8Array {
 /** Bytes to write as a bytea parameter (pg wants a Buffer); no copy. */
 function toBuffer(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/**
+ * A tsquery for the phrases: each word quoted (so nothing in it is query
+ * syntax), a phrase's words side by side, all phrases required, the last
+ * word a prefix.
+ */
+function tsQuery(phrases: MessageSearch['phrases']): string {
+  const quote = (word: string) => `'${word.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`;
+  const last = phrases.length - 1;
+  return phrases
+    .map((words, index) => `(${words.map((word, at) => quote(word) + (index === last && at === words.length - 1 ? ':*' : '')).join(' <-> ')})`)
+    .join(' & ');
 }
 
 function toMessage(row: MessageDbRow): StoredMessage {
@@ -975,6 +1131,11 @@ function toMessage(row: MessageDbRow): StoredMessage {
   if (row.data !== null) message.data = bytes(row.data);
   if (row.visible_to !== null) message.visibleTo = row.visible_to;
   if (row.content !== null) message.content = MessageContent.decode(row.content);
+  if (row.recalled_at !== null) message.recalledAt = row.recalled_at;
+  if (row.edited_at !== null) message.editedAt = row.edited_at;
+  if (row.mentions !== null) message.mentions = row.mentions;
+  if (row.mention_all === true) message.mentionAll = true;
+  if (row.reply_to !== null) message.replyTo = row.reply_to;
   return message;
 }
 

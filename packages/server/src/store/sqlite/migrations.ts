@@ -9,12 +9,14 @@
  * for seq ranges and one for idempotent sends.
  */
 import type Database from 'better-sqlite3';
-import { ParleyError } from '@parley/protocol';
+import { MessageContent, ParleyError, searchIndexWords, searchableText } from '@parley/protocol';
 
 interface Migration {
   version: number;
   description: string;
   sql: string;
+  /** Runs after `sql`, in the same transaction: for data SQL alone cannot compute. */
+  backfill?: (db: Database.Database) => void;
 }
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -228,6 +230,105 @@ ALTER TABLE members ADD COLUMN pinned_at INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE members ADD COLUMN draft TEXT NOT NULL DEFAULT '';
 `,
   },
+  {
+    version: 10,
+    // Full-text search (services/search.ts). The domain indexes words it has
+    // already folded and split (@parley/protocol search-text.ts), the same
+    // words it gives PostgreSQL, so FTS5 only compares them: unicode61 with
+    // remove_diacritics 0, because folding again here would make SQLite
+    // match what PostgreSQL does not (unicode61 also strips the stroke from
+    // "ø"). Not the trigram tokenizer: it matches inside words but never a
+    // query under 3 characters, which leaves out most Chinese and Japanese
+    // words; the domain indexes those scripts a character at a time instead
+    // and matches a query's characters as a phrase. Contentless (the text is
+    // in messages) with contentless_delete, so a message can leave the index.
+    // The rowid is the message's mid. Existing user messages of direct and
+    // group conversations are indexed here, as the domain indexes new ones.
+    description: 'full-text message search',
+    sql: `
+CREATE VIRTUAL TABLE message_search USING fts5(words, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 0');
+`,
+    backfill: (db) => {
+      const USER = 1;
+      const ROOM = 3;
+      const page = db.prepare<[number, number, number], { mid: number; text: string | null; content: Buffer | null }>(
+        'SELECT m.mid, m.text, m.content FROM messages m JOIN conversations c ON c.cid = m.cid WHERE m.mid > ? AND m.type = ? AND c.kind <> ? ORDER BY m.mid LIMIT 1000',
+      );
+      const insert = db.prepare('INSERT INTO message_search(rowid, words) VALUES (?, ?)');
+      let after = 0;
+      for (;;) {
+        const rows = page.all(after, USER, ROOM);
+        if (rows.length === 0) break;
+        for (const row of rows) {
+          const content = row.content === null ? undefined : MessageContent.decode(row.content);
+          const words = searchIndexWords(searchableText(row.text ?? undefined, content));
+          if (words !== '') insert.run(row.mid, words);
+        }
+        after = (rows[rows.length - 1] as { mid: number }).mid;
+      }
+    },
+  },
+  {
+    version: 11,
+    // Receipts (services/receipts.ts): how far each member's devices have
+    // received, beside the read position, so a receipt is derived from two
+    // positions per member instead of a row per message per member; and
+    // whether a user shares when they read.
+    description: 'receipts: delivered positions, read receipts setting',
+    sql: `
+ALTER TABLE members ADD COLUMN delivered_seq INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN read_receipts_off INTEGER NOT NULL DEFAULT 0;
+`,
+  },
+  {
+    version: 12,
+    // Recall, edit and delete for me (services/amendments.ts). A recalled
+    // or edited message is changed in place and stamped; earlier texts of an
+    // edited one are kept beside it (its history, dropped on recall); what a
+    // user deleted for themselves is a row per user and message, written
+    // only when they do, and so is each reaction. A message's mentions are
+    // kept on it and, one row per mentioned user (the empty user: everyone),
+    // beside it, for counting unread mentions. `recalls` and
+    // `hidden_count` change whenever a message stops counting as unread, so
+    // counts cached before are not reused.
+    description: 'recall, edit, delete for me, reactions, mentions and replies',
+    sql: `
+ALTER TABLE messages ADD COLUMN recalled_at INTEGER;
+ALTER TABLE messages ADD COLUMN edited_at INTEGER;
+ALTER TABLE conversations ADD COLUMN recalls INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE members ADD COLUMN hidden_count INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE message_edits (
+  cid INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  text TEXT NOT NULL,
+  written_at INTEGER NOT NULL
+);
+CREATE INDEX message_edits_of ON message_edits(cid, seq, written_at);
+CREATE TABLE hidden_messages (
+  uid INTEGER NOT NULL,
+  cid INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  PRIMARY KEY (uid, cid, seq)
+) WITHOUT ROWID;
+ALTER TABLE messages ADD COLUMN mentions TEXT;
+ALTER TABLE messages ADD COLUMN mention_all INTEGER;
+ALTER TABLE messages ADD COLUMN reply_to INTEGER;
+CREATE TABLE message_mentions (
+  cid INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  uid INTEGER NOT NULL,
+  PRIMARY KEY (cid, seq, uid)
+) WITHOUT ROWID;
+CREATE TABLE reactions (
+  cid INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  uid INTEGER NOT NULL,
+  emoji TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  PRIMARY KEY (cid, seq, uid, emoji)
+) WITHOUT ROWID;
+`,
+  },
 ];
 
 /** Brings the database to the latest schema; returns the versions applied. */
@@ -242,6 +343,7 @@ export function migrate(db: Database.Database): number[] {
     for (const migration of MIGRATIONS) {
       if (migration.version <= current) continue;
       db.exec(migration.sql);
+      migration.backfill?.(db);
       applied.push(migration.version);
     }
     if (applied.length > 0) db.pragma(`user_version = ${latest}`);

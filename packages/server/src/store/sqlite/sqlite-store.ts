@@ -23,17 +23,21 @@ import Database from 'better-sqlite3';
 import { type MediaKind, MessageContent, ParleyError } from '@parley/protocol';
 import type {
   ConversationKindName,
+  ConversationPatch,
   ConversationRow,
   FeedCursor,
   FeedMessage,
   FeedPosition,
   MediaReference,
   MediaRow,
+  MemberPatch,
   MemberRow,
   MembershipQuery,
   Membership,
   MessageFilter,
   MessageQuery,
+  MessageSearch,
+  ReactionCount,
   RecentQuery,
   RoomPersonRow,
   NewMessage,
@@ -41,6 +45,8 @@ import type {
   Store,
   StoreTx,
   StoredMessage,
+  TextVersion,
+  UserPatch,
   UserRow,
   UserSearch,
   WebPushSubscriptionRow,
@@ -77,6 +83,11 @@ interface MessageDbRow {
   created_at: number;
   content: Buffer | null;
   version: number | null;
+  recalled_at: number | null;
+  edited_at: number | null;
+  mentions: string | null;
+  mention_all: number | null;
+  reply_to: number | null;
 }
 
 interface MediaDbRow {
@@ -110,6 +121,7 @@ interface ConversationDbRow {
   updated_at: number;
   closed_at: number | null;
   attributes: string | null;
+  recalls: number;
 }
 
 interface WebPushSubscriptionDbRow {
@@ -139,6 +151,8 @@ interface MemberDbRow {
   muted_until: number;
   pinned_at: number;
   draft: string;
+  delivered_seq: number;
+  hidden_count: number;
 }
 
 interface UserDbRow {
@@ -147,6 +161,7 @@ interface UserDbRow {
   name: string;
   created_at: number;
   tokens_valid_after: number;
+  read_receipts_off: number;
 }
 
 interface WriteUnit {
@@ -170,8 +185,8 @@ const NO_ROW = -1;
 const ROLE_TO_INT: Record<MemberRole, number> = { member: 1, admin: 2, owner: 3 };
 const roleFromInt = (value: number): MemberRole => (value === 3 ? 'owner' : value === 2 ? 'admin' : 'member');
 
-const MEMBERSHIP_COLUMNS = `m.cid, m.uid, m.role, m.first_seq, m.left_seq, m.read_seq, m.joined_at, m.absences, m.muted_until, m.pinned_at, m.draft,
-  c.id, c.kind, c.name, c.subject, c.peer_a, c.peer_b, c.last_seq, c.member_count, c.created_at, c.updated_at, c.closed_at, c.attributes`;
+const MEMBERSHIP_COLUMNS = `m.cid, m.uid, m.role, m.first_seq, m.left_seq, m.read_seq, m.joined_at, m.absences, m.muted_until, m.pinned_at, m.draft, m.delivered_seq, m.hidden_count,
+  c.id, c.kind, c.name, c.subject, c.peer_a, c.peer_b, c.last_seq, c.member_count, c.created_at, c.updated_at, c.closed_at, c.attributes, c.recalls`;
 
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
@@ -222,15 +237,17 @@ export class SqliteStore implements Store {
       rollbackToSavepoint: db.prepare('ROLLBACK TO unit'),
       metaGet: db.prepare<[string], { value: number }>('SELECT value FROM meta WHERE key = ?'),
       metaSet: db.prepare('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
-      userById: db.prepare<[string], UserDbRow>('SELECT uid, id, name, created_at, tokens_valid_after FROM users WHERE id = ?'),
+      userById: db.prepare<[string], UserDbRow>('SELECT uid, id, name, created_at, tokens_valid_after, read_receipts_off FROM users WHERE id = ?'),
       // LIKE ignores ASCII case in SQLite; the backslash escapes the query's own % and _.
       userSearch: db.prepare<[string, string, string, number], UserDbRow>(
-        "SELECT uid, id, name, created_at, tokens_valid_after FROM users WHERE id > ? AND (id LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\') ORDER BY id LIMIT ?",
+        "SELECT uid, id, name, created_at, tokens_valid_after, read_receipts_off FROM users WHERE id > ? AND (id LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\') ORDER BY id LIMIT ?",
       ),
       userByUid: db.prepare<[number], { id: string }>('SELECT id FROM users WHERE uid = ?'),
       userCount: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM users'),
       userInsert: db.prepare('INSERT INTO users(id, name, created_at, tokens_valid_after) VALUES (?, ?, ?, ?)'),
-      userUpdate: db.prepare('UPDATE users SET name = coalesce(?, name), tokens_valid_after = coalesce(?, tokens_valid_after) WHERE uid = ?'),
+      userUpdate: db.prepare(
+        'UPDATE users SET name = coalesce(?, name), tokens_valid_after = coalesce(?, tokens_valid_after), read_receipts_off = coalesce(?, read_receipts_off) WHERE uid = ?',
+      ),
       conversationById: db.prepare<[string], ConversationDbRow>('SELECT * FROM conversations WHERE id = ?'),
       conversationByCid: db.prepare<[number], { id: string }>('SELECT id FROM conversations WHERE cid = ?'),
       conversationInsert: db.prepare(
@@ -239,7 +256,8 @@ export class SqliteStore implements Store {
       ),
       conversationUpdate: db.prepare(
         `UPDATE conversations SET name = coalesce(?, name), last_seq = coalesce(?, last_seq), updated_at = coalesce(?, updated_at),
-         member_count = coalesce(?, member_count), closed_at = coalesce(?, closed_at), attributes = coalesce(?, attributes), version = ? WHERE cid = ?`,
+         member_count = coalesce(?, member_count), closed_at = coalesce(?, closed_at), attributes = coalesce(?, attributes),
+         recalls = coalesce(?, recalls), version = ? WHERE cid = ?`,
       ),
       // Within a commit, conversations by their text id compared bytewise
       // (BINARY, as PostgreSQL's COLLATE "C"), so a position means the same
@@ -290,9 +308,14 @@ export class SqliteStore implements Store {
       ),
       memberUpdate: db.prepare(
         `UPDATE members SET role = coalesce(?, role), left_seq = coalesce(?, left_seq), muted_until = coalesce(?, muted_until),
-         pinned_at = coalesce(?, pinned_at), draft = coalesce(?, draft), version = ? WHERE uid = ? AND cid = ?`,
+         pinned_at = coalesce(?, pinned_at), draft = coalesce(?, draft), hidden_count = coalesce(?, hidden_count), version = ? WHERE uid = ? AND cid = ?`,
       ),
       memberRaiseRead: db.prepare('UPDATE members SET read_seq = ?, version = ? WHERE uid = ? AND cid = ? AND read_seq < ?'),
+      // No version stamp: the member's own devices do not show it, and others ask for receipts.
+      memberRaiseDelivered: db.prepare('UPDATE members SET delivered_seq = ? WHERE uid = ? AND cid = ? AND delivered_seq < ? AND left_seq IS NULL'),
+      sendersBetween: db.prepare<[number, number, number, number, number], { sender: number }>(
+        'SELECT DISTINCT sender FROM messages WHERE cid = ? AND seq BETWEEN ? AND ? AND type = ? AND sender <> 0 LIMIT ?',
+      ),
       activeMembers: db.prepare<[number], MemberDbRow>('SELECT * FROM members WHERE cid = ? AND left_seq IS NULL'),
       activeMemberCount: db.prepare<[number], { n: number }>('SELECT count(*) AS n FROM members WHERE cid = ? AND left_seq IS NULL'),
       pinnedCount: db.prepare<[number], { n: number }>('SELECT count(*) AS n FROM members WHERE uid = ? AND left_seq IS NULL AND pinned_at > 0'),
@@ -305,6 +328,26 @@ export class SqliteStore implements Store {
       messageInsert: db.prepare(
         `INSERT INTO messages(cid, seq, sender, client_msg_id, type, text, data, visible_to, created_at, version, content)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      searchInsert: db.prepare('INSERT INTO message_search(rowid, words) VALUES (?, ?)'),
+      searchDelete: db.prepare('DELETE FROM message_search WHERE rowid = (SELECT mid FROM messages WHERE cid = ? AND seq = ?)'),
+      searchReplace: db.prepare('INSERT INTO message_search(rowid, words) SELECT mid, ? FROM messages WHERE cid = ? AND seq = ?'),
+      // FTS5 hands the matches out newest first (by rowid, the mid) and stops
+      // once the page is full; each is checked against the readable ranges
+      // beside the match, so a page is never short while more readable
+      // matches exist. The conversation test (an IN list, looked up in a
+      // B-tree built once) turns away matches in other conversations before
+      // the ranges are scanned.
+      messageSearch: db.prepare<SearchParameters, MessageDbRow>(
+        `WITH readable(cid, low, high) AS MATERIALIZED (SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(@ranges))
+         SELECT m.* FROM message_search s JOIN messages m ON m.mid = s.rowid
+         WHERE s.words MATCH @match AND s.rowid < @before
+           AND m.cid IN (SELECT cid FROM readable)
+           AND (@type IS NULL OR m.type = @type)
+           AND (@visible IS NULL OR m.visible_to IS NULL OR m.visible_to = @visible)
+           AND (@hidden IS NULL OR NOT EXISTS (SELECT 1 FROM hidden_messages h WHERE h.uid = @hidden AND h.cid = m.cid AND h.seq = m.seq))
+           AND EXISTS (SELECT 1 FROM readable r WHERE r.cid = m.cid AND m.seq BETWEEN r.low AND r.high)
+         ORDER BY s.rowid DESC LIMIT @limit`,
       ),
       media: db.prepare<[string], MediaDbRow>('SELECT * FROM media WHERE id = ?'),
       ownMedia: db.prepare<[number, string, string], MediaDbRow>('SELECT * FROM media WHERE owner = ? AND blob = ? AND kind = ? LIMIT 1'),
@@ -327,6 +370,25 @@ export class SqliteStore implements Store {
         'SELECT * FROM messages WHERE cid = ? AND seq > ? AND seq <= ? ORDER BY seq DESC LIMIT ?',
       ),
       messageCount: db.prepare<MessageParameters, { n: number }>(`SELECT count(*) AS n FROM messages WHERE ${MESSAGE_FILTER}`),
+      messageRecall: db.prepare('UPDATE messages SET text = NULL, data = NULL, content = NULL, recalled_at = ? WHERE cid = ? AND seq = ? AND recalled_at IS NULL'),
+      messageEdit: db.prepare('UPDATE messages SET text = ?, edited_at = ? WHERE cid = ? AND seq = ? AND recalled_at IS NULL'),
+      // The text being replaced, stamped with when it was written.
+      textVersionKeep: db.prepare(
+        'INSERT INTO message_edits(cid, seq, text, written_at) SELECT cid, seq, text, coalesce(edited_at, created_at) FROM messages WHERE cid = ? AND seq = ? AND text IS NOT NULL',
+      ),
+      textVersionsDrop: db.prepare('DELETE FROM message_edits WHERE cid = ? AND seq = ?'),
+      textVersions: db.prepare<[number, number], { text: string; written_at: number }>('SELECT text, written_at FROM message_edits WHERE cid = ? AND seq = ? ORDER BY written_at, rowid'),
+      hiddenInsert: db.prepare('INSERT OR IGNORE INTO hidden_messages(uid, cid, seq) VALUES (?, ?, ?)'),
+      reactionInsert: db.prepare('INSERT OR IGNORE INTO reactions(cid, seq, uid, emoji, at) VALUES (?, ?, ?, ?, ?)'),
+      reactionDelete: db.prepare('DELETE FROM reactions WHERE cid = ? AND seq = ? AND uid = ? AND emoji = ?'),
+      reactionsDrop: db.prepare('DELETE FROM reactions WHERE cid = ? AND seq = ?'),
+      messageExtras: db.prepare('UPDATE messages SET mentions = ?, mention_all = ?, reply_to = ? WHERE cid = ? AND seq = ?'),
+      mentionInsert: db.prepare('INSERT OR IGNORE INTO message_mentions(cid, seq, uid) VALUES (?, ?, ?)'),
+      reactionsIn: db.prepare<[number, number, number, number], { seq: number; emoji: string; n: number; mine: number }>(
+        `SELECT seq, emoji, count(*) AS n, max(uid = ?) AS mine FROM reactions WHERE cid = ? AND seq BETWEEN ? AND ?
+         GROUP BY seq, emoji ORDER BY seq, n DESC, min(at), emoji`,
+      ),
+      hiddenSeqs: db.prepare<[number, number, number, number], { seq: number }>('SELECT seq FROM hidden_messages WHERE uid = ? AND cid = ? AND seq BETWEEN ? AND ? ORDER BY seq'),
       passwordHash: db.prepare<[number], { password_hash: string }>('SELECT password_hash FROM dev_credentials WHERE uid = ?'),
       passwordInsert: db.prepare('INSERT INTO dev_credentials(uid, password_hash, created_at) VALUES (?, ?, ?)'),
       passwordReplace: db.prepare(
@@ -506,7 +568,9 @@ export class SqliteStore implements Store {
   // ---- row mapping ----
 
   private toUser(row: UserDbRow): UserRow {
-    return { id: row.id, name: row.name, createdAt: row.created_at, tokensValidAfter: row.tokens_valid_after };
+    const user: UserRow = { id: row.id, name: row.name, createdAt: row.created_at, tokensValidAfter: row.tokens_valid_after };
+    if (row.read_receipts_off === 1) user.readReceiptsOff = true;
+    return user;
   }
 
   private toConversation(row: ConversationDbRow): ConversationRow {
@@ -521,6 +585,7 @@ export class SqliteStore implements Store {
       updatedAt: row.updated_at,
     };
     if (row.closed_at !== null) conversation.closedAt = row.closed_at;
+    if (row.recalls > 0) conversation.recalls = row.recalls;
     if (row.peer_a !== null && row.peer_b !== null) conversation.peerIds = [this.userOf(row.peer_a), this.userOf(row.peer_b)];
     if (row.attributes !== null) conversation.attributes = JSON.parse(row.attributes) as Record<string, string>;
     return conversation;
@@ -541,6 +606,8 @@ export class SqliteStore implements Store {
     if (row.muted_until > 0) member.mutedUntil = row.muted_until;
     if (row.pinned_at > 0) member.pinnedAt = row.pinned_at;
     if (row.draft !== '') member.draft = row.draft;
+    if (row.delivered_seq > 0) member.deliveredSeq = row.delivered_seq;
+    if (row.hidden_count > 0) member.hiddenCount = row.hidden_count;
     return member;
   }
 
@@ -558,6 +625,11 @@ export class SqliteStore implements Store {
     if (row.data !== null) message.data = new Uint8Array(row.data.buffer, row.data.byteOffset, row.data.byteLength);
     if (row.visible_to !== null) message.visibleTo = this.userOf(row.visible_to);
     if (row.content !== null) message.content = MessageContent.decode(row.content);
+    if (row.recalled_at !== null) message.recalledAt = row.recalled_at;
+    if (row.edited_at !== null) message.editedAt = row.edited_at;
+    if (row.mentions !== null) message.mentions = JSON.parse(row.mentions) as string[];
+    if (row.mention_all === 1) message.mentionAll = true;
+    if (row.reply_to !== null) message.replyTo = row.reply_to;
     return message;
   }
 
@@ -677,6 +749,9 @@ export class SqliteStore implements Store {
       type: filter.type === undefined ? null : filter.type === 'system' ? TYPE_SYSTEM : TYPE_USER,
       exclude: filter.excludeSender === undefined ? null : (this.findUid(filter.excludeSender) ?? NO_ROW),
       visible: filter.visibleTo === undefined ? null : (this.findUid(filter.visibleTo) ?? NO_ROW),
+      unrecalled: filter.unrecalledOnly === true ? 1 : null,
+      hidden: filter.hiddenFor === undefined ? null : (this.findUid(filter.hiddenFor) ?? NO_ROW),
+      mentioning: filter.mentioning === undefined ? null : (this.findUid(filter.mentioning) ?? NO_ROW),
     };
   }
 
@@ -768,6 +843,28 @@ export class SqliteStore implements Store {
   }
 
   /** @internal */
+  readMessageSearch(search: MessageSearch): StoredMessage[] {
+    const ranges: Array<[number, number, number]> = [];
+    for (const range of search.ranges) {
+      const cid = this.findCid(range.conversationId);
+      if (cid !== undefined && range.from <= range.through) ranges.push([cid, range.from, range.through]);
+    }
+    if (search.phrases.length === 0 || ranges.length === 0 || search.limit <= 0) return [];
+    const visible = search.visibleTo === undefined ? null : (this.findUid(search.visibleTo) ?? NO_ROW);
+    return this.statements.messageSearch
+      .all({
+        match: ftsMatch(search.phrases),
+        ranges: JSON.stringify(ranges),
+        before: search.beforeId === undefined ? Number.MAX_SAFE_INTEGER : Number(search.beforeId),
+        type: search.type === undefined ? null : search.type === 'system' ? TYPE_SYSTEM : TYPE_USER,
+        visible,
+        hidden: search.hiddenFor === undefined ? null : (this.findUid(search.hiddenFor) ?? NO_ROW),
+        limit: search.limit,
+      })
+      .map((row) => this.toMessage(row));
+  }
+
+  /** @internal */
   readRecentMessages(query: RecentQuery): StoredMessage[] {
     const cid = this.findCid(query.conversationId);
     if (cid === undefined || query.limit <= 0 || query.toSeq <= query.afterSeq) return [];
@@ -836,6 +933,26 @@ export class SqliteStore implements Store {
     return this.readActiveMembers(conversationId);
   }
 
+  async senderIdsBetween(conversationId: string, fromSeq: number, toSeq: number, limit: number): Promise<string[]> {
+    await this.settled();
+    return this.readSendersBetween(conversationId, fromSeq, toSeq, limit);
+  }
+
+  async textVersions(conversationId: string, seq: number): Promise<TextVersion[]> {
+    await this.settled();
+    return this.readTextVersions(conversationId, seq);
+  }
+
+  async reactionsIn(conversationId: string, fromSeq: number, toSeq: number, readerId: string): Promise<ReactionCount[]> {
+    await this.settled();
+    return this.readReactionsIn(conversationId, fromSeq, toSeq, readerId);
+  }
+
+  async hiddenSeqs(userId: string, conversationId: string, fromSeq: number, toSeq: number): Promise<number[]> {
+    await this.settled();
+    return this.readHiddenSeqs(userId, conversationId, fromSeq, toSeq);
+  }
+
   async countActiveMembers(conversationId: string): Promise<number> {
     await this.settled();
     return this.readActiveMemberCount(conversationId);
@@ -864,6 +981,11 @@ export class SqliteStore implements Store {
   async recentMessages(query: RecentQuery): Promise<StoredMessage[]> {
     await this.settled();
     return this.readRecentMessages(query);
+  }
+
+  async searchMessages(search: MessageSearch): Promise<StoredMessage[]> {
+    await this.settled();
+    return this.readMessageSearch(search);
   }
 
   async countMessages(filter: MessageFilter): Promise<number> {
@@ -995,8 +1117,9 @@ export class SqliteStore implements Store {
   }
 
   /** @internal */
-  doUpdateUser(id: string, patch: Partial<Pick<UserRow, 'name' | 'tokensValidAfter'>>): void {
-    this.statements.userUpdate.run(patch.name ?? null, patch.tokensValidAfter ?? null, this.uidOf(id));
+  doUpdateUser(id: string, patch: UserPatch): void {
+    const readReceiptsOff = patch.readReceiptsOff === undefined ? null : patch.readReceiptsOff ? 1 : 0;
+    this.statements.userUpdate.run(patch.name ?? null, patch.tokensValidAfter ?? null, readReceiptsOff, this.uidOf(id));
   }
 
   /** @internal */
@@ -1021,7 +1144,7 @@ export class SqliteStore implements Store {
   }
 
   /** @internal */
-  doUpdateConversation(id: string, patch: Partial<Pick<ConversationRow, 'name' | 'lastSeq' | 'updatedAt' | 'memberCount' | 'closedAt' | 'attributes'>>): void {
+  doUpdateConversation(id: string, patch: ConversationPatch): void {
     this.statements.conversationUpdate.run(
       patch.name ?? null,
       patch.lastSeq ?? null,
@@ -1029,6 +1152,7 @@ export class SqliteStore implements Store {
       patch.memberCount ?? null,
       patch.closedAt ?? null,
       patch.attributes === undefined ? null : JSON.stringify(patch.attributes),
+      patch.recalls ?? null,
       this.batchVersion,
       this.cidOf(id),
     );
@@ -1050,17 +1174,89 @@ export class SqliteStore implements Store {
   }
 
   /** @internal */
-  doUpdateMember(conversationId: string, userId: string, patch: Partial<Pick<MemberRow, 'role' | 'leftSeq' | 'mutedUntil' | 'pinnedAt' | 'draft'>>): void {
+  doUpdateMember(conversationId: string, userId: string, patch: MemberPatch): void {
     this.statements.memberUpdate.run(
       patch.role === undefined ? null : ROLE_TO_INT[patch.role],
       patch.leftSeq ?? null,
       patch.mutedUntil ?? null,
       patch.pinnedAt ?? null,
       patch.draft ?? null,
+      patch.hiddenCount ?? null,
       this.batchVersion,
       this.uidOf(userId),
       this.cidOf(conversationId),
     );
+  }
+
+  /** @internal */
+  doRecallMessage(conversationId: string, seq: number, at: number): boolean {
+    const cid = this.cidOf(conversationId);
+    const changed = this.statements.messageRecall.run(at, cid, seq).changes > 0;
+    if (changed) {
+      this.statements.textVersionsDrop.run(cid, seq);
+      this.statements.reactionsDrop.run(cid, seq);
+      this.statements.searchDelete.run(cid, seq);
+    }
+    return changed;
+  }
+
+  /** @internal */
+  doEditMessage(conversationId: string, seq: number, text: string, at: number, searchWords?: string): boolean {
+    const cid = this.cidOf(conversationId);
+    this.statements.textVersionKeep.run(cid, seq);
+    if (this.statements.messageEdit.run(text, at, cid, seq).changes === 0) return false;
+    this.statements.searchDelete.run(cid, seq);
+    if (searchWords !== undefined && searchWords !== '') this.statements.searchReplace.run(searchWords, cid, seq);
+    return true;
+  }
+
+  /** @internal */
+  doHideMessage(userId: string, conversationId: string, seq: number): boolean {
+    return this.statements.hiddenInsert.run(this.uidOf(userId), this.cidOf(conversationId), seq).changes > 0;
+  }
+
+  /** @internal */
+  doSetReaction(conversationId: string, seq: number, userId: string, emoji: string, add: boolean, at: number): boolean {
+    const cid = this.cidOf(conversationId);
+    const uid = this.uidOf(userId);
+    return (add ? this.statements.reactionInsert.run(cid, seq, uid, emoji, at) : this.statements.reactionDelete.run(cid, seq, uid, emoji)).changes > 0;
+  }
+
+  /** @internal */
+  readReactionsIn(conversationId: string, fromSeq: number, toSeq: number, readerId: string): ReactionCount[] {
+    const cid = this.findCid(conversationId);
+    if (cid === undefined) return [];
+    const reader = this.findUid(readerId) ?? NO_ROW;
+    return this.statements.reactionsIn.all(reader, cid, fromSeq, toSeq).map((row) => ({ seq: row.seq, emoji: row.emoji, count: row.n, mine: row.mine === 1 }));
+  }
+
+  /** @internal */
+  readTextVersions(conversationId: string, seq: number): TextVersion[] {
+    const cid = this.findCid(conversationId);
+    if (cid === undefined) return [];
+    return this.statements.textVersions.all(cid, seq).map((row) => ({ text: row.text, at: row.written_at }));
+  }
+
+  /** @internal */
+  readHiddenSeqs(userId: string, conversationId: string, fromSeq: number, toSeq: number): number[] {
+    const uid = this.findUid(userId);
+    const cid = this.findCid(conversationId);
+    if (uid === undefined || cid === undefined) return [];
+    return this.statements.hiddenSeqs.all(uid, cid, fromSeq, toSeq).map((row) => row.seq);
+  }
+
+  /** @internal */
+  doRaiseDeliveredSeq(conversationId: string, userId: string, seq: number): void {
+    const uid = this.findUid(userId);
+    const cid = this.findCid(conversationId);
+    if (uid !== undefined && cid !== undefined) this.statements.memberRaiseDelivered.run(seq, uid, cid, seq);
+  }
+
+  /** @internal */
+  readSendersBetween(conversationId: string, fromSeq: number, toSeq: number, limit: number): string[] {
+    const cid = this.findCid(conversationId);
+    if (cid === undefined) return [];
+    return this.statements.sendersBetween.all(cid, fromSeq, toSeq, TYPE_USER, limit).map((row) => this.userOf(row.sender));
   }
 
   /** @internal */
@@ -1093,6 +1289,7 @@ export class SqliteStore implements Store {
       const what = String((error as Error).message).includes('client_msg_id') ? 'clientMsgId was already used' : `seq ${message.seq} is taken`;
       throw new ParleyError('CONFLICT', what, { cause: error });
     }
+    if (message.searchWords !== undefined && message.searchWords !== '') this.statements.searchInsert.run(info.lastInsertRowid, message.searchWords);
     const stored: StoredMessage = {
       id: String(info.lastInsertRowid),
       conversationId: message.conversationId,
@@ -1107,6 +1304,21 @@ export class SqliteStore implements Store {
     if (message.data !== undefined) stored.data = message.data;
     if (message.visibleTo !== undefined) stored.visibleTo = message.visibleTo;
     if (message.content !== undefined) stored.content = message.content;
+    if (message.mentions !== undefined || message.mentionAll === true || message.replyTo !== undefined) {
+      this.statements.messageExtras.run(
+        message.mentions === undefined ? null : JSON.stringify(message.mentions),
+        message.mentionAll === true ? 1 : null,
+        message.replyTo ?? null,
+        cid,
+        message.seq,
+      );
+      for (const userId of message.mentions ?? []) this.statements.mentionInsert.run(cid, message.seq, this.uidOf(userId));
+      // uid 0 is no user: it stands for everyone.
+      if (message.mentionAll === true) this.statements.mentionInsert.run(cid, message.seq, 0);
+      if (message.mentions !== undefined) stored.mentions = message.mentions;
+      if (message.mentionAll === true) stored.mentionAll = true;
+      if (message.replyTo !== undefined) stored.replyTo = message.replyTo;
+    }
     return stored;
   }
 
@@ -1143,7 +1355,29 @@ export class SqliteStore implements Store {
 const MESSAGE_FILTER = `cid = @cid AND seq >= @from AND seq <= @to
   AND (@type IS NULL OR type = @type)
   AND (@exclude IS NULL OR sender <> @exclude)
-  AND (@visible IS NULL OR visible_to IS NULL OR visible_to = @visible)`;
+  AND (@visible IS NULL OR visible_to IS NULL OR visible_to = @visible)
+  AND (@unrecalled IS NULL OR recalled_at IS NULL)
+  AND (@hidden IS NULL OR NOT EXISTS (SELECT 1 FROM hidden_messages h WHERE h.uid = @hidden AND h.cid = messages.cid AND h.seq = messages.seq))
+  AND (@mentioning IS NULL OR EXISTS (SELECT 1 FROM message_mentions mm WHERE mm.cid = messages.cid AND mm.seq = messages.seq AND mm.uid IN (@mentioning, 0)))`;
+
+interface SearchParameters {
+  match: string;
+  /** JSON [[cid, from, through], ...]. */
+  ranges: string;
+  before: number;
+  type: number | null;
+  visible: number | null;
+  hidden: number | null;
+  limit: number;
+}
+
+/**
+ * An FTS5 query for the phrases: each one quoted (so nothing in it is query
+ * syntax), all required, the last word a prefix.
+ */
+function ftsMatch(phrases: MessageSearch['phrases']): string {
+  return `${phrases.map((words) => `"${words.join(' ').replaceAll('"', '""')}"`).join(' AND ')}*`;
+}
 
 interface MessageParameters {
   cid: number;
@@ -1152,6 +1386,9 @@ interface MessageParameters {
   type: number | null;
   exclude: number | null;
   visible: number | null;
+  unrecalled: number | null;
+  hidden: number | null;
+  mentioning: number | null;
 }
 
 /**
@@ -1183,6 +1420,7 @@ class SqliteTx implements StoreTx {
   async activeMembers(conversationId: string) { return this.s.readActiveMembers(conversationId); }
   async countActiveMembers(conversationId: string) { return this.s.readActiveMemberCount(conversationId); }
   async countPinned(userId: string) { return this.s.readPinnedCount(userId); }
+  async senderIdsBetween(conversationId: string, fromSeq: number, toSeq: number, limit: number) { return this.s.readSendersBetween(conversationId, fromSeq, toSeq, limit); }
   async membershipsOf(userId: string, query?: MembershipQuery) { return this.s.readMemberships(userId, query); }
   async messageByClientId(senderId: string, clientMsgId: string) { return this.s.readMessageByClientId(senderId, clientMsgId); }
   async listMessages(query: MessageQuery) { return this.s.readMessages(query); }
@@ -1201,16 +1439,28 @@ class SqliteTx implements StoreTx {
   async putRoomPerson(row: RoomPersonRow) { this.s.doPutRoomPerson(row); }
   async insertMediaReference(mediaId: string, reference: MediaReference) { this.s.doInsertMediaReference(mediaId, reference); }
   async insertUser(row: UserRow) { this.s.doInsertUser(row); }
-  async updateUser(id: string, patch: Partial<Pick<UserRow, 'name' | 'tokensValidAfter'>>) { this.s.doUpdateUser(id, patch); }
+  async updateUser(id: string, patch: UserPatch) { this.s.doUpdateUser(id, patch); }
   async insertConversation(row: ConversationRow) { return this.s.doInsertConversation(row); }
-  async updateConversation(id: string, patch: Partial<Pick<ConversationRow, 'name' | 'lastSeq' | 'updatedAt' | 'memberCount' | 'closedAt' | 'attributes'>>) {
+  async updateConversation(id: string, patch: ConversationPatch) {
     this.s.doUpdateConversation(id, patch);
   }
   async putMember(row: MemberRow) { this.s.doPutMember(row); }
-  async updateMember(conversationId: string, userId: string, patch: Partial<Pick<MemberRow, 'role' | 'leftSeq' | 'mutedUntil' | 'pinnedAt' | 'draft'>>) {
+  async updateMember(conversationId: string, userId: string, patch: MemberPatch) {
     this.s.doUpdateMember(conversationId, userId, patch);
   }
   async raiseReadSeq(conversationId: string, userId: string, seq: number) { this.s.doRaiseReadSeq(conversationId, userId, seq); }
+  async raiseDeliveredSeq(conversationId: string, userId: string, seq: number) { this.s.doRaiseDeliveredSeq(conversationId, userId, seq); }
+  async recallMessage(conversationId: string, seq: number, at: number) { return this.s.doRecallMessage(conversationId, seq, at); }
+  async editMessage(conversationId: string, seq: number, text: string, at: number, searchWords?: string) {
+    return this.s.doEditMessage(conversationId, seq, text, at, searchWords);
+  }
+  async hideMessage(userId: string, conversationId: string, seq: number) { return this.s.doHideMessage(userId, conversationId, seq); }
+  async setReaction(conversationId: string, seq: number, userId: string, emoji: string, add: boolean, at: number) {
+    return this.s.doSetReaction(conversationId, seq, userId, emoji, add, at);
+  }
+  async reactionsIn(conversationId: string, fromSeq: number, toSeq: number, readerId: string) { return this.s.readReactionsIn(conversationId, fromSeq, toSeq, readerId); }
+  async textVersions(conversationId: string, seq: number) { return this.s.readTextVersions(conversationId, seq); }
+  async hiddenSeqs(userId: string, conversationId: string, fromSeq: number, toSeq: number) { return this.s.readHiddenSeqs(userId, conversationId, fromSeq, toSeq); }
   async insertMessage(message: NewMessage) { return this.s.doInsertMessage(message); }
   async insertPasswordHash(userId: string, passwordHash: string, createdAt: number) { this.s.doInsertPasswordHash(userId, passwordHash, createdAt); }
   async replacePasswordHash(userId: string, passwordHash: string, createdAt: number) { this.s.doReplacePasswordHash(userId, passwordHash, createdAt); }
