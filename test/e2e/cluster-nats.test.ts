@@ -50,6 +50,23 @@ describe('two nodes over NATS', { skip }, () => {
     assert.deepEqual(bob.typingIn(crowd), [], 'not a member: nothing');
   });
 
+  test('signals cross nodes, and every node keeps the latest keyed values', async (t) => {
+    const [a, b] = await twoNodes(t, ['ann', 'bob']);
+    const ann = client(t, a, 'ann');
+    const bob = client(t, b, 'bob');
+    await Promise.all([ann.connect(), bob.connect()]);
+    const dm = await ann.direct('bob');
+    const got: string[] = [];
+    bob.on('signal', (signal) => got.push(new TextDecoder().decode(signal.data)));
+    await eventually(() => bob.conversation(dm) !== undefined, 5000, 'bob knows the conversation');
+    for (const text of ['one', 'two', 'three']) ann.signal(dm, 'demo.tick', new TextEncoder().encode(text));
+    ann.signal(dm, 'geo.position', new TextEncoder().encode('here'), { key: 'location' });
+    await eventually(() => got.length === 4, 5000, 'all four on the other node');
+    assert.deepEqual(got, ['one', 'two', 'three', 'here']);
+    const values = await bob.signalValues(dm);
+    assert.deepEqual(values.map((value) => [value.senderId, value.key]), [['ann', 'location']], 'the value is kept on the node bob asks');
+  });
+
   test('receipts cross nodes: delivered and read on one node reach the sender on the other; settings reach every device', async (t) => {
     const [a, b] = await twoNodes(t, ['ann', 'bob']);
     const ann = client(t, a, 'ann');

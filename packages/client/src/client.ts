@@ -34,6 +34,7 @@ import { PushSettings } from './push.js';
 import { MessageSearch } from './search.js';
 import { TypingIndicators } from './typing.js';
 import { amendmentOf } from './amendments.js';
+import { toSignal } from './convert.js';
 import { type MemberReceipt, type MessageReceipts, ReceiptBook } from './receipts.js';
 import { MediaChannel, type OpenSource, type TusUploadConstructor, throwIfCancelled } from './media.js';
 import { Outbox, validateContent, type Transmission } from './outbox.js';
@@ -64,6 +65,8 @@ import type {
   SendOptions,
   UserProfile,
   UserSettings,
+  Signal,
+  SignalOptions,
 } from './types.js';
 
 const DEFAULT_MIN_RECONNECT_DELAY_MS = 250;
@@ -762,6 +765,27 @@ export class ParleyClient {
     return older;
   }
 
+  // ---- signals ----
+
+  /**
+   * Sends an ephemeral event to a conversation's other members (or one of
+   * them): not stored, not queued while offline (returns false then), in
+   * order per sender, dropped past the server's signals_per_second. Batch
+   * high-rate sources (a whiteboard's points per animation frame).
+   */
+  signal(conversationId: string, type: string, data: Uint8Array, options: SignalOptions = {}): boolean {
+    const connection = this.connection;
+    if (connection === undefined || !connection.ready || !this.sessionOpen) return false;
+    connection.notify({ $case: 'signal', value: { conversationId, type, data, toUserId: options.to ?? '', key: options.key ?? '' } });
+    return true;
+  }
+
+  /** The latest keyed signals of a conversation (each member's last location...), newest first. */
+  async signalValues(conversationId: string): Promise<Signal[]> {
+    const result = await this.request({ $case: 'signalValues', value: { conversationId } }, 'idempotent');
+    return result.values.map(toSignal);
+  }
+
   // ---- recall, edit, delete for me ----
 
   /**
@@ -1155,6 +1179,9 @@ export class ParleyClient {
         return;
       case 'userSettings':
         this.applySettings(body.value);
+        return;
+      case 'signalEvent':
+        this.emitter.emit('signal', toSignal(body.value));
         return;
       case 'conversationChanged':
         // Pushes of the messages it counts are queued ahead of it, so this

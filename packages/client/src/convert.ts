@@ -12,10 +12,11 @@ import {
   type Message as WireMessage,
   type MessageContent as WireContent,
   type MediaRef as WireMediaRef,
+  type SignalEvent as WireSignalEvent,
   type SystemEvent as WireSystemEvent,
   parseSystemEventJson,
 } from '@parley/protocol';
-import type { Content, ConversationMember, ConversationSummary, MediaRef, Message, OutgoingContent, Role, SystemEvent } from './types.js';
+import type { Content, ConversationMember, ConversationSummary, MediaRef, Message, OutgoingContent, Role, Signal, SystemEvent } from './types.js';
 
 
 export function toMessage(wire: WireMessage): Message {
@@ -210,4 +211,12 @@ export function toWireContent(content: OutgoingContent): WireContent {
     case 'custom':
       return { kind: { $case: 'custom', value: { type: content.customType, json: JSON.stringify(content.data) } } };
   }
+}
+
+/** A pushed or kept signal as the public type (bytes copied out of the packet). */
+export function toSignal(wire: WireSignalEvent): Signal {
+  const signal: Signal = { conversationId: wire.conversationId, senderId: wire.senderId, type: wire.type, data: new Uint8Array(wire.data), sentAt: wire.sentAt };
+  if (wire.toUserId !== '') signal.to = wire.toUserId;
+  if (wire.key !== '') signal.key = wire.key;
+  return signal;
 }

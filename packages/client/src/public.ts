@@ -21,6 +21,8 @@ export type {
   AmendedMessage,
   CacheEvent,
   Reaction,
+  Signal,
+  SignalOptions,
   ClientEventName,
   ClientEvents,
   ClientState,

@@ -395,6 +395,28 @@ export interface StateChange {
 }
 
 /** Events and their payloads. */
+/** An ephemeral custom event (docs/protocol.md, "Signals"). */
+export interface Signal {
+  conversationId: string;
+  senderId: string;
+  /** The application's name for it ("geo.position"). */
+  type: string;
+  data: Uint8Array;
+  /** Set when it was for one member only. */
+  to?: string;
+  /** Set when it is kept as the sender's latest value for this key. */
+  key?: string;
+  /** Server time it was relayed (ms since the epoch). */
+  sentAt: number;
+}
+
+export interface SignalOptions {
+  /** Only this member gets it. Default: every other member. */
+  to?: string;
+  /** Keep it as your latest value for this key (1-64 characters), for members who ask later; empty data clears it. Default: not kept. */
+  key?: string;
+}
+
 /** A change to an earlier message, from its conversation's stream. */
 export type AmendedMessage = {
   conversationId: string;
@@ -429,6 +451,8 @@ export interface ClientEvents {
   settings: UserSettings;
   /** An earlier message changed: recalled, edited, or deleted by this user for themselves (applyAmendment applies it). */
   amended: AmendedMessage;
+  /** A member sent a signal to a conversation of this user, or to this user (client.signal). */
+  signal: Signal;
   /** A background failure that no promise reports. */
   error: ParleyError;
   /** The local cache (the `cache` option): state restored or discarded, or a failure to read or write it. */

@@ -31,6 +31,7 @@ export {
   MessageType,
   ConversationKind,
   ConversationSummary,
+  SignalEvent,
   Role,
   type Hello,
   type Welcome,

@@ -19,6 +19,7 @@ import { ClusterPresence } from './gateway/cluster-presence.js';
 import { TypingRelay } from './gateway/typing.js';
 import { ROUTED_MEMBERS_MAX } from './services/recipients.js';
 import { ReceiptsRelay } from './gateway/receipts-relay.js';
+import { SignalRelay } from './gateway/signals.js';
 import { ReceiptService } from './services/receipts.js';
 import { MessageAmendments } from './services/amendments.js';
 import { NodeStats } from './gateway/node-stats.js';
@@ -262,6 +263,10 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
       receipts,
       amendments,
       receiptsRelay: { delivered: (session, userId, conversationId, seq) => receiptsRelay.delivered(session, userId, conversationId, seq) },
+      signals: {
+        relay: (session, userId, request) => signalRelay.relay(session, userId, request),
+        valuesOf: (userId, conversationId) => signalRelay.valuesOf(userId, conversationId),
+      },
       directory,
       rooms,
       roomHub,
@@ -283,6 +288,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
   conversations.onMembersChanged((conversationId) => memberLists.invalidate(conversationId));
   const delivery = new Delivery(timedBus, { memberLists, messaging }, gateway.registry, log, gateway);
   const typingRelay: TypingRelay = new TypingRelay({ bus: timedBus, memberLists, sessionsOf: (userId) => gateway.registry.sessionsOf(userId), clock });
+  const signalRelay: SignalRelay = new SignalRelay({ bus: timedBus, memberLists, sessionsOf: (userId) => gateway.registry.sessionsOf(userId), clock });
   const receiptsRelay = new ReceiptsRelay({ bus: timedBus, receipts, sessionsOf: (userId) => gateway.registry.sessionsOf(userId), clock });
   delivery.timePushes(timings.sendDeliver, clock);
   // A single node has no other lists to learn after its start.
@@ -563,6 +569,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
         presence.close();
         typingRelay.close();
         receiptsRelay.close();
+        signalRelay.close();
         await receipts.close();
         busRecovery.close();
         gateway.close();

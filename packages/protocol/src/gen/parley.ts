@@ -236,6 +236,15 @@ export interface Frame {
     { $case: "updateUserSettings"; value: UserSettingsRequest }
     | //
     /**
+     * An ephemeral custom event to a conversation's members or one of them.
+     * No reply; may be sent with request_id 0 (docs/protocol.md, "Signals").
+     */
+    { $case: "signal"; value: SignalRequest }
+    | //
+    /** The latest keyed signals of a conversation; answered with signal_values_result. */
+    { $case: "signalValues"; value: SignalValuesRequest }
+    | //
+    /**
      * Recalls a message for everyone (docs/protocol.md, "Recall, edit,
      * delete for me"); answered with amend_result.
      */
@@ -305,6 +314,10 @@ export interface Frame {
      * when one of them changed the settings.
      */
     { $case: "userSettings"; value: UserSettings }
+    | //
+    /** Pushed: a member sent a signal to the conversation, or to this user. */
+    { $case: "signalEvent"; value: SignalEvent }
+    | { $case: "signalValuesResult"; value: SignalValuesResult }
     | { $case: "amendResult"; value: AmendResult }
     | { $case: "editHistoryResult"; value: EditHistoryResult }
     | undefined;
@@ -362,6 +375,9 @@ export interface Limits {
    * delivery positions are not kept and a receipts request is refused.
    */
   maxReceiptMembers: number;
+  /** Signals: the largest data, and how many one connection may send a second. */
+  maxSignalBytes: number;
+  signalsPerSecond: number;
 }
 
 export interface Ping {
@@ -787,6 +803,46 @@ export interface ReceiptsResult {
 export interface ReceiptsChanged {
   conversationId: string;
   members: MemberReceipt[];
+}
+
+/**
+ * Never stored, never in sync or pull, no unread count, no push
+ * notification; dropped silently past Limits.signals_per_second per
+ * connection or above Limits.max_signal_bytes.
+ */
+export interface SignalRequest {
+  conversationId: string;
+  /** Same rules as CustomContent.type ("iot.switch", "geo.position"). */
+  type: string;
+  data: Uint8Array;
+  /** Only this member gets it. Empty: every other active member. */
+  toUserId: string;
+  /**
+   * Kept as the sender's latest value for this key in the conversation
+   * (1-64 characters), for members who ask later; empty data clears it.
+   * Empty: not kept.
+   */
+  key: string;
+}
+
+export interface SignalEvent {
+  conversationId: string;
+  senderId: string;
+  type: string;
+  data: Uint8Array;
+  toUserId: string;
+  key: string;
+  /** Server time when the signal was relayed (ms since the epoch). */
+  sentAt: number;
+}
+
+export interface SignalValuesRequest {
+  conversationId: string;
+}
+
+/** Every member's latest keyed values not addressed to someone else, newest first. */
+export interface SignalValuesResult {
+  values: SignalEvent[];
 }
 
 /** Fields left out keep their value. */
@@ -1328,6 +1384,12 @@ export const Frame: MessageFns<Frame> = {
       case "updateUserSettings":
         UserSettingsRequest.encode(message.body.value, writer.uint32(282).fork()).join();
         break;
+      case "signal":
+        SignalRequest.encode(message.body.value, writer.uint32(290).fork()).join();
+        break;
+      case "signalValues":
+        SignalValuesRequest.encode(message.body.value, writer.uint32(298).fork()).join();
+        break;
       case "recall":
         RecallRequest.encode(message.body.value, writer.uint32(562).fork()).join();
         break;
@@ -1402,6 +1464,12 @@ export const Frame: MessageFns<Frame> = {
         break;
       case "userSettings":
         UserSettings.encode(message.body.value, writer.uint32(474).fork()).join();
+        break;
+      case "signalEvent":
+        SignalEvent.encode(message.body.value, writer.uint32(482).fork()).join();
+        break;
+      case "signalValuesResult":
+        SignalValuesResult.encode(message.body.value, writer.uint32(490).fork()).join();
         break;
       case "amendResult":
         AmendResult.encode(message.body.value, writer.uint32(642).fork()).join();
@@ -1645,6 +1713,22 @@ export const Frame: MessageFns<Frame> = {
             message.body = { $case: "updateUserSettings", value: UserSettingsRequest.decode(reader, reader.uint32()) };
             continue;
           }
+          case 36: {
+            if (tag !== 290) {
+              break;
+            }
+
+            message.body = { $case: "signal", value: SignalRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 37: {
+            if (tag !== 298) {
+              break;
+            }
+
+            message.body = { $case: "signalValues", value: SignalValuesRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
           case 70: {
             if (tag !== 562) {
               break;
@@ -1843,6 +1927,22 @@ export const Frame: MessageFns<Frame> = {
             }
 
             message.body = { $case: "userSettings", value: UserSettings.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 60: {
+            if (tag !== 482) {
+              break;
+            }
+
+            message.body = { $case: "signalEvent", value: SignalEvent.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 61: {
+            if (tag !== 490) {
+              break;
+            }
+
+            message.body = { $case: "signalValuesResult", value: SignalValuesResult.decode(reader, reader.uint32()) };
             continue;
           }
           case 80: {
@@ -2080,6 +2180,8 @@ function createBaseLimits(): Limits {
     maxDraftChars: 0,
     maxPinned: 0,
     maxReceiptMembers: 0,
+    maxSignalBytes: 0,
+    signalsPerSecond: 0,
   };
 }
 
@@ -2132,6 +2234,12 @@ export const Limits: MessageFns<Limits> = {
     }
     if (message.maxReceiptMembers !== 0) {
       writer.uint32(128).uint32(message.maxReceiptMembers);
+    }
+    if (message.maxSignalBytes !== 0) {
+      writer.uint32(136).uint32(message.maxSignalBytes);
+    }
+    if (message.signalsPerSecond !== 0) {
+      writer.uint32(144).uint32(message.signalsPerSecond);
     }
     return writer;
   },
@@ -2275,6 +2383,22 @@ export const Limits: MessageFns<Limits> = {
             }
 
             message.maxReceiptMembers = reader.uint32();
+            continue;
+          }
+          case 17: {
+            if (tag !== 136) {
+              break;
+            }
+
+            message.maxSignalBytes = reader.uint32();
+            continue;
+          }
+          case 18: {
+            if (tag !== 144) {
+              break;
+            }
+
+            message.signalsPerSecond = reader.uint32();
             continue;
           }
         }
@@ -5203,6 +5327,300 @@ export const ReceiptsChanged: MessageFns<ReceiptsChanged> = {
             }
 
             message.members.push(MemberReceipt.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseSignalRequest(): SignalRequest {
+  return { conversationId: "", type: "", data: new Uint8Array(0), toUserId: "", key: "" };
+}
+
+export const SignalRequest: MessageFns<SignalRequest> = {
+  encode(message: SignalRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.conversationId !== "") {
+      writer.uint32(10).string(message.conversationId);
+    }
+    if (message.type !== "") {
+      writer.uint32(18).string(message.type);
+    }
+    if (message.data.length !== 0) {
+      writer.uint32(26).bytes(message.data);
+    }
+    if (message.toUserId !== "") {
+      writer.uint32(34).string(message.toUserId);
+    }
+    if (message.key !== "") {
+      writer.uint32(42).string(message.key);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SignalRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSignalRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.conversationId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.type = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.data = reader.bytes();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.toUserId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseSignalEvent(): SignalEvent {
+  return { conversationId: "", senderId: "", type: "", data: new Uint8Array(0), toUserId: "", key: "", sentAt: 0 };
+}
+
+export const SignalEvent: MessageFns<SignalEvent> = {
+  encode(message: SignalEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.conversationId !== "") {
+      writer.uint32(10).string(message.conversationId);
+    }
+    if (message.senderId !== "") {
+      writer.uint32(18).string(message.senderId);
+    }
+    if (message.type !== "") {
+      writer.uint32(26).string(message.type);
+    }
+    if (message.data.length !== 0) {
+      writer.uint32(34).bytes(message.data);
+    }
+    if (message.toUserId !== "") {
+      writer.uint32(42).string(message.toUserId);
+    }
+    if (message.key !== "") {
+      writer.uint32(50).string(message.key);
+    }
+    if (message.sentAt !== 0) {
+      writer.uint32(56).uint64(message.sentAt);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SignalEvent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSignalEvent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.conversationId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.senderId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.type = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.data = reader.bytes();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.toUserId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.sentAt = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseSignalValuesRequest(): SignalValuesRequest {
+  return { conversationId: "" };
+}
+
+export const SignalValuesRequest: MessageFns<SignalValuesRequest> = {
+  encode(message: SignalValuesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.conversationId !== "") {
+      writer.uint32(10).string(message.conversationId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SignalValuesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSignalValuesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.conversationId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseSignalValuesResult(): SignalValuesResult {
+  return { values: [] };
+}
+
+export const SignalValuesResult: MessageFns<SignalValuesResult> = {
+  encode(message: SignalValuesResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.values) {
+      SignalEvent.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SignalValuesResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSignalValuesResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.values.push(SignalEvent.decode(reader, reader.uint32()));
             continue;
           }
         }

@@ -4,6 +4,7 @@
  * implements the same interface for clusters. Events are published only after
  * the store committed what they describe.
  */
+import type { SignalEvent } from '@parley/protocol';
 import type { ConversationView, MemberRole, StoredMessage } from '../services/model.js';
 import type { ReceiptRecord, UserSettingsRecord } from '../services/receipts.js';
 import type { RoomEventRecord, RoomViewerRecord } from '../services/rooms.js';
@@ -42,6 +43,12 @@ export type BusEvent =
    * who turned read receipts off, who get the positions without reads.
    */
   | { type: 'receipts'; conversationId: string; receipts: ReceiptRecord[]; recipients: readonly string[]; blind: readonly string[] }
+  /**
+   * A member's signal (gateway/signals.ts). `recipients`: the members it is
+   * for, in small conversations; else every node picks its own members (and
+   * keeps keyed values).
+   */
+  | { type: 'signal'; signal: SignalEvent; recipients?: readonly string[] }
   /** A user changed their account settings: their other devices are told. */
   | { type: 'userSettings'; userId: string; settings: UserSettingsRecord; originSessionId?: string }
   /**
@@ -142,6 +149,8 @@ export function routesOf(event: BusEvent): Array<[route: string, copy: BusEvent]
     case 'membership':
       return event.userIds.map((userId) => [userRoute(userId), { ...event, userIds: [userId] }]);
     case 'typing':
+      return event.recipients?.map((userId) => [userRoute(userId), { ...event, recipients: [userId] }]);
+    case 'signal':
       return event.recipients?.map((userId) => [userRoute(userId), { ...event, recipients: [userId] }]);
     case 'receipts':
       return event.recipients.map((userId) => [userRoute(userId), { ...event, recipients: [userId], blind: event.blind.includes(userId) ? [userId] : [] }]);

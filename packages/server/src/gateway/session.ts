@@ -35,6 +35,7 @@ import type { MessageAmendments } from '../services/amendments.js';
 import type { StoredMessage } from '../services/model.js';
 import type { ReceiptsRelay } from './receipts-relay.js';
 import type { TypingRelay } from './typing.js';
+import { MAX_SIGNAL_BYTES, SIGNALS_PER_SECOND, type SignalRelay } from './signals.js';
 import type { ConversationService } from '../services/conversations.js';
 import type { MediaLimits } from '../services/media.js';
 import { type MessagingService, overloadedError } from '../services/messaging.js';
@@ -105,6 +106,8 @@ export interface GatewayContext {
   /** Recall, edit, delete for me. */
   amendments: MessageAmendments;
   receiptsRelay: Pick<ReceiptsRelay, 'delivered'>;
+  /** Signals (signals.ts): no reply for a signal; signal_values is answered. */
+  signals: Pick<SignalRelay, 'relay' | 'valuesOf'>;
   directory: UserDirectory;
   rooms: RoomService;
   roomHub: RoomHub;
@@ -331,7 +334,7 @@ export class Session {
     }
     // A reply with request_id 0 could not be told from a push, so requests
     // must carry an id; only `delivered` and `typing`, which have no reply, may omit it.
-    if (frame.requestId === 0 && body.$case !== 'delivered' && body.$case !== 'typing') {
+    if (frame.requestId === 0 && body.$case !== 'delivered' && body.$case !== 'typing' && body.$case !== 'signal') {
       this.replyError(0, new ParleyError('BAD_FRAME', `${body.$case} needs a non-zero request_id`));
       return;
     }
@@ -341,6 +344,10 @@ export class Session {
       return;
     }
     this.context.countRequest(body.$case);
+    if (body.$case === 'signal') {
+      this.context.signals.relay(this, this.userId as string, body.value);
+      return;
+    }
     if (body.$case === 'delivered') {
       this.context.receiptsRelay.delivered(this, this.userId as string, body.value.conversationId, body.value.seq);
       return;
@@ -449,6 +456,8 @@ export class Session {
           maxDraftChars: limits.maxDraftChars,
           maxPinned: limits.maxPinned,
           maxReceiptMembers: limits.maxReceiptMembers,
+          maxSignalBytes: MAX_SIGNAL_BYTES,
+          signalsPerSecond: SIGNALS_PER_SECOND,
         },
       },
     });
@@ -804,6 +813,7 @@ const HANDLERS: { [C in HandledCase]: Handler<C> } = {
   edit: (session, request, userId) => session.services.amendments.edit(userId, request.conversationId, request.seq, request.text).then(amendResult),
   deleteForMe: (session, request, userId) => session.services.amendments.deleteForMe(userId, request.conversationId, request.seq).then(amendResult),
   react: (session, request, userId) => session.services.amendments.react(userId, request.conversationId, request.seq, request.emoji, request.add).then(amendResult),
+  signalValues: (session, request, userId) => session.services.signals.valuesOf(userId, request.conversationId).then((values) => ({ values })),
   editHistory: (session, request, userId) => session.services.amendments.history(userId, request.conversationId, request.seq).then((versions) => ({ versions })),
 };
 
