@@ -6,6 +6,8 @@
 import type { ConversationSummary } from '@parley/client';
 import type { ComponentType } from 'preact';
 import { membersPanel } from './members-panel.js';
+import { locationPanel } from './location-panel.js';
+import { whiteboardPanel } from './whiteboard-panel.js';
 
 export interface PanelProps {
   conversation: ConversationSummary;
@@ -21,4 +23,4 @@ export interface PanelDefinition {
   Panel: ComponentType<PanelProps>;
 }
 
-export const PANELS: readonly PanelDefinition[] = [membersPanel];
+export const PANELS: readonly PanelDefinition[] = [membersPanel, whiteboardPanel, locationPanel];
