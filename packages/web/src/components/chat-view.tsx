@@ -20,8 +20,8 @@ import { ConversationMenu } from './conversation-menu.js';
 import { MessageList } from './message-list.js';
 import { TypingIndicator } from './typing-indicator.js';
 
-/** The server's default maxTextChars. */
-const MAX_TEXT_CHARS = 8000;
+/** The server's default maxTextChars, until its welcome says what it allows. */
+const DEFAULT_MAX_TEXT_CHARS = 8000;
 
 interface ChatViewProps {
   conversationId: string;
@@ -261,7 +261,7 @@ function OpenChat({ conversation, store, focusSeq, panelId, onPanel, onBack }: O
           <Composer
             key={conversationId}
             conversationId={conversationId}
-            maxLength={MAX_TEXT_CHARS}
+            maxLength={store.client.serverLimits?.maxTextChars ?? DEFAULT_MAX_TEXT_CHARS}
             people={people}
             group={conversation.kind === 'group'}
             replyingTo={
