@@ -8,7 +8,7 @@
 import { type Clock, encodeFrameEntry } from '@parley/protocol';
 import type { Bus, BusEvent } from '../bus/bus.js';
 import { blindedReceipts, type ReceiptService } from '../services/receipts.js';
-import { TokenBucket } from '../util/token-bucket.js';
+import { BucketPerKey } from '../util/token-bucket.js';
 import type { Session } from './session.js';
 
 /**
@@ -30,7 +30,7 @@ export interface ReceiptsRelayDeps {
 }
 
 export class ReceiptsRelay {
-  private readonly buckets = new WeakMap<Session, TokenBucket>();
+  private readonly buckets = new BucketPerKey<Session>(ACKS_PER_SECOND, ACK_BURST);
   private readonly unsubscribe: () => void;
   /** Acknowledgements over a connection's rate, dropped, since start. */
   readonly counts = { overRate: 0 };
@@ -44,12 +44,7 @@ export class ReceiptsRelay {
 
   /** From a session: its user's device holds the conversation up to `seq`. */
   delivered(session: Session, userId: string, conversationId: string, seq: number): void {
-    let bucket = this.buckets.get(session);
-    if (bucket === undefined) {
-      bucket = new TokenBucket(ACKS_PER_SECOND, ACK_BURST);
-      this.buckets.set(session, bucket);
-    }
-    if (bucket.take(this.deps.clock.now()) > 0) {
+    if (this.buckets.take(session, this.deps.clock.now()) > 0) {
       this.counts.overRate += 1;
       return;
     }

@@ -16,7 +16,7 @@ import { type Clock, encodeFrameEntry } from '@parley/protocol';
 import type { Bus, BusEvent } from '../bus/bus.js';
 import type { MemberLists } from '../services/member-lists.js';
 import { ROUTED_MEMBERS_MAX } from '../services/recipients.js';
-import { TokenBucket } from '../util/token-bucket.js';
+import { BucketPerKey } from '../util/token-bucket.js';
 import type { Session } from './session.js';
 
 /** Conversations larger than this carry no typing indicators. */
@@ -36,7 +36,7 @@ export interface TypingDeps {
 }
 
 export class TypingRelay {
-  private readonly buckets = new WeakMap<Session, TokenBucket>();
+  private readonly buckets = new BucketPerKey<Session>(TYPING_PER_SECOND, TYPING_BURST);
   private readonly unsubscribe: () => void;
   /** Indicators relayed, and dropped (over the rate, not a member, too large a group), since start. */
   readonly counts = { relayed: 0, dropped: 0 };
@@ -49,12 +49,7 @@ export class TypingRelay {
 
   /** From a session: its user is typing (or stopped) in a conversation. */
   async relay(session: Session, userId: string, conversationId: string, typing: boolean): Promise<void> {
-    let bucket = this.buckets.get(session);
-    if (bucket === undefined) {
-      bucket = new TokenBucket(TYPING_PER_SECOND, TYPING_BURST);
-      this.buckets.set(session, bucket);
-    }
-    if (bucket.take(this.deps.clock.now()) > 0) {
+    if (this.buckets.take(session, this.deps.clock.now()) > 0) {
       this.counts.dropped += 1;
       return;
     }

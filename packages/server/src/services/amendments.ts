@@ -23,11 +23,9 @@ import type { ConversationRow, MemberRow, StoreReader, StoreTx, StoredMessage, S
 import { lockConversation, requireMembership } from './access.js';
 import { routedRecipients } from './recipients.js';
 import { indexedWords } from './search.js';
-import { type StoredSystemEvent, encodeStoredSystemEvent } from './system-events.js';
-import { appendToTimeline } from './timeline.js';
+import { appendSystemEvent } from './timeline.js';
 import { checkContent, requireConversationId } from './validate.js';
 import { inAbsence, readableEnd } from './views.js';
-import { randomBytes } from 'node:crypto';
 
 export interface AmendmentLimits {
   /** How long after sending its sender may recall a message (group admins and owners may at any time). */
@@ -76,7 +74,7 @@ export class MessageAmendments {
       }
       await tx.recallMessage(id, target, now);
       await tx.updateConversation(id, { recalls: (conversation.recalls ?? 0) + 1 });
-      return appendAmendment(tx, conversation, actorId, { event: 'message_recalled', actorId, seq: target }, now);
+      return appendSystemEvent(tx, conversation, actorId, { event: 'message_recalled', actorId, seq: target }, now);
     });
   }
 
@@ -106,7 +104,7 @@ export class MessageAmendments {
         throw new ParleyError('LIMIT_EXCEEDED', `a message can be edited at most ${this.amendmentLimits.maxEdits} times`);
       }
       await tx.editMessage(id, target, newText, now, indexedWords(conversation.kind, { type: 'user', text: newText }));
-      return appendAmendment(tx, conversation, userId, { event: 'message_edited', actorId: userId, seq: target, text: newText }, now);
+      return appendSystemEvent(tx, conversation, userId, { event: 'message_edited', actorId: userId, seq: target, text: newText }, now);
     });
   }
 
@@ -120,7 +118,7 @@ export class MessageAmendments {
       await readableMessage(tx, member, conversation, target);
       if (!(await tx.hideMessage(userId, id, target))) return undefined;
       await tx.updateMember(id, userId, { hiddenCount: (member.hiddenCount ?? 0) + 1 });
-      return appendAmendment(tx, conversation, userId, { event: 'message_hidden', actorId: userId, seq: target }, now, userId);
+      return appendSystemEvent(tx, conversation, userId, { event: 'message_hidden', actorId: userId, seq: target }, now, userId);
     });
   }
 
@@ -145,7 +143,7 @@ export class MessageAmendments {
         if (mine.length >= MAX_REACTIONS_PER_USER) throw new ParleyError('LIMIT_EXCEEDED', `at most ${MAX_REACTIONS_PER_USER} reactions per message`);
       }
       if (!(await tx.setReaction(id, target, userId, emoji, add, now))) return undefined;
-      return appendAmendment(tx, conversation, userId, { event: 'message_reacted', actorId: userId, seq: target, emoji, added: add }, now);
+      return appendSystemEvent(tx, conversation, userId, { event: 'message_reacted', actorId: userId, seq: target, emoji, added: add }, now);
     });
   }
 
@@ -188,16 +186,6 @@ async function readableMessage(reader: StoreReader, member: MemberRow, conversat
     throw new ParleyError('NOT_FOUND', `no message ${seq} in this conversation`);
   }
   return message;
-}
-
-/** Appends the amendment's system message; `visibleTo`: the one member it is for (a deletion for oneself). */
-function appendAmendment(tx: StoreTx, conversation: ConversationRow, actorId: string, event: StoredSystemEvent, now: number, visibleTo?: string): Promise<StoredMessage> {
-  return appendToTimeline(
-    tx,
-    conversation,
-    { senderId: actorId, clientMsgId: `sys-${randomBytes(9).toString('base64url')}`, type: 'system', data: encodeStoredSystemEvent(event), visibleTo },
-    now,
-  );
 }
 
 function requireSeq(seq: unknown): number {

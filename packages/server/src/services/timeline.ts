@@ -38,8 +38,19 @@ export async function appendToTimeline(tx: StoreTx, conversation: ConversationRo
   return message;
 }
 
-/** Records a membership or naming change in the timeline. `actorId` is '' for the admin API. */
-export function appendSystemEvent(tx: StoreTx, conversation: ConversationRow, actorId: string, event: StoredSystemEvent, now: number): Promise<StoredMessage> {
+/**
+ * Records a system event (a membership or naming change, an amendment) in
+ * the timeline. `actorId` is '' for the admin API; `visibleTo`: the one
+ * member it is for (a deletion for oneself), the others get a placeholder.
+ */
+export function appendSystemEvent(
+  tx: StoreTx,
+  conversation: ConversationRow,
+  actorId: string,
+  event: StoredSystemEvent,
+  now: number,
+  visibleTo?: string,
+): Promise<StoredMessage> {
   return appendToTimeline(
     tx,
     conversation,
@@ -48,6 +59,7 @@ export function appendSystemEvent(tx: StoreTx, conversation: ConversationRow, ac
       clientMsgId: `sys-${randomBytes(9).toString('base64url')}`,
       type: 'system',
       data: encodeStoredSystemEvent(event),
+      visibleTo,
     },
     now,
   );

@@ -42,3 +42,27 @@ export class TokenBucket {
     this.updatedAt = now;
   }
 }
+
+/**
+ * One bucket per connection (or any object), made on its first take and
+ * gone with it: the per-connection limits of relays that have no reply to
+ * refuse with (typing, delivered acknowledgements).
+ */
+export class BucketPerKey<K extends object> {
+  private readonly buckets = new WeakMap<K, TokenBucket>();
+
+  constructor(
+    private readonly ratePerSecond: number,
+    private readonly burst: number,
+  ) {}
+
+  /** Takes one of `key`'s tokens at time `now` (ms); returns 0 on success, otherwise the ms to wait. */
+  take(key: K, now: number): number {
+    let bucket = this.buckets.get(key);
+    if (bucket === undefined) {
+      bucket = new TokenBucket(this.ratePerSecond, this.burst);
+      this.buckets.set(key, bucket);
+    }
+    return bucket.take(now);
+  }
+}
