@@ -50,6 +50,34 @@ describe('two nodes over NATS', { skip }, () => {
     assert.deepEqual(bob.typingIn(crowd), [], 'not a member: nothing');
   });
 
+  test('presence crosses nodes: a user on node b, watched from node a, goes online, away, offline with a last seen', async (t) => {
+    const [a, b] = await startTwoNodes(t, ['ann', 'bob'], { presence: { offlineGraceMs: 300 } });
+    const ann = client(t, a, 'ann');
+    await ann.connect();
+    await ann.direct('bob');
+    // Node b learns the others' lists in its first second: presence news from then on.
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    assert.deepEqual(await ann.watchPresence(['bob']), [{ userId: 'bob', state: 'offline' }]);
+    const bob = client(t, b, 'bob');
+    await bob.connect();
+    await eventually(() => ann.presenceOf('bob')?.state === 'online', 5000, 'online, from the other node');
+    bob.setAway(true);
+    await eventually(() => ann.presenceOf('bob')?.state === 'away', 5000, 'away, from the other node');
+    bob.setAway(false);
+    await eventually(() => ann.presenceOf('bob')?.state === 'online', 5000, 'online again');
+    const closedAt = Date.now();
+    await bob.close();
+    await eventually(() => ann.presenceOf('bob')?.state === 'offline', 5000, 'offline after the grace');
+    const lastSeen = ann.presenceOf('bob')?.lastSeen ?? 0;
+    assert.ok(Math.abs(lastSeen - closedAt) < 1000, `last seen when bob left (${lastSeen - closedAt} ms off)`);
+    // Every node knows it: a device of ann's that starts watching on node b is told the same.
+    const annLater = client(t, b, 'ann');
+    await annLater.connect();
+    const [seen] = await annLater.watchPresence(['bob']);
+    assert.equal(seen?.state, 'offline');
+    assert.ok(Math.abs((seen?.lastSeen ?? 0) - lastSeen) < 1000);
+  });
+
   test('signals cross nodes, and every node keeps the latest keyed values', async (t) => {
     const [a, b] = await twoNodes(t, ['ann', 'bob']);
     const ann = client(t, a, 'ann');
@@ -59,10 +87,11 @@ describe('two nodes over NATS', { skip }, () => {
     const got: string[] = [];
     bob.on('signal', (signal) => got.push(new TextDecoder().decode(signal.data)));
     await eventually(() => bob.conversation(dm) !== undefined, 5000, 'bob knows the conversation');
-    for (const text of ['one', 'two', 'three']) ann.signal(dm, 'demo.tick', new TextEncoder().encode(text));
+    // The keyed one goes to every node, where it may wait for the member list; the routed ones behind it wait too.
     ann.signal(dm, 'geo.position', new TextEncoder().encode('here'), { key: 'location' });
+    for (const text of ['one', 'two', 'three']) ann.signal(dm, 'demo.tick', new TextEncoder().encode(text));
     await eventually(() => got.length === 4, 5000, 'all four on the other node');
-    assert.deepEqual(got, ['one', 'two', 'three', 'here']);
+    assert.deepEqual(got, ['here', 'one', 'two', 'three']);
     const values = await bob.signalValues(dm);
     assert.deepEqual(values.map((value) => [value.senderId, value.key]), [['ann', 'location']], 'the value is kept on the node bob asks');
   });

@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
-import { type Message, ParleyClient } from '@parley/client';
+import { type Message, ParleyClient, type Signal } from '@parley/client';
 import { type ServerOptions, createDevCertificate } from '@parley/server';
 import { type IClientOptions, type MqttClient, connectAsync } from 'mqtt';
 import { natsSkipReason, postgresSkipReason } from '../../packages/server/test/support/cluster-services.js';
@@ -30,6 +30,9 @@ interface Delivery {
   data?: string;
   createdAt?: number;
   signal?: boolean;
+  type?: string;
+  key?: string;
+  toUserId?: string;
 }
 
 interface Device {
@@ -321,7 +324,7 @@ test('a QoS 0 publish is a signal: subscribed devices get it, nothing is stored'
   const sensor = await device(t, fixture, 'alice');
   await sensor.client.publishAsync(`conversations/${conversationId}`, 'motion', { qos: 0 });
   await eventually(() => display.received.length === 1, 3000, 'the signal');
-  assert.deepEqual(display.received[0], { conversationId, senderId: 'alice', signal: true, text: 'motion' });
+  assert.deepEqual(display.received[0], { conversationId, senderId: 'alice', signal: true, type: 'mqtt', text: 'motion' });
   // A stored message afterwards still gets seq 1: the signal took none.
   await sensor.client.publishAsync(`conversations/${conversationId}`, 'stored', { qos: 1 });
   assert.deepEqual(
@@ -329,6 +332,26 @@ test('a QoS 0 publish is a signal: subscribed devices get it, nothing is stored'
     [{ seq: 1, text: 'stored' }],
   );
   assert.deepEqual(bob.messages.map((message) => message.text), ['stored']);
+});
+
+test('signals meet: a device\u2019s QoS 0 publish reaches members\u2019 apps as a signal, and apps\u2019 signals reach subscribed devices', async (t) => {
+  const { fixture, parley: bob, conversationId } = await directChat(t, 'bob', 'alice');
+  const signals: Signal[] = [];
+  bob.client.on('signal', (signal) => signals.push(signal));
+  const sensor = await device(t, fixture, 'alice');
+  await sensor.client.subscribeAsync(`conversations/${conversationId}`, { qos: 0 });
+  await sensor.client.publishAsync(`conversations/${conversationId}`, '21.5', { qos: 0 });
+  await eventually(() => signals.length === 1, 3000, 'the app gets the device\u2019s signal');
+  assert.deepEqual([signals[0]?.senderId, signals[0]?.type, new TextDecoder().decode(signals[0]?.data)], ['alice', 'mqtt', '21.5']);
+
+  bob.client.signal(conversationId, 'lamp.set', new TextEncoder().encode('on'));
+  bob.client.signal(conversationId, 'lamp.level', new Uint8Array([0xff, 0x80]), { key: 'level' });
+  await eventually(() => sensor.received.length === 2, 3000, 'the device gets the app\u2019s signals');
+  assert.deepEqual(sensor.received, [
+    { conversationId, senderId: 'bob', signal: true, type: 'lamp.set', text: 'on' },
+    { conversationId, senderId: 'bob', signal: true, type: 'lamp.level', key: 'level', data: Buffer.from([0xff, 0x80]).toString('base64') },
+  ]);
+  assert.deepEqual(await stored(fixture, conversationId), [], 'nothing stored either way');
 });
 
 test('an oversize publish, a packet over the size limit or a stranger\u2019s publish closes that connection; the others are served', async (t) => {
@@ -353,6 +376,10 @@ test('an oversize publish, a packet over the size limit or a stranger\u2019s pub
   const gone = closed(stranger.client);
   stranger.client.publish(`conversations/${conversationId}`, 'let me in', { qos: 1 });
   await gone;
+  const strangerSignal = await device(t, fixture, 'carol');
+  const signalGone = closed(strangerSignal.client);
+  strangerSignal.client.publish(`conversations/${conversationId}`, 'psst', { qos: 0 });
+  await signalGone;
   assert.deepEqual(await stored(fixture, conversationId), []);
   // Everyone else is still served.
   const sensor = await device(t, fixture, 'alice');
@@ -373,4 +400,11 @@ test('in a cluster, a device on one node gets what is sent on another, and its p
   assert.deepEqual(textsOf(display.received), ['one', 'two', 'three']);
   await display.client.publishAsync(`conversations/${conversationId}`, 'from b', { qos: 1 });
   await eventually(() => alice.messages.some((message) => message.text === 'from b'), 5000, 'the reply on node a');
+  // Signals cross too, both ways.
+  const signals: Signal[] = [];
+  alice.client.on('signal', (signal) => signals.push(signal));
+  await display.client.publishAsync(`conversations/${conversationId}`, 'ping', { qos: 0 });
+  await eventually(() => signals.length === 1, 5000, 'a device\u2019s signal on node a');
+  alice.client.signal(conversationId, 'lamp.set', new TextEncoder().encode('on'));
+  await eventually(() => display.received.some((delivery) => delivery.type === 'lamp.set'), 5000, 'an app\u2019s signal on node b');
 });

@@ -33,8 +33,10 @@ import { RestApi } from './http.js';
 import { PushSettings } from './push.js';
 import { MessageSearch } from './search.js';
 import { TypingIndicators } from './typing.js';
+import { AwayState, MAX_WATCHED_USERS, type Presence, PresenceBook } from './presence.js';
 import { amendmentOf } from './amendments.js';
 import { toSignal } from './convert.js';
+import { SignalBudget, checkSignal } from './signals.js';
 import { type MemberReceipt, type MessageReceipts, ReceiptBook } from './receipts.js';
 import { MediaChannel, type OpenSource, type TusUploadConstructor, throwIfCancelled } from './media.js';
 import { Outbox, validateContent, type Transmission } from './outbox.js';
@@ -119,6 +121,9 @@ const SYSTEM_SYNC_DEBOUNCE_MS = 100;
 /** Retry delay for a sync or pull that failed with a retryable error on a live connection. */
 const BACKGROUND_RETRY_MS = 1_000;
 const ROLES: readonly Role[] = ['member', 'admin', 'owner'];
+/** Signal bounds until a server says its own (docs/protocol.md, "Signals"). */
+const DEFAULT_MAX_SIGNAL_BYTES = 4096;
+const DEFAULT_SIGNALS_PER_SECOND = 20;
 /** Room requests sent again on the next connection when the connection is lost before their answer. */
 const IDEMPOTENT_ROOM_REQUESTS: ReadonlySet<string> = new Set(['joinRoom', 'leaveRoom', 'pull']);
 /** A reconnect the server asked to delay waits its hint plus up to this share of it. */
@@ -161,6 +166,8 @@ export class ParleyClient {
   private currentState: ClientState = 'idle';
   private currentUserId: string | undefined;
   private limits: Limits | undefined;
+  /** This connection's signal budget, renewed with each welcome (signals.ts). */
+  private signalBudget: SignalBudget | undefined;
   private settings: UserSettings | undefined;
   /** Others' delivered and read positions, for the conversations receipts were asked for. */
   private readonly receiptBook = new ReceiptBook();
@@ -213,6 +220,10 @@ export class ParleyClient {
   /** Full-text search of the messages this user may read: `client.search.messages(query, options)` (docs/search.md). */
   readonly search: MessageSearch;
   private readonly typingIndicators: TypingIndicators;
+  /** Whom this client watches and what it heard of them; watched again on every new connection. */
+  private readonly presenceBook = new PresenceBook();
+  /** Whether this device wants to be seen away, and what the server took on this connection. */
+  private readonly awayState = new AwayState();
   /** The local cache, when the `cache` option names one. */
   private readonly cacheKeeper: CacheKeeper | undefined;
   /** The sync version restored from the cache, until the first sync confirms or refutes it. */
@@ -498,6 +509,81 @@ export class ParleyClient {
     return this.typingIndicators.typingIn(conversationId);
   }
 
+  // ---- presence ----
+
+  /**
+   * Watches whether these users are online, away or offline (and when they
+   * were last seen), replacing the list given before; an empty list stops
+   * watching. At most 200 users, each sharing a conversation with this user
+   * (others come back 'unknown', like users who hide their presence).
+   * Resolves with each user's presence now; then the 'presence' event says
+   * when one changes, also after a reconnect (the list is watched again).
+   */
+  async watchPresence(userIds: readonly string[]): Promise<Presence[]> {
+    if (!Array.isArray(userIds) || userIds.some((id) => typeof id !== 'string')) throw new ParleyError('INVALID_ARGUMENT', 'userIds must be an array of user ids');
+    const list = [...new Set(userIds)];
+    if (list.length > MAX_WATCHED_USERS) throw new ParleyError('TOO_LARGE', `at most ${MAX_WATCHED_USERS} users may be watched at once`);
+    this.presenceBook.watch(list);
+    await this.subscribePresence();
+    return list.map((userId) => this.presenceBook.of(userId) ?? { userId, state: 'unknown' });
+  }
+
+  /** What this client last heard of a watched user's presence; undefined when not watched or not heard of yet. */
+  presenceOf(userId: string): Presence | undefined {
+    return this.presenceBook.of(userId);
+  }
+
+  /**
+   * This device is away (the app went to the background, or the user is
+   * idle) or active again. The user shows as away to their contacts when
+   * every device of theirs is away. Kept across reconnects; sent when
+   * connected, the latest value winning.
+   */
+  setAway(away: boolean): void {
+    this.awayState.set(away === true);
+    this.sendAway();
+  }
+
+  /**
+   * Hides when this user is online and was last seen from everyone (and
+   * then they see nobody's last seen), or shows it again, on all the user's
+   * devices.
+   */
+  async setPresenceHidden(hidden: boolean): Promise<UserSettings> {
+    const result = await this.request({ $case: 'updateUserSettings', value: { hidePresence: hidden } }, 'idempotent');
+    this.applySettings(result);
+    return { ...result };
+  }
+
+  private async subscribePresence(): Promise<void> {
+    const list = this.presenceBook.watched;
+    const result = await this.request({ $case: 'presenceSubscribe', value: { userIds: [...list] } }, 'idempotent');
+    // A later list may have replaced this one meanwhile: its own answer applies.
+    if (list !== this.presenceBook.watched) return;
+    this.applyPresence(result.users);
+  }
+
+  private applyPresence(users: Parameters<PresenceBook['apply']>[0]): void {
+    for (const presence of this.presenceBook.apply(users)) this.emitter.emit('presence', presence);
+  }
+
+  /** Sends this device's away state when it differs from what the server took; a refusal for the rate is retried later. */
+  private sendAway(): void {
+    if (!this.sessionOpen) return;
+    const away = this.awayState.due();
+    if (away === undefined) return;
+    this.request({ $case: 'setPresence', value: { away } }).then(
+      () => {
+        this.awayState.settled(away);
+        this.sendAway();
+      },
+      (error: unknown) => {
+        this.awayState.settled(undefined);
+        if (error instanceof ParleyError && error.codeName === 'RATE_LIMITED') this.later(error.retryAfterMs, () => this.sendAway());
+      },
+    );
+  }
+
   // ---- this user's own conversation settings (every device of the user sees them) ----
 
   /** Mutes the conversation's notifications until `until` (ms since the epoch), by default until unmuted. Unread counts go on. */
@@ -586,10 +672,10 @@ export class ParleyClient {
 
   private applySettings(settings: UserSettings): void {
     const before = this.settings;
-    this.settings = { readReceiptsOff: settings.readReceiptsOff };
-    if (before !== undefined && before.readReceiptsOff === settings.readReceiptsOff) return;
+    this.settings = { readReceiptsOff: settings.readReceiptsOff, hidePresence: settings.hidePresence };
+    if (before !== undefined && before.readReceiptsOff === settings.readReceiptsOff && before.hidePresence === settings.hidePresence) return;
     this.emitter.emit('settings', { ...this.settings });
-    if (before === undefined) return;
+    if (before === undefined || before.readReceiptsOff === settings.readReceiptsOff) return;
     // Reads shown before the change may no longer be shown (or may be now): ask again.
     for (const conversationId of this.receiptsWatched) {
       this.receiptBook.forget(conversationId);
@@ -769,13 +855,18 @@ export class ParleyClient {
 
   /**
    * Sends an ephemeral event to a conversation's other members (or one of
-   * them): not stored, not queued while offline (returns false then), in
-   * order per sender, dropped past the server's signals_per_second. Batch
-   * high-rate sources (a whiteboard's points per animation frame).
+   * them), in order per sender; nothing is stored. Returns false, having
+   * sent nothing, while not connected (signals are never queued for later)
+   * or past this connection's budget (the server's signals_per_second).
+   * Throws INVALID_ARGUMENT for a malformed type or key, TOO_LARGE for data
+   * over the server's max_signal_bytes. Batch high-rate sources (a
+   * whiteboard's points per animation frame).
    */
   signal(conversationId: string, type: string, data: Uint8Array, options: SignalOptions = {}): boolean {
+    checkSignal(type, data, options.key ?? '', this.limits?.maxSignalBytes || DEFAULT_MAX_SIGNAL_BYTES);
     const connection = this.connection;
     if (connection === undefined || !connection.ready || !this.sessionOpen) return false;
+    if (this.signalBudget?.take(this.clock.now()) === false) return false;
     connection.notify({ $case: 'signal', value: { conversationId, type, data, toUserId: options.to ?? '', key: options.key ?? '' } });
     return true;
   }
@@ -992,7 +1083,8 @@ export class ParleyClient {
       if (this.restoredVersion !== undefined) this.discardRestored('another user');
     }
     this.limits = welcome.limits;
-    this.applySettings({ readReceiptsOff: welcome.settings?.readReceiptsOff === true });
+    this.signalBudget = new SignalBudget(welcome.limits?.signalsPerSecond || DEFAULT_SIGNALS_PER_SECOND, this.clock.now());
+    this.applySettings({ readReceiptsOff: welcome.settings?.readReceiptsOff === true, hidePresence: welcome.settings?.hidePresence === true });
     this.reconnectAttempt = 0;
     this.requestSync();
   }
@@ -1010,6 +1102,10 @@ export class ParleyClient {
     this.roomSet.rejoinAll();
     // Positions moved while this client was away; pushes resume from here.
     for (const conversationId of this.receiptsWatched) void this.receipts(conversationId).catch(() => undefined);
+    // A new connection is active and watches nobody until told.
+    this.awayState.reset();
+    this.sendAway();
+    if (this.presenceBook.watched.length > 0) void this.subscribePresence().catch(() => undefined);
     this.setState('open');
     const waiters = this.connectWaiters;
     this.connectWaiters = [];
@@ -1182,6 +1278,9 @@ export class ParleyClient {
         return;
       case 'signalEvent':
         this.emitter.emit('signal', toSignal(body.value));
+        return;
+      case 'presenceEvent':
+        this.applyPresence(body.value.users);
         return;
       case 'conversationChanged':
         // Pushes of the messages it counts are queued ahead of it, so this

@@ -6,6 +6,7 @@
 export { ParleyError, ErrorCode, MUTED_FOREVER, type ErrorName } from '@parley/protocol';
 export { isMuted } from './conversations.js';
 export type { TypingChange } from './typing.js';
+export { MAX_WATCHED_USERS, type Presence, type PresenceState } from './presence.js';
 export { applyAmendment } from './amendments.js';
 export type { MemberReceipt, MessageReceipts, MessageStatus } from './receipts.js';
 export { newClientMsgId } from './outbox.js';
@@ -17,6 +18,7 @@ export { ManualClock, systemClock, type Clock, type TimerHandle } from './clock.
 export type { PushPreferences, PushPreview, PushSettings, WebPushSubscriptionJson } from './push.js';
 export type { MessageSearch, MessageSearchOptions, SearchHit, SearchPage, TextRange } from './search.js';
 export { Room, type RoomEvent, type RoomEventKindName, type RoomEvents, type RoomInfo, type RoomViewer } from './rooms.js';
+export { decodeSignalJson, encodeSignalJson } from './signals.js';
 export type {
   AmendedMessage,
   CacheEvent,

@@ -4,6 +4,7 @@
  * Longs. Conversions from the wire types live in convert.ts.
  */
 import type { TypingChange } from './typing.js';
+import type { Presence } from './presence.js';
 import type { ParleyError } from '@parley/protocol';
 import type { Clock } from './clock.js';
 import type { LocalCache } from './cache/local-cache.js';
@@ -434,6 +435,8 @@ export type AmendedMessage = {
 export interface UserSettings {
   /** Others do not see when this user read their messages, and this user does not see when others read theirs. */
   readReceiptsOff: boolean;
+  /** Others do not see when this user is online or was last seen, and this user sees nobody's last seen. */
+  hidePresence: boolean;
 }
 
 export interface ClientEvents {
@@ -453,6 +456,8 @@ export interface ClientEvents {
   amended: AmendedMessage;
   /** A member sent a signal to a conversation of this user, or to this user (client.signal). */
   signal: Signal;
+  /** A watched user went online, away or offline, or their presence became unknown (client.watchPresence). */
+  presence: Presence;
   /** A background failure that no promise reports. */
   error: ParleyError;
   /** The local cache (the `cache` option): state restored or discarded, or a failure to read or write it. */

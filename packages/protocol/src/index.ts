@@ -33,6 +33,8 @@ export {
   ConversationSummary,
   SignalEvent,
   Role,
+  PresenceState,
+  type UserPresence,
   type Hello,
   type Welcome,
   type Limits,

@@ -71,6 +71,9 @@ export const REQUESTS = {
   // Limited per connection by the signal relay, and dropped rather than refused: it has no reply.
   signal: { reply: null, rate: 'none' },
   signalValues: { reply: 'signalValuesResult', rate: 'request' },
+  // Also bounded per connection by the presence hub (a store read per call).
+  presenceSubscribe: { reply: 'presenceResult', rate: 'request' },
+  setPresence: { reply: 'ok', rate: 'request' },
 } as const satisfies Record<string, RequestSpec>;
 
 /**
@@ -78,7 +81,7 @@ export const REQUESTS = {
  * server is a probe: the client answers it with a `pong` (request_id 0, the
  * same nonce) as soon as it reads it.
  */
-export const PUSHES = ['push', 'conversationChanged', 'roomBatch', 'typingEvent', 'receiptsChanged', 'userSettings', 'signalEvent', 'error', 'ping'] as const satisfies readonly FrameCase[];
+export const PUSHES = ['push', 'conversationChanged', 'roomBatch', 'typingEvent', 'receiptsChanged', 'userSettings', 'signalEvent', 'presenceEvent', 'error', 'ping'] as const satisfies readonly FrameCase[];
 
 /** Client requests (frame cases a client may send). */
 export type RequestCase = keyof typeof REQUESTS;

@@ -173,6 +173,8 @@ export interface ServerOptions {
    * PARLEY_EDIT_WINDOW_MS) a message, and edits per message (default 20).
    */
   amendments?: Partial<AmendmentLimits>;
+  /** Presence (docs/protocol.md, "Presence"); see PresenceSettings for defaults. */
+  presence?: PresenceSettings;
   /** This node's name in a cluster (logs, room statistics). Default: random per start (env PARLEY_NODE_ID). */
   nodeId?: string;
   /** Log level: fatal, error, warn, info, debug, silent. Default info (env PARLEY_LOG_LEVEL). */
@@ -283,6 +285,12 @@ export interface ModerationSettings {
   beforeSendFailure?: HookFailure;
 }
 
+/** Presence as contacts see it. */
+export interface PresenceSettings {
+  /** How long a user must stay without a connection before their contacts see them offline (env PARLEY_PRESENCE_OFFLINE_GRACE_MS, 0-300000, default 5000). */
+  offlineGraceMs?: number;
+}
+
 /** After-event webhooks (docs/webhooks.md). */
 export interface WebhookSettings {
   /** The endpoint every stored event is POSTed to, in order (env PARLEY_WEBHOOK_URL). None: no webhooks. */
@@ -378,6 +386,7 @@ export interface ResolvedOptions {
   limits: ServerLimits;
   rooms: RoomLimits;
   amendments: AmendmentLimits;
+  presence: Required<PresenceSettings>;
   nodeId: string;
   busUrl: string | undefined;
   busPrefix: string;
@@ -465,6 +474,14 @@ function amendmentLimits(options: Partial<AmendmentLimits> | undefined, env: Nod
     editWindowMs: windowOf(options?.editWindowMs, 'PARLEY_EDIT_WINDOW_MS', DEFAULT_AMENDMENT_LIMITS.editWindowMs),
     maxEdits: options?.maxEdits ?? DEFAULT_AMENDMENT_LIMITS.maxEdits,
   };
+}
+
+function presenceSettings(settings: PresenceSettings, env: NodeJS.ProcessEnv): Required<PresenceSettings> {
+  const offlineGraceMs = settings.offlineGraceMs ?? Number(env.PARLEY_PRESENCE_OFFLINE_GRACE_MS?.trim() || 5000);
+  if (!Number.isInteger(offlineGraceMs) || offlineGraceMs < 0 || offlineGraceMs > 300_000) {
+    throw new Error(`invalid PARLEY_PRESENCE_OFFLINE_GRACE_MS: ${offlineGraceMs} (0-300000)`);
+  }
+  return { offlineGraceMs };
 }
 
 function poolSize(value: string | undefined): number {
@@ -580,6 +597,7 @@ export function resolveOptions(options: ServerOptions, env: NodeJS.ProcessEnv = 
     limits: { ...DEFAULT_SERVER_LIMITS, ...options.limits },
     rooms: roomLimits(options.rooms, env),
     amendments: amendmentLimits(options.amendments, env),
+    presence: presenceSettings(options.presence ?? {}, env),
     nodeId: options.nodeId ?? (env.PARLEY_NODE_ID || randomUUID().slice(0, 8)),
     busUrl: options.busUrl ?? (env.PARLEY_BUS?.trim() || undefined),
     busPrefix: options.busPrefix ?? (env.PARLEY_BUS_PREFIX?.trim() || 'parley'),

@@ -17,6 +17,8 @@ import { Gateway } from './gateway/gateway.js';
 import { BusRecovery } from './gateway/bus-recovery.js';
 import { ClusterPresence } from './gateway/cluster-presence.js';
 import { TypingRelay } from './gateway/typing.js';
+import { PresenceHub } from './gateway/presence-hub.js';
+import { PresenceService } from './services/presence.js';
 import { ROUTED_MEMBERS_MAX } from './services/recipients.js';
 import { ReceiptsRelay } from './gateway/receipts-relay.js';
 import { SignalRelay } from './gateway/signals.js';
@@ -267,6 +269,12 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
         relay: (session, userId, request) => signalRelay.relay(session, userId, request),
         valuesOf: (userId, conversationId) => signalRelay.valuesOf(userId, conversationId),
       },
+      // The hub needs the registry and the cluster's presence, made after the gateway.
+      presence: {
+        subscribe: (session, userId, userIds) => presenceHub.subscribe(session, userId, userIds),
+        setAway: (session, away) => presenceHub.setAway(session, away),
+        removeSession: (session) => presenceHub.removeSession(session),
+      },
       directory,
       rooms,
       roomHub,
@@ -294,6 +302,15 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
   // A single node has no other lists to learn after its start.
   const presence = new ClusterPresence({ bus: timedBus, nodeId: config.nodeId, local: gateway.registry, warmUpMs: config.busUrl === undefined ? 0 : undefined });
   gateway.registry.attachCluster(presence);
+  const presenceHub: PresenceHub = new PresenceHub({
+    presence,
+    registry: gateway.registry,
+    service: new PresenceService(timedStore, clock),
+    bus: timedBus,
+    nodeId: config.nodeId,
+    clock,
+    offlineGraceMs: config.presence.offlineGraceMs,
+  });
   const busRecovery = new BusRecovery({
     bus: timedBus,
     messaging,
@@ -506,6 +523,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
           bus: timedBus,
           limits: config.limits,
           signalRate: { perSecond: config.rooms.userEventsPerSecond, burst: config.rooms.userEventBurst },
+          signals: signalRelay,
           clock,
           log: log.child({ component: 'mqtt' }),
           otherConnectionsOf: (userId) => presence.connectionsOf(userId).connections,
@@ -566,6 +584,8 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
         await push?.close();
         await webhooks?.close();
         nodeStats.close();
+        // Before the cluster view closes: it still says who is connected elsewhere.
+        await presenceHub.close();
         presence.close();
         typingRelay.close();
         receiptsRelay.close();

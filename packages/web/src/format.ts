@@ -97,3 +97,19 @@ export function formatBytes(bytes: number): string {
   }
   return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${BYTE_UNITS[unit]}`;
 }
+
+/** A contact's presence in words: "online", "away", "last seen 5 min ago", "last seen yesterday at 14:02"; '' when not known. */
+export function presenceText(presence: { state: string; lastSeen?: number } | undefined, now = Date.now()): string {
+  if (presence === undefined) return '';
+  if (presence.state === 'online') return 'online';
+  if (presence.state === 'away') return 'away';
+  if (presence.state !== 'offline' || presence.lastSeen === undefined) return '';
+  const minutes = Math.floor((now - presence.lastSeen) / 60_000);
+  if (minutes < 1) return 'last seen just now';
+  if (minutes < 60) return `last seen ${minutes} min ago`;
+  const days = Math.round((startOfDay(now) - startOfDay(presence.lastSeen)) / 86_400_000);
+  const at = timeFormat.format(presence.lastSeen);
+  if (days <= 0) return `last seen today at ${at}`;
+  if (days === 1) return `last seen yesterday at ${at}`;
+  return `last seen ${shortDateFormat.format(presence.lastSeen)} at ${at}`;
+}

@@ -90,6 +90,20 @@ export enum MessageType {
   UNRECOGNIZED = -1,
 }
 
+export enum PresenceState {
+  /**
+   * PRESENCE_STATE_UNKNOWN - Not shown: the user hides their presence, shares no conversation with
+   * the caller, or is not watched.
+   */
+  PRESENCE_STATE_UNKNOWN = 0,
+  PRESENCE_STATE_OFFLINE = 1,
+  /** PRESENCE_STATE_ONLINE - At least one connection is active. */
+  PRESENCE_STATE_ONLINE = 2,
+  /** PRESENCE_STATE_AWAY - Connected, every connection away. */
+  PRESENCE_STATE_AWAY = 3,
+  UNRECOGNIZED = -1,
+}
+
 export enum ConversationKind {
   CONVERSATION_KIND_UNSPECIFIED = 0,
   CONVERSATION_KIND_DIRECT = 1,
@@ -245,6 +259,16 @@ export interface Frame {
     { $case: "signalValues"; value: SignalValuesRequest }
     | //
     /**
+     * Watches the presence of users who share a conversation with the caller
+     * (replaces this connection's list); answered with presence_result, then
+     * changes come as presence_event (docs/protocol.md, "Presence").
+     */
+    { $case: "presenceSubscribe"; value: PresenceSubscribeRequest }
+    | //
+    /** This connection is away (app in the background, idle) or active again. */
+    { $case: "setPresence"; value: SetPresenceRequest }
+    | //
+    /**
      * Recalls a message for everyone (docs/protocol.md, "Recall, edit,
      * delete for me"); answered with amend_result.
      */
@@ -318,6 +342,10 @@ export interface Frame {
     /** Pushed: a member sent a signal to the conversation, or to this user. */
     { $case: "signalEvent"; value: SignalEvent }
     | { $case: "signalValuesResult"; value: SignalValuesResult }
+    | { $case: "presenceResult"; value: PresenceResult }
+    | //
+    /** Pushed: watched users went online, away or offline. */
+    { $case: "presenceEvent"; value: PresenceEvent }
     | { $case: "amendResult"; value: AmendResult }
     | { $case: "editHistoryResult"; value: EditHistoryResult }
     | undefined;
@@ -851,11 +879,50 @@ export interface UserSettingsRequest {
    * True: others do not see when this user read their messages, and this
    * user does not see when others read theirs (delivery is still shown).
    */
-  readReceiptsOff?: boolean | undefined;
+  readReceiptsOff?:
+    | boolean
+    | undefined;
+  /**
+   * True: others do not see when this user is online or was last seen, and
+   * this user sees nobody's last seen (others' online and away still show).
+   */
+  hidePresence?: boolean | undefined;
 }
 
 export interface UserSettings {
   readReceiptsOff: boolean;
+  hidePresence: boolean;
+}
+
+/**
+ * At most 200 user ids; the list replaces the connection's previous one (an
+ * empty list stops watching).
+ */
+export interface PresenceSubscribeRequest {
+  userIds: string[];
+}
+
+export interface SetPresenceRequest {
+  away: boolean;
+}
+
+export interface UserPresence {
+  userId: string;
+  state: PresenceState;
+  /**
+   * When the user's last connection closed (ms since the epoch), for
+   * OFFLINE; 0 when not known or not shown.
+   */
+  lastSeen: number;
+}
+
+/** Each asked user's state now, in the order asked. */
+export interface PresenceResult {
+  users: UserPresence[];
+}
+
+export interface PresenceEvent {
+  users: UserPresence[];
 }
 
 export interface SyncRequest {
@@ -1390,6 +1457,12 @@ export const Frame: MessageFns<Frame> = {
       case "signalValues":
         SignalValuesRequest.encode(message.body.value, writer.uint32(298).fork()).join();
         break;
+      case "presenceSubscribe":
+        PresenceSubscribeRequest.encode(message.body.value, writer.uint32(306).fork()).join();
+        break;
+      case "setPresence":
+        SetPresenceRequest.encode(message.body.value, writer.uint32(314).fork()).join();
+        break;
       case "recall":
         RecallRequest.encode(message.body.value, writer.uint32(562).fork()).join();
         break;
@@ -1470,6 +1543,12 @@ export const Frame: MessageFns<Frame> = {
         break;
       case "signalValuesResult":
         SignalValuesResult.encode(message.body.value, writer.uint32(490).fork()).join();
+        break;
+      case "presenceResult":
+        PresenceResult.encode(message.body.value, writer.uint32(498).fork()).join();
+        break;
+      case "presenceEvent":
+        PresenceEvent.encode(message.body.value, writer.uint32(506).fork()).join();
         break;
       case "amendResult":
         AmendResult.encode(message.body.value, writer.uint32(642).fork()).join();
@@ -1729,6 +1808,25 @@ export const Frame: MessageFns<Frame> = {
             message.body = { $case: "signalValues", value: SignalValuesRequest.decode(reader, reader.uint32()) };
             continue;
           }
+          case 38: {
+            if (tag !== 306) {
+              break;
+            }
+
+            message.body = {
+              $case: "presenceSubscribe",
+              value: PresenceSubscribeRequest.decode(reader, reader.uint32()),
+            };
+            continue;
+          }
+          case 39: {
+            if (tag !== 314) {
+              break;
+            }
+
+            message.body = { $case: "setPresence", value: SetPresenceRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
           case 70: {
             if (tag !== 562) {
               break;
@@ -1943,6 +2041,22 @@ export const Frame: MessageFns<Frame> = {
             }
 
             message.body = { $case: "signalValuesResult", value: SignalValuesResult.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 62: {
+            if (tag !== 498) {
+              break;
+            }
+
+            message.body = { $case: "presenceResult", value: PresenceResult.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 63: {
+            if (tag !== 506) {
+              break;
+            }
+
+            message.body = { $case: "presenceEvent", value: PresenceEvent.decode(reader, reader.uint32()) };
             continue;
           }
           case 80: {
@@ -5637,13 +5751,16 @@ export const SignalValuesResult: MessageFns<SignalValuesResult> = {
 };
 
 function createBaseUserSettingsRequest(): UserSettingsRequest {
-  return { readReceiptsOff: undefined };
+  return { readReceiptsOff: undefined, hidePresence: undefined };
 }
 
 export const UserSettingsRequest: MessageFns<UserSettingsRequest> = {
   encode(message: UserSettingsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.readReceiptsOff !== undefined) {
       writer.uint32(8).bool(message.readReceiptsOff);
+    }
+    if (message.hidePresence !== undefined) {
+      writer.uint32(16).bool(message.hidePresence);
     }
     return writer;
   },
@@ -5669,6 +5786,14 @@ export const UserSettingsRequest: MessageFns<UserSettingsRequest> = {
             message.readReceiptsOff = reader.bool();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.hidePresence = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5683,13 +5808,16 @@ export const UserSettingsRequest: MessageFns<UserSettingsRequest> = {
 };
 
 function createBaseUserSettings(): UserSettings {
-  return { readReceiptsOff: false };
+  return { readReceiptsOff: false, hidePresence: false };
 }
 
 export const UserSettings: MessageFns<UserSettings> = {
   encode(message: UserSettings, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.readReceiptsOff !== false) {
       writer.uint32(8).bool(message.readReceiptsOff);
+    }
+    if (message.hidePresence !== false) {
+      writer.uint32(16).bool(message.hidePresence);
     }
     return writer;
   },
@@ -5713,6 +5841,266 @@ export const UserSettings: MessageFns<UserSettings> = {
             }
 
             message.readReceiptsOff = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.hidePresence = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBasePresenceSubscribeRequest(): PresenceSubscribeRequest {
+  return { userIds: [] };
+}
+
+export const PresenceSubscribeRequest: MessageFns<PresenceSubscribeRequest> = {
+  encode(message: PresenceSubscribeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.userIds) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PresenceSubscribeRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePresenceSubscribeRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userIds.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseSetPresenceRequest(): SetPresenceRequest {
+  return { away: false };
+}
+
+export const SetPresenceRequest: MessageFns<SetPresenceRequest> = {
+  encode(message: SetPresenceRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.away !== false) {
+      writer.uint32(8).bool(message.away);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetPresenceRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetPresenceRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.away = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseUserPresence(): UserPresence {
+  return { userId: "", state: 0, lastSeen: 0 };
+}
+
+export const UserPresence: MessageFns<UserPresence> = {
+  encode(message: UserPresence, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.userId !== "") {
+      writer.uint32(10).string(message.userId);
+    }
+    if (message.state !== 0) {
+      writer.uint32(16).int32(message.state);
+    }
+    if (message.lastSeen !== 0) {
+      writer.uint32(24).uint64(message.lastSeen);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UserPresence {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUserPresence();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.lastSeen = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBasePresenceResult(): PresenceResult {
+  return { users: [] };
+}
+
+export const PresenceResult: MessageFns<PresenceResult> = {
+  encode(message: PresenceResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.users) {
+      UserPresence.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PresenceResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePresenceResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.users.push(UserPresence.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBasePresenceEvent(): PresenceEvent {
+  return { users: [] };
+}
+
+export const PresenceEvent: MessageFns<PresenceEvent> = {
+  encode(message: PresenceEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.users) {
+      UserPresence.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PresenceEvent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePresenceEvent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.users.push(UserPresence.decode(reader, reader.uint32()));
             continue;
           }
         }

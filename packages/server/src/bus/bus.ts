@@ -49,7 +49,10 @@ export type BusEvent =
    * keeps keyed values).
    */
   | { type: 'signal'; signal: SignalEvent; recipients?: readonly string[] }
-  /** A user changed their account settings: their other devices are told. */
+  /**
+   * A user changed their account settings: their other devices are told,
+   * and every node's watchers of their presence (gateway/presence-hub.ts).
+   */
   | { type: 'userSettings'; userId: string; settings: UserSettingsRecord; originSessionId?: string }
   /**
    * Room traffic. Each event crosses the bus once and reaches each node once,
@@ -68,12 +71,13 @@ export type BusEvent =
   /** A room's host, admins or mutes changed. */
   | { type: 'roomPerson'; roomId: string; userId: string; role: MemberRole; mutedUntil: number }
   /**
-   * Which users have connections to one node, and how many
-   * (gateway/cluster-presence.ts): changes, or the node's full list (`full`,
-   * replacing what it said before; `ask`: a node that starts, asking the
-   * others for theirs). An empty change list is a heartbeat.
+   * Which users have connections to one node, and how many, of which how
+   * many are away (gateway/cluster-presence.ts; absent: none): changes, or
+   * the node's full list (`full`, replacing what it said before; `ask`: a
+   * node that starts, asking the others for theirs). An empty change list
+   * is a heartbeat.
    */
-  | { type: 'presence'; nodeId: string; changes: Array<[userId: string, connections: number]>; full?: boolean; ask?: boolean }
+  | { type: 'presence'; nodeId: string; changes: Array<[userId: string, connections: number, away?: number]>; full?: boolean; ask?: boolean }
   /** One node's figures about itself, every 2 s, for the admin overview (gateway/node-stats.ts). */
   | { type: 'nodeStats'; snapshot: NodeSnapshot };
 
@@ -129,7 +133,8 @@ export function userRoute(userId: string): string {
  *   `recipients` (its `alsoNotify` users get copies naming them there), a
  *   view changed for one user, revoked tokens, and membership changes.
  * - Everything else (messages of large groups, member-list changes,
- *   presence, node figures) goes to every node.
+ *   presence, account settings, which watchers of the user's presence on
+ *   any node must hear, node figures) goes to every node.
  */
 export function routesOf(event: BusEvent): Array<[route: string, copy: BusEvent]> | undefined {
   switch (event.type) {
@@ -155,7 +160,6 @@ export function routesOf(event: BusEvent): Array<[route: string, copy: BusEvent]
     case 'receipts':
       return event.recipients.map((userId) => [userRoute(userId), { ...event, recipients: [userId], blind: event.blind.includes(userId) ? [userId] : [] }]);
     case 'summary':
-    case 'userSettings':
     case 'revoked':
       return [[userRoute(event.userId), event]];
     default:

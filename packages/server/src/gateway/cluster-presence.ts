@@ -5,9 +5,14 @@
  * asks the others for their full lists, and every node repeats its full list
  * now and then so that a change lost on the bus heals.
  *
+ * Each count carries how many of those connections are away (their app in
+ * the background): a user is online while any connection is active, away
+ * when every one is away (stateOf).
+ *
  * What reads it: the per-user connection limit (counted over the cluster),
- * the per-user send rate (each node allows its share), and anyone asking
- * whether a user is online (the admin API). It is eventually consistent: a
+ * the per-user send rate (each node allows its share), anyone asking
+ * whether a user is online (the admin API, push, webhooks), and the users'
+ * presence as their contacts see it (presence-hub.ts). It is eventually consistent: a
  * change reaches the other nodes within the bus's delay (milliseconds), so
  * two connections opened at the same instant on two nodes may both pass a
  * limit of one.
@@ -18,8 +23,12 @@
  * on the system clock, whatever clock the server's protocol runs on.
  */
 import type { Bus, BusEvent } from '../bus/bus.js';
+import { type PresenceStateName, presenceOf } from '../services/presence.js';
 
 export type PresenceEvent = Extract<BusEvent, { type: 'presence' }>;
+
+/** Where a change of counts came from: this node's connections, another node's news, or a silent node forgotten. */
+export type CountsOrigin = 'local' | 'remote' | 'silent';
 
 /** After a start, the other nodes' lists arrive within this long (they answer within 200 ms): what they say is not news. */
 const DEFAULT_WARM_UP_MS = 1000;
@@ -29,6 +38,8 @@ export interface LocalConnections {
   /** Per user with a connection here, how many. */
   userCounts(): Iterable<[string, number]>;
   connectionsOf(userId: string): number;
+  /** Of the user's connections here, those that are away; absent: none ever is. */
+  awayOf?(userId: string): number;
   /** Users with a connection here. */
   readonly userCount: number;
 }
@@ -52,13 +63,15 @@ export interface ClusterPresenceOptions {
 interface RemoteNode {
   heardAt: number;
   counts: Map<string, number>;
+  /** Of those, the away ones (users with none away are left out). */
+  away: Map<string, number>;
 }
 
 export class ClusterPresence {
   private readonly remote = new Map<string, RemoteNode>();
   /** Per user, the nodes other than this one that hold connections of theirs. */
   private readonly nodesByUser = new Map<string, Set<string>>();
-  private pending = new Map<string, number>();
+  private pending = new Map<string, [connections: number, away: number]>();
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly heartbeat: ReturnType<typeof setInterval>;
   private readonly unsubscribe: () => void;
@@ -67,6 +80,7 @@ export class ClusterPresence {
   /** Users online anywhere as last told to the listeners; kept only while there are listeners. */
   private readonly announced = new Set<string>();
   private readonly listeners = new Set<(userId: string, online: boolean) => void>();
+  private readonly countListeners = new Set<(userId: string, origin: CountsOrigin) => void>();
   /** Until then the node is learning the others' lists: no transitions are told. */
   private quietUntil = 0;
 
@@ -99,11 +113,21 @@ export class ClusterPresence {
     };
   }
 
-  /** This node's count of a user's connections changed. */
-  localChanged(userId: string, connections: number): void {
+  /**
+   * Calls `listener` whenever a user's counts change anywhere (a connection
+   * opened, closed, went away or came back), at once and without any grace;
+   * the listener reads stateOf. Nothing is told while the node warms up.
+   */
+  onCountsChanged(listener: (userId: string, origin: CountsOrigin) => void): () => void {
+    this.countListeners.add(listener);
+    return () => this.countListeners.delete(listener);
+  }
+
+  /** This node's count of a user's connections, or of the away ones among them, changed. */
+  localChanged(userId: string, connections: number, away = 0): void {
     if (this.closed) return;
-    this.review(userId);
-    this.pending.set(userId, connections);
+    this.review(userId, 'local');
+    this.pending.set(userId, [connections, away]);
     this.flushTimer ??= setTimeout(() => this.flush(), this.options.coalesceMs ?? 20);
   }
 
@@ -122,6 +146,19 @@ export class ClusterPresence {
   /** Whether the user has a connection to any node; allocates nothing (asked per member of every group message by push). */
   isOnline(userId: string): boolean {
     return this.options.local.connectionsOf(userId) > 0 || this.nodesByUser.has(userId);
+  }
+
+  /** Online while any of the user's connections anywhere is active, away when all are away, else offline. */
+  stateOf(userId: string): PresenceStateName {
+    const connections = this.options.local.connectionsOf(userId) + this.remoteConnections(userId);
+    return connections === 0 ? 'offline' : presenceOf(connections, this.awayConnections(userId));
+  }
+
+  /** The user's away connections on every node. */
+  awayConnections(userId: string): number {
+    let total = this.options.local.awayOf?.(userId) ?? 0;
+    for (const nodeId of this.nodesByUser.get(userId) ?? []) total += this.remote.get(nodeId)?.away.get(userId) ?? 0;
+    return total;
   }
 
   /** The user's connections on every node, and the nodes that hold them (this one first). */
@@ -149,6 +186,11 @@ export class ClusterPresence {
     return [...this.remote.keys()];
   }
 
+  /** The other nodes as known now, silent ones not forgotten yet (safe to call from a listener). */
+  knownNodes(): IterableIterator<string> {
+    return this.remote.keys();
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -162,7 +204,7 @@ export class ClusterPresence {
   private flush(): void {
     this.flushTimer = undefined;
     if (this.pending.size === 0) return;
-    const changes = [...this.pending];
+    const changes = [...this.pending].map(([userId, [connections, away]]) => changeOf(userId, connections, away));
     this.pending = new Map();
     this.options.bus.publish({ type: 'presence', nodeId: this.options.nodeId, changes });
   }
@@ -180,22 +222,24 @@ export class ClusterPresence {
     this.flushTimer = undefined;
     this.pending = new Map();
     this.lastFullAt = Date.now();
-    const changes = [...this.options.local.userCounts()].filter(([, count]) => count > 0);
+    const changes = [...this.options.local.userCounts()]
+      .filter(([, count]) => count > 0)
+      .map(([userId, count]) => changeOf(userId, count, this.options.local.awayOf?.(userId) ?? 0));
     this.options.bus.publish({ type: 'presence', nodeId: this.options.nodeId, changes, full: true, ask });
   }
 
   private apply(event: PresenceEvent): void {
     let node = this.remote.get(event.nodeId);
     if (node === undefined) {
-      node = { heardAt: 0, counts: new Map() };
+      node = { heardAt: 0, counts: new Map(), away: new Map() };
       this.remote.set(event.nodeId, node);
     }
     node.heardAt = Date.now();
     if (event.full === true) {
       const listed = new Set(event.changes.map(([userId]) => userId));
-      for (const userId of [...node.counts.keys()]) if (!listed.has(userId)) this.set(event.nodeId, node, userId, 0);
+      for (const userId of [...node.counts.keys()]) if (!listed.has(userId)) this.set(event.nodeId, node, userId, 0, 0, 'remote');
     }
-    for (const [userId, count] of event.changes) this.set(event.nodeId, node, userId, count);
+    for (const [userId, count, away] of event.changes) this.set(event.nodeId, node, userId, count, away ?? 0, 'remote');
     // A node that starts asks for everyone's list: answered soon, not all at the same instant.
     if (event.ask === true) {
       setTimeout(() => {
@@ -204,7 +248,9 @@ export class ClusterPresence {
     }
   }
 
-  private set(nodeId: string, node: RemoteNode, userId: string, count: number): void {
+  private set(nodeId: string, node: RemoteNode, userId: string, count: number, away: number, origin: CountsOrigin): void {
+    if (count > 0 && away > 0) node.away.set(userId, away);
+    else node.away.delete(userId);
     if (count > 0) {
       node.counts.set(userId, count);
       let nodes = this.nodesByUser.get(userId);
@@ -219,11 +265,12 @@ export class ClusterPresence {
       nodes?.delete(nodeId);
       if (nodes?.size === 0) this.nodesByUser.delete(userId);
     }
-    this.review(userId);
+    this.review(userId, origin);
   }
 
-  /** Tells the listeners when the user crossed between no connection anywhere and some. */
-  private review(userId: string): void {
+  /** Tells the listeners when the user crossed between no connection anywhere and some, and that their counts changed. */
+  private review(userId: string, origin: CountsOrigin): void {
+    if (this.countListeners.size > 0 && Date.now() >= this.quietUntil) for (const listener of this.countListeners) listener(userId, origin);
     if (this.listeners.size === 0) return;
     const online = this.isOnline(userId);
     if (online === this.announced.has(userId)) return;
@@ -237,10 +284,16 @@ export class ClusterPresence {
     const oldest = Date.now() - (this.options.silentAfterMs ?? 15_000);
     for (const [nodeId, node] of this.remote) {
       if (node.heardAt >= oldest) continue;
-      for (const userId of [...node.counts.keys()]) this.set(nodeId, node, userId, 0);
+      // Gone before its users are: listeners asking which nodes remain do not count it.
       this.remote.delete(nodeId);
+      for (const userId of [...node.counts.keys()]) this.set(nodeId, node, userId, 0, 0, 'silent');
     }
   }
 }
 
 const EMPTY: ReadonlySet<string> = new Set();
+
+/** One user's entry in a presence event; the away count only when there is one (most users are active). */
+function changeOf(userId: string, connections: number, away: number): [string, number, number?] {
+  return away > 0 ? [userId, connections, away] : [userId, connections];
+}

@@ -69,6 +69,7 @@ export class Gateway {
         this.registry.remove(session);
         this.paused.delete(session);
         services.roomHub.removeSession(session);
+        services.presence.removeSession(session);
       },
       scheduleFlush: (session) => this.scheduleFlush(session),
     };

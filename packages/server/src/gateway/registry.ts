@@ -4,7 +4,9 @@
  * With a cluster view attached (ClusterPresence), the per-user limits count
  * the user's connections on every node: the connection limit is checked
  * against the cluster's total, and the send rate is shared out between the
- * nodes that hold the user's connections.
+ * nodes that hold the user's connections. It also counts, per user, the
+ * connections that said they are away (set_presence), which the cluster
+ * view carries beside the connection counts.
  */
 import { ParleyError } from '@parley/protocol';
 import type { ServerLimits } from '../config.js';
@@ -16,8 +18,8 @@ import type { Session } from './session.js';
 export interface ClusterView {
   remoteConnections(userId: string): number;
   remoteNodesOf(userId: string): ReadonlySet<string>;
-  /** This node's count of the user's connections changed. */
-  localChanged(userId: string, connections: number): void;
+  /** This node's count of the user's connections, or of the away ones among them, changed. */
+  localChanged(userId: string, connections: number, away: number): void;
 }
 
 /** Per-user send buckets outlive connections (reconnecting must not refill them); this many are kept. */
@@ -26,6 +28,9 @@ const MAX_TRACKED_USERS = 100_000;
 export class SessionRegistry {
   private readonly all = new Set<Session>();
   private readonly byUser = new Map<string, Set<Session>>();
+  /** Authenticated sessions that are away, and how many per user. */
+  private readonly awaySessions = new Set<Session>();
+  private readonly awayByUser = new Map<string, number>();
   private readonly sendBuckets = new Map<string, { bucket: TokenBucket; nodes: number }>();
   private cluster: ClusterView | undefined;
 
@@ -52,7 +57,30 @@ export class SessionRegistry {
       throw new ParleyError('LIMIT_EXCEEDED', `at most ${this.limits.maxConnectionsPerUser} connections per user`);
     }
     sessions.add(session);
-    this.cluster?.localChanged(userId, sessions.size);
+    this.cluster?.localChanged(userId, sessions.size, this.awayOf(userId));
+  }
+
+  /** The session's user put it in the background (away) or brought it back; returns whether that changed anything. */
+  setAway(session: Session, away: boolean): boolean {
+    const userId = session.userId;
+    const sessions = userId === undefined ? undefined : this.byUser.get(userId);
+    if (userId === undefined || sessions === undefined || !sessions.has(session) || this.awaySessions.has(session) === away) return false;
+    if (away) this.awaySessions.add(session);
+    else this.awaySessions.delete(session);
+    this.countAway(userId, away ? 1 : -1);
+    this.cluster?.localChanged(userId, sessions.size, this.awayOf(userId));
+    return true;
+  }
+
+  /** Of the user's connections to this node, those that are away. */
+  awayOf(userId: string): number {
+    return this.awayByUser.get(userId) ?? 0;
+  }
+
+  private countAway(userId: string, delta: number): void {
+    const count = (this.awayByUser.get(userId) ?? 0) + delta;
+    if (count > 0) this.awayByUser.set(userId, count);
+    else this.awayByUser.delete(userId);
   }
 
   /**
@@ -81,8 +109,9 @@ export class SessionRegistry {
     const sessions = this.byUser.get(session.userId);
     if (sessions === undefined) return;
     if (!sessions.delete(session)) return;
+    if (this.awaySessions.delete(session)) this.countAway(session.userId, -1);
     if (sessions.size === 0) this.byUser.delete(session.userId);
-    this.cluster?.localChanged(session.userId, sessions.size);
+    this.cluster?.localChanged(session.userId, sessions.size, this.awayOf(session.userId));
   }
 
   /** This node's connection count per user (for the cluster's presence lists). */

@@ -35,6 +35,7 @@ import type { MessageAmendments } from '../services/amendments.js';
 import type { StoredMessage } from '../services/model.js';
 import type { ReceiptsRelay } from './receipts-relay.js';
 import type { TypingRelay } from './typing.js';
+import type { PresenceHub } from './presence-hub.js';
 import { MAX_SIGNAL_BYTES, SIGNALS_PER_SECOND, type SignalRelay } from './signals.js';
 import type { ConversationService } from '../services/conversations.js';
 import type { MediaLimits } from '../services/media.js';
@@ -108,6 +109,8 @@ export interface GatewayContext {
   receiptsRelay: Pick<ReceiptsRelay, 'delivered'>;
   /** Signals (signals.ts): no reply for a signal; signal_values is answered. */
   signals: Pick<SignalRelay, 'relay' | 'valuesOf'>;
+  /** Presence (presence-hub.ts): watch lists and this connection's away state; told when a session closes. */
+  presence: Pick<PresenceHub, 'subscribe' | 'setAway' | 'removeSession'>;
   directory: UserDirectory;
   rooms: RoomService;
   roomHub: RoomHub;
@@ -345,7 +348,7 @@ export class Session {
     }
     this.context.countRequest(body.$case);
     if (body.$case === 'signal') {
-      this.context.signals.relay(this, this.userId as string, body.value);
+      void this.context.signals.relay(this, this.userId as string, body.value);
       return;
     }
     if (body.$case === 'delivered') {
@@ -420,7 +423,7 @@ export class Session {
     if (this.state !== 'authenticating') return;
     this.userId = userId;
     // Settings the store cannot give now are the defaults; the device hears of a change when one is made.
-    const [, settings] = await Promise.all([this.context.routeUser(this), this.context.receipts.settingsOf(userId).catch(() => ({ readReceiptsOff: false }))]);
+    const [, settings] = await Promise.all([this.context.routeUser(this), this.context.receipts.settingsOf(userId).catch(() => ({ readReceiptsOff: false, hidePresence: false }))]);
     if (this.state !== 'authenticating') return;
     this.state = 'open';
     try {
@@ -815,6 +818,11 @@ const HANDLERS: { [C in HandledCase]: Handler<C> } = {
   react: (session, request, userId) => session.services.amendments.react(userId, request.conversationId, request.seq, request.emoji, request.add).then(amendResult),
   signalValues: (session, request, userId) => session.services.signals.valuesOf(userId, request.conversationId).then((values) => ({ values })),
   editHistory: (session, request, userId) => session.services.amendments.history(userId, request.conversationId, request.seq).then((versions) => ({ versions })),
+  presenceSubscribe: (session, request, userId) => session.services.presence.subscribe(session, userId, request.userIds).then((users) => ({ users })),
+  setPresence: (session, request) => {
+    session.services.presence.setAway(session, request.away);
+    return {};
+  },
 };
 
 /** An amendment as its request's answer; none when the request repeated one already made. */

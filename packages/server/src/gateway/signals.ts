@@ -8,12 +8,18 @@
  *
  * Order per sender: each connection's signals go through one chain, so a
  * signal that waits for a member list to load is never overtaken by the next.
+ * The same holds where they arrive: while one of a conversation's signals
+ * waits for its member list, the conversation's next ones wait behind it.
  *
  * A signal with a `key` is also kept, in memory on every node, as the
  * sender's latest value for that key in the conversation (each member's last
  * location), for members who ask later (`signal_values`). Keyed signals
  * therefore reach every node; values lapse after VALUE_TTL_MS and are
  * bounded per conversation and in all.
+ *
+ * MQTT devices take part (mqtt/): a QoS 0 publish is relayed here like a
+ * connection's signal, and every relayed signal is offered to the node's
+ * subscribed devices too (onRelayed).
  */
 import { CUSTOM_TYPE_PATTERN, type Clock, type SignalEvent, encodeFrameEntry } from '@parley/protocol';
 import type { Bus, BusEvent } from '../bus/bus.js';
@@ -21,6 +27,23 @@ import type { MemberLists } from '../services/member-lists.js';
 import { ROUTED_MEMBERS_MAX } from '../services/recipients.js';
 import { TokenBucket } from '../util/token-bucket.js';
 import type { Session } from './session.js';
+
+/** What a signal carries from its sender. */
+export interface SignalInput {
+  conversationId: string;
+  type: string;
+  data: Uint8Array;
+  /** Empty: every other member. */
+  toUserId: string;
+  /** Empty: not kept. */
+  key: string;
+}
+
+/** What became of a signal: relayed, dropped (bad input, rate, size), or refused because the sender or `toUserId` is not a member. */
+export type SignalOutcome = 'relayed' | 'dropped' | 'not_member';
+
+/** Told of each signal this node delivers: `isFor` says which members it is for (the sender is left to the listener). */
+export type SignalListener = (signal: SignalEvent, isFor: (userId: string) => boolean) => void;
 
 /** Largest signal data. */
 export const MAX_SIGNAL_BYTES = 4096;
@@ -51,38 +74,50 @@ interface ConnectionState {
 }
 
 export class SignalRelay {
-  private readonly connections = new WeakMap<Session, ConnectionState>();
+  /** Per sending connection: a Session, or an MQTT device's connection. */
+  private readonly connections = new WeakMap<object, ConnectionState>();
+  private readonly listeners = new Set<SignalListener>();
   /** Per conversation: "sender\0key" → the latest keyed signal. */
   private readonly values = new Map<string, Map<string, SignalEvent>>();
+  /** Per conversation: the last delivery still waiting for a member list; later ones queue behind it. */
+  private readonly waiting = new Map<string, Promise<void>>();
   private readonly unsubscribe: () => void;
   /** Signals relayed, and dropped (over the rate or size, not a member, bad input), since start. */
   readonly counts = { relayed: 0, dropped: 0 };
 
   constructor(private readonly deps: SignalDeps) {
     this.unsubscribe = deps.bus.subscribe((event) => {
-      if (event.type === 'signal') void this.deliver(event);
+      if (event.type === 'signal') this.deliver(event);
     });
   }
 
-  /** From a session: its user sends a signal. */
-  relay(session: Session, userId: string, request: { conversationId: string; type: string; data: Uint8Array; toUserId: string; key: string }): void {
-    let state = this.connections.get(session);
+  /** `userId` sends a signal from `connection` (its session, or its MQTT connection). Resolves once it is relayed or refused; never rejects. */
+  relay(connection: object, userId: string, request: SignalInput): Promise<SignalOutcome> {
+    let state = this.connections.get(connection);
     if (state === undefined) {
       state = { bucket: new TokenBucket(SIGNALS_PER_SECOND, SIGNAL_BURST), chain: Promise.resolve(), queued: 0 };
-      this.connections.set(session, state);
+      this.connections.set(connection, state);
     }
     const valid =
       CUSTOM_TYPE_PATTERN.test(request.type) && request.data.length <= MAX_SIGNAL_BYTES && request.key.length <= MAX_KEY_CHARS && request.conversationId.length > 0 && request.conversationId.length <= 80;
     if (!valid || state.queued >= MAX_QUEUED_PER_CONNECTION || state.bucket.take(this.deps.clock.now()) > 0) {
       this.counts.dropped += 1;
-      return;
+      return Promise.resolve('dropped');
     }
-    const connection = state;
-    connection.queued += 1;
-    connection.chain = connection.chain.then(async () => {
-      connection.queued -= 1;
-      await this.publish(userId, request);
+    const sender = state;
+    sender.queued += 1;
+    const outcome = sender.chain.then(() => {
+      sender.queued -= 1;
+      return this.publish(userId, request);
     });
+    sender.chain = outcome.then(() => undefined);
+    return outcome;
+  }
+
+  /** Calls `listener` for every signal delivered on this node, in order; returns the way to stop. */
+  onRelayed(listener: SignalListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   /** The conversation's live keyed values a member may see (not addressed to someone else), newest first. */
@@ -104,17 +139,17 @@ export class SignalRelay {
     this.unsubscribe();
   }
 
-  private async publish(userId: string, request: { conversationId: string; type: string; data: Uint8Array; toUserId: string; key: string }): Promise<void> {
+  private async publish(userId: string, request: SignalInput): Promise<SignalOutcome> {
     let members: Awaited<ReturnType<MemberLists['of']>>;
     try {
       members = await this.deps.memberLists.of(request.conversationId);
     } catch {
       this.counts.dropped += 1;
-      return;
+      return 'dropped';
     }
     if (!members.has(userId) || (request.toUserId !== '' && !members.has(request.toUserId))) {
       this.counts.dropped += 1;
-      return;
+      return 'not_member';
     }
     this.counts.relayed += 1;
     const signal: SignalEvent = {
@@ -130,22 +165,38 @@ export class SignalRelay {
     const recipients =
       request.key !== '' ? undefined : request.toUserId !== '' ? [request.toUserId] : members.ids.length <= ROUTED_MEMBERS_MAX ? members.ids.filter((id) => id !== userId) : undefined;
     this.deps.bus.publish({ type: 'signal', signal, recipients });
+    return 'relayed';
   }
 
   /** To this node's connections of the members it is for (not the sender's own); keeps a keyed value. */
-  private async deliver(event: SignalBusEvent): Promise<void> {
+  private deliver(event: SignalBusEvent): void {
     const { signal } = event;
     if (signal.key !== '') this.keep(signal);
-    let targets: readonly string[];
-    if (signal.toUserId !== '') targets = [signal.toUserId];
-    else if (event.recipients !== undefined) targets = event.recipients;
-    else {
-      try {
-        targets = (await this.deps.memberLists.of(signal.conversationId)).ids;
-      } catch {
-        return;
-      }
+    const conversationId = signal.conversationId;
+    const named = signal.toUserId !== '' ? [signal.toUserId] : event.recipients;
+    const earlier = this.waiting.get(conversationId);
+    if (named !== undefined && earlier === undefined) {
+      this.write(signal, named, (userId) => named.includes(userId));
+      return;
     }
+    const delivered = (earlier ?? Promise.resolve()).then(async () => {
+      try {
+        if (named !== undefined) this.write(signal, named, (userId) => named.includes(userId));
+        else {
+          const members = await this.deps.memberLists.of(conversationId);
+          this.write(signal, members.ids, (userId) => members.has(userId));
+        }
+      } catch {
+        // No member list, no recipients: a signal is never retried.
+      }
+    });
+    this.waiting.set(conversationId, delivered);
+    void delivered.then(() => {
+      if (this.waiting.get(conversationId) === delivered) this.waiting.delete(conversationId);
+    });
+  }
+
+  private write(signal: SignalEvent, targets: readonly string[], isFor: (userId: string) => boolean): void {
     let entry: Uint8Array | undefined;
     for (const userId of targets) {
       if (userId === signal.senderId) continue;
@@ -154,6 +205,7 @@ export class SignalRelay {
       entry ??= encodeFrameEntry({ requestId: 0, body: { $case: 'signalEvent', value: signal } });
       for (const session of sessions) session.enqueue(entry);
     }
+    for (const listener of this.listeners) listener(signal, isFor);
   }
 
   private keep(signal: SignalEvent): void {

@@ -1,8 +1,9 @@
 /**
  * Delivers conversations to MQTT subscriptions: committed messages from the
- * bus, and what a device missed, read from the store; QoS 0 signals to the
- * subscribers on this node. Per subscription a DeliveryCursor decides what
- * goes out, so each device gets the seqs it may read in order, once per
+ * bus, and what a device missed, read from the store; signals (devices' QoS
+ * 0 publishes and members' apps' alike) to the subscribers on this node, as
+ * gateway/signals.ts relays them. Per subscription a DeliveryCursor decides
+ * what goes out, so each device gets the seqs it may read in order, once per
  * connection, without gaps: a live message that does not follow the last
  * one handed over (overtaken or lost on the bus, a device that was away or
  * fell behind) makes the subscription read the missing range from the store
@@ -15,6 +16,7 @@
  * taking live messages and catch up from the store once it acknowledges.
  * The store is the queue.
  */
+import type { SignalEvent } from '@parley/protocol';
 import type { Logger } from 'pino';
 import type { BusEvent } from '../bus/bus.js';
 import type { MemberLists } from '../services/member-lists.js';
@@ -22,7 +24,7 @@ import type { MessagingService } from '../services/messaging.js';
 import type { StoredMessage } from '../services/model.js';
 import type { ReceiptService } from '../services/receipts.js';
 import { DeliveryCursor } from './cursor.js';
-import { conversationTopic, messagePayload, payloadSeq } from './mapping.js';
+import { conversationTopic, messagePayload, payloadSeq, signalPayload } from './mapping.js';
 import type { ConversationSubscription, DeviceLink, DeviceSession, DeviceSessions } from './sessions.js';
 
 /** Deliveries per connection handed to the broker and not yet written or acknowledged. */
@@ -39,7 +41,7 @@ type MessageEvent = Extract<BusEvent, { type: 'message' }>;
 
 export interface DeviceDeliveryDeps {
   messaging: Pick<MessagingService, 'pull' | 'conversationView'>;
-  /** Active members, for messages that do not name their recipients and for signals (the node's shared cache, which Delivery keeps current). */
+  /** Active members, for messages that do not name their recipients (the node's shared cache, which Delivery keeps current). */
   memberLists: Pick<MemberLists, 'of'>;
   /** Told how far a device acknowledged a conversation (QoS 1), for receipts. */
   receipts?: Pick<ReceiptService, 'delivered'>;
@@ -115,14 +117,14 @@ export class DeviceDelivery<Client extends DeliveryClient> {
     );
   }
 
-  /** A QoS 0 signal: at most once, to the subscribed devices of active members on this node, never stored. */
-  async signal(conversationId: string, senderId: string, payload: Buffer): Promise<void> {
-    const members = await this.deps.memberLists.of(conversationId);
-    if (!members.has(senderId)) throw new SignalRefused();
-    for (const [subscription, session] of this.sessions.subscribersOf(conversationId) ?? []) {
+  /** A relayed signal: at most once (QoS 0), to the subscribed devices on this node of the other members it is for; never stored. */
+  signal(signal: SignalEvent, isFor: (userId: string) => boolean): void {
+    let payload: Buffer | undefined;
+    for (const [subscription, session] of this.sessions.subscribersOf(signal.conversationId) ?? []) {
       const link = session.link;
       // A device that is behind loses signals, never messages.
-      if (link === undefined || link.inFlight >= MAX_IN_FLIGHT || subscription.cursor === undefined || !members.has(session.userId)) continue;
+      if (link === undefined || link.inFlight >= MAX_IN_FLIGHT || subscription.cursor === undefined || session.userId === signal.senderId || !isFor(session.userId)) continue;
+      payload ??= signalPayload(signal);
       link.inFlight += 1;
       link.client.publish({ cmd: 'publish', topic: subscription.topic, payload, qos: 0, retain: false, dup: false }, () => this.settle(session, link));
     }
@@ -246,12 +248,5 @@ export class DeviceDelivery<Client extends DeliveryClient> {
     if (!link.stalled || link.inFlight > MAX_IN_FLIGHT / 2 || session.link !== link) return;
     link.stalled = false;
     for (const subscription of session.subscriptions.values()) if (subscription.cursor?.behind === true) void this.catchUp(session, subscription);
-  }
-}
-
-/** A signal from a user who is not an active member of the conversation. */
-export class SignalRefused extends Error {
-  constructor() {
-    super('not an active member of this conversation');
   }
 }

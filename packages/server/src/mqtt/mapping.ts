@@ -7,7 +7,7 @@
  *   names the message's idempotency key itself, so a repeat is stored once
  *   whenever and wherever it arrives.
  */
-import { ParleyError, isValidClientMsgId } from '@parley/protocol';
+import { ParleyError, type SignalEvent, isValidClientMsgId } from '@parley/protocol';
 import type { ServerLimits } from '../config.js';
 import type { StoredMessage } from '../services/model.js';
 
@@ -102,15 +102,25 @@ export function payloadSeq(payload: Uint8Array): number | undefined {
   }
 }
 
-/** A QoS 0 signal as subscribers receive it: never stored, so no seq and no id. */
-export function signalPayload(conversationId: string, senderId: string, content: PublishContent): Buffer {
+/** A device's QoS 0 publish, as a signal's type (docs/mqtt.md). */
+export const MQTT_SIGNAL_TYPE = 'mqtt';
+
+/**
+ * A signal as subscribers receive it: never stored, so no seq and no id;
+ * its data as `text` when it is UTF-8, else as `data` in base64.
+ */
+export function signalPayload(signal: Pick<SignalEvent, 'conversationId' | 'senderId' | 'type' | 'data' | 'key' | 'toUserId'>): Buffer {
+  const text = decodeUtf8(signal.data);
   return Buffer.from(
     JSON.stringify({
-      conversationId,
-      senderId,
+      conversationId: signal.conversationId,
+      senderId: signal.senderId,
       signal: true,
-      text: content.text,
-      data: content.data === undefined ? undefined : Buffer.from(content.data).toString('base64'),
+      type: signal.type,
+      key: signal.key === '' ? undefined : signal.key,
+      toUserId: signal.toUserId === '' ? undefined : signal.toUserId,
+      text,
+      data: text === undefined ? Buffer.from(signal.data).toString('base64') : undefined,
     }),
   );
 }

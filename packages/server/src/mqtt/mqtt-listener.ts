@@ -9,8 +9,9 @@
  * - PUBLISH QoS 1 (and 2) to `conversations/<id>` is a send by the token's
  *   user (MessagingService.send); the PUBACK goes out only after the commit,
  *   and a refused publish closes the connection (MQTT 3.1.1 has no negative
- *   acknowledgement). PUBLISH QoS 0 is a signal: never stored, handed at most
- *   once to the conversation's subscribed devices on this node.
+ *   acknowledgement). PUBLISH QoS 0 is a signal of type `mqtt`: never stored,
+ *   relayed as any member's signal (gateway/signals.ts) to the other
+ *   members' apps and subscribed devices, on every node.
  * - SUBSCRIBE `conversations/<id>`: active members only; deliveries come from
  *   Parley's store and bus (device-delivery.ts), never from aedes' own
  *   routing, which sees nothing: every accepted publish is re-addressed to a
@@ -18,7 +19,7 @@
  */
 import type { AddressInfo, Server, Socket } from 'node:net';
 import type { TlsOptions as NodeTlsOptions } from 'node:tls';
-import { type Clock, ParleyError, type TimerHandle } from '@parley/protocol';
+import { type Clock, ParleyError, type SignalEvent, type TimerHandle } from '@parley/protocol';
 import { Aedes, type AuthenticateError, type Client, type ConnectPacket, type PublishPacket, type Subscription } from 'aedes';
 import type { Logger } from 'pino';
 import type { Bus, BusEvent } from '../bus/bus.js';
@@ -33,8 +34,8 @@ import { setMostRecent } from '../util/recent-map.js';
 import { socketServer } from '../util/socket-server.js';
 import { unrefTimer } from '../util/timers.js';
 import { TokenBucket } from '../util/token-bucket.js';
-import { DeviceDelivery, SignalRefused } from './device-delivery.js';
-import { publishContent, publishTarget, signalPayload, subscribedConversation } from './mapping.js';
+import { DeviceDelivery } from './device-delivery.js';
+import { MQTT_SIGNAL_TYPE, publishContent, publishTarget, subscribedConversation } from './mapping.js';
 import { SizeCheckedStream } from './packet-size.js';
 import { PublishLedger, deviceKey, publishFingerprint } from './publish-ledger.js';
 import { readSessionFile, writeSessionFile } from './session-file.js';
@@ -76,6 +77,11 @@ export interface MqttListenerDeps {
   limits: ServerLimits;
   /** QoS 0 signals one user may publish per second and at once (the live rooms' budget for ephemeral events). */
   signalRate: { perSecond: number; burst: number };
+  /** The node's signal relay (gateway/signals.ts): takes QoS 0 publishes as signals, and tells of the signals this node delivers. */
+  signals: {
+    relay(connection: object, userId: string, signal: Pick<SignalEvent, 'conversationId' | 'type' | 'data' | 'toUserId' | 'key'>): Promise<'relayed' | 'dropped' | 'not_member'>;
+    onRelayed(listener: (signal: SignalEvent, isFor: (userId: string) => boolean) => void): () => void;
+  };
   clock: Clock;
   log: Logger;
   /** The user's WebSocket and TCP connections (all nodes): MQTT connections are counted with them against maxConnectionsPerUser. */
@@ -172,6 +178,7 @@ export class MqttListener {
       }
     });
     this.stopListening.push(this.deps.bus.subscribe((event) => this.onBusEvent(event)));
+    this.stopListening.push(this.deps.signals.onRelayed((signal, isFor) => this.delivery.signal(signal, isFor)));
     // Member lists are dropped by the node's bus recovery, which every node has.
     const onReconnect = this.deps.bus.onReconnect?.(() => this.delivery.catchUpAll());
     if (onReconnect !== undefined) this.stopListening.push(onReconnect);
@@ -384,7 +391,7 @@ export class MqttListener {
       return;
     }
     if (packet.qos === 0) {
-      this.signal(connection, session.userId, conversationId, content, done, topic);
+      this.signal(connection, session.userId, conversationId, payload, done, topic);
       return;
     }
     const packetId = packet.messageId ?? 0;
@@ -448,7 +455,7 @@ export class MqttListener {
     );
   }
 
-  private signal(connection: DeviceConnection, userId: string, conversationId: string, content: ReturnType<typeof publishContent>, done: (error?: Error | null) => void, topic: string): void {
+  private signal(connection: DeviceConnection, userId: string, conversationId: string, payload: Uint8Array, done: (error?: Error | null) => void, topic: string): void {
     const now = this.deps.clock.now();
     let bucket = this.signalBuckets.get(userId);
     if (bucket === undefined) bucket = new TokenBucket(this.deps.signalRate.perSecond, this.deps.signalRate.burst);
@@ -458,16 +465,11 @@ export class MqttListener {
       done(null);
       return;
     }
-    this.delivery.signal(conversationId, userId, signalPayload(conversationId, userId, content)).then(
-      () => done(null),
-      (error: unknown) => {
-        if (error instanceof SignalRefused) this.answer(connection, Promise.reject(new ParleyError('FORBIDDEN', error.message)), done, topic);
-        else {
-          this.deps.log.warn({ err: error, conversationId }, 'mqtt: signal dropped');
-          done(null);
-        }
-      },
-    );
+    // Dropped past the signals' own bounds too (4 KiB, a rate per connection); a stranger is refused.
+    void this.deps.signals.relay(connection, userId, { conversationId, type: MQTT_SIGNAL_TYPE, data: payload, toUserId: '', key: '' }).then((outcome) => {
+      if (outcome === 'not_member') this.answer(connection, Promise.reject(new ParleyError('FORBIDDEN', 'not an active member of this conversation')), done, topic);
+      else done(null);
+    });
   }
 
   private authorizeSubscribe(client: Client, subscription: Subscription, done: (error: Error | null, subscription?: Subscription | null) => void): void {

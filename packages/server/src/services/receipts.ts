@@ -34,6 +34,8 @@ export interface ReceiptRecord {
 
 export interface UserSettingsRecord {
   readReceiptsOff: boolean;
+  /** Others do not see when the user is online or was last seen (services/presence.ts). */
+  hidePresence: boolean;
 }
 
 /** How often gathered acknowledgements and read moves are written and announced. */
@@ -108,14 +110,14 @@ export class ReceiptService {
 
   async settingsOf(userId: string): Promise<UserSettingsRecord> {
     const user = await this.store.getUser(userId);
-    return { readReceiptsOff: user?.readReceiptsOff === true };
+    return { readReceiptsOff: user?.readReceiptsOff === true, hidePresence: user?.hidePresence === true };
   }
 
   /** Changes the user's own settings; their other devices are told. */
   async updateSettings(userId: string, change: Partial<UserSettingsRecord>, originSessionId?: string): Promise<UserSettingsRecord> {
-    if (change.readReceiptsOff !== undefined) {
-      const readReceiptsOff = change.readReceiptsOff;
-      await this.store.write((tx) => tx.updateUser(userId, { readReceiptsOff }));
+    if (change.readReceiptsOff !== undefined || change.hidePresence !== undefined) {
+      const patch = { readReceiptsOff: change.readReceiptsOff, hidePresence: change.hidePresence };
+      await this.store.write((tx) => tx.updateUser(userId, patch));
     }
     const settings = await this.settingsOf(userId);
     this.bus.publish({ type: 'userSettings', userId, settings, originSessionId });

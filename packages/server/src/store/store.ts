@@ -35,10 +35,14 @@ export interface UserRow {
   tokensValidAfter: number;
   /** The user turned read receipts off (services/receipts.ts); absent: on. */
   readReceiptsOff?: boolean;
+  /** The user hides when they are online and were last seen (services/presence.ts); absent: shown. */
+  hidePresence?: boolean;
+  /** When the user's last connection closed (ms), written once per time they go offline; absent: never seen. */
+  lastSeenAt?: number;
 }
 
 /** What updateUser may change; fields left out keep their value. */
-export type UserPatch = Partial<Pick<UserRow, 'name' | 'tokensValidAfter' | 'readReceiptsOff'>>;
+export type UserPatch = Partial<Pick<UserRow, 'name' | 'tokensValidAfter' | 'readReceiptsOff' | 'hidePresence' | 'lastSeenAt'>>;
 
 export type MessageKind = 'user' | 'system';
 
@@ -506,6 +510,11 @@ export interface Store extends StoreReader {
   setPushPreview(userId: string, preview: PushPreviewSetting | undefined): Promise<void>;
   /** A user's own preview setting, if they chose one. */
   pushPreviewOf(userId: string): Promise<PushPreviewSetting | undefined>;
+  /**
+   * Of `candidates`, those who are active members of a conversation (direct
+   * or group) in which `userId` is an active member too; in no order.
+   */
+  sharedMembersOf(userId: string, candidates: readonly string[]): Promise<string[]>;
   /**
    * Up to `limit` messages matching `search`, newest first: in the order they
    * were stored, highest id first (ids are integers as strings in every

@@ -43,7 +43,7 @@ export interface StoreTimings {
   read: TimingFamily;
 }
 
-type ReadName = keyof StoreReader | 'webPushSubscriptionsOf' | 'pushPreviewOf' | 'searchMessages';
+type ReadName = keyof StoreReader | 'webPushSubscriptionsOf' | 'pushPreviewOf' | 'searchMessages' | 'sharedMembersOf';
 
 const READS = [
   'getUser',
@@ -76,6 +76,7 @@ const READS = [
   'webPushSubscriptionsOf',
   'pushPreviewOf',
   'searchMessages',
+  'sharedMembersOf',
 ] as const satisfies readonly ReadName[];
 
 export class TimedStore implements Store {
@@ -226,6 +227,10 @@ export class TimedStore implements Store {
 
   pushPreviewOf(userId: string): Promise<PushPreviewSetting | undefined> {
     return timed(this.reads.pushPreviewOf, performance.now(), this.inner.pushPreviewOf(userId));
+  }
+
+  sharedMembersOf(userId: string, candidates: readonly string[]): Promise<string[]> {
+    return timed(this.reads.sharedMembersOf, performance.now(), this.inner.sharedMembersOf(userId, candidates));
   }
 
   searchMessages(search: MessageSearch): Promise<StoredMessage[]> {

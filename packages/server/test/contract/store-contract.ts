@@ -167,6 +167,33 @@ export function storeContract(name: string, createDatabase: () => Promise<StoreD
       assert.equal((await store.getUser('a'))?.readReceiptsOff, undefined);
     });
 
+    test('a user keeps their presence setting and last seen, also after a reopen; other changes keep them', async (t) => {
+      const { store, reopen } = await setup(t, ['a']);
+      const before = await store.getUser('a');
+      assert.deepEqual([before?.hidePresence, before?.lastSeenAt], [undefined, undefined], 'absent: shown, never seen');
+      await store.write((tx) => tx.updateUser('a', { hidePresence: true, lastSeenAt: 1_700_000_000_123 }));
+      await store.write((tx) => tx.updateUser('a', { readReceiptsOff: true }));
+      const reopened = (await reopen()).store;
+      await reopened.write((tx) => tx.updateUser('a', { name: 'Renamed' }));
+      const after = (await reopened.getUsers(['a']))[0];
+      assert.deepEqual([after?.name, after?.hidePresence, after?.lastSeenAt, after?.readReceiptsOff], ['Renamed', true, 1_700_000_000_123, true]);
+      await reopened.write((tx) => tx.updateUser('a', { hidePresence: false, lastSeenAt: 1_700_000_000_999 }));
+      const shown = await reopened.getUser('a');
+      assert.deepEqual([shown?.hidePresence, shown?.lastSeenAt], [undefined, 1_700_000_000_999]);
+    });
+
+    test('shared members: of the candidates, those in an active direct chat or group with the user', async (t) => {
+      const { store, conversations } = await setup(t, ['a', 'b', 'c', 'd', 'e']);
+      await conversations.openDirect('a', 'b', '');
+      await conversations.createGroup('c', { id: 'g', name: 'G', memberIds: ['a', 'd'] });
+      assert.deepEqual((await store.sharedMembersOf('a', ['b', 'c', 'd', 'e', 'nobody'])).sort(), ['b', 'c', 'd']);
+      assert.deepEqual(await store.sharedMembersOf('e', ['a', 'b']), [], 'no conversation in common');
+      await conversations.updateMembers('d', 'g', [], ['d']);
+      assert.deepEqual((await store.sharedMembersOf('a', ['b', 'c', 'd'])).sort(), ['b', 'c'], 'a member who left shares it no longer');
+      assert.deepEqual(await store.sharedMembersOf('nobody', ['a']), []);
+      assert.deepEqual(await store.sharedMembersOf('a', []), []);
+    });
+
     test('opening one direct conversation many times at once gives one conversation with two members', async (t) => {
       const { store, conversations } = await setup(t, ['a', 'b']);
       const views = await Promise.all(Array.from({ length: 20 }, (_, n) => (n % 2 ? conversations.openDirect('a', 'b', 'x') : conversations.openDirect('b', 'a', 'x'))));

@@ -25,7 +25,8 @@
  *
  * Who else is typing where comes from the SDK's 'typing' event, which also
  * says when an indicator lapses; the typers' names are asked for like any
- * other id met.
+ * other id met. Direct peers' presence comes from the SDK's 'presence'
+ * event, for the peers a PresenceWatch (presence-watch.ts) picks.
  *
  * The SDK does the hard parts (ordering, exactly-once, resume, unread counts);
  * nothing here second-guesses it.
@@ -49,9 +50,11 @@ import {
   type SendMediaOptions,
   type TypingChange,
   type UserProfile,
+  type Presence,
 } from '@parley/client';
 import { formatDuration } from '../format.js';
 import { DraftKeeper } from './draft-keeper.js';
+import { PresenceWatch } from './presence-watch.js';
 import { type ConversationLabel, MemoryOutboxStore, type MessageExtras, type OutboxRecord, type OutboxStore } from './outbox-store.js';
 import { measureVideo } from './video-facts.js';
 
@@ -166,6 +169,10 @@ export interface ChatState {
   readonly receiptsChanged: ReadonlyMap<string, number>;
   /** The user's own setting, from the server (undefined before the first connection). */
   readonly readReceiptsOff?: boolean;
+  /** Watched direct peers' presence (online, away, last seen), by user id. */
+  readonly presence: ReadonlyMap<string, Presence>;
+  /** The user's own setting, from the server (undefined before the first connection). */
+  readonly hidePresence?: boolean;
   /** Set when the session ended for good (token refused): the app returns to sign-in. */
   readonly ended?: string;
 }
@@ -233,6 +240,7 @@ export class ChatStore {
   /** Ids whose display name was asked for (or is being asked for): each is asked once. */
   private readonly namesAsked = new Set<string>();
   private readonly namesWanted = new Set<string>();
+  private readonly presenceWatch: PresenceWatch;
   private namesTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(options: ChatStoreOptions) {
@@ -260,13 +268,17 @@ export class ChatStore {
       names,
       typingIn: new Map(),
       receiptsChanged: new Map(),
+      presence: new Map(),
     };
+    this.presenceWatch = new PresenceWatch(this.client);
+    this.cleanups.push(() => this.presenceWatch.close());
     this.cleanups.push(
       this.client.on('message', (message) => this.onMessage(message)),
       this.client.on('typing', (change) => this.onTyping(change)),
       this.client.on('receipts', ({ conversationId }) => this.onReceipts(conversationId)),
       this.client.on('amended', (change) => this.onAmended(change)),
-      this.client.on('settings', (settings) => this.set({ ...this.current, readReceiptsOff: settings.readReceiptsOff })),
+      this.client.on('settings', (settings) => this.set({ ...this.current, readReceiptsOff: settings.readReceiptsOff, hidePresence: settings.hidePresence })),
+      this.client.on('presence', (presence) => this.set({ ...this.current, presence: new Map(this.current.presence).set(presence.userId, presence) })),
       this.client.on('conversation', () => this.markListChanged()),
       this.client.on('state', ({ state, error }) => this.onState(state, error)),
       this.client.on('cache', (event) => this.onCache(event)),
@@ -459,6 +471,17 @@ export class ChatStore {
   async setReadReceipts(enabled: boolean): Promise<void> {
     const settings = await this.client.setReadReceipts(enabled);
     this.set({ ...this.current, readReceiptsOff: settings.readReceiptsOff });
+  }
+
+  /** Hides when the user is online and was last seen, or shows it, on all their devices. */
+  async setPresenceHidden(hidden: boolean): Promise<void> {
+    const settings = await this.client.setPresenceHidden(hidden);
+    this.set({ ...this.current, hidePresence: settings.hidePresence });
+  }
+
+  /** The open conversation is a direct one with this peer (undefined: a group, or none): their presence is watched too. */
+  watchOpenPeer(peerId: string | undefined): void {
+    this.presenceWatch.opened(peerId);
   }
 
   private onReceipts(conversationId: string): void {
@@ -986,6 +1009,7 @@ export class ChatStore {
         const known = this.client.conversations();
         this.learnNames(known.flatMap((summary) => [...(summary.peerId === undefined ? [] : [summary.peerId]), ...(summary.lastMessage === undefined ? [] : idsIn(summary.lastMessage))]));
         const conversations = withWaiting(known, this.current.timelines, this.labels);
+        this.presenceWatch.listChanged(conversations);
         this.current = {
           ...this.current,
           conversations,

@@ -18,6 +18,7 @@ import { Composer } from './composer.js';
 import { conversationTitle } from './conversation-list.js';
 import { ConversationMenu } from './conversation-menu.js';
 import { MessageList } from './message-list.js';
+import { PresenceLine, WithPresence } from './presence-dot.js';
 import { TypingIndicator } from './typing-indicator.js';
 
 /** The server's default maxTextChars, until its welcome says what it allows. */
@@ -127,6 +128,13 @@ function OpenChat({ conversation, store, focusSeq, panelId, onPanel, onBack }: O
     if (connection === 'open' && timeline.history === 'idle' && timeline.messages.length === 0) store.loadOlder(conversationId);
   }, [connection, timeline.history, timeline.messages.length, conversationId, store]);
 
+  // The peer of a direct chat: online, away or last seen, in the header.
+  const peerId = conversation.kind === 'direct' ? conversation.peerId : undefined;
+  useEffect(() => {
+    store.watchOpenPeer(peerId);
+    return () => store.watchOpenPeer(undefined);
+  }, [peerId, store]);
+
   // Ticks: the other members' positions, kept current by the SDK once asked for.
   useEffect(() => {
     if (connection === 'open') store.loadReceipts(conversationId);
@@ -199,10 +207,12 @@ function OpenChat({ conversation, store, focusSeq, panelId, onPanel, onBack }: O
           <button type="button" class="icon-button back-button" onClick={onBack} aria-label="Back to conversations">
             <BackIcon />
           </button>
-          <Avatar id={conversation.kind === 'direct' ? (conversation.peerId ?? conversationId) : conversationId} name={title} group={conversation.kind === 'group'} />
+          <WithPresence userId={peerId}>
+            <Avatar id={conversation.kind === 'direct' ? (conversation.peerId ?? conversationId) : conversationId} name={title} group={conversation.kind === 'group'} />
+          </WithPresence>
           <div class="chat-title">
             <h2 data-testid="chat-title">{title}</h2>
-            <span class="chat-subtitle">{subtitle}</span>
+            {peerId === undefined ? <span class="chat-subtitle">{subtitle}</span> : <PresenceLine userId={peerId} fallback={subtitle} />}
           </div>
           <div class="chat-actions">
             {panels.map((panel) => (

@@ -20,6 +20,7 @@ import { useChat } from '../chat/use-chat.js';
 import { listTime, nameOf, typingSentence } from '../format.js';
 import { type MessageContext, messageKind } from '../messages/registry.js';
 import { Avatar } from './avatar.js';
+import { WithPresence } from './presence-dot.js';
 
 interface ConversationListProps {
   activeId: string | undefined;
@@ -223,7 +224,9 @@ const ConversationItem = memo(function ConversationItem({ conversation, active, 
         aria-current={active ? 'true' : undefined}
         onClick={() => onOpen(conversation.id)}
       >
-        <Avatar id={conversation.kind === 'direct' ? (conversation.peerId ?? conversation.id) : conversation.id} name={title} group={conversation.kind === 'group'} />
+        <WithPresence userId={conversation.kind === 'direct' ? conversation.peerId : undefined}>
+          <Avatar id={conversation.kind === 'direct' ? (conversation.peerId ?? conversation.id) : conversation.id} name={title} group={conversation.kind === 'group'} />
+        </WithPresence>
         <span class="conversation-main">
           <span class="conversation-top">
             <span class="conversation-name" data-testid="conversation-name">

@@ -7,7 +7,7 @@
  * to the canvas. Sharing uses the browser's geolocation when allowed; where
  * it is not, "simulate" walks a made-up position instead.
  */
-import type { Signal } from '@parley/client';
+import { type Signal, decodeSignalJson, encodeSignalJson } from '@parley/client';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { useChat, useChatStore } from '../chat/use-chat.js';
 import { avatarHue, nameOf } from '../format.js';
@@ -25,15 +25,11 @@ interface Position {
 }
 
 function readPosition(signal: Signal): Position | undefined {
-  if (signal.type !== POSITION_TYPE || signal.key !== KEY || signal.data.length === 0) return undefined;
-  try {
-    const value = JSON.parse(new TextDecoder().decode(signal.data)) as Partial<Position>;
-    if (typeof value.latitude !== 'number' || typeof value.longitude !== 'number') return undefined;
-    if (Math.abs(value.latitude) > 90 || Math.abs(value.longitude) > 180) return undefined;
-    return { latitude: value.latitude, longitude: value.longitude };
-  } catch {
-    return undefined;
-  }
+  if (signal.type !== POSITION_TYPE || signal.key !== KEY) return undefined;
+  const value = decodeSignalJson<Partial<Position>>(signal);
+  if (typeof value?.latitude !== 'number' || typeof value.longitude !== 'number') return undefined;
+  if (Math.abs(value.latitude) > 90 || Math.abs(value.longitude) > 180) return undefined;
+  return { latitude: value.latitude, longitude: value.longitude };
 }
 
 function LocationIcon() {
@@ -82,7 +78,7 @@ function LocationPanel({ conversation }: PanelProps) {
     if (sharing === 'off') return;
     const send = (position: Position) => {
       place(selfId, position);
-      client.signal(conversationId, POSITION_TYPE, new TextEncoder().encode(JSON.stringify(position)), { key: KEY });
+      client.signal(conversationId, POSITION_TYPE, encodeSignalJson(position), { key: KEY });
     };
     let walk: Position = { latitude: 52.52 + Math.random() * 0.01, longitude: 13.405 + Math.random() * 0.01 };
     const tick = () => {

@@ -2,11 +2,13 @@
  * A shared whiteboard over signals (docs/protocol.md, "Signals"): what one
  * member draws appears on the others' boards as they draw. Points are
  * gathered per animation frame and sent as one `board.stroke` signal
- * (normalised 0..1 coordinates, JSON), so a fast hand stays well under the
- * server's rate. Nothing is stored: a board is a live sketch, empty for
- * whoever opens it later.
+ * (normalised 0..1 coordinates, JSON). A pointer moves 60 times a second or
+ * more, above the server's signal rate: when `client.signal` says the
+ * connection's budget is spent, the points wait and go with the next frame's,
+ * so a fast hand sends fewer, longer pieces and loses none. Nothing is
+ * stored: a board is a live sketch, empty for whoever opens it later.
  */
-import type { Signal } from '@parley/client';
+import { type Signal, decodeSignalJson, encodeSignalJson } from '@parley/client';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { useChatStore } from '../chat/use-chat.js';
 import { avatarHue } from '../format.js';
@@ -24,6 +26,14 @@ interface Stroke {
   points: Array<[number, number]>;
 }
 
+/** A stroke being drawn here: its points not sent yet, and the frame that sends them. */
+interface Drawing {
+  id: string;
+  pending: Array<[number, number]>;
+  last?: [number, number];
+  frame?: number;
+}
+
 function WhiteboardIcon() {
   return (
     <svg viewBox="0 0 20 20" aria-hidden="true">
@@ -35,7 +45,8 @@ function WhiteboardIcon() {
 function WhiteboardPanel({ conversation }: PanelProps) {
   const { client, state } = useChatStore();
   const canvas = useRef<HTMLCanvasElement>(null);
-  const [received, setReceived] = useState(0);
+  /** Points drawn on this board since it opened, one's own and received (data-points, for tests). */
+  const [pointCount, setPointCount] = useState(0);
   const selfId = state.self.userId;
   const conversationId = conversation.id;
   /** The last point drawn per stroke id, to join the next piece to. */
@@ -67,33 +78,29 @@ function WhiteboardPanel({ conversation }: PanelProps) {
           return;
         }
         if (signal.type !== STROKE_TYPE) return;
-        let stroke: Stroke;
-        try {
-          stroke = JSON.parse(new TextDecoder().decode(signal.data)) as Stroke;
-        } catch {
-          return;
-        }
-        if (typeof stroke.id !== 'string' || !Array.isArray(stroke.points)) return;
+        const stroke = decodeSignalJson<Partial<Stroke>>(signal);
+        if (typeof stroke?.id !== 'string' || !Array.isArray(stroke.points)) return;
         const points = stroke.points.filter((point) => Array.isArray(point) && point.length === 2 && point.every((value) => typeof value === 'number'));
         const key = `${signal.senderId}:${stroke.id}`;
         draw(points, `hsl(${avatarHue(signal.senderId)} 70% 45%)`, lastPoints.current.get(key));
         const last = points[points.length - 1];
         if (last !== undefined) lastPoints.current.set(key, last);
-        setReceived((count) => count + 1);
+        setPointCount((count) => count + points.length);
       }),
     [client, conversationId],
   );
 
-  // Drawing: points gathered between animation frames go out as one signal.
-  const drawing = useRef<{ id: string; pending: Array<[number, number]>; last?: [number, number]; frame?: number } | undefined>(undefined);
-  const flush = () => {
-    const current = drawing.current;
-    if (current === undefined) return;
-    current.frame = undefined;
-    if (current.pending.length === 0) return;
-    const points = current.pending.splice(0, MAX_POINTS);
-    client.signal(conversationId, STROKE_TYPE, new TextEncoder().encode(JSON.stringify({ id: current.id, points })));
-    if (current.pending.length > 0) current.frame = requestAnimationFrame(flush);
+  // Drawing: points gathered between animation frames go out as one signal,
+  // or wait for a later frame while the budget is spent. Offline they are
+  // dropped: signals are never kept for later.
+  const drawing = useRef<Drawing | undefined>(undefined);
+  const flush = (stroke: Drawing) => {
+    stroke.frame = undefined;
+    const points = stroke.pending.slice(0, MAX_POINTS);
+    if (points.length === 0) return;
+    if (client.signal(conversationId, STROKE_TYPE, encodeSignalJson({ id: stroke.id, points } satisfies Stroke))) stroke.pending.splice(0, points.length);
+    else if (client.state !== 'open') stroke.pending.length = 0;
+    if (stroke.pending.length > 0) stroke.frame = requestAnimationFrame(() => flush(stroke));
   };
   const pointOf = (event: PointerEvent): [number, number] => {
     const box = (event.currentTarget as HTMLCanvasElement).getBoundingClientRect();
@@ -107,7 +114,8 @@ function WhiteboardPanel({ conversation }: PanelProps) {
     draw([point], `hsl(${avatarHue(selfId)} 70% 45%)`, current.last);
     current.last = point;
     current.pending.push(point);
-    current.frame ??= requestAnimationFrame(flush);
+    setPointCount((count) => count + 1);
+    current.frame ??= requestAnimationFrame(() => flush(current));
   };
 
   return (
@@ -120,7 +128,7 @@ function WhiteboardPanel({ conversation }: PanelProps) {
         role="img"
         aria-label="Shared whiteboard: draw with the mouse, a pen or a finger"
         data-testid="whiteboard"
-        data-received={received}
+        data-points={pointCount}
         onPointerDown={(event) => {
           event.currentTarget.setPointerCapture(event.pointerId);
           drawing.current = { id: Math.random().toString(36).slice(2, 10), pending: [] };
@@ -130,8 +138,11 @@ function WhiteboardPanel({ conversation }: PanelProps) {
           if (drawing.current !== undefined) add(pointOf(event));
         }}
         onPointerUp={() => {
-          flush();
+          const stroke = drawing.current;
           drawing.current = undefined;
+          if (stroke === undefined) return;
+          if (stroke.frame !== undefined) cancelAnimationFrame(stroke.frame);
+          flush(stroke);
         }}
       />
       <p class="muted whiteboard-note">Live only: nothing is kept, so the board starts empty for whoever opens it later.</p>

@@ -309,6 +309,16 @@ CREATE TABLE reactions (
 );
 `,
   },
+  {
+    version: 9,
+    // Presence (services/presence.ts): whether a user shows when they are
+    // online, and when they were last seen (written once each time a user's
+    // last device goes, never per event).
+    description: 'presence: hide setting and last seen',
+    sql: `
+ALTER TABLE users ADD COLUMN hide_presence boolean NOT NULL DEFAULT false, ADD COLUMN last_seen_at bigint;
+`,
+  },
 ];
 
 /** Creates the schema if needed and brings it to the latest step; returns the versions applied. */

@@ -113,6 +113,8 @@ interface UserDbRow {
   created_at: number;
   tokens_valid_after: number;
   read_receipts_off: boolean;
+  hide_presence: boolean;
+  last_seen_at: number | null;
 }
 
 interface ConversationDbRow {
@@ -199,7 +201,7 @@ interface WebPushSubscriptionDbRow {
   created_at: number;
 }
 
-const USER_COLUMNS = 'id, name, created_at, tokens_valid_after, read_receipts_off';
+const USER_COLUMNS = 'id, name, created_at, tokens_valid_after, read_receipts_off, hide_presence, last_seen_at';
 const CONVERSATION_COLUMNS = 'id, kind, name, subject, peer_a, peer_b, last_seq, member_count, created_at, updated_at, closed_at, attributes, recalls';
 const MEMBER_COLUMNS = 'user_id, conversation_id, role, first_seq, left_seq, read_seq, joined_at, absences, muted_until, pinned_at, draft, delivered_seq, hidden_count';
 const MESSAGE_COLUMNS = 'id, conversation_id, seq, sender_id, client_msg_id, type, text, data, visible_to, created_at, content, version, recalled_at, edited_at, mentions, mention_all, reply_to';
@@ -226,7 +228,9 @@ const SQL = {
   userCount: 'SELECT count(*)::bigint AS n FROM users',
   userInsert: 'INSERT INTO users (id, name, created_at, tokens_valid_after) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING',
   userUpdate: `UPDATE users SET name = coalesce($2, name), tokens_valid_after = coalesce($3, tokens_valid_after),
-    read_receipts_off = coalesce($4, read_receipts_off) WHERE id = $1`,
+    read_receipts_off = coalesce($4, read_receipts_off), hide_presence = coalesce($5, hide_presence), last_seen_at = coalesce($6, last_seen_at) WHERE id = $1`,
+  sharedMembers: `SELECT DISTINCT theirs.user_id FROM members mine JOIN members theirs ON theirs.conversation_id = mine.conversation_id
+    WHERE mine.user_id = $1 AND mine.left_seq IS NULL AND theirs.left_seq IS NULL AND theirs.user_id = ANY($2::text[])`,
   conversationById: `SELECT ${CONVERSATION_COLUMNS} FROM conversations WHERE id = $1`,
   conversationLock: `SELECT ${CONVERSATION_COLUMNS} FROM conversations WHERE id = $1 FOR NO KEY UPDATE`,
   conversationInsert: `INSERT INTO conversations (id, kind, name, subject, peer_a, peer_b, last_seq, member_count, created_at, updated_at, version)
@@ -613,6 +617,11 @@ export class PostgresStore implements Store {
     return this.read(async () => (await run<{ preview: PushPreviewSetting }>(this.pool, 'pushPreview', [userId])).rows[0]?.preview);
   }
 
+  sharedMembersOf(userId: string, candidates: readonly string[]): Promise<string[]> {
+    if (candidates.length === 0) return Promise.resolve([]);
+    return this.read(async () => (await run<{ user_id: string }>(this.pool, 'sharedMembers', [userId, candidates])).rows.map((row) => row.user_id));
+  }
+
   searchMessages(search: MessageSearch): Promise<StoredMessage[]> {
     const ranges = search.ranges.filter((range) => range.from <= range.through);
     if (search.phrases.length === 0 || ranges.length === 0 || search.limit <= 0) return Promise.resolve([]);
@@ -879,7 +888,14 @@ class PostgresTx extends PostgresReader implements StoreTx {
   }
 
   async updateUser(id: string, patch: UserPatch): Promise<void> {
-    const result = await this.query('userUpdate', [id, patch.name ?? null, patch.tokensValidAfter ?? null, patch.readReceiptsOff ?? null]);
+    const result = await this.query('userUpdate', [
+      id,
+      patch.name ?? null,
+      patch.tokensValidAfter ?? null,
+      patch.readReceiptsOff ?? null,
+      patch.hidePresence ?? null,
+      patch.lastSeenAt ?? null,
+    ]);
     if (result.rowCount === 0) throw new ParleyError('NOT_FOUND', `unknown user ${id}`);
   }
 
@@ -1053,6 +1069,8 @@ function filterValues(filter: MessageFilter): unknown[] {
 function toUser(row: UserDbRow): UserRow {
   const user: UserRow = { id: row.id, name: row.name, createdAt: row.created_at, tokensValidAfter: row.tokens_valid_after };
   if (row.read_receipts_off) user.readReceiptsOff = true;
+  if (row.hide_presence) user.hidePresence = true;
+  if (row.last_seen_at !== null) user.lastSeenAt = row.last_seen_at;
   return user;
 }
 

@@ -329,6 +329,17 @@ CREATE TABLE reactions (
 ) WITHOUT ROWID;
 `,
   },
+  {
+    version: 13,
+    // Presence (services/presence.ts): whether a user shows when they are
+    // online, and when they were last seen (written once each time a user's
+    // last device goes, never per event).
+    description: 'presence: hide setting and last seen',
+    sql: `
+ALTER TABLE users ADD COLUMN hide_presence INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE users ADD COLUMN last_seen_at INTEGER;
+`,
+  },
 ];
 
 /** Brings the database to the latest schema; returns the versions applied. */

@@ -162,6 +162,8 @@ interface UserDbRow {
   created_at: number;
   tokens_valid_after: number;
   read_receipts_off: number;
+  hide_presence: number;
+  last_seen_at: number | null;
 }
 
 interface WriteUnit {
@@ -237,16 +239,22 @@ export class SqliteStore implements Store {
       rollbackToSavepoint: db.prepare('ROLLBACK TO unit'),
       metaGet: db.prepare<[string], { value: number }>('SELECT value FROM meta WHERE key = ?'),
       metaSet: db.prepare('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
-      userById: db.prepare<[string], UserDbRow>('SELECT uid, id, name, created_at, tokens_valid_after, read_receipts_off FROM users WHERE id = ?'),
+      userById: db.prepare<[string], UserDbRow>('SELECT uid, id, name, created_at, tokens_valid_after, read_receipts_off, hide_presence, last_seen_at FROM users WHERE id = ?'),
       // LIKE ignores ASCII case in SQLite; the backslash escapes the query's own % and _.
       userSearch: db.prepare<[string, string, string, number], UserDbRow>(
-        "SELECT uid, id, name, created_at, tokens_valid_after, read_receipts_off FROM users WHERE id > ? AND (id LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\') ORDER BY id LIMIT ?",
+        "SELECT uid, id, name, created_at, tokens_valid_after, read_receipts_off, hide_presence, last_seen_at FROM users WHERE id > ? AND (id LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\') ORDER BY id LIMIT ?",
       ),
       userByUid: db.prepare<[number], { id: string }>('SELECT id FROM users WHERE uid = ?'),
       userCount: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM users'),
       userInsert: db.prepare('INSERT INTO users(id, name, created_at, tokens_valid_after) VALUES (?, ?, ?, ?)'),
       userUpdate: db.prepare(
-        'UPDATE users SET name = coalesce(?, name), tokens_valid_after = coalesce(?, tokens_valid_after), read_receipts_off = coalesce(?, read_receipts_off) WHERE uid = ?',
+        `UPDATE users SET name = coalesce(?, name), tokens_valid_after = coalesce(?, tokens_valid_after), read_receipts_off = coalesce(?, read_receipts_off),
+         hide_presence = coalesce(?, hide_presence), last_seen_at = coalesce(?, last_seen_at) WHERE uid = ?`,
+      ),
+      // Driven by the caller's memberships (the primary key's prefix), probing each candidate's row by the same key.
+      sharedMembers: db.prepare<[number, string], { uid: number }>(
+        `SELECT DISTINCT theirs.uid FROM members mine JOIN members theirs ON theirs.cid = mine.cid
+         WHERE mine.uid = ? AND mine.left_seq IS NULL AND theirs.left_seq IS NULL AND theirs.uid IN (SELECT value FROM json_each(?))`,
       ),
       conversationById: db.prepare<[string], ConversationDbRow>('SELECT * FROM conversations WHERE id = ?'),
       conversationByCid: db.prepare<[number], { id: string }>('SELECT id FROM conversations WHERE cid = ?'),
@@ -570,6 +578,8 @@ export class SqliteStore implements Store {
   private toUser(row: UserDbRow): UserRow {
     const user: UserRow = { id: row.id, name: row.name, createdAt: row.created_at, tokensValidAfter: row.tokens_valid_after };
     if (row.read_receipts_off === 1) user.readReceiptsOff = true;
+    if (row.hide_presence === 1) user.hidePresence = true;
+    if (row.last_seen_at !== null) user.lastSeenAt = row.last_seen_at;
     return user;
   }
 
@@ -1091,6 +1101,14 @@ export class SqliteStore implements Store {
     return this.statements.pushPreview.get(userId)?.preview as PushPreviewSetting | undefined;
   }
 
+  async sharedMembersOf(userId: string, candidates: readonly string[]): Promise<string[]> {
+    await this.settled();
+    const uid = this.findUid(userId);
+    const uids = candidates.map((id) => this.findUid(id)).filter((found) => found !== undefined);
+    if (uid === undefined || uids.length === 0) return [];
+    return this.statements.sharedMembers.all(uid, JSON.stringify(uids)).map((row) => this.userOf(row.uid));
+  }
+
   /**
    * Runs `statement` as a transaction of its own, never inside a batch (a
    * batch may still be undone), and resolves once it is on disk: after the
@@ -1118,8 +1136,15 @@ export class SqliteStore implements Store {
 
   /** @internal */
   doUpdateUser(id: string, patch: UserPatch): void {
-    const readReceiptsOff = patch.readReceiptsOff === undefined ? null : patch.readReceiptsOff ? 1 : 0;
-    this.statements.userUpdate.run(patch.name ?? null, patch.tokensValidAfter ?? null, readReceiptsOff, this.uidOf(id));
+    const flag = (value: boolean | undefined) => (value === undefined ? null : value ? 1 : 0);
+    this.statements.userUpdate.run(
+      patch.name ?? null,
+      patch.tokensValidAfter ?? null,
+      flag(patch.readReceiptsOff),
+      flag(patch.hidePresence),
+      patch.lastSeenAt ?? null,
+      this.uidOf(id),
+    );
   }
 
   /** @internal */
