@@ -8,7 +8,8 @@
  */
 import assert from 'node:assert/strict';
 import { type TestContext, test } from 'node:test';
-import { type AmendedMessage, type ConversationSummary, type Message, ParleyClient, type ParleyError, applyAmendment } from '@parley/client';
+import { type AmendedMessage, type Message, ParleyClient, type ParleyError, applyAmendment } from '@parley/client';
+import { freshSummary } from '../support/devices.js';
 import { type TestServer, eventually, startTestServer } from '../support/fixtures.js';
 import { seededRandom } from '../support/random.js';
 
@@ -21,13 +22,7 @@ async function device(t: TestContext, fixture: TestServer, userId: string): Prom
   return Object.assign(parley, { amended });
 }
 
-/** What a brand-new device of the user sees of a conversation. */
-async function freshView(t: TestContext, fixture: TestServer, userId: string, conversationId: string): Promise<ConversationSummary | undefined> {
-  const parley = await device(t, fixture, userId);
-  const summary = parley.conversation(conversationId);
-  await parley.close();
-  return summary;
-}
+const freshView = (t: TestContext, fixture: TestServer, userId: string, conversationId: string) => freshSummary(fixture, userId, conversationId, t);
 
 const codeOf = (name: string) => (error: ParleyError) => error.codeName === name;
 

@@ -3,7 +3,7 @@
  * connected to a real server (or a fault proxy in front of it), recording
  * every message and state change it emits, and closed after the test.
  */
-import { type Message, ParleyClient, type ParleyClientOptions, type StateChange } from '@parley/client';
+import { type ConversationSummary, type Message, ParleyClient, type ParleyClientOptions, type StateChange } from '@parley/client';
 import { FaultProxy } from './fault-proxy.js';
 import type { TestServer } from './fixtures.js';
 
@@ -53,4 +53,12 @@ export async function proxyInFront(fixture: TestServer, t: Cleanup, transport: '
   const proxy = await FaultProxy.start('127.0.0.1', Number(new URL(urlOf(fixture, transport)).port));
   t.after(() => proxy.close());
   return proxy;
+}
+
+/** What a brand-new device of the user sees of a conversation right after connecting (its first sync), closed again. */
+export async function freshSummary(fixture: TestServer, userId: string, conversationId: string, t: Cleanup): Promise<ConversationSummary | undefined> {
+  const { client } = await connectDevice(fixture, userId, fixture.server.wsUrl, t);
+  const summary = client.conversation(conversationId);
+  await client.close();
+  return summary;
 }

@@ -142,6 +142,8 @@ describe('parley CLI', () => {
     await alice.waitFor(/\[@bob\] \* bob edited message \d+: hi alice!/);
     alice.write('/react 👍\n');
     await bob.waitFor(/\[@alice\] \* alice reacted 👍 to message \d+/);
+    alice.write('/thread in a thread\n');
+    await bob.waitFor(/\[@alice\] ↳ alice: in a thread/);
     bob.write('/recall\n');
     await alice.waitFor(/\[@bob\] \* bob recalled message \d+/);
 

@@ -46,6 +46,22 @@ export function applyAmendment(message: Message, amended: AmendedMessage, selfId
   }
 }
 
+/**
+ * A thread's root as it reads once `reply` arrived: one reply more, unless
+ * the root already counted it (its seq is not above the root's newest), and
+ * one more unread for a follower when it is not their own. `selfId`: the
+ * user. Other messages come back as they are.
+ */
+export function applyThreadReply(root: Message, reply: Message, selfId?: string): Message {
+  if (reply.threadRoot !== root.seq || reply.conversationId !== root.conversationId) return root;
+  const thread = root.thread ?? { replies: 0, lastSeq: root.seq, lastAt: 0, following: false, unread: 0 };
+  if (reply.seq <= thread.lastSeq) return root;
+  const own = reply.senderId === selfId;
+  const following = thread.following || own || root.senderId === selfId || (selfId !== undefined && (reply.mentions?.includes(selfId) ?? false));
+  const unread = own ? 0 : following ? thread.unread + 1 : 0;
+  return { ...root, thread: { replies: thread.replies + 1, lastSeq: reply.seq, lastAt: reply.createdAt, following, unread } };
+}
+
 /** One reaction more or less, most given first; an emoji nobody gives any more is gone. */
 function withReaction(reactions: readonly Reaction[], emoji: string, added: boolean, mine: boolean): Reaction[] | undefined {
   const next = reactions.map((reaction) => ({ ...reaction }));

@@ -69,6 +69,7 @@ import type {
   UserSettings,
   Signal,
   SignalOptions,
+  ThreadPage,
 } from './types.js';
 
 const DEFAULT_MIN_RECONNECT_DELAY_MS = 250;
@@ -919,6 +920,36 @@ export class ParleyClient {
     return result.versions.map((version) => ({ text: version.text, at: version.at }));
   }
 
+  /**
+   * A thread's root and a page of its replies after `afterSeq` (default: from
+   * the first; at most `limit`, default and at most 100). Replies also arrive
+   * as ordinary messages (with `threadRoot`); this is for opening a thread.
+   */
+  async thread(conversationId: string, rootSeq: number, options: { afterSeq?: number; limit?: number } = {}): Promise<ThreadPage> {
+    const value = { conversationId, rootSeq, afterSeq: options.afterSeq ?? 0, limit: options.limit ?? 0 };
+    const result = await this.request({ $case: 'thread', value }, 'idempotent');
+    if (result.root === undefined) throw new ParleyError('INTERNAL', 'thread answer without its root');
+    return {
+      root: toMessage(result.root),
+      replies: result.replies.map(toMessage),
+      hasMore: result.hasMore,
+      following: result.following,
+      readSeq: result.readSeq,
+      unread: result.unread,
+    };
+  }
+
+  /**
+   * Reads a thread this user follows up to `seq` (default: every reply so
+   * far). The conversation's summary (its `threadUnread`) and the total
+   * follow, here and on the user's other devices. Nothing is kept for a
+   * thread the user does not follow.
+   */
+  async markThreadRead(conversationId: string, rootSeq: number, seq = 0): Promise<void> {
+    const result = await this.request({ $case: 'markThreadRead', value: { conversationId, rootSeq, seq } }, 'idempotent');
+    this.applyReadResult(conversationId, result);
+  }
+
   /** The answer's amendment is applied at once; its push, arriving too, is then a seq already held. */
   private applyAmendment(wire: WireMessage | undefined): void {
     if (wire !== undefined) this.receiveMessage(wire);
@@ -1647,6 +1678,7 @@ export class ParleyClient {
             ? undefined
             : { userIds: entry.content.mentions ?? [], all: entry.content.mentionAll === true },
         replyTo: entry.content.replyTo,
+        threadRoot: entry.content.threadRoot,
       };
       connection.requestInOrder(
         { $case: 'send', value },

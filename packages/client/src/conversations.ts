@@ -61,10 +61,10 @@ export class ConversationList {
     this.sortedCache = undefined;
   }
 
-  /** Derived from the summaries every time, so it cannot disagree with them. */
+  /** Derived from the summaries every time, so it cannot disagree with them: unread messages and unread replies of followed threads. */
   get totalUnread(): number {
     let total = 0;
-    for (const entry of this.entries.values()) total += entry.summary.unread;
+    for (const entry of this.entries.values()) total += entry.summary.unread + (entry.summary.threadUnread ?? 0);
     return total;
   }
 
@@ -124,6 +124,10 @@ export class ConversationList {
     if (entry === undefined) return undefined;
     const local = entry.summary;
     if (message.seq <= local.lastSeq) return undefined;
+    // A reply in a thread is not in the timeline: neither its last message
+    // nor unread. Its followers' threadUnread comes from the server (a
+    // summary after every reply).
+    if (message.threadRoot !== undefined) return this.replace(entry, { ...local, lastSeq: message.seq });
     const next: ConversationSummary = {
       ...local,
       lastSeq: message.seq,
@@ -248,6 +252,7 @@ function sameSummary(a: ConversationSummary, b: ConversationSummary): boolean {
     a.pinnedAt === b.pinnedAt &&
     a.draft === b.draft &&
     a.mentions === b.mentions &&
+    a.threadUnread === b.threadUnread &&
     sameAttributes(a.attributes, b.attributes)
   );
 }

@@ -41,6 +41,11 @@ export function toMessage(wire: WireMessage): Message {
   if (wire.mentions !== undefined && wire.mentions.userIds.length > 0) message.mentions = [...wire.mentions.userIds];
   if (wire.mentions?.all === true) message.mentionAll = true;
   if (wire.replyTo !== undefined && wire.replyTo > 0) message.replyTo = wire.replyTo;
+  if (wire.threadRoot !== undefined && wire.threadRoot > 0) message.threadRoot = wire.threadRoot;
+  if (wire.thread !== undefined && wire.thread.replies > 0) {
+    const { replies, lastSeq, lastAt, following, unread } = wire.thread;
+    message.thread = { replies, lastSeq, lastAt, following, unread };
+  }
   if (wire.reactions.length > 0) message.reactions = wire.reactions.map((reaction) => ({ emoji: reaction.emoji, count: reaction.count, mine: reaction.mine }));
   if (message.type === 'system') {
     const system = wire.system !== undefined ? toSystemEvent(wire.system) : wire.data !== undefined ? parseLegacySystemEvent(wire.data) : undefined;
@@ -135,6 +140,7 @@ export function toSummary(wire: WireSummary): ConversationSummary {
   if (wire.pinnedAt !== 0) summary.pinnedAt = wire.pinnedAt;
   if (wire.draft !== '') summary.draft = wire.draft;
   if (wire.mentions > 0) summary.mentions = wire.mentions;
+  if (wire.threadUnread > 0) summary.threadUnread = wire.threadUnread;
   return summary;
 }
 

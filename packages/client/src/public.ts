@@ -7,7 +7,7 @@ export { ParleyError, ErrorCode, MUTED_FOREVER, type ErrorName } from '@parley/p
 export { isMuted } from './conversations.js';
 export type { TypingChange } from './typing.js';
 export { MAX_WATCHED_USERS, type Presence, type PresenceState } from './presence.js';
-export { applyAmendment } from './amendments.js';
+export { applyAmendment, applyThreadReply } from './amendments.js';
 export type { MemberReceipt, MessageReceipts, MessageStatus } from './receipts.js';
 export { newClientMsgId } from './outbox.js';
 export { MemoryCache, type LocalCache } from './cache/local-cache.js';
@@ -51,6 +51,8 @@ export type {
   SendOptions,
   StateChange,
   SystemEvent,
+  ThreadInfo,
+  ThreadPage,
   UserProfile,
   UserSettings,
   WebSocketConstructorLike,

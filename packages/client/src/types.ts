@@ -79,6 +79,35 @@ export interface Message {
   mentionAll?: boolean;
   /** The seq of the message it answers. */
   replyTo?: number;
+  /** Set on a reply in a thread: its root's seq. Show it in the thread, not in the timeline. */
+  threadRoot?: number;
+  /** Set on a thread's root once it has replies (kept current by `applyThreadReply`). */
+  thread?: ThreadInfo;
+}
+
+/** A thread's replies as its root carries them. */
+export interface ThreadInfo {
+  replies: number;
+  /** The newest reply's seq and time (ms since the epoch). */
+  lastSeq: number;
+  lastAt: number;
+  /** This user follows the thread: they sent the root, replied, or a reply mentioned them. */
+  following: boolean;
+  /** Replies this user has not read (threads they follow only). */
+  unread: number;
+}
+
+/** A page of a thread (client.thread). */
+export interface ThreadPage {
+  root: Message;
+  /** Ascending, visible replies only. */
+  replies: Message[];
+  /** More replies follow: ask again with `afterSeq` the last one's seq. */
+  hasMore: boolean;
+  following: boolean;
+  /** This user's read position in the thread, and the replies after it. */
+  readSeq: number;
+  unread: number;
 }
 
 export interface Reaction {
@@ -226,6 +255,8 @@ export interface ConversationSummary {
   draft?: string;
   /** Of the unread messages, those that mention this user (or everyone); absent when none. Counted in muted conversations too. */
   mentions?: number;
+  /** Unread replies in the threads here this user follows; absent when none. Not part of `unread`, part of the total. */
+  threadUnread?: number;
 }
 
 /** What the server allows (its welcome's limits), as client.serverLimits gives them. */
@@ -276,6 +307,8 @@ export interface MessageContent {
   mentionAll?: boolean;
   /** The seq of the message this one answers (a quote). */
   replyTo?: number;
+  /** Makes it a reply in the thread under this seq (a message everyone may read, not itself a reply). */
+  threadRoot?: number;
 }
 
 export interface SendOptions {

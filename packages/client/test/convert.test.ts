@@ -85,6 +85,7 @@ describe('convert', () => {
       pinnedAt: 1_700_000_000_000,
       draft: '',
       mentions: 0,
+      threadUnread: 0,
     });
     assert.equal(summary.kind, 'direct');
     assert.equal(summary.pinnedAt, 1_700_000_000_000);

@@ -67,6 +67,8 @@ export const REQUESTS = {
   edit: { reply: 'amendResult', rate: 'request' },
   deleteForMe: { reply: 'amendResult', rate: 'request' },
   editHistory: { reply: 'editHistoryResult', rate: 'request' },
+  thread: { reply: 'threadResult', rate: 'request' },
+  markThreadRead: { reply: 'readResult', rate: 'request' },
   react: { reply: 'amendResult', rate: 'request' },
   // Limited per connection by the signal relay, and dropped rather than refused: it has no reply.
   signal: { reply: null, rate: 'none' },

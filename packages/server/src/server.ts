@@ -421,6 +421,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
             totalUnread: (userId) => messaging.totalUnread(userId),
             previewOf: (userId) => timedStore.pushPreviewOf(userId),
             mutedUntil: async (userId, conversationId) => (await timedStore.getMember(conversationId, userId))?.mutedUntil,
+            followsThread: async (userId, conversationId, rootSeq) => (await timedStore.threadFollows(conversationId, userId, [rootSeq])).has(rootSeq),
             deliveredSeq: async (userId, conversationId) => {
               const member = await timedStore.getMember(conversationId, userId);
               return member === undefined || member.leftSeq !== undefined ? undefined : Math.max(member.deliveredSeq ?? 0, member.readSeq);

@@ -53,9 +53,11 @@ test('a data folder from release 0.1 upgrades with nothing lost, and takes new w
       const changes = await messaging.sync(userId, 0);
       assert.equal(changes.totalUnread, user.totalUnread, `total unread of ${userId}`);
       // Fields added since 0.1 read as their defaults for old rows; the rest is exactly as 0.1 left it.
-      for (const conversation of changes.conversations) assert.deepEqual([conversation.attributes, conversation.mentions], [{}, 0], `attributes and mentions of ${conversation.id}`);
+      for (const conversation of changes.conversations) {
+        assert.deepEqual([conversation.attributes, conversation.mentions, conversation.threadUnread], [{}, 0, 0], `attributes, mentions and thread unread of ${conversation.id}`);
+      }
       const withoutNewFields = changes.conversations.map(
-        ({ attributes: _attributes, mutedUntil: _mutedUntil, pinnedAt: _pinnedAt, draft: _draft, mentions: _mentions, ...rest }) => rest,
+        ({ attributes: _attributes, mutedUntil: _mutedUntil, pinnedAt: _pinnedAt, draft: _draft, mentions: _mentions, threadUnread: _threadUnread, ...rest }) => rest,
       );
       assert.deepEqual(plain(withoutNewFields), expected.conversations[userId], `conversations of ${userId}`);
     }

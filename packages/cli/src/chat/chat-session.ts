@@ -57,6 +57,8 @@ export const CHAT_COMMANDS_HELP = `Commands:
   /edit <text>                 replace the text of your last message here
   /recall                      recall your last message here, for everyone
   /react <emoji>               react to the last message from someone else here
+  /thread <text>               reply in the thread of the last message from someone
+                               else here (replies print as "↳ sender: text")
   /send <path>                 upload a file and send it here (photos, videos and
                                voice notes by their extension, anything else as a file)
   /live <roomId>               watch a live room and chat there: its cards (gifts,
@@ -165,6 +167,9 @@ export class ChatSession {
           break;
         case 'react':
           await this.reactToLast(args[0]);
+          break;
+        case 'thread':
+          await this.replyInThread(line.slice(1 + command.length).trim());
           break;
         case 'send':
           // The rest of the line is the path, spaces and all.
@@ -493,6 +498,17 @@ export class ChatSession {
     if (last === undefined) return this.terminal.print('! no message from someone else here in this session to react to');
     if (emoji === undefined) return this.terminal.print('! usage: /react <emoji>');
     await this.client.react(conversationId, last.seq, emoji);
+  }
+
+  private async replyInThread(text: string): Promise<void> {
+    const conversationId = this.requireCurrent();
+    if (conversationId === undefined) return;
+    const last = this.lastOthers.get(conversationId);
+    if (last === undefined) return this.terminal.print('! no message from someone else here in this session to reply to');
+    if (text === '') return this.terminal.print('! usage: /thread <text>');
+    this.terminal.eraseEnteredLine(text);
+    // A reply to a reply goes into the same thread: threads do not nest.
+    await this.client.send(conversationId, { text, threadRoot: last.threadRoot ?? last.seq });
   }
 
   /** One mark_read for a burst of shown messages, not one per message. */

@@ -30,7 +30,9 @@ export function roomLabel(name: string, roomId: string): string {
 export function formatMessage(message: Message, label: string, { withTime = false, selfId = '' } = {}): string {
   const time = withTime ? `${clock(message.createdAt)} ` : '';
   if (message.type === 'system') return `${time}[${label}] * ${clean(describeSystemEvent(message.system, { selfId }))}`;
-  return `${time}[${label}] ${message.senderId}: ${indentContinuation(describeContent(message))}`;
+  // A reply in a thread is marked as one: it is not in the conversation's flow.
+  const thread = message.threadRoot === undefined ? '' : '↳ ';
+  return `${time}[${label}] ${thread}${message.senderId}: ${indentContinuation(describeContent(message))}`;
 }
 
 /**

@@ -286,6 +286,18 @@ export interface Frame {
     /** Adds or takes back a reaction to a message; answered with amend_result. */
     { $case: "react"; value: ReactRequest }
     | //
+    /**
+     * A thread's root and a page of its replies (docs/protocol.md,
+     * "Threads"); answered with thread_result.
+     */
+    { $case: "thread"; value: ThreadRequest }
+    | //
+    /**
+     * Moves the caller's read position in a thread they follow; answered
+     * with read_result, and the summary goes to their other devices.
+     */
+    { $case: "markThreadRead"; value: MarkThreadReadRequest }
+    | //
     /** server -> client */
     { $case: "welcome"; value: Welcome }
     | { $case: "sendAck"; value: SendAck }
@@ -348,6 +360,7 @@ export interface Frame {
     { $case: "presenceEvent"; value: PresenceEvent }
     | { $case: "amendResult"; value: AmendResult }
     | { $case: "editHistoryResult"; value: EditHistoryResult }
+    | { $case: "threadResult"; value: ThreadResult }
     | undefined;
 }
 
@@ -483,7 +496,36 @@ export interface Message {
   reactions: ReactionCount[];
   /** As stored (SendRequest): whom it mentions, the message it answers. */
   mentions?: Mentions | undefined;
-  replyTo?: number | undefined;
+  replyTo?:
+    | number
+    | undefined;
+  /**
+   * Set on a reply in a thread: the seq of the thread's root. Show it in the
+   * thread, not in the conversation's timeline.
+   */
+  threadRoot?:
+    | number
+    | undefined;
+  /** Set on a thread's root once it has replies. */
+  thread?: ThreadInfo | undefined;
+}
+
+/**
+ * A thread's replies, as its root carries them. A client that holds the root
+ * counts a reply it receives with a seq above last_seq as one more.
+ */
+export interface ThreadInfo {
+  replies: number;
+  /** The newest reply's seq and time (ms since the epoch). */
+  lastSeq: number;
+  lastAt: number;
+  /**
+   * For the reader, in answers to their own requests (pull, sync, thread):
+   * they follow the thread (they sent the root, replied, or a reply
+   * mentioned them), and how many of its replies they have not read.
+   */
+  following: boolean;
+  unread: number;
 }
 
 export interface ReactionCount {
@@ -710,7 +752,15 @@ export interface SendRequest {
    * The seq of the message this one answers (a quote); it must be one the
    * sender may read.
    */
-  replyTo?: number | undefined;
+  replyTo?:
+    | number
+    | undefined;
+  /**
+   * Makes the message a reply in the thread under this seq (docs/protocol.md,
+   * "Threads"): a user message the sender may read, addressed to everyone,
+   * not recalled, not itself a reply.
+   */
+  threadRoot?: number | undefined;
 }
 
 /**
@@ -784,6 +834,45 @@ export interface ReactRequest {
 
 export interface EditHistoryRequest {
   conversationId: string;
+  seq: number;
+}
+
+export interface ThreadRequest {
+  conversationId: string;
+  /** The root's seq. */
+  rootSeq: number;
+  /** Replies with seqs above this one (0: from the first reply). */
+  afterSeq: number;
+  /** At most this many replies (0 or above 100: 100). */
+  limit: number;
+}
+
+export interface ThreadResult {
+  conversationId: string;
+  /** The root, with its ThreadInfo as the reader sees it. */
+  root?:
+    | Message
+    | undefined;
+  /**
+   * Ascending; replies the reader may not see (addressed to someone else,
+   * deleted for themselves) are left out.
+   */
+  replies: Message[];
+  /** More replies follow the last one in `replies`: ask again after it. */
+  hasMore: boolean;
+  /**
+   * The reader follows the thread, has read it up to read_seq, and `unread`
+   * replies after that.
+   */
+  following: boolean;
+  readSeq: number;
+  unread: number;
+}
+
+export interface MarkThreadReadRequest {
+  conversationId: string;
+  rootSeq: number;
+  /** Read up to this reply's seq; 0: every reply so far. */
   seq: number;
 }
 
@@ -1020,6 +1109,12 @@ export interface ConversationSummary {
    * Counted in muted conversations too.
    */
   mentions: number;
+  /**
+   * Unread replies in the threads of this conversation the user follows.
+   * Not part of `unread` (replies are not in the timeline); part of the
+   * total unread and the badge.
+   */
+  threadUnread: number;
 }
 
 export interface ConversationSummary_AttributesEntry {
@@ -1478,6 +1573,12 @@ export const Frame: MessageFns<Frame> = {
       case "react":
         ReactRequest.encode(message.body.value, writer.uint32(594).fork()).join();
         break;
+      case "thread":
+        ThreadRequest.encode(message.body.value, writer.uint32(602).fork()).join();
+        break;
+      case "markThreadRead":
+        MarkThreadReadRequest.encode(message.body.value, writer.uint32(610).fork()).join();
+        break;
       case "welcome":
         Welcome.encode(message.body.value, writer.uint32(322).fork()).join();
         break;
@@ -1555,6 +1656,9 @@ export const Frame: MessageFns<Frame> = {
         break;
       case "editHistoryResult":
         EditHistoryResult.encode(message.body.value, writer.uint32(650).fork()).join();
+        break;
+      case "threadResult":
+        ThreadResult.encode(message.body.value, writer.uint32(658).fork()).join();
         break;
     }
     return writer;
@@ -1867,6 +1971,22 @@ export const Frame: MessageFns<Frame> = {
             message.body = { $case: "react", value: ReactRequest.decode(reader, reader.uint32()) };
             continue;
           }
+          case 75: {
+            if (tag !== 602) {
+              break;
+            }
+
+            message.body = { $case: "thread", value: ThreadRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 76: {
+            if (tag !== 610) {
+              break;
+            }
+
+            message.body = { $case: "markThreadRead", value: MarkThreadReadRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
           case 40: {
             if (tag !== 322) {
               break;
@@ -2073,6 +2193,14 @@ export const Frame: MessageFns<Frame> = {
             }
 
             message.body = { $case: "editHistoryResult", value: EditHistoryResult.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 82: {
+            if (tag !== 658) {
+              break;
+            }
+
+            message.body = { $case: "threadResult", value: ThreadResult.decode(reader, reader.uint32()) };
             continue;
           }
         }
@@ -2776,6 +2904,8 @@ function createBaseMessage(): Message {
     reactions: [],
     mentions: undefined,
     replyTo: undefined,
+    threadRoot: undefined,
+    thread: undefined,
   };
 }
 
@@ -2834,6 +2964,12 @@ export const Message: MessageFns<Message> = {
     }
     if (message.replyTo !== undefined) {
       writer.uint32(152).uint64(message.replyTo);
+    }
+    if (message.threadRoot !== undefined) {
+      writer.uint32(160).uint64(message.threadRoot);
+    }
+    if (message.thread !== undefined) {
+      ThreadInfo.encode(message.thread, writer.uint32(170).fork()).join();
     }
     return writer;
   },
@@ -2993,6 +3129,112 @@ export const Message: MessageFns<Message> = {
             }
 
             message.replyTo = longToNumber(reader.uint64());
+            continue;
+          }
+          case 20: {
+            if (tag !== 160) {
+              break;
+            }
+
+            message.threadRoot = longToNumber(reader.uint64());
+            continue;
+          }
+          case 21: {
+            if (tag !== 170) {
+              break;
+            }
+
+            message.thread = ThreadInfo.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseThreadInfo(): ThreadInfo {
+  return { replies: 0, lastSeq: 0, lastAt: 0, following: false, unread: 0 };
+}
+
+export const ThreadInfo: MessageFns<ThreadInfo> = {
+  encode(message: ThreadInfo, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.replies !== 0) {
+      writer.uint32(8).uint32(message.replies);
+    }
+    if (message.lastSeq !== 0) {
+      writer.uint32(16).uint64(message.lastSeq);
+    }
+    if (message.lastAt !== 0) {
+      writer.uint32(24).uint64(message.lastAt);
+    }
+    if (message.following !== false) {
+      writer.uint32(32).bool(message.following);
+    }
+    if (message.unread !== 0) {
+      writer.uint32(40).uint64(message.unread);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ThreadInfo {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseThreadInfo();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.replies = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.lastSeq = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.lastAt = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.following = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.unread = longToNumber(reader.uint64());
             continue;
           }
         }
@@ -4468,6 +4710,7 @@ function createBaseSendRequest(): SendRequest {
     content: undefined,
     mentions: undefined,
     replyTo: undefined,
+    threadRoot: undefined,
   };
 }
 
@@ -4493,6 +4736,9 @@ export const SendRequest: MessageFns<SendRequest> = {
     }
     if (message.replyTo !== undefined) {
       writer.uint32(64).uint64(message.replyTo);
+    }
+    if (message.threadRoot !== undefined) {
+      writer.uint32(72).uint64(message.threadRoot);
     }
     return writer;
   },
@@ -4564,6 +4810,14 @@ export const SendRequest: MessageFns<SendRequest> = {
             }
 
             message.replyTo = longToNumber(reader.uint64());
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.threadRoot = longToNumber(reader.uint64());
             continue;
           }
         }
@@ -5095,6 +5349,265 @@ export const EditHistoryRequest: MessageFns<EditHistoryRequest> = {
           }
           case 2: {
             if (tag !== 16) {
+              break;
+            }
+
+            message.seq = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseThreadRequest(): ThreadRequest {
+  return { conversationId: "", rootSeq: 0, afterSeq: 0, limit: 0 };
+}
+
+export const ThreadRequest: MessageFns<ThreadRequest> = {
+  encode(message: ThreadRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.conversationId !== "") {
+      writer.uint32(10).string(message.conversationId);
+    }
+    if (message.rootSeq !== 0) {
+      writer.uint32(16).uint64(message.rootSeq);
+    }
+    if (message.afterSeq !== 0) {
+      writer.uint32(24).uint64(message.afterSeq);
+    }
+    if (message.limit !== 0) {
+      writer.uint32(32).uint32(message.limit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ThreadRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseThreadRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.conversationId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.rootSeq = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.afterSeq = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.limit = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseThreadResult(): ThreadResult {
+  return { conversationId: "", root: undefined, replies: [], hasMore: false, following: false, readSeq: 0, unread: 0 };
+}
+
+export const ThreadResult: MessageFns<ThreadResult> = {
+  encode(message: ThreadResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.conversationId !== "") {
+      writer.uint32(10).string(message.conversationId);
+    }
+    if (message.root !== undefined) {
+      Message.encode(message.root, writer.uint32(18).fork()).join();
+    }
+    for (const v of message.replies) {
+      Message.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.hasMore !== false) {
+      writer.uint32(32).bool(message.hasMore);
+    }
+    if (message.following !== false) {
+      writer.uint32(40).bool(message.following);
+    }
+    if (message.readSeq !== 0) {
+      writer.uint32(48).uint64(message.readSeq);
+    }
+    if (message.unread !== 0) {
+      writer.uint32(56).uint64(message.unread);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ThreadResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseThreadResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.conversationId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.root = Message.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.replies.push(Message.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.hasMore = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.following = reader.bool();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.readSeq = longToNumber(reader.uint64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.unread = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseMarkThreadReadRequest(): MarkThreadReadRequest {
+  return { conversationId: "", rootSeq: 0, seq: 0 };
+}
+
+export const MarkThreadReadRequest: MessageFns<MarkThreadReadRequest> = {
+  encode(message: MarkThreadReadRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.conversationId !== "") {
+      writer.uint32(10).string(message.conversationId);
+    }
+    if (message.rootSeq !== 0) {
+      writer.uint32(16).uint64(message.rootSeq);
+    }
+    if (message.seq !== 0) {
+      writer.uint32(24).uint64(message.seq);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MarkThreadReadRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMarkThreadReadRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.conversationId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.rootSeq = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
               break;
             }
 
@@ -6421,6 +6934,7 @@ function createBaseConversationSummary(): ConversationSummary {
     pinnedAt: 0,
     draft: "",
     mentions: 0,
+    threadUnread: 0,
   };
 }
 
@@ -6485,6 +6999,9 @@ export const ConversationSummary: MessageFns<ConversationSummary> = {
     }
     if (message.mentions !== 0) {
       writer.uint32(160).uint64(message.mentions);
+    }
+    if (message.threadUnread !== 0) {
+      writer.uint32(168).uint64(message.threadUnread);
     }
     return writer;
   },
@@ -6663,6 +7180,14 @@ export const ConversationSummary: MessageFns<ConversationSummary> = {
             }
 
             message.mentions = longToNumber(reader.uint64());
+            continue;
+          }
+          case 21: {
+            if (tag !== 168) {
+              break;
+            }
+
+            message.threadUnread = longToNumber(reader.uint64());
             continue;
           }
         }

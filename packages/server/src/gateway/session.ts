@@ -32,7 +32,7 @@ import type { AuthService } from '../services/auth.js';
 import type { ConversationSettings } from '../services/conversation-settings.js';
 import type { ReceiptService } from '../services/receipts.js';
 import type { MessageAmendments } from '../services/amendments.js';
-import type { StoredMessage } from '../services/model.js';
+import type { ConversationView, StoredMessage } from '../services/model.js';
 import type { ReceiptsRelay } from './receipts-relay.js';
 import type { TypingRelay } from './typing.js';
 import type { PresenceHub } from './presence-hub.js';
@@ -773,13 +773,7 @@ const HANDLERS: { [C in HandledCase]: Handler<C> } = {
         lastSeq: result.lastSeq,
       })),
   markRead: (session, request, userId) =>
-    session.services.messaging.markRead(userId, request.conversationId, request.seq, session.id).then((result) => ({
-      conversationId: result.view.id,
-      readSeq: result.view.readSeq,
-      unread: result.view.unread,
-      totalUnread: result.totalUnread,
-      summary: toWireSummary(result.view),
-    })),
+    session.services.messaging.markRead(userId, request.conversationId, request.seq, session.id).then(toReadResult),
   openDirect: (session, request, userId) =>
     session.services.conversations.openDirect(userId, request.peerId, request.subject).then((view) => ({ summary: toWireSummary(view) })),
   createGroup: (session, request, userId) => session.services.conversations.createGroup(userId, request).then((view) => ({ summary: toWireSummary(view) })),
@@ -818,6 +812,18 @@ const HANDLERS: { [C in HandledCase]: Handler<C> } = {
   react: (session, request, userId) => session.services.amendments.react(userId, request.conversationId, request.seq, request.emoji, request.add).then(amendResult),
   signalValues: (session, request, userId) => session.services.signals.valuesOf(userId, request.conversationId).then((values) => ({ values })),
   editHistory: (session, request, userId) => session.services.amendments.history(userId, request.conversationId, request.seq).then((versions) => ({ versions })),
+  thread: (session, request, userId) =>
+    session.services.messaging.thread(userId, request.conversationId, request.rootSeq, request.afterSeq, request.limit).then((page) => ({
+      conversationId: request.conversationId,
+      root: toWireMessage(page.root),
+      replies: page.replies.map(toWireMessage),
+      hasMore: page.hasMore,
+      following: page.following,
+      readSeq: page.readSeq,
+      unread: page.unread,
+    })),
+  markThreadRead: (session, request, userId) =>
+    session.services.messaging.markThreadRead(userId, request.conversationId, request.rootSeq, request.seq, session.id).then(toReadResult),
   presenceSubscribe: (session, request, userId) => session.services.presence.subscribe(session, userId, request.userIds).then((users) => ({ users })),
   setPresence: (session, request) => {
     session.services.presence.setAway(session, request.away);
@@ -826,6 +832,17 @@ const HANDLERS: { [C in HandledCase]: Handler<C> } = {
 };
 
 /** An amendment as its request's answer; none when the request repeated one already made. */
+/** A read position moved (markRead, markThreadRead): the conversation as the read left it. */
+function toReadResult(result: { view: ConversationView; totalUnread: number }) {
+  return {
+    conversationId: result.view.id,
+    readSeq: result.view.readSeq,
+    unread: result.view.unread,
+    totalUnread: result.totalUnread,
+    summary: toWireSummary(result.view),
+  };
+}
+
 function amendResult(amendment: StoredMessage | undefined): { amendment?: WireMessage } {
   return amendment === undefined ? {} : { amendment: toWireMessage(amendment) };
 }

@@ -21,6 +21,11 @@ export function toWireMessage(message: StoredMessage): Message {
   };
   if (message.mentions !== undefined || message.mentionAll === true) wire.mentions = { userIds: message.mentions ?? [], all: message.mentionAll === true };
   if (message.replyTo !== undefined) wire.replyTo = message.replyTo;
+  if (message.threadRoot !== undefined) wire.threadRoot = message.threadRoot;
+  if (message.thread !== undefined) {
+    const { replies, lastSeq, lastAt, following, unread } = message.thread;
+    wire.thread = { replies, lastSeq, lastAt, following: following === true, unread: unread ?? 0 };
+  }
   if (message.type === 'system') {
     // Stored as JSON, sent typed: clients never parse free-form event data.
     const event = readSystemEvent(message.data);
@@ -89,6 +94,7 @@ export function toWireSummary(view: ConversationView): ConversationSummary {
     pinnedAt: view.pinnedAt,
     draft: view.draft,
     mentions: view.mentions,
+    threadUnread: view.threadUnread,
   };
   if (view.lastMessage !== undefined) summary.lastMessage = toWireMessage(view.lastMessage);
   return summary;

@@ -34,6 +34,8 @@ export interface PushServiceDeps {
   deliveredSeq(userId: string, conversationId: string): Promise<number | undefined>;
   /** Until when the user muted the conversation (ms since the epoch); undefined: not muted. */
   mutedUntil(userId: string, conversationId: string): Promise<number | undefined>;
+  /** The user follows the thread under `rootSeq` (services/threads.ts): only followers are told of its replies. */
+  followsThread(userId: string, conversationId: string, rootSeq: number): Promise<boolean>;
   /** Now, in ms since the epoch (mutes end at a time). */
   now(): number;
   /** The user's own preview setting, if they chose one (the deployment's applies otherwise). */
@@ -125,12 +127,16 @@ export class PushService {
    */
   async messageStored(message: StoredMessage, recipients: readonly string[] | undefined): Promise<void> {
     if (this.closed || message.type !== 'user') return;
+    const threadRoot = message.threadRoot;
     if (message.visibleTo === undefined && recipients === undefined) {
+      // A large group's thread replies are for their followers, whom the burst does not know: left to the app.
+      if (threadRoot !== undefined) return;
       this.addToGroupBurst(message);
       return;
     }
     for (const userId of message.visibleTo !== undefined ? [message.visibleTo] : (recipients ?? [])) {
       if (userId === message.senderId) continue;
+      if (threadRoot !== undefined && !(await this.deps.followsThread(userId, message.conversationId, threadRoot))) continue;
       if (this.deps.isOnline(userId)) {
         this.counts.skippedOnline += 1;
         this.watch(userId, message);

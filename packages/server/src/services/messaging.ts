@@ -16,6 +16,7 @@ import type { AppendResult, ChangesResult, ConversationView, ReadRangeResult, St
 import { type HistoryPage, type HistoryQuery, readAcross, readHistory } from './history.js';
 import type { CompletedContent, MediaService } from './media.js';
 import { type TimelineEntry, appendToTimeline } from './timeline.js';
+import { type ThreadPage, readThread, recordReply, requireThreadRoot } from './threads.js';
 import { UnreadCache, UnreadTotals } from './unread-cache.js';
 import { type SyncOptions, readChanges } from './sync.js';
 import { buildView, countWithin, hiddenIn, inAbsence, isVisibleTo, placeholder, readableEnd, readableRanges, withReactions } from './views.js';
@@ -35,10 +36,14 @@ export interface SendInput {
   mentionAll?: boolean;
   /** The seq of the message this one answers; one the sender may read. */
   replyTo?: number;
+  /** The seq of the thread's root when this is a reply in a thread (threads.ts). */
+  threadRoot?: number;
 }
 
 /** Members one message may mention by name. */
 export const MAX_MENTIONS = 50;
+/** Followers of a thread told their new summary after a reply (tellFollowers). */
+const MAX_TOLD_FOLLOWERS = 200;
 
 /** The connection a send came from: it gets the message in its ack (see MessagingService.send). */
 export interface SendOrigin {
@@ -162,6 +167,7 @@ export class MessagingService {
     let recipients: string[] | undefined;
     let readBefore: number | undefined;
     let extras: SendExtras = {};
+    let root: StoredMessage | undefined;
     const result = await this.store.write(async (tx): Promise<AppendResult> => {
       // Locked before the dedupe check: a retry racing its original on another
       // node waits here and then finds it.
@@ -176,11 +182,17 @@ export class MessagingService {
       if (room) {
         // A room's reliable message: no members, no read positions (rooms.ts); visibleTo is refused there.
         await requireRoomSender(tx, conversation, senderId, operator, visibleTo);
+        if (input.threadRoot !== undefined && input.threadRoot !== 0) throw new ParleyError('INVALID_ARGUMENT', 'rooms have no threads');
       } else {
         // An unknown sender has no membership: NOT_FOUND from here.
         const sender = await requireActiveMembership(tx, conversationId, senderId);
         readBefore = sender.readSeq;
         extras = await sendExtras(tx, conversation, sender, input);
+        if (input.threadRoot !== undefined && input.threadRoot !== 0) {
+          if (visibleTo !== undefined) throw new ParleyError('INVALID_ARGUMENT', 'a reply in a thread is for every member: no visibleTo');
+          root = await requireThreadRoot(tx, conversation, sender, input.threadRoot);
+          extras.threadRoot = root.seq;
+        }
         if (visibleTo !== undefined) {
           const target = await tx.getMember(conversationId, visibleTo);
           if (target === undefined) await requireUsers(tx, [visibleTo]);
@@ -194,8 +206,10 @@ export class MessagingService {
         this.clock.now(),
       );
       if (typed !== undefined && typed.mediaIds.length > 0) await this.media?.recordReferences(tx, typed.mediaIds, { conversationId, seq: message.seq });
-      // Your own messages are never unread: sending reads up to them.
-      if (!room) await tx.raiseReadSeq(conversationId, senderId, message.seq);
+      // Your own messages are never unread: sending reads up to them (a
+      // reply, the thread: the timeline may hold news the sender has not seen).
+      if (root !== undefined) await recordReply(tx, root, message);
+      else if (!room) await tx.raiseReadSeq(conversationId, senderId, message.seq);
       return { message, duplicate: false };
     }, { order: conversationId });
     origin?.onCommitted(result);
@@ -205,8 +219,22 @@ export class MessagingService {
     if (room) this.bus.publish({ type: 'roomMessage', message: result.message });
     else this.bus.publish({ type: 'message', message: result.message, originSessionId: origin?.sessionId, recipients });
     if (!room && !result.duplicate) for (const listener of this.storedListeners) listener(result.message, recipients);
-    if (!result.duplicate && readBefore !== undefined && readBefore < result.message.seq - 1) this.readMoved(conversationId, senderId, readBefore);
+    if (root !== undefined && !result.duplicate) void this.tellFollowers(conversationId, root.seq).catch(() => undefined);
+    if (!result.duplicate && root === undefined && readBefore !== undefined && readBefore < result.message.seq - 1) this.readMoved(conversationId, senderId, readBefore);
     return result;
+  }
+
+  /**
+   * A reply changed its thread's followers' unread replies: each gets their
+   * summary, as after a read, so the count is exact on every device without
+   * a sync. Past MAX_TOLD_FOLLOWERS the rest learn it at their next sync.
+   */
+  private async tellFollowers(conversationId: string, rootSeq: number): Promise<void> {
+    for (const userId of await this.store.threadFollowers(conversationId, rootSeq, MAX_TOLD_FOLLOWERS)) {
+      const view = await this.conversationView(userId, conversationId);
+      if (view === undefined || !view.active) continue;
+      this.bus.publish({ type: 'summary', userId, summary: view, totalUnread: await this.totalUnread(userId) });
+    }
   }
 
   /**
@@ -309,6 +337,38 @@ export class MessagingService {
     return { view, totalUnread: total };
   }
 
+  /** A page of a thread: its root and the replies after `afterSeq` (threads.ts). */
+  async thread(userId: string, conversationId: string, rootSeq: number, afterSeq: number, limit: number): Promise<ThreadPage> {
+    const id = requireConversationId(conversationId);
+    const conversation = await requireConversation(this.store, id);
+    if (conversation.kind === 'room') throw new ParleyError('INVALID_ARGUMENT', 'rooms have no threads');
+    const member = await requireMembership(this.store, id, userId);
+    return readThread(this.store, member, conversation, rootSeq, Math.max(0, afterSeq), limit);
+  }
+
+  /**
+   * Moves the user's read position in a thread they follow forward (never
+   * back) to `seq`, 0: its newest reply. Nothing is kept for a thread they do
+   * not follow. Their devices get the summary, like markRead.
+   */
+  async markThreadRead(userId: string, conversationId: string, rootSeq: number, seq: number, originSessionId?: string): Promise<{ view: ConversationView; totalUnread: number }> {
+    const id = requireConversationId(conversationId);
+    let moved = false;
+    const view = await this.store.write(async (tx) => {
+      const conversation = await requireConversation(tx, id);
+      if (conversation.kind === 'room') throw new ParleyError('INVALID_ARGUMENT', 'rooms have no threads');
+      const member = await requireMembership(tx, id, userId);
+      const page = await readThread(tx, member, conversation, rootSeq, 0, 1);
+      const newest = page.root.thread?.lastSeq ?? rootSeq;
+      const target = seq <= 0 ? newest : Math.min(seq, newest);
+      if (page.following && target > page.readSeq) moved = await tx.raiseThreadRead(id, rootSeq, userId, target);
+      return buildView(tx, (await tx.getMember(id, userId)) ?? member, conversation);
+    });
+    const total = await this.totalUnread(userId);
+    if (moved) this.bus.publish({ type: 'summary', userId, summary: view, totalUnread: total, originSessionId });
+    return { view, totalUnread: total };
+  }
+
   /** One conversation as the user sees it now; undefined if they never were a member. */
   async conversationView(userId: string, conversationId: string): Promise<ConversationView | undefined> {
     const member = await this.store.getMember(conversationId, userId);
@@ -326,7 +386,7 @@ export class MessagingService {
   }
 }
 
-type SendExtras = Pick<TimelineEntry, 'mentions' | 'mentionAll' | 'replyTo'>;
+type SendExtras = Pick<TimelineEntry, 'mentions' | 'mentionAll' | 'replyTo' | 'threadRoot'>;
 
 /**
  * A send's mentions, kept to the conversation's active members (in a direct

@@ -35,6 +35,8 @@ export interface ConversationView {
   draft: string;
   /** Of the unread messages, those that mention the member (or everyone). */
   mentions: number;
+  /** Unread replies in the threads the member follows (threads.ts); not part of `unread`. */
+  threadUnread: number;
 }
 
 export interface MemberInfo {

@@ -21,6 +21,7 @@ export interface TimelineEntry {
   mentions?: string[];
   mentionAll?: boolean;
   replyTo?: number;
+  threadRoot?: number;
 }
 
 /**

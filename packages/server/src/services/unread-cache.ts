@@ -13,7 +13,7 @@
  */
 import type { Membership, MessageFilter, StoreReader } from '../store/store.js';
 import { setMostRecent } from '../util/recent-map.js';
-import { sum, unreadCount, unreadCounts } from './views.js';
+import { memberUnread, sum, unreadCounts } from './views.js';
 
 interface CachedCount {
   fromSeq: number;
@@ -49,7 +49,7 @@ export class UnreadCache {
 
 /** Everything but the range: a cached count extends only a count of the same filter. */
 function keyOf(filter: MessageFilter): string {
-  return `${filter.conversationId}\n${filter.excludeSender ?? ''}\n${filter.visibleTo ?? ''}\n${filter.type ?? ''}\n${filter.revision ?? ''}`;
+  return `${filter.conversationId}\n${filter.excludeSender ?? ''}\n${filter.visibleTo ?? ''}\n${filter.type ?? ''}\n${filter.mainOnly === true ? 'main' : ''}\n${filter.revision ?? ''}`;
 }
 
 interface UserTotal {
@@ -98,7 +98,7 @@ export class UnreadTotals {
       const counts = new Map(start.counts);
       let total = start.total;
       for (const { member, conversation } of memberships) {
-        const count = await unreadCount(reader, member, conversation, this.counts);
+        const count = await memberUnread(reader, member, conversation, this.counts);
         total += count - (counts.get(conversation.id) ?? 0);
         if (count > 0) counts.set(conversation.id, count);
         else counts.delete(conversation.id);

@@ -7,6 +7,7 @@ import { AMENDMENT_EVENTS, type MessageContent } from '@parley/protocol';
 import type { ConversationRow, MemberRow, MessageFilter, SeqRange, StoreReader, StoredMessage } from '../store/store.js';
 import type { ConversationView } from './model.js';
 import { readSystemEvent } from './system-events.js';
+import { threadUnreadCount, withThreadState } from './threads.js';
 import type { UnreadCache } from './unread-cache.js';
 
 /** The last seq a member may read: up to the event that ended a past membership, else everything. */
@@ -24,24 +25,28 @@ export async function hiddenIn(reader: StoreReader, member: MemberRow, rows: rea
 
 /**
  * The messages with their reactions as `readerId` sees them (one query for
- * the run's range); placeholders and messages without any are returned as they are.
+ * the run's range), and on thread roots the reader's part (threads.ts);
+ * placeholders and messages without any are returned as they are.
  */
 export async function withReactions(reader: StoreReader, readerId: string, messages: readonly StoredMessage[]): Promise<StoredMessage[]> {
   const first = messages[0];
   const last = messages[messages.length - 1];
   if (first === undefined || last === undefined) return [...messages];
   const reactions = await reader.reactionsIn(first.conversationId, first.seq, last.seq, readerId);
-  if (reactions.length === 0) return [...messages];
   const bySeq = new Map<number, Array<{ emoji: string; count: number; mine: boolean }>>();
   for (const { seq, ...reaction } of reactions) {
     const list = bySeq.get(seq) ?? [];
     list.push(reaction);
     bySeq.set(seq, list);
   }
-  return messages.map((message) => {
-    const found = message.hidden === true ? undefined : bySeq.get(message.seq);
-    return found === undefined ? message : { ...message, reactions: found };
-  });
+  const withCounts =
+    bySeq.size === 0
+      ? [...messages]
+      : messages.map((message) => {
+          const found = message.hidden === true ? undefined : bySeq.get(message.seq);
+          return found === undefined ? message : { ...message, reactions: found };
+        });
+  return withThreadState(reader, readerId, withCounts);
 }
 
 /** True when `seq` falls in a time the member was out of the group (before being added back). */
@@ -67,7 +72,8 @@ export function readableRanges(member: MemberRow, low: number, high: number): Se
  * The unread rule: user messages after the read position and inside the
  * member's access window, not the member's own, and visible to them (a
  * message addressed to someone else never counts), neither recalled nor
- * deleted by the member for themselves. System messages never count.
+ * deleted by the member for themselves. System messages never count, nor
+ * do replies in threads (they have their own count, threads.ts).
  */
 export function unreadFilter(member: MemberRow, conversation: ConversationRow, end: number): MessageFilter {
   return {
@@ -79,6 +85,7 @@ export function unreadFilter(member: MemberRow, conversation: ConversationRow, e
     visibleTo: member.userId,
     unrecalledOnly: true,
     hiddenFor: member.userId,
+    mainOnly: true,
     revision: `${conversation.recalls ?? 0}.${member.hiddenCount ?? 0}`,
   };
 }
@@ -98,11 +105,16 @@ export async function unreadCount(reader: StoreReader, member: MemberRow, conver
   return cache === undefined ? reader.countMessages(filter) : cache.count(reader, filter);
 }
 
-/** The non-zero unread count of each conversation the user is behind in, by conversation id. */
+/** What a conversation adds to the user's total: its unread messages and the unread replies of the threads they follow. */
+export async function memberUnread(reader: StoreReader, member: MemberRow, conversation: ConversationRow, cache?: UnreadCache): Promise<number> {
+  return (await unreadCount(reader, member, conversation, cache)) + (await threadUnreadCount(reader, member, conversation));
+}
+
+/** The non-zero unread count (memberUnread) of each conversation the user is behind in, by conversation id. */
 export async function unreadCounts(reader: StoreReader, userId: string, cache?: UnreadCache): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
   for (const { member, conversation } of await reader.membershipsOf(userId, { behindOnly: true })) {
-    const count = await unreadCount(reader, member, conversation, cache);
+    const count = await memberUnread(reader, member, conversation, cache);
     if (count > 0) counts.set(conversation.id, count);
   }
   return counts;
@@ -160,6 +172,7 @@ export async function buildView(
     readSeq: member.readSeq,
     unread,
     mentions: unread === 0 ? 0 : await reader.countMessages({ ...unreadFilter(member, conversation, end), mentioning: member.userId }),
+    threadUnread: await threadUnreadCount(reader, member, conversation),
     role: member.role,
     firstSeq: member.firstSeq,
     leftSeq: member.leftSeq ?? 0,
@@ -178,7 +191,7 @@ export async function buildView(
 /** Amendments are rare: a page this long almost always reaches the message they follow. */
 const LAST_VISIBLE_PAGE = 8;
 
-/** The newest message the member may see that is not an amendment, nor deleted by them for themselves. */
+/** The newest message the member may see that is not an amendment, nor a reply in a thread, nor deleted by them for themselves. */
 async function lastVisible(reader: StoreReader, member: MemberRow, end: number): Promise<StoredMessage | undefined> {
   let toSeq = end;
   while (toSeq >= member.firstSeq) {
@@ -188,6 +201,7 @@ async function lastVisible(reader: StoreReader, member: MemberRow, end: number):
       toSeq,
       visibleTo: member.userId,
       hiddenFor: member.hiddenCount === undefined ? undefined : member.userId,
+      mainOnly: true,
       limit: LAST_VISIBLE_PAGE,
       order: 'desc',
     });
@@ -202,7 +216,7 @@ async function lastVisible(reader: StoreReader, member: MemberRow, end: number):
 function lastVisibleIn(run: readonly StoredMessage[], userId: string): StoredMessage | undefined {
   for (let index = run.length - 1; index >= 0; index--) {
     const message = run[index] as StoredMessage;
-    if (isVisibleTo(message, userId) && !isAmendment(message)) return message;
+    if (isVisibleTo(message, userId) && !isAmendment(message) && message.threadRoot === undefined) return message;
   }
   return undefined;
 }
@@ -229,6 +243,7 @@ function matchesFilter(message: StoredMessage, filter: MessageFilter): boolean {
   if (filter.excludeSender !== undefined && message.senderId === filter.excludeSender) return false;
   if (filter.visibleTo !== undefined && message.visibleTo !== undefined && message.visibleTo !== filter.visibleTo) return false;
   if (filter.unrecalledOnly === true && message.recalledAt !== undefined) return false;
+  if (filter.mainOnly === true && message.threadRoot !== undefined) return false;
   return true;
 }
 

@@ -74,6 +74,21 @@ export interface StoredMessage {
   mentionAll?: boolean;
   /** The seq of the message this one answers (a quote). */
   replyTo?: number;
+  /** The seq of the thread's root when the message is a reply in a thread (services/threads.ts). */
+  threadRoot?: number;
+  /** On a thread's root: its replies so far; absent: none. */
+  thread?: ThreadStats;
+}
+
+/** A thread's replies as stored on its root, and, for answers to one reader, how far they follow it. */
+export interface ThreadStats {
+  replies: number;
+  /** The newest reply's seq and time (ms). */
+  lastSeq: number;
+  lastAt: number;
+  /** For one reader (never stored): they follow the thread, and its replies they have not read. */
+  following?: boolean;
+  unread?: number;
 }
 
 /** One emoji's reactions to a message, as one reader sees them. */
@@ -165,6 +180,8 @@ export interface MemberRow {
   draft?: string;
   /** How many messages the member deleted for themselves; absent: none. Cached unread counts are keyed on it. */
   hiddenCount?: number;
+  /** How many of the conversation's threads the member follows; absent: none. */
+  threadsFollowed?: number;
 }
 
 export type MemberPatch = Partial<Pick<MemberRow, 'role' | 'leftSeq' | 'mutedUntil' | 'pinnedAt' | 'draft' | 'hiddenCount'>>;
@@ -231,6 +248,10 @@ export interface MessageFilter {
   hiddenFor?: string;
   /** Only messages that mention this user, or everyone. */
   mentioning?: string;
+  /** Only the replies in the thread under this root seq. */
+  threadRoot?: number;
+  /** Leave out replies in threads (the conversation's main timeline only). */
+  mainOnly?: boolean;
   /**
    * Not a condition: it changes whenever messages of the range stop counting
    * (recalls, deletions for oneself), so a count cached under another
@@ -301,7 +322,11 @@ export interface MessageSearch {
 export interface MembershipQuery {
   /** Only memberships whose member or conversation row changed in a commit after this version. */
   changedSince?: number;
-  /** Only memberships with a read position below their readable end (leftSeq, else the conversation's lastSeq). */
+  /**
+   * Only memberships with a read position below their readable end (leftSeq,
+   * else the conversation's lastSeq), or that follow a thread (whose replies
+   * have read positions of their own).
+   */
   behindOnly?: boolean;
 }
 
@@ -384,6 +409,15 @@ export interface StoreReader {
    */
   recentMessages(query: RecentQuery): Promise<StoredMessage[]>;
   countMessages(filter: MessageFilter): Promise<number>;
+  /**
+   * The thread replies matching `filter` in the threads `followerId`
+   * follows, each thread counted after the follower's read position in it.
+   */
+  countFollowedReplies(filter: MessageFilter, followerId: string): Promise<number>;
+  /** Up to `limit` followers of the thread under `rootSeq`, in no particular order. */
+  threadFollowers(conversationId: string, rootSeq: number, limit: number): Promise<string[]>;
+  /** The threads of the conversation the user follows, among `rootSeqs` (all when undefined): root seq → read position. */
+  threadFollows(conversationId: string, userId: string, rootSeqs?: readonly number[]): Promise<Map<number, number>>;
   /** The version of the latest commit; rows stamped up to it are visible to this read. */
   syncVersion(): Promise<number>;
   /** A development account's argon2id hash. */
@@ -461,6 +495,16 @@ export interface StoreTx extends StoreReader {
   hideMessage(userId: string, conversationId: string, seq: number): Promise<boolean>;
   /** Adds (or, `add` false, removes) one user's reaction; false when there was nothing to change. */
   setReaction(conversationId: string, seq: number, userId: string, emoji: string, add: boolean, at: number): Promise<boolean>;
+  /** Counts a reply on its thread's root: one more, the newest at `replySeq`, `at`. */
+  addThreadReply(conversationId: string, rootSeq: number, replySeq: number, at: number): Promise<void>;
+  /**
+   * Makes the user a follower of the thread, read up to `readSeq`, unless
+   * they follow it already; returns whether they did not. Stamps the member
+   * with the commit's sync version (its summary's thread unread changes).
+   */
+  followThread(conversationId: string, rootSeq: number, userId: string, readSeq: number): Promise<boolean>;
+  /** Raises a follower's read position in a thread to `seq` if it is lower (stamping the member); false when nothing moved or they do not follow it. */
+  raiseThreadRead(conversationId: string, rootSeq: number, userId: string, seq: number): Promise<boolean>;
   /** Stores a message with the seq the domain assigned; throws CONFLICT on a repeated (senderId, clientMsgId). */
   insertMessage(message: NewMessage): Promise<StoredMessage>;
   insertPasswordHash(userId: string, passwordHash: string, createdAt: number): Promise<void>;

@@ -64,6 +64,9 @@ const READS = [
   'listMessages',
   'recentMessages',
   'countMessages',
+  'countFollowedReplies',
+  'threadFollows',
+  'threadFollowers',
   'syncVersion',
   'getPasswordHash',
   'getMedia',
@@ -182,6 +185,18 @@ export class TimedStore implements Store {
 
   countMessages(filter: MessageFilter): Promise<number> {
     return timed(this.reads.countMessages, performance.now(), this.inner.countMessages(filter));
+  }
+
+  countFollowedReplies(filter: MessageFilter, followerId: string): Promise<number> {
+    return timed(this.reads.countFollowedReplies, performance.now(), this.inner.countFollowedReplies(filter, followerId));
+  }
+
+  threadFollowers(conversationId: string, rootSeq: number, limit: number): Promise<string[]> {
+    return timed(this.reads.threadFollowers, performance.now(), this.inner.threadFollowers(conversationId, rootSeq, limit));
+  }
+
+  threadFollows(conversationId: string, userId: string, rootSeqs?: readonly number[]): Promise<Map<number, number>> {
+    return timed(this.reads.threadFollows, performance.now(), this.inner.threadFollows(conversationId, userId, rootSeqs));
   }
 
   syncVersion(): Promise<number> {

@@ -85,7 +85,7 @@ export function busContract(name: string, createCluster: () => Promise<BusCluste
           summary: {
             id: 'g', kind: 'group', name: 'G', subject: '', peerId: '', lastSeq: 7, readSeq: 4, unread: 3, role: 'member',
             firstSeq: 1, leftSeq: 0, active: true, updatedAt: 1_700_000_000_007, memberCount: 3, attributes: { item_id: 'sku-1' },
-            mutedUntil: 1_700_000_900_000, pinnedAt: 0, draft: 'draft ✍️', mentions: 1,
+            mutedUntil: 1_700_000_900_000, pinnedAt: 0, draft: 'draft ✍️', mentions: 1, threadUnread: 2,
           },
         },
         { type: 'revoked', userId: 'c' },

@@ -131,6 +131,54 @@ export function storeContract(name: string, createDatabase: () => Promise<StoreD
       }
     });
 
+    test('threads: replies name their root, the root counts them; follows are rows with read positions that only rise, stamping the member; counts and filters over them', async (t) => {
+      const { store, messaging, conversations } = await setup(t, ['a', 'b', 'c']);
+      await conversations.createGroup('a', { id: 'g', name: 'G', memberIds: ['b', 'c'] });
+      const send = (senderId: string, n: number, threadRoot?: number) => messaging.send(senderId, { conversationId: 'g', clientMsgId: `t${n}`, text: `m${n}`, threadRoot });
+      const root = (await send('a', 0)).message;
+      const other = (await send('b', 1)).message;
+      await store.write(async (tx) => {
+        const conversation = await tx.lockConversation('g');
+        assert.ok(conversation);
+        for (const [n, senderId] of ['b', 'c', 'b'].entries()) {
+          const seq = conversation.lastSeq + 1;
+          await tx.insertMessage({ conversationId: 'g', seq, senderId, clientMsgId: `reply${n}`, type: 'user', text: `r${n}`, createdAt: 1000 + n, threadRoot: root.seq });
+          await tx.updateConversation('g', { lastSeq: seq, updatedAt: 1000 + n });
+          conversation.lastSeq = seq;
+          await tx.addThreadReply('g', root.seq, seq, 1000 + n);
+        }
+      });
+      const [readRoot] = await store.listMessages({ conversationId: 'g', fromSeq: root.seq, toSeq: root.seq, limit: 1 });
+      assert.deepEqual(readRoot?.thread, { replies: 3, lastSeq: other.seq + 3, lastAt: 1002 }, 'the root carries its count and newest reply');
+      const replies = await store.listMessages({ conversationId: 'g', fromSeq: 1, toSeq: 100, threadRoot: root.seq, limit: 10 });
+      assert.deepEqual(replies.map((message) => [message.text, message.threadRoot]), [['r0', root.seq], ['r1', root.seq], ['r2', root.seq]]);
+      const main = await store.listMessages({ conversationId: 'g', fromSeq: 2, toSeq: 100, mainOnly: true, limit: 10 });
+      assert.deepEqual(main.map((message) => message.seq), [root.seq, other.seq], 'the timeline without replies');
+      assert.equal(await store.countMessages({ conversationId: 'g', fromSeq: 1, toSeq: 100, type: 'user', mainOnly: true }), 2);
+
+      const before = await store.syncVersion();
+      assert.equal(await store.write((tx) => tx.followThread('g', root.seq, 'a', root.seq)), true);
+      assert.equal(await store.write((tx) => tx.followThread('g', root.seq, 'a', 999)), false, 'following twice keeps the first read position');
+      assert.deepEqual((await store.membershipsOf('a', { changedSince: before })).map((membership) => membership.conversation.id), ['g'], 'following stamps the member');
+      assert.equal((await store.getMember('g', 'a'))?.threadsFollowed, 1);
+      assert.equal((await store.getMember('g', 'b'))?.threadsFollowed, undefined);
+      assert.deepEqual([...(await store.threadFollows('g', 'a'))], [[root.seq, root.seq]]);
+      assert.deepEqual(await store.threadFollowers('g', root.seq, 10), ['a']);
+      const filter = { conversationId: 'g', fromSeq: 1, toSeq: 100, type: 'user' as const, excludeSender: 'a' };
+      assert.equal(await store.countFollowedReplies(filter, 'a'), 3);
+      assert.equal(await store.countFollowedReplies({ ...filter, excludeSender: 'b' }, 'a'), 1, 'the filter applies to the replies');
+      assert.equal(await store.countFollowedReplies(filter, 'c'), 0, 'nothing for a user who follows nothing');
+
+      const beforeRead = await store.syncVersion();
+      assert.equal(await store.write((tx) => tx.raiseThreadRead('g', root.seq, 'a', other.seq + 2)), true);
+      assert.equal(await store.write((tx) => tx.raiseThreadRead('g', root.seq, 'a', other.seq + 1)), false, 'never back');
+      assert.equal(await store.write((tx) => tx.raiseThreadRead('g', root.seq, 'c', other.seq + 3)), false, 'nothing for a non-follower');
+      assert.deepEqual((await store.membershipsOf('a', { changedSince: beforeRead })).map((membership) => membership.conversation.id), ['g']);
+      assert.equal(await store.countFollowedReplies(filter, 'a'), 1);
+      const behind = await store.membershipsOf('a', { behindOnly: true });
+      assert.deepEqual(behind.map((membership) => membership.conversation.id), ['g'], 'a follower is listed as behind, whatever its read position');
+    });
+
     test('delivered positions only rise, for active members only, without a sync version; senders are listed per range', async (t) => {
       const { store, messaging, conversations } = await setup(t, ['a', 'b', 'c']);
       await conversations.createGroup('a', { id: 'g', name: 'G', memberIds: ['b', 'c'] });

@@ -319,6 +319,24 @@ CREATE TABLE reactions (
 ALTER TABLE users ADD COLUMN hide_presence boolean NOT NULL DEFAULT false, ADD COLUMN last_seen_at bigint;
 `,
   },
+  {
+    version: 10,
+    // Threads (services/threads.ts): as SQLite migration 14.
+    description: 'threads: replies, reply counts on roots, followers',
+    sql: `
+ALTER TABLE messages ADD COLUMN thread_root bigint, ADD COLUMN thread_replies integer, ADD COLUMN thread_last_seq bigint, ADD COLUMN thread_last_at bigint;
+CREATE INDEX messages_by_thread ON messages (conversation_id, thread_root, seq) WHERE thread_root IS NOT NULL;
+ALTER TABLE members ADD COLUMN threads_followed integer NOT NULL DEFAULT 0;
+CREATE TABLE thread_follows (
+  conv text COLLATE "C" NOT NULL,
+  follower text COLLATE "C" NOT NULL,
+  root bigint NOT NULL,
+  read_seq bigint NOT NULL,
+  PRIMARY KEY (conv, follower, root)
+);
+CREATE INDEX thread_followers ON thread_follows (conv, root);
+`,
+  },
 ];
 
 /** Creates the schema if needed and brings it to the latest step; returns the versions applied. */

@@ -147,6 +147,7 @@ interface MemberDbRow {
   draft: string;
   delivered_seq: number;
   hidden_count: number;
+  threads_followed: number;
 }
 
 interface MessageDbRow {
@@ -167,6 +168,10 @@ interface MessageDbRow {
   mentions: string[] | null;
   mention_all: boolean | null;
   reply_to: number | null;
+  thread_root: number | null;
+  thread_replies: number | null;
+  thread_last_seq: number | null;
+  thread_last_at: number | null;
 }
 
 interface MediaDbRow {
@@ -203,8 +208,8 @@ interface WebPushSubscriptionDbRow {
 
 const USER_COLUMNS = 'id, name, created_at, tokens_valid_after, read_receipts_off, hide_presence, last_seen_at';
 const CONVERSATION_COLUMNS = 'id, kind, name, subject, peer_a, peer_b, last_seq, member_count, created_at, updated_at, closed_at, attributes, recalls';
-const MEMBER_COLUMNS = 'user_id, conversation_id, role, first_seq, left_seq, read_seq, joined_at, absences, muted_until, pinned_at, draft, delivered_seq, hidden_count';
-const MESSAGE_COLUMNS = 'id, conversation_id, seq, sender_id, client_msg_id, type, text, data, visible_to, created_at, content, version, recalled_at, edited_at, mentions, mention_all, reply_to';
+const MEMBER_COLUMNS = 'user_id, conversation_id, role, first_seq, left_seq, read_seq, joined_at, absences, muted_until, pinned_at, draft, delivered_seq, hidden_count, threads_followed';
+const MESSAGE_COLUMNS = 'id, conversation_id, seq, sender_id, client_msg_id, type, text, data, visible_to, created_at, content, version, recalled_at, edited_at, mentions, mention_all, reply_to, thread_root, thread_replies, thread_last_seq, thread_last_at';
 
 /** SQL of a MessageFilter; null parameters switch a condition off. */
 const MESSAGE_FILTER = `conversation_id = $1 AND seq >= $2 AND seq <= $3
@@ -213,7 +218,9 @@ const MESSAGE_FILTER = `conversation_id = $1 AND seq >= $2 AND seq <= $3
   AND ($6::text IS NULL OR visible_to IS NULL OR visible_to = $6)
   AND (NOT $7::boolean OR recalled_at IS NULL)
   AND ($8::text IS NULL OR NOT EXISTS (SELECT 1 FROM hidden_messages h WHERE h.user_id = $8 AND h.conversation_id = messages.conversation_id AND h.seq = messages.seq))
-  AND ($9::text IS NULL OR EXISTS (SELECT 1 FROM message_mentions mm WHERE mm.conversation_id = messages.conversation_id AND mm.seq = messages.seq AND mm.user_id IN ($9, '')))`;
+  AND ($9::text IS NULL OR EXISTS (SELECT 1 FROM message_mentions mm WHERE mm.conversation_id = messages.conversation_id AND mm.seq = messages.seq AND mm.user_id IN ($9, '')))
+  AND ($10::bigint IS NULL OR thread_root = $10)
+  AND (NOT $11::boolean OR thread_root IS NULL)`;
 
 /**
  * Every statement, named so that each connection parses it once. Parameters
@@ -260,7 +267,7 @@ const SQL = {
   reactionInsert: 'INSERT INTO reactions (conversation_id, seq, user_id, emoji, at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING',
   reactionDelete: 'DELETE FROM reactions WHERE conversation_id = $1 AND seq = $2 AND user_id = $3 AND emoji = $4',
   reactionsDrop: 'DELETE FROM reactions WHERE conversation_id = $1 AND seq = $2',
-  messageExtras: 'UPDATE messages SET mentions = $3::jsonb, mention_all = $4, reply_to = $5 WHERE conversation_id = $1 AND seq = $2',
+  messageExtras: 'UPDATE messages SET mentions = $3::jsonb, mention_all = $4, reply_to = $5, thread_root = $6 WHERE conversation_id = $1 AND seq = $2',
   // '' is no user: it stands for everyone.
   mentionsInsert: `INSERT INTO message_mentions (conversation_id, seq, user_id) SELECT $1, $2, unnest($3::text[]) ON CONFLICT DO NOTHING`,
   reactionsIn: `SELECT seq, emoji, count(*)::int AS n, bool_or(user_id = $4) AS mine FROM reactions WHERE conversation_id = $1 AND seq BETWEEN $2 AND $3
@@ -271,11 +278,11 @@ const SQL = {
   activeMembers: `SELECT ${MEMBER_COLUMNS} FROM members WHERE conversation_id = $1 AND left_seq IS NULL`,
   activeMemberCount: 'SELECT count(*)::bigint AS n FROM members WHERE conversation_id = $1 AND left_seq IS NULL',
   pinnedCount: 'SELECT count(*)::bigint AS n FROM members WHERE user_id = $1 AND left_seq IS NULL AND pinned_at > 0',
-  memberships: `SELECT m.user_id, m.conversation_id, m.role, m.first_seq, m.left_seq, m.read_seq, m.joined_at, m.absences, m.muted_until, m.pinned_at, m.draft, m.delivered_seq, m.hidden_count,
+  memberships: `SELECT m.user_id, m.conversation_id, m.role, m.first_seq, m.left_seq, m.read_seq, m.joined_at, m.absences, m.muted_until, m.pinned_at, m.draft, m.delivered_seq, m.hidden_count, m.threads_followed,
       c.id, c.kind, c.name, c.subject, c.peer_a, c.peer_b, c.last_seq, c.member_count, c.created_at, c.updated_at, c.closed_at, c.attributes, c.recalls
     FROM members m JOIN conversations c ON c.id = m.conversation_id
     WHERE m.user_id = $1 AND ($2::bigint IS NULL OR c.version > $2 OR m.version > $2)
-      AND (NOT $3::boolean OR coalesce(m.left_seq, c.last_seq) > m.read_seq)`,
+      AND (NOT $3::boolean OR coalesce(m.left_seq, c.last_seq) > m.read_seq OR m.threads_followed > 0)`,
   messageByClientId: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE sender_id = $1 AND client_msg_id = $2`,
   // A row comparison the (version, conversation_id, seq) index serves as a range.
   messageFeed: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE (version, conversation_id, seq) > ($1, $2, $3) ORDER BY version, conversation_id, seq LIMIT $4`,
@@ -312,10 +319,19 @@ const SQL = {
       AND ($9::text IS NULL OR NOT EXISTS (SELECT 1 FROM hidden_messages h WHERE h.user_id = $9 AND h.conversation_id = m.conversation_id AND h.seq = m.seq))
     ORDER BY m.id DESC LIMIT $8`,
   messageSeqTaken: 'SELECT 1 FROM messages WHERE conversation_id = $1 AND seq = $2',
-  messagesAscending: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE ${MESSAGE_FILTER} ORDER BY seq LIMIT $10`,
-  messagesDescending: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE ${MESSAGE_FILTER} ORDER BY seq DESC LIMIT $10`,
+  messagesAscending: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE ${MESSAGE_FILTER} ORDER BY seq LIMIT $12`,
+  messagesDescending: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE ${MESSAGE_FILTER} ORDER BY seq DESC LIMIT $12`,
   messagesRecent: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq DESC LIMIT $4`,
   messageCount: `SELECT count(*)::bigint AS n FROM messages WHERE ${MESSAGE_FILTER}`,
+  followedReplyCount: `SELECT count(*)::bigint AS n FROM thread_follows f JOIN messages ON messages.conversation_id = f.conv AND messages.thread_root = f.root AND messages.seq > f.read_seq
+    WHERE f.conv = $1 AND f.follower = $12 AND ${MESSAGE_FILTER}`,
+  threadFollows: 'SELECT root, read_seq FROM thread_follows WHERE conv = $1 AND follower = $2',
+  threadFollowers: 'SELECT follower FROM thread_follows WHERE conv = $1 AND root = $2 LIMIT $3',
+  threadReplyAdd: `UPDATE messages SET thread_replies = coalesce(thread_replies, 0) + 1, thread_last_seq = greatest(coalesce(thread_last_seq, 0), $3), thread_last_at = $4
+    WHERE conversation_id = $1 AND seq = $2`,
+  threadFollow: 'INSERT INTO thread_follows (conv, follower, root, read_seq) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING',
+  threadFollowCounted: 'UPDATE members SET threads_followed = threads_followed + 1 WHERE conversation_id = $1 AND user_id = $2',
+  threadReadRaise: 'UPDATE thread_follows SET read_seq = $4 WHERE conv = $1 AND follower = $2 AND root = $3 AND read_seq < $4',
   passwordHash: 'SELECT password_hash FROM dev_credentials WHERE user_id = $1',
   passwordInsert: 'INSERT INTO dev_credentials (user_id, password_hash, created_at) VALUES ($1, $2, $3) ON CONFLICT (user_id) DO NOTHING',
   passwordReplace: `INSERT INTO dev_credentials (user_id, password_hash, created_at) VALUES ($1, $2, $3)
@@ -538,6 +554,9 @@ export class PostgresStore implements Store {
   listMessages(query: MessageQuery) { return this.read((r) => r.listMessages(query)); }
   recentMessages(query: RecentQuery) { return this.read((r) => r.recentMessages(query)); }
   countMessages(filter: MessageFilter) { return this.read((r) => r.countMessages(filter)); }
+  countFollowedReplies(filter: MessageFilter, followerId: string) { return this.read((r) => r.countFollowedReplies(filter, followerId)); }
+  threadFollows(conversationId: string, userId: string, rootSeqs?: readonly number[]) { return this.read((r) => r.threadFollows(conversationId, userId, rootSeqs)); }
+  threadFollowers(conversationId: string, rootSeq: number, limit: number) { return this.read((r) => r.threadFollowers(conversationId, rootSeq, limit)); }
   syncVersion() { return this.read((r) => r.syncVersion()); }
   getPasswordHash(userId: string) { return this.read((r) => r.getPasswordHash(userId)); }
   getMedia(id: string) { return this.read((r) => r.getMedia(id)); }
@@ -798,6 +817,23 @@ class PostgresReader implements StoreReader {
     return (await this.query<{ n: number }>('messageCount', filterValues(filter))).rows[0]?.n ?? 0;
   }
 
+  async countFollowedReplies(filter: MessageFilter, followerId: string): Promise<number> {
+    return (await this.query<{ n: number }>('followedReplyCount', [...filterValues(filter), followerId])).rows[0]?.n ?? 0;
+  }
+
+  async threadFollowers(conversationId: string, rootSeq: number, limit: number): Promise<string[]> {
+    return (await this.query<{ follower: string }>('threadFollowers', [conversationId, rootSeq, limit])).rows.map((row) => row.follower);
+  }
+
+  async threadFollows(conversationId: string, userId: string, rootSeqs?: readonly number[]): Promise<Map<number, number>> {
+    const wanted = rootSeqs === undefined ? undefined : new Set(rootSeqs);
+    const follows = new Map<number, number>();
+    for (const row of (await this.query<{ root: number; read_seq: number }>('threadFollows', [conversationId, userId])).rows) {
+      if (wanted === undefined || wanted.has(row.root)) follows.set(row.root, row.read_seq);
+    }
+    return follows;
+  }
+
   async syncVersion(): Promise<number> {
     return (await this.query<{ value: number }>('syncVersion', [])).rows[0]?.value ?? 0;
   }
@@ -962,6 +998,25 @@ class PostgresTx extends PostgresReader implements StoreTx {
     await this.query('memberRaiseDelivered', [conversationId, userId, seq]);
   }
 
+  async addThreadReply(conversationId: string, rootSeq: number, replySeq: number, at: number): Promise<void> {
+    await this.query('threadReplyAdd', [conversationId, rootSeq, replySeq, at]);
+  }
+
+  async followThread(conversationId: string, rootSeq: number, userId: string, readSeq: number): Promise<boolean> {
+    const result = await this.query('threadFollow', [conversationId, userId, rootSeq, readSeq]);
+    if ((result.rowCount ?? 0) === 0) return false;
+    await this.query('threadFollowCounted', [conversationId, userId]);
+    this.memberWritten(conversationId, userId);
+    return true;
+  }
+
+  async raiseThreadRead(conversationId: string, rootSeq: number, userId: string, seq: number): Promise<boolean> {
+    const result = await this.query('threadReadRaise', [conversationId, userId, rootSeq, seq]);
+    if ((result.rowCount ?? 0) === 0) return false;
+    this.memberWritten(conversationId, userId);
+    return true;
+  }
+
   async raiseReadSeq(conversationId: string, userId: string, seq: number): Promise<void> {
     const result = await this.query('memberRaiseRead', [conversationId, userId, seq]);
     if (result.rowCount !== 0) this.memberWritten(conversationId, userId);
@@ -1003,14 +1058,16 @@ class PostgresTx extends PostgresReader implements StoreTx {
     if (message.data !== undefined) stored.data = message.data;
     if (message.visibleTo !== undefined) stored.visibleTo = message.visibleTo;
     if (message.content !== undefined) stored.content = message.content;
-    if (message.mentions !== undefined || message.mentionAll === true || message.replyTo !== undefined) {
+    if (message.mentions !== undefined || message.mentionAll === true || message.replyTo !== undefined || message.threadRoot !== undefined) {
       const mentions = message.mentions === undefined ? null : JSON.stringify(message.mentions);
-      await this.query('messageExtras', [message.conversationId, message.seq, mentions, message.mentionAll === true ? true : null, message.replyTo ?? null]);
+      const extras = [message.conversationId, message.seq, mentions, message.mentionAll === true ? true : null, message.replyTo ?? null, message.threadRoot ?? null];
+      await this.query('messageExtras', extras);
       const mentioned = [...(message.mentions ?? []), ...(message.mentionAll === true ? [''] : [])];
       if (mentioned.length > 0) await this.query('mentionsInsert', [message.conversationId, message.seq, mentioned]);
       if (message.mentions !== undefined) stored.mentions = message.mentions;
       if (message.mentionAll === true) stored.mentionAll = true;
       if (message.replyTo !== undefined) stored.replyTo = message.replyTo;
+      if (message.threadRoot !== undefined) stored.threadRoot = message.threadRoot;
     }
     return stored;
   }
@@ -1063,6 +1120,8 @@ function filterValues(filter: MessageFilter): unknown[] {
     filter.unrecalledOnly === true,
     filter.hiddenFor ?? null,
     filter.mentioning ?? null,
+    filter.threadRoot ?? null,
+    filter.mainOnly === true,
   ];
 }
 
@@ -1109,6 +1168,7 @@ function toMember(row: MemberDbRow): MemberRow {
   if (row.draft !== '') member.draft = row.draft;
   if (row.delivered_seq > 0) member.deliveredSeq = row.delivered_seq;
   if (row.hidden_count > 0) member.hiddenCount = row.hidden_count;
+  if (row.threads_followed > 0) member.threadsFollowed = row.threads_followed;
   return member;
 }
 
@@ -1154,6 +1214,8 @@ function toMessage(row: MessageDbRow): StoredMessage {
   if (row.mentions !== null) message.mentions = row.mentions;
   if (row.mention_all === true) message.mentionAll = true;
   if (row.reply_to !== null) message.replyTo = row.reply_to;
+  if (row.thread_root !== null) message.threadRoot = row.thread_root;
+  if (row.thread_replies !== null) message.thread = { replies: row.thread_replies, lastSeq: row.thread_last_seq ?? 0, lastAt: row.thread_last_at ?? 0 };
   return message;
 }
 

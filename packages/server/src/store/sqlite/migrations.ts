@@ -340,6 +340,33 @@ ALTER TABLE users ADD COLUMN hide_presence INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE users ADD COLUMN last_seen_at INTEGER;
 `,
   },
+  {
+    version: 14,
+    // Threads (services/threads.ts): a reply names its root; the root keeps
+    // its reply count and newest reply, so a page of messages shows "3
+    // replies" without a query; each follower's read position in a thread
+    // is a row (followers are the root's sender, those who replied or were
+    // mentioned), counted on the member so a list without threads costs
+    // nothing. The follow table's columns are named apart from the messages
+    // table's so the message filter's SQL can run over their join.
+    description: 'threads: replies, reply counts on roots, followers',
+    sql: `
+ALTER TABLE messages ADD COLUMN thread_root INTEGER;
+ALTER TABLE messages ADD COLUMN thread_replies INTEGER;
+ALTER TABLE messages ADD COLUMN thread_last_seq INTEGER;
+ALTER TABLE messages ADD COLUMN thread_last_at INTEGER;
+CREATE INDEX messages_by_thread ON messages (cid, thread_root, seq) WHERE thread_root IS NOT NULL;
+ALTER TABLE members ADD COLUMN threads_followed INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE thread_follows (
+  conv INTEGER NOT NULL,
+  follower INTEGER NOT NULL,
+  root INTEGER NOT NULL,
+  read_seq INTEGER NOT NULL,
+  PRIMARY KEY (conv, follower, root)
+) WITHOUT ROWID;
+CREATE INDEX thread_followers ON thread_follows (conv, root);
+`,
+  },
 ];
 
 /** Brings the database to the latest schema; returns the versions applied. */

@@ -88,6 +88,10 @@ interface MessageDbRow {
   mentions: string | null;
   mention_all: number | null;
   reply_to: number | null;
+  thread_root: number | null;
+  thread_replies: number | null;
+  thread_last_seq: number | null;
+  thread_last_at: number | null;
 }
 
 interface MediaDbRow {
@@ -153,6 +157,7 @@ interface MemberDbRow {
   draft: string;
   delivered_seq: number;
   hidden_count: number;
+  threads_followed: number;
 }
 
 interface UserDbRow {
@@ -187,7 +192,7 @@ const NO_ROW = -1;
 const ROLE_TO_INT: Record<MemberRole, number> = { member: 1, admin: 2, owner: 3 };
 const roleFromInt = (value: number): MemberRole => (value === 3 ? 'owner' : value === 2 ? 'admin' : 'member');
 
-const MEMBERSHIP_COLUMNS = `m.cid, m.uid, m.role, m.first_seq, m.left_seq, m.read_seq, m.joined_at, m.absences, m.muted_until, m.pinned_at, m.draft, m.delivered_seq, m.hidden_count,
+const MEMBERSHIP_COLUMNS = `m.cid, m.uid, m.role, m.first_seq, m.left_seq, m.read_seq, m.joined_at, m.absences, m.muted_until, m.pinned_at, m.draft, m.delivered_seq, m.hidden_count, m.threads_followed,
   c.id, c.kind, c.name, c.subject, c.peer_a, c.peer_b, c.last_seq, c.member_count, c.created_at, c.updated_at, c.closed_at, c.attributes, c.recalls`;
 
 export class SqliteStore implements Store {
@@ -330,7 +335,7 @@ export class SqliteStore implements Store {
       memberships: db.prepare<{ uid: number; since: number | null; behind: number }, MemberDbRow & ConversationDbRow>(
         `SELECT ${MEMBERSHIP_COLUMNS} FROM members m JOIN conversations c ON c.cid = m.cid
          WHERE m.uid = @uid AND (@since IS NULL OR c.version > @since OR m.version > @since)
-           AND (@behind = 0 OR coalesce(m.left_seq, c.last_seq) > m.read_seq)`,
+           AND (@behind = 0 OR coalesce(m.left_seq, c.last_seq) > m.read_seq OR m.threads_followed > 0)`,
       ),
       messageByClientId: db.prepare<[number, string], MessageDbRow>('SELECT * FROM messages WHERE sender = ? AND client_msg_id = ?'),
       messageInsert: db.prepare(
@@ -390,7 +395,18 @@ export class SqliteStore implements Store {
       reactionInsert: db.prepare('INSERT OR IGNORE INTO reactions(cid, seq, uid, emoji, at) VALUES (?, ?, ?, ?, ?)'),
       reactionDelete: db.prepare('DELETE FROM reactions WHERE cid = ? AND seq = ? AND uid = ? AND emoji = ?'),
       reactionsDrop: db.prepare('DELETE FROM reactions WHERE cid = ? AND seq = ?'),
-      messageExtras: db.prepare('UPDATE messages SET mentions = ?, mention_all = ?, reply_to = ? WHERE cid = ? AND seq = ?'),
+      messageExtras: db.prepare('UPDATE messages SET mentions = ?, mention_all = ?, reply_to = ?, thread_root = ? WHERE cid = ? AND seq = ?'),
+      threadReplyAdd: db.prepare('UPDATE messages SET thread_replies = coalesce(thread_replies, 0) + 1, thread_last_seq = max(coalesce(thread_last_seq, 0), ?), thread_last_at = ? WHERE cid = ? AND seq = ?'),
+      threadFollow: db.prepare('INSERT OR IGNORE INTO thread_follows(conv, follower, root, read_seq) VALUES (?, ?, ?, ?)'),
+      threadFollowCounted: db.prepare('UPDATE members SET threads_followed = threads_followed + 1, version = ? WHERE uid = ? AND cid = ?'),
+      threadReadRaise: db.prepare('UPDATE thread_follows SET read_seq = ? WHERE conv = ? AND follower = ? AND root = ? AND read_seq < ?'),
+      memberStamp: db.prepare('UPDATE members SET version = ? WHERE uid = ? AND cid = ?'),
+      threadFollowers: db.prepare<[number, number, number], { follower: number }>('SELECT follower FROM thread_follows WHERE conv = ? AND root = ? LIMIT ?'),
+      threadFollows: db.prepare<[number, number], { root: number; read_seq: number }>('SELECT root, read_seq FROM thread_follows WHERE conv = ? AND follower = ?'),
+      followedReplyCount: db.prepare<MessageParameters & { follower: number }, { n: number }>(
+        `SELECT count(*) AS n FROM thread_follows f JOIN messages ON messages.cid = f.conv AND messages.thread_root = f.root AND messages.seq > f.read_seq
+         WHERE f.conv = @cid AND f.follower = @follower AND ${MESSAGE_FILTER}`,
+      ),
       mentionInsert: db.prepare('INSERT OR IGNORE INTO message_mentions(cid, seq, uid) VALUES (?, ?, ?)'),
       reactionsIn: db.prepare<[number, number, number, number], { seq: number; emoji: string; n: number; mine: number }>(
         `SELECT seq, emoji, count(*) AS n, max(uid = ?) AS mine FROM reactions WHERE cid = ? AND seq BETWEEN ? AND ?
@@ -618,6 +634,7 @@ export class SqliteStore implements Store {
     if (row.draft !== '') member.draft = row.draft;
     if (row.delivered_seq > 0) member.deliveredSeq = row.delivered_seq;
     if (row.hidden_count > 0) member.hiddenCount = row.hidden_count;
+    if (row.threads_followed > 0) member.threadsFollowed = row.threads_followed;
     return member;
   }
 
@@ -640,6 +657,8 @@ export class SqliteStore implements Store {
     if (row.mentions !== null) message.mentions = JSON.parse(row.mentions) as string[];
     if (row.mention_all === 1) message.mentionAll = true;
     if (row.reply_to !== null) message.replyTo = row.reply_to;
+    if (row.thread_root !== null) message.threadRoot = row.thread_root;
+    if (row.thread_replies !== null) message.thread = { replies: row.thread_replies, lastSeq: row.thread_last_seq ?? 0, lastAt: row.thread_last_at ?? 0 };
     return message;
   }
 
@@ -762,6 +781,8 @@ export class SqliteStore implements Store {
       unrecalled: filter.unrecalledOnly === true ? 1 : null,
       hidden: filter.hiddenFor === undefined ? null : (this.findUid(filter.hiddenFor) ?? NO_ROW),
       mentioning: filter.mentioning === undefined ? null : (this.findUid(filter.mentioning) ?? NO_ROW),
+      thread: filter.threadRoot ?? null,
+      main: filter.mainOnly === true ? 1 : null,
     };
   }
 
@@ -898,6 +919,55 @@ export class SqliteStore implements Store {
   }
 
   /** @internal */
+  readFollowedReplyCount(filter: MessageFilter, followerId: string): number {
+    const cid = this.findCid(filter.conversationId);
+    const follower = this.findUid(followerId);
+    if (cid === undefined || follower === undefined) return 0;
+    return this.statements.followedReplyCount.get({ ...this.messageParameters(filter, cid), follower })?.n ?? 0;
+  }
+
+  /** @internal */
+  readThreadFollowers(conversationId: string, rootSeq: number, limit: number): string[] {
+    const cid = this.findCid(conversationId);
+    if (cid === undefined) return [];
+    return this.statements.threadFollowers.all(cid, rootSeq, limit).map((row) => this.userOf(row.follower));
+  }
+
+  /** @internal */
+  readThreadFollows(conversationId: string, userId: string, rootSeqs?: readonly number[]): Map<number, number> {
+    const cid = this.findCid(conversationId);
+    const uid = this.findUid(userId);
+    const follows = new Map<number, number>();
+    if (cid === undefined || uid === undefined) return follows;
+    const wanted = rootSeqs === undefined ? undefined : new Set(rootSeqs);
+    for (const row of this.statements.threadFollows.all(cid, uid)) if (wanted === undefined || wanted.has(row.root)) follows.set(row.root, row.read_seq);
+    return follows;
+  }
+
+  /** @internal */
+  doAddThreadReply(conversationId: string, rootSeq: number, replySeq: number, at: number): void {
+    this.statements.threadReplyAdd.run(replySeq, at, this.cidOf(conversationId), rootSeq);
+  }
+
+  /** @internal */
+  doFollowThread(conversationId: string, rootSeq: number, userId: string, readSeq: number): boolean {
+    const cid = this.cidOf(conversationId);
+    const uid = this.uidOf(userId);
+    if (this.statements.threadFollow.run(cid, uid, rootSeq, readSeq).changes === 0) return false;
+    this.statements.threadFollowCounted.run(this.batchVersion, uid, cid);
+    return true;
+  }
+
+  /** @internal */
+  doRaiseThreadRead(conversationId: string, rootSeq: number, userId: string, seq: number): boolean {
+    const cid = this.cidOf(conversationId);
+    const uid = this.uidOf(userId);
+    if (this.statements.threadReadRaise.run(seq, cid, uid, rootSeq, seq).changes === 0) return false;
+    this.statements.memberStamp.run(this.batchVersion, uid, cid);
+    return true;
+  }
+
+  /** @internal */
   readSyncVersion(): number {
     return this.statements.metaGet.get('version')?.value ?? 0;
   }
@@ -1001,6 +1071,21 @@ export class SqliteStore implements Store {
   async countMessages(filter: MessageFilter): Promise<number> {
     await this.settled();
     return this.readMessageCount(filter);
+  }
+
+  async countFollowedReplies(filter: MessageFilter, followerId: string): Promise<number> {
+    await this.settled();
+    return this.readFollowedReplyCount(filter, followerId);
+  }
+
+  async threadFollowers(conversationId: string, rootSeq: number, limit: number): Promise<string[]> {
+    await this.settled();
+    return this.readThreadFollowers(conversationId, rootSeq, limit);
+  }
+
+  async threadFollows(conversationId: string, userId: string, rootSeqs?: readonly number[]): Promise<Map<number, number>> {
+    await this.settled();
+    return this.readThreadFollows(conversationId, userId, rootSeqs);
   }
 
   async syncVersion(): Promise<number> {
@@ -1329,11 +1414,12 @@ export class SqliteStore implements Store {
     if (message.data !== undefined) stored.data = message.data;
     if (message.visibleTo !== undefined) stored.visibleTo = message.visibleTo;
     if (message.content !== undefined) stored.content = message.content;
-    if (message.mentions !== undefined || message.mentionAll === true || message.replyTo !== undefined) {
+    if (message.mentions !== undefined || message.mentionAll === true || message.replyTo !== undefined || message.threadRoot !== undefined) {
       this.statements.messageExtras.run(
         message.mentions === undefined ? null : JSON.stringify(message.mentions),
         message.mentionAll === true ? 1 : null,
         message.replyTo ?? null,
+        message.threadRoot ?? null,
         cid,
         message.seq,
       );
@@ -1343,6 +1429,7 @@ export class SqliteStore implements Store {
       if (message.mentions !== undefined) stored.mentions = message.mentions;
       if (message.mentionAll === true) stored.mentionAll = true;
       if (message.replyTo !== undefined) stored.replyTo = message.replyTo;
+      if (message.threadRoot !== undefined) stored.threadRoot = message.threadRoot;
     }
     return stored;
   }
@@ -1383,7 +1470,9 @@ const MESSAGE_FILTER = `cid = @cid AND seq >= @from AND seq <= @to
   AND (@visible IS NULL OR visible_to IS NULL OR visible_to = @visible)
   AND (@unrecalled IS NULL OR recalled_at IS NULL)
   AND (@hidden IS NULL OR NOT EXISTS (SELECT 1 FROM hidden_messages h WHERE h.uid = @hidden AND h.cid = messages.cid AND h.seq = messages.seq))
-  AND (@mentioning IS NULL OR EXISTS (SELECT 1 FROM message_mentions mm WHERE mm.cid = messages.cid AND mm.seq = messages.seq AND mm.uid IN (@mentioning, 0)))`;
+  AND (@mentioning IS NULL OR EXISTS (SELECT 1 FROM message_mentions mm WHERE mm.cid = messages.cid AND mm.seq = messages.seq AND mm.uid IN (@mentioning, 0)))
+  AND (@thread IS NULL OR thread_root = @thread)
+  AND (@main IS NULL OR thread_root IS NULL)`;
 
 interface SearchParameters {
   match: string;
@@ -1414,6 +1503,8 @@ interface MessageParameters {
   unrecalled: number | null;
   hidden: number | null;
   mentioning: number | null;
+  thread: number | null;
+  main: number | null;
 }
 
 /**
@@ -1451,6 +1542,12 @@ class SqliteTx implements StoreTx {
   async listMessages(query: MessageQuery) { return this.s.readMessages(query); }
   async recentMessages(query: RecentQuery) { return this.s.readRecentMessages(query); }
   async countMessages(filter: MessageFilter) { return this.s.readMessageCount(filter); }
+  async countFollowedReplies(filter: MessageFilter, followerId: string) { return this.s.readFollowedReplyCount(filter, followerId); }
+  async threadFollows(conversationId: string, userId: string, rootSeqs?: readonly number[]) { return this.s.readThreadFollows(conversationId, userId, rootSeqs); }
+  async threadFollowers(conversationId: string, rootSeq: number, limit: number) { return this.s.readThreadFollowers(conversationId, rootSeq, limit); }
+  async addThreadReply(conversationId: string, rootSeq: number, replySeq: number, at: number) { this.s.doAddThreadReply(conversationId, rootSeq, replySeq, at); }
+  async followThread(conversationId: string, rootSeq: number, userId: string, readSeq: number) { return this.s.doFollowThread(conversationId, rootSeq, userId, readSeq); }
+  async raiseThreadRead(conversationId: string, rootSeq: number, userId: string, seq: number) { return this.s.doRaiseThreadRead(conversationId, rootSeq, userId, seq); }
   async syncVersion() { return this.s.readSyncVersion(); }
   async getPasswordHash(userId: string) { return this.s.readPasswordHash(userId); }
   async getMedia(id: string) { return this.s.readMedia(id); }
