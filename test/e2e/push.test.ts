@@ -154,6 +154,54 @@ test('a muted conversation does not push, others still do; a mute that ran out p
   assert.deepEqual(endpoint.received[0], { userId: 'bob', conversationId: dm, seq: 2, count: 1, title: 'Ann', body: 'the mute ran out', badge: 4 });
 });
 
+test('a user who leaves muted conversations out of the badge gets it without them, here and on the SDK badge of every device', async (t) => {
+  const { endpoint, fixture, ann } = await setup(t, {});
+  const bob = client(t, fixture, 'bob');
+  const quiet = (await ann.createGroup({ name: 'Chatty', memberIds: ['bob'] })).id;
+  const dm = await ann.direct('bob');
+  await bob.connect();
+  const bobPhone = client(t, fixture, 'bob');
+  await bobPhone.connect();
+  await bob.mute(quiet);
+  await ann.send(quiet, { text: 'muted one' });
+  await ann.send(quiet, { text: 'muted two' });
+  await eventually(() => bob.totalUnread === 2 && bob.badgeCount === 2, 5000, 'muted conversations count by default');
+  const settings = await bob.setHideMutedFromBadge(true);
+  assert.equal(settings.hideMutedFromBadge, true);
+  assert.deepEqual([bob.totalUnread, bob.badgeCount], [2, 0], 'the total stays whole; the badge leaves the muted conversation out');
+  await eventually(() => bobPhone.userSettings?.hideMutedFromBadge === true && bobPhone.badgeCount === 0, 5000, "bob's other device follows the setting");
+  await bob.close();
+  await bobPhone.close();
+  await ann.send(dm, { text: 'audible' });
+  await eventually(() => endpoint.received.length === 1, 5000, 'the direct message notifies');
+  assert.equal(endpoint.received[0]?.badge, 1, 'the badge leaves the two muted messages out');
+  const again = client(t, fixture, 'bob');
+  await again.connect();
+  assert.deepEqual([again.userSettings?.hideMutedFromBadge, again.totalUnread, again.badgeCount], [true, 3, 1], 'a fresh device has the setting at once');
+});
+
+test('a reply in a thread notifies only its followers', async (t) => {
+  const { endpoint, fixture, ann } = await setup(t, {});
+  const group = (await ann.createGroup({ name: 'Team', memberIds: ['bob', 'cat'] })).id;
+  const root = await ann.send(group, { text: 'root' });
+  await eventually(() => endpoint.received.length === 2, 5000, 'bob and cat are told of the root');
+  endpoint.received.length = 0;
+  const bob = client(t, fixture, 'bob');
+  await bob.connect();
+  await bob.send(group, { text: 'a reply', threadRoot: root.seq });
+  await bob.close();
+  await pause(800);
+  assert.deepEqual(endpoint.received, [], 'cat does not follow the thread: nothing for her (ann, who does, is online)');
+  const cat = client(t, fixture, 'cat');
+  await cat.connect();
+  await cat.send(group, { text: 'cat replies', threadRoot: root.seq });
+  await cat.close();
+  await eventually(() => endpoint.received.length === 1, 5000, 'bob follows: he replied');
+  // Read again: the assertion above narrowed the list's type to empty.
+  const [told] = endpoint.received as PushNotification[];
+  assert.deepEqual([told?.userId, told?.body.includes('cat replies')], ['bob', true]);
+});
+
 test('a mention pushes through a mute: only the messages that mention the user, or everyone', async (t) => {
   const { endpoint, fixture, ann } = await setup(t, {});
   const bob = client(t, fixture, 'bob');

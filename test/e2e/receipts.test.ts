@@ -117,16 +117,16 @@ test('a user who turns read receipts off shows reads as deliveries, sees no read
   const ann = await device(t, fixture, 'ann');
   const bob = await device(t, fixture, 'bob');
   const bobTablet = await device(t, fixture, 'bob');
-  assert.deepEqual(bob.userSettings, { readReceiptsOff: false, hidePresence: false });
+  assert.deepEqual(bob.userSettings, { readReceiptsOff: false, hidePresence: false, hideMutedFromBadge: false });
   const dm = await ann.direct('bob');
 
   const heard: boolean[] = [];
   bobTablet.on('settings', (settings) => heard.push(settings.readReceiptsOff));
-  assert.deepEqual(await bob.setReadReceipts(false), { readReceiptsOff: true, hidePresence: false });
+  assert.deepEqual(await bob.setReadReceipts(false), { readReceiptsOff: true, hidePresence: false, hideMutedFromBadge: false });
   await eventually(() => heard.length === 1, 5000, "bob's tablet hears of it");
-  assert.deepEqual(bobTablet.userSettings, { readReceiptsOff: true, hidePresence: false });
+  assert.deepEqual(bobTablet.userSettings, { readReceiptsOff: true, hidePresence: false, hideMutedFromBadge: false });
   const bobLater = await device(t, fixture, 'bob');
-  assert.deepEqual(bobLater.userSettings, { readReceiptsOff: true, hidePresence: false }, 'a new connection is told in its welcome');
+  assert.deepEqual(bobLater.userSettings, { readReceiptsOff: true, hidePresence: false, hideMutedFromBadge: false }, 'a new connection is told in its welcome');
 
   const hello = await ann.send(dm, { text: 'hello' });
   await ann.receipts(dm);

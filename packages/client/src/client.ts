@@ -26,7 +26,7 @@ import { CacheKeeper } from './cache/cache-keeper.js';
 import type { CachedState } from './cache/cached-state.js';
 import { type Clock, type TimerHandle, systemClock } from './clock.js';
 import { Connection, type BodyValue } from './connection.js';
-import { ConversationList } from './conversations.js';
+import { ConversationList, isMuted } from './conversations.js';
 import { toMember, toMessage, toSummary, toWireContent, toWireRole } from './convert.js';
 import { Emitter } from './emitter.js';
 import { RestApi } from './http.js';
@@ -410,9 +410,23 @@ export class ParleyClient {
     return this.list.get(conversationId);
   }
 
-  /** Sum of unread over the local list. */
+  /** Sum of unread messages and unread replies of followed threads over the local list. */
   get totalUnread(): number {
     return this.list.totalUnread;
+  }
+
+  /**
+   * The number for an app icon or title: totalUnread, without the
+   * conversations muted now when the user chose so (setHideMutedFromBadge).
+   * A mute that runs out counts again without an event: read it again on
+   * any 'conversation' event or on a timer.
+   */
+  get badgeCount(): number {
+    if (this.settings?.hideMutedFromBadge !== true) return this.list.totalUnread;
+    const now = this.clock.now();
+    let total = 0;
+    for (const summary of this.list.list()) if (!isMuted(summary, now)) total += summary.unread + (summary.threadUnread ?? 0);
+    return total;
   }
 
   /** Opens (creating if needed) the direct conversation with `userId`; resolves with its id. */
@@ -671,10 +685,22 @@ export class ParleyClient {
     return { ...result };
   }
 
+  /**
+   * Leaves muted conversations out of the badge (badgeCount here, and the
+   * badge of this user's notifications), or counts them again, on all the
+   * user's devices.
+   */
+  async setHideMutedFromBadge(hide: boolean): Promise<UserSettings> {
+    const result = await this.request({ $case: 'updateUserSettings', value: { hideMutedFromBadge: hide } }, 'idempotent');
+    this.applySettings(result);
+    return { ...result };
+  }
+
   private applySettings(settings: UserSettings): void {
     const before = this.settings;
-    this.settings = { readReceiptsOff: settings.readReceiptsOff, hidePresence: settings.hidePresence };
-    if (before !== undefined && before.readReceiptsOff === settings.readReceiptsOff && before.hidePresence === settings.hidePresence) return;
+    this.settings = { readReceiptsOff: settings.readReceiptsOff, hidePresence: settings.hidePresence, hideMutedFromBadge: settings.hideMutedFromBadge };
+    const same = before !== undefined && before.readReceiptsOff === settings.readReceiptsOff && before.hidePresence === settings.hidePresence;
+    if (same && before.hideMutedFromBadge === settings.hideMutedFromBadge) return;
     this.emitter.emit('settings', { ...this.settings });
     if (before === undefined || before.readReceiptsOff === settings.readReceiptsOff) return;
     // Reads shown before the change may no longer be shown (or may be now): ask again.
@@ -1115,7 +1141,11 @@ export class ParleyClient {
     }
     this.limits = welcome.limits;
     this.signalBudget = new SignalBudget(welcome.limits?.signalsPerSecond || DEFAULT_SIGNALS_PER_SECOND, this.clock.now());
-    this.applySettings({ readReceiptsOff: welcome.settings?.readReceiptsOff === true, hidePresence: welcome.settings?.hidePresence === true });
+    this.applySettings({
+      readReceiptsOff: welcome.settings?.readReceiptsOff === true,
+      hidePresence: welcome.settings?.hidePresence === true,
+      hideMutedFromBadge: welcome.settings?.hideMutedFromBadge === true,
+    });
     this.reconnectAttempt = 0;
     this.requestSync();
   }

@@ -470,6 +470,8 @@ export interface UserSettings {
   readReceiptsOff: boolean;
   /** Others do not see when this user is online or was last seen, and this user sees nobody's last seen. */
   hidePresence: boolean;
+  /** Muted conversations are left out of the badge (client.badgeCount, and notifications' badge). */
+  hideMutedFromBadge: boolean;
 }
 
 export interface ClientEvents {

@@ -418,7 +418,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
             sender: pushSender,
             isOnline: (userId) => presence.isOnline(userId),
             membersOf: async (conversationId) => (await memberLists.of(conversationId)).ids,
-            totalUnread: (userId) => messaging.totalUnread(userId),
+            totalUnread: (userId) => messaging.badgeCount(userId),
             previewOf: (userId) => timedStore.pushPreviewOf(userId),
             mutedUntil: async (userId, conversationId) => (await timedStore.getMember(conversationId, userId))?.mutedUntil,
             followsThread: async (userId, conversationId, rootSeq) => (await timedStore.threadFollows(conversationId, userId, [rootSeq])).has(rootSeq),

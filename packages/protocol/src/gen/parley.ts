@@ -975,12 +975,22 @@ export interface UserSettingsRequest {
    * True: others do not see when this user is online or was last seen, and
    * this user sees nobody's last seen (others' online and away still show).
    */
-  hidePresence?: boolean | undefined;
+  hidePresence?:
+    | boolean
+    | undefined;
+  /**
+   * True: muted conversations (their unread messages and thread replies,
+   * mentions too) are left out of the badge: the notification's `badge` and
+   * the count a client shows on its icon or title. Unread counts in the
+   * list and `total_unread` stay whole.
+   */
+  hideMutedFromBadge?: boolean | undefined;
 }
 
 export interface UserSettings {
   readReceiptsOff: boolean;
   hidePresence: boolean;
+  hideMutedFromBadge: boolean;
 }
 
 /**
@@ -6264,7 +6274,7 @@ export const SignalValuesResult: MessageFns<SignalValuesResult> = {
 };
 
 function createBaseUserSettingsRequest(): UserSettingsRequest {
-  return { readReceiptsOff: undefined, hidePresence: undefined };
+  return { readReceiptsOff: undefined, hidePresence: undefined, hideMutedFromBadge: undefined };
 }
 
 export const UserSettingsRequest: MessageFns<UserSettingsRequest> = {
@@ -6274,6 +6284,9 @@ export const UserSettingsRequest: MessageFns<UserSettingsRequest> = {
     }
     if (message.hidePresence !== undefined) {
       writer.uint32(16).bool(message.hidePresence);
+    }
+    if (message.hideMutedFromBadge !== undefined) {
+      writer.uint32(24).bool(message.hideMutedFromBadge);
     }
     return writer;
   },
@@ -6307,6 +6320,14 @@ export const UserSettingsRequest: MessageFns<UserSettingsRequest> = {
             message.hidePresence = reader.bool();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.hideMutedFromBadge = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -6321,7 +6342,7 @@ export const UserSettingsRequest: MessageFns<UserSettingsRequest> = {
 };
 
 function createBaseUserSettings(): UserSettings {
-  return { readReceiptsOff: false, hidePresence: false };
+  return { readReceiptsOff: false, hidePresence: false, hideMutedFromBadge: false };
 }
 
 export const UserSettings: MessageFns<UserSettings> = {
@@ -6331,6 +6352,9 @@ export const UserSettings: MessageFns<UserSettings> = {
     }
     if (message.hidePresence !== false) {
       writer.uint32(16).bool(message.hidePresence);
+    }
+    if (message.hideMutedFromBadge !== false) {
+      writer.uint32(24).bool(message.hideMutedFromBadge);
     }
     return writer;
   },
@@ -6362,6 +6386,14 @@ export const UserSettings: MessageFns<UserSettings> = {
             }
 
             message.hidePresence = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.hideMutedFromBadge = reader.bool();
             continue;
           }
         }

@@ -30,7 +30,7 @@ import type { RoomService } from '../services/rooms.js';
 import type { RoomHub } from './room-hub.js';
 import type { AuthService } from '../services/auth.js';
 import type { ConversationSettings } from '../services/conversation-settings.js';
-import type { ReceiptService } from '../services/receipts.js';
+import { DEFAULT_USER_SETTINGS, type ReceiptService } from '../services/receipts.js';
 import type { MessageAmendments } from '../services/amendments.js';
 import type { ConversationView, StoredMessage } from '../services/model.js';
 import type { ReceiptsRelay } from './receipts-relay.js';
@@ -423,7 +423,7 @@ export class Session {
     if (this.state !== 'authenticating') return;
     this.userId = userId;
     // Settings the store cannot give now are the defaults; the device hears of a change when one is made.
-    const [, settings] = await Promise.all([this.context.routeUser(this), this.context.receipts.settingsOf(userId).catch(() => ({ readReceiptsOff: false, hidePresence: false }))]);
+    const [, settings] = await Promise.all([this.context.routeUser(this), this.context.receipts.settingsOf(userId).catch(() => DEFAULT_USER_SETTINGS)]);
     if (this.state !== 'authenticating') return;
     this.state = 'open';
     try {

@@ -40,7 +40,7 @@ export interface PushServiceDeps {
   now(): number;
   /** The user's own preview setting, if they chose one (the deployment's applies otherwise). */
   previewOf(userId: string): Promise<PushPreview | undefined>;
-  /** The user's unread messages over all conversations. */
+  /** The user's badge: unread messages over all conversations (without muted ones when the user chose so). */
   totalUnread(userId: string): Promise<number>;
   userName(userId: string): Promise<string>;
   /** A group's name; undefined for a direct conversation (titled by its sender). */

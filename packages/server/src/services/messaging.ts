@@ -19,7 +19,7 @@ import { type TimelineEntry, appendToTimeline } from './timeline.js';
 import { type ThreadPage, readThread, recordReply, requireThreadRoot } from './threads.js';
 import { UnreadCache, UnreadTotals } from './unread-cache.js';
 import { type SyncOptions, readChanges } from './sync.js';
-import { buildView, countWithin, hiddenIn, inAbsence, isVisibleTo, placeholder, readableEnd, readableRanges, withReactions } from './views.js';
+import { buildView, countWithin, hiddenIn, inAbsence, isVisibleTo, placeholder, readableEnd, readableRanges, unmutedUnread, withReactions } from './views.js';
 import { checkContent, requireClientMsgId, requireConversationId, requireId, requireIdList } from './validate.js';
 
 export interface SendInput {
@@ -378,6 +378,13 @@ export class MessagingService {
 
   async totalUnread(userId: string): Promise<number> {
     return this.totals.total(this.store, userId, await this.store.syncVersion());
+  }
+
+  /** The number on the user's badge: the total, without muted conversations when the user chose so. */
+  async badgeCount(userId: string): Promise<number> {
+    const user = await this.store.getUser(userId);
+    if (user?.hideMutedFromBadge !== true) return this.totalUnread(userId);
+    return unmutedUnread(this.store, userId, this.clock.now(), this.unread);
   }
 
   /** The store's sync version now: a sync from it later returns what changed after this moment. */

@@ -36,7 +36,12 @@ export interface UserSettingsRecord {
   readReceiptsOff: boolean;
   /** Others do not see when the user is online or was last seen (services/presence.ts). */
   hidePresence: boolean;
+  /** Muted conversations are left out of the user's badge (views.ts badgeCount). */
+  hideMutedFromBadge: boolean;
 }
+
+/** The settings of a user the store does not have (or could not be read): every one off. */
+export const DEFAULT_USER_SETTINGS: UserSettingsRecord = { readReceiptsOff: false, hidePresence: false, hideMutedFromBadge: false };
 
 /** How often gathered acknowledgements and read moves are written and announced. */
 export const RECEIPT_FLUSH_MS = 250;
@@ -110,13 +115,13 @@ export class ReceiptService {
 
   async settingsOf(userId: string): Promise<UserSettingsRecord> {
     const user = await this.store.getUser(userId);
-    return { readReceiptsOff: user?.readReceiptsOff === true, hidePresence: user?.hidePresence === true };
+    return { readReceiptsOff: user?.readReceiptsOff === true, hidePresence: user?.hidePresence === true, hideMutedFromBadge: user?.hideMutedFromBadge === true };
   }
 
   /** Changes the user's own settings; their other devices are told. */
   async updateSettings(userId: string, change: Partial<UserSettingsRecord>, originSessionId?: string): Promise<UserSettingsRecord> {
-    if (change.readReceiptsOff !== undefined || change.hidePresence !== undefined) {
-      const patch = { readReceiptsOff: change.readReceiptsOff, hidePresence: change.hidePresence };
+    if (change.readReceiptsOff !== undefined || change.hidePresence !== undefined || change.hideMutedFromBadge !== undefined) {
+      const patch = { readReceiptsOff: change.readReceiptsOff, hidePresence: change.hidePresence, hideMutedFromBadge: change.hideMutedFromBadge };
       await this.store.write((tx) => tx.updateUser(userId, patch));
     }
     const settings = await this.settingsOf(userId);

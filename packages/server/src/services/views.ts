@@ -120,6 +120,19 @@ export async function unreadCounts(reader: StoreReader, userId: string, cache?: 
   return counts;
 }
 
+/**
+ * The badge of a user who leaves muted conversations out of it (their
+ * setting): the total over the conversations not muted at `now`.
+ */
+export async function unmutedUnread(reader: StoreReader, userId: string, now: number, cache?: UnreadCache): Promise<number> {
+  let total = 0;
+  for (const { member, conversation } of await reader.membershipsOf(userId, { behindOnly: true })) {
+    if ((member.mutedUntil ?? 0) > now) continue;
+    total += await memberUnread(reader, member, conversation, cache);
+  }
+  return total;
+}
+
 /** The total is the sum of the same per-conversation counts, so the two never disagree. */
 export async function totalUnread(reader: StoreReader, userId: string, cache?: UnreadCache): Promise<number> {
   return sum((await unreadCounts(reader, userId, cache)).values());

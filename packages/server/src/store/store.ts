@@ -37,12 +37,14 @@ export interface UserRow {
   readReceiptsOff?: boolean;
   /** The user hides when they are online and were last seen (services/presence.ts); absent: shown. */
   hidePresence?: boolean;
+  /** Muted conversations are left out of the user's badge. */
+  hideMutedFromBadge?: boolean;
   /** When the user's last connection closed (ms), written once per time they go offline; absent: never seen. */
   lastSeenAt?: number;
 }
 
 /** What updateUser may change; fields left out keep their value. */
-export type UserPatch = Partial<Pick<UserRow, 'name' | 'tokensValidAfter' | 'readReceiptsOff' | 'hidePresence' | 'lastSeenAt'>>;
+export type UserPatch = Partial<Pick<UserRow, 'name' | 'tokensValidAfter' | 'readReceiptsOff' | 'hidePresence' | 'hideMutedFromBadge' | 'lastSeenAt'>>;
 
 export type MessageKind = 'user' | 'system';
 

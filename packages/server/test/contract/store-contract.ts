@@ -230,6 +230,17 @@ export function storeContract(name: string, createDatabase: () => Promise<StoreD
       assert.deepEqual([shown?.hidePresence, shown?.lastSeenAt], [undefined, 1_700_000_000_999]);
     });
 
+    test('a user keeps their badge setting; absent reads as off; other changes keep it', async (t) => {
+      const { store, reopen } = await setup(t, ['a']);
+      assert.equal((await store.getUser('a'))?.hideMutedFromBadge, undefined);
+      await store.write((tx) => tx.updateUser('a', { hideMutedFromBadge: true }));
+      await store.write((tx) => tx.updateUser('a', { hidePresence: true }));
+      const reopened = (await reopen()).store;
+      assert.deepEqual([(await reopened.getUser('a'))?.hideMutedFromBadge, (await reopened.getUsers(['a']))[0]?.hidePresence], [true, true]);
+      await reopened.write((tx) => tx.updateUser('a', { hideMutedFromBadge: false }));
+      assert.equal((await reopened.getUser('a'))?.hideMutedFromBadge, undefined);
+    });
+
     test('shared members: of the candidates, those in an active direct chat or group with the user', async (t) => {
       const { store, conversations } = await setup(t, ['a', 'b', 'c', 'd', 'e']);
       await conversations.openDirect('a', 'b', '');

@@ -337,6 +337,14 @@ CREATE TABLE thread_follows (
 CREATE INDEX thread_followers ON thread_follows (conv, root);
 `,
   },
+  {
+    version: 11,
+    // As SQLite migration 15.
+    description: 'users: badge setting',
+    sql: `
+ALTER TABLE users ADD COLUMN hide_muted_from_badge boolean NOT NULL DEFAULT false;
+`,
+  },
 ];
 
 /** Creates the schema if needed and brings it to the latest step; returns the versions applied. */

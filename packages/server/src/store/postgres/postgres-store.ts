@@ -114,6 +114,7 @@ interface UserDbRow {
   tokens_valid_after: number;
   read_receipts_off: boolean;
   hide_presence: boolean;
+  hide_muted_from_badge: boolean;
   last_seen_at: number | null;
 }
 
@@ -206,7 +207,7 @@ interface WebPushSubscriptionDbRow {
   created_at: number;
 }
 
-const USER_COLUMNS = 'id, name, created_at, tokens_valid_after, read_receipts_off, hide_presence, last_seen_at';
+const USER_COLUMNS = 'id, name, created_at, tokens_valid_after, read_receipts_off, hide_presence, hide_muted_from_badge, last_seen_at';
 const CONVERSATION_COLUMNS = 'id, kind, name, subject, peer_a, peer_b, last_seq, member_count, created_at, updated_at, closed_at, attributes, recalls';
 const MEMBER_COLUMNS = 'user_id, conversation_id, role, first_seq, left_seq, read_seq, joined_at, absences, muted_until, pinned_at, draft, delivered_seq, hidden_count, threads_followed';
 const MESSAGE_COLUMNS = 'id, conversation_id, seq, sender_id, client_msg_id, type, text, data, visible_to, created_at, content, version, recalled_at, edited_at, mentions, mention_all, reply_to, thread_root, thread_replies, thread_last_seq, thread_last_at';
@@ -235,7 +236,8 @@ const SQL = {
   userCount: 'SELECT count(*)::bigint AS n FROM users',
   userInsert: 'INSERT INTO users (id, name, created_at, tokens_valid_after) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING',
   userUpdate: `UPDATE users SET name = coalesce($2, name), tokens_valid_after = coalesce($3, tokens_valid_after),
-    read_receipts_off = coalesce($4, read_receipts_off), hide_presence = coalesce($5, hide_presence), last_seen_at = coalesce($6, last_seen_at) WHERE id = $1`,
+    read_receipts_off = coalesce($4, read_receipts_off), hide_presence = coalesce($5, hide_presence),
+    last_seen_at = coalesce($6, last_seen_at), hide_muted_from_badge = coalesce($7, hide_muted_from_badge) WHERE id = $1`,
   sharedMembers: `SELECT DISTINCT theirs.user_id FROM members mine JOIN members theirs ON theirs.conversation_id = mine.conversation_id
     WHERE mine.user_id = $1 AND mine.left_seq IS NULL AND theirs.left_seq IS NULL AND theirs.user_id = ANY($2::text[])`,
   conversationById: `SELECT ${CONVERSATION_COLUMNS} FROM conversations WHERE id = $1`,
@@ -931,6 +933,7 @@ class PostgresTx extends PostgresReader implements StoreTx {
       patch.readReceiptsOff ?? null,
       patch.hidePresence ?? null,
       patch.lastSeenAt ?? null,
+      patch.hideMutedFromBadge ?? null,
     ]);
     if (result.rowCount === 0) throw new ParleyError('NOT_FOUND', `unknown user ${id}`);
   }
@@ -1129,6 +1132,7 @@ function toUser(row: UserDbRow): UserRow {
   const user: UserRow = { id: row.id, name: row.name, createdAt: row.created_at, tokensValidAfter: row.tokens_valid_after };
   if (row.read_receipts_off) user.readReceiptsOff = true;
   if (row.hide_presence) user.hidePresence = true;
+  if (row.hide_muted_from_badge) user.hideMutedFromBadge = true;
   if (row.last_seen_at !== null) user.lastSeenAt = row.last_seen_at;
   return user;
 }

@@ -367,6 +367,14 @@ CREATE TABLE thread_follows (
 CREATE INDEX thread_followers ON thread_follows (conv, root);
 `,
   },
+  {
+    version: 15,
+    // Whether muted conversations are left out of the user's badge (views.ts badgeCount).
+    description: 'users: badge setting',
+    sql: `
+ALTER TABLE users ADD COLUMN hide_muted_from_badge INTEGER NOT NULL DEFAULT 0;
+`,
+  },
 ];
 
 /** Brings the database to the latest schema; returns the versions applied. */

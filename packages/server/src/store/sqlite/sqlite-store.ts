@@ -168,6 +168,7 @@ interface UserDbRow {
   tokens_valid_after: number;
   read_receipts_off: number;
   hide_presence: number;
+  hide_muted_from_badge: number;
   last_seen_at: number | null;
 }
 
@@ -244,17 +245,17 @@ export class SqliteStore implements Store {
       rollbackToSavepoint: db.prepare('ROLLBACK TO unit'),
       metaGet: db.prepare<[string], { value: number }>('SELECT value FROM meta WHERE key = ?'),
       metaSet: db.prepare('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
-      userById: db.prepare<[string], UserDbRow>('SELECT uid, id, name, created_at, tokens_valid_after, read_receipts_off, hide_presence, last_seen_at FROM users WHERE id = ?'),
+      userById: db.prepare<[string], UserDbRow>('SELECT uid, id, name, created_at, tokens_valid_after, read_receipts_off, hide_presence, hide_muted_from_badge, last_seen_at FROM users WHERE id = ?'),
       // LIKE ignores ASCII case in SQLite; the backslash escapes the query's own % and _.
       userSearch: db.prepare<[string, string, string, number], UserDbRow>(
-        "SELECT uid, id, name, created_at, tokens_valid_after, read_receipts_off, hide_presence, last_seen_at FROM users WHERE id > ? AND (id LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\') ORDER BY id LIMIT ?",
+        "SELECT uid, id, name, created_at, tokens_valid_after, read_receipts_off, hide_presence, hide_muted_from_badge, last_seen_at FROM users WHERE id > ? AND (id LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\') ORDER BY id LIMIT ?",
       ),
       userByUid: db.prepare<[number], { id: string }>('SELECT id FROM users WHERE uid = ?'),
       userCount: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM users'),
       userInsert: db.prepare('INSERT INTO users(id, name, created_at, tokens_valid_after) VALUES (?, ?, ?, ?)'),
       userUpdate: db.prepare(
         `UPDATE users SET name = coalesce(?, name), tokens_valid_after = coalesce(?, tokens_valid_after), read_receipts_off = coalesce(?, read_receipts_off),
-         hide_presence = coalesce(?, hide_presence), last_seen_at = coalesce(?, last_seen_at) WHERE uid = ?`,
+         hide_presence = coalesce(?, hide_presence), hide_muted_from_badge = coalesce(?, hide_muted_from_badge), last_seen_at = coalesce(?, last_seen_at) WHERE uid = ?`,
       ),
       // Driven by the caller's memberships (the primary key's prefix), probing each candidate's row by the same key.
       sharedMembers: db.prepare<[number, string], { uid: number }>(
@@ -595,6 +596,7 @@ export class SqliteStore implements Store {
     const user: UserRow = { id: row.id, name: row.name, createdAt: row.created_at, tokensValidAfter: row.tokens_valid_after };
     if (row.read_receipts_off === 1) user.readReceiptsOff = true;
     if (row.hide_presence === 1) user.hidePresence = true;
+    if (row.hide_muted_from_badge === 1) user.hideMutedFromBadge = true;
     if (row.last_seen_at !== null) user.lastSeenAt = row.last_seen_at;
     return user;
   }
@@ -1227,6 +1229,7 @@ export class SqliteStore implements Store {
       patch.tokensValidAfter ?? null,
       flag(patch.readReceiptsOff),
       flag(patch.hidePresence),
+      flag(patch.hideMutedFromBadge),
       patch.lastSeenAt ?? null,
       this.uidOf(id),
     );
