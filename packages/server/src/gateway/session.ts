@@ -30,9 +30,10 @@ import type { RoomService } from '../services/rooms.js';
 import type { RoomHub } from './room-hub.js';
 import type { AuthService } from '../services/auth.js';
 import type { ConversationSettings } from '../services/conversation-settings.js';
-import { DEFAULT_USER_SETTINGS, type ReceiptService } from '../services/receipts.js';
+import { type ReceiptService, settingsOfUser } from '../services/receipts.js';
 import type { MessageAmendments } from '../services/amendments.js';
 import type { ConversationView, StoredMessage } from '../services/model.js';
+import type { UserRow } from '../store/store.js';
 import type { ReceiptsRelay } from './receipts-relay.js';
 import type { TypingRelay } from './typing.js';
 import type { PresenceHub } from './presence-hub.js';
@@ -414,16 +415,18 @@ export class Session {
       return;
     }
     let userId: string;
+    let user: UserRow;
     try {
-      ({ userId, expiresAt: this.tokenExpiresAt } = await this.context.auth.verifyToken(token));
+      ({ userId, expiresAt: this.tokenExpiresAt, user } = await this.context.auth.verifyToken(token));
     } catch (error) {
       this.fail(error instanceof ParleyError ? error : new ParleyError('UNAUTHENTICATED', 'invalid token'), requestId);
       return;
     }
     if (this.state !== 'authenticating') return;
     this.userId = userId;
-    // Settings the store cannot give now are the defaults; the device hears of a change when one is made.
-    const [, settings] = await Promise.all([this.context.routeUser(this), this.context.receipts.settingsOf(userId).catch(() => DEFAULT_USER_SETTINGS)]);
+    // The settings come with the row the token was checked against: no second read per hello.
+    const settings = settingsOfUser(user);
+    await this.context.routeUser(this);
     if (this.state !== 'authenticating') return;
     this.state = 'open';
     try {

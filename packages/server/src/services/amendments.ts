@@ -25,7 +25,7 @@ import { routedRecipients } from './recipients.js';
 import { indexedWords } from './search.js';
 import { appendSystemEvent } from './timeline.js';
 import { checkContent, requireConversationId } from './validate.js';
-import { inAbsence, readableEnd } from './views.js';
+import { isVisibleTo, userMessageInWindow } from './views.js';
 
 export interface AmendmentLimits {
   /** How long after sending its sender may recall a message (group admins and owners may at any time). */
@@ -181,8 +181,9 @@ export class MessageAmendments {
 
 /** A user message of the conversation the member may read, or NOT_FOUND (as if it did not exist). */
 async function readableMessage(reader: StoreReader, member: MemberRow, conversation: ConversationRow, seq: number): Promise<StoredMessage> {
-  const [message] = seq < member.firstSeq || seq > readableEnd(member, conversation) || inAbsence(member, seq) ? [] : await reader.listMessages({ conversationId: conversation.id, fromSeq: seq, toSeq: seq, limit: 1 });
-  if (message === undefined || message.type !== 'user' || (message.visibleTo !== undefined && message.visibleTo !== member.userId && message.senderId !== member.userId)) {
+  const message = await userMessageInWindow(reader, member, conversation, seq);
+  // The sender may change a message they addressed to one member.
+  if (message === undefined || (!isVisibleTo(message, member.userId) && message.senderId !== member.userId)) {
     throw new ParleyError('NOT_FOUND', `no message ${seq} in this conversation`);
   }
   return message;

@@ -69,7 +69,8 @@ export class AuthService {
   }
 
   /** Returns the user a token stands for and when it expires (ms), or throws UNAUTHENTICATED / TOKEN_EXPIRED. */
-  async verifyToken(token: string): Promise<{ userId: string; expiresAt: number }> {
+  /** The token's user (their row as read for the check, so a caller needs no second read) and when it expires. */
+  async verifyToken(token: string): Promise<{ userId: string; expiresAt: number; user: UserRow }> {
     if (typeof token !== 'string' || token.length === 0 || token.length > 4096) {
       throw new ParleyError('UNAUTHENTICATED', 'missing or malformed token');
     }
@@ -95,7 +96,7 @@ export class AuthService {
     if (issuedAt < user.tokensValidAfter) {
       throw new ParleyError('UNAUTHENTICATED', 'token revoked');
     }
-    return { userId: subject, expiresAt };
+    return { userId: subject, expiresAt, user };
   }
 
   isAdminKey(candidate: string | undefined): boolean {

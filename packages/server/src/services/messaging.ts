@@ -19,7 +19,7 @@ import { type TimelineEntry, appendToTimeline } from './timeline.js';
 import { type ThreadPage, readThread, recordReply, requireThreadRoot } from './threads.js';
 import { UnreadCache, UnreadTotals } from './unread-cache.js';
 import { type SyncOptions, readChanges } from './sync.js';
-import { buildView, countWithin, hiddenIn, inAbsence, isVisibleTo, placeholder, readableEnd, readableRanges, unmutedUnread, withReactions } from './views.js';
+import { buildView, countWithin, hiddenIn, inAbsence, isVisibleTo, placeholder, readableEnd, readableRanges, unmutedUnread, userMessageInWindow, withReactions } from './views.js';
 import { checkContent, requireClientMsgId, requireConversationId, requireId, requireIdList } from './validate.js';
 
 export interface SendInput {
@@ -414,11 +414,9 @@ async function sendExtras(tx: StoreTx, conversation: ConversationRow, sender: Me
   }
   if (input.mentionAll === true && conversation.kind === 'group') extras.mentionAll = true;
   if (input.replyTo !== undefined && input.replyTo !== 0) {
-    const seq = input.replyTo;
-    const readable = Number.isSafeInteger(seq) && seq >= sender.firstSeq && seq <= conversation.lastSeq && !inAbsence(sender, seq);
-    const [target] = readable ? await tx.listMessages({ conversationId: conversation.id, fromSeq: seq, toSeq: seq, limit: 1 }) : [];
-    if (target === undefined || target.type !== 'user' || !isVisibleTo(target, sender.userId)) throw new ParleyError('INVALID_ARGUMENT', 'replyTo must be a message you can read');
-    extras.replyTo = seq;
+    const target = await userMessageInWindow(tx, sender, conversation, input.replyTo);
+    if (target === undefined || !isVisibleTo(target, sender.userId)) throw new ParleyError('INVALID_ARGUMENT', 'replyTo must be a message you can read');
+    extras.replyTo = target.seq;
   }
   return extras;
 }

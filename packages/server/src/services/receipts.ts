@@ -18,7 +18,7 @@
 import { type Clock, ParleyError, systemClock } from '@parley/protocol';
 import type { Bus } from '../bus/bus.js';
 import type { ServerLimits } from '../config.js';
-import type { ConversationRow, MemberRow, Store } from '../store/store.js';
+import type { ConversationRow, MemberRow, Store, UserRow } from '../store/store.js';
 import { requireActiveMembership, requireConversation } from './access.js';
 import { requireConversationId } from './validate.js';
 
@@ -40,8 +40,11 @@ export interface UserSettingsRecord {
   hideMutedFromBadge: boolean;
 }
 
-/** The settings of a user the store does not have (or could not be read): every one off. */
-export const DEFAULT_USER_SETTINGS: UserSettingsRecord = { readReceiptsOff: false, hidePresence: false, hideMutedFromBadge: false };
+
+/** A user's settings as their row holds them (every one off for a user the store does not have). */
+export function settingsOfUser(user: UserRow | undefined): UserSettingsRecord {
+  return { readReceiptsOff: user?.readReceiptsOff === true, hidePresence: user?.hidePresence === true, hideMutedFromBadge: user?.hideMutedFromBadge === true };
+}
 
 /** How often gathered acknowledgements and read moves are written and announced. */
 export const RECEIPT_FLUSH_MS = 250;
@@ -114,8 +117,7 @@ export class ReceiptService {
   }
 
   async settingsOf(userId: string): Promise<UserSettingsRecord> {
-    const user = await this.store.getUser(userId);
-    return { readReceiptsOff: user?.readReceiptsOff === true, hidePresence: user?.hidePresence === true, hideMutedFromBadge: user?.hideMutedFromBadge === true };
+    return settingsOfUser(await this.store.getUser(userId));
   }
 
   /** Changes the user's own settings; their other devices are told. */

@@ -21,7 +21,7 @@
  */
 import { ParleyError } from '@parley/protocol';
 import type { ConversationRow, MemberRow, MessageFilter, StoreReader, StoreTx, StoredMessage } from '../store/store.js';
-import { inAbsence, isVisibleTo, readableEnd } from './views.js';
+import { inAbsence, isVisibleTo, readableEnd, userMessageInWindow } from './views.js';
 
 /** Replies one thread page returns at most. */
 export const MAX_THREAD_PAGE = 100;
@@ -32,9 +32,8 @@ export const MAX_THREAD_PAGE = 100;
  * INVALID_ARGUMENT otherwise.
  */
 export async function requireThreadRoot(tx: StoreTx, conversation: ConversationRow, sender: MemberRow, seq: number): Promise<StoredMessage> {
-  const readable = Number.isSafeInteger(seq) && seq >= sender.firstSeq && seq <= conversation.lastSeq && !inAbsence(sender, seq);
-  const [root] = readable ? await tx.listMessages({ conversationId: conversation.id, fromSeq: seq, toSeq: seq, limit: 1 }) : [];
-  if (root === undefined || root.type !== 'user' || !isVisibleTo(root, sender.userId) || root.recalledAt !== undefined) {
+  const root = await userMessageInWindow(tx, sender, conversation, seq);
+  if (root === undefined || !isVisibleTo(root, sender.userId) || root.recalledAt !== undefined) {
     throw new ParleyError('INVALID_ARGUMENT', 'threadRoot must be a message you can read');
   }
   if (root.threadRoot !== undefined) throw new ParleyError('INVALID_ARGUMENT', 'threadRoot must not be a reply in a thread');
@@ -129,9 +128,8 @@ export interface ThreadPage {
 /** A page of a thread for a member: the root, and replies after `afterSeq`. */
 export async function readThread(reader: StoreReader, member: MemberRow, conversation: ConversationRow, rootSeq: number, afterSeq: number, limit: number): Promise<ThreadPage> {
   const end = readableEnd(member, conversation);
-  const readable = Number.isSafeInteger(rootSeq) && rootSeq >= member.firstSeq && rootSeq <= end && !inAbsence(member, rootSeq);
-  const [root] = readable ? await reader.listMessages({ conversationId: conversation.id, fromSeq: rootSeq, toSeq: rootSeq, limit: 1 }) : [];
-  if (root === undefined || root.type !== 'user' || !isVisibleTo(root, member.userId) || root.threadRoot !== undefined) {
+  const root = await userMessageInWindow(reader, member, conversation, rootSeq);
+  if (root === undefined || !isVisibleTo(root, member.userId) || root.threadRoot !== undefined) {
     throw new ParleyError('NOT_FOUND', 'no such thread');
   }
   const pageSize = Math.max(1, Math.min(limit || MAX_THREAD_PAGE, MAX_THREAD_PAGE));

@@ -325,6 +325,17 @@ export function countWithin(messages: readonly StoredMessage[], budget: number, 
   return { count, bytes };
 }
 
+/**
+ * The user message at `seq` when it lies inside the member's access window
+ * (not in an absence); undefined otherwise, also for a system message.
+ * Whom it is addressed to is the caller's rule (isVisibleTo, or the sender's own).
+ */
+export async function userMessageInWindow(reader: StoreReader, member: MemberRow, conversation: ConversationRow, seq: number): Promise<StoredMessage | undefined> {
+  if (!Number.isSafeInteger(seq) || seq < member.firstSeq || seq > readableEnd(member, conversation) || inAbsence(member, seq)) return undefined;
+  const [message] = await reader.listMessages({ conversationId: conversation.id, fromSeq: seq, toSeq: seq, limit: 1 });
+  return message?.type === 'user' ? message : undefined;
+}
+
 export function isVisibleTo(message: StoredMessage, userId: string): boolean {
   return message.visibleTo === undefined || message.visibleTo === userId;
 }
