@@ -16,7 +16,7 @@ import type { AppendResult, ChangesResult, ConversationView, ReadRangeResult, St
 import { type HistoryPage, type HistoryQuery, readAcross, readHistory } from './history.js';
 import type { CompletedContent, MediaService } from './media.js';
 import { type TimelineEntry, appendToTimeline } from './timeline.js';
-import { type ThreadPage, readThread, recordReply, requireThreadRoot } from './threads.js';
+import { type ThreadPage, readThread, readableThreadRoot, recordReply, requireThreadRoot } from './threads.js';
 import { UnreadCache, UnreadTotals } from './unread-cache.js';
 import { type SyncOptions, readChanges } from './sync.js';
 import { buildView, countWithin, hiddenIn, inAbsence, isVisibleTo, placeholder, readableEnd, readableRanges, unmutedUnread, userMessageInWindow, withReactions } from './views.js';
@@ -358,10 +358,10 @@ export class MessagingService {
       const conversation = await requireConversation(tx, id);
       if (conversation.kind === 'room') throw new ParleyError('INVALID_ARGUMENT', 'rooms have no threads');
       const member = await requireMembership(tx, id, userId);
-      const page = await readThread(tx, member, conversation, rootSeq, 0, 1);
-      const newest = page.root.thread?.lastSeq ?? rootSeq;
-      const target = seq <= 0 ? newest : Math.min(seq, newest);
-      if (page.following && target > page.readSeq) moved = await tx.raiseThreadRead(id, rootSeq, userId, target);
+      const root = await readableThreadRoot(tx, member, conversation, rootSeq);
+      const newest = root.thread?.lastSeq ?? rootSeq;
+      // Raises only a follower's position, and only forward.
+      moved = await tx.raiseThreadRead(id, rootSeq, userId, seq <= 0 ? newest : Math.min(seq, newest));
       return buildView(tx, (await tx.getMember(id, userId)) ?? member, conversation);
     });
     const total = await this.totalUnread(userId);

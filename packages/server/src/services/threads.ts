@@ -87,69 +87,75 @@ export async function threadUnreadCount(reader: StoreReader, member: MemberRow, 
   return reader.countFollowedReplies(threadReplyFilter(member, member.firstSeq, end), member.userId);
 }
 
-/**
- * The roots among `messages` with the reader's part filled in: whether they
- * follow the thread and how many of its replies they have not read. One
- * query for the page, and a count per followed thread with news.
- */
-export async function withThreadState(reader: StoreReader, readerId: string, messages: StoredMessage[]): Promise<StoredMessage[]> {
-  const roots = messages.filter((message) => message.thread !== undefined && message.hidden !== true);
-  const first = roots[0];
-  if (first === undefined) return messages;
-  const follows = await reader.threadFollows(first.conversationId, readerId, roots.map((root) => root.seq));
-  const member: MemberRow = { conversationId: first.conversationId, userId: readerId, role: 'member', firstSeq: 0, readSeq: 0, joinedAt: 0 };
-  const states = new Map<number, { following: boolean; unread: number }>();
-  for (const root of roots) {
-    const readSeq = follows.get(root.seq);
-    const lastSeq = root.thread?.lastSeq ?? 0;
-    if (readSeq === undefined) continue;
-    const unread = readSeq >= lastSeq ? 0 : await reader.countMessages({ ...threadReplyFilter(member, readSeq + 1, lastSeq), threadRoot: root.seq });
-    states.set(root.seq, { following: true, unread });
-  }
-  if (states.size === 0) return messages;
-  return messages.map((message) => {
-    const state = states.get(message.seq);
-    return state === undefined || message.thread === undefined ? message : { ...message, thread: { ...message.thread, ...state } };
-  });
-}
-
-export interface ThreadPage {
-  root: StoredMessage;
-  /** Ascending, visible replies only. */
-  replies: StoredMessage[];
-  /** More replies follow the last one returned. */
-  hasMore: boolean;
-  /** The reader follows the thread, read up to readSeq, with `unread` replies after it. */
+/** The reader's part of a thread: they follow it, read up to readSeq, with `unread` replies after that. */
+interface ReaderThreadState {
   following: boolean;
   readSeq: number;
   unread: number;
 }
 
-/** A page of a thread for a member: the root, and replies after `afterSeq`. */
-export async function readThread(reader: StoreReader, member: MemberRow, conversation: ConversationRow, rootSeq: number, afterSeq: number, limit: number): Promise<ThreadPage> {
-  const end = readableEnd(member, conversation);
+/** The reader's state in each of the threads under `roots` that they follow: one query for the follows, a count per thread with news. */
+async function threadStates(reader: StoreReader, readerId: string, roots: readonly StoredMessage[]): Promise<Map<number, ReaderThreadState>> {
+  const states = new Map<number, ReaderThreadState>();
+  const first = roots[0];
+  if (first === undefined) return states;
+  const follows = await reader.threadFollows(first.conversationId, readerId, roots.map((root) => root.seq));
+  const member: MemberRow = { conversationId: first.conversationId, userId: readerId, role: 'member', firstSeq: 0, readSeq: 0, joinedAt: 0 };
+  for (const root of roots) {
+    const readSeq = follows.get(root.seq);
+    if (readSeq === undefined) continue;
+    const lastSeq = root.thread?.lastSeq ?? 0;
+    const unread = readSeq >= lastSeq ? 0 : await reader.countMessages({ ...threadReplyFilter(member, readSeq + 1, lastSeq), threadRoot: root.seq });
+    states.set(root.seq, { following: true, readSeq, unread });
+  }
+  return states;
+}
+
+/**
+ * The roots among `messages` with the reader's part filled in: whether they
+ * follow the thread and how many of its replies they have not read.
+ */
+export async function withThreadState(reader: StoreReader, readerId: string, messages: StoredMessage[]): Promise<StoredMessage[]> {
+  const states = await threadStates(reader, readerId, messages.filter((message) => message.thread !== undefined && message.hidden !== true));
+  if (states.size === 0) return messages;
+  return messages.map((message) => {
+    const state = states.get(message.seq);
+    return state === undefined || message.thread === undefined ? message : { ...message, thread: { ...message.thread, following: true, unread: state.unread } };
+  });
+}
+
+export interface ThreadPage extends ReaderThreadState {
+  root: StoredMessage;
+  /** Ascending, visible replies only. */
+  replies: StoredMessage[];
+  /** More replies follow the last one returned. */
+  hasMore: boolean;
+}
+
+/** The root of a thread the member may open: a user message they may read that is not itself a reply; NOT_FOUND otherwise. */
+export async function readableThreadRoot(reader: StoreReader, member: MemberRow, conversation: ConversationRow, rootSeq: number): Promise<StoredMessage> {
   const root = await userMessageInWindow(reader, member, conversation, rootSeq);
   if (root === undefined || !isVisibleTo(root, member.userId) || root.threadRoot !== undefined) {
     throw new ParleyError('NOT_FOUND', 'no such thread');
   }
+  return root;
+}
+
+/** A page of a thread for a member: the root, and replies after `afterSeq`. */
+export async function readThread(reader: StoreReader, member: MemberRow, conversation: ConversationRow, rootSeq: number, afterSeq: number, limit: number): Promise<ThreadPage> {
+  const root = await readableThreadRoot(reader, member, conversation, rootSeq);
   const pageSize = Math.max(1, Math.min(limit || MAX_THREAD_PAGE, MAX_THREAD_PAGE));
   const rows = await reader.listMessages({
     conversationId: conversation.id,
     fromSeq: Math.max(afterSeq + 1, rootSeq + 1, member.firstSeq),
-    toSeq: end,
+    toSeq: readableEnd(member, conversation),
     threadRoot: rootSeq,
     visibleTo: member.userId,
     hiddenFor: member.hiddenCount === undefined ? undefined : member.userId,
     limit: pageSize + 1,
   });
   const replies = rows.slice(0, pageSize).filter((reply) => !inAbsence(member, reply.seq));
-  const [withState] = await withThreadState(reader, member.userId, [root]);
-  return {
-    root: withState ?? root,
-    replies,
-    hasMore: rows.length > pageSize,
-    following: withState?.thread?.following === true,
-    readSeq: (await reader.threadFollows(conversation.id, member.userId, [rootSeq])).get(rootSeq) ?? 0,
-    unread: withState?.thread?.unread ?? 0,
-  };
+  const state = (await threadStates(reader, member.userId, [root])).get(rootSeq) ?? { following: false, readSeq: 0, unread: 0 };
+  const shownRoot = state.following && root.thread !== undefined ? { ...root, thread: { ...root.thread, following: true, unread: state.unread } } : root;
+  return { root: shownRoot, replies, hasMore: rows.length > pageSize, ...state };
 }
