@@ -32,8 +32,7 @@ import type { AuthService } from '../services/auth.js';
 import type { ConversationSettings } from '../services/conversation-settings.js';
 import { type ReceiptService, settingsOfUser } from '../services/receipts.js';
 import type { MessageAmendments } from '../services/amendments.js';
-import type { ConversationView, StoredMessage } from '../services/model.js';
-import type { UserRow } from '../store/store.js';
+import type { ConversationView, StoredMessage, UserRecord } from '../services/model.js';
 import type { ReceiptsRelay } from './receipts-relay.js';
 import type { TypingRelay } from './typing.js';
 import type { PresenceHub } from './presence-hub.js';
@@ -415,7 +414,7 @@ export class Session {
       return;
     }
     let userId: string;
-    let user: UserRow;
+    let user: UserRecord;
     try {
       ({ userId, expiresAt: this.tokenExpiresAt, user } = await this.context.auth.verifyToken(token));
     } catch (error) {
