@@ -10,10 +10,10 @@
  *   The sender then sends --sends plain messages one at a time (each awaits
  *   its ack), then as many replies under the root. Latency is the sender's
  *   send() to its ack; CPU is the server's over the sends and until every
- *   follower got every push and, for replies, every summary (each reply
- *   rebuilds and publishes the summary of every follower, up to 200, after
- *   its commit). Summaries are counted on the followers' wire
- *   (ConversationChanged frames).
+ *   follower got every push and, for replies, the summaries that come (the
+ *   server tells up to 200 followers their summary after replies, one round
+ *   per burst: see services/follower-teller.ts). Summaries are counted on
+ *   the followers' wire (ConversationChanged frames).
  * - sync: for each --threads T, a reader who follows T threads of one group
  *   (T roots by another member, one reply each by the reader, then one by the
  *   root's sender, so each thread has one unread reply) connects a fresh SDK

@@ -91,6 +91,10 @@ export class ConversationList {
     // Its settings (mute, pin, draft) are still the latest the server sent: they
     // change by themselves, without moving lastSeq.
     if (server.lastSeq < entry.serverLastSeq && server.readSeq <= local.readSeq) return this.replace(entry, withSettingsOf(local, server));
+    // Unread replies grow only with a new reply, which is a new seq. One
+    // more at a lastSeq already heard of is a summary read before a thread
+    // read it crossed (the read's answer came first): the lower count stands.
+    const threadUnread = server.lastSeq <= entry.serverLastSeq ? Math.min(server.threadUnread ?? 0, local.threadUnread ?? 0) : (server.threadUnread ?? 0);
     entry.serverLastSeq = Math.max(entry.serverLastSeq, server.lastSeq);
     const readSeq = Math.max(local.readSeq, server.readSeq);
     // The server's unread is stale when a later local read covers its whole range.
@@ -111,6 +115,7 @@ export class ConversationList {
       next.unread = entry.countOverflowed ? local.unread : serverUnread + entry.countedSinceServer.length;
       setOptional(next, 'mentions', positive((serverUnread === 0 ? 0 : (server.mentions ?? 0)) + entry.mentionedSinceServer.length));
     }
+    setOptional(next, 'threadUnread', positive(threadUnread));
     return this.replace(entry, next);
   }
 

@@ -251,3 +251,28 @@ describe('ConversationList: list order and totals', () => {
     assert.equal(list.applyServerSummary(summary({ id: 'g', lastSeq: 4, readSeq: 4, mutedUntil: 9_000, pinnedAt: 7 })), undefined, 'nothing new: no event');
   });
 });
+
+describe('ConversationList: unread thread replies', () => {
+  it('a summary read before a thread read it crossed does not bring the count back', () => {
+    const list = new ConversationList();
+    list.applyServerSummary(summary({ id: 'c', lastSeq: 10, readSeq: 10, threadUnread: 1 }));
+    // The thread read's answer first, then a summary the server built before the read.
+    list.applyServerSummary(summary({ id: 'c', lastSeq: 10, readSeq: 10 }));
+    list.applyServerSummary(summary({ id: 'c', lastSeq: 10, readSeq: 10, threadUnread: 1 }));
+    assert.equal(list.get('c')?.threadUnread, undefined);
+    assert.equal(list.totalUnread, 0);
+  });
+
+  it('a reply is a new seq: its summary raises the count, also after the reply itself arrived', () => {
+    const list = new ConversationList();
+    list.applyServerSummary(summary({ id: 'c', lastSeq: 10, readSeq: 10 }));
+    list.applyMessage(message('c', 11, { threadRoot: 4 }), ME);
+    list.applyServerSummary(summary({ id: 'c', lastSeq: 11, readSeq: 10, threadUnread: 1 }));
+    assert.equal(list.get('c')?.threadUnread, 1);
+    assert.equal(list.get('c')?.unread, 0, 'a reply is not unread in the timeline');
+    // Lower counts always stand (a recall, a read on another device).
+    list.applyServerSummary(summary({ id: 'c', lastSeq: 11, readSeq: 10 }));
+    assert.equal(list.get('c')?.threadUnread, undefined);
+    assert.equal(list.totalUnread, 0);
+  });
+});

@@ -592,6 +592,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
         receiptsRelay.close();
         signalRelay.close();
         await receipts.close();
+        messaging.close();
         busRecovery.close();
         gateway.close();
         delivery.close();

@@ -16,6 +16,7 @@ import type { AppendResult, ChangesResult, ConversationView, ReadRangeResult, St
 import { type HistoryPage, type HistoryQuery, readAcross, readHistory } from './history.js';
 import type { CompletedContent, MediaService } from './media.js';
 import { type TimelineEntry, appendToTimeline } from './timeline.js';
+import { FollowerTeller } from './follower-teller.js';
 import { type ThreadPage, readThread, readableThreadRoot, recordReply, requireThreadRoot } from './threads.js';
 import { UnreadCache, UnreadTotals } from './unread-cache.js';
 import { type SyncOptions, readChanges } from './sync.js';
@@ -42,7 +43,7 @@ export interface SendInput {
 
 /** Members one message may mention by name. */
 export const MAX_MENTIONS = 50;
-/** Followers of a thread told their new summary after a reply (tellFollowers). */
+/** Followers of a thread told their new summary after replies (tellFollowers), those who read it last first. */
 const MAX_TOLD_FOLLOWERS = 200;
 
 /** The connection a send came from: it gets the message in its ack (see MessagingService.send). */
@@ -70,6 +71,8 @@ export class MessagingService {
   private drainWaiters: Array<() => void> = [];
   private readonly storedListeners: Array<(message: StoredMessage, recipients: readonly string[] | undefined) => void> = [];
   private readonly readListeners: Array<(conversationId: string, userId: string, fromSeq: number) => void> = [];
+  /** Tells threads' followers of replies, coalesced and paced (follower-teller.ts). */
+  private readonly followerTeller: FollowerTeller;
 
   constructor(
     private readonly store: Store,
@@ -80,7 +83,14 @@ export class MessagingService {
     private readonly media?: MediaService,
     /** Checks what users send (the word filter, the before-send hook); none: everything is stored as sent. */
     private readonly moderation?: Moderation,
-  ) {}
+  ) {
+    this.followerTeller = new FollowerTeller((conversationId, rootSeq) => this.tellFollowers(conversationId, rootSeq), clock);
+  }
+
+  /** Stops planning work of its own (telling followers); sends and reads still work. */
+  close(): void {
+    this.followerTeller.close();
+  }
 
   /**
    * Calls `listener` for every message a send stored (not for repeats of a
@@ -219,15 +229,16 @@ export class MessagingService {
     if (room) this.bus.publish({ type: 'roomMessage', message: result.message });
     else this.bus.publish({ type: 'message', message: result.message, originSessionId: origin?.sessionId, recipients });
     if (!room && !result.duplicate) for (const listener of this.storedListeners) listener(result.message, recipients);
-    if (root !== undefined && !result.duplicate) void this.tellFollowers(conversationId, root.seq).catch(() => undefined);
+    if (root !== undefined && !result.duplicate) this.followerTeller.replied(conversationId, root.seq);
     if (!result.duplicate && root === undefined && readBefore !== undefined && readBefore < result.message.seq - 1) this.readMoved(conversationId, senderId, readBefore);
     return result;
   }
 
   /**
-   * A reply changed its thread's followers' unread replies: each gets their
+   * Replies changed their thread's followers' unread replies: each gets their
    * summary, as after a read, so the count is exact on every device without
-   * a sync. Past MAX_TOLD_FOLLOWERS the rest learn it at their next sync.
+   * a sync. Past MAX_TOLD_FOLLOWERS (those who read the thread longest ago)
+   * the rest learn it at their next sync. Paced by the FollowerTeller.
    */
   private async tellFollowers(conversationId: string, rootSeq: number): Promise<void> {
     for (const userId of await this.store.threadFollowers(conversationId, rootSeq, MAX_TOLD_FOLLOWERS)) {

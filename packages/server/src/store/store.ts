@@ -416,7 +416,7 @@ export interface StoreReader {
    * follows, each thread counted after the follower's read position in it.
    */
   countFollowedReplies(filter: MessageFilter, followerId: string): Promise<number>;
-  /** Up to `limit` followers of the thread under `rootSeq`, in no particular order. */
+  /** Up to `limit` followers of the thread under `rootSeq`, those who read it furthest first (the likeliest to be looking). */
   threadFollowers(conversationId: string, rootSeq: number, limit: number): Promise<string[]>;
   /** The threads of the conversation the user follows, among `rootSeqs` (all when undefined): root seq → read position. */
   threadFollows(conversationId: string, userId: string, rootSeqs?: readonly number[]): Promise<Map<number, number>>;

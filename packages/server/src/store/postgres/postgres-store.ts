@@ -328,7 +328,7 @@ const SQL = {
   followedReplyCount: `SELECT count(*)::bigint AS n FROM thread_follows f JOIN messages ON messages.conversation_id = f.conv AND messages.thread_root = f.root AND messages.seq > f.read_seq
     WHERE f.conv = $1 AND f.follower = $12 AND ${MESSAGE_FILTER}`,
   threadFollows: 'SELECT root, read_seq FROM thread_follows WHERE conv = $1 AND follower = $2',
-  threadFollowers: 'SELECT follower FROM thread_follows WHERE conv = $1 AND root = $2 LIMIT $3',
+  threadFollowers: 'SELECT follower FROM thread_follows WHERE conv = $1 AND root = $2 ORDER BY read_seq DESC, follower LIMIT $3',
   threadReplyAdd: `UPDATE messages SET thread_replies = coalesce(thread_replies, 0) + 1, thread_last_seq = greatest(coalesce(thread_last_seq, 0), $3), thread_last_at = $4
     WHERE conversation_id = $1 AND seq = $2`,
   threadFollow: 'INSERT INTO thread_follows (conv, follower, root, read_seq) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING',

@@ -402,7 +402,7 @@ export class SqliteStore implements Store {
       threadFollowCounted: db.prepare('UPDATE members SET threads_followed = threads_followed + 1, version = ? WHERE uid = ? AND cid = ?'),
       threadReadRaise: db.prepare('UPDATE thread_follows SET read_seq = ? WHERE conv = ? AND follower = ? AND root = ? AND read_seq < ?'),
       memberStamp: db.prepare('UPDATE members SET version = ? WHERE uid = ? AND cid = ?'),
-      threadFollowers: db.prepare<[number, number, number], { follower: number }>('SELECT follower FROM thread_follows WHERE conv = ? AND root = ? LIMIT ?'),
+      threadFollowers: db.prepare<[number, number, number], { follower: number }>('SELECT follower FROM thread_follows WHERE conv = ? AND root = ? ORDER BY read_seq DESC, follower LIMIT ?'),
       threadFollows: db.prepare<[number, number], { root: number; read_seq: number }>('SELECT root, read_seq FROM thread_follows WHERE conv = ? AND follower = ?'),
       followedReplyCount: db.prepare<MessageParameters & { follower: number }, { n: number }>(
         `SELECT count(*) AS n FROM thread_follows f JOIN messages ON messages.cid = f.conv AND messages.thread_root = f.root AND messages.seq > f.read_seq
