@@ -21,6 +21,7 @@ import {
   expectVisible,
   messageTexts,
   messages,
+  openMessageMenu,
   openConversation,
   send,
   startDirectChat,
@@ -36,12 +37,9 @@ function messageWith(page: Page, text: string) {
   return messages(page).filter({ hasText: text });
 }
 
-/** Opens a message's options menu (hovering shows the button) and returns the menu. */
-async function openMenu(page: Page, text: string) {
-  const message = messageWith(page, text);
-  await message.hover();
-  await message.getByRole('button', { name: 'Message options' }).click();
-  return page.getByRole('menu', { name: 'Message options' });
+/** Opens the options menu of the open conversation's message with this text. */
+function openMenu(page: Page, text: string) {
+  return openMessageMenu(page, messageWith(page, text));
 }
 
 describe('recall, edit and delete for me in the web app', { timeout: 120_000 }, () => {
@@ -61,12 +59,12 @@ describe('recall, edit and delete for me in the web app', { timeout: 120_000 }, 
     // Bob's menu on Alice's message: reactions, a reply, and deleting it for himself.
     const reactions = ['👍 Like', '❤️ Love', '😂 Laugh', '😮 Wow', '😢 Sad', '🙏 Thanks'];
     let menu = await openMenu(bob.page, 'see you at 8');
-    await expectTexts(menu.getByRole('menuitem'), [...reactions, 'Reply', 'Delete for me']);
+    await expectTexts(menu.getByRole('menuitem'), [...reactions, 'Reply', 'Reply in thread', 'Delete for me']);
     await bob.page.keyboard.press('Escape');
 
     // Alice edits in the bubble.
     menu = await openMenu(alice.page, 'see you at 8');
-    await expectTexts(menu.getByRole('menuitem'), [...reactions, 'Reply', 'Edit', 'Recall', 'Delete for me']);
+    await expectTexts(menu.getByRole('menuitem'), [...reactions, 'Reply', 'Reply in thread', 'Edit', 'Recall', 'Delete for me']);
     await menu.getByRole('menuitem', { name: 'Edit' }).click();
     const editor = alice.page.getByRole('textbox', { name: 'Edit message' });
     await editor.fill('see you at 9');
@@ -150,7 +148,7 @@ describe('recall, edit and delete for me in the web app', { timeout: 120_000 }, 
 
     // He answers it.
     const menu = await openMenu(ben.page, 'noodles today?');
-    await menu.getByRole('menuitem', { name: 'Reply' }).click();
+    await menu.getByRole('menuitem', { name: 'Reply', exact: true }).click();
     await expectText(ben.page.getByTestId('composer-reply').locator('.composer-reply-text'), 'Replying to Ann: @Ben noodles today?');
     await send(ben.page, 'yes, 12:30');
     await expectCount(ben.page.getByTestId('composer-reply'), 0);

@@ -132,6 +132,19 @@ describe('conversation settings in the web app', { timeout: 120_000 }, () => {
       await expectText(badge, '1');
       await expectAttribute(badge, 'class', 'unread-badge muted-badge');
     }
+    for (const page of [laptop.page, phone.page]) await until(() => page.title(), (title) => title === '(1) Parley', 'the muted unread in the title');
+
+    // "Leave muted chats out of the badge", turned on on the phone: both titles drop it; the badge in the list stays.
+    await phone.page.getByTestId('notifications-open').click();
+    const badgeSwitch = phone.page.getByTestId('notifications-dialog').getByTestId('badge-muted-switch');
+    await until(() => badgeSwitch.isChecked(), (checked) => !checked, 'the switch to show the setting (off)');
+    await badgeSwitch.click();
+    await until(() => badgeSwitch.isChecked(), (checked) => checked, 'the switch to follow the server (on)');
+    await phone.page.keyboard.press('Escape');
+    for (const page of [laptop.page, phone.page]) {
+      await until(() => page.title(), (title) => title === 'Parley', 'the title without the muted conversation');
+      await expectText(conversationItem(page, 'Bob').getByTestId('unread-badge'), '1');
+    }
 
     // Text left in the laptop's composer when switching conversations is a draft on the phone.
     await openConversation(laptop.page, 'Bob');
@@ -185,6 +198,8 @@ describe('conversation settings in the web app', { timeout: 120_000 }, () => {
       const badge = conversationItem(page, 'Bob').getByTestId('unread-badge');
       await expectText(badge, '1');
       await expectAttribute(badge, 'class', 'unread-badge');
+      // Unmuted, it counts in the badge again, the setting still on.
+      await until(() => page.title(), (title) => title === '(1) Parley', 'the unmuted conversation in the title');
     }
     assertNoPageErrors(laptop, phone);
   });

@@ -273,6 +273,13 @@ export function messages(page: Page): Locator {
   return page.getByTestId('chat-view').getByTestId('message');
 }
 
+/** Opens a message's options menu (hovering shows the button) and returns the menu. */
+export async function openMessageMenu(page: Page, message: Locator): Promise<Locator> {
+  await message.hover();
+  await message.getByRole('button', { name: 'Message options' }).click();
+  return page.getByRole('menu', { name: 'Message options' });
+}
+
 /** The texts of the open conversation's text messages, in order. */
 export function messageTexts(page: Page): Locator {
   return page.getByTestId('chat-view').getByTestId('message-text');

@@ -23,6 +23,12 @@
  * order (pinned first). Drafts typed here are kept and saved by a
  * DraftKeeper (draft-keeper.ts).
  *
+ * Replies in threads (messages with `threadRoot`) stay out of the
+ * timelines: each updates its root's reply count there, and the open thread
+ * (one at a time, shown beside the conversation) holds its root and
+ * replies, from client.thread() pages and then live. Own replies are sent
+ * like any message, through the outbox, with their thread in their extras.
+ *
  * Who else is typing where comes from the SDK's 'typing' event, which also
  * says when an indicator lapses; the typers' names are asked for like any
  * other id met. Direct peers' presence comes from the SDK's 'presence'
@@ -45,6 +51,7 @@ import {
   type MessageReceipts,
   type AmendedMessage,
   applyAmendment,
+  applyThreadReply,
   type CacheEvent,
   type LocalCache,
   type SendMediaOptions,
@@ -66,6 +73,17 @@ const NAMES_BATCH_DELAY_MS = 30;
 export const USER_SUGGESTIONS = 8;
 /** Members lists are reloaded this long after the last membership event of a burst. */
 const MEMBERS_RELOAD_DEBOUNCE_MS = 150;
+/** Replies one page of a thread loads (the server's maximum). */
+export const THREAD_PAGE = 100;
+
+/**
+ * What a message carries besides its text. The outbox keeps extras as they
+ * are given, so a thread reply restored after a reload still goes to its thread.
+ */
+export type SendExtras = MessageExtras & {
+  /** The root's seq: a reply in that thread. */
+  threadRoot?: number;
+};
 
 /** A message the user sent that the server has not stored (yet), from this tab or restored from the outbox. */
 export interface PendingMessage {
@@ -73,8 +91,8 @@ export interface PendingMessage {
   clientMsgId: string;
   conversationId: string;
   text: string;
-  /** Mentions and the message it answers. */
-  extras?: MessageExtras;
+  /** Mentions, the message it answers, the thread it is a reply in. */
+  extras?: SendExtras;
   state: 'sending' | 'failed';
   /** Why the server refused it (failed only). */
   error?: string;
@@ -131,6 +149,25 @@ export interface Timeline {
   readonly history: HistoryState;
 }
 
+/** The thread shown beside its conversation. */
+export interface OpenThread {
+  readonly conversationId: string;
+  readonly rootSeq: number;
+  /** With its reply count and unread; undefined until the first page arrives, unless the timeline held it. */
+  readonly root?: Message;
+  /** Stored replies in seq order, each once: the pages loaded, and those that arrived since it opened. */
+  readonly replies: readonly Message[];
+  /** The newest reply the pages brought: the next page starts after it. */
+  readonly pagedThrough: number;
+  /** Replies after `pagedThrough` that no page brought yet (live ones may already be held). */
+  readonly hasMore: boolean;
+  /** The first page: loading, ready, or failed (see `error`). */
+  readonly status: 'loading' | 'ready' | 'error';
+  readonly loadingMore: boolean;
+  /** Why the first page or the last "load more" failed. */
+  readonly error?: string;
+}
+
 export interface MembersState {
   readonly status: 'loading' | 'ready' | 'error';
   readonly members: readonly ConversationMember[];
@@ -158,11 +195,12 @@ export interface ChatState {
   readonly conversations: readonly ConversationSummary[];
   /** Whether the conversation list came from the server at least once in this session. */
   readonly listLoaded: boolean;
-  readonly totalUnread: number;
   readonly timelines: ReadonlyMap<string, Timeline>;
   readonly members: ReadonlyMap<string, MembersState>;
   /** Display names by user id, as far as this client knows them (itself, direct peers). */
   readonly names: ReadonlyMap<string, string>;
+  /** The thread open beside its conversation, if any. */
+  readonly thread?: OpenThread;
   /** Others typing now, per conversation: user ids in the order they started. Absent where nobody is. */
   readonly typingIn: ReadonlyMap<string, readonly string[]>;
   /** Counts each change of the receipts held per conversation (ChatStore.receiptsOf reads them). */
@@ -173,6 +211,8 @@ export interface ChatState {
   readonly presence: ReadonlyMap<string, Presence>;
   /** The user's own setting, from the server (undefined before the first connection). */
   readonly hidePresence?: boolean;
+  /** The user's own setting, from the server: muted conversations are left out of the badge (undefined before the first connection). */
+  readonly hideMutedFromBadge?: boolean;
   /** Set when the session ended for good (token refused): the app returns to sign-in. */
   readonly ended?: string;
 }
@@ -233,6 +273,8 @@ export class ChatStore {
    * the user's other devices to hear of them.
    */
   private readonly unconfirmedReads = new Map<string, number>();
+  /** Thread read positions asked for and not answered yet, by `conversationId/rootSeq`: one request per position. */
+  private readonly threadReadsRequested = new Map<string, number>();
   private readonly membersReloads = new Map<string, ReturnType<typeof setTimeout>>();
   /** Uploads by clientMsgId: their bytes (for a retry) and their abort switch. */
   private readonly uploadJobs = new Map<string, UploadJob>();
@@ -262,7 +304,6 @@ export class ChatStore {
       connection: { state: 'idle', browserOffline: typeof navigator !== 'undefined' && navigator.onLine === false },
       conversations: [],
       listLoaded: false,
-      totalUnread: 0,
       timelines: new Map(),
       members: new Map(),
       names,
@@ -277,7 +318,9 @@ export class ChatStore {
       this.client.on('typing', (change) => this.onTyping(change)),
       this.client.on('receipts', ({ conversationId }) => this.onReceipts(conversationId)),
       this.client.on('amended', (change) => this.onAmended(change)),
-      this.client.on('settings', (settings) => this.set({ ...this.current, readReceiptsOff: settings.readReceiptsOff, hidePresence: settings.hidePresence })),
+      this.client.on('settings', (settings) =>
+        this.set({ ...this.current, readReceiptsOff: settings.readReceiptsOff, hidePresence: settings.hidePresence, hideMutedFromBadge: settings.hideMutedFromBadge }),
+      ),
       this.client.on('presence', (presence) => this.set({ ...this.current, presence: new Map(this.current.presence).set(presence.userId, presence) })),
       this.client.on('conversation', () => this.markListChanged()),
       this.client.on('state', ({ state, error }) => this.onState(state, error)),
@@ -437,16 +480,142 @@ export class ChatStore {
   }
 
   private onAmended(change: AmendedMessage): void {
+    const selfId = this.current.self.userId;
     this.updateTimeline(change.conversationId, (timeline) => {
-      const index = timeline.messages.findIndex((message) => message.seq === change.seq);
-      const target = timeline.messages[index];
-      if (target === undefined) return timeline;
-      const amended = applyAmendment(target, change, this.current.self.userId);
-      const messages = [...timeline.messages];
-      if (amended === undefined) messages.splice(index, 1);
-      else messages[index] = amended;
-      return { ...timeline, messages };
+      const messages = amendedList(timeline.messages, change, selfId);
+      return messages === timeline.messages ? timeline : { ...timeline, messages };
     });
+    // The open thread's root and replies: an edit, a reaction, a recall or a deletion for oneself.
+    const thread = this.current.thread;
+    if (thread === undefined || thread.conversationId !== change.conversationId) return;
+    const replies = amendedList(thread.replies, change, selfId);
+    let root = thread.root;
+    if (root !== undefined && root.seq === change.seq) root = applyAmendment(root, change, selfId) ?? root;
+    if (replies !== thread.replies || root !== thread.root) this.set({ ...this.current, thread: withRoot({ ...thread, replies }, root) });
+  }
+
+  // ---- threads ----
+
+  /** Opens a thread beside its conversation (closing any other) and loads its first page of replies. */
+  openThread(conversationId: string, rootSeq: number): void {
+    const held = this.timeline(conversationId).messages.find((message) => message.seq === rootSeq);
+    const thread: OpenThread = { conversationId, rootSeq, replies: [], pagedThrough: 0, hasMore: false, status: 'loading', loadingMore: false };
+    this.set({ ...this.current, thread: withRoot(thread, held) });
+    this.loadThreadPage(conversationId, rootSeq, 0);
+  }
+
+  /** Closes the open thread; with a conversation id, only when the thread is that conversation's. */
+  closeThread(conversationId?: string): void {
+    const thread = this.current.thread;
+    if (thread === undefined || (conversationId !== undefined && thread.conversationId !== conversationId)) return;
+    const { thread: _closed, ...rest } = this.current;
+    this.set(rest);
+  }
+
+  /** Loads the open thread's next page of replies. */
+  loadMoreThread(): void {
+    const thread = this.current.thread;
+    if (thread === undefined || thread.status !== 'ready' || !thread.hasMore || thread.loadingMore) return;
+    this.updateOpenThread(thread.conversationId, thread.rootSeq, (current) => ({ ...current, loadingMore: true }));
+    this.loadThreadPage(thread.conversationId, thread.rootSeq, thread.pagedThrough);
+  }
+
+  /** Sends a reply in the open thread, through the outbox like every message. */
+  sendThreadReply(text: string, extras?: MessageExtras): void {
+    const thread = this.current.thread;
+    if (thread === undefined) return;
+    this.send(thread.conversationId, text, { ...extras, threadRoot: thread.rootSeq });
+  }
+
+  /**
+   * Marks the open thread read up to its newest reply, when it has unread
+   * replies (only threads the user follows count them). The view calls it
+   * while the thread is on screen in a visible page; the conversation's
+   * summary follows by itself once the server confirms.
+   */
+  markThreadRead(): void {
+    const thread = this.current.thread;
+    const info = thread?.root?.thread;
+    if (thread === undefined || info === undefined || info.unread === 0 || this.client.state !== 'open') return;
+    const { conversationId, rootSeq } = thread;
+    const key = `${conversationId}/${rootSeq}`;
+    const seq = info.lastSeq;
+    if (seq <= (this.threadReadsRequested.get(key) ?? 0)) return;
+    this.threadReadsRequested.set(key, seq);
+    this.client.markThreadRead(conversationId, rootSeq, seq).then(
+      () => {
+        this.threadReadsRequested.delete(key);
+        this.threadReadUpTo(conversationId, rootSeq, seq);
+      },
+      (error: unknown) => {
+        // Asked again by the view on the next change, or after a reconnect.
+        this.threadReadsRequested.delete(key);
+        console.warn('parley: marking a thread read:', describeError(error));
+      },
+    );
+  }
+
+  /** The root's unread marker goes once the thread is read up to its newest reply (newer ones keep it). */
+  private threadReadUpTo(conversationId: string, rootSeq: number, seq: number): void {
+    const read = (root: Message): Message => {
+      const info = root.thread;
+      if (info === undefined || info.unread === 0 || info.lastSeq > seq) return root;
+      return { ...root, thread: { ...info, unread: 0 } };
+    };
+    this.updateTimeline(conversationId, (timeline) => {
+      const messages = replaceMessage(timeline.messages, rootSeq, read);
+      return messages === timeline.messages ? timeline : { ...timeline, messages };
+    });
+    this.updateOpenThread(conversationId, rootSeq, (thread) => (thread.root === undefined ? thread : withRoot(thread, read(thread.root))));
+  }
+
+  private loadThreadPage(conversationId: string, rootSeq: number, afterSeq: number): void {
+    this.client.thread(conversationId, rootSeq, { afterSeq, limit: THREAD_PAGE }).then(
+      (page) => {
+        const selfId = this.current.self.userId;
+        // The server's word on unread, then the replies that arrived while the page was on its way.
+        const answered = page.root.thread === undefined ? page.root : { ...page.root, thread: { ...page.root.thread, unread: page.unread } };
+        let root: Message | undefined;
+        this.updateOpenThread(conversationId, rootSeq, (thread) => {
+          const replies = mergeMessages(thread.replies, page.replies);
+          root = thread.replies.reduce((current, reply) => applyThreadReply(current, reply, selfId), answered);
+          const next: OpenThread = {
+            ...thread,
+            replies,
+            pagedThrough: Math.max(thread.pagedThrough, page.replies[page.replies.length - 1]?.seq ?? 0),
+            hasMore: page.hasMore,
+            status: 'ready',
+            loadingMore: false,
+          };
+          delete (next as { error?: string }).error;
+          return withRoot(next, root);
+        });
+        // The timeline's copy of the root may be older (restored from the cache): the page's is the server's now.
+        const fresh = root;
+        if (fresh !== undefined) {
+          this.updateTimeline(conversationId, (timeline) => {
+            const messages = replaceMessage(timeline.messages, rootSeq, (held) => ((held.thread?.lastSeq ?? 0) <= (fresh.thread?.lastSeq ?? 0) ? fresh : held));
+            return messages === timeline.messages ? timeline : { ...timeline, messages };
+          });
+        }
+      },
+      (error: unknown) => {
+        this.updateOpenThread(conversationId, rootSeq, (thread) => ({
+          ...thread,
+          status: thread.status === 'ready' ? 'ready' : 'error',
+          loadingMore: false,
+          error: afterSeq === 0 ? describeError(error) : `More replies could not be loaded. ${describeError(error)}`,
+        }));
+      },
+    );
+  }
+
+  /** Changes the open thread, if it is still this one. */
+  private updateOpenThread(conversationId: string, rootSeq: number, change: (thread: OpenThread) => OpenThread): void {
+    const thread = this.current.thread;
+    if (thread === undefined || thread.conversationId !== conversationId || thread.rootSeq !== rootSeq) return;
+    const next = change(thread);
+    if (next !== thread) this.set({ ...this.current, thread: next });
   }
 
   // ---- receipts ----
@@ -477,6 +646,12 @@ export class ChatStore {
   async setPresenceHidden(hidden: boolean): Promise<void> {
     const settings = await this.client.setPresenceHidden(hidden);
     this.set({ ...this.current, hidePresence: settings.hidePresence });
+  }
+
+  /** Leaves muted conversations out of the badge (the title's count, notifications' badge), or counts them again, on all the user's devices. */
+  async setHideMutedFromBadge(hide: boolean): Promise<void> {
+    const settings = await this.client.setHideMutedFromBadge(hide);
+    this.set({ ...this.current, hideMutedFromBadge: settings.hideMutedFromBadge });
   }
 
   /** The open conversation is a direct one with this peer (undefined: a group, or none): their presence is watched too. */
@@ -551,7 +726,7 @@ export class ChatStore {
    * Sends text; the message shows at once as 'sending', is written to the
    * outbox, then handed to the SDK, and shows as stored once the server has it.
    */
-  send(conversationId: string, text: string, extras?: MessageExtras): void {
+  send(conversationId: string, text: string, extras?: SendExtras): void {
     const pending: PendingMessage = { clientMsgId: newClientMsgId(), conversationId, text, state: 'sending', createdAt: Date.now() };
     if (extras !== undefined) pending.extras = extras;
     const summary = this.client.conversation(conversationId);
@@ -648,9 +823,7 @@ export class ChatStore {
         const lowest = older[0]?.seq;
         // A short page is not the end: amendments are left out of pages. Only an empty one, or the first seq, is.
         const complete = older.length === 0 || (lowest !== undefined && lowest <= floor);
-        this.updateTimeline(conversationId, (current) =>
-          this.settle({ ...current, messages: mergeMessages(current.messages, older), history: complete ? 'complete' : 'idle' }, older),
-        );
+        this.takeStored(conversationId, older, { history: complete ? 'complete' : 'idle' });
       },
       (error: unknown) => {
         // Lost connection: try again later. Anything else would fail again.
@@ -750,7 +923,7 @@ export class ChatStore {
     this.client.send(pending.conversationId, { text: pending.text, ...pending.extras }, { clientMsgId: pending.clientMsgId }).then(
       (message) => {
         // The 'message' event usually came first; merging is idempotent.
-        this.updateTimeline(pending.conversationId, (timeline) => this.settle({ ...timeline, messages: mergeMessages(timeline.messages, [message]) }, [message]));
+        this.takeStored(pending.conversationId, [message]);
         this.forget(pending.clientMsgId);
       },
       (error: unknown) => {
@@ -791,7 +964,7 @@ export class ChatStore {
     sent.then(
       (message) => {
         this.uploadJobs.delete(clientMsgId);
-        this.updateTimeline(conversationId, (timeline) => this.settle({ ...timeline, messages: mergeMessages(timeline.messages, [message]) }, [message]));
+        this.takeStored(conversationId, [message]);
         // Cancelled after the message was already on its way: the message is what counts.
         this.replaceUpload(conversationId, clientMsgId, undefined);
       },
@@ -829,6 +1002,33 @@ export class ChatStore {
   }
 
   /**
+   * Takes messages the server stored into their conversation (with `change`
+   * to the timeline besides): timeline messages into the timeline, replies
+   * in threads onto their roots' counts and into the open thread. Either
+   * settles the waiting bubble it was sent from.
+   */
+  private takeStored(conversationId: string, stored: readonly Message[], change: Partial<Timeline> = {}): void {
+    const main = stored.filter((message) => message.threadRoot === undefined);
+    const replies = stored.length === main.length ? [] : stored.filter((message) => message.threadRoot !== undefined);
+    const selfId = this.current.self.userId;
+    this.updateTimeline(conversationId, (timeline) => {
+      const messages = withThreadReplies(mergeMessages(timeline.messages, main), replies, selfId);
+      const next = messages === timeline.messages && Object.keys(change).length === 0 ? timeline : { ...timeline, ...change, messages };
+      return this.settle(next, stored);
+    });
+    const thread = this.current.thread;
+    if (thread === undefined || thread.conversationId !== conversationId) return;
+    const threadReplies = replies.filter((reply) => reply.threadRoot === thread.rootSeq);
+    if (threadReplies.length === 0) return;
+    this.updateOpenThread(conversationId, thread.rootSeq, (current) =>
+      withRoot(
+        { ...current, replies: mergeMessages(current.replies, threadReplies) },
+        current.root === undefined ? undefined : threadReplies.reduce((root, reply) => applyThreadReply(root, reply, selfId), current.root),
+      ),
+    );
+  }
+
+  /**
    * Drops waiting bubbles whose message is among `stored`: the server has it,
    * whichever tab or client instance sent it. One message, one bubble.
    */
@@ -860,7 +1060,7 @@ export class ChatStore {
 
   private onMessage(message: Message): void {
     this.learnNames(idsIn(message));
-    this.updateTimeline(message.conversationId, (timeline) => this.settle({ ...timeline, messages: mergeMessages(timeline.messages, [message]) }, [message]));
+    this.takeStored(message.conversationId, [message]);
     // Membership events change who is in the conversation: refresh a list on screen.
     if (message.type === 'system' && this.current.members.has(message.conversationId)) this.reloadMembersSoon(message.conversationId, MEMBERS_RELOAD_DEBOUNCE_MS);
   }
@@ -1014,7 +1214,6 @@ export class ChatStore {
           ...this.current,
           conversations,
           listLoaded: this.current.listLoaded || this.client.state === 'open',
-          totalUnread: this.client.totalUnread,
           names: namesFrom(this.current, known),
         };
       }
@@ -1034,6 +1233,66 @@ function idsIn(message: Message): string[] {
     if ('userId' in event) ids.push(event.userId);
   }
   return ids;
+}
+
+/** Replaces the message at `seq` with what `change` makes of it. Returns `messages` when nothing changed. */
+function replaceMessage(messages: readonly Message[], seq: number, change: (message: Message) => Message): readonly Message[] {
+  const index = messages.findIndex((message) => message.seq === seq);
+  const held = messages[index];
+  if (held === undefined) return messages;
+  const next = change(held);
+  if (next === held) return messages;
+  const copy = [...messages];
+  copy[index] = next;
+  return copy;
+}
+
+/** A list with an amendment applied to the message it changes (a deletion for oneself removes it). Returns `messages` when none does. */
+function amendedList(messages: readonly Message[], change: AmendedMessage, selfId: string): readonly Message[] {
+  const index = messages.findIndex((message) => message.seq === change.seq);
+  const target = messages[index];
+  if (target === undefined) return messages;
+  const amended = applyAmendment(target, change, selfId);
+  const copy = [...messages];
+  if (amended === undefined) copy.splice(index, 1);
+  else copy[index] = amended;
+  return copy;
+}
+
+/** The roots among `messages` counting the `replies` that answer them. Returns `messages` when no root is held or all counted them already. */
+function withThreadReplies(messages: readonly Message[], replies: readonly Message[], selfId: string): readonly Message[] {
+  let result = messages;
+  for (const reply of replies) {
+    if (reply.threadRoot !== undefined) result = replaceMessage(result, reply.threadRoot, (root) => applyThreadReply(root, reply, selfId));
+  }
+  return result;
+}
+
+/** The thread with this root, or without one while none is known. */
+function withRoot(thread: OpenThread, root: Message | undefined): OpenThread {
+  if (root === thread.root) return thread;
+  if (root !== undefined) return { ...thread, root };
+  const { root: _none, ...rest } = thread;
+  return rest;
+}
+
+/** A waiting message as a bubble shows it: the user's own, without a seq (0) until stored. */
+export function pendingAsMessage(pending: PendingMessage, selfId: string): Message {
+  return {
+    id: pending.clientMsgId,
+    conversationId: pending.conversationId,
+    seq: 0,
+    senderId: selfId,
+    clientMsgId: pending.clientMsgId,
+    type: 'user',
+    text: pending.text,
+    createdAt: pending.createdAt,
+  };
+}
+
+/** Whether a waiting message is a reply in a thread: it shows in its thread, not in the timeline. */
+export function isThreadReply(pending: PendingMessage): boolean {
+  return pending.extras?.threadRoot !== undefined;
 }
 
 /** Merges messages into a seq-ordered list, each seq once. Returns `existing` when nothing is new. */
@@ -1056,7 +1315,9 @@ function labelOf(summary: ConversationSummary): ConversationLabel {
 
 /** The newest send of a conversation that the server has not stored yet (a text or an upload), if any. */
 export function newestWaiting(timeline: Timeline | undefined): WaitingItem | undefined {
-  const text = timeline?.pending[timeline.pending.length - 1];
+  // A thread reply is not the conversation's last message, sent or not.
+  let text: PendingMessage | undefined;
+  for (const entry of timeline?.pending ?? []) if (!isThreadReply(entry)) text = entry;
   const upload = timeline?.uploads[timeline.uploads.length - 1];
   if (text === undefined || upload === undefined) return text ?? upload;
   return upload.createdAt > text.createdAt ? upload : text;

@@ -11,7 +11,7 @@ import { type Route, useRoute } from '../route.js';
 import { Avatar } from './avatar.js';
 import { ChatView } from './chat-view.js';
 import { ConnectionBanner, ConnectionStatus } from './connection-banner.js';
-import { ConversationList } from './conversation-list.js';
+import { ConversationList, useRenderWhenMuteEnds } from './conversation-list.js';
 import { CopyButton } from './copy-button.js';
 import { LiveEntry } from './live-entry.js';
 import { LiveRoomLoader } from './live-room-loader.js';
@@ -40,7 +40,6 @@ export function ChatApp({ onSignOut }: ChatAppProps) {
   };
   const [panelId, setPanelId] = useState<string | undefined>();
   const self = useChat((state) => state.self);
-  const totalUnread = useChat((state) => state.totalUnread);
   const { client } = useChatStore();
   const [signingOut, setSigningOut] = useState(false);
 
@@ -53,12 +52,10 @@ export function ChatApp({ onSignOut }: ChatAppProps) {
     void forgetWebPush(client).finally(onSignOut);
   };
 
-  useEffect(() => {
-    document.title = totalUnread > 0 ? `(${totalUnread}) Parley` : 'Parley';
-  }, [totalUnread]);
 
   return (
     <div class="app" data-view={route.page === 'home' ? 'list' : 'chat'}>
+      <DocumentTitle />
       <ConnectionBanner />
       <div class="workspace">
         <aside class="sidebar" aria-label="Conversations">
@@ -125,6 +122,24 @@ export function ChatApp({ onSignOut }: ChatAppProps) {
 }
 
 /** The user's own id, which friends type to find them, with a copy button. */
+/**
+ * "(3) Parley" in the tab: the SDK's badge count, which leaves muted
+ * conversations out when the user chose so. Its own component, so that
+ * every list change renders only it, not the app.
+ */
+function DocumentTitle() {
+  const { client } = useChatStore();
+  const conversations = useChat((state) => state.conversations);
+  // The count depends on the setting too, and a mute that ends counts again.
+  useChat((state) => state.hideMutedFromBadge);
+  useRenderWhenMuteEnds(conversations);
+  const badge = client.badgeCount;
+  useEffect(() => {
+    document.title = badge > 0 ? `(${badge}) Parley` : 'Parley';
+  }, [badge]);
+  return null;
+}
+
 function OwnId({ userId }: { userId: string }) {
   return (
     <span class="me-id">

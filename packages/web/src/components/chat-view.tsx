@@ -1,7 +1,7 @@
 /**
  * One open conversation: header (with buttons for the side panels that apply
  * and the options menu), message list, who else is typing, composer, and the
- * open side panel. It decides when messages count as read: when they are on
+ * open side panel or thread (one at a time, in the same place). It decides when messages count as read: when they are on
  * screen in a visible page. Files dropped anywhere on it are sent to the
  * conversation, like attached ones.
  */
@@ -19,6 +19,7 @@ import { conversationTitle } from './conversation-list.js';
 import { ConversationMenu } from './conversation-menu.js';
 import { MessageList } from './message-list.js';
 import { PresenceLine, WithPresence } from './presence-dot.js';
+import { ThreadPanel } from './thread-panel.js';
 import { TypingIndicator } from './typing-indicator.js';
 
 /** The server's default maxTextChars, until its welcome says what it allows. */
@@ -87,6 +88,7 @@ function OpenChat({ conversation, store, focusSeq, panelId, onPanel, onBack }: O
   const names = useChat((state) => state.names);
   const selfId = useChat((state) => state.self.userId);
   const connection = useChat((state) => state.connection.state);
+  const threadOpen = useChat((state) => state.thread?.conversationId === conversationId);
   // Read so the list renders again when the receipts held for this conversation change.
   useChat((state) => state.receiptsChanged.get(conversationId));
   const context = useMemo<MessageContext>(
@@ -146,6 +148,17 @@ function OpenChat({ conversation, store, focusSeq, panelId, onPanel, onBack }: O
     if (connection === 'open' && isGroup && conversation.active) store.loadMembers(conversationId);
   }, [connection, isGroup, conversation.active, conversationId, store]);
 
+  // A thread belongs to its conversation: opening another one closes it.
+  useEffect(() => () => store.closeThread(conversationId), [conversationId, store]);
+  const openThread = (rootSeq: number) => {
+    onPanel(undefined);
+    store.openThread(conversationId, rootSeq);
+  };
+  const choosePanel = (chosenId: string | undefined) => {
+    store.closeThread(conversationId);
+    onPanel(chosenId);
+  };
+
   const sent = () => {
     setDividerAfterSeq(undefined);
     setSentSignal((signal) => signal + 1);
@@ -188,7 +201,8 @@ function OpenChat({ conversation, store, focusSeq, panelId, onPanel, onBack }: O
   };
 
   const panels = PANELS.filter((panel) => panel.available(conversation));
-  const openPanel: PanelDefinition | undefined = panels.find((panel) => panel.id === panelId);
+  const openPanel: PanelDefinition | undefined = threadOpen ? undefined : panels.find((panel) => panel.id === panelId);
+  const maxTextChars = store.client.serverLimits?.maxTextChars ?? DEFAULT_MAX_TEXT_CHARS;
   const title = conversationTitle(conversation);
   const subtitle =
     conversation.kind === 'direct'
@@ -196,7 +210,7 @@ function OpenChat({ conversation, store, focusSeq, panelId, onPanel, onBack }: O
       : `${conversation.memberCount} member${conversation.memberCount === 1 ? '' : 's'}${conversation.active ? '' : ' · you are no longer a member'}`;
 
   return (
-    <section class={`chat${openPanel === undefined ? '' : ' with-panel'}`} data-testid="chat-view" data-conversation-id={conversationId}>
+    <section class={`chat${openPanel === undefined && !threadOpen ? '' : ' with-panel'}`} data-testid="chat-view" data-conversation-id={conversationId}>
       <div class="chat-column" {...dropHandlers}>
         {dragging && (
           <div class="drop-overlay" data-testid="drop-overlay" aria-hidden="true">
@@ -224,7 +238,7 @@ function OpenChat({ conversation, store, focusSeq, panelId, onPanel, onBack }: O
                 aria-label={panel.title}
                 title={panel.title}
                 data-testid={`panel-button-${panel.id}`}
-                onClick={() => onPanel(panel.id === openPanel?.id ? undefined : panel.id)}
+                onClick={() => choosePanel(panel.id === openPanel?.id ? undefined : panel.id)}
               >
                 <panel.Icon />
               </button>
@@ -258,6 +272,7 @@ function OpenChat({ conversation, store, focusSeq, panelId, onPanel, onBack }: O
           onCancelUpload={(clientMsgId) => store.cancelUpload(conversationId, clientMsgId)}
           onRetryUpload={(clientMsgId) => store.retryUpload(conversationId, clientMsgId)}
           receiptsOf={(message) => store.receiptsOf(message)}
+          onOpenThread={openThread}
           actionsFor={(message) => ({
             recall: () => void store.recall(conversationId, message.seq).catch((error: unknown) => setSettingsError(describeError(error))),
             edit: (text) => void store.edit(conversationId, message.seq, text).catch((error: unknown) => setSettingsError(describeError(error))),
@@ -271,7 +286,7 @@ function OpenChat({ conversation, store, focusSeq, panelId, onPanel, onBack }: O
           <Composer
             key={conversationId}
             conversationId={conversationId}
-            maxLength={store.client.serverLimits?.maxTextChars ?? DEFAULT_MAX_TEXT_CHARS}
+            maxLength={maxTextChars}
             people={people}
             group={conversation.kind === 'group'}
             replyingTo={
@@ -295,11 +310,12 @@ function OpenChat({ conversation, store, focusSeq, panelId, onPanel, onBack }: O
           <div class="composer-closed">You are no longer a member of this group. You can read what was said until you left.</div>
         )}
       </div>
+      {threadOpen && <ThreadPanel conversation={conversation} context={context} maxLength={maxTextChars} onClose={() => store.closeThread(conversationId)} />}
       {openPanel !== undefined && (
         <aside class="side-panel" aria-label={openPanel.title} data-testid={`panel-${openPanel.id}`}>
           <header class="side-panel-header">
             <h3>{openPanel.title}</h3>
-            <button type="button" class="icon-button" aria-label={`Close ${openPanel.title.toLowerCase()}`} onClick={() => onPanel(undefined)}>
+            <button type="button" class="icon-button" aria-label={`Close ${openPanel.title.toLowerCase()}`} onClick={() => choosePanel(undefined)}>
               <svg viewBox="0 0 20 20" aria-hidden="true">
                 <path d="M5 5l10 10M15 5L5 15" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" />
               </svg>

@@ -1,7 +1,8 @@
 /**
  * The conversation list: pinned first, then newest activity first (the
  * store's order, which is the SDK's), each with avatar, name, last message
- * preview and time, and its unread badge. Updates live from the SDK's
+ * preview and time, and its unread badge; beside it, a thread badge counts
+ * unread replies in the threads the user follows there. Updates live from the SDK's
  * summaries; a message still waiting to be sent is the preview, with its send
  * state, since the chat shows it last.
  *
@@ -72,7 +73,7 @@ const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
  * A mute ends when its time passes, with nothing from the server saying so:
  * renders the list again then, for its marker and badge to change.
  */
-function useRenderWhenMuteEnds(conversations: readonly ConversationSummary[]): void {
+export function useRenderWhenMuteEnds(conversations: readonly ConversationSummary[]): void {
   const [, rerender] = useReducer((count: number) => count + 1, 0);
   const now = Date.now();
   let nextEnd = Number.POSITIVE_INFINITY;
@@ -207,9 +208,18 @@ function MutedIcon() {
   );
 }
 
+function ThreadIcon() {
+  return (
+    <svg class="thread-unread-icon" viewBox="0 0 16 16" aria-hidden="true">
+      <path d="M2.5 3.5h11v6.5h-6l-3 2.5V10h-2z" fill="none" stroke="currentColor" stroke-width="1.5" stroke-linejoin="round" />
+    </svg>
+  );
+}
+
 const ConversationItem = memo(function ConversationItem({ conversation, active, muted, names, selfId, waiting, typers, onOpen }: ItemProps) {
   const title = conversationTitle(conversation);
   const unread = conversation.unread;
+  const threadUnread = conversation.threadUnread ?? 0;
   // Someone typing is news for a few seconds; the draft and the last message are still there after.
   const typing = typers === undefined || typers.length === 0 ? undefined : typingLine(conversation, typers, names);
   // The open conversation's draft is in its composer.
@@ -257,6 +267,18 @@ const ConversationItem = memo(function ConversationItem({ conversation, active, 
               // Mentions stand out even where the conversation is muted.
               <span class="mention-badge" data-testid="mention-badge" role="img" aria-label={`${conversation.mentions} mentioning you`}>
                 @
+              </span>
+            )}
+            {threadUnread > 0 && (
+              <span
+                class={`thread-unread-badge${muted ? ' muted-badge' : ''}`}
+                data-testid="thread-unread"
+                role="img"
+                aria-label={`${threadUnread} unread thread ${threadUnread === 1 ? 'reply' : 'replies'}`}
+                title={`${threadUnread} unread in threads`}
+              >
+                <ThreadIcon />
+                {threadUnread > 99 ? '99+' : threadUnread}
               </span>
             )}
             {unread > 0 && (

@@ -5,7 +5,8 @@
  * (sending / sent / delivered / read, or failed with retry); in groups, how
  * many of the members it is for read it. A stored message has an options
  * menu (edit, recall, delete for me, as far as the user may); editing
- * happens in the bubble.
+ * happens in the bubble. A thread's root says how many replies it has (and
+ * how many are new to the user), which opens the thread.
  */
 import type { Message } from '@parley/client';
 import { memo } from 'preact/compat';
@@ -34,6 +35,8 @@ interface MessageItemProps {
   actions?: MessageActions;
   /** What this message answers, as a quote shows it. */
   quote?: { name: string; preview: string };
+  /** Opens this message's thread: its replies link, and "Reply in thread" in the menu. Absent where threads do not open (inside one). */
+  onOpenThread?: () => void;
 }
 
 export interface MessageActions {
@@ -41,7 +44,8 @@ export interface MessageActions {
   edit(text: string): void;
   deleteForMe(): void;
   react(emoji: string, add: boolean): void;
-  reply(): void;
+  /** Quotes the message in the composer; absent where there is no such composer (a thread's). */
+  reply?(): void;
 }
 
 /** The reactions the menu offers; any emoji another client sends shows too. */
@@ -79,7 +83,13 @@ function ReactionChips({ message, actions }: { message: Message; actions: Messag
 }
 
 /** What the user may do with a stored message: edit and recall their own (recall also as a group admin), delete any for themselves. */
-function menuItems(message: Message, context: { selfId: string; moderates?: boolean }, actions: MessageActions, startEditing: () => void): MenuItem[][] {
+function menuItems(
+  message: Message,
+  context: { selfId: string; moderates?: boolean },
+  actions: MessageActions,
+  startEditing: () => void,
+  openThread: (() => void) | undefined,
+): MenuItem[][] {
   const own = message.senderId === context.selfId;
   const change: MenuItem[] = [];
   if (own && message.content === undefined && message.data === undefined && message.text !== undefined) change.push({ label: 'Edit', run: startEditing });
@@ -89,7 +99,13 @@ function menuItems(message: Message, context: { selfId: string; moderates?: bool
     label: `${emoji} ${given.has(emoji) ? `Remove ${name.toLowerCase()}` : name}`,
     run: () => actions.react(emoji, !given.has(emoji)),
   }));
-  const groups = [react, [{ label: 'Reply', run: () => actions.reply() }, ...change], [{ label: 'Delete for me', run: () => actions.deleteForMe() }]];
+  const answer: MenuItem[] = [];
+  if (actions.reply !== undefined) answer.push({ label: 'Reply', run: () => actions.reply?.() });
+  // A reply is not a root: threads are one level deep. Nothing is left of a recalled message to answer.
+  if (openThread !== undefined && message.threadRoot === undefined && message.type === 'user' && message.recalledAt === undefined) {
+    answer.push({ label: 'Reply in thread', run: openThread });
+  }
+  const groups = [react, [...answer, ...change], [{ label: 'Delete for me', run: () => actions.deleteForMe() }]];
   return groups.filter((group) => group.length > 0);
 }
 
@@ -172,7 +188,21 @@ function SendStateIcon({ state }: { state: SendState }) {
 
 const SEND_STATE_LABELS: Record<SendState, string> = { sending: 'Sending', sent: 'Sent', delivered: 'Delivered', read: 'Read', failed: 'Not sent' };
 
-export const MessageItem = memo(function MessageItem({ message, context, sendState, readers, error, firstInRun, onRetry, onDiscard, actions, quote }: MessageItemProps) {
+/** "3 replies · 2 new" under a thread's root: opens the thread. */
+function ThreadLink({ message, onOpen }: { message: Message; onOpen: () => void }) {
+  const replies = message.thread?.replies ?? 0;
+  const unread = message.thread?.unread ?? 0;
+  if (replies === 0) return null;
+  return (
+    <button type="button" class={`thread-link${unread > 0 ? ' has-unread' : ''}`} data-testid="thread-link" data-unread={unread} onClick={onOpen}>
+      <span>{replies === 1 ? '1 reply' : `${replies} replies`}</span>
+      {unread > 0 && <span class="thread-new"> · {unread} new</span>}
+      <span class="visually-hidden">, open the thread</span>
+    </button>
+  );
+}
+
+export const MessageItem = memo(function MessageItem({ message, context, sendState, readers, error, firstInRun, onRetry, onDiscard, actions, quote, onOpenThread }: MessageItemProps) {
   const [editing, setEditing] = useState(false);
   const kind = messageKind(message);
   const { Body } = kind;
@@ -243,7 +273,7 @@ export const MessageItem = memo(function MessageItem({ message, context, sendSta
           )}
           {actions !== undefined && !editing && (
             <span class="message-actions">
-              <MenuButton label="Message options" items={menuItems(message, context, actions, () => setEditing(true))} buttonClass="message-options" testId="message-options">
+              <MenuButton label="Message options" items={menuItems(message, context, actions, () => setEditing(true), onOpenThread)} buttonClass="message-options" testId="message-options">
                 <svg viewBox="0 0 20 20" aria-hidden="true">
                   <circle cx="4.5" cy="10" r="1.6" fill="currentColor" />
                   <circle cx="10" cy="10" r="1.6" fill="currentColor" />
@@ -254,6 +284,7 @@ export const MessageItem = memo(function MessageItem({ message, context, sendSta
           )}
         </div>
         <ReactionChips message={message} actions={actions} />
+        {onOpenThread !== undefined && <ThreadLink message={message} onOpen={onOpenThread} />}
       </div>
       {sendState === 'failed' && (
         // biome-ignore lint/a11y/useSemanticElements: a fieldset is for form controls; this groups a reason and two buttons

@@ -1,14 +1,15 @@
 /**
  * The scrolling list of a conversation's messages: day separators, the
  * new-message divider, runs of messages from one sender, this tab's pending
- * sends and uploads after the stored messages. It owns scrolling: it opens at the first
+ * sends and uploads after the stored messages; replies in threads are not
+ * in it (their roots say how many there are). It owns scrolling: it opens at the first
  * unread (or the bottom), keeps the view steady while older pages load above,
  * follows new messages while at the bottom, and reports the newest message on
  * screen so the conversation can be marked read as it is viewed.
  */
 import type { ConversationSummary, Message, MessageReceipts } from '@parley/client';
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
-import type { PendingUpload, Timeline } from '../chat/chat-store.js';
+import { type PendingUpload, type Timeline, isThreadReply, pendingAsMessage } from '../chat/chat-store.js';
 import { dayLabel, nameOf, sameDay } from '../format.js';
 import { type MessageContext, messageKind } from '../messages/registry.js';
 import { type MessageActions, MessageItem, type SendState } from './message-item.js';
@@ -44,6 +45,8 @@ interface MessageListProps {
   receiptsOf(message: Message): MessageReceipts | undefined;
   /** What a stored message's options menu does. */
   actionsFor(message: Message): MessageActions;
+  /** Opens the thread under a root (its "N replies" link). */
+  onOpenThread(rootSeq: number): void;
 }
 
 type Entry =
@@ -108,7 +111,7 @@ function buildEntries(
   }
   // Texts and uploads not stored yet, in the order they were made.
   const waiting = [
-    ...timeline.pending.map((pending) => ({ createdAt: pending.createdAt, pending })),
+    ...timeline.pending.filter((pending) => !isThreadReply(pending)).map((pending) => ({ createdAt: pending.createdAt, pending })),
     ...timeline.uploads.map((upload) => ({ createdAt: upload.createdAt, upload })),
   ].sort((a, b) => a.createdAt - b.createdAt);
   for (const item of waiting) {
@@ -129,16 +132,7 @@ function buildEntries(
       continue;
     }
     const { pending } = item;
-    const message: Message = {
-      id: pending.clientMsgId,
-      conversationId: pending.conversationId,
-      seq: 0,
-      senderId: context.selfId,
-      clientMsgId: pending.clientMsgId,
-      type: 'user',
-      text: pending.text,
-      createdAt: pending.createdAt,
-    };
+    const message = pendingAsMessage(pending, context.selfId);
     const extra: { sendState: SendState; clientMsgId: string; error?: string } = { sendState: pending.state, clientMsgId: pending.clientMsgId };
     if (pending.error !== undefined) extra.error = pending.error;
     add(message, extra, `p-${pending.clientMsgId}`);
@@ -186,7 +180,7 @@ export function MessageList(props: MessageListProps) {
 
   const messages = timeline.messages;
   const firstSeq = messages[0]?.seq;
-  const hasContent = messages.length > 0 || timeline.pending.length > 0 || timeline.uploads.length > 0;
+  const hasContent = messages.length > 0 || timeline.pending.some((pending) => !isThreadReply(pending)) || timeline.uploads.length > 0;
 
   useLayoutEffect(() => {
     const element = scroller.current;
@@ -346,6 +340,7 @@ export function MessageList(props: MessageListProps) {
                 firstInRun={entry.firstInRun}
                 onRetry={clientMsgId === undefined ? undefined : () => onRetry(clientMsgId)}
                 onDiscard={clientMsgId === undefined ? undefined : () => onDiscard(clientMsgId)}
+                onOpenThread={entry.message.seq > 0 ? () => props.onOpenThread(entry.message.seq) : undefined}
               />
             );
           })}

@@ -11,7 +11,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { describeError } from '../chat/chat-store.js';
 import { useChatStore } from '../chat/use-chat.js';
 import { appServiceWorker } from '../notifications/service-worker.js';
-import { PresenceSetting, ReadReceiptsSetting } from './privacy-switch.js';
+import { BadgeSetting, PresenceSetting, ReadReceiptsSetting } from './privacy-switch.js';
 
 /**
  * 'blocked': the browser refuses notifications to this site (the user said
@@ -208,6 +208,7 @@ function NotificationsDialog({ onClose }: { onClose(): void }) {
         )}
         <ReadReceiptsSetting />
         <PresenceSetting />
+        <BadgeSetting />
         <div class="dialog-actions">
           <button type="button" class="button" onClick={() => dialog.current?.close()}>
             Close

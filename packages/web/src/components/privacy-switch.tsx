@@ -1,7 +1,7 @@
 /**
- * A privacy switch kept by the server for all the user's devices (read
- * receipts, showing when online). Both are reciprocal: what a user hides
- * from others, they are not shown of others. The switch follows the
+ * A switch kept by the server for all the user's devices: read receipts and
+ * showing when online (both reciprocal: what a user hides from others, they
+ * are not shown of others), and muted conversations in the badge. The switch follows the
  * server's answer, never the click, so it cannot show a setting the server
  * refused. Shown in the notifications and privacy dialog.
  */
@@ -101,6 +101,20 @@ export function PresenceSetting() {
         return hidden === undefined ? undefined : !hidden;
       }}
       set={(on) => store.setPresenceHidden(!on)}
+    />
+  );
+}
+
+/** Muted conversations in the badge: on, the title's count and notifications' badge leave them out. */
+export function BadgeSetting() {
+  const store = useChatStore();
+  return (
+    <PrivacySwitch
+      id="badge-muted"
+      label="Leave muted chats out of the badge"
+      help="When on, the count in the tab's title and on notifications leaves out conversations you muted. Their own unread counts stay."
+      useOn={() => useChat((state) => state.hideMutedFromBadge)}
+      set={(on) => store.setHideMutedFromBadge(on)}
     />
   );
 }
