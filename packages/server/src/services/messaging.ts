@@ -245,6 +245,10 @@ export class MessagingService {
       const view = await this.conversationView(userId, conversationId);
       if (view === undefined || !view.active) continue;
       this.bus.publish({ type: 'summary', userId, summary: view, totalUnread: await this.totalUnread(userId) });
+      // An embedded store answers without ever leaving the microtask queue:
+      // without this, a round of 200 followers would hold every socket for
+      // its whole length.
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
 
