@@ -236,6 +236,10 @@ async function appWorker(context: BrowserContext): Promise<Worker> {
 /** Hands `data` to the app's service worker as a push message, through DevTools. */
 async function deliverPush(context: BrowserContext, page: Page, data: string): Promise<void> {
   const origin = new URL(page.url()).origin;
+  // A push to a registration whose worker is still installing is dropped: wait until it is active.
+  await page.evaluate(async () => {
+    await navigator.serviceWorker.ready;
+  });
   const cdp = await context.newCDPSession(page);
   try {
     // Enabling reports every registration at once; the app's is the one scoped to the site's root.

@@ -81,10 +81,13 @@ try {
   await as('alice').setRole(design.id, 'carol', 'admin');
   await say('carol', design.id, 'New mockups for the conversation list are up.');
   await say('dan', design.id, 'Love the unread badges.');
-  await say('alice', design.id, 'Looks clean. Can we try a slightly darker accent?');
+  const question = await as('alice').send(design.id, { text: 'Looks clean. Can we try a slightly darker accent?' });
   await say('carol', design.id, 'Sure, pushing a variant in a minute.');
   await say('bob', design.id, 'Ship it 🚀');
   await aliceReads(design.id);
+  // A thread under Alice's question: she follows it, so its replies are new to her.
+  await as('carol').send(design.id, { text: 'Two variants are up: #3b5bdb and #364fc7.', threadRoot: question.seq });
+  await as('dan').send(design.id, { text: 'The second one reads better on the badges.', threadRoot: question.seq });
 
   const carolChat = await as('carol').direct('alice');
   await say('carol', carolChat, 'Are you joining the design review at 3?', 'I can move it if later works better.');
@@ -143,6 +146,13 @@ try {
     await expectCount(page.getByTestId('member'), 4);
     await page.mouse.move(0, 799);
     await shoot(page, 'group-members.png');
+
+    // 3a. The thread under Alice's question, beside the conversation.
+    await page.getByTestId('message').filter({ hasText: 'darker accent' }).getByTestId('thread-link').click();
+    await expectCount(page.getByTestId('thread-replies').getByTestId('message'), 2);
+    await page.mouse.move(0, 799);
+    await shoot(page, 'thread.png');
+    await page.getByRole('button', { name: 'Close thread' }).click();
 
     // 3b. New chat: people suggested from the user directory as a name is typed.
     await fixture.api.createUser('dana', 'Dana Reyes');
