@@ -74,6 +74,13 @@ describe('recall, edit and delete for me in the web app', { timeout: 120_000 }, 
       await expectCount(messageWith(page, 'see you at 8'), 0);
     }
 
+    // Bob asks how it read before: "edited" opens every version, oldest first.
+    await messageWith(bob.page, 'see you at 9').getByTestId('edited-mark').click();
+    const history = bob.page.getByRole('dialog', { name: 'Edit history' });
+    await expectTexts(history.getByTestId('edit-version').locator('.edit-history-text'), ['see you at 8', 'see you at 9']);
+    await bob.page.keyboard.press('Escape');
+    await expectCount(history, 0);
+
     // Alice recalls one: both sides see a line in its place.
     menu = await openMenu(alice.page, 'wrong chat, sorry');
     await menu.getByRole('menuitem', { name: 'Recall' }).click();

@@ -178,7 +178,12 @@ test('last seen survives a restart of the server', async (t) => {
 
 test('users online when the server stops are last seen at the stop', async (t) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'parley-presence-'));
-  t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+  let second: TestServer | undefined;
+  // The folder goes once the server that uses it has closed (its store may still be opening it).
+  t.after(async () => {
+    await second?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
   const first = await startTestServer(undefined, { dataDir });
   const before = Date.now();
   try {
@@ -189,7 +194,7 @@ test('users online when the server stops are last seen at the stop', async (t) =
   } finally {
     await first.close();
   }
-  const second = await startTestServer(t, { dataDir });
+  second = await startTestServer(t, { dataDir });
   const ann = await device(t, second, 'ann');
   const [bob] = await ann.watchPresence(['bob']);
   assert.equal(bob?.state, 'offline');

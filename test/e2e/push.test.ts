@@ -172,6 +172,8 @@ test('a user who leaves muted conversations out of the badge gets it without the
   await eventually(() => bobPhone.userSettings?.hideMutedFromBadge === true && bobPhone.badgeCount === 0, 5000, "bob's other device follows the setting");
   await bob.close();
   await bobPhone.close();
+  // Closed on the client's side first: bob is offline once the server has seen both go (ann stays).
+  await eventually(() => fixture.server.connectionCount() === 1, 5000, "the server to see bob's devices go");
   await ann.send(dm, { text: 'audible' });
   await eventually(() => endpoint.received.length === 1, 5000, 'the direct message notifies');
   assert.equal(endpoint.received[0]?.badge, 1, 'the badge leaves the two muted messages out');

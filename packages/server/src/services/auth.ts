@@ -56,7 +56,8 @@ export class AuthService {
     const user = await this.store.getUser(userId);
     if (user === undefined) throw new ParleyError('NOT_FOUND', `unknown user ${userId}`);
     const now = this.clock.now();
-    const expiresAt = Math.floor(now / 1000) + ttlSeconds;
+    // Rounded up: a token lives at least ttlSeconds (exp is in whole seconds).
+    const expiresAt = Math.ceil(now / 1000) + ttlSeconds;
     const token = this.sign({
       iat_ms: now,
       sub: userId,

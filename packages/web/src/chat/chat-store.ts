@@ -470,6 +470,11 @@ export class ChatStore {
     return this.client.edit(conversationId, seq, text);
   }
 
+  /** The texts an edited message had, oldest first, the current one last. */
+  editHistory(conversationId: string, seq: number): Promise<Array<{ text: string; at: number }>> {
+    return this.client.editHistory(conversationId, seq);
+  }
+
   deleteForMe(conversationId: string, seq: number): Promise<void> {
     return this.client.deleteForMe(conversationId, seq);
   }

@@ -276,6 +276,7 @@ function OpenChat({ conversation, store, focusSeq, panelId, onPanel, onBack }: O
           actionsFor={(message) => ({
             recall: () => void store.recall(conversationId, message.seq).catch((error: unknown) => setSettingsError(describeError(error))),
             edit: (text) => void store.edit(conversationId, message.seq, text).catch((error: unknown) => setSettingsError(describeError(error))),
+            editHistory: () => store.editHistory(conversationId, message.seq),
             deleteForMe: () => void store.deleteForMe(conversationId, message.seq).catch((error: unknown) => setSettingsError(describeError(error))),
             reply: () => setReplyingTo(message),
             react: (emoji, add) => void store.react(conversationId, message.seq, emoji, add).catch((error: unknown) => setSettingsError(describeError(error))),

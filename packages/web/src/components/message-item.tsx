@@ -15,6 +15,7 @@ import { MenuButton, type MenuItem } from './menu-button.js';
 import { avatarHue, messageTime, nameOf } from '../format.js';
 import { type MessageContext, messageKind } from '../messages/registry.js';
 import { Avatar } from './avatar.js';
+import { EditedMark, type EditVersion } from './edit-history.js';
 
 export type SendState = 'sending' | 'sent' | 'delivered' | 'read' | 'failed';
 
@@ -44,6 +45,8 @@ export interface MessageActions {
   edit(text: string): void;
   deleteForMe(): void;
   react(emoji: string, add: boolean): void;
+  /** The texts an edited message had, oldest first (its "edited" mark opens them). */
+  editHistory?: () => Promise<EditVersion[]>;
   /** Quotes the message in the composer; absent where there is no such composer (a thread's). */
   reply?(): void;
 }
@@ -254,11 +257,7 @@ export const MessageItem = memo(function MessageItem({ message, context, sendSta
           <Body message={message} context={context} />
         )}
         <div class="bubble-meta">
-          {message.editedAt !== undefined && (
-            <span class="edited-mark" data-testid="edited-mark">
-              edited
-            </span>
-          )}
+          {message.editedAt !== undefined && <EditedMark load={actions?.editHistory} />}
           <time dateTime={new Date(message.createdAt).toISOString()}>{messageTime(message.createdAt)}</time>
           {sendState !== undefined && (
             <span class={`send-state send-${sendState}`} data-testid="send-state" data-state={sendState} title={readers?.label ?? SEND_STATE_LABELS[sendState]}>

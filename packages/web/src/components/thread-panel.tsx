@@ -76,6 +76,7 @@ function ThreadView({ thread, conversation, context, maxLength, onClose }: Threa
   const actionsFor = (message: Message): MessageActions => ({
     recall: () => void store.recall(conversationId, message.seq).catch(failed),
     edit: (text) => void store.edit(conversationId, message.seq, text).catch(failed),
+    editHistory: () => store.editHistory(conversationId, message.seq),
     deleteForMe: () => void store.deleteForMe(conversationId, message.seq).catch(failed),
     react: (emoji, add) => void store.react(conversationId, message.seq, emoji, add).catch(failed),
   });

@@ -28,9 +28,16 @@ parentPort.on('message', (message) => {
 export class CheckpointWorker {
   private readonly worker: Worker;
 
-  constructor(path: string, intervalMs = 2000) {
+  /**
+   * `onFailed`: the worker could not open the database or died. Checkpoints
+   * are housekeeping, so that must not take the server down (a worker's
+   * error nobody listens to is thrown in the main thread); the store checkpoints
+   * by itself again instead, so that the WAL stays bounded.
+   */
+  constructor(path: string, onFailed: (error: Error) => void, intervalMs = 2000) {
     const driver = import.meta.resolve('better-sqlite3').replace(/^file:\/\//, '');
     this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { path, intervalMs, driver: decodeURIComponent(driver) } });
+    this.worker.on('error', onFailed);
     this.worker.unref();
   }
 

@@ -422,7 +422,10 @@ export class SqliteStore implements Store {
     };
     if (options.backgroundCheckpoints !== false) {
       this.db.pragma('wal_autocheckpoint = 0');
-      this.checkpointer = new CheckpointWorker(options.path);
+      this.checkpointer = new CheckpointWorker(options.path, () => {
+        // SQLite's own checkpoints (its default of every 1000 pages) instead of the worker's.
+        if (this.db.open) this.db.pragma('wal_autocheckpoint = 1000');
+      });
     }
   }
 
