@@ -162,8 +162,19 @@ describe('browser notifications', { timeout: 120_000 }, () => {
     t.diagnostic(realNotifications ? 'real notifications' : 'showNotification recorded in the worker');
     await watchWorker(worker, realNotifications);
 
-    await deliverPush(dana.context, dana.page, 'not JSON {');
-    const [shown] = await until(() => shownNotifications(realNotifications, dana.page, worker), (list) => list.length === 1, 'the fallback notification');
+    // In long full runs Chromium has now and then shown nothing for a push
+    // handed over through DevTools (never reproduced alone, even on a loaded
+    // machine): it is handed over again, at most twice, and said so.
+    let notifications: ShownNotification[] = [];
+    for (let delivery = 1; delivery <= 3 && notifications.length === 0; delivery++) {
+      if (delivery > 1) t.diagnostic(`nothing shown after delivery ${delivery - 1}: delivering again`);
+      await deliverPush(dana.context, dana.page, 'not JSON {');
+      notifications = await until(() => shownNotifications(realNotifications, dana.page, worker), (list) => list.length === 1, 'the fallback notification', 5000).catch(
+        () => [],
+      );
+    }
+    const [shown] = notifications;
+    assert.ok(shown !== undefined, 'a notification for a push it cannot read');
     assert.equal(shown?.title, 'Parley');
     assert.equal(shown?.body, 'New messages');
     assertNoPageErrors(dana);

@@ -90,15 +90,29 @@ export class ConversationList {
     // says nothing new unless it carries a read position beyond the local one.
     // Its settings (mute, pin, draft) are still the latest the server sent: they
     // change by themselves, without moving lastSeq.
-    if (server.lastSeq < entry.serverLastSeq && server.readSeq <= local.readSeq) return this.replace(entry, withSettingsOf(local, server));
+    // The same holds for one at the newest lastSeq heard of whose read
+    // position is behind the local one: a read (this device's, or its
+    // answer) came after the server counted it, so its unread counts
+    // messages read since.
+    const staleRead = server.readSeq < local.readSeq;
+    if ((server.lastSeq < entry.serverLastSeq && server.readSeq <= local.readSeq) || (server.lastSeq === entry.serverLastSeq && staleRead)) {
+      return this.replace(entry, withSettingsOf(local, server));
+    }
     // Unread replies grow only with a new reply, which is a new seq. One
     // more at a lastSeq already heard of is a summary read before a thread
     // read it crossed (the read's answer came first): the lower count stands.
     const threadUnread = server.lastSeq <= entry.serverLastSeq ? Math.min(server.threadUnread ?? 0, local.threadUnread ?? 0) : (server.threadUnread ?? 0);
     entry.serverLastSeq = Math.max(entry.serverLastSeq, server.lastSeq);
     const readSeq = Math.max(local.readSeq, server.readSeq);
-    // The server's unread is stale when a later local read covers its whole range.
-    const serverUnread = readSeq > server.readSeq && readSeq >= server.lastSeq ? 0 : server.unread;
+    // The server's unread is stale when a later local read covers its whole
+    // range, and too high when it covers part of it: then it is at most the
+    // local count plus the messages this summary is the first to tell of.
+    const serverUnread =
+      readSeq > server.readSeq && readSeq >= server.lastSeq
+        ? 0
+        : staleRead
+          ? Math.min(server.unread, local.unread + Math.max(0, server.lastSeq - local.lastSeq))
+          : server.unread;
 
     let next: ConversationSummary;
     if (server.lastSeq >= local.lastSeq) {
@@ -116,6 +130,9 @@ export class ConversationList {
       setOptional(next, 'mentions', positive((serverUnread === 0 ? 0 : (server.mentions ?? 0)) + entry.mentionedSinceServer.length));
     }
     setOptional(next, 'threadUnread', positive(threadUnread));
+    // Whatever crossed what: no more unread than messages after the read position.
+    next.unread = Math.min(next.unread, Math.max(0, next.lastSeq - next.readSeq));
+    if (next.unread === 0) delete next.mentions;
     return this.replace(entry, next);
   }
 

@@ -276,3 +276,34 @@ describe('ConversationList: unread thread replies', () => {
     assert.equal(list.totalUnread, 0);
   });
 });
+
+describe('ConversationList: a summary that crossed a read', () => {
+  it('one counted before the read, arriving after its answer, does not bring the read messages back', () => {
+    const list = new ConversationList();
+    list.applyServerSummary(summary({ id: 'c', lastSeq: 25, readSeq: 18, unread: 7 }));
+    list.markReadLocally('c', 23);
+    list.applyReadResult('c', 23, 2);
+    assert.equal(list.get('c')?.unread, 2);
+    // Built by the server before the read committed, delivered after its answer.
+    list.applyServerSummary(summary({ id: 'c', lastSeq: 25, readSeq: 18, unread: 7 }));
+    assert.deepEqual([list.get('c')?.readSeq, list.get('c')?.unread], [23, 2]);
+    assert.equal(list.totalUnread, 2);
+  });
+
+  it('one that also tells of new messages counts them on top of the local count, never more than it says', () => {
+    const list = new ConversationList();
+    list.applyServerSummary(summary({ id: 'c', lastSeq: 25, readSeq: 18, unread: 7 }));
+    list.applyReadResult('c', 23, 2);
+    list.applyServerSummary(summary({ id: 'c', lastSeq: 27, readSeq: 18, unread: 9 }));
+    assert.deepEqual([list.get('c')?.lastSeq, list.get('c')?.readSeq, list.get('c')?.unread], [27, 23, 4]);
+  });
+
+  it('never more unread than messages after the read position', () => {
+    const list = new ConversationList();
+    list.applyServerSummary(summary({ id: 'c', lastSeq: 10, readSeq: 8, unread: 2 }));
+    list.markReadLocally('c', 9);
+    list.applyServerSummary(summary({ id: 'c', lastSeq: 12, readSeq: 2, unread: 10 }));
+    const seen = list.get('c');
+    assert.ok(seen !== undefined && seen.unread <= seen.lastSeq - seen.readSeq, `unread ${seen?.unread} after read ${seen?.readSeq} of ${seen?.lastSeq}`);
+  });
+});
