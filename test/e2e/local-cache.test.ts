@@ -301,6 +301,66 @@ describe('local cache: restart', () => {
     const afterDiscard = restarted.messages.slice(restarted.messages.findIndex((message) => message.conversationId === 'new'));
     assert.deepEqual(afterDiscard.map((message) => message.id), fresh.messages.map((message) => message.id));
   });
+
+  test('a replaced database that has written more than the cached one and holds none of its conversations: told by the welcome\'s database id', async (t) => {
+    const original = await serverWith(t, ['alice', 'bob']);
+    const store = new FileCache(await cacheDirectory(t));
+    await original.api.createGroup({ id: 'old', name: 'old', ownerId: 'bob', memberIds: ['alice'] });
+    for (let index = 1; index <= 3; index += 1) await post(original, 'old', 'bob', `old ${index}`);
+    const first = device(t, original, 'alice', store);
+    await first.client.connect();
+    await caughtUp(first);
+    const cachedVersion = first.wire.syncs.at(-1)?.version ?? 0;
+    await first.client.close();
+    const port = Number(new URL(original.server.wsUrl).port);
+    await original.close();
+
+    // Past the cached version, and nothing of the cached conversation: no sync answer could refute the cache.
+    const replaced = await serverWith(t, ['alice', 'bob'], port);
+    await replaced.api.createGroup({ id: 'new', name: 'new', ownerId: 'bob', memberIds: ['alice'] });
+    for (let index = 1; index <= 12; index += 1) await post(replaced, 'new', 'bob', `new ${index}`);
+
+    const restarted = device(t, replaced, 'alice', store);
+    await restarted.client.connect();
+    await caughtUp(restarted);
+    assert.ok((restarted.wire.syncs.at(-1)?.version ?? 0) > cachedVersion, 'the new database is ahead of the cached version');
+    assert.deepEqual(
+      restarted.cacheEvents.map((event) => (event.type === 'discarded' ? `discarded: ${event.reason}` : event.type)),
+      ['restored', 'discarded: server reset'],
+    );
+    assert.equal(restarted.wire.syncs[0]?.conversations.length, 1, 'the first sync is a full one: the new database\'s one conversation');
+    const fresh = device(t, replaced, 'alice');
+    await fresh.client.connect();
+    await caughtUp(fresh);
+    assert.deepEqual(listOf(restarted.client), listOf(fresh.client));
+    assert.deepEqual(of(restarted, 'new').map((message) => message.id), of(fresh, 'new').map((message) => message.id));
+  });
+
+  test('a client that stays up while the server comes back with another database forgets what it held, even without a cache', async (t) => {
+    const original = await serverWith(t, ['alice', 'bob']);
+    await original.api.createGroup({ id: 'old', name: 'old', ownerId: 'bob', memberIds: ['alice'] });
+    await post(original, 'old', 'bob', 'old 1');
+    // The client's token comes from whichever server is up (each has its own secret).
+    let current = original;
+    const alice = device(t, { ...original, api: { ...original.api, token: (userId: string) => current.api.token(userId) } }, 'alice');
+    await alice.client.connect();
+    await caughtUp(alice);
+    assert.deepEqual(alice.client.conversations().map((summary) => summary.id), ['old']);
+    const port = Number(new URL(original.server.wsUrl).port);
+    await original.close();
+
+    const replaced = await serverWith(t, ['alice', 'bob'], port);
+    await replaced.api.createGroup({ id: 'new', name: 'new', ownerId: 'bob', memberIds: ['alice'] });
+    for (let index = 1; index <= 5; index += 1) await post(replaced, 'new', 'bob', `new ${index}`);
+    current = replaced;
+    await eventually(() => alice.cacheEvents.some((event) => event.type === 'discarded'), 10_000, 'the reconnect discards the old database\'s state');
+    assert.deepEqual(alice.cacheEvents, [{ type: 'discarded', reason: 'server reset' }]);
+    const fresh = device(t, replaced, 'alice');
+    await fresh.client.connect();
+    await caughtUp(fresh);
+    await eventually(() => alice.client.state === 'open' && alice.client.conversation('new')?.lastSeq === fresh.client.conversation('new')?.lastSeq, 5000, 'synced with the new database');
+    assert.deepEqual(listOf(alice.client), listOf(fresh.client));
+  });
 });
 
 describe('local cache: ownership and failures', () => {

@@ -138,7 +138,7 @@ for (const transport of ['ws', 'tcp'] as const) {
         [{ $case: 'createGroup', value: { id: 'bad id!', name: 'x', memberIds: [] } }, 'INVALID_ARGUMENT'],
         [{ $case: 'createGroup', value: { id: '', name: '', memberIds: [] } }, 'INVALID_ARGUMENT'],
         [{ $case: 'hello', value: { protocolVersion: 1, token: 'again', client: '' } }, 'BAD_FRAME'],
-        [{ $case: 'welcome', value: { protocolVersion: 1, userId: 'x', sessionId: '', heartbeatIntervalMs: 0, serverVersion: '' } }, 'BAD_FRAME'],
+        [{ $case: 'welcome', value: { protocolVersion: 1, userId: 'x', sessionId: '', heartbeatIntervalMs: 0, serverVersion: '', databaseId: '' } }, 'BAD_FRAME'],
       ];
       for (const [body, name] of cases) {
         const error = errorOf(await alice.request(body));

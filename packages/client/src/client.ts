@@ -227,6 +227,12 @@ export class ParleyClient {
   private readonly awayState = new AwayState();
   /** The local cache, when the `cache` option names one. */
   private readonly cacheKeeper: CacheKeeper | undefined;
+  /**
+   * The server database everything held came from (Welcome.database_id):
+   * from the cache, then from each welcome. A welcome from another database
+   * means none of it holds.
+   */
+  private databaseId: string | undefined;
   /** The sync version restored from the cache, until the first sync confirms or refutes it. */
   private restoredVersion: number | undefined;
   /** The synced seqs restored from the cache, for the same check. */
@@ -294,6 +300,7 @@ export class ParleyClient {
             owner: { serverUrl: options.url, userId: options.cache.userId },
             clock: this.clock,
             live: () => ({
+              databaseId: this.databaseId,
               version: this.syncVersion,
               summaries: this.list.list(),
               syncedOf: (conversationId) => this.engine.syncedSeq(conversationId),
@@ -1050,6 +1057,7 @@ export class ParleyClient {
    */
   private restore(state: CachedState): void {
     const runs = (this.cacheKeeper as CacheKeeper).runs;
+    this.databaseId = state.databaseId;
     this.syncVersion = state.version;
     this.restoredVersion = state.version;
     for (const { summary, synced, run } of state.conversations) {
@@ -1073,9 +1081,10 @@ export class ParleyClient {
 
   /**
    * True when the first sync after a restore shows that the server's data is
-   * not what the cache was written from (a database restored from a backup
-   * or replaced): its version went back, or a conversation ends before what
-   * the cache holds of it.
+   * not what the cache was written from, where the welcome could not tell (a
+   * database restored from a backup keeps its id; an older server sends
+   * none): its version went back, or a conversation ends before what the
+   * cache holds of it.
    */
   private refutesRestored(result: SyncResult): boolean {
     const restoredVersion = this.restoredVersion;
@@ -1087,8 +1096,13 @@ export class ParleyClient {
     return refuted;
   }
 
-  /** Forgets everything the cache restored; the application hears it ('cache' event) and the next sync starts from scratch. */
-  private discardRestored(reason: 'server reset' | 'another user'): void {
+  /**
+   * Forgets every conversation and message held, restored from the cache or
+   * synced on earlier connections; the application hears it ('cache' event)
+   * and the next sync starts from scratch. Unsent messages stay queued.
+   */
+  private discardHeld(reason: 'server reset' | 'another user'): void {
+    this.databaseId = undefined;
     this.restoredVersion = undefined;
     this.restoredSynced.clear();
     this.list.clear();
@@ -1137,8 +1151,17 @@ export class ParleyClient {
     if (this.cacheKeeper !== undefined && this.cacheKeeper.owner.userId !== welcome.userId) {
       // The cache was named for another user: none of it may stay, and this user's state is not written under that user's key.
       this.cacheKeeper.stop();
-      if (this.restoredVersion !== undefined) this.discardRestored('another user');
+      if (this.restoredVersion !== undefined) this.discardHeld('another user');
     }
+    const databaseId = welcome.databaseId === '' ? undefined : welcome.databaseId;
+    if (databaseId !== undefined && this.databaseId !== undefined && databaseId !== this.databaseId) {
+      // The server's database was replaced or reset since this state was
+      // synced (before a restart of this app, or of the server while this
+      // client stayed up): a sync from the old version would mix two databases.
+      this.discardHeld('server reset');
+      this.cacheKeeper?.discard();
+    }
+    if (databaseId !== undefined) this.databaseId = databaseId;
     this.limits = welcome.limits;
     this.signalBudget = new SignalBudget(welcome.limits?.signalsPerSecond || DEFAULT_SIGNALS_PER_SECOND, this.clock.now());
     this.applySettings({
@@ -1382,7 +1405,7 @@ export class ParleyClient {
         this.syncRecentLimit = SYNC_RECENT_LIMIT;
         if (this.refutesRestored(result)) {
           // The cached state does not hold: forget it and sync everything, as a fresh client would.
-          this.discardRestored('server reset');
+          this.discardHeld('server reset');
           this.cacheKeeper?.discard();
           this.requestSync();
           return;

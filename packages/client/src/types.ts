@@ -503,10 +503,12 @@ export interface ClientEvents {
  * What the local cache did. 'restored': the kept conversations and
  * messages were just emitted, before the connection is up (the server
  * confirms them with the first sync: state 'open'). 'discarded': what was
- * restored does not hold (the server's data was reset, or the token is for
- * another user); forget every conversation and message the client emitted,
- * the first sync sends everything again. 'failed': reading or writing the
- * cache failed; messaging goes on without it.
+ * restored or synced does not hold (the server's database was replaced or
+ * reset, or the token is for another user); forget every conversation and
+ * message the client emitted, the first sync sends everything again. A
+ * client without a cache hears 'discarded' too, when it reconnects to a
+ * server whose database was replaced meanwhile. 'failed': reading or
+ * writing the cache failed; messaging goes on without it.
  */
 export type CacheEvent =
   | { type: 'restored'; conversations: number; messages: number }

@@ -70,6 +70,7 @@ describe('cached state', () => {
   it('reads back what was written, bytes included', () => {
     const withBytes = message('g', 2, { data: new Uint8Array([0, 1, 254, 255]) });
     const state: CachedState = {
+      databaseId: '00a1b2c3d4e5f6',
       version: 42,
       conversations: [{ summary: summary('g', 2, { lastMessage: withBytes }), synced: 2, run: { from: 1, synced: 2, messages: [message('g', 1), withBytes] } }],
       unconfirmedReads: [{ conversationId: 'g', seq: 2 }],
@@ -86,6 +87,12 @@ describe('cached state', () => {
     assert.deepEqual(decodeState(owner, text.replace('"schema":1', '"schema":0')), { refused: 'another schema' });
     assert.deepEqual(decodeState(owner, text.slice(0, 20)), { refused: 'unreadable' });
     assert.deepEqual(decodeState(owner, 'null'), { refused: 'unreadable' });
+    assert.deepEqual(decodeState(owner, text.replace('"version"', '"databaseId":7,"version"')), { refused: 'malformed' });
+  });
+
+  it('takes a state written before the database id was kept, without one', () => {
+    const decoded = decodeState(owner, encodeState(owner, { version: 3, conversations: [], unconfirmedReads: [] }));
+    assert.deepEqual(decoded, { state: { version: 3, conversations: [], unconfirmedReads: [] } });
   });
 
   it('refuses a run that is not what it claims (out of order, beyond synced, of another conversation)', () => {
@@ -145,8 +152,9 @@ describe('recent runs', () => {
       ['a', 2],
       ['b', 6],
     ]);
-    const state = snapshotOf({ version: 9, summaries: [summary('a', 2), summary('b', 6)], syncedOf: (id) => synced.get(id), runs, unconfirmedReads: new Map() });
+    const state = snapshotOf({ databaseId: 'db1', version: 9, summaries: [summary('a', 2), summary('b', 6)], syncedOf: (id) => synced.get(id), runs, unconfirmedReads: new Map() });
     assert.equal(state.version, 9);
+    assert.equal(state.databaseId, 'db1');
     assert.deepEqual(
       state.conversations.map((conversation) => [conversation.summary.id, conversation.synced, conversation.run?.messages.length]),
       [

@@ -231,7 +231,9 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
   messaging.onReadMoved((conversationId, userId, fromSeq) => receipts.readMoved(conversationId, userId, fromSeq));
   const devAccounts = new DevAccountService(timedStore, clock);
   const directory = new UserDirectory(timedStore, config.userDirectory);
+  let databaseId: string;
   try {
+    databaseId = await store.databaseId();
     // Data folders from before development accounts moved into the main store.
     const legacy = readLegacyDevAuth(dataDir);
     if (legacy !== undefined) {
@@ -283,6 +285,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ParleySe
       mediaLimits: config.mediaLimits,
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       serverVersion: SERVER_VERSION,
+      databaseId,
       log,
       clock,
       sendAckTiming: timings.sendAck,

@@ -43,6 +43,8 @@ export interface CachedConversation {
 }
 
 export interface CachedState {
+  /** The server database the state came from (Welcome.database_id); absent in states written before servers told it. */
+  databaseId?: string;
   /** The sync version the state is complete for; 0: sync everything. */
   version: number;
   conversations: CachedConversation[];
@@ -78,12 +80,13 @@ export function decodeState(owner: CacheOwner, text: string): { state: CachedSta
   if (!isRecord(parsed)) return { refused: 'unreadable' };
   if (parsed.schema !== CACHE_SCHEMA) return { refused: 'another schema' };
   if (parsed.serverUrl !== owner.serverUrl || parsed.userId !== owner.userId) return { refused: 'another owner' };
-  const { version, conversations, unconfirmedReads } = parsed;
+  const { databaseId, version, conversations, unconfirmedReads } = parsed;
   if (!isCount(version) || !Array.isArray(conversations) || !Array.isArray(unconfirmedReads)) return { refused: 'malformed' };
+  if (databaseId !== undefined && typeof databaseId !== 'string') return { refused: 'malformed' };
   if (!conversations.every(isCachedConversation) || !unconfirmedReads.every(isReadPosition)) return { refused: 'malformed' };
   const ids = new Set(conversations.map((conversation) => conversation.summary.id));
   if (ids.size !== conversations.length) return { refused: 'malformed' };
-  return { state: { version, conversations, unconfirmedReads } };
+  return { state: databaseId === undefined ? { version, conversations, unconfirmedReads } : { databaseId, version, conversations, unconfirmedReads } };
 }
 
 /**
@@ -235,6 +238,7 @@ function fromBase64(text: string): Uint8Array {
 
 /** What the client holds now, for snapshotOf. */
 export interface LiveState {
+  databaseId: string | undefined;
   version: number;
   /** The conversation list in its display order (the first ones keep their messages). */
   summaries: readonly ConversationSummary[];
@@ -253,9 +257,11 @@ export function snapshotOf(live: LiveState): CachedState {
     const run = conversations.length < MAX_CACHED_RUNS ? live.runs.get(summary.id) : undefined;
     conversations.push(run === undefined || run.synced !== synced ? { summary, synced } : { summary, synced, run });
   }
-  return {
+  const state: CachedState = {
     version: complete ? live.version : 0,
     conversations,
     unconfirmedReads: [...live.unconfirmedReads].map(([conversationId, seq]) => ({ conversationId, seq })),
   };
+  if (live.databaseId !== undefined) state.databaseId = live.databaseId;
+  return state;
 }

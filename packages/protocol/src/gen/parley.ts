@@ -379,7 +379,16 @@ export interface Welcome {
   limits?: Limits | undefined;
   serverVersion: string;
   /** The user's own account settings, as stored. */
-  settings?: UserSettings | undefined;
+  settings?:
+    | UserSettings
+    | undefined;
+  /**
+   * The identity of the server's database, made once when it was created and
+   * the same on every node of a cluster. A client that keeps data between
+   * runs (a local cache) and held it under another database_id throws it away:
+   * the database was replaced or reset, and nothing it held still holds.
+   */
+  databaseId: string;
 }
 
 export interface Limits {
@@ -2303,6 +2312,7 @@ function createBaseWelcome(): Welcome {
     limits: undefined,
     serverVersion: "",
     settings: undefined,
+    databaseId: "",
   };
 }
 
@@ -2328,6 +2338,9 @@ export const Welcome: MessageFns<Welcome> = {
     }
     if (message.settings !== undefined) {
       UserSettings.encode(message.settings, writer.uint32(58).fork()).join();
+    }
+    if (message.databaseId !== "") {
+      writer.uint32(66).string(message.databaseId);
     }
     return writer;
   },
@@ -2399,6 +2412,14 @@ export const Welcome: MessageFns<Welcome> = {
             }
 
             message.settings = UserSettings.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.databaseId = reader.string();
             continue;
           }
         }

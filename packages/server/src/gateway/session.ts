@@ -120,6 +120,8 @@ export interface GatewayContext {
   mediaLimits: MediaLimits;
   heartbeatIntervalMs: number;
   serverVersion: string;
+  /** Store.databaseId, told in the welcome. */
+  databaseId: string;
   /** Each connection logs through a child of it with its id (`conn`), transport and remote address. */
   log: Logger;
   /** The server's time: deadlines, rate limits. */
@@ -443,6 +445,7 @@ export class Session {
         sessionId: this.id,
         heartbeatIntervalMs: this.context.heartbeatIntervalMs,
         serverVersion: this.context.serverVersion,
+        databaseId: this.context.databaseId,
         settings,
         limits: {
           maxFrameBytes: limits.maxFrameBytes,

@@ -24,7 +24,7 @@
  *   commit's sync version; versions grow with commit order, survive restarts
  *   and are shared by every node using the same database.
  */
-import type { MediaKind, MessageContent } from '@parley/protocol';
+import { type MediaKind, type MessageContent, ParleyError } from '@parley/protocol';
 import type { MemberRole } from '../services/rules.js';
 
 export interface UserRow {
@@ -568,5 +568,21 @@ export interface Store extends StoreReader {
    * they were indexed (NewMessage.searchWords).
    */
   searchMessages(search: MessageSearch): Promise<StoredMessage[]>;
+  /**
+   * The database's identity: made when its schema was created, never
+   * changed after, the same for every node that opens it, and different for
+   * every other database. Clients compare it to tell a replaced database
+   * from the one they synced with (Welcome.database_id).
+   */
+  databaseId(): Promise<string>;
   close(): Promise<void>;
+}
+
+/**
+ * Store.databaseId's text for the number both adapters keep in `meta`
+ * (made by their migrations): 14 hex digits.
+ */
+export function databaseIdText(value: number | undefined): string {
+  if (value === undefined) throw new ParleyError('INTERNAL', 'the database has no identity (meta.database_id)');
+  return value.toString(16).padStart(14, '0');
 }

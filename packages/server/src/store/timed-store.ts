@@ -111,6 +111,10 @@ export class TimedStore implements Store {
     }
   }
 
+  databaseId(): Promise<string> {
+    return this.inner.databaseId();
+  }
+
   close(): Promise<void> {
     return this.inner.close();
   }

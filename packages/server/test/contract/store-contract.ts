@@ -316,6 +316,20 @@ export function storeContract(name: string, createDatabase: () => Promise<StoreD
       assert.ok((await store.syncVersion()) > versionBefore);
     });
 
+    test('the database identity: the same for every opener and after a reopen, another for another database', async (t) => {
+      const { store, database, reopen } = await setup(t, ['a']);
+      const id = await store.databaseId();
+      assert.match(id, /^[0-9a-f]{14}$/);
+      const second = await database.open();
+      const seenBySecond = await second.databaseId();
+      await second.close();
+      assert.equal(seenBySecond, id);
+      const { store: reopened } = await reopen();
+      assert.equal(await reopened.databaseId(), id);
+      const other = await setup(t);
+      assert.notEqual(await other.store.databaseId(), id);
+    });
+
     test('a write resolves only once committed: another connection to the database sees it', async (t) => {
       const { messaging, conversations, database } = await setup(t, ['a', 'b']);
       const ab = await conversations.openDirect('a', 'b', '');

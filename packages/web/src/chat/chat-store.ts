@@ -60,7 +60,7 @@ import {
   type Presence,
 } from '@parley/client';
 import { formatDuration } from '../format.js';
-import { DraftKeeper } from './draft-keeper.js';
+import { DEFAULT_MAX_DRAFT_CHARS, DraftKeeper } from './draft-keeper.js';
 import { PresenceWatch } from './presence-watch.js';
 import { type ConversationLabel, MemoryOutboxStore, type MessageExtras, type OutboxRecord, type OutboxStore } from './outbox-store.js';
 import { measureVideo } from './video-facts.js';
@@ -297,6 +297,7 @@ export class ChatStore {
     this.drafts = new DraftKeeper({
       draftOf: (conversationId) => this.client.conversation(conversationId)?.draft ?? '',
       save: (conversationId, text) => this.client.saveDraft(conversationId, text),
+      maxChars: () => this.client.serverLimits?.maxDraftChars || DEFAULT_MAX_DRAFT_CHARS,
     });
     const names = new Map([[options.self.userId, options.self.name]]);
     this.current = {

@@ -10,8 +10,8 @@
  * at a time, so the text typed last is the one that stays.
  */
 
-/** The server's default maxDraftChars: a longer text is kept whole here and saved cut to this. */
-export const MAX_DRAFT_CHARS = 4000;
+/** The server's default maxDraftChars, until its welcome says what it keeps. */
+export const DEFAULT_MAX_DRAFT_CHARS = 4000;
 /** How long typing pauses before the draft is saved. */
 export const DRAFT_SAVE_DELAY_MS = 1000;
 
@@ -20,6 +20,8 @@ export interface DraftServer {
   /** The conversation's draft as last heard from the server; '' when none. */
   draftOf(conversationId: string): string;
   save(conversationId: string, text: string): Promise<unknown>;
+  /** The longest draft the server keeps (welcome.limits.max_draft_chars): a longer text is kept whole here and saved cut to it. */
+  maxChars(): number;
 }
 
 interface Unsaved {
@@ -103,7 +105,7 @@ export class DraftKeeper {
       entry.again = true;
       return;
     }
-    const text = keepable(entry.text);
+    const text = keepable(entry.text, this.server.maxChars());
     if (text === this.server.draftOf(conversationId)) {
       // Text longer than the server keeps stays here, for this page to show whole.
       if (text === entry.text) this.unsaved.delete(conversationId);
@@ -131,10 +133,10 @@ export class DraftKeeper {
   }
 }
 
-/** The text as the server keeps it: cut to MAX_DRAFT_CHARS, never through a surrogate pair. */
-function keepable(text: string): string {
-  if (text.length <= MAX_DRAFT_CHARS) return text;
-  const last = text.charCodeAt(MAX_DRAFT_CHARS - 1);
+/** The text as the server keeps it: cut to `max` characters, never through a surrogate pair. */
+export function keepable(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const last = text.charCodeAt(max - 1);
   const highSurrogate = last >= 0xd800 && last <= 0xdbff;
-  return text.slice(0, highSurrogate ? MAX_DRAFT_CHARS - 1 : MAX_DRAFT_CHARS);
+  return text.slice(0, highSurrogate ? max - 1 : max);
 }

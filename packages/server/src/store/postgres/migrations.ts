@@ -345,6 +345,14 @@ CREATE INDEX thread_followers ON thread_follows (conv, root);
 ALTER TABLE users ADD COLUMN hide_muted_from_badge boolean NOT NULL DEFAULT false;
 `,
   },
+  {
+    version: 12,
+    // As SQLite migration 16.
+    description: 'meta: the database identity',
+    sql: `
+INSERT INTO meta (key, value) VALUES ('database_id', floor(random() * 9007199254740992)::bigint) ON CONFLICT (key) DO NOTHING;
+`,
+  },
 ];
 
 /** Creates the schema if needed and brings it to the latest step; returns the versions applied. */

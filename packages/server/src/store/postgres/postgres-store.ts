@@ -70,6 +70,7 @@ import type {
   WebPushSubscriptionRow,
   WriteOptions,
 } from '../store.js';
+import { databaseIdText } from '../store.js';
 import { migrate, quoteIdentifier } from './migrations.js';
 
 export interface PostgresStoreOptions {
@@ -229,6 +230,7 @@ const MESSAGE_FILTER = `conversation_id = $1 AND seq >= $2 AND seq <= $3
  */
 const SQL = {
   syncVersion: "SELECT value FROM meta WHERE key = 'version'",
+  databaseId: "SELECT value FROM meta WHERE key = 'database_id'",
   userById: `SELECT ${USER_COLUMNS} FROM users WHERE id = $1`,
   usersByIds: `SELECT ${USER_COLUMNS} FROM users WHERE id = ANY($1::text[])`,
   // ILIKE with the backslash escaping the query's own % and _.
@@ -580,6 +582,10 @@ export class PostgresStore implements Store {
     const messages = await this.read((r) => r.messageFeed(after, limit));
     if (messages.length > 0) await this.flusher.durable();
     return messages;
+  }
+
+  databaseId(): Promise<string> {
+    return this.read(async () => databaseIdText((await run<{ value: number }>(this.pool, 'databaseId', [])).rows[0]?.value));
   }
 
   // ---- feed cursors ----

@@ -375,6 +375,16 @@ CREATE INDEX thread_followers ON thread_follows (conv, root);
 ALTER TABLE users ADD COLUMN hide_muted_from_badge INTEGER NOT NULL DEFAULT 0;
 `,
   },
+  {
+    version: 16,
+    // Store.databaseId: made once, here, so a database upgraded in place keeps
+    // its clients' caches and a new or replaced one gets an id of its own.
+    // Below 2^53, so it reads back as an exact number.
+    description: 'meta: the database identity',
+    sql: `
+INSERT OR IGNORE INTO meta (key, value) VALUES ('database_id', abs(random() % 9007199254740992));
+`,
+  },
 ];
 
 /** Brings the database to the latest schema; returns the versions applied. */

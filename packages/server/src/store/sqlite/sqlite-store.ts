@@ -52,6 +52,7 @@ import type {
   WebPushSubscriptionRow,
   WriteOptions,
 } from '../store.js';
+import { databaseIdText } from '../store.js';
 import type { MemberRole } from '../../services/rules.js';
 import { migrate } from './migrations.js';
 import { CheckpointWorker } from './checkpoint-worker.js';
@@ -1149,6 +1150,10 @@ export class SqliteStore implements Store {
   // like a batch. One connection runs one statement at a time, so two
   // claims at once are taken one after the other: the second sees the
   // first's holder and lease.
+
+  async databaseId(): Promise<string> {
+    return databaseIdText(this.statements.metaGet.get('database_id')?.value);
+  }
 
   async claimFeedCursor(name: string, holder: string, now: number, leaseMs: number, start: FeedPosition): Promise<FeedCursor | undefined> {
     const row = await this.outsideBatch(() =>
