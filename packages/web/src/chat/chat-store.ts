@@ -1284,7 +1284,7 @@ function withRoot(thread: OpenThread, root: Message | undefined): OpenThread {
 
 /** A waiting message as a bubble shows it: the user's own, without a seq (0) until stored. */
 export function pendingAsMessage(pending: PendingMessage, selfId: string): Message {
-  return {
+  const message: Message = {
     id: pending.clientMsgId,
     conversationId: pending.conversationId,
     seq: 0,
@@ -1294,6 +1294,13 @@ export function pendingAsMessage(pending: PendingMessage, selfId: string): Messa
     text: pending.text,
     createdAt: pending.createdAt,
   };
+  // Shown while it is sent as it will be stored: mentions marked, the quote above it.
+  const { mentions, mentionAll, replyTo, threadRoot } = pending.extras ?? {};
+  if (mentions !== undefined && mentions.length > 0) message.mentions = mentions;
+  if (mentionAll === true) message.mentionAll = true;
+  if (replyTo !== undefined) message.replyTo = replyTo;
+  if (threadRoot !== undefined) message.threadRoot = threadRoot;
+  return message;
 }
 
 /** Whether a waiting message is a reply in a thread: it shows in its thread, not in the timeline. */
