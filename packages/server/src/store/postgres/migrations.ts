@@ -353,6 +353,14 @@ ALTER TABLE users ADD COLUMN hide_muted_from_badge boolean NOT NULL DEFAULT fals
 INSERT INTO meta (key, value) VALUES ('database_id', floor(random() * 9007199254740992)::bigint) ON CONFLICT (key) DO NOTHING;
 `,
   },
+  {
+    version: 13,
+    // As SQLite migration 17.
+    description: 'messages: the main timeline index',
+    sql: `
+CREATE INDEX messages_main ON messages (conversation_id, seq) WHERE thread_root IS NULL;
+`,
+  },
 ];
 
 /** Creates the schema if needed and brings it to the latest step; returns the versions applied. */

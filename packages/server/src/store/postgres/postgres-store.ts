@@ -325,8 +325,13 @@ const SQL = {
   messageSeqTaken: 'SELECT 1 FROM messages WHERE conversation_id = $1 AND seq = $2',
   messagesAscending: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE ${MESSAGE_FILTER} ORDER BY seq LIMIT $12`,
   messagesDescending: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE ${MESSAGE_FILTER} ORDER BY seq DESC LIMIT $12`,
+  // mainOnly: the literal condition lets the planner walk the main timeline's
+  // partial index (messages_main), so thread replies are never stepped over.
+  mainAscending: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE thread_root IS NULL AND ${MESSAGE_FILTER} ORDER BY seq LIMIT $12`,
+  mainDescending: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE thread_root IS NULL AND ${MESSAGE_FILTER} ORDER BY seq DESC LIMIT $12`,
   messagesRecent: `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq DESC LIMIT $4`,
   messageCount: `SELECT count(*)::bigint AS n FROM messages WHERE ${MESSAGE_FILTER}`,
+  mainCount: `SELECT count(*)::bigint AS n FROM messages WHERE thread_root IS NULL AND ${MESSAGE_FILTER}`,
   followedReplyCount: `SELECT count(*)::bigint AS n FROM thread_follows f JOIN messages ON messages.conversation_id = f.conv AND messages.thread_root = f.root AND messages.seq > f.read_seq
     WHERE f.conv = $1 AND f.follower = $12 AND ${MESSAGE_FILTER}`,
   threadFollows: 'SELECT root, read_seq FROM thread_follows WHERE conv = $1 AND follower = $2',
@@ -805,7 +810,8 @@ class PostgresReader implements StoreReader {
 
   async listMessages(query: MessageQuery): Promise<StoredMessage[]> {
     if (query.limit <= 0) return [];
-    const statement = query.order === 'desc' ? 'messagesDescending' : 'messagesAscending';
+    const descending = query.order === 'desc';
+    const statement = query.mainOnly === true ? (descending ? 'mainDescending' : 'mainAscending') : descending ? 'messagesDescending' : 'messagesAscending';
     return (await this.query<MessageDbRow>(statement, [...filterValues(query), query.limit])).rows.map(toMessage);
   }
 
@@ -822,7 +828,7 @@ class PostgresReader implements StoreReader {
   }
 
   async countMessages(filter: MessageFilter): Promise<number> {
-    return (await this.query<{ n: number }>('messageCount', filterValues(filter))).rows[0]?.n ?? 0;
+    return (await this.query<{ n: number }>(filter.mainOnly === true ? 'mainCount' : 'messageCount', filterValues(filter))).rows[0]?.n ?? 0;
   }
 
   async countFollowedReplies(filter: MessageFilter, followerId: string): Promise<number> {

@@ -385,6 +385,16 @@ ALTER TABLE users ADD COLUMN hide_muted_from_badge INTEGER NOT NULL DEFAULT 0;
 INSERT OR IGNORE INTO meta (key, value) VALUES ('database_id', abs(random() % 9007199254740992));
 `,
   },
+  {
+    version: 17,
+    // The main timeline without thread replies (MessageFilter.mainOnly): a
+    // summary's last message and the timeline's pages reach the newest main
+    // message at once, however many replies a busy thread added after it.
+    description: 'messages: the main timeline index',
+    sql: `
+CREATE INDEX messages_main ON messages (cid, seq) WHERE thread_root IS NULL;
+`,
+  },
 ];
 
 /** Brings the database to the latest schema; returns the versions applied. */

@@ -379,12 +379,22 @@ export class SqliteStore implements Store {
       messagesDescending: db.prepare<MessageParameters & { limit: number }, MessageDbRow>(
         `SELECT * FROM messages WHERE ${MESSAGE_FILTER} ORDER BY seq DESC LIMIT @limit`,
       ),
+      // mainOnly: the same filter, walked on the main timeline's own index
+      // (a parameter cannot select a partial index), so thread replies are
+      // never stepped over.
+      mainAscending: db.prepare<MessageParameters & { limit: number }, MessageDbRow>(
+        `SELECT * FROM messages INDEXED BY messages_main WHERE thread_root IS NULL AND ${MESSAGE_FILTER} ORDER BY seq LIMIT @limit`,
+      ),
+      mainDescending: db.prepare<MessageParameters & { limit: number }, MessageDbRow>(
+        `SELECT * FROM messages INDEXED BY messages_main WHERE thread_root IS NULL AND ${MESSAGE_FILTER} ORDER BY seq DESC LIMIT @limit`,
+      ),
       // The newest rows of the range; readRecentMessages cuts at the version,
       // so the scan is bounded by the limit even when few (or none) are new.
       messagesRecent: db.prepare<[number, number, number, number], MessageDbRow & { version: number | null }>(
         'SELECT * FROM messages WHERE cid = ? AND seq > ? AND seq <= ? ORDER BY seq DESC LIMIT ?',
       ),
       messageCount: db.prepare<MessageParameters, { n: number }>(`SELECT count(*) AS n FROM messages WHERE ${MESSAGE_FILTER}`),
+      mainCount: db.prepare<MessageParameters, { n: number }>(`SELECT count(*) AS n FROM messages INDEXED BY messages_main WHERE thread_root IS NULL AND ${MESSAGE_FILTER}`),
       messageRecall: db.prepare('UPDATE messages SET text = NULL, data = NULL, content = NULL, recalled_at = ? WHERE cid = ? AND seq = ? AND recalled_at IS NULL'),
       messageEdit: db.prepare('UPDATE messages SET text = ?, edited_at = ? WHERE cid = ? AND seq = ? AND recalled_at IS NULL'),
       // The text being replaced, stamped with when it was written.
@@ -406,8 +416,12 @@ export class SqliteStore implements Store {
       threadFollowers: db.prepare<[number, number, number], { follower: number }>('SELECT follower FROM thread_follows WHERE conv = ? AND root = ? ORDER BY read_seq DESC, follower LIMIT ?'),
       threadFollows: db.prepare<[number, number], { root: number; read_seq: number }>('SELECT root, read_seq FROM thread_follows WHERE conv = ? AND follower = ?'),
       followedReplyCount: db.prepare<MessageParameters & { follower: number }, { n: number }>(
-        `SELECT count(*) AS n FROM thread_follows f JOIN messages ON messages.cid = f.conv AND messages.thread_root = f.root AND messages.seq > f.read_seq
-         WHERE f.conv = @cid AND f.follower = @follower AND ${MESSAGE_FILTER}`,
+        // The follows first (CROSS JOIN fixes the order), then each thread's
+        // replies after its read position: never the conversation's whole
+        // range. One lower bound only, or SQLite may seek by the filter's.
+        `SELECT count(*) AS n FROM thread_follows f CROSS JOIN messages INDEXED BY messages_by_thread
+           ON messages.cid = f.conv AND messages.thread_root = f.root AND messages.seq > max(f.read_seq, @from - 1)
+         WHERE f.conv = @cid AND f.follower = @follower AND messages.seq <= @to AND ${MESSAGE_CONDITIONS}`,
       ),
       mentionInsert: db.prepare('INSERT OR IGNORE INTO message_mentions(cid, seq, uid) VALUES (?, ?, ?)'),
       reactionsIn: db.prepare<[number, number, number, number], { seq: number; emoji: string; n: number; mine: number }>(
@@ -875,7 +889,14 @@ export class SqliteStore implements Store {
     const cid = this.findCid(query.conversationId);
     if (cid === undefined || query.limit <= 0) return [];
     const parameters = { ...this.messageParameters(query, cid), limit: query.limit };
-    const statement = query.order === 'desc' ? this.statements.messagesDescending : this.statements.messagesAscending;
+    const statement =
+      query.mainOnly === true
+        ? query.order === 'desc'
+          ? this.statements.mainDescending
+          : this.statements.mainAscending
+        : query.order === 'desc'
+          ? this.statements.messagesDescending
+          : this.statements.messagesAscending;
     return statement.all(parameters).map((row) => this.toMessage(row));
   }
 
@@ -921,7 +942,8 @@ export class SqliteStore implements Store {
   readMessageCount(filter: MessageFilter): number {
     const cid = this.findCid(filter.conversationId);
     if (cid === undefined) return 0;
-    return this.statements.messageCount.get(this.messageParameters(filter, cid))?.n ?? 0;
+    const statement = filter.mainOnly === true ? this.statements.mainCount : this.statements.messageCount;
+    return statement.get(this.messageParameters(filter, cid))?.n ?? 0;
   }
 
   /** @internal */
@@ -1474,9 +1496,8 @@ export class SqliteStore implements Store {
   }
 }
 
-/** SQL of a MessageFilter; null parameters switch a condition off. */
-const MESSAGE_FILTER = `cid = @cid AND seq >= @from AND seq <= @to
-  AND (@type IS NULL OR type = @type)
+/** SQL of a MessageFilter but its seq range; null parameters switch a condition off. */
+const MESSAGE_CONDITIONS = `(@type IS NULL OR type = @type)
   AND (@exclude IS NULL OR sender <> @exclude)
   AND (@visible IS NULL OR visible_to IS NULL OR visible_to = @visible)
   AND (@unrecalled IS NULL OR recalled_at IS NULL)
@@ -1484,6 +1505,9 @@ const MESSAGE_FILTER = `cid = @cid AND seq >= @from AND seq <= @to
   AND (@mentioning IS NULL OR EXISTS (SELECT 1 FROM message_mentions mm WHERE mm.cid = messages.cid AND mm.seq = messages.seq AND mm.uid IN (@mentioning, 0)))
   AND (@thread IS NULL OR thread_root = @thread)
   AND (@main IS NULL OR thread_root IS NULL)`;
+
+/** SQL of a MessageFilter. */
+const MESSAGE_FILTER = `cid = @cid AND seq >= @from AND seq <= @to AND ${MESSAGE_CONDITIONS}`;
 
 interface SearchParameters {
   match: string;
