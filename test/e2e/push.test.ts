@@ -220,6 +220,31 @@ test('a mention pushes through a mute: only the messages that mention the user, 
   assert.deepEqual(forBob.map((notification) => [notification.count, notification.body]), [[1, 'Ann: @Bob your turn']]);
 });
 
+test('a mention early in a burst of chatter still pushes through a mute, in a small group and in a large one', async (t) => {
+  const { endpoint, fixture, ann } = await setup(t, { windowMs: 1000 });
+  const crowd = Array.from({ length: 20 }, (_, index) => `fan${index}`);
+  for (const id of crowd) await fixture.api.call('POST', '/v1/users', { id, name: id });
+  const small = (await ann.createGroup({ name: 'Chatty', memberIds: ['bob', 'cat'] })).id;
+  const large = (await ann.createGroup({ name: 'Stadium', memberIds: ['bob', ...crowd] })).id;
+  const bob = client(t, fixture, 'bob');
+  await bob.connect();
+  await bob.mute(small);
+  await bob.mute(large);
+  await bob.close();
+  for (const group of [small, large]) {
+    await ann.send(group, { text: '@Bob over to you', mentions: ['bob'] });
+    // More chatter than a notification keeps message by message.
+    for (let index = 1; index <= 8; index += 1) await ann.send(group, { text: `chatter ${index}` });
+  }
+  await eventually(() => endpoint.received.filter((notification) => notification.userId === 'bob').length >= 1, 5000, "bob's mentions");
+  await pause(1200);
+  const forBob = endpoint.received.filter((notification) => notification.userId === 'bob');
+  assert.equal(forBob.length, 1, 'one notification for the window');
+  assert.deepEqual([forBob[0]?.count, forBob[0]?.title, forBob[0]?.body], [2, '2 new messages', 'Ann: @Bob over to you (+1 more)']);
+  // Cat did not mute: the chatter reaches her as usual.
+  assert.ok(endpoint.received.some((notification) => notification.userId === 'cat' && notification.count === 9));
+});
+
 test("in a large group the members are looked over once per burst: each offline member gets one notification for the others' messages", async (t) => {
   const { endpoint, fixture, ann } = await setup(t, {});
   const crowd = Array.from({ length: 20 }, (_, index) => `fan${index}`);

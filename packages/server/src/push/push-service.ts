@@ -83,6 +83,12 @@ interface Watch {
 
 /** The messages of a window kept for the notification's text; the rest are only counted. */
 const KEPT_PER_USER = 5;
+/**
+ * Older messages of a window that mention someone, kept besides the newest:
+ * a mention is what pushes through a mute, so it must still be known one by
+ * one however much chatter followed it.
+ */
+const KEPT_MENTIONS = 5;
 
 /**
  * A large group's messages are looked over together, this long after the
@@ -170,7 +176,7 @@ export class PushService {
     burst.count += 1;
     burst.bySender.set(message.senderId, (burst.bySender.get(message.senderId) ?? 0) + 1);
     burst.messages.push(message);
-    if (burst.messages.length > KEPT_PER_USER) burst.messages.shift();
+    burst.messages = kept(burst.messages, mentionsAnyone);
   }
 
   /** A large group's burst: each offline member is due the messages not their own. */
@@ -216,7 +222,7 @@ export class PushService {
     }
     conversation.count += 1;
     conversation.messages.push(message);
-    if (conversation.messages.length > KEPT_PER_USER) conversation.messages.shift();
+    conversation.messages = kept(conversation.messages, (kept) => mentions(kept, userId));
   }
 
   /** The watched messages no device of the user acknowledged are due a notification, online or not. */
@@ -250,8 +256,7 @@ export class PushService {
       entry.evenIfOnline ||= evenIfOnline;
       entry.count += count;
       entry.conversations.set(conversationId, (entry.conversations.get(conversationId) ?? 0) + count);
-      entry.messages.push(...messages);
-      if (entry.messages.length > KEPT_PER_USER) entry.messages.splice(0, entry.messages.length - KEPT_PER_USER);
+      entry.messages = kept([...entry.messages, ...messages], (message) => mentions(message, userId));
       return;
     }
     if (this.pending.size >= this.options.maxPendingUsers) {
@@ -260,7 +265,7 @@ export class PushService {
     }
     const timer = setTimeout(() => void this.flush(userId), this.options.windowMs);
     timer.unref?.();
-    this.pending.set(userId, { messages: messages.slice(-KEPT_PER_USER), count, conversations: new Map([[conversationId, count]]), timer, evenIfOnline });
+    this.pending.set(userId, { messages: kept(messages, (message) => mentions(message, userId)), count, conversations: new Map([[conversationId, count]]), timer, evenIfOnline });
   }
 
   private async flush(userId: string): Promise<void> {
@@ -335,6 +340,22 @@ export class PushService {
     }
     return { ...base, title, body };
   }
+}
+
+/**
+ * Of `messages` (oldest first), the newest KEPT_PER_USER and, before them,
+ * the newest KEPT_MENTIONS that `mentioning` picks out; in their order.
+ */
+function kept(messages: readonly StoredMessage[], mentioning: (message: StoredMessage) => boolean): StoredMessage[] {
+  if (messages.length <= KEPT_PER_USER) return [...messages];
+  const cut = messages.length - KEPT_PER_USER;
+  const olderMentions = messages.slice(0, cut).filter(mentioning).slice(-KEPT_MENTIONS);
+  return [...olderMentions, ...messages.slice(cut)];
+}
+
+/** The message mentions someone by name, or everyone. */
+function mentionsAnyone(message: StoredMessage): boolean {
+  return message.mentionAll === true || (message.mentions?.length ?? 0) > 0;
 }
 
 /** The message mentions the user by name, or everyone. */
