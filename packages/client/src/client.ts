@@ -1099,7 +1099,8 @@ export class ParleyClient {
   /**
    * Forgets every conversation and message held, restored from the cache or
    * synced on earlier connections; the application hears it ('cache' event)
-   * and the next sync starts from scratch. Unsent messages stay queued.
+   * and the next sync starts from scratch. Unsent messages stay queued. After
+   * a server reset the stored state goes too; another user's is left as it was.
    */
   private discardHeld(reason: 'server reset' | 'another user'): void {
     this.databaseId = undefined;
@@ -1107,7 +1108,8 @@ export class ParleyClient {
     this.restoredSynced.clear();
     this.list.clear();
     this.engine.clear();
-    this.cacheKeeper?.runs.clear();
+    if (reason === 'server reset') this.cacheKeeper?.discard();
+    else this.cacheKeeper?.runs.clear();
     this.movedSinceSync.clear();
     this.unconfirmedReads.clear();
     this.deliveredPending.clear();
@@ -1159,7 +1161,6 @@ export class ParleyClient {
       // synced (before a restart of this app, or of the server while this
       // client stayed up): a sync from the old version would mix two databases.
       this.discardHeld('server reset');
-      this.cacheKeeper?.discard();
     }
     if (databaseId !== undefined) this.databaseId = databaseId;
     this.limits = welcome.limits;
@@ -1406,7 +1407,6 @@ export class ParleyClient {
         if (this.refutesRestored(result)) {
           // The cached state does not hold: forget it and sync everything, as a fresh client would.
           this.discardHeld('server reset');
-          this.cacheKeeper?.discard();
           this.requestSync();
           return;
         }

@@ -222,7 +222,7 @@ export class PushService {
     }
     conversation.count += 1;
     conversation.messages.push(message);
-    conversation.messages = kept(conversation.messages, (kept) => mentions(kept, userId));
+    conversation.messages = kept(conversation.messages, (held) => mentions(held, userId));
   }
 
   /** The watched messages no device of the user acknowledged are due a notification, online or not. */
@@ -251,12 +251,13 @@ export class PushService {
   /** `count` messages for a user (`messages`: the newest of them, oldest first); `evenIfOnline`: not acknowledged by the devices connected. */
   private enqueue(userId: string, messages: readonly StoredMessage[], count: number, evenIfOnline = false): void {
     const conversationId = (messages[messages.length - 1] as StoredMessage).conversationId;
+    const mentionsUser = (message: StoredMessage) => mentions(message, userId);
     const entry = this.pending.get(userId);
     if (entry !== undefined) {
       entry.evenIfOnline ||= evenIfOnline;
       entry.count += count;
       entry.conversations.set(conversationId, (entry.conversations.get(conversationId) ?? 0) + count);
-      entry.messages = kept([...entry.messages, ...messages], (message) => mentions(message, userId));
+      entry.messages = kept([...entry.messages, ...messages], mentionsUser);
       return;
     }
     if (this.pending.size >= this.options.maxPendingUsers) {
@@ -265,7 +266,7 @@ export class PushService {
     }
     const timer = setTimeout(() => void this.flush(userId), this.options.windowMs);
     timer.unref?.();
-    this.pending.set(userId, { messages: kept(messages, (message) => mentions(message, userId)), count, conversations: new Map([[conversationId, count]]), timer, evenIfOnline });
+    this.pending.set(userId, { messages: kept(messages, mentionsUser), count, conversations: new Map([[conversationId, count]]), timer, evenIfOnline });
   }
 
   private async flush(userId: string): Promise<void> {

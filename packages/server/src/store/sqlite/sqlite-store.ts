@@ -889,14 +889,9 @@ export class SqliteStore implements Store {
     const cid = this.findCid(query.conversationId);
     if (cid === undefined || query.limit <= 0) return [];
     const parameters = { ...this.messageParameters(query, cid), limit: query.limit };
-    const statement =
-      query.mainOnly === true
-        ? query.order === 'desc'
-          ? this.statements.mainDescending
-          : this.statements.mainAscending
-        : query.order === 'desc'
-          ? this.statements.messagesDescending
-          : this.statements.messagesAscending;
+    const { mainDescending, mainAscending, messagesDescending, messagesAscending } = this.statements;
+    const descending = query.order === 'desc';
+    const statement = query.mainOnly === true ? (descending ? mainDescending : mainAscending) : descending ? messagesDescending : messagesAscending;
     return statement.all(parameters).map((row) => this.toMessage(row));
   }
 
